@@ -1,0 +1,91 @@
+// The one interface every destination adapter implements. An adapter is the only code that
+// knows a vendor: the catalog, request validation, OpenAPI, the planner and the sender all read
+// these declarations, so adding a destination is one adapter file plus its simulator.
+import type { z } from 'zod';
+
+export type SegmentType = 'Profile' | 'Contact' | 'Account';
+export type ExportKind = 'segment' | 'dataOut';
+
+/** Why a record or a call failed, so users can tell causes apart. */
+export type ErrorCategory = 'rateLimited' | 'auth' | 'invalidRecord' | 'vendorUnavailable' | 'network' | 'config';
+
+/** A field the user maps a profile attribute onto (the seeds' "data matching"). */
+export interface DataMatchingField {
+  name: string;
+  label: string;
+  required: boolean;
+  description?: string;
+}
+
+export interface DestinationLimits {
+  /** Profiles one export may send; a connection may lower it. Runs over it are skipped. */
+  maxMembersPerExport: number;
+  /** Sustained request rate the vendor allows per account (token bucket refill). */
+  requestsPerSecond: number;
+  /** Burst the vendor tolerates (token bucket capacity). */
+  burst: number;
+  /** Simultaneous requests the vendor allows per account, if it caps them. */
+  maxConcurrentRequests?: number;
+}
+
+/** One member after data matching: keys are data-matching field names; email is lower-cased. */
+export interface MappedMember {
+  email: string;
+  fields: Record<string, string>;
+}
+
+/** A record the destination did not take; successes are only counted. */
+export interface RecordFailure {
+  email: string;
+  status: 'failed' | 'skipped';
+  category: ErrorCategory;
+  code: string;
+  message: string;
+}
+
+export interface BatchResult {
+  succeeded: number;
+  failures: RecordFailure[];
+}
+
+/** Everything an adapter call needs: resolved settings, secrets and export details. */
+export interface DestinationCall<Settings = Record<string, unknown>, Secrets = Record<string, string>, Details = Record<string, unknown>> {
+  settings: Settings;
+  secrets: Secrets;
+  details: Details;
+  /** Origin that replaces the vendor's scheme and host (local simulators), or undefined. */
+  apiOrigin: string | undefined;
+  signal?: AbortSignal;
+}
+
+export interface PrepareRun {
+  /** Display names of the export's segments (Iterable names its list after the segment). */
+  segmentNames: string[];
+  /** Data-matching fields the export maps, so the adapter can create missing custom fields. */
+  mappedFields: string[];
+}
+
+export interface DestinationAdapter<Settings = any, Secrets = any, Details = any> {
+  type: string;
+  displayName: string;
+  /** Non-secret connection settings (region, account URL, …). */
+  connectionSettings: z.ZodType<Settings>;
+  /** Secret connection fields; stored only in Key Vault, never returned. */
+  connectionSecrets: z.ZodType<Secrets>;
+  /** Per-export destination details (list ID, address-book ID, …). */
+  exportDetails: z.ZodType<Details>;
+  dataMatching: DataMatchingField[];
+  /** Members per vendor call. */
+  batchSize: number;
+  limits: DestinationLimits;
+  eligibleSegmentTypes: SegmentType[];
+  exportKinds: ExportKind[];
+  /** Name of the setting that overrides the vendor origin locally (e.g. CAMPAIGN_MONITOR_API_URL). */
+  apiUrlSetting?: string;
+  /** The vendor's cheapest authenticated call. */
+  testConnection(call: DestinationCall<Settings, Secrets, Details>): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** Once per run before any batch (create custom fields, find or create lists). Returns details to use. */
+  prepareRun?(call: DestinationCall<Settings, Secrets, Details>, run: PrepareRun): Promise<Details>;
+  /** Sends one batch. Throws DestinationError when the whole call failed (retried by the engine if retryable). */
+  sendBatch(call: DestinationCall<Settings, Secrets, Details>, members: MappedMember[]): Promise<BatchResult>;
+}

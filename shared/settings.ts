@@ -1,0 +1,73 @@
+// Every setting the code reads, in one place: the README table, local.settings.sample.json and
+// the infra tests are checked against this list. Read them only through `setting()`.
+
+export interface SettingSpec {
+  description: string;
+  /** Value used when the setting is absent; undefined = required where it is used. */
+  default?: string;
+  /** Only needed locally or in tests; Azure deployments leave it unset. */
+  localOnly?: boolean;
+}
+
+export const SETTINGS = {
+  AzureWebJobsStorage: {
+    description: 'Storage for tables, queues and blobs: a connection string locally (UseDevelopmentStorage=true for Azurite on its default ports); in Azure the identity-based AzureWebJobsStorage__* settings are used instead.',
+  },
+  AzureWebJobsStorage__accountName: {
+    description: 'Azure only: storage account name for identity-based access (instead of a connection string).',
+  },
+  AzureWebJobsStorage__clientId: {
+    description: 'Azure only: client id of the user-assigned managed identity used for storage.',
+  },
+  KEY_VAULT_URL: {
+    description: 'Key Vault holding connection secrets (https://<vault>.vault.azure.net, or the local emulator).',
+  },
+  KEY_VAULT_LOCAL_TOKEN: {
+    description: 'Local only: a static bearer token for the Key Vault emulator. When set, DefaultAzureCredential is not used.',
+    localOnly: true,
+  },
+  AZURE_CLIENT_ID: {
+    description: 'Client id of the user-assigned managed identity (DefaultAzureCredential reads it).',
+  },
+  AUTH_ISSUER: {
+    description: 'Expected JWT issuer (Entra ID: https://login.microsoftonline.com/<tenant>/v2.0; locally outflow-local).',
+    default: 'outflow-local',
+  },
+  AUTH_AUDIENCE: {
+    description: 'Expected JWT audience (the API app registration\'s client id or URI; locally outflow-api).',
+    default: 'outflow-api',
+  },
+  AUTH_JWKS_URL: {
+    description: 'JWKS endpoint for verifying tokens (Entra ID: https://login.microsoftonline.com/<tenant>/discovery/v2.0/keys). Unset locally.',
+  },
+  AUTH_DEV_SIGNING_KEY: {
+    description: 'Local only: HS256 key that signs development tokens (npm run -s token). Never set in Azure.',
+    localOnly: true,
+  },
+  LAKE_CONTAINER: {
+    description: 'Blob container holding the platform\'s CDM lake (model.json + CSV partitions).',
+    default: 'lake',
+  },
+  CAMPAIGN_MONITOR_API_URL: {
+    description: 'Origin replacing https://api.createsend.com (local simulator); unset in Azure.',
+  },
+  ITERABLE_API_URL: { description: 'Origin replacing the Iterable API host (local simulator); unset in Azure.' },
+  DOTDIGITAL_API_URL: { description: 'Origin replacing the dotdigital regional API host (local simulator); unset in Azure.' },
+  MAILCHIMP_API_URL: { description: 'Origin replacing the Mailchimp data-center host (local simulator); unset in Azure.' },
+  LINKEDIN_API_URL: { description: 'Origin replacing https://api.linkedin.com (local simulator); unset in Azure.' },
+} satisfies Record<string, SettingSpec>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** Reads a setting from the environment (the Functions host puts app settings there). */
+export function setting(name: SettingName): string | undefined {
+  const value = process.env[name];
+  if (value !== undefined && value !== '') return value;
+  return (SETTINGS[name] as SettingSpec).default;
+}
+
+export function requiredSetting(name: SettingName): string {
+  const value = setting(name);
+  if (value === undefined) throw new Error(`Setting ${name} is not set (see README, Settings).`);
+  return value;
+}

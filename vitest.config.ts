@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Forked workers inherit NODE_EXTRA_CA_CERTS set by the global setup, so the real
+    // SecretClient trusts the Key Vault emulator's development certificate.
+    pool: 'forks',
+    globalSetup: ['test/globalSetup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});

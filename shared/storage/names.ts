@@ -1,0 +1,27 @@
+// Names of every queue, table and container the app uses: the local host, the infra tests and
+// the Bicep templates are checked against this list.
+
+export const QUEUES = {
+  /** One message per run to plan: { runId, exportId }. */
+  exportRuns: 'export-runs',
+  /** One message per chunk (a byte range of a segment partition, never member data). */
+  exportChunks: 'export-chunks',
+} as const;
+
+export const TABLES = {
+  connections: 'connections',
+  exports: 'exports',
+  runs: 'runs',
+  /** Run ledger: one row per chunk with its progress and completion marker. */
+  chunks: 'chunks',
+  /** Failed and skipped records of runs (successes are only counted). */
+  records: 'records',
+  audit: 'audit',
+  /** Shared token buckets per connection, so the vendor's rate holds across instances. */
+  rateBuckets: 'ratebuckets',
+} as const;
+
+export const CONTAINERS = {
+  /** Default lake container; the LAKE_CONTAINER setting may name another. */
+  lake: 'lake',
+} as const;

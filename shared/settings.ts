@@ -16,6 +16,15 @@ export const SETTINGS = {
   AzureWebJobsStorage__accountName: {
     description: 'Azure only: storage account name for identity-based access (instead of a connection string).',
   },
+  AzureWebJobsStorage__blobServiceUri: {
+    description: 'Azure only: blob endpoint for identity-based storage access (https://<account>.blob.core.windows.net).',
+  },
+  AzureWebJobsStorage__queueServiceUri: {
+    description: 'Azure only: queue endpoint for identity-based storage access.',
+  },
+  AzureWebJobsStorage__tableServiceUri: {
+    description: 'Azure only: table endpoint for identity-based storage access.',
+  },
   AzureWebJobsStorage__clientId: {
     description: 'Azure only: client id of the user-assigned managed identity used for storage.',
   },

@@ -2,6 +2,7 @@
 // knows a vendor: the catalog, request validation, OpenAPI, the planner and the sender all read
 // these declarations, so adding a destination is one adapter file plus its simulator.
 import type { z } from 'zod';
+import type { SettingName } from '../settings.js';
 
 export type SegmentType = 'Profile' | 'Contact' | 'Account';
 export type ExportKind = 'segment' | 'dataOut';
@@ -81,7 +82,7 @@ export interface DestinationAdapter<Settings = any, Secrets = any, Details = any
   eligibleSegmentTypes: SegmentType[];
   exportKinds: ExportKind[];
   /** Name of the setting that overrides the vendor origin locally (e.g. CAMPAIGN_MONITOR_API_URL). */
-  apiUrlSetting?: string;
+  apiUrlSetting?: SettingName;
   /** The vendor's cheapest authenticated call. */
   testConnection(call: DestinationCall<Settings, Secrets, Details>): Promise<{ ok: true } | { ok: false; reason: string }>;
   /** Once per run before any batch (create custom fields, find or create lists). Returns details to use. */

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { defineRoute, json } from '../shared/http/route.js';
+import { createExportBody, exportView } from '../shared/exports/exportDefinition.js';
+import { createExport, toExportView } from '../shared/exports/manageExports.js';
+import { startRun } from '../shared/runs/startRun.js';
+
+defineRoute({
+  name: 'createExport',
+  method: 'POST',
+  route: 'exports',
+  summary: 'Create an export. Saving does not run it; ?run=true is "Save and run".',
+  roles: ['admin', 'contributor'],
+  query: z.strictObject({ run: z.enum(['true', 'false']).optional() }),
+  body: createExportBody,
+  response: { status: 201, schema: exportView, description: 'The export (with runId when run=true)' },
+  handle: async ({ principal, query, body }) => {
+    const { record, connection } = await createExport(principal, body);
+    const run = query.run === 'true' ? await startRun(principal, record.id, 'manual') : undefined;
+    const view = toExportView(principal, run ? { ...record, activeRunId: run.id } : record, connection);
+    return json(201, { ...view, ...(run ? { runId: run.id } : {}) }, { location: `/api/exports/${record.id}`, ...(run ? {} : { etag: record.etag }) });
+  },
+});

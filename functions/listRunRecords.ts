@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { defineRoute, json } from '../shared/http/route.js';
+import { exportId } from '../shared/exports/exportDefinition.js';
+import { getRun } from '../shared/runs/runStore.js';
+import { runId } from '../shared/runs/run.js';
+import { listRecordOutcomes } from '../shared/runs/runLedger.js';
+import { recordsAsCsv } from '../shared/runs/recordsCsv.js';
+
+defineRoute({
+  name: 'listRunRecords',
+  method: 'GET',
+  route: 'exports/{id}/runs/{runId}/records',
+  summary: 'Per-record outcomes of a run (failed and skipped records), as JSON pages or CSV (Accept: text/csv).',
+  roles: ['admin', 'contributor', 'viewer'],
+  params: z.object({ id: exportId, runId }),
+  query: z.strictObject({
+    status: z.enum(['failed', 'skipped']).optional(),
+    top: z.coerce.number().int().min(1).max(5000).default(1000),
+    continuationToken: z.string().max(2000).optional(),
+  }),
+  handle: async ({ params, query, request }) => {
+    await getRun(params.id, params.runId);
+    const page = await listRecordOutcomes(params.runId, { status: query.status, top: query.top, continuationToken: query.continuationToken });
+    const next: Record<string, string> = page.continuationToken ? { 'x-continuation-token': page.continuationToken } : {};
+    if ((request.headers.get('accept') ?? '').includes('text/csv')) {
+      return { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="run-${params.runId}-records.csv"`, ...next }, body: recordsAsCsv(page.records) };
+    }
+    return json(200, { items: page.records, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) });
+  },
+});

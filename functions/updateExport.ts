@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { defineRoute, json } from '../shared/http/route.js';
+import { exportId, exportView, updateExportBody } from '../shared/exports/exportDefinition.js';
+import { toExportView, updateExport } from '../shared/exports/manageExports.js';
+import { startRun } from '../shared/runs/startRun.js';
+
+defineRoute({
+  name: 'updateExport',
+  method: 'PATCH',
+  route: 'exports/{id}',
+  summary: 'Change an export (honours If-Match); ?run=true is "Save and run".',
+  roles: ['admin', 'contributor'],
+  params: z.object({ id: exportId }),
+  query: z.strictObject({ run: z.enum(['true', 'false']).optional() }),
+  body: updateExportBody,
+  response: { status: 200, schema: exportView, description: 'The updated export' },
+  handle: async ({ principal, params, query, body, ifMatch }) => {
+    const { record, connection } = await updateExport(principal, params.id, body, ifMatch);
+    const run = query.run === 'true' ? await startRun(principal, record.id, 'manual') : undefined;
+    const view = toExportView(principal, run ? { ...record, activeRunId: run.id } : record, connection);
+    return json(200, { ...view, ...(run ? { runId: run.id } : {}) }, run ? {} : { etag: record.etag });
+  },
+});

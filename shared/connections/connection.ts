@@ -1,0 +1,59 @@
+import { z } from 'zod';
+
+export const SHARING = ['adminsOnly', 'contributors'] as const;
+
+export const connectionId = z.string().regex(/^[a-z0-9-]{8,64}$/, 'a connection id is lower-case letters, digits and dashes');
+
+const name = z.string().trim().min(1, 'give the connection a name').max(100, 'at most 100 characters');
+
+export const createConnectionBody = z.strictObject({
+  name,
+  type: z.string().min(1),
+  settings: z.record(z.string(), z.unknown()).default({}),
+  secrets: z.record(z.string(), z.unknown()).default({}),
+  sharing: z.enum(SHARING).default('adminsOnly'),
+  privacyConsent: z.literal(true, { error: 'accept the data privacy and compliance statement: set privacyConsent to true (data leaves the platform\'s compliance boundary)' }),
+});
+export type CreateConnectionBody = z.infer<typeof createConnectionBody>;
+
+export const updateConnectionBody = z.strictObject({
+  name: name.optional(),
+  settings: z.record(z.string(), z.unknown()).optional(),
+  /** Replaces the given secret fields; secrets are never readable. */
+  secrets: z.record(z.string(), z.unknown()).optional(),
+  sharing: z.enum(SHARING).optional(),
+});
+export type UpdateConnectionBody = z.infer<typeof updateConnectionBody>;
+
+export const connectionView = z.object({
+  id: z.string(),
+  name: z.string(),
+  type: z.string(),
+  settings: z.record(z.string(), z.unknown()),
+  /** Names of the secret fields that are set (never their values). */
+  secretsSet: z.array(z.string()),
+  sharing: z.enum(SHARING),
+  exportUser: z.object({ id: z.string(), name: z.string() }),
+  privacyConsent: z.object({ acceptedBy: z.string(), acceptedAt: z.string() }),
+  status: z.enum(['ready']),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  etag: z.string(),
+});
+export type ConnectionView = z.infer<typeof connectionView>;
+
+/** What the engine needs to call the destination (secrets resolved from Key Vault at run time). */
+export interface ConnectionRecord {
+  id: string;
+  name: string;
+  type: string;
+  settings: Record<string, unknown>;
+  secretName: string;
+  secretFields: string[];
+  sharing: (typeof SHARING)[number];
+  exportUser: { id: string; name: string };
+  privacyConsent: { acceptedBy: string; acceptedAt: string };
+  createdAt: string;
+  updatedAt: string;
+  etag: string;
+}

@@ -1,0 +1,18 @@
+// The destinations Outflow knows. Adding one = its adapter file + simulator + one line here.
+import { NotFound } from '../errors.js';
+import type { DestinationAdapter } from './destination.js';
+import { campaignMonitor } from './campaignMonitor.js';
+
+export const destinations: readonly DestinationAdapter[] = [campaignMonitor];
+
+export const destinationTypes = destinations.map((destination) => destination.type);
+
+export function findDestination(type: string): DestinationAdapter | undefined {
+  return destinations.find((destination) => destination.type === type);
+}
+
+export function destinationFor(type: string): DestinationAdapter {
+  const destination = findDestination(type);
+  if (!destination) throw new NotFound(`Destination type '${type}' is not known. Known types: ${destinationTypes.join(', ')}.`);
+  return destination;
+}

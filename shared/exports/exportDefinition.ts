@@ -1,0 +1,105 @@
+import { z } from 'zod';
+
+export const exportId = z.string().regex(/^[a-z0-9-]{8,64}$/, 'an export id is lower-case letters, digits and dashes');
+
+const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:mm, 24-hour');
+
+const timeZone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'use an IANA time zone name such as Europe/Oslo');
+
+export const recurrence = z.strictObject({
+  frequency: z.enum(['hourly', 'daily', 'weekly', 'monthly']),
+  interval: z.number().int().min(1).max(366).default(1),
+  daysOfWeek: z.array(z.enum(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'])).min(1).optional(),
+  dayOfMonth: z.number().int().min(1).max(31).optional(),
+  time: timeOfDay.default('00:00'),
+  timeZone: timeZone.default('UTC'),
+});
+
+export const schedule = z.discriminatedUnion('mode', [
+  z.strictObject({ active: z.boolean(), mode: z.literal('systemRefresh') }),
+  z.strictObject({ active: z.boolean(), mode: z.literal('custom'), recurrence }),
+]);
+export type Schedule = z.infer<typeof schedule>;
+
+export const DEFAULT_SCHEDULE: Schedule = { active: true, mode: 'systemRefresh' };
+
+const name = z.string().trim().min(1, 'give the export a name').max(200, 'at most 200 characters');
+
+export const createExportBody = z.strictObject({
+  name,
+  connectionId: z.string().min(1),
+  kind: z.enum(['segment', 'dataOut']).default('segment'),
+  segments: z.array(z.string().min(1)).max(50).default([]),
+  /** destination field → source attribute of the segment's entity */
+  mapping: z.record(z.string(), z.string().min(1)).default({}),
+  details: z.record(z.string(), z.unknown()).default({}),
+  entities: z.array(z.string().min(1)).max(100).default([]),
+  schedule: schedule.default(DEFAULT_SCHEDULE),
+});
+export type CreateExportBody = z.infer<typeof createExportBody>;
+
+export const updateExportBody = z.strictObject({
+  name: name.optional(),
+  connectionId: z.string().min(1).optional(),
+  segments: z.array(z.string().min(1)).max(50).optional(),
+  mapping: z.record(z.string(), z.string().min(1)).optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+  entities: z.array(z.string().min(1)).max(100).optional(),
+  schedule: schedule.optional(),
+});
+export type UpdateExportBody = z.infer<typeof updateExportBody>;
+
+export const EXPORT_STATUSES = ['active', 'inactive', 'noConnection'] as const;
+
+/** The stored definition. */
+export interface ExportRecord {
+  id: string;
+  name: string;
+  connectionId: string | null;
+  /** Kept after the connection is removed, so the list can still say what it was. */
+  connectionType: string;
+  kind: 'segment' | 'dataOut';
+  segments: string[];
+  mapping: Record<string, string>;
+  details: Record<string, unknown>;
+  entities: string[];
+  schedule: Schedule;
+  createdAt: string;
+  createdBy: { id: string; name: string };
+  updatedAt: string;
+  lastRefreshed: string | null;
+  lastRunStatus: string | null;
+  /** The run in progress, if any: one active run per export. */
+  activeRunId: string | null;
+  etag: string;
+}
+
+export const exportView = z.object({
+  id: z.string(),
+  name: z.string(),
+  connectionId: z.string().nullable(),
+  connectionName: z.string(),
+  connectionType: z.string(),
+  kind: z.enum(['segment', 'dataOut']),
+  segments: z.array(z.string()),
+  mapping: z.record(z.string(), z.string()),
+  details: z.record(z.string(), z.unknown()),
+  entities: z.array(z.string()),
+  schedule,
+  status: z.enum(EXPORT_STATUSES),
+  lastRefreshed: z.string().nullable(),
+  lastRunStatus: z.string().nullable(),
+  activeRunId: z.string().nullable(),
+  yourPermissions: z.enum(['edit', 'view']),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  etag: z.string(),
+});
+export type ExportView = z.infer<typeof exportView>;

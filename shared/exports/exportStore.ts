@@ -1,0 +1,99 @@
+// Exports in Table Storage: one partition (the list view reads them all), row key = id.
+import { table } from '../storage/clients.js';
+import { TABLES } from '../storage/names.js';
+import { fromJson, getEntity, insertEntity, listEntities, replaceEntity, toJson } from '../storage/entities.js';
+import { NotFound } from '../errors.js';
+import { DEFAULT_SCHEDULE, type ExportRecord } from './exportDefinition.js';
+
+const PARTITION = 'export';
+
+interface ExportRow {
+  name: string;
+  connectionId: string;
+  connectionType: string;
+  kind: string;
+  segments: string;
+  mapping: string;
+  details: string;
+  entities: string;
+  schedule: string;
+  createdAt: string;
+  createdBy: string;
+  updatedAt: string;
+  lastRefreshed: string;
+  lastRunStatus: string;
+  activeRunId: string;
+}
+
+function toRow(record: ExportRecord): ExportRow & { partitionKey: string; rowKey: string } {
+  return {
+    partitionKey: PARTITION,
+    rowKey: record.id,
+    name: record.name,
+    connectionId: record.connectionId ?? '',
+    connectionType: record.connectionType,
+    kind: record.kind,
+    segments: toJson(record.segments),
+    mapping: toJson(record.mapping),
+    details: toJson(record.details),
+    entities: toJson(record.entities),
+    schedule: toJson(record.schedule),
+    createdAt: record.createdAt,
+    createdBy: toJson(record.createdBy),
+    updatedAt: record.updatedAt,
+    lastRefreshed: record.lastRefreshed ?? '',
+    lastRunStatus: record.lastRunStatus ?? '',
+    activeRunId: record.activeRunId ?? '',
+  };
+}
+
+function fromRow(row: ExportRow & { rowKey?: string; etag: string }): ExportRecord {
+  return {
+    id: row.rowKey!,
+    name: row.name,
+    connectionId: row.connectionId || null,
+    connectionType: row.connectionType,
+    kind: row.kind as ExportRecord['kind'],
+    segments: fromJson(row.segments, []),
+    mapping: fromJson(row.mapping, {}),
+    details: fromJson(row.details, {}),
+    entities: fromJson(row.entities, []),
+    schedule: fromJson(row.schedule, DEFAULT_SCHEDULE),
+    createdAt: row.createdAt,
+    createdBy: fromJson(row.createdBy, { id: '', name: '' }),
+    updatedAt: row.updatedAt,
+    lastRefreshed: row.lastRefreshed || null,
+    lastRunStatus: row.lastRunStatus || null,
+    activeRunId: row.activeRunId || null,
+    etag: row.etag,
+  };
+}
+
+export async function insertExport(record: ExportRecord): Promise<ExportRecord> {
+  const etag = await insertEntity(await table(TABLES.exports), toRow(record), 'Export');
+  return { ...record, etag };
+}
+
+export async function findExport(id: string): Promise<ExportRecord | undefined> {
+  const row = await getEntity<ExportRow>(await table(TABLES.exports), PARTITION, id);
+  return row ? fromRow(row) : undefined;
+}
+
+export async function getExport(id: string): Promise<ExportRecord> {
+  const record = await findExport(id);
+  if (!record) throw new NotFound(`Export '${id}' does not exist.`);
+  return record;
+}
+
+export async function listExports(): Promise<ExportRecord[]> {
+  return (await listEntities<ExportRow>(await table(TABLES.exports), `PartitionKey eq '${PARTITION}'`)).map(fromRow);
+}
+
+export async function replaceExport(record: ExportRecord, etag: string): Promise<ExportRecord> {
+  const newEtag = await replaceEntity(await table(TABLES.exports), toRow(record), etag, 'Export');
+  return { ...record, etag: newEtag };
+}
+
+export async function deleteExportRow(id: string, etag: string): Promise<void> {
+  await (await table(TABLES.exports)).deleteEntity(PARTITION, id, { etag });
+}

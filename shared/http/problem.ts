@@ -1,0 +1,26 @@
+// RFC 9457 problem details: the one place where errors become HTTP answers.
+import type { HttpResponseInit, InvocationContext } from '@azure/functions';
+import { randomUUID } from 'node:crypto';
+import { DomainError } from '../errors.js';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export function problem(status: number, title: string, detail: string, extensions: Record<string, unknown> = {}, type?: string): HttpResponseInit {
+  return {
+    status,
+    headers: { 'content-type': PROBLEM_CONTENT_TYPE },
+    body: JSON.stringify({ type: type ?? 'about:blank', title, status, detail, ...extensions }),
+  };
+}
+
+export function toProblem(error: unknown, context?: InvocationContext): HttpResponseInit {
+  if (error instanceof DomainError) {
+    const response = problem(error.status, error.title, error.message, error.extensions, error.type);
+    if (error.status === 401) response.headers = { ...response.headers, 'www-authenticate': 'Bearer' };
+    return response;
+  }
+  // Unknown failures: log with an id the caller can quote; never echo internals to the caller.
+  const errorId = randomUUID();
+  context?.error(`Unhandled error ${errorId}: ${(error as Error)?.stack ?? String(error)}`);
+  return problem(500, 'Internal error', `Something went wrong on our side. Quote error id ${errorId} when reporting it.`, { errorId });
+}

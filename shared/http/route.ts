@@ -1,0 +1,100 @@
+// Declares an HTTP route once: registration with the Functions runtime, auth by role, zod
+// validation of params/query/body, problem details for every failure, and the OpenAPI entry.
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { z } from 'zod';
+import { BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType, ValidationFailed } from '../errors.js';
+import { summarize, toFieldErrors } from '../validation.js';
+import { verifyBearer } from '../auth/verifyToken.js';
+import type { Principal, Role } from '../auth/principal.js';
+import { hasRole } from '../auth/principal.js';
+import { toProblem } from './problem.js';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RouteInput<P, Q, B> {
+  principal: Principal;
+  params: P;
+  query: Q;
+  body: B;
+  request: HttpRequest;
+  context: InvocationContext;
+  /** The If-Match header, for optimistic concurrency on updates. */
+  ifMatch: string | undefined;
+}
+
+export interface RouteSpec<P, Q, B> {
+  /** Function name (unique). */
+  name: string;
+  method: Method;
+  /** Route under /api, Functions syntax: `exports/{id}/runs`. */
+  route: string;
+  summary: string;
+  /** Roles allowed; 'anonymous' skips authentication. */
+  roles: Role[] | 'anonymous';
+  params?: z.ZodType<P>;
+  query?: z.ZodType<Q>;
+  body?: z.ZodType<B>;
+  /** Schema of the success body, for the OpenAPI document. */
+  response?: { status: number; schema?: z.ZodType; description: string };
+  handle(input: RouteInput<P, Q, B>): Promise<HttpResponseInit>;
+}
+
+/** Every declared route, for the OpenAPI document and the role-matrix tests. */
+export const declaredRoutes: RouteSpec<any, any, any>[] = [];
+
+export function defineRoute<P = Record<string, never>, Q = Record<string, never>, B = undefined>(spec: RouteSpec<P, Q, B>): void {
+  declaredRoutes.push(spec);
+  app.http(spec.name, {
+    methods: [spec.method],
+    route: spec.route,
+    authLevel: 'anonymous',
+    handler: (request, context) => handleRequest(spec, request, context),
+  });
+}
+
+async function handleRequest<P, Q, B>(spec: RouteSpec<P, Q, B>, request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const principal = spec.roles === 'anonymous' ? anonymous : await verifyBearer(request.headers.get('authorization'));
+    if (spec.roles !== 'anonymous' && !hasRole(principal, ...spec.roles)) {
+      throw new Forbidden(`This action needs one of the roles: ${spec.roles.join(', ')}. Your token has: ${principal.roles.join(', ') || 'none'}.`);
+    }
+    const params = parse(spec.params, request.params, 'path') as P;
+    const query = parse(spec.query, Object.fromEntries(request.query.entries()), 'query') as Q;
+    const body = (spec.body ? parse(spec.body, await readJson(request), 'body') : undefined) as B;
+    return await spec.handle({ principal, params, query, body, request, context, ifMatch: request.headers.get('if-match') ?? undefined });
+  } catch (error) {
+    return toProblem(error, context);
+  }
+}
+
+const anonymous: Principal = { id: 'anonymous', name: 'anonymous', roles: [] };
+
+function parse(schema: z.ZodType | undefined, value: unknown, where: 'path' | 'query' | 'body'): unknown {
+  if (!schema) return where === 'body' ? undefined : value;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ValidationFailed(`The request ${where === 'body' ? 'body' : where === 'path' ? 'path' : 'query string'} is not valid: ${summarize(result.error)}`, toFieldErrors(result.error, where));
+}
+
+async function readJson(request: HttpRequest): Promise<unknown> {
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > MAX_BODY_BYTES) throw new PayloadTooLarge(`The body is ${declared} bytes; the limit is ${MAX_BODY_BYTES} bytes.`);
+  const text = await request.text();
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new PayloadTooLarge(`The body is larger than the limit of ${MAX_BODY_BYTES} bytes.`);
+  if (text.trim() === '') throw new BadRequest('This request needs a JSON body.');
+  const contentType = request.headers.get('content-type') ?? '';
+  if (contentType && !/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
+    throw new UnsupportedMediaType(`Send the body as application/json (got ${contentType.split(';')[0]}).`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new BadRequest(`The body is not valid JSON: ${(error as Error).message}.`);
+  }
+}
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}

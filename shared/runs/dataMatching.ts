@@ -1,0 +1,45 @@
+// Data matching: one lake row → one member for the destination (mapped, trimmed, email
+// lower-cased), or the reason it cannot be sent.
+import type { MappedMember } from '../destinations/destination.js';
+
+// Pragmatic syntax check: one @, no spaces, a dot in the domain. Vendors apply their own rules
+// too; their rejections come back as per-record failures.
+const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
+
+export function isValidEmail(email: string): boolean {
+  return email.length <= 254 && EMAIL.test(email);
+}
+
+export interface MatchingPlan {
+  /** destination field → column index in the segment entity */
+  columns: [field: string, index: number][];
+  emailColumn: number;
+}
+
+export function matchingPlan(mapping: Record<string, string>, attributes: string[]): MatchingPlan {
+  const columns: [string, number][] = [];
+  for (const [field, attribute] of Object.entries(mapping)) {
+    const index = attributes.indexOf(attribute);
+    if (index < 0) throw new Error(`The mapping uses attribute '${attribute}', which the segment does not have.`);
+    columns.push([field, index]);
+  }
+  const email = columns.find(([field]) => field === 'email');
+  return { columns, emailColumn: email ? email[1] : -1 };
+}
+
+export type MatchResult = { ok: true; member: MappedMember } | { ok: false; email: string; code: 'invalidEmail'; message: string };
+
+export function matchRecord(plan: MatchingPlan, values: string[]): MatchResult {
+  const rawEmail = plan.emailColumn >= 0 ? (values[plan.emailColumn] ?? '') : '';
+  const email = rawEmail.trim().toLowerCase();
+  if (!isValidEmail(email)) {
+    return { ok: false, email: rawEmail.trim(), code: 'invalidEmail', message: email ? `'${rawEmail.trim()}' is not a valid email address.` : 'The email address is empty.' };
+  }
+  const fields: Record<string, string> = {};
+  for (const [field, index] of plan.columns) {
+    if (field === 'email') continue;
+    const value = (values[index] ?? '').trim();
+    if (value) fields[field] = value;
+  }
+  return { ok: true, member: { email, fields } };
+}

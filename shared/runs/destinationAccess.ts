@@ -1,0 +1,51 @@
+// Resolves what a sender needs to call a destination: the adapter, settings, and the secrets from
+// Key Vault, cached briefly so thousands of batches do not each read Key Vault.
+import { getConnection } from '../connections/connectionStore.js';
+import { apiOriginFor, readSecrets } from '../connections/manageConnections.js';
+import type { ConnectionRecord } from '../connections/connection.js';
+import type { DestinationAdapter, DestinationCall } from '../destinations/destination.js';
+import { destinationFor } from '../destinations/registry.js';
+import type { RateLimit } from './rateBudget.js';
+
+const SECRET_TTL_MS = 60_000;
+const secretCache = new Map<string, { value: Record<string, string>; expiresAt: number }>();
+
+export interface DestinationAccess {
+  connection: ConnectionRecord;
+  destination: DestinationAdapter;
+  call: DestinationCall;
+  rateLimit: RateLimit;
+}
+
+async function secretsOf(connection: ConnectionRecord, fresh: boolean): Promise<Record<string, string>> {
+  const cached = secretCache.get(connection.secretName);
+  if (!fresh && cached && cached.expiresAt > Date.now()) return cached.value;
+  const value = await readSecrets(connection);
+  secretCache.set(connection.secretName, { value, expiresAt: Date.now() + SECRET_TTL_MS });
+  return value;
+}
+
+/** The vendor's limit, lowered (never raised) by a connection setting `requestsPerSecond`. */
+export function rateLimitFor(destination: DestinationAdapter, connection: ConnectionRecord): RateLimit {
+  const own = Number(connection.settings.requestsPerSecond);
+  const requestsPerSecond = Number.isFinite(own) && own > 0 ? Math.min(own, destination.limits.requestsPerSecond) : destination.limits.requestsPerSecond;
+  return { requestsPerSecond, burst: Math.max(1, Math.min(destination.limits.burst, Math.ceil(requestsPerSecond))) };
+}
+
+/** `fresh` re-reads the secrets (after an auth failure: the secret may have been rotated). */
+export async function destinationAccess(connectionId: string, details: Record<string, unknown>, options: { fresh?: boolean; signal?: AbortSignal } = {}): Promise<DestinationAccess> {
+  const connection = await getConnection(connectionId);
+  const destination = destinationFor(connection.type);
+  return {
+    connection,
+    destination,
+    rateLimit: rateLimitFor(destination, connection),
+    call: {
+      settings: connection.settings,
+      secrets: await secretsOf(connection, options.fresh ?? false),
+      details,
+      apiOrigin: apiOriginFor(destination),
+      signal: options.signal,
+    },
+  };
+}

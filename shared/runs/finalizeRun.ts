@@ -1,0 +1,90 @@
+// The finalizer: when every chunk has ended, the run's final status and counts are set exactly
+// once (a conditional write on the run), and the export's lastRefreshed/lastRunStatus follow.
+import { findExport, replaceExport } from '../exports/exportStore.js';
+import { isStatus } from '../storage/entities.js';
+import { listChunks, type ChunkState } from './runLedger.js';
+import { getRun, replaceRun } from './runStore.js';
+import { ZERO_COUNTS, addCounts, isTerminal, type RunCounts, type RunRecord, type RunStatus, type RunTask } from './run.js';
+
+export function finalStatusOf(run: RunRecord, chunks: ChunkState[], counts: RunCounts): { status: RunStatus; reason: string | null } {
+  const failedChunks = chunks.filter((chunk) => chunk.status === 'failed');
+  if (run.cancelRequested || chunks.some((chunk) => chunk.status === 'cancelled')) {
+    return { status: 'cancelled', reason: `Cancelled; ${counts.succeeded.toLocaleString('en-US')} members had been sent.` };
+  }
+  if (failedChunks.length > 0) {
+    const reason = `${failedChunks.length} of ${chunks.length} chunks failed: ${failedChunks[0]!.reason}`;
+    return { status: counts.succeeded > 0 ? 'partiallySucceeded' : 'failed', reason };
+  }
+  if (counts.failed + counts.skipped > 0) {
+    return { status: counts.succeeded > 0 ? 'partiallySucceeded' : 'failed', reason: `${(counts.failed + counts.skipped).toLocaleString('en-US')} records were not sent; see the run's records.` };
+  }
+  return { status: 'succeeded', reason: null };
+}
+
+function finishTasks(tasks: RunTask[], status: RunStatus, at: string, counts: RunCounts): RunTask[] {
+  const taskStatus = (task: RunTask): RunTask['status'] => {
+    if (task.status === 'succeeded' || task.status === 'failed') return task.status;
+    if (status === 'cancelled') return 'cancelled';
+    if (status === 'skipped') return 'skipped';
+    if (status === 'failed' && task.name !== 'finalize') return 'failed';
+    return 'succeeded';
+  };
+  return tasks.map((task) => ({
+    ...task,
+    status: taskStatus(task),
+    startedAt: task.startedAt ?? (task.name === 'finalize' ? at : task.startedAt),
+    finishedAt: task.finishedAt ?? at,
+    ...(task.name === 'send' ? { counts } : {}),
+  }));
+}
+
+/** Ends the run now (skipped, failed before sending, cancelled before planning). */
+export async function finishRunEarly(run: RunRecord, status: RunStatus, reason: string): Promise<void> {
+  const latest = await getRun(run.exportId, run.id);
+  if (isTerminal(latest.status)) return;
+  const at = new Date().toISOString();
+  await commitFinal({ ...latest, status, reason, finishedAt: at, startedAt: latest.startedAt ?? at, tasks: finishTasks(latest.tasks, status, at, latest.counts) });
+}
+
+/** Called after every chunk ends and after planning: finalizes once all chunks have ended. */
+export async function finalizeIfComplete(exportId: string, runId: string): Promise<void> {
+  const run = await getRun(exportId, runId);
+  if (!run.planned || isTerminal(run.status)) return;
+  const chunks = await listChunks(runId);
+  if (chunks.length < run.chunksTotal || chunks.some((chunk) => chunk.status === 'pending' || chunk.status === 'sending')) return;
+  const counts = chunks.reduce((sum, chunk) => addCounts(sum, chunk.counts), ZERO_COUNTS);
+  const { status, reason } = finalStatusOf(run, chunks, counts);
+  const at = new Date().toISOString();
+  await commitFinal({ ...run, status, reason, counts, finishedAt: at, tasks: finishTasks(run.tasks, status, at, counts) });
+}
+
+async function commitFinal(run: RunRecord): Promise<void> {
+  try {
+    await replaceRun(run);
+  } catch (error) {
+    // Someone else finalized (or changed) the run at the same moment: they own the outcome.
+    if ((error as { status?: number }).status === 412) return;
+    throw error;
+  }
+  await releaseExport(run);
+}
+
+async function releaseExport(run: RunRecord): Promise<void> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const record = await findExport(run.exportId);
+    if (!record) return;
+    const next = {
+      ...record,
+      activeRunId: record.activeRunId === run.id ? null : record.activeRunId,
+      lastRunStatus: run.status,
+      // "Refreshed" is when data last reached the destination.
+      lastRefreshed: run.status === 'succeeded' || run.status === 'partiallySucceeded' ? run.finishedAt : record.lastRefreshed,
+    };
+    try {
+      await replaceExport(next, record.etag);
+      return;
+    } catch (error) {
+      if ((error as { status?: number }).status !== 412 && !isStatus(error, 412)) throw error;
+    }
+  }
+}

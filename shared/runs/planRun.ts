@@ -1,0 +1,126 @@
+// The planner: turns a queued run into chunk messages. A chunk is a byte range of a segment
+// partition aligned to record boundaries; messages carry ranges, never member data.
+import { lakeContainer, sendQueueMessage } from '../storage/clients.js';
+import { QUEUES } from '../storage/names.js';
+import { getExport } from '../exports/exportStore.js';
+import { eligibilityOf } from '../exports/eligibility.js';
+import type { DestinationAdapter } from '../destinations/destination.js';
+import { DestinationError } from '../destinations/destinationError.js';
+import { findConnection } from '../connections/connectionStore.js';
+import { segmentsOf } from '../lake/segmentCatalog.js';
+import { partitionBlobs, readModel, recordBoundaries } from '../lake/lakeReader.js';
+import { destinationAccess } from './destinationAccess.js';
+import { chunkIdFor, recordPlannedChunks, type ChunkRange } from './runLedger.js';
+import { getRun, updateRun } from './runStore.js';
+import { finalizeIfComplete, finishRunEarly } from './finalizeRun.js';
+import type { PlannedSegment, RunRecord } from './run.js';
+import type { PlanRunMessage } from './startRun.js';
+
+export interface ChunkMessage {
+  exportId: string;
+  runId: string;
+  chunkId: string;
+}
+
+/** How many members a chunk should hold: about 10 s of sending at the vendor's rate, 5–50 batches. */
+export function membersPerChunk(destination: DestinationAdapter, requestsPerSecond: number): number {
+  const batchesAtRate = Number.isFinite(requestsPerSecond) ? Math.round(requestsPerSecond * 10) : 50;
+  return destination.batchSize * Math.max(5, Math.min(50, batchesAtRate));
+}
+
+export async function planRun(message: PlanRunMessage, log: (line: string) => void = () => {}): Promise<void> {
+  let run = await getRun(message.exportId, message.runId);
+  // Re-delivered after planning finished, or the run ended meanwhile: nothing to do.
+  if (run.planned || (run.status !== 'queued' && run.status !== 'running')) return;
+  if (run.cancelRequested) return finishRunEarly(run, 'cancelled', 'Cancelled before it started.');
+  const now = new Date().toISOString();
+  run = await updateRun(run.exportId, run.id, (current) => ({
+    ...current,
+    status: 'running',
+    startedAt: current.startedAt ?? now,
+    tasks: current.tasks.map((task) => (task.name === 'plan' ? { ...task, status: 'running', startedAt: task.startedAt ?? now } : task)),
+  }));
+
+  const record = await getExport(run.exportId);
+  const connection = record.connectionId ? await findConnection(record.connectionId) : undefined;
+  if (!connection) return finishRunEarly(run, 'failed', 'The export has no connection (it was removed).');
+  const access = await destinationAccess(connection.id, record.details);
+  const { destination } = access;
+
+  const container = lakeContainer();
+  const model = await readModel(container);
+  const lakeSegments = segmentsOf(model);
+  const planned: PlannedSegment[] = [];
+  for (const segmentId of record.segments) {
+    const segment = lakeSegments.find((candidate) => candidate.id === segmentId);
+    if (!segment) return finishRunEarly(run, 'failed', `Segment '${segmentId}' no longer exists in the lake.`);
+    const eligibility = eligibilityOf(segment, destination);
+    if (!eligibility.eligible) return finishRunEarly(run, 'skipped', eligibility.reason!);
+    planned.push({ segmentId: segment.id, segmentName: segment.name, entity: segment.id, attributes: segment.attributes, memberCount: segment.memberCount });
+  }
+  const totalMembers = planned.reduce((sum, segment) => sum + segment.memberCount, 0);
+  const limit = maxMembersFor(destination, connection.settings);
+  if (totalMembers > limit) {
+    return finishRunEarly(
+      run,
+      'skipped',
+      `The export has ${totalMembers.toLocaleString('en-US')} members; ${destination.displayName} takes at most ${limit.toLocaleString('en-US')} per export. Nothing was sent.`,
+    );
+  }
+
+  let preparedDetails = record.details;
+  if (destination.prepareRun) {
+    try {
+      preparedDetails = (await destination.prepareRun(access.call, { segmentNames: planned.map((segment) => segment.segmentName), mappedFields: Object.keys(record.mapping) })) as Record<string, unknown>;
+    } catch (error) {
+      if (error instanceof DestinationError && !error.retryable) return finishRunEarly(run, 'failed', `${destination.displayName} refused the export's setup (${error.category}): ${error.message}`);
+      throw error;
+    }
+  }
+
+  const chunkMembers = membersPerChunk(destination, access.rateLimit.requestsPerSecond);
+  const chunks: ChunkRange[] = [];
+  for (const segment of planned) {
+    const entity = model.entities.find((candidate) => candidate.name === segment.entity)!;
+    const blobs = await partitionBlobs(container, entity);
+    const totalBytes = blobs.reduce((sum, blob) => sum + blob.size, 0);
+    const bytesPerMember = segment.memberCount > 0 ? totalBytes / segment.memberCount : totalBytes;
+    const targetBytes = Math.max(64 * 1024, Math.round(bytesPerMember * chunkMembers));
+    for (const blob of blobs) {
+      if (blob.size === 0) continue;
+      const cuts = await recordBoundaries(container, blob.blobName, blob.size, targetBytes);
+      for (let index = 0; index + 1 < cuts.length; index++) {
+        chunks.push({ chunkId: chunkIdFor(chunks.length), segmentId: segment.segmentId, blobName: blob.blobName, blobEtag: blob.etag, start: cuts[index]!, end: cuts[index + 1]! });
+      }
+    }
+  }
+
+  await updateRun(run.exportId, run.id, (current) => ({ ...current, segments: planned, preparedDetails, chunksTotal: chunks.length }));
+  await recordPlannedChunks(run.id, chunks);
+  for (const chunk of chunks) {
+    await sendQueueMessage(QUEUES.exportChunks, { exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId } satisfies ChunkMessage);
+  }
+  const plannedAt = new Date().toISOString();
+  await updateRun(run.exportId, run.id, (current) => ({
+    ...current,
+    planned: true,
+    counts: { ...current.counts, members: totalMembers },
+    tasks: current.tasks.map((task) =>
+      task.name === 'plan'
+        ? { ...task, status: 'succeeded', finishedAt: plannedAt, detail: `${chunks.length} chunks of about ${chunkMembers.toLocaleString('en-US')} members` }
+        : task.name === 'send'
+          ? { ...task, status: 'running', startedAt: task.startedAt ?? plannedAt }
+          : task,
+    ),
+  }));
+  log(`Planned run ${run.id}: ${totalMembers} members in ${chunks.length} chunks`);
+  // Chunks may all have finished while the plan was being recorded.
+  await finalizeIfComplete(run.exportId, run.id);
+}
+
+function maxMembersFor(destination: DestinationAdapter, settings: Record<string, unknown>): number {
+  const own = Number(settings.maxMembersPerExport);
+  return Number.isFinite(own) && own > 0 ? Math.min(own, destination.limits.maxMembersPerExport) : destination.limits.maxMembersPerExport;
+}
+
+export type { RunRecord };

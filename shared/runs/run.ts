@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+export const runId = z.string().regex(/^\d{13}-[0-9a-f]{8}$/, 'a run id looks like 8236019958123-1a2b3c4d');
+
+export const RUN_STATUSES = ['queued', 'waiting', 'running', 'succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'];
+export const TRIGGERS = ['manual', 'schedule', 'runAll', 'systemRefresh'] as const;
+export type RunTrigger = (typeof TRIGGERS)[number];
+
+export function isTerminal(status: RunStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export const runCounts = z.object({
+  members: z.number(),
+  sent: z.number(),
+  succeeded: z.number(),
+  failed: z.number(),
+  skipped: z.number(),
+});
+export type RunCounts = z.infer<typeof runCounts>;
+
+export const ZERO_COUNTS: RunCounts = { members: 0, sent: 0, succeeded: 0, failed: 0, skipped: 0 };
+
+export function addCounts(a: RunCounts, b: RunCounts): RunCounts {
+  return { members: a.members + b.members, sent: a.sent + b.sent, succeeded: a.succeeded + b.succeeded, failed: a.failed + b.failed, skipped: a.skipped + b.skipped };
+}
+
+export const runTask = z.object({
+  name: z.enum(['plan', 'send', 'finalize']),
+  status: z.enum(['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled']),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  counts: runCounts.optional(),
+  chunks: z.object({ total: z.number(), done: z.number(), failed: z.number() }).optional(),
+  membersPerSecond: z.number().optional(),
+  etaSeconds: z.number().nullable().optional(),
+  detail: z.string().optional(),
+});
+export type RunTask = z.infer<typeof runTask>;
+
+/** One slice of one segment partition, in bytes aligned to record boundaries. */
+export interface PlannedSegment {
+  segmentId: string;
+  segmentName: string;
+  entity: string;
+  attributes: string[];
+  memberCount: number;
+}
+
+export interface RunRecord {
+  id: string;
+  exportId: string;
+  trigger: RunTrigger;
+  status: RunStatus;
+  reason: string | null;
+  requestedBy: { id: string; name: string };
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  counts: RunCounts;
+  /** Set once planning has sent every chunk; the finalizer waits for it. */
+  planned: boolean;
+  chunksTotal: number;
+  segments: PlannedSegment[];
+  /** Details returned by the adapter's prepareRun (e.g. a list id it found or created). */
+  preparedDetails: Record<string, unknown> | null;
+  cancelRequested: boolean;
+  /** The refresh a waiting run waits for. */
+  waitingFor: string | null;
+  tasks: RunTask[];
+  etag: string;
+}
+
+export const runView = z.object({
+  id: z.string(),
+  exportId: z.string(),
+  trigger: z.enum(TRIGGERS),
+  status: z.enum(RUN_STATUSES),
+  reason: z.string().optional(),
+  requestedBy: z.object({ id: z.string(), name: z.string() }),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  counts: runCounts,
+  tasks: z.array(runTask),
+  waitingFor: z.string().optional(),
+});
+export type RunView = z.infer<typeof runView>;

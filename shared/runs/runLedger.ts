@@ -1,0 +1,190 @@
+// The run ledger: one row per chunk (its byte range, progress and completion marker) and one row
+// per failed or skipped record. Rows are keyed deterministically so a re-delivered chunk or a
+// resumed one overwrites, never duplicates.
+import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { table } from '../storage/clients.js';
+import { TABLES } from '../storage/names.js';
+import { fromJson, getEntity, isStatus, listEntities, toJson } from '../storage/entities.js';
+import type { RecordFailure } from '../destinations/destination.js';
+import { ZERO_COUNTS, type RunCounts } from './run.js';
+
+export type ChunkStatus = 'pending' | 'sending' | 'done' | 'failed' | 'cancelled';
+
+export interface ChunkRange {
+  chunkId: string;
+  segmentId: string;
+  blobName: string;
+  /** ETag of the partition blob when planned: the run reads one consistent snapshot. */
+  blobEtag: string;
+  start: number;
+  end: number;
+}
+
+export interface ChunkState extends ChunkRange {
+  runId: string;
+  status: ChunkStatus;
+  /** Byte offset of the first record not yet acknowledged by the destination. */
+  resumeOffset: number;
+  counts: RunCounts;
+  leaseOwner: string;
+  leaseUntil: number;
+  reason: string;
+  startedAt: string;
+  finishedAt: string;
+  etag: string;
+}
+
+interface ChunkRow {
+  segmentId: string;
+  blobName: string;
+  blobEtag: string;
+  start: number;
+  end: number;
+  status: string;
+  resumeOffset: number;
+  counts: string;
+  leaseOwner: string;
+  leaseUntil: number;
+  reason: string;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export function chunkIdFor(index: number): string {
+  return `c${String(index).padStart(6, '0')}`;
+}
+
+function toRow(runId: string, chunk: Omit<ChunkState, 'runId' | 'etag'>): ChunkRow & { partitionKey: string; rowKey: string } {
+  return {
+    partitionKey: runId,
+    rowKey: chunk.chunkId,
+    segmentId: chunk.segmentId,
+    blobName: chunk.blobName,
+    blobEtag: chunk.blobEtag,
+    start: chunk.start,
+    end: chunk.end,
+    status: chunk.status,
+    resumeOffset: chunk.resumeOffset,
+    counts: toJson(chunk.counts),
+    leaseOwner: chunk.leaseOwner,
+    leaseUntil: chunk.leaseUntil,
+    reason: chunk.reason,
+    startedAt: chunk.startedAt,
+    finishedAt: chunk.finishedAt,
+  };
+}
+
+function fromRow(row: ChunkRow & { partitionKey?: string; rowKey?: string; etag: string }): ChunkState {
+  return {
+    runId: row.partitionKey!,
+    chunkId: row.rowKey!,
+    segmentId: row.segmentId,
+    blobName: row.blobName,
+    blobEtag: row.blobEtag,
+    start: row.start,
+    end: row.end,
+    status: row.status as ChunkStatus,
+    resumeOffset: row.resumeOffset,
+    counts: fromJson(row.counts, ZERO_COUNTS),
+    leaseOwner: row.leaseOwner,
+    leaseUntil: row.leaseUntil,
+    reason: row.reason,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+    etag: row.etag,
+  };
+}
+
+async function submitInBatches(client: TableClient, actions: TransactionAction[]): Promise<void> {
+  // Entity-group transactions take at most 100 actions, all in one partition.
+  for (let index = 0; index < actions.length; index += 100) await client.submitTransaction(actions.slice(index, index + 100));
+}
+
+/**
+ * Records the plan. Existing rows are left alone, so a re-planned run (the planner's message
+ * delivered twice) never resets a chunk that has already made progress.
+ */
+export async function recordPlannedChunks(runId: string, chunks: ChunkRange[]): Promise<void> {
+  const client = await table(TABLES.chunks);
+  const existing = new Set((await listEntities<ChunkRow>(client, odata`PartitionKey eq ${runId}`)).map((row) => row.rowKey));
+  const actions: TransactionAction[] = chunks
+    .filter((chunk) => !existing.has(chunk.chunkId))
+    .map((chunk): TransactionAction => [
+      'create',
+      { ...toRow(runId, { ...chunk, status: 'pending', resumeOffset: chunk.start, counts: ZERO_COUNTS, leaseOwner: '', leaseUntil: 0, reason: '', startedAt: '', finishedAt: '' }) },
+    ]);
+  await submitInBatches(client, actions);
+}
+
+export async function getChunk(runId: string, chunkId: string): Promise<ChunkState | undefined> {
+  const row = await getEntity<ChunkRow>(await table(TABLES.chunks), runId, chunkId);
+  return row ? fromRow(row) : undefined;
+}
+
+export async function listChunks(runId: string): Promise<ChunkState[]> {
+  return (await listEntities<ChunkRow>(await table(TABLES.chunks), odata`PartitionKey eq ${runId}`)).map(fromRow);
+}
+
+/** Writes the chunk only if nobody changed it since it was read; false when someone did. */
+export async function saveChunk(chunk: ChunkState): Promise<ChunkState | undefined> {
+  const client = await table(TABLES.chunks);
+  try {
+    const result = await client.updateEntity(toRow(chunk.runId, chunk), 'Replace', { etag: chunk.etag });
+    return { ...chunk, etag: result.etag! };
+  } catch (error) {
+    if (isStatus(error, 412, 404)) return undefined;
+    throw error;
+  }
+}
+
+export interface RecordOutcome extends RecordFailure {
+  chunkId: string;
+  /** Byte offset of the record in its partition: a stable key across retries. */
+  offset: number;
+  segmentId: string;
+}
+
+interface RecordRow {
+  email: string;
+  status: string;
+  category: string;
+  code: string;
+  message: string;
+  segmentId: string;
+}
+
+export async function recordOutcomes(runId: string, outcomes: RecordOutcome[]): Promise<void> {
+  if (outcomes.length === 0) return;
+  const client = await table(TABLES.records);
+  const actions: TransactionAction[] = outcomes.map((outcome) => [
+    'upsert',
+    {
+      partitionKey: runId,
+      rowKey: `${outcome.chunkId}-${outcome.segmentId}-${String(outcome.offset).padStart(12, '0')}`,
+      email: outcome.email,
+      status: outcome.status,
+      category: outcome.category,
+      code: outcome.code,
+      message: outcome.message.slice(0, 1000),
+      segmentId: outcome.segmentId,
+    } satisfies RecordRow & { partitionKey: string; rowKey: string },
+    'Replace',
+  ]);
+  await submitInBatches(client, actions);
+}
+
+export interface RecordPage {
+  records: { email: string; status: string; category: string; code: string; message: string; segmentId: string }[];
+  continuationToken?: string;
+}
+
+export async function listRecordOutcomes(runId: string, options: { status?: 'failed' | 'skipped'; top: number; continuationToken?: string }): Promise<RecordPage> {
+  const client = await table(TABLES.records);
+  const filter = options.status ? odata`PartitionKey eq ${runId} and status eq ${options.status}` : odata`PartitionKey eq ${runId}`;
+  const page = await client.listEntities<RecordRow>({ queryOptions: { filter } }).byPage({ maxPageSize: options.top, continuationToken: options.continuationToken }).next();
+  if (page.done) return { records: [] };
+  return {
+    records: page.value.map((row) => ({ email: row.email, status: row.status, category: row.category, code: row.code, message: row.message, segmentId: row.segmentId })),
+    continuationToken: page.value.continuationToken,
+  };
+}

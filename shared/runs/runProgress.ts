@@ -1,0 +1,40 @@
+// Progress details: a run's tasks with live chunk counts, throughput and an ETA, read from the
+// ledger on request rather than kept in a hot shared counter.
+import { listChunks } from './runLedger.js';
+import { ZERO_COUNTS, addCounts, isTerminal, type RunRecord, type RunView } from './run.js';
+
+export async function toRunView(run: RunRecord): Promise<RunView> {
+  let counts = run.counts;
+  let tasks = run.tasks;
+  if (run.planned && !isTerminal(run.status)) {
+    const chunks = await listChunks(run.id);
+    const sendCounts = chunks.reduce((sum, chunk) => addCounts(sum, chunk.counts), ZERO_COUNTS);
+    const done = chunks.filter((chunk) => chunk.status === 'done' || chunk.status === 'cancelled').length;
+    const failed = chunks.filter((chunk) => chunk.status === 'failed').length;
+    const sendTask = run.tasks.find((task) => task.name === 'send');
+    const elapsedSeconds = sendTask?.startedAt ? Math.max(0.001, (Date.now() - Date.parse(sendTask.startedAt)) / 1000) : 0;
+    const processed = sendCounts.members;
+    const membersPerSecond = elapsedSeconds ? Math.round(processed / elapsedSeconds) : 0;
+    const remaining = Math.max(0, run.counts.members - processed);
+    counts = { ...sendCounts, members: Math.max(run.counts.members, processed) };
+    tasks = run.tasks.map((task) =>
+      task.name === 'send'
+        ? { ...task, counts: sendCounts, chunks: { total: run.chunksTotal, done, failed }, membersPerSecond, etaSeconds: membersPerSecond > 0 ? Math.ceil(remaining / membersPerSecond) : null }
+        : task,
+    );
+  }
+  return {
+    id: run.id,
+    exportId: run.exportId,
+    trigger: run.trigger,
+    status: run.status,
+    ...(run.reason ? { reason: run.reason } : {}),
+    requestedBy: run.requestedBy,
+    createdAt: run.createdAt,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    counts,
+    tasks,
+    ...(run.waitingFor ? { waitingFor: run.waitingFor } : {}),
+  };
+}

@@ -1,0 +1,234 @@
+// The sender: streams one chunk's byte range from the lake, matches fields, sends batches within
+// the connection's rate budget, and acknowledges each batch in the ledger. A re-delivered chunk
+// that completed is a no-op; a half-done one resumes after its last acknowledged batch.
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { lakeContainer, sendQueueMessage } from '../storage/clients.js';
+import { QUEUES } from '../storage/names.js';
+import { getExport } from '../exports/exportStore.js';
+import type { BatchResult, MappedMember, RecordFailure } from '../destinations/destination.js';
+import { DestinationError } from '../destinations/destinationError.js';
+import { readRecords } from '../lake/lakeReader.js';
+import { matchRecord, matchingPlan } from './dataMatching.js';
+import { destinationAccess, type DestinationAccess } from './destinationAccess.js';
+import { RateBudget } from './rateBudget.js';
+import { getChunk, recordOutcomes, saveChunk, type ChunkState, type RecordOutcome } from './runLedger.js';
+import { getRun } from './runStore.js';
+import { finalizeIfComplete } from './finalizeRun.js';
+import { isTerminal, type RunCounts } from './run.js';
+import type { ChunkMessage } from './planRun.js';
+
+/** How long a sender owns a chunk without acknowledging a batch. */
+export const LEASE_MS = 30_000;
+const MAX_RETRIES = 8;
+const MAX_RATE_LIMITED_RETRIES = 30;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export type Log = (line: string) => void;
+
+/** A failure no retry can fix (credentials refused, list gone): the chunk ends failed. */
+class ChunkFailed extends Error {}
+
+export async function sendChunk(message: ChunkMessage, log: Log = () => {}): Promise<void> {
+  let chunk = await getChunk(message.runId, message.chunkId);
+  if (!chunk) {
+    log(`Chunk ${message.chunkId} of run ${message.runId} is not in the ledger; ignoring the message.`);
+    return;
+  }
+  if (chunk.status === 'done' || chunk.status === 'failed' || chunk.status === 'cancelled') {
+    // Already ended (a re-delivery): make sure the run was finalized, then nothing to do.
+    await finalizeIfComplete(message.exportId, message.runId);
+    return;
+  }
+  const run = await getRun(message.exportId, message.runId);
+  if (isTerminal(run.status)) return;
+  if (run.cancelRequested) return endChunk(chunk, 'cancelled', 'Run cancelled.', message);
+
+  const owner = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const now = Date.now();
+  if (chunk.status === 'sending' && chunk.leaseUntil > now) return retryLater(message, chunk.leaseUntil - now, log);
+  const claimed = await saveChunk({ ...chunk, status: 'sending', leaseOwner: owner, leaseUntil: now + LEASE_MS, startedAt: chunk.startedAt || new Date(now).toISOString() });
+  if (!claimed) return retryLater(message, LEASE_MS, log);
+  chunk = claimed;
+
+  const record = await getExport(message.exportId);
+  if (!record.connectionId) return endChunk(chunk, 'failed', 'The export lost its connection during the run.', message);
+  const details = run.preparedDetails ?? record.details;
+  let access = await destinationAccess(record.connectionId, details);
+  const segment = run.segments.find((candidate) => candidate.segmentId === chunk!.segmentId);
+  if (!segment) return endChunk(chunk, 'failed', `Segment '${chunk.segmentId}' is not in the run's plan.`, message);
+  const plan = matchingPlan(record.mapping, segment.attributes);
+  const budget = new RateBudget(access.connection.id, access.rateLimit);
+  const batchSize = access.destination.batchSize;
+
+  let counts: RunCounts = { ...chunk.counts };
+  let batch: { member: MappedMember; offset: number }[] = [];
+  let outcomes: RecordOutcome[] = [];
+  const seenEmails = new Set<string>();
+
+  const outcome = (offset: number, failure: RecordFailure): RecordOutcome => ({ ...failure, chunkId: chunk!.chunkId, offset, segmentId: segment.segmentId });
+
+  /** Keeps the lease alive while waiting on the vendor. */
+  const renewLease = async () => {
+    if (chunk!.leaseUntil - Date.now() > LEASE_MS / 2) return;
+    const renewed = await saveChunk({ ...chunk!, leaseUntil: Date.now() + LEASE_MS });
+    if (!renewed) throw new LeaseLost();
+    chunk = renewed;
+  };
+
+  const send = async (members: { member: MappedMember; offset: number }[]): Promise<{ result: BatchResult; offsets: Map<string, number> }> => {
+    const offsets = new Map(members.map((item) => [item.member.email, item.offset]));
+    const result = await sendWithRetries(
+      members.map((item) => item.member),
+      {
+        budget,
+        getAccess: () => access,
+        refreshAccess: async () => (access = await destinationAccess(record.connectionId!, details, { fresh: true })),
+        renewLease,
+        log,
+      },
+    );
+    return { result, offsets };
+  };
+
+  /** Sends the batch, then acknowledges it and everything read so far in one ledger write. */
+  const flush = async (nextOffset: number): Promise<'continue' | 'cancelled'> => {
+    if (batch.length > 0) {
+      const latestRun = await getRun(message.exportId, message.runId);
+      if (latestRun.cancelRequested) return 'cancelled';
+      const { result, offsets } = await send(batch);
+      counts = { ...counts, sent: counts.sent + batch.length, succeeded: counts.succeeded + result.succeeded };
+      for (const failure of result.failures) {
+        counts = failure.status === 'skipped' ? { ...counts, skipped: counts.skipped + 1 } : { ...counts, failed: counts.failed + 1 };
+        outcomes.push(outcome(offsets.get(failure.email) ?? nextOffset, failure));
+      }
+    }
+    await recordOutcomes(chunk!.runId, outcomes);
+    const saved = await saveChunk({ ...chunk!, resumeOffset: nextOffset, counts, leaseUntil: Date.now() + LEASE_MS });
+    if (!saved) throw new LeaseLost();
+    chunk = saved;
+    batch = [];
+    outcomes = [];
+    return 'continue';
+  };
+
+  try {
+    for await (const item of readRecords(lakeContainer(), chunk.blobName, chunk.resumeOffset, chunk.end, { ifMatch: chunk.blobEtag })) {
+      if (batch.length >= batchSize && (await flush(item.offset)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);
+      counts = { ...counts, members: counts.members + 1 };
+      const matched = matchRecord(plan, item.values);
+      if (!matched.ok) {
+        counts = { ...counts, skipped: counts.skipped + 1 };
+        outcomes.push(outcome(item.offset, { email: matched.email, status: 'skipped', category: 'invalidRecord', code: matched.code, message: matched.message }));
+      } else if (seenEmails.has(matched.member.email)) {
+        // The vendor keys members by email: a second row with the same email would overwrite the first.
+        counts = { ...counts, skipped: counts.skipped + 1 };
+        outcomes.push(outcome(item.offset, { email: matched.member.email, status: 'skipped', category: 'invalidRecord', code: 'duplicateEmail', message: 'Another member of this export has the same email address; it was sent once.' }));
+      } else {
+        seenEmails.add(matched.member.email);
+        batch.push({ member: matched.member, offset: item.offset });
+      }
+    }
+    if ((await flush(chunk.end)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);
+    await endChunk(chunk, 'done', '', message, counts);
+  } catch (error) {
+    if (error instanceof LeaseLost) {
+      log(`Chunk ${chunk.chunkId}: another sender took it over; stopping here.`);
+      return;
+    }
+    if (error instanceof ChunkFailed) {
+      await flushOutcomesQuietly(chunk.runId, outcomes);
+      return endChunk(chunk, 'failed', error.message, message, counts);
+    }
+    // Anything else is retried by the queue; the ledger keeps the progress and the last error.
+    await saveChunk({ ...chunk, leaseUntil: 0, reason: `Attempt failed: ${(error as Error).message}` }).catch(() => undefined);
+    throw error;
+  }
+}
+
+class LeaseLost extends Error {}
+
+async function flushOutcomesQuietly(runId: string, outcomes: RecordOutcome[]): Promise<void> {
+  await recordOutcomes(runId, outcomes).catch(() => undefined);
+}
+
+interface SendContext {
+  budget: RateBudget;
+  getAccess(): DestinationAccess;
+  refreshAccess(): Promise<DestinationAccess>;
+  renewLease(): Promise<void>;
+  log: Log;
+}
+
+/** Backoff with jitter, honouring the vendor's wait when it gives one. */
+function backoffMs(attempt: number, vendorWaitMs: number | undefined): number {
+  if (vendorWaitMs !== undefined) return vendorWaitMs + Math.floor(Math.random() * 100);
+  return Math.min(30_000, 250 * 2 ** attempt) + Math.floor(Math.random() * 250);
+}
+
+async function waitKeepingLease(ms: number, context: SendContext): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    await context.renewLease();
+    await sleep(Math.min(until - Date.now(), LEASE_MS / 3));
+  }
+}
+
+export async function sendWithRetries(members: MappedMember[], context: SendContext): Promise<BatchResult> {
+  let failures = 0;
+  let rateLimited = 0;
+  let refreshedSecrets = false;
+  for (;;) {
+    await context.budget.take();
+    const { destination, call } = context.getAccess();
+    try {
+      return await destination.sendBatch(call, members);
+    } catch (error) {
+      if (!(error instanceof DestinationError)) throw error;
+      if (error.category === 'rateLimited' && rateLimited++ < MAX_RATE_LIMITED_RETRIES) {
+        const wait = backoffMs(rateLimited, error.options.retryAfterMs ?? 1000);
+        await context.budget.penalize(wait);
+        await waitKeepingLease(wait, context);
+        continue;
+      }
+      if (error.retryable && failures++ < MAX_RETRIES) {
+        await waitKeepingLease(backoffMs(failures, error.options.retryAfterMs), context);
+        continue;
+      }
+      if (error.category === 'auth' && !refreshedSecrets) {
+        // The secret may have been rotated since it was cached: read it again once.
+        refreshedSecrets = true;
+        await context.refreshAccess();
+        continue;
+      }
+      if (error.category === 'invalidRecord') return isolateBadRecords(members, error, context);
+      if (error.retryable) throw error;
+      throw new ChunkFailed(`${destination.displayName} refused the batch (${error.category}): ${error.message}`);
+    }
+  }
+}
+
+/** The vendor rejected a whole batch for its content: split it to find the records at fault. */
+async function isolateBadRecords(members: MappedMember[], error: DestinationError, context: SendContext): Promise<BatchResult> {
+  if (members.length === 1) {
+    return { succeeded: 0, failures: [{ email: members[0]!.email, status: 'failed', category: 'invalidRecord', code: error.options.code ?? String(error.options.status ?? 'rejected'), message: error.message }] };
+  }
+  const middle = Math.ceil(members.length / 2);
+  const left = await sendWithRetries(members.slice(0, middle), context);
+  const right = await sendWithRetries(members.slice(middle), context);
+  return { succeeded: left.succeeded + right.succeeded, failures: [...left.failures, ...right.failures] };
+}
+
+async function endChunk(chunk: ChunkState, status: 'done' | 'failed' | 'cancelled', reason: string, message: ChunkMessage, counts: RunCounts = chunk.counts): Promise<void> {
+  const latest = (await getChunk(chunk.runId, chunk.chunkId)) ?? chunk;
+  if (latest.status === 'done' || latest.status === 'failed' || latest.status === 'cancelled') return finalizeIfComplete(message.exportId, message.runId);
+  await saveChunk({ ...latest, status, reason, counts, leaseOwner: '', leaseUntil: 0, finishedAt: new Date().toISOString() });
+  await finalizeIfComplete(message.exportId, message.runId);
+}
+
+/** Someone else holds the chunk: look again after their lease, without spending a dequeue. */
+async function retryLater(message: ChunkMessage, afterMs: number, log: Log): Promise<void> {
+  log(`Chunk ${message.chunkId} is held by another sender; checking again in ${Math.ceil(afterMs / 1000)} s.`);
+  await sendQueueMessage(QUEUES.exportChunks, message, { visibilityTimeoutSeconds: Math.ceil(afterMs / 1000) + 1 });
+}

@@ -1,0 +1,77 @@
+// Starting a run: one active run per export, enforced with a conditional write on the export.
+import type { Principal } from '../auth/principal.js';
+import { recordAudit } from '../audit/auditLog.js';
+import { Conflict, Unprocessable } from '../errors.js';
+import { getExport, replaceExport } from '../exports/exportStore.js';
+import { QUEUES } from '../storage/names.js';
+import { sendQueueMessage } from '../storage/clients.js';
+import type { ExportRecord } from '../exports/exportDefinition.js';
+import { findRun, insertRun, newRunId } from './runStore.js';
+import { ZERO_COUNTS, isTerminal, type RunRecord, type RunTrigger } from './run.js';
+
+export interface PlanRunMessage {
+  exportId: string;
+  runId: string;
+}
+
+/** Throws Conflict (with the active run's id) if the export already has a run in progress. */
+async function claimExport(record: ExportRecord, runId: string): Promise<void> {
+  if (record.activeRunId) {
+    const active = await findRun(record.id, record.activeRunId);
+    if (active && !isTerminal(active.status)) {
+      throw new Conflict(`Export '${record.name}' already has a run in progress (${active.id}, ${active.status}). Wait for it or cancel it.`, { activeRunId: active.id });
+    }
+  }
+  // The ETag makes two simultaneous starts race on one write: exactly one wins.
+  await replaceExport({ ...record, activeRunId: runId }, record.etag).catch((error) => {
+    if ((error as { status?: number }).status === 412) {
+      throw new Conflict(`Export '${record.name}' was started or changed at the same moment; look at its runs and try again.`);
+    }
+    throw error;
+  });
+}
+
+export async function startRun(
+  principal: Principal,
+  exportId: string,
+  trigger: RunTrigger,
+  options: { status?: 'queued' | 'waiting'; waitingFor?: string; reason?: string } = {},
+): Promise<RunRecord> {
+  const record = await getExport(exportId);
+  if (!record.connectionId) throw new Unprocessable(`Export '${record.name}' has no connection; choose one before running it.`);
+  const runId = newRunId();
+  await claimExport(record, runId);
+  const now = new Date().toISOString();
+  const status = options.status ?? 'queued';
+  const run = await insertRun({
+    id: runId,
+    exportId,
+    trigger,
+    status,
+    reason: options.reason ?? null,
+    requestedBy: { id: principal.id, name: principal.name },
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
+    counts: ZERO_COUNTS,
+    planned: false,
+    chunksTotal: 0,
+    segments: [],
+    preparedDetails: null,
+    cancelRequested: false,
+    waitingFor: options.waitingFor ?? null,
+    tasks: [
+      { name: 'plan', status: 'pending', startedAt: null, finishedAt: null },
+      { name: 'send', status: 'pending', startedAt: null, finishedAt: null },
+      { name: 'finalize', status: 'pending', startedAt: null, finishedAt: null },
+    ],
+    etag: '',
+  });
+  if (status === 'queued') await enqueuePlan(run);
+  await recordAudit(principal, 'export.run', { type: 'export', id: exportId, name: record.name }, { runId, trigger });
+  return run;
+}
+
+export async function enqueuePlan(run: Pick<RunRecord, 'exportId' | 'id'>): Promise<void> {
+  await sendQueueMessage(QUEUES.exportRuns, { exportId: run.exportId, runId: run.id } satisfies PlanRunMessage);
+}

@@ -1,0 +1,24 @@
+// zod results as domain validation errors, with paths the caller can act on.
+import type { z } from 'zod';
+import { ValidationFailed, type FieldError } from './errors.js';
+
+export function toFieldErrors(error: z.ZodError, where: string): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: [where, ...issue.path.map(String)].filter(Boolean).join('.'),
+    message: issue.message,
+  }));
+}
+
+export function summarize(error: z.ZodError): string {
+  const first = error.issues[0];
+  if (!first) return 'invalid';
+  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more)` : '';
+  return `${first.path.length ? first.path.join('.') + ': ' : ''}${first.message}${more}`;
+}
+
+/** Parses or throws ValidationFailed naming each bad field under `where` (e.g. body.details). */
+export function validateWith<T>(schema: z.ZodType<T>, value: unknown, where: string, label: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ValidationFailed(`The ${label} are not valid: ${summarize(result.error)}`, toFieldErrors(result.error, where));
+  return result.data;
+}

@@ -8,6 +8,9 @@ export default defineConfig({
     pool: 'forks',
     globalSetup: ['test/globalSetup.ts'],
     testTimeout: 60_000,
-    hookTimeout: 60_000,
+    hookTimeout: 120_000,
+    // CI reads the JSON report to print its "N passed, N failed" line.
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    outputFile: process.env.CI ? { json: '.ci/vitest-results.json' } : undefined,
   },
 });

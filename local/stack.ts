@@ -1,0 +1,163 @@
+// The whole local product in one call: Azurite, the Key Vault emulator, a simulator for every
+// destination whose *_API_URL is not set, a lake, and the Functions host as a child process.
+// `npm start` and the integration tests both use it, so tests run what developers run.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { startAzurite, stopChild, type RunningAzurite } from './azurite.js';
+import { createDevCertificate } from './devCertificate.js';
+import { freePort } from './freePort.js';
+import { projectRoot } from './projectRoot.js';
+import { startKeyVaultEmulator, type KeyVaultEmulator } from './keyVaultEmulator.js';
+import { startSimulators, type RunningSimulator } from './simulators/index.js';
+import { seedLake } from '../shared/lake/seedLake.js';
+
+export const PROJECT_DIR = projectRoot();
+
+export interface StackOptions {
+  /** Folder for persistent data (Azurite, certificates); omit for in-memory storage in a temp folder. */
+  dataDir: string;
+  persistent?: boolean;
+  hostPort?: number;
+  azuritePorts?: { blob: number; queue: number; table: number };
+  keyVaultPort?: number;
+  /** Fixed simulator ports by setting name (npm start); free ports otherwise. */
+  simulatorPorts?: Record<string, number>;
+  /** Seed a lake of this many profiles when none exists. */
+  seedProfiles?: number;
+  seedKind?: 'b2c' | 'b2b';
+  invalidEmailRate?: number;
+  /** Extra settings for the host (they win over everything else). */
+  settings?: Record<string, string>;
+  /** Where the host's output goes: 'inherit' for npm start, a callback for tests. */
+  hostOutput?: 'inherit' | ((line: string) => void);
+  authSigningKey?: string;
+}
+
+export interface RunningStack {
+  apiUrl: string;
+  hostPort: number;
+  azurite: RunningAzurite;
+  keyVault: KeyVaultEmulator;
+  simulators: RunningSimulator[];
+  settings: Record<string, string>;
+  host: ChildProcess;
+  /** Restarts the Functions host (e.g. after killing it to simulate a crash). */
+  restartHost(): Promise<void>;
+  /** Kills the host without warning, as a crash would. */
+  killHost(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(options: StackOptions): Promise<RunningStack> {
+  const started: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of started.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    mkdirSync(options.dataDir, { recursive: true });
+    const azurite = await startAzurite({
+      location: options.persistent ? join(options.dataDir, 'azurite') : undefined,
+      blobPort: options.azuritePorts?.blob,
+      queuePort: options.azuritePorts?.queue,
+      tablePort: options.azuritePorts?.table,
+    });
+    started.push(() => azurite.stop());
+
+    const certificate = await createDevCertificate(join(options.dataDir, 'certs'));
+    const keyVaultToken = randomBytes(24).toString('hex');
+    const keyVault = await startKeyVaultEmulator({ certPath: certificate.certPath, keyPath: certificate.keyPath, port: options.keyVaultPort ?? 0, token: keyVaultToken });
+    started.push(() => keyVault.stop());
+
+    const simulators = await startSimulators({ ports: options.simulatorPorts ?? {}, skip: (setting) => !!(options.settings?.[setting] ?? process.env[setting]) });
+    for (const simulator of simulators) started.push(() => simulator.stop());
+
+    if (options.seedProfiles) await seedIfEmpty(azurite.connectionString, options);
+
+    const hostPort = options.hostPort ?? (await freePort());
+    const settings: Record<string, string> = {
+      AzureWebJobsStorage: azurite.connectionString,
+      KEY_VAULT_URL: keyVault.url,
+      KEY_VAULT_LOCAL_TOKEN: keyVaultToken,
+      NODE_EXTRA_CA_CERTS: certificate.certPath,
+      AUTH_DEV_SIGNING_KEY: options.authSigningKey ?? randomBytes(32).toString('base64url'),
+      ...Object.fromEntries(simulators.map((simulator) => [simulator.setting, simulator.url])),
+      ...options.settings,
+    };
+    let host = await startHost(hostPort, settings, options.hostOutput ?? 'inherit');
+    started.push(() => stopChild(host, 35_000));
+    const apiUrl = `http://127.0.0.1:${hostPort}/api`;
+    return {
+      apiUrl,
+      hostPort,
+      azurite,
+      keyVault,
+      simulators,
+      settings,
+      get host() {
+        return host;
+      },
+      async restartHost() {
+        await stopChild(host, 35_000);
+        host = await startHost(hostPort, settings, options.hostOutput ?? 'inherit');
+      },
+      async killHost() {
+        await new Promise<void>((resolve) => {
+          if (host.exitCode !== null || host.signalCode !== null) return resolve();
+          host.once('exit', () => resolve());
+          host.kill('SIGKILL');
+        });
+      },
+      stop: stopAll,
+    } as RunningStack;
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+async function seedIfEmpty(connectionString: string, options: StackOptions): Promise<void> {
+  const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(process.env.LAKE_CONTAINER || 'lake');
+  await container.createIfNotExists();
+  if (await container.getBlockBlobClient('model.json').exists()) return;
+  await seedLake({ containerClient: container, profiles: options.seedProfiles!, kind: options.seedKind ?? 'b2c', seed: 1, invalidEmailRate: options.invalidEmailRate ?? 0 });
+}
+
+async function startHost(port: number, settings: Record<string, string>, output: StackOptions['hostOutput']): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(PROJECT_DIR, 'dist', 'local', 'host', 'cli.js'), '--port', String(port), '--project', PROJECT_DIR], {
+    cwd: PROJECT_DIR,
+    env: { ...process.env, ...settings },
+    stdio: output === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+  });
+  if (typeof output === 'function') {
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let pending = '';
+      stream.on('data', (data: Buffer) => {
+        pending += data.toString();
+        const lines = pending.split('\n');
+        pending = lines.pop()!;
+        for (const line of lines) output(line);
+      });
+    }
+  }
+  await waitForHealth(`http://127.0.0.1:${port}/api/health`, child);
+  return child;
+}
+
+async function waitForHealth(url: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`The Functions host exited with code ${child.exitCode} before it was ready.`);
+    try {
+      const response = await fetch(url);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`The Functions host did not answer ${url} within ${timeoutMs / 1000} s.`);
+}

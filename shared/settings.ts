@@ -53,6 +53,15 @@ export const SETTINGS = {
     description: 'Local only: HS256 key that signs development tokens (npm run -s token). Never set in Azure.',
     localOnly: true,
   },
+  OUTFLOW_LOG_FORMAT: {
+    description: 'Local host only: "json" prints one JSON object per log line instead of text.',
+    localOnly: true,
+  },
+  OUTFLOW_QUEUE_LEASE_SECONDS: {
+    description: 'Local host only: how long a received queue message stays invisible while its function runs (renewed at half-time).',
+    default: '60',
+    localOnly: true,
+  },
   LAKE_CONTAINER: {
     description: 'Blob container holding the platform\'s CDM lake (model.json + CSV partitions).',
     default: 'lake',

@@ -1,0 +1,127 @@
+// The app's storage account: Functions host state (blob leases, timers), the deployment package
+// container (Flex Consumption), the app's tables and queues, and — unless the lake is a separate
+// account — the lake container. Keys are off: everything reaches it with Entra ID (RBAC).
+// Names mirror shared/storage/names.ts; test/infra checks they stay in step.
+
+@description('Storage account name (3-24 lowercase letters and digits, globally unique).')
+param name string
+
+@description('Azure region.')
+param location string
+
+@description('Tags for the account.')
+param tags object
+
+@description('Replication: Standard_LRS is enough for a single-region deployment; Standard_ZRS in regions with zones.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+param skuName string = 'Standard_LRS'
+
+@description('Blob container the Flex Consumption plan deploys the app package to.')
+param deploymentContainerName string
+
+@description('Create the lake container in this account (false when the lake is a separate account).')
+param createLakeContainer bool = true
+
+@description('Lake container (LAKE_CONTAINER), created here only when createLakeContainer is true.')
+param lakeContainerName string = 'lake'
+
+// QUEUES in shared/storage/names.ts, each with the poison queue the host moves a message to after
+// maxDequeueCount (host.json). Created up front so the app needs no create rights at run time.
+var queueNames = [
+  'export-runs'
+  'export-runs-poison'
+  'export-chunks'
+  'export-chunks-poison'
+]
+
+// TABLES in shared/storage/names.ts.
+var tableNames = [
+  'connections'
+  'exports'
+  'runs'
+  'chunks'
+  'records'
+  'audit'
+  'ratebuckets'
+]
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: skuName
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: 'Allow'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    deleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+  }
+}
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource lakeContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = if (createLakeContainer) {
+  parent: blobService
+  name: lakeContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for queueName in queueNames: {
+  parent: queueService
+  name: queueName
+}]
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [for tableName in tableNames: {
+  parent: tableService
+  name: tableName
+}]
+
+output name string = storage.name
+output blobEndpoint string = storage.properties.primaryEndpoints.blob
+output queueEndpoint string = storage.properties.primaryEndpoints.queue
+output tableEndpoint string = storage.properties.primaryEndpoints.table

@@ -25,6 +25,8 @@ export interface StackOptions {
   keyVaultPort?: number;
   /** Fixed simulator ports by setting name (npm start); free ports otherwise. */
   simulatorPorts?: Record<string, number>;
+  /** Options per simulator by setting name, e.g. { CAMPAIGN_MONITOR_API_URL: { rateLimit: false } }. */
+  simulatorOptions?: Record<string, Record<string, unknown>>;
   /** Seed a lake of this many profiles when none exists. */
   seedProfiles?: number;
   seedKind?: 'b2c' | 'b2b';
@@ -71,7 +73,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const keyVault = await startKeyVaultEmulator({ certPath: certificate.certPath, keyPath: certificate.keyPath, port: options.keyVaultPort ?? 0, token: keyVaultToken });
     started.push(() => keyVault.stop());
 
-    const simulators = await startSimulators({ ports: options.simulatorPorts ?? {}, skip: (setting) => !!(options.settings?.[setting] ?? process.env[setting]) });
+    const simulators = await startSimulators({ ports: options.simulatorPorts ?? {}, options: options.simulatorOptions, skip: (setting) => !!(options.settings?.[setting] ?? process.env[setting]) });
     for (const simulator of simulators) started.push(() => simulator.stop());
 
     if (options.seedProfiles) await seedIfEmpty(azurite.connectionString, options);

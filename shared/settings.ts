@@ -66,6 +66,9 @@ export const SETTINGS = {
     description: 'Blob container holding the platform\'s CDM lake (model.json + CSV partitions).',
     default: 'lake',
   },
+  DESTINATION_RATE_LIMITS: {
+    description: 'Optional JSON that replaces destinations\' default rate limits, by type: {"campaign-monitor":{"requestsPerSecond":10,"burst":20}} — for vendor contracts with higher limits, and for local benchmarks against simulators without limits.',
+  },
   CAMPAIGN_MONITOR_API_URL: {
     description: 'Origin replacing https://api.createsend.com (local simulator); unset in Azure.',
   },

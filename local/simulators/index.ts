@@ -6,19 +6,28 @@ export interface RunningSimulator {
   setting: SettingName;
   name: string;
   url: string;
+  /** The simulator object itself, for tests that inspect its state. */
+  instance: unknown;
   stop(): Promise<void>;
 }
 
-const SIMULATORS: { setting: SettingName; name: string; start(port: number): Promise<{ url: string; stop(): Promise<void> }> }[] = [
-  { setting: 'CAMPAIGN_MONITOR_API_URL', name: 'Campaign Monitor', start: (port) => startCampaignMonitorSimulator({ port }) },
+type SimulatorOptions = Record<string, unknown>;
+
+const SIMULATORS: { setting: SettingName; name: string; start(port: number, options: SimulatorOptions): Promise<{ url: string; stop(): Promise<void> }> }[] = [
+  { setting: 'CAMPAIGN_MONITOR_API_URL', name: 'Campaign Monitor', start: (port, options) => startCampaignMonitorSimulator({ ...options, port }) },
 ];
 
-export async function startSimulators(options: { ports: Record<string, number>; skip(setting: SettingName): boolean }): Promise<RunningSimulator[]> {
+export async function startSimulators(options: {
+  ports: Record<string, number>;
+  /** Options per simulator, by its setting name (rate limits, faults, …). */
+  options?: Record<string, SimulatorOptions>;
+  skip(setting: SettingName): boolean;
+}): Promise<RunningSimulator[]> {
   const running: RunningSimulator[] = [];
   for (const simulator of SIMULATORS) {
     if (options.skip(simulator.setting)) continue;
-    const started = await simulator.start(options.ports[simulator.setting] ?? 0);
-    running.push({ setting: simulator.setting, name: simulator.name, url: started.url, stop: () => started.stop() });
+    const started = await simulator.start(options.ports[simulator.setting] ?? 0, options.options?.[simulator.setting] ?? {});
+    running.push({ setting: simulator.setting, name: simulator.name, url: started.url, instance: started, stop: () => started.stop() });
   }
   return running;
 }

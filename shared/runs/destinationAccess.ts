@@ -1,5 +1,7 @@
 // Resolves what a sender needs to call a destination: the adapter, settings, and the secrets from
 // Key Vault, cached briefly so thousands of batches do not each read Key Vault.
+import { z } from 'zod';
+import { setting } from '../settings.js';
 import { getConnection } from '../connections/connectionStore.js';
 import { apiOriginFor, readSecrets } from '../connections/manageConnections.js';
 import type { ConnectionRecord } from '../connections/connection.js';
@@ -25,11 +27,26 @@ async function secretsOf(connection: ConnectionRecord, fresh: boolean): Promise<
   return value;
 }
 
-/** The vendor's limit, lowered (never raised) by a connection setting `requestsPerSecond`. */
+const rateOverride = z.record(z.string(), z.object({ requestsPerSecond: z.number().positive(), burst: z.number().int().positive().optional() }));
+
+/** The destination's rate: its adapter's default, or the operator's DESTINATION_RATE_LIMITS entry. */
+export function destinationRateLimit(destination: DestinationAdapter): RateLimit {
+  const raw = setting('DESTINATION_RATE_LIMITS');
+  if (raw) {
+    const parsed = rateOverride.safeParse(JSON.parse(raw));
+    if (!parsed.success) throw new Error(`DESTINATION_RATE_LIMITS is not valid: ${parsed.error.message}`);
+    const own = parsed.data[destination.type];
+    if (own) return { requestsPerSecond: own.requestsPerSecond, burst: own.burst ?? Math.max(1, Math.ceil(own.requestsPerSecond)) };
+  }
+  return { requestsPerSecond: destination.limits.requestsPerSecond, burst: destination.limits.burst };
+}
+
+/** The destination's rate, lowered (never raised) by a connection setting `requestsPerSecond`. */
 export function rateLimitFor(destination: DestinationAdapter, connection: ConnectionRecord): RateLimit {
+  const base = destinationRateLimit(destination);
   const own = Number(connection.settings.requestsPerSecond);
-  const requestsPerSecond = Number.isFinite(own) && own > 0 ? Math.min(own, destination.limits.requestsPerSecond) : destination.limits.requestsPerSecond;
-  return { requestsPerSecond, burst: Math.max(1, Math.min(destination.limits.burst, Math.ceil(requestsPerSecond))) };
+  if (!(Number.isFinite(own) && own > 0 && own < base.requestsPerSecond)) return base;
+  return { requestsPerSecond: own, burst: Math.max(1, Math.min(base.burst, Math.ceil(own))) };
 }
 
 /** `fresh` re-reads the secrets (after an auth failure: the secret may have been rotated). */

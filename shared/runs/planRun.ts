@@ -88,9 +88,9 @@ export async function planRun(message: PlanRunMessage, log: (line: string) => vo
     const targetBytes = Math.max(64 * 1024, Math.round(bytesPerMember * chunkMembers));
     for (const blob of blobs) {
       if (blob.size === 0) continue;
-      const cuts = await recordBoundaries(container, blob.blobName, blob.size, targetBytes);
+      const cuts = await recordBoundaries(container, blob.blobName, blob.size, targetBytes, { ifMatch: blob.etag });
       for (let index = 0; index + 1 < cuts.length; index++) {
-        chunks.push({ chunkId: chunkIdFor(chunks.length), segmentId: segment.segmentId, blobName: blob.blobName, blobEtag: blob.etag, start: cuts[index]!, end: cuts[index + 1]! });
+        chunks.push({ chunkId: chunkIdFor(chunks.length), segmentId: segment.segmentId, blobName: blob.blobName, blobEtag: blob.etag, start: cuts[index]!, end: cuts[index + 1]!, delimiter: blob.format.delimiter ?? ',', columnHeaders: blob.format.columnHeaders ?? false });
       }
     }
   }

@@ -18,6 +18,9 @@ export interface ChunkRange {
   blobEtag: string;
   start: number;
   end: number;
+  /** The partition's CSV format, from model.json. */
+  delimiter: string;
+  columnHeaders: boolean;
 }
 
 export interface ChunkState extends ChunkRange {
@@ -40,6 +43,8 @@ interface ChunkRow {
   blobEtag: string;
   start: number;
   end: number;
+  delimiter: string;
+  columnHeaders: boolean;
   status: string;
   resumeOffset: number;
   counts: string;
@@ -63,6 +68,8 @@ function toRow(runId: string, chunk: Omit<ChunkState, 'runId' | 'etag'>): ChunkR
     blobEtag: chunk.blobEtag,
     start: chunk.start,
     end: chunk.end,
+    delimiter: chunk.delimiter,
+    columnHeaders: chunk.columnHeaders,
     status: chunk.status,
     resumeOffset: chunk.resumeOffset,
     counts: toJson(chunk.counts),
@@ -83,6 +90,8 @@ function fromRow(row: ChunkRow & { partitionKey?: string; rowKey?: string; etag:
     blobEtag: row.blobEtag,
     start: row.start,
     end: row.end,
+    delimiter: row.delimiter || ',',
+    columnHeaders: row.columnHeaders ?? false,
     status: row.status as ChunkStatus,
     resumeOffset: row.resumeOffset,
     counts: fromJson(row.counts, ZERO_COUNTS),

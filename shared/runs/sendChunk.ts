@@ -114,7 +114,7 @@ export async function sendChunk(message: ChunkMessage, log: Log = () => {}): Pro
   };
 
   try {
-    for await (const item of readRecords(lakeContainer(), chunk.blobName, chunk.resumeOffset, chunk.end, { ifMatch: chunk.blobEtag })) {
+    for await (const item of readRecords(lakeContainer(), chunk.blobName, chunk.resumeOffset, chunk.end, { ifMatch: chunk.blobEtag, delimiter: chunk.delimiter, columnHeaders: chunk.columnHeaders })) {
       if (batch.length >= batchSize && (await flush(item.offset)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);
       counts = { ...counts, members: counts.members + 1 };
       const matched = matchRecord(plan, item.values);

@@ -7,7 +7,7 @@ import { SETTINGS } from '../shared/settings.js';
 import { readLocalSettings, writeLocalSettings } from '../scripts/localSettings.js';
 import { PROJECT_DIR, startStack, type RunningStack } from './stack.js';
 
-const HOST_PORT = Number(process.env.OUTFLOW_HOST_PORT ?? 7071);
+const HOST_PORT = 7071;
 
 async function main(): Promise<void> {
   const localSettings = readLocalSettings(PROJECT_DIR);

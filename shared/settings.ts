@@ -53,6 +53,9 @@ export const SETTINGS = {
     description: 'Local only: HS256 key that signs development tokens (npm run -s token). Never set in Azure.',
     localOnly: true,
   },
+  LAKE_BLOB_SERVICE_URI: {
+    description: 'Blob endpoint of a separate lake storage account (read with the managed identity); unset = the lake is in the app\'s own storage.',
+  },
   OUTFLOW_LOG_FORMAT: {
     description: 'Local host only: "json" prints one JSON object per log line instead of text.',
     localOnly: true,

@@ -107,7 +107,7 @@ export async function planRun(message: PlanRunMessage, log: (line: string) => vo
     counts: { ...current.counts, members: totalMembers },
     tasks: current.tasks.map((task) =>
       task.name === 'plan'
-        ? { ...task, status: 'succeeded', finishedAt: plannedAt, detail: `${chunks.length} chunks of about ${chunkMembers.toLocaleString('en-US')} members` }
+        ? { ...task, status: 'succeeded', finishedAt: plannedAt, detail: `${chunks.length} chunk${chunks.length === 1 ? '' : 's'} of up to ${chunkMembers.toLocaleString('en-US')} members` }
         : task.name === 'send'
           ? { ...task, status: 'running', startedAt: task.startedAt ?? plannedAt }
           : task,

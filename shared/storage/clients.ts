@@ -106,6 +106,16 @@ export function blobService(): BlobServiceClient {
   return access.connectionString ? BlobServiceClient.fromConnectionString(access.connectionString) : new BlobServiceClient(access.blobUrl!, access.credential!);
 }
 
+/** The lake: in the app's own storage, or a separate account given by LAKE_BLOB_SERVICE_URI. */
 export function lakeContainer(): ContainerClient {
-  return blobService().getContainerClient(setting('LAKE_CONTAINER')!);
+  const lakeUri = setting('LAKE_BLOB_SERVICE_URI');
+  const service = lakeUri ? new BlobServiceClient(lakeUri, managedIdentity()) : blobService();
+  return service.getContainerClient(setting('LAKE_CONTAINER')!);
+}
+
+let identity: TokenCredential | undefined;
+function managedIdentity(): TokenCredential {
+  const clientId = setting('AZURE_CLIENT_ID');
+  identity ??= new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {});
+  return identity;
 }

@@ -45,11 +45,8 @@ const infraFiles = Object.fromEntries(
 
 /** Settings the Functions host or the Azure Monitor distro reads (not declared in shared/settings.ts). */
 const PLATFORM_SETTINGS = new Set(['AzureWebJobsStorage__credential', 'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING']);
-/**
- * Set by infra, to be declared in shared/settings.ts by the code that reads it; an entry here is
- * harmless once SETTINGS declares it (then remove it).
- */
-const AWAITING_SETTINGS = new Set(['LAKE_BLOB_SERVICE_URI']);
+/** Set by infra before the code that reads it is declared in shared/settings.ts (none now). */
+const AWAITING_SETTINGS = new Set<string>();
 
 /** Built-in Azure role definitions (ids are the same in every tenant). */
 const BUILT_IN_ROLES: Record<string, string> = {

@@ -56,11 +56,21 @@ export interface DestinationCall<Settings = Record<string, unknown>, Secrets = R
   details: Details;
   /** Origin that replaces the vendor's scheme and host (local simulators), or undefined. */
   apiOrigin: string | undefined;
+  /** The segment the members of this call come from (set for sendBatch). */
+  segment?: SegmentRef;
   signal?: AbortSignal;
 }
 
+export interface SegmentRef {
+  id: string;
+  name: string;
+  type: SegmentType;
+}
+
 export interface PrepareRun {
-  /** Display names of the export's segments (Iterable names its list after the segment). */
+  /** The export's segments (Iterable names a list after each). */
+  segments: SegmentRef[];
+  /** Display names of the export's segments. */
   segmentNames: string[];
   /** Data-matching fields the export maps, so the adapter can create missing custom fields. */
   mappedFields: string[];
@@ -76,8 +86,14 @@ export interface DestinationAdapter<Settings = any, Secrets = any, Details = any
   /** Per-export destination details (list ID, address-book ID, …). */
   exportDetails: z.ZodType<Details>;
   dataMatching: DataMatchingField[];
-  /** Members per vendor call. */
+  /** Members per vendor call (for import-file vendors: members per import file). */
   batchSize: number;
+  /**
+   * True when each segment goes to a list of its own (Iterable): a member in two segments is sent
+   * once per list. False (default): all segments share the export's one list, and the engine sends
+   * a member in several segments once.
+   */
+  listPerSegment?: boolean;
   limits: DestinationLimits;
   eligibleSegmentTypes: SegmentType[];
   exportKinds: ExportKind[];
@@ -87,6 +103,10 @@ export interface DestinationAdapter<Settings = any, Secrets = any, Details = any
   testConnection(call: DestinationCall<Settings, Secrets, Details>): Promise<{ ok: true } | { ok: false; reason: string }>;
   /** Once per run before any batch (create custom fields, find or create lists). Returns details to use. */
   prepareRun?(call: DestinationCall<Settings, Secrets, Details>, run: PrepareRun): Promise<Details>;
-  /** Sends one batch. Throws DestinationError when the whole call failed (retried by the engine if retryable). */
+  /**
+   * Sends one batch. Throws DestinationError when the whole call failed (retried by the engine if
+   * retryable). May take minutes (asynchronous imports polled to the end): the engine keeps its
+   * lease alive meanwhile, and passes `call.signal` to abort on cancel.
+   */
   sendBatch(call: DestinationCall<Settings, Secrets, Details>, members: MappedMember[]): Promise<BatchResult>;
 }

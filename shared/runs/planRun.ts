@@ -56,7 +56,7 @@ export async function planRun(message: PlanRunMessage, log: (line: string) => vo
     if (!segment) return finishRunEarly(run, 'failed', `Segment '${segmentId}' no longer exists in the lake.`);
     const eligibility = eligibilityOf(segment, destination);
     if (!eligibility.eligible) return finishRunEarly(run, 'skipped', eligibility.reason!);
-    planned.push({ segmentId: segment.id, segmentName: segment.name, entity: segment.id, attributes: segment.attributes, memberCount: segment.memberCount });
+    planned.push({ segmentId: segment.id, segmentName: segment.name, type: segment.type, entity: segment.id, attributes: segment.attributes, memberCount: segment.memberCount });
   }
   const totalMembers = planned.reduce((sum, segment) => sum + segment.memberCount, 0);
   const limit = maxMembersFor(destination, connection.settings);
@@ -71,7 +71,7 @@ export async function planRun(message: PlanRunMessage, log: (line: string) => vo
   let preparedDetails = record.details;
   if (destination.prepareRun) {
     try {
-      preparedDetails = (await destination.prepareRun(access.call, { segmentNames: planned.map((segment) => segment.segmentName), mappedFields: Object.keys(record.mapping) })) as Record<string, unknown>;
+      preparedDetails = (await destination.prepareRun(access.call, { segments: planned.map((segment) => ({ id: segment.segmentId, name: segment.segmentName, type: segment.type })), segmentNames: planned.map((segment) => segment.segmentName), mappedFields: Object.keys(record.mapping) })) as Record<string, unknown>;
     } catch (error) {
       if (error instanceof DestinationError && !error.retryable) return finishRunEarly(run, 'failed', `${destination.displayName} refused the export's setup (${error.category}): ${error.message}`);
       throw error;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { SegmentType } from '../destinations/destination.js';
 
 export const runId = z.string().regex(/^\d{13}-[0-9a-f]{8}$/, 'a run id looks like 8236019958123-1a2b3c4d');
 
@@ -44,6 +45,7 @@ export type RunTask = z.infer<typeof runTask>;
 export interface PlannedSegment {
   segmentId: string;
   segmentName: string;
+  type: SegmentType;
   entity: string;
   attributes: string[];
   memberCount: number;

@@ -12,6 +12,7 @@ import { readRecords } from '../lake/lakeReader.js';
 import { matchRecord, matchingPlan } from './dataMatching.js';
 import { destinationAccess, type DestinationAccess } from './destinationAccess.js';
 import { RateBudget } from './rateBudget.js';
+import { ConcurrencyBudget } from './concurrencyBudget.js';
 import { getChunk, recordOutcomes, saveChunk, type ChunkState, type RecordOutcome } from './runLedger.js';
 import { getRun } from './runStore.js';
 import { finalizeIfComplete } from './finalizeRun.js';
@@ -60,6 +61,8 @@ export async function sendChunk(message: ChunkMessage, log: Log = () => {}): Pro
   if (!segment) return endChunk(chunk, 'failed', `Segment '${chunk.segmentId}' is not in the run's plan.`, message);
   const plan = matchingPlan(record.mapping, segment.attributes);
   const budget = new RateBudget(access.connection.id, access.rateLimit);
+  const slots = new ConcurrencyBudget(access.connection.id, access.destination.limits.maxConcurrentRequests);
+  const segmentRef = { id: segment.segmentId, name: segment.segmentName, type: segment.type };
   const batchSize = access.destination.batchSize;
 
   let counts: RunCounts = { ...chunk.counts };
@@ -69,27 +72,45 @@ export async function sendChunk(message: ChunkMessage, log: Log = () => {}): Pro
 
   const outcome = (offset: number, failure: RecordFailure): RecordOutcome => ({ ...failure, chunkId: chunk!.chunkId, offset, segmentId: segment.segmentId });
 
-  /** Keeps the lease alive while waiting on the vendor. */
-  const renewLease = async () => {
-    if (chunk!.leaseUntil - Date.now() > LEASE_MS / 2) return;
-    const renewed = await saveChunk({ ...chunk!, leaseUntil: Date.now() + LEASE_MS });
-    if (!renewed) throw new LeaseLost();
-    chunk = renewed;
+  // Ledger writes of this sender go one at a time: a lease renewal racing a batch acknowledgement
+  // would make one of them fail its ETag check and look like a lost lease.
+  let ledgerQueue: Promise<unknown> = Promise.resolve();
+  const withLedger = <T>(write: () => Promise<T>): Promise<T> => {
+    const next = ledgerQueue.then(write, write);
+    ledgerQueue = next.catch(() => undefined);
+    return next;
   };
+
+  /** Keeps the lease alive while waiting on the vendor. */
+  const renewLease = () =>
+    withLedger(async () => {
+      if (chunk!.leaseUntil - Date.now() > LEASE_MS / 2) return;
+      const renewed = await saveChunk({ ...chunk!, leaseUntil: Date.now() + LEASE_MS });
+      if (!renewed) throw new LeaseLost();
+      chunk = renewed;
+    });
 
   const send = async (members: { member: MappedMember; offset: number }[]): Promise<{ result: BatchResult; offsets: Map<string, number> }> => {
     const offsets = new Map(members.map((item) => [item.member.email, item.offset]));
-    const result = await sendWithRetries(
-      members.map((item) => item.member),
-      {
-        budget,
-        getAccess: () => access,
-        refreshAccess: async () => (access = await destinationAccess(record.connectionId!, details, { fresh: true })),
-        renewLease,
-        log,
-      },
-    );
-    return { result, offsets };
+    // Keeps the lease alive even when one vendor call takes minutes (asynchronous imports).
+    const heartbeat = setInterval(() => void renewLease().catch(() => undefined), LEASE_MS / 6);
+    try {
+      const result = await sendWithRetries(
+        members.map((item) => item.member),
+        {
+          budget,
+          slots,
+          owner,
+          getAccess: () => ({ ...access, call: { ...access.call, segment: segmentRef } }),
+          refreshAccess: async () => (access = await destinationAccess(record.connectionId!, details, { fresh: true })),
+          renewLease,
+          log,
+        },
+      );
+      return { result, offsets };
+    } finally {
+      clearInterval(heartbeat);
+    }
   };
 
   /** Sends the batch, then acknowledges it and everything read so far in one ledger write. */
@@ -105,9 +126,11 @@ export async function sendChunk(message: ChunkMessage, log: Log = () => {}): Pro
       }
     }
     await recordOutcomes(chunk!.runId, outcomes);
-    const saved = await saveChunk({ ...chunk!, resumeOffset: nextOffset, counts, leaseUntil: Date.now() + LEASE_MS });
-    if (!saved) throw new LeaseLost();
-    chunk = saved;
+    await withLedger(async () => {
+      const saved = await saveChunk({ ...chunk!, resumeOffset: nextOffset, counts, leaseUntil: Date.now() + LEASE_MS });
+      if (!saved) throw new LeaseLost();
+      chunk = saved;
+    });
     batch = [];
     outcomes = [];
     return 'continue';
@@ -155,6 +178,8 @@ async function flushOutcomesQuietly(runId: string, outcomes: RecordOutcome[]): P
 
 interface SendContext {
   budget: RateBudget;
+  slots: ConcurrencyBudget;
+  owner: string;
   getAccess(): DestinationAccess;
   refreshAccess(): Promise<DestinationAccess>;
   renewLease(): Promise<void>;
@@ -183,7 +208,7 @@ export async function sendWithRetries(members: MappedMember[], context: SendCont
     await context.budget.take();
     const { destination, call } = context.getAccess();
     try {
-      return await destination.sendBatch(call, members);
+      return await context.slots.run(context.owner, () => destination.sendBatch(call, members));
     } catch (error) {
       if (!(error instanceof DestinationError)) throw error;
       if (error.category === 'rateLimited' && rateLimited++ < MAX_RATE_LIMITED_RETRIES) {

@@ -1,0 +1,390 @@
+// Reads the platform's CDM lake: model.json, the segments and entities it lists, and byte ranges
+// of CSV partitions as records. Everything streams; a partition is never held in memory.
+import type { Readable } from 'node:stream';
+import type { ContainerClient } from '@azure/storage-blob';
+import { parse as parseCsv } from 'csv-parse/sync';
+import {
+  ANNOTATIONS,
+  annotation,
+  cdmModelSchema,
+  DEFAULT_CSV_FORMAT,
+  type CdmLocalEntity,
+  type CdmModel,
+  type CsvFormatSettings,
+  type SegmentType,
+} from './cdmModel.js';
+
+export const MODEL_BLOB = 'model.json';
+
+/** The lake is missing, unreadable or its model.json is invalid. */
+export class LakeError extends Error {
+  override name = 'LakeError';
+}
+
+/** A partition changed (or vanished) since its ETag was taken: the snapshot is gone. */
+export class PartitionChangedError extends LakeError {
+  override name = 'PartitionChangedError';
+  constructor(readonly blobName: string) {
+    super(`Lake partition ${blobName} changed or was removed while it was being read.`);
+  }
+}
+
+export interface LakeSegment {
+  /** The segment entity's name (stable across lake generations). */
+  id: string;
+  name: string;
+  type: SegmentType;
+  memberCount: number;
+  entity: CdmLocalEntity;
+}
+
+/** A data entity as model.json has it, plus its row count when the producer annotated it. */
+export type LakeEntity = CdmLocalEntity & { rowCount?: number };
+
+export interface PartitionBlob {
+  blobName: string;
+  size: number;
+  etag: string;
+  /** The partition's CSV settings (Outflow's defaults when model.json gives none). */
+  format: CsvFormatSettings;
+}
+
+export interface ReadRecordsOptions {
+  /** Fail with PartitionChangedError if the blob's ETag is no longer this one. */
+  ifMatch?: string;
+  /** Field delimiter (default ","). */
+  delimiter?: string;
+  /** The partition has a header row: skip it when reading from offset 0. */
+  columnHeaders?: boolean;
+  abortSignal?: AbortSignal;
+}
+
+export interface LakeRecord {
+  /** Byte offset in the blob where this record starts; reading from it resumes at this record. */
+  offset: number;
+  values: string[];
+}
+
+/** Reads and validates model.json. */
+export async function readModel(containerClient: ContainerClient): Promise<CdmModel> {
+  let buffer: Buffer;
+  try {
+    buffer = await containerClient.getBlobClient(MODEL_BLOB).downloadToBuffer();
+  } catch (error) {
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status === 404) {
+      throw new LakeError(`The lake has no ${MODEL_BLOB} in container '${containerClient.containerName}' (seed one locally with npm run -s seed).`);
+    }
+    throw new LakeError(`The lake's ${MODEL_BLOB} could not be read: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(stripBom(buffer.toString('utf8')));
+  } catch (error) {
+    throw new LakeError(`The lake's ${MODEL_BLOB} is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = cdmModelSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues
+      .slice(0, 5)
+      .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+      .join('; ');
+    throw new LakeError(`The lake's ${MODEL_BLOB} is invalid: ${issues}`);
+  }
+  return parsed.data;
+}
+
+function localEntities(model: CdmModel): CdmLocalEntity[] {
+  return model.entities;
+}
+
+/** Segment entities (those carrying a segment name annotation), in model order. */
+export function listSegments(model: CdmModel): LakeSegment[] {
+  return localEntities(model).flatMap((entity) => {
+    const name = annotation(entity, ANNOTATIONS.segmentName);
+    if (name === undefined) return [];
+    return [
+      {
+        id: entity.name,
+        name,
+        type: annotation(entity, ANNOTATIONS.segmentType) as SegmentType,
+        memberCount: Number(annotation(entity, ANNOTATIONS.memberCount)),
+        entity,
+      },
+    ];
+  });
+}
+
+/** Data entities (profiles, contacts, accounts, …); segments only when asked for. */
+export function listEntities(model: CdmModel, options: { includeSegments?: boolean } = {}): LakeEntity[] {
+  return localEntities(model)
+    .filter((entity) => options.includeSegments || annotation(entity, ANNOTATIONS.segmentName) === undefined)
+    .map((entity) => {
+      const rows = annotation(entity, ANNOTATIONS.rowCount);
+      return rows !== undefined && /^\d+$/.test(rows) ? { ...entity, rowCount: Number(rows) } : entity;
+    });
+}
+
+export function findEntity(model: CdmModel, name: string): CdmLocalEntity | undefined {
+  return localEntities(model).find((entity) => entity.name === name);
+}
+
+/**
+ * The blob name a partition location points at inside this container. Only the path counts, so
+ * a lake keeps working when the storage endpoint (scheme, host, port) changes.
+ */
+export function partitionBlobName(containerClient: ContainerClient, location: string): string {
+  const container = containerClient.containerName;
+  let path: string;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
+    path = new URL(location).pathname;
+  } else {
+    return decodeURIComponent(location.replace(/^\/+/, ''));
+  }
+  const segments = path.split('/').filter((segment) => segment !== '');
+  // Path style (Azurite: /account/container/blob) or host style (Azure: /container/blob).
+  const ownPath = new URL(containerClient.url).pathname.split('/').filter((segment) => segment !== '');
+  let start = -1;
+  if (ownPath.length > 0 && ownPath.every((segment, i) => segments[i] === segment)) start = ownPath.length;
+  else if (segments[0] === container) start = 1;
+  else if (segments[1] === container) start = 2;
+  if (start < 0 || start >= segments.length) {
+    throw new LakeError(`Partition location ${location} is not inside container '${container}'.`);
+  }
+  return segments.slice(start).map(decodeURIComponent).join('/');
+}
+
+/** The entity's partitions with their current size and ETag (take the ETag once per run). */
+export async function partitionBlobs(containerClient: ContainerClient, entity: CdmLocalEntity): Promise<PartitionBlob[]> {
+  return Promise.all(
+    entity.partitions.map(async (partition) => {
+      const blobName = partitionBlobName(containerClient, partition.location);
+      try {
+        const properties = await containerClient.getBlobClient(blobName).getProperties();
+        return {
+          blobName,
+          size: properties.contentLength ?? 0,
+          etag: properties.etag ?? '',
+          format: partition.fileFormatSettings ?? DEFAULT_CSV_FORMAT,
+        };
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode === 404) {
+          throw new LakeError(`Partition ${partition.name} of entity ${entity.name} is missing (${blobName}).`);
+        }
+        throw error;
+      }
+    }),
+  );
+}
+
+const QUOTE = 0x22;
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+
+/**
+ * Exact record starts cutting a partition into ranges of about targetBytes: [0, …, size]
+ * ([0] for an empty blob). RFC 4180 fields may hold newlines inside quotes, so a newline ends a
+ * record only at even quote parity; one streamed pass tracks the parity with native byte search.
+ */
+export async function recordBoundaries(
+  containerClient: ContainerClient,
+  blobName: string,
+  size: number,
+  targetBytes: number,
+  options: { ifMatch?: string; abortSignal?: AbortSignal } = {},
+): Promise<number[]> {
+  if (!(targetBytes > 0)) throw new RangeError(`targetBytes must be positive, got ${targetBytes}`);
+  const boundaries = [0];
+  if (size <= 0) return boundaries;
+  if (size <= targetBytes) return [0, size];
+  const body = await download(containerClient, blobName, 0, size, options);
+  let inQuotes = false;
+  let chunkStart = 0;
+  let nextTarget = targetBytes;
+  for await (const chunk of body) {
+    const bytes = chunk as Buffer;
+    let i = 0;
+    while (i < bytes.length) {
+      const quote = bytes.indexOf(QUOTE, i);
+      if (inQuotes) {
+        if (quote < 0) break;
+        inQuotes = false;
+        i = quote + 1;
+        continue;
+      }
+      // Outside quotes up to `end`: every newline here ends a record.
+      const end = quote < 0 ? bytes.length : quote;
+      let from = Math.max(i, nextTarget - 1 - chunkStart);
+      while (from < end) {
+        const newline = bytes.indexOf(NEWLINE, from);
+        if (newline < 0 || newline >= end) break;
+        const boundary = chunkStart + newline + 1;
+        if (boundary < size) boundaries.push(boundary);
+        nextTarget = boundary + targetBytes;
+        from = Math.max(newline + 1, nextTarget - 1 - chunkStart);
+      }
+      if (quote < 0) break;
+      inQuotes = true;
+      i = quote + 1;
+    }
+    chunkStart += bytes.length;
+  }
+  if (chunkStart !== size) throw new PartitionChangedError(blobName);
+  boundaries.push(size);
+  return boundaries;
+}
+
+/**
+ * Records of the byte range [start, end) of a partition; start must be a record start (0, a
+ * boundary, or a record's offset). Streams only that range.
+ *
+ * Records are found with the same quote-parity byte scan as recordBoundaries. A record without
+ * any quote character can only hold plain fields (RFC 4180), so it is split on the delimiter
+ * directly; every record with a quote goes through csv-parse. On generated lakes this reads two
+ * to three times faster than csv-parse alone, whose per-byte loop otherwise dominates a run's CPU.
+ */
+export async function* readRecords(
+  containerClient: ContainerClient,
+  blobName: string,
+  start: number,
+  end: number,
+  options: ReadRecordsOptions = {},
+): AsyncGenerator<LakeRecord> {
+  if (end <= start) return;
+  const body = await download(containerClient, blobName, start, end - start, options);
+  const delimiter = options.delimiter ?? ',';
+  const parseOptions = { delimiter, record_delimiter: ['\r\n', '\n'], relax_column_count: true, skip_empty_lines: true };
+  let skipHeader = options.columnHeaders === true && start === 0;
+  let fields: number | undefined;
+  let carry: Buffer | undefined;
+  // Absolute offset of buf[0], scan position, quote state and whether the open record has quotes.
+  let base = start;
+  let inQuotes = false;
+  let quoted = false;
+
+  /** Turns the records found in one buffer into values: plain ones split, quoted ones parsed together. */
+  const convert = (buf: Buffer, found: FoundRecord[]): LakeRecord[] => {
+    const records: LakeRecord[] = [];
+    const quotedParts: Buffer[] = [];
+    for (const record of found) {
+      let stop = record.to;
+      if (stop > record.from && buf[stop - 1] === NEWLINE) stop--;
+      if (stop > record.from && buf[stop - 1] === CARRIAGE_RETURN) stop--;
+      let first = record.from;
+      if (record.offset === 0 && buf[first] === 0xef && buf[first + 1] === 0xbb && buf[first + 2] === 0xbf) first += 3;
+      if (stop <= first) continue; // an empty line, skipped as csv-parse does
+      if (record.quoted) {
+        // One csv-parse call per buffer rather than per record: its set-up costs more than a record.
+        quotedParts.push(buf.subarray(first, stop), LF);
+        records.push({ offset: record.offset, values: QUOTED });
+      } else {
+        records.push({ offset: record.offset, values: buf.toString('utf8', first, stop).split(delimiter) });
+      }
+    }
+    if (quotedParts.length > 0) {
+      const parsed = parseCsv(Buffer.concat(quotedParts), parseOptions) as string[][];
+      let next = 0;
+      for (const record of records) if (record.values === QUOTED) record.values = parsed[next++]!;
+      if (next !== parsed.length || parsed.length !== quotedParts.length / 2) throw new LakeError(`Malformed CSV near byte ${found[0]!.offset} of ${blobName}.`);
+    }
+    for (const record of records) {
+      fields ??= record.values.length;
+      if (record.values.length !== fields) {
+        throw new LakeError(`CSV record at byte ${record.offset} of ${blobName} has ${record.values.length} fields, expected ${fields}.`);
+      }
+    }
+    if (skipHeader && records.length > 0) {
+      skipHeader = false;
+      records.shift();
+    }
+    return records;
+  };
+
+  try {
+    for await (const chunk of body) {
+      const buf: Buffer = carry ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
+      let i = carry ? carry.length : 0;
+      let recordStart = 0;
+      let nextQuote = buf.indexOf(QUOTE, i);
+      const found: FoundRecord[] = [];
+      while (i < buf.length) {
+        if (inQuotes) {
+          if (nextQuote < 0) break;
+          inQuotes = false;
+          i = nextQuote + 1;
+          nextQuote = buf.indexOf(QUOTE, i);
+          continue;
+        }
+        const newline = buf.indexOf(NEWLINE, i);
+        if (newline >= 0 && (nextQuote < 0 || newline < nextQuote)) {
+          found.push({ offset: base + recordStart, from: recordStart, to: newline + 1, quoted });
+          recordStart = i = newline + 1;
+          quoted = false;
+          continue;
+        }
+        if (nextQuote < 0) break;
+        quoted = inQuotes = true;
+        i = nextQuote + 1;
+        nextQuote = buf.indexOf(QUOTE, i);
+      }
+      const records = found.length > 0 ? convert(buf, found) : [];
+      // The unfinished record waits for the next chunk; a copy, so the chunk can be released.
+      carry = recordStart < buf.length ? Buffer.from(buf.subarray(recordStart)) : undefined;
+      base += recordStart;
+      for (const record of records) yield record;
+    }
+    if (carry) {
+      if (inQuotes) throw new LakeError(`Unclosed quote in the CSV record at byte ${base} of ${blobName}.`);
+      for (const record of convert(carry, [{ offset: base, from: 0, to: carry.length, quoted }])) yield record;
+    }
+  } catch (error) {
+    throw wrapDownloadError(error, blobName);
+  } finally {
+    body.destroy();
+  }
+}
+
+interface FoundRecord {
+  /** Absolute offset in the blob. */
+  offset: number;
+  /** Byte range in the current buffer, line ending included. */
+  from: number;
+  to: number;
+  quoted: boolean;
+}
+
+const LF = Buffer.from('\n');
+/** Placeholder for values still to come from the batched csv-parse call. */
+const QUOTED: string[] = [];
+
+async function download(
+  containerClient: ContainerClient,
+  blobName: string,
+  offset: number,
+  count: number,
+  options: { ifMatch?: string; abortSignal?: AbortSignal },
+): Promise<Readable> {
+  try {
+    const response = await containerClient.getBlobClient(blobName).download(offset, count, {
+      conditions: options.ifMatch ? { ifMatch: options.ifMatch } : undefined,
+      abortSignal: options.abortSignal,
+      // The SDK re-requests the rest of the range if the connection drops mid-stream.
+      maxRetryRequests: 5,
+    });
+    if (!response.readableStreamBody) throw new LakeError(`Partition ${blobName} returned no body.`);
+    // In Node the body is an IncomingMessage, i.e. a Readable.
+    return response.readableStreamBody as Readable;
+  } catch (error) {
+    throw wrapDownloadError(error, blobName);
+  }
+}
+
+function wrapDownloadError(error: unknown, blobName: string): unknown {
+  const status = (error as { statusCode?: number }).statusCode;
+  if (status === 412 || status === 404) return new PartitionChangedError(blobName);
+  return error;
+}
+
+function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}

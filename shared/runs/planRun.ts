@@ -22,11 +22,19 @@ export interface ChunkMessage {
   chunkId: string;
 }
 
-/** How many members a chunk should hold: about 10 s of sending at the vendor's rate, 5–50 batches. */
-export function membersPerChunk(destination: DestinationAdapter, requestsPerSecond: number): number {
+/**
+ * How many members a chunk should hold: about 10 s of sending at the vendor's rate (5–50 batches),
+ * but small enough that a large run has enough chunks to keep every sender busy to the end
+ * instead of leaving a long tail of a few big chunks.
+ */
+export function membersPerChunk(destination: DestinationAdapter, requestsPerSecond: number, totalMembers: number): number {
   const batchesAtRate = Number.isFinite(requestsPerSecond) ? Math.round(requestsPerSecond * 10) : 50;
-  return destination.batchSize * Math.max(5, Math.min(50, batchesAtRate));
+  const batchesForSpread = Math.ceil(totalMembers / destination.batchSize / TARGET_CHUNKS);
+  return destination.batchSize * Math.max(5, Math.min(50, batchesAtRate, batchesForSpread));
 }
+
+/** Enough chunks for several hosts' worth of parallel senders (16 per host) with a short tail. */
+const TARGET_CHUNKS = 64;
 
 export async function planRun(message: PlanRunMessage, log: (line: string) => void = () => {}): Promise<void> {
   let run = await getRun(message.exportId, message.runId);
@@ -78,7 +86,7 @@ export async function planRun(message: PlanRunMessage, log: (line: string) => vo
     }
   }
 
-  const chunkMembers = membersPerChunk(destination, access.rateLimit.requestsPerSecond);
+  const chunkMembers = membersPerChunk(destination, access.rateLimit.requestsPerSecond, totalMembers);
   const chunks: ChunkRange[] = [];
   for (const segment of planned) {
     const entity = model.entities.find((candidate) => candidate.name === segment.entity)!;

@@ -65,7 +65,17 @@ export async function sendChunk(message: ChunkMessage, log: Log = () => {}): Pro
   const segmentRef = { id: segment.segmentId, name: segment.segmentName, type: segment.type };
   const batchSize = access.destination.batchSize;
 
-  let counts: RunCounts = { ...chunk.counts };
+  const counts: RunCounts = { ...chunk.counts };
+  // Cancel is checked before each batch, reading the run at most once a second.
+  let cancelCheckedAt = 0;
+  let cancelled = false;
+  const cancelRequested = async () => {
+    if (!cancelled && Date.now() - cancelCheckedAt > 1000) {
+      cancelled = (await getRun(message.exportId, message.runId)).cancelRequested;
+      cancelCheckedAt = Date.now();
+    }
+    return cancelled;
+  };
   let batch: { member: MappedMember; offset: number }[] = [];
   let outcomes: RecordOutcome[] = [];
   const seenEmails = new Set<string>();
@@ -116,18 +126,19 @@ export async function sendChunk(message: ChunkMessage, log: Log = () => {}): Pro
   /** Sends the batch, then acknowledges it and everything read so far in one ledger write. */
   const flush = async (nextOffset: number): Promise<'continue' | 'cancelled'> => {
     if (batch.length > 0) {
-      const latestRun = await getRun(message.exportId, message.runId);
-      if (latestRun.cancelRequested) return 'cancelled';
+      if (await cancelRequested()) return 'cancelled';
       const { result, offsets } = await send(batch);
-      counts = { ...counts, sent: counts.sent + batch.length, succeeded: counts.succeeded + result.succeeded };
+      counts.sent += batch.length;
+      counts.succeeded += result.succeeded;
       for (const failure of result.failures) {
-        counts = failure.status === 'skipped' ? { ...counts, skipped: counts.skipped + 1 } : { ...counts, failed: counts.failed + 1 };
+        if (failure.status === 'skipped') counts.skipped++;
+        else counts.failed++;
         outcomes.push(outcome(offsets.get(failure.email) ?? nextOffset, failure));
       }
     }
     await recordOutcomes(chunk!.runId, outcomes);
     await withLedger(async () => {
-      const saved = await saveChunk({ ...chunk!, resumeOffset: nextOffset, counts, leaseUntil: Date.now() + LEASE_MS });
+      const saved = await saveChunk({ ...chunk!, resumeOffset: nextOffset, counts: { ...counts }, leaseUntil: Date.now() + LEASE_MS });
       if (!saved) throw new LeaseLost();
       chunk = saved;
     });
@@ -139,14 +150,14 @@ export async function sendChunk(message: ChunkMessage, log: Log = () => {}): Pro
   try {
     for await (const item of readRecords(lakeContainer(), chunk.blobName, chunk.resumeOffset, chunk.end, { ifMatch: chunk.blobEtag, delimiter: chunk.delimiter, columnHeaders: chunk.columnHeaders })) {
       if (batch.length >= batchSize && (await flush(item.offset)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);
-      counts = { ...counts, members: counts.members + 1 };
+      counts.members++;
       const matched = matchRecord(plan, item.values);
       if (!matched.ok) {
-        counts = { ...counts, skipped: counts.skipped + 1 };
+        counts.skipped++;
         outcomes.push(outcome(item.offset, { email: matched.email, status: 'skipped', category: 'invalidRecord', code: matched.code, message: matched.message }));
       } else if (seenEmails.has(matched.member.email)) {
         // The vendor keys members by email: a second row with the same email would overwrite the first.
-        counts = { ...counts, skipped: counts.skipped + 1 };
+        counts.skipped++;
         outcomes.push(outcome(item.offset, { email: matched.member.email, status: 'skipped', category: 'invalidRecord', code: 'duplicateEmail', message: 'Another member of this export has the same email address; it was sent once.' }));
       } else {
         seenEmails.add(matched.member.email);

@@ -6,12 +6,31 @@ export const connectionId = z.string().regex(/^[a-z0-9-]{8,64}$/, 'a connection 
 
 const name = z.string().trim().min(1, 'give the connection a name').max(100, 'at most 100 characters');
 
+/** Limits of this account that are lower than the destination's (a vendor contract may set them). */
+export const connectionLimits = z.strictObject({
+  maxMembersPerExport: z
+    .number()
+    .int()
+    .min(1)
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe('Profiles one export may send with this connection; at most the destination\'s own limit. Runs over it are skipped.'),
+  requestsPerSecond: z
+    .number()
+    .positive()
+    .max(100_000)
+    .optional()
+    .describe('Request rate for this account; the lower of it and the destination\'s rate applies.'),
+});
+export type ConnectionLimits = z.infer<typeof connectionLimits>;
+
 export const createConnectionBody = z.strictObject({
   name,
   type: z.string().min(1),
   settings: z.record(z.string(), z.unknown()).default({}),
   secrets: z.record(z.string(), z.unknown()).default({}),
   sharing: z.enum(SHARING).default('adminsOnly'),
+  limits: connectionLimits.default({}),
   privacyConsent: z.literal(true, { error: 'accept the data privacy and compliance statement: set privacyConsent to true (data leaves the platform\'s compliance boundary)' }),
 });
 export type CreateConnectionBody = z.infer<typeof createConnectionBody>;
@@ -22,6 +41,8 @@ export const updateConnectionBody = z.strictObject({
   /** Replaces the given secret fields; secrets are never readable. */
   secrets: z.record(z.string(), z.unknown()).optional(),
   sharing: z.enum(SHARING).optional(),
+  /** Replaces the connection's limits ({} removes them). */
+  limits: connectionLimits.optional(),
 });
 export type UpdateConnectionBody = z.infer<typeof updateConnectionBody>;
 
@@ -33,6 +54,7 @@ export const connectionView = z.object({
   /** Names of the secret fields that are set (never their values). */
   secretsSet: z.array(z.string()),
   sharing: z.enum(SHARING),
+  limits: connectionLimits,
   exportUser: z.object({ id: z.string(), name: z.string() }),
   privacyConsent: z.object({ acceptedBy: z.string(), acceptedAt: z.string() }),
   status: z.enum(['ready']),
@@ -51,6 +73,7 @@ export interface ConnectionRecord {
   secretName: string;
   secretFields: string[];
   sharing: (typeof SHARING)[number];
+  limits: ConnectionLimits;
   exportUser: { id: string; name: string };
   privacyConsent: { acceptedBy: string; acceptedAt: string };
   createdAt: string;

@@ -14,6 +14,7 @@ interface ConnectionRow {
   secretName: string;
   secretFields: string;
   sharing: string;
+  limits?: string;
   exportUser: string;
   privacyConsent: string;
   createdAt: string;
@@ -30,6 +31,7 @@ function toRow(connection: ConnectionRecord): ConnectionRow & { partitionKey: st
     secretName: connection.secretName,
     secretFields: toJson(connection.secretFields),
     sharing: connection.sharing,
+    limits: toJson(connection.limits),
     exportUser: toJson(connection.exportUser),
     privacyConsent: toJson(connection.privacyConsent),
     createdAt: connection.createdAt,
@@ -46,6 +48,7 @@ function fromRow(row: ConnectionRow & { rowKey?: string; etag: string }): Connec
     secretName: row.secretName,
     secretFields: fromJson(row.secretFields, []),
     sharing: row.sharing as ConnectionRecord['sharing'],
+    limits: fromJson(row.limits, {}),
     exportUser: fromJson(row.exportUser, { id: '', name: '' }),
     privacyConsent: fromJson(row.privacyConsent, { acceptedBy: '', acceptedAt: '' }),
     createdAt: row.createdAt,

@@ -5,11 +5,11 @@ import { hasRole } from '../auth/principal.js';
 import { recordAudit } from '../audit/auditLog.js';
 import { destinationFor } from '../destinations/registry.js';
 import type { DestinationAdapter } from '../destinations/destination.js';
-import { Forbidden, NotFound, PreconditionFailed } from '../errors.js';
+import { Forbidden, NotFound, PreconditionFailed, ValidationFailed } from '../errors.js';
 import { secretStoreFromSettings } from '../secretStore.js';
 import { validateWith } from '../validation.js';
 import { setting } from '../settings.js';
-import type { ConnectionRecord, ConnectionView, CreateConnectionBody, UpdateConnectionBody } from './connection.js';
+import type { ConnectionLimits, ConnectionRecord, ConnectionView, CreateConnectionBody, UpdateConnectionBody } from './connection.js';
 import * as store from './connectionStore.js';
 
 export function toConnectionView(connection: ConnectionRecord): ConnectionView {
@@ -20,6 +20,7 @@ export function toConnectionView(connection: ConnectionRecord): ConnectionView {
     settings: connection.settings,
     secretsSet: connection.secretFields,
     sharing: connection.sharing,
+    limits: connection.limits,
     exportUser: connection.exportUser,
     privacyConsent: connection.privacyConsent,
     status: 'ready',
@@ -34,6 +35,17 @@ export function canUseConnection(principal: Principal, connection: ConnectionRec
   return hasRole(principal, 'admin') || (hasRole(principal, 'contributor') && connection.sharing === 'contributors');
 }
 
+/** A connection may lower the destination's member cap, never raise it (the rate is min'ed at run time). */
+function checkLimits(destination: DestinationAdapter, limits: ConnectionLimits): ConnectionLimits {
+  const cap = destination.limits.maxMembersPerExport;
+  if (limits.maxMembersPerExport !== undefined && limits.maxMembersPerExport > cap) {
+    throw new ValidationFailed(`A connection can only lower ${destination.displayName}'s limit of ${cap.toLocaleString('en-US')} members per export.`, [
+      { path: 'body.limits.maxMembersPerExport', message: `at most ${cap}` },
+    ]);
+  }
+  return limits;
+}
+
 function secretNameFor(id: string): string {
   return `connection-${id}`;
 }
@@ -42,6 +54,7 @@ export async function createConnection(principal: Principal, body: CreateConnect
   const destination = destinationFor(body.type);
   const settings = validateWith(destination.connectionSettings, body.settings, 'body.settings', 'settings') as Record<string, unknown>;
   const secrets = validateWith(destination.connectionSecrets, body.secrets, 'body.secrets', 'secrets') as Record<string, string>;
+  const limits = checkLimits(destination, body.limits);
   const id = randomUUID();
   const now = new Date().toISOString();
   const secretName = secretNameFor(id);
@@ -55,6 +68,7 @@ export async function createConnection(principal: Principal, body: CreateConnect
     secretName,
     secretFields: Object.keys(secrets).sort(),
     sharing: body.sharing,
+    limits,
     exportUser: { id: principal.id, name: principal.name },
     privacyConsent: { acceptedBy: principal.id, acceptedAt: now },
     createdAt: now,
@@ -90,6 +104,7 @@ export async function updateConnection(principal: Principal, id: string, body: U
   const etag = checkIfMatch(current, ifMatch);
   const destination = destinationFor(current.type);
   const settings = body.settings ? (validateWith(destination.connectionSettings, body.settings, 'body.settings', 'settings') as Record<string, unknown>) : current.settings;
+  const limits = body.limits ? checkLimits(destination, body.limits) : current.limits;
   let secretFields = current.secretFields;
   if (body.secrets) {
     const merged = { ...(await readSecrets(current)), ...body.secrets };
@@ -98,7 +113,15 @@ export async function updateConnection(principal: Principal, id: string, body: U
     secretFields = Object.keys(secrets).sort();
   }
   const updated = await store.replaceConnection(
-    { ...current, name: body.name ?? current.name, settings, sharing: body.sharing ?? current.sharing, secretFields, updatedAt: new Date().toISOString() },
+    {
+      ...current,
+      name: body.name ?? current.name,
+      settings,
+      sharing: body.sharing ?? current.sharing,
+      limits,
+      secretFields,
+      updatedAt: new Date().toISOString(),
+    },
     etag,
   );
   await recordAudit(principal, 'connection.updated', { type: 'connection', id, name: updated.name }, {

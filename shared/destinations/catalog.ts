@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { destinations } from './registry.js';
 import type { DestinationAdapter } from './destination.js';
+import { connectionLimits } from '../connections/connection.js';
 
 export interface CatalogField {
   name: string;
@@ -34,6 +35,8 @@ export function catalogEntry(destination: DestinationAdapter) {
     dataMatching: destination.dataMatching,
     batchSize: destination.batchSize,
     limits: destination.limits,
+    /** What a connection's `limits` may lower (never raise) for one account. */
+    connectionLimits: fieldsOf(connectionLimits, false),
     eligibleSegmentTypes: destination.eligibleSegmentTypes,
     exportKinds: destination.exportKinds,
   };

@@ -11,5 +11,5 @@ export async function listSegmentsFor(principal: Principal, connectionId: string
   if (!connectionId) return plain;
   const connection = await getVisibleConnection(principal, connectionId);
   const destination = destinationFor(connection.type);
-  return segments.map((segment, index) => ({ ...plain[index]!, ...eligibilityOf(segment, destination) }));
+  return segments.map((segment, index) => ({ ...plain[index]!, ...eligibilityOf(segment, destination, connection.limits) }));
 }

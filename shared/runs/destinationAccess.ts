@@ -41,10 +41,10 @@ export function destinationRateLimit(destination: DestinationAdapter): RateLimit
   return { requestsPerSecond: destination.limits.requestsPerSecond, burst: destination.limits.burst };
 }
 
-/** The destination's rate, lowered (never raised) by a connection setting `requestsPerSecond`. */
+/** The destination's rate, lowered (never raised) by the connection's `limits.requestsPerSecond`. */
 export function rateLimitFor(destination: DestinationAdapter, connection: ConnectionRecord): RateLimit {
   const base = destinationRateLimit(destination);
-  const own = Number(connection.settings.requestsPerSecond);
+  const own = Number(connection.limits?.requestsPerSecond);
   if (!(Number.isFinite(own) && own > 0 && own < base.requestsPerSecond)) return base;
   return { requestsPerSecond: own, burst: Math.max(1, Math.min(base.burst, Math.ceil(own))) };
 }

@@ -67,7 +67,7 @@ export async function planRun(message: PlanRunMessage, log: (line: string) => vo
     planned.push({ segmentId: segment.id, segmentName: segment.name, type: segment.type, entity: segment.id, attributes: segment.attributes, memberCount: segment.memberCount });
   }
   const totalMembers = planned.reduce((sum, segment) => sum + segment.memberCount, 0);
-  const limit = maxMembersFor(destination, connection.settings);
+  const limit = maxMembersFor(destination, connection.limits);
   if (totalMembers > limit) {
     return finishRunEarly(
       run,

@@ -135,13 +135,9 @@ export function findEntity(model: CdmModel, name: string): CdmLocalEntity | unde
  */
 export function partitionBlobName(containerClient: ContainerClient, location: string): string {
   const container = containerClient.containerName;
-  let path: string;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
-    path = new URL(location).pathname;
-  } else {
-    return decodeURIComponent(location.replace(/^\/+/, ''));
-  }
-  const segments = path.split('/').filter((segment) => segment !== '');
+  // A relative location is already a path inside the container.
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return decodeURIComponent(location.replace(/^\/+/, ''));
+  const segments = new URL(location).pathname.split('/').filter((segment) => segment !== '');
   // Path style (Azurite: /account/container/blob) or host style (Azure: /container/blob).
   const ownPath = new URL(containerClient.url).pathname.split('/').filter((segment) => segment !== '');
   let start = -1;

@@ -128,6 +128,8 @@ export async function seedLake(options: SeedLakeOptions): Promise<SeedLakeResult
       await Promise.all([entityWriter.close(), ...segmentWriters.map((writer) => writer.close())]);
     } catch (error) {
       await Promise.allSettled([entityWriter, ...segmentWriters].map((writer) => writer.abort()));
+      // No model.json points at the half-written generation; remove it now rather than next time.
+      await removeGeneration(containerClient, generation).catch(() => undefined);
       throw error;
     }
   }
@@ -239,15 +241,19 @@ async function removeOldGenerations(containerClient: ContainerClient, keep: (str
   const removed: string[] = [];
   for await (const item of containerClient.listBlobsByHierarchy('/')) {
     if (item.kind !== 'prefix' || !GENERATION_PREFIX.test(item.name) || keep.includes(item.name)) continue;
-    const names: string[] = [];
-    for await (const blob of containerClient.listBlobsFlat({ prefix: item.name })) names.push(blob.name);
-    // Partitions are few (hundreds at most), so a small fixed fan-out is enough.
-    for (let i = 0; i < names.length; i += 16) {
-      await Promise.all(names.slice(i, i + 16).map((name) => containerClient.deleteBlob(name).catch(ignoreNotFound)));
-    }
+    await removeGeneration(containerClient, item.name);
     removed.push(item.name.slice(0, -1));
   }
   return removed;
+}
+
+async function removeGeneration(containerClient: ContainerClient, prefix: string): Promise<void> {
+  const names: string[] = [];
+  for await (const blob of containerClient.listBlobsFlat({ prefix })) names.push(blob.name);
+  // Partitions are few (hundreds at most), so a small fixed fan-out is enough.
+  for (let i = 0; i < names.length; i += 16) {
+    await Promise.all(names.slice(i, i + 16).map((name) => containerClient.deleteBlob(name).catch(ignoreNotFound)));
+  }
 }
 
 function ignoreNotFound(error: unknown): void {

@@ -191,6 +191,13 @@ describe('seedLake (b2b)', () => {
   });
 });
 
+describe('seedLake failures', () => {
+  it('rejects instead of hanging when uploads fail', async () => {
+    const missing = service.getContainerClient(`missing-${randomUUID().slice(0, 8)}`);
+    await expect(seedLake({ containerClient: missing, profiles: 5_000, kind: 'b2c', seed: 1, rowsPerPartition: 1_000 })).rejects.toMatchObject({ statusCode: 404 });
+  });
+});
+
 describe('lake generations', () => {
   it('keeps the previous generation and removes an older one only after two newer ones exist', async () => {
     const container = await freshContainer();

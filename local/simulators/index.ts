@@ -1,6 +1,7 @@
 // Local simulators by the setting that points the app at them. Adding a destination adds a line.
 import type { SettingName } from '../../shared/settings.js';
 import { startCampaignMonitorSimulator } from './campaignMonitorSimulator.js';
+import { startIterableSimulator } from './iterableSimulator.js';
 
 export interface RunningSimulator {
   setting: SettingName;
@@ -15,6 +16,7 @@ type SimulatorOptions = Record<string, unknown>;
 
 const SIMULATORS: { setting: SettingName; name: string; start(port: number, options: SimulatorOptions): Promise<{ url: string; stop(): Promise<void> }> }[] = [
   { setting: 'CAMPAIGN_MONITOR_API_URL', name: 'Campaign Monitor', start: (port, options) => startCampaignMonitorSimulator({ ...options, port }) },
+  { setting: 'ITERABLE_API_URL', name: 'Iterable', start: (port, options) => startIterableSimulator({ ...options, port }) },
 ];
 
 export async function startSimulators(options: {

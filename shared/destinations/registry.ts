@@ -2,8 +2,9 @@
 import { NotFound } from '../errors.js';
 import type { DestinationAdapter } from './destination.js';
 import { campaignMonitor } from './campaignMonitor.js';
+import { iterable } from './iterable.js';
 
-export const destinations: readonly DestinationAdapter[] = [campaignMonitor];
+export const destinations: readonly DestinationAdapter[] = [campaignMonitor, iterable];
 
 export const destinationTypes = destinations.map((destination) => destination.type);
 

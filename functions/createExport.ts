@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineRoute, json } from '../shared/http/route.js';
 import { createExportBody, exportView } from '../shared/exports/exportDefinition.js';
-import { createExport, toExportView } from '../shared/exports/manageExports.js';
+import { createExport, getExportWithConnection, toExportView } from '../shared/exports/manageExports.js';
 import { startRun } from '../shared/runs/startRun.js';
 
 defineRoute({
@@ -16,7 +16,9 @@ defineRoute({
   handle: async ({ principal, query, body }) => {
     const { record, connection } = await createExport(principal, body);
     const run = query.run === 'true' ? await startRun(principal, record.id, 'manual') : undefined;
-    const view = toExportView(principal, run ? { ...record, activeRunId: run.id } : record, connection);
-    return json(201, { ...view, ...(run ? { runId: run.id } : {}) }, { location: `/api/exports/${record.id}`, ...(run ? {} : { etag: record.etag }) });
+    // Starting the run wrote the export (its active run), so read it again for the current ETag.
+    const saved = run ? await getExportWithConnection(record.id) : { record, connection };
+    const view = toExportView(principal, saved.record, saved.connection);
+    return json(201, { ...view, ...(run ? { runId: run.id } : {}) }, { location: `/api/exports/${record.id}`, etag: saved.record.etag });
   },
 });

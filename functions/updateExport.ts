@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineRoute, json } from '../shared/http/route.js';
 import { exportId, exportView, updateExportBody } from '../shared/exports/exportDefinition.js';
-import { toExportView, updateExport } from '../shared/exports/manageExports.js';
+import { getExportWithConnection, toExportView, updateExport } from '../shared/exports/manageExports.js';
 import { startRun } from '../shared/runs/startRun.js';
 
 defineRoute({
@@ -17,7 +17,9 @@ defineRoute({
   handle: async ({ principal, params, query, body, ifMatch }) => {
     const { record, connection } = await updateExport(principal, params.id, body, ifMatch);
     const run = query.run === 'true' ? await startRun(principal, record.id, 'manual') : undefined;
-    const view = toExportView(principal, run ? { ...record, activeRunId: run.id } : record, connection);
-    return json(200, { ...view, ...(run ? { runId: run.id } : {}) }, run ? {} : { etag: record.etag });
+    // Starting the run wrote the export (its active run), so read it again for the current ETag.
+    const saved = run ? await getExportWithConnection(record.id) : { record, connection };
+    const view = toExportView(principal, saved.record, saved.connection);
+    return json(200, { ...view, ...(run ? { runId: run.id } : {}) }, { etag: saved.record.etag });
   },
 });

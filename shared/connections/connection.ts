@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { destinationTypes } from '../destinations/registry.js';
 
 export const SHARING = ['adminsOnly', 'contributors'] as const;
 
@@ -26,7 +27,7 @@ export type ConnectionLimits = z.infer<typeof connectionLimits>;
 
 export const createConnectionBody = z.strictObject({
   name,
-  type: z.string().min(1),
+  type: z.enum(destinationTypes as [string, ...string[]], { error: `use one of the destination types: ${destinationTypes.join(', ')} (GET /api/destinations)` }),
   settings: z.record(z.string(), z.unknown()).default({}),
   secrets: z.record(z.string(), z.unknown()).default({}),
   sharing: z.enum(SHARING).default('adminsOnly'),

@@ -48,6 +48,8 @@ var tableNames = [
   'records'
   'audit'
   'ratebuckets'
+  'refreshes'
+  'schedulemarks'
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -88,6 +90,15 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
 resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+// CONTAINERS.work in shared/storage/names.ts: the engine's working files (de-duplicated members).
+resource workContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: 'outflow-work'
   properties: {
     publicAccess: 'None'
   }

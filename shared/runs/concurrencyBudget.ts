@@ -11,7 +11,8 @@ interface SlotRow {
   leaseUntil: number;
 }
 
-const LEASE_MS = 5 * 60_000;
+/** A slot's lease: short, so a crashed sender's slot frees itself soon; renewed while in use. */
+const LEASE_MS = 30_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class ConcurrencyBudget {
@@ -24,9 +25,11 @@ export class ConcurrencyBudget {
   async run<T>(holder: string, work: () => Promise<T>): Promise<T> {
     if (!this.slots) return work();
     const slot = await this.acquire(holder);
+    const heartbeat = setInterval(() => void this.renew(slot, holder).catch(() => undefined), LEASE_MS / 3);
     try {
       return await work();
     } finally {
+      clearInterval(heartbeat);
       await this.release(slot, holder).catch(() => undefined);
     }
   }
@@ -55,6 +58,14 @@ export class ConcurrencyBudget {
       }
       await sleep(Math.min(1000, 25 * 2 ** Math.min(attempt, 5)) + Math.floor(Math.random() * 25));
     }
+  }
+
+  /** Extends the lease of a slot still held (long vendor calls such as asynchronous imports). */
+  private async renew(rowKey: string, holder: string): Promise<void> {
+    const client = await table(TABLES.rateBuckets);
+    const row = await client.getEntity<SlotRow>(this.partition(), rowKey);
+    if (row.holder !== holder) return;
+    await client.updateEntity({ partitionKey: this.partition(), rowKey, holder, leaseUntil: Date.now() + LEASE_MS }, 'Replace', { etag: row.etag });
   }
 
   private async release(rowKey: string, holder: string): Promise<void> {

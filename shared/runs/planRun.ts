@@ -1,6 +1,6 @@
 // The planner: turns a queued run into chunk messages. A chunk is a byte range of a segment
 // partition aligned to record boundaries; messages carry ranges, never member data.
-import { lakeContainer, sendQueueMessage } from '../storage/clients.js';
+import { lakeContainer, sendQueueMessage, workContainer } from '../storage/clients.js';
 import { QUEUES } from '../storage/names.js';
 import { getExport } from '../exports/exportStore.js';
 import { eligibilityOf } from '../exports/eligibility.js';
@@ -8,13 +8,23 @@ import type { DestinationAdapter } from '../destinations/destination.js';
 import { DestinationError } from '../destinations/destinationError.js';
 import { findConnection } from '../connections/connectionStore.js';
 import { segmentsOf } from '../lake/segmentCatalog.js';
-import { partitionBlobs, readModel, recordBoundaries } from '../lake/lakeReader.js';
+import { partitionBlobs, readModel, recordBoundaries, type PartitionBlob } from '../lake/lakeReader.js';
+import { UnionOverLimit, writeSegmentUnion } from './segmentUnion.js';
 import { destinationAccess } from './destinationAccess.js';
 import { chunkIdFor, recordPlannedChunks, type ChunkRange } from './runLedger.js';
 import { getRun, updateRun } from './runStore.js';
 import { finalizeIfComplete, finishRunEarly } from './finalizeRun.js';
 import type { PlannedSegment, RunRecord } from './run.js';
 import type { PlanRunMessage } from './startRun.js';
+
+/** The segment id of a run's de-duplicated union of several segments. */
+export const UNION_SEGMENT_ID = 'union';
+
+interface ChunkSource {
+  segment: PlannedSegment;
+  container: 'lake' | 'work';
+  blobs: PartitionBlob[];
+}
 
 export interface ChunkMessage {
   exportId: string;
@@ -66,15 +76,43 @@ export async function planRun(message: PlanRunMessage, log: (line: string) => vo
     if (!eligibility.eligible) return finishRunEarly(run, 'skipped', eligibility.reason!);
     planned.push({ segmentId: segment.id, segmentName: segment.name, type: segment.type, entity: segment.id, attributes: segment.attributes, memberCount: segment.memberCount });
   }
-  const totalMembers = planned.reduce((sum, segment) => sum + segment.memberCount, 0);
   const limit = maxMembersFor(destination, connection.limits);
-  if (totalMembers > limit) {
-    return finishRunEarly(
+  const overLimit = (members: number) =>
+    finishRunEarly(
       run,
       'skipped',
-      `The export has ${totalMembers.toLocaleString('en-US')} members; ${destination.displayName} takes at most ${limit.toLocaleString('en-US')} per export. Nothing was sent.`,
+      `The export has ${members.toLocaleString('en-US')} members; ${destination.displayName} takes at most ${limit.toLocaleString('en-US')} per export. Nothing was sent.`,
     );
+
+  // What the senders read: each segment's partitions, or, when several segments share one list,
+  // their union without repeated members (written once per run into Outflow's working container).
+  let sources: ChunkSource[] = [];
+  for (const segment of planned) {
+    const entity = model.entities.find((candidate) => candidate.name === segment.entity)!;
+    sources.push({ segment, container: 'lake', blobs: await partitionBlobs(container, entity) });
   }
+  if (planned.length > 1 && !destination.listPerSegment) {
+    const emailAttribute = record.mapping.email;
+    if (!emailAttribute) return finishRunEarly(run, 'failed', 'Several segments to one list need email mapped, to send each member once.');
+    try {
+      const union = await writeSegmentUnion(run.id, sources.map((source) => ({ attributes: source.segment.attributes, blobs: source.blobs })), emailAttribute, limit);
+      const merged: PlannedSegment = {
+        segmentId: UNION_SEGMENT_ID,
+        segmentName: planned.map((segment) => segment.segmentName).join(' + '),
+        type: planned[0]!.type,
+        entity: '',
+        attributes: planned[0]!.attributes,
+        memberCount: union.memberCount,
+      };
+      sources = [{ segment: merged, container: 'work', blobs: [{ blobName: union.blobName, size: union.size, etag: union.etag, format: { delimiter: ',', columnHeaders: false } as PartitionBlob['format'] }] }];
+      log(`Run ${run.id}: ${union.memberCount} distinct members in ${planned.length} segments (${union.duplicates} repeated rows left out)`);
+    } catch (error) {
+      if (error instanceof UnionOverLimit) return overLimit(planned.reduce((sum, segment) => sum + segment.memberCount, 0));
+      throw error;
+    }
+  }
+  const totalMembers = sources.reduce((sum, source) => sum + source.segment.memberCount, 0);
+  if (totalMembers > limit) return overLimit(totalMembers);
 
   let preparedDetails = record.details;
   if (destination.prepareRun) {
@@ -88,22 +126,31 @@ export async function planRun(message: PlanRunMessage, log: (line: string) => vo
 
   const chunkMembers = membersPerChunk(destination, access.rateLimit.requestsPerSecond, totalMembers);
   const chunks: ChunkRange[] = [];
-  for (const segment of planned) {
-    const entity = model.entities.find((candidate) => candidate.name === segment.entity)!;
-    const blobs = await partitionBlobs(container, entity);
+  for (const { segment, container: where, blobs } of sources) {
+    const from = where === 'work' ? await workContainer() : container;
     const totalBytes = blobs.reduce((sum, blob) => sum + blob.size, 0);
     const bytesPerMember = segment.memberCount > 0 ? totalBytes / segment.memberCount : totalBytes;
     const targetBytes = Math.max(64 * 1024, Math.round(bytesPerMember * chunkMembers));
     for (const blob of blobs) {
       if (blob.size === 0) continue;
-      const cuts = await recordBoundaries(container, blob.blobName, blob.size, targetBytes, { ifMatch: blob.etag });
+      const cuts = await recordBoundaries(from, blob.blobName, blob.size, targetBytes, { ifMatch: blob.etag });
       for (let index = 0; index + 1 < cuts.length; index++) {
-        chunks.push({ chunkId: chunkIdFor(chunks.length), segmentId: segment.segmentId, blobName: blob.blobName, blobEtag: blob.etag, start: cuts[index]!, end: cuts[index + 1]!, delimiter: blob.format.delimiter ?? ',', columnHeaders: blob.format.columnHeaders ?? false });
+        chunks.push({
+          chunkId: chunkIdFor(chunks.length),
+          segmentId: segment.segmentId,
+          container: where,
+          blobName: blob.blobName,
+          blobEtag: blob.etag,
+          start: cuts[index]!,
+          end: cuts[index + 1]!,
+          delimiter: blob.format.delimiter ?? ',',
+          columnHeaders: blob.format.columnHeaders ?? false,
+        });
       }
     }
   }
 
-  await updateRun(run.exportId, run.id, (current) => ({ ...current, segments: planned, preparedDetails, chunksTotal: chunks.length }));
+  await updateRun(run.exportId, run.id, (current) => ({ ...current, segments: sources.map((source) => source.segment), preparedDetails, chunksTotal: chunks.length }));
   await recordPlannedChunks(run.id, chunks);
   for (const chunk of chunks) {
     await sendQueueMessage(QUEUES.exportChunks, { exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId } satisfies ChunkMessage);

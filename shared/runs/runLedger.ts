@@ -13,6 +13,8 @@ export type ChunkStatus = 'pending' | 'sending' | 'done' | 'failed' | 'cancelled
 export interface ChunkRange {
   chunkId: string;
   segmentId: string;
+  /** Where the blob is: the lake, or Outflow's working container (a multi-segment union). */
+  container: 'lake' | 'work';
   blobName: string;
   /** ETag of the partition blob when planned: the run reads one consistent snapshot. */
   blobEtag: string;
@@ -39,6 +41,7 @@ export interface ChunkState extends ChunkRange {
 
 interface ChunkRow {
   segmentId: string;
+  container: string;
   blobName: string;
   blobEtag: string;
   start: number;
@@ -64,6 +67,7 @@ function toRow(runId: string, chunk: Omit<ChunkState, 'runId' | 'etag'>): ChunkR
     partitionKey: runId,
     rowKey: chunk.chunkId,
     segmentId: chunk.segmentId,
+    container: chunk.container,
     blobName: chunk.blobName,
     blobEtag: chunk.blobEtag,
     start: chunk.start,
@@ -86,6 +90,7 @@ function fromRow(row: ChunkRow & { partitionKey?: string; rowKey?: string; etag:
     runId: row.partitionKey!,
     chunkId: row.rowKey!,
     segmentId: row.segmentId,
+    container: row.container === 'work' ? 'work' : 'lake',
     blobName: row.blobName,
     blobEtag: row.blobEtag,
     start: row.start,

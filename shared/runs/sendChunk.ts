@@ -3,7 +3,7 @@
 // that completed is a no-op; a half-done one resumes after its last acknowledged batch.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { lakeContainer, sendQueueMessage } from '../storage/clients.js';
+import { lakeContainer, sendQueueMessage, workContainer } from '../storage/clients.js';
 import { QUEUES } from '../storage/names.js';
 import { getExport } from '../exports/exportStore.js';
 import type { BatchResult, MappedMember, RecordFailure } from '../destinations/destination.js';
@@ -148,7 +148,8 @@ export async function sendChunk(message: ChunkMessage, log: Log = () => {}): Pro
   };
 
   try {
-    for await (const item of readRecords(lakeContainer(), chunk.blobName, chunk.resumeOffset, chunk.end, { ifMatch: chunk.blobEtag, delimiter: chunk.delimiter, columnHeaders: chunk.columnHeaders })) {
+    const source = chunk.container === 'work' ? await workContainer() : lakeContainer();
+    for await (const item of readRecords(source, chunk.blobName, chunk.resumeOffset, chunk.end, { ifMatch: chunk.blobEtag, delimiter: chunk.delimiter, columnHeaders: chunk.columnHeaders })) {
       if (batch.length >= batchSize && (await flush(item.offset)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);
       counts.members++;
       const matched = matchRecord(plan, item.values);

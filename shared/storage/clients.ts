@@ -5,6 +5,7 @@ import { QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { setting } from '../settings.js';
+import { CONTAINERS } from './names.js';
 
 const DEVELOPMENT_STORAGE =
   'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;';
@@ -104,6 +105,19 @@ export async function sendQueueMessage(name: string, message: unknown, options: 
 export function blobService(): BlobServiceClient {
   const access = storageAccess();
   return access.connectionString ? BlobServiceClient.fromConnectionString(access.connectionString) : new BlobServiceClient(access.blobUrl!, access.credential!);
+}
+
+let workReady: Promise<ContainerClient> | undefined;
+
+/** Outflow's own working files (created on first use). */
+export function workContainer(): Promise<ContainerClient> {
+  workReady ??= (async () => {
+    const container = blobService().getContainerClient(CONTAINERS.work);
+    await container.createIfNotExists();
+    return container;
+  })();
+  workReady.catch(() => (workReady = undefined));
+  return workReady;
 }
 
 /** The lake: in the app's own storage, or a separate account given by LAKE_BLOB_SERVICE_URI. */

@@ -19,9 +19,15 @@ export const TABLES = {
   audit: 'audit',
   /** Shared token buckets per connection, so the vendor's rate holds across instances. */
   rateBuckets: 'ratebuckets',
+  /** Refresh processes reported by the upstream (what schedules wait on). */
+  refreshes: 'refreshes',
+  /** One row per export and due time (or system refresh): fired once, under a lease. */
+  scheduleMarks: 'schedulemarks',
 } as const;
 
 export const CONTAINERS = {
   /** Default lake container; the LAKE_CONTAINER setting may name another. */
   lake: 'lake',
+  /** Outflow's own working files, e.g. the de-duplicated members of a multi-segment run. */
+  work: 'outflow-work',
 } as const;

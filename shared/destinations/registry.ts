@@ -2,10 +2,11 @@
 import { NotFound } from '../errors.js';
 import type { DestinationAdapter } from './destination.js';
 import { campaignMonitor } from './campaignMonitor.js';
+import { mailchimp } from './mailchimp.js';
 import { iterable } from './iterable.js';
 import { linkedin } from './linkedin.js';
 
-export const destinations: readonly DestinationAdapter[] = [campaignMonitor, iterable, linkedin];
+export const destinations: readonly DestinationAdapter[] = [campaignMonitor, iterable, mailchimp, linkedin];
 
 export const destinationTypes = destinations.map((destination) => destination.type);
 

@@ -96,6 +96,8 @@ export const exportView = z.object({
   status: z.enum(EXPORT_STATUSES),
   lastRefreshed: z.string().nullable(),
   lastRunStatus: z.string().nullable(),
+  /** The next due time of an active custom schedule (null for systemRefresh, inactive, no connection). */
+  nextRun: z.string().nullable(),
   activeRunId: z.string().nullable(),
   yourPermissions: z.enum(['edit', 'view']),
   createdAt: z.string(),

@@ -12,6 +12,7 @@ import type { DestinationAdapter } from '../destinations/destination.js';
 import { Forbidden, NotEligible, PreconditionFailed, ValidationFailed, type FieldError } from '../errors.js';
 import { findSegment, listLakeSegments, type SegmentSummary } from '../lake/segmentCatalog.js';
 import { validateWith } from '../validation.js';
+import { nextRunOf } from '../schedules/recurrence.js';
 import { eligibilityOf } from './eligibility.js';
 import type { CreateExportBody, ExportRecord, ExportView, UpdateExportBody } from './exportDefinition.js';
 import * as store from './exportStore.js';
@@ -46,6 +47,7 @@ export function toExportView(principal: Principal, record: ExportRecord, connect
     status: connection ? exportStatus(record) : 'noConnection',
     lastRefreshed: record.lastRefreshed,
     lastRunStatus: record.lastRunStatus,
+    nextRun: connection ? nextRunOf(record.schedule, new Date()) : null,
     activeRunId: record.activeRunId,
     yourPermissions: permissionsOn(principal, record, connection),
     createdAt: record.createdAt,

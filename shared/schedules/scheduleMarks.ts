@@ -1,0 +1,109 @@
+// Fire markers: one row per export and due time (a custom due time or a system refresh). The row
+// is created with a conditional insert, so of several sweeps (or a sweep and a refresh's own
+// request) reaching the same due time, exactly one claims it. A claim is a lease: if its holder
+// dies before recording the outcome, another may take it over once the lease has expired.
+import { hostname } from 'node:os';
+import { table } from '../storage/clients.js';
+import { TABLES } from '../storage/names.js';
+import { getEntity, isStatus } from '../storage/entities.js';
+
+export const MARK_LEASE_MS = 2 * 60 * 1000;
+
+/**
+ * claimed: someone is firing it (until claimedAt + lease); fired: a run serves it;
+ * blocked: not started because a run was in progress — retried until a later due time supersedes it.
+ */
+export type MarkState = 'claimed' | 'fired' | 'blocked';
+
+export interface ScheduleMark {
+  exportId: string;
+  dueKey: string;
+  state: MarkState;
+  claimedAt: string;
+  claimedBy: string;
+  runId: string | null;
+  reason: string | null;
+  etag: string;
+}
+
+interface MarkRow {
+  state: string;
+  claimedAt: string;
+  claimedBy: string;
+  runId: string;
+  reason: string;
+}
+
+const INSTANCE = `${hostname()}:${process.pid}`;
+
+/** Row key of a custom due time. */
+export function dueKeyForTime(dueAt: Date): string {
+  return `due-${dueAt.toISOString()}`;
+}
+
+/** Row key of a system refresh an export runs after. */
+export function dueKeyForRefresh(refreshId: string): string {
+  return `refresh-${refreshId}`;
+}
+
+function fromRow(exportId: string, dueKey: string, row: MarkRow & { etag: string }): ScheduleMark {
+  return {
+    exportId,
+    dueKey,
+    state: row.state as MarkState,
+    claimedAt: row.claimedAt,
+    claimedBy: row.claimedBy,
+    runId: row.runId || null,
+    reason: row.reason || null,
+    etag: row.etag,
+  };
+}
+
+export async function findMark(exportId: string, dueKey: string): Promise<ScheduleMark | undefined> {
+  const row = await getEntity<MarkRow>(await table(TABLES.scheduleMarks), exportId, dueKey);
+  return row ? fromRow(exportId, dueKey, row) : undefined;
+}
+
+export type Claim = { claimed: true; takenOver?: ScheduleMark } | { claimed: false; mark?: ScheduleMark };
+
+/**
+ * Claims a due time for this caller. Exactly one of several concurrent callers gets
+ * `claimed: true`; `takenOver` is set when the claim replaced an expired or blocked one.
+ */
+export async function claimMark(exportId: string, dueKey: string, now: Date): Promise<Claim> {
+  const client = await table(TABLES.scheduleMarks);
+  const row = { partitionKey: exportId, rowKey: dueKey, state: 'claimed', claimedAt: now.toISOString(), claimedBy: INSTANCE, runId: '', reason: '' };
+  try {
+    await client.createEntity<MarkRow>(row);
+    return { claimed: true };
+  } catch (error) {
+    if (!isStatus(error, 409)) throw error;
+  }
+  const existing = await findMark(exportId, dueKey);
+  if (!existing) return { claimed: false };
+  const expired = existing.state === 'claimed' && now.getTime() - Date.parse(existing.claimedAt) >= MARK_LEASE_MS;
+  if (existing.state !== 'blocked' && !expired) return { claimed: false, mark: existing };
+  try {
+    // The ETag makes the take-over itself a race with one winner.
+    await client.updateEntity<MarkRow>(row, 'Replace', { etag: existing.etag });
+    return { claimed: true, takenOver: existing };
+  } catch (error) {
+    if (isStatus(error, 412, 404)) return { claimed: false, mark: existing };
+    throw error;
+  }
+}
+
+async function settle(exportId: string, dueKey: string, state: MarkState, runId: string | null, reason: string | null): Promise<void> {
+  const client = await table(TABLES.scheduleMarks);
+  await client.updateEntity<Partial<MarkRow>>({ partitionKey: exportId, rowKey: dueKey, state, runId: runId ?? '', reason: reason ?? '' }, 'Merge');
+}
+
+/** The due time is served by this run. */
+export function markFired(exportId: string, dueKey: string, runId: string, reason: string | null = null): Promise<void> {
+  return settle(exportId, dueKey, 'fired', runId, reason);
+}
+
+/** Not started now (a run was in progress); a later sweep may claim it again. */
+export function markBlocked(exportId: string, dueKey: string, reason: string): Promise<void> {
+  return settle(exportId, dueKey, 'blocked', null, reason);
+}

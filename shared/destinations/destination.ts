@@ -96,6 +96,10 @@ export interface DestinationAdapter<Settings = any, Secrets = any, Details = any
   listPerSegment?: boolean;
   limits: DestinationLimits;
   eligibleSegmentTypes: SegmentType[];
+  /** Segment types one export accepts, when they depend on its details (LinkedIn's company option). */
+  eligibleSegmentTypesFor?(details: Details): SegmentType[];
+  /** Data-matching fields of one export, when they depend on its details (which field is required). */
+  dataMatchingFor?(details: Details): DataMatchingField[];
   exportKinds: ExportKind[];
   /** Name of the setting that overrides the vendor origin locally (e.g. CAMPAIGN_MONITOR_API_URL). */
   apiUrlSetting?: SettingName;

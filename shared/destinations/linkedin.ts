@@ -535,6 +535,8 @@ export const linkedin: DestinationAdapter<LinkedinSettings, LinkedinSecrets, Lin
     maxConcurrentRequests: 4,
   },
   eligibleSegmentTypes: ['Profile', 'Contact', 'Account'],
+  eligibleSegmentTypesFor: linkedinSegmentTypesFor,
+  dataMatchingFor: linkedinDataMatchingFor,
   exportKinds: ['segment'],
   apiUrlSetting: 'LINKEDIN_API_URL',
 

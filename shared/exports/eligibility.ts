@@ -19,8 +19,18 @@ export function maxMembersFor(destination: DestinationAdapter, limits: Connectio
   return own !== undefined && own > 0 ? Math.min(own, destination.limits.maxMembersPerExport) : destination.limits.maxMembersPerExport;
 }
 
-export function eligibilityOf(segment: SegmentSummary, destination: DestinationAdapter, limits?: ConnectionLimits): Eligibility {
-  if (!destination.eligibleSegmentTypes.includes(segment.type)) {
+/** Segment types an export with these details accepts (all the destination's when none are given). */
+export function segmentTypesFor(destination: DestinationAdapter, details?: Record<string, unknown>): DestinationAdapter['eligibleSegmentTypes'] {
+  return details && destination.eligibleSegmentTypesFor ? destination.eligibleSegmentTypesFor(details) : destination.eligibleSegmentTypes;
+}
+
+/** Data-matching fields of an export with these details. */
+export function dataMatchingFor(destination: DestinationAdapter, details?: Record<string, unknown>): DestinationAdapter['dataMatching'] {
+  return details && destination.dataMatchingFor ? destination.dataMatchingFor(details) : destination.dataMatching;
+}
+
+export function eligibilityOf(segment: SegmentSummary, destination: DestinationAdapter, limits?: ConnectionLimits, details?: Record<string, unknown>): Eligibility {
+  if (!segmentTypesFor(destination, details).includes(segment.type)) {
     return { eligible: false, reason: ineligibleSegmentMessage(segment.name) };
   }
   const limit = maxMembersFor(destination, limits);

@@ -8,12 +8,12 @@ import type { ConnectionRecord } from '../connections/connection.js';
 import { canUseConnection } from '../connections/manageConnections.js';
 import { findConnection, listConnections } from '../connections/connectionStore.js';
 import { destinationFor } from '../destinations/registry.js';
-import type { DestinationAdapter } from '../destinations/destination.js';
+import type { DataMatchingField, DestinationAdapter } from '../destinations/destination.js';
 import { Forbidden, NotEligible, PreconditionFailed, ValidationFailed, type FieldError } from '../errors.js';
 import { findSegment, listLakeSegments, type SegmentSummary } from '../lake/segmentCatalog.js';
 import { validateWith } from '../validation.js';
 import { nextRunOf } from '../schedules/recurrence.js';
-import { eligibilityOf } from './eligibility.js';
+import { dataMatchingFor, eligibilityOf } from './eligibility.js';
 import type { CreateExportBody, ExportRecord, ExportView, UpdateExportBody } from './exportDefinition.js';
 import * as store from './exportStore.js';
 
@@ -85,16 +85,16 @@ async function checkDefinition(
   const lakeSegments = await listLakeSegments();
   const segments: SegmentSummary[] = definition.segments.map((id) => findSegment(lakeSegments, id));
   for (const segment of segments) {
-    const eligibility = eligibilityOf(segment, destination);
+    const eligibility = eligibilityOf(segment, destination, undefined, details);
     if (!eligibility.eligible) throw new NotEligible(eligibility.reason!, { segment: segment.id });
   }
-  checkMapping(destination, definition.mapping, segments);
+  checkMapping(destination, dataMatchingFor(destination, details), definition.mapping, segments);
   return { details };
 }
 
-function checkMapping(destination: DestinationAdapter, mapping: Record<string, string>, segments: SegmentSummary[]): void {
+function checkMapping(destination: DestinationAdapter, fields: DataMatchingField[], mapping: Record<string, string>, segments: SegmentSummary[]): void {
   const errors: FieldError[] = [];
-  const known = new Map(destination.dataMatching.map((field) => [field.name, field]));
+  const known = new Map(fields.map((field) => [field.name, field]));
   for (const [field, attribute] of Object.entries(mapping)) {
     if (!known.has(field)) {
       errors.push({ path: `body.mapping.${field}`, message: `'${field}' is not a data-matching field of ${destination.displayName}; use one of: ${[...known.keys()].join(', ')}` });
@@ -106,7 +106,7 @@ function checkMapping(destination: DestinationAdapter, mapping: Record<string, s
       }
     }
   }
-  for (const field of destination.dataMatching.filter((candidate) => candidate.required)) {
+  for (const field of fields.filter((candidate) => candidate.required)) {
     if (!mapping[field.name]) errors.push({ path: `body.mapping.${field.name}`, message: `${destination.displayName} needs '${field.name}' (${field.label}) mapped to a profile attribute` });
   }
   if (errors.length) throw new ValidationFailed('The data matching is not valid.', errors);

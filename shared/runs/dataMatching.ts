@@ -30,16 +30,22 @@ export function matchingPlan(mapping: Record<string, string>, attributes: string
 export type MatchResult = { ok: true; member: MappedMember } | { ok: false; email: string; code: 'invalidEmail'; message: string };
 
 export function matchRecord(plan: MatchingPlan, values: string[]): MatchResult {
+  // Lists keyed by something other than email (LinkedIn company lists) take rows as they are.
+  if (plan.emailColumn < 0) return { ok: true, member: { email: '', fields: fieldsOf(plan, values) } };
   const rawEmail = plan.emailColumn >= 0 ? (values[plan.emailColumn] ?? '') : '';
   const email = rawEmail.trim().toLowerCase();
   if (!isValidEmail(email)) {
     return { ok: false, email: rawEmail.trim(), code: 'invalidEmail', message: email ? `'${rawEmail.trim()}' is not a valid email address.` : 'The email address is empty.' };
   }
+  return { ok: true, member: { email, fields: fieldsOf(plan, values) } };
+}
+
+function fieldsOf(plan: MatchingPlan, values: string[]): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const [field, index] of plan.columns) {
     if (field === 'email') continue;
     const value = (values[index] ?? '').trim();
     if (value) fields[field] = value;
   }
-  return { ok: true, member: { email, fields } };
+  return fields;
 }

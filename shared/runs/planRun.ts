@@ -72,7 +72,7 @@ export async function planRun(message: PlanRunMessage, log: (line: string) => vo
   for (const segmentId of record.segments) {
     const segment = lakeSegments.find((candidate) => candidate.id === segmentId);
     if (!segment) return finishRunEarly(run, 'failed', `Segment '${segmentId}' no longer exists in the lake.`);
-    const eligibility = eligibilityOf(segment, destination);
+    const eligibility = eligibilityOf(segment, destination, undefined, record.details);
     if (!eligibility.eligible) return finishRunEarly(run, 'skipped', eligibility.reason!);
     planned.push({ segmentId: segment.id, segmentName: segment.name, type: segment.type, entity: segment.id, attributes: segment.attributes, memberCount: segment.memberCount });
   }

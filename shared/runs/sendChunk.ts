@@ -156,6 +156,9 @@ export async function sendChunk(message: ChunkMessage, log: Log = () => {}): Pro
       if (!matched.ok) {
         counts.skipped++;
         outcomes.push(outcome(item.offset, { email: matched.email, status: 'skipped', category: 'invalidRecord', code: matched.code, message: matched.message }));
+      } else if (!matched.member.email) {
+        // No email in this list's key (company lists): the row's offset identifies the member.
+        batch.push({ member: { ...matched.member, email: `#${item.offset}` }, offset: item.offset });
       } else if (seenEmails.has(matched.member.email)) {
         // The vendor keys members by email: a second row with the same email would overwrite the first.
         counts.skipped++;

@@ -132,12 +132,13 @@ describe('contacts as a user list', () => {
 
   it("refuses an Account segment as a contact list with the seeds' message, creating nothing at LinkedIn", async () => {
     const account = segments.find((segment) => segment.type === 'Account')!;
-    const exportId = await createExport('Accounts as contacts', account.name, { company: 'Name' }, { audienceType: 'contacts' });
     const before = simulator.state.counters.requests;
-    const run = await runExport(exportId);
-    expect(run.status).toBe('failed');
-    expect(run.reason).toContain(SEEDS_MESSAGE(account.name));
-    expect(run.counts.sent).toBe(0);
+    const response = await stack.api.post('/exports', { name: 'Accounts as contacts', connectionId, segments: [account.id], mapping: CONTACT_MAPPING, details: { audienceType: 'contacts' } });
+    expect(response.status).toBe(422);
+    expect(response.body.detail).toBe(SEEDS_MESSAGE(account.name));
+    // The same account segment is fine with the company option.
+    const companies = await stack.api.post('/exports', { name: 'Accounts as companies', connectionId, segments: [account.id], mapping: { companyName: 'Name' }, details: { audienceType: 'companies' } });
+    expect(companies.status).toBe(201);
     expect(simulator.findSegment(account.id)).toBeUndefined();
     expect(simulator.state.counters.requests).toBe(before);
   });
@@ -163,11 +164,9 @@ describe('contacts as a user list', () => {
   });
 });
 
-// The engine keys every member by a valid email today, and account rows have none, so a company
-// list cannot flow through it yet: it needs the per-export data matching the adapter exports
-// (linkedinDataMatchingFor: companyName required, no email) and members without an email key.
-// The test is complete; enable it with that engine change.
-describe.skip('accounts as a company list (the company option)', () => {
+// Account rows have no email: the export's data matching (companyName required) comes from the
+// adapter's dataMatchingFor, and the engine keys such members by their row.
+describe('accounts as a company list (the company option)', () => {
   it('sends every account once, with its name and website domain', async () => {
     const account = segments.find((segment) => segment.name === 'Enterprise accounts')!;
     const exportId = await createExport('LinkedIn ABM', account.name, { companyName: 'Name', companyWebsiteDomain: 'Website' }, { audienceType: 'companies' });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineRoute, json } from '../shared/http/route.js';
+import { tableContinuationToken } from '../shared/storage/continuationToken.js';
 import { exportId } from '../shared/exports/exportDefinition.js';
 import { getRun } from '../shared/runs/runStore.js';
 import { runId } from '../shared/runs/run.js';
@@ -16,7 +17,7 @@ defineRoute({
   query: z.strictObject({
     status: z.enum(['failed', 'skipped']).optional(),
     top: z.coerce.number().int().min(1).max(5000).default(1000),
-    continuationToken: z.string().max(2000).optional(),
+    continuationToken: tableContinuationToken.optional(),
   }),
   handle: async ({ params, query, request }) => {
     await getRun(params.id, params.runId);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineRoute, json } from '../shared/http/route.js';
+import { tableContinuationToken } from '../shared/storage/continuationToken.js';
 import { exportId } from '../shared/exports/exportDefinition.js';
 import { getExport } from '../shared/exports/exportStore.js';
 import { listRuns } from '../shared/runs/runStore.js';
@@ -13,7 +14,7 @@ defineRoute({
   summary: 'Run history of an export, newest first.',
   roles: ['admin', 'contributor', 'viewer'],
   params: z.object({ id: exportId }),
-  query: z.strictObject({ top: z.coerce.number().int().min(1).max(200).default(50), continuationToken: z.string().max(2000).optional() }),
+  query: z.strictObject({ top: z.coerce.number().int().min(1).max(200).default(50), continuationToken: tableContinuationToken.optional() }),
   response: { status: 200, schema: z.object({ items: z.array(runView), continuationToken: z.string().optional() }), description: 'Runs' },
   handle: async ({ params, query }) => {
     await getExport(params.id);

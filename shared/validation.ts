@@ -22,3 +22,15 @@ export function validateWith<T>(schema: z.ZodType<T>, value: unknown, where: str
   if (!result.success) throw new ValidationFailed(`The ${label} are not valid: ${summarize(result.error)}`, toFieldErrors(result.error, where));
   return result.data;
 }
+
+/**
+ * Caps a value by the length of its JSON text: what lands in one Table Storage column (64 KiB of
+ * UTF-16, i.e. 32,768 characters) or one Key Vault secret (25,600 characters) must fit.
+ */
+export function jsonAtMost<T extends z.ZodType>(schema: T, maxCharacters: number) {
+  return schema.refine((value) => JSON.stringify(value ?? null).length <= maxCharacters, {
+    message: `at most ${maxCharacters.toLocaleString('en-US')} characters as JSON`,
+    // Only once the parts are valid: a part that is too long is already named on its own.
+    when: (payload) => payload.issues.length === 0,
+  });
+}

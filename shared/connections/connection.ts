@@ -1,11 +1,18 @@
 import { z } from 'zod';
 import { destinationTypes } from '../destinations/registry.js';
+import { jsonAtMost } from '../validation.js';
 
 export const SHARING = ['adminsOnly', 'contributors'] as const;
 
 export const connectionId = z.string().regex(/^[a-z0-9-]{8,64}$/, 'a connection id is lower-case letters, digits and dashes');
 
 const name = z.string().trim().min(1, 'give the connection a name').max(100, 'at most 100 characters');
+
+/** Settings are one table column; all secrets of a connection are one Key Vault secret (25k characters). */
+export const MAX_SETTINGS_JSON = 16_000;
+export const MAX_SECRETS_JSON = 20_000;
+const settings = jsonAtMost(z.record(z.string().max(100), z.unknown()), MAX_SETTINGS_JSON);
+const secrets = jsonAtMost(z.record(z.string().max(100), z.unknown()), MAX_SECRETS_JSON);
 
 /** Limits of this account that are lower than the destination's (a vendor contract may set them). */
 export const connectionLimits = z.strictObject({
@@ -28,8 +35,8 @@ export type ConnectionLimits = z.infer<typeof connectionLimits>;
 export const createConnectionBody = z.strictObject({
   name,
   type: z.enum(destinationTypes as [string, ...string[]], { error: `use one of the destination types: ${destinationTypes.join(', ')} (GET /api/destinations)` }),
-  settings: z.record(z.string(), z.unknown()).default({}),
-  secrets: z.record(z.string(), z.unknown()).default({}),
+  settings: settings.default({}),
+  secrets: secrets.default({}),
   sharing: z.enum(SHARING).default('adminsOnly'),
   limits: connectionLimits.default({}),
   privacyConsent: z.literal(true, { error: 'accept the data privacy and compliance statement: set privacyConsent to true (data leaves the platform\'s compliance boundary)' }),
@@ -38,9 +45,9 @@ export type CreateConnectionBody = z.infer<typeof createConnectionBody>;
 
 export const updateConnectionBody = z.strictObject({
   name: name.optional(),
-  settings: z.record(z.string(), z.unknown()).optional(),
+  settings: settings.optional(),
   /** Replaces the given secret fields; secrets are never readable. */
-  secrets: z.record(z.string(), z.unknown()).optional(),
+  secrets: secrets.optional(),
   sharing: z.enum(SHARING).optional(),
   /** Replaces the connection's limits ({} removes them). */
   limits: connectionLimits.optional(),

@@ -9,7 +9,7 @@ import { Forbidden, NotFound, PreconditionFailed, ValidationFailed } from '../er
 import { secretStoreFromSettings } from '../secretStore.js';
 import { validateWith } from '../validation.js';
 import { setting } from '../settings.js';
-import type { ConnectionLimits, ConnectionRecord, ConnectionView, CreateConnectionBody, UpdateConnectionBody } from './connection.js';
+import { MAX_SECRETS_JSON, type ConnectionLimits, type ConnectionRecord, type ConnectionView, type CreateConnectionBody, type UpdateConnectionBody } from './connection.js';
 import * as store from './connectionStore.js';
 
 export function toConnectionView(connection: ConnectionRecord): ConnectionView {
@@ -109,6 +109,9 @@ export async function updateConnection(principal: Principal, id: string, body: U
   if (body.secrets) {
     const merged = { ...(await readSecrets(current)), ...body.secrets };
     const secrets = validateWith(destination.connectionSecrets, merged, 'body.secrets', 'secrets') as Record<string, string>;
+    if (JSON.stringify(secrets).length > MAX_SECRETS_JSON) {
+      throw new ValidationFailed('The secrets are too long to keep in Key Vault.', [{ path: 'body.secrets', message: `at most ${MAX_SECRETS_JSON.toLocaleString('en-US')} characters as JSON, with the secrets kept` }]);
+    }
     await secretStoreFromSettings().set(current.secretName, JSON.stringify(secrets));
     secretFields = Object.keys(secrets).sort();
   }

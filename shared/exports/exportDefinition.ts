@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { connectionId } from '../connections/connection.js';
+import { jsonAtMost } from '../validation.js';
 
 export const exportId = z.string().regex(/^[a-z0-9-]{8,64}$/, 'an export id is lower-case letters, digits and dashes');
 
@@ -32,26 +34,32 @@ export const DEFAULT_SCHEDULE: Schedule = { active: true, mode: 'systemRefresh' 
 
 const name = z.string().trim().min(1, 'give the export a name').max(200, 'at most 200 characters');
 
+// Each of these is one Table Storage column (at most 32,768 characters), so each is capped.
+const segmentIds = z.array(z.string().min(1).max(256)).max(50);
+const entityNames = z.array(z.string().min(1).max(256)).max(100);
+/** destination field → source attribute of the segment's entity */
+const mapping = jsonAtMost(z.record(z.string().min(1).max(100), z.string().min(1).max(256)), 16_000);
+const details = jsonAtMost(z.record(z.string().max(100), z.unknown()), 16_000);
+
 export const createExportBody = z.strictObject({
   name,
-  connectionId: z.string().min(1),
+  connectionId,
   kind: z.enum(['segment', 'dataOut']).default('segment'),
-  segments: z.array(z.string().min(1)).max(50).default([]),
-  /** destination field → source attribute of the segment's entity */
-  mapping: z.record(z.string(), z.string().min(1)).default({}),
-  details: z.record(z.string(), z.unknown()).default({}),
-  entities: z.array(z.string().min(1)).max(100).default([]),
+  segments: segmentIds.default([]),
+  mapping: mapping.default({}),
+  details: details.default({}),
+  entities: entityNames.default([]),
   schedule: schedule.default(DEFAULT_SCHEDULE),
 });
 export type CreateExportBody = z.infer<typeof createExportBody>;
 
 export const updateExportBody = z.strictObject({
   name: name.optional(),
-  connectionId: z.string().min(1).optional(),
-  segments: z.array(z.string().min(1)).max(50).optional(),
-  mapping: z.record(z.string(), z.string().min(1)).optional(),
-  details: z.record(z.string(), z.unknown()).optional(),
-  entities: z.array(z.string().min(1)).max(100).optional(),
+  connectionId: connectionId.optional(),
+  segments: segmentIds.optional(),
+  mapping: mapping.optional(),
+  details: details.optional(),
+  entities: entityNames.optional(),
   schedule: schedule.optional(),
 });
 export type UpdateExportBody = z.infer<typeof updateExportBody>;

@@ -10,6 +10,8 @@ import { hasRole } from '../auth/principal.js';
 import { toProblem } from './problem.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** Deeper JSON is no real request, and walking it (validation, JSON.stringify) would overflow the stack. */
+export const MAX_JSON_DEPTH = 64;
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -88,11 +90,29 @@ async function readJson(request: HttpRequest): Promise<unknown> {
   if (contentType && !/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
     throw new UnsupportedMediaType(`Send the body as application/json (got ${contentType.split(';')[0]}).`);
   }
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new BadRequest(`The body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep.`);
   try {
     return JSON.parse(text);
   } catch (error) {
     throw new BadRequest(`The body is not valid JSON: ${(error as Error).message}.`);
   }
+}
+
+/** The deepest nesting of objects and arrays in JSON text (brackets inside strings do not count). */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const char = text.charCodeAt(index);
+    if (inString) {
+      if (char === 0x5c) index++; // backslash: skip the escaped character
+      else if (char === 0x22) inString = false;
+    } else if (char === 0x22) inString = true;
+    else if (char === 0x7b || char === 0x5b) deepest = Math.max(deepest, ++depth);
+    else if (char === 0x7d || char === 0x5d) depth--;
+  }
+  return deepest;
 }
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {

@@ -1,7 +1,7 @@
 // Small helpers for Table Storage entities: JSON columns and ETag-guarded writes mapped to
 // domain errors, so stores stay short and every update honours If-Match the same way.
 import { RestError, type TableClient, type TableEntity, type TableEntityResult } from '@azure/data-tables';
-import { Conflict, NotFound, PreconditionFailed } from '../errors.js';
+import { Conflict, NotFound, PayloadTooLarge, PreconditionFailed } from '../errors.js';
 
 export function toJson(value: unknown): string {
   return JSON.stringify(value ?? null);
@@ -14,6 +14,15 @@ export function fromJson<T>(value: unknown, fallback: T): T {
 
 export function isStatus(error: unknown, ...statuses: number[]): boolean {
   return error instanceof RestError && statuses.includes(error.statusCode ?? 0);
+}
+
+/** Table Storage refuses a column over 64 KiB or a row over 1 MiB; that is the caller's input being too big. */
+function tooLargeToStore(error: unknown, what: string): PayloadTooLarge | undefined {
+  if (!isStatus(error, 400, 413)) return undefined;
+  const code = (error as RestError & { details?: { odataError?: { code?: string } } }).details?.odataError?.code ?? (error as RestError).code ?? '';
+  const text = `${code} ${(error as Error).message}`;
+  if (!/PropertyValueTooLarge|EntityTooLarge|RequestBodyTooLarge/.test(text)) return undefined;
+  return new PayloadTooLarge(`The ${what.toLowerCase()} is too large to store: a single field may hold at most 32,768 characters. Shorten the longest values and retry.`);
 }
 
 export async function getEntity<T extends object>(client: TableClient, partitionKey: string, rowKey: string): Promise<TableEntityResult<T> | undefined> {
@@ -38,7 +47,7 @@ export async function insertEntity<T extends object>(client: TableClient, entity
     return result.etag!;
   } catch (error) {
     if (isStatus(error, 409)) throw new Conflict(`${what} '${entity.rowKey}' exists already.`);
-    throw error;
+    throw tooLargeToStore(error, what) ?? error;
   }
 }
 
@@ -50,7 +59,7 @@ export async function replaceEntity<T extends object>(client: TableClient, entit
   } catch (error) {
     if (isStatus(error, 412)) throw new PreconditionFailed(`${what} '${entity.rowKey}' was changed by someone else; read it again and retry with its new ETag.`);
     if (isStatus(error, 404)) throw new NotFound(`${what} '${entity.rowKey}' does not exist.`);
-    throw error;
+    throw tooLargeToStore(error, what) ?? error;
   }
 }
 

@@ -158,6 +158,25 @@ describe('the export engine', () => {
     }
   }, 240_000);
 
+  it('ends a run whose chunks keep failing (their lake snapshot was removed) with the reason, after 5 attempts each', async () => {
+    simulator.setFaults({ latencyMs: 200, seed: 5 });
+    try {
+      const container = BlobServiceClient.fromConnectionString(stack.azurite.connectionString).getContainerClient('lake');
+      const exportId = await createExport('Snapshot gone', ['Segment_AllCustomers'], 'snapshot-gone');
+      const started = await stack.api.post(`/exports/${exportId}/runs`);
+      await eventually(async () => ((simulator.inspectList('snapshot-gone')?.memberCount ?? 0) > 0 ? true : undefined), { timeoutMs: 30_000, what: 'the run to be under way' });
+      // Two newer generations: the one this run reads is deleted (only the previous one is kept).
+      await seedLake({ containerClient: container, profiles: 500, kind: 'b2c', seed: 21 });
+      await seedLake({ containerClient: container, profiles: 500, kind: 'b2c', seed: 22 });
+      simulator.setFaults({});
+      const run = await waitForRun(exportId, started.body.runId, 120_000);
+      expect(['failed', 'partiallySucceeded']).toContain(run.status);
+      expect(run.reason).toMatch(/failed 5 times; last error: .*(changed or was removed|not found|does not exist)/i);
+      expect(stack.logs.join('\n')).toContain('export-chunks-poison');
+    } finally {
+      simulator.setFaults({});
+    }
+  }, 180_000);
   it('reports each invalid email and ends partiallySucceeded', async () => {
     const container = BlobServiceClient.fromConnectionString(stack.azurite.connectionString).getContainerClient('lake');
     await seedLake({ containerClient: container, profiles: 5_000, kind: 'b2c', seed: 11, invalidEmailRate: 0.02 });
@@ -177,4 +196,5 @@ describe('the export engine', () => {
     expect(csv.headers.get('content-type')).toContain('text/csv');
     expect(csv.text.split('\n')[0]).toBe('email,status,category,code,message,segmentId');
   }, 120_000);
+
 });

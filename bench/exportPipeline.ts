@@ -1,52 +1,73 @@
 // Times one segment export end to end through the real local stack: the Functions host (child
-// process), Azurite queues and tables, the Key Vault emulator and the Campaign Monitor simulator.
-//   node dist/bench/exportPipeline.js --profiles 1000000 [--rate 0]   (rate 0 = no vendor limit)
-// Prints wall time, throughput, the host's peak RSS and the simulator's counters as JSON.
-import { readFileSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
+// process), Azurite queues and tables, the Key Vault emulator and a destination's simulator.
+//   node dist/bench/exportPipeline.js --destination campaign-monitor --profiles 1000000 [--rate unlimited|documented|N]
+// `unlimited` lifts the vendor limit in the simulator and the engine (pipeline overhead);
+// `documented` keeps the simulator's and the adapter's own limits (time against the vendor's rate).
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { startStack } from '../local/stack.js';
 import { signDevToken } from '../shared/auth/devToken.js';
-import type { CampaignMonitorSimulator } from '../local/simulators/campaignMonitorSimulator.js';
+import { destinationFor } from '../shared/destinations/registry.js';
+
+interface Setup {
+  setting: string;
+  simulator: Record<string, unknown>;
+  connection: Record<string, unknown>;
+  details: Record<string, unknown>;
+  mapping: Record<string, string>;
+  /** Options that lift the simulator's limits for `--rate unlimited`. */
+  unlimited: Record<string, unknown>;
+}
+
+const PERSON = { email: 'Email', firstName: 'FirstName', lastName: 'LastName', postalCode: 'PostalCode' };
+const SETUPS: Record<string, Setup> = {
+  'campaign-monitor': { setting: 'CAMPAIGN_MONITOR_API_URL', simulator: {}, connection: { secrets: { apiKey: 'bench-key' } }, details: { listId: 'bench' }, mapping: PERSON, unlimited: { rateLimit: false } },
+  iterable: { setting: 'ITERABLE_API_URL', simulator: {}, connection: { secrets: { apiKey: 'bench-key' } }, details: {}, mapping: PERSON, unlimited: { rateLimit: false } },
+  mailchimp: { setting: 'MAILCHIMP_API_URL', simulator: {}, connection: { secrets: { apiKey: '0123456789abcdef0123456789abcdef-us19' } }, details: { listId: 'bench' }, mapping: PERSON, unlimited: {} },
+  dotdigital: { setting: 'DOTDIGITAL_API_URL', simulator: {}, connection: { secrets: { username: 'apiuser-bench@apiconnector.com', password: 'bench-password' } }, details: { addressBookId: 4242 }, mapping: PERSON, unlimited: { rateLimit: false } },
+  linkedin: { setting: 'LINKEDIN_API_URL', simulator: {}, connection: { settings: { adAccountId: '512345678' }, secrets: { accessToken: 'bench-token' } }, details: { audienceType: 'contacts' }, mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName' }, unlimited: { rateLimit: false } },
+};
 
 const { values } = parseArgs({
   options: {
+    destination: { type: 'string', default: 'campaign-monitor' },
     profiles: { type: 'string', default: '100000' },
-    rate: { type: 'string', default: '0' },
-    latency: { type: 'string', default: '0' },
+    rate: { type: 'string', default: 'unlimited' },
   },
 });
+const type = values.destination!;
+const setup = SETUPS[type];
+if (!setup) throw new Error(`Unknown destination ${type}; one of ${Object.keys(SETUPS).join(', ')}`);
 const profiles = Number(values.profiles);
-const rate = Number(values.rate);
+const adapter = destinationFor(type);
+const rate = values.rate === 'documented' ? adapter.limits.requestsPerSecond : values.rate === 'unlimited' ? Infinity : Number(values.rate);
 
 function peakRssMb(pid: number): number {
   // VmHWM: the process's peak resident set size.
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = /VmHWM:\s+(\d+) kB/.exec(status);
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Math.round(Number(match[1]) / 1024) : NaN;
 }
 
+const simulatorOptions = { ...setup.simulator, ...(values.rate === 'unlimited' ? setup.unlimited : {}) };
+if (Number.isFinite(rate) && values.rate !== 'documented') simulatorOptions.rateLimit = { requestsPerSecond: rate, burst: Math.max(1, Math.ceil(rate)) };
+const engineRate = Number.isFinite(rate) ? { requestsPerSecond: rate, burst: values.rate === 'documented' ? adapter.limits.burst : Math.max(1, Math.ceil(rate)) } : { requestsPerSecond: 1_000_000, burst: 1_000_000 };
+
 const dataDir = mkdtempSync(join(tmpdir(), 'outflow-bench-'));
 const key = randomBytes(32).toString('base64url');
-const seedStarted = Date.now();
+const setupStarted = Date.now();
 const stack = await startStack({
   dataDir,
   seedProfiles: profiles,
   seedKind: 'b2c',
   authSigningKey: key,
   hostOutput: () => {},
-  simulatorOptions: {
-    CAMPAIGN_MONITOR_API_URL: {
-      rateLimit: rate > 0 ? { requestsPerSecond: rate, burst: Math.max(1, Math.ceil(rate)) } : false,
-      faults: Number(values.latency) > 0 ? { latencyMs: Number(values.latency) } : undefined,
-    },
-  },
-  settings: { DESTINATION_RATE_LIMITS: JSON.stringify({ 'campaign-monitor': rate > 0 ? { requestsPerSecond: rate, burst: Math.max(1, Math.ceil(rate)) } : { requestsPerSecond: 1_000_000, burst: 1_000_000 } }) },
+  simulatorOptions: { [setup.setting]: simulatorOptions },
+  settings: { DESTINATION_RATE_LIMITS: JSON.stringify({ [type]: engineRate }) },
 });
-const setupSeconds = (Date.now() - seedStarted) / 1000;
+const setupSeconds = (Date.now() - setupStarted) / 1000;
 try {
   const token = await signDevToken({ key, role: 'admin', sub: 'bench', issuer: 'outflow-local', audience: 'outflow-api' });
   const call = async (method: string, path: string, body?: unknown) => {
@@ -55,39 +76,41 @@ try {
     if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
     return json;
   };
-  const connection = await call('POST', '/connections', { name: 'bench', type: 'campaign-monitor', secrets: { apiKey: 'bench-key' }, privacyConsent: true });
-  const created = await call('POST', '/exports', { name: 'bench', connectionId: connection.id, segments: ['Segment_AllCustomers'], mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName', postalCode: 'PostalCode' }, details: { listId: 'bench' } });
+  const connection = await call('POST', '/connections', { name: 'bench', type, privacyConsent: true, ...setup.connection });
+  const created = await call('POST', '/exports', { name: 'bench', connectionId: connection.id, segments: ['Segment_AllCustomers'], mapping: setup.mapping, details: setup.details });
   const started = Date.now();
   const { runId } = await call('POST', `/exports/${created.id}/runs`);
   let run: any;
   for (;;) {
     run = await call('GET', `/exports/${created.id}/runs/${runId}`);
     if (['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'].includes(run.status)) break;
-    if (Date.now() - started > 30 * 60_000) throw new Error('run did not finish within 30 minutes');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (Date.now() - started > 60 * 60_000) throw new Error('run did not finish within an hour');
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
   const wallSeconds = (Date.now() - started) / 1000;
-  const simulator = stack.simulators[0]!.instance as CampaignMonitorSimulator;
-  const list = simulator.inspectList('bench')!;
-  const result = {
-    date: new Date().toISOString(),
-    machine: `${cpus().length} cores, Node ${process.version}`,
-    profiles,
-    vendorRate: rate > 0 ? rate : 'unlimited',
-    setupSeconds,
-    wallSeconds,
-    membersPerSecond: Math.round(profiles / wallSeconds),
-    minimumSecondsAtRate: rate > 0 ? Math.ceil(profiles / 1000) / rate : null,
-    status: run.status,
-    counts: run.counts,
-    delivered: list.memberCount,
-    deliveries: list.deliveries,
-    duplicates: list.duplicates,
-    requests: simulator.state.counters.requests,
-    tooManyRequests: simulator.state.counters.tooManyRequests,
-    hostPeakRssMb: peakRssMb(stack.host.pid!),
-  };
-  console.log(JSON.stringify(result, null, 2));
+  const counters = ((stack.simulators.find((simulator) => simulator.setting === setup.setting)?.instance as any)?.state?.counters ?? {}) as Record<string, unknown>;
+  const calls = Math.ceil(profiles / adapter.batchSize);
+  console.log(
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: `${cpus().length} cores, Node ${process.version}, load ${loadavg().map((load) => load.toFixed(1)).join('/')}`,
+        destination: type,
+        profiles,
+        rate: Number.isFinite(rate) ? `${rate} requests/s${values.rate === 'documented' ? ' (documented)' : ''}` : 'unlimited',
+        setupSeconds,
+        wallSeconds,
+        membersPerSecond: Math.round(profiles / wallSeconds),
+        floorSeconds: Number.isFinite(rate) ? Math.max(0, (calls - engineRate.burst) / rate) : null,
+        status: run.status,
+        counts: run.counts,
+        simulator: counters,
+        hostPeakRssMb: peakRssMb(stack.host.pid!),
+      },
+      null,
+      2,
+    ),
+  );
 } finally {
   await stack.stop();
   rmSync(dataDir, { recursive: true, force: true });

@@ -1,0 +1,30 @@
+// `npm run bench`: runs the benchmarks one after another, each in its own process, and prints
+// their figures. `npm run bench -- --destinations` adds 1,000,000 members per destination at
+// each vendor's documented rate (about half an hour in all).
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { projectRoot } from '../local/projectRoot.js';
+
+const { values } = parseArgs({ options: { destinations: { type: 'boolean', default: false } } });
+const dist = join(projectRoot(), 'dist', 'bench');
+
+const runs: [string, string[]][] = [
+  ['seedLake.js', ['--profiles', '1000000']],
+  ['exportPipeline.js', ['--destination', 'campaign-monitor', '--profiles', '100000', '--rate', 'unlimited']],
+  ['exportPipeline.js', ['--destination', 'campaign-monitor', '--profiles', '1000000', '--rate', 'unlimited']],
+  ['exportPipeline.js', ['--destination', 'campaign-monitor', '--profiles', '100000', '--rate', '10']],
+];
+if (values.destinations) {
+  for (const destination of ['campaign-monitor', 'iterable', 'dotdigital', 'mailchimp', 'linkedin']) {
+    runs.push(['exportPipeline.js', ['--destination', destination, '--profiles', '1000000', '--rate', 'documented']]);
+  }
+}
+
+let failed = 0;
+for (const [script, args] of runs) {
+  console.log(`\n$ node dist/bench/${script} ${args.join(' ')}`);
+  const result = spawnSync(process.execPath, [join(dist, script), ...args], { stdio: 'inherit' });
+  if (result.status !== 0) failed++;
+}
+process.exit(failed ? 1 : 0);

@@ -16,6 +16,7 @@ import { getRun, updateRun } from './runStore.js';
 import { finalizeIfComplete, finishRunEarly } from './finalizeRun.js';
 import type { PlannedSegment, RunRecord } from './run.js';
 import type { PlanRunMessage } from './startRun.js';
+import { silentLogger, type Logger } from '../observability/log.js';
 
 /** The segment id of a run's de-duplicated union of several segments. */
 export const UNION_SEGMENT_ID = 'union';
@@ -33,20 +34,20 @@ export interface ChunkMessage {
 }
 
 /**
- * How many members a chunk should hold: about 10 s of sending at the vendor's rate (5–50 batches),
- * but small enough that a large run has enough chunks to keep every sender busy to the end
- * instead of leaving a long tail of a few big chunks.
+ * How many members a chunk should hold. Enough chunks to keep the vendor's rate busy — one sender
+ * per half second of calls at that rate, up to 64 — but no more: every chunk ends with a partial
+ * batch, which costs one extra call against a rate-limited vendor. Within 5–50 batches a chunk.
  */
 export function membersPerChunk(destination: DestinationAdapter, requestsPerSecond: number, totalMembers: number): number {
-  const batchesAtRate = Number.isFinite(requestsPerSecond) ? Math.round(requestsPerSecond * 10) : 50;
-  const batchesForSpread = Math.ceil(totalMembers / destination.batchSize / TARGET_CHUNKS);
-  return destination.batchSize * Math.max(5, Math.min(50, batchesAtRate, batchesForSpread));
+  const senders = Number.isFinite(requestsPerSecond) ? Math.min(MAX_PARALLEL_CHUNKS, Math.max(4, Math.ceil(requestsPerSecond / 2))) : MAX_PARALLEL_CHUNKS;
+  const batches = Math.ceil(totalMembers / destination.batchSize / senders);
+  return destination.batchSize * Math.max(5, Math.min(50, batches));
 }
 
-/** Enough chunks for several hosts' worth of parallel senders (16 per host) with a short tail. */
-const TARGET_CHUNKS = 64;
+/** Several hosts' worth of parallel senders (16 per host), with a short tail at the end. */
+const MAX_PARALLEL_CHUNKS = 64;
 
-export async function planRun(message: PlanRunMessage, log: (line: string) => void = () => {}): Promise<void> {
+export async function planRun(message: PlanRunMessage, log: Logger = silentLogger): Promise<void> {
   let run = await getRun(message.exportId, message.runId);
   // Re-delivered after planning finished, or the run ended meanwhile: nothing to do.
   if (run.planned || (run.status !== 'queued' && run.status !== 'running')) return;
@@ -105,7 +106,7 @@ export async function planRun(message: PlanRunMessage, log: (line: string) => vo
         memberCount: union.memberCount,
       };
       sources = [{ segment: merged, container: 'work', blobs: [{ blobName: union.blobName, size: union.size, etag: union.etag, format: { delimiter: ',', columnHeaders: false } as PartitionBlob['format'] }] }];
-      log(`Run ${run.id}: ${union.memberCount} distinct members in ${planned.length} segments (${union.duplicates} repeated rows left out)`);
+      log.info(`${union.memberCount} distinct members in ${planned.length} segments (${union.duplicates} repeated rows left out)`, { members: union.memberCount, segments: planned.length, duplicates: union.duplicates });
     } catch (error) {
       if (error instanceof UnionOverLimit) return overLimit(planned.reduce((sum, segment) => sum + segment.memberCount, 0));
       throw error;
@@ -168,7 +169,7 @@ export async function planRun(message: PlanRunMessage, log: (line: string) => vo
           : task,
     ),
   }));
-  log(`Planned run ${run.id}: ${totalMembers} members in ${chunks.length} chunks`);
+  log.info(`Planned: ${totalMembers} members in ${chunks.length} chunks`, { members: totalMembers, chunks: chunks.length });
   // Chunks may all have finished while the plan was being recorded.
   await finalizeIfComplete(run.exportId, run.id);
 }

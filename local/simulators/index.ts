@@ -1,6 +1,7 @@
 // Local simulators by the setting that points the app at them. Adding a destination adds a line.
 import type { SettingName } from '../../shared/settings.js';
 import { startCampaignMonitorSimulator } from './campaignMonitorSimulator.js';
+import { startDotdigitalSimulator } from './dotdigitalSimulator.js';
 import { startMailchimpSimulator } from './mailchimpSimulator.js';
 import { startIterableSimulator } from './iterableSimulator.js';
 import { startLinkedinSimulator } from './linkedinSimulator.js';
@@ -18,6 +19,7 @@ type SimulatorOptions = Record<string, unknown>;
 
 const SIMULATORS: { setting: SettingName; name: string; start(port: number, options: SimulatorOptions): Promise<{ url: string; stop(): Promise<void> }> }[] = [
   { setting: 'CAMPAIGN_MONITOR_API_URL', name: 'Campaign Monitor', start: (port, options) => startCampaignMonitorSimulator({ ...options, port }) },
+  { setting: 'DOTDIGITAL_API_URL', name: 'dotdigital', start: (port, options) => startDotdigitalSimulator({ ...options, port }) },
   { setting: 'MAILCHIMP_API_URL', name: 'Mailchimp', start: (port, options) => startMailchimpSimulator({ ...options, port }) },
   { setting: 'ITERABLE_API_URL', name: 'Iterable', start: (port, options) => startIterableSimulator({ ...options, port }) },
   { setting: 'LINKEDIN_API_URL', name: 'LinkedIn', start: (port, options) => startLinkedinSimulator({ ...options, port }) },

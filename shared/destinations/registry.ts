@@ -2,11 +2,12 @@
 import { NotFound } from '../errors.js';
 import type { DestinationAdapter } from './destination.js';
 import { campaignMonitor } from './campaignMonitor.js';
+import { dotdigital } from './dotdigital.js';
 import { mailchimp } from './mailchimp.js';
 import { iterable } from './iterable.js';
 import { linkedin } from './linkedin.js';
 
-export const destinations: readonly DestinationAdapter[] = [campaignMonitor, iterable, mailchimp, linkedin];
+export const destinations: readonly DestinationAdapter[] = [campaignMonitor, dotdigital, iterable, mailchimp, linkedin];
 
 export const destinationTypes = destinations.map((destination) => destination.type);
 

@@ -1,0 +1,771 @@
+// A local dotdigital (API v2) for development, tests and benchmarks. It speaks the vendor's paths,
+// Basic auth, answer shapes and ERROR_* messages for the calls Outflow makes (see the sources in
+// shared/destinations/dotdigital.ts): account-info naming the account's endpoint, address books,
+// asynchronous contact imports from CSV files (multipart or JSON base64) with the vendor's job
+// states, report and report-faults, 25 active imports per account, a per-minute call limit with
+// 429 and X-RateLimit headers, and faults injected from a seeded PRNG so a failing test replays.
+//
+// Where the vendor's behaviour is not documented the simulator picks a reading and says so: a file
+// over 50 MB is answered 413; a missing Email column is a 400 ERROR_NO_EMAIL_COLUMN at upload;
+// a CSV that cannot be parsed (or an Excel file, which it cannot read) ends InvalidFileFormat; a
+// Failed import keeps none of its rows; the first of several rows with one email is imported and
+// the others are faults with reason Duplicate; the plain import (without merge option) overwrites
+// like Overwrite; report-faults columns are Reason, email, then the file's other columns in lower
+// case, alphabetically (as the vendor's sample shows). Every regional host maps to this one
+// origin, so the simulator cannot see which region a call was meant for: `accountRegion` makes
+// account-info name https://{region}-api.dotdigital.com, and `callerRegion` (a test switch) says
+// which region the client under test uses; when they differ every call but account-info answers
+// the vendor's wrong-region 403.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+
+export interface Faults {
+  /** Share of vendor calls answered 500 before any processing (0..1). */
+  serverErrorRate?: number;
+  /** After every `every` vendor calls, the next `length` calls are answered 429. */
+  tooManyRequestsBursts?: { every: number; length: number };
+  /** Delay before each vendor call is handled; `latencyJitterMs` adds 0..jitter from the PRNG. */
+  latencyMs?: number;
+  latencyJitterMs?: number;
+  /** Share of vendor calls whose socket is destroyed without an answer (0..1). */
+  connectionResetRate?: number;
+  /** Share of imports that end Failed (none of their rows kept). */
+  failImportRate?: number;
+  /** Extra time every import stays NotFinished (slow jobs). */
+  slowImportMs?: number;
+  /** Seed of the PRNG behind every random fault; setting faults restarts the sequence. */
+  seed?: number;
+}
+
+export interface RateLimit {
+  /** Calls per account per one-minute window (the vendor's tiers are per minute). */
+  callsPerMinute: number;
+}
+
+export type Region = 'r1' | 'r2' | 'r3';
+
+export interface DotdigitalSimulatorOptions {
+  /** 0 or absent: a free port. Always 127.0.0.1. */
+  port?: number;
+  /** Accepted API users, email → password; absent: any non-empty pair is accepted (local demos). */
+  apiUsers?: Record<string, string>;
+  /** The account's region, named by account-info; absent: account-info names this simulator's origin. */
+  accountRegion?: Region;
+  /** The region the client under test is configured for (see the header); absent: no region check. */
+  callerRegion?: Region;
+  /** Per-minute window per account; absent: the Basic package's Low tier, 35/min. `false`: no limit. */
+  rateLimit?: RateLimit | false;
+  /** Also send Retry-After on 429. Default true. */
+  retryAfterHeader?: boolean;
+  faults?: Faults;
+  /** Any address book ID used is created on first use. Default true. */
+  autoCreateAddressBooks?: boolean;
+  /** Active (NotFinished) imports per account. Default 25. */
+  maxActiveImports?: number;
+  /** Largest import file accepted, bytes. Default 50 MB. */
+  maxFileBytes?: number;
+  /** How long an import stays NotFinished. Default 200 ms. */
+  importDelayMs?: number;
+  /** How many status polls answer NotFinished before an import may finish. Default 0. */
+  notFinishedPolls?: number;
+  /** Addresses on the account's suppression list: imports report them as Globally Suppressed. */
+  suppressedEmails?: string[];
+}
+
+export interface SimulatedContact {
+  id: number;
+  email: string;
+  /** Data fields by upper-case name, e.g. FIRSTNAME (a plain object: accounts hold millions). */
+  dataFields: Record<string, string>;
+}
+
+export interface SimulatedAddressBook {
+  id: number;
+  name: string;
+  /** Lower-cased emails of the contacts in the book. */
+  members: Set<string>;
+  /** Times each lower-cased email was imported into the book. */
+  deliveries: Map<string, number>;
+}
+
+export type ImportStatus = 'Finished' | 'NotFinished' | 'RejectedByWatchdog' | 'InvalidFileFormat' | 'Unknown' | 'Failed' | 'ExceedsAllowedContactLimit';
+
+export interface ImportReport {
+  newContacts: number;
+  updatedContacts: number;
+  globallySuppressed: number;
+  invalidEntries: number;
+  duplicateEmails: number;
+  blocked: number;
+  unsubscribed: number;
+  hardBounced: number;
+  softBounced: number;
+  ispComplaints: number;
+  mailBlocked: number;
+  domainSuppressed: number;
+  pendingDoubleOptin: number;
+  failures: number;
+  suppressedContacts: number;
+}
+
+export interface SimulatedImport {
+  id: string;
+  addressBookId: number;
+  fileName: string;
+  mergeOption: MergeOption;
+  status: ImportStatus;
+  createdAt: number;
+  finishAt: number;
+  polls: number;
+  /** Decided at upload from the PRNG: the job ends Failed. */
+  willFail: boolean;
+  /** Parsed file until the job finishes; undefined when it could not be parsed. */
+  header?: string[];
+  rows?: string[][];
+  contactCount: number;
+  report?: ImportReport;
+  faultsCsv?: string;
+}
+
+export interface SimulatorCounters {
+  requests: number;
+  /** Requests per "METHOD /path" with IDs replaced by placeholders. */
+  byRoute: Record<string, number>;
+  unauthorized: number;
+  forbidden: number;
+  tooManyRequests: number;
+  serverErrors: number;
+  connectionResets: number;
+  imports: number;
+  importedContacts: number;
+  tooManyActiveImports: number;
+}
+
+export interface SimulatorState {
+  accountId: number;
+  /** Contacts of the account by lower-cased email (address books hold memberships). */
+  contacts: Map<string, SimulatedContact>;
+  addressBooks: Map<number, SimulatedAddressBook>;
+  imports: Map<string, SimulatedImport>;
+  /** Lower-cased addresses on the account's suppression list. */
+  suppressed: Set<string>;
+  counters: SimulatorCounters;
+}
+
+export interface AddressBookInspection {
+  addressBookId: number;
+  name: string;
+  memberCount: number;
+  /** Imported rows in total, and how many emails were imported more than once. */
+  deliveries: number;
+  duplicates: number;
+  duplicateEmails: string[];
+  imports: number;
+  activeImports: number;
+}
+
+export interface DotdigitalSimulator {
+  /** Origin for DOTDIGITAL_API_URL, e.g. http://127.0.0.1:4012. */
+  url: string;
+  port: number;
+  state: SimulatorState;
+  setFaults(faults: Faults): void;
+  inspectAddressBook(addressBookId: number): AddressBookInspection | undefined;
+  /** Empties contacts, books and imports, clears faults and windows, restores the suppression list; keeps users and options. */
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimit = { callsPerMinute: 35 };
+const DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024;
+const MERGE_OPTIONS = ['Overwrite', 'OnlyOverwriteIfNotEmpty', 'OnlyOverwriteIfContactDataNotPopulated'] as const;
+type MergeOption = (typeof MERGE_OPTIONS)[number];
+// Pragmatic syntax check: one @, no spaces, a dotted domain.
+const EMAIL_PATTERN = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
+
+class VendorError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function emptyCounters(): SimulatorCounters {
+  return { requests: 0, byRoute: {}, unauthorized: 0, forbidden: 0, tooManyRequests: 0, serverErrors: 0, connectionResets: 0, imports: 0, importedContacts: 0, tooManyActiveImports: 0 };
+}
+
+function emptyReport(): ImportReport {
+  return {
+    newContacts: 0,
+    updatedContacts: 0,
+    globallySuppressed: 0,
+    invalidEntries: 0,
+    duplicateEmails: 0,
+    blocked: 0,
+    unsubscribed: 0,
+    hardBounced: 0,
+    softBounced: 0,
+    ispComplaints: 0,
+    mailBlocked: 0,
+    domainSuppressed: 0,
+    pendingDoubleOptin: 0,
+    failures: 0,
+    suppressedContacts: 0,
+  };
+}
+
+/** Reads the whole body; beyond `limit` bytes it keeps draining (so the client reads our answer) but drops the data. */
+function readBody(request: IncomingMessage, limit: number): Promise<{ body: Buffer; tooLarge: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        tooLarge = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => resolve({ body: tooLarge ? Buffer.alloc(0) : Buffer.concat(chunks), tooLarge }));
+    request.on('error', reject);
+  });
+}
+
+function credentialsOf(request: IncomingMessage): { username: string; password: string } | undefined {
+  const match = /^Basic\s+(.+)$/i.exec(request.headers.authorization ?? '');
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/** The file part of a multipart/form-data body (the part with a filename, or the one named `file`). */
+function multipartFile(body: Buffer, contentType: string): { fileName: string; data: Buffer } | undefined {
+  const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
+  if (!boundary) return undefined;
+  const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
+  let position = body.indexOf(delimiter);
+  while (position >= 0) {
+    const partStart = position + delimiter.length;
+    if (body.subarray(partStart, partStart + 2).toString() === '--') return undefined;
+    const headersEnd = body.indexOf('\r\n\r\n', partStart);
+    if (headersEnd < 0) return undefined;
+    const headers = body.subarray(partStart, headersEnd).toString('utf8');
+    const next = body.indexOf(Buffer.concat([Buffer.from('\r\n'), delimiter]), headersEnd + 4);
+    if (next < 0) return undefined;
+    const fileName = /filename="([^"]*)"/i.exec(headers)?.[1];
+    const name = /\bname="([^"]*)"/i.exec(headers)?.[1];
+    if (fileName !== undefined || name === 'file') return { fileName: fileName ?? 'file.csv', data: body.subarray(headersEnd + 4, next) };
+    position = next + 2;
+  }
+  return undefined;
+}
+
+function routeKey(method: string, path: string): string {
+  return `${method} ${path.replace(/\/address-books\/[^/]+/, '/address-books/{addressBookId}').replace(/\/import\/(?!with-merge-option)[^/]+/, '/import/{importId}').replace(/with-merge-option\/[^/]+/, 'with-merge-option/{mergeOption}')}`;
+}
+
+export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptions = {}): Promise<DotdigitalSimulator> {
+  const rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
+  const retryAfterHeader = options.retryAfterHeader ?? true;
+  const autoCreate = options.autoCreateAddressBooks ?? true;
+  const maxActiveImports = options.maxActiveImports ?? 25;
+  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const importDelayMs = options.importDelayMs ?? 200;
+  const notFinishedPolls = options.notFinishedPolls ?? 0;
+  // Room for a base64 JSON body of the largest file.
+  const maxBodyBytes = Math.ceil(maxFileBytes * 1.4) + 1024 * 1024;
+
+  const initialSuppressed = (options.suppressedEmails ?? []).map((email) => email.trim().toLowerCase());
+  const state: SimulatorState = {
+    accountId: 100_000 + Math.floor(Math.random() * 900_000),
+    contacts: new Map(),
+    addressBooks: new Map(),
+    imports: new Map(),
+    suppressed: new Set(initialSuppressed),
+    counters: emptyCounters(),
+  };
+  let faults: Faults = {};
+  let random = seededRandom(1);
+  let faultedCalls = 0;
+  let nextContactId = 1;
+  const windows = new Map<string, { start: number; calls: number }>();
+  const sockets = new Set<Socket>();
+  let origin = '';
+
+  function setFaults(next: Faults): void {
+    faults = { ...next };
+    random = seededRandom(next.seed ?? 1);
+    faultedCalls = 0;
+  }
+  setFaults(options.faults ?? {});
+
+  // ---- rate limiting: fixed one-minute windows per account, as the vendor's tiers count -----------
+
+  function windowFor(username: string, now: number): { start: number; calls: number } | undefined {
+    if (!rateLimit) return undefined;
+    const start = Math.floor(now / 60_000) * 60_000;
+    let window = windows.get(username);
+    if (!window || window.start !== start) {
+      window = { start, calls: 0 };
+      windows.set(username, window);
+    }
+    return window;
+  }
+
+  function rateHeaders(window: { start: number; calls: number } | undefined): Record<string, string> {
+    if (!rateLimit || !window) return {};
+    return {
+      'X-RateLimit-Limit': String(rateLimit.callsPerMinute),
+      'X-RateLimit-Remaining': String(Math.max(0, rateLimit.callsPerMinute - window.calls)),
+      // Epoch seconds when the window ends.
+      'X-RateLimit-Reset': String(Math.ceil((window.start + 60_000) / 1000)),
+    };
+  }
+
+  // ---- address books and imports --------------------------------------------------------------------
+
+  function addressBookFor(id: number): SimulatedAddressBook {
+    const book = state.addressBooks.get(id);
+    if (book) return book;
+    if (!autoCreate) throw new VendorError(404, 'Error: ERROR_ADDRESSBOOK_NOT_FOUND');
+    const created: SimulatedAddressBook = { id, name: `Address book ${id}`, members: new Set(), deliveries: new Map() };
+    state.addressBooks.set(id, created);
+    return created;
+  }
+
+  function activeImports(): number {
+    let active = 0;
+    for (const job of state.imports.values()) if (job.status === 'NotFinished') active += 1;
+    return active;
+  }
+
+  /** Ends every import whose time (and poll count) has come. */
+  function settle(now = Date.now()): void {
+    for (const job of state.imports.values()) {
+      if (job.status === 'NotFinished' && now >= job.finishAt && job.polls >= notFinishedPolls) finish(job);
+    }
+  }
+
+  function finish(job: SimulatedImport): void {
+    if (job.willFail) {
+      job.status = 'Failed';
+    } else if (!job.header || !job.rows) {
+      job.status = 'InvalidFileFormat';
+    } else {
+      applyRows(job, job.header, job.rows);
+      job.status = 'Finished';
+    }
+    job.header = undefined;
+    job.rows = undefined;
+  }
+
+  function applyRows(job: SimulatedImport, header: string[], rows: string[][]): void {
+    const book = addressBookFor(job.addressBookId);
+    const names = header.map((name) => name.trim().toUpperCase());
+    const emailColumn = names.indexOf('EMAIL');
+    const report = emptyReport();
+    const faultColumns = names.map((name, index) => ({ name: name.toLowerCase(), index })).filter((column) => column.index !== emailColumn).sort((a, b) => a.name.localeCompare(b.name));
+    const faultRows: string[][] = [];
+    const fault = (reason: string, row: string[]) => faultRows.push([reason, (row[emailColumn] ?? '').trim(), ...faultColumns.map((column) => row[column.index] ?? '')]);
+    const seen = new Set<string>();
+    for (const row of rows) {
+      const raw = (row[emailColumn] ?? '').trim();
+      const email = raw.toLowerCase();
+      if (!EMAIL_PATTERN.test(raw) || raw.length > 254) {
+        report.invalidEntries += 1;
+        fault('Invalid Entries', row);
+        continue;
+      }
+      if (seen.has(email)) {
+        report.duplicateEmails += 1;
+        fault('Duplicate', row);
+        continue;
+      }
+      seen.add(email);
+      if (state.suppressed.has(email)) {
+        report.globallySuppressed += 1;
+        report.suppressedContacts += 1;
+        fault('Globally Suppressed', row);
+        continue;
+      }
+      let contact = state.contacts.get(email);
+      if (contact) report.updatedContacts += 1;
+      else {
+        contact = { id: nextContactId++, email: raw, dataFields: Object.create(null) as Record<string, string> };
+        state.contacts.set(email, contact);
+        report.newContacts += 1;
+      }
+      for (let index = 0; index < names.length; index++) {
+        if (index === emailColumn || !names[index]) continue;
+        mergeField(contact, names[index]!, (row[index] ?? '').trim(), job.mergeOption);
+      }
+      book.members.add(email);
+      book.deliveries.set(email, (book.deliveries.get(email) ?? 0) + 1);
+      state.counters.importedContacts += 1;
+    }
+    job.report = report;
+    job.faultsCsv = stringify([['Reason', 'email', ...faultColumns.map((column) => column.name)], ...faultRows], { record_delimiter: 'windows' });
+  }
+
+  function mergeField(contact: SimulatedContact, name: string, value: string, mergeOption: MergeOption): void {
+    const current = contact.dataFields[name];
+    if (mergeOption === 'OnlyOverwriteIfNotEmpty' && !value) return;
+    if (mergeOption === 'OnlyOverwriteIfContactDataNotPopulated' && current) return;
+    if (value) contact.dataFields[name] = value;
+    else delete contact.dataFields[name];
+  }
+
+  function parseMergeOption(raw: string | undefined): MergeOption {
+    if (raw === undefined) return 'Overwrite';
+    const byNumber = /^\d$/.test(raw) ? MERGE_OPTIONS[Number(raw)] : undefined;
+    const byName = MERGE_OPTIONS.find((option) => option.toLowerCase() === raw.toLowerCase());
+    const option = byNumber ?? byName;
+    if (!option) throw new VendorError(400, `The merge option '${raw}' is not valid. ERROR_INVALID_MERGE_OPTION`);
+    return option;
+  }
+
+  function readUpload(request: IncomingMessage, body: Buffer): { fileName: string; data: Buffer } {
+    const contentType = request.headers['content-type'] ?? '';
+    if (/multipart\/form-data/i.test(contentType)) {
+      const file = multipartFile(body, contentType);
+      if (!file) throw new VendorError(400, 'No file was found in the request. ERROR_IMPORT_UNSUPPORTED_FORMAT');
+      return file;
+    }
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      throw new VendorError(400, 'The request is invalid.');
+    }
+    const data = json?.data ?? json?.Data;
+    const fileName = json?.fileName ?? json?.filename ?? json?.FileName;
+    if (typeof data !== 'string' || !data) throw new VendorError(400, 'No file data was provided. ERROR_IMPORT_UNSUPPORTED_FORMAT');
+    return { fileName: typeof fileName === 'string' && fileName ? fileName : 'file.csv', data: Buffer.from(data, 'base64') };
+  }
+
+  function startImport(request: IncomingMessage, body: Buffer, addressBookId: number, mergeOptionRaw: string | undefined): [number, unknown] {
+    const mergeOption = parseMergeOption(mergeOptionRaw);
+    addressBookFor(addressBookId);
+    settle();
+    if (activeImports() >= maxActiveImports) {
+      state.counters.tooManyActiveImports += 1;
+      throw new VendorError(400, `You currently have more than ${maxActiveImports} imports running at the same time. ERROR_IMPORT_TOOMANYACTIVEIMPORTS`);
+    }
+    const { fileName, data } = readUpload(request, body);
+    if (data.length > maxFileBytes) throw new VendorError(413, 'Request Entity Too Large');
+    let header: string[] | undefined;
+    let rows: string[][] | undefined;
+    // Excel files are valid for the vendor; this simulator cannot read them.
+    if (!/\.xlsx?$/i.test(fileName)) {
+      try {
+        const parsed = parse(data, { bom: true, skip_empty_lines: true, relax_column_count: true }) as string[][];
+        header = parsed[0] ?? [];
+        rows = parsed.slice(1);
+      } catch {
+        header = undefined;
+      }
+    }
+    if (header && !header.some((name) => name.trim().toLowerCase() === 'email')) {
+      throw new VendorError(400, 'The file does not contain an Email column. ERROR_NO_EMAIL_COLUMN');
+    }
+    const now = Date.now();
+    const job: SimulatedImport = {
+      id: randomUUID(),
+      addressBookId,
+      fileName,
+      mergeOption,
+      status: 'NotFinished',
+      createdAt: now,
+      finishAt: now + importDelayMs + (faults.slowImportMs ?? 0),
+      polls: 0,
+      willFail: !!faults.failImportRate && random() < faults.failImportRate,
+      header,
+      rows: header ? rows : undefined,
+      contactCount: rows?.length ?? 0,
+    };
+    state.imports.set(job.id, job);
+    state.counters.imports += 1;
+    return [202, { id: job.id, status: job.status }];
+  }
+
+  function importFor(id: string): SimulatedImport {
+    const job = state.imports.get(id.toLowerCase()) ?? state.imports.get(id);
+    if (!job) throw new VendorError(404, 'Error: ERROR_IMPORT_NOT_FOUND');
+    return job;
+  }
+
+  function inspectAddressBook(addressBookId: number): AddressBookInspection | undefined {
+    settle();
+    const book = state.addressBooks.get(addressBookId);
+    if (!book) return undefined;
+    let deliveries = 0;
+    const duplicateEmails: string[] = [];
+    for (const [email, count] of book.deliveries) {
+      deliveries += count;
+      if (count > 1) duplicateEmails.push(email);
+    }
+    const jobs = [...state.imports.values()].filter((job) => job.addressBookId === addressBookId);
+    return {
+      addressBookId,
+      name: book.name,
+      memberCount: book.members.size,
+      deliveries,
+      duplicates: duplicateEmails.length,
+      duplicateEmails: duplicateEmails.slice(0, 100),
+      imports: jobs.length,
+      activeImports: jobs.filter((job) => job.status === 'NotFinished').length,
+    };
+  }
+
+  // ---- vendor routes -----------------------------------------------------------------------------
+
+  type Answer = [status: number, body: unknown, contentType?: string];
+
+  function accountInfo(): Answer {
+    const endpoint = options.accountRegion ? `https://${options.accountRegion}-api.dotdigital.com` : origin;
+    return [
+      200,
+      {
+        id: state.accountId,
+        properties: [
+          { name: 'Name', type: 'String', value: 'Simulated account' },
+          { name: 'MainEmail', type: 'String', value: 'owner@example.com' },
+          { name: 'ApiEndpoint', type: 'String', value: endpoint },
+          { name: 'APILocale', type: 'String', value: 'en-GB' },
+        ],
+      },
+    ];
+  }
+
+  function addressBookId(raw: string): number {
+    const id = Number(raw);
+    if (!Number.isInteger(id) || id <= 0) throw new VendorError(400, 'The address book ID is not valid. ERROR_PARAMETER_INVALID');
+    return id;
+  }
+
+  function route(method: string, path: string, request: IncomingMessage, body: Buffer): { key: string; answer: () => Answer } | undefined {
+    let match: RegExpExecArray | null;
+    const key = routeKey(method, path);
+    if (method === 'GET' && path === '/v2/account-info') return { key, answer: accountInfo };
+    if ((match = /^\/v2\/address-books\/([^/]+)\/contacts\/import(?:\/with-merge-option\/([^/]+))?$/.exec(path)) && method === 'POST') {
+      const id = addressBookId(decodeURIComponent(match[1]!));
+      const mergeOption = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
+      return { key, answer: () => startImport(request, body, id, mergeOption) };
+    }
+    if ((match = /^\/v2\/address-books\/([^/]+)$/.exec(path)) && method === 'GET') {
+      const id = addressBookId(decodeURIComponent(match[1]!));
+      return {
+        key,
+        answer: () => {
+          settle();
+          const book = addressBookFor(id);
+          return [200, { id: book.id, name: book.name, visibility: 'Private', contacts: book.members.size }];
+        },
+      };
+    }
+    if ((match = /^\/v2\/contacts\/import\/([^/]+)$/.exec(path)) && method === 'GET') {
+      const id = decodeURIComponent(match[1]!);
+      return {
+        key,
+        answer: () => {
+          const job = importFor(id);
+          if (job.status === 'NotFinished') job.polls += 1;
+          settle();
+          return [200, { id: job.id, status: job.status }];
+        },
+      };
+    }
+    if ((match = /^\/v2\/contacts\/import\/([^/]+)\/(report|report-faults)$/.exec(path)) && method === 'GET') {
+      const id = decodeURIComponent(match[1]!);
+      const which = match[2];
+      return {
+        key,
+        answer: () => {
+          settle();
+          const job = importFor(id);
+          if (job.status === 'NotFinished') throw new VendorError(404, 'Error: ERROR_IMPORT_REPORT_NOT_FOUND');
+          if (which === 'report') return [200, job.report ?? emptyReport()];
+          return [200, job.faultsCsv ?? 'Reason,email\r\n', 'application/octet-stream'];
+        },
+      };
+    }
+    return undefined;
+  }
+
+  // ---- control endpoints -------------------------------------------------------------------------
+
+  function control(method: string, path: string, body: Buffer): Answer | undefined {
+    const json = () => {
+      try {
+        return body.length ? (JSON.parse(body.toString('utf8')) as unknown) : {};
+      } catch {
+        return {};
+      }
+    };
+    if (method === 'POST' && path === '/_simulator/faults') {
+      setFaults((json() ?? {}) as Faults);
+      return [200, { faults }];
+    }
+    if (method === 'GET' && path === '/_simulator/faults') return [200, { faults }];
+    if (method === 'POST' && path === '/_simulator/reset') {
+      reset();
+      return [200, { reset: true }];
+    }
+    if (method === 'GET' && path === '/_simulator/state') {
+      settle();
+      return [200, { counters: state.counters, contacts: state.contacts.size, addressBooks: [...state.addressBooks.keys()].map((id) => inspectAddressBook(id)), activeImports: activeImports() }];
+    }
+    const match = /^\/_simulator\/address-books\/([^/]+)$/.exec(path);
+    if (method === 'GET' && match) {
+      const inspection = inspectAddressBook(Number(decodeURIComponent(match[1]!)));
+      return inspection ? [200, inspection] : [404, { message: 'Error: ERROR_ADDRESSBOOK_NOT_FOUND' }];
+    }
+    return undefined;
+  }
+
+  // ---- request handling --------------------------------------------------------------------------
+
+  function answer(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, contentType?: string): void {
+    const isText = typeof body === 'string' && contentType !== undefined;
+    const text = isText ? (body as string) : JSON.stringify(body);
+    response.writeHead(status, { 'content-type': contentType ?? 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+    response.end(text);
+  }
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const method = request.method ?? 'GET';
+    const path = new URL(request.url ?? '/', 'http://simulator').pathname;
+    const { body, tooLarge } = await readBody(request, maxBodyBytes);
+
+    if (path.startsWith('/_simulator/')) {
+      const [status, result] = control(method, path, body) ?? [404, { message: 'Not Found' }];
+      return answer(response, status, result);
+    }
+
+    state.counters.requests += 1;
+    // Faults come first, as an overloaded front end would answer before auth or routing.
+    faultedCalls += 1;
+    const delay = (faults.latencyMs ?? 0) + (faults.latencyJitterMs ? random() * faults.latencyJitterMs : 0);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    if (faults.connectionResetRate && random() < faults.connectionResetRate) {
+      state.counters.connectionResets += 1;
+      request.socket.destroy();
+      return;
+    }
+    if (faults.serverErrorRate && random() < faults.serverErrorRate) {
+      state.counters.serverErrors += 1;
+      return answer(response, 500, { message: 'An error has occurred.' });
+    }
+    const bursts = faults.tooManyRequestsBursts;
+    if (bursts && bursts.every > 0 && bursts.length > 0 && (faultedCalls - 1) % (bursts.every + bursts.length) >= bursts.every) {
+      state.counters.tooManyRequests += 1;
+      const headers: Record<string, string> = rateLimit ? { 'X-RateLimit-Limit': String(rateLimit.callsPerMinute), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(Math.ceil(Date.now() / 1000) + 1) } : {};
+      if (retryAfterHeader) headers['Retry-After'] = '1';
+      return answer(response, 429, { message: 'Too Many Requests' }, headers);
+    }
+
+    const credentials = credentialsOf(request);
+    const known = credentials && (options.apiUsers ? options.apiUsers[credentials.username] === credentials.password : credentials.password.length > 0);
+    if (!credentials || !known) {
+      state.counters.unauthorized += 1;
+      return answer(response, 401, { message: 'Authorization has been denied for this request.' });
+    }
+    if (options.accountRegion && options.callerRegion && options.callerRegion !== options.accountRegion && !(method === 'GET' && path === '/v2/account-info')) {
+      state.counters.forbidden += 1;
+      return answer(response, 403, { message: 'Forbidden: Access is denied.' });
+    }
+
+    const window = windowFor(credentials.username, Date.now());
+    if (window && rateLimit && window.calls >= rateLimit.callsPerMinute) {
+      state.counters.tooManyRequests += 1;
+      const headers = rateHeaders(window);
+      if (retryAfterHeader) headers['Retry-After'] = String(Math.max(1, Math.ceil((window.start + 60_000 - Date.now()) / 1000)));
+      return answer(response, 429, { message: 'Too Many Requests' }, headers);
+    }
+    if (window) window.calls += 1;
+    const headers = rateHeaders(window);
+
+    if (tooLarge) return answer(response, 413, { message: 'Request Entity Too Large' }, headers);
+    let matched: ReturnType<typeof route>;
+    try {
+      matched = route(method, path, request, body);
+    } catch (error) {
+      if (error instanceof VendorError) return answer(response, error.status, { message: error.message }, headers);
+      throw error;
+    }
+    if (!matched) return answer(response, 404, { message: `No HTTP resource was found that matches the request URI '${path}'.` }, headers);
+    state.counters.byRoute[matched.key] = (state.counters.byRoute[matched.key] ?? 0) + 1;
+    try {
+      const [status, result, contentType] = matched.answer();
+      return answer(response, status, result, headers, contentType);
+    } catch (error) {
+      if (error instanceof VendorError) return answer(response, error.status, { message: error.message }, headers);
+      state.counters.serverErrors += 1;
+      return answer(response, 500, { message: 'An error has occurred.' }, headers);
+    }
+  }
+
+  function reset(): void {
+    state.contacts.clear();
+    state.addressBooks.clear();
+    state.imports.clear();
+    state.suppressed = new Set(initialSuppressed);
+    state.counters = emptyCounters();
+    windows.clear();
+    nextContactId = 1;
+    setFaults({});
+  }
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch(() => {
+      if (!response.headersSent) answer(response, 500, { message: 'An error has occurred.' });
+      else response.destroy();
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  origin = `http://127.0.0.1:${port}`;
+
+  return {
+    url: origin,
+    port,
+    state,
+    setFaults,
+    inspectAddressBook,
+    reset,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,97 @@
+// dotdigital contact import files: one RFC 4180 CSV per file (csv-stringify), an `Email` column
+// plus one column per mapped contact data field, and the multipart body that uploads it. A file
+// holds at most one engine batch, so memory stays bounded by the batch, never the segment.
+import { randomBytes } from 'node:crypto';
+import { stringify } from 'csv-stringify/sync';
+import type { MappedMember } from './destination.js';
+
+/** Data-matching field → the account's default contact data field it fills. */
+export const DATA_FIELD_COLUMNS = {
+  firstName: 'FIRSTNAME',
+  lastName: 'LASTNAME',
+  fullName: 'FULLNAME',
+  gender: 'GENDER',
+  postalCode: 'POSTCODE',
+} as const satisfies Record<string, string>;
+type DataFieldName = keyof typeof DATA_FIELD_COLUMNS;
+
+/** The vendor refuses files over 50 MB. */
+export const VENDOR_FILE_LIMIT_BYTES = 50 * 1024 * 1024;
+/** Files are cut well below the vendor's limit (multipart framing and any re-encoding stay under it). */
+export const IMPORT_FILE_TARGET_BYTES = 40 * 1024 * 1024;
+
+export interface ImportFile {
+  csv: Buffer;
+  members: MappedMember[];
+}
+
+// RFC 4180: CRLF between records; csv-stringify quotes fields holding commas, quotes or newlines.
+// A bare LF or CR inside a value is quoted too: the record delimiter is CRLF, but parsers split on either.
+const CSV_OPTIONS = { record_delimiter: 'windows', quoted_match: /[\r\n]/ } as const;
+
+/** Data fields the batch uses, in a fixed order, so a file has no column nobody fills. */
+export function importColumns(members: MappedMember[]): DataFieldName[] {
+  const used = new Set<string>();
+  for (const member of members) for (const [field, value] of Object.entries(member.fields)) if (value) used.add(field);
+  return (Object.keys(DATA_FIELD_COLUMNS) as DataFieldName[]).filter((field) => used.has(field));
+}
+
+function headerLine(columns: DataFieldName[]): string {
+  return stringify([['Email', ...columns.map((field) => DATA_FIELD_COLUMNS[field])]], CSV_OPTIONS);
+}
+
+function rowLine(member: MappedMember, columns: DataFieldName[]): string {
+  // An empty cell leaves the contact's stored value alone (the import's merge option).
+  return stringify([[member.email, ...columns.map((field) => member.fields[field]?.trim() ?? '')]], CSV_OPTIONS);
+}
+
+/** Members → one CSV text (header + one row each). */
+export function toImportCsv(members: MappedMember[]): string {
+  const columns = importColumns(members);
+  return headerLine(columns) + members.map((member) => rowLine(member, columns)).join('');
+}
+
+/**
+ * Members → import files of at most `maxBytes` each (UTF-8). One file unless rows are unusually
+ * long; every file repeats the header. A member whose row alone exceeds the limit goes to
+ * `oversized` instead (no file can carry it).
+ */
+export function toImportFiles(members: MappedMember[], maxBytes = IMPORT_FILE_TARGET_BYTES): { files: ImportFile[]; oversized: MappedMember[] } {
+  const columns = importColumns(members);
+  const header = Buffer.from(headerLine(columns), 'utf8');
+  const files: ImportFile[] = [];
+  const oversized: MappedMember[] = [];
+  let parts: Buffer[] = [header];
+  let size = header.length;
+  let fileMembers: MappedMember[] = [];
+  const close = () => {
+    if (fileMembers.length > 0) files.push({ csv: Buffer.concat(parts, size), members: fileMembers });
+    parts = [header];
+    size = header.length;
+    fileMembers = [];
+  };
+  for (const member of members) {
+    const row = Buffer.from(rowLine(member, columns), 'utf8');
+    if (header.length + row.length > maxBytes) {
+      oversized.push(member);
+      continue;
+    }
+    if (size + row.length > maxBytes) close();
+    parts.push(row);
+    size += row.length;
+    fileMembers.push(member);
+  }
+  close();
+  return { files, oversized };
+}
+
+/** A multipart/form-data body with the file in a part named `file`, as the vendor's own clients send it. */
+export function toMultipartBody(csv: Buffer, fileName: string): { body: Buffer; contentType: string } {
+  let boundary: string;
+  do boundary = `outflow-${randomBytes(16).toString('hex')}`;
+  while (csv.includes(boundary));
+  const safeName = fileName.replace(/["\r\n]/g, '_');
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${safeName}"\r\nContent-Type: text/csv\r\n\r\n`, 'utf8');
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`, 'utf8');
+  return { body: Buffer.concat([head, csv, tail]), contentType: `multipart/form-data; boundary=${boundary}` };
+}

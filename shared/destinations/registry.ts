@@ -6,8 +6,9 @@ import { dotdigital } from './dotdigital.js';
 import { mailchimp } from './mailchimp.js';
 import { iterable } from './iterable.js';
 import { linkedin } from './linkedin.js';
+import { azureBlob } from './azureBlob.js';
 
-export const destinations: readonly DestinationAdapter[] = [campaignMonitor, dotdigital, iterable, mailchimp, linkedin];
+export const destinations: readonly DestinationAdapter[] = [campaignMonitor, dotdigital, iterable, mailchimp, linkedin, azureBlob];
 
 export const destinationTypes = destinations.map((destination) => destination.type);
 

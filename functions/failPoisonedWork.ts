@@ -2,6 +2,7 @@ import { app } from '@azure/functions';
 import { z } from 'zod';
 import { QUEUES } from '../shared/storage/names.js';
 import { failPoisonedChunk, failPoisonedPlan } from '../shared/runs/poisonedWork.js';
+import { createLogger } from '../shared/observability/log.js';
 
 // Messages that failed maxDequeueCount times land in <queue>-poison. These functions end the
 // chunk or run they belong to with the reason, so a run never hangs silently.
@@ -13,9 +14,10 @@ app.storageQueue('failPoisonedChunk', {
   connection: 'AzureWebJobsStorage',
   handler: async (message, context) => {
     const parsed = chunkMessage.safeParse(message);
-    if (!parsed.success) return context.error(`Unreadable poison message on ${QUEUES.exportChunks}-poison; dropped.`);
+    if (!parsed.success) return createLogger(context).error('Unreadable poison message; dropped.', { queue: `${QUEUES.exportChunks}-poison` });
+    const { runId, exportId, chunkId } = parsed.data;
     await failPoisonedChunk(parsed.data);
-    context.warn(`Chunk ${parsed.data.chunkId} of run ${parsed.data.runId} failed repeatedly and was marked failed.`);
+    createLogger(context, { runId, exportId, chunkId }).warn('The chunk failed repeatedly and was marked failed.');
   },
 });
 
@@ -24,8 +26,9 @@ app.storageQueue('failPoisonedPlan', {
   connection: 'AzureWebJobsStorage',
   handler: async (message, context) => {
     const parsed = planMessage.safeParse(message);
-    if (!parsed.success) return context.error(`Unreadable poison message on ${QUEUES.exportRuns}-poison; dropped.`);
+    if (!parsed.success) return createLogger(context).error('Unreadable poison message; dropped.', { queue: `${QUEUES.exportRuns}-poison` });
+    const { runId, exportId } = parsed.data;
     await failPoisonedPlan(parsed.data);
-    context.warn(`Planning run ${parsed.data.runId} failed repeatedly; the run was marked failed.`);
+    createLogger(context, { runId, exportId }).warn('Planning failed repeatedly; the run was marked failed.');
   },
 });

@@ -2,6 +2,7 @@ import { app } from '@azure/functions';
 import { z } from 'zod';
 import { QUEUES } from '../shared/storage/names.js';
 import { sendChunk } from '../shared/runs/sendChunk.js';
+import { createLogger } from '../shared/observability/log.js';
 
 const chunkMessage = z.object({ exportId: z.string().min(1), runId: z.string().min(1), chunkId: z.string().min(1) });
 
@@ -10,8 +11,8 @@ app.storageQueue('sendChunk', {
   connection: 'AzureWebJobsStorage',
   handler: async (message, context) => {
     const parsed = chunkMessage.safeParse(message);
-    if (!parsed.success) return context.error(`Ignoring a malformed chunk message: ${parsed.error.message}`);
-    const { runId, chunkId } = parsed.data;
-    await sendChunk(parsed.data, (line) => context.log(`[run ${runId} chunk ${chunkId}] ${line}`));
+    if (!parsed.success) return createLogger(context).error('Ignoring a malformed chunk message.', { problem: parsed.error.message });
+    const { runId, exportId, chunkId } = parsed.data;
+    await sendChunk(parsed.data, createLogger(context, { runId, exportId, chunkId }));
   },
 });

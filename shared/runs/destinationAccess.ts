@@ -8,6 +8,7 @@ import type { ConnectionRecord } from '../connections/connection.js';
 import type { DestinationAdapter, DestinationCall } from '../destinations/destination.js';
 import { destinationFor } from '../destinations/registry.js';
 import type { RateLimit } from './rateBudget.js';
+import { rememberSecret } from '../observability/log.js';
 
 const SECRET_TTL_MS = 60_000;
 const secretCache = new Map<string, { value: Record<string, string>; expiresAt: number }>();
@@ -23,6 +24,8 @@ async function secretsOf(connection: ConnectionRecord, fresh: boolean): Promise<
   const cached = secretCache.get(connection.secretName);
   if (!fresh && cached && cached.expiresAt > Date.now()) return cached.value;
   const value = await readSecrets(connection);
+  // So a vendor error that echoes a credential is redacted from the logs.
+  Object.values(value).forEach(rememberSecret);
   secretCache.set(connection.secretName, { value, expiresAt: Date.now() + SECRET_TTL_MS });
   return value;
 }

@@ -18,6 +18,7 @@ import { getRun } from './runStore.js';
 import { finalizeIfComplete } from './finalizeRun.js';
 import { isTerminal, type RunCounts } from './run.js';
 import type { ChunkMessage } from './planRun.js';
+import { silentLogger, type Logger } from '../observability/log.js';
 
 /** How long a sender owns a chunk without acknowledging a batch. */
 export const LEASE_MS = 30_000;
@@ -26,15 +27,13 @@ const MAX_RATE_LIMITED_RETRIES = 30;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export type Log = (line: string) => void;
-
 /** A failure no retry can fix (credentials refused, list gone): the chunk ends failed. */
 class ChunkFailed extends Error {}
 
-export async function sendChunk(message: ChunkMessage, log: Log = () => {}): Promise<void> {
+export async function sendChunk(message: ChunkMessage, log: Logger = silentLogger): Promise<void> {
   let chunk = await getChunk(message.runId, message.chunkId);
   if (!chunk) {
-    log(`Chunk ${message.chunkId} of run ${message.runId} is not in the ledger; ignoring the message.`);
+    log.warn('The chunk is not in the ledger; ignoring the message.');
     return;
   }
   if (chunk.status === 'done' || chunk.status === 'failed' || chunk.status === 'cancelled') {
@@ -169,13 +168,15 @@ export async function sendChunk(message: ChunkMessage, log: Log = () => {}): Pro
       }
     }
     if ((await flush(chunk.end)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);
+    log.info('Chunk done', { counts });
     await endChunk(chunk, 'done', '', message, counts);
   } catch (error) {
     if (error instanceof LeaseLost) {
-      log(`Chunk ${chunk.chunkId}: another sender took it over; stopping here.`);
+      log.warn('Another sender took the chunk over; stopping here.');
       return;
     }
     if (error instanceof ChunkFailed) {
+      log.error('Chunk failed', { reason: error.message });
       await flushOutcomesQuietly(chunk.runId, outcomes);
       return endChunk(chunk, 'failed', error.message, message, counts);
     }
@@ -198,7 +199,7 @@ interface SendContext {
   getAccess(): DestinationAccess;
   refreshAccess(): Promise<DestinationAccess>;
   renewLease(): Promise<void>;
-  log: Log;
+  log: Logger;
 }
 
 /** Backoff with jitter, honouring the vendor's wait when it gives one. */
@@ -268,7 +269,7 @@ async function endChunk(chunk: ChunkState, status: 'done' | 'failed' | 'cancelle
 }
 
 /** Someone else holds the chunk: look again after their lease, without spending a dequeue. */
-async function retryLater(message: ChunkMessage, afterMs: number, log: Log): Promise<void> {
-  log(`Chunk ${message.chunkId} is held by another sender; checking again in ${Math.ceil(afterMs / 1000)} s.`);
+async function retryLater(message: ChunkMessage, afterMs: number, log: Logger): Promise<void> {
+  log.info(`The chunk is held by another sender; checking again in ${Math.ceil(afterMs / 1000)} s.`);
   await sendQueueMessage(QUEUES.exportChunks, message, { visibilityTimeoutSeconds: Math.ceil(afterMs / 1000) + 1 });
 }

@@ -38,6 +38,9 @@ export const SETTINGS = {
   AZURE_CLIENT_ID: {
     description: 'Client id of the user-assigned managed identity (DefaultAzureCredential reads it).',
   },
+  APPLICATIONINSIGHTS_CONNECTION_STRING: {
+    description: 'Application Insights to send the app\'s OpenTelemetry metrics to, with the managed identity (AZURE_CLIENT_ID); unset = telemetry off (locally). The Functions host reads it too, for its own logs.',
+  },
   AUTH_ISSUER: {
     description: 'Expected JWT issuer (Entra ID: https://login.microsoftonline.com/<tenant>/v2.0; locally outflow-local).',
     default: 'outflow-local',

@@ -5,6 +5,7 @@ import { isStatus } from '../storage/entities.js';
 import { listChunks, type ChunkState } from './runLedger.js';
 import { getRun, replaceRun } from './runStore.js';
 import { ZERO_COUNTS, addCounts, isTerminal, type RunCounts, type RunRecord, type RunStatus, type RunTask } from './run.js';
+import { recordRunFinished } from '../observability/metrics.js';
 
 export function finalStatusOf(run: RunRecord, chunks: ChunkState[], counts: RunCounts): { status: RunStatus; reason: string | null } {
   const failedChunks = chunks.filter((chunk) => chunk.status === 'failed');
@@ -66,13 +67,18 @@ async function commitFinal(run: RunRecord): Promise<void> {
     if ((error as { status?: number }).status === 412) return;
     throw error;
   }
-  await releaseExport(run);
+  // Only the one writer that set the final status gets here: each run is measured once.
+  const destination = await releaseExport(run);
+  recordRunFinished(destination || 'unknown', run.status, (Date.parse(run.finishedAt ?? '') - Date.parse(run.startedAt ?? run.createdAt)) / 1000);
 }
 
-async function releaseExport(run: RunRecord): Promise<void> {
+/** Frees the export for its next run; answers its destination type. */
+async function releaseExport(run: RunRecord): Promise<string | undefined> {
+  let destination: string | undefined;
   for (let attempt = 0; attempt < 10; attempt++) {
     const record = await findExport(run.exportId);
-    if (!record) return;
+    if (!record) return destination;
+    destination = record.connectionType;
     const next = {
       ...record,
       activeRunId: record.activeRunId === run.id ? null : record.activeRunId,
@@ -82,9 +88,10 @@ async function releaseExport(run: RunRecord): Promise<void> {
     };
     try {
       await replaceExport(next, record.etag);
-      return;
+      return destination;
     } catch (error) {
       if ((error as { status?: number }).status !== 412 && !isStatus(error, 412)) throw error;
     }
   }
+  return destination;
 }

@@ -19,6 +19,7 @@ import { finalizeIfComplete } from './finalizeRun.js';
 import { isTerminal, type RunCounts } from './run.js';
 import type { ChunkMessage } from './planRun.js';
 import { silentLogger, type Logger } from '../observability/log.js';
+import { recordMembers, recordVendorRateLimited } from '../observability/metrics.js';
 
 /** How long a sender owns a chunk without acknowledging a batch. */
 export const LEASE_MS = 30_000;
@@ -65,6 +66,12 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
   const batchSize = access.destination.batchSize;
 
   const counts: RunCounts = { ...chunk.counts };
+  // Counts already in the metrics; a resumed chunk reports only what it adds to its ledger counts.
+  let reported: RunCounts = { ...chunk.counts };
+  const reportMembers = () => {
+    recordMembers(access.destination.type, { succeeded: counts.succeeded - reported.succeeded, failed: counts.failed - reported.failed, skipped: counts.skipped - reported.skipped });
+    reported = { ...counts };
+  };
   // Cancel is checked before each batch, reading the run at most once a second.
   let cancelCheckedAt = 0;
   let cancelled = false;
@@ -125,7 +132,10 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
   /** Sends the batch, then acknowledges it and everything read so far in one ledger write. */
   const flush = async (nextOffset: number): Promise<'continue' | 'cancelled'> => {
     if (batch.length > 0) {
-      if (await cancelRequested()) return 'cancelled';
+      if (await cancelRequested()) {
+        reportMembers();
+        return 'cancelled';
+      }
       const { result, offsets } = await send(batch);
       counts.sent += batch.length;
       counts.succeeded += result.succeeded;
@@ -141,6 +151,7 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
       if (!saved) throw new LeaseLost();
       chunk = saved;
     });
+    reportMembers();
     batch = [];
     outcomes = [];
     return 'continue';
@@ -178,6 +189,7 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
     if (error instanceof ChunkFailed) {
       log.error('Chunk failed', { reason: error.message });
       await flushOutcomesQuietly(chunk.runId, outcomes);
+      reportMembers();
       return endChunk(chunk, 'failed', error.message, message, counts);
     }
     // Anything else is retried by the queue; the ledger keeps the progress and the last error.
@@ -227,6 +239,7 @@ export async function sendWithRetries(members: MappedMember[], context: SendCont
       return await context.slots.run(context.owner, () => destination.sendBatch(call, members));
     } catch (error) {
       if (!(error instanceof DestinationError)) throw error;
+      if (error.category === 'rateLimited') recordVendorRateLimited(destination.type);
       if (error.category === 'rateLimited' && rateLimited++ < MAX_RATE_LIMITED_RETRIES) {
         const wait = backoffMs(rateLimited, error.options.retryAfterMs ?? 1000);
         await context.budget.penalize(wait);

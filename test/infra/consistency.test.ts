@@ -44,7 +44,7 @@ const infraFiles = Object.fromEntries(
 );
 
 /** Settings the Functions host or the Azure Monitor distro reads (not declared in shared/settings.ts). */
-const PLATFORM_SETTINGS = new Set(['AzureWebJobsStorage__credential', 'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING']);
+const PLATFORM_SETTINGS = new Set(['AzureWebJobsStorage__credential', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING']);
 /** Set by infra before the code that reads it is declared in shared/settings.ts (none now). */
 const AWAITING_SETTINGS = new Set<string>();
 

@@ -9,27 +9,23 @@
 // `overlongValues`; unknown custom-field keys are dropped (as users report) and counted in
 // `ignoredCustomFieldKeys`; an unknown list is 400 with Code 101.
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  countRoute,
+  deliverySummary,
+  emptyRequestCounters,
+  FaultInjector,
+  faultAndResetControl,
+  readJsonBody,
+  retryAfterSeconds,
+  startSimulatorServer,
+  TokenBuckets,
+  type Faults,
+  type RateLimit,
+  type RequestCounters,
+} from './simulatorKit.js';
 
-export interface Faults {
-  /** Share of vendor calls answered 500 before any processing (0..1). */
-  serverErrorRate?: number;
-  /** After every `every` vendor calls, the next `length` calls are answered 429. */
-  tooManyRequestsBursts?: { every: number; length: number };
-  /** Delay before each vendor call is handled; `latencyJitterMs` adds 0..jitter from the PRNG. */
-  latencyMs?: number;
-  latencyJitterMs?: number;
-  /** Share of vendor calls whose socket is destroyed without an answer (0..1). */
-  connectionResetRate?: number;
-  /** Seed of the PRNG behind every random fault; setting faults restarts the sequence. */
-  seed?: number;
-}
-
-export interface RateLimit {
-  requestsPerSecond: number;
-  burst: number;
-}
+export type { Faults, RateLimit };
 
 export interface CampaignMonitorSimulatorOptions {
   /** 0 or absent: a free port. Always 127.0.0.1. */
@@ -85,14 +81,7 @@ export interface SimulatedList {
   overlongValues: number;
 }
 
-export interface SimulatorCounters {
-  requests: number;
-  /** Requests per "METHOD /path" with IDs replaced by placeholders. */
-  byRoute: Record<string, number>;
-  unauthorized: number;
-  tooManyRequests: number;
-  serverErrors: number;
-  connectionResets: number;
+export interface SimulatorCounters extends RequestCounters {
   imports: number;
   importedSubscribers: number;
   customFieldsCreated: number;
@@ -148,24 +137,12 @@ class VendorError extends Error {
   }
 }
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function hexId(): string {
   return randomBytes(16).toString('hex');
 }
 
 function emptyCounters(): SimulatorCounters {
-  return { requests: 0, byRoute: {}, unauthorized: 0, tooManyRequests: 0, serverErrors: 0, connectionResets: 0, imports: 0, importedSubscribers: 0, customFieldsCreated: 0 };
+  return { ...emptyRequestCounters(), imports: 0, importedSubscribers: 0, customFieldsCreated: 0 };
 }
 
 function bareKey(key: string): string {
@@ -177,32 +154,11 @@ function systemDate(now = new Date()): string {
   return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())} ${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new VendorError(413, 413, 'Request entity too large'));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
-
-function parseJson(text: string): unknown {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new VendorError(400, 400, 'Failed to deserialize your request. Please check the documentation and try again.');
-  }
-}
+const bodyLimits = {
+  maxBytes: MAX_BODY_BYTES,
+  tooLarge: () => new VendorError(413, 413, 'Request entity too large'),
+  malformed: () => new VendorError(400, 400, 'Failed to deserialize your request. Please check the documentation and try again.'),
+};
 
 function apiKeyOf(request: IncomingMessage): string | undefined {
   const header = request.headers.authorization ?? '';
@@ -211,11 +167,6 @@ function apiKeyOf(request: IncomingMessage): string | undefined {
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const user = decoded.includes(':') ? decoded.slice(0, decoded.indexOf(':')) : decoded;
   return user || undefined;
-}
-
-interface Bucket {
-  tokens: number;
-  updatedAt: number;
 }
 
 export async function startCampaignMonitorSimulator(options: CampaignMonitorSimulatorOptions = {}): Promise<CampaignMonitorSimulator> {
@@ -230,39 +181,17 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
     lists: new Map(),
     counters: emptyCounters(),
   };
-  let faults: Faults = {};
-  let random = seededRandom(1);
-  let faultedCalls = 0;
-  const buckets = new Map<string, Bucket>();
-  const sockets = new Set<Socket>();
-
-  function setFaults(next: Faults): void {
-    faults = { ...next };
-    random = seededRandom(next.seed ?? 1);
-    faultedCalls = 0;
-  }
-  setFaults(options.faults ?? {});
+  const injector = new FaultInjector(options.faults ?? {});
+  const setFaults = (next: Faults) => injector.set(next);
+  const buckets = rateLimit ? new TokenBuckets(rateLimit) : undefined;
 
   // ---- rate limiting -------------------------------------------------------------------------
 
-  function bucketFor(key: string, now: number): Bucket | undefined {
-    if (!rateLimit) return undefined;
-    let bucket = buckets.get(key);
-    if (!bucket) {
-      bucket = { tokens: rateLimit.burst, updatedAt: now };
-      buckets.set(key, bucket);
-    }
-    bucket.tokens = Math.min(rateLimit.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * rateLimit.requestsPerSecond);
-    bucket.updatedAt = now;
-    return bucket;
-  }
-
-  function rateHeaders(bucket: Bucket | undefined): Record<string, string> {
-    if (!rateLimit || !bucket) return {};
-    const untilFull = (rateLimit.burst - bucket.tokens) / rateLimit.requestsPerSecond;
+  function rateHeaders(rate: RateLimit, tokens: number): Record<string, string> {
+    const untilFull = (rate.burst - tokens) / rate.requestsPerSecond;
     return {
-      'X-RateLimit-Limit': String(rateLimit.burst),
-      'X-RateLimit-Remaining': String(Math.max(0, Math.floor(bucket.tokens))),
+      'X-RateLimit-Limit': String(rate.burst),
+      'X-RateLimit-Remaining': String(Math.max(0, Math.floor(tokens))),
       // Seconds, as the vendor documents; whole seconds round up so a client never comes back early.
       'X-RateLimit-Reset': String(Math.ceil(Math.max(0, untilFull))),
     };
@@ -299,19 +228,14 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
   function inspectList(listId: string): ListInspection | undefined {
     const list = state.lists.get(listId);
     if (!list) return undefined;
-    let deliveries = 0;
-    const duplicateEmails: string[] = [];
-    for (const [email, count] of list.deliveries) {
-      deliveries += count;
-      if (count > 1) duplicateEmails.push(email);
-    }
+    const delivered = deliverySummary(list.deliveries);
     return {
       listId,
       title: list.Title,
       memberCount: list.subscribers.size,
-      deliveries,
-      duplicates: duplicateEmails.length,
-      duplicateEmails: duplicateEmails.slice(0, 100),
+      deliveries: delivered.deliveries,
+      duplicates: delivered.duplicates,
+      duplicateEmails: delivered.duplicateKeys,
       customFields: [...list.customFields.values()],
       ignoredCustomFieldKeys: Object.fromEntries(list.ignoredCustomFieldKeys),
       overlongValues: list.overlongValues,
@@ -489,15 +413,8 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
   // ---- control endpoints ---------------------------------------------------------------------
 
   function control(method: string, path: string, body: unknown): [number, unknown] | undefined {
-    if (method === 'POST' && path === '/_simulator/faults') {
-      setFaults((body ?? {}) as Faults);
-      return [200, { faults }];
-    }
-    if (method === 'GET' && path === '/_simulator/faults') return [200, { faults }];
-    if (method === 'POST' && path === '/_simulator/reset') {
-      reset();
-      return [200, { reset: true }];
-    }
+    const common = faultAndResetControl(method, path, body, injector, reset);
+    if (common) return common;
     if (method === 'GET' && path === '/_simulator/state') {
       return [200, { counters: state.counters, clients: state.clients, lists: [...state.lists.keys()].map((id) => inspectList(id)) }];
     }
@@ -522,7 +439,7 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
     const path = new URL(request.url ?? '/', 'http://simulator').pathname;
     let body: unknown;
     try {
-      body = parseJson(await readBody(request));
+      body = await readJsonBody(request, bodyLimits);
     } catch (error) {
       if (error instanceof VendorError) return answer(response, error.status, { Code: error.code, Message: error.message });
       throw error;
@@ -535,21 +452,10 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
 
     state.counters.requests += 1;
     // Faults come first, as an overloaded front end would answer before auth or routing.
-    faultedCalls += 1;
-    const delay = (faults.latencyMs ?? 0) + (faults.latencyJitterMs ? random() * faults.latencyJitterMs : 0);
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    if (faults.connectionResetRate && random() < faults.connectionResetRate) {
-      state.counters.connectionResets += 1;
-      request.socket.destroy();
-      return;
-    }
-    if (faults.serverErrorRate && random() < faults.serverErrorRate) {
-      state.counters.serverErrors += 1;
-      return answer(response, 500, { Code: 500, Message: "Sorry, we've run into a problem" });
-    }
-    const bursts = faults.tooManyRequestsBursts;
-    if (bursts && bursts.every > 0 && bursts.length > 0 && (faultedCalls - 1) % (bursts.every + bursts.length) >= bursts.every) {
-      state.counters.tooManyRequests += 1;
+    const fault = await injector.inject(request, state.counters);
+    if (fault === 'connectionReset') return;
+    if (fault === 'serverError') return answer(response, 500, { Code: 500, Message: "Sorry, we've run into a problem" });
+    if (fault === 'tooManyRequests') {
       const headers: Record<string, string> = rateLimit ? { 'X-RateLimit-Limit': String(rateLimit.burst), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '1' } : {};
       if (retryAfterHeader) headers['Retry-After'] = '1';
       return answer(response, 429, { Code: 429, Message: 'Rate limit exceeded' }, headers);
@@ -561,20 +467,22 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
       return answer(response, 401, { Code: 100, Message: 'Invalid API Key' });
     }
 
-    const bucket = bucketFor(apiKey, Date.now());
-    if (bucket && rateLimit && bucket.tokens < 1) {
-      state.counters.tooManyRequests += 1;
-      const headers = rateHeaders(bucket);
-      headers['X-RateLimit-Remaining'] = '0';
-      if (retryAfterHeader) headers['Retry-After'] = String(Math.max(1, Math.ceil((1 - bucket.tokens) / rateLimit.requestsPerSecond)));
-      return answer(response, 429, { Code: 429, Message: 'Rate limit exceeded' }, headers);
+    let headers: Record<string, string> = {};
+    if (buckets) {
+      const take = buckets.take(apiKey);
+      if (!take.taken) {
+        state.counters.tooManyRequests += 1;
+        const limited = rateHeaders(buckets.rate, take.tokens);
+        limited['X-RateLimit-Remaining'] = '0';
+        if (retryAfterHeader) limited['Retry-After'] = retryAfterSeconds(take.waitSeconds);
+        return answer(response, 429, { Code: 429, Message: 'Rate limit exceeded' }, limited);
+      }
+      headers = rateHeaders(buckets.rate, take.tokens);
     }
-    if (bucket) bucket.tokens -= 1;
-    const headers = rateHeaders(bucket);
 
     const matched = route(method, path, body);
     if (!matched) return answer(response, 404, { Code: 404, Message: 'Not Found' }, headers);
-    state.counters.byRoute[matched.key] = (state.counters.byRoute[matched.key] ?? 0) + 1;
+    countRoute(state.counters, matched.key);
     try {
       const [status, result] = matched.answer();
       if (status >= 500) state.counters.serverErrors += 1;
@@ -589,38 +497,16 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
   function reset(): void {
     state.lists.clear();
     state.counters = emptyCounters();
-    buckets.clear();
+    buckets?.clear();
     setFaults({});
   }
 
-  const server: Server = createServer((request, response) => {
-    handle(request, response).catch(() => {
-      if (!response.headersSent) answer(response, 500, { Code: 500, Message: "Sorry, we've run into a problem" });
-      else response.destroy();
-    });
+  const server = await startSimulatorServer({
+    port: options.port,
+    handle,
+    answerInternalError: (response) => answer(response, 500, { Code: 500, Message: "Sorry, we've run into a problem" }),
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
 
-  const simulator: CampaignMonitorSimulator = {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    state,
-    setFaults,
-    inspectList,
-    reset,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  const simulator: CampaignMonitorSimulator = { url: server.url, port: server.port, state, setFaults, inspectList, reset, stop: server.stop };
   return simulator;
 }

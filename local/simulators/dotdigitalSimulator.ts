@@ -17,27 +17,26 @@
 // which region the client under test uses; when they differ every call but account-info answers
 // the vendor's wrong-region 403.
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
+import {
+  countRoute,
+  deliverySummary,
+  emptyRequestCounters,
+  FaultInjector,
+  faultAndResetControl,
+  retryAfterSeconds,
+  startSimulatorServer,
+  type Faults as RequestFaults,
+  type RequestCounters,
+} from './simulatorKit.js';
 
-export interface Faults {
-  /** Share of vendor calls answered 500 before any processing (0..1). */
-  serverErrorRate?: number;
-  /** After every `every` vendor calls, the next `length` calls are answered 429. */
-  tooManyRequestsBursts?: { every: number; length: number };
-  /** Delay before each vendor call is handled; `latencyJitterMs` adds 0..jitter from the PRNG. */
-  latencyMs?: number;
-  latencyJitterMs?: number;
-  /** Share of vendor calls whose socket is destroyed without an answer (0..1). */
-  connectionResetRate?: number;
+export interface Faults extends RequestFaults {
   /** Share of imports that end Failed (none of their rows kept). */
   failImportRate?: number;
   /** Extra time every import stays NotFinished (slow jobs). */
   slowImportMs?: number;
-  /** Seed of the PRNG behind every random fault; setting faults restarts the sequence. */
-  seed?: number;
 }
 
 export interface RateLimit {
@@ -130,15 +129,8 @@ export interface SimulatedImport {
   faultsCsv?: string;
 }
 
-export interface SimulatorCounters {
-  requests: number;
-  /** Requests per "METHOD /path" with IDs replaced by placeholders. */
-  byRoute: Record<string, number>;
-  unauthorized: number;
+export interface SimulatorCounters extends RequestCounters {
   forbidden: number;
-  tooManyRequests: number;
-  serverErrors: number;
-  connectionResets: number;
   imports: number;
   importedContacts: number;
   tooManyActiveImports: number;
@@ -195,20 +187,8 @@ class VendorError extends Error {
   }
 }
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function emptyCounters(): SimulatorCounters {
-  return { requests: 0, byRoute: {}, unauthorized: 0, forbidden: 0, tooManyRequests: 0, serverErrors: 0, connectionResets: 0, imports: 0, importedContacts: 0, tooManyActiveImports: 0 };
+  return { ...emptyRequestCounters(), forbidden: 0, imports: 0, importedContacts: 0, tooManyActiveImports: 0 };
 }
 
 function emptyReport(): ImportReport {
@@ -306,20 +286,11 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
     suppressed: new Set(initialSuppressed),
     counters: emptyCounters(),
   };
-  let faults: Faults = {};
-  let random = seededRandom(1);
-  let faultedCalls = 0;
+  const injector = new FaultInjector<Faults>(options.faults ?? {});
+  const setFaults = (next: Faults) => injector.set(next);
   let nextContactId = 1;
   const windows = new Map<string, { start: number; calls: number }>();
-  const sockets = new Set<Socket>();
   let origin = '';
-
-  function setFaults(next: Faults): void {
-    faults = { ...next };
-    random = seededRandom(next.seed ?? 1);
-    faultedCalls = 0;
-  }
-  setFaults(options.faults ?? {});
 
   // ---- rate limiting: fixed one-minute windows per account, as the vendor's tiers count -----------
 
@@ -498,9 +469,9 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
       mergeOption,
       status: 'NotFinished',
       createdAt: now,
-      finishAt: now + importDelayMs + (faults.slowImportMs ?? 0),
+      finishAt: now + importDelayMs + (injector.faults.slowImportMs ?? 0),
       polls: 0,
-      willFail: !!faults.failImportRate && random() < faults.failImportRate,
+      willFail: !!injector.faults.failImportRate && injector.random() < injector.faults.failImportRate,
       header,
       rows: header ? rows : undefined,
       contactCount: rows?.length ?? 0,
@@ -520,20 +491,15 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
     settle();
     const book = state.addressBooks.get(addressBookId);
     if (!book) return undefined;
-    let deliveries = 0;
-    const duplicateEmails: string[] = [];
-    for (const [email, count] of book.deliveries) {
-      deliveries += count;
-      if (count > 1) duplicateEmails.push(email);
-    }
+    const delivered = deliverySummary(book.deliveries);
     const jobs = [...state.imports.values()].filter((job) => job.addressBookId === addressBookId);
     return {
       addressBookId,
       name: book.name,
       memberCount: book.members.size,
-      deliveries,
-      duplicates: duplicateEmails.length,
-      duplicateEmails: duplicateEmails.slice(0, 100),
+      deliveries: delivered.deliveries,
+      duplicates: delivered.duplicates,
+      duplicateEmails: delivered.duplicateKeys,
       imports: jobs.length,
       activeImports: jobs.filter((job) => job.status === 'NotFinished').length,
     };
@@ -624,15 +590,8 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
         return {};
       }
     };
-    if (method === 'POST' && path === '/_simulator/faults') {
-      setFaults((json() ?? {}) as Faults);
-      return [200, { faults }];
-    }
-    if (method === 'GET' && path === '/_simulator/faults') return [200, { faults }];
-    if (method === 'POST' && path === '/_simulator/reset') {
-      reset();
-      return [200, { reset: true }];
-    }
+    const common = faultAndResetControl(method, path, json(), injector, reset);
+    if (common) return common;
     if (method === 'GET' && path === '/_simulator/state') {
       settle();
       return [200, { counters: state.counters, contacts: state.contacts.size, addressBooks: [...state.addressBooks.keys()].map((id) => inspectAddressBook(id)), activeImports: activeImports() }];
@@ -666,21 +625,10 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
 
     state.counters.requests += 1;
     // Faults come first, as an overloaded front end would answer before auth or routing.
-    faultedCalls += 1;
-    const delay = (faults.latencyMs ?? 0) + (faults.latencyJitterMs ? random() * faults.latencyJitterMs : 0);
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    if (faults.connectionResetRate && random() < faults.connectionResetRate) {
-      state.counters.connectionResets += 1;
-      request.socket.destroy();
-      return;
-    }
-    if (faults.serverErrorRate && random() < faults.serverErrorRate) {
-      state.counters.serverErrors += 1;
-      return answer(response, 500, { message: 'An error has occurred.' });
-    }
-    const bursts = faults.tooManyRequestsBursts;
-    if (bursts && bursts.every > 0 && bursts.length > 0 && (faultedCalls - 1) % (bursts.every + bursts.length) >= bursts.every) {
-      state.counters.tooManyRequests += 1;
+    const fault = await injector.inject(request, state.counters);
+    if (fault === 'connectionReset') return;
+    if (fault === 'serverError') return answer(response, 500, { message: 'An error has occurred.' });
+    if (fault === 'tooManyRequests') {
       const headers: Record<string, string> = rateLimit ? { 'X-RateLimit-Limit': String(rateLimit.callsPerMinute), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(Math.ceil(Date.now() / 1000) + 1) } : {};
       if (retryAfterHeader) headers['Retry-After'] = '1';
       return answer(response, 429, { message: 'Too Many Requests' }, headers);
@@ -701,7 +649,7 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
     if (window && rateLimit && window.calls >= rateLimit.callsPerMinute) {
       state.counters.tooManyRequests += 1;
       const headers = rateHeaders(window);
-      if (retryAfterHeader) headers['Retry-After'] = String(Math.max(1, Math.ceil((window.start + 60_000 - Date.now()) / 1000)));
+      if (retryAfterHeader) headers['Retry-After'] = retryAfterSeconds((window.start + 60_000 - Date.now()) / 1000);
       return answer(response, 429, { message: 'Too Many Requests' }, headers);
     }
     if (window) window.calls += 1;
@@ -716,7 +664,7 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
       throw error;
     }
     if (!matched) return answer(response, 404, { message: `No HTTP resource was found that matches the request URI '${path}'.` }, headers);
-    state.counters.byRoute[matched.key] = (state.counters.byRoute[matched.key] ?? 0) + 1;
+    countRoute(state.counters, matched.key);
     try {
       const [status, result, contentType] = matched.answer();
       return answer(response, status, result, headers, contentType);
@@ -738,34 +686,8 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
     setFaults({});
   }
 
-  const server: Server = createServer((request, response) => {
-    handle(request, response).catch(() => {
-      if (!response.headersSent) answer(response, 500, { message: 'An error has occurred.' });
-      else response.destroy();
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  origin = `http://127.0.0.1:${port}`;
+  const server = await startSimulatorServer({ port: options.port, handle, answerInternalError: (response) => answer(response, 500, { message: 'An error has occurred.' }) });
+  origin = server.url;
 
-  return {
-    url: origin,
-    port,
-    state,
-    setFaults,
-    inspectAddressBook,
-    reset,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return { url: origin, port: server.port, state, setFaults, inspectAddressBook, reset, stop: server.stop };
 }

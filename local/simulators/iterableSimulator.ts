@@ -10,27 +10,23 @@
 // or malformed body is 400 BadParams; an unknown list is 400 with "error.lists.invalidListId";
 // list names need not be unique (so an adapter that creates blindly shows duplicates); 429 carries
 // Retry-After unless told otherwise.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  countRoute,
+  deliverySummary,
+  emptyRequestCounters,
+  FaultInjector,
+  faultAndResetControl,
+  readJsonBody,
+  retryAfterSeconds,
+  startSimulatorServer,
+  TokenBuckets,
+  type Faults,
+  type RateLimit,
+  type RequestCounters,
+} from './simulatorKit.js';
 
-export interface Faults {
-  /** Share of vendor calls answered 500 before any processing (0..1). */
-  serverErrorRate?: number;
-  /** After every `every` vendor calls, the next `length` calls are answered 429. */
-  tooManyRequestsBursts?: { every: number; length: number };
-  /** Delay before each vendor call is handled; `latencyJitterMs` adds 0..jitter from the PRNG. */
-  latencyMs?: number;
-  latencyJitterMs?: number;
-  /** Share of vendor calls whose socket is destroyed without an answer (0..1). */
-  connectionResetRate?: number;
-  /** Seed of the PRNG behind every random fault; setting faults restarts the sequence. */
-  seed?: number;
-}
-
-export interface RateLimit {
-  requestsPerSecond: number;
-  burst: number;
-}
+export type { Faults, RateLimit };
 
 export interface IterableSimulatorOptions {
   /** 0 or absent: a free port. Always 127.0.0.1. */
@@ -70,14 +66,7 @@ export interface SimulatedList {
   deliveries: Map<string, number>;
 }
 
-export interface SimulatorCounters {
-  requests: number;
-  /** Requests per "METHOD /path" with IDs replaced by placeholders. */
-  byRoute: Record<string, number>;
-  unauthorized: number;
-  tooManyRequests: number;
-  serverErrors: number;
-  connectionResets: number;
+export interface SimulatorCounters extends RequestCounters {
   subscribeCalls: number;
   subscribedUsers: number;
   listsCreated: number;
@@ -148,20 +137,8 @@ class VendorError extends Error {
   }
 }
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function emptyCounters(): SimulatorCounters {
-  return { requests: 0, byRoute: {}, unauthorized: 0, tooManyRequests: 0, serverErrors: 0, connectionResets: 0, subscribeCalls: 0, subscribedUsers: 0, listsCreated: 0, listsDeleted: 0 };
+  return { ...emptyRequestCounters(), subscribeCalls: 0, subscribedUsers: 0, listsCreated: 0, listsDeleted: 0 };
 }
 
 function emptyFailedUpdates(): FailedUpdates {
@@ -180,53 +157,26 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new VendorError(413, 'BadParams', 'Request body is larger than 4MB'));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
-
-function parseJson(text: string): unknown {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new VendorError(400, 'BadJsonBody', 'Could not parse the request body as JSON');
-  }
-}
-
-interface Bucket {
-  tokens: number;
-  updatedAt: number;
-}
+const bodyLimits = {
+  maxBytes: MAX_BODY_BYTES,
+  tooLarge: () => new VendorError(413, 'BadParams', 'Request body is larger than 4MB'),
+  malformed: () => new VendorError(400, 'BadJsonBody', 'Could not parse the request body as JSON'),
+};
 
 export async function startIterableSimulator(options: IterableSimulatorOptions = {}): Promise<IterableSimulator> {
   const apiKeys = options.apiKeys ? new Set(options.apiKeys) : undefined;
+  // Per project and endpoint, as Iterable documents its limits.
   const subscribeRate = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
-  const listReadRate = options.rateLimit === false ? false : LIST_READ_RATE;
+  const subscribeBuckets = subscribeRate ? new TokenBuckets(subscribeRate) : undefined;
+  const listReadBuckets = options.rateLimit === false ? undefined : new TokenBuckets(LIST_READ_RATE);
   const retryAfterHeader = options.retryAfterHeader ?? true;
   const maxPerRequest = options.maxSubscribersPerRequest ?? 1000;
   const forgotten = new Set((options.forgottenEmails ?? []).map((email) => email.trim().toLowerCase()));
 
   const state: SimulatorState = { users: new Map(), lists: new Map(), fieldTypes: new Map(), counters: emptyCounters() };
   let nextListId = FIRST_LIST_ID;
-  let faults: Faults = {};
-  let random = seededRandom(1);
-  let faultedCalls = 0;
-  const buckets = new Map<string, Bucket>();
-  const sockets = new Set<Socket>();
+  const injector = new FaultInjector(options.faults ?? {});
+  const setFaults = (next: Faults) => injector.set(next);
 
   function seedFieldTypes(): void {
     state.fieldTypes.clear();
@@ -234,42 +184,11 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
   }
   seedFieldTypes();
 
-  function setFaults(next: Faults): void {
-    faults = { ...next };
-    random = seededRandom(next.seed ?? 1);
-    faultedCalls = 0;
-  }
-  setFaults(options.faults ?? {});
-
-  // ---- rate limiting (per project and endpoint, as Iterable documents its limits) ------------
-
-  /** Takes a token, or answers how many seconds until one is there. */
-  function takeToken(endpoint: string, rate: RateLimit | false, now: number): number | undefined {
-    if (!rate) return undefined;
-    let bucket = buckets.get(endpoint);
-    if (!bucket) {
-      bucket = { tokens: rate.burst, updatedAt: now };
-      buckets.set(endpoint, bucket);
-    }
-    bucket.tokens = Math.min(rate.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * rate.requestsPerSecond);
-    bucket.updatedAt = now;
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return undefined;
-    }
-    return (1 - bucket.tokens) / rate.requestsPerSecond;
-  }
-
   // ---- lists ---------------------------------------------------------------------------------
 
   function inspection(list: SimulatedList): ListInspection {
-    let deliveries = 0;
-    const duplicateEmails: string[] = [];
-    for (const [email, count] of list.deliveries) {
-      deliveries += count;
-      if (count > 1) duplicateEmails.push(email);
-    }
-    return { listId: list.id, name: list.name, memberCount: list.members.size, deliveries, duplicates: duplicateEmails.length, duplicateEmails: duplicateEmails.slice(0, 100) };
+    const delivered = deliverySummary(list.deliveries);
+    return { listId: list.id, name: list.name, memberCount: list.members.size, deliveries: delivered.deliveries, duplicates: delivered.duplicates, duplicateEmails: delivered.duplicateKeys };
   }
 
   function inspectList(listId: number | string): ListInspection | undefined {
@@ -418,7 +337,8 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
 
   interface Route {
     key: string;
-    rate: RateLimit | false;
+    /** The endpoint's token buckets, if it is rate-limited. */
+    buckets?: TokenBuckets;
     answer: () => [number, unknown];
   }
 
@@ -426,17 +346,17 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
     if (!path.startsWith('/api/')) return undefined;
     const rest = path.slice('/api'.length);
     let match: RegExpExecArray | null;
-    if (rest === '/lists' && method === 'GET') return { key: 'GET /lists', rate: listReadRate, answer: getLists };
-    if (rest === '/lists' && method === 'POST') return { key: 'POST /lists', rate: false, answer: () => createList(body) };
-    if (rest === '/lists/subscribe' && method === 'POST') return { key: 'POST /lists/subscribe', rate: subscribeRate, answer: () => subscribe(body) };
+    if (rest === '/lists' && method === 'GET') return { key: 'GET /lists', buckets: listReadBuckets, answer: getLists };
+    if (rest === '/lists' && method === 'POST') return { key: 'POST /lists', answer: () => createList(body) };
+    if (rest === '/lists/subscribe' && method === 'POST') return { key: 'POST /lists/subscribe', buckets: subscribeBuckets, answer: () => subscribe(body) };
     if ((match = /^\/lists\/(\d+)\/size$/.exec(rest)) && method === 'GET') {
       const listId = Number(match[1]);
       // Documented as a plain-text count.
-      return { key: 'GET /lists/{listId}/size', rate: false, answer: () => [200, String(listFor(listId).members.size)] };
+      return { key: 'GET /lists/{listId}/size', answer: () => [200, String(listFor(listId).members.size)] };
     }
     if ((match = /^\/lists\/(\d+)$/.exec(rest)) && method === 'DELETE') {
       const listId = Number(match[1]);
-      return { key: 'DELETE /lists/{listId}', rate: false, answer: () => deleteList(listId) };
+      return { key: 'DELETE /lists/{listId}', answer: () => deleteList(listId) };
     }
     return undefined;
   }
@@ -445,15 +365,8 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
 
   function control(method: string, url: URL, body: unknown): [number, unknown] | undefined {
     const path = url.pathname;
-    if (method === 'POST' && path === '/_simulator/faults') {
-      setFaults((body ?? {}) as Faults);
-      return [200, { faults }];
-    }
-    if (method === 'GET' && path === '/_simulator/faults') return [200, { faults }];
-    if (method === 'POST' && path === '/_simulator/reset') {
-      reset();
-      return [200, { reset: true }];
-    }
+    const common = faultAndResetControl(method, path, body, injector, reset);
+    if (common) return common;
     if (method === 'GET' && path === '/_simulator/state') {
       return [200, { counters: state.counters, users: state.users.size, lists: [...state.lists.values()].map(inspection) }];
     }
@@ -478,9 +391,8 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
     response.end(text);
   }
 
-  function tooManyRequests(response: ServerResponse, waitSeconds: number): void {
-    state.counters.tooManyRequests += 1;
-    const headers: Record<string, string> = retryAfterHeader ? { 'Retry-After': String(Math.max(1, Math.ceil(waitSeconds))) } : {};
+  function answerTooManyRequests(response: ServerResponse, waitSeconds: number): void {
+    const headers: Record<string, string> = retryAfterHeader ? { 'Retry-After': retryAfterSeconds(waitSeconds) } : {};
     answer(response, 429, { msg: 'Exceeded rate limit.', code: 'RateLimitExceeded', params: null }, headers);
   }
 
@@ -490,7 +402,7 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
     const path = url.pathname;
     let body: unknown;
     try {
-      body = parseJson(await readBody(request));
+      body = await readJsonBody(request, bodyLimits);
     } catch (error) {
       if (error instanceof VendorError) return answer(response, error.status, { msg: error.message, code: error.code, params: error.params });
       throw error;
@@ -503,22 +415,10 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
 
     state.counters.requests += 1;
     // Faults come first, as an overloaded front end would answer before auth or routing.
-    faultedCalls += 1;
-    const delay = (faults.latencyMs ?? 0) + (faults.latencyJitterMs ? random() * faults.latencyJitterMs : 0);
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    if (faults.connectionResetRate && random() < faults.connectionResetRate) {
-      state.counters.connectionResets += 1;
-      request.socket.destroy();
-      return;
-    }
-    if (faults.serverErrorRate && random() < faults.serverErrorRate) {
-      state.counters.serverErrors += 1;
-      return answer(response, 500, { msg: 'Internal server error', code: 'GenericError', params: null });
-    }
-    const bursts = faults.tooManyRequestsBursts;
-    if (bursts && bursts.every > 0 && bursts.length > 0 && (faultedCalls - 1) % (bursts.every + bursts.length) >= bursts.every) {
-      return tooManyRequests(response, 1);
-    }
+    const fault = await injector.inject(request, state.counters);
+    if (fault === 'connectionReset') return;
+    if (fault === 'serverError') return answer(response, 500, { msg: 'Internal server error', code: 'GenericError', params: null });
+    if (fault === 'tooManyRequests') return answerTooManyRequests(response, 1);
 
     const apiKey = request.headers['api-key'];
     if (typeof apiKey !== 'string' || !apiKey || (apiKeys && !apiKeys.has(apiKey))) {
@@ -529,9 +429,12 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
     const matched = route(method, path, body);
     if (!matched) return answer(response, 404, { msg: `No route for ${method} ${path}`, code: 'NotFound', params: null });
     // One project per simulator: every accepted key shares the endpoint's bucket.
-    const wait = takeToken(matched.key, matched.rate, Date.now());
-    if (wait !== undefined) return tooManyRequests(response, wait);
-    state.counters.byRoute[matched.key] = (state.counters.byRoute[matched.key] ?? 0) + 1;
+    const take = matched.buckets?.take(matched.key);
+    if (take && !take.taken) {
+      state.counters.tooManyRequests += 1;
+      return answerTooManyRequests(response, take.waitSeconds);
+    }
+    countRoute(state.counters, matched.key);
     try {
       const [status, result] = matched.answer();
       return answer(response, status, result);
@@ -548,38 +451,16 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
     seedFieldTypes();
     state.counters = emptyCounters();
     nextListId = FIRST_LIST_ID;
-    buckets.clear();
+    subscribeBuckets?.clear();
+    listReadBuckets?.clear();
     setFaults({});
   }
 
-  const server: Server = createServer((request, response) => {
-    handle(request, response).catch(() => {
-      if (!response.headersSent) answer(response, 500, { msg: 'Internal server error', code: 'GenericError', params: null });
-      else response.destroy();
-    });
+  const server = await startSimulatorServer({
+    port: options.port,
+    handle,
+    answerInternalError: (response) => answer(response, 500, { msg: 'Internal server error', code: 'GenericError', params: null }),
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
 
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    state,
-    setFaults,
-    inspectList,
-    listsNamed,
-    reset,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return { url: server.url, port: server.port, state, setFaults, inspectList, listsNamed, reset, stop: server.stop };
 }

@@ -13,22 +13,21 @@
 // non-ISO countries, URLs as domains and unhashed emails are per-element 400s; a new segment answers
 // 404 for `segmentReadyDelayMs`; 429 carries Retry-After unless `retryAfterHeader` is false.
 import { randomInt } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  countRoute,
+  deliverySummary,
+  emptyRequestCounters,
+  FaultInjector,
+  faultAndResetControl,
+  readJsonBody,
+  retryAfterSeconds,
+  startSimulatorServer,
+  type Faults,
+  type RequestCounters,
+} from './simulatorKit.js';
 
-export interface Faults {
-  /** Share of vendor calls answered 500 before any processing (0..1). */
-  serverErrorRate?: number;
-  /** After every `every` vendor calls, the next `length` calls are answered 429. */
-  tooManyRequestsBursts?: { every: number; length: number };
-  /** Delay before each vendor call is handled; `latencyJitterMs` adds 0..jitter from the PRNG. */
-  latencyMs?: number;
-  latencyJitterMs?: number;
-  /** Share of vendor calls whose socket is destroyed without an answer (0..1). */
-  connectionResetRate?: number;
-  /** Seed of the PRNG behind every random fault; setting faults restarts the sequence. */
-  seed?: number;
-}
+export type { Faults };
 
 /** Calls per member (access token) and per minute on the streaming endpoints. */
 export interface StreamingRateLimit {
@@ -75,16 +74,9 @@ export interface SimulatedSegment {
   rejectedElements: number;
 }
 
-export interface SimulatorCounters {
-  requests: number;
-  /** Requests per "METHOD /path" with IDs replaced by placeholders. */
-  byRoute: Record<string, number>;
-  unauthorized: number;
+export interface SimulatorCounters extends RequestCounters {
   forbidden: number;
   badRequests: number;
-  tooManyRequests: number;
-  serverErrors: number;
-  connectionResets: number;
   segmentsCreated: number;
   batches: number;
   elementsAccepted: number;
@@ -148,48 +140,15 @@ class VendorError extends Error {
   }
 }
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function emptyCounters(): SimulatorCounters {
-  return { requests: 0, byRoute: {}, unauthorized: 0, forbidden: 0, badRequests: 0, tooManyRequests: 0, serverErrors: 0, connectionResets: 0, segmentsCreated: 0, batches: 0, elementsAccepted: 0, elementsRejected: 0 };
+  return { ...emptyRequestCounters(), forbidden: 0, badRequests: 0, segmentsCreated: 0, batches: 0, elementsAccepted: 0, elementsRejected: 0 };
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new VendorError(413, 'Request entity too large'));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
-
-function parseJson(text: string): unknown {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new VendorError(400, 'Unable to parse the request body as JSON', { code: 'ILLEGAL_ARGUMENT' });
-  }
-}
+const bodyLimits = {
+  maxBytes: MAX_BODY_BYTES,
+  tooLarge: () => new VendorError(413, 'Request entity too large'),
+  malformed: () => new VendorError(400, 'Unable to parse the request body as JSON', { code: 'ILLEGAL_ARGUMENT' }),
+};
 
 function bearerToken(request: IncomingMessage): string | undefined {
   const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '');
@@ -275,19 +234,10 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
   const readyDelayMs = options.segmentReadyDelayMs ?? 0;
 
   const state: SimulatorState = { segments: new Map(), counters: emptyCounters() };
-  let faults: Faults = {};
-  let random = seededRandom(1);
-  let faultedCalls = 0;
+  const injector = new FaultInjector(options.faults ?? {});
+  const setFaults = (next: Faults) => injector.set(next);
   let nextSegmentId = 10_000_000 + randomInt(1_000_000);
   const windows = new Map<string, RateWindow>();
-  const sockets = new Set<Socket>();
-
-  function setFaults(next: Faults): void {
-    faults = { ...next };
-    random = seededRandom(next.seed ?? 1);
-    faultedCalls = 0;
-  }
-  setFaults(options.faults ?? {});
 
   function canManage(accountUrn: string): boolean {
     const match = ACCOUNT_URN.exec(accountUrn);
@@ -323,12 +273,7 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
   function inspectSegment(id: string): SegmentInspection | undefined {
     const segment = state.segments.get(id);
     if (!segment) return undefined;
-    let deliveries = 0;
-    const duplicateKeys: string[] = [];
-    for (const [key, count] of segment.deliveries) {
-      deliveries += count;
-      if (count > 1) duplicateKeys.push(key);
-    }
+    const delivered = deliverySummary(segment.deliveries);
     return {
       id,
       name: segment.name,
@@ -337,9 +282,9 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
       sourcePlatform: segment.sourcePlatform,
       ...(segment.sourceSegmentId !== undefined ? { sourceSegmentId: segment.sourceSegmentId } : {}),
       memberCount: segment.members.size,
-      deliveries,
-      duplicates: duplicateKeys.length,
-      duplicateKeys: duplicateKeys.slice(0, 100),
+      deliveries: delivered.deliveries,
+      duplicates: delivered.duplicates,
+      duplicateKeys: delivered.duplicateKeys,
       removals: segment.removals,
       rejectedElements: segment.rejectedElements,
     };
@@ -506,15 +451,8 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
   // ---- control endpoints ---------------------------------------------------------------------
 
   function control(method: string, path: string, body: unknown): [number, unknown] | undefined {
-    if (method === 'POST' && path === '/_simulator/faults') {
-      setFaults((body ?? {}) as Faults);
-      return [200, { faults }];
-    }
-    if (method === 'GET' && path === '/_simulator/faults') return [200, { faults }];
-    if (method === 'POST' && path === '/_simulator/reset') {
-      reset();
-      return [200, { reset: true }];
-    }
+    const common = faultAndResetControl(method, path, body, injector, reset);
+    if (common) return common;
     if (method === 'GET' && path === '/_simulator/state') {
       return [200, { counters: state.counters, segments: [...state.segments.keys()].map((id) => inspectSegment(id)) }];
     }
@@ -550,7 +488,7 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
     const path = url.pathname;
     let body: unknown;
     try {
-      body = parseJson(await readBody(request));
+      body = await readJsonBody(request, bodyLimits);
     } catch (error) {
       if (error instanceof VendorError) return refuse(response, error);
       throw error;
@@ -563,23 +501,10 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
 
     state.counters.requests += 1;
     // Faults come first, as an overloaded front end would answer before auth or routing.
-    faultedCalls += 1;
-    const delay = (faults.latencyMs ?? 0) + (faults.latencyJitterMs ? random() * faults.latencyJitterMs : 0);
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    if (faults.connectionResetRate && random() < faults.connectionResetRate) {
-      state.counters.connectionResets += 1;
-      request.socket.destroy();
-      return;
-    }
-    if (faults.serverErrorRate && random() < faults.serverErrorRate) {
-      state.counters.serverErrors += 1;
-      return answer(response, 500, { status: 500, message: 'Internal Server Error' });
-    }
-    const bursts = faults.tooManyRequestsBursts;
-    if (bursts && bursts.every > 0 && bursts.length > 0 && (faultedCalls - 1) % (bursts.every + bursts.length) >= bursts.every) {
-      state.counters.tooManyRequests += 1;
-      return answer(response, 429, { status: 429, message: 'Too many requests' }, retryAfterHeader ? { 'retry-after': '1' } : {});
-    }
+    const fault = await injector.inject(request, state.counters);
+    if (fault === 'connectionReset') return;
+    if (fault === 'serverError') return answer(response, 500, { status: 500, message: 'Internal Server Error' });
+    if (fault === 'tooManyRequests') return answer(response, 429, { status: 429, message: 'Too many requests' }, retryAfterHeader ? { 'retry-after': '1' } : {});
 
     const token = bearerToken(request);
     if (!token || (accessTokens && !accessTokens.has(token))) {
@@ -603,11 +528,11 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
       const waitMs = overLimit(token, matched.limit, Date.now());
       if (waitMs !== undefined) {
         state.counters.tooManyRequests += 1;
-        const headers: Record<string, string> = retryAfterHeader ? { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) } : {};
+        const headers: Record<string, string> = retryAfterHeader ? { 'retry-after': retryAfterSeconds(waitMs / 1000) } : {};
         return answer(response, 429, { status: 429, message: 'Too many requests' }, headers);
       }
     }
-    state.counters.byRoute[matched.key] = (state.counters.byRoute[matched.key] ?? 0) + 1;
+    countRoute(state.counters, matched.key);
     try {
       const [status, result, headers] = matched.answer();
       return answer(response, status, result, headers);
@@ -625,34 +550,7 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
     setFaults({});
   }
 
-  const server: Server = createServer((request, response) => {
-    handle(request, response).catch(() => {
-      if (!response.headersSent) answer(response, 500, { status: 500, message: 'Internal Server Error' });
-      else response.destroy();
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const server = await startSimulatorServer({ port: options.port, handle, answerInternalError: (response) => answer(response, 500, { status: 500, message: 'Internal Server Error' }) });
 
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    state,
-    setFaults,
-    inspectSegment,
-    findSegment,
-    reset,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return { url: server.url, port: server.port, state, setFaults, inspectSegment, findSegment, reset, stop: server.stop };
 }

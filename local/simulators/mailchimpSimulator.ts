@@ -12,27 +12,24 @@
 // member; the duplicate-tag and merge-field-cap answers are 400 Invalid Resource; one API key is one
 // user; a member sent twice in one call is rejected the second time unless skip_duplicate_check.
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  countRoute,
+  deliverySummary,
+  emptyRequestCounters,
+  FaultInjector,
+  faultAndResetControl,
+  readJsonBody,
+  startSimulatorServer,
+  TokenBuckets,
+  type Faults,
+  type RateLimit,
+  type RequestCounters,
+} from './simulatorKit.js';
 
-export interface Faults {
-  /** Share of vendor calls answered 500 before any processing (0..1). */
-  serverErrorRate?: number;
-  /** After every `every` vendor calls, the next `length` calls are answered 429 (as over the connection cap). */
-  tooManyRequestsBursts?: { every: number; length: number };
-  /** Delay before each vendor call is handled (the call holds its connection meanwhile); `latencyJitterMs` adds 0..jitter. */
-  latencyMs?: number;
-  latencyJitterMs?: number;
-  /** Share of vendor calls whose socket is destroyed without an answer (0..1). */
-  connectionResetRate?: number;
-  /** Seed of the PRNG behind every random fault; setting faults restarts the sequence. */
-  seed?: number;
-}
-
-export interface RateLimit {
-  requestsPerSecond: number;
-  burst: number;
-}
+// Here an injected 429 burst reads as over the connection cap, and injected latency holds the
+// call's connection meanwhile.
+export type { Faults, RateLimit };
 
 export interface MailchimpSimulatorOptions {
   /** 0 or absent: a free port. Always 127.0.0.1. */
@@ -95,17 +92,10 @@ export interface SimulatedList {
   deliveries: Map<string, number>;
 }
 
-export interface SimulatorCounters {
-  requests: number;
-  /** Requests per "METHOD /path" with IDs replaced by placeholders. */
-  byRoute: Record<string, number>;
-  unauthorized: number;
-  /** Every 429 (injected bursts, rate limit and connection cap). */
-  tooManyRequests: number;
+/** `tooManyRequests` counts every 429 (injected bursts, rate limit and connection cap). */
+export interface SimulatorCounters extends RequestCounters {
   /** 429s because the caller had the maximum number of requests in flight. */
   concurrencyRejections: number;
-  serverErrors: number;
-  connectionResets: number;
   batches: number;
   membersReceived: number;
   memberErrors: number;
@@ -176,27 +166,10 @@ class VendorError extends Error {
 
 const invalidResource = (detail: string, errors?: { field: string; message: string }[]) => new VendorError(400, 'Invalid Resource', detail, errors);
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function emptyCounters(): SimulatorCounters {
   return {
-    requests: 0,
-    byRoute: {},
-    unauthorized: 0,
-    tooManyRequests: 0,
+    ...emptyRequestCounters(),
     concurrencyRejections: 0,
-    serverErrors: 0,
-    connectionResets: 0,
     batches: 0,
     membersReceived: 0,
     memberErrors: 0,
@@ -223,32 +196,11 @@ function truncateBytes(value: string, limit = TEXT_LIMIT_BYTES): string {
   return result;
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new VendorError(413, 'Request Entity Too Large', 'The request body is too large.'));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
-
-function parseJson(text: string): unknown {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new VendorError(400, 'JSON Parse Exception', "We encountered an unspecified JSON parsing error.");
-  }
-}
+const bodyLimits = {
+  maxBytes: MAX_BODY_BYTES,
+  tooLarge: () => new VendorError(413, 'Request Entity Too Large', 'The request body is too large.'),
+  malformed: () => new VendorError(400, 'JSON Parse Exception', 'We encountered an unspecified JSON parsing error.'),
+};
 
 /** Basic auth: any user name, the key as password. Bearer is accepted the same way. */
 function apiKeyOf(request: IncomingMessage): string | undefined {
@@ -267,11 +219,6 @@ function dataCenterOf(key: string): string | undefined {
   return parts.length === 2 && /^[a-z]{2,}\d+$/i.test(parts[1]!) ? parts[1]!.toLowerCase() : undefined;
 }
 
-interface Bucket {
-  tokens: number;
-  updatedAt: number;
-}
-
 export async function startMailchimpSimulator(options: MailchimpSimulatorOptions = {}): Promise<MailchimpSimulator> {
   const apiKeys = options.apiKeys ? new Set(options.apiKeys) : undefined;
   const maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
@@ -285,19 +232,10 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
     counters: emptyCounters(),
     fakeEmails: new Set((options.fakeEmails ?? []).map((email) => email.toLowerCase())),
   };
-  let faults: Faults = {};
-  let random = seededRandom(1);
-  let faultedCalls = 0;
-  const buckets = new Map<string, Bucket>();
+  const injector = new FaultInjector(options.faults ?? {});
+  const setFaults = (next: Faults) => injector.set(next);
+  const buckets = rateLimit ? new TokenBuckets(rateLimit) : undefined;
   const inFlight = new Map<string, number>();
-  const sockets = new Set<Socket>();
-
-  function setFaults(next: Faults): void {
-    faults = { ...next };
-    random = seededRandom(next.seed ?? 1);
-    faultedCalls = 0;
-  }
-  setFaults(options.faults ?? {});
 
   // ---- audiences -----------------------------------------------------------------------------
 
@@ -325,21 +263,16 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
   function inspectList(listId: string): ListInspection | undefined {
     const list = state.lists.get(listId);
     if (!list) return undefined;
-    let deliveries = 0;
-    const duplicateEmails: string[] = [];
-    for (const [email, count] of list.deliveries) {
-      deliveries += count;
-      if (count > 1) duplicateEmails.push(email);
-    }
+    const delivered = deliverySummary(list.deliveries);
     const statuses: Record<string, number> = {};
     for (const member of list.members.values()) statuses[member.status] = (statuses[member.status] ?? 0) + 1;
     return {
       listId,
       name: list.name,
       memberCount: list.members.size,
-      deliveries,
-      duplicates: duplicateEmails.length,
-      duplicateEmails: duplicateEmails.slice(0, 100),
+      deliveries: delivered.deliveries,
+      duplicates: delivered.duplicates,
+      duplicateEmails: delivered.duplicateKeys,
       mergeFields: [...list.mergeFields.values()].map((field) => ({ tag: field.tag, name: field.name, type: field.type })),
       statuses,
     };
@@ -532,15 +465,8 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
   // ---- control endpoints ---------------------------------------------------------------------
 
   function control(method: string, path: string, body: unknown): [number, unknown] | undefined {
-    if (method === 'POST' && path === '/_simulator/faults') {
-      setFaults((body ?? {}) as Faults);
-      return [200, { faults }];
-    }
-    if (method === 'GET' && path === '/_simulator/faults') return [200, { faults }];
-    if (method === 'POST' && path === '/_simulator/reset') {
-      reset();
-      return [200, { reset: true }];
-    }
+    const common = faultAndResetControl(method, path, body, injector, reset);
+    if (common) return common;
     if (method === 'GET' && path === '/_simulator/state') {
       return [200, { counters: state.counters, lists: [...state.lists.keys()].map((id) => inspectList(id)) }];
     }
@@ -567,21 +493,9 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
 
   const answerError = (response: ServerResponse, error: VendorError) => answer(response, error.status, problem(error.status, error.title, error.detail, error.errors));
 
-  const tooManyConnections = () => problem(429, 'TooManyRequests', `You have exceeded the limit of ${maxConnections} simultaneous connections.`);
+  const internalError = () => problem(500, 'Internal Server Error', 'A deep, internal error has occurred during the processing of your request. Please contact support.');
 
-  function bucketAllows(key: string, now: number): boolean {
-    if (!rateLimit) return true;
-    let bucket = buckets.get(key);
-    if (!bucket) {
-      bucket = { tokens: rateLimit.burst, updatedAt: now };
-      buckets.set(key, bucket);
-    }
-    bucket.tokens = Math.min(rateLimit.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * rateLimit.requestsPerSecond);
-    bucket.updatedAt = now;
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
-  }
+  const tooManyConnections = () => problem(429, 'TooManyRequests', `You have exceeded the limit of ${maxConnections} simultaneous connections.`);
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const method = request.method ?? 'GET';
@@ -591,7 +505,7 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
     if (path.startsWith('/_simulator/')) {
       let body: unknown;
       try {
-        body = parseJson(await readBody(request));
+        body = await readJsonBody(request, bodyLimits);
       } catch (error) {
         if (error instanceof VendorError) return answerError(response, error);
         throw error;
@@ -634,82 +548,42 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
 
     let body: unknown;
     try {
-      body = parseJson(await readBody(request));
+      body = await readJsonBody(request, bodyLimits);
     } catch (error) {
       if (error instanceof VendorError) return answerError(response, error);
       throw error;
     }
 
-    faultedCalls += 1;
-    const delay = (faults.latencyMs ?? 0) + (faults.latencyJitterMs ? random() * faults.latencyJitterMs : 0);
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    if (faults.connectionResetRate && random() < faults.connectionResetRate) {
-      state.counters.connectionResets += 1;
-      request.socket.destroy();
-      return;
-    }
-    if (faults.serverErrorRate && random() < faults.serverErrorRate) {
-      state.counters.serverErrors += 1;
-      return answer(response, 500, problem(500, 'Internal Server Error', 'A deep, internal error has occurred during the processing of your request. Please contact support.'));
-    }
-    const bursts = faults.tooManyRequestsBursts;
-    if (bursts && bursts.every > 0 && bursts.length > 0 && (faultedCalls - 1) % (bursts.every + bursts.length) >= bursts.every) {
-      state.counters.tooManyRequests += 1;
-      return answer(response, 429, tooManyConnections());
-    }
-    if (!bucketAllows(apiKey, Date.now())) {
+    const fault = await injector.inject(request, state.counters);
+    if (fault === 'connectionReset') return;
+    if (fault === 'serverError') return answer(response, 500, internalError());
+    if (fault === 'tooManyRequests') return answer(response, 429, tooManyConnections());
+    if (buckets && !buckets.take(apiKey).taken) {
       state.counters.tooManyRequests += 1;
       return answer(response, 429, problem(429, 'TooManyRequests', 'You have exceeded the request rate allowed for this account.'));
     }
 
     const matched = route(method, path, url.searchParams, body);
     if (!matched) return answer(response, 404, problem(404, 'Resource Not Found', 'The requested resource could not be found.'));
-    state.counters.byRoute[matched.key] = (state.counters.byRoute[matched.key] ?? 0) + 1;
+    countRoute(state.counters, matched.key);
     try {
       const [status, result] = matched.answer();
       return answer(response, status, result);
     } catch (error) {
       if (error instanceof VendorError) return answerError(response, error);
       state.counters.serverErrors += 1;
-      return answer(response, 500, problem(500, 'Internal Server Error', 'A deep, internal error has occurred during the processing of your request. Please contact support.'));
+      return answer(response, 500, internalError());
     }
   }
 
   function reset(): void {
     state.lists.clear();
     state.counters = emptyCounters();
-    buckets.clear();
+    buckets?.clear();
     setFaults({});
   }
 
-  const server: Server = createServer((request, response) => {
-    handle(request, response).catch(() => {
-      if (!response.headersSent) answer(response, 500, problem(500, 'Internal Server Error', 'A deep, internal error has occurred during the processing of your request. Please contact support.'));
-      else response.destroy();
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const server = await startSimulatorServer({ port: options.port, handle, answerInternalError: (response) => answer(response, 500, internalError()) });
 
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    state,
-    setFaults,
-    inspectList,
-    seedMember,
-    reset,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return { url: server.url, port: server.port, state, setFaults, inspectList, seedMember, reset, stop: server.stop };
 }

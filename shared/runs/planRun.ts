@@ -17,6 +17,8 @@ import { finalizeIfComplete, finishRunEarly } from './finalizeRun.js';
 import type { PlannedSegment, RunRecord } from './run.js';
 import type { PlanRunMessage } from './startRun.js';
 import { silentLogger, type Logger } from '../observability/log.js';
+import { AZURE_BLOB_TYPE } from '../destinations/azureBlob.js';
+import { planDataOut } from '../dataOut/planDataOut.js';
 
 /** The segment id of a run's de-duplicated union of several segments. */
 export const UNION_SEGMENT_ID = 'union';
@@ -65,6 +67,8 @@ export async function planRun(message: PlanRunMessage, log: Logger = silentLogge
   if (!connection) return finishRunEarly(run, 'failed', 'The export has no connection (it was removed).');
   const access = await destinationAccess(connection.id, record.details);
   const { destination } = access;
+  // Data-out exports, and segment exports to storage, write CDM folders: their own planner cuts the work.
+  if (record.kind === 'dataOut' || destination.type === AZURE_BLOB_TYPE) return planDataOut(run, record, access, log);
 
   const container = lakeContainer();
   const model = await readModel(container);

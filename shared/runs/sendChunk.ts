@@ -18,6 +18,8 @@ import { getRun } from './runStore.js';
 import { finalizeIfComplete } from './finalizeRun.js';
 import { isTerminal, type RunCounts } from './run.js';
 import type { ChunkMessage } from './planRun.js';
+import { isDataOutChunk } from '../dataOut/dataOutPlan.js';
+import { writePartition } from '../dataOut/writePartition.js';
 import { silentLogger, type Logger } from '../observability/log.js';
 import { recordMembers, recordVendorRateLimited } from '../observability/metrics.js';
 
@@ -32,6 +34,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 class ChunkFailed extends Error {}
 
 export async function sendChunk(message: ChunkMessage, log: Logger = silentLogger): Promise<void> {
+  // Chunks of data-out runs (and segment exports to storage) are files to write, not batches to send.
+  if (isDataOutChunk(message.chunkId)) return writePartition(message, log);
   let chunk = await getChunk(message.runId, message.chunkId);
   if (!chunk) {
     log.warn('The chunk is not in the ledger; ignoring the message.');

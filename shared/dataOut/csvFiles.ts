@@ -1,0 +1,146 @@
+// Streaming CSV writers for data-out runs. A partition goes through csv-stringify into
+// `uploadStream` (blocks staged as they fill, committed at the end, so a crashed attempt leaves
+// no partial blob); spill and snapshot files are many small per-bucket files, staged block by block.
+// Rows are stringified in batches: one stream write per row costs more than the CSV itself.
+import { PassThrough } from 'node:stream';
+import type { BlockBlobClient } from '@azure/storage-blob';
+import { stringify } from 'csv-stringify/sync';
+
+/** RFC 4180: CRLF line ends, fields quoted when they hold a comma, quote or line break. */
+const CSV_OPTIONS = { record_delimiter: 'windows' } as const;
+const BATCH_ROWS = 256;
+/** Block size and blocks in flight per partition upload: memory per writer ≈ 3 × 2 MiB. */
+const BLOCK_BYTES = 2 * 1024 * 1024;
+const UPLOAD_CONCURRENCY = 2;
+
+export class CsvPartitionWriter {
+  rows = 0;
+  bytes = 0;
+  private readonly stream = new PassThrough({ highWaterMark: BLOCK_BYTES });
+  private readonly upload: Promise<unknown>;
+  private batch: string[][] = [];
+  private failure: unknown;
+
+  constructor(blob: BlockBlobClient, options: { header?: string[]; abortSignal?: AbortSignal }) {
+    this.upload = blob.uploadStream(this.stream, BLOCK_BYTES, UPLOAD_CONCURRENCY, {
+      blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
+      abortSignal: options.abortSignal,
+      onProgress: ({ loadedBytes }) => (this.bytes = loadedBytes),
+    });
+    // Handled at once: a failed upload must release a writer waiting for 'drain'.
+    this.upload.catch((error: unknown) => {
+      this.failure ??= error;
+      this.stream.destroy(error as Error);
+    });
+    if (options.header) this.batch.push(options.header);
+  }
+
+  /** Buffers one row; a promise only when the caller must wait for the upload (back-pressure). */
+  write(values: string[]): Promise<void> | undefined {
+    if (this.failure !== undefined) throw this.failure;
+    this.rows++;
+    this.batch.push(values);
+    if (this.batch.length < BATCH_ROWS || this.flush()) return undefined;
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        this.stream.off('drain', done).off('close', done);
+        if (this.failure !== undefined) reject(this.failure);
+        else resolve();
+      };
+      this.stream.on('drain', done).on('close', done);
+    });
+  }
+
+  async finish(): Promise<void> {
+    this.flush();
+    this.stream.end();
+    await this.upload;
+  }
+
+  /** Stops without committing: nothing of this attempt becomes visible. */
+  abort(): void {
+    const reason = new Error('The partition write was abandoned.');
+    this.failure ??= reason;
+    // Destroyed with an error, uploadStream rejects instead of committing what it has.
+    this.stream.destroy(reason);
+    this.upload.catch(() => undefined);
+  }
+
+  private flush(): boolean {
+    if (this.batch.length === 0) return true;
+    const text = stringify(this.batch, CSV_OPTIONS);
+    this.batch = [];
+    return this.stream.write(Buffer.from(text, 'utf8'));
+  }
+}
+
+/** A CSV file written as staged blocks; nothing exists until commit (and nothing at all when empty). */
+export class BlockCsvFile {
+  rows = 0;
+  private batch: string[][] = [];
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private readonly blockIds: string[] = [];
+
+  constructor(
+    private readonly blob: BlockBlobClient,
+    private readonly blockBytes: number,
+  ) {}
+
+  add(values: string[]): Promise<void> | undefined {
+    this.rows++;
+    this.batch.push(values);
+    if (this.batch.length < BATCH_ROWS) return undefined;
+    this.stringifyBatch();
+    return this.pendingBytes >= this.blockBytes ? this.stage() : undefined;
+  }
+
+  async commit(): Promise<void> {
+    this.stringifyBatch();
+    if (this.pendingBytes > 0) await this.stage();
+    if (this.blockIds.length === 0) return;
+    await this.blob.commitBlockList(this.blockIds, { blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' } });
+  }
+
+  private stringifyBatch(): void {
+    if (this.batch.length === 0) return;
+    const buffer = Buffer.from(stringify(this.batch, CSV_OPTIONS), 'utf8');
+    this.batch = [];
+    this.pending.push(buffer);
+    this.pendingBytes += buffer.length;
+  }
+
+  private async stage(): Promise<void> {
+    const body = Buffer.concat(this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
+    // Block ids of one blob must have equal length; a retried attempt restages the same ids.
+    const id = Buffer.from(`block-${String(this.blockIds.length).padStart(6, '0')}`).toString('base64');
+    await this.blob.stageBlock(id, body, body.length);
+    this.blockIds.push(id);
+  }
+}
+
+/** One BlockCsvFile per key bucket, created on first use, sharing a memory budget. */
+export class BucketFiles {
+  private readonly files = new Map<number, BlockCsvFile>();
+  private readonly blockBytes: number;
+
+  constructor(
+    buckets: number,
+    private readonly blobFor: (bucket: number) => BlockBlobClient,
+    budgetBytes = 8 * 1024 * 1024,
+  ) {
+    this.blockBytes = Math.max(64 * 1024, Math.min(1024 * 1024, Math.floor(budgetBytes / buckets)));
+  }
+
+  add(bucket: number, values: string[]): Promise<void> | undefined {
+    let file = this.files.get(bucket);
+    if (!file) this.files.set(bucket, (file = new BlockCsvFile(this.blobFor(bucket), this.blockBytes)));
+    return file.add(values);
+  }
+
+  async commit(): Promise<void> {
+    for (const file of this.files.values()) await file.commit();
+  }
+}

@@ -1,9 +1,12 @@
-// Exports in Table Storage: one partition (the list view reads them all), row key = id.
-import { table } from '../storage/clients.js';
+// Exports in Table Storage: one partition (the list view reads them all), row key = id. The list
+// is served from an in-process copy kept current across instances (see exportListCache.ts).
+import { odata } from '@azure/data-tables';
+import { onTableClient, table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
 import { fromJson, getEntity, insertEntity, listEntities, replaceEntity, toJson } from '../storage/entities.js';
 import { NotFound } from '../errors.js';
 import { DEFAULT_SCHEDULE, type ExportRecord } from './exportDefinition.js';
+import { ExportListCache } from './exportListCache.js';
 
 const PARTITION = 'export';
 
@@ -85,8 +88,18 @@ export async function getExport(id: string): Promise<ExportRecord> {
   return record;
 }
 
+export const exportListCache = new ExportListCache<ExportRecord>({
+  partition: PARTITION,
+  readAll: async (client) => (await listEntities<ExportRow>(client, odata`PartitionKey eq ${PARTITION}`)).map(fromRow),
+  readChangedSince: async (client, since) => (await listEntities<ExportRow>(client, odata`PartitionKey eq ${PARTITION} and Timestamp ge ${since}`)).map(fromRow),
+  idOf: (record) => record.id,
+});
+
+// Every write to the exports table, from this store or any other code, keeps the copies current.
+onTableClient(TABLES.exports, (client) => exportListCache.watch(client));
+
 export async function listExports(): Promise<ExportRecord[]> {
-  return (await listEntities<ExportRow>(await table(TABLES.exports), `PartitionKey eq '${PARTITION}'`)).map(fromRow);
+  return exportListCache.list(await table(TABLES.exports));
 }
 
 export async function replaceExport(record: ExportRecord, etag: string): Promise<ExportRecord> {

@@ -1,0 +1,195 @@
+// An in-process copy of the export list, so that listing 10,000 exports does not read 10,000 rows
+// each time, yet stays correct with many instances writing:
+//
+// - Every write to an export row, by any code in any instance (the store, or a transaction made
+//   elsewhere on the same table client), is seen by a pipeline policy on the exports table client.
+//   After the write lands, the policy writes a tombstone for a deleted row, then bumps a version row.
+// - A list reads the version row (one point read). Unchanged: the copy is current. Changed: only
+//   the rows written since the last refresh are read (`Timestamp ge` the storage service's own
+//   clock at that refresh, less a margin) plus the tombstones, and applied to the copy.
+// - A writer that dies between its write and its bump leaves other instances behind until the next
+//   bump by anyone, or at most FULL_RELOAD_MS, when the copy is read again in full.
+import { randomUUID } from 'node:crypto';
+import { odata, type TableClient } from '@azure/data-tables';
+import { isStatus } from '../storage/entities.js';
+
+const VERSION_PARTITION = 'exportListVersion';
+const VERSION_ROW = 'version';
+const TOMBSTONE_PARTITION = 'exportDeleted';
+/** Storage clocks and second-resolution Date headers: rows this close to a refresh are read again. */
+const CLOCK_MARGIN_MS = 5_000;
+export const FULL_RELOAD_MS = 5 * 60_000;
+const CHANGED_HERE = 'changed here';
+
+type Policy = Parameters<TableClient['pipeline']['addPolicy']>[0];
+type Request = Parameters<Policy['sendRequest']>[0];
+
+interface Snapshot<T> {
+  version: string;
+  /** Storage time from which the next refresh reads changed rows. */
+  since: Date;
+  fullAt: number;
+  records: Map<string, T>;
+}
+
+export interface ExportListSource<T> {
+  partition: string;
+  /** Every row of the export partition. */
+  readAll(client: TableClient): Promise<T[]>;
+  /** Rows of the export partition written at or after `since` (storage time). */
+  readChangedSince(client: TableClient, since: Date): Promise<T[]>;
+  idOf(record: T): string;
+}
+
+export class ExportListCache<T> {
+  private snapshot: Snapshot<T> | undefined;
+  private refreshing: Promise<Snapshot<T>> | undefined;
+  /** Writes this instance made; a refresh that overlapped one does not count as current. */
+  private ownWrites = 0;
+  /** Reads served from the copy, refreshed from changed rows, or read in full (for tests and benchmarks). */
+  readonly stats = { hits: 0, incremental: 0, full: 0 };
+
+  constructor(private readonly source: ExportListSource<T>) {}
+
+  /** Adds the policy that bumps the version after every write to the export partition. */
+  watch(client: TableClient, log: (line: string) => void = console.warn): void {
+    const partition = this.source.partition;
+    const policy: Policy = {
+      name: 'exportListVersion',
+      sendRequest: async (request, next) => {
+        const response = await next(request);
+        if (response.status >= 300) return response;
+        const written = exportWrite(request, partition);
+        if (!written) return response;
+        // This instance's own copy refreshes on its next read whatever happens below.
+        this.ownWrites++;
+        if (this.snapshot) this.snapshot = { ...this.snapshot, version: CHANGED_HERE };
+        try {
+          for (const id of written.deleted) await client.upsertEntity({ partitionKey: TOMBSTONE_PARTITION, rowKey: id }, 'Replace');
+          await client.upsertEntity({ partitionKey: VERSION_PARTITION, rowKey: VERSION_ROW, token: randomUUID() }, 'Replace');
+        } catch (error) {
+          // The write itself landed: do not fail it. Other instances catch up at their next full read.
+          log(`The export list version could not be bumped after a write: ${(error as Error).message}`);
+        }
+        return response;
+      },
+    };
+    client.pipeline.addPolicy(policy);
+  }
+
+  /** The current list (shallow copies: callers may spread and change them freely). */
+  async list(client: TableClient): Promise<T[]> {
+    const snapshot = await this.current(client);
+    return [...snapshot.records.values()].map((record) => ({ ...record }));
+  }
+
+  private async current(client: TableClient): Promise<Snapshot<T>> {
+    // One refresh at a time; readers arriving meanwhile take its result.
+    while (this.refreshing) await this.refreshing.catch(() => undefined);
+    const { version, storageNow } = await readVersion(client);
+    const snapshot = this.snapshot;
+    if (snapshot && snapshot.version === version && Date.now() - snapshot.fullAt < FULL_RELOAD_MS) {
+      this.stats.hits++;
+      return snapshot;
+    }
+    if (this.refreshing) return this.current(client);
+    this.refreshing = this.refresh(client, snapshot, version, storageNow);
+    try {
+      return await this.refreshing;
+    } finally {
+      this.refreshing = undefined;
+    }
+  }
+
+  private async refresh(client: TableClient, previous: Snapshot<T> | undefined, version: string, storageNow: Date): Promise<Snapshot<T>> {
+    const ownWritesBefore = this.ownWrites;
+    const since = new Date(storageNow.getTime() - CLOCK_MARGIN_MS);
+    let next: Snapshot<T>;
+    if (!previous || Date.now() - previous.fullAt >= FULL_RELOAD_MS) {
+      const records = await this.source.readAll(client);
+      next = { version, since, fullAt: Date.now(), records: new Map(records.map((record) => [this.source.idOf(record), freeze(record)])) };
+      this.stats.full++;
+    } else {
+      const [changed, deleted] = await Promise.all([this.source.readChangedSince(client, previous.since), tombstonesSince(client, previous.since)]);
+      const records = new Map(previous.records);
+      for (const id of deleted) records.delete(id);
+      for (const record of changed) records.set(this.source.idOf(record), freeze(record));
+      next = { version, since, fullAt: previous.fullAt, records };
+      this.stats.incremental++;
+    }
+    // A write of ours that landed during the reads may be missing: read changes again next time.
+    if (this.ownWrites !== ownWritesBefore) next = { ...next, version: CHANGED_HERE };
+    this.snapshot = next;
+    return next;
+  }
+
+  /** Forget the copy (tests). */
+  clear(): void {
+    this.snapshot = undefined;
+  }
+}
+
+/** The version row's ETag (or 'none') and the storage service's clock from the same answer. */
+async function readVersion(client: TableClient): Promise<{ version: string; storageNow: Date }> {
+  let date: string | undefined;
+  const onResponse = (response: { headers: { get(name: string): string | undefined } }) => void (date = response.headers.get('date'));
+  let version = 'none';
+  try {
+    version = (await client.getEntity(VERSION_PARTITION, VERSION_ROW, { onResponse })).etag;
+  } catch (error) {
+    if (!isStatus(error, 404)) throw error;
+  }
+  const storageNow = date ? new Date(date) : new Date();
+  return { version, storageNow: Number.isNaN(storageNow.getTime()) ? new Date() : storageNow };
+}
+
+async function tombstonesSince(client: TableClient, since: Date): Promise<string[]> {
+  const ids: string[] = [];
+  const filter = odata`PartitionKey eq ${TOMBSTONE_PARTITION} and Timestamp ge ${since}`;
+  for await (const row of client.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) ids.push(row.rowKey!);
+  return ids;
+}
+
+/** Which writes a request made to the export partition: none (undefined), or with the ids it deleted. */
+export function exportWrite(request: Pick<Request, 'method' | 'url' | 'body'>, partition: string): { deleted: string[] } | undefined {
+  if (request.method === 'GET' || request.method === 'HEAD') return undefined;
+  let url = request.url;
+  try {
+    url = decodeURIComponent(request.url);
+  } catch {
+    // Keep the raw URL.
+  }
+  // Creating or deleting the table itself is no change to the list.
+  if (/\/Tables(\(|\/?$)/.test(new URL(request.url).pathname)) return undefined;
+  const body = typeof request.body === 'string' ? request.body : '';
+  const inUrl = url.includes(`PartitionKey='${partition}'`);
+  const inBody = body.includes(`PartitionKey='${partition}'`) || body.includes(`"PartitionKey":"${partition}"`);
+  if (!inUrl && !inBody) return undefined;
+  const deleted: string[] = [];
+  const keyPattern = new RegExp(`PartitionKey='${partition}',RowKey='((?:[^']|'')*)'`, 'g');
+  if (request.method === 'DELETE' && inUrl) for (const match of url.matchAll(keyPattern)) deleted.push(match[1]!.replace(/''/g, "'"));
+  // A batch: each DELETE line names its row.
+  for (const line of body.split(/\r?\n/)) {
+    if (!line.startsWith('DELETE ')) continue;
+    let decoded = line;
+    try {
+      decoded = decodeURIComponent(line);
+    } catch {
+      // Keep the raw line.
+    }
+    for (const match of decoded.matchAll(keyPattern)) deleted.push(match[1]!.replace(/''/g, "'"));
+  }
+  return { deleted };
+}
+
+function freeze<T>(record: T): T {
+  // Nested values are shared between every caller's copy: freezing makes a change in place fail
+  // loudly instead of changing the cached list.
+  for (const value of Object.values(record as object)) if (value && typeof value === 'object') deepFreeze(value);
+  return record;
+}
+
+function deepFreeze(value: object): void {
+  Object.freeze(value);
+  for (const inner of Object.values(value)) if (inner && typeof inner === 'object' && !Object.isFrozen(inner)) deepFreeze(inner);
+}

@@ -54,14 +54,15 @@ export async function writePartition(message: ChunkMessage, logInput?: LogInput)
   }
   const run = await getRun(message.exportId, message.runId);
   if (isTerminal(run.status)) return;
-  if (run.cancelRequested) return endUnclaimed(message, 'cancelled', 'Run cancelled.');
+  if (run.cancelRequested && step.kind !== 'publish') return endUnclaimed(message, 'cancelled', 'Run cancelled.');
 
   if (step.kind !== 'copy') {
     const gate = gateOf(step, await listChunks(message.runId));
     if (gate.state === 'waiting') return sendQueueMessage(QUEUES.exportChunks, message, { visibilityTimeoutSeconds: POLL_SECONDS });
-    if (gate.state === 'blocked') {
+    if (gate.state === 'blocked' || run.cancelRequested) {
+      // Nothing writes any more: a run that will not publish leaves no files behind.
       if (step.kind === 'publish') await discardRun(message, log);
-      return endUnclaimed(message, gate.status, gate.reason);
+      return gate.state === 'blocked' ? endUnclaimed(message, gate.status, gate.reason) : endUnclaimed(message, 'cancelled', 'Run cancelled.');
     }
   }
   if (chunk.status === 'sending' && chunk.leaseUntil > Date.now()) return retryLater(message, chunk.leaseUntil - Date.now(), log);
@@ -101,10 +102,9 @@ export async function writePartition(message: ChunkMessage, logInput?: LogInput)
     if (!(await lease.end('done', '', counts))) return log(`Chunk ${chunk.chunkId}: another writer took it over; stopping here.`);
   } catch (error) {
     if (error instanceof LeaseLost || lease.signal.aborted) return log(`Chunk ${chunk.chunkId}: another writer took it over; stopping here.`);
-    if (error instanceof Cancelled) {
-      await lease.end('cancelled', 'Run cancelled.', counts);
-    } else if (isPermanent(error)) {
-      await lease.end('failed', messageOf(error), counts);
+    if (error instanceof Cancelled || isPermanent(error)) {
+      const ended = await lease.end(error instanceof Cancelled ? 'cancelled' : 'failed', error instanceof Cancelled ? 'Run cancelled.' : messageOf(error), counts);
+      if (ended && step.kind === 'publish') await discardRun(message, log);
     } else {
       // Retried by the queue (poison after 5 attempts ends the chunk with this reason).
       await lease.release(`Attempt failed: ${messageOf(error)}`);

@@ -196,6 +196,26 @@ describe('an interrupted run', () => {
   }, 180_000);
 });
 
+describe('a cancelled run', () => {
+  it('publishes nothing and removes what it had written', async () => {
+    const exportId = await createExport({ name: 'Cancelled', kind: 'dataOut', entities: [ENTITY, 'Segment_AllCustomers'] });
+    const started = await stack.api.post(`/exports/${exportId}/runs`);
+    await eventually(
+      async () => {
+        for await (const blob of exportsContainer.listBlobsFlat({ prefix: 'cdp/Cancelled/', includeUncommitedBlobs: true })) return blob.name;
+        return undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 20, what: 'the first partition of the run' },
+    );
+    expect((await stack.api.post(`/exports/${exportId}/runs/${started.body.runId}/cancel`)).status).toBe(202);
+    const run = await waitForRun(exportId, started.body.runId);
+    expect(run.status).toBe('cancelled');
+    const left: string[] = [];
+    for await (const blob of exportsContainer.listBlobsFlat({ prefix: 'cdp/Cancelled/' })) left.push(blob.name);
+    expect(left).toEqual([]);
+  });
+});
+
 describe('incremental runs', () => {
   let exportId: string;
   let firstRunId: string;

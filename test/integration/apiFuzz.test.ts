@@ -31,6 +31,9 @@ interface FuzzRequest {
 
 let stack: TestStack;
 let token: string;
+/** Several callers, so a per-caller request budget meets the fuzzing as little as a person would. */
+let tokens: string[];
+let sentCount = 0;
 let operations: Operation[];
 const fixtures = { connectionId: '', exportId: '', runId: '', refreshId: '' };
 
@@ -161,7 +164,7 @@ function requestsFor(operation: Operation): fc.Arbitrary<FuzzRequest> {
 
 async function send(request: FuzzRequest): Promise<{ status: number; contentType: string; text: string }> {
   const search = new URLSearchParams(request.query).toString();
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  const headers: Record<string, string> = { authorization: `Bearer ${tokens[sentCount++ % tokens.length]}` };
   if (request.contentType && request.body !== undefined) headers['content-type'] = request.contentType;
   // Conditional writes with a stale ETag: the fixtures survive, deeper checks still run first.
   if (['DELETE'].includes(request.operation.method) || request.operation.path.endsWith('/disconnect')) headers['if-match'] = '"fuzz"';
@@ -185,6 +188,7 @@ function checkAnswer(request: FuzzRequest, answer: { status: number; contentType
 beforeAll(async () => {
   stack = await startTestStack({ seedProfiles: 200, simulatorOptions: { CAMPAIGN_MONITOR_API_URL: { rateLimit: false } } });
   token = await stack.tokenFor(['admin', 'system'] as never, 'fuzzer');
+  tokens = await Promise.all(Array.from({ length: 8 }, (_, index) => stack.tokenFor(['admin', 'system'] as never, `fuzzer-${index}`)));
   const api = stack.api.as(token);
   fixtures.connectionId = (await api.post('/connections', { name: 'Fuzz fixture', type: 'campaign-monitor', secrets: { apiKey: 'fuzz-key' }, sharing: 'contributors', privacyConsent: true })).body.id;
   fixtures.exportId = (await api.post('/exports', { name: 'Fuzz fixture', connectionId: fixtures.connectionId, segments: ['Segment_VIP'], mapping: { email: 'Email' }, details: { listId: 'fuzz' } })).body.id;

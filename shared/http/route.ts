@@ -8,6 +8,7 @@ import { verifyBearer } from '../auth/verifyToken.js';
 import type { Principal, Role } from '../auth/principal.js';
 import { hasRole } from '../auth/principal.js';
 import { toProblem } from './problem.js';
+import { CallerRateLimit, tooManyRequests } from './rateLimit.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** Deeper JSON is no real request, and walking it (validation, JSON.stringify) would overflow the stack. */
@@ -59,6 +60,10 @@ export function defineRoute<P = Record<string, never>, Q = Record<string, never>
 async function handleRequest<P, Q, B>(spec: RouteSpec<P, Q, B>, request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const principal = spec.roles === 'anonymous' ? anonymous : await verifyBearer(request.headers.get('authorization'));
+    if (spec.roles !== 'anonymous') {
+      const decision = callerRateLimit.take(principal.id);
+      if (!decision.allowed) return tooManyRequests(decision.retryAfterSeconds);
+    }
     if (spec.roles !== 'anonymous' && !hasRole(principal, ...spec.roles)) {
       throw new Forbidden(`This action needs one of the roles: ${spec.roles.join(', ')}. Your token has: ${principal.roles.join(', ') || 'none'}.`);
     }
@@ -72,6 +77,8 @@ async function handleRequest<P, Q, B>(spec: RouteSpec<P, Q, B>, request: HttpReq
 }
 
 const anonymous: Principal = { id: 'anonymous', name: 'anonymous', roles: [] };
+/** One budget per authenticated caller, shared by every route of this instance. */
+const callerRateLimit = new CallerRateLimit();
 
 function parse(schema: z.ZodType | undefined, value: unknown, where: 'path' | 'query' | 'body'): unknown {
   if (!schema) return where === 'body' ? undefined : value;

@@ -50,6 +50,8 @@ export interface RunningStack {
   restartHost(): Promise<void>;
   /** Kills the host without warning, as a crash would. */
   killHost(): Promise<void>;
+  /** Stops Azurite and starts it again on the same ports and data folder (persistent stacks only). */
+  restartAzurite(options?: { downMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -60,8 +62,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   };
   try {
     mkdirSync(options.dataDir, { recursive: true });
-    const azurite = await startAzurite({
-      location: options.persistent ? join(options.dataDir, 'azurite') : undefined,
+    const azuriteLocation = options.persistent ? join(options.dataDir, 'azurite') : undefined;
+    let azurite = await startAzurite({
+      location: azuriteLocation,
       blobPort: options.azuritePorts?.blob,
       queuePort: options.azuritePorts?.queue,
       tablePort: options.azuritePorts?.table,
@@ -94,7 +97,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     return {
       apiUrl,
       hostPort,
-      azurite,
+      get azurite() {
+        return azurite;
+      },
       keyVault,
       simulators,
       settings,
@@ -111,6 +116,14 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
           host.once('exit', () => resolve());
           host.kill('SIGKILL');
         });
+      },
+      async restartAzurite(restart = {}) {
+        // In memory, a restart would come back empty: only a stack on disk can survive one.
+        if (!azuriteLocation) throw new Error('restartAzurite needs a persistent stack (persistent: true).');
+        const { blobPort, queuePort, tablePort } = azurite;
+        await azurite.stop();
+        if (restart.downMs) await new Promise((resolve) => setTimeout(resolve, restart.downMs));
+        azurite = await startAzurite({ location: azuriteLocation, blobPort, queuePort, tablePort });
       },
       stop: stopAll,
     } as RunningStack;

@@ -39,8 +39,9 @@
 // list answers 400 or 401 with Code 101 (both map to `config`); the HTTP status of a fully
 // successful import (any 2xx is read).
 import { z } from 'zod';
-import type { BatchResult, DataMatchingField, DestinationAdapter, DestinationCall, MappedMember, RecordFailure } from './destination.js';
+import type { BatchResult, DestinationAdapter, DestinationCall, MappedMember, RecordFailure } from './destination.js';
 import { DestinationError } from './destinationError.js';
+import { personFields } from './personFields.js';
 import { callVendor, withApiOrigin, type VendorResponse } from './vendorHttp.js';
 
 const API_BASE = 'https://api.createsend.com/api/v3.3';
@@ -87,17 +88,17 @@ export type CampaignMonitorSecrets = z.infer<typeof secretsSchema>;
 export type CampaignMonitorDetails = z.infer<typeof detailsSchema>;
 type Call = DestinationCall<CampaignMonitorSettings, CampaignMonitorSecrets, CampaignMonitorDetails>;
 
-const dataMatching: DataMatchingField[] = [
-  { name: 'email', label: 'Email address', required: true, description: 'EmailAddress: identifies the subscriber; re-sending it updates the same subscriber.' },
-  { name: 'fullName', label: 'Full name', required: false, description: 'Name. When absent, Name is built from first and last name.' },
-  { name: 'firstName', label: 'First name', required: false, description: 'Part of Name ([firstname] personalisation is derived from Name by the vendor).' },
-  { name: 'lastName', label: 'Last name', required: false, description: 'Part of Name.' },
-  { name: 'gender', label: 'Gender', required: false, description: 'Text custom field [Gender], created when a run starts.' },
-  { name: 'postalCode', label: 'Postal code', required: false, description: 'Text custom field [PostalCode], created when a run starts.' },
-  { name: 'city', label: 'City', required: false, description: 'Text custom field [City], created when a run starts.' },
-  { name: 'country', label: 'Country', required: false, description: 'Text custom field [Country], created when a run starts.' },
-  { name: 'phone', label: 'Phone', required: false, description: 'Text custom field [Phone], created when a run starts.' },
-];
+const dataMatching = personFields({
+  email: 'EmailAddress: identifies the subscriber; re-sending it updates the same subscriber.',
+  fullName: 'Name. When absent, Name is built from first and last name.',
+  firstName: 'Part of Name ([firstname] personalisation is derived from Name by the vendor).',
+  lastName: 'Part of Name.',
+  gender: 'Text custom field [Gender], created when a run starts.',
+  postalCode: 'Text custom field [PostalCode], created when a run starts.',
+  city: 'Text custom field [City], created when a run starts.',
+  country: 'Text custom field [Country], created when a run starts.',
+  phone: 'Text custom field [Phone], created when a run starts.',
+});
 
 export interface CampaignMonitorSubscriber {
   EmailAddress: string;

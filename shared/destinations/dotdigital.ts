@@ -67,8 +67,9 @@
 import { createHash } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
-import type { BatchResult, DataMatchingField, DestinationAdapter, DestinationCall, ErrorCategory, MappedMember, RecordFailure } from './destination.js';
+import type { BatchResult, DestinationAdapter, DestinationCall, ErrorCategory, MappedMember, RecordFailure } from './destination.js';
 import { DestinationError } from './destinationError.js';
+import { personFields } from './personFields.js';
 import { callVendor, withApiOrigin, type VendorResponse } from './vendorHttp.js';
 import { IMPORT_FILE_TARGET_BYTES, toImportFiles, toMultipartBody, type ImportFile } from './dotdigitalImportFile.js';
 
@@ -111,14 +112,14 @@ export type DotdigitalSecrets = z.infer<typeof secretsSchema>;
 export type DotdigitalDetails = z.infer<typeof detailsSchema>;
 type Call = DestinationCall<Partial<DotdigitalSettings>, DotdigitalSecrets, DotdigitalDetails>;
 
-const dataMatching: DataMatchingField[] = [
-  { name: 'email', label: 'Email address', required: true, description: 'Email column: identifies the contact; importing it again updates the same contact.' },
-  { name: 'firstName', label: 'First name', required: false, description: 'Contact data field FIRSTNAME.' },
-  { name: 'lastName', label: 'Last name', required: false, description: 'Contact data field LASTNAME.' },
-  { name: 'fullName', label: 'Full name', required: false, description: 'Contact data field FULLNAME (not derived from first and last name).' },
-  { name: 'gender', label: 'Gender', required: false, description: 'Contact data field GENDER.' },
-  { name: 'postalCode', label: 'Postal code', required: false, description: 'Contact data field POSTCODE.' },
-];
+const dataMatching = personFields({
+  email: 'Email column: identifies the contact; importing it again updates the same contact.',
+  firstName: 'Contact data field FIRSTNAME.',
+  lastName: 'Contact data field LASTNAME.',
+  fullName: 'Contact data field FULLNAME (not derived from first and last name).',
+  gender: 'Contact data field GENDER.',
+  postalCode: 'Contact data field POSTCODE.',
+});
 
 // ---- pure converters (table-tested) --------------------------------------------------------------
 

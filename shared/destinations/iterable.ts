@@ -48,8 +48,9 @@
 // - How the API treats a phoneNumber that is not E.164 (Iterable's SMS field requires E.164): the
 //   adapter sends only E.164-shaped numbers, so a malformed phone never costs a list membership.
 import { z } from 'zod';
-import type { BatchResult, DataMatchingField, DestinationAdapter, DestinationCall, MappedMember, RecordFailure, SegmentRef } from './destination.js';
+import type { BatchResult, DestinationAdapter, DestinationCall, MappedMember, RecordFailure, SegmentRef } from './destination.js';
 import { DestinationError } from './destinationError.js';
+import { personFields } from './personFields.js';
 import { callVendor, withApiOrigin, type VendorResponse } from './vendorHttp.js';
 
 export const ITERABLE_BASE_URLS = {
@@ -94,22 +95,17 @@ export type IterableSecrets = z.infer<typeof secretsSchema>;
 export type IterableDetails = z.infer<typeof detailsSchema>;
 type Call = DestinationCall<IterableSettings, IterableSecrets, IterableDetails>;
 
-const dataMatching: DataMatchingField[] = [
-  { name: 'email', label: 'Email address', required: true, description: 'email: identifies the user in the project; re-sending it updates the same user.' },
-  { name: 'firstName', label: 'First name', required: false, description: 'Data field firstName.' },
-  { name: 'lastName', label: 'Last name', required: false, description: 'Data field lastName.' },
-  { name: 'fullName', label: 'Full name', required: false, description: 'Data field fullName.' },
-  { name: 'gender', label: 'Gender', required: false, description: 'Data field gender.' },
-  { name: 'postalCode', label: 'Postal code', required: false, description: 'Data field postalCode (text).' },
-  { name: 'city', label: 'City', required: false, description: 'Data field city.' },
-  { name: 'country', label: 'Country', required: false, description: 'Data field country.' },
-  {
-    name: 'phone',
-    label: 'Phone',
-    required: false,
-    description: 'Data field phoneNumber (Iterable\'s SMS field), sent only when it is an E.164 number such as +4791234567 (spaces, dashes, dots and brackets are ignored).',
-  },
-];
+const dataMatching = personFields({
+  email: 'email: identifies the user in the project; re-sending it updates the same user.',
+  firstName: 'Data field firstName.',
+  lastName: 'Data field lastName.',
+  fullName: 'Data field fullName.',
+  gender: 'Data field gender.',
+  postalCode: 'Data field postalCode (text).',
+  city: 'Data field city.',
+  country: 'Data field country.',
+  phone: "Data field phoneNumber (Iterable's SMS field), sent only when it is an E.164 number such as +4791234567 (spaces, dashes, dots and brackets are ignored).",
+});
 
 export interface IterableSubscriber {
   email: string;

@@ -57,8 +57,9 @@
 // engine then waits a second); how long a 500-member call takes, which with the 10-connection cap
 // sets the real throughput.
 import { z } from 'zod';
-import type { BatchResult, DataMatchingField, DestinationAdapter, DestinationCall, MappedMember, RecordFailure } from './destination.js';
+import type { BatchResult, DestinationAdapter, DestinationCall, MappedMember, RecordFailure } from './destination.js';
 import { DestinationError } from './destinationError.js';
+import { personFields } from './personFields.js';
 import { callVendor, withApiOrigin, type VendorResponse } from './vendorHttp.js';
 
 export const MAILCHIMP_BATCH_LIMIT = 500;
@@ -121,17 +122,17 @@ export type MailchimpSecrets = z.infer<typeof secretsSchema>;
 export type MailchimpDetails = z.infer<typeof detailsSchema>;
 type Call = DestinationCall<MailchimpSettings, MailchimpSecrets, MailchimpDetails>;
 
-const dataMatching: DataMatchingField[] = [
-  { name: 'email', label: 'Email address', required: true, description: 'email_address: identifies the contact; re-sending it updates the same contact.' },
-  { name: 'firstName', label: 'First name', required: false, description: 'Merge field FNAME.' },
-  { name: 'lastName', label: 'Last name', required: false, description: 'Merge field LNAME.' },
-  { name: 'fullName', label: 'Full name', required: false, description: 'Text merge field FULLNAME, created when a run starts.' },
-  { name: 'gender', label: 'Gender', required: false, description: 'Text merge field GENDER, created when a run starts.' },
-  { name: 'postalCode', label: 'Postal code', required: false, description: 'Text merge field POSTCODE, created when a run starts.' },
-  { name: 'city', label: 'City', required: false, description: 'Text merge field CITY, created when a run starts.' },
-  { name: 'country', label: 'Country', required: false, description: 'Text merge field COUNTRY, created when a run starts.' },
-  { name: 'phone', label: 'Phone', required: false, description: 'Merge field PHONE (the audience default), created when missing.' },
-];
+const dataMatching = personFields({
+  email: 'email_address: identifies the contact; re-sending it updates the same contact.',
+  firstName: 'Merge field FNAME.',
+  lastName: 'Merge field LNAME.',
+  fullName: 'Text merge field FULLNAME, created when a run starts.',
+  gender: 'Text merge field GENDER, created when a run starts.',
+  postalCode: 'Text merge field POSTCODE, created when a run starts.',
+  city: 'Text merge field CITY, created when a run starts.',
+  country: 'Text merge field COUNTRY, created when a run starts.',
+  phone: 'Merge field PHONE (the audience default), created when missing.',
+});
 
 export interface MailchimpMember {
   email_address: string;

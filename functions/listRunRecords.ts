@@ -19,6 +19,14 @@ defineRoute({
     top: z.coerce.number().int().min(1).max(5000).default(1000),
     continuationToken: tableContinuationToken.optional(),
   }),
+  response: {
+    status: 200,
+    schema: z.object({
+      items: z.array(z.object({ email: z.string(), status: z.string(), category: z.string(), code: z.string(), message: z.string(), segmentId: z.string() })),
+      continuationToken: z.string().optional(),
+    }),
+    description: 'A page of failed and skipped records (or text/csv)',
+  },
   handle: async ({ params, query, request }) => {
     await getRun(params.id, params.runId);
     const page = await listRecordOutcomes(params.runId, { status: query.status, top: query.top, continuationToken: query.continuationToken });

@@ -12,6 +12,22 @@ export interface CatalogField {
   description?: string;
 }
 
+const catalogField = z.object({ name: z.string(), type: z.string(), required: z.boolean(), secret: z.boolean(), description: z.string().optional() });
+
+/** One catalog entry, for the OpenAPI document (entries may carry more than this). */
+export const catalogEntrySchema = z.looseObject({
+  type: z.string(),
+  displayName: z.string(),
+  connectionFields: z.array(catalogField),
+  exportDetails: z.array(catalogField),
+  dataMatching: z.array(z.object({ name: z.string(), label: z.string(), required: z.boolean(), description: z.string().optional() })),
+  batchSize: z.number().int(),
+  limits: z.looseObject({ maxMembersPerExport: z.number(), requestsPerSecond: z.number(), burst: z.number(), maxConcurrentRequests: z.number().optional() }),
+  connectionLimits: z.array(catalogField),
+  eligibleSegmentTypes: z.array(z.enum(['Profile', 'Contact', 'Account'])),
+  exportKinds: z.array(z.enum(['segment', 'dataOut'])),
+});
+
 function fieldsOf(schema: z.ZodType, secret: boolean): CatalogField[] {
   const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
     properties?: Record<string, { type?: string; description?: string; enum?: unknown[] }>;

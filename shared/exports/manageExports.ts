@@ -83,6 +83,10 @@ async function checkDefinition(
     throw new ValidationFailed('A segment is listed twice.', [{ path: 'body.segments', message: 'list each segment once' }]);
   }
   const lakeSegments = await listLakeSegments();
+  const unknown: FieldError[] = definition.segments.flatMap((id, index) =>
+    lakeSegments.some((segment) => segment.id === id) ? [] : [{ path: `body.segments.${index}`, message: `segment '${id}' does not exist in the lake; GET /api/segments lists the segments` }],
+  );
+  if (unknown.length) throw new ValidationFailed(`Unknown segment${unknown.length > 1 ? 's' : ''}: ${unknown.map((error) => error.message).join('; ')}.`, unknown);
   const segments: SegmentSummary[] = definition.segments.map((id) => findSegment(lakeSegments, id));
   for (const segment of segments) {
     const eligibility = eligibilityOf(segment, destination, undefined, details);

@@ -66,10 +66,9 @@ describe('validating an export', () => {
   });
 
   it('names unknown segments, unknown connections and unknown fields', async () => {
-    const unknownSegment = await stack.api.post('/exports', definition('Bad segment', sharedConnection, { segments: ['Segment_Nope'] }));
-    expect(unknownSegment.status).toBeGreaterThanOrEqual(400);
-    expect(unknownSegment.status).toBeLessThan(500);
-    expect(unknownSegment.body.detail).toContain('Segment_Nope');
+    const unknownSegment = await stack.api.post('/exports', definition('Bad segment', sharedConnection, { segments: ['Segment_VIP', 'Segment_Nope'] }));
+    expectProblem(unknownSegment, 400);
+    expect(unknownSegment.body.errors).toEqual([{ path: 'body.segments.1', message: expect.stringContaining("segment 'Segment_Nope' does not exist") }]);
     const unknownConnection = await stack.api.post('/exports', definition('Bad connection', '00000000-0000-0000-0000-000000000000'));
     expectProblem(unknownConnection, 400);
     expect(problemPaths(unknownConnection)).toEqual(['body.connectionId']);

@@ -2,8 +2,13 @@
 // declared route with its roles) called by each role and without a token. Allowed → not 401/403
 // (2xx for the routes with a known good request), not allowed → 403, no token → 401 (except the
 // anonymous routes); every error answer is problem details.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestStack, type TestStack } from '../support/testStack.js';
+import { declaredRoutes } from '../../shared/http/route.js';
+import { PROJECT_DIR } from '../../local/stack.js';
 import type { ApiClient, ApiResponse } from '../support/apiClient.js';
 import { ROLES, type Role } from '../../shared/auth/principal.js';
 
@@ -94,6 +99,10 @@ async function genericCall(operation: Operation): Promise<Call> {
 }
 
 beforeAll(async () => {
+  // The routes' own response schemas, to check that each success answer is what the document says.
+  vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+  const folder = join(PROJECT_DIR, 'functions');
+  for (const file of readdirSync(folder).filter((name) => name.endsWith('.ts'))) await import(pathToFileURL(join(folder, file)).href);
   stack = await startTestStack({
     seedProfiles: 200,
     // Slow vendor answers keep runs in progress long enough to be cancelled.
@@ -142,6 +151,7 @@ describe('the role × route matrix', () => {
 
   it('allows exactly the declared roles, 401 without a token, problem details for every error', async () => {
     const table: string[] = [];
+    let checkedAgainstSchema = 0;
     for (const operation of operations()) {
       const row: string[] = [];
       for (const caller of [...ROLES, 'none'] as const) {
@@ -157,6 +167,12 @@ describe('the role × route matrix', () => {
           expect(response.status, label).toBe(caller === 'none' ? 401 : 403);
         } else if (knownGood[operation.operationId]) {
           expect(response.status, `${label}: ${response.text}`).toBeLessThan(300);
+          const declared = declaredRoutes.find((route) => route.name === operation.operationId)?.response;
+          if (declared?.schema && declared.status === response.status) {
+            const parsed = declared.schema.safeParse(response.body);
+            expect(parsed.success, `${label}: the answer does not match the declared schema: ${parsed.error?.message}`).toBe(true);
+            checkedAgainstSchema++;
+          }
         } else {
           expect([401, 403], `${label}: ${response.text}`).not.toContain(response.status);
         }
@@ -165,6 +181,7 @@ describe('the role × route matrix', () => {
       table.push(`${operation.method.padEnd(6)} ${operation.path.padEnd(40)} ${row.join(' ')}`);
     }
     if (process.env.OUTFLOW_TEST_VERBOSE) console.log(table.join('\n'));
+    expect(checkedAgainstSchema).toBeGreaterThanOrEqual(40);
   });
 
   it('refuses tokens that are malformed, wrongly signed or carry no known role', async () => {

@@ -8,9 +8,12 @@ import type { ConnectionRecord } from '../connections/connection.js';
 import type { DestinationAdapter, DestinationCall } from '../destinations/destination.js';
 import { destinationFor } from '../destinations/registry.js';
 import type { RateLimit } from './rateBudget.js';
+import { SecretStoreError } from '../secretStore.js';
 import { rememberSecret } from '../observability/log.js';
 
 const SECRET_TTL_MS = 60_000;
+/** While Key Vault is unreachable, how often a sender asks it again. */
+const STALE_SECRET_RETRY_MS = 10_000;
 const secretCache = new Map<string, { value: Record<string, string>; expiresAt: number }>();
 
 export interface DestinationAccess {
@@ -23,7 +26,19 @@ export interface DestinationAccess {
 async function secretsOf(connection: ConnectionRecord, fresh: boolean): Promise<Record<string, string>> {
   const cached = secretCache.get(connection.secretName);
   if (!fresh && cached && cached.expiresAt > Date.now()) return cached.value;
-  const value = await readSecrets(connection);
+  let value: Record<string, string>;
+  try {
+    value = await readSecrets(connection);
+  } catch (error) {
+    // Key Vault unreachable for a while: the secrets last read are still the best guess, and a
+    // rotated one shows as an auth error from the vendor, which asks again (fresh) before failing.
+    if (!fresh && cached && error instanceof SecretStoreError && error.retriable) {
+      // Kept a little longer, so the senders starting meanwhile do not each wait on Key Vault.
+      cached.expiresAt = Date.now() + STALE_SECRET_RETRY_MS;
+      return cached.value;
+    }
+    throw error;
+  }
   // So a vendor error that echoes a credential is redacted from the logs.
   Object.values(value).forEach(rememberSecret);
   secretCache.set(connection.secretName, { value, expiresAt: Date.now() + SECRET_TTL_MS });

@@ -9,7 +9,7 @@ import { getExport } from '../exports/exportStore.js';
 import type { BatchResult, MappedMember, RecordFailure } from '../destinations/destination.js';
 import { DestinationError } from '../destinations/destinationError.js';
 import { readRecords } from '../lake/lakeReader.js';
-import { matchRecord, matchingPlan } from './dataMatching.js';
+import { matchRecord, matchingPlan, type MatchingPlan } from './dataMatching.js';
 import { destinationAccess, type DestinationAccess } from './destinationAccess.js';
 import { RateBudget } from './rateBudget.js';
 import { ConcurrencyBudget } from './concurrencyBudget.js';
@@ -57,13 +57,24 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
   if (!claimed) return retryLater(message, LEASE_MS, log);
   chunk = claimed;
 
-  const record = await getExport(message.exportId);
+  // A failure before sending gives the chunk back (lease released, reason kept) so the queue's
+  // retries and poison queue end it; a lease left held would only re-queue the chunk forever.
+  const released = async (error: unknown): Promise<never> => {
+    await saveChunk({ ...chunk!, leaseUntil: 0, reason: `Attempt failed: ${(error as Error).message}` }).catch(() => undefined);
+    throw error;
+  };
+  const record = await getExport(message.exportId).catch(released);
   if (!record.connectionId) return endChunk(chunk, 'failed', 'The export lost its connection during the run.', message);
   const details = run.preparedDetails ?? record.details;
-  let access = await destinationAccess(record.connectionId, details);
+  let access = await destinationAccess(record.connectionId, details).catch(released);
   const segment = run.segments.find((candidate) => candidate.segmentId === chunk!.segmentId);
   if (!segment) return endChunk(chunk, 'failed', `Segment '${chunk.segmentId}' is not in the run's plan.`, message);
-  const plan = matchingPlan(record.mapping, segment.attributes);
+  let plan: MatchingPlan;
+  try {
+    plan = matchingPlan(record.mapping, segment.attributes);
+  } catch (error) {
+    return released(error);
+  }
   const budget = new RateBudget(access.connection.id, access.rateLimit);
   const slots = new ConcurrencyBudget(access.connection.id, access.destination.limits.maxConcurrentRequests);
   const segmentRef = { id: segment.segmentId, name: segment.segmentName, type: segment.type };

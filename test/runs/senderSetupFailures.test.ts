@@ -1,0 +1,151 @@
+// What a sender does when it cannot even start sending a chunk, over real Azurite and the Key
+// Vault emulator: it gives the chunk back with the reason so the queue's retries and poison queue
+// end it (it used to keep its lease, and every retry only re-queued the chunk: a run that never
+// ended), and while Key Vault is unreachable it sends with the secrets it last read.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { QueueClient } from '@azure/storage-queue';
+import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
+import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../local/keyVaultEmulator.js';
+import { insertConnection } from '../../shared/connections/connectionStore.js';
+import { insertExport } from '../../shared/exports/exportStore.js';
+import { secretStoreFromSettings } from '../../shared/secretStore.js';
+import { sendChunk } from '../../shared/runs/sendChunk.js';
+import { destinationAccess } from '../../shared/runs/destinationAccess.js';
+import { failPoisonedChunk } from '../../shared/runs/poisonedWork.js';
+import { chunkIdFor, getChunk, recordPlannedChunks } from '../../shared/runs/runLedger.js';
+import { getRun, insertRun, newRunId } from '../../shared/runs/runStore.js';
+import { ZERO_COUNTS } from '../../shared/runs/run.js';
+import { QUEUES } from '../../shared/storage/names.js';
+
+let azurite: RunningAzurite;
+let keyVault: KeyVaultEmulator;
+const saved = { ...process.env };
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+  const token = `test-${randomUUID()}`;
+  keyVault = await startKeyVaultEmulator({ certPath: process.env.OUTFLOW_TEST_CERT_PATH!, keyPath: process.env.OUTFLOW_TEST_KEY_PATH!, port: 0, token });
+  Object.assign(process.env, { AzureWebJobsStorage: azurite.connectionString, KEY_VAULT_URL: keyVault.url, KEY_VAULT_LOCAL_TOKEN: token });
+});
+
+afterAll(async () => {
+  for (const name of ['AzureWebJobsStorage', 'KEY_VAULT_URL', 'KEY_VAULT_LOCAL_TOKEN']) {
+    if (saved[name] === undefined) delete process.env[name];
+    else process.env[name] = saved[name];
+  }
+  await keyVault?.stop();
+  await azurite?.stop();
+});
+
+/** A connection with its secret, an export mapping `mapping`, and a planned run of one chunk. */
+async function plannedRun(mapping: Record<string, string>) {
+  const now = new Date().toISOString();
+  const connectionId = randomUUID();
+  const secretName = `connection-${connectionId}`;
+  await secretStoreFromSettings().set(secretName, JSON.stringify({ apiKey: 'cached-key' }));
+  await insertConnection({ id: connectionId, name: 'CM', type: 'campaign-monitor', settings: {}, secretName, secretFields: ['apiKey'], sharing: 'adminsOnly', limits: {}, exportUser: { id: 'alice', name: 'Alice' }, privacyConsent: { acceptedBy: 'alice', acceptedAt: now }, createdAt: now, updatedAt: now, etag: '' });
+  const exportRecord = await insertExport({
+    id: randomUUID(),
+    name: 'Sender setup',
+    connectionId,
+    connectionType: 'campaign-monitor',
+    kind: 'segment',
+    segments: ['Segment_X'],
+    mapping,
+    details: { listId: 'list' },
+    entities: [],
+    schedule: { active: false, mode: 'systemRefresh' },
+    createdAt: now,
+    createdBy: { id: 'alice', name: 'Alice' },
+    updatedAt: now,
+    lastRefreshed: null,
+    lastRunStatus: null,
+    activeRunId: null,
+    etag: '',
+  } as Parameters<typeof insertExport>[0]);
+  const run = await insertRun({
+    id: newRunId(),
+    exportId: exportRecord.id,
+    trigger: 'manual',
+    status: 'running',
+    reason: null,
+    requestedBy: { id: 'alice', name: 'Alice' },
+    createdAt: now,
+    startedAt: now,
+    finishedAt: null,
+    counts: ZERO_COUNTS,
+    planned: true,
+    chunksTotal: 1,
+    segments: [{ segmentId: 'Segment_X', segmentName: 'X', type: 'Profile', entity: 'Segment_X', attributes: ['Email', 'FirstName'], memberCount: 1 }],
+    preparedDetails: null,
+    cancelRequested: false,
+    waitingFor: null,
+    tasks: [
+      { name: 'plan', status: 'succeeded', startedAt: now, finishedAt: now },
+      { name: 'send', status: 'running', startedAt: now, finishedAt: null },
+      { name: 'finalize', status: 'pending', startedAt: null, finishedAt: null },
+    ],
+    etag: '',
+  });
+  const chunkId = chunkIdFor(0);
+  await recordPlannedChunks(run.id, [{ chunkId, segmentId: 'Segment_X', container: 'lake', blobName: 'never-read.csv', blobEtag: '"0x0"', start: 0, end: 100, delimiter: ',', columnHeaders: false }]);
+  return { connectionId, secretName, message: { exportId: exportRecord.id, runId: run.id, chunkId } };
+}
+
+async function queuedChunkMessages(): Promise<number> {
+  const queue = new QueueClient(azurite.connectionString, QUEUES.exportChunks);
+  if (!(await queue.exists())) return 0;
+  return (await queue.getProperties()).approximateMessagesCount ?? 0;
+}
+
+describe('a sender that cannot start a chunk', () => {
+  it('gives the chunk back with the reason, so its retries and the poison queue end the run', async () => {
+    // The planned segment has no such attribute (e.g. the mapping was changed during the run).
+    const { message } = await plannedRun({ email: 'Email', firstName: 'Nickname' });
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      await expect(sendChunk(message)).rejects.toThrow(/Nickname/);
+      const chunk = (await getChunk(message.runId, message.chunkId))!;
+      expect(chunk.leaseUntil, `attempt ${attempt}: the lease is released`).toBe(0);
+      expect(chunk.reason).toMatch(/^Attempt failed: .*Nickname/);
+    }
+    // Each attempt failed (spending a dequeue) instead of re-queueing itself behind its own lease.
+    expect(await queuedChunkMessages()).toBe(0);
+    await failPoisonedChunk(message);
+    expect((await getChunk(message.runId, message.chunkId))!.status).toBe('failed');
+    const run = await getRun(message.exportId, message.runId);
+    expect(run.status).toBe('failed');
+    expect(run.reason).toMatch(/1 of 1 chunks failed: Chunk c\d+ failed 5 times; last error: .*Nickname/);
+  });
+
+  it('gives the chunk back when Key Vault is down and no secret was read yet', { timeout: 60_000 }, async () => {
+    const { message } = await plannedRun({ email: 'Email' });
+    keyVault.setAvailable(false);
+    try {
+      await expect(sendChunk(message)).rejects.toThrow(/Key Vault get of secret/);
+    } finally {
+      keyVault.setAvailable(true);
+    }
+    const chunk = (await getChunk(message.runId, message.chunkId))!;
+    expect(chunk.leaseUntil).toBe(0);
+    expect(chunk.reason).toMatch(/Key Vault get of secret .* failed \(503/);
+  });
+});
+
+describe('secrets while Key Vault is unreachable', () => {
+  it('uses the secrets last read once they are stale, but not when asked for fresh ones', { timeout: 60_000 }, async () => {
+    const { connectionId } = await plannedRun({ email: 'Email' });
+    expect((await destinationAccess(connectionId, {})).call.secrets).toEqual({ apiKey: 'cached-key' });
+    keyVault.setAvailable(false);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 61_000); // past the cache's minute
+      expect((await destinationAccess(connectionId, {})).call.secrets).toEqual({ apiKey: 'cached-key' });
+      // After an auth error the sender asks for fresh secrets: a stale one would only fail again.
+      await expect(destinationAccess(connectionId, {}, { fresh: true })).rejects.toThrow(/503/);
+    } finally {
+      vi.useRealTimers();
+      keyVault.setAvailable(true);
+    }
+  });
+});

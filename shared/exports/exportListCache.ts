@@ -8,7 +8,8 @@
 //   the rows written since the last refresh are read (`Timestamp ge` the storage service's own
 //   clock at that refresh, less a margin) plus the tombstones, and applied to the copy.
 // - A writer that dies between its write and its bump leaves other instances behind until the next
-//   bump by anyone, or at most FULL_RELOAD_MS, when the copy is read again in full.
+//   bump by anyone, or about FULL_RELOAD_MS, when the copy is read again in full in the background.
+// - Tombstones (a key and a time each) are kept, so a copy may catch up from any age.
 import { randomUUID } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import { isStatus } from '../storage/entities.js';
@@ -44,15 +45,21 @@ export interface ExportListSource<T> {
 export class ExportListCache<T> {
   private snapshot: Snapshot<T> | undefined;
   private refreshing: Promise<Snapshot<T>> | undefined;
+  private reloading: Promise<void> | undefined;
+  private log: (line: string) => void = console.warn;
   /** Writes this instance made; a refresh that overlapped one does not count as current. */
   private ownWrites = 0;
   /** Reads served from the copy, refreshed from changed rows, or read in full (for tests and benchmarks). */
   readonly stats = { hits: 0, incremental: 0, full: 0 };
 
-  constructor(private readonly source: ExportListSource<T>) {}
+  constructor(
+    private readonly source: ExportListSource<T>,
+    private readonly fullReloadMs = FULL_RELOAD_MS,
+  ) {}
 
   /** Adds the policy that bumps the version after every write to the export partition. */
   watch(client: TableClient, log: (line: string) => void = console.warn): void {
+    this.log = log;
     const partition = this.source.partition;
     const policy: Policy = {
       name: 'exportListVersion',
@@ -69,7 +76,7 @@ export class ExportListCache<T> {
           await client.upsertEntity({ partitionKey: VERSION_PARTITION, rowKey: VERSION_ROW, token: randomUUID() }, 'Replace');
         } catch (error) {
           // The write itself landed: do not fail it. Other instances catch up at their next full read.
-          log(`The export list version could not be bumped after a write: ${(error as Error).message}`);
+          this.log(`The export list version could not be bumped after a write: ${(error as Error).message}`);
         }
         return response;
       },
@@ -88,8 +95,9 @@ export class ExportListCache<T> {
     while (this.refreshing) await this.refreshing.catch(() => undefined);
     const { version, storageNow } = await readVersion(client);
     const snapshot = this.snapshot;
-    if (snapshot && snapshot.version === version && Date.now() - snapshot.fullAt < FULL_RELOAD_MS) {
+    if (snapshot && snapshot.version === version) {
       this.stats.hits++;
+      if (Date.now() - snapshot.fullAt >= this.fullReloadMs) this.reloadInBackground(client, snapshot, version, storageNow);
       return snapshot;
     }
     if (this.refreshing) return this.current(client);
@@ -105,11 +113,11 @@ export class ExportListCache<T> {
     const ownWritesBefore = this.ownWrites;
     const since = new Date(storageNow.getTime() - CLOCK_MARGIN_MS);
     let next: Snapshot<T>;
-    if (!previous || Date.now() - previous.fullAt >= FULL_RELOAD_MS) {
-      const records = await this.source.readAll(client);
-      next = { version, since, fullAt: Date.now(), records: new Map(records.map((record) => [this.source.idOf(record), freeze(record)])) };
+    if (!previous) {
+      next = { version, since, fullAt: Date.now(), records: this.byId(await this.source.readAll(client)) };
       this.stats.full++;
     } else {
+      // Tombstones are kept, so this is right however old `previous.since` is.
       const [changed, deleted] = await Promise.all([this.source.readChangedSince(client, previous.since), tombstonesSince(client, previous.since)]);
       const records = new Map(previous.records);
       for (const id of deleted) records.delete(id);
@@ -123,9 +131,26 @@ export class ExportListCache<T> {
     return next;
   }
 
-  /** Forget the copy (tests). */
-  clear(): void {
-    this.snapshot = undefined;
+  /**
+   * The safety net for a bump that never came: now and then the whole table is read again, off the
+   * request path. Its result is kept only if nothing changed the copy meanwhile.
+   */
+  private reloadInBackground(client: TableClient, basis: Snapshot<T>, version: string, storageNow: Date): void {
+    if (this.reloading) return;
+    const ownWritesBefore = this.ownWrites;
+    this.reloading = this.source
+      .readAll(client)
+      .then((records) => {
+        if (this.snapshot !== basis || this.ownWrites !== ownWritesBefore) return;
+        this.snapshot = { version, since: new Date(storageNow.getTime() - CLOCK_MARGIN_MS), fullAt: Date.now(), records: this.byId(records) };
+        this.stats.full++;
+      })
+      .catch((error: Error) => this.log(`The export list could not be read again in full: ${error.message}`))
+      .finally(() => (this.reloading = undefined));
+  }
+
+  private byId(records: T[]): Map<string, T> {
+    return new Map(records.map((record) => [this.source.idOf(record), freeze(record)]));
   }
 }
 

@@ -14,7 +14,7 @@ let azurite: RunningAzurite;
 let instanceA: { client: TableClient; cache: ExportListCache<Row> };
 let instanceB: { client: TableClient; cache: ExportListCache<Row> };
 
-function instance(): { client: TableClient; cache: ExportListCache<Row> } {
+function instance(fullReloadMs?: number): { client: TableClient; cache: ExportListCache<Row> } {
   const client = TableClient.fromConnectionString(azurite.connectionString, 'exportcache', { allowInsecureConnection: true });
   const toRow = (entity: { rowKey?: string; name?: unknown }): Row => ({ id: entity.rowKey!, name: String(entity.name) });
   const cache = new ExportListCache<Row>({
@@ -30,7 +30,7 @@ function instance(): { client: TableClient; cache: ExportListCache<Row> } {
       return rows;
     },
     idOf: (row) => row.id,
-  });
+  }, fullReloadMs);
   cache.watch(client);
   return { client, cache };
 }
@@ -85,6 +85,21 @@ describe('the export list cache', () => {
     const [first] = await instanceB.cache.list(instanceB.client);
     first!.name = 'changed by a caller';
     expect(await names(instanceB)).not.toContain('changed by a caller');
+  });
+
+  it('catches up with a write whose version bump never came, by reading in full off the request path', async () => {
+    const slowToTrust = instance(300);
+    expect(await names(slowToTrust)).toEqual(['five', 'four', 'one again']);
+    // A client without the policy: as if its writer died between the write and the bump.
+    const unwatched = TableClient.fromConnectionString(azurite.connectionString, 'exportcache', { allowInsecureConnection: true });
+    await unwatched.upsertEntity({ partitionKey: 'export', rowKey: 'e6', name: 'six' });
+    expect(await names(slowToTrust)).toEqual(['five', 'four', 'one again']);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    // This read is answered from the copy at once and starts the full read.
+    expect(await names(slowToTrust)).toEqual(['five', 'four', 'one again']);
+    const deadline = Date.now() + 5_000;
+    while (slowToTrust.cache.stats.full < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await names(slowToTrust)).toEqual(['five', 'four', 'one again', 'six']);
   });
 
   it('tells export writes from other requests', () => {

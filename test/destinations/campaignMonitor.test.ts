@@ -14,6 +14,7 @@ import type { DestinationCall, MappedMember } from '../../shared/destinations/de
 import { DestinationError } from '../../shared/destinations/destinationError.js';
 import { startCampaignMonitorSimulator, type CampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
 import { importResultCases, notImportResults, subscriberCases } from './campaignMonitor.cases.js';
+import { thrown } from '../support/destinationErrors.js';
 
 const API_KEY = 'test-api-key';
 
@@ -56,16 +57,6 @@ describe('declarations', () => {
 
 function members(count: number, prefix = 'member'): MappedMember[] {
   return Array.from({ length: count }, (_, index) => ({ email: `${prefix}${index}@example.com`, fields: { firstName: 'Member', lastName: String(index), city: 'Oslo' } }));
-}
-
-async function thrown(promise: Promise<unknown>): Promise<DestinationError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DestinationError) return error;
-    throw error;
-  }
-  throw new Error('expected a DestinationError');
 }
 
 describe('adapter against the simulator', () => {

@@ -20,6 +20,7 @@ import type { DestinationCall, MappedMember } from '../../shared/destinations/de
 import { DestinationError } from '../../shared/destinations/destinationError.js';
 import { startDotdigitalSimulator, type DotdigitalSimulator, type DotdigitalSimulatorOptions } from '../../local/simulators/dotdigitalSimulator.js';
 import { accountInfoCases, csvCases, faultsCases, statusCases } from './dotdigital.cases.js';
+import { thrown } from '../support/destinationErrors.js';
 
 const USER = 'apiuser-7f3a@apiconnector.com';
 const PASSWORD = 'dd-secret-password';
@@ -129,16 +130,6 @@ describe('declarations', () => {
 
 function members(count: number, prefix = 'member'): MappedMember[] {
   return Array.from({ length: count }, (_, index) => ({ email: `${prefix}${index}@example.com`, fields: { firstName: 'Member', lastName: String(index), postalCode: `P${index}` } }));
-}
-
-async function thrown(promise: Promise<unknown>): Promise<DestinationError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DestinationError) return error;
-    throw error;
-  }
-  throw new Error('expected a DestinationError');
 }
 
 type Call = DestinationCall<DotdigitalSettings, DotdigitalSecrets, DotdigitalDetails>;

@@ -15,6 +15,7 @@ import type { DestinationCall, MappedMember, PrepareRun, SegmentRef } from '../.
 import { DestinationError } from '../../shared/destinations/destinationError.js';
 import { startIterableSimulator, type IterableSimulator } from '../../local/simulators/iterableSimulator.js';
 import { notSubscribeResults, subscribeResultCases, subscriberCases } from './iterable.cases.js';
+import { thrown } from '../support/destinationErrors.js';
 
 const API_KEY = 'iterable-test-key';
 
@@ -66,16 +67,6 @@ describe('declarations', () => {
 
 function members(count: number, prefix = 'member'): MappedMember[] {
   return Array.from({ length: count }, (_, index) => ({ email: `${prefix}${index}@example.com`, fields: { firstName: 'Member', lastName: String(index), city: 'Oslo' } }));
-}
-
-async function thrown(promise: Promise<unknown>): Promise<DestinationError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DestinationError) return error;
-    throw error;
-  }
-  throw new Error('expected a DestinationError');
 }
 
 const ALL: SegmentRef = { id: 'Segment_AllCustomers', name: 'All customers', type: 'Profile' };

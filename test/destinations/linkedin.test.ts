@@ -23,6 +23,7 @@ import { DestinationError } from '../../shared/destinations/destinationError.js'
 import { ineligibleSegmentMessage } from '../../shared/exports/eligibility.js';
 import { startLinkedinSimulator, type LinkedinSimulator } from '../../local/simulators/linkedinSimulator.js';
 import { ADA_SHA256, batchResultCases, companyElementCases, notBatchResults, userElementCases } from './linkedin.cases.js';
+import { thrown } from '../support/destinationErrors.js';
 
 const TOKEN = 'li-test-token';
 const ACCOUNT = '512345678';
@@ -91,16 +92,6 @@ function contacts(count: number, prefix = 'member'): MappedMember[] {
 
 function companies(count: number): MappedMember[] {
   return Array.from({ length: count }, (_, index) => ({ email: `account-${index}`, fields: { companyName: `Company ${index % 7}`, companyWebsiteDomain: `https://www.company${index}.no` } }));
-}
-
-async function thrown(promise: Promise<unknown>): Promise<DestinationError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DestinationError) return error;
-    throw error;
-  }
-  throw new Error('expected a DestinationError');
 }
 
 type Call = DestinationCall<LinkedinSettings, LinkedinSecrets, LinkedinDetails>;

@@ -16,6 +16,7 @@ import { DestinationError } from '../../shared/destinations/destinationError.js'
 import { eligibilityOf } from '../../shared/exports/eligibility.js';
 import { startMailchimpSimulator, type MailchimpSimulator } from '../../local/simulators/mailchimpSimulator.js';
 import { batchResultCases, memberCases, notBatchResults } from './mailchimp.cases.js';
+import { thrown } from '../support/destinationErrors.js';
 
 const API_KEY = '0f1e2d3c4b5a69788796a5b4c3d2e1f0-us6';
 
@@ -77,16 +78,6 @@ describe('declarations', () => {
 
 function members(count: number, prefix = 'member'): MappedMember[] {
   return Array.from({ length: count }, (_, index) => ({ email: `${prefix}${index}@lovelace.dev`, fields: { firstName: 'Member', lastName: String(index) } }));
-}
-
-async function thrown(promise: Promise<unknown>): Promise<DestinationError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DestinationError) return error;
-    throw error;
-  }
-  throw new Error('expected a DestinationError');
 }
 
 describe('adapter against the simulator', () => {

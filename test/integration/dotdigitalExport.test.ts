@@ -4,10 +4,10 @@
 // again with 5xx, 429, failed and slow import jobs injected, nothing lost or duplicated.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/testStack.js';
-import { eventually } from '../support/apiClient.js';
 import { segmentRows } from '../support/lakeRows.js';
 import { isValidEmail } from '../../shared/runs/dataMatching.js';
 import type { DotdigitalSimulator } from '../../local/simulators/dotdigitalSimulator.js';
+import { runRecords, runToEnd } from '../support/exportRuns.js';
 
 const USERNAME = 'apiuser-4c1e9b@apiconnector.com';
 const PASSWORD = 'dd-pass-8f2b6e0d9a';
@@ -45,24 +45,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function runExport(exportId: string): Promise<{ id: string; status: string; counts: Record<string, number> }> {
-  const started = await stack.api.post(`/exports/${exportId}/runs`);
-  expect(started.status).toBe(202);
-  return eventually(
-    async () => {
-      const response = await stack.api.get(`/exports/${exportId}/runs/${started.body.runId}`);
-      return ['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'].includes(response.body.status) ? response.body : undefined;
-    },
-    { timeoutMs: 45_000, intervalMs: 250, what: 'the run to finish' },
-  );
-}
-
-async function records(exportId: string, runId: string, status: 'failed' | 'skipped'): Promise<{ email: string; code: string; message: string }[]> {
-  const response = await stack.api.get(`/exports/${exportId}/runs/${runId}/records?status=${status}&top=5000`);
-  expect(response.status).toBe(200);
-  expect(response.body.continuationToken).toBeUndefined();
-  return response.body.items;
-}
+const runExport = (exportId: string) => runToEnd(stack.api, exportId, { timeoutMs: 45_000, intervalMs: 250 });
+const records = (exportId: string, runId: string, status: 'failed' | 'skipped') => runRecords(stack.api, exportId, runId, status);
 
 async function createExport(name: string, addressBookId: number): Promise<string> {
   const response = await stack.api.post('/exports', { name, connectionId, segments: [segmentId], mapping: MAPPING, details: { addressBookId } });

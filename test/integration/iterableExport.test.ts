@@ -4,11 +4,11 @@
 // run finds the lists instead of creating new ones, and injected faults lose or duplicate nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/testStack.js';
-import { eventually } from '../support/apiClient.js';
 import { segmentRows } from '../support/lakeRows.js';
 import { isValidEmail } from '../../shared/runs/dataMatching.js';
 import { toE164 } from '../../shared/destinations/iterable.js';
 import type { IterableSimulator } from '../../local/simulators/iterableSimulator.js';
+import { runToEnd } from '../support/exportRuns.js';
 
 const API_KEY = 'itbl-secret-key-4e9d2a7c1b';
 const PROFILES = 50_000;
@@ -41,19 +41,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function runToEnd(exportId: string): Promise<{ runId: string; run: any }> {
-  const started = await stack.api.post(`/exports/${exportId}/runs`);
-  expect(started.status).toBe(202);
-  const runId: string = started.body.runId;
-  const run = await eventually(
-    async () => {
-      const response = await stack.api.get(`/exports/${exportId}/runs/${runId}`);
-      return ['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'].includes(response.body.status) ? response.body : undefined;
-    },
-    { timeoutMs: 45_000, what: 'the run to finish' },
-  );
-  return { runId, run };
-}
+const runExport = (exportId: string) => runToEnd(stack.api, exportId, { timeoutMs: 45_000 });
 
 async function skippedRecords(exportId: string, runId: string): Promise<{ email: string; segmentId: string; code: string; category: string }[]> {
   const records: { email: string; segmentId: string; code: string; category: string }[] = [];
@@ -122,7 +110,8 @@ describe('an Iterable export flowing end to end', () => {
   });
 
   it('runs it: every valid member lands once in the list named like its segment, invalid ones are listed', async () => {
-    const { runId, run } = await runToEnd(exportId);
+    const run = await runExport(exportId);
+    const runId = run.id;
     expect(run.status).toBe('partiallySucceeded');
     expect(run.counts).toEqual(expectedCounts());
 
@@ -162,7 +151,7 @@ describe('an Iterable export flowing end to end', () => {
     const listIds = SEGMENT_NAMES.map((name) => simulator.listsNamed(name)[0]!.listId);
     const listsCreated = simulator.state.counters.listsCreated;
     simulator.setFaults({ serverErrorRate: 0.05, tooManyRequestsBursts: { every: 15, length: 2 }, latencyMs: 10, latencyJitterMs: 30, seed: 11 });
-    const { run } = await runToEnd(exportId);
+    const run = await runExport(exportId);
     const counters = { ...simulator.state.counters };
     simulator.setFaults({});
 

@@ -6,10 +6,10 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/testStack.js';
-import { eventually } from '../support/apiClient.js';
 import { segmentRows } from '../support/lakeRows.js';
 import { isValidEmail } from '../../shared/runs/dataMatching.js';
 import type { LinkedinSimulator } from '../../local/simulators/linkedinSimulator.js';
+import { runToEnd } from '../support/exportRuns.js';
 
 const TOKEN = 'AQV-linkedin-token-8d2f6c1a9e';
 const AD_ACCOUNT = '508123456';
@@ -42,19 +42,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-type Run = { id: string; status: string; reason?: string; counts: Record<string, number> };
-
-async function runExport(exportId: string): Promise<Run> {
-  const started = await stack.api.post(`/exports/${exportId}/runs`);
-  expect(started.status).toBe(202);
-  return eventually(
-    async () => {
-      const response = await stack.api.get(`/exports/${exportId}/runs/${started.body.runId}`);
-      return ['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'].includes(response.body.status) ? response.body : undefined;
-    },
-    { timeoutMs: 40_000, intervalMs: 200, what: 'the run to finish' },
-  );
-}
+const runExport = (exportId: string) => runToEnd(stack.api, exportId, { timeoutMs: 40_000, intervalMs: 200 });
 
 async function createExport(name: string, segmentName: string, mapping: Record<string, string>, details: Record<string, unknown>): Promise<string> {
   const segment = segments.find((candidate) => candidate.name === segmentName)!;

@@ -5,10 +5,10 @@
 // same again with 5xx, 429, resets and slow answers injected, nothing lost or duplicated.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/testStack.js';
-import { eventually } from '../support/apiClient.js';
 import { segmentRows } from '../support/lakeRows.js';
 import { isValidEmail } from '../../shared/runs/dataMatching.js';
 import type { MailchimpSimulator } from '../../local/simulators/mailchimpSimulator.js';
+import { runRecords, runToEnd } from '../support/exportRuns.js';
 
 const API_KEY = '5e0c1b7a9d3f4e2a8c6b0d1f7e9a3c5b-us19';
 const PROFILES = 50_000;
@@ -62,24 +62,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function runExport(exportId: string): Promise<{ id: string; status: string; counts: Record<string, number> }> {
-  const started = await stack.api.post(`/exports/${exportId}/runs`);
-  expect(started.status).toBe(202);
-  return eventually(
-    async () => {
-      const response = await stack.api.get(`/exports/${exportId}/runs/${started.body.runId}`);
-      return ['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'].includes(response.body.status) ? response.body : undefined;
-    },
-    { timeoutMs: 45_000, intervalMs: 250, what: 'the run to finish' },
-  );
-}
-
-async function records(exportId: string, runId: string, status: 'failed' | 'skipped'): Promise<{ email: string; code: string; message: string; status: string }[]> {
-  const response = await stack.api.get(`/exports/${exportId}/runs/${runId}/records?status=${status}&top=5000`);
-  expect(response.status).toBe(200);
-  expect(response.body.continuationToken).toBeUndefined();
-  return response.body.items;
-}
+const runExport = (exportId: string) => runToEnd(stack.api, exportId, { timeoutMs: 45_000, intervalMs: 250 });
+const records = (exportId: string, runId: string, status: 'failed' | 'skipped') => runRecords(stack.api, exportId, runId, status);
 
 async function createExport(name: string, listId: string): Promise<string> {
   const response = await stack.api.post('/exports', { name, connectionId, segments: [segmentId], mapping: MAPPING, details: { listId } });

@@ -2,7 +2,7 @@
 // member at the Campaign Monitor simulator exactly once, with secrets never echoed anywhere.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/testStack.js';
-import { eventually } from '../support/apiClient.js';
+import { runToEnd } from '../support/exportRuns.js';
 import { segmentRows } from '../support/lakeRows.js';
 import type { CampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
 
@@ -78,16 +78,7 @@ describe('a segment export flowing end to end', () => {
   });
 
   it('runs it: every member arrives exactly once with the mapped fields', async () => {
-    const started = await stack.api.post(`/exports/${exportId}/runs`);
-    expect(started.status).toBe(202);
-    const runId = started.body.runId;
-    const run = await eventually(
-      async () => {
-        const response = await stack.api.get(`/exports/${exportId}/runs/${runId}`);
-        return ['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'].includes(response.body.status) ? response.body : undefined;
-      },
-      { timeoutMs: 60_000, what: 'the run to finish' },
-    );
+    const run = await runToEnd(stack.api, exportId, { timeoutMs: 60_000 });
     expect(run.status).toBe('succeeded');
     expect(run.counts).toEqual({ members: PROFILES, sent: PROFILES, succeeded: PROFILES, failed: 0, skipped: 0 });
     expect(run.tasks.map((task: { name: string; status: string }) => [task.name, task.status])).toEqual([

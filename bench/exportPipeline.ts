@@ -1,6 +1,6 @@
 // Times one segment export end to end through the real local stack: the Functions host (child
 // process), Azurite queues and tables, the Key Vault emulator and a destination's simulator.
-//   node dist/bench/exportPipeline.js --destination campaign-monitor --profiles 1000000 [--rate unlimited|documented|N]
+//   node dist/bench/exportPipeline.js --destination campaign-monitor --profiles 1000000 [--rate unlimited|documented|N] [--host-heap-mb 200]
 // `unlimited` lifts the vendor limit in the simulator and the engine (pipeline overhead);
 // `documented` keeps the simulator's and the adapter's own limits (time against the vendor's rate).
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -36,6 +36,8 @@ const { values } = parseArgs({
     destination: { type: 'string', default: 'campaign-monitor' },
     profiles: { type: 'string', default: '100000' },
     rate: { type: 'string', default: 'unlimited' },
+    /** Caps the host's V8 old space (MB), to tell the working set from lazily grown heap. */
+    'host-heap-mb': { type: 'string' },
   },
 });
 const type = values.destination!;
@@ -65,7 +67,10 @@ const stack = await startStack({
   authSigningKey: key,
   hostOutput: () => {},
   simulatorOptions: { [setup.setting]: simulatorOptions },
-  settings: { DESTINATION_RATE_LIMITS: JSON.stringify({ [type]: engineRate }) },
+  settings: {
+    DESTINATION_RATE_LIMITS: JSON.stringify({ [type]: engineRate }),
+    ...(values['host-heap-mb'] ? { NODE_OPTIONS: `--max-old-space-size=${Number(values['host-heap-mb'])}` } : {}),
+  },
 });
 const setupSeconds = (Date.now() - setupStarted) / 1000;
 try {

@@ -41,6 +41,7 @@
 import { z } from 'zod';
 import type { BatchResult, DestinationAdapter, DestinationCall, MappedMember, RecordFailure } from './destination.js';
 import { DestinationError } from './destinationError.js';
+import { withoutDuplicatesInBatch } from './duplicatesInBatch.js';
 import { personFields } from './personFields.js';
 import { callVendor, withApiOrigin, type VendorResponse } from './vendorHttp.js';
 
@@ -281,20 +282,6 @@ async function ensureCustomFields(call: Call, wanted: CustomFieldName[]): Promis
   return keys;
 }
 
-/** Last occurrence wins; earlier ones are reported as skipped so counts add up. */
-function withoutDuplicates(members: MappedMember[]): { unique: MappedMember[]; skipped: RecordFailure[] } {
-  const byEmail = new Map<string, MappedMember>();
-  const skipped: RecordFailure[] = [];
-  for (const member of members) {
-    const email = member.email.toLowerCase();
-    if (byEmail.has(email)) {
-      skipped.push({ email, status: 'skipped', category: 'invalidRecord', code: 'DuplicateInBatch', message: 'The same email appears again later in this batch; the later record was sent.' });
-    }
-    byEmail.set(email, member);
-  }
-  return { unique: [...byEmail.values()], skipped };
-}
-
 export const campaignMonitor: DestinationAdapter<CampaignMonitorSettings, CampaignMonitorSecrets, CampaignMonitorDetails> = {
   type: 'campaign-monitor',
   displayName: 'Campaign Monitor',
@@ -345,7 +332,7 @@ export const campaignMonitor: DestinationAdapter<CampaignMonitorSettings, Campai
 
   async sendBatch(call, members) {
     if (members.length === 0) return { succeeded: 0, failures: [] };
-    const { unique, skipped } = withoutDuplicates(members);
+    const { unique, skipped } = withoutDuplicatesInBatch(members, 'DuplicateInBatch');
     if (unique.length > CAMPAIGN_MONITOR_BATCH_LIMIT) {
       throw new DestinationError('config', `A batch holds ${unique.length} subscribers; Campaign Monitor takes at most ${CAMPAIGN_MONITOR_BATCH_LIMIT} per call.`);
     }

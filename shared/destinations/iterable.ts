@@ -50,6 +50,7 @@
 import { z } from 'zod';
 import type { BatchResult, DestinationAdapter, DestinationCall, MappedMember, RecordFailure, SegmentRef } from './destination.js';
 import { DestinationError } from './destinationError.js';
+import { withoutDuplicatesInBatch } from './duplicatesInBatch.js';
 import { personFields } from './personFields.js';
 import { callVendor, withApiOrigin, type VendorResponse } from './vendorHttp.js';
 
@@ -280,20 +281,6 @@ async function ensureList(call: Call, name: string, known: { lists: ListSummary[
   return chosen;
 }
 
-/** Last occurrence wins; earlier ones are reported as skipped so counts add up. */
-function withoutDuplicates(members: MappedMember[]): { unique: MappedMember[]; skipped: RecordFailure[] } {
-  const byEmail = new Map<string, MappedMember>();
-  const skipped: RecordFailure[] = [];
-  for (const member of members) {
-    const email = member.email.toLowerCase();
-    if (byEmail.has(email)) {
-      skipped.push({ email, status: 'skipped', category: 'invalidRecord', code: 'duplicateInBatch', message: 'The same email appears again later in this batch; the later record was sent.' });
-    }
-    byEmail.set(email, member);
-  }
-  return { unique: [...byEmail.values()], skipped };
-}
-
 function listIdFor(call: Call, segment: SegmentRef | undefined): number {
   const listId = segment ? call.details.listIds?.[segment.id] : undefined;
   if (listId === undefined) {
@@ -345,7 +332,7 @@ export const iterable: DestinationAdapter<IterableSettings, IterableSecrets, Ite
   async sendBatch(call, members) {
     if (members.length === 0) return { succeeded: 0, failures: [] };
     const listId = listIdFor(call, call.segment);
-    const { unique, skipped } = withoutDuplicates(members);
+    const { unique, skipped } = withoutDuplicatesInBatch(members, 'duplicateInBatch');
     if (unique.length > ITERABLE_BATCH_LIMIT) {
       throw new DestinationError('config', `A batch holds ${unique.length} subscribers; Iterable takes at most ${ITERABLE_BATCH_LIMIT} per call.`);
     }

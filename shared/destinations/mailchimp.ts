@@ -59,6 +59,7 @@
 import { z } from 'zod';
 import type { BatchResult, DestinationAdapter, DestinationCall, MappedMember, RecordFailure } from './destination.js';
 import { DestinationError } from './destinationError.js';
+import { withoutDuplicatesInBatch } from './duplicatesInBatch.js';
 import { personFields } from './personFields.js';
 import { callVendor, withApiOrigin, type VendorResponse } from './vendorHttp.js';
 
@@ -359,20 +360,6 @@ async function ensureMergeFields(call: Call, wanted: MergeFieldName[]): Promise<
   return tags;
 }
 
-/** Last occurrence wins; earlier ones are reported as skipped so counts add up. */
-function withoutDuplicates(members: MappedMember[]): { unique: MappedMember[]; skipped: RecordFailure[] } {
-  const byEmail = new Map<string, MappedMember>();
-  const skipped: RecordFailure[] = [];
-  for (const member of members) {
-    const email = member.email.toLowerCase();
-    if (byEmail.has(email)) {
-      skipped.push({ email, status: 'skipped', category: 'invalidRecord', code: 'DuplicateInBatch', message: 'The same email appears again later in this batch; the later record was sent.' });
-    }
-    byEmail.set(email, member);
-  }
-  return { unique: [...byEmail.values()], skipped };
-}
-
 export const mailchimp: DestinationAdapter<MailchimpSettings, MailchimpSecrets, MailchimpDetails> = {
   type: 'mailchimp',
   displayName: 'Mailchimp',
@@ -419,7 +406,7 @@ export const mailchimp: DestinationAdapter<MailchimpSettings, MailchimpSecrets, 
 
   async sendBatch(call, members) {
     if (members.length === 0) return { succeeded: 0, failures: [] };
-    const { unique, skipped } = withoutDuplicates(members);
+    const { unique, skipped } = withoutDuplicatesInBatch(members, 'DuplicateInBatch');
     if (unique.length > MAILCHIMP_BATCH_LIMIT) {
       throw new DestinationError('config', `A batch holds ${unique.length} members; Mailchimp takes at most ${MAILCHIMP_BATCH_LIMIT} per call.`);
     }

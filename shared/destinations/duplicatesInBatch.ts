@@ -1,0 +1,17 @@
+// One email twice in a batch, for the adapters that send one record per email: the last one is
+// sent and the earlier ones are listed as skipped, so a run's counts still add up.
+import type { MappedMember, RecordFailure } from './destination.js';
+
+/** Last occurrence wins (at the first one's place); earlier ones are reported as skipped, under `code`, so counts add up. */
+export function withoutDuplicatesInBatch(members: MappedMember[], code: string): { unique: MappedMember[]; skipped: RecordFailure[] } {
+  const byEmail = new Map<string, MappedMember>();
+  const skipped: RecordFailure[] = [];
+  for (const member of members) {
+    const email = member.email.toLowerCase();
+    if (byEmail.has(email)) {
+      skipped.push({ email, status: 'skipped', category: 'invalidRecord', code, message: 'The same email appears again later in this batch; the later record was sent.' });
+    }
+    byEmail.set(email, member);
+  }
+  return { unique: [...byEmail.values()], skipped };
+}

@@ -13,5 +13,8 @@ defineRoute({
   roles: ['admin', 'contributor', 'viewer'],
   params: z.object({ id: exportId, runId }),
   response: { status: 200, schema: runView, description: 'The run' },
-  handle: async ({ params }) => json(200, await toRunView(await getRun(params.id, params.runId))),
+  handle: async ({ params }) => {
+    const run = await getRun(params.id, params.runId);
+    return json(200, await toRunView(run), { etag: run.etag });
+  },
 });

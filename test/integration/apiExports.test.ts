@@ -217,6 +217,8 @@ describe('duplicate, disconnect, save and run', () => {
     expect(savedAndRun.status).toBe(201);
     expect(savedAndRun.body.runId).toEqual(expect.any(String));
     expect(savedAndRun.headers.get('etag')).toBe(savedAndRun.body.etag);
+    const run = await stack.api.get(`/exports/${savedAndRun.body.id}/runs/${savedAndRun.body.runId}`);
+    expect(run.headers.get('etag')).toMatch(/^W\/"datetime'/);
     const runs = (await stack.api.get(`/exports/${savedAndRun.body.id}/runs`)).body.items;
     expect(runs.map((run: { id: string; trigger: string }) => [run.id, run.trigger])).toEqual([[savedAndRun.body.runId, 'manual']]);
     // The ETag that came back is current: a conditional update with it succeeds.

@@ -138,9 +138,13 @@ export function bucketOf(key: string, buckets: number): number {
   return (hash >>> 0) & (buckets - 1);
 }
 
-/** Buckets for about 32 MB of rows each (memory of one merge), a power of two up to 1,024. */
+/**
+ * Buckets for about 16 MB of rows each, a power of two up to 1,024: one merge holds one bucket's
+ * keys (≈ 75,000), and a host runs at most 16 merges at once, so its memory stays flat however
+ * large the entity is.
+ */
 export function bucketsFor(bytes: number, atLeast = 1): number {
-  const wanted = Math.max(atLeast, Math.ceil(bytes / (32 * 1024 * 1024)));
+  const wanted = Math.max(atLeast, Math.ceil(bytes / (16 * 1024 * 1024)));
   let buckets = 1;
   while (buckets < wanted && buckets < 1024) buckets *= 2;
   return buckets;

@@ -1,5 +1,5 @@
 // The merge step of an incremental run, for one key bucket of one entity: the previous snapshot's
-// keys of this bucket are loaded (key → row hash; about 32 MB of rows per bucket, so memory stays
+// keys of this bucket are loaded (key → row hash; about 16 MB of rows per bucket, so memory stays
 // bounded whatever the entity's size), the rows the copy steps spilled for this bucket are
 // streamed past them, and every insert, update and delete is written to the bucket's change
 // partition with its operation; the keys seen become the bucket's new snapshot.
@@ -11,6 +11,9 @@ import { bucketOf, headerOf, partitionPath, type DataOutStep, type RowOperation 
 import { BlockCsvFile, CsvPartitionWriter } from './csvFiles.js';
 import { listBlobs, snapshotPrefix, spillPrefix } from './workFiles.js';
 import type { StepContext } from './stepContext.js';
+
+/** Marks a key this run has seen (row hashes never take this value). */
+const SEEN = '';
 
 export async function mergeBucket(context: StepContext, step: DataOutStep & { kind: 'merge' }, track: (counts: RunCounts) => void): Promise<void> {
   const { plan } = context;
@@ -50,7 +53,10 @@ export async function mergeBucket(context: StepContext, step: DataOutStep & { ki
   };
 
   const outcomes: RecordOutcome[] = [];
-  const seen = new Set<string>();
+  // Keys seen in this run are marked in the same map, not copied into a set: a key parsed from a
+  // spilled row is a slice that would keep its whole row alive.
+  const keys = previous;
+  let seen = 0;
   try {
     // Spill files are named after their copy chunk: in name order, rows come in lake order.
     for (const spill of await listBlobs(work, spillPrefix(plan.exportId, plan.runId, entity.name, step.bucket))) {
@@ -58,26 +64,23 @@ export async function mergeBucket(context: StepContext, step: DataOutStep & { ki
       for await (const record of readRecords(work, spill.name, 0, spill.size, { abortSignal: context.signal })) {
         const [key, hash, offset] = record.values as [string, string, string];
         const row = record.values.slice(3);
-        if (seen.has(key)) {
+        const before = keys.get(key);
+        if (before === SEEN) {
           // The first row of a key wins, as in the previous snapshot.
           counts.skipped++;
           outcomes.push({ chunkId: copyChunkId, offset: Number(offset), segmentId: entity.name, email: key, status: 'skipped', category: 'invalidRecord', code: 'duplicateKey', message: `Another row of ${entity.name} has the same key; the first one was written.` });
           continue;
         }
-        seen.add(key);
+        keys.set(key, SEEN);
         const wait = snapshot.add([key, hash]);
         if (wait) await wait;
-        const before = previous.get(key);
         if (before === undefined) await emit('insert', row);
-        else {
-          previous.delete(key);
-          if (before !== hash) await emit('update', row);
-        }
-        if ((seen.size & 1023) === 0) await context.checkpoint();
+        else if (before !== hash) await emit('update', row);
+        if ((++seen & 1023) === 0) await context.checkpoint();
       }
     }
     // What the previous snapshot had and this run did not see was removed: the key alone says which.
-    for (const key of previous.keys()) await emit('delete', entity.columns.map((_, index) => (index === entity.keyColumn ? key : '')));
+    for (const [key, hash] of keys) if (hash !== SEEN) await emit('delete', entity.columns.map((_, index) => (index === entity.keyColumn ? key : '')));
     await snapshot.commit();
     if (output) {
       await output.finish();

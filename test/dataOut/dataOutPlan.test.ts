@@ -102,10 +102,10 @@ describe('withKeyColumn', () => {
 });
 
 describe('buckets and hashes', () => {
-  it('sizes buckets to about 32 MB, in powers of two that never shrink below the last snapshot', () => {
+  it('sizes buckets to about 16 MB, in powers of two that never shrink below the last snapshot', () => {
     expect(bucketsFor(0)).toBe(1);
-    expect(bucketsFor(30 * 1024 * 1024)).toBe(1);
-    expect(bucketsFor(230 * 1024 * 1024)).toBe(8);
+    expect(bucketsFor(15 * 1024 * 1024)).toBe(1);
+    expect(bucketsFor(230 * 1024 * 1024)).toBe(16);
     expect(bucketsFor(10 * 1024 * 1024, 4)).toBe(4);
     expect(bucketsFor(1e15)).toBe(1024);
   });

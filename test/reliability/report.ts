@@ -1,0 +1,200 @@
+// Renders RELIABILITY.md from the suite's results file: the fault matrix, API load, security
+// checks and the fuzz run, with the machine, the dates and the command that reproduces them.
+// Called by the reliability config's global teardown; rows not run yet show as such.
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { machine, PROFILE, PROJECT_ROOT, readResults, type ResultEntry, type Results } from './support/results.js';
+
+export const REPORT_FILE = PROFILE === 'full' ? join(PROJECT_ROOT, 'RELIABILITY.md') : join(PROJECT_ROOT, '.outflow', 'reliability', 'RELIABILITY-short.md');
+
+const n = (value: unknown) => (typeof value === 'number' ? value.toLocaleString('en-US') : value === null || value === undefined ? '—' : String(value));
+const ms = (value: unknown) => (typeof value === 'number' ? `${value.toLocaleString('en-US', { maximumFractionDigits: 1 })} ms` : '—');
+const cell = (value: unknown) => n(value).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const verdict = (entry: ResultEntry) => (entry.notRun ? 'not run here' : entry.passed ? 'pass' : '**FAIL**');
+
+function table(header: string[], rows: unknown[][]): string {
+  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
+}
+
+function entries(results: Results, section: keyof Results): ResultEntry[] {
+  return Object.values(results[section] ?? {});
+}
+
+function faultMatrix(results: Results): string {
+  const rows = entries(results, 'faultMatrix');
+  if (rows.length === 0) return '_Not run yet._';
+  const lines = [
+    table(
+      ['fault', 'injected', 'expected', 'delivered', 'reported, not sent', 'lost', 'extra', 'in the list twice', 're-sent deliveries', 'run status', 'reason', 'run time', 'result'],
+      rows.map((row) => {
+        const injected = row.injected as Record<string, number>;
+        const seen = Object.entries(injected ?? {}).filter(([, value]) => value > 0).map(([name, value]) => `${value} ${name}`);
+        return [
+          row.title,
+          `${row.fault}${seen.length ? ` (${seen.join(', ')})` : ''}`,
+          row.expected,
+          row.delivered,
+          row.reportedNotSent,
+          row.lost,
+          row.extra,
+          row.inListTwice,
+          row.resentDeliveries,
+          row.runStatus,
+          row.reason ?? '—',
+          row.runSeconds === null ? '—' : `${row.runSeconds} s`,
+          verdict(row),
+        ];
+      }),
+    ),
+    '',
+    'Notes per row (what happened when, and why any delivery was repeated):',
+    '',
+    ...rows.map((row) => {
+      const notes = [...((row.notes as string[]) ?? [])];
+      if (row.resendsExpected && Number(row.resentDeliveries) > 0) notes.push(`re-sent: ${row.resendsExpected} (${n(row.resentMembers)} members received twice)`);
+      if (row.error) notes.push(`error: ${row.error}`);
+      notes.push(`${n(row.vendorCalls)} vendor calls; measured ${row.measuredAt}, load ${row.load}`);
+      return `- **${row.title}**: ${notes.join('; ')}.`;
+    }),
+  ];
+  return lines.join('\n');
+}
+
+function apiLoad(results: Results): string {
+  const rows = entries(results, 'apiLoad');
+  if (rows.length === 0) return '_Not run yet._';
+  const out: string[] = [];
+  for (const row of rows) {
+    out.push(
+      table(
+        ['clients', 'duration', 'requests', 'requests/s', 'p50', 'p95', 'p99', 'max', '5xx', 'network errors', '412 (stale ETag, retried)', '409 (run already active)', '429', 'other 4xx', 'counter increments that succeeded', 'lost updates', 'result'],
+        [[row.clients, `${row.seconds} s`, row.requests, row.requestsPerSecond, ms(row.p50), ms(row.p95), ms(row.p99), ms(row.max), row.serverErrors, row.networkErrors, row.preconditionFailed, row.conflicts, row.tooManyRequests, row.otherClientErrors, row.successfulWrites, row.lostUpdates, verdict(row)]],
+      ),
+      '',
+      table(
+        ['operation', 'requests', 'p50', 'p95', 'p99', 'statuses'],
+        ((row.operations as { name: string; requests: number; p50: number; p95: number; p99: number; statuses: Record<string, number> }[]) ?? []).map((operation) => [
+          operation.name,
+          operation.requests,
+          ms(operation.p50),
+          ms(operation.p95),
+          ms(operation.p99),
+          Object.entries(operation.statuses)
+            .map(([status, count]) => `${status}×${count}`)
+            .join(' '),
+        ]),
+      ),
+      '',
+      `Measured ${row.measuredAt}, load ${row.load}.`,
+    );
+  }
+  return out.join('\n');
+}
+
+function security(results: Results): string {
+  const rows = entries(results, 'security');
+  if (rows.length === 0) return '_Not run yet._';
+  return table(
+    ['check', 'what was checked', 'figures', 'result'],
+    rows.map((row) => [row.title ?? row.id, row.checked ?? '', row.figures ?? summarize(row), verdict(row)]),
+  );
+}
+
+function summarize(row: ResultEntry): string {
+  if (row.id.startsWith('secret-scan')) {
+    return `${n(row.secrets)} secrets; ${n(row.tableRows)} rows in ${n(row.tables)} tables, ${n(row.queueMessages)} messages in ${n(row.queues)} queues, ${n(row.blobs)} blobs, ${n(row.responses)} responses, ${n(row.logLines)} log lines; ${(row.findings as string[]).length} findings`;
+  }
+  return '';
+}
+
+function fuzz(results: Results): string {
+  const rows = entries(results, 'fuzz');
+  if (rows.length === 0) return '_Not run yet._';
+  return table(
+    ['requests', 'routes', 'seed', 'time', '5xx', 'errors not problem+json', 'statuses', 'result'],
+    rows.map((row) => [row.requests, row.routes, row.seed, `${row.seconds} s`, row.serverErrors, row.notProblemJson, Object.entries((row.statuses as Record<string, number>) ?? {}).map(([status, count]) => `${status}×${count}`).join(' '), verdict(row)]),
+  );
+}
+
+export function renderReport(results: Results = readResults()): string {
+  const all = Object.values(results).flatMap((section) => Object.values(section ?? {}));
+  const dates = all.map((entry) => entry.measuredAt).sort();
+  const loads = all.map((entry) => entry.load);
+  const box = machine();
+  const failing = all.filter((entry) => !entry.passed && !entry.notRun);
+  const notRun = all.filter((entry) => entry.notRun);
+  const command = PROFILE === 'full' ? 'npm run test:reliability' : 'RELIABILITY_PROFILE=short npm run test:reliability';
+  return `# Reliability
+
+What Outflow promises — no member lost or sent twice, no one in where they don't belong — measured
+by a suite anyone can run. Every figure below comes from one run of
+
+\`\`\`bash
+npm ci && ${command}
+\`\`\`
+
+(${PROFILE} profile${PROFILE === 'full' ? ': 200,000 members per fault-matrix row, 50 API clients for 60 s, ≥ 10,000 fuzz requests' : ': 20,000 members per row, 10 s of API load, 2,000 fuzz requests'};
+\`RELIABILITY_PROFILE=short\` runs every row small for CI). It builds, starts the whole local stack
+per file (Azurite, the Key Vault emulator, the Campaign Monitor simulator, the Functions host as a
+child process, all on 127.0.0.1) and writes \`.outflow/reliability/results-${PROFILE}.json\`, from
+which this page is rendered at the end of the run.
+
+Machine: ${box.cores} cores (${box.cpu}), ${box.memoryGiB} GiB RAM, Node ${box.node}, ${box.platform}.
+Measured ${dates[0] ?? '—'} to ${dates[dates.length - 1] ?? '—'} (UTC). The machine is shared with
+other work: load average (1 min) ${loads.length ? `${Math.min(...loads)}–${Math.max(...loads)}` : '—'} while the figures were taken, so times are
+an upper bound.
+
+${failing.length === 0 ? 'Every row that ran passed.' : `**${failing.length} row(s) failed:** ${failing.map((entry) => entry.title ?? entry.id).join(', ')} — see the notes.`}${notRun.length ? ` Could not run on this machine: ${notRun.map((entry) => entry.title ?? entry.id).join(', ')} (see its row for why, and what was checked instead).` : ''}
+
+## Fault matrix
+
+Each row is its own export of the segment *All customers* to its own Campaign Monitor list, with
+one fault injected. The test compares the list with the snapshot the run planned, email by email:
+
+- **delivered**: distinct members in the list; **reported, not sent**: members the run reports
+  instead (a failed chunk with its reason, or failed/skipped records); **lost**: members neither
+  delivered nor reported — must be 0; **extra**: members in the list that are not in the snapshot
+  (a refreshed segment leaking in) — must be 0.
+- **in the list twice**: entries of the list whose addresses are the same (compared without case
+  or spaces) — must be 0. The vendor keys a list by email (so does the simulator), so what can go
+  wrong is a member *sent* twice, counted as **re-sent deliveries** (deliveries beyond one per
+  member). A re-send is an upsert of the same data, so the list is unchanged. They happen only
+  where the engine cannot know whether a call took effect:
+  the host killed (or storage gone) between a vendor call and its acknowledgement in the ledger,
+  or a call that timed out at the client but was processed by the vendor anyway. Every other row
+  must show 0.
+- The run's own counts must agree: \`counts.succeeded\` equals the members in the list.
+
+${faultMatrix(results)}
+
+## API load
+
+Concurrent clients (each its own caller) run a mix of reads and writes against the local host for
+the whole duration, one request in flight each, every request bounded by a timeout. Writes include
+read-modify-write updates with \`If-Match\` on a few shared exports: each shared export's name
+carries a counter that a successful write increments, so after the run every export's counter must
+equal the number of successful writes to it (no lost update); 412 answers (someone else wrote
+first) are counted and retried, never lost.
+
+${apiLoad(results)}
+
+## Security
+
+${security(results)}
+
+## Fuzz
+
+Generated requests over every route of the served OpenAPI document (fast-check, fixed seed):
+malformed and mistyped bodies, unknown fields, oversized and deeply nested bodies, bad ids and
+query values, odd content types and unicode. No answer may be a 5xx, and every error answer must
+be \`application/problem+json\`.
+
+${fuzz(results)}
+`;
+}
+
+export function writeReport(): string {
+  mkdirSync(dirname(REPORT_FILE), { recursive: true });
+  writeFileSync(REPORT_FILE, renderReport());
+  return REPORT_FILE;
+}

@@ -1,0 +1,111 @@
+// A small HTTP proxy in front of a vendor simulator, for faults the simulator cannot make by
+// itself: revoking an API key mid-run (only the keys it is told to accept pass; others get the
+// vendor's 401) and calls slower than the adapter's timeout (every n-th call is held, then still
+// forwarded, as a vendor that finally processes a call its client gave up on). Loopback only.
+import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface VendorGate {
+  /** Origin to point the *_API_URL setting at. */
+  url: string;
+  /** Only these API keys (HTTP Basic user names) pass; undefined lets every key through. */
+  acceptKeys(keys: string[] | undefined): void;
+  /** Holds every `every`-th vendor call for `holdMs` before forwarding it; undefined stops holding. */
+  holdCalls(hold: { every: number; holdMs: number } | undefined): void;
+  counters: { calls: number; refused: number; held: number; forwardedLate: number };
+  stop(): Promise<void>;
+}
+
+const VENDOR_PATH = /^\/api\//;
+
+function apiKeyOf(request: IncomingMessage): string | undefined {
+  const match = /^Basic\s+(.+)$/i.exec(request.headers.authorization ?? '');
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  return decoded.split(':')[0] || undefined;
+}
+
+function readBody(request: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => resolve(Buffer.concat(chunks)));
+    request.on('error', reject);
+  });
+}
+
+export async function startVendorGate(target: string): Promise<VendorGate> {
+  const upstream = new URL(target);
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  let accepted: Set<string> | undefined;
+  let hold: { every: number; holdMs: number } | undefined;
+  const counters = { calls: 0, refused: 0, held: 0, forwardedLate: 0 };
+
+  const forward = (request: IncomingMessage, body: Buffer, response: ServerResponse | undefined) => {
+    const outgoing = httpRequest(
+      { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: { ...request.headers, host: upstream.host }, agent },
+      (answer) => {
+        if (!response || response.destroyed) return void answer.resume();
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    // The simulator dropped the connection (an injected reset): drop the client's too.
+    outgoing.on('error', () => response?.socket?.destroy());
+    outgoing.end(body);
+  };
+
+  const server = createServer((request, response) => {
+    void (async () => {
+      const body = await readBody(request);
+      const vendorCall = VENDOR_PATH.test(request.url ?? '');
+      if (!vendorCall) return forward(request, body, response);
+      counters.calls += 1;
+      if (accepted && !accepted.has(apiKeyOf(request) ?? '')) {
+        counters.refused += 1;
+        response.writeHead(401, { 'content-type': 'application/json; charset=utf-8' });
+        return void response.end(JSON.stringify({ Code: 100, Message: 'Invalid API Key' }));
+      }
+      if (hold && counters.calls % hold.every === 0) {
+        counters.held += 1;
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          counters.forwardedLate += 1;
+          // The client has given up by now; the vendor still processes the call.
+          forward(request, body, response.destroyed ? undefined : response);
+        }, hold.holdMs);
+        timers.add(timer);
+        return;
+      }
+      forward(request, body, response);
+    })().catch(() => response.destroy());
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    counters,
+    acceptKeys(keys) {
+      accepted = keys ? new Set(keys) : undefined;
+    },
+    holdCalls(next) {
+      hold = next;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const timer of timers) clearTimeout(timer);
+        for (const socket of sockets) socket.destroy();
+        agent.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

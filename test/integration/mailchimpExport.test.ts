@@ -150,7 +150,8 @@ describe('a segment export to Mailchimp', () => {
     const exportId = await createExport('Newsletter under faults', 'audience-faults');
     const before = { ...simulator.state.counters };
     simulator.state.counters.maxInFlight = 0;
-    simulator.setFaults({ serverErrorRate: 0.05, tooManyRequestsBursts: { every: 40, length: 1 }, connectionResetRate: 0.02, latencyMs: 20, latencyJitterMs: 60, seed: 11 });
+    // Rates high enough that each kind of fault surely happens within the run's ~100 calls.
+    simulator.setFaults({ serverErrorRate: 0.1, tooManyRequestsBursts: { every: 20, length: 1 }, connectionResetRate: 0.08, latencyMs: 20, latencyJitterMs: 60, seed: 11 });
     const run = await runExport(exportId);
     simulator.setFaults({ latencyMs: 20 });
     expect(run.status).toBe('partiallySucceeded');

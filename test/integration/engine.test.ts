@@ -69,6 +69,14 @@ describe('the export engine', () => {
       expect(list.memberCount).toBe(PROFILES);
       expect(list.duplicates).toBe(0);
       expect(list.deliveries).toBe(PROFILES);
+      // Row for row: each member under its lower-cased email, with the mapped name and postal code.
+      const subscribers = simulator.state.lists.get('faults')!.subscribers;
+      const rows = await segmentRows(stack.azurite.connectionString, 'All customers');
+      const wrong = rows.filter((row) => {
+        const subscriber = subscribers.get(normalized(row.Email));
+        return !subscriber || subscriber.Name !== [row.FirstName, row.LastName].filter(Boolean).join(' ') || (row.PostalCode && subscriber.CustomFields['[PostalCode]'] !== row.PostalCode);
+      });
+      expect(wrong).toEqual([]);
       expect(simulator.state.counters.serverErrors).toBeGreaterThan(0);
       expect(simulator.state.counters.tooManyRequests).toBeGreaterThan(0);
     } finally {

@@ -19,7 +19,14 @@ import { changeLakeEntity } from './lakeChanges.js';
 import { listChunks, type ChunkState } from '../shared/runs/runLedger.js';
 import { stepOf } from '../shared/dataOut/dataOutPlan.js';
 
-const { values } = parseArgs({ options: { profiles: { type: 'string', default: '1000000' }, 'change-rate': { type: 'string', default: '0.01' } } });
+const { values } = parseArgs({
+  options: {
+    profiles: { type: 'string', default: '1000000' },
+    'change-rate': { type: 'string', default: '0.01' },
+    // Caps the host's V8 heap (as a small Functions instance would): shows what memory the work needs, not what an idle GC lets grow.
+    'host-heap-mb': { type: 'string' },
+  },
+});
 const profiles = Number(values.profiles);
 const changeRate = Number(values['change-rate']);
 const ENTITY = 'UnifiedCustomerProfile';
@@ -55,7 +62,15 @@ function timeline(chunks: ChunkState[], requestedAt: number): Record<string, { f
 const dataDir = mkdtempSync(join(tmpdir(), 'outflow-bench-dataout-'));
 const key = randomBytes(32).toString('base64url');
 const setupStarted = Date.now();
-const stack = await startStack({ dataDir, seedProfiles: profiles, seedKind: 'b2c', authSigningKey: key, hostOutput: () => {} });
+const hostHeapMb = values['host-heap-mb'];
+const stack = await startStack({
+  dataDir,
+  seedProfiles: profiles,
+  seedKind: 'b2c',
+  authSigningKey: key,
+  hostOutput: () => {},
+  settings: hostHeapMb ? { NODE_OPTIONS: `--max-old-space-size=${Number(hostHeapMb)}` } : {},
+});
 const setupSeconds = (Date.now() - setupStarted) / 1000;
 // The ledger is read directly for the step timeline: point this process at the stack's storage.
 process.env.AzureWebJobsStorage = stack.azurite.connectionString;
@@ -86,6 +101,12 @@ try {
     const inputBytes = await lakeBytes();
     const rssBefore = memoryMb(stack.host.pid!, 'VmRSS');
     const started = Date.now();
+    // The host's resident memory, sampled: when in the run it peaked.
+    let peak = { mb: 0, atSeconds: 0 };
+    const sampler = setInterval(() => {
+      const mb = memoryMb(stack.host.pid!, 'VmRSS');
+      if (mb > peak.mb) peak = { mb, atSeconds: (Date.now() - started) / 1000 };
+    }, 100);
     const { runId } = await call('POST', `/exports/${exportId}/runs`);
     let view: any;
     for (;;) {
@@ -95,6 +116,7 @@ try {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const seconds = (Date.now() - started) / 1000;
+    clearInterval(sampler);
     const latest = JSON.parse((await exportsContainer.getBlobClient(`bench/${exportName}/latest.json`).downloadToBuffer()).toString('utf8'));
     const outputBytes = await bytesUnder(exportsContainer, `bench/${exportName}/${latest.folder}/`);
     return {
@@ -110,6 +132,7 @@ try {
       writtenMBPerSecond: Math.round((outputBytes / MB / seconds) * 10) / 10,
       hostRssBeforeMb: rssBefore,
       hostPeakRssMb: memoryMb(stack.host.pid!, 'VmHWM'),
+      hostRssSampledPeak: peak,
       stepsSecondsAfterRequest: timeline(await listChunks(runId), started),
     };
   };
@@ -128,7 +151,7 @@ try {
   });
   console.log(
     JSON.stringify(
-      { date: new Date().toISOString(), machine: `${cpus().length} cores, ${Math.round(totalmem() / 1024 ** 3)} GB, Node ${process.version}`, profiles, setupSeconds, results },
+      { date: new Date().toISOString(), machine: `${cpus().length} cores, ${Math.round(totalmem() / 1024 ** 3)} GB, Node ${process.version}`, profiles, hostHeapMb: hostHeapMb ?? 'default', setupSeconds, results },
       null,
       2,
     ),

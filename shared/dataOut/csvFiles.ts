@@ -16,13 +16,16 @@ const UPLOAD_CONCURRENCY = 2;
 export class CsvPartitionWriter {
   rows = 0;
   bytes = 0;
-  private readonly stream = new PassThrough({ highWaterMark: BLOCK_BYTES });
+  private readonly stream: PassThrough;
   private readonly upload: Promise<unknown>;
   private batch: string[][] = [];
   private failure: unknown;
 
-  constructor(blob: BlockBlobClient, options: { header?: string[]; abortSignal?: AbortSignal }) {
-    this.upload = blob.uploadStream(this.stream, BLOCK_BYTES, UPLOAD_CONCURRENCY, {
+  /** `blockBytes`: smaller for the many small change partitions written at once by merges. */
+  constructor(blob: BlockBlobClient, options: { header?: string[]; abortSignal?: AbortSignal; blockBytes?: number }) {
+    const blockBytes = options.blockBytes ?? BLOCK_BYTES;
+    this.stream = new PassThrough({ highWaterMark: blockBytes });
+    this.upload = blob.uploadStream(this.stream, blockBytes, UPLOAD_CONCURRENCY, {
       blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
       abortSignal: options.abortSignal,
       onProgress: ({ loadedBytes }) => (this.bytes = loadedBytes),

@@ -12,6 +12,8 @@ import { BlockCsvFile, CsvPartitionWriter } from './csvFiles.js';
 import { listBlobs, snapshotPrefix, spillPrefix } from './workFiles.js';
 import type { StepContext } from './stepContext.js';
 
+const MERGE_BLOCK_BYTES = 512 * 1024;
+
 /** Marks a key this run has seen (row hashes never take this value). */
 const SEEN = '';
 
@@ -37,7 +39,8 @@ export async function mergeBucket(context: StepContext, step: DataOutStep & { ki
     }
   }
 
-  const snapshot = new BlockCsvFile(work.getBlockBlobClient(`${snapshotPrefix(plan.exportId, plan.runId, entity.name, step.bucket)}merged.csv`), 1024 * 1024);
+  // Up to 16 merges run at once on a host: small blocks keep their buffers to a few MB each.
+  const snapshot = new BlockCsvFile(work.getBlockBlobClient(`${snapshotPrefix(plan.exportId, plan.runId, entity.name, step.bucket)}merged.csv`), MERGE_BLOCK_BYTES);
   const operations: Record<RowOperation, number> = { insert: 0, update: 0, delete: 0 };
   let output: CsvPartitionWriter | undefined;
   const destination = await context.destination();
@@ -46,6 +49,7 @@ export async function mergeBucket(context: StepContext, step: DataOutStep & { ki
     output ??= new CsvPartitionWriter(destination.getBlockBlobClient(partitionPath(plan, step)), {
       header: plan.includeHeader ? headerOf(plan, entity) : undefined,
       abortSignal: context.signal,
+      blockBytes: MERGE_BLOCK_BYTES,
     });
     operations[operation]++;
     const wait = output.write([operation, ...row]);

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { defineRoute, json } from '../shared/http/route.js';
+import { MAX_BODY_BYTES, defineRoute, json } from '../shared/http/route.js';
 import { exportId } from '../shared/exports/exportDefinition.js';
 import { requireEditableExport } from '../shared/exports/manageExports.js';
 import { startRun } from '../shared/runs/startRun.js';
-import { BadRequest } from '../shared/errors.js';
+import { BadRequest, PayloadTooLarge } from '../shared/errors.js';
 import { validateWith } from '../shared/validation.js';
 import { clearFullResyncRequest, requestFullResync } from '../shared/dataOut/workFiles.js';
 
@@ -20,6 +20,7 @@ defineRoute({
   response: { status: 202, schema: z.object({ runId: z.string() }), description: 'The run was queued' },
   handle: async ({ principal, params, request }) => {
     await requireEditableExport(principal, params.id);
+    if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) throw new PayloadTooLarge(`The body is larger than the limit of ${MAX_BODY_BYTES} bytes.`);
     const text = await request.text();
     let body: unknown = {};
     try {

@@ -67,7 +67,7 @@ function apiLoad(results: Results): string {
   for (const row of rows) {
     out.push(
       table(
-        ['clients', 'duration', 'requests', 'requests/s', 'p50', 'p95', 'p99', 'max', '5xx', 'network errors', '412 (stale ETag, retried)', '409 (run already active)', '429', 'other 4xx', 'counter increments that succeeded', 'lost updates', 'result'],
+        ['clients', 'duration', 'requests', 'requests/s', 'p50', 'p95', 'p99', 'max', '5xx', 'network errors', '412 (stale ETag)', '409 (run already active)', '429', 'other 4xx', 'counter increments that succeeded', 'lost updates', 'result'],
         [[row.clients, `${row.seconds} s`, row.requests, row.requestsPerSecond, ms(row.p50), ms(row.p95), ms(row.p99), ms(row.max), row.serverErrors, row.networkErrors, row.preconditionFailed, row.conflicts, row.tooManyRequests, row.otherClientErrors, row.successfulWrites, row.lostUpdates, verdict(row)]],
       ),
       '',
@@ -96,13 +96,13 @@ function security(results: Results): string {
   if (rows.length === 0) return '_Not run yet._';
   return table(
     ['check', 'what was checked', 'figures', 'result'],
-    rows.map((row) => [row.title ?? row.id, row.checked ?? '', row.figures ?? summarize(row), verdict(row)]),
+    rows.map((row) => [row.title ?? `Secrets nowhere (${row.suite ?? row.id})`, row.checked ?? 'every secret value set in the suite, in every form (plain, JSON-escaped, base64)', row.figures ?? summarize(row), verdict(row)]),
   );
 }
 
 function summarize(row: ResultEntry): string {
   if (row.id.startsWith('secret-scan')) {
-    return `${n(row.secrets)} secrets; ${n(row.tableRows)} rows in ${n(row.tables)} tables, ${n(row.queueMessages)} messages in ${n(row.queues)} queues, ${n(row.blobs)} blobs, ${n(row.responses)} responses, ${n(row.logLines)} log lines; ${(row.findings as string[]).length} findings`;
+    return `${n(row.secrets)} secret values; ${n(row.tableRows)} rows in ${n(row.tables)} tables, ${n(row.queueMessages)} messages in ${n(row.queues)} queues (poison queues included), ${n(row.blobs)} working blobs, ${n(row.responses)} API responses, ${n(row.logLines)} host log lines; ${(row.findings as string[]).length} findings`;
   }
   return '';
 }
@@ -112,7 +112,7 @@ function fuzz(results: Results): string {
   if (rows.length === 0) return '_Not run yet._';
   return table(
     ['requests', 'routes', 'seed', 'time', '5xx', 'errors not problem+json', 'statuses', 'result'],
-    rows.map((row) => [row.requests, row.routes, row.seed, `${row.seconds} s`, row.serverErrors, row.notProblemJson, Object.entries((row.statuses as Record<string, number>) ?? {}).map(([status, count]) => `${status}×${count}`).join(' '), verdict(row)]),
+    rows.map((row) => [row.requests, row.routes, String(row.seed), `${row.seconds} s`, row.serverErrors, row.notProblemJson, Object.entries((row.statuses as Record<string, number>) ?? {}).map(([status, count]) => `${status}×${count}`).join(' '), verdict(row)]),
   );
 }
 
@@ -127,7 +127,7 @@ export function renderReport(results: Results = readResults()): string {
   return `# Reliability
 
 What Outflow promises — no member lost or sent twice, no one in where they don't belong — measured
-by a suite anyone can run. Every figure below comes from one run of
+by a suite anyone can run. Every figure below comes from
 
 \`\`\`bash
 npm ci && ${command}
@@ -137,7 +137,9 @@ npm ci && ${command}
 \`RELIABILITY_PROFILE=short\` runs every row small for CI). It builds, starts the whole local stack
 per file (Azurite, the Key Vault emulator, the Campaign Monitor simulator, the Functions host as a
 child process, all on 127.0.0.1) and writes \`.outflow/reliability/results-${PROFILE}.json\`, from
-which this page is rendered at the end of the run.
+which this page is rendered at the end of the run (each row keeps the time it was measured; a
+single file can be run again with \`npx vitest run --config vitest.reliability.config.ts <file>\`
+after \`npm run build\`, and its rows replace the old ones).
 
 Machine: ${box.cores} cores (${box.cpu}), ${box.memoryGiB} GiB RAM, Node ${box.node}, ${box.platform}.
 Measured ${dates[0] ?? '—'} to ${dates[dates.length - 1] ?? '—'} (UTC). The machine is shared with
@@ -145,6 +147,20 @@ other work: load average (1 min) ${loads.length ? `${Math.min(...loads)}–${Mat
 an upper bound.
 
 ${failing.length === 0 ? 'Every row that ran passed.' : `**${failing.length} row(s) failed:** ${failing.map((entry) => entry.title ?? entry.id).join(', ')} — see the notes.`}${notRun.length ? ` Could not run on this machine: ${notRun.map((entry) => entry.title ?? entry.id).join(', ')} (see its row for why, and what was checked instead).` : ''}
+
+## Fixed while building this suite
+
+- A sender that failed *before* sending a chunk (the export unreadable, Key Vault down with nothing
+  cached, a mapping the planned segment lacks) kept its lease on the chunk; every retry then found
+  the chunk leased and only re-queued it, so the queue's dequeue count never grew and the run could
+  never end. It now gives the chunk back with the reason, and the retries and the poison queue end
+  it (regression test: \`test/runs/senderSetupFailures.test.ts\`).
+- While Key Vault is unreachable, senders use the secrets they last read once the one-minute cache
+  has expired (asking Key Vault again every 10 s), instead of holding up every chunk they start
+  until it answers; after a vendor auth error they still insist on a fresh read (same test file).
+  The figures below were measured with both fixes in the build.
+- The API had no request rate limit: one caller could take the whole host. It now has a token
+  bucket per caller (\`shared/http/rateLimit.ts\`, unit-tested in \`test/http/rateLimit.test.ts\`).
 
 ## Fault matrix
 
@@ -173,8 +189,9 @@ Concurrent clients (each its own caller) run a mix of reads and writes against t
 the whole duration, one request in flight each, every request bounded by a timeout. Writes include
 read-modify-write updates with \`If-Match\` on a few shared exports: each shared export's name
 carries a counter that a successful write increments, so after the run every export's counter must
-equal the number of successful writes to it (no lost update); 412 answers (someone else wrote
-first) are counted and retried, never lost.
+equal the number of successful writes to it (no lost update); a 412 (someone else wrote first)
+is counted, and the client reads again on its next increment. Other writes: create and delete
+(with \`If-Match\`), duplicate, schedule changes (\`If-Match\`), run now (409 while a run is active).
 
 ${apiLoad(results)}
 

@@ -519,7 +519,7 @@ describe('secrets and dependencies', () => {
     const audit = await stack.api.get('/audit?top=1000');
     expect(audit.status).toBe(200);
     const scan = await scanForSecrets(stack, secretsUsed);
-    recordResult('security', 'secret-scan-security', { passed: scan.findings.length === 0, title: 'Secrets nowhere (security suite)', checked: 'every secret value set in this suite (connections, rotations), in every form (plain, JSON-escaped, base64)', ...scan, findings: scan.findings.slice(0, 20) });
+    recordResult('security', 'secret-scan-security', { passed: scan.findings.length === 0, title: 'Secrets nowhere (security suite)', checked: 'every secret value set in this suite (connections, rotations), in every form (plain, JSON-escaped, base64)', secrets: secretsUsed.length, ...scan, findings: scan.findings.slice(0, 20) });
     expect(scan.findings).toEqual([]);
     expect(scan.tableRows).toBeGreaterThan(0);
   });

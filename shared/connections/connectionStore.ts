@@ -1,7 +1,7 @@
 // Connections in Table Storage. Secrets are not here: only the name of their Key Vault secret.
 import { table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
-import { fromJson, getEntity, insertEntity, listEntities, replaceEntity, toJson } from '../storage/entities.js';
+import { fromJson, getEntity, insertEntity, listEntities, replaceEntity, toJson, deleteEntityIfMatch } from '../storage/entities.js';
 import type { ConnectionRecord } from './connection.js';
 import { NotFound } from '../errors.js';
 
@@ -84,6 +84,5 @@ export async function replaceConnection(connection: ConnectionRecord, etag: stri
 }
 
 export async function deleteConnectionRow(id: string, etag: string): Promise<void> {
-  const client = await table(TABLES.connections);
-  await client.deleteEntity(PARTITION, id, { etag });
+  await deleteEntityIfMatch(await table(TABLES.connections), PARTITION, id, etag, 'Connection');
 }

@@ -234,6 +234,7 @@ export const azureBlob: DestinationAdapter<AzureBlobSettings, AzureBlobSecrets, 
   connectionSecrets: secretsSchema,
   exportDetails: detailsSchema,
   dataMatching: COLUMN_FIELDS,
+  freeColumnNames: true,
   // Rows per output CSV batch; files are sized by bytes (≤ 256 MB per partition), not by this.
   batchSize: 10_000,
   limits: { maxMembersPerExport: Number.MAX_SAFE_INTEGER, requestsPerSecond: 1_000, burst: 1_000 },

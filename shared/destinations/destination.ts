@@ -86,6 +86,11 @@ export interface DestinationAdapter<Settings = any, Secrets = any, Details = any
   /** Per-export destination details (list ID, address-book ID, …). */
   exportDetails: z.ZodType<Details>;
   dataMatching: DataMatchingField[];
+  /**
+   * True when the mapping's keys are the user's own column names (file destinations): only the
+   * source attributes are checked, not the names against dataMatching.
+   */
+  freeColumnNames?: boolean;
   /** Members per vendor call (for import-file vendors: members per import file). */
   batchSize: number;
   /**

@@ -3,7 +3,7 @@
 import { odata } from '@azure/data-tables';
 import { onTableClient, table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
-import { fromJson, getEntity, insertEntity, listEntities, replaceEntity, toJson } from '../storage/entities.js';
+import { fromJson, getEntity, insertEntity, listEntities, replaceEntity, toJson, deleteEntityIfMatch } from '../storage/entities.js';
 import { NotFound } from '../errors.js';
 import { DEFAULT_SCHEDULE, type ExportRecord } from './exportDefinition.js';
 import { ExportListCache } from './exportListCache.js';
@@ -108,5 +108,5 @@ export async function replaceExport(record: ExportRecord, etag: string): Promise
 }
 
 export async function deleteExportRow(id: string, etag: string): Promise<void> {
-  await (await table(TABLES.exports)).deleteEntity(PARTITION, id, { etag });
+  await deleteEntityIfMatch(await table(TABLES.exports), PARTITION, id, etag, 'Export');
 }

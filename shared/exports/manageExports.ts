@@ -10,7 +10,9 @@ import { findConnection, listConnections } from '../connections/connectionStore.
 import { destinationFor } from '../destinations/registry.js';
 import type { DataMatchingField, DestinationAdapter } from '../destinations/destination.js';
 import { Forbidden, NotEligible, PreconditionFailed, ValidationFailed, type FieldError } from '../errors.js';
-import { findSegment, listLakeSegments, type SegmentSummary } from '../lake/segmentCatalog.js';
+import { findSegment, listLakeSegments, loadLakeModel, type SegmentSummary } from '../lake/segmentCatalog.js';
+import { listEntities as listLakeEntities } from '../lake/lakeReader.js';
+import type { CdmModel } from '../lake/cdmModel.js';
 import { validateWith } from '../validation.js';
 import { nextRunOf } from '../schedules/recurrence.js';
 import { dataMatchingFor, eligibilityOf } from './eligibility.js';
@@ -77,7 +79,10 @@ async function checkDefinition(
     throw new ValidationFailed(`${destination.displayName} does not take ${definition.kind} exports.`, [{ path: 'body.kind', message: `use one of: ${destination.exportKinds.join(', ')}` }]);
   }
   const details = validateWith(destination.exportDetails, definition.details, 'body.details', 'export details') as Record<string, unknown>;
-  if (definition.kind !== 'segment') return { details };
+  if (definition.kind === 'dataOut') {
+    checkEntities(await loadLakeModel(), definition.entities, definition.mapping);
+    return { details };
+  }
   if (definition.segments.length === 0) throw new ValidationFailed('Choose at least one segment.', [{ path: 'body.segments', message: 'at least one segment id' }]);
   if (new Set(definition.segments).size !== definition.segments.length) {
     throw new ValidationFailed('A segment is listed twice.', [{ path: 'body.segments', message: 'list each segment once' }]);
@@ -100,7 +105,7 @@ function checkMapping(destination: DestinationAdapter, fields: DataMatchingField
   const errors: FieldError[] = [];
   const known = new Map(fields.map((field) => [field.name, field]));
   for (const [field, attribute] of Object.entries(mapping)) {
-    if (!known.has(field)) {
+    if (!known.has(field) && !destination.freeColumnNames) {
       errors.push({ path: `body.mapping.${field}`, message: `'${field}' is not a data-matching field of ${destination.displayName}; use one of: ${[...known.keys()].join(', ')}` });
       continue;
     }
@@ -114,6 +119,28 @@ function checkMapping(destination: DestinationAdapter, fields: DataMatchingField
     if (!mapping[field.name]) errors.push({ path: `body.mapping.${field.name}`, message: `${destination.displayName} needs '${field.name}' (${field.label}) mapped to a profile attribute` });
   }
   if (errors.length) throw new ValidationFailed('The data matching is not valid.', errors);
+}
+
+/** A data-out export names lake entities, and its mapping's sources exist in them. */
+function checkEntities(model: CdmModel, names: string[], mapping: Record<string, string>): void {
+  // Any entity of the platform, segment entities included.
+  const entities = listLakeEntities(model, { includeSegments: true });
+  const errors: FieldError[] = [];
+  if (names.length === 0) errors.push({ path: 'body.entities', message: 'choose at least one entity (GET /api/entities lists them)' });
+  names.forEach((name, index) => {
+    if (!entities.some((entity) => entity.name === name)) errors.push({ path: `body.entities.${index}`, message: `entity '${name}' does not exist in the lake; GET /api/entities lists them` });
+  });
+  const chosen = entities.filter((entity) => names.includes(entity.name));
+  for (const [column, source] of Object.entries(mapping)) {
+    // "Entity.Attribute" names one entity's attribute; a bare name may come from any chosen entity.
+    const dot = source.indexOf('.');
+    const [entityName, attribute] = dot > 0 ? [source.slice(0, dot), source.slice(dot + 1)] : [undefined, source];
+    const candidates = entityName ? chosen.filter((entity) => entity.name === entityName) : chosen;
+    if (!candidates.some((entity) => entity.attributes.some((candidate) => candidate.name === attribute))) {
+      errors.push({ path: `body.mapping.${column}`, message: `attribute '${source}' does not exist in the chosen entities (${names.join(', ')})` });
+    }
+  }
+  if (errors.length) throw new ValidationFailed('The entities or their mapping are not valid.', errors);
 }
 
 function requireWriter(principal: Principal): void {
@@ -182,7 +209,26 @@ export async function requireEditableExport(principal: Principal, id: string): P
   await requireEdit(principal, record, connection);
 }
 
-export async function updateExport(principal: Principal, id: string, body: UpdateExportBody, ifMatch: string | undefined): Promise<{ record: ExportRecord; connection: ConnectionRecord | undefined }> {
+/**
+ * Without If-Match the caller asked for last-writer-wins: a write that lost a race (often with the
+ * engine's own bookkeeping on the export, such as a run ending) is redone on the latest version
+ * instead of failing with 412.
+ */
+async function lastWriterWins<T>(ifMatch: string | undefined, write: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      if (ifMatch || !(error instanceof PreconditionFailed) || attempt >= 4) throw error;
+    }
+  }
+}
+
+export function updateExport(principal: Principal, id: string, body: UpdateExportBody, ifMatch: string | undefined): Promise<{ record: ExportRecord; connection: ConnectionRecord | undefined }> {
+  return lastWriterWins(ifMatch, () => updateExportOnce(principal, id, body, ifMatch));
+}
+
+async function updateExportOnce(principal: Principal, id: string, body: UpdateExportBody, ifMatch: string | undefined): Promise<{ record: ExportRecord; connection: ConnectionRecord | undefined }> {
   const { record: current, connection: currentConnection } = await getExportWithConnection(id);
   await requireEdit(principal, current, currentConnection);
   const etag = checkIfMatch(current, ifMatch);
@@ -206,9 +252,12 @@ export async function updateExport(principal: Principal, id: string, body: Updat
 }
 
 export async function deleteExport(principal: Principal, id: string, ifMatch: string | undefined): Promise<void> {
-  const { record, connection } = await getExportWithConnection(id);
-  await requireEdit(principal, record, connection);
-  await store.deleteExportRow(id, checkIfMatch(record, ifMatch));
+  const record = await lastWriterWins(ifMatch, async () => {
+    const { record, connection } = await getExportWithConnection(id);
+    await requireEdit(principal, record, connection);
+    await store.deleteExportRow(id, checkIfMatch(record, ifMatch));
+    return record;
+  });
   await recordAudit(principal, 'export.deleted', { type: 'export', id, name: record.name }, ifMatch ? {} : { lastWriterWins: true });
 }
 
@@ -234,12 +283,15 @@ export async function duplicateExport(principal: Principal, id: string): Promise
 
 /** Drops the export's connection: it keeps its definition, is deactivated and shows "No connection". */
 export async function disconnectExport(principal: Principal, id: string, ifMatch: string | undefined): Promise<ExportRecord> {
-  const { record, connection } = await getExportWithConnection(id);
-  await requireEdit(principal, record, connection);
-  const updated = await store.replaceExport(
-    { ...record, connectionId: null, schedule: { ...record.schedule, active: false }, updatedAt: new Date().toISOString() },
-    checkIfMatch(record, ifMatch),
-  );
+  const { record, updated } = await lastWriterWins(ifMatch, async () => {
+    const { record, connection } = await getExportWithConnection(id);
+    await requireEdit(principal, record, connection);
+    const updated = await store.replaceExport(
+      { ...record, connectionId: null, schedule: { ...record.schedule, active: false }, updatedAt: new Date().toISOString() },
+      checkIfMatch(record, ifMatch),
+    );
+    return { record, updated };
+  });
   await recordAudit(principal, 'export.disconnected', { type: 'export', id, name: record.name }, { connectionId: record.connectionId });
   return updated;
 }

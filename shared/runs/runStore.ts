@@ -29,6 +29,11 @@ export function newRunId(now = Date.now()): string {
   return `${String(9_999_999_999_999 - now).padStart(13, '0')}-${randomUUID().slice(0, 8)}`;
 }
 
+/** When a run id was made (its first part counts down from a fixed epoch). */
+export function runIdTime(runId: string): number {
+  return 9_999_999_999_999 - Number(runId.split('-')[0]);
+}
+
 function toRow(run: RunRecord): RunRow & { partitionKey: string; rowKey: string } {
   return {
     partitionKey: run.exportId,

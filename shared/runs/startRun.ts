@@ -6,7 +6,7 @@ import { getExport, replaceExport } from '../exports/exportStore.js';
 import { QUEUES } from '../storage/names.js';
 import { sendQueueMessage } from '../storage/clients.js';
 import type { ExportRecord } from '../exports/exportDefinition.js';
-import { findRun, insertRun, newRunId } from './runStore.js';
+import { findRun, insertRun, newRunId, runIdTime } from './runStore.js';
 import { ZERO_COUNTS, isTerminal, type RunRecord, type RunTrigger } from './run.js';
 
 export interface PlanRunMessage {
@@ -14,21 +14,29 @@ export interface PlanRunMessage {
   runId: string;
 }
 
-/** Throws Conflict (with the active run's id) if the export already has a run in progress. */
-async function claimExport(record: ExportRecord, runId: string): Promise<void> {
-  if (record.activeRunId) {
-    const active = await findRun(record.id, record.activeRunId);
-    if (active && !isTerminal(active.status)) {
-      throw new Conflict(`Export '${record.name}' already has a run in progress (${active.id}, ${active.status}). Wait for it or cancel it.`, { activeRunId: active.id });
+/**
+ * Points the export at the new run. Throws Conflict (with the active run's id) if it already has
+ * a run in progress. The ETag makes two simultaneous starts race on one write: exactly one wins;
+ * a write that lost to anything else (an edit, a run ending) is retried on the latest version.
+ */
+async function claimExport(exportId: string, runId: string): Promise<ExportRecord> {
+  for (let attempt = 0; ; attempt++) {
+    const record = await getExport(exportId);
+    if (!record.connectionId) throw new Unprocessable(`Export '${record.name}' has no connection; choose one before running it.`);
+    if (record.activeRunId) {
+      const active = await findRun(record.id, record.activeRunId);
+      // A claim whose run row is not written yet is a start happening right now: it counts too.
+      const beingCreated = !active && Date.now() - runIdTime(record.activeRunId) < 60_000;
+      if ((active && !isTerminal(active.status)) || beingCreated) {
+        throw new Conflict(`Export '${record.name}' already has a run in progress (${record.activeRunId}, ${active?.status ?? 'starting'}). Wait for it or cancel it.`, { activeRunId: record.activeRunId });
+      }
+    }
+    try {
+      return await replaceExport({ ...record, activeRunId: runId }, record.etag);
+    } catch (error) {
+      if ((error as { status?: number }).status !== 412 || attempt >= 4) throw error;
     }
   }
-  // The ETag makes two simultaneous starts race on one write: exactly one wins.
-  await replaceExport({ ...record, activeRunId: runId }, record.etag).catch((error) => {
-    if ((error as { status?: number }).status === 412) {
-      throw new Conflict(`Export '${record.name}' was started or changed at the same moment; look at its runs and try again.`);
-    }
-    throw error;
-  });
 }
 
 export async function startRun(
@@ -37,10 +45,8 @@ export async function startRun(
   trigger: RunTrigger,
   options: { status?: 'queued' | 'waiting'; waitingFor?: string; reason?: string } = {},
 ): Promise<RunRecord> {
-  const record = await getExport(exportId);
-  if (!record.connectionId) throw new Unprocessable(`Export '${record.name}' has no connection; choose one before running it.`);
   const runId = newRunId();
-  await claimExport(record, runId);
+  const record = await claimExport(exportId, runId);
   const now = new Date().toISOString();
   const status = options.status ?? 'queued';
   const run = await insertRun({

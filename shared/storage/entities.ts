@@ -63,6 +63,17 @@ export async function replaceEntity<T extends object>(client: TableClient, entit
   }
 }
 
+/** Deletes the row only if its ETag still matches. */
+export async function deleteEntityIfMatch(client: TableClient, partitionKey: string, rowKey: string, etag: string, what: string): Promise<void> {
+  try {
+    await client.deleteEntity(partitionKey, rowKey, { etag });
+  } catch (error) {
+    if (isStatus(error, 412)) throw new PreconditionFailed(`${what} '${rowKey}' was changed by someone else; read it again and retry with its new ETag.`);
+    if (isStatus(error, 404)) throw new NotFound(`${what} '${rowKey}' does not exist.`);
+    throw error;
+  }
+}
+
 /** Lists a whole partition (or a filtered query) into memory; only for small partitions. */
 export async function listEntities<T extends object>(client: TableClient, filter?: string): Promise<TableEntityResult<T>[]> {
   const rows: TableEntityResult<T>[] = [];

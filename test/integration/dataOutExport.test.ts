@@ -283,3 +283,16 @@ describe('incremental runs', () => {
     expect(next.counts.sent).toBe(0);
   });
 });
+
+describe('checking a data-out export when it is saved', () => {
+  it('names an entity the lake does not have, and a mapping source no chosen entity has', async () => {
+    const response = await stack.api.post('/exports', { connectionId, name: 'Bad', kind: 'dataOut', entities: [ENTITY, 'NoSuchEntity'], mapping: { Mail: 'EmailAddress' } });
+    expect(response.status).toBe(400);
+    expect(response.body.errors.map((error: { path: string }) => error.path)).toEqual(['body.entities.1', 'body.mapping.Mail']);
+  });
+
+  it('lets a segment export to storage name its own columns', async () => {
+    const response = await stack.api.post('/exports', { connectionId, name: 'Own columns', segments: ['Segment_VIP'], mapping: { 'E-mail address': 'Email', Surname: 'LastName' } });
+    expect(response.status, response.text).toBe(201);
+  });
+});

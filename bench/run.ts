@@ -13,7 +13,8 @@ const runs: [string, string[]][] = [
   ['seedLake.js', ['--profiles', '1000000']],
   ['exportPipeline.js', ['--destination', 'campaign-monitor', '--profiles', '100000', '--rate', 'unlimited']],
   ['exportPipeline.js', ['--destination', 'campaign-monitor', '--profiles', '1000000', '--rate', 'unlimited']],
-  ['exportPipeline.js', ['--destination', 'campaign-monitor', '--profiles', '100000', '--rate', '10']],
+  ['exportPipeline.js', ['--destination', 'campaign-monitor', '--profiles', '200000', '--rate', '10']],
+  ['dataOut.js', ['--profiles', '1000000']],
 ];
 if (values.destinations) {
   for (const destination of ['campaign-monitor', 'iterable', 'dotdigital', 'mailchimp', 'linkedin']) {

@@ -11,7 +11,8 @@ import { changeLakeEntity, type LakeChanges } from '../../bench/lakeChanges.js';
 import { DEV_ACCOUNT } from '../../local/azurite.js';
 import type { CdmModel } from '../../shared/lake/cdmModel.js';
 
-const PROFILES = 50_000;
+// DATAOUT_TEST_PROFILES=1000000 runs the same checks on a million rows (about ten minutes here).
+const PROFILES = Number(process.env.DATAOUT_TEST_PROFILES ?? 50_000);
 const ENTITY = 'UnifiedCustomerProfile';
 const TERMINAL = ['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'];
 

@@ -53,7 +53,10 @@ export async function finalizeIfComplete(exportId: string, runId: string): Promi
   if (!run.planned || isTerminal(run.status)) return;
   const chunks = await listChunks(runId);
   if (chunks.length < run.chunksTotal || chunks.some((chunk) => chunk.status === 'pending' || chunk.status === 'sending')) return;
-  const counts = chunks.reduce((sum, chunk) => addCounts(sum, chunk.counts), ZERO_COUNTS);
+  const read = chunks.reduce((sum, chunk) => addCounts(sum, chunk.counts), ZERO_COUNTS);
+  // Members are what the run planned to send: a chunk that failed before reading all its rows
+  // still counts its members (they are the ones the reason speaks of).
+  const counts = { ...read, members: Math.max(read.members, run.counts.members) };
   const { status, reason } = finalStatusOf(run, chunks, counts);
   const at = new Date().toISOString();
   await commitFinal({ ...run, status, reason, counts, finishedAt: at, tasks: finishTasks(run.tasks, status, at, counts) });

@@ -179,6 +179,8 @@ describe('the export engine', () => {
       simulator.setFaults({});
       const run = await waitForRun(exportId, started.body.runId, 120_000);
       expect(['failed', 'partiallySucceeded']).toContain(run.status);
+      // The members of the failed chunks still count: the reason speaks of them.
+      expect(run.counts.members).toBe(PROFILES);
       expect(run.reason).toMatch(/failed 5 times; last error: .*(changed or was removed|not found|does not exist)/i);
       expect(stack.logs.join('\n')).toContain('export-chunks-poison');
     } finally {

@@ -17,7 +17,9 @@ export function finalStatusOf(run: RunRecord, chunks: ChunkState[], counts: RunC
     return { status: counts.succeeded > 0 ? 'partiallySucceeded' : 'failed', reason };
   }
   if (counts.failed + counts.skipped > 0) {
-    return { status: counts.succeeded > 0 ? 'partiallySucceeded' : 'failed', reason: `${(counts.failed + counts.skipped).toLocaleString('en-US')} records were not sent; see the run's records.` };
+    const notSent = counts.failed + counts.skipped;
+    const reason = `${notSent.toLocaleString('en-US')} ${notSent === 1 ? 'record was' : 'records were'} not sent; see the run's records.`;
+    return { status: counts.succeeded > 0 ? 'partiallySucceeded' : 'failed', reason };
   }
   return { status: 'succeeded', reason: null };
 }

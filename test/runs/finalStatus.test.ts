@@ -11,7 +11,11 @@ describe('final status of a run', () => {
     expect(finalStatusOf(run, [chunk('done'), chunk('done')], { ...ZERO_COUNTS, members: 10, sent: 10, succeeded: 10 })).toEqual({ status: 'succeeded', reason: null });
   });
   it('is partial when some records failed or were skipped', () => {
-    expect(finalStatusOf(run, [chunk('done')], { ...ZERO_COUNTS, members: 10, sent: 9, succeeded: 8, failed: 1, skipped: 1 }).status).toBe('partiallySucceeded');
+    expect(finalStatusOf(run, [chunk('done')], { ...ZERO_COUNTS, members: 10, sent: 9, succeeded: 8, failed: 1, skipped: 1 })).toEqual({
+      status: 'partiallySucceeded',
+      reason: "2 records were not sent; see the run's records.",
+    });
+    expect(finalStatusOf(run, [chunk('done')], { ...ZERO_COUNTS, members: 10, sent: 10, succeeded: 9, failed: 1 }).reason).toBe("1 record was not sent; see the run's records.");
   });
   it('fails when a chunk failed and nothing arrived', () => {
     const result = finalStatusOf(run, [chunk('failed', 'auth: refused'), chunk('done')], { ...ZERO_COUNTS });

@@ -4,7 +4,7 @@ import { QUEUES } from '../shared/storage/names.js';
 import { planRun } from '../shared/runs/planRun.js';
 import { createLogger } from '../shared/observability/log.js';
 
-const planRunMessage = z.object({ exportId: z.string().min(1), runId: z.string().min(1) });
+const planRunMessage = z.object({ exportId: z.string().min(1), runId: z.string().min(1), secretsUnavailableSince: z.number().int().nonnegative().optional() });
 
 app.storageQueue('planRun', {
   queueName: QUEUES.exportRuns,

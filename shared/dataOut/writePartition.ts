@@ -19,6 +19,7 @@ import { LakeError, readRecords } from '../lake/lakeReader.js';
 import { DestinationError } from '../destinations/destinationError.js';
 import { destinationContainer, toDestinationError } from '../destinations/azureBlob.js';
 import { destinationAccess } from '../runs/destinationAccess.js';
+import { deferWhileSecretsUnavailable, secretsOutageNote } from '../runs/secretsOutage.js';
 import { getChunk, listChunks, recordOutcomes, saveChunk, type ChunkState, type RecordOutcome } from '../runs/runLedger.js';
 import { getRun } from '../runs/runStore.js';
 import { finalizeIfComplete } from '../runs/finalizeRun.js';
@@ -105,6 +106,9 @@ export async function writePartition(message: ChunkMessage, logInput?: LogInput)
     if (error instanceof Cancelled || isPermanent(error)) {
       const ended = await lease.end(error instanceof Cancelled ? 'cancelled' : 'failed', error instanceof Cancelled ? 'Run cancelled.' : messageOf(error), counts);
       if (ended && step.kind === 'publish') await discardRun(message, log);
+    } else if (await deferWhileSecretsUnavailable(QUEUES.exportChunks, message, error)) {
+      await lease.release('Waiting for Key Vault to answer.');
+      return log(secretsOutageNote(message));
     } else {
       // Retried by the queue (poison after 5 attempts ends the chunk with this reason).
       await lease.release(`Attempt failed: ${messageOf(error)}`);
@@ -213,7 +217,7 @@ async function startNextSteps(message: ChunkMessage): Promise<void> {
     const step = stepOf(candidate.chunkId);
     if (!step || step.kind === 'copy' || candidate.status !== 'pending') continue;
     if (gateOf(step, chunks).state === 'waiting') continue;
-    await sendQueueMessage(QUEUES.exportChunks, { ...message, chunkId: candidate.chunkId } satisfies ChunkMessage);
+    await sendQueueMessage(QUEUES.exportChunks, { exportId: message.exportId, runId: message.runId, chunkId: candidate.chunkId } satisfies ChunkMessage);
   }
 }
 

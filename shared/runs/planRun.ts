@@ -10,7 +10,8 @@ import { findConnection } from '../connections/connectionStore.js';
 import { segmentsOf } from '../lake/segmentCatalog.js';
 import { partitionBlobs, readModel, recordBoundaries, type PartitionBlob } from '../lake/lakeReader.js';
 import { UnionOverLimit, writeSegmentUnion } from './segmentUnion.js';
-import { destinationAccess } from './destinationAccess.js';
+import { destinationAccess, type DestinationAccess } from './destinationAccess.js';
+import { deferWhileSecretsUnavailable, secretsOutageNote, type WaitsForSecrets } from './secretsOutage.js';
 import { chunkIdFor, recordPlannedChunks, type ChunkRange } from './runLedger.js';
 import { getRun, updateRun } from './runStore.js';
 import { finalizeIfComplete, finishRunEarly } from './finalizeRun.js';
@@ -29,7 +30,7 @@ interface ChunkSource {
   blobs: PartitionBlob[];
 }
 
-export interface ChunkMessage {
+export interface ChunkMessage extends WaitsForSecrets {
   exportId: string;
   runId: string;
   chunkId: string;
@@ -74,7 +75,13 @@ export async function planRun(message: PlanRunMessage, log: Logger = silentLogge
   const record = await getExport(run.exportId);
   const connection = record.connectionId ? await findConnection(record.connectionId) : undefined;
   if (!connection) return finishRunEarly(run, 'failed', 'The export has no connection (it was removed).');
-  const access = await destinationAccess(connection.id, record.details);
+  let access: DestinationAccess;
+  try {
+    access = await destinationAccess(connection.id, record.details);
+  } catch (error) {
+    if (!(await deferWhileSecretsUnavailable(QUEUES.exportRuns, message, error))) throw error;
+    return log.warn(secretsOutageNote(message));
+  }
   const { destination } = access;
   // Data-out exports, and segment exports to storage, write CDM folders: their own planner cuts the work.
   if (record.kind === 'dataOut' || destination.type === AZURE_BLOB_TYPE) return planDataOut(run, record, access, log);

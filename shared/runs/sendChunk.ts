@@ -15,6 +15,7 @@ import { RateBudget } from './rateBudget.js';
 import { ConcurrencyBudget } from './concurrencyBudget.js';
 import { getChunk, recordOutcomes, saveChunk, type ChunkState, type RecordOutcome } from './runLedger.js';
 import { getRun } from './runStore.js';
+import { deferWhileSecretsUnavailable, secretsOutageNote } from './secretsOutage.js';
 import { finalizeIfComplete } from './finalizeRun.js';
 import { isTerminal, type RunCounts } from './run.js';
 import type { ChunkMessage } from './planRun.js';
@@ -66,7 +67,15 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
   const record = await getExport(message.exportId).catch(released);
   if (!record.connectionId) return endChunk(chunk, 'failed', 'The export lost its connection during the run.', message);
   const details = run.preparedDetails ?? record.details;
-  let access = await destinationAccess(record.connectionId, details).catch(released);
+  let access: DestinationAccess;
+  try {
+    access = await destinationAccess(record.connectionId, details);
+  } catch (error) {
+    if (!(await deferWhileSecretsUnavailable(QUEUES.exportChunks, message, error))) return released(error);
+    log.warn(secretsOutageNote(message));
+    await saveChunk({ ...chunk, leaseUntil: 0, reason: 'Waiting for Key Vault to answer.' }).catch(() => undefined);
+    return;
+  }
   const segment = run.segments.find((candidate) => candidate.segmentId === chunk!.segmentId);
   if (!segment) return endChunk(chunk, 'failed', `Segment '${chunk.segmentId}' is not in the run's plan.`, message);
   let plan: MatchingPlan;

@@ -8,8 +8,9 @@ import { sendQueueMessage } from '../storage/clients.js';
 import type { ExportRecord } from '../exports/exportDefinition.js';
 import { findRun, insertRun, newRunId, runIdTime } from './runStore.js';
 import { ZERO_COUNTS, isTerminal, type RunRecord, type RunTrigger } from './run.js';
+import type { WaitsForSecrets } from './secretsOutage.js';
 
-export interface PlanRunMessage {
+export interface PlanRunMessage extends WaitsForSecrets {
   exportId: string;
   runId: string;
 }

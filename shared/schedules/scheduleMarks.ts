@@ -1,8 +1,10 @@
 // Fire markers: one row per export and due time (a custom due time or a system refresh). The row
 // is created with a conditional insert, so of several sweeps (or a sweep and a refresh's own
 // request) reaching the same due time, exactly one claims it. A claim is a lease: if its holder
-// dies before recording the outcome, another may take it over once the lease has expired.
+// dies before recording the outcome, another may take it over once the lease has expired. Marks
+// of earlier due times are removed once a later one fires.
 import { hostname } from 'node:os';
+import { odata } from '@azure/data-tables';
 import { table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
 import { getEntity, isStatus } from '../storage/entities.js';
@@ -98,9 +100,33 @@ async function settle(exportId: string, dueKey: string, state: MarkState, runId:
   await client.updateEntity<Partial<MarkRow>>({ partitionKey: exportId, rowKey: dueKey, state, runId: runId ?? '', reason: reason ?? '' }, 'Merge');
 }
 
-/** The due time is served by this run. */
-export function markFired(exportId: string, dueKey: string, runId: string, reason: string | null = null): Promise<void> {
-  return settle(exportId, dueKey, 'fired', runId, reason);
+/** The due time is served by this run; the export's earlier settled marks go (see pruneSettledMarks). */
+export async function markFired(exportId: string, dueKey: string, runId: string, reason: string | null = null): Promise<void> {
+  await settle(exportId, dueKey, 'fired', runId, reason);
+  // Tidying only: what a failed prune leaves, the next due time's prune removes.
+  await pruneSettledMarks(exportId, dueKey).catch(() => undefined);
+}
+
+/**
+ * A sweep only ever looks at an export's latest due time, so once one has fired, the export's
+ * other fired or blocked marks can never matter again: without this, a schedule would leave a row
+ * per due time forever. A claim still held (its holder may be firing) is left alone.
+ */
+export async function pruneSettledMarks(exportId: string, keep: string): Promise<number> {
+  const client = await table(TABLES.scheduleMarks);
+  let removed = 0;
+  const rows = client.listEntities<MarkRow>({ queryOptions: { filter: odata`PartitionKey eq ${exportId}`, select: ['RowKey', 'state'] } });
+  for await (const row of rows) {
+    if (row.rowKey === keep || row.state === 'claimed') continue;
+    try {
+      await client.deleteEntity(exportId, row.rowKey!, { etag: row.etag });
+      removed++;
+    } catch (error) {
+      // Changed or removed meanwhile (taken over, pruned by another fire): theirs to settle.
+      if (!isStatus(error, 404, 412)) throw error;
+    }
+  }
+  return removed;
 }
 
 /** Not started now (a run was in progress); a later sweep may claim it again. */

@@ -118,6 +118,24 @@ describe('custom schedules', () => {
     expect(await runsOf(record.id)).toHaveLength(1);
   });
 
+  it('keep one fire mark per export: a due time that fires removes the earlier settled ones', async () => {
+    const record = await anExport(dailyAt10Oslo, { definedAt: '2030-07-01T00:00:00Z' });
+    const marks = async () => {
+      const keys: string[] = [];
+      for await (const row of (await table(TABLES.scheduleMarks)).listEntities({ queryOptions: { filter: `PartitionKey eq '${record.id}'` } })) keys.push(row.rowKey!);
+      return keys;
+    };
+    for (const day of ['01', '02', '03']) {
+      await sweepSchedules(new Date(`2030-07-${day}T08:00:05Z`));
+      await endActiveRun(record.id);
+    }
+    expect(await runsOf(record.id)).toHaveLength(3);
+    expect(await marks()).toEqual([dueKeyForTime(new Date('2030-07-03T08:00:00Z'))]);
+    // The next sweep the same day still finds that due time fired: nothing starts again.
+    expect((await sweepSchedules(new Date('2030-07-03T09:00:00Z'))).fired).toEqual([]);
+    expect(await runsOf(record.id)).toHaveLength(3);
+  });
+
   it('never fire for an inactive export or one without a connection', async () => {
     const inactive = await anExport({ ...dailyAt10Oslo, active: false });
     const disconnected = await anExport(dailyAt10Oslo, { connectionId: null });

@@ -75,6 +75,12 @@ export const SETTINGS = {
   DESTINATION_RATE_LIMITS: {
     description: 'Optional JSON that replaces destinations\' default rate limits, by type: {"campaign-monitor":{"requestsPerSecond":10,"burst":20}} — for vendor contracts with higher limits, and for local benchmarks against simulators without limits.',
   },
+  API_RATE_LIMIT: {
+    description: 'Optional JSON for the API\'s per-caller request limit on each instance: {"requestsPerSecond":100,"burst":1000} (the default). A caller over it gets 429 with Retry-After.',
+  },
+  VENDOR_TIMEOUT_SECONDS: {
+    description: 'Longest wait for one vendor call before it is abandoned and tried again (a batch sent again is an upsert). Unset = each adapter\'s own: 60 s, 125 s for dotdigital and Mailchimp imports.',
+  },
   CAMPAIGN_MONITOR_API_URL: {
     description: 'Origin replacing https://api.createsend.com (local simulator); unset in Azure.',
   },

@@ -1,6 +1,7 @@
 // Shared HTTP plumbing for adapters: origin override for local simulators, timeouts, and the
 // mapping of transport-level failures onto DestinationError categories (one place, not per vendor).
 import { DestinationError } from './destinationError.js';
+import { setting } from '../settings.js';
 
 export interface VendorResponse {
   status: number;
@@ -36,6 +37,15 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | undef
   return undefined;
 }
 
+/** The operator's VENDOR_TIMEOUT_SECONDS, which replaces every adapter's own call timeout. */
+export function vendorTimeoutMs(): number | undefined {
+  const raw = setting('VENDOR_TIMEOUT_SECONDS');
+  if (raw === undefined) return undefined;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`VENDOR_TIMEOUT_SECONDS must be a number of seconds above 0, not '${raw}'.`);
+  return seconds * 1000;
+}
+
 export interface VendorRequest {
   method: string;
   url: string;
@@ -52,7 +62,7 @@ export interface VendorRequest {
  * the adapter to read (vendors report per-record failures in 2xx and 400 answers alike).
  */
 export async function callVendor(request: VendorRequest): Promise<VendorResponse> {
-  const timeout = AbortSignal.timeout(request.timeoutMs ?? 60_000);
+  const timeout = AbortSignal.timeout(vendorTimeoutMs() ?? request.timeoutMs ?? 60_000);
   const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
   const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
   let body: string | Uint8Array | undefined = request.body;

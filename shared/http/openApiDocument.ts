@@ -28,6 +28,7 @@ const ERROR_STATUSES: Record<number, string> = {
   413: `The body is larger than ${MAX_BODY_BYTES} bytes`,
   415: 'The body is not application/json',
   422: 'Valid, but not acceptable for the destination (e.g. an ineligible segment)',
+  429: 'The caller sent too many requests; wait the Retry-After header\'s seconds',
 };
 
 /** `exports/{id:guid}/runs/{runId?}` → `/exports/{id}/runs/{runId}` and its parameter names. */
@@ -48,6 +49,7 @@ function errorStatusesFor(spec: RouteSpec<unknown, unknown, unknown>, hasParams:
   if (spec.method !== 'GET') statuses.push(409);
   if (spec.method === 'PATCH' || spec.method === 'PUT' || spec.method === 'DELETE') statuses.push(412);
   if (spec.body) statuses.push(413, 415, 422);
+  if (spec.roles !== 'anonymous') statuses.push(429);
   return statuses;
 }
 
@@ -68,6 +70,7 @@ function routeConfig(spec: RouteSpec<unknown, unknown, unknown>): RouteConfig {
     },
   };
   for (const status of errorStatusesFor(spec, params.length > 0)) responses[String(status)] = { description: ERROR_STATUSES[status]!, ...problem };
+  if (responses['429']) responses['429'].headers = { 'Retry-After': { description: 'Seconds to wait before the next request.', schema: { type: 'integer', minimum: 1 } } };
   responses.default = { description: 'Any other failure, as problem details', ...problem };
   const roles = spec.roles === 'anonymous' ? [] : spec.roles;
   return {

@@ -1,8 +1,11 @@
 // A per-caller request rate limit for the API: one token bucket per authenticated caller (the
-// token's subject), in memory per host instance. Generous on purpose: people and scripts working
+// token's subject), in memory per host instance (so N instances allow up to N times the rate:
+// a guard against one caller crowding out the others, not a quota). Generous on purpose: people and scripts working
 // normally never meet it; one caller flooding the API gets 429 with Retry-After instead of
 // slowing everyone else down.
 import type { HttpResponseInit } from '@azure/functions';
+import { z } from 'zod';
+import { setting } from '../settings.js';
 import { problem } from './problem.js';
 
 export interface CallerRateLimitOptions {
@@ -16,13 +19,29 @@ export interface CallerRateLimitOptions {
 
 export const DEFAULT_CALLER_RATE_LIMIT: CallerRateLimitOptions = { requestsPerSecond: 100, burst: 1_000, maxCallers: 10_000 };
 
+const configuredLimit = z.object({ requestsPerSecond: z.number().positive(), burst: z.number().int().positive().optional() }).strict();
+
+/** The API_RATE_LIMIT setting, e.g. {"requestsPerSecond":20,"burst":200} (burst defaults to 10 s worth); a bad value names the setting. */
+export function callerRateLimitOptions(raw: string | undefined = setting('API_RATE_LIMIT')): CallerRateLimitOptions {
+  if (raw === undefined) return DEFAULT_CALLER_RATE_LIMIT;
+  let parsed: ReturnType<typeof configuredLimit.safeParse>;
+  try {
+    parsed = configuredLimit.safeParse(JSON.parse(raw));
+  } catch {
+    throw new Error(`API_RATE_LIMIT is not JSON; expected e.g. {"requestsPerSecond":100,"burst":1000}.`);
+  }
+  if (!parsed.success) throw new Error(`API_RATE_LIMIT is not valid: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`).join('; ')}.`);
+  const { requestsPerSecond, burst } = parsed.data;
+  return { ...DEFAULT_CALLER_RATE_LIMIT, requestsPerSecond, burst: burst ?? Math.max(1, Math.ceil(requestsPerSecond * 10)) };
+}
+
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 export class CallerRateLimit {
   private readonly buckets = new Map<string, { tokens: number; updatedAt: number }>();
 
   constructor(
-    private readonly options: CallerRateLimitOptions = DEFAULT_CALLER_RATE_LIMIT,
+    readonly options: CallerRateLimitOptions = DEFAULT_CALLER_RATE_LIMIT,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -76,7 +95,7 @@ export function tooManyRequests(retryAfterSeconds: number, options: CallerRateLi
   const response = problem(
     429,
     'Too many requests',
-    `You sent more than ${options.requestsPerSecond} requests per second for a while (bursts up to ${options.burst} are fine). Retry after ${retryAfterSeconds} s.`,
+    `You sent more than ${options.requestsPerSecond} request${options.requestsPerSecond === 1 ? '' : 's'} per second for a while (bursts up to ${options.burst} are fine). Retry after ${retryAfterSeconds} s.`,
     { retryAfterSeconds },
     'https://outflow.dev/problems/too-many-requests',
   );

@@ -8,7 +8,7 @@ import { verifyBearer } from '../auth/verifyToken.js';
 import type { Principal, Role } from '../auth/principal.js';
 import { hasRole } from '../auth/principal.js';
 import { toProblem } from './problem.js';
-import { CallerRateLimit, tooManyRequests } from './rateLimit.js';
+import { CallerRateLimit, callerRateLimitOptions, tooManyRequests } from './rateLimit.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** Deeper JSON is no real request, and walking it (validation, JSON.stringify) would overflow the stack. */
@@ -61,8 +61,9 @@ async function handleRequest<P, Q, B>(spec: RouteSpec<P, Q, B>, request: HttpReq
   try {
     const principal = spec.roles === 'anonymous' ? anonymous : await verifyBearer(request.headers.get('authorization'));
     if (spec.roles !== 'anonymous') {
+      callerRateLimit ??= new CallerRateLimit(callerRateLimitOptions());
       const decision = callerRateLimit.take(principal.id);
-      if (!decision.allowed) return tooManyRequests(decision.retryAfterSeconds);
+      if (!decision.allowed) return tooManyRequests(decision.retryAfterSeconds, callerRateLimit.options);
     }
     if (spec.roles !== 'anonymous' && !hasRole(principal, ...spec.roles)) {
       throw new Forbidden(`This action needs one of the roles: ${spec.roles.join(', ')}. Your token has: ${principal.roles.join(', ') || 'none'}.`);
@@ -77,8 +78,8 @@ async function handleRequest<P, Q, B>(spec: RouteSpec<P, Q, B>, request: HttpReq
 }
 
 const anonymous: Principal = { id: 'anonymous', name: 'anonymous', roles: [] };
-/** One budget per authenticated caller, shared by every route of this instance. */
-const callerRateLimit = new CallerRateLimit();
+/** One budget per authenticated caller, shared by every route of this instance (made on first use: it reads a setting). */
+let callerRateLimit: CallerRateLimit | undefined;
 
 function parse(schema: z.ZodType | undefined, value: unknown, where: 'path' | 'query' | 'body'): unknown {
   if (!schema) return where === 'body' ? undefined : value;

@@ -45,6 +45,9 @@ describe('the OpenAPI document', () => {
         expect(operation.security).toEqual([{ bearerAuth: [] }]);
         expect(operation.responses['401'].content['application/problem+json']).toBeDefined();
         expect(operation.responses['403'].content['application/problem+json']).toBeDefined();
+        // Every authenticated route is behind the per-caller rate limit.
+        expect(operation.responses['429'].content['application/problem+json'], `${route.name} 429`).toBeDefined();
+        expect(operation.responses['429'].headers['Retry-After'].schema).toMatchObject({ type: 'integer' });
       }
       if (route.body) {
         expect(operation.requestBody.content['application/json'].schema).toBeDefined();

@@ -1,6 +1,6 @@
 // The per-caller API rate limit: a token bucket per caller, with an injected clock.
 import { describe, expect, it } from 'vitest';
-import { CallerRateLimit, DEFAULT_CALLER_RATE_LIMIT, tooManyRequests } from '../../shared/http/rateLimit.js';
+import { CallerRateLimit, callerRateLimitOptions, DEFAULT_CALLER_RATE_LIMIT, tooManyRequests } from '../../shared/http/rateLimit.js';
 
 function limiter(options: Partial<typeof DEFAULT_CALLER_RATE_LIMIT> = {}) {
   let now = 1_000_000;
@@ -60,5 +60,20 @@ describe('the per-caller rate limit', () => {
 
   it('is generous by default: bursts of a thousand, a hundred a second sustained', () => {
     expect(DEFAULT_CALLER_RATE_LIMIT).toMatchObject({ requestsPerSecond: 100, burst: 1_000 });
+  });
+
+  it('takes its rate from API_RATE_LIMIT, and says in the 429 what the limit is', () => {
+    expect(callerRateLimitOptions(undefined)).toEqual(DEFAULT_CALLER_RATE_LIMIT);
+    const options = callerRateLimitOptions('{"requestsPerSecond":2,"burst":7}');
+    expect(options).toMatchObject({ requestsPerSecond: 2, burst: 7 });
+    expect(callerRateLimitOptions('{"requestsPerSecond":20}')).toMatchObject({ requestsPerSecond: 20, burst: 200 });
+    expect(JSON.parse(tooManyRequests(1, options).body as string).detail).toContain('more than 2 requests per second for a while (bursts up to 7 are fine)');
+  });
+
+  it('refuses an API_RATE_LIMIT it cannot use, naming the setting and what is wrong', () => {
+    expect(() => callerRateLimitOptions('100')).toThrow(/API_RATE_LIMIT is not valid/);
+    expect(() => callerRateLimitOptions('{"requestsPerSecond":0}')).toThrow(/API_RATE_LIMIT is not valid: requestsPerSecond/);
+    expect(() => callerRateLimitOptions('{"requestsPerSecond":5,"burts":9}')).toThrow(/API_RATE_LIMIT is not valid/);
+    expect(() => callerRateLimitOptions('{requestsPerSecond:5}')).toThrow(/API_RATE_LIMIT is not JSON/);
   });
 });

@@ -1,5 +1,5 @@
 // API load: 50 concurrent clients (each its own caller: admins, contributors and viewers) run a
-// mix of reads and writes against the local host for 60 s (10 s in the short profile), one
+// mix of reads and writes against the local host for 60 s (20 for 5 s in the ci profile), one
 // request in flight each, every request bounded by a timeout, loopback only. Records p50/p95/p99
 // and every status; no 5xx, no network error. Lost updates: a few shared exports carry a counter
 // in their name that clients increment by read-modify-write with If-Match; at the end every
@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
 import { startTestStack, type TestStack } from '../support/testStack.js';
 import type { Role } from '../../shared/auth/principal.js';
-import { percentile, recordResult, SHORT } from './support/results.js';
+import { percentile, recordResult, SIZES } from './support/results.js';
 import { scanForSecrets } from './support/secretScan.js';
 
-const CLIENTS = 50;
-const DURATION_MS = SHORT ? 10_000 : 60_000;
+const CLIENTS = SIZES.apiClients;
+const DURATION_MS = SIZES.apiLoadMs;
 const SHARED_EXPORTS = 5;
 const REQUEST_TIMEOUT_MS = 30_000;
 const API_KEY = `load-key-${Math.random().toString(36).slice(2, 14)}`;

@@ -1,4 +1,4 @@
-// The fault matrix: one export of a whole segment per row (200,000 members; 20,000 in the short
+// The fault matrix: one export of a whole segment per row (200,000 members; 10,000 in the ci
 // profile) over the real local stack (persistent Azurite, Key Vault emulator, the Campaign
 // Monitor simulator behind a small gate, the Functions host as a child process), with one fault
 // injected per row. Each row compares what reached the vendor with the segment snapshot the run
@@ -22,17 +22,19 @@ import { seedLake } from '../../shared/lake/seedLake.js';
 import { listSegments, partitionBlobs, readModel, readRecords } from '../../shared/lake/lakeReader.js';
 import { startCampaignMonitorSimulator, type CampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
 import { startVendorGate, type VendorGate } from './support/vendorGate.js';
-import { PROJECT_ROOT, PROFILE, recordResult, SHORT } from './support/results.js';
+import { PROJECT_ROOT, PROFILE, recordResult, SIZES } from './support/results.js';
 import { scanForSecrets } from './support/secretScan.js';
 
-const MEMBERS = SHORT ? 20_000 : 200_000;
+const MEMBERS = SIZES.members;
 const BATCH = 1_000;
 const CALLS = MEMBERS / BATCH;
 /** 20 partitions, so the last one's chunks wait in the queue behind the others (the poison row). */
 const ROWS_PER_PARTITION = MEMBERS / 20;
-const KEY_VAULT_OUTAGE_MS = SHORT ? 15_000 : 60_000;
-/** The Campaign Monitor adapter's call timeout (callVendor's default). */
-const VENDOR_TIMEOUT_MS = 60_000;
+const KEY_VAULT_OUTAGE_MS = SIZES.keyVaultOutageMs;
+/** The vendor call timeout: the profile's VENDOR_TIMEOUT_SECONDS, or the Campaign Monitor adapter's own (callVendor's default). */
+const VENDOR_TIMEOUT_MS = (SIZES.vendorTimeoutSeconds ?? 60) * 1000;
+/** How much longer than the call timeout the slow vendor holds a call before processing it. */
+const HOLD_BEYOND_MS = Math.min(5_000, VENDOR_TIMEOUT_MS);
 const SEGMENT = 'All customers';
 const SEGMENT_ID = 'Segment_AllCustomers';
 const TERMINAL = ['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'];
@@ -243,22 +245,22 @@ const rows: Row[] = [
   {
     id: '429-storms',
     title: '429 storms',
-    fault: 'after every 20 calls, the next 10 answered 429 with Retry-After: 1',
+    fault: `after every ${SIZES.storm.every} calls, the next ${SIZES.storm.length} answered 429 with Retry-After: 1`,
     status: 'succeeded',
     timeoutMs: 900_000,
-    setUp: async () => simulator.setFaults({ tooManyRequestsBursts: { every: 20, length: 10 }, seed: 102 }),
+    setUp: async () => simulator.setFaults({ tooManyRequestsBursts: SIZES.storm, seed: 102 }),
     tearDown: async () => simulator.setFaults({}),
   },
   {
     id: 'slow-vendor',
     title: 'Slow vendor (timeouts)',
-    fault: `every call 0.2–1 s; 1 call in ${SHORT ? 10 : 50} held ${(VENDOR_TIMEOUT_MS + 5_000) / 1000} s (beyond the adapter's ${VENDOR_TIMEOUT_MS / 1000} s timeout), then processed anyway`,
+    fault: `every call 0.2–1 s; 1 call in ${SIZES.holdEvery} held ${(VENDOR_TIMEOUT_MS + HOLD_BEYOND_MS) / 1000} s (beyond the ${VENDOR_TIMEOUT_MS / 1000} s call timeout), then processed anyway`,
     status: 'succeeded',
     timeoutMs: 900_000,
     resendsExpected: 'each held call timed out and was retried, and the vendor processed the held original too, so its batch arrived again (upserts); a retry can itself be held, so a few members arrived three times',
     setUp: async () => {
       simulator.setFaults({ latencyMs: 200, latencyJitterMs: 800, seed: 103 });
-      gate.holdCalls({ every: SHORT ? 10 : 50, holdMs: VENDOR_TIMEOUT_MS + 5_000 });
+      gate.holdCalls({ every: SIZES.holdEvery, holdMs: VENDOR_TIMEOUT_MS + HOLD_BEYOND_MS });
     },
     tearDown: async () => {
       simulator.setFaults({});
@@ -278,7 +280,7 @@ const rows: Row[] = [
     id: 'host-killed-twice',
     title: 'Host killed and restarted mid-run (twice)',
     fault: 'SIGKILL of the Functions host at 25% and at 60% delivered, restarted at once',
-    targetSeconds: 40,
+    targetSeconds: SIZES.stretchSeconds,
     status: 'succeeded',
     timeoutMs: 900_000,
     resendsExpected: 'batches in flight at each kill (sent, not yet acknowledged in the ledger) are sent again on resume: upserts',
@@ -295,7 +297,7 @@ const rows: Row[] = [
     id: 'azurite-restarted',
     title: 'Azurite restarted mid-run',
     fault: 'Azurite (on disk) stopped at 40% delivered, down 3 s, started again on the same ports and data',
-    targetSeconds: 40,
+    targetSeconds: SIZES.stretchSeconds,
     status: 'succeeded',
     timeoutMs: 900_000,
     resendsExpected: 'batches sent while their ledger write could not reach storage are sent again on resume: upserts',
@@ -310,7 +312,7 @@ const rows: Row[] = [
     id: 'key-vault-outage',
     title: `Key Vault unavailable for ${KEY_VAULT_OUTAGE_MS / 1000} s`,
     fault: `every Key Vault request answered 503 for ${KEY_VAULT_OUTAGE_MS / 1000} s from 30% delivered (the host caches secrets for 60 s)`,
-    targetSeconds: SHORT ? 30 : 150,
+    targetSeconds: SIZES.keyVaultStretchSeconds,
     status: 'succeeded',
     timeoutMs: 900_000,
     inject: async (context) => {
@@ -324,10 +326,24 @@ const rows: Row[] = [
     tearDown: async () => stack.keyVault.setAvailable(true),
   },
   {
+    id: 'key-vault-down-at-start',
+    title: `Key Vault unavailable as the run starts (${SIZES.startOutageMs / 1000} s)`,
+    fault: `every Key Vault request answered 503 from before the run is started until ${SIZES.startOutageMs / 1000} s later: no secret cached yet (longer than the queue's five attempts, about 25 s)`,
+    status: 'succeeded',
+    timeoutMs: 900_000,
+    setUp: async () => stack.keyVault.setAvailable(false),
+    inject: async (context) => {
+      await sleep(SIZES.startOutageMs);
+      context.notes.push(`Key Vault back after ${SIZES.startOutageMs / 1000} s, with ${deliveredCount(context.listId)} delivered`);
+      stack.keyVault.setAvailable(true);
+    },
+    tearDown: async () => stack.keyVault.setAvailable(true),
+  },
+  {
     id: 'secret-rotated',
     title: 'Secret rotated mid-run',
     fault: 'at 30% delivered the API key is replaced (PATCH /connections/{id}) and the vendor accepts only the new key',
-    targetSeconds: 40,
+    targetSeconds: SIZES.stretchSeconds,
     status: 'succeeded',
     timeoutMs: 900_000,
     inject: async (context) => {
@@ -345,7 +361,7 @@ const rows: Row[] = [
     id: 'segment-refreshed',
     title: 'Segment refreshed mid-run',
     fault: 'at 30% delivered a new lake generation (another seed: other members) replaces the segment',
-    targetSeconds: 40,
+    targetSeconds: SIZES.stretchSeconds,
     status: 'succeeded',
     timeoutMs: 900_000,
     inject: async (context) => {
@@ -363,7 +379,7 @@ const rows: Row[] = [
     id: 'poison-message',
     title: 'Poison message',
     fault: "after planning, the segment's last lake partition is deleted: its chunks fail 5 times and go to export-chunks-poison",
-    targetSeconds: 40,
+    targetSeconds: SIZES.stretchSeconds,
     status: 'partiallySucceeded',
     reason: /^\d+ of \d+ chunks failed: Chunk \S+ failed 5 times; last error: Lake partition \S+ changed or was removed/,
     timeoutMs: 900_000,
@@ -393,6 +409,7 @@ beforeAll(async () => {
       DESTINATION_RATE_LIMITS: JSON.stringify({ 'campaign-monitor': { requestsPerSecond: 300, burst: 30 } }),
       // Messages of a killed host come back after 10 s instead of 60 s.
       OUTFLOW_QUEUE_LEASE_SECONDS: '10',
+      ...(SIZES.vendorTimeoutSeconds ? { VENDOR_TIMEOUT_SECONDS: String(SIZES.vendorTimeoutSeconds) } : {}),
     },
   });
   lake = BlobServiceClient.fromConnectionString(stack.azurite.connectionString).getContainerClient('lake');

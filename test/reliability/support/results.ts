@@ -4,12 +4,54 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 
-/** `RELIABILITY_PROFILE=short` runs every row small and fast (CI); anything else is the full profile. */
-export const PROFILE: 'short' | 'full' = process.env.RELIABILITY_PROFILE === 'short' ? 'short' : 'full';
-export const SHORT = PROFILE === 'short';
+/**
+ * The suite's sizes. `full` (`npm run test:reliability`) is what RELIABILITY.md reports; `ci`
+ * runs every row and check small, inside `npm test` (vitest.config.ts), so CI runs the same
+ * code paths on every change. `RELIABILITY_PROFILE=ci npm run test:reliability` runs it alone.
+ */
+export const PROFILES = {
+  full: {
+    /** Members of the fault matrix's export, per row. */
+    members: 200_000,
+    /** How long a mid-run fault's run is stretched (its connection's rate), so faults land mid-run. */
+    stretchSeconds: 40,
+    /** The mid-run Key Vault outage: longer than the host's 60 s secret cache. */
+    keyVaultOutageMs: 60_000,
+    keyVaultStretchSeconds: 150,
+    /** Key Vault down from before the run starts: longer than the queue's five attempts (~25 s). */
+    startOutageMs: 60_000,
+    /** 429 storms: after every `every` calls, the next `length` answered 429. */
+    storm: { every: 20, length: 10 },
+    /** Slow vendor: one call in `holdEvery` held beyond the call timeout (unset: the adapter's own). */
+    holdEvery: 50,
+    vendorTimeoutSeconds: undefined as number | undefined,
+    apiClients: 50,
+    apiLoadMs: 60_000,
+    fuzzRequests: 10_000,
+  },
+  ci: {
+    members: 10_000,
+    stretchSeconds: 10,
+    keyVaultOutageMs: 5_000,
+    keyVaultStretchSeconds: 10,
+    startOutageMs: 35_000,
+    storm: { every: 4, length: 3 },
+    holdEvery: 4,
+    vendorTimeoutSeconds: 4 as number | undefined,
+    apiClients: 20,
+    apiLoadMs: 5_000,
+    fuzzRequests: 2_000,
+  },
+};
+
+export type ProfileName = keyof typeof PROFILES;
+export const profileNamed = (name: string | undefined): ProfileName => (name === 'ci' ? 'ci' : 'full');
+export const PROFILE: ProfileName = profileNamed(process.env.RELIABILITY_PROFILE);
+export const SIZES = PROFILES[PROFILE];
 
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..', '..');
-export const RESULTS_FILE = join(PROJECT_ROOT, '.outflow', 'reliability', `results-${PROFILE}.json`);
+export const resultsFile = (profile: ProfileName) => join(PROJECT_ROOT, '.outflow', 'reliability', `results-${profile}.json`);
+export const RESULTS_FILE = resultsFile(PROFILE);
 
 export type Section = 'faultMatrix' | 'apiLoad' | 'security' | 'fuzz';
 

@@ -1,4 +1,18 @@
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/**
+ * The reliability files first, the fault matrix first of them: it waits (on leases, outages,
+ * restarts) more than it computes, for minutes, so it should run beside the rest, not after it.
+ * Otherwise Vitest's order (by earlier durations, or file size on a fresh clone).
+ */
+class ReliabilityFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (file: TestSpecification) => (file.moduleId.endsWith('faultMatrix.reliability.ts') ? 0 : file.moduleId.endsWith('.reliability.ts') ? 1 : 2);
+    return sorted.map((file, index) => ({ file, index })).sort((a, b) => rank(a.file) - rank(b.file) || a.index - b.index).map(({ file }) => file);
+  }
+}
 
 export default defineConfig({
   test: {
@@ -8,6 +22,7 @@ export default defineConfig({
     // Most files wait on child processes (Azurite, the host, simulators) more than they compute:
     // three at a time keep both cores busy (the default here would be one).
     maxWorkers: 3,
+    sequence: { sequencer: ReliabilityFirst },
     globalSetup: ['test/globalSetup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -1,7 +1,8 @@
 // What a sender does when it cannot even start sending a chunk, over real Azurite and the Key
 // Vault emulator: it gives the chunk back with the reason so the queue's retries and poison queue
 // end it (it used to keep its lease, and every retry only re-queued the chunk: a run that never
-// ended), and while Key Vault is unreachable it sends with the secrets it last read.
+// ended); Key Vault out of reach is waited out (queued again for later) for up to 15 minutes; and
+// while Key Vault is unreachable it sends with the secrets it last read.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { QueueClient } from '@azure/storage-queue';
@@ -12,6 +13,7 @@ import { insertExport } from '../../shared/exports/exportStore.js';
 import { secretStoreFromSettings } from '../../shared/secretStore.js';
 import { sendChunk } from '../../shared/runs/sendChunk.js';
 import { destinationAccess } from '../../shared/runs/destinationAccess.js';
+import { SECRETS_OUTAGE_LIMIT_MS } from '../../shared/runs/secretsOutage.js';
 import { failPoisonedChunk } from '../../shared/runs/poisonedWork.js';
 import { chunkIdFor, getChunk, recordPlannedChunks } from '../../shared/runs/runLedger.js';
 import { getRun, insertRun, newRunId } from '../../shared/runs/runStore.js';
@@ -118,17 +120,36 @@ describe('a sender that cannot start a chunk', () => {
     expect(run.reason).toMatch(/1 of 1 chunks failed: Chunk c\d+ failed 5 times; last error: .*Nickname/);
   });
 
-  it('gives the chunk back when Key Vault is down and no secret was read yet', { timeout: 60_000 }, async () => {
+  it('gives the chunk back and queues it again for later when Key Vault is down and no secret was read yet', { timeout: 60_000 }, async () => {
     const { message } = await plannedRun({ email: 'Email' });
+    const queuedBefore = await queuedChunkMessages();
     keyVault.setAvailable(false);
     try {
-      await expect(sendChunk(message)).rejects.toThrow(/Key Vault get of secret/);
+      // Waited out, not failed: the queue's own five attempts would be spent in half a minute.
+      await expect(sendChunk(message)).resolves.toBeUndefined();
     } finally {
       keyVault.setAvailable(true);
     }
     const chunk = (await getChunk(message.runId, message.chunkId))!;
     expect(chunk.leaseUntil).toBe(0);
-    expect(chunk.reason).toMatch(/Key Vault get of secret .* failed \(503/);
+    expect(chunk.status).toBe('sending');
+    expect(chunk.reason).toBe('Waiting for Key Vault to answer.');
+    expect(await queuedChunkMessages()).toBe(queuedBefore + 1);
+    await new QueueClient(azurite.connectionString, QUEUES.exportChunks).clearMessages();
+  });
+
+  it('fails the attempt with the reason once Key Vault has been out of reach for the whole limit', { timeout: 60_000 }, async () => {
+    const { message } = await plannedRun({ email: 'Email' });
+    keyVault.setAvailable(false);
+    try {
+      await expect(sendChunk({ ...message, secretsUnavailableSince: Date.now() - SECRETS_OUTAGE_LIMIT_MS })).rejects.toThrow(/Key Vault get of secret/);
+    } finally {
+      keyVault.setAvailable(true);
+    }
+    const chunk = (await getChunk(message.runId, message.chunkId))!;
+    expect(chunk.leaseUntil).toBe(0);
+    expect(chunk.reason).toMatch(/^Attempt failed: Key Vault get of secret .* failed \(503/);
+    expect(await queuedChunkMessages()).toBe(0);
   });
 });
 

@@ -1,6 +1,6 @@
 // Key Vault out of reach is an outage to wait out, not a reason to fail a run: the work is put
-// back on its queue for later, outside the queue's own five attempts (which would be spent in
-// about 25 s), until the outage has lasted longer than any run should wait.
+// back on its queue for later, outside the queue's own five attempts (spent in about a minute,
+// the SecretClient's retries included), until the outage has lasted longer than any run should wait.
 import { sendQueueMessage } from '../storage/clients.js';
 import { SecretStoreError } from '../secretStore.js';
 

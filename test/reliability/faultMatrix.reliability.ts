@@ -328,7 +328,7 @@ const rows: Row[] = [
   {
     id: 'key-vault-down-at-start',
     title: `Key Vault unavailable as the run starts (${SIZES.startOutageMs / 1000} s)`,
-    fault: `every Key Vault request answered 503 from before the run is started until ${SIZES.startOutageMs / 1000} s later: no secret cached yet (longer than the queue's five attempts, about 25 s)`,
+    fault: `every Key Vault request answered 503 from before the run is started until ${SIZES.startOutageMs / 1000} s later: no secret cached yet (longer than the queue's five attempts take, about a minute)`,
     status: 'succeeded',
     timeoutMs: 900_000,
     setUp: async () => stack.keyVault.setAvailable(false),

@@ -163,7 +163,7 @@ ${failing.length === 0 ? 'Every row that ran passed.' : `**${failing.length} row
   bucket per caller (\`shared/http/rateLimit.ts\`, unit-tested in \`test/http/rateLimit.test.ts\`;
   \`API_RATE_LIMIT\` sets it, \`test/integration/apiRateLimit.test.ts\`).
 - Key Vault unreachable as a run started (no secret cached yet) failed the run: planning and each
-  chunk spent the queue's five attempts in about half a minute and went to the poison queue. Work
+  chunk spent the queue's five attempts in about a minute and went to the poison queue. Work
   that finds Key Vault out of reach is now queued again every 15 s, outside those attempts, for up
   to 15 minutes (\`shared/runs/secretsOutage.ts\`); found by the row *Key Vault unavailable as the
   run starts*, which \`npm test\` runs in the ci profile.

@@ -125,7 +125,7 @@ describe('a sender that cannot start a chunk', () => {
     const queuedBefore = await queuedChunkMessages();
     keyVault.setAvailable(false);
     try {
-      // Waited out, not failed: the queue's own five attempts would be spent in half a minute.
+      // Waited out, not failed: the queue's own five attempts would be spent in about a minute.
       await expect(sendChunk(message)).resolves.toBeUndefined();
     } finally {
       keyVault.setAvailable(true);

@@ -18,8 +18,8 @@ export const PROFILES = {
     /** The mid-run Key Vault outage: longer than the host's 60 s secret cache. */
     keyVaultOutageMs: 60_000,
     keyVaultStretchSeconds: 150,
-    /** Key Vault down from before the run starts: longer than the queue's five attempts (~25 s). */
-    startOutageMs: 60_000,
+    /** Key Vault down from before the run starts: longer than the queue's five attempts take (about a minute, with the SecretClient's own retries). */
+    startOutageMs: 90_000,
     /** 429 storms: after every `every` calls, the next `length` answered 429. */
     storm: { every: 20, length: 10 },
     /** Slow vendor: one call in `holdEvery` held beyond the call timeout (unset: the adapter's own). */
@@ -34,7 +34,7 @@ export const PROFILES = {
     stretchSeconds: 10,
     keyVaultOutageMs: 5_000,
     keyVaultStretchSeconds: 10,
-    startOutageMs: 35_000,
+    startOutageMs: 65_000,
     storm: { every: 4, length: 3 },
     holdEvery: 4,
     vendorTimeoutSeconds: 4 as number | undefined,

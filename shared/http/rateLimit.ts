@@ -1,8 +1,8 @@
 // A per-caller request rate limit for the API: one token bucket per authenticated caller (the
-// token's subject), in memory per host instance (so N instances allow up to N times the rate:
-// a guard against one caller crowding out the others, not a quota). Generous on purpose: people and scripts working
-// normally never meet it; one caller flooding the API gets 429 with Retry-After instead of
-// slowing everyone else down.
+// token's subject), in memory per host instance (so N instances allow up to N times the rate: a
+// guard against one caller crowding out the others, not a quota). Generous on purpose: people
+// and scripts working normally never meet it; one caller flooding the API gets 429 with
+// Retry-After instead of slowing everyone else down. API_RATE_LIMIT sets it.
 import type { HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { setting } from '../settings.js';

@@ -200,12 +200,9 @@ export interface BicepFile {
 
 const DECLARATION_KEYWORDS = new Set(['param', 'var', 'resource', 'module', 'output', 'type', 'func', 'import', 'metadata']);
 
-export function parseBicep(text: string): BicepFile {
-  const { tokens, problems } = tokenize(text);
-  const file: BicepFile = { text, tokens, problems, declarations: [], locals: new Set() };
-  const close = matchingCloses(tokens);
-
-  // Statements at depth 0 end at a newline at depth 0.
+/** Statements at depth 0: each ends at a newline outside brackets. */
+function topLevelStatements(tokens: Token[]): Range[] {
+  const statements: Range[] = [];
   let i = 0;
   while (i < tokens.length) {
     while (i < tokens.length && tokens[i]!.kind === 'newline') i++;
@@ -218,8 +215,18 @@ export function parseBicep(text: string): BicepFile {
       else if (t.kind === 'punct' && (t.text === '}' || t.text === ']' || t.text === ')')) depth = Math.max(0, depth - 1);
       i++;
     }
-    const statement: Range = { start, end: i };
-    const head = tokens[start]!;
+    statements.push({ start, end: i });
+  }
+  return statements;
+}
+
+export function parseBicep(text: string): BicepFile {
+  const { tokens, problems } = tokenize(text);
+  const file: BicepFile = { text, tokens, problems, declarations: [], locals: new Set() };
+  const close = matchingCloses(tokens);
+
+  for (const statement of topLevelStatements(tokens)) {
+    const head = tokens[statement.start]!;
     if (head.kind === 'ident' && DECLARATION_KEYWORDS.has(head.text)) {
       const declaration = declarationAt(tokens, statement, close);
       if (declaration) file.declarations.push(declaration);
@@ -414,18 +421,7 @@ function nextSignificant(tokens: Token[], i: number, end: number): Token | undef
 function referenceRanges(file: BicepFile): Range[] {
   const ranges: Range[] = [];
   const { tokens } = file;
-  let i = 0;
-  while (i < tokens.length) {
-    while (i < tokens.length && tokens[i]!.kind === 'newline') i++;
-    if (i >= tokens.length) break;
-    const start = i;
-    let depth = 0;
-    while (i < tokens.length && !(depth === 0 && tokens[i]!.kind === 'newline')) {
-      const t = tokens[i]!;
-      if (t.kind === 'punct' && t.text in CLOSERS) depth++;
-      else if (t.kind === 'punct' && (t.text === '}' || t.text === ']' || t.text === ')')) depth = Math.max(0, depth - 1);
-      i++;
-    }
+  for (const { start, end: i } of topLevelStatements(tokens)) {
     const head = tokens[start]!;
     if (head.text === '@') {
       ranges.push({ start: start + 2, end: i }); // decorator arguments

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { startStack } from '../local/stack.js';
 import { DEV_ACCOUNT } from '../local/azurite.js';
-import { signDevToken } from '../shared/auth/devToken.js';
+import { adminApi } from './benchApi.js';
 import { partitionBlobs, readModel } from '../shared/lake/lakeReader.js';
 import { changeLakeEntity } from './lakeChanges.js';
 import { listChunks, type ChunkState } from '../shared/runs/runLedger.js';
@@ -75,13 +75,7 @@ const setupSeconds = (Date.now() - setupStarted) / 1000;
 // The ledger is read directly for the step timeline: point this process at the stack's storage.
 process.env.AzureWebJobsStorage = stack.azurite.connectionString;
 try {
-  const token = await signDevToken({ key, role: 'admin', sub: 'bench', issuer: 'outflow-local', audience: 'outflow-api' });
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${stack.apiUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
-    const json = (await response.json()) as any;
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  const call = await adminApi(stack.apiUrl, key);
   const service = BlobServiceClient.fromConnectionString(stack.azurite.connectionString);
   const lake = service.getContainerClient('lake');
   const exportsContainer = service.getContainerClient('exports');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { startStack } from '../local/stack.js';
-import { signDevToken } from '../shared/auth/devToken.js';
+import { adminApi } from './benchApi.js';
 import { destinationFor } from '../shared/destinations/registry.js';
 
 interface Setup {
@@ -74,13 +74,7 @@ const stack = await startStack({
 });
 const setupSeconds = (Date.now() - setupStarted) / 1000;
 try {
-  const token = await signDevToken({ key, role: 'admin', sub: 'bench', issuer: 'outflow-local', audience: 'outflow-api' });
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${stack.apiUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
-    const json = (await response.json()) as any;
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  const call = await adminApi(stack.apiUrl, key);
   const connection = await call('POST', '/connections', { name: 'bench', type, privacyConsent: true, ...setup.connection });
   const created = await call('POST', '/exports', { name: 'bench', connectionId: connection.id, segments: ['Segment_AllCustomers'], mapping: setup.mapping, details: setup.details });
   const started = Date.now();

@@ -150,7 +150,7 @@ describe('an Iterable export flowing end to end', () => {
   it('runs again with 5xx, 429 bursts and latency injected: same lists, each member once more, nothing lost', async () => {
     const listIds = SEGMENT_NAMES.map((name) => simulator.listsNamed(name)[0]!.listId);
     const listsCreated = simulator.state.counters.listsCreated;
-    simulator.setFaults({ serverErrorRate: 0.12, tooManyRequestsBursts: { every: 15, length: 2 }, latencyMs: 10, latencyJitterMs: 30, seed: 11 });
+    simulator.setFaults({ serverErrorRate: 0.12, tooManyRequestsBursts: { every: 5, length: 1 }, latencyMs: 10, latencyJitterMs: 30, seed: 11 });
     const run = await runExport(exportId);
     const counters = { ...simulator.state.counters };
     simulator.setFaults({});

@@ -56,6 +56,19 @@ export const SETTINGS = {
     description: 'Local only: HS256 key that signs development tokens (npm run -s token). Never set in Azure.',
     localOnly: true,
   },
+  CONSOLE_AUTH_CLIENT_ID: {
+    description: 'The console\'s Entra ID app registration (single-page application platform, redirect URI https://<app>/api/console/); with CONSOLE_AUTH_TENANT_ID and CONSOLE_AUTH_API_SCOPE it turns on Microsoft sign-in in the console.',
+  },
+  CONSOLE_AUTH_TENANT_ID: {
+    description: 'Entra ID tenant (id or domain) the console signs people in with.',
+  },
+  CONSOLE_AUTH_API_SCOPE: {
+    description: 'Scope(s) the console asks for to call this API, e.g. api://<api-app-id>/user_impersonation (space-separated).',
+  },
+  CONSOLE_SIGN_IN_CODE: {
+    description: 'Local only: the one-time code of the console link npm start prints (traded once for an admin development token). Never set in Azure.',
+    localOnly: true,
+  },
   LAKE_BLOB_SERVICE_URI: {
     description: 'Blob endpoint of a separate lake storage account (read with the managed identity); unset = the lake is in the app\'s own storage.',
   },

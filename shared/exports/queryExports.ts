@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { ExportView } from './exportDefinition.js';
 
-export const SORTABLE = ['name', 'connectionName', 'connectionType', 'status', 'schedule', 'lastRefreshed', 'lastRunStatus', 'createdAt'] as const;
+export const SORTABLE = ['name', 'connectionName', 'connectionType', 'status', 'schedule', 'lastRefreshed', 'lastRunStatus', 'yourPermissions', 'createdAt'] as const;
 
 export const listExportsQuery = z.strictObject({
   search: z.string().max(200).optional(),

@@ -16,6 +16,10 @@ describe('export list query', () => {
     expect(queryExports(views, listExportsQuery.parse({ sort: 'name' })).items.map((v) => v.id)).toEqual(['2', '3', '1']);
     expect(queryExports(views, listExportsQuery.parse({ sort: 'lastRefreshed', order: 'desc' })).items.map((v) => v.id)).toEqual(['1', '3', '2']);
   });
+  it('sorts by your permissions (the console\'s last column)', () => {
+    const mixed = views.map((v, index) => ({ ...v, yourPermissions: index === 1 ? 'view' : 'edit' }) as ExportView);
+    expect(queryExports(mixed, listExportsQuery.parse({ sort: 'yourPermissions', order: 'desc' })).items.map((v) => v.id)).toEqual(['2', '1', '3']);
+  });
   it('pages with a continuation token', () => {
     const first = queryExports(views, listExportsQuery.parse({ top: '2' }));
     expect(first.items).toHaveLength(2);

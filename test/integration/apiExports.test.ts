@@ -143,7 +143,7 @@ describe('the export list', () => {
     expect(ascending.body.items.map((item: { name: string }) => item.name)).toEqual(names);
     const descending = await stack.api.get('/exports?search=Sort&sort=name&order=desc');
     expect(descending.body.items.map((item: { name: string }) => item.name)).toEqual([...names].reverse());
-    for (const sort of ['connectionName', 'connectionType', 'status', 'schedule', 'lastRefreshed', 'lastRunStatus', 'createdAt']) {
+    for (const sort of ['connectionName', 'connectionType', 'status', 'schedule', 'lastRefreshed', 'lastRunStatus', 'yourPermissions', 'createdAt']) {
       const response = await stack.api.get(`/exports?search=Sort&sort=${sort}&order=desc`);
       expect(response.status, sort).toBe(200);
       expect(response.body.items).toHaveLength(names.length);

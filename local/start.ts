@@ -17,6 +17,8 @@ async function main(): Promise<void> {
     writeLocalSettings(localSettings, PROJECT_DIR);
   }
   const signingKey = process.env.AUTH_DEV_SIGNING_KEY || localSettings.Values.AUTH_DEV_SIGNING_KEY;
+  // The console link's one-time code (shared/console/localSignIn.ts): new at every start, traded once.
+  const consoleSignInCode = randomBytes(24).toString('base64url');
 
   console.log('Starting Outflow locally: Azurite, Key Vault emulator, destination simulators, Functions host…');
   let stack: RunningStack | undefined;
@@ -42,6 +44,7 @@ async function main(): Promise<void> {
     seedKind: 'b2c',
     invalidEmailRate: 0.002,
     authSigningKey: signingKey,
+    settings: { CONSOLE_SIGN_IN_CODE: consoleSignInCode },
     hostOutput: 'inherit',
   });
   if (stopping) return;
@@ -57,6 +60,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     'Outflow is running.',
+    `  Console:        ${stack.apiUrl}/console/#code=${consoleSignInCode}   (signs you in as the admin, once)`,
     `  API:            ${stack.apiUrl}   (OpenAPI: ${stack.apiUrl}/openapi.json)`,
     `  Storage:        Azurite on 127.0.0.1:10000-10002 (data in .outflow/azurite)`,
     `  Key Vault:      ${stack.keyVault.url} (emulator)`,

@@ -101,6 +101,7 @@ export const SETTINGS = {
   DOTDIGITAL_API_URL: { description: 'Origin replacing the dotdigital regional API host (local simulator); unset in Azure.' },
   MAILCHIMP_API_URL: { description: 'Origin replacing the Mailchimp data-center host (local simulator); unset in Azure.' },
   LINKEDIN_API_URL: { description: 'Origin replacing https://api.linkedin.com (local simulator); unset in Azure.' },
+  KLAVIYO_API_URL: { description: 'Origin replacing https://a.klaviyo.com (local simulator); unset in Azure.' },
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;

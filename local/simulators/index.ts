@@ -5,6 +5,7 @@ import { startDotdigitalSimulator } from './dotdigitalSimulator.js';
 import { startMailchimpSimulator } from './mailchimpSimulator.js';
 import { startIterableSimulator } from './iterableSimulator.js';
 import { startLinkedinSimulator } from './linkedinSimulator.js';
+import { startKlaviyoSimulator } from './klaviyoSimulator.js';
 
 export interface RunningSimulator {
   setting: SettingName;
@@ -23,6 +24,7 @@ const SIMULATORS: { setting: SettingName; name: string; start(port: number, opti
   { setting: 'MAILCHIMP_API_URL', name: 'Mailchimp', start: (port, options) => startMailchimpSimulator({ ...options, port }) },
   { setting: 'ITERABLE_API_URL', name: 'Iterable', start: (port, options) => startIterableSimulator({ ...options, port }) },
   { setting: 'LINKEDIN_API_URL', name: 'LinkedIn', start: (port, options) => startLinkedinSimulator({ ...options, port }) },
+  { setting: 'KLAVIYO_API_URL', name: 'Klaviyo', start: (port, options) => startKlaviyoSimulator({ ...options, port }) },
 ];
 
 export async function startSimulators(options: {

@@ -7,8 +7,9 @@ import { mailchimp } from './mailchimp.js';
 import { iterable } from './iterable.js';
 import { linkedin } from './linkedin.js';
 import { azureBlob } from './azureBlob.js';
+import { klaviyo } from './klaviyo.js';
 
-export const destinations: readonly DestinationAdapter[] = [campaignMonitor, dotdigital, iterable, mailchimp, linkedin, azureBlob];
+export const destinations: readonly DestinationAdapter[] = [campaignMonitor, dotdigital, iterable, mailchimp, linkedin, azureBlob, klaviyo];
 
 export const destinationTypes = destinations.map((destination) => destination.type);
 

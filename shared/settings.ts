@@ -102,6 +102,7 @@ export const SETTINGS = {
   MAILCHIMP_API_URL: { description: 'Origin replacing the Mailchimp data-center host (local simulator); unset in Azure.' },
   LINKEDIN_API_URL: { description: 'Origin replacing https://api.linkedin.com (local simulator); unset in Azure.' },
   KLAVIYO_API_URL: { description: 'Origin replacing https://a.klaviyo.com (local simulator); unset in Azure.' },
+  GOOGLE_ADS_API_URL: { description: 'Origin replacing both https://googleads.googleapis.com and the OAuth token host https://oauth2.googleapis.com (the local simulator answers both); unset in Azure.' },
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -6,6 +6,7 @@ import { startMailchimpSimulator } from './mailchimpSimulator.js';
 import { startIterableSimulator } from './iterableSimulator.js';
 import { startLinkedinSimulator } from './linkedinSimulator.js';
 import { startKlaviyoSimulator } from './klaviyoSimulator.js';
+import { startGoogleAdsSimulator } from './googleAdsSimulator.js';
 
 export interface RunningSimulator {
   setting: SettingName;
@@ -25,6 +26,7 @@ const SIMULATORS: { setting: SettingName; name: string; start(port: number, opti
   { setting: 'ITERABLE_API_URL', name: 'Iterable', start: (port, options) => startIterableSimulator({ ...options, port }) },
   { setting: 'LINKEDIN_API_URL', name: 'LinkedIn', start: (port, options) => startLinkedinSimulator({ ...options, port }) },
   { setting: 'KLAVIYO_API_URL', name: 'Klaviyo', start: (port, options) => startKlaviyoSimulator({ ...options, port }) },
+  { setting: 'GOOGLE_ADS_API_URL', name: 'Google Ads', start: (port, options) => startGoogleAdsSimulator({ ...options, port }) },
 ];
 
 export async function startSimulators(options: {

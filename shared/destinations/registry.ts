@@ -8,8 +8,9 @@ import { iterable } from './iterable.js';
 import { linkedin } from './linkedin.js';
 import { azureBlob } from './azureBlob.js';
 import { klaviyo } from './klaviyo.js';
+import { googleAds } from './googleAds.js';
 
-export const destinations: readonly DestinationAdapter[] = [campaignMonitor, dotdigital, iterable, mailchimp, linkedin, azureBlob, klaviyo];
+export const destinations: readonly DestinationAdapter[] = [campaignMonitor, dotdigital, iterable, mailchimp, linkedin, azureBlob, klaviyo, googleAds];
 
 export const destinationTypes = destinations.map((destination) => destination.type);
 

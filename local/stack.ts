@@ -13,6 +13,9 @@ import { projectRoot } from './projectRoot.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from './keyVaultEmulator.js';
 import { startSimulators, type RunningSimulator } from './simulators/index.js';
 import { seedLake } from '../shared/lake/seedLake.js';
+import type { InstanceInfo as HostInstanceInfo } from './host/instanceProtocol.js';
+
+export type { HostInstanceInfo };
 
 export const PROJECT_DIR = projectRoot();
 
@@ -33,6 +36,10 @@ export interface StackOptions {
   invalidEmailRate?: number;
   /** Extra settings for the host (they win over everything else). */
   settings?: Record<string, string>;
+  /** Host instances on the same storage, like a scale-out (OUTFLOW_HOST_INSTANCES); default: the setting, else 1. */
+  hostInstances?: number;
+  /** Overrides host.json functionTimeout, e.g. '00:00:20' (AzureFunctionsJobHost__functionTimeout). */
+  functionTimeout?: string;
   /** Where the host's output goes: 'inherit' for npm start, a callback for tests. */
   hostOutput?: 'inherit' | ((line: string) => void);
   authSigningKey?: string;
@@ -45,7 +52,15 @@ export interface RunningStack {
   keyVault: KeyVaultEmulator;
   simulators: RunningSimulator[];
   settings: Record<string, string>;
+  /** The Functions host's supervisor process (its instances are child processes of it). */
   host: ChildProcess;
+  /** The host instances now: number, pid, port, whether ready, how often restarted. */
+  hostInstances(): Promise<HostInstanceInfo[]>;
+  /**
+   * Kills one host instance without warning (SIGKILL), as a crashed or removed instance; the
+   * supervisor starts it again, and the others keep working. Returns the pid that was killed.
+   */
+  killHostInstance(instance: number): Promise<number>;
   /** Restarts the Functions host (e.g. after killing it to simulate a crash). */
   restartHost(): Promise<void>;
   /** Kills the host without warning, as a crash would. */
@@ -89,6 +104,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       NODE_EXTRA_CA_CERTS: certificate.certPath,
       AUTH_DEV_SIGNING_KEY: options.authSigningKey ?? randomBytes(32).toString('base64url'),
       ...Object.fromEntries(simulators.map((simulator) => [simulator.setting, simulator.url])),
+      ...(options.hostInstances ? { OUTFLOW_HOST_INSTANCES: String(options.hostInstances) } : {}),
+      ...(options.functionTimeout ? { AzureFunctionsJobHost__functionTimeout: options.functionTimeout } : {}),
       ...options.settings,
     };
     let host = await startHost(hostPort, settings, options.hostOutput ?? 'inherit');
@@ -105,6 +122,17 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       settings,
       get host() {
         return host;
+      },
+      async hostInstances() {
+        const response = await fetch(`http://127.0.0.1:${hostPort}/admin/host/instances`);
+        if (!response.ok) throw new Error(`GET /admin/host/instances answered ${response.status}`);
+        return (await response.json()) as HostInstanceInfo[];
+      },
+      async killHostInstance(instance: number) {
+        const info = (await this.hostInstances()).find((entry) => entry.instance === instance);
+        if (!info?.pid) throw new Error(`Host instance ${instance} is not running.`);
+        process.kill(info.pid, 'SIGKILL');
+        return info.pid;
       },
       async restartHost() {
         await stopChild(host, 35_000);

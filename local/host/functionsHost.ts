@@ -3,12 +3,15 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { installCoreApi, loadFunctionsLibrary, triggerOf, type RegisteredFunction } from './coreApi.js';
 import { HttpTriggerServer } from './httpTriggers.js';
-import { describeError, InFlight, Invoker } from './invoke.js';
+import { describeError, formatTimeSpan, InFlight, Invoker, WorkerRestartedError, type FunctionTimeoutError } from './invoke.js';
+import { ListenerLock } from './listenerLock.js';
 import { createLogger, toLogLevel, type HostLogger } from './logger.js';
 import { QueueTrigger } from './queueTriggers.js';
-import { messageToInput, QueueStorage } from './queueStorage.js';
+import { DEFAULT_CONNECTION, messageToInput, QueueStorage } from './queueStorage.js';
+import { ScheduleMonitor } from './scheduleMonitor.js';
 import { applySettings, readHostConfig, readLocalSettings } from './settings.js';
 import { TimerTrigger } from './timerTriggers.js';
 
@@ -19,10 +22,14 @@ export interface FunctionsHostOptions {
   port?: number;
   /** App settings that win over both the environment and local.settings.json. */
   settings?: Record<string, string>;
-  /** Lease on a received queue message, renewed at half-time. Default: OUTFLOW_QUEUE_LEASE_SECONDS or 60. */
+  /** Lease on a received queue message, renewed at half-time. Default: OUTFLOW_QUEUE_LEASE_SECONDS or 600 (the runtime's 10 minutes). */
   queueLeaseSeconds?: number;
   /** How long stop() waits for invocations in progress. Default 30 s. */
   shutdownTimeoutMs?: number;
+  /** The URL callers use when a front door stands before this host (printed in the function list). */
+  publicUrl?: string;
+  /** Which instance this is when several run (shown in every log line). */
+  instance?: string;
 }
 
 export interface FunctionInfo {
@@ -42,9 +49,19 @@ export interface RunningFunctionsHost {
   functions: FunctionInfo[];
   /** Stops accepting work, waits for invocations in progress (bounded), runs appTerminate hooks. */
   stop(): Promise<void>;
+  /**
+   * Resolves when an invocation ran past functionTimeout and the host has failed every invocation
+   * in flight (HTTP callers answered 500, queue messages released for a retry). The process
+   * must then exit, as the runtime restarts the worker: nothing of their code may run on.
+   */
+  recycled: Promise<string>;
 }
 
 const DEFAULT_PORT = 7071;
+/** The runtime's queue listener holds a message 10 minutes, renewed at half-time (WebJobs SDK QueueListener). */
+const DEFAULT_QUEUE_LEASE_SECONDS = 600;
+/** How long a recycle waits for the failed invocations' HTTP answers and queue releases. */
+const RECYCLE_SETTLE_MS = 5_000;
 
 export async function startFunctionsHost(options: FunctionsHostOptions = {}): Promise<RunningFunctionsHost> {
   const projectDir = resolve(options.projectDir ?? process.cwd());
@@ -55,7 +72,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
   applySettings(local.values, options.settings);
   process.env.AZURE_FUNCTIONS_ENVIRONMENT ??= 'Development';
   const config = readHostConfig(projectDir);
-  const logger = createLogger({ format: process.env.OUTFLOW_LOG_FORMAT, logLevels: config.logLevels });
+  const logger = createLogger({ format: process.env.OUTFLOW_LOG_FORMAT, logLevels: config.logLevels, instance: options.instance });
   if (local.copiedFromSample) logger.host('information', 'Created local.settings.json from local.settings.sample.json.');
 
   const registry = installCoreApi();
@@ -76,9 +93,14 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
 
   const storage = new QueueStorage();
   const inFlight = new InFlight();
-  const invoker = new Invoker(lib, registry, logger, storage, config.queues);
-  const leaseSeconds = clampLease(options.queueLeaseSeconds ?? Number(process.env.OUTFLOW_QUEUE_LEASE_SECONDS || 60));
+  let recycle: (error: FunctionTimeoutError) => void = () => undefined;
+  const invoker = new Invoker(lib, registry, logger, storage, config.queues, {
+    functionTimeoutMs: config.functionTimeoutMs,
+    onTimeout: (error) => recycle(error),
+  });
+  const leaseSeconds = clampLease(options.queueLeaseSeconds ?? Number(process.env.OUTFLOW_QUEUE_LEASE_SECONDS || DEFAULT_QUEUE_LEASE_SECONDS));
   const timezone = timerTimeZone(logger);
+  const coordination = timerCoordination(storage, config, logger);
 
   const httpFunctions: RegisteredFunction[] = [];
   const timers: TimerTrigger[] = [];
@@ -92,7 +114,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
       httpFunctions.push(fn);
       functions.push({ name: fn.metadata.name, trigger: trigger.type, detail: '', supported: true });
     } else if (type === 'timertrigger') {
-      const timer = new TimerTrigger(fn, invoker, inFlight, logger, timezone);
+      const timer = new TimerTrigger(fn, invoker, inFlight, logger, timezone, coordination?.(fn.metadata.name));
       timers.push(timer);
       const startup = timer.runOnStartup ? ', runOnStartup' : '';
       functions.push({ name: fn.metadata.name, trigger: trigger.type, detail: `${timer.schedule.describe}${startup}`, supported: true });
@@ -118,7 +140,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
       const lower = name.toLowerCase();
       const timer = timers.find((t) => t.fn.metadata.name.toLowerCase() === lower);
       if (timer) {
-        timer.fire(false);
+        timer.fire('admin');
         return true;
       }
       const queue = queues.find((q) => q.fn.metadata.name.toLowerCase() === lower);
@@ -135,7 +157,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
   }
 
   const port = await http.listen(options.port ?? local.localHttpPort ?? DEFAULT_PORT);
-  const origin = `http://127.0.0.1:${port}`;
+  const origin = options.publicUrl?.replace(/\/+$/, '') ?? `http://127.0.0.1:${port}`;
   const url = config.routePrefix ? `${origin}/${config.routePrefix}` : origin;
   for (const route of http.routes) {
     const info = functions.find((f) => f.name === route.fn.metadata.name)!;
@@ -144,20 +166,44 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
   }
   const lines = functions.map((f) => `  ${f.name}: ${f.trigger === 'httpTrigger' ? '' : `${f.trigger} `}${f.detail}${f.supported ? '' : ' (not run locally)'}`);
   logger.host('information', `Functions:\n${lines.join('\n')}`);
+  const timeout = config.functionTimeoutMs === null ? 'none' : formatTimeSpan(config.functionTimeoutMs);
+  logger.host('information', `functionTimeout: ${timeout}; queue messages held ${leaseSeconds} s while their function runs.`);
   queues.forEach((queue) => queue.start());
   timers.forEach((timer) => timer.start());
   logger.host('information', `Host started: ${url}`);
 
   let stopping: Promise<void> | undefined;
+  let recycling: Promise<string> | undefined;
+  let recycled!: (reason: string) => void;
+  const recycledPromise = new Promise<string>((resolve) => (recycled = resolve));
+  // As the runtime on a function timeout (azure-functions-host PR #5857, issues #8720 and #10936):
+  // the worker that ran it is restarted, and with it every invocation in flight there fails.
+  recycle = (error) => {
+    if (stopping || recycling) return;
+    recycling = (async () => {
+      logger.host('error', `A function timeout has occurred. Restarting worker process executing invocationId '${error.invocationId}'.`);
+      void http.stopAccepting();
+      void Promise.all(timers.map((timer) => timer.stop()));
+      void Promise.all(queues.map((queue) => queue.stop()));
+      invoker.abortAll(new WorkerRestartedError(`the worker process was restarted after a function timeout (${error.message})`));
+      await inFlight.drain(RECYCLE_SETTLE_MS);
+      return error.message;
+    })();
+    void recycling.then(recycled);
+  };
+
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
   const stop = () =>
     (stopping ??= (async () => {
       logger.host('information', 'Stopping host: no new requests or messages; waiting for invocations in progress.');
       const closed = http.stopAccepting();
-      timers.forEach((timer) => timer.stop());
+      await Promise.all(timers.map((timer) => timer.stop()));
       await Promise.all(queues.map((queue) => queue.stop()));
       if (!(await inFlight.drain(shutdownTimeoutMs))) {
         logger.host('warning', `${inFlight.size} invocation(s) still running after ${shutdownTimeoutMs} ms; stopping anyway.`);
+        // Their messages go back to the queue now, as failed invocations' do, not after the lease.
+        invoker.abortAll(new WorkerRestartedError('the host shut down'));
+        await inFlight.drain(RECYCLE_SETTLE_MS);
       }
       for (const hook of registry.hooks.appTerminate) {
         try {
@@ -171,7 +217,27 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
       logger.host('information', 'Host stopped.');
     })());
 
-  return { url, port, functions, stop };
+  return { url, port, functions, stop, recycled: recycledPromise };
+}
+
+/** Status blobs and listener locks for timers, in the AzureWebJobsStorage account as in the runtime. */
+function timerCoordination(storage: QueueStorage, config: ReturnType<typeof readHostConfig>, logger: HostLogger) {
+  let connectionString: string;
+  try {
+    connectionString = storage.connectionString(DEFAULT_CONNECTION);
+  } catch {
+    logger.host('warning', 'AzureWebJobsStorage is not set: timers run on this instance without a listener lock or schedule status.');
+    return undefined;
+  }
+  const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient('azure-webjobs-hosts');
+  return (functionName: string) => {
+    const fullName = `Host.Functions.${functionName}`;
+    return {
+      lock: (onAcquired: () => void, onLost: () => void) =>
+        new ListenerLock(container, `locks/${config.hostId}/${fullName}.Listener`, config.singleton, logger, onAcquired, onLost),
+      status: new ScheduleMonitor(container, `timers/${config.hostId}/${fullName}/status`),
+    };
+  };
 }
 
 /** package.json "main": one file, or a glob such as "dist/functions/*.js" (as the runtime allows). */
@@ -241,7 +307,7 @@ function warnAboutUnsupportedBindings(fn: RegisteredFunction, logger: HostLogger
 }
 
 function clampLease(seconds: number): number {
-  return Number.isFinite(seconds) ? Math.min(600, Math.max(2, Math.round(seconds))) : 60;
+  return Number.isFinite(seconds) ? Math.min(600, Math.max(2, Math.round(seconds))) : DEFAULT_QUEUE_LEASE_SECONDS;
 }
 
 /** WEBSITE_TIME_ZONE (an IANA name on Linux) sets the timers' time zone, else the machine's. */

@@ -1,6 +1,7 @@
 // Runs one invocation the way the Node.js worker does: an InvocationContext built from the
 // binding metadata, pre/post invocation hooks, the handler, then queue output bindings flushed
-// only when the invocation succeeded.
+// only when the invocation succeeded. Like the host, it fails an invocation that runs past
+// functionTimeout, and fails every invocation in flight when the worker is recycled.
 import { randomUUID } from 'node:crypto';
 import { format } from 'node:util';
 import type { EffectiveFunctionOptions } from '@azure/functions';
@@ -49,9 +50,35 @@ export class InFlight {
   }
 }
 
+/** The runtime's FunctionTimeoutException, as the host reports it. */
+export class FunctionTimeoutError extends Error {
+  constructor(functionName: string, timeoutMs: number, readonly invocationId: string) {
+    super(`Timeout value of ${formatTimeSpan(timeoutMs)} was exceeded by function: Functions.${functionName}`);
+    this.name = 'FunctionTimeoutException';
+  }
+}
+
+/** An invocation ended because its worker process was restarted (another invocation timed out, or shutdown). */
+export class WorkerRestartedError extends Error {
+  constructor(reason: string) {
+    super(`The invocation was cancelled: ${reason}`);
+    this.name = 'FunctionInvocationAbortedException';
+  }
+}
+
+export interface InvokerOptions {
+  /** host.json functionTimeout; null = none. */
+  functionTimeoutMs?: number | null;
+  /** Called once an invocation has run past functionTimeout (the host then recycles the worker). */
+  onTimeout?: (error: FunctionTimeoutError) => void;
+}
+
 export class Invoker {
   /** Shared by appStart/appTerminate hooks, as in the worker. */
   readonly appHookData: Record<string, unknown> = {};
+  /** Invocations in progress, each with a way to fail it now. */
+  private readonly running = new Map<string, (error: Error) => void>();
+  private recycled: Error | undefined;
 
   constructor(
     private readonly lib: FunctionsLibrary,
@@ -59,11 +86,75 @@ export class Invoker {
     private readonly logger: HostLogger,
     private readonly queues: QueueStorage,
     private readonly queueOptions: QueueOptions,
+    private readonly options: InvokerOptions = {},
   ) {}
+
+  /**
+   * Fails every invocation in flight, and any started later, with `error`: their callers (HTTP,
+   * queue listener) complete them as failures. The code still running is ended by the process
+   * exit that follows; until then its queue outputs are not sent.
+   */
+  abortAll(error: Error): void {
+    this.recycled ??= error;
+    for (const abort of this.running.values()) abort(error);
+  }
 
   async invoke(fn: RegisteredFunction, input: unknown, options: InvokeOptions): Promise<unknown> {
     const functionName = fn.metadata.name;
     const invocationId = randomUUID();
+    if (this.recycled) throw this.recycled;
+    let abort!: (error: Error) => void;
+    const aborted = new Promise<never>((_, reject) => (abort = reject));
+    aborted.catch(() => undefined);
+    let cancelled = false;
+    this.running.set(invocationId, (error) => {
+      cancelled = true;
+      abort(error);
+    });
+    const timeoutMs = this.options.functionTimeoutMs;
+    const timer =
+      timeoutMs != null
+        ? setTimeout(() => {
+            const error = new FunctionTimeoutError(functionName, timeoutMs, invocationId);
+            this.logger.log({
+              level: 'error',
+              category: 'host',
+              functionName,
+              invocationId,
+              message: `Timeout value of ${formatTimeSpan(timeoutMs)} exceeded by function 'Functions.${functionName}' (Id: '${invocationId}'). Initiating cancellation.`,
+            });
+            cancelled = true;
+            abort(error);
+            this.options.onTimeout?.(error);
+          }, timeoutMs)
+        : undefined;
+    try {
+      return await Promise.race([this.execute(fn, input, options, invocationId, () => cancelled), aborted]);
+    } catch (error) {
+      if (cancelled) {
+        this.logger.log({
+          level: 'error',
+          category: 'host',
+          functionName,
+          invocationId,
+          message: `Executed 'Functions.${functionName}' (Failed, Id=${invocationId}) ${(error as Error).name}: ${(error as Error).message}`,
+        });
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      this.running.delete(invocationId);
+    }
+  }
+
+  private async execute(
+    fn: RegisteredFunction,
+    input: unknown,
+    options: InvokeOptions,
+    invocationId: string,
+    cancelled: () => boolean,
+  ): Promise<unknown> {
+    const functionName = fn.metadata.name;
     const started = Date.now();
     const context = new this.lib.InvocationContext({
       invocationId,
@@ -117,13 +208,16 @@ export class Invoker {
         error = post.error;
         failed = error !== undefined && error !== null;
       }
-      if (!failed) await this.flushQueueOutputs(fn, context, result);
+      // A cancelled invocation's outputs are never sent: the runtime drops a killed worker's results.
+      if (!failed && !cancelled()) await this.flushQueueOutputs(fn, context, result);
     } catch (caught) {
       failed = true;
       error = caught;
     }
 
     const duration = Date.now() - started;
+    // Already reported by invoke(); the caller has moved on.
+    if (cancelled()) throw new WorkerRestartedError('the invocation had already ended');
     if (failed) {
       this.logger.log({
         level: 'error',
@@ -191,6 +285,13 @@ export function effectiveOptions(fn: RegisteredFunction) {
     else if (binding.direction === 'out') extraOutputs.push(entry);
   }
   return { trigger, return: returnBinding, extraInputs, extraOutputs } as unknown as EffectiveFunctionOptions;
+}
+
+/** Milliseconds as a .NET TimeSpan ("00:10:00", "00:00:02.500"), as the runtime prints it. */
+export function formatTimeSpan(ms: number): string {
+  const pad = (n: number) => String(Math.floor(n)).padStart(2, '0');
+  const fraction = ms % 1000 ? `.${String(ms % 1000).padStart(3, '0')}` : '';
+  return `${pad(ms / 3_600_000)}:${pad((ms / 60_000) % 60)}:${pad((ms / 1000) % 60)}${fraction}`;
 }
 
 export function describeError(error: unknown): string {

@@ -42,6 +42,8 @@ export function createLogger(options: {
   format?: string;
   logLevels?: Record<string, string>;
   write?: (line: string) => void;
+  /** The host instance's number when several run on the same storage. */
+  instance?: string;
 }): HostLogger {
   const json = options.format?.toLowerCase() === 'json';
   const write = options.write ?? ((line: string) => process.stdout.write(line + '\n'));
@@ -61,13 +63,14 @@ export function createLogger(options: {
     log(entry) {
       const time = new Date().toISOString();
       if (json) {
-        write(JSON.stringify({ time, ...entry }));
+        write(JSON.stringify(options.instance ? { time, instance: options.instance, ...entry } : { time, ...entry }));
         return;
       }
       const where = entry.functionName
         ? `[Functions.${entry.functionName}]${entry.invocationId ? ` (${entry.invocationId})` : ''}`
         : `[${entry.category}]`;
-      write(`${time} ${SHORT[entry.level]} ${where} ${entry.message}`);
+      const instance = options.instance ? `#${options.instance} ` : '';
+      write(`${time} ${SHORT[entry.level]} ${instance}${where} ${entry.message}`);
     },
     host(level, message) {
       logger.log({ level, category: 'host', message });

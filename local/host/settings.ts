@@ -13,7 +13,19 @@ export interface QueueOptions {
   messageEncoding: 'base64' | 'none';
 }
 
+export interface SingletonOptions {
+  /** Lease on a timer's listener lock (15–60 s, the blob lease range). */
+  listenerLockPeriodMs: number;
+  /** How often an instance without the lock tries to take it. */
+  listenerLockRecoveryPollingIntervalMs: number;
+}
+
 export interface HostConfig {
+  /** host.json functionTimeout; null = no limit ("-1" or null in host.json). */
+  functionTimeoutMs: number | null;
+  /** The host id that names the timers' status blobs and locks (host.json "id" is obsolete). */
+  hostId: string;
+  singleton: SingletonOptions;
   routePrefix: string;
   customHeaders: Record<string, string>;
   queues: QueueOptions;
@@ -36,18 +48,40 @@ const QUEUE_DEFAULTS = {
   maxDequeueCount: 5,
 };
 
-export function readHostConfig(projectDir: string): HostConfig {
+/**
+ * Runtime default when host.json has no functionTimeout: 30 minutes on Flex Consumption,
+ * Premium and Dedicated plans (https://learn.microsoft.com/azure/azure-functions/functions-scale#timeout).
+ */
+const DEFAULT_FUNCTION_TIMEOUT_MS = 30 * 60_000;
+
+/** SingletonOptions defaults of the WebJobs SDK (host.json "singleton"). */
+const SINGLETON_DEFAULTS = { listenerLockPeriodMs: 60_000, listenerLockRecoveryPollingIntervalMs: 60_000 };
+
+/** App settings named AzureFunctionsJobHost__path__to__value override host.json, as in the runtime. */
+export const HOST_JSON_OVERRIDE_PREFIX = 'AzureFunctionsJobHost__';
+
+export function readHostConfig(projectDir: string, env: NodeJS.ProcessEnv = process.env): HostConfig {
   const path = join(projectDir, 'host.json');
-  const raw = existsSync(path) ? (parseJsonFile(path) as Record<string, unknown>) : {};
+  const raw = applyHostJsonOverrides(existsSync(path) ? (parseJsonFile(path) as Record<string, unknown>) : {}, env);
   const extensions = asObject(raw.extensions);
   const http = asObject(extensions.http);
   const queues = asObject(extensions.queues);
   const logging = asObject(raw.logging);
+  const singleton = asObject(raw.singleton);
 
   // The runtime caps batchSize at 32 (the Queue service's receive limit).
   const batchSize = clamp(asNumber(queues.batchSize, QUEUE_DEFAULTS.batchSize), 1, 32);
   const encoding = String(queues.messageEncoding ?? 'base64').toLowerCase();
   return {
+    functionTimeoutMs: functionTimeout(raw.functionTimeout),
+    hostId: hostIdFor(projectDir, env),
+    singleton: {
+      listenerLockPeriodMs: clamp(durationOr(singleton.listenerLockPeriod, SINGLETON_DEFAULTS.listenerLockPeriodMs), 15_000, 60_000),
+      listenerLockRecoveryPollingIntervalMs: Math.max(
+        100,
+        durationOr(singleton.listenerLockRecoveryPollingInterval, SINGLETON_DEFAULTS.listenerLockRecoveryPollingIntervalMs),
+      ),
+    },
     routePrefix: typeof http.routePrefix === 'string' ? trimSlashes(http.routePrefix) : 'api',
     customHeaders: stringRecord(http.customHeaders),
     queues: {
@@ -62,6 +96,49 @@ export function readHostConfig(projectDir: string): HostConfig {
     },
     logLevels: stringRecord(asObject(logging.logLevel)),
   };
+}
+
+/**
+ * host.json with `AzureFunctionsJobHost__a__b` app settings written over `a.b` (keys matched
+ * without regard to case), the way the runtime lets app settings override host.json
+ * (https://learn.microsoft.com/azure/azure-functions/functions-host-json#override-hostjson-values).
+ */
+export function applyHostJsonOverrides(hostJson: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const result = structuredClone(hostJson);
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || !name.toLowerCase().startsWith(HOST_JSON_OVERRIDE_PREFIX.toLowerCase())) continue;
+    const path = name.slice(HOST_JSON_OVERRIDE_PREFIX.length).split('__').filter((part) => part !== '');
+    if (path.length === 0) continue;
+    let node = result;
+    for (const [index, part] of path.entries()) {
+      const key = Object.keys(node).find((existing) => existing.toLowerCase() === part.toLowerCase()) ?? part;
+      if (index === path.length - 1) {
+        node[key] = value;
+      } else {
+        if (!node[key] || typeof node[key] !== 'object') node[key] = {};
+        node = node[key] as Record<string, unknown>;
+      }
+    }
+  }
+  return result;
+}
+
+function functionTimeout(value: unknown): number | null {
+  if (value === undefined) return DEFAULT_FUNCTION_TIMEOUT_MS;
+  if (value === null || String(value).trim() === '-1' || String(value).trim() === '') return null;
+  const ms = durationOr(value, DEFAULT_FUNCTION_TIMEOUT_MS);
+  // The runtime's minimum is one second.
+  return Math.max(1000, ms);
+}
+
+/**
+ * AzureFunctionsWebHost__hostid when set (as in the runtime), else one derived from the app's
+ * folder name: lower-case letters, digits and dashes, at most 32 characters.
+ */
+function hostIdFor(projectDir: string, env: NodeJS.ProcessEnv): string {
+  const configured = Object.entries(env).find(([name]) => name.toLowerCase() === 'azurefunctionswebhost__hostid')?.[1];
+  const base = configured || `local-${projectDir.split(/[\\/]/).filter(Boolean).pop() ?? 'app'}`;
+  return base.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 32) || 'local-app';
 }
 
 /**

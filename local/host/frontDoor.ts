@@ -1,0 +1,164 @@
+// The one HTTP endpoint before the host instances, as the platform's front end is before a
+// scaled-out app: requests go round robin to ready instances and wait while none is (a recycled
+// instance is starting again). It keeps the platform's HTTP limits: a 100 MB body, a 4 KB URL,
+// and 230 s for a response to begin (the Azure Load Balancer idle timeout), see
+// https://learn.microsoft.com/azure/azure-functions/functions-bindings-http-webhook-trigger#limits
+// and https://learn.microsoft.com/azure/azure-functions/functions-scale#timeout.
+// A caller whose instance dies mid-request gets an error, never a late answer.
+import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { InstancePool } from './instancePool.js';
+
+export const MAX_REQUEST_BODY_BYTES = 100 * 1024 * 1024;
+export const MAX_URL_LENGTH = 4096;
+export const RESPONSE_START_TIMEOUT_MS = 230_000;
+/** How long a request waits for an instance while none is ready (one is starting). */
+const WAIT_FOR_INSTANCE_MS = 60_000;
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+export class FrontDoor {
+  private readonly server: Server;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 512 });
+  private accepting = true;
+
+  constructor(
+    private readonly pool: InstancePool,
+    private readonly log: (message: string) => void,
+  ) {
+    this.server = createServer((req, res) => {
+      if (!this.accepting) {
+        res.writeHead(503, { connection: 'close' }).end();
+        return;
+      }
+      this.handle(req, res).catch((error: Error) => {
+        this.log(`Front door: ${req.method} ${req.url} failed: ${error.message}`);
+        if (!res.headersSent) res.writeHead(502).end();
+        else res.destroy();
+      });
+    });
+    this.server.requestTimeout = 0;
+  }
+
+  listen(port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /** Stops taking connections; requests in progress finish. */
+  stopAccepting(): Promise<void> {
+    this.accepting = false;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    return closed;
+  }
+
+  closeAllConnections(): void {
+    this.server.closeAllConnections();
+    this.agent.destroy();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    if (url.length > MAX_URL_LENGTH) return void res.writeHead(414).end();
+    if (req.method === 'GET' && url.replace(/\/+$/, '').toLowerCase() === '/admin/host/instances') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.pool.info()));
+      return;
+    }
+    if (Number(req.headers['content-length'] ?? 0) > MAX_REQUEST_BODY_BYTES) {
+      res.writeHead(413, { connection: 'close' }).end();
+      req.destroy();
+      return;
+    }
+    // Read whole, so a request can go to another instance when the first one refuses it.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_REQUEST_BODY_BYTES) {
+        res.writeHead(413, { connection: 'close' }).end();
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const body = Buffer.concat(chunks);
+    const deadline = Date.now() + WAIT_FOR_INSTANCE_MS;
+    for (;;) {
+      const port = await this.pool.pick(Math.max(0, deadline - Date.now()));
+      if (port === undefined) {
+        res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '5' }).end('No host instance is running.');
+        return;
+      }
+      const outcome = await this.forward(req, res, body, port);
+      if (outcome === 'refused') {
+        // Not delivered: the instance is gone or restarting. Try another (or wait for one).
+        this.pool.markUnreachable(port);
+        continue;
+      }
+      return;
+    }
+  }
+
+  /** Forwards one request; 'refused' when the instance never got it. */
+  private forward(req: IncomingMessage, res: ServerResponse, body: Buffer, port: number): Promise<'done' | 'refused'> {
+    return new Promise((resolve) => {
+      const headers = { ...req.headers, 'content-length': String(body.length) };
+      delete headers['transfer-encoding'];
+      const upstream = request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent: this.agent });
+      let answered = false;
+      const startTimer = setTimeout(() => {
+        if (answered) return;
+        answered = true;
+        upstream.destroy();
+        res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end('The function did not start its response within 230 s.');
+        resolve('done');
+      }, RESPONSE_START_TIMEOUT_MS);
+      upstream.on('response', (response) => {
+        if (answered) return response.resume();
+        answered = true;
+        clearTimeout(startTimer);
+        const outHeaders: Record<string, string | string[]> = {};
+        for (const [name, value] of Object.entries(response.headers)) {
+          if (value !== undefined && !HOP_BY_HOP.has(name)) outHeaders[name] = value;
+        }
+        res.writeHead(response.statusCode ?? 502, response.statusMessage, outHeaders);
+        response.pipe(res);
+        response.on('error', () => res.destroy());
+        // The instance died while streaming: the caller must see a broken response, not a short one.
+        response.on('aborted', () => res.destroy());
+        res.on('close', () => {
+          if (!res.writableFinished) upstream.destroy();
+          resolve('done');
+        });
+      });
+      upstream.on('error', (error: NodeJS.ErrnoException) => {
+        if (answered) return res.destroy();
+        answered = true;
+        clearTimeout(startTimer);
+        if (error.code === 'ECONNREFUSED') return resolve('refused');
+        // A kept-alive connection the instance closed as it died, met as the request was sent
+        // (the retry Node's documentation advises for reused sockets).
+        if (upstream.reusedSocket && error.code === 'ECONNRESET' && Date.now() - sentAt < 50) return resolve('refused');
+        // Delivered, then the instance went away: an error for the caller, as from the platform.
+        res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end('The host instance stopped while handling the request.');
+        resolve('done');
+      });
+      // The caller gave up: so does the instance's request.
+      res.on('close', () => {
+        if (!answered) {
+          answered = true;
+          clearTimeout(startTimer);
+          upstream.destroy();
+          resolve('done');
+        }
+      });
+      const sentAt = Date.now();
+      upstream.end(body);
+    });
+  }
+}

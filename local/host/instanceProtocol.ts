@@ -1,0 +1,19 @@
+// What a host instance process and its supervisor tell each other.
+
+/** Exit code of an instance recycled after a function timeout (EX_TEMPFAIL). */
+export const RECYCLE_EXIT_CODE = 75;
+
+/** Sent by an instance once it listens and its triggers run. */
+export interface InstanceReady {
+  type: 'ready';
+  port: number;
+}
+
+/** One line of GET /admin/host/instances on the front door (local only; tests kill instances by pid). */
+export interface InstanceInfo {
+  instance: number;
+  pid: number | undefined;
+  port: number | undefined;
+  ready: boolean;
+  restarts: number;
+}

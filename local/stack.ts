@@ -109,7 +109,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       ...options.settings,
     };
     let host = await startHost(hostPort, settings, options.hostOutput ?? 'inherit');
-    started.push(() => stopChild(host, 35_000));
+    started.push(() => stopChild(host, 50_000));
     const apiUrl = `http://127.0.0.1:${hostPort}/api`;
     return {
       apiUrl,
@@ -135,7 +135,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         return info.pid;
       },
       async restartHost() {
-        await stopChild(host, 35_000);
+        await stopChild(host, 50_000);
         host = await startHost(hostPort, settings, options.hostOutput ?? 'inherit');
       },
       async killHost() {

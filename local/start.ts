@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     'Outflow is running.',
     `  Console:        ${stack.apiUrl}/console/#code=${consoleSignInCode}   (signs you in as the admin, once)`,
     `  API:            ${stack.apiUrl}   (OpenAPI: ${stack.apiUrl}/openapi.json)`,
+    `  Functions host: ${hostInstancesLine()}`,
     `  Storage:        Azurite on 127.0.0.1:10000-10002 (data in .outflow/azurite)`,
     `  Key Vault:      ${stack.keyVault.url} (emulator)`,
     ...stack.simulators.map((simulator) => `  ${(simulator.name + ':').padEnd(16)}${simulator.url} (simulator)`),
@@ -75,6 +76,12 @@ async function main(): Promise<void> {
     'The README walks through a connection, an export and a run. Ctrl-C stops everything.',
   ];
   console.log(lines.join('\n'));
+}
+
+/** OUTFLOW_HOST_INSTANCES (environment, else local.settings.json) as the host reads it. */
+function hostInstancesLine(): string {
+  const count = Number(process.env.OUTFLOW_HOST_INSTANCES || readLocalSettings(PROJECT_DIR).Values.OUTFLOW_HOST_INSTANCES || 1);
+  return count > 1 ? `${count} instances on the same storage behind :${HOST_PORT} (OUTFLOW_HOST_INSTANCES)` : `1 instance (OUTFLOW_HOST_INSTANCES=N npm start for N)`;
 }
 
 main().catch((error: Error) => {

@@ -77,8 +77,16 @@ export const SETTINGS = {
     localOnly: true,
   },
   OUTFLOW_QUEUE_LEASE_SECONDS: {
-    description: 'Local host only: how long a received queue message stays invisible while its function runs (renewed at half-time).',
-    default: '60',
+    description: 'Local host only: how long a received queue message stays invisible while its function runs (renewed at half-time); the runtime holds it 10 minutes.',
+    default: '600',
+    localOnly: true,
+  },
+  AzureFunctionsJobHost__functionTimeout: {
+    description: 'Overrides host.json functionTimeout (a TimeSpan such as 00:00:20), the way the runtime lets any host.json value be set by an AzureFunctionsJobHost__<path> app setting; tests lower it.',
+  },
+  OUTFLOW_HOST_INSTANCES: {
+    description: 'Local host only: how many host instances (processes) run on the same storage behind the one HTTP port, like a scale-out.',
+    default: '1',
     localOnly: true,
   },
   LAKE_CONTAINER: {

@@ -106,7 +106,8 @@ export function readHostConfig(projectDir: string, env: NodeJS.ProcessEnv = proc
 export function applyHostJsonOverrides(hostJson: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
   const result = structuredClone(hostJson);
   for (const [name, value] of Object.entries(env)) {
-    if (value === undefined || !name.toLowerCase().startsWith(HOST_JSON_OVERRIDE_PREFIX.toLowerCase())) continue;
+    // An empty value (a blank line in local.settings.json) overrides nothing.
+    if (!value || !name.toLowerCase().startsWith(HOST_JSON_OVERRIDE_PREFIX.toLowerCase())) continue;
     const path = name.slice(HOST_JSON_OVERRIDE_PREFIX.length).split('__').filter((part) => part !== '');
     if (path.length === 0) continue;
     let node = result;

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FrontDoor } from './frontDoor.js';
 import { InstancePool } from './instancePool.js';
+import { createLogger } from './logger.js';
 import { applySettings, readHostConfig, readLocalSettings } from './settings.js';
 
 const USAGE = `Usage: node dist/local/host/cli.js [options]
@@ -53,7 +54,8 @@ async function main(): Promise<void> {
     throw new Error(`Invalid host instance count "${instancesText}" (--instances or OUTFLOW_HOST_INSTANCES): 1 to ${MAX_INSTANCES}.`);
   }
 
-  const log = (message: string) => process.stdout.write(`${new Date().toISOString()} info  [host] ${message}\n`);
+  const logger = createLogger({ format: process.env.OUTFLOW_LOG_FORMAT, logLevels: config.logLevels });
+  const log = (message: string) => logger.host('information', message);
   let pool: InstancePool | undefined;
   let door: FrontDoor | undefined;
   let stopping = false;

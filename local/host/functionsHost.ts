@@ -30,6 +30,8 @@ export interface FunctionsHostOptions {
   publicUrl?: string;
   /** Which instance this is when several run (shown in every log line). */
   instance?: string;
+  /** Called when the host stops taking new work (shutdown or recycle), before it finishes what it runs. */
+  onDraining?: () => void;
 }
 
 export interface FunctionInfo {
@@ -181,6 +183,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
   recycle = (error) => {
     if (stopping || recycling) return;
     recycling = (async () => {
+      options.onDraining?.();
       logger.host('error', `A function timeout has occurred. Restarting worker process executing invocationId '${error.invocationId}'.`);
       void http.stopAccepting();
       void Promise.all(timers.map((timer) => timer.stop()));
@@ -195,6 +198,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
   const stop = () =>
     (stopping ??= (async () => {
+      options.onDraining?.();
       logger.host('information', 'Stopping host: no new requests or messages; waiting for invocations in progress.');
       const closed = http.stopAccepting();
       await Promise.all(timers.map((timer) => timer.stop()));

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startFunctionsHost, type RunningFunctionsHost } from './functionsHost.js';
-import { RECYCLE_EXIT_CODE, type InstanceReady } from './instanceProtocol.js';
+import { RECYCLE_EXIT_CODE, type InstanceDraining, type InstanceReady } from './instanceProtocol.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     queueLeaseSeconds: lease,
     publicUrl: values['public-url'],
     instance: values.instance,
+    onDraining: () => process.send?.({ type: 'draining' } satisfies InstanceDraining),
   });
   void host.recycled.then(() => process.exit(RECYCLE_EXIT_CODE));
   process.send?.({ type: 'ready', port: host.port } satisfies InstanceReady);

@@ -2,7 +2,7 @@
 // again when it exits (a function timeout recycles it; a crash kills it), stopped together.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { RECYCLE_EXIT_CODE, type InstanceInfo, type InstanceReady } from './instanceProtocol.js';
+import { RECYCLE_EXIT_CODE, type InstanceDraining, type InstanceInfo, type InstanceReady } from './instanceProtocol.js';
 
 const INSTANCE_SCRIPT = fileURLToPath(new URL('./instance.js', import.meta.url));
 
@@ -99,7 +99,12 @@ export class InstancePool {
     const label = this.options.count > 1 ? ['--instance', String(instance.number)] : [];
     const child = fork(INSTANCE_SCRIPT, [...this.options.args, ...label], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     instance.child = child;
-    child.on('message', (message: InstanceReady) => {
+    child.on('message', (message: InstanceReady | InstanceDraining) => {
+      if (message?.type === 'draining') {
+        // No new requests for it; those in progress finish or fail there.
+        instance.port = undefined;
+        return;
+      }
       if (message?.type !== 'ready') return;
       instance.port = message.port;
       instance.crashes = 0;

@@ -9,6 +9,11 @@ export interface InstanceReady {
   port: number;
 }
 
+/** Sent by an instance that takes no new work any more (recycling or shutting down). */
+export interface InstanceDraining {
+  type: 'draining';
+}
+
 /** One line of GET /admin/host/instances on the front door (local only; tests kill instances by pid). */
 export interface InstanceInfo {
   instance: number;

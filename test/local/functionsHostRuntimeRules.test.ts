@@ -118,7 +118,8 @@ describe('local host: the runtime rules', () => {
     expect(retried.filter((e) => e.phase === 'done').map((e) => `${e.id}@${e.dequeueCount ?? ''}`)).toEqual(['long@2']);
     // Only the successful try's output message was sent.
     const after = await waitFor(
-      async () => (await queue(`${queueName}-after`).peekMessages({ numberOfMessages: 32 })).peekedMessageItems,
+      // The output queue exists once the first output is sent.
+      async () => (await queue(`${queueName}-after`).peekMessages({ numberOfMessages: 32 }).catch(() => ({ peekedMessageItems: [] }))).peekedMessageItems,
       (items) => items.length > 0,
     );
     expect(after.map((m) => JSON.parse(Buffer.from(m.messageText, 'base64').toString()))).toEqual([{ id: 'long', dequeueCount: 2 }]);

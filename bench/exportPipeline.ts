@@ -28,7 +28,7 @@ const SETUPS: Record<string, Setup> = {
   iterable: { setting: 'ITERABLE_API_URL', simulator: {}, connection: { secrets: { apiKey: 'bench-key' } }, details: {}, mapping: PERSON, unlimited: { rateLimit: false } },
   mailchimp: { setting: 'MAILCHIMP_API_URL', simulator: {}, connection: { secrets: { apiKey: '0123456789abcdef0123456789abcdef-us19' } }, details: { listId: 'bench' }, mapping: PERSON, unlimited: {} },
   dotdigital: { setting: 'DOTDIGITAL_API_URL', simulator: {}, connection: { secrets: { username: 'apiuser-bench@apiconnector.com', password: 'bench-password' } }, details: { addressBookId: 4242 }, mapping: PERSON, unlimited: { rateLimit: false } },
-  linkedin: { setting: 'LINKEDIN_API_URL', simulator: {}, connection: { settings: { adAccountId: '512345678' }, secrets: { accessToken: 'bench-token' } }, details: { audienceType: 'contacts' }, mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName' }, unlimited: { rateLimit: false } },
+  linkedin: { setting: 'LINKEDIN_API_URL', simulator: {}, connection: { settings: { adAccountId: '512345678', sourcePlatform: 'OUTFLOW_BENCH' }, secrets: { accessToken: 'bench-token' } }, details: { audienceType: 'contacts' }, mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName' }, unlimited: { rateLimit: false } },
 };
 
 const { values } = parseArgs({

@@ -37,7 +37,10 @@ export interface CampaignMonitorSimulatorOptions {
   /** Also send Retry-After on 429 (the vendor documents only X-RateLimit-Reset). Default true. */
   retryAfterHeader?: boolean;
   faults?: Faults;
-  /** Any list ID used is created on first use, so local demos just work. Default true. */
+  /**
+   * Demo option: any list ID used is created on first use. Default false: an unknown list is
+   * 400 with Code 101 "Invalid ListID", as the vendor does. The local stack turns it on.
+   */
   autoCreateLists?: boolean;
   /** Cap of subscribers per import call (the vendor's is 1,000). */
   maxSubscribersPerImport?: number;
@@ -173,7 +176,7 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
   const apiKeys = options.apiKeys ? new Set(options.apiKeys) : undefined;
   const rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
   const retryAfterHeader = options.retryAfterHeader ?? true;
-  const autoCreateLists = options.autoCreateLists ?? true;
+  const autoCreateLists = options.autoCreateLists ?? false;
   const maxPerImport = options.maxSubscribersPerImport ?? 1000;
 
   const state: SimulatorState = {

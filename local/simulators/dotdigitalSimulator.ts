@@ -37,6 +37,13 @@ export interface Faults extends RequestFaults {
   failImportRate?: number;
   /** Extra time every import stays NotFinished (slow jobs). */
   slowImportMs?: number;
+  /**
+   * One import upload in `every` is refused 400 `ERROR_APIUSAGE_EXCEEDED` (the 1st, then the
+   * (1 + every)-th, …; `every: 2` refuses every other one), as the vendor answers
+   * API users of the older flat scheme over their hourly allowance (developer.dotdigital.com
+   * call-rate-limits). The message text around the code is this simulator's; nothing is imported.
+   */
+  apiUsageExceeded?: { every: number };
 }
 
 export interface RateLimit {
@@ -60,7 +67,10 @@ export interface DotdigitalSimulatorOptions {
   /** Also send Retry-After on 429. Default true. */
   retryAfterHeader?: boolean;
   faults?: Faults;
-  /** Any address book ID used is created on first use. Default true. */
+  /**
+   * Demo option: any address book ID used is created on first use. Default false: an unknown one
+   * answers 404 ERROR_ADDRESSBOOK_NOT_FOUND, as the vendor does. The local stack turns it on.
+   */
   autoCreateAddressBooks?: boolean;
   /** Active (NotFinished) imports per account. Default 25. */
   maxActiveImports?: number;
@@ -134,6 +144,8 @@ export interface SimulatorCounters extends RequestCounters {
   imports: number;
   importedContacts: number;
   tooManyActiveImports: number;
+  /** Uploads refused 400 ERROR_APIUSAGE_EXCEEDED (the flat scheme's throttle). */
+  apiUsageExceeded: number;
 }
 
 export interface SimulatorState {
@@ -188,7 +200,7 @@ class VendorError extends Error {
 }
 
 function emptyCounters(): SimulatorCounters {
-  return { ...emptyRequestCounters(), forbidden: 0, imports: 0, importedContacts: 0, tooManyActiveImports: 0 };
+  return { ...emptyRequestCounters(), forbidden: 0, imports: 0, importedContacts: 0, tooManyActiveImports: 0, apiUsageExceeded: 0 };
 }
 
 function emptyReport(): ImportReport {
@@ -269,7 +281,7 @@ function routeKey(method: string, path: string): string {
 export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptions = {}): Promise<DotdigitalSimulator> {
   const rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
   const retryAfterHeader = options.retryAfterHeader ?? true;
-  const autoCreate = options.autoCreateAddressBooks ?? true;
+  const autoCreate = options.autoCreateAddressBooks ?? false;
   const maxActiveImports = options.maxActiveImports ?? 25;
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const importDelayMs = options.importDelayMs ?? 200;
@@ -287,7 +299,12 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
     counters: emptyCounters(),
   };
   const injector = new FaultInjector<Faults>(options.faults ?? {});
-  const setFaults = (next: Faults) => injector.set(next);
+  /** Import uploads since faults were last set (the flat-scheme refusal counts them). */
+  let uploads = 0;
+  const setFaults = (next: Faults) => {
+    uploads = 0;
+    injector.set(next);
+  };
   let nextContactId = 1;
   const windows = new Map<string, { start: number; calls: number }>();
   let origin = '';
@@ -437,6 +454,11 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
   }
 
   function startImport(request: IncomingMessage, body: Buffer, addressBookId: number, mergeOptionRaw: string | undefined): [number, unknown] {
+    const usage = injector.faults.apiUsageExceeded;
+    if (usage && usage.every > 0 && uploads++ % usage.every === 0) {
+      state.counters.apiUsageExceeded += 1;
+      throw new VendorError(400, 'Your API usage for this hour has been exceeded. ERROR_APIUSAGE_EXCEEDED');
+    }
     const mergeOption = parseMergeOption(mergeOptionRaw);
     addressBookFor(addressBookId);
     settle();

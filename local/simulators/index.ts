@@ -19,6 +19,17 @@ export interface RunningSimulator {
 
 type SimulatorOptions = Record<string, unknown>;
 
+/**
+ * The local stack (`npm start`, the integration tests) is a demo: lists and address books are
+ * created on first use there. The simulators themselves answer an unknown one 404, as the vendors
+ * do; a caller's own options win over these.
+ */
+export const DEMO_OPTIONS: Partial<Record<SettingName, SimulatorOptions>> = {
+  CAMPAIGN_MONITOR_API_URL: { autoCreateLists: true },
+  MAILCHIMP_API_URL: { autoCreateLists: true },
+  DOTDIGITAL_API_URL: { autoCreateAddressBooks: true },
+};
+
 const SIMULATORS: { setting: SettingName; name: string; start(port: number, options: SimulatorOptions): Promise<{ url: string; stop(): Promise<void> }> }[] = [
   { setting: 'CAMPAIGN_MONITOR_API_URL', name: 'Campaign Monitor', start: (port, options) => startCampaignMonitorSimulator({ ...options, port }) },
   { setting: 'DOTDIGITAL_API_URL', name: 'dotdigital', start: (port, options) => startDotdigitalSimulator({ ...options, port }) },
@@ -38,7 +49,7 @@ export async function startSimulators(options: {
   const running: RunningSimulator[] = [];
   for (const simulator of SIMULATORS) {
     if (options.skip(simulator.setting)) continue;
-    const started = await simulator.start(options.ports[simulator.setting] ?? 0, options.options?.[simulator.setting] ?? {});
+    const started = await simulator.start(options.ports[simulator.setting] ?? 0, { ...DEMO_OPTIONS[simulator.setting], ...options.options?.[simulator.setting] });
     running.push({ setting: simulator.setting, name: simulator.name, url: started.url, instance: started, stop: () => started.stop() });
   }
   return running;

@@ -51,6 +51,11 @@ export interface LinkedinSimulatorOptions {
   maxElementsPerBatch?: number;
   /** How long a new segment answers 404 to users/companies calls (LinkedIn: about 5 s). Default 0. */
   segmentReadyDelayMs?: number;
+  /**
+   * The sourcePlatform values LinkedIn granted the application (an enum it assigns each partner);
+   * any other is refused 400 by the finder and by segment creation. Absent: any non-empty value.
+   */
+  sourcePlatforms?: string[];
 }
 
 export type SegmentType = 'USER' | 'COMPANY';
@@ -200,6 +205,7 @@ function checkUserElement(element: Record<string, unknown>): { error?: string; k
   return { key };
 }
 
+const COMPANY_PAGE_URL_MAX = 100;
 const COMPANY_IDENTIFIERS = ['organizationUrn', 'companyWebsiteDomain', 'companyEmailDomain', 'companyPageUrl', 'companyName'] as const;
 
 /** Why a companies element is refused, or undefined; and the key it is stored under. */
@@ -214,6 +220,9 @@ function checkCompanyElement(element: Record<string, unknown>): { error?: string
   }
   const urn = text(element.organizationUrn);
   if (urn !== undefined && !/^urn:li:organization:\d+$/.test(urn)) return { error: 'organizationUrn must look like urn:li:organization:{id}' };
+  // The company schema caps companyPageUrl at 100 characters.
+  const page = text(element.companyPageUrl);
+  if (page !== undefined && page.length > COMPANY_PAGE_URL_MAX) return { error: `companyPageUrl must be at most ${COMPANY_PAGE_URL_MAX} characters` };
   const parts = COMPANY_IDENTIFIERS.map((field) => text(element[field])?.trim().toLowerCase() ?? '');
   if (parts.every((part) => !part)) return { error: 'At least one of companyName, companyWebsiteDomain, companyEmailDomain, organizationUrn or companyPageUrl is required' };
   // Companies with the same identifying fields are one company to the matcher.
@@ -295,6 +304,12 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
     return undefined;
   }
 
+  function checkSourcePlatform(value: string): void {
+    if (options.sourcePlatforms && !options.sourcePlatforms.includes(value)) {
+      throw new VendorError(400, `Invalid value for param 'sourcePlatform': ${value.slice(0, 80)} is not a source platform this application may use`, { code: 'ILLEGAL_ARGUMENT' });
+    }
+  }
+
   function listSegments(query: URLSearchParams): [number, unknown] {
     if (query.get('q') !== 'account') throw new VendorError(400, "Query parameter 'q' must be 'account'", { code: 'ILLEGAL_ARGUMENT' });
     const account = query.get('account') ?? '';
@@ -302,6 +317,7 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
     if (!canManage(account)) throw accessDenied('dmpSegments.FINDER-account');
     const sourceSegmentId = query.get('sourceSegmentId');
     const sourcePlatform = query.get('sourcePlatform');
+    if (sourcePlatform !== null) checkSourcePlatform(sourcePlatform);
     const start = Math.max(0, Number(query.get('start') ?? 0) || 0);
     const count = Math.min(MAX_PAGE_SIZE, Math.max(1, Number(query.get('count') ?? DEFAULT_PAGE_SIZE) || DEFAULT_PAGE_SIZE));
     const matching = [...state.segments.values()].filter(
@@ -324,6 +340,7 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
     if (type !== 'USER' && type !== 'COMPANY') throw new VendorError(422, "type must be 'USER' or 'COMPANY'", { code: 'INVALID_VALUE' });
     const sourcePlatform = text(input.sourcePlatform)?.trim() ?? '';
     if (!sourcePlatform) throw new VendorError(422, 'sourcePlatform is required', { code: 'FIELD_VALUE_REQUIRED' });
+    checkSourcePlatform(sourcePlatform);
     const destinations = Array.isArray(input.destinations) ? (input.destinations as Record<string, unknown>[]) : [];
     if (!destinations.some((destination) => destination?.destination === 'LINKEDIN')) {
       throw new VendorError(422, "destinations must include {destination: 'LINKEDIN'}", { code: 'FIELD_VALUE_REQUIRED' });

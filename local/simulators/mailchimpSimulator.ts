@@ -22,14 +22,23 @@ import {
   readJsonBody,
   startSimulatorServer,
   TokenBuckets,
-  type Faults,
+  type Faults as KitFaults,
   type RateLimit,
   type RequestCounters,
 } from './simulatorKit.js';
 
 // Here an injected 429 burst reads as over the connection cap, and injected latency holds the
 // call's connection meanwhile.
-export type { Faults, RateLimit };
+export type { RateLimit };
+
+export interface Faults extends KitFaults {
+  /**
+   * Every `every`-th batch subscribe call is answered `status` (403 or 429) with no body at all:
+   * "At exceptionally high volumes, you may receive an HTTP 429 or 403 without a JSON body"
+   * (Mailchimp developer docs, rate-limits-and-timeouts). Nothing of such a call is processed.
+   */
+  bodilessThrottle?: { every: number; status: 403 | 429 };
+}
 
 export interface MailchimpSimulatorOptions {
   /** 0 or absent: a free port. Always 127.0.0.1. */
@@ -43,8 +52,13 @@ export interface MailchimpSimulatorOptions {
   /** Optional token bucket per API key (the vendor publishes none). Default false. */
   rateLimit?: RateLimit | false;
   faults?: Faults;
-  /** Any audience ID used is created on first use, so local demos just work. Default true. */
+  /**
+   * Demo option: any audience ID used is created on first use. Default false: an unknown audience
+   * answers 404 Resource Not Found, as the vendor does. `npm start` turns it on.
+   */
   autoCreateLists?: boolean;
+  /** Audiences that exist from the start (IDs). */
+  lists?: string[];
   /** Double opt-in setting of auto-created audiences. Default false. */
   doubleOptIn?: boolean;
   /** Cap of members per batch subscribe (the vendor's is 500). */
@@ -96,6 +110,8 @@ export interface SimulatedList {
 export interface SimulatorCounters extends RequestCounters {
   /** 429s because the caller had the maximum number of requests in flight. */
   concurrencyRejections: number;
+  /** Batch calls answered 403 or 429 without a body (the high-volume throttle). */
+  bodilessThrottles: number;
   batches: number;
   membersReceived: number;
   memberErrors: number;
@@ -170,6 +186,7 @@ function emptyCounters(): SimulatorCounters {
   return {
     ...emptyRequestCounters(),
     concurrencyRejections: 0,
+    bodilessThrottles: 0,
     batches: 0,
     membersReceived: 0,
     memberErrors: 0,
@@ -223,7 +240,7 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
   const apiKeys = options.apiKeys ? new Set(options.apiKeys) : undefined;
   const maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
   const rateLimit = options.rateLimit ?? false;
-  const autoCreateLists = options.autoCreateLists ?? true;
+  const autoCreateLists = options.autoCreateLists ?? false;
   const maxPerBatch = options.maxMembersPerBatch ?? 500;
   const maxMergeFields = options.maxMergeFields ?? 30;
 
@@ -233,7 +250,12 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
     fakeEmails: new Set((options.fakeEmails ?? []).map((email) => email.toLowerCase())),
   };
   const injector = new FaultInjector(options.faults ?? {});
-  const setFaults = (next: Faults) => injector.set(next);
+  /** Batch subscribe calls since faults were last set (the bodiless throttle counts them). */
+  let batchCalls = 0;
+  const setFaults = (next: Faults) => {
+    batchCalls = 0;
+    injector.set(next);
+  };
   const buckets = rateLimit ? new TokenBuckets(rateLimit) : undefined;
   const inFlight = new Map<string, number>();
 
@@ -245,6 +267,8 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
     state.lists.set(listId, list);
     return list;
   }
+
+  for (const listId of options.lists ?? []) newList(listId);
 
   function listFor(listId: string): SimulatedList {
     const list = state.lists.get(listId);
@@ -558,6 +582,13 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
     if (fault === 'connectionReset') return;
     if (fault === 'serverError') return answer(response, 500, internalError());
     if (fault === 'tooManyRequests') return answer(response, 429, tooManyConnections());
+    const throttle = injector.faults.bodilessThrottle;
+    if (throttle && throttle.every > 0 && method === 'POST' && /^\/3\.0\/lists\/[^/]+\/?$/.test(path) && ++batchCalls % throttle.every === 0) {
+      state.counters.bodilessThrottles += 1;
+      if (throttle.status === 429) state.counters.tooManyRequests += 1;
+      response.writeHead(throttle.status, { 'content-length': 0 });
+      return void response.end();
+    }
     if (buckets && !buckets.take(apiKey).taken) {
       state.counters.tooManyRequests += 1;
       return answer(response, 429, problem(429, 'TooManyRequests', 'You have exceeded the request rate allowed for this account.'));
@@ -578,6 +609,8 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
 
   function reset(): void {
     state.lists.clear();
+    for (const listId of options.lists ?? []) newList(listId);
+    batchCalls = 0;
     state.counters = emptyCounters();
     buckets?.clear();
     setFaults({});

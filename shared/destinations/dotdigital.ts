@@ -70,8 +70,8 @@ import { z } from 'zod';
 import type { BatchResult, DestinationAdapter, DestinationCall, ErrorCategory, MappedMember, RecordFailure } from './destination.js';
 import { DestinationError } from './destinationError.js';
 import { personFields } from './personFields.js';
-import { callVendor, withApiOrigin, type VendorResponse } from './vendorHttp.js';
-import { IMPORT_FILE_TARGET_BYTES, toImportFiles, toMultipartBody, type ImportFile } from './dotdigitalImportFile.js';
+import { callVendor, retryAfterMs, withApiOrigin, type VendorResponse } from './vendorHttp.js';
+import { IMPORT_FILE_TARGET_BYTES, toFileMedia, toImportFiles, type ImportFile } from './dotdigitalImportFile.js';
 
 export const REGIONS = ['r1', 'r2', 'r3'] as const;
 export type Region = (typeof REGIONS)[number];
@@ -86,6 +86,11 @@ export const DOTDIGITAL_BATCH_SIZE = 50_000;
 const CALL_TIMEOUT_MS = 125_000;
 /** Waited after the vendor refuses a 26th active import: other imports must end first. */
 const TOO_MANY_IMPORTS_WAIT_MS = 30_000;
+/**
+ * Waited after ERROR_APIUSAGE_EXCEEDED when the answer names no wait (assumption: the vendor
+ * documents an hourly allowance on the flat scheme, not when a refused call may come back).
+ */
+export const API_USAGE_FALLBACK_WAIT_MS = 5_000;
 const VENDOR_ENDPOINT = /^https:\/\/r\d+-api(?:-[a-z0-9]+)?\.(?:dotdigital|dotmailer)\.com$/i;
 
 const settingsSchema = z.object({
@@ -254,6 +259,14 @@ function callFailed(response: VendorResponse, what: string): DestinationError {
   const detail = message || `HTTP ${response.status}`;
   const options = { status: response.status, code };
   switch (code) {
+    // API users on the older flat scheme have an hourly allowance; over it every call answers
+    // 400 ERROR_APIUSAGE_EXCEEDED (developer.dotdigital.com/docs/call-rate-limits; the vendor's
+    // Magento connector Model/Apiconnector/Client.php lists the code). A throttle, not a config error.
+    case 'ERROR_APIUSAGE_EXCEEDED':
+      return new DestinationError('rateLimited', `${what}: the API user is over its hourly call allowance (${detail})`, {
+        ...options,
+        retryAfterMs: retryAfterMs(response.headers) ?? API_USAGE_FALLBACK_WAIT_MS,
+      });
     case 'ERROR_IMPORT_TOOMANYACTIVEIMPORTS':
       // The engine's shared slots keep Outflow under 25; the others are another integration's.
       return new DestinationError('rateLimited', `${what}: the account already runs 25 imports (${detail})`, { ...options, retryAfterMs: TOO_MANY_IMPORTS_WAIT_MS });
@@ -268,6 +281,7 @@ function callFailed(response: VendorResponse, what: string): DestinationError {
 
 interface SendOptions {
   body?: Uint8Array;
+  json?: unknown;
   headers?: Record<string, string>;
   /** false for the discovery call itself: nothing left to ask. */
   explainForbidden?: boolean;
@@ -280,6 +294,7 @@ async function send(call: Call, base: string, method: string, path: string, opti
       url: withApiOrigin(`${base}${path}`, call.apiOrigin),
       headers: { ...authorization(call), ...options.headers },
       body: options.body,
+      json: options.json,
       signal: call.signal,
       timeoutMs: CALL_TIMEOUT_MS,
     });
@@ -369,7 +384,7 @@ function readStatus(body: unknown): { id?: string; status: string } {
 
 export interface DotdigitalAdapterOptions {
   polling?: Partial<ImportPolling>;
-  /** Largest import file built (bytes); default 40 MB. */
+  /** Largest import file built (bytes); default 30 MB. */
   fileTargetBytes?: number;
 }
 
@@ -404,9 +419,8 @@ export function createDotdigitalAdapter(options: DotdigitalAdapterOptions = {}):
   }
 
   async function upload(call: Call, base: string, file: ImportFile): Promise<{ id: string; status: string }> {
-    const { body, contentType } = toMultipartBody(file.csv, `outflow-${Date.now()}.csv`);
     const path = `/v2/address-books/${call.details.addressBookId}/contacts/import/with-merge-option/${MERGE_OPTION}`;
-    const response = await send(call, base, 'POST', path, { body, headers: { 'content-type': contentType } });
+    const response = await send(call, base, 'POST', path, { json: toFileMedia(file.csv, `outflow-${Date.now()}.csv`) });
     if (response.status < 200 || response.status >= 300) throw callFailed(response, 'The contact import');
     const started = readStatus(response.body);
     if (!started.id) throw new DestinationError('vendorUnavailable', 'dotdigital accepted the import without an import id');

@@ -56,8 +56,8 @@ export const LINKEDIN_PROTOCOL_VERSION = '2.0.0';
 export const LINKEDIN_BATCH_LIMIT = 5000;
 /** Matched members a DMP segment needs before campaigns can target it. */
 export const MINIMUM_AUDIENCE_SIZE = 300;
-/** Placeholder partner enum; LinkedIn gives each approved application its own value. */
-export const DEFAULT_SOURCE_PLATFORM = 'OUTFLOW';
+/** The company schema caps companyPageUrl at 100 characters (LinkedIn Marketing API, DMP Segment Companies). */
+export const COMPANY_PAGE_URL_MAX = 100;
 /** 429 without Retry-After: the limits are per minute, so a few seconds is the least that helps. */
 export const RATE_LIMIT_FALLBACK_WAIT_MS = 10_000;
 /** A new segment answers 404 for a while (LinkedIn says 5 s; integrators see up to 2 minutes). */
@@ -90,12 +90,13 @@ const settingsSchema = z.object({
     .regex(/^\d{6}$/, 'a LinkedIn-Version of the form YYYYMM')
     .optional()
     .describe(`LinkedIn-Version header (YYYYMM). Default ${LINKEDIN_DEFAULT_VERSION}; LinkedIn sunsets each version after about a year.`),
+  // An enum value LinkedIn assigns each partner when it grants Audiences access (Microsoft Learn,
+  // DMP Segments: sourcePlatform); no value works for everyone, so there is no default.
   sourcePlatform: z
-    .string()
+    .string({ error: 'sourcePlatform is required: the value LinkedIn assigned your application when it granted Audiences access' })
     .trim()
-    .min(1)
-    .optional()
-    .describe('The sourcePlatform value LinkedIn assigned your application when it granted Audiences access. Used to create and find segments.'),
+    .min(1, 'sourcePlatform is required: the value LinkedIn assigned your application when it granted Audiences access')
+    .describe('Required. The sourcePlatform value LinkedIn assigned your application when it granted Audiences access. Used to create and find segments.'),
 });
 const secretsSchema = z.object({
   accessToken: z.string().trim().min(1).describe('OAuth 2.0 access token with the rw_dmp_segments permission, of a member with a role other than VIEWER on the ad account.'),
@@ -265,7 +266,8 @@ export function toCompanyElement(member: MappedMember): LinkedinCompanyElement |
   const urn = fields.organizationUrn ? toOrganizationUrn(fields.organizationUrn) : undefined;
   if (urn) element.organizationUrn = urn;
   const page = fields.companyPageUrl?.trim();
-  if (page && /^https?:\/\//i.test(page)) element.companyPageUrl = page;
+  // Longer than the schema allows: left out, so the company is still matched on its other fields.
+  if (page && /^https?:\/\//i.test(page) && page.length <= COMPANY_PAGE_URL_MAX) element.companyPageUrl = page;
   return element;
 }
 
@@ -378,7 +380,10 @@ type DmpSegment = z.infer<typeof dmpSegment>;
 const finderAnswer = z.object({ elements: z.array(dmpSegment), paging: z.object({ total: z.number().optional() }).passthrough().optional() });
 
 function sourcePlatformOf(call: Call): string {
-  return call.settings.sourcePlatform ?? DEFAULT_SOURCE_PLATFORM;
+  const value = call.settings.sourcePlatform?.trim();
+  // Connections saved before the setting was required have none: say what to fix.
+  if (!value) throw new DestinationError('config', "The LinkedIn connection has no sourcePlatform: set it to the value LinkedIn assigned your application (the connection's settings).", { code: 'MissingSourcePlatform' });
+  return value;
 }
 
 /** The segment this export keeps for a lake segment: same source id (and platform), in this ad account. */
@@ -544,7 +549,9 @@ export const linkedin: DestinationAdapter<LinkedinSettings, LinkedinSecrets, Lin
     try {
       // The DMP finder checks the token, the rw_dmp_segments permission and the ad account in one
       // call, which is all an export needs (GET /adAccounts/{id} would need rw_ads as well).
-      const query = new URLSearchParams({ q: 'account', account: accountUrn(call.settings), start: '0', count: '1' });
+      // With sourcePlatform, as every run's segment lookup sends it: a value LinkedIn does not
+      // recognise for this application fails here, not at the first run.
+      const query = new URLSearchParams({ q: 'account', account: accountUrn(call.settings), sourcePlatform: sourcePlatformOf(call), start: '0', count: '1' });
       const response = await send(call, 'GET', `/dmpSegments?${query}`);
       if (response.status === 200) return { ok: true };
       return { ok: false, reason: `LinkedIn refused to list the DMP segments of ad account ${call.settings.adAccountId}: ${vendorDetail(response)}` };

@@ -61,7 +61,7 @@ import type { BatchResult, DestinationAdapter, DestinationCall, MappedMember, Re
 import { DestinationError } from './destinationError.js';
 import { withoutDuplicatesInBatch } from './duplicatesInBatch.js';
 import { personFields } from './personFields.js';
-import { callVendor, withApiOrigin, type VendorResponse } from './vendorHttp.js';
+import { callVendor, retryAfterMs, withApiOrigin, type VendorResponse } from './vendorHttp.js';
 
 export const MAILCHIMP_BATCH_LIMIT = 500;
 /** The vendor's documented call timeout is 120 s; waiting a little longer lets its own answer arrive. */
@@ -218,7 +218,36 @@ function authorization(call: Call): Record<string, string> {
 }
 
 async function send(call: Call, method: string, path: string, json?: unknown): Promise<VendorResponse> {
-  return callVendor({ method, url: vendorUrl(call, path), headers: authorization(call), json, signal: call.signal, timeoutMs: CALL_TIMEOUT_MS });
+  const response = await callVendor({ method, url: vendorUrl(call, path), headers: authorization(call), json, signal: call.signal, timeoutMs: CALL_TIMEOUT_MS, passStatuses: [403, 429] });
+  if (response.status === 403 || response.status === 429) throw refusal(response, path);
+  return response;
+}
+
+/** True when the answer carries no problem document (empty, or not JSON). */
+function isBodiless(body: unknown): boolean {
+  return !body || typeof body !== 'object';
+}
+
+/**
+ * 429 and 403 answers. "At exceptionally high volumes, you may receive an HTTP 429 or 403 without
+ * a JSON body" (fern-marketing-api-docs pages/api-concepts/rate-limits-and-timeouts.mdx): a 403
+ * without a problem document is that throttle, retried like a 429; a 403 with one is a refusal of
+ * the key (wrong role, disabled account) and stays an auth failure. No Retry-After is documented,
+ * so the engine's own backoff applies when none comes.
+ */
+export function refusal(response: VendorResponse, path: string): DestinationError {
+  const wait = retryAfterMs(response.headers);
+  if (response.status === 429) {
+    return new DestinationError('rateLimited', `Mailchimp throttled ${path} (429${isBodiless(response.body) ? ' without a body' : `: ${describeProblem(response)}`})`, {
+      status: 429,
+      code: 'TooManyRequests',
+      retryAfterMs: wait,
+    });
+  }
+  if (isBodiless(response.body)) {
+    return new DestinationError('rateLimited', `Mailchimp throttled ${path} (403 without a body, its high-volume throttle)`, { status: 403, code: 'BodilessForbidden', retryAfterMs: wait });
+  }
+  return new DestinationError('auth', `The destination refused the credentials (403: ${describeProblem(response)})`, { status: 403, code: problemOf(response.body).title });
 }
 
 interface Problem {

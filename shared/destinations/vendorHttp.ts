@@ -54,6 +54,11 @@ export interface VendorRequest {
   body?: string | Uint8Array;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /**
+   * Statuses returned to the adapter instead of thrown, for vendors whose 403 or 429 means
+   * something the generic mapping would get wrong (Mailchimp's bodiless 403 is a throttle).
+   */
+  passStatuses?: number[];
 }
 
 /**
@@ -89,6 +94,7 @@ export async function callVendor(request: VendorRequest): Promise<VendorResponse
   }
   const status = response.status;
   const path = new URL(request.url).pathname;
+  if (request.passStatuses?.includes(status)) return { status, headers: response.headers, body: parsed };
   const vendorMessage = describeVendorBody(parsed);
   if (status === 401 || status === 403) {
     throw new DestinationError('auth', `The destination refused the credentials (${status}${vendorMessage ? `: ${vendorMessage}` : ''})`, { status });

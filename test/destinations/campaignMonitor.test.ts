@@ -64,7 +64,7 @@ describe('adapter against the simulator', () => {
   let listSeq = 0;
 
   beforeAll(async () => {
-    simulator = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: false });
+    simulator = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: false, autoCreateLists: true });
   });
   afterAll(async () => {
     await simulator?.stop();
@@ -132,7 +132,7 @@ describe('adapter against the simulator', () => {
   });
 
   it('a vendor 209 answer becomes a config DestinationError with the vendor code', async () => {
-    const small = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: false, maxSubscribersPerImport: 5 });
+    const small = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: false, maxSubscribersPerImport: 5, autoCreateLists: true });
     try {
       const error = await thrown(campaignMonitor.sendBatch({ ...call(), apiOrigin: small.url }, members(6)));
       expect(error).toMatchObject({ category: 'config', options: { status: 400, code: '209' } });
@@ -169,7 +169,7 @@ describe('adapter against the simulator', () => {
   });
 
   it('429 from the token bucket without Retry-After still carries the wait from X-RateLimit-Reset', async () => {
-    const limited = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 0.5, burst: 1 }, retryAfterHeader: false });
+    const limited = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 0.5, burst: 1 }, retryAfterHeader: false, autoCreateLists: true });
     try {
       const target = { ...call(), apiOrigin: limited.url };
       await campaignMonitor.sendBatch(target, members(1));

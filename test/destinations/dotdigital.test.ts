@@ -15,7 +15,7 @@ import {
   type DotdigitalSettings,
   type ImportPolling,
 } from '../../shared/destinations/dotdigital.js';
-import { toImportCsv, toImportFiles, toMultipartBody } from '../../shared/destinations/dotdigitalImportFile.js';
+import { toFileMedia, toImportCsv, toImportFiles } from '../../shared/destinations/dotdigitalImportFile.js';
 import type { DestinationCall, MappedMember } from '../../shared/destinations/destination.js';
 import { DestinationError } from '../../shared/destinations/destinationError.js';
 import { startDotdigitalSimulator, type DotdigitalSimulator, type DotdigitalSimulatorOptions } from '../../local/simulators/dotdigitalSimulator.js';
@@ -57,16 +57,11 @@ describe('toImportFiles', () => {
     expect(files.flatMap((file) => file.members.map((member) => member.email))).toEqual(['a@example.com']);
   });
 
-  it('wraps a file in a multipart body with one part named file', () => {
-    const { body, contentType } = toMultipartBody(Buffer.from('Email\r\na@example.com\r\n'), 'batch.csv');
-    const boundary = /boundary=(.+)$/.exec(contentType)![1]!;
-    expect(body.toString('utf8')).toBe(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="batch.csv"\r\nContent-Type: text/csv\r\n\r\nEmail\r\na@example.com\r\n\r\n--${boundary}--\r\n`);
-  });
-});
-
-describe('fromReportFaults', () => {
-  it.each(faultsCases)('$name', ({ csv, memberCount, expected }) => {
-    expect(fromReportFaults(csv, memberCount)).toEqual(expected);
+  it('wraps a file in the JSON ApiFileMedia body of the v2 OpenAPI: fileName and base64 data, nothing else', () => {
+    const media = toFileMedia(Buffer.from('Email\r\nsøren@example.com\r\n'), 'batch.csv');
+    expect(Object.keys(media).sort()).toEqual(['data', 'fileName']);
+    expect(media.fileName).toBe('batch.csv');
+    expect(Buffer.from(media.data, 'base64').toString('utf8')).toBe('Email\r\nsøren@example.com\r\n');
   });
 
   it('refuses a JSON error body as a fault report', () => {
@@ -140,7 +135,7 @@ describe('adapter against the simulator', () => {
   const extra: DotdigitalSimulator[] = [];
 
   beforeAll(async () => {
-    simulator = await startDotdigitalSimulator({ apiUsers: { [USER]: PASSWORD }, rateLimit: false, importDelayMs: 60, notFinishedPolls: 1 });
+    simulator = await startDotdigitalSimulator({ apiUsers: { [USER]: PASSWORD }, rateLimit: false, importDelayMs: 60, notFinishedPolls: 1, autoCreateAddressBooks: true });
   });
   afterAll(async () => {
     await simulator?.stop();
@@ -149,7 +144,7 @@ describe('adapter against the simulator', () => {
   beforeEach(() => simulator.reset());
 
   async function another(options: DotdigitalSimulatorOptions): Promise<DotdigitalSimulator> {
-    const started = await startDotdigitalSimulator({ apiUsers: { [USER]: PASSWORD }, rateLimit: false, importDelayMs: 30, ...options });
+    const started = await startDotdigitalSimulator({ apiUsers: { [USER]: PASSWORD }, rateLimit: false, importDelayMs: 30, autoCreateAddressBooks: true, ...options });
     extra.push(started);
     return started;
   }

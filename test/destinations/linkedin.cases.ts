@@ -103,6 +103,16 @@ export const companyElementCases: CompanyElementCase[] = [
     expected: { action: 'ADD', companyName: 'Acme' },
   },
   {
+    name: "a page URL over the company schema's 100 characters is left out",
+    member: { email: 'acct-7', fields: { companyName: 'Acme', companyPageUrl: `https://www.linkedin.com/company/${'a'.repeat(101 - 'https://www.linkedin.com/company/'.length)}` } },
+    expected: { action: 'ADD', companyName: 'Acme' },
+  },
+  {
+    name: 'a page URL of exactly 100 characters is kept',
+    member: { email: 'acct-8', fields: { companyName: 'Acme', companyPageUrl: `https://www.linkedin.com/company/${'a'.repeat(100 - 'https://www.linkedin.com/company/'.length)}` } },
+    expected: { action: 'ADD', companyName: 'Acme', companyPageUrl: `https://www.linkedin.com/company/${'a'.repeat(100 - 'https://www.linkedin.com/company/'.length)}` },
+  },
+  {
     name: 'without a company name there is no element',
     member: { email: 'acct-6', fields: { companyName: ' ', companyWebsiteDomain: 'acme.com' } },
     expected: undefined,

@@ -27,6 +27,8 @@ import { thrown } from '../support/destinationErrors.js';
 
 const TOKEN = 'li-test-token';
 const ACCOUNT = '512345678';
+/** The enum value the simulated LinkedIn granted this application. */
+const SOURCE_PLATFORM = 'OUTFLOW_TEST';
 
 describe('toUserElement', () => {
   it.each(userElementCases)('$name', ({ member, expected }) => {
@@ -73,11 +75,17 @@ describe('declarations', () => {
   });
 
   it('validates connection settings, secrets and export details', () => {
-    expect(linkedin.connectionSettings.safeParse({ adAccountId: '123' }).success).toBe(true);
-    expect(linkedin.connectionSettings.safeParse({ adAccountId: 'urn:li:sponsoredAccount:123' }).success).toBe(true);
-    expect(linkedin.connectionSettings.safeParse({ adAccountId: 'acme' }).success).toBe(false);
+    expect(linkedin.connectionSettings.safeParse({ adAccountId: '123', sourcePlatform: 'PARTNER_X' }).success).toBe(true);
+    expect(linkedin.connectionSettings.safeParse({ adAccountId: 'urn:li:sponsoredAccount:123', sourcePlatform: 'PARTNER_X' }).success).toBe(true);
+    expect(linkedin.connectionSettings.safeParse({ adAccountId: 'acme', sourcePlatform: 'PARTNER_X' }).success).toBe(false);
     expect(linkedin.connectionSettings.safeParse({}).success).toBe(false);
-    expect(linkedin.connectionSettings.safeParse({ adAccountId: '123', apiVersion: '2026-04' }).success).toBe(false);
+    expect(linkedin.connectionSettings.safeParse({ adAccountId: '123', apiVersion: '2026-04', sourcePlatform: 'PARTNER_X' }).success).toBe(false);
+    // sourcePlatform is LinkedIn's per-partner enum: required, no default, and the refusal names it.
+    const missing = linkedin.connectionSettings.safeParse({ adAccountId: '123' });
+    expect(missing.success).toBe(false);
+    expect(!missing.success && missing.error.issues.map((issue) => issue.path.join('.'))).toEqual(['sourcePlatform']);
+    expect(!missing.success && missing.error.issues[0]!.message).toContain('sourcePlatform is required');
+    expect(linkedin.connectionSettings.safeParse({ adAccountId: '123', sourcePlatform: '  ' }).success).toBe(false);
     expect(linkedin.connectionSecrets.safeParse({ accessToken: '' }).success).toBe(false);
     expect(linkedin.connectionSecrets.safeParse({ accessToken: 't' }).success).toBe(true);
     expect(linkedin.exportDetails.safeParse({}).success).toBe(true);
@@ -101,7 +109,7 @@ describe('adapter against the simulator', () => {
   let segmentSeq = 0;
 
   beforeAll(async () => {
-    simulator = await startLinkedinSimulator({ accessTokens: [TOKEN], adAccounts: [ACCOUNT], rateLimit: false });
+    simulator = await startLinkedinSimulator({ accessTokens: [TOKEN], adAccounts: [ACCOUNT], rateLimit: false, sourcePlatforms: [SOURCE_PLATFORM] });
   });
   afterAll(async () => {
     await simulator?.stop();
@@ -109,7 +117,7 @@ describe('adapter against the simulator', () => {
   beforeEach(() => simulator.reset());
 
   function call(details: LinkedinDetails = {}, token = TOKEN, origin?: string): Call {
-    return { settings: { adAccountId: ACCOUNT }, secrets: { accessToken: token }, details, apiOrigin: origin ?? simulator.url };
+    return { settings: { adAccountId: ACCOUNT, sourcePlatform: SOURCE_PLATFORM }, secrets: { accessToken: token }, details, apiOrigin: origin ?? simulator.url };
   }
 
   function segment(type: SegmentRef['type'] = 'Contact', name?: string): SegmentRef {
@@ -347,9 +355,16 @@ describe('adapter against the simulator', () => {
     const badToken = await linkedin.testConnection(call({}, 'wrong'));
     expect(badToken.ok).toBe(false);
     expect(!badToken.ok && badToken.reason).toMatch(/Invalid access token/);
-    const otherAccount = await linkedin.testConnection({ ...call(), settings: { adAccountId: '999' } });
+    const otherAccount = await linkedin.testConnection({ ...call(), settings: { adAccountId: '999', sourcePlatform: SOURCE_PLATFORM } });
     expect(otherAccount.ok).toBe(false);
     expect(!otherAccount.ok && otherAccount.reason).toMatch(/Not enough permissions/);
+    // The connection test sends sourcePlatform, so a value LinkedIn did not grant fails here, not at the first run.
+    const wrongPlatform = await linkedin.testConnection({ ...call(), settings: { adAccountId: ACCOUNT, sourcePlatform: 'NOT_GRANTED' } });
+    expect(wrongPlatform.ok).toBe(false);
+    expect(!wrongPlatform.ok && wrongPlatform.reason).toMatch(/sourcePlatform/);
+    // A connection saved before the setting was required: a config answer naming it, no placeholder sent.
+    const none = await linkedin.testConnection({ ...call(), settings: { adAccountId: ACCOUNT } as never });
+    expect(none).toEqual({ ok: false, reason: expect.stringContaining('no sourcePlatform') });
   });
 
   it('sends the headers LinkedIn requires, and the configured version and source platform', async () => {
@@ -369,7 +384,7 @@ describe('adapter against the simulator', () => {
       const target: Call = { settings: { adAccountId: ACCOUNT, apiVersion: '202608', sourcePlatform: 'PARTNER_X' }, secrets: { accessToken: TOKEN }, details: { dmpSegments: { [all.id]: { id: '77' } } }, apiOrigin: origin, segment: all };
       await linkedin.testConnection(target);
       await linkedin.sendBatch(target, contacts(1));
-      expect(seen[0]).toMatchObject({ method: 'GET', url: `/rest/dmpSegments?q=account&account=urn%3Ali%3AsponsoredAccount%3A${ACCOUNT}&start=0&count=1`, auth: `Bearer ${TOKEN}`, version: '202608', protocol: '2.0.0' });
+      expect(seen[0]).toMatchObject({ method: 'GET', url: `/rest/dmpSegments?q=account&account=urn%3Ali%3AsponsoredAccount%3A${ACCOUNT}&sourcePlatform=PARTNER_X&start=0&count=1`, auth: `Bearer ${TOKEN}`, version: '202608', protocol: '2.0.0' });
       expect(seen[1]).toMatchObject({ method: 'POST', url: '/rest/dmpSegments/77/users', version: '202608', protocol: '2.0.0', restliMethod: 'BATCH_CREATE' });
     } finally {
       await new Promise((resolve) => server.close(resolve));

@@ -85,7 +85,7 @@ describe('adapter against the simulator', () => {
   let listSeq = 0;
 
   beforeAll(async () => {
-    simulator = await startMailchimpSimulator({ apiKeys: [API_KEY], dataCenter: 'us6' });
+    simulator = await startMailchimpSimulator({ apiKeys: [API_KEY], dataCenter: 'us6', autoCreateLists: true });
   });
   afterAll(async () => {
     await simulator?.stop();
@@ -180,7 +180,7 @@ describe('adapter against the simulator', () => {
   });
 
   it('a 400 about the request is a config error; an unknown audience names the audience', async () => {
-    const small = await startMailchimpSimulator({ apiKeys: [API_KEY], maxMembersPerBatch: 5 });
+    const small = await startMailchimpSimulator({ apiKeys: [API_KEY], maxMembersPerBatch: 5, autoCreateLists: true });
     try {
       const error = await thrown(mailchimp.sendBatch({ ...call(), apiOrigin: small.url }, members(6)));
       expect(error).toMatchObject({ category: 'config', options: { status: 400, code: 'Invalid Resource' } });
@@ -299,7 +299,7 @@ describe('adapter against the simulator', () => {
   });
 
   it('prepareRun fails with a clear message naming the fields the vendor refused to create', async () => {
-    const full = await startMailchimpSimulator({ apiKeys: [API_KEY], maxMergeFields: 6 });
+    const full = await startMailchimpSimulator({ apiKeys: [API_KEY], maxMergeFields: 6, autoCreateLists: true });
     try {
       const target = { ...call(), apiOrigin: full.url };
       const error = await thrown(mailchimp.prepareRun!(target, run(['email', 'firstName', 'gender', 'postalCode', 'city'])));
@@ -312,7 +312,7 @@ describe('adapter against the simulator', () => {
   });
 
   it('prepareRun chooses the status for new people: pending on double opt-in audiences, the export choice first', async () => {
-    const doubleOptIn = await startMailchimpSimulator({ apiKeys: [API_KEY], doubleOptIn: true });
+    const doubleOptIn = await startMailchimpSimulator({ apiKeys: [API_KEY], doubleOptIn: true, autoCreateLists: true });
     try {
       const target = { ...call(), apiOrigin: doubleOptIn.url };
       expect(await mailchimp.prepareRun!(target, run(['email']))).toEqual({ ...target.details, statusIfNew: 'pending', mergeTags: {} });

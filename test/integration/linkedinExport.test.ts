@@ -18,6 +18,9 @@ const SEEDS_MESSAGE = (name: string) => `The following segment isn't eligible fo
 const CONTACT_MAPPING = { email: 'Email', firstName: 'FirstName', lastName: 'LastName', title: 'JobTitle', country: 'Country' };
 const COUNTRY_CODES: Record<string, string> = { Norway: 'NO', Denmark: 'DK', Netherlands: 'NL', 'United Kingdom': 'GB' };
 
+/** The enum value the simulated LinkedIn granted this application. */
+const SOURCE_PLATFORM = 'OUTFLOW_E2E';
+
 let stack: TestStack;
 let simulator: LinkedinSimulator;
 let connectionId: string;
@@ -32,7 +35,7 @@ beforeAll(async () => {
     invalidEmailRate: 0.002,
     // The vendor's per-minute limits stay on; the engine's rate is raised so tests need not pace
     // themselves at the production 3 calls/s.
-    simulatorOptions: { LINKEDIN_API_URL: { accessTokens: [TOKEN], adAccounts: [AD_ACCOUNT] } },
+    simulatorOptions: { LINKEDIN_API_URL: { accessTokens: [TOKEN], adAccounts: [AD_ACCOUNT], sourcePlatforms: [SOURCE_PLATFORM] } },
     settings: { DESTINATION_RATE_LIMITS: JSON.stringify({ linkedin: { requestsPerSecond: 20, burst: 20 } }) },
   });
   simulator = stack.simulators.find((candidate) => candidate.setting === 'LINKEDIN_API_URL')!.instance as LinkedinSimulator;
@@ -79,10 +82,15 @@ async function expectUserListMatchesLake(segmentName: string): Promise<number> {
 
 describe('a LinkedIn connection on a b2b lake', () => {
   it('lists Contact and Account segments, all eligible for LinkedIn, and tests the connection', async () => {
+    // sourcePlatform is required and has no default: the refusal names it.
+    const refused = await stack.api.post('/connections', { name: 'LinkedIn Ads', type: 'linkedin', settings: { adAccountId: AD_ACCOUNT }, secrets: { accessToken: TOKEN }, privacyConsent: true });
+    expect(refused.status).toBe(400);
+    expect(refused.text).toContain('sourcePlatform');
+
     const created = await stack.api.post('/connections', {
       name: 'LinkedIn Ads',
       type: 'linkedin',
-      settings: { adAccountId: AD_ACCOUNT },
+      settings: { adAccountId: AD_ACCOUNT, sourcePlatform: SOURCE_PLATFORM },
       secrets: { accessToken: TOKEN },
       privacyConsent: true,
     });

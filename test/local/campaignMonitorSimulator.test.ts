@@ -32,7 +32,7 @@ describe('Campaign Monitor simulator', () => {
   const call = (method: string, path: string, body?: unknown, key?: string | null) => request(simulator.url, method, path, body, key);
 
   beforeAll(async () => {
-    simulator = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 1000, burst: 1000 } });
+    simulator = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 1000, burst: 1000 }, autoCreateLists: true });
   });
   afterAll(async () => {
     await simulator?.stop();
@@ -162,7 +162,7 @@ describe('Campaign Monitor simulator', () => {
 
 describe('rate limiting', () => {
   it('every authenticated answer carries X-RateLimit-*; over the bucket → 429 with Retry-After', async () => {
-    const limited = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 2, burst: 3 } });
+    const limited = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 2, burst: 3 }, autoCreateLists: true });
     try {
       const answers: Answer[] = [];
       for (let i = 0; i < 4; i += 1) answers.push(await request(limited.url, 'GET', '/api/v3.3/systemdate.json'));
@@ -175,7 +175,7 @@ describe('rate limiting', () => {
       expect(limited.state.counters.tooManyRequests).toBe(1);
 
       // Buckets are per API key, and refill at the declared rate.
-      const other = await startCampaignMonitorSimulator({ rateLimit: { requestsPerSecond: 2, burst: 1 } });
+      const other = await startCampaignMonitorSimulator({ rateLimit: { requestsPerSecond: 2, burst: 1 }, autoCreateLists: true });
       try {
         expect((await request(other.url, 'GET', '/api/v3.3/systemdate.json', undefined, 'key-a')).status).toBe(200);
         expect((await request(other.url, 'GET', '/api/v3.3/systemdate.json', undefined, 'key-b')).status).toBe(200);
@@ -194,7 +194,7 @@ describe('rate limiting', () => {
 describe('faults', () => {
   let simulator: CampaignMonitorSimulator;
   beforeAll(async () => {
-    simulator = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: false });
+    simulator = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: false, autoCreateLists: true });
   });
   afterAll(async () => {
     await simulator?.stop();

@@ -4,7 +4,7 @@
 // and X-RateLimit headers, region refusal, repeatable faults and the control endpoints.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDotdigitalSimulator, type DotdigitalSimulator, type DotdigitalSimulatorOptions } from '../../local/simulators/dotdigitalSimulator.js';
-import { toMultipartBody } from '../../shared/destinations/dotdigitalImportFile.js';
+import { toFileMedia } from '../../shared/destinations/dotdigitalImportFile.js';
 
 const USER = 'apiuser-sim@apiconnector.com';
 const PASSWORD = 'sim-password';
@@ -40,7 +40,7 @@ describe('dotdigital simulator', () => {
   const call = (method: string, path: string, options?: Parameters<typeof request>[3]) => request(simulator.url, method, path, options);
 
   async function start(options: DotdigitalSimulatorOptions): Promise<DotdigitalSimulator> {
-    const started = await startDotdigitalSimulator({ apiUsers: { [USER]: PASSWORD }, rateLimit: false, ...options });
+    const started = await startDotdigitalSimulator({ apiUsers: { [USER]: PASSWORD }, rateLimit: false, autoCreateAddressBooks: true, ...options });
     others.push(started);
     return started;
   }
@@ -56,7 +56,7 @@ describe('dotdigital simulator', () => {
   }
 
   beforeAll(async () => {
-    simulator = await startDotdigitalSimulator({ apiUsers: { [USER]: PASSWORD }, rateLimit: false, importDelayMs: 50, notFinishedPolls: 1 });
+    simulator = await startDotdigitalSimulator({ apiUsers: { [USER]: PASSWORD }, rateLimit: false, importDelayMs: 50, notFinishedPolls: 1, autoCreateAddressBooks: true });
   });
   afterAll(async () => {
     await simulator?.stop();
@@ -125,9 +125,9 @@ describe('dotdigital simulator', () => {
     expect((await call('GET', '/v2/address-books/7')).body.contacts).toBe(2);
   });
 
-  it('imports a multipart file the way the adapter sends it', async () => {
-    const { body, contentType } = toMultipartBody(Buffer.from('Email,FIRSTNAME\r\nsoren@example.dk,Søren\r\n'), 'batch.csv');
-    const started = await call('POST', '/v2/address-books/8/contacts/import/with-merge-option/OnlyOverwriteIfNotEmpty', { body, contentType });
+  it('imports the JSON ApiFileMedia body the way the adapter sends it', async () => {
+    const media = toFileMedia(Buffer.from('Email,FIRSTNAME\r\nsoren@example.dk,Søren\r\n'), 'batch.csv');
+    const started = await call('POST', '/v2/address-books/8/contacts/import/with-merge-option/OnlyOverwriteIfNotEmpty', { json: media });
     expect(started.status).toBe(202);
     expect(await settled(simulator.url, started.body.id)).toBe('Finished');
     expect(simulator.state.contacts.get('soren@example.dk')!.dataFields.FIRSTNAME).toBe('Søren');

@@ -31,7 +31,7 @@ describe('Mailchimp simulator', () => {
   const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => request(simulator.url, method, path, body, headers);
 
   beforeAll(async () => {
-    simulator = await startMailchimpSimulator({ apiKeys: [API_KEY] });
+    simulator = await startMailchimpSimulator({ apiKeys: [API_KEY], autoCreateLists: true });
   });
   afterAll(async () => {
     await simulator?.stop();
@@ -63,7 +63,7 @@ describe('Mailchimp simulator', () => {
   });
 
   it('accepts any key with a data center when no keys are configured, and checks the data center when one is', async () => {
-    const open = await startMailchimpSimulator({ dataCenter: 'us14' });
+    const open = await startMailchimpSimulator({ dataCenter: 'us14', autoCreateLists: true });
     try {
       expect((await request(open.url, 'GET', '/3.0/ping', undefined, basic('anything-us14'))).status).toBe(200);
       expect((await request(open.url, 'GET', '/3.0/ping', undefined, basic('anything'))).status).toBe(401);
@@ -90,7 +90,7 @@ describe('Mailchimp simulator', () => {
   });
 
   it('frees a connection whose socket was reset', async () => {
-    const capped = await startMailchimpSimulator({ apiKeys: [API_KEY], maxConnections: 1, faults: { connectionResetRate: 1 } });
+    const capped = await startMailchimpSimulator({ apiKeys: [API_KEY], maxConnections: 1, faults: { connectionResetRate: 1 }, autoCreateLists: true });
     try {
       await expect(request(capped.url, 'GET', '/3.0/ping')).rejects.toThrow();
       capped.setFaults({});
@@ -196,7 +196,7 @@ describe('Mailchimp simulator', () => {
     expect((await call('POST', '/3.0/lists/aud/merge-fields', { name: 'Kind', type: 'colour' })).body.errors).toEqual([{ field: 'type', message: 'Value is not one of the allowed values.' }]);
     expect(simulator.state.counters.mergeFieldsCreated).toBe(8);
 
-    const capped = await startMailchimpSimulator({ apiKeys: [API_KEY], maxMergeFields: 5 });
+    const capped = await startMailchimpSimulator({ apiKeys: [API_KEY], maxMergeFields: 5, autoCreateLists: true });
     try {
       const full = await request(capped.url, 'POST', '/3.0/lists/aud/merge-fields', { name: 'Gender', type: 'text', tag: 'GENDER' });
       expect(full).toMatchObject({ status: 400, body: { detail: 'This audience already has the maximum of 5 audience fields.' } });
@@ -218,7 +218,7 @@ describe('Mailchimp simulator', () => {
   });
 
   it('an optional rate limit answers 429 once its bucket is empty', async () => {
-    const limited = await startMailchimpSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 1, burst: 2 } });
+    const limited = await startMailchimpSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 1, burst: 2 }, autoCreateLists: true });
     try {
       const statuses = [];
       for (let index = 0; index < 3; index++) statuses.push((await request(limited.url, 'GET', '/3.0/ping')).status);

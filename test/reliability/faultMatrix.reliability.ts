@@ -399,7 +399,7 @@ const rows: Row[] = [
 ];
 
 beforeAll(async () => {
-  simulator = await startCampaignMonitorSimulator({ rateLimit: { requestsPerSecond: 400, burst: 50 } });
+  simulator = await startCampaignMonitorSimulator({ rateLimit: { requestsPerSecond: 400, burst: 50 }, autoCreateLists: true });
   gate = await startVendorGate(simulator.url);
   stack = await startTestStack({
     persistent: true,

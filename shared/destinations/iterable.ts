@@ -22,7 +22,9 @@
 //   conflictEmails, conflictUserIds, invalidDataEmails, invalidDataUserIds}, invalidEmails?,
 //   invalidUserIds?} — the top-level invalidEmails/invalidUserIds are deprecated in favour of
 //   failedUpdates (api-docs.json definitions SubscribeRequest, OptionalApiUser,
-//   UserBulkUpdateListResponse, FailedUserUpdates). updateExistingUsersOnly defaults to false and
+//   UserBulkUpdateListResponse, FailedUserUpdates; the official client @iterable/api adds
+//   failedEmails/failedUserIds to failedUpdates, src/types/lists.ts). failCount is the total;
+//   failures it counts but names nowhere are reported unnamed. updateExistingUsersOnly defaults to false and
 //   is only respected in userID-based and hybrid projects.
 // - Error bodies are {msg, code, params}; codes include BadParams, BadJsonBody, BatchTooLarge,
 //   RateLimitExceeded, RequestFieldsTypesMismatched (api-docs.json IterableApiResponse). 429 answers
@@ -147,6 +149,9 @@ const subscribeAnswer = z.object({
       conflictEmails: emailList,
       forgottenEmails: emailList,
       notFoundEmails: emailList,
+      // Modelled by the official client (@iterable/api src/types/lists.ts FailedUserUpdatesSchema).
+      failedEmails: emailList,
+      failedUserIds: emailList,
     })
     .nullish(),
 });
@@ -162,7 +167,11 @@ const FAILED_UPDATE_OUTCOMES = [
   { key: 'conflictEmails', status: 'failed', code: 'conflictEmail', message: 'Another Iterable user already holds this email address.' },
   { key: 'forgottenEmails', status: 'skipped', code: 'forgottenUser', message: 'The user was forgotten (GDPR) in the Iterable project, so Iterable does not add them again.' },
   { key: 'notFoundEmails', status: 'skipped', code: 'userNotFound', message: 'The user does not exist in the Iterable project, which only updates existing users.' },
+  { key: 'failedEmails', status: 'failed', code: 'failedUpdate', message: 'Iterable could not add the user to the list.' },
 ] as const;
+
+/** Code of the failures Iterable counted in failCount without naming the user. */
+export const UNNAMED_FAILURE = 'unnamedFailure';
 
 /** The lists/subscribe answer → counts and per-record failures (emails lower-cased, each once). */
 export function fromSubscribeResult(body: unknown): BatchResult {
@@ -183,6 +192,19 @@ export function fromSubscribeResult(body: unknown): BatchResult {
     add(answer.failedUpdates?.[outcome.key], outcome);
     // The deprecated top-level list, for answers that only carry it.
     if (outcome.key === 'invalidEmails') add(answer.invalidEmails, outcome);
+  }
+  // failCount is the vendor's own total. Users it counted but named in no list (by user ID only,
+  // or in a list this adapter does not know) still failed: they are reported without an email
+  // rather than vanishing from the run's counts.
+  const named = failures.length;
+  for (let index = named; index < answer.failCount; index++) {
+    failures.push({
+      email: '',
+      status: 'failed',
+      category: 'invalidRecord',
+      code: UNNAMED_FAILURE,
+      message: `Iterable counted ${answer.failCount} failed users in this call (failCount) but named only ${named}; the others cannot be told apart.`,
+    });
   }
   return { succeeded: answer.successCount, failures };
 }

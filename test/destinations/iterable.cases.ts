@@ -146,6 +146,31 @@ export const subscribeResultCases: SubscribeResultCase[] = [
     },
   },
   {
+    name: 'failedEmails (modelled by the official client) are failures',
+    body: { successCount: 1, failCount: 1, failedUpdates: { ...noFailedUpdates, failedEmails: ['Stuck@Example.com'], failedUserIds: [] } },
+    expected: {
+      succeeded: 1,
+      failures: [{ email: 'stuck@example.com', status: 'failed', category: 'invalidRecord', code: 'failedUpdate', message: 'Iterable could not add the user to the list.' }],
+    },
+  },
+  {
+    name: 'failures counted in failCount but named in no list do not vanish: reported without an email',
+    body: { successCount: 7, failCount: 3, failedUpdates: { ...noFailedUpdates, invalidEmails: ['bad@example'], failedUserIds: ['user-9', 'user-10'] } },
+    expected: {
+      succeeded: 7,
+      failures: [
+        { email: 'bad@example', status: 'failed', category: 'invalidRecord', code: 'invalidEmail', message: 'Iterable refused the email address as malformed.' },
+        ...[1, 2].map(() => ({
+          email: '',
+          status: 'failed' as const,
+          category: 'invalidRecord' as const,
+          code: 'unnamedFailure',
+          message: 'Iterable counted 3 failed users in this call (failCount) but named only 1; the others cannot be told apart.',
+        })),
+      ],
+    },
+  },
+  {
     name: 'null lists are read as empty',
     body: { successCount: 4, failCount: 0, invalidEmails: null, failedUpdates: null },
     expected: { succeeded: 4, failures: [] },

@@ -579,8 +579,10 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
         key,
         answer: () => {
           const job = importFor(id);
-          if (job.status === 'NotFinished') job.polls += 1;
+          // Settled before this poll is counted: with notFinishedPolls n, the first n polls answer
+          // NotFinished however late they come.
           settle();
+          if (job.status === 'NotFinished') job.polls += 1;
           return [200, { id: job.id, status: job.status }];
         },
       };

@@ -2,12 +2,19 @@
 // GET /segments?connectionId=), data matching from the destination catalog (required fields
 // marked), destination details, schedule; Save or Save and run. Problem details land next to the
 // field their path names.
-import { get, request } from '../api.js';
+import { ApiError, get, request } from '../api.js';
 import { field, h, notice, replaceChildren, uniqueId } from '../dom.js';
 import { clearProblems, showProblem } from '../problems.js';
 import { scheduleEditor, type ScheduleEditor } from '../schedule.js';
 import type { PageContext } from '../main.js';
 import type { CatalogEntry, CatalogField, ConnectionView, EntityView, ExportView, SegmentView } from '../types.js';
+
+/** JSON with sorted keys, so two equal definitions compare equal whatever their key order. */
+function stable(value: unknown): string {
+  return JSON.stringify(value, (_key, inner) =>
+    inner && typeof inner === 'object' && !Array.isArray(inner) ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : inner,
+  ) ?? 'undefined';
+}
 
 export async function renderExportForm({ main, params }: PageContext): Promise<void> {
   const editing = params.id;
@@ -172,15 +179,33 @@ export async function renderExportForm({ main, params }: PageContext): Promise<v
     if (kind.value === 'dataOut') body.entities = [...chosenEntities];
     if (!editing) body.kind = kind.value || 'segment';
     try {
-      const saved = editing
-        ? await request<ExportView>('PATCH', `/exports/${editing}`, { body, ifMatch: etag, query: { run: run ? 'true' : undefined } })
-        : await request<ExportView>('POST', '/exports', { body, query: { run: run ? 'true' : undefined } });
-      etag = saved.etag;
+      const saved = editing ? await saveChanges(body, run) : await request<ExportView>('POST', '/exports', { body, query: { run: run ? 'true' : undefined } });
       location.hash = saved.body.runId ? `#/exports/${saved.body.id}/runs/${saved.body.runId}` : `#/exports/${saved.body.id}`;
     } catch (error) {
       showProblem(form, summary, error);
     }
   };
+
+  /**
+   * An edit sends only the fields the user changed, with the ETag read when the form opened. A run
+   * also writes the export (its active run, last refresh), so on 412 the latest version is read:
+   * if nobody changed what this edit changes, it is sent again with the new ETag; otherwise the
+   * 412 stands and the user reloads.
+   */
+  async function saveChanges(body: Record<string, unknown>, run: boolean) {
+    const changed = Object.fromEntries(Object.entries(body).filter(([key, value]) => stable(value) !== stable((current as unknown as Record<string, unknown>)[key])));
+    const send = (ifMatch: string | null) => request<ExportView>('PATCH', `/exports/${editing}`, { body: changed, ifMatch, query: { run: run ? 'true' : undefined } });
+    try {
+      return await send(etag);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 412) throw error;
+      const latest = await get<ExportView>(`/exports/${editing}`);
+      const conflict = Object.keys(changed).some((key) => stable((latest.body as unknown as Record<string, unknown>)[key]) !== stable((current as unknown as Record<string, unknown>)[key]));
+      if (conflict) throw new ApiError({ ...error.problem, detail: 'Someone else changed this export while you were editing it. Reload the page to see their changes, then make yours again.' });
+      etag = latest.etag ?? latest.body.etag;
+      return send(etag);
+    }
+  }
 
   const form: HTMLFormElement = h('form', { class: 'export-form', novalidate: true, on: { submit: (event: SubmitEvent) => { event.preventDefault(); void save((event.submitter as HTMLButtonElement | null)?.value === 'run'); } } },
     summary,
@@ -193,7 +218,7 @@ export async function renderExportForm({ main, params }: PageContext): Promise<v
     detailsArea,
     schedule.element,
     attributeList,
-    h('div', { class: 'actions sticky' },
+    h('div', { class: 'actions form-actions' },
       h('button', { type: 'submit', value: 'save' }, 'Save'),
       h('button', { type: 'submit', value: 'run', class: 'secondary' }, 'Save and run'),
       h('a', { class: 'button secondary', href: editing ? `#/exports/${editing}` : '#/exports' }, 'Cancel'),

@@ -104,6 +104,8 @@ export async function renderExports({ main, user }: PageContext): Promise<void> 
   }
 
   function renderTable(): void {
+    sortSelect.value = state.sort;
+    orderSelect.value = state.order;
     const allBox = h('input', {
       type: 'checkbox',
       'aria-label': 'Select all exports on this page',
@@ -125,11 +127,11 @@ export async function renderExports({ main, user }: PageContext): Promise<void> 
         h('th', { scope: 'col' }, 'Actions'),
       )),
       h('tbody', null, ...items.map((view) => h('tr', { 'data-id': view.id },
-        user.isWriter ? h('td', { class: 'select' }, view.yourPermissions === 'edit'
+        user.isWriter ? h('td', { class: 'select', 'data-label': 'Select' }, view.yourPermissions === 'edit'
           ? h('input', { type: 'checkbox', 'aria-label': `Select ${view.name}`, checked: selected.has(view.id), on: { change: (event: Event) => { (event.target as HTMLInputElement).checked ? selected.add(view.id) : selected.delete(view.id); updateSelection(); } } })
           : null) : null,
-        ...COLUMNS.map((column) => h('td', { 'data-column': column.key }, column.value(view))),
-        h('td', null, rowActions(view)),
+        ...COLUMNS.map((column) => h('td', { 'data-column': column.key, 'data-label': column.label }, column.value(view))),
+        h('td', { 'data-label': 'Actions' }, rowActions(view)),
       ))),
     );
     const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' },
@@ -216,6 +218,19 @@ export async function renderExports({ main, user }: PageContext): Promise<void> 
     }
   };
 
+  // On a phone the table is a list of cards without its header row: sorting is two selects instead.
+  const sortSelect = h('select', { id: 'mobile-sort-by' }, ...COLUMNS.map((column) => h('option', { value: column.key, selected: column.key === state.sort }, column.label)));
+  const orderSelect = h('select', { id: 'mobile-sort-order' }, h('option', { value: 'asc', selected: state.order === 'asc' }, 'Ascending'), h('option', { value: 'desc', selected: state.order === 'desc' }, 'Descending'));
+  const mobileSort = () => {
+    state.sort = sortSelect.value;
+    state.order = orderSelect.value as 'asc' | 'desc';
+    state.tokens = [undefined];
+    state.page = 0;
+    void reload();
+  };
+  sortSelect.addEventListener('change', mobileSort);
+  orderSelect.addEventListener('change', mobileSort);
+
   let searchTimer: ReturnType<typeof setTimeout> | undefined;
   searchInput.addEventListener('input', () => {
     clearTimeout(searchTimer);
@@ -244,6 +259,10 @@ export async function renderExports({ main, user }: PageContext): Promise<void> 
     h('div', { class: 'toolbar' },
       h('div', { class: 'field inline-field' }, h('label', { for: 'export-search' }, 'Search'), Object.assign(searchInput, { id: 'export-search' })),
       h('div', { class: 'field inline-field' }, h('label', { for: 'page-size' }, 'Per page'), Object.assign(pageSize, { id: 'page-size' })),
+      h('div', { class: 'mobile-sort' },
+        h('div', { class: 'field inline-field' }, h('label', { for: 'mobile-sort-by' }, 'Sort by'), sortSelect),
+        h('div', { class: 'field inline-field' }, h('label', { for: 'mobile-sort-order' }, 'Order'), orderSelect),
+      ),
       user.isWriter ? h('div', { class: 'bulk' }, bulkButton, selectionText) : null,
     ),
     status,

@@ -1,0 +1,130 @@
+// Every request the adapters send to dotdigital, Iterable and Mailchimp, checked against the
+// vendor's own published API document (vendored copies in test/contract/vendor/, sources and dates
+// in the README there): path, method, query parameters and JSON body. The adapters run their real
+// calls (testConnection, prepareRun, sendBatch) against the simulators while every fetch is
+// recorded; each recorded request must conform, and a request shape outside the document must not.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ContractDocument, loadVendorDocument, recordRequests, type RecordedRequest } from './openApiContract.js';
+import { createDotdigitalAdapter } from '../../shared/destinations/dotdigital.js';
+import { toFileMedia } from '../../shared/destinations/dotdigitalImportFile.js';
+import { iterable } from '../../shared/destinations/iterable.js';
+import { mailchimp } from '../../shared/destinations/mailchimp.js';
+import type { DestinationCall, MappedMember, SegmentRef } from '../../shared/destinations/destination.js';
+import { startDotdigitalSimulator, type DotdigitalSimulator } from '../../local/simulators/dotdigitalSimulator.js';
+import { startIterableSimulator, type IterableSimulator } from '../../local/simulators/iterableSimulator.js';
+import { startMailchimpSimulator, type MailchimpSimulator } from '../../local/simulators/mailchimpSimulator.js';
+
+const members: MappedMember[] = [
+  { email: 'ada@outflow.dev', fields: { firstName: 'Ada', lastName: 'Lovelace', fullName: 'Ada Lovelace', gender: 'F', postalCode: 'W1', city: 'London', country: 'GB', phone: '+447700900123' } },
+  { email: 'alan@outflow.dev', fields: { firstName: 'Alan', lastName: 'Turing' } },
+];
+const segment: SegmentRef = { id: 'seg-1', name: 'Newsletter', type: 'Profile' };
+
+/** The departures from the document of each request, by "METHOD url"; {} when every one conforms. */
+function departures(document: ContractDocument, requests: RecordedRequest[]): Record<string, string[]> {
+  return Object.fromEntries(requests.map((request) => [`${request.method} ${request.url}`, document.check(request)]).filter(([, errors]) => errors!.length > 0));
+}
+
+describe('dotdigital v2 OpenAPI', () => {
+  const document = new ContractDocument(loadVendorDocument('dotdigital-v2.openapi.json'));
+  let simulator: DotdigitalSimulator;
+  beforeAll(async () => {
+    simulator = await startDotdigitalSimulator({ apiUsers: { 'apiuser@apiconnector.com': 'pw' }, rateLimit: false, importDelayMs: 10, autoCreateAddressBooks: true });
+  });
+  afterAll(async () => simulator?.stop());
+
+  it("the adapter's account-info, address-book, import, status and report-faults calls all conform", async () => {
+    const adapter = createDotdigitalAdapter({ polling: { firstDelayMs: 10, maxDelayMs: 20 } });
+    const call = { settings: { region: 'auto' }, secrets: { username: 'apiuser@apiconnector.com', password: 'pw' }, details: { addressBookId: 12 }, apiOrigin: simulator.url } as DestinationCall<any, any, any>;
+    const { requests } = await recordRequests(async () => {
+      expect(await adapter.testConnection(call)).toEqual({ ok: true });
+      const details = await adapter.prepareRun!(call, { segments: [segment], segmentNames: [segment.name], mappedFields: ['email', 'firstName'] });
+      expect(await adapter.sendBatch({ ...call, details }, members)).toEqual({ succeeded: 2, failures: [] });
+    });
+    const routes = new Set(requests.map((request) => `${request.method} ${new URL(request.url).pathname.replace(/\/[0-9a-f-]{36}/, '/{importId}')}`));
+    expect(routes).toEqual(
+      new Set([
+        'GET /v2/account-info',
+        'GET /v2/address-books/12',
+        'POST /v2/address-books/12/contacts/import/with-merge-option/OnlyOverwriteIfNotEmpty',
+        'GET /v2/contacts/import/{importId}',
+        'GET /v2/contacts/import/{importId}/report-faults',
+      ]),
+    );
+    expect(departures(document, requests)).toEqual({});
+  });
+
+  it('refuses shapes outside the document: a multipart upload, an extra body field, an unknown merge option, a text address book id', () => {
+    const url = 'https://r1-api.dotdigital.com/v2/address-books/12/contacts/import/with-merge-option/OnlyOverwriteIfNotEmpty';
+    const media = toFileMedia(Buffer.from('Email\r\na@outflow.dev\r\n'), 'a.csv');
+    expect(document.check({ method: 'POST', url, contentType: 'application/json', body: media })).toEqual([]);
+    expect(document.check({ method: 'POST', url, contentType: 'multipart/form-data; boundary=x', body: '--x\r\n' }).join()).toContain("content type 'multipart/form-data'");
+    expect(document.check({ method: 'POST', url, contentType: 'application/json', body: { ...media, mergeOption: 'Overwrite' } }).join()).toContain("'mergeOption'");
+    expect(document.check({ method: 'POST', url: url.replace('OnlyOverwriteIfNotEmpty', 'Sometimes'), contentType: 'application/json', body: media }).join()).toContain('mergeOption must be one of');
+    expect(document.check({ method: 'GET', url: 'https://r1-api.dotdigital.com/v2/address-books/newsletter' }).join()).toContain('must be an integer');
+    expect(document.check({ method: 'DELETE', url: 'https://r1-api.dotdigital.com/v2/account-info' }).join()).toContain('is not an operation');
+  });
+});
+
+describe("Iterable's api-docs (Swagger 2.0)", () => {
+  const document = new ContractDocument(loadVendorDocument('iterable-api-docs.json'));
+  let simulator: IterableSimulator;
+  beforeAll(async () => {
+    simulator = await startIterableSimulator({ apiKeys: ['it-key'], rateLimit: false });
+  });
+  afterAll(async () => simulator?.stop());
+
+  it("the adapter's list read, list creation and subscribe calls all conform", async () => {
+    const call = { settings: { region: 'US' }, secrets: { apiKey: 'it-key' }, details: {}, apiOrigin: simulator.url } as DestinationCall<any, any, any>;
+    const { requests } = await recordRequests(async () => {
+      expect(await iterable.testConnection(call)).toEqual({ ok: true });
+      const details = await iterable.prepareRun!(call, { segments: [segment], segmentNames: [segment.name], mappedFields: Object.keys(members[0]!.fields) });
+      expect(await iterable.sendBatch({ ...call, details, segment }, members)).toEqual({ succeeded: 2, failures: [] });
+    });
+    expect(new Set(requests.map((request) => `${request.method} ${new URL(request.url).pathname}`))).toEqual(new Set(['GET /api/lists', 'POST /api/lists', 'POST /api/lists/subscribe']));
+    expect(departures(document, requests)).toEqual({});
+  });
+
+  it('refuses shapes outside the document: a subscriber field it does not name, a text list id, a method or route it does not have', () => {
+    const url = 'https://api.iterable.com/api/lists/subscribe';
+    expect(document.check({ method: 'POST', url, contentType: 'application/json', body: { listId: 1, subscribers: [{ email: 'a@outflow.dev' }] } })).toEqual([]);
+    expect(document.check({ method: 'POST', url, contentType: 'application/json', body: { listId: 1, subscribers: [{ email: 'a@outflow.dev', fields: {} }] } }).join()).toContain("'fields'");
+    expect(document.check({ method: 'POST', url, contentType: 'application/json', body: { listId: '1', subscribers: [] } }).join()).toContain('/listId must be integer');
+    expect(document.check({ method: 'POST', url, contentType: 'application/json', body: { subscribers: [] } }).join()).toContain("must have required property 'listId'");
+    expect(document.check({ method: 'POST', url: 'https://api.iterable.com/api/lists/add' }).join()).toContain('is not an operation');
+    expect(document.check({ method: 'POST', url: 'https://api.iterable.com/api/subscribers' }).join()).toContain('matches no path');
+  });
+});
+
+describe("Mailchimp's Marketing API document (marketing.json)", () => {
+  const document = new ContractDocument(loadVendorDocument('mailchimp-marketing.json'));
+  const apiKey = '0123456789abcdef0123456789abcdef-us6';
+  let simulator: MailchimpSimulator;
+  beforeAll(async () => {
+    simulator = await startMailchimpSimulator({ apiKeys: [apiKey], lists: ['aud-contract'] });
+  });
+  afterAll(async () => simulator?.stop());
+
+  it("the adapter's ping, audience read, merge-field read and creation, and batch subscribe all conform", async () => {
+    const call = { settings: {}, secrets: { apiKey }, details: { listId: 'aud-contract' }, apiOrigin: simulator.url } as DestinationCall<any, any, any>;
+    const { requests } = await recordRequests(async () => {
+      expect(await mailchimp.testConnection(call)).toEqual({ ok: true });
+      const details = await mailchimp.prepareRun!(call, { segments: [segment], segmentNames: [segment.name], mappedFields: Object.keys(members[0]!.fields) });
+      expect(await mailchimp.sendBatch({ ...call, details }, members)).toEqual({ succeeded: 2, failures: [] });
+    });
+    expect(new Set(requests.map((request) => `${request.method} ${new URL(request.url).pathname}`))).toEqual(
+      new Set(['GET /3.0/ping', 'GET /3.0/lists/aud-contract', 'GET /3.0/lists/aud-contract/merge-fields', 'POST /3.0/lists/aud-contract/merge-fields', 'POST /3.0/lists/aud-contract']),
+    );
+    expect(departures(document, requests)).toEqual({});
+  });
+
+  it('refuses shapes outside the document: an unknown status, a member field it does not name, a query it does not declare, PUT on the audience', () => {
+    const url = 'https://us6.api.mailchimp.com/3.0/lists/aud1?skip_merge_validation=true';
+    const member = { email_address: 'a@outflow.dev', status_if_new: 'subscribed', merge_fields: { FNAME: 'A' } };
+    expect(document.check({ method: 'POST', url, contentType: 'application/json', body: { members: [member], update_existing: true } })).toEqual([]);
+    expect(document.check({ method: 'POST', url, contentType: 'application/json', body: { members: [{ ...member, status_if_new: 'active' }] } }).join()).toContain('must be equal to one of the allowed values');
+    expect(document.check({ method: 'POST', url, contentType: 'application/json', body: { members: [{ ...member, tags_to_add: ['x'] }] } }).join()).toContain("'tags_to_add'");
+    expect(document.check({ method: 'POST', url: `${url}&dry_run=true`, contentType: 'application/json', body: { members: [member] } }).join()).toContain("query parameter 'dry_run'");
+    expect(document.check({ method: 'PUT', url, contentType: 'application/json', body: { members: [member] } }).join()).toContain('is not an operation');
+  });
+});

@@ -44,6 +44,8 @@ export interface CampaignMonitorSimulatorOptions {
   autoCreateLists?: boolean;
   /** Cap of subscribers per import call (the vendor's is 1,000). */
   maxSubscribersPerImport?: number;
+  /** Addresses on the client's suppression list: imports report them 204. */
+  suppressedEmails?: string[];
 }
 
 export interface CustomField {
@@ -59,10 +61,26 @@ export interface SimulatedSubscriber {
   Name: string;
   /** Custom field values by personalisation tag, e.g. "[City]" (a plain object: lists hold millions). */
   CustomFields: Record<string, string>;
-  State: 'Active';
+  State: SubscriberState;
   ConsentToTrack: string;
   Date: string;
 }
+
+/** Subscriber states of the v3.3 API (campaignmonitor.com/api/v3-3/subscribers). */
+export type SubscriberState = 'Active' | 'Unconfirmed' | 'Unsubscribed' | 'Bounced' | 'Deleted';
+
+/**
+ * Import failure codes for people the vendor does not re-add while `Resubscribe` is false
+ * (campaignmonitor.com/api/v3-3/subscribers, "Importing many subscribers"): 204 in the
+ * suppression list, 205 deleted, 206 unsubscribed, 207 bounced, 208 unconfirmed.
+ */
+const NOT_READDED: Record<Exclude<SubscriberState, 'Active'> | 'Suppressed', { Code: number; Message: string }> = {
+  Suppressed: { Code: 204, Message: 'Subscriber is in the suppression list' },
+  Deleted: { Code: 205, Message: 'Subscriber has been deleted' },
+  Unsubscribed: { Code: 206, Message: 'Subscriber has unsubscribed' },
+  Bounced: { Code: 207, Message: 'Subscriber has bounced' },
+  Unconfirmed: { Code: 208, Message: 'Subscriber is unconfirmed' },
+};
 
 export interface SimulatedList {
   ListID: string;
@@ -116,6 +134,8 @@ export interface CampaignMonitorSimulator {
   state: SimulatorState;
   setFaults(faults: Faults): void;
   inspectList(listId: string): ListInspection | undefined;
+  /** Puts a subscriber in a list as if it were there before, in any state (one who unsubscribed, bounced, …). */
+  seedSubscriber(listId: string, subscriber: { email: string; state: SubscriberState }): void;
   /** Empties lists and counters, clears faults and refills the buckets; keeps keys and options. */
   reset(): void;
   stop(): Promise<void>;
@@ -221,6 +241,13 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
     return list;
   }
 
+  const suppressed = new Set((options.suppressedEmails ?? []).map((email) => email.toLowerCase()));
+
+  function seedSubscriber(listId: string, subscriber: { email: string; state: SubscriberState }): void {
+    const list = listFor(listId);
+    list.subscribers.set(subscriber.email.toLowerCase(), { EmailAddress: subscriber.email, Name: '', CustomFields: Object.create(null) as Record<string, string>, State: subscriber.state, ConsentToTrack: 'Unchanged', Date: systemDate() });
+  }
+
   function listFor(listId: string): SimulatedList {
     const list = state.lists.get(listId);
     if (list) return list;
@@ -310,6 +337,7 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
       throw new VendorError(400, 209, `Too many subscribers in this batch. You can only add ${maxPerImport} subscribers in one call`);
     }
     state.counters.imports += 1;
+    const resubscribe = input.Resubscribe === true;
     const now = systemDate();
     // Keys repeat across the batch: resolve each once.
     const definitions = new Map<string, CustomField | undefined>();
@@ -330,17 +358,29 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
         failures.push({ EmailAddress: emailAddress, Code: 1, Message: 'Invalid Email Address' });
         continue;
       }
-      const consent = entry.ConsentToTrack === undefined ? 'Unchanged' : String(entry.ConsentToTrack);
+      // ConsentToTrack is required on every subscriber in v3.3 (campaignmonitor.com/api/v3-3/subscribers).
+      if (entry.ConsentToTrack === undefined || entry.ConsentToTrack === null || entry.ConsentToTrack === '') {
+        failures.push({ EmailAddress: emailAddress, Code: 214, Message: 'ConsentToTrack is required' });
+        continue;
+      }
+      const consent = String(entry.ConsentToTrack);
       if (!CONSENT_VALUES.has(consent.toLowerCase())) {
         failures.push({ EmailAddress: emailAddress, Code: 215, Message: 'Please provide a valid consent to track value' });
         continue;
       }
       let subscriber = list.subscribers.get(email);
+      const refusal = !resubscribe && !accepted.has(email) ? (suppressed.has(email) ? NOT_READDED.Suppressed : subscriber && subscriber.State !== 'Active' ? NOT_READDED[subscriber.State] : undefined) : undefined;
+      if (refusal) {
+        failures.push({ EmailAddress: emailAddress, ...refusal });
+        continue;
+      }
       if (subscriber && !accepted.has(email)) existedBefore.add(email);
       if (!subscriber) {
         subscriber = { EmailAddress: emailAddress, Name: '', CustomFields: Object.create(null) as Record<string, string>, State: 'Active', ConsentToTrack: 'Unchanged', Date: now };
         list.subscribers.set(email, subscriber);
       }
+      // Resubscribe: true brings people back to Active (and off the suppression list).
+      subscriber.State = 'Active';
       // An upsert: name and sent fields are replaced, fields not sent are kept.
       if (typeof entry.Name === 'string') subscriber.Name = entry.Name;
       if (consent.toLowerCase() !== 'unchanged') subscriber.ConsentToTrack = consent[0]!.toUpperCase() + consent.slice(1).toLowerCase();
@@ -510,6 +550,6 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
     answerInternalError: (response) => answer(response, 500, { Code: 500, Message: "Sorry, we've run into a problem" }),
   });
 
-  const simulator: CampaignMonitorSimulator = { url: server.url, port: server.port, state, setFaults, inspectList, reset, stop: server.stop };
+  const simulator: CampaignMonitorSimulator = { url: server.url, port: server.port, state, setFaults, inspectList, seedSubscriber, reset, stop: server.stop };
   return simulator;
 }

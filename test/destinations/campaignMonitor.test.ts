@@ -97,6 +97,28 @@ describe('adapter against the simulator', () => {
     expect(simulator.state.lists.get(target.details.listId)!.subscribers.size).toBe(3);
   });
 
+  it('people the vendor will not re-add (suppressed, deleted, unsubscribed, bounced, unconfirmed: 204–208) are skipped, not failed', async () => {
+    const strict = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: false, autoCreateLists: true, suppressedEmails: ['member0@example.com'] });
+    try {
+      const target = { ...call(), apiOrigin: strict.url };
+      const states = ['Deleted', 'Unsubscribed', 'Bounced', 'Unconfirmed'] as const;
+      states.forEach((state, index) => strict.seedSubscriber(target.details.listId, { email: `member${index + 1}@example.com`, state }));
+      const result = await campaignMonitor.sendBatch(target, members(6));
+      expect(result.succeeded).toBe(1);
+      expect(result.failures.map((failure) => [failure.email, failure.status, failure.code])).toEqual([
+        ['member0@example.com', 'skipped', '204'],
+        ['member1@example.com', 'skipped', '205'],
+        ['member2@example.com', 'skipped', '206'],
+        ['member3@example.com', 'skipped', '207'],
+        ['member4@example.com', 'skipped', '208'],
+      ]);
+      // Nobody who left was brought back: the import never resubscribes.
+      expect(strict.state.lists.get(target.details.listId)!.subscribers.get('member2@example.com')!.State).toBe('Unsubscribed');
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it('sends a repeated email once and reports the earlier record as skipped', async () => {
     const target = call();
     const result = await campaignMonitor.sendBatch(target, [

@@ -39,6 +39,21 @@ describe('Campaign Monitor simulator', () => {
   });
   beforeEach(() => simulator.reset());
 
+  it('requires ConsentToTrack (214) and does not re-add people who left unless Resubscribe is true (204–208)', async () => {
+    const consentless = await call('POST', '/api/v3.3/subscribers/consent/import.json', { ...importBody(['ok@outflow.dev']), Subscribers: [{ EmailAddress: 'none@outflow.dev', Name: 'None' }, { EmailAddress: 'ok@outflow.dev', ConsentToTrack: 'No' }] });
+    expect(consentless.status).toBe(400);
+    expect(consentless.body.ResultData.FailureDetails).toEqual([{ EmailAddress: 'none@outflow.dev', Code: 214, Message: 'ConsentToTrack is required' }]);
+    expect(consentless.body.ResultData.TotalNewSubscribers).toBe(1);
+
+    simulator.seedSubscriber('states', { email: 'gone@outflow.dev', state: 'Unsubscribed' });
+    simulator.seedSubscriber('states', { email: 'bounce@outflow.dev', state: 'Bounced' });
+    const refused = await call('POST', '/api/v3.3/subscribers/states/import.json', importBody(['gone@outflow.dev', 'bounce@outflow.dev']));
+    expect(refused.body.ResultData.FailureDetails.map((failure: { Code: number }) => failure.Code)).toEqual([206, 207]);
+    const resubscribed = await call('POST', '/api/v3.3/subscribers/states/import.json', { ...importBody(['gone@outflow.dev']), Resubscribe: true });
+    expect(resubscribed.status).toBe(201);
+    expect(simulator.state.lists.get('states')!.subscribers.get('gone@outflow.dev')!.State).toBe('Active');
+  });
+
   it('listens on 127.0.0.1 and answers the vendor paths', async () => {
     expect(simulator.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const date = await call('GET', '/api/v3.3/systemdate.json');
@@ -139,7 +154,7 @@ describe('Campaign Monitor simulator', () => {
     expect(list.ignoredCustomFieldKeys.get('Unknown')).toBe(1);
 
     // A bare key (as in the vendor's examples) reaches the same field; overlong values are cut and counted.
-    await call('POST', '/api/v3.3/subscribers/upsert-list/import.json', { Subscribers: [{ EmailAddress: 'ada@example.com', CustomFields: [{ Key: 'city', Value: 'y'.repeat(300) }] }] });
+    await call('POST', '/api/v3.3/subscribers/upsert-list/import.json', { Subscribers: [{ EmailAddress: 'ada@example.com', CustomFields: [{ Key: 'city', Value: 'y'.repeat(300) }], ConsentToTrack: 'Unchanged' }] });
     expect(ada.CustomFields['[City]']).toBe('y'.repeat(250));
     expect(list.overlongValues).toBe(1);
 

@@ -332,6 +332,15 @@ describe('the console in Chromium', () => {
     const page = await newPage();
     await signInWithToken(page, await stack.tokenFor('admin', 'alice'));
     await page.getByRole('link', { name: 'New export' }).click();
+    // A connection whose plan takes fewer members than a segment has: the segment carries the API's warning.
+    const small = await stack.api.post('/connections', { name: 'Small plan', type: 'campaign-monitor', secrets: { apiKey: API_KEY }, limits: { maxMembersPerExport: 500 }, privacyConsent: true });
+    expect(small.status, small.text).toBe(201);
+    await page.reload();
+    await page.getByLabel('Connection').selectOption({ label: 'Small plan (campaign-monitor)' });
+    const warning = page.locator('li', { hasText: 'All customers' }).locator('.warning');
+    await warning.waitFor();
+    expect(await warning.textContent()).toMatch(/^Warning: .*500/);
+    expect(await page.getByLabel(/All customers/).getAttribute('aria-describedby')).toBe(await warning.getAttribute('id'));
     await page.getByLabel('Name').first().fill('Profiles');
     await page.getByLabel('Connection').selectOption({ label: 'Data lake (azure-blob)' });
     await page.getByLabel('Kind').selectOption('dataOut');

@@ -14,7 +14,7 @@ import {
   type BicepFile,
   type Declaration,
   type Range,
-} from './bicepLint.js';
+} from './bicepReader.js';
 
 const typeOf = (d: Declaration): string => (d.typeOrPath ?? '').split('@')[0]!;
 

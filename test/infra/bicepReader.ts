@@ -1,10 +1,9 @@
-// A small structural checker and reader for the Bicep in infra/. It is not the Bicep compiler —
-// `az bicep build --file infra/main.bicep` is the real check, run it where it is available — but it
-// catches what breaks most edits without one: unbalanced braces, brackets and parentheses (outside
-// strings and comments), unterminated strings and comments, parameters declared and never used,
-// variables declared and never used, symbols used and never declared, duplicate declarations,
-// module paths that do not exist, module parameters that the module does not declare (or required
-// ones not passed), and module outputs that the module does not declare.
+// Reads the Bicep in infra/ for the consistency checks (consistency.ts): a tokenizer, the
+// top-level declarations (params, vars, resources, modules, outputs) and helpers that read a
+// value at a property path or resolve it to string literals. It is a reader, NOT a compiler: it
+// does not know Bicep's functions, types, resource schemas or API versions, and accepts text the
+// compiler rejects. The compiler check is the Bicep CLI, run where it exists (CI, a workstation):
+//   az bicep build --file infra/main.bicep --stdout > /dev/null
 //
 // Everything here is a plain function of text so the tests can feed it mutated copies.
 
@@ -194,8 +193,6 @@ export interface BicepFile {
   tokens: Token[];
   problems: string[];
   declarations: Declaration[];
-  /** Symbols declared by `for` loops and lambdas (checked leniently: file-wide). */
-  locals: Set<string>;
 }
 
 const DECLARATION_KEYWORDS = new Set(['param', 'var', 'resource', 'module', 'output', 'type', 'func', 'import', 'metadata']);
@@ -222,7 +219,7 @@ function topLevelStatements(tokens: Token[]): Range[] {
 
 export function parseBicep(text: string): BicepFile {
   const { tokens, problems } = tokenize(text);
-  const file: BicepFile = { text, tokens, problems, declarations: [], locals: new Set() };
+  const file: BicepFile = { text, tokens, problems, declarations: [] };
   const close = matchingCloses(tokens);
 
   for (const statement of topLevelStatements(tokens)) {
@@ -253,24 +250,6 @@ export function parseBicep(text: string): BicepFile {
     if (declaration) file.declarations.push({ ...declaration, nested: true });
   }
 
-  // Loop variables and lambda parameters, anywhere (interpolations included).
-  forEachToken(tokens, (list, k) => {
-    const t = list[k]!;
-    if (t.kind === 'ident' && t.text === 'for') {
-      const a = list[k + 1];
-      if (a?.kind === 'ident') file.locals.add(a.text);
-      else if (a?.text === '(') {
-        for (let m = k + 2; m < list.length && list[m]!.text !== ')'; m++) if (list[m]!.kind === 'ident') file.locals.add(list[m]!.text);
-      }
-    }
-    if (t.text === '=>') {
-      const b = list[k - 1];
-      if (b?.kind === 'ident') file.locals.add(b.text);
-      else if (b?.text === ')') {
-        for (let m = k - 2; m >= 0 && list[m]!.text !== '('; m--) if (list[m]!.kind === 'ident') file.locals.add(list[m]!.text);
-      }
-    }
-  });
   return file;
 }
 
@@ -345,174 +324,6 @@ function declarationAt(tokens: Token[], statement: Range, close: Map<number, num
   return declaration;
 }
 
-/** Calls fn for every token, descending into string interpolations (each its own list). */
-function forEachToken(tokens: Token[], fn: (list: Token[], index: number) => void): void {
-  tokens.forEach((t, i) => {
-    fn(tokens, i);
-    for (const part of t.parts ?? []) forEachToken(part, fn);
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// References.
-
-const KEYWORDS = new Set([
-  'true', 'false', 'null', 'if', 'for', 'in', 'existing', 'as', 'with', 'using', 'targetScope', 'param', 'var',
-  'resource', 'module', 'output', 'type', 'func', 'import', 'metadata', 'extension', 'assert',
-]);
-const NAMESPACES = new Set(['sys', 'az']);
-
-export interface Reference {
-  name: string;
-  line: number;
-  /** For `<module>.outputs.<name>`: the output name. */
-  output?: string;
-}
-
-/** Identifiers used as symbols in the given range (and in its interpolations). */
-export function referencesIn(tokens: Token[], range: Range = { start: 0, end: tokens.length }): Reference[] {
-  const found: Reference[] = [];
-  const stack: string[] = [];
-  let previous: Token | undefined; // previous token, newlines included
-  let previousSignificant: Token | undefined; // previous token, newlines skipped
-  let declaresNext = false;
-  for (let i = range.start; i < range.end; i++) {
-    const t = tokens[i]!;
-    for (const part of t.parts ?? []) found.push(...referencesIn(part));
-    if (t.kind === 'punct' && t.text in CLOSERS) stack.push(t.text);
-    else if (t.kind === 'punct' && (t.text === '}' || t.text === ']' || t.text === ')')) stack.pop();
-    if (t.kind === 'ident') {
-      const next = nextSignificant(tokens, i, range.end);
-      const afterMember = previousSignificant?.kind === 'punct' && ['.', '.?', '::', '@'].includes(previousSignificant.text);
-      const isKey =
-        next?.text === ':' &&
-        stack[stack.length - 1] === '{' &&
-        (previous === undefined || previous.kind === 'newline' || previous.text === '{' || previous.text === ',');
-      if (declaresNext) {
-        declaresNext = false; // the name of a nested resource declaration
-      } else if (t.text === 'resource' && (previous === undefined || previous.kind === 'newline')) {
-        declaresNext = true;
-      } else if (
-        !afterMember &&
-        !isKey &&
-        !KEYWORDS.has(t.text) &&
-        next?.text !== '(' &&
-        !(NAMESPACES.has(t.text) && next?.text === '.')
-      ) {
-        const reference: Reference = { name: t.text, line: t.line };
-        if (tokens[i + 1]?.text === '.' && tokens[i + 2]?.text === 'outputs' && tokens[i + 3]?.text === '.' && tokens[i + 4]?.kind === 'ident') {
-          reference.output = tokens[i + 4]!.text;
-        }
-        found.push(reference);
-      }
-    }
-    previous = t;
-    if (t.kind !== 'newline') previousSignificant = t;
-  }
-  return found;
-}
-
-function nextSignificant(tokens: Token[], i: number, end: number): Token | undefined {
-  for (let k = i + 1; k < end; k++) if (tokens[k]!.kind !== 'newline') return tokens[k];
-  return undefined;
-}
-
-/** The ranges of a file whose identifiers are symbol references (values, bodies, decorator arguments). */
-function referenceRanges(file: BicepFile): Range[] {
-  const ranges: Range[] = [];
-  const { tokens } = file;
-  for (const { start, end: i } of topLevelStatements(tokens)) {
-    const head = tokens[start]!;
-    if (head.text === '@') {
-      ranges.push({ start: start + 2, end: i }); // decorator arguments
-    } else if (head.text === 'targetScope') {
-      ranges.push({ start: start + 1, end: i });
-    } else if (head.kind === 'ident' && DECLARATION_KEYWORDS.has(head.text)) {
-      const declaration = file.declarations.find((d) => d.statement.start === start);
-      if (declaration?.value && declaration.kind !== 'type' && declaration.kind !== 'func') ranges.push(declaration.value);
-    } else {
-      ranges.push({ start, end: i }); // anything else is checked as an expression
-    }
-  }
-  return ranges;
-}
-
-export function allReferences(file: BicepFile): Reference[] {
-  return referenceRanges(file).flatMap((range) => referencesIn(file.tokens, range));
-}
-
-// ---------------------------------------------------------------------------------------------
-// The structural check.
-
-export interface LintOptions {
-  /** Resolves a module path (relative to this file) to its text, or undefined when it does not exist. */
-  readModule?: (relativePath: string) => string | undefined;
-}
-
-/** Problems found in one Bicep file; empty when it passes. */
-export function lintBicep(text: string, options: LintOptions = {}): string[] {
-  const file = parseBicep(text);
-  const problems = [...file.problems];
-  if (problems.length > 0) return problems; // the rest assumes balanced text
-
-  const declared = new Map<string, Declaration>();
-  for (const d of file.declarations) {
-    if (d.kind === 'output' || d.kind === 'import' || d.kind === 'metadata') continue;
-    if (declared.has(d.name)) problems.push(`line ${d.line}: '${d.name}' is declared more than once`);
-    else declared.set(d.name, d);
-  }
-  const outputs = new Set<string>();
-  for (const d of file.declarations.filter((x) => x.kind === 'output')) {
-    if (outputs.has(d.name)) problems.push(`line ${d.line}: output '${d.name}' is declared more than once`);
-    outputs.add(d.name);
-  }
-
-  const references = allReferences(file);
-  const used = new Set(references.map((r) => r.name));
-  for (const reference of references) {
-    if (!declared.has(reference.name) && !file.locals.has(reference.name)) {
-      problems.push(`line ${reference.line}: '${reference.name}' is not declared`);
-    }
-  }
-  for (const d of file.declarations) {
-    if (d.kind === 'param' && !used.has(d.name)) problems.push(`line ${d.line}: param '${d.name}' is declared but never used`);
-    if (d.kind === 'var' && !used.has(d.name)) problems.push(`line ${d.line}: var '${d.name}' is declared but never used`);
-  }
-
-  for (const module of file.declarations.filter((d) => d.kind === 'module')) {
-    const path = module.typeOrPath;
-    if (path === undefined) {
-      problems.push(`line ${module.line}: module '${module.name}' has no path`);
-      continue;
-    }
-    if (/^(br|ts)[:/]/.test(path)) continue; // registry modules cannot be checked here
-    if (!options.readModule) continue;
-    const moduleText = options.readModule(path);
-    if (moduleText === undefined) {
-      problems.push(`line ${module.line}: module '${module.name}' points at '${path}', which does not exist`);
-      continue;
-    }
-    const target = parseBicep(moduleText);
-    const targetParams = new Map(target.declarations.filter((d) => d.kind === 'param').map((d) => [d.name, d]));
-    const targetOutputs = new Set(target.declarations.filter((d) => d.kind === 'output').map((d) => d.name));
-    const passed = module.bodyOpen === undefined ? undefined : valueOfKey(file.tokens, module.bodyOpen, 'params');
-    const passedNames = passed ? objectKeys(file.tokens, passed) : [];
-    for (const name of passedNames) {
-      if (!targetParams.has(name)) problems.push(`line ${module.line}: module '${module.name}' passes '${name}', which ${path} does not declare`);
-    }
-    for (const [name, param] of targetParams) {
-      if (!param.optional && !passedNames.includes(name)) {
-        problems.push(`line ${module.line}: module '${module.name}' does not pass required param '${name}' of ${path}`);
-      }
-    }
-    for (const reference of references.filter((r) => r.name === module.name && r.output)) {
-      if (!targetOutputs.has(reference.output!)) {
-        problems.push(`line ${reference.line}: ${path} has no output '${reference.output}'`);
-      }
-    }
-  }
-  return problems;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Reading values (used by the consistency checks).

@@ -346,7 +346,7 @@ describe('azd wiring', () => {
     expect(read('azure.yaml')).toMatch(/^ {2}api:\s*$/m);
   });
 
-  it('the README says az bicep build is the real check', () => {
+  it('the README says az bicep build is the compiler check', () => {
     expect(readme).toContain('az bicep build --file infra/main.bicep');
   });
 });

@@ -1,4 +1,4 @@
-// The console's built files (dist/console, made by scripts/buildConsole.ts), read once per
+// The console's built files (dist/console, made by build/console.ts), read once per
 // instance and answered from memory: hashed assets cached for a year, the page itself never.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';

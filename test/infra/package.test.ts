@@ -65,12 +65,14 @@ function loadApp(appDir: string): LoadedApp {
   return JSON.parse(output.trim().split('\n').at(-1)!) as LoadedApp;
 }
 
+/** What the remote build compiles: the TypeScript of functions/, shared/ and build/, and the console's sources. */
 function appSources(): string[] {
-  const walk = (dir: string): string[] =>
+  const walk = (dir: string, keep: (name: string) => boolean): string[] =>
     readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) =>
-      entry.isDirectory() ? walk(`${dir}/${entry.name}`) : entry.name.endsWith('.ts') ? [`${dir}/${entry.name}`] : [],
+      entry.isDirectory() ? walk(`${dir}/${entry.name}`, keep) : keep(entry.name) ? [`${dir}/${entry.name}`] : [],
     );
-  return [...walk('functions'), ...walk('shared')].sort();
+  const typescript = (name: string): boolean => name.endsWith('.ts');
+  return [...walk('functions', typescript), ...walk('shared', typescript), ...walk('build', typescript), ...walk('console', () => true)].sort();
 }
 
 describe('the package fits the build mode (static)', () => {
@@ -161,7 +163,7 @@ describe('the package azd deploys, built remotely, loads the same app', () => {
 
   it('holds the sources, the build inputs and host.json, and nothing else at the top', () => {
     const top = [...new Set(files.map((file) => file.split('/')[0]))].sort();
-    expect(top).toEqual(['functions', 'host.json', 'package-lock.json', 'package.json', 'shared', 'tsconfig.json']);
+    expect(top).toEqual(['build', 'console', 'functions', 'host.json', 'package-lock.json', 'package.json', 'shared', 'tsconfig.json']);
     expect(files).toContain('functions/health.ts');
   });
 
@@ -172,8 +174,9 @@ describe('the package azd deploys, built remotely, loads the same app', () => {
     expect(files.filter((file) => /(^|\/)local\.settings/.test(file))).toEqual([]);
   });
 
-  it('the remote build compiles only the app: dist/ holds functions/ and shared/', () => {
-    expect(readdirSync(join(packageDir, 'dist')).sort()).toEqual(['functions', 'shared']);
+  it('the remote build compiles only the app: dist/ holds functions/, shared/, the console and its build step', () => {
+    expect(readdirSync(join(packageDir, 'dist')).sort()).toEqual(['build', 'console', 'functions', 'shared']);
+    expect(readdirSync(join(packageDir, 'dist', 'console'))).toContain('index.html');
     expect(packageJson.scripts['build:azure']).toBe(PRUNE_SCRIPT);
   });
 

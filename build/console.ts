@@ -1,12 +1,16 @@
 // Builds the console (console/ → dist/console): one minified ES module bundle plus a lazily
 // loaded chunk for Entra ID sign-in (MSAL), one stylesheet, all with content hashes in their
-// names, and index.html pointing at them. Part of `npm run build`.
+// names, and index.html pointing at them. Part of `npm run build`, so it also runs in the remote
+// build on Azure: build/ ships in the deployment package (infra/README.md, Packaging) and imports
+// nothing from the development folders (local/, scripts/, …), which do not.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { projectRoot } from '../local/projectRoot.js';
 
-const root = projectRoot();
+// The project root: above dist/build/ when compiled, above build/ as a source.
+const here = dirname(fileURLToPath(import.meta.url));
+const root = basename(dirname(here)) === 'dist' ? join(here, '..', '..') : join(here, '..');
 const source = join(root, 'console');
 const out = join(root, 'dist', 'console');
 

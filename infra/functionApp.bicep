@@ -52,8 +52,20 @@ param authJwksUrl string
 @description('Blob container holding the lake (CDM folder).')
 param lakeContainerName string
 
-@description('Blob endpoint of a separate lake account; empty when the lake is in the app storage account.')
+@description('Blob endpoint of the lake account (the lake is never in the app storage account).')
 param lakeBlobServiceUri string = ''
+
+@description('The console\'s Entra ID app registration (SPA); empty = no Microsoft sign-in in the console.')
+param consoleAuthClientId string = ''
+
+@description('Tenant the console signs people in with.')
+param consoleAuthTenantId string = ''
+
+@description('Scope(s) the console asks for to call this API (api://<api app id>/<scope>).')
+param consoleAuthApiScope string = ''
+
+@description('Subnet the app joins (outbound VNet integration, vnetEnabled); empty = none.')
+param virtualNetworkSubnetId string = ''
 
 @description('Memory per instance in MB.')
 @allowed([
@@ -91,9 +103,17 @@ var appSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
 }
 
-// Only when the lake is a separate account; otherwise the lake is read through AzureWebJobsStorage.
+// The lake's own account (lakeStorage.bicep, or an existing one); when empty the code would read
+// the lake through AzureWebJobsStorage, which main.bicep never does (the app must not write it).
 var lakeSettings = empty(lakeBlobServiceUri) ? {} : {
   LAKE_BLOB_SERVICE_URI: lakeBlobServiceUri
+}
+
+// Microsoft sign-in in the console, only when its app registration is given (README, The console).
+var consoleSettings = empty(consoleAuthClientId) ? {} : {
+  CONSOLE_AUTH_CLIENT_ID: consoleAuthClientId
+  CONSOLE_AUTH_TENANT_ID: consoleAuthTenantId
+  CONSOLE_AUTH_API_SCOPE: consoleAuthApiScope
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -126,6 +146,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
     }
@@ -152,10 +173,28 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
+// No basic-auth (username/password) publishing: deployments authenticate with Entra ID (azd and
+// the pipeline use their Azure sign-in), so the SCM and FTP publishing credentials are turned off.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
 resource functionAppSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: functionApp
   name: 'appsettings'
-  properties: union(appSettings, lakeSettings)
+  properties: union(appSettings, lakeSettings, consoleSettings)
 }
 
 output name string = functionApp.name

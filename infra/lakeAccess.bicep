@@ -1,6 +1,7 @@
-// Read access to a lake that lives in a separate storage account (the upstream platform's), given
-// by main.bicep's lakeStorageAccountName. Deployed into that account's resource group. The app only
-// reads the lake, so the identity gets Storage Blob Data Reader there and nothing else.
+// Read access to the lake, which always lives in its own storage account: the one lakeStorage.bicep
+// creates, or the upstream platform's existing one (main.bicep's lakeStorageAccountName), in
+// whose resource group this is deployed. The app only reads the lake, so the identity gets
+// Storage Blob Data Reader there and nothing else: it cannot write or delete the lake.
 
 @description('The lake storage account (existing, owned by the upstream platform).')
 param storageAccountName string

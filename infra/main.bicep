@@ -1,7 +1,9 @@
 // Outflow on Azure: one resource group holding a Flex Consumption function app, its user-assigned
-// identity, storage (tables, queues, blobs; keys off), Key Vault (RBAC), Application Insights +
-// Log Analytics (Entra auth only) and the role assignments the identity needs. `azd up` deploys it;
-// see infra/README.md. Each concern is one module in this folder.
+// identity, storage (tables, queues, blobs; keys off), the lake's own storage account (unless an
+// existing one is given), Key Vault (RBAC), Application Insights + Log Analytics (Entra auth only)
+// with alert rules, the role assignments the identity needs and, with vnetEnabled, a virtual
+// network with private endpoints. `azd up` deploys it; see infra/README.md. Each concern is one
+// module in this folder.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -9,8 +11,45 @@ targetScope = 'subscription'
 @description('azd environment name; names and tags every resource.')
 param environmentName string
 
+// Regions that offer Flex Consumption, as in the official template
+// (Azure-Samples/functions-quickstart-typescript-azd, infra/main.bicep). The list grows: check
+// `az functionapp list-flexconsumption-locations -o table` and add a region here when needed.
 @minLength(1)
 @description('Azure region for every resource (one that offers Flex Consumption).')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'eastus2euap'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({
   azd: {
     type: 'location'
@@ -34,7 +73,13 @@ param authIssuer string = ''
 @description('JWKS endpoint; empty = <login endpoint><tenant>/discovery/v2.0/keys.')
 param authJwksUrl string = ''
 
-@description('A separate storage account holding the lake (the upstream platform\'s); empty = a container in the app storage account.')
+@description('The console\'s Entra ID app registration (single-page application); empty = no Microsoft sign-in in the console.')
+param consoleAuthClientId string = ''
+
+@description('Scope(s) the console asks for to call this API; empty = api://<authAudience>/user_impersonation.')
+param consoleAuthApiScope string = ''
+
+@description('An existing storage account holding the lake (the upstream platform\'s); empty = a lake account is created here. Never the app storage account.')
 param lakeStorageAccountName string = ''
 
 @description('Resource group of lakeStorageAccountName; empty = the app resource group.')
@@ -65,6 +110,16 @@ param maximumInstanceCount int = 100
 ])
 param storageSkuName string = 'Standard_LRS'
 
+@description('Virtual network integration for the app and private endpoints for storage and Key Vault, whose public network access is then off.')
+param vnetEnabled bool = false
+
+@description('Email address for alert notifications; empty = the alert rules fire in the portal only.')
+param alertEmail string = ''
+
+@description('Appended to the Key Vault name. A vault stays soft-deleted (name taken) for 90 days after azd down: set a new suffix to provision a fresh vault instead of recovering the old one.')
+@maxLength(8)
+param keyVaultNameSuffix string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -73,8 +128,11 @@ var tenantId = empty(authTenantId) ? tenant().tenantId : authTenantId
 var loginEndpoint = environment().authentication.loginEndpoint
 var issuer = empty(authIssuer) ? '${loginEndpoint}${tenantId}/v2.0' : authIssuer
 var jwksUrl = empty(authJwksUrl) ? '${loginEndpoint}${tenantId}/discovery/v2.0/keys' : authJwksUrl
-var separateLake = !empty(lakeStorageAccountName)
-var lakeBlobServiceUri = separateLake ? 'https://${lakeStorageAccountName}.blob.${environment().suffixes.storage}/' : ''
+// The lake is always its own storage account, so the app (Storage Blob Data Owner on its own
+// account) cannot write or delete it: an existing one (lakeStorageAccountName) or one created here.
+var externalLake = !empty(lakeStorageAccountName)
+var lakeAccountName = externalLake ? lakeStorageAccountName : 'stlake${resourceToken}'
+var lakeBlobServiceUri = 'https://${lakeAccountName}.blob.${environment().suffixes.storage}/'
 var deploymentContainerName = 'app-package'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -102,8 +160,22 @@ module storage 'storage.bicep' = {
     tags: tags
     skuName: storageSkuName
     deploymentContainerName: deploymentContainerName
-    createLakeContainer: !separateLake
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    vnetEnabled: vnetEnabled
+  }
+}
+
+module lakeStorage 'lakeStorage.bicep' = if (!externalLake) {
+  name: 'lakeStorage'
+  scope: rg
+  params: {
+    name: lakeAccountName
+    location: location
+    tags: tags
+    skuName: storageSkuName
     lakeContainerName: lakeContainerName
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    vnetEnabled: vnetEnabled
   }
 }
 
@@ -111,9 +183,29 @@ module keyVault 'keyVault.bicep' = {
   name: 'keyVault'
   scope: rg
   params: {
-    name: 'kv-${resourceToken}'
+    name: 'kv-${resourceToken}${keyVaultNameSuffix}'
     location: location
     tags: tags
+    logAnalyticsWorkspaceId: monitoring.outputs.workspaceId
+    vnetEnabled: vnetEnabled
+  }
+}
+
+module network 'network.bicep' = if (vnetEnabled) {
+  name: 'network'
+  scope: rg
+  dependsOn: [
+    lakeStorage
+  ]
+  params: {
+    name: 'vnet-outflow-${resourceToken}'
+    location: location
+    tags: tags
+    storageAccountName: storage.outputs.name
+    // The private endpoint covers the lake only when it is created here; an external lake's
+    // owner gives this network access to it (infra/README.md).
+    lakeStorageAccountName: externalLake ? '' : lakeAccountName
+    keyVaultName: keyVault.outputs.name
   }
 }
 
@@ -125,6 +217,7 @@ module monitoring 'monitoring.bicep' = {
     appInsightsName: 'appi-outflow-${resourceToken}'
     location: location
     tags: tags
+    alertEmail: alertEmail
   }
 }
 
@@ -139,11 +232,15 @@ module roleAssignments 'roleAssignments.bicep' = {
   }
 }
 
-module lakeAccess 'lakeAccess.bicep' = if (separateLake) {
+module lakeAccess 'lakeAccess.bicep' = {
   name: 'lakeAccess'
-  scope: resourceGroup(empty(lakeStorageResourceGroupName) ? rg.name : lakeStorageResourceGroupName)
+  scope: resourceGroup(externalLake && !empty(lakeStorageResourceGroupName) ? lakeStorageResourceGroupName : rg.name)
+  // The lake account exists before the role assignment names it.
+  dependsOn: [
+    lakeStorage
+  ]
   params: {
-    storageAccountName: lakeStorageAccountName
+    storageAccountName: lakeAccountName
     principalId: identity.outputs.principalId
   }
 }
@@ -174,6 +271,10 @@ module functionApp 'functionApp.bicep' = {
     authJwksUrl: jwksUrl
     lakeContainerName: lakeContainerName
     lakeBlobServiceUri: lakeBlobServiceUri
+    consoleAuthClientId: consoleAuthClientId
+    consoleAuthTenantId: tenantId
+    consoleAuthApiScope: empty(consoleAuthApiScope) ? 'api://${authAudience}/user_impersonation' : consoleAuthApiScope
+    virtualNetworkSubnetId: vnetEnabled ? network.outputs.appSubnetId : ''
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
   }
@@ -188,4 +289,5 @@ output SERVICE_API_URI string = functionApp.outputs.uri
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_URL string = keyVault.outputs.uri
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_LAKE_STORAGE_ACCOUNT_NAME string = lakeAccountName
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId

@@ -1,7 +1,10 @@
 // The app's storage account: Functions host state (blob leases, timers), the deployment package
-// container (Flex Consumption), the app's tables and queues, and — unless the lake is a separate
-// account — the lake container. Keys are off: everything reaches it with Entra ID (RBAC).
-// Names mirror shared/storage/names.ts; test/infra checks they stay in step.
+// container (Flex Consumption), the app's tables, queues and working files. The lake is never here
+// (lakeStorage.bicep: the app must not be able to write it). Keys are off: everything reaches it
+// with Entra ID (RBAC). Deleted blobs and containers are kept softDeleteDays; writes and deletes
+// of all three services go to Log Analytics; with vnetEnabled, no public network access (private
+// endpoints in network.bicep). Names mirror shared/storage/names.ts; test/infra checks they stay
+// in step.
 
 @description('Storage account name (3-24 lowercase letters and digits, globally unique).')
 param name string
@@ -24,11 +27,16 @@ param skuName string = 'Standard_LRS'
 @description('Blob container the Flex Consumption plan deploys the app package to.')
 param deploymentContainerName string
 
-@description('Create the lake container in this account (false when the lake is a separate account).')
-param createLakeContainer bool = true
+@description('Log Analytics workspace that receives the diagnostic logs.')
+param logAnalyticsWorkspaceId string
 
-@description('Lake container (LAKE_CONTAINER), created here only when createLakeContainer is true.')
-param lakeContainerName string = 'lake'
+@description('No public network access; reached through private endpoints (network.bicep).')
+param vnetEnabled bool = false
+
+@description('Days deleted blobs and containers can be restored.')
+@minValue(1)
+@maxValue(365)
+param softDeleteDays int = 7
 
 // QUEUES in shared/storage/names.ts, each with the poison queue the host moves a message to after
 // maxDequeueCount (host.json). Created up front so the app needs no create rights at run time.
@@ -68,8 +76,11 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     defaultToOAuthAuthentication: true
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
-    networkAcls: {
+    publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'
+    networkAcls: vnetEnabled ? {
+      bypass: 'None'
+      defaultAction: 'Deny'
+    } : {
       bypass: 'AzureServices'
       defaultAction: 'Allow'
     }
@@ -82,7 +93,11 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   properties: {
     deleteRetentionPolicy: {
       enabled: true
-      days: 7
+      days: softDeleteDays
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: softDeleteDays
     }
   }
 }
@@ -99,14 +114,6 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
 resource workContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: 'outflow-work'
-  properties: {
-    publicAccess: 'None'
-  }
-}
-
-resource lakeContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = if (createLakeContainer) {
-  parent: blobService
-  name: lakeContainerName
   properties: {
     publicAccess: 'None'
   }
@@ -131,6 +138,56 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
   parent: tableService
   name: tableName
 }]
+
+// Writes and deletes on blobs, queues and tables go to Log Analytics (StorageWrite,
+// StorageDelete); reads are left out: queue polling and lake-sized reads would be most of the
+// volume. Add StorageRead for an investigation.
+var diagnosticLogs = [
+  {
+    category: 'StorageWrite'
+    enabled: true
+  }
+  {
+    category: 'StorageDelete'
+    enabled: true
+  }
+]
+var diagnosticMetrics = [
+  {
+    category: 'Transaction'
+    enabled: true
+  }
+]
+
+resource blobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: blobService
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: diagnosticLogs
+    metrics: diagnosticMetrics
+  }
+}
+
+resource queueDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: queueService
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: diagnosticLogs
+    metrics: diagnosticMetrics
+  }
+}
+
+resource tableDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: tableService
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: diagnosticLogs
+    metrics: diagnosticMetrics
+  }
+}
 
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob

@@ -6,11 +6,20 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SETTINGS } from '../../shared/settings.js';
+import { METRICS } from '../../shared/observability/metrics.js';
 import { CONTAINERS, QUEUES, TABLES } from '../../shared/storage/names.js';
+import { checkPackageFitsBuildMode } from './deployPackage.js';
 import {
   appSettings,
+  checkAlertRules,
   checkAppSettingsKnown,
+  checkAuditLogs,
   checkAzureYaml,
+  checkBasicAuthOff,
+  checkLakeReadOnly,
+  checkLocationAllowed,
+  checkSoftDelete,
+  checkVnetOption,
   checkHosting,
   checkHostJson,
   checkNoSecrets,
@@ -39,9 +48,11 @@ const roleFiles = { 'roleAssignments.bicep': read('infra/roleAssignments.bicep')
 const readme = read('infra/README.md');
 const hostJson = read('host.json');
 const packageJson = JSON.parse(read('package.json')) as { engines?: { node?: string } };
-const infraFiles = Object.fromEntries(
-  ['main', 'identity', 'storage', 'keyVault', 'monitoring', 'functionApp', 'roleAssignments', 'lakeAccess'].map((n) => [`infra/${n}.bicep`, read(`infra/${n}.bicep`)]),
-);
+const MODULES = ['main', 'identity', 'storage', 'lakeStorage', 'keyVault', 'monitoring', 'network', 'functionApp', 'roleAssignments', 'lakeAccess'];
+const infraFiles = Object.fromEntries(MODULES.map((n) => [`infra/${n}.bicep`, read(`infra/${n}.bicep`)]));
+/** The same files by name in infra/ (what the security checks take). */
+const templates: Record<string, string> = Object.fromEntries(MODULES.map((n) => [`${n}.bicep`, read(`infra/${n}.bicep`)]));
+const lakeStorage = templates['lakeStorage.bicep']!;
 
 /** Settings the Functions host or the Azure Monitor distro reads (not declared in shared/settings.ts). */
 const PLATFORM_SETTINGS = new Set(['AzureWebJobsStorage__credential', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING']);
@@ -169,30 +180,37 @@ describe('(b) identity-based connections only: no keys or connection strings', (
   });
 });
 
+/** What the app storage account and the lake account create together. */
+function created(appStorage = storage, lake = lakeStorage): ReturnType<typeof createdStorageNames> {
+  const a = createdStorageNames(appStorage);
+  const b = createdStorageNames(lake);
+  return { queues: new Set([...a.queues, ...b.queues]), tables: new Set([...a.tables, ...b.tables]), containers: new Set([...a.containers, ...b.containers]) };
+}
+
 describe('(c) every queue, table and container the code uses is created', () => {
   it('creates names.ts queues (+ poison), tables and containers', () => {
-    expect(checkStorageNames(expectedNames, createdStorageNames(storage))).toEqual([]);
+    expect(checkStorageNames(expectedNames, created())).toEqual([]);
   });
 
   it.each(expectedNames.queues)('fails when queue %s is removed', (queue) => {
-    expect(checkStorageNames(expectedNames, createdStorageNames(removeLine(storage, `'${queue}'`))).join()).toContain(`queue ${queue} `);
+    expect(checkStorageNames(expectedNames, created(removeLine(storage, `'${queue}'`))).join()).toContain(`queue ${queue} `);
   });
 
   it.each(expectedNames.queues)('fails when the poison queue of %s is removed', (queue) => {
-    expect(checkStorageNames(expectedNames, createdStorageNames(removeLine(storage, `'${queue}-poison'`))).join()).toContain(`${queue}-poison`);
+    expect(checkStorageNames(expectedNames, created(removeLine(storage, `'${queue}-poison'`))).join()).toContain(`${queue}-poison`);
   });
 
   it.each(expectedNames.tables)('fails when table %s is removed', (table) => {
-    expect(checkStorageNames(expectedNames, createdStorageNames(removeLine(storage, `'${table}'`))).join()).toContain(`table ${table} `);
+    expect(checkStorageNames(expectedNames, created(removeLine(storage, `'${table}'`))).join()).toContain(`table ${table} `);
   });
 
   it('fails when the lake container is removed', () => {
-    expect(checkStorageNames(expectedNames, createdStorageNames(removeResource(storage, 'lakeContainer'))).join()).toContain(`container ${CONTAINERS.lake} `);
+    expect(checkStorageNames(expectedNames, created(storage, removeResource(lakeStorage, 'lakeContainer'))).join()).toContain(`container ${CONTAINERS.lake} `);
   });
 
   it('fails for a name the code uses that infra does not know', () => {
     const grown = { ...expectedNames, queues: [...expectedNames.queues, 'export-retries'] };
-    expect(checkStorageNames(grown, createdStorageNames(storage)).join()).toContain('export-retries');
+    expect(checkStorageNames(grown, created()).join()).toContain('export-retries');
   });
 
   it('sets the LAKE_CONTAINER default and the main.bicep default to names.ts', () => {
@@ -341,6 +359,14 @@ describe('azd wiring', () => {
     expect(checkAzureYaml(mutate(yaml, 'host: function', 'host: containerapp')).join()).toMatch(/host/);
   });
 
+  it('.funcignore fits the build mode azure.yaml asks for (package.test.ts builds the package itself)', () => {
+    const shape = { funcignore: read('.funcignore'), azureYaml: read('azure.yaml'), scripts: JSON.parse(read('package.json')).scripts, appSources: ['functions/health.ts', 'shared/settings.ts'] };
+    expect(checkPackageFitsBuildMode(shape)).toEqual([]);
+    expect(checkPackageFitsBuildMode({ ...shape, funcignore: shape.funcignore.replace('node_modules/\n', '') }).join()).toMatch(/requires '.funcignore' to exclude node_modules/);
+    expect(checkPackageFitsBuildMode({ ...shape, funcignore: `${shape.funcignore}\ntsconfig.json\n` }).join()).toMatch(/leaves out tsconfig.json/);
+    expect(checkPackageFitsBuildMode({ ...shape, funcignore: shape.funcignore.replace('/test/\n', '') }).join()).toMatch(/ships test\//);
+  });
+
   it('tags the function app for azd deploy', () => {
     expect(functionApp).toMatch(/'azd-service-name': 'api'/);
     expect(read('azure.yaml')).toMatch(/^ {2}api:\s*$/m);
@@ -368,5 +394,75 @@ describe('security settings of the resources', () => {
   it('monitoring: local auth disabled on Application Insights and Log Analytics', () => {
     const monitoring = read('infra/monitoring.bicep');
     expect(monitoring.match(/disableLocalAuth: true/gi)?.length).toBe(2);
+  });
+});
+
+describe('what a security review expects', () => {
+  const withFile = (name: string, text: string): Record<string, string> => ({ ...templates, [name]: text });
+
+  it('basic-auth publishing (SCM, FTP) is off', () => {
+    expect(checkBasicAuthOff(templates)).toEqual([]);
+    const app = templates['functionApp.bicep']!;
+    expect(checkBasicAuthOff(withFile('functionApp.bicep', removeResource(app, 'ftpBasicAuth'))).join()).toMatch(/'ftp'/);
+    expect(checkBasicAuthOff(withFile('functionApp.bicep', mutate(app, /allow: false/, 'allow: true'))).join()).toMatch(/'scm' does not set allow: false/);
+  });
+
+  it('Key Vault audit logs and storage diagnostic logs go to Log Analytics', () => {
+    expect(checkAuditLogs(templates)).toEqual([]);
+    expect(checkAuditLogs(withFile('keyVault.bicep', removeResource(templates['keyVault.bicep']!, 'auditLogs'))).join()).toMatch(/vaults 'vault' sends no diagnostic logs/);
+    expect(checkAuditLogs(withFile('keyVault.bicep', mutate(templates['keyVault.bicep']!, "'AuditEvent'", "'AzurePolicyEvaluationDetails'"))).join()).toMatch(/does not log AuditEvent/);
+    expect(checkAuditLogs(withFile('storage.bicep', removeResource(storage, 'queueDiagnostics'))).join()).toMatch(/queueServices 'queueService' sends no diagnostic logs/);
+    expect(checkAuditLogs(withFile('storage.bicep', mutate(storage, "category: 'StorageDelete'", "category: 'StorageRead'"))).join()).toMatch(/does not log StorageDelete/);
+    expect(checkAuditLogs(withFile('lakeStorage.bicep', removeResource(lakeStorage, 'blobDiagnostics'))).join()).toMatch(/lakeStorage.bicep/);
+  });
+
+  it('deleted blobs and containers can be restored', () => {
+    expect(checkSoftDelete(templates)).toEqual([]);
+    expect(checkSoftDelete(withFile('storage.bicep', mutate(storage, /containerDeleteRetentionPolicy: \{\n\s*enabled: true/, 'containerDeleteRetentionPolicy: {\n      enabled: false'))).join()).toMatch(/storage.bicep: blob service containerDeleteRetentionPolicy/);
+    expect(checkSoftDelete(withFile('lakeStorage.bicep', mutate(lakeStorage, /deleteRetentionPolicy: \{\n\s*enabled: true/, 'deleteRetentionPolicy: {\n      enabled: false'))).join()).toMatch(/lakeStorage.bicep: blob service deleteRetentionPolicy/);
+  });
+
+  it('vnetEnabled (opt-in): VNet integration, private endpoints, public network access off', () => {
+    expect(checkVnetOption(templates)).toEqual([]);
+    expect(checkVnetOption(withFile('main.bicep', mutate(main, 'param vnetEnabled bool = false', 'param vnetEnabled bool = true'))).join()).toMatch(/opt-in/);
+    expect(checkVnetOption(withFile('keyVault.bicep', mutate(templates['keyVault.bicep']!, "publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'", "publicNetworkAccess: 'Enabled'"))).join()).toMatch(/keyVault.bicep: publicNetworkAccess/);
+    expect(checkVnetOption(withFile('main.bicep', mutate(main, /\n {4}vnetEnabled: vnetEnabled\n/, '\n'))).join()).toMatch(/is not given vnetEnabled/);
+    expect(checkVnetOption(withFile('network.bicep', removeResource(templates['network.bicep']!, 'keyVaultEndpoint'))).join()).toMatch(/no private endpoint for vault/);
+    expect(checkVnetOption(withFile('network.bicep', mutate(templates['network.bicep']!, "'Microsoft.App/environments'", "'Microsoft.Web/serverFarms'"))).join()).toMatch(/Microsoft.App\/environments/);
+    expect(checkVnetOption(withFile('main.bicep', mutate(main, /virtualNetworkSubnetId: vnetEnabled \? network\.outputs\.appSubnetId : ''/, "virtualNetworkSubnetId: ''"))).join()).toMatch(/does not join/);
+  });
+
+  it('location is limited to Flex Consumption regions', () => {
+    expect(checkLocationAllowed(main)).toEqual([]);
+    expect(checkLocationAllowed(mutate(main, /@allowed\(\[\n  'australiaeast'[\s\S]*?\]\)\n/, '')).join()).toMatch(/no @allowed list/);
+  });
+
+  it('the app cannot write or delete the lake: its own account, read-only for the app', () => {
+    expect(checkLakeReadOnly(templates, CONTAINERS.lake)).toEqual([]);
+    const withLake = mutate(storage, "resource queueService ", `resource lakeContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {\n  parent: blobService\n  name: '${CONTAINERS.lake}'\n}\n\nresource queueService `);
+    expect(checkLakeReadOnly(withFile('storage.bicep', withLake), CONTAINERS.lake).join()).toMatch(/creates the lake container/);
+    expect(checkLakeReadOnly(withFile('main.bicep', mutate(main, /var lakeBlobServiceUri = .*\n/, "var lakeBlobServiceUri = ''\n")), CONTAINERS.lake).join()).toMatch(/LAKE_BLOB_SERVICE_URI/);
+  });
+
+  it('the Key Vault role is Key Vault Secrets Officer: get, set and delete secrets, nothing on keys, certificates or access', () => {
+    // Key Vault Secrets User only reads; Key Vault Administrator and Contributor manage far more.
+    expect(checkRequiredRoles(roleFiles, REQUIRED_ROLES, BUILT_IN_ROLES)).toEqual([]);
+    expect(REQUIRED_ROLES.filter((r) => r.scopeType === 'Microsoft.KeyVault/vaults').map((r) => r.role)).toEqual(['Key Vault Secrets Officer']);
+  });
+
+  const alertNames = {
+    runDuration: METRICS.runDuration,
+    queueBacklog: METRICS.queueBacklog,
+    chunkQueue: QUEUES.exportChunks,
+    poisonFunctions: [...read('functions/failPoisonedWork.ts').matchAll(/app\.storageQueue\('(\w+)'/g)].map((m) => m[1]!),
+  };
+
+  it('alert rules: failed runs, poison messages, a growing chunk backlog, on names the code emits', () => {
+    expect(alertNames.poisonFunctions).toEqual(['failPoisonedChunk', 'failPoisonedPlan']);
+    expect(checkAlertRules(templates['monitoring.bicep']!, alertNames)).toEqual([]);
+    const monitoring = templates['monitoring.bicep']!;
+    expect(checkAlertRules(monitoring, { ...alertNames, runDuration: 'outflow.run.seconds' }).join()).toMatch(/failed runs/);
+    expect(checkAlertRules(monitoring, { ...alertNames, poisonFunctions: [...alertNames.poisonFunctions, 'failPoisonedSend'] }).join()).toMatch(/poison message/);
+    expect(checkAlertRules(removeResource(monitoring, 'chunkBacklogAlert'), alertNames).join()).toMatch(/growing chunk backlog/);
   });
 });

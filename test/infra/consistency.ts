@@ -581,3 +581,188 @@ export function checkRolesGoToIdentity(mainBicep: string, roleModulePaths: strin
   }
   return problems;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Security review items (infra/README.md, "What a security review finds"). Each names what is
+// missing; the templates are read, not compiled (see bicepReader.ts).
+
+function valueText(file: BicepFile, d: Declaration, path: string[]): string | undefined {
+  const range = bodyValue(file, d, path);
+  if (!range) return undefined;
+  return single(resolveStrings(file, range)) ?? rangeText(file.tokens, range);
+}
+
+/** The templates the security checks read, by file name in infra/. */
+export type InfraFiles = Record<string, string>;
+
+const parsed = (files: InfraFiles, name: string): BicepFile => parseBicep(files[name] ?? '');
+
+/** Basic-auth publishing (SCM and FTP) is off on the function app. */
+export function checkBasicAuthOff(files: InfraFiles): string[] {
+  const file = parsed(files, 'functionApp.bicep');
+  const policies = resources(file, 'Microsoft.Web/sites/basicPublishingCredentialsPolicies');
+  return ['scm', 'ftp'].flatMap((name) => {
+    const policy = policies.find((d) => valueText(file, d, ['name']) === name);
+    if (!policy) return [`functionApp.bicep: no basicPublishingCredentialsPolicies '${name}' (basic-auth ${name.toUpperCase()} publishing stays on)`];
+    return valueText(file, policy, ['properties', 'allow']) === 'false' ? [] : [`functionApp.bicep: basicPublishingCredentialsPolicies '${name}' does not set allow: false`];
+  });
+}
+
+/** Diagnostic settings scoped to each resource of the given types send the given log categories to a workspace. */
+function checkDiagnostics(files: InfraFiles, fileName: string, scopeTypes: string[], categories: string[]): string[] {
+  const file = parsed(files, fileName);
+  const settings = resources(file, 'Microsoft.Insights/diagnosticSettings');
+  const problems: string[] = [];
+  for (const type of scopeTypes) {
+    const targets = resources(file, type).filter((d) => !d.existing || type === 'Microsoft.KeyVault/vaults');
+    if (targets.length === 0) problems.push(`${fileName}: no ${type} to send diagnostics from`);
+    for (const target of targets) {
+      const setting = settings.find((d) => valueText(file, d, ['scope']) === target.name);
+      if (!setting) {
+        problems.push(`${fileName}: ${type} '${target.name}' sends no diagnostic logs to Log Analytics`);
+        continue;
+      }
+      if (!bodyValue(file, setting, ['properties', 'workspaceId'])) problems.push(`${fileName}: diagnostic setting '${setting.name}' has no workspaceId`);
+      const logs = bodyValue(file, setting, ['properties', 'logs']);
+      const logsText = logs ? rangeText(file.tokens, logs) : '';
+      const logsSource = /^\w+$/.test(logsText) ? (file.declarations.find((d) => d.name === logsText)?.value ?? logs) : logs;
+      const text = logsSource ? rangeText(file.tokens, logsSource) : '';
+      for (const category of categories) {
+        if (!text.includes(`'${category}'`)) problems.push(`${fileName}: diagnostic setting '${setting.name}' does not log ${category}`);
+      }
+    }
+  }
+  return problems;
+}
+
+export function checkAuditLogs(files: InfraFiles): string[] {
+  const storageServices = ['blobServices', 'queueServices', 'tableServices'].map((s) => `Microsoft.Storage/storageAccounts/${s}`);
+  return [
+    ...checkDiagnostics(files, 'keyVault.bicep', ['Microsoft.KeyVault/vaults'], ['AuditEvent']),
+    ...checkDiagnostics(files, 'storage.bicep', storageServices, ['StorageWrite', 'StorageDelete']),
+    ...checkDiagnostics(files, 'lakeStorage.bicep', ['Microsoft.Storage/storageAccounts/blobServices'], ['StorageWrite', 'StorageDelete']),
+  ];
+}
+
+/** Deleted blobs and deleted containers can be restored in both storage accounts. */
+export function checkSoftDelete(files: InfraFiles): string[] {
+  return ['storage.bicep', 'lakeStorage.bicep'].flatMap((name) => {
+    const file = parsed(files, name);
+    const service = resources(file, 'Microsoft.Storage/storageAccounts/blobServices')[0];
+    if (!service) return [`${name}: no blob service`];
+    return ['deleteRetentionPolicy', 'containerDeleteRetentionPolicy']
+      .filter((policy) => valueText(file, service, ['properties', policy, 'enabled']) !== 'true')
+      .map((policy) => `${name}: blob service ${policy} is not enabled`);
+  });
+}
+
+/**
+ * vnetEnabled: main.bicep declares it (off by default) and hands it to every module that holds
+ * data; storage and Key Vault turn public network access off with it; network.bicep delegates the
+ * app subnet to Flex Consumption and puts private endpoints in front of blob, queue, table and
+ * vault; the function app joins the subnet.
+ */
+export function checkVnetOption(files: InfraFiles): string[] {
+  const problems: string[] = [];
+  const main = parsed(files, 'main.bicep');
+  const param = main.declarations.find((d) => d.kind === 'param' && d.name === 'vnetEnabled');
+  if (!param) return ['main.bicep: no vnetEnabled parameter'];
+  if (!param.value || rangeText(main.tokens, param.value) !== 'false') problems.push('main.bicep: vnetEnabled is not off by default (opt-in)');
+  const modules = main.declarations.filter((d) => d.kind === 'module');
+  for (const path of ['storage.bicep', 'lakeStorage.bicep', 'keyVault.bicep']) {
+    const module = modules.find((m) => m.typeOrPath === path);
+    const params = module?.bodyOpen === undefined ? undefined : valueOfKey(main.tokens, module.bodyOpen, 'params');
+    const open = params ? firstSignificant(main.tokens, params) : undefined;
+    const given = open === undefined ? undefined : valueOfKey(main.tokens, open, 'vnetEnabled');
+    if (!given || rangeText(main.tokens, given) !== 'vnetEnabled') problems.push(`main.bicep: ${path} is not given vnetEnabled`);
+    const file = parsed(files, path);
+    const target = [...resources(file, 'Microsoft.Storage/storageAccounts'), ...resources(file, 'Microsoft.KeyVault/vaults')].find((d) => !d.existing);
+    const access = target ? valueText(file, target, ['properties', 'publicNetworkAccess']) : undefined;
+    if (!access || !/^vnetEnabled \? 'Disabled' : 'Enabled'$/.test(access)) problems.push(`${path}: publicNetworkAccess is not 'Disabled' with vnetEnabled`);
+  }
+  const network = modules.find((m) => m.typeOrPath === 'network.bicep');
+  if (!network?.value || !/^if \( vnetEnabled \)/.test(rangeText(main.tokens, network.value))) problems.push('main.bicep: network.bicep is not deployed if (vnetEnabled)');
+  const app = modules.find((m) => m.typeOrPath === 'functionApp.bicep');
+  const appParams = app?.bodyOpen === undefined ? undefined : valueOfKey(main.tokens, app.bodyOpen, 'params');
+  const appOpen = appParams ? firstSignificant(main.tokens, appParams) : undefined;
+  const subnet = appOpen === undefined ? undefined : valueOfKey(main.tokens, appOpen, 'virtualNetworkSubnetId');
+  if (!subnet || !rangeText(main.tokens, subnet).includes('network . outputs . appSubnetId')) problems.push('main.bicep: the function app does not join the network\'s app subnet');
+  const site = resources(parsed(files, 'functionApp.bicep'), 'Microsoft.Web/sites')[0];
+  if (!site || !bodyValue(parsed(files, 'functionApp.bicep'), site, ['properties', 'virtualNetworkSubnetId'])) problems.push('functionApp.bicep: the site does not set virtualNetworkSubnetId');
+  const networkText = files['network.bicep'] ?? '';
+  if (!/serviceName: 'Microsoft\.App\/environments'/.test(networkText)) problems.push('network.bicep: no subnet delegated to Microsoft.App/environments (Flex Consumption VNet integration)');
+  const networkFile = parsed(files, 'network.bicep');
+  const groups = new Set<string>();
+  for (const endpoint of resources(networkFile, 'Microsoft.Network/privateEndpoints')) {
+    const connections = bodyValue(networkFile, endpoint, ['properties', 'privateLinkServiceConnections']);
+    const text = connections ? rangeText(networkFile.tokens, connections) : '';
+    for (const m of text.matchAll(/groupIds : \[ ([^\]]*) \]/g)) {
+      const inner = m[1]!.trim();
+      // `[for (service, i) in list: …]` endpoints name their group by the loop variable.
+      const loop = /^\w+$/.test(inner) && endpoint.loopSource ? resolveStrings(networkFile, endpoint.loopSource) : undefined;
+      for (const g of loop ?? [...inner.matchAll(/'([^']+)'/g)].map((x) => x[1]!)) groups.add(g);
+    }
+  }
+  for (const group of ['blob', 'queue', 'table', 'vault']) {
+    if (!groups.has(group)) problems.push(`network.bicep: no private endpoint for ${group}`);
+  }
+  return problems;
+}
+
+/** location is limited (@allowed) to regions that offer Flex Consumption. */
+export function checkLocationAllowed(mainText: string): string[] {
+  const m = /@allowed\(\[([^\]]*)\]\)\s*(?:@[^\n]*\n(?:[^\n]*\n)*?)?\s*param location string/.exec(mainText);
+  if (!m) return ['main.bicep: param location has no @allowed list of Flex Consumption regions'];
+  const regions = [...m[1]!.matchAll(/'([^']+)'/g)].map((x) => x[1]!);
+  const bad = regions.filter((r) => !/^[a-z0-9]+$/.test(r));
+  return [
+    ...(regions.length === 0 ? ['main.bicep: the @allowed list of location is empty'] : []),
+    ...bad.map((r) => `main.bicep: '${r}' is not a region name`),
+  ];
+}
+
+/**
+ * The app cannot write or delete the lake: it is never a container of the app storage account
+ * (where the app is Storage Blob Data Owner), and the function app reads it from the lake
+ * account (LAKE_BLOB_SERVICE_URI always set). The roles checks keep the identity at Storage Blob
+ * Data Reader on the lake account.
+ */
+export function checkLakeReadOnly(files: InfraFiles, lakeContainer: string): string[] {
+  const problems: string[] = [];
+  if (createdStorageNames(files['storage.bicep'] ?? '').containers.has(lakeContainer)) problems.push(`storage.bicep creates the lake container '${lakeContainer}' in the app storage account, where the app may write and delete`);
+  if (/\bcreateLakeContainer\b/.test(files['storage.bicep'] ?? '')) problems.push('storage.bicep can still create the lake container (createLakeContainer)');
+  if (!createdStorageNames(files['lakeStorage.bicep'] ?? '').containers.size) problems.push('lakeStorage.bicep creates no lake container');
+  const main = files['main.bicep'] ?? '';
+  if (!/var lakeBlobServiceUri = 'https:\/\/\$\{lakeAccountName\}/.test(main)) problems.push('main.bicep: LAKE_BLOB_SERVICE_URI does not always point at the lake account');
+  return problems;
+}
+
+export interface AlertNames {
+  /** Metric names of shared/observability/metrics.ts. */
+  runDuration: string;
+  queueBacklog: string;
+  /** The chunk queue (names.ts). */
+  chunkQueue: string;
+  /** Functions triggered by the poison queues (one invocation per poison message). */
+  poisonFunctions: string[];
+}
+
+/** monitoring.bicep has the three alert rules, each querying names the code emits. */
+export function checkAlertRules(monitoringText: string, names: AlertNames): string[] {
+  const file = parseBicep(monitoringText);
+  const rules = resources(file, 'Microsoft.Insights/scheduledQueryRules').map((d) => ({
+    name: d.name,
+    query: (() => {
+      const criteria = bodyValue(file, d, ['properties', 'criteria']);
+      return criteria ? rangeText(file.tokens, criteria) : '';
+    })(),
+  }));
+  const problems: string[] = [];
+  const has = (label: string, test: (query: string) => boolean): void => {
+    if (!rules.some((rule) => test(rule.query))) problems.push(`monitoring.bicep: no alert rule for ${label}`);
+  };
+  has(`failed runs (${names.runDuration} with status 'failed')`, (q) => q.includes(`'${names.runDuration}'`) && q.includes("== 'failed'"));
+  has(`a poison message (${names.poisonFunctions.join(', ')} invocations)`, (q) => names.poisonFunctions.every((fn) => q.includes(`'${fn}'`)));
+  has(`a growing chunk backlog (${names.queueBacklog} of ${names.chunkQueue})`, (q) => q.includes(`'${names.queueBacklog}'`) && q.includes(`'${names.chunkQueue}'`) && q.includes('prev('));
+  return problems;
+}

@@ -115,7 +115,13 @@ describe('(a) every setting the code reads is set in Azure or documented as opti
     expect(optionalSettingsFromReadme(readme).size).toBeGreaterThan(0);
   });
 
-  const setInBicep = Object.entries(settings).filter(([name, spec]) => !spec.localOnly && appSettings(functionApp).has(name)).map(([name]) => name);
+  const listedOptional = optionalSettingsFromReadme(readme);
+  const setInBicep = Object.entries(settings).filter(([name, spec]) => !spec.localOnly && appSettings(functionApp).has(name) && !listedOptional.has(name)).map(([name]) => name);
+  // Set only on a condition (e.g. the console's sign-in, when its app registration is given) and so also listed as optional.
+  const setOnCondition = Object.entries(settings).filter(([name, spec]) => !spec.localOnly && appSettings(functionApp).has(name) && listedOptional.has(name)).map(([name]) => name);
+  it.each(setOnCondition)('fails when %s is removed from both the app settings and the README optional list', (name) => {
+    expect(settingsProblems(removeLine(functionApp, `${name}:`), removeLine(readme, `| \`${name}\``)).join('\n')).toContain(name);
+  });
   it.each(setInBicep)('fails when %s is removed from the app settings', (name) => {
     expect(settingsProblems(removeLine(functionApp, `${name}:`)).join('\n')).toContain(name);
   });

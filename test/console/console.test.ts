@@ -432,6 +432,22 @@ describe('the console in Chromium', () => {
     expect(refresh.status).toBeLessThan(300);
     const page = await newPage();
     await signInWithToken(page, await stack.tokenFor('admin', 'alice'));
+    // Connections: share with contributors, replace a secret (write-only), remove.
+    await page.getByRole('link', { name: 'Connections' }).click();
+    await page.getByRole('button', { name: 'Share with contributors Small plan' }).click();
+    await page.getByText('Small plan is now shared with contributors.').waitFor();
+    await page.getByRole('button', { name: 'Replace secrets Small plan' }).click();
+    const secrets = page.getByRole('dialog', { name: 'Replace secrets of Small plan' });
+    await secrets.getByLabel('apiKey').fill(API_KEY);
+    await checkAccessibility(page, 'replace secrets dialog');
+    await secrets.getByRole('button', { name: 'Replace' }).click();
+    await page.getByText('The secrets of Small plan are replaced.').waitFor();
+    await page.getByRole('button', { name: 'Remove Small plan' }).click();
+    await page.getByRole('dialog', { name: 'Remove connection' }).getByRole('button', { name: 'Remove' }).click();
+    await page.getByText('Small plan is removed.').waitFor();
+    await expect.poll(async () => page.getByRole('cell', { name: 'Small plan', exact: true }).count(), POLL).toBe(0);
+    expect(await page.content()).not.toContain(API_KEY);
+
     await page.getByRole('link', { name: 'Refreshes' }).click();
     await page.getByRole('heading', { level: 1, name: 'Refreshes' }).waitFor();
     await page.getByRole('cell', { name: 'segments', exact: true }).waitFor();

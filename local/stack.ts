@@ -195,7 +195,8 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs = 60_00
     if (child.exitCode !== null) throw new Error(`The Functions host exited with code ${child.exitCode} before it was ready.`);
     try {
       const response = await fetch(url);
-      if (response.ok) return;
+      // Ready when every host instance is (the first one answers health before the others start).
+      if (response.ok && (await allInstancesReady(new URL('/admin/host/instances', url).href))) return;
     } catch {
       // not listening yet
     }
@@ -203,4 +204,9 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs = 60_00
   }
   child.kill('SIGKILL');
   throw new Error(`The Functions host did not answer ${url} within ${timeoutMs / 1000} s.`);
+}
+
+async function allInstancesReady(url: string): Promise<boolean> {
+  const instances = (await (await fetch(url)).json()) as HostInstanceInfo[];
+  return instances.every((instance) => instance.ready);
 }

@@ -14,11 +14,16 @@ export const MAX_URL_LENGTH = 4096;
 export const RESPONSE_START_TIMEOUT_MS = 230_000;
 /** How long a request waits for an instance while none is ready (one is starting). */
 const WAIT_FOR_INSTANCE_MS = 60_000;
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** A request whose instance died this soon after it was sent is taken as never started there. */
+const JUST_ARRIVED_MS = 1_000;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 export class FrontDoor {
   private readonly server: Server;
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 512 });
+  // A connection per request: a refused one is then surely a request the instance never got
+  // (safe to hand to another), where a kept-alive socket of a dead instance would be ambiguous.
+  private readonly agent = new Agent({ keepAlive: false, maxSockets: Infinity });
   private accepting = true;
 
   constructor(
@@ -141,9 +146,10 @@ export class FrontDoor {
         answered = true;
         clearTimeout(startTimer);
         if (error.code === 'ECONNREFUSED') return resolve('refused');
-        // A kept-alive connection the instance closed as it died, met as the request was sent
-        // (the retry Node's documentation advises for reused sockets).
-        if (upstream.reusedSocket && error.code === 'ECONNRESET' && Date.now() - sentAt < 50) return resolve('refused');
+        // The instance died as the request reached it: an idempotent one goes to another instance
+        // (as nginx's proxy_next_upstream does by default). One it had been running for a while,
+        // or any other, gets an error: never a late answer from elsewhere.
+        if (IDEMPOTENT.has(req.method ?? 'GET') && Date.now() - sentAt < JUST_ARRIVED_MS) return resolve('refused');
         // Delivered, then the instance went away: an error for the caller, as from the platform.
         res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end('The host instance stopped while handling the request.');
         resolve('done');

@@ -8,6 +8,7 @@
 // catch adapter mistakes, and says so: values over 250 characters are stored cut and counted in
 // `overlongValues`; unknown custom-field keys are dropped (as users report) and counted in
 // `ignoredCustomFieldKeys`; an unknown list is 400 with Code 101.
+import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -141,7 +142,9 @@ export interface CampaignMonitorSimulator {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_RATE_LIMIT: RateLimit = { requestsPerSecond: 2, burst: 4 };
+// No request rate is published (vendorFacts.ts marks 2/s an assumption); the default bucket is a
+// stated stand-in. The import cap is documented.
+export const DEFAULT_RATE_LIMIT: RateLimit = { requestsPerSecond: VENDOR_FACTS['campaign-monitor'].requestsPerSecond.value, burst: 4 };
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const MAX_VALUE_LENGTH = 250;
 const DATA_TYPES = new Set(['Text', 'Number', 'MultiSelectOne', 'MultiSelectMany', 'Date', 'Country', 'USState']);
@@ -197,7 +200,7 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
   const rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
   const retryAfterHeader = options.retryAfterHeader ?? true;
   const autoCreateLists = options.autoCreateLists ?? false;
-  const maxPerImport = options.maxSubscribersPerImport ?? 1000;
+  const maxPerImport = options.maxSubscribersPerImport ?? VENDOR_FACTS['campaign-monitor'].subscribersPerImport.value;
 
   const state: SimulatorState = {
     clients: [{ ClientID: hexId(), Name: 'Simulated client' }],

@@ -16,6 +16,7 @@
 // account-info name https://{region}-api.dotdigital.com, and `callerRegion` (a test switch) says
 // which region the client under test uses; when they differ every call but account-info answers
 // the vendor's wrong-region 403.
+import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse } from 'csv-parse/sync';
@@ -183,8 +184,8 @@ export interface DotdigitalSimulator {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_RATE_LIMIT: RateLimit = { callsPerMinute: 35 };
-const DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024;
+export const DEFAULT_RATE_LIMIT: RateLimit = { callsPerMinute: VENDOR_FACTS.dotdigital.lowTierCallsPerMinute.value };
+const DEFAULT_MAX_FILE_BYTES = VENDOR_FACTS.dotdigital.importFileBytes.value;
 const MERGE_OPTIONS = ['Overwrite', 'OnlyOverwriteIfNotEmpty', 'OnlyOverwriteIfContactDataNotPopulated'] as const;
 type MergeOption = (typeof MERGE_OPTIONS)[number];
 // Pragmatic syntax check: one @, no spaces, a dotted domain.
@@ -282,7 +283,7 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
   const rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
   const retryAfterHeader = options.retryAfterHeader ?? true;
   const autoCreate = options.autoCreateAddressBooks ?? false;
-  const maxActiveImports = options.maxActiveImports ?? 25;
+  const maxActiveImports = options.maxActiveImports ?? VENDOR_FACTS.dotdigital.activeImports.value;
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const importDelayMs = options.importDelayMs ?? 200;
   const notFinishedPolls = options.notFinishedPolls ?? 0;

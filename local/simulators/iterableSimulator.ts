@@ -10,6 +10,7 @@
 // or malformed body is 400 BadParams; an unknown list is 400 with "error.lists.invalidListId";
 // list names need not be unique (so an adapter that creates blindly shows duplicates); 429 carries
 // Retry-After unless told otherwise.
+import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   countRoute,
@@ -105,9 +106,11 @@ export interface IterableSimulator {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_RATE_LIMIT: RateLimit = { requestsPerSecond: 5, burst: 5 };
+// lists/subscribe has no published rate or cap: the simulator's defaults are the assumptions in
+// shared/destinations/vendorFacts.ts, stated there as such. List reads are documented.
+export const DEFAULT_RATE_LIMIT: RateLimit = { requestsPerSecond: VENDOR_FACTS.iterable.subscribeCallsPerSecond.value, burst: VENDOR_FACTS.iterable.subscribeCallsPerSecond.value };
 /** GET /api/lists: documented at 100 requests/s per project. */
-const LIST_READ_RATE: RateLimit = { requestsPerSecond: 100, burst: 100 };
+const LIST_READ_RATE: RateLimit = { requestsPerSecond: VENDOR_FACTS.iterable.listReadsPerSecond.value, burst: VENDOR_FACTS.iterable.listReadsPerSecond.value };
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const FIRST_LIST_ID = 100_001;
 // Pragmatic syntax check: one @, no spaces, a dotted domain.
@@ -170,7 +173,7 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
   const subscribeBuckets = subscribeRate ? new TokenBuckets(subscribeRate) : undefined;
   const listReadBuckets = options.rateLimit === false ? undefined : new TokenBuckets(LIST_READ_RATE);
   const retryAfterHeader = options.retryAfterHeader ?? true;
-  const maxPerRequest = options.maxSubscribersPerRequest ?? 1000;
+  const maxPerRequest = options.maxSubscribersPerRequest ?? VENDOR_FACTS.iterable.subscribersPerCall.value;
   const forgotten = new Set((options.forgottenEmails ?? []).map((email) => email.trim().toLowerCase()));
 
   const state: SimulatorState = { users: new Map(), lists: new Map(), fieldTypes: new Map(), counters: emptyCounters() };

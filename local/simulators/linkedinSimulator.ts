@@ -12,6 +12,7 @@
 // answers 10 segments a page unless asked for more; element values over the documented lengths,
 // non-ISO countries, URLs as domains and unhashed emails are per-element 400s; a new segment answers
 // 404 for `segmentReadyDelayMs`; 429 carries Retry-After unless `retryAfterHeader` is false.
+import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import { randomInt } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -123,8 +124,10 @@ export interface LinkedinSimulator {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_RATE_LIMIT: StreamingRateLimit = { usersPerMinute: 600, companiesPerMinute: 300 };
-export const MAX_ELEMENTS_PER_BATCH = 5000;
+// Documented per-minute limits (shared/destinations/vendorFacts.ts). The users cap of 5,000 is an
+// assumption (documented for companies only), applied here as a stated stand-in.
+export const DEFAULT_RATE_LIMIT: StreamingRateLimit = { usersPerMinute: VENDOR_FACTS.linkedin.usersCallsPerMinute.value, companiesPerMinute: VENDOR_FACTS.linkedin.companiesCallsPerMinute.value };
+export const MAX_ELEMENTS_PER_BATCH = VENDOR_FACTS.linkedin.companyElementsPerCall.value;
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 const DEFAULT_PAGE_SIZE = 10;
 const MAX_PAGE_SIZE = 1000;
@@ -205,7 +208,7 @@ function checkUserElement(element: Record<string, unknown>): { error?: string; k
   return { key };
 }
 
-const COMPANY_PAGE_URL_MAX = 100;
+const COMPANY_PAGE_URL_MAX = VENDOR_FACTS.linkedin.companyPageUrlChars.value;
 const COMPANY_IDENTIFIERS = ['organizationUrn', 'companyWebsiteDomain', 'companyEmailDomain', 'companyPageUrl', 'companyName'] as const;
 
 /** Why a companies element is refused, or undefined; and the key it is stored under. */

@@ -11,6 +11,7 @@
 // catch adapter mistakes, and says so: merge tags the audience does not define are rejected per
 // member; the duplicate-tag and merge-field-cap answers are 400 Invalid Resource; one API key is one
 // user; a member sent twice in one call is rejected the second time unless skip_duplicate_check.
+import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -154,7 +155,7 @@ export interface MailchimpSimulator {
   stop(): Promise<void>;
 }
 
-export const MAX_CONNECTIONS = 10;
+export const MAX_CONNECTIONS = VENDOR_FACTS.mailchimp.simultaneousConnections.value;
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 const TEXT_LIMIT_BYTES = 255;
 const ERRORS_TYPE = 'https://mailchimp.com/developer/marketing/docs/errors/';
@@ -241,7 +242,7 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
   const maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
   const rateLimit = options.rateLimit ?? false;
   const autoCreateLists = options.autoCreateLists ?? false;
-  const maxPerBatch = options.maxMembersPerBatch ?? 500;
+  const maxPerBatch = options.maxMembersPerBatch ?? VENDOR_FACTS.mailchimp.membersPerBatchCall.value;
   const maxMergeFields = options.maxMergeFields ?? 30;
 
   const state: SimulatorState = {

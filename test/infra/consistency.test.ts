@@ -1,6 +1,9 @@
 // Keeps infra/ in step with the code: every setting the code reads, every queue/table/container it
-// uses, every role it needs, the runtime version and host.json. Each check also runs on mutated
-// copies (in memory) to show it fails when a setting, queue, role… goes missing.
+// uses, every role it needs, the runtime version, host.json, the package .funcignore makes and the
+// security review items (basic auth, audit logs, soft delete, network, regions, lake, alerts). Each check also runs on mutated
+// copies (in memory) to show it fails when a setting, queue, role… goes missing. The templates
+// are read (bicepReader.ts), not compiled: the compiler check is the Bicep CLI where it exists,
+// `az bicep build --file infra/main.bicep` (CI's deploy job compiles them in azd provision).
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -48,8 +48,14 @@
 //   asks for double opt-in — and an export can choose `transactional` instead. `status` is never
 //   sent, so nobody who unsubscribed, bounced or was cleaned is re-subscribed.
 //
+// - Throttling: "At exceptionally high volumes, you may receive an HTTP 429 or 403 without a JSON
+//   body" (pages/api-concepts/rate-limits-and-timeouts.mdx): see `refusal` below.
+// - The batch body against Mailchimp's own document: marketing.json 3.0.55 (vendored in
+//   test/contract/vendor/) gives members `status`; the current API definition adds `status_if_new`
+//   (mailchimp-marketing-typescript-sdk BatchSubscribeOrUnsubscribeListsRequestMembersItemStatusIfNew).
+//
 // Not confirmed (decisions below say how the adapter copes): that a batch member with only
-// `status_if_new` (no `status`) is accepted — the SDK models it, no official example shows it;
+// `status_if_new` (no `status`) is accepted — the current definition models it, no official example shows it;
 // whether unknown merge tags in a batch are dropped or rejected (prepareRun creates the fields first,
 // so it does not matter); the exact answer to creating a merge field whose tag exists (any refused
 // creation is followed by a re-read, which makes concurrent runs safe whatever the answer); the

@@ -26,7 +26,8 @@
 //   Excel with one column headed `Email` (any casing), other columns map to contact data fields;
 //   JSON {fileName, data: base64} or multipart/form-data; 50 MB per file; at most 25 active
 //   imports per account, beyond that the "too many active imports" error (v2 OpenAPI
-//   ApiContactImport_ImportContactsToAddressBookWithMergeOption, ApiFileMedia;
+//   ApiContactImport_ImportContactsToAddressBookWithMergeOption, whose only request body is JSON
+//   ApiFileMedia {fileName, data (byte)} — what the adapter sends, vendored in test/contract/vendor/;
 //   developer.dotdigital.com/reference/bulk-import-contacts-in-address-book-with-merge-option and
 //   /reference/importcontactstoaddressbookwithmergeoption). The Magento connector uploads the CSV
 //   as multipart part `file` with type text/csv (Client.php postAddressBookContactsImport) and
@@ -57,7 +58,7 @@
 // and polls are kept few); whether X-RateLimit-Reset is an epoch or seconds and whether
 // Retry-After is sent (both are read); the HTTP status and wording of the too-many-active-imports
 // error (the ERROR_ token is matched in any answer); the answer for a file over 50 MB (files are
-// cut at 40 MB, so it never happens); the full list and spelling of report-faults reasons
+// cut at 30 MB, 40 MB in base64, so it never happens); the full list and spelling of report-faults reasons
 // (unknown reasons are reported as failed with the vendor's text); whether a Failed import kept
 // some rows (the batch is re-sent, which merges); the caveat about multipart uploads on the
 // reference page is cut off in every copy we found; the file encoding (UTF-8 is sent, as

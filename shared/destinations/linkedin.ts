@@ -31,6 +31,9 @@
 //   code; company lists match on company name, website domain, email domain, organization URN.
 //   Email is lower-cased before hashing (Adobe's LinkedIn destination takes email_lc_sha256; Segment
 //   hashes the address as mapped) and trimmed (our rule: a stray space would change the hash).
+// - companyPageUrl: at most 100 characters (LinkedIn's company schema); longer values are left out.
+// - sourcePlatform: an enum LinkedIn assigns each partner when it grants access, so a required
+//   connection setting with no default; the connection test sends it with the finder.
 // - Audience size: at least 300 matched members before a list can serve a campaign (Microsoft Learn
 //   "Contact Based Targeting"; Tealium's connector guide); LinkedIn recommends 10,000+ contacts.
 // - 401 body {"serviceErrorCode":65600,"message":"Invalid access token","status":401} (as quoted in

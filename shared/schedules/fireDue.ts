@@ -59,7 +59,7 @@ export async function fireDue(record: ExportRecord, due: Due, refreshes: Refresh
     const { runs } = await listRuns(record.id, 10);
     const theirs = runs.find((run) => run.trigger === due.trigger && run.createdAt >= claim.takenOver!.claimedAt);
     if (theirs) {
-      await markFired(record.id, due.key, theirs.id);
+      await markFired(record.id, due.key, claim.etag, theirs.id);
       return outcome('joined', { runId: theirs.id });
     }
   }
@@ -67,7 +67,7 @@ export async function fireDue(record: ExportRecord, due: Due, refreshes: Refresh
   const latest = await findExport(record.id);
   if (!latest?.connectionId || !latest.schedule.active) {
     const reason = 'The export was switched off or lost its connection before its due time was fired.';
-    await markBlocked(record.id, due.key, reason);
+    await markBlocked(record.id, due.key, claim.etag, reason);
     return outcome('blocked', { reason });
   }
   if (latest.activeRunId) {
@@ -75,11 +75,11 @@ export async function fireDue(record: ExportRecord, due: Due, refreshes: Refresh
     if (active && !isTerminal(active.status)) {
       // A run that has not read the lake yet will export the newest data anyway.
       if (active.status === 'waiting' || active.status === 'queued') {
-        await markFired(latest.id, due.key, active.id, `Joined run ${active.id}, which had not started yet.`);
+        await markFired(latest.id, due.key, claim.etag, active.id, `Joined run ${active.id}, which had not started yet.`);
         return outcome('joined', { runId: active.id });
       }
       const reason = `Run ${active.id} was still ${active.status}; this due time starts when it ends.`;
-      await markBlocked(latest.id, due.key, reason);
+      await markBlocked(latest.id, due.key, claim.etag, reason);
       return outcome('blocked', { runId: active.id, reason });
     }
   }
@@ -88,13 +88,13 @@ export async function fireDue(record: ExportRecord, due: Due, refreshes: Refresh
   const waitFor = dependencies[0];
   try {
     const run = await startRun(SCHEDULER, latest.id, due.trigger, waitFor ? { status: 'waiting', waitingFor: waitFor.id, reason: waitingReason(waitFor) } : {});
-    await markFired(latest.id, due.key, run.id);
+    await markFired(latest.id, due.key, claim.etag, run.id);
     return outcome(waitFor ? 'waiting' : 'started', { runId: run.id });
   } catch (error) {
     // Someone started a run in between: retried once it ends. Other errors leave the claim to
     // expire, so a later sweep takes the due time over.
     if (!(error instanceof Conflict)) throw error;
-    await markBlocked(latest.id, due.key, error.message);
+    await markBlocked(latest.id, due.key, claim.etag, error.message);
     return outcome('blocked', { reason: error.message });
   }
 }

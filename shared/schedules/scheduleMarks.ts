@@ -66,7 +66,8 @@ export async function findMark(exportId: string, dueKey: string): Promise<Schedu
   return row ? fromRow(exportId, dueKey, row) : undefined;
 }
 
-export type Claim = { claimed: true; takenOver?: ScheduleMark } | { claimed: false; mark?: ScheduleMark };
+/** A claim held: `etag` is the mark's version as claimed, which settling it is conditional on. */
+export type Claim = { claimed: true; etag: string; takenOver?: ScheduleMark } | { claimed: false; mark?: ScheduleMark };
 
 /**
  * Claims a due time for this caller. Exactly one of several concurrent callers gets
@@ -76,8 +77,8 @@ export async function claimMark(exportId: string, dueKey: string, now: Date): Pr
   const client = await table(TABLES.scheduleMarks);
   const row = { partitionKey: exportId, rowKey: dueKey, state: 'claimed', claimedAt: now.toISOString(), claimedBy: INSTANCE, runId: '', reason: '' };
   try {
-    await client.createEntity<MarkRow>(row);
-    return { claimed: true };
+    const created = await client.createEntity<MarkRow>(row);
+    return { claimed: true, etag: created.etag! };
   } catch (error) {
     if (!isStatus(error, 409)) throw error;
   }
@@ -87,24 +88,36 @@ export async function claimMark(exportId: string, dueKey: string, now: Date): Pr
   if (existing.state !== 'blocked' && !expired) return { claimed: false, mark: existing };
   try {
     // The ETag makes the take-over itself a race with one winner.
-    await client.updateEntity<MarkRow>(row, 'Replace', { etag: existing.etag });
-    return { claimed: true, takenOver: existing };
+    const updated = await client.updateEntity<MarkRow>(row, 'Replace', { etag: existing.etag });
+    return { claimed: true, etag: updated.etag!, takenOver: existing };
   } catch (error) {
     if (isStatus(error, 412, 404)) return { claimed: false, mark: existing };
     throw error;
   }
 }
 
-async function settle(exportId: string, dueKey: string, state: MarkState, runId: string | null, reason: string | null): Promise<void> {
+/**
+ * Records the outcome, only while the claim is still this caller's (the mark's ETag unchanged): a
+ * holder slower than its lease must not overwrite what the caller that took the mark over
+ * recorded. False when the claim was lost.
+ */
+async function settle(exportId: string, dueKey: string, claimEtag: string, state: MarkState, runId: string | null, reason: string | null): Promise<boolean> {
   const client = await table(TABLES.scheduleMarks);
-  await client.updateEntity<Partial<MarkRow>>({ partitionKey: exportId, rowKey: dueKey, state, runId: runId ?? '', reason: reason ?? '' }, 'Merge');
+  try {
+    await client.updateEntity<Partial<MarkRow>>({ partitionKey: exportId, rowKey: dueKey, state, runId: runId ?? '', reason: reason ?? '' }, 'Merge', { etag: claimEtag });
+    return true;
+  } catch (error) {
+    if (isStatus(error, 412, 404)) return false;
+    throw error;
+  }
 }
 
 /** The due time is served by this run; the export's earlier settled marks go (see pruneSettledMarks). */
-export async function markFired(exportId: string, dueKey: string, runId: string, reason: string | null = null): Promise<void> {
-  await settle(exportId, dueKey, 'fired', runId, reason);
+export async function markFired(exportId: string, dueKey: string, claimEtag: string, runId: string, reason: string | null = null): Promise<boolean> {
+  if (!(await settle(exportId, dueKey, claimEtag, 'fired', runId, reason))) return false;
   // Tidying only: what a failed prune leaves, the next due time's prune removes.
   await pruneSettledMarks(exportId, dueKey).catch(() => undefined);
+  return true;
 }
 
 /**
@@ -130,6 +143,6 @@ export async function pruneSettledMarks(exportId: string, keep: string): Promise
 }
 
 /** Not started now (a run was in progress); a later sweep may claim it again. */
-export function markBlocked(exportId: string, dueKey: string, reason: string): Promise<void> {
-  return settle(exportId, dueKey, 'blocked', null, reason);
+export function markBlocked(exportId: string, dueKey: string, claimEtag: string, reason: string): Promise<boolean> {
+  return settle(exportId, dueKey, claimEtag, 'blocked', null, reason);
 }

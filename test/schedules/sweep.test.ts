@@ -15,7 +15,7 @@ import { finishRunEarly } from '../../shared/runs/finalizeRun.js';
 import { getRun, listRuns, updateRun } from '../../shared/runs/runStore.js';
 import type { RunRecord } from '../../shared/runs/run.js';
 import { editSchedules } from '../../shared/schedules/editSchedules.js';
-import { claimMark, dueKeyForTime, findMark } from '../../shared/schedules/scheduleMarks.js';
+import { claimMark, dueKeyForTime, findMark, markBlocked, markFired } from '../../shared/schedules/scheduleMarks.js';
 import { sweepSchedules } from '../../shared/schedules/sweepSchedules.js';
 import { table } from '../../shared/storage/clients.js';
 import { TABLES } from '../../shared/storage/names.js';
@@ -167,12 +167,25 @@ describe('custom schedules', () => {
   it('are taken over when the sweep that claimed them stopped before starting the run', async () => {
     const record = await anExport(dailyAt10Oslo, { definedAt: '2030-06-07T00:00:00Z' });
     const dueKey = dueKeyForTime(new Date('2030-06-07T08:00:00Z'));
-    expect(await claimMark(record.id, dueKey, new Date('2030-06-07T08:00:01Z'))).toEqual({ claimed: true });
+    expect(await claimMark(record.id, dueKey, new Date('2030-06-07T08:00:01Z'))).toEqual({ claimed: true, etag: expect.any(String) });
     // Within the lease nobody else fires it…
     expect((await sweepSchedules(new Date('2030-06-07T08:01:00Z'))).fired).toEqual([]);
     // …after it, the next sweep does.
     const taken = await sweepSchedules(new Date('2030-06-07T08:03:00Z'));
     expect(taken.fired).toEqual([expect.objectContaining({ exportId: record.id, result: 'started' })]);
+    expect(await findMark(record.id, dueKey)).toMatchObject({ state: 'fired', runId: taken.fired[0]!.runId });
+  });
+
+  it('are settled only while the claim is held: a holder slower than its lease cannot overwrite the take-over', async () => {
+    const record = await anExport(dailyAt10Oslo, { definedAt: '2030-06-10T00:00:00Z' });
+    const dueKey = dueKeyForTime(new Date('2030-06-10T08:00:00Z'));
+    const slow = await claimMark(record.id, dueKey, new Date('2030-06-10T08:00:01Z'));
+    if (!slow.claimed) throw new Error('expected the first claim to win');
+    const taken = await sweepSchedules(new Date('2030-06-10T08:03:00Z'));
+    expect(taken.fired).toEqual([expect.objectContaining({ exportId: record.id, result: 'started' })]);
+    // The first holder wakes up and records what it saw then: refused, the take-over's outcome stays.
+    expect(await markBlocked(record.id, dueKey, slow.etag, 'A run was in progress.')).toBe(false);
+    expect(await markFired(record.id, dueKey, slow.etag, 'someone-else')).toBe(false);
     expect(await findMark(record.id, dueKey)).toMatchObject({ state: 'fired', runId: taken.fired[0]!.runId });
   });
 

@@ -50,6 +50,15 @@ function secretNameFor(id: string): string {
   return `connection-${id}`;
 }
 
+/**
+ * Each change of a connection's secrets is stored under a name of its own, which the row then
+ * points at: the row's conditional write decides which of two concurrent updates wins, and the
+ * loser's secret is removed, never half of one update's secrets with half of the other's.
+ */
+function rotatedSecretNameFor(id: string): string {
+  return `connection-${id}-${randomUUID().slice(0, 8)}`;
+}
+
 export async function createConnection(principal: Principal, body: CreateConnectionBody): Promise<ConnectionRecord> {
   const destination = destinationFor(body.type);
   const settings = validateWith(destination.connectionSettings, body.settings, 'body.settings', 'settings') as Record<string, unknown>;
@@ -106,27 +115,40 @@ export async function updateConnection(principal: Principal, id: string, body: U
   const settings = body.settings ? (validateWith(destination.connectionSettings, body.settings, 'body.settings', 'settings') as Record<string, unknown>) : current.settings;
   const limits = body.limits ? checkLimits(destination, body.limits) : current.limits;
   let secretFields = current.secretFields;
+  let secretName = current.secretName;
   if (body.secrets) {
+    // Merged with the secrets of the version read: the row write below is conditional on it.
     const merged = { ...(await readSecrets(current)), ...body.secrets };
     const secrets = validateWith(destination.connectionSecrets, merged, 'body.secrets', 'secrets') as Record<string, string>;
     if (JSON.stringify(secrets).length > MAX_SECRETS_JSON) {
       throw new ValidationFailed('The secrets are too long to keep in Key Vault.', [{ path: 'body.secrets', message: `at most ${MAX_SECRETS_JSON.toLocaleString('en-US')} characters as JSON, with the secrets kept` }]);
     }
-    await secretStoreFromSettings().set(current.secretName, JSON.stringify(secrets));
+    secretName = rotatedSecretNameFor(id);
+    await secretStoreFromSettings().set(secretName, JSON.stringify(secrets));
     secretFields = Object.keys(secrets).sort();
   }
-  const updated = await store.replaceConnection(
-    {
-      ...current,
-      name: body.name ?? current.name,
-      settings,
-      sharing: body.sharing ?? current.sharing,
-      limits,
-      secretFields,
-      updatedAt: new Date().toISOString(),
-    },
-    etag,
-  );
+  let updated: ConnectionRecord;
+  try {
+    updated = await store.replaceConnection(
+      {
+        ...current,
+        name: body.name ?? current.name,
+        settings,
+        sharing: body.sharing ?? current.sharing,
+        limits,
+        secretName,
+        secretFields,
+        updatedAt: new Date().toISOString(),
+      },
+      etag,
+    );
+  } catch (error) {
+    // The row kept the secret it had: the new one is nobody's.
+    if (secretName !== current.secretName) await secretStoreFromSettings().delete(secretName).catch(() => undefined);
+    throw error;
+  }
+  // The row points at the new secret now; the old one is only read by senders until their cache expires.
+  if (secretName !== current.secretName) await secretStoreFromSettings().delete(current.secretName).catch(() => undefined);
   await recordAudit(principal, 'connection.updated', { type: 'connection', id, name: updated.name }, {
     changed: Object.keys(body).sort(),
     ...(ifMatch ? {} : { lastWriterWins: true }),

@@ -299,10 +299,23 @@ export async function disconnectExport(principal: Principal, id: string, ifMatch
 /** After a connection is removed every export on it becomes noConnection (definition kept). */
 export async function detachExportsFrom(connectionId: string): Promise<number> {
   let detached = 0;
-  for (const record of await store.listExports()) {
-    if (record.connectionId !== connectionId) continue;
-    await store.replaceExport({ ...record, connectionId: null, schedule: { ...record.schedule, active: false }, updatedAt: new Date().toISOString() }, '*');
-    detached++;
+  for (const listed of await store.listExports()) {
+    if (listed.connectionId !== connectionId) continue;
+    // Each export is written under the ETag of the version just read, never '*': an edit or a run
+    // ending at the same moment is kept (the write is retried on the newer version).
+    for (let attempt = 0; ; attempt++) {
+      const record = await store.findExport(listed.id);
+      if (!record || record.connectionId !== connectionId) break;
+      try {
+        await store.replaceExport({ ...record, connectionId: null, schedule: { ...record.schedule, active: false }, updatedAt: new Date().toISOString() }, record.etag);
+        detached++;
+        break;
+      } catch (error) {
+        const status = (error as { status?: number }).status;
+        if (status === 404) break;
+        if (status !== 412 || attempt >= 20) throw error;
+      }
+    }
   }
   return detached;
 }

@@ -10,12 +10,14 @@ import { findConnection } from '../connections/connectionStore.js';
 import { segmentsOf } from '../lake/segmentCatalog.js';
 import { partitionBlobs, readModel, recordBoundaries, type PartitionBlob } from '../lake/lakeReader.js';
 import { UnionOverLimit, writeSegmentUnion } from './segmentUnion.js';
+import { duplicatesIn, findDuplicateRows, saveChunkDuplicates } from './duplicateMembers.js';
+import { matchingPlan } from './dataMatching.js';
 import { destinationAccess, type DestinationAccess } from './destinationAccess.js';
 import { deferWhileSecretsUnavailable, secretsOutageNote, type WaitsForSecrets } from './secretsOutage.js';
 import { chunkIdFor, recordPlannedChunks, type ChunkRange } from './runLedger.js';
 import { getRun, updateRun } from './runStore.js';
 import { finalizeIfComplete, finishRunEarly } from './finalizeRun.js';
-import type { PlannedSegment, RunRecord } from './run.js';
+import { isTerminal, type PlannedSegment, type RunRecord } from './run.js';
 import type { PlanRunMessage } from './startRun.js';
 import { silentLogger, type Logger } from '../observability/log.js';
 import { AZURE_BLOB_TYPE } from '../destinations/azureBlob.js';
@@ -34,6 +36,8 @@ export interface ChunkMessage extends WaitsForSecrets {
   exportId: string;
   runId: string;
   chunkId: string;
+  /** Set by a continuation that handed on a batch it was retrying (see sendChunk). */
+  retries?: { failures: number; rateLimited: number };
 }
 
 /**
@@ -65,12 +69,22 @@ export async function planRun(message: PlanRunMessage, log: Logger = silentLogge
   if (run.planned || (run.status !== 'queued' && run.status !== 'running')) return;
   if (run.cancelRequested) return finishRunEarly(run, 'cancelled', 'Cancelled before it started.');
   const now = new Date().toISOString();
-  run = await updateRun(run.exportId, run.id, (current) => ({
-    ...current,
-    status: 'running',
-    startedAt: current.startedAt ?? now,
-    tasks: current.tasks.map((task) => (task.name === 'plan' ? { ...task, status: 'running', startedAt: task.startedAt ?? now } : task)),
-  }));
+  // Conditional on the version read (updateRun writes under its ETag): a run that ended or was
+  // cancelled meanwhile is never set running again.
+  run = await updateRun(run.exportId, run.id, (current) =>
+    mayPlan(current)
+      ? {
+          ...current,
+          status: 'running',
+          startedAt: current.startedAt ?? now,
+          tasks: current.tasks.map((task) => (task.name === 'plan' ? { ...task, status: 'running', startedAt: task.startedAt ?? now } : task)),
+        }
+      : undefined,
+  );
+  if (!mayPlan(run)) {
+    if (!isTerminal(run.status) && run.cancelRequested) return finishRunEarly(run, 'cancelled', 'Cancelled before it started.');
+    return;
+  }
 
   const record = await getExport(run.exportId);
   const connection = record.connectionId ? await findConnection(record.connectionId) : undefined;
@@ -149,6 +163,10 @@ export async function planRun(message: PlanRunMessage, log: Logger = silentLogge
   const chunks: ChunkRange[] = [];
   for (const { segment, container: where, blobs } of sources) {
     const from = where === 'work' ? await workContainer() : container;
+    // A union is de-duplicated already; a segment's own partitions may repeat an email across chunks.
+    const duplicates = where === 'lake' ? await findDuplicateRows(from, blobs, emailColumnOf(record.mapping, segment.attributes)) : new Map<string, number[]>();
+    const duplicateCount = [...duplicates.values()].reduce((sum, offsets) => sum + offsets.length, 0);
+    if (duplicateCount > 0) log.info(`${duplicateCount} rows of segment ${segment.segmentName} repeat an earlier member's email; they are skipped`, { duplicates: duplicateCount });
     const totalBytes = blobs.reduce((sum, blob) => sum + blob.size, 0);
     const bytesPerMember = segment.memberCount > 0 ? totalBytes / segment.memberCount : totalBytes;
     const targetBytes = Math.max(64 * 1024, Math.round(bytesPerMember * chunkMembers));
@@ -156,8 +174,12 @@ export async function planRun(message: PlanRunMessage, log: Logger = silentLogge
       if (blob.size === 0) continue;
       const cuts = await recordBoundaries(from, blob.blobName, blob.size, targetBytes, { ifMatch: blob.etag });
       for (let index = 0; index + 1 < cuts.length; index++) {
+        const chunkId = chunkIdFor(chunks.length);
+        const repeated = duplicatesIn(duplicates, blob.blobName, cuts[index]!, cuts[index + 1]!);
+        if (repeated.length > 0) await saveChunkDuplicates(run.id, chunkId, repeated);
         chunks.push({
-          chunkId: chunkIdFor(chunks.length),
+          chunkId,
+          duplicates: repeated.length,
           segmentId: segment.segmentId,
           container: where,
           blobName: blob.blobName,
@@ -171,13 +193,13 @@ export async function planRun(message: PlanRunMessage, log: Logger = silentLogge
     }
   }
 
-  await updateRun(run.exportId, run.id, (current) => ({ ...current, segments: sources.map((source) => source.segment), preparedDetails, chunksTotal: chunks.length }));
+  await updateRun(run.exportId, run.id, (current) => (isTerminal(current.status) ? undefined : { ...current, segments: sources.map((source) => source.segment), preparedDetails, chunksTotal: chunks.length }));
   await recordPlannedChunks(run.id, chunks);
   for (const chunk of chunks) {
     await sendQueueMessage(QUEUES.exportChunks, { exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId } satisfies ChunkMessage);
   }
   const plannedAt = new Date().toISOString();
-  await updateRun(run.exportId, run.id, (current) => ({
+  await updateRun(run.exportId, run.id, (current) => (isTerminal(current.status) ? undefined : {
     ...current,
     planned: true,
     counts: { ...current.counts, members: totalMembers },
@@ -192,6 +214,21 @@ export async function planRun(message: PlanRunMessage, log: Logger = silentLogge
   log.info(`Planned: ${totalMembers} members in ${chunks.length} chunks`, { members: totalMembers, chunks: chunks.length });
   // Chunks may all have finished while the plan was being recorded.
   await finalizeIfComplete(run.exportId, run.id);
+}
+
+/** The column holding the email the destination keys members by; -1 when none (or unmapped). */
+function emailColumnOf(mapping: Record<string, string>, attributes: string[]): number {
+  try {
+    return matchingPlan(mapping, attributes).emailColumn;
+  } catch {
+    // A mapping the segment cannot satisfy: the senders end the run with that reason.
+    return -1;
+  }
+}
+
+/** A run the planner may (still) work on: not ended, not cancelled, not waiting for a refresh. */
+function mayPlan(run: RunRecord): boolean {
+  return (run.status === 'queued' || run.status === 'running') && !run.cancelRequested;
 }
 
 function maxMembersFor(destination: DestinationAdapter, settings: Record<string, unknown>): number {

@@ -23,6 +23,8 @@ export interface ChunkRange {
   /** The partition's CSV format, from model.json. */
   delimiter: string;
   columnHeaders: boolean;
+  /** Rows of the range the planner found repeating an earlier member's email (see duplicateMembers.ts). */
+  duplicates?: number;
 }
 
 export interface ChunkState extends ChunkRange {
@@ -36,6 +38,8 @@ export interface ChunkState extends ChunkRange {
   reason: string;
   startedAt: string;
   finishedAt: string;
+  /** When the row was last written (storage time, epoch ms): how the recovery sweep tells a chunk still driven. */
+  writtenAt: number;
   etag: string;
 }
 
@@ -56,13 +60,14 @@ interface ChunkRow {
   reason: string;
   startedAt: string;
   finishedAt: string;
+  duplicates?: number;
 }
 
 export function chunkIdFor(index: number): string {
   return `c${String(index).padStart(6, '0')}`;
 }
 
-function toRow(runId: string, chunk: Omit<ChunkState, 'runId' | 'etag'>): ChunkRow & { partitionKey: string; rowKey: string } {
+function toRow(runId: string, chunk: Omit<ChunkState, 'runId' | 'etag' | 'writtenAt'>): ChunkRow & { partitionKey: string; rowKey: string } {
   return {
     partitionKey: runId,
     rowKey: chunk.chunkId,
@@ -82,10 +87,11 @@ function toRow(runId: string, chunk: Omit<ChunkState, 'runId' | 'etag'>): ChunkR
     reason: chunk.reason,
     startedAt: chunk.startedAt,
     finishedAt: chunk.finishedAt,
+    duplicates: chunk.duplicates ?? 0,
   };
 }
 
-function fromRow(row: ChunkRow & { partitionKey?: string; rowKey?: string; etag: string }): ChunkState {
+function fromRow(row: ChunkRow & { partitionKey?: string; rowKey?: string; etag: string; timestamp?: string }): ChunkState {
   return {
     runId: row.partitionKey!,
     chunkId: row.rowKey!,
@@ -105,6 +111,8 @@ function fromRow(row: ChunkRow & { partitionKey?: string; rowKey?: string; etag:
     reason: row.reason,
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
+    duplicates: row.duplicates ?? 0,
+    writtenAt: Date.parse(row.timestamp ?? '') || 0,
     etag: row.etag,
   };
 }
@@ -144,7 +152,7 @@ export async function saveChunk(chunk: ChunkState): Promise<ChunkState | undefin
   const client = await table(TABLES.chunks);
   try {
     const result = await client.updateEntity(toRow(chunk.runId, chunk), 'Replace', { etag: chunk.etag });
-    return { ...chunk, etag: result.etag! };
+    return { ...chunk, etag: result.etag!, writtenAt: Date.now() };
   } catch (error) {
     if (isStatus(error, 412, 404)) return undefined;
     throw error;

@@ -4,7 +4,9 @@ import { QUEUES } from '../shared/storage/names.js';
 import { sendChunk } from '../shared/runs/sendChunk.js';
 import { createLogger } from '../shared/observability/log.js';
 
-const chunkMessage = z.object({ exportId: z.string().min(1), runId: z.string().min(1), chunkId: z.string().min(1), secretsUnavailableSince: z.number().int().nonnegative().optional() });
+const chunkMessage = z.object({ exportId: z.string().min(1), runId: z.string().min(1), chunkId: z.string().min(1), secretsUnavailableSince: z.number().int().nonnegative().optional(),
+  retries: z.object({ failures: z.number().int().nonnegative(), rateLimited: z.number().int().nonnegative() }).optional(),
+});
 
 app.storageQueue('sendChunk', {
   queueName: QUEUES.exportChunks,

@@ -39,36 +39,43 @@ export class ConcurrencyBudget {
   }
 
   private async acquire(holder: string): Promise<string> {
-    const client = await table(TABLES.rateBuckets);
     for (let attempt = 0; ; attempt++) {
-      const rows = new Map((await listEntities<SlotRow>(client, odata`PartitionKey eq ${this.partition()}`)).map((row) => [row.rowKey!, row]));
-      const now = Date.now();
-      for (let index = 0; index < this.slots!; index++) {
-        const rowKey = String(index).padStart(3, '0');
-        const row = rows.get(rowKey);
-        if (row && row.holder && row.leaseUntil > now) continue;
-        const entity = { partitionKey: this.partition(), rowKey, holder, leaseUntil: now + LEASE_MS };
-        try {
-          if (row) await client.updateEntity(entity, 'Replace', { etag: row.etag });
-          else await client.createEntity(entity);
-          return rowKey;
-        } catch (error) {
-          if (!isStatus(error, 409, 412)) throw error;
-        }
-      }
+      const slot = await this.tryAcquire(holder);
+      if (slot) return slot;
       await sleep(Math.min(1000, 25 * 2 ** Math.min(attempt, 5)) + Math.floor(Math.random() * 25));
     }
   }
 
+  /** Claims a free slot without waiting: its row key, or undefined when all are held. */
+  async tryAcquire(holder: string): Promise<string | undefined> {
+    const client = await table(TABLES.rateBuckets);
+    const rows = new Map((await listEntities<SlotRow>(client, odata`PartitionKey eq ${this.partition()}`)).map((row) => [row.rowKey!, row]));
+    const now = Date.now();
+    for (let index = 0; index < this.slots!; index++) {
+      const rowKey = String(index).padStart(3, '0');
+      const row = rows.get(rowKey);
+      if (row && row.holder && row.leaseUntil > now) continue;
+      const entity = { partitionKey: this.partition(), rowKey, holder, leaseUntil: now + LEASE_MS };
+      try {
+        if (row) await client.updateEntity(entity, 'Replace', { etag: row.etag });
+        else await client.createEntity(entity);
+        return rowKey;
+      } catch (error) {
+        if (!isStatus(error, 409, 412)) throw error;
+      }
+    }
+    return undefined;
+  }
+
   /** Extends the lease of a slot still held (long vendor calls such as asynchronous imports). */
-  private async renew(rowKey: string, holder: string): Promise<void> {
+  async renew(rowKey: string, holder: string): Promise<void> {
     const client = await table(TABLES.rateBuckets);
     const row = await client.getEntity<SlotRow>(this.partition(), rowKey);
     if (row.holder !== holder) return;
     await client.updateEntity({ partitionKey: this.partition(), rowKey, holder, leaseUntil: Date.now() + LEASE_MS }, 'Replace', { etag: row.etag });
   }
 
-  private async release(rowKey: string, holder: string): Promise<void> {
+  async release(rowKey: string, holder: string): Promise<void> {
     const client = await table(TABLES.rateBuckets);
     const row = await client.getEntity<SlotRow>(this.partition(), rowKey);
     if (row.holder !== holder) return;

@@ -47,6 +47,27 @@ export class RateBudget {
     }
   }
 
+  /**
+   * Takes one request's token if one comes within `maxWaitMs`: answers 0 once taken, or, giving
+   * up, about how long until the rate frees one — so a sender can hand its work back to the queue
+   * for that long instead of holding an invocation asleep.
+   */
+  async tryTake(maxWaitMs: number): Promise<number> {
+    if (!Number.isFinite(this.limit.requestsPerSecond)) return 0;
+    const giveUpAt = Date.now() + maxWaitMs;
+    for (;;) {
+      const local = localTokens.get(this.key);
+      if (local && local.tokens >= 1 && local.expiresAt > Date.now()) {
+        local.tokens -= 1;
+        return 0;
+      }
+      const waitMs = await this.takeBlock();
+      if (waitMs <= 0) continue;
+      if (Date.now() + waitMs > giveUpAt) return Math.max(waitMs, Math.ceil(1000 / this.limit.requestsPerSecond));
+      await sleep(waitMs);
+    }
+  }
+
   /** Moves a block of tokens into this process; returns how long to wait if none were free. */
   private async takeBlock(): Promise<number> {
     const client = await table(TABLES.rateBuckets);

@@ -17,7 +17,11 @@ import { getChunk, recordOutcomes, saveChunk, type ChunkState, type RecordOutcom
 import { getRun } from './runStore.js';
 import { deferWhileSecretsUnavailable, secretsOutageNote } from './secretsOutage.js';
 import { finalizeIfComplete } from './finalizeRun.js';
-import { isTerminal, type RunCounts } from './run.js';
+import { isTerminal, type PlannedSegment, type RunCounts, type RunRecord } from './run.js';
+import type { ExportRecord } from '../exports/exportDefinition.js';
+import { invocationDeadline } from './invocationBudget.js';
+import { claimSenderSlot, slotRetrySeconds } from './senderSlots.js';
+import { loadChunkDuplicates } from './duplicateMembers.js';
 import type { ChunkMessage } from './planRun.js';
 import { isDataOutChunk } from '../dataOut/dataOutPlan.js';
 import { writePartition } from '../dataOut/writePartition.js';
@@ -35,6 +39,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 class ChunkFailed extends Error {}
 
 export async function sendChunk(message: ChunkMessage, log: Logger = silentLogger): Promise<void> {
+  // Past this moment the invocation hands the rest of the chunk to a message of its own.
+  const deadline = invocationDeadline();
   // Chunks of data-out runs (and segment exports to storage) are files to write, not batches to send.
   if (isDataOutChunk(message.chunkId)) return writePartition(message, log);
   let chunk = await getChunk(message.runId, message.chunkId);
@@ -52,26 +58,22 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
   if (run.cancelRequested) return endChunk(chunk, 'cancelled', 'Run cancelled.', message);
 
   const owner = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  const now = Date.now();
-  if (chunk.status === 'sending' && chunk.leaseUntil > now) return retryLater(message, chunk.leaseUntil - now, log);
-  const claimed = await saveChunk({ ...chunk, status: 'sending', leaseOwner: owner, leaseUntil: now + LEASE_MS, startedAt: chunk.startedAt || new Date(now).toISOString() });
-  if (!claimed) return retryLater(message, LEASE_MS, log);
-  chunk = claimed;
+  if (chunk.status === 'sending' && chunk.leaseUntil > Date.now()) return retryLater(message, chunk.leaseUntil - Date.now(), log);
 
-  // A failure before sending gives the chunk back (lease released, reason kept) so the queue's
-  // retries and poison queue end it; a lease left held would only re-queue the chunk forever.
-  const released = async (error: unknown): Promise<never> => {
+  // A failure before sending keeps the reason in the ledger (no lease is held yet) so the queue's
+  // retries and poison queue end the chunk with it.
+  const noteFailure = async (error: unknown): Promise<never> => {
     await saveChunk({ ...chunk!, leaseUntil: 0, reason: `Attempt failed: ${(error as Error).message}` }).catch(() => undefined);
     throw error;
   };
-  const record = await getExport(message.exportId).catch(released);
+  const record = await getExport(message.exportId).catch(noteFailure);
   if (!record.connectionId) return endChunk(chunk, 'failed', 'The export lost its connection during the run.', message);
   const details = run.preparedDetails ?? record.details;
   let access: DestinationAccess;
   try {
     access = await destinationAccess(record.connectionId, details);
   } catch (error) {
-    if (!(await deferWhileSecretsUnavailable(QUEUES.exportChunks, message, error))) return released(error);
+    if (!(await deferWhileSecretsUnavailable(QUEUES.exportChunks, message, error))) return noteFailure(error);
     log.warn(secretsOutageNote(message));
     await saveChunk({ ...chunk, leaseUntil: 0, reason: 'Waiting for Key Vault to answer.' }).catch(() => undefined);
     return;
@@ -82,8 +84,56 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
   try {
     plan = matchingPlan(record.mapping, segment.attributes);
   } catch (error) {
-    return released(error);
+    return noteFailure(error);
   }
+
+  // Only as many senders as the connection's rate keeps busy: the others wait in the queue.
+  const slot = await claimSenderSlot(access.connection.id, access.rateLimit, owner).catch(noteFailure);
+  if (!slot) {
+    // The row is written now and then while waiting: that is how the recovery sweep sees the chunk driven.
+    if (Date.now() - chunk.writtenAt > WAITING_NOTE_MS) await saveChunk({ ...chunk, leaseUntil: 0 }).catch(() => undefined);
+    return handOn(message, slotRetrySeconds() * 1000, 'every sender slot of the connection is taken', log);
+  }
+  const slotHeartbeat = setInterval(() => void slot.renew().catch(() => undefined), 10_000);
+  try {
+    const now = Date.now();
+    const claimed = await saveChunk({ ...chunk, status: 'sending', leaseOwner: owner, leaseUntil: now + LEASE_MS, startedAt: chunk.startedAt || new Date(now).toISOString() });
+    if (!claimed) return await retryLater(message, LEASE_MS, log);
+    chunk = claimed;
+    return await sendClaimedChunk(message, chunk, { run, record, details, access, segment, plan, owner, deadline }, log);
+  } finally {
+    clearInterval(slotHeartbeat);
+    await slot.release().catch(() => undefined);
+  }
+}
+
+/** How often a chunk waiting for a sender slot writes its row (well inside the recovery sweep's patience). */
+const WAITING_NOTE_MS = 60_000;
+/** A wait for the rate (or a vendor's Retry-After) longer than this is spent in the queue, not in an invocation. */
+export const LONGEST_WAIT_IN_INVOCATION_MS = 3_000;
+
+interface ClaimedChunkSetup {
+  run: RunRecord;
+  record: ExportRecord;
+  details: Record<string, unknown>;
+  access: DestinationAccess;
+  segment: PlannedSegment;
+  plan: MatchingPlan;
+  owner: string;
+  deadline: number;
+}
+
+async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState, setup: ClaimedChunkSetup, log: Logger): Promise<void> {
+  let chunk: ChunkState | undefined = claimedChunk;
+  let { access } = setup;
+  const { record, details, segment, plan, owner, deadline } = setup;
+  // A failure before sending gives the chunk back (lease released, reason kept) so the queue's
+  // retries and poison queue end it; a lease left held would only re-queue the chunk forever.
+  const released = async (error: unknown): Promise<never> => {
+    await saveChunk({ ...chunk!, leaseUntil: 0, reason: `Attempt failed: ${(error as Error).message}` }).catch(() => undefined);
+    throw error;
+  };
+  const skipRows = chunk.duplicates ? await loadChunkDuplicates(chunk.runId, chunk.chunkId).catch(released) : new Set<number>();
   const budget = new RateBudget(access.connection.id, access.rateLimit);
   const slots = new ConcurrencyBudget(access.connection.id, access.destination.limits.maxConcurrentRequests);
   const segmentRef = { id: segment.segmentId, name: segment.segmentName, type: segment.type };
@@ -106,6 +156,13 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
     }
     return cancelled;
   };
+  // Retries a previous invocation spent on the batch it handed on count toward this one's limits.
+  let carriedRetries = message.retries;
+  const takeCarriedRetries = () => {
+    const carried = carriedRetries;
+    carriedRetries = undefined;
+    return carried;
+  };
   let batch: { member: MappedMember; offset: number }[] = [];
   let outcomes: RecordOutcome[] = [];
   const seenEmails = new Set<string>();
@@ -119,6 +176,21 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
     const next = ledgerQueue.then(write, write);
     ledgerQueue = next.catch(() => undefined);
     return next;
+  };
+
+  /**
+   * Gives the chunk back (lease released, progress kept) and queues its continuation, visible
+   * after `waitMs`: the next invocation resumes after the last acknowledged batch. Released first,
+   * so the continuation finds the chunk free; if the message cannot be sent, the error makes the
+   * queue deliver this message again, which resumes the same way.
+   */
+  const handOnChunk = async (waitMs: number, why: string, retries?: CarriedRetries): Promise<void> => {
+    await withLedger(async () => {
+      const saved = await saveChunk({ ...chunk!, leaseOwner: '', leaseUntil: 0 });
+      if (!saved) throw new LeaseLost();
+      chunk = saved;
+    });
+    await handOn({ exportId: message.exportId, runId: message.runId, chunkId: message.chunkId, ...(retries ? { retries } : {}) }, waitMs, why, log);
   };
 
   /** Keeps the lease alive while waiting on the vendor. */
@@ -141,6 +213,8 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
           budget,
           slots,
           owner,
+          deadline,
+          carried: takeCarriedRetries(),
           getAccess: () => ({ ...access, call: { ...access.call, segment: segmentRef } }),
           refreshAccess: async () => (access = await destinationAccess(record.connectionId!, details, { fresh: true })),
           renewLease,
@@ -184,8 +258,17 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
   try {
     const source = chunk.container === 'work' ? await workContainer() : lakeContainer();
     for await (const item of readRecords(source, chunk.blobName, chunk.resumeOffset, chunk.end, { ifMatch: chunk.blobEtag, delimiter: chunk.delimiter, columnHeaders: chunk.columnHeaders })) {
-      if (batch.length >= batchSize && (await flush(item.offset)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);
+      if (batch.length >= batchSize) {
+        if ((await flush(item.offset)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);
+        // Everything before this row is acknowledged: past the budget, the rest goes to a continuation.
+        if (Date.now() >= deadline) return await handOnChunk(0, 'its time budget is spent');
+      }
       counts.members++;
+      if (skipRows.has(item.offset)) {
+        counts.skipped++;
+        outcomes.push(outcome(item.offset, { email: (item.values[plan.emailColumn] ?? '').trim().toLowerCase(), ...DUPLICATE_EMAIL }));
+        continue;
+      }
       const matched = matchRecord(plan, item.values);
       if (!matched.ok) {
         counts.skipped++;
@@ -196,7 +279,7 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
       } else if (seenEmails.has(matched.member.email)) {
         // The vendor keys members by email: a second row with the same email would overwrite the first.
         counts.skipped++;
-        outcomes.push(outcome(item.offset, { email: matched.member.email, status: 'skipped', category: 'invalidRecord', code: 'duplicateEmail', message: 'Another member of this export has the same email address; it was sent once.' }));
+        outcomes.push(outcome(item.offset, { email: matched.member.email, ...DUPLICATE_EMAIL }));
       } else {
         seenEmails.add(matched.member.email);
         batch.push({ member: matched.member, offset: item.offset });
@@ -209,6 +292,13 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
     if (error instanceof LeaseLost) {
       log.warn('Another sender took the chunk over; stopping here.');
       return;
+    }
+    if (error instanceof HandOn) {
+      // The batch in flight was not acknowledged: the continuation sends it again (an upsert).
+      return await handOnChunk(error.waitMs, error.why, error.retries).catch((handOnError: unknown) => {
+        if (handOnError instanceof LeaseLost) return;
+        throw handOnError;
+      });
     }
     if (error instanceof ChunkFailed) {
       log.error('Chunk failed', { reason: error.message });
@@ -228,10 +318,32 @@ async function flushOutcomesQuietly(runId: string, outcomes: RecordOutcome[]): P
   await recordOutcomes(runId, outcomes).catch(() => undefined);
 }
 
+/** Retries spent on a batch, carried by a continuation message so a batch never retries forever. */
+export interface CarriedRetries {
+  failures: number;
+  rateLimited: number;
+}
+
+/** A wait too long to spend inside an invocation: the chunk goes back to the queue for it. */
+class HandOn extends Error {
+  constructor(
+    readonly waitMs: number,
+    readonly why: string,
+    readonly retries: CarriedRetries,
+  ) {
+    super(why);
+  }
+}
+
+const DUPLICATE_EMAIL = { status: 'skipped', category: 'invalidRecord', code: 'duplicateEmail', message: 'Another member of this export has the same email address; it was sent once.' } as const;
+
 interface SendContext {
   budget: RateBudget;
   slots: ConcurrencyBudget;
   owner: string;
+  /** When the invocation should hand on; waits that would pass it are spent in the queue. */
+  deadline?: number;
+  carried?: CarriedRetries;
   getAccess(): DestinationAccess;
   refreshAccess(): Promise<DestinationAccess>;
   renewLease(): Promise<void>;
@@ -252,12 +364,22 @@ async function waitKeepingLease(ms: number, context: SendContext): Promise<void>
   }
 }
 
+/** Waits `ms` here, or, when that is long or would pass the invocation's deadline, hands the chunk on for it. */
+async function waitOrHandOn(ms: number, why: string, retries: CarriedRetries, context: SendContext): Promise<void> {
+  if (context.deadline !== undefined && (ms > LONGEST_WAIT_IN_INVOCATION_MS || Date.now() + ms > context.deadline)) throw new HandOn(ms, why, retries);
+  await waitKeepingLease(ms, context);
+}
+
 export async function sendWithRetries(members: MappedMember[], context: SendContext): Promise<BatchResult> {
-  let failures = 0;
-  let rateLimited = 0;
+  let failures = context.carried?.failures ?? 0;
+  let rateLimited = context.carried?.rateLimited ?? 0;
   let refreshedSecrets = false;
   for (;;) {
-    await context.budget.take();
+    if (context.deadline === undefined) await context.budget.take();
+    else {
+      const waitMs = await context.budget.tryTake(Math.max(0, Math.min(LONGEST_WAIT_IN_INVOCATION_MS, context.deadline - Date.now())));
+      if (waitMs > 0) throw new HandOn(waitMs, 'the connection\'s rate has no request free soon', { failures, rateLimited });
+    }
     const { destination, call } = context.getAccess();
     try {
       return await context.slots.run(context.owner, () => destination.sendBatch(call, members));
@@ -267,11 +389,11 @@ export async function sendWithRetries(members: MappedMember[], context: SendCont
       if (error.category === 'rateLimited' && rateLimited++ < MAX_RATE_LIMITED_RETRIES) {
         const wait = backoffMs(rateLimited, error.options.retryAfterMs ?? 1000);
         await context.budget.penalize(wait);
-        await waitKeepingLease(wait, context);
+        await waitOrHandOn(wait, `${destination.displayName} asked to wait`, { failures, rateLimited }, context);
         continue;
       }
       if (error.retryable && failures++ < MAX_RETRIES) {
-        await waitKeepingLease(backoffMs(failures, error.options.retryAfterMs), context);
+        await waitOrHandOn(backoffMs(failures, error.options.retryAfterMs), `${destination.displayName} failed the call; retrying`, { failures, rateLimited }, context);
         continue;
       }
       if (error.category === 'auth' && !refreshedSecrets) {
@@ -303,6 +425,13 @@ async function endChunk(chunk: ChunkState, status: 'done' | 'failed' | 'cancelle
   if (latest.status === 'done' || latest.status === 'failed' || latest.status === 'cancelled') return finalizeIfComplete(message.exportId, message.runId);
   await saveChunk({ ...latest, status, reason, counts, leaseOwner: '', leaseUntil: 0, finishedAt: new Date().toISOString() });
   await finalizeIfComplete(message.exportId, message.runId);
+}
+
+/** Queues the chunk's message again, visible after `waitMs`, and ends this invocation's part. */
+async function handOn(message: ChunkMessage, waitMs: number, why: string, log: Logger): Promise<void> {
+  const seconds = Math.max(0, Math.ceil(waitMs / 1000));
+  log.info(`Handing the chunk on (${why}); it continues in ${seconds} s.`, { handOnSeconds: seconds });
+  await sendQueueMessage(QUEUES.exportChunks, message, { visibilityTimeoutSeconds: seconds });
 }
 
 /** Someone else holds the chunk: look again after their lease, without spending a dequeue. */

@@ -131,8 +131,9 @@ describe('a sender that cannot start a chunk', () => {
       keyVault.setAvailable(true);
     }
     const chunk = (await getChunk(message.runId, message.chunkId))!;
+    // Not claimed: a sender claims its chunk only once it can send (secrets read, a sender slot held).
     expect(chunk.leaseUntil).toBe(0);
-    expect(chunk.status).toBe('sending');
+    expect(chunk.status).toBe('pending');
     expect(chunk.reason).toBe('Waiting for Key Vault to answer.');
     expect(await queuedChunkMessages()).toBe(queuedBefore + 1);
     await new QueueClient(azurite.connectionString, QUEUES.exportChunks).clearMessages();

@@ -1,0 +1,270 @@
+// The sender inside the runtime's rules, over real Azurite, the Key Vault emulator and the Campaign
+// Monitor simulator: an invocation past its time budget acknowledges what it sent and queues its
+// own continuation; a slow rate is waited out in the queue, not in an invocation; a chunk that finds
+// every sender slot of its connection taken goes back to the queue; a continuation and a
+// re-delivered message never both send; rows the planner marked as repeating an email are skipped.
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { QueueClient } from '@azure/storage-queue';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
+import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../local/keyVaultEmulator.js';
+import { startCampaignMonitorSimulator, type CampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
+import { insertConnection } from '../../shared/connections/connectionStore.js';
+import { insertExport } from '../../shared/exports/exportStore.js';
+import { secretStoreFromSettings } from '../../shared/secretStore.js';
+import { sendChunk } from '../../shared/runs/sendChunk.js';
+import { claimSenderSlot, sendersFor } from '../../shared/runs/senderSlots.js';
+import { findDuplicateRows, saveChunkDuplicates } from '../../shared/runs/duplicateMembers.js';
+import { chunkIdFor, getChunk, recordPlannedChunks } from '../../shared/runs/runLedger.js';
+import { getRun, insertRun, newRunId } from '../../shared/runs/runStore.js';
+import { listRecordOutcomes } from '../../shared/runs/runLedger.js';
+import { ZERO_COUNTS } from '../../shared/runs/run.js';
+import type { ChunkMessage } from '../../shared/runs/planRun.js';
+import { QUEUES } from '../../shared/storage/names.js';
+
+let azurite: RunningAzurite;
+let keyVault: KeyVaultEmulator;
+let simulator: CampaignMonitorSimulator;
+const saved = { ...process.env };
+const ENV = ['AzureWebJobsStorage', 'KEY_VAULT_URL', 'KEY_VAULT_LOCAL_TOKEN', 'CAMPAIGN_MONITOR_API_URL', 'DESTINATION_RATE_LIMITS', 'AzureFunctionsJobHost__functionTimeout'];
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+  const token = `test-${randomUUID()}`;
+  keyVault = await startKeyVaultEmulator({ certPath: process.env.OUTFLOW_TEST_CERT_PATH!, keyPath: process.env.OUTFLOW_TEST_KEY_PATH!, port: 0, token });
+  simulator = await startCampaignMonitorSimulator({ rateLimit: false });
+  Object.assign(process.env, {
+    AzureWebJobsStorage: azurite.connectionString,
+    KEY_VAULT_URL: keyVault.url,
+    KEY_VAULT_LOCAL_TOKEN: token,
+    CAMPAIGN_MONITOR_API_URL: simulator.url,
+    // The simulator takes any rate; each test lowers it on its connection.
+    DESTINATION_RATE_LIMITS: JSON.stringify({ 'campaign-monitor': { requestsPerSecond: 1000, burst: 100 } }),
+  });
+});
+
+afterEach(async () => {
+  simulator.setFaults({});
+  delete process.env.AzureFunctionsJobHost__functionTimeout;
+  await chunkQueue().clearMessages().catch(() => undefined);
+});
+
+afterAll(async () => {
+  for (const name of ENV) {
+    if (saved[name] === undefined) delete process.env[name];
+    else process.env[name] = saved[name];
+  }
+  await simulator?.stop();
+  await keyVault?.stop();
+  await azurite?.stop();
+});
+
+const chunkQueue = () => new QueueClient(azurite.connectionString, QUEUES.exportChunks);
+
+/** Members `first`…: one CSV row each (Email, FirstName); `repeat` adds rows repeating earlier emails. */
+function csvOf(members: number, repeat: { at: number; of: number }[] = []): string {
+  const rows: string[] = [];
+  for (let index = 0; index < members; index++) {
+    rows.push(`member${index}@example.com,Name${index}`);
+    for (const { at, of } of repeat) if (at === index) rows.push(`  MEMBER${of}@Example.com ,Again${of}`);
+  }
+  return `${rows.join('\n')}\n`;
+}
+
+/** A connection, an export and a planned run of one chunk covering a CSV in the lake. */
+async function plannedRun(options: { csv: string; requestsPerSecond?: number; duplicates?: number[] }) {
+  const now = new Date().toISOString();
+  const connectionId = randomUUID();
+  const secretName = `connection-${connectionId}`;
+  await secretStoreFromSettings().set(secretName, JSON.stringify({ apiKey: 'key' }));
+  const limits = options.requestsPerSecond ? { requestsPerSecond: options.requestsPerSecond } : {};
+  await insertConnection({ id: connectionId, name: 'CM', type: 'campaign-monitor', settings: {}, secretName, secretFields: ['apiKey'], sharing: 'adminsOnly', limits, exportUser: { id: 'alice', name: 'Alice' }, privacyConsent: { acceptedBy: 'alice', acceptedAt: now }, createdAt: now, updatedAt: now, etag: '' });
+  const listId = `list-${randomUUID().slice(0, 8)}`;
+  const exportRecord = await insertExport({
+    id: randomUUID(),
+    name: 'Sender',
+    connectionId,
+    connectionType: 'campaign-monitor',
+    kind: 'segment',
+    segments: ['Segment_X'],
+    mapping: { email: 'Email', firstName: 'FirstName' },
+    details: { listId },
+    entities: [],
+    schedule: { active: false, mode: 'systemRefresh' },
+    createdAt: now,
+    createdBy: { id: 'alice', name: 'Alice' },
+    updatedAt: now,
+    lastRefreshed: null,
+    lastRunStatus: null,
+    activeRunId: null,
+    etag: '',
+  } as Parameters<typeof insertExport>[0]);
+  const lake = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('lake');
+  await lake.createIfNotExists();
+  const blobName = `sender-test/${randomUUID()}.csv`;
+  const uploaded = await lake.getBlockBlobClient(blobName).upload(options.csv, Buffer.byteLength(options.csv));
+  const run = await insertRun({
+    id: newRunId(),
+    exportId: exportRecord.id,
+    trigger: 'manual',
+    status: 'running',
+    reason: null,
+    requestedBy: { id: 'alice', name: 'Alice' },
+    createdAt: now,
+    startedAt: now,
+    finishedAt: null,
+    counts: ZERO_COUNTS,
+    planned: true,
+    chunksTotal: 1,
+    segments: [{ segmentId: 'Segment_X', segmentName: 'X', type: 'Profile', entity: 'Segment_X', attributes: ['Email', 'FirstName'], memberCount: 1 }],
+    preparedDetails: null,
+    cancelRequested: false,
+    waitingFor: null,
+    tasks: [
+      { name: 'plan', status: 'succeeded', startedAt: now, finishedAt: now },
+      { name: 'send', status: 'running', startedAt: now, finishedAt: null },
+      { name: 'finalize', status: 'pending', startedAt: null, finishedAt: null },
+    ],
+    etag: '',
+  });
+  const chunkId = chunkIdFor(0);
+  if (options.duplicates?.length) await saveChunkDuplicates(run.id, chunkId, options.duplicates);
+  await recordPlannedChunks(run.id, [
+    { chunkId, segmentId: 'Segment_X', container: 'lake', blobName, blobEtag: uploaded.etag!, start: 0, end: Buffer.byteLength(options.csv), delimiter: ',', columnHeaders: false, duplicates: options.duplicates?.length ?? 0 },
+  ]);
+  const message: ChunkMessage = { exportId: exportRecord.id, runId: run.id, chunkId };
+  return { connectionId, listId, blobName, message };
+}
+
+/** Takes every visible chunk message off the queue. */
+async function takeMessages(): Promise<ChunkMessage[]> {
+  const { receivedMessageItems } = await chunkQueue().receiveMessages({ numberOfMessages: 32, visibilityTimeout: 1 });
+  for (const item of receivedMessageItems) await chunkQueue().deleteMessage(item.messageId, item.popReceipt);
+  return receivedMessageItems.map((item) => JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as ChunkMessage);
+}
+
+async function queuedMessages(): Promise<number> {
+  return (await chunkQueue().getProperties()).approximateMessagesCount ?? 0;
+}
+
+async function timed(work: Promise<void>): Promise<number> {
+  const started = Date.now();
+  await work;
+  return Date.now() - started;
+}
+
+describe('a sender inside the runtime\'s rules', () => {
+  it('past its time budget acknowledges what it sent and queues its continuation, which ends the chunk with every member sent once', async () => {
+    // functionTimeout 5 s: the budget is 2 s; each vendor call takes 0.4 s, 8 of them 3.2 s.
+    process.env.AzureFunctionsJobHost__functionTimeout = '00:00:05';
+    simulator.setFaults({ latencyMs: 400 });
+    const { message, listId } = await plannedRun({ csv: csvOf(8_000) });
+
+    const first = await timed(sendChunk(message));
+    expect(first, 'the first invocation stays well under functionTimeout').toBeLessThan(5_000);
+    const handedOn = (await getChunk(message.runId, message.chunkId))!;
+    expect(handedOn.status).toBe('sending');
+    expect(handedOn.leaseUntil, 'the lease is released for the continuation').toBe(0);
+    expect(handedOn.counts.sent).toBeGreaterThan(0);
+    expect(handedOn.counts.sent).toBeLessThan(8_000);
+    let pending = await takeMessages();
+    expect(pending).toEqual([message]);
+
+    let invocations = 1;
+    while (pending.length > 0 && invocations < 20) {
+      for (const next of pending) {
+        expect(await timed(sendChunk(next))).toBeLessThan(5_000);
+        invocations++;
+      }
+      pending = await takeMessages();
+    }
+    expect(invocations).toBeGreaterThan(2);
+    const chunk = (await getChunk(message.runId, message.chunkId))!;
+    expect(chunk.status).toBe('done');
+    expect(chunk.counts).toMatchObject({ members: 8_000, sent: 8_000, succeeded: 8_000 });
+    expect(simulator.inspectList(listId)).toMatchObject({ deliveries: 8_000, duplicates: 0 });
+    expect((await getRun(message.exportId, message.runId)).status).toBe('succeeded');
+  });
+
+  it('does not sleep on a slow rate: at 0.1 request/s it sends what the rate allows and goes back to the queue for the rest', async () => {
+    const { message, listId } = await plannedRun({ csv: csvOf(3_000), requestsPerSecond: 0.1 });
+    const took = await timed(sendChunk(message));
+    expect(took, 'no invocation waits ten seconds for the next token').toBeLessThan(5_000);
+    expect(simulator.inspectList(listId)?.deliveries).toBe(1_000);
+    const chunk = (await getChunk(message.runId, message.chunkId))!;
+    expect(chunk).toMatchObject({ status: 'sending', leaseUntil: 0 });
+    expect(chunk.counts.sent).toBe(1_000);
+    // Its continuation waits, invisible, for about as long as the rate needs.
+    expect(await queuedMessages()).toBe(1);
+    expect(await takeMessages()).toEqual([]);
+  });
+
+  it('sizes the senders of a connection from its rate, and a chunk that finds every slot taken waits in the queue', async () => {
+    expect(sendersFor({ requestsPerSecond: 2, burst: 4 })).toBe(3);
+    expect(sendersFor({ requestsPerSecond: 0.1, burst: 1 })).toBe(2);
+    expect(sendersFor({ requestsPerSecond: Infinity, burst: 1 })).toBeUndefined();
+    const { message, connectionId, listId } = await plannedRun({ csv: csvOf(2_000), requestsPerSecond: 2 });
+    const rate = { requestsPerSecond: 2, burst: 2 };
+    const others = await Promise.all([1, 2, 3].map((index) => claimSenderSlot(connectionId, rate, `other-${index}`)));
+    expect(others.every(Boolean)).toBe(true);
+
+    expect(await timed(sendChunk(message))).toBeLessThan(2_000);
+    expect((await getChunk(message.runId, message.chunkId))!.status).toBe('pending');
+    expect(simulator.inspectList(listId)).toBeUndefined();
+    expect(await queuedMessages()).toBe(1);
+
+    await others[0]!.release();
+    await sendChunk(message);
+    expect(simulator.inspectList(listId)?.deliveries).toBeGreaterThan(0);
+  });
+
+  it('never sends a batch twice when a continuation and a re-delivered message arrive together', async () => {
+    simulator.setFaults({ latencyMs: 100 });
+    const { message, listId } = await plannedRun({ csv: csvOf(5_000) });
+    await Promise.all([sendChunk(message), sendChunk(message), sendChunk({ ...message })]);
+    for (let round = 0; round < 20 && (await getChunk(message.runId, message.chunkId))!.status !== 'done'; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      for (const next of await takeMessages()) await sendChunk(next);
+    }
+    expect((await getChunk(message.runId, message.chunkId))!.status).toBe('done');
+    expect(simulator.inspectList(listId)).toMatchObject({ deliveries: 5_000, duplicates: 0 });
+  });
+});
+
+describe('a member whose email is on two rows of one segment', () => {
+  it('is found by the planner across partitions, whatever its case and spaces, and only the later rows are marked', async () => {
+    const lake = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('lake');
+    await lake.createIfNotExists();
+    const first = csvOf(50, [{ at: 10, of: 3 }]);
+    const second = 'member7@example.com,Seven\nsomeone@example.com,Else\nMEMBER3@example.com,Third\n';
+    const blobs = [];
+    for (const [name, csv] of [['dup-a.csv', first], ['dup-b.csv', second]] as const) {
+      const uploaded = await lake.getBlockBlobClient(name).upload(csv, Buffer.byteLength(csv));
+      blobs.push({ blobName: name, size: Buffer.byteLength(csv), etag: uploaded.etag!, format: { delimiter: ',', columnHeaders: false } });
+    }
+    const duplicates = await findDuplicateRows(lake, blobs as never, 0);
+    const offsetOfRow = (csv: string, row: number) => csv.split('\n').slice(0, row).join('\n').length + (row > 0 ? 1 : 0);
+    expect(duplicates.get('dup-a.csv')).toEqual([offsetOfRow(first, 11)]);
+    expect(duplicates.get('dup-b.csv')).toEqual([0, offsetOfRow(second, 2)]);
+    expect(await findDuplicateRows(lake, [blobs[1]!] as never, 0)).toEqual(new Map());
+  });
+
+  it('is sent once; the repeated row is skipped as a duplicate, also when it is read by another invocation', async () => {
+    process.env.AzureFunctionsJobHost__functionTimeout = '00:00:03';
+    simulator.setFaults({ latencyMs: 400 });
+    const csv = csvOf(4_000, [{ at: 3_500, of: 2 }]);
+    const repeatedAt = csv.indexOf('  MEMBER2@');
+    const { message, listId } = await plannedRun({ csv, duplicates: [repeatedAt] });
+    let pending: ChunkMessage[] = [message];
+    for (let round = 0; round < 20 && pending.length > 0; round++) {
+      for (const next of pending) await sendChunk(next);
+      pending = await takeMessages();
+    }
+    const chunk = (await getChunk(message.runId, message.chunkId))!;
+    expect(chunk).toMatchObject({ status: 'done', counts: { members: 4_001, sent: 4_000, succeeded: 4_000, skipped: 1 } });
+    expect(simulator.inspectList(listId)).toMatchObject({ deliveries: 4_000, duplicates: 0 });
+    const records = await listRecordOutcomes(message.runId, { top: 10 });
+    expect(records.records).toEqual([expect.objectContaining({ email: 'member2@example.com', status: 'skipped', code: 'duplicateEmail' })]);
+  });
+});

@@ -72,6 +72,12 @@ export interface RunRecord {
   /** The refresh a waiting run waits for. */
   waitingFor: string | null;
   tasks: RunTask[];
+  /** Times the recovery sweep re-drove the run in a row without it moving (see recoverRuns.ts). */
+  recoveries?: number;
+  /** When the recovery sweep last re-drove it (epoch ms). */
+  recoveredAt?: number;
+  /** When the row was last written (storage time, epoch ms; read-only). */
+  writtenAt?: number;
   etag: string;
 }
 

@@ -22,6 +22,8 @@ interface RunRow {
   cancelRequested: boolean;
   waitingFor: string;
   tasks: string;
+  recoveries?: number;
+  recoveredAt?: number;
 }
 
 /** Newest first in a partition scan, unique, and safe in URLs. */
@@ -53,10 +55,12 @@ function toRow(run: RunRecord): RunRow & { partitionKey: string; rowKey: string 
     cancelRequested: run.cancelRequested,
     waitingFor: run.waitingFor ?? '',
     tasks: toJson(run.tasks),
+    recoveries: run.recoveries ?? 0,
+    recoveredAt: run.recoveredAt ?? 0,
   };
 }
 
-function fromRow(row: RunRow & { partitionKey?: string; rowKey?: string; etag: string }): RunRecord {
+function fromRow(row: RunRow & { partitionKey?: string; rowKey?: string; etag: string; timestamp?: string }): RunRecord {
   return {
     id: row.rowKey!,
     exportId: row.partitionKey!,
@@ -75,6 +79,9 @@ function fromRow(row: RunRow & { partitionKey?: string; rowKey?: string; etag: s
     cancelRequested: row.cancelRequested,
     waitingFor: row.waitingFor || null,
     tasks: fromJson(row.tasks, []),
+    recoveries: row.recoveries ?? 0,
+    recoveredAt: row.recoveredAt ?? 0,
+    writtenAt: Date.parse(row.timestamp ?? '') || 0,
     etag: row.etag,
   };
 }

@@ -82,7 +82,7 @@ export const SETTINGS = {
     localOnly: true,
   },
   AzureFunctionsJobHost__functionTimeout: {
-    description: 'Overrides host.json functionTimeout (a TimeSpan such as 00:00:20), the way the runtime lets any host.json value be set by an AzureFunctionsJobHost__<path> app setting; tests lower it.',
+    description: 'Overrides host.json functionTimeout (a TimeSpan such as 00:00:20), the way the runtime lets any host.json value be set by an AzureFunctionsJobHost__<path> app setting; tests lower it. The engine keeps every invocation under min(5 min, 40 % of it).',
   },
   OUTFLOW_HOST_INSTANCES: {
     description: 'Local host only: how many host instances (processes) run on the same storage behind the one HTTP port, like a scale-out.',
@@ -101,6 +101,14 @@ export const SETTINGS = {
   },
   VENDOR_TIMEOUT_SECONDS: {
     description: 'Longest wait for one vendor call before it is abandoned and tried again (a batch sent again is an upsert). Unset = each adapter\'s own: 60 s, 125 s for dotdigital and Mailchimp imports.',
+  },
+  RUN_RETENTION_DAYS: {
+    description: 'Days a run\'s rows are kept — the run, its ledger, its record outcomes (they hold emails) — and settled schedule marks; a timer removes older ones every hour. A run\'s working files go as soon as it ends.',
+    default: '30',
+  },
+  AUDIT_RETENTION_DAYS: {
+    description: 'Days audit rows are kept; the retention timer removes older ones.',
+    default: '365',
   },
   CAMPAIGN_MONITOR_API_URL: {
     description: 'Origin replacing https://api.createsend.com (local simulator); unset in Azure.',

@@ -9,7 +9,9 @@
 //   clock at that refresh, less a margin) plus the tombstones, and applied to the copy.
 // - A writer that dies between its write and its bump leaves other instances behind until the next
 //   bump by anyone, or about FULL_RELOAD_MS, when the copy is read again in full in the background.
-// - Tombstones (a key and a time each) are kept, so a copy may catch up from any age.
+// - Tombstones (a key and a time each) are kept for TOMBSTONE_KEEP_MS: a copy last refreshed
+//   longer ago than that is read again in full, so once every instance has seen a tombstone — or
+//   will reload without it — the retention timer removes it (pruneTombstones).
 import { randomUUID } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import { isStatus } from '../storage/entities.js';
@@ -20,6 +22,8 @@ const TOMBSTONE_PARTITION = 'exportDeleted';
 /** Storage clocks and second-resolution Date headers: rows this close to a refresh are read again. */
 const CLOCK_MARGIN_MS = 5_000;
 export const FULL_RELOAD_MS = 5 * 60_000;
+/** How long tombstones are kept; a copy older than half of it is read again in full, not caught up. */
+export const TOMBSTONE_KEEP_MS = 60 * 60_000;
 const CHANGED_HERE = 'changed here';
 
 type Policy = Parameters<TableClient['pipeline']['addPolicy']>[0];
@@ -113,7 +117,8 @@ export class ExportListCache<T> {
     const ownWritesBefore = this.ownWrites;
     const since = new Date(storageNow.getTime() - CLOCK_MARGIN_MS);
     let next: Snapshot<T>;
-    if (!previous) {
+    // A copy older than the tombstones kept cannot catch up from them (they may be pruned).
+    if (!previous || storageNow.getTime() - previous.since.getTime() > TOMBSTONE_KEEP_MS / 2) {
       next = { version, since, fullAt: Date.now(), records: this.byId(await this.source.readAll(client)) };
       this.stats.full++;
     } else {
@@ -173,6 +178,25 @@ async function tombstonesSince(client: TableClient, since: Date): Promise<string
   const filter = odata`PartitionKey eq ${TOMBSTONE_PARTITION} and Timestamp ge ${since}`;
   for await (const row of client.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) ids.push(row.rowKey!);
   return ids;
+}
+
+/**
+ * Removes tombstones older than TOMBSTONE_KEEP_MS: every copy that could still catch up from them
+ * was refreshed after they were written, and any older copy reads the list again in full.
+ */
+export async function pruneTombstones(client: TableClient, now = Date.now()): Promise<number> {
+  const filter = odata`PartitionKey eq ${TOMBSTONE_PARTITION} and Timestamp lt ${new Date(now - TOMBSTONE_KEEP_MS)}`;
+  let removed = 0;
+  for await (const row of client.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) {
+    try {
+      await client.deleteEntity(TOMBSTONE_PARTITION, row.rowKey!, { etag: row.etag });
+      removed++;
+    } catch (error) {
+      // Deleted again meanwhile (a newer tombstone) or already pruned: that one stays or is gone.
+      if (!isStatus(error, 404, 412)) throw error;
+    }
+  }
+  return removed;
 }
 
 /** Which writes a request made to the export partition: none (undefined), or with the ids it deleted. */

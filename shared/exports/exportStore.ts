@@ -6,7 +6,7 @@ import { TABLES } from '../storage/names.js';
 import { fromJson, getEntity, insertEntity, listEntities, replaceEntity, toJson, deleteEntityIfMatch } from '../storage/entities.js';
 import { NotFound } from '../errors.js';
 import { DEFAULT_SCHEDULE, type ExportRecord } from './exportDefinition.js';
-import { ExportListCache } from './exportListCache.js';
+import { ExportListCache, pruneTombstones } from './exportListCache.js';
 
 const PARTITION = 'export';
 
@@ -100,6 +100,11 @@ onTableClient(TABLES.exports, (client) => exportListCache.watch(client));
 
 export async function listExports(): Promise<ExportRecord[]> {
   return exportListCache.list(await table(TABLES.exports));
+}
+
+/** Tombstones of deleted exports no copy of the list can still need (see exportListCache.ts). */
+export async function pruneExportTombstones(now = Date.now()): Promise<number> {
+  return pruneTombstones(await table(TABLES.exports), now);
 }
 
 export async function replaceExport(record: ExportRecord, etag: string): Promise<ExportRecord> {

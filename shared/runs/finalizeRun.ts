@@ -6,6 +6,7 @@ import { listChunks, type ChunkState } from './runLedger.js';
 import { getRun, replaceRun } from './runStore.js';
 import { ZERO_COUNTS, addCounts, isTerminal, type RunCounts, type RunRecord, type RunStatus, type RunTask } from './run.js';
 import { recordRunFinished } from '../observability/metrics.js';
+import { deleteRunWorkFiles } from './retention.js';
 
 export function finalStatusOf(run: RunRecord, chunks: ChunkState[], counts: RunCounts): { status: RunStatus; reason: string | null } {
   const failedChunks = chunks.filter((chunk) => chunk.status === 'failed');
@@ -74,6 +75,9 @@ async function commitFinal(run: RunRecord): Promise<void> {
   }
   // Only the one writer that set the final status gets here: each run is measured once.
   const destination = await releaseExport(run);
+  // The run's working files hold members' emails and fields: they go with the run (the retention
+  // timer, and the container's lifecycle rule, catch what a failure here leaves).
+  await deleteRunWorkFiles(run.id).catch(() => undefined);
   recordRunFinished(destination || 'unknown', run.status, (Date.parse(run.finishedAt ?? '') - Date.parse(run.startedAt ?? run.createdAt)) / 1000);
 }
 

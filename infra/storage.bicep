@@ -119,6 +119,42 @@ resource workContainer 'Microsoft.Storage/storageAccounts/blobServices/container
   }
 }
 
+// A second line behind the engine, which deletes a run's working files (members' emails and fields)
+// when the run ends: whatever is left under runs/ goes 7 days after it was written.
+// https://learn.microsoft.com/azure/storage/blobs/lifecycle-management-overview
+resource workFilesLifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          enabled: true
+          name: 'delete-run-work-files'
+          type: 'Lifecycle'
+          definition: {
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: 7
+                }
+              }
+            }
+            filters: {
+              blobTypes: [
+                'blockBlob'
+              ]
+              prefixMatch: [
+                'outflow-work/runs/'
+              ]
+            }
+          }
+        }
+      ]
+    }
+  }
+}
+
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
   parent: storage
   name: 'default'

@@ -1,6 +1,7 @@
 // Times one segment export end to end through the real local stack: the Functions host (child
 // process), Azurite queues and tables, the Key Vault emulator and a destination's simulator.
 //   node dist/bench/exportPipeline.js --destination campaign-monitor --profiles 1000000 [--rate unlimited|documented|N] [--host-heap-mb 200]
+//     [--function-timeout 00:01:00] [--instances 2]
 // `unlimited` lifts the vendor limit in the simulator and the engine (pipeline overhead);
 // `documented` keeps the simulator's and the adapter's own limits (time against the vendor's rate).
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -38,6 +39,10 @@ const { values } = parseArgs({
     rate: { type: 'string', default: 'unlimited' },
     /** Caps the host's V8 old space (MB), to tell the working set from lazily grown heap. */
     'host-heap-mb': { type: 'string' },
+    /** host.json functionTimeout for the run (AzureFunctionsJobHost__functionTimeout), e.g. 00:01:00. */
+    'function-timeout': { type: 'string' },
+    /** Host instances on the same storage (OUTFLOW_HOST_INSTANCES). */
+    instances: { type: 'string' },
   },
 });
 const type = values.destination!;
@@ -57,6 +62,18 @@ const simulatorOptions = { ...setup.simulator, ...(values.rate === 'unlimited' ?
 if (Number.isFinite(rate) && values.rate !== 'documented') simulatorOptions.rateLimit = { requestsPerSecond: rate, burst: Math.max(1, Math.ceil(rate)) };
 const engineRate = Number.isFinite(rate) ? { requestsPerSecond: rate, burst: values.rate === 'documented' ? adapter.limits.burst : Math.max(1, Math.ceil(rate)) } : { requestsPerSecond: 1_000_000, burst: 1_000_000 };
 
+/** Every queue function invocation the host reported ending: how many, how long the longest, how many failed. */
+const invocations = { planRun: 0, sendChunk: 0, longestSendChunkMs: 0, failed: 0, functionTimeouts: 0 };
+function noteInvocation(line: string): void {
+  if (/Timeout value of \S+ was exceeded/.test(line)) invocations.functionTimeouts++;
+  const match = /Executed 'Functions\.(planRun|sendChunk)' \((\w+), Id=[^,]+, Duration=(\d+)ms\)/.exec(line);
+  if (!match) return;
+  const [, name, outcome, ms] = match;
+  invocations[name as 'planRun' | 'sendChunk']++;
+  if (outcome !== 'Succeeded') invocations.failed++;
+  if (name === 'sendChunk') invocations.longestSendChunkMs = Math.max(invocations.longestSendChunkMs, Number(ms));
+}
+
 const dataDir = mkdtempSync(join(tmpdir(), 'outflow-bench-'));
 const key = randomBytes(32).toString('base64url');
 const setupStarted = Date.now();
@@ -65,11 +82,13 @@ const stack = await startStack({
   seedProfiles: profiles,
   seedKind: 'b2c',
   authSigningKey: key,
-  hostOutput: () => {},
+  hostOutput: (line) => noteInvocation(line),
   simulatorOptions: { [setup.setting]: simulatorOptions },
   settings: {
     DESTINATION_RATE_LIMITS: JSON.stringify({ [type]: engineRate }),
     ...(values['host-heap-mb'] ? { NODE_OPTIONS: `--max-old-space-size=${Number(values['host-heap-mb'])}` } : {}),
+    ...(values['function-timeout'] ? { AzureFunctionsJobHost__functionTimeout: values['function-timeout'] } : {}),
+    ...(values.instances ? { OUTFLOW_HOST_INSTANCES: values.instances } : {}),
   },
 });
 const setupSeconds = (Date.now() - setupStarted) / 1000;
@@ -101,6 +120,10 @@ try {
         wallSeconds,
         membersPerSecond: Math.round(profiles / wallSeconds),
         floorSeconds: Number.isFinite(rate) ? Math.max(0, (calls - engineRate.burst) / rate) : null,
+        ...(Number.isFinite(rate) ? { wallOverFloor: Number((wallSeconds / Math.max(1, (calls - engineRate.burst) / rate)).toFixed(3)) } : {}),
+        functionTimeout: values['function-timeout'] ?? 'host.json',
+        hostInstances: Number(values.instances ?? 1),
+        invocations,
         status: run.status,
         counts: run.counts,
         simulator: counters,

@@ -33,7 +33,7 @@ beforeAll(async () => {
   azurite = await startAzurite();
   const token = `test-${randomUUID()}`;
   keyVault = await startKeyVaultEmulator({ certPath: process.env.OUTFLOW_TEST_CERT_PATH!, keyPath: process.env.OUTFLOW_TEST_KEY_PATH!, port: 0, token });
-  simulator = await startCampaignMonitorSimulator({ rateLimit: false });
+  simulator = await startCampaignMonitorSimulator({ rateLimit: false, autoCreateLists: true });
   Object.assign(process.env, {
     AzureWebJobsStorage: azurite.connectionString,
     KEY_VAULT_URL: keyVault.url,
@@ -139,12 +139,14 @@ async function plannedRun(options: { csv: string; requestsPerSecond?: number; du
 
 /** Takes every visible chunk message off the queue. */
 async function takeMessages(): Promise<ChunkMessage[]> {
+  await chunkQueue().createIfNotExists();
   const { receivedMessageItems } = await chunkQueue().receiveMessages({ numberOfMessages: 32, visibilityTimeout: 1 });
   for (const item of receivedMessageItems) await chunkQueue().deleteMessage(item.messageId, item.popReceipt);
   return receivedMessageItems.map((item) => JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as ChunkMessage);
 }
 
 async function queuedMessages(): Promise<number> {
+  await chunkQueue().createIfNotExists();
   return (await chunkQueue().getProperties()).approximateMessagesCount ?? 0;
 }
 
@@ -181,6 +183,7 @@ describe('a sender inside the runtime\'s rules', () => {
     }
     expect(invocations).toBeGreaterThan(2);
     const chunk = (await getChunk(message.runId, message.chunkId))!;
+    expect(chunk.reason).toBe('');
     expect(chunk.status).toBe('done');
     expect(chunk.counts).toMatchObject({ members: 8_000, sent: 8_000, succeeded: 8_000 });
     expect(simulator.inspectList(listId)).toMatchObject({ deliveries: 8_000, duplicates: 0 });
@@ -227,7 +230,7 @@ describe('a sender inside the runtime\'s rules', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       for (const next of await takeMessages()) await sendChunk(next);
     }
-    expect((await getChunk(message.runId, message.chunkId))!.status).toBe('done');
+    expect((await getChunk(message.runId, message.chunkId))!).toMatchObject({ reason: '', status: 'done' });
     expect(simulator.inspectList(listId)).toMatchObject({ deliveries: 5_000, duplicates: 0 });
   });
 });
@@ -262,6 +265,7 @@ describe('a member whose email is on two rows of one segment', () => {
       pending = await takeMessages();
     }
     const chunk = (await getChunk(message.runId, message.chunkId))!;
+    expect(chunk.reason).toBe('');
     expect(chunk).toMatchObject({ status: 'done', counts: { members: 4_001, sent: 4_000, succeeded: 4_000, skipped: 1 } });
     expect(simulator.inspectList(listId)).toMatchObject({ deliveries: 4_000, duplicates: 0 });
     const records = await listRecordOutcomes(message.runId, { top: 10 });

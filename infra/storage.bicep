@@ -45,6 +45,10 @@ var queueNames = [
   'export-runs-poison'
   'export-chunks'
   'export-chunks-poison'
+  'webhook-events'
+  'webhook-events-poison'
+  'webhook-deliveries'
+  'webhook-deliveries-poison'
 ]
 
 // TABLES in shared/storage/names.ts.
@@ -58,6 +62,8 @@ var tableNames = [
   'ratebuckets'
   'refreshes'
   'schedulemarks'
+  'webhooks'
+  'webhookdeliveries'
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {

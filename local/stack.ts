@@ -12,6 +12,7 @@ import { freePort } from './freePort.js';
 import { projectRoot } from './projectRoot.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from './keyVaultEmulator.js';
 import { startSimulators, type RunningSimulator } from './simulators/index.js';
+import { startWebhookReceiver, type WebhookReceiver } from './webhookReceiver.js';
 import { seedLake } from '../shared/lake/seedLake.js';
 import type { InstanceInfo as HostInstanceInfo } from './host/instanceProtocol.js';
 
@@ -30,6 +31,8 @@ export interface StackOptions {
   simulatorPorts?: Record<string, number>;
   /** Options per simulator by setting name, e.g. { CAMPAIGN_MONITOR_API_URL: { rateLimit: false } }. */
   simulatorOptions?: Record<string, Record<string, unknown>>;
+  /** Port of the local webhook receiver (npm start); a free one otherwise. */
+  webhookReceiverPort?: number;
   /** Seed a lake of this many profiles when none exists. */
   seedProfiles?: number;
   seedKind?: 'b2c' | 'b2b';
@@ -51,6 +54,8 @@ export interface RunningStack {
   azurite: RunningAzurite;
   keyVault: KeyVaultEmulator;
   simulators: RunningSimulator[];
+  /** A webhook subscriber on 127.0.0.1 that keeps what it receives (local/webhookReceiver.ts). */
+  webhookReceiver: WebhookReceiver;
   settings: Record<string, string>;
   /** The Functions host's supervisor process (its instances are child processes of it). */
   host: ChildProcess;
@@ -93,6 +98,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
     const simulators = await startSimulators({ ports: options.simulatorPorts ?? {}, options: options.simulatorOptions, skip: (setting) => !!(options.settings?.[setting] ?? process.env[setting]) });
     for (const simulator of simulators) started.push(() => simulator.stop());
+    const webhookReceiver = await startWebhookReceiver({ port: options.webhookReceiverPort });
+    started.push(() => webhookReceiver.stop());
 
     if (options.seedProfiles) await seedIfEmpty(azurite.connectionString, options);
 
@@ -106,6 +113,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       ...Object.fromEntries(simulators.map((simulator) => [simulator.setting, simulator.url])),
       ...(options.hostInstances ? { OUTFLOW_HOST_INSTANCES: String(options.hostInstances) } : {}),
       ...(options.functionTimeout ? { AzureFunctionsJobHost__functionTimeout: options.functionTimeout } : {}),
+      // Webhooks may target the local receiver (loopback only; private ranges stay refused).
+      WEBHOOK_ALLOW_LOOPBACK: 'true',
+      PUBLIC_API_URL: `http://127.0.0.1:${hostPort}/api`,
       ...options.settings,
     };
     let host = await startHost(hostPort, settings, options.hostOutput ?? 'inherit');
@@ -119,6 +129,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       },
       keyVault,
       simulators,
+      webhookReceiver,
       settings,
       get host() {
         return host;

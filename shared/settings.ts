@@ -110,6 +110,17 @@ export const SETTINGS = {
     description: 'Days audit rows are kept; the retention timer removes older ones.',
     default: '365',
   },
+  WEBHOOK_ALLOW_LOOPBACK: {
+    description: 'Local only: "true" lets webhooks target loopback (127.0.0.1, ::1) over http — the local receiver and tests. Private ranges and metadata addresses stay refused. npm start sets it.',
+    localOnly: true,
+  },
+  WEBHOOK_RETRY_DELAYS_SECONDS: {
+    description: 'Waits between a webhook delivery\'s attempts, comma-separated seconds; the last repeats until 24 h after the first attempt.',
+    default: '5,300,1800,7200,18000,36000',
+  },
+  PUBLIC_API_URL: {
+    description: 'The API\'s public base URL (https://<app>.azurewebsites.net/api), for links in webhook payloads; unset = links are paths under /api.',
+  },
   CAMPAIGN_MONITOR_API_URL: {
     description: 'Origin replacing https://api.createsend.com (local simulator); unset in Azure.',
   },

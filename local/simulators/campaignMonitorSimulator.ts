@@ -21,12 +21,18 @@ import {
   retryAfterSeconds,
   startSimulatorServer,
   TokenBuckets,
-  type Faults,
+  type Faults as KitFaults,
   type RateLimit,
   type RequestCounters,
 } from './simulatorKit.js';
 
-export type { Faults, RateLimit };
+export type { RateLimit };
+
+/** The common faults, and one of this vendor's: every API key refused (as after a revocation). */
+export interface Faults extends KitFaults {
+  /** Every call is answered 401 "Invalid API Key" (fails runs on auth, e.g. to see a webhook alert). */
+  revokeKeys?: boolean;
+}
 
 export interface CampaignMonitorSimulatorOptions {
   /** 0 or absent: a free port. Always 127.0.0.1. */
@@ -207,7 +213,7 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
     lists: new Map(),
     counters: emptyCounters(),
   };
-  const injector = new FaultInjector(options.faults ?? {});
+  const injector = new FaultInjector<Faults>(options.faults ?? {});
   const setFaults = (next: Faults) => injector.set(next);
   const buckets = rateLimit ? new TokenBuckets(rateLimit) : undefined;
 
@@ -508,7 +514,7 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
     }
 
     const apiKey = apiKeyOf(request);
-    if (!apiKey || (apiKeys && !apiKeys.has(apiKey))) {
+    if (!apiKey || (apiKeys && !apiKeys.has(apiKey)) || injector.faults.revokeKeys) {
       state.counters.unauthorized += 1;
       return answer(response, 401, { Code: 100, Message: 'Invalid API Key' });
     }

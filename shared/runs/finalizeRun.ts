@@ -7,6 +7,7 @@ import { getRun, replaceRun } from './runStore.js';
 import { ZERO_COUNTS, addCounts, isTerminal, type RunCounts, type RunRecord, type RunStatus, type RunTask } from './run.js';
 import { recordRunFinished } from '../observability/metrics.js';
 import { deleteRunWorkFiles } from './retention.js';
+import { enqueueRunEnded } from '../webhooks/raiseEvents.js';
 
 export function finalStatusOf(run: RunRecord, chunks: ChunkState[], counts: RunCounts): { status: RunStatus; reason: string | null } {
   const failedChunks = chunks.filter((chunk) => chunk.status === 'failed');
@@ -79,6 +80,8 @@ async function commitFinal(run: RunRecord): Promise<void> {
   // timer, and the container's lifecycle rule, catch what a failure here leaves).
   await deleteRunWorkFiles(run.id).catch(() => undefined);
   recordRunFinished(destination || 'unknown', run.status, (Date.parse(run.finishedAt ?? '') - Date.parse(run.startedAt ?? run.createdAt)) / 1000);
+  // Webhook alerts: one queue message; the rules run in their own function (shared/webhooks).
+  await enqueueRunEnded(run.exportId, run.id).catch((error: Error) => console.warn(`Webhook events of run ${run.id} not queued: ${error.message}`));
 }
 
 /** Frees the export for its next run; answers its destination type. */

@@ -6,6 +6,10 @@ export const QUEUES = {
   exportRuns: 'export-runs',
   /** One message per chunk (a byte range of a segment partition, never member data). */
   exportChunks: 'export-chunks',
+  /** One message per ended run (or slow run) whose webhook events are to be raised: { exportId, runId }. */
+  webhookEvents: 'webhook-events',
+  /** One message per webhook delivery attempt: { webhookId, deliveryId }, re-sent with a delay to retry. */
+  webhookDeliveries: 'webhook-deliveries',
 } as const;
 
 export const TABLES = {
@@ -23,6 +27,10 @@ export const TABLES = {
   refreshes: 'refreshes',
   /** One row per export and due time (or system refresh): fired once, under a lease. */
   scheduleMarks: 'schedulemarks',
+  /** Webhook subscriptions (the signing secret is in Key Vault). */
+  webhooks: 'webhooks',
+  /** The delivery log: partition = webhook id, one row per event delivered to it. */
+  webhookDeliveries: 'webhookdeliveries',
 } as const;
 
 export const CONTAINERS = {

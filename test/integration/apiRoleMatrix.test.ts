@@ -30,7 +30,7 @@ interface Call {
 let stack: TestStack;
 let document: any;
 const clients = new Map<Role | 'none', ApiClient>();
-const fixtures = { connectionId: '', exportId: '', runId: '', refreshId: '' };
+const fixtures = { connectionId: '', exportId: '', runId: '', refreshId: '', webhookId: '' };
 
 const exportBody = (name: string) => ({ name, connectionId: fixtures.connectionId, segments: ['Segment_VIP'], mapping: { email: 'Email' }, details: { listId: 'matrix' } });
 
@@ -42,6 +42,8 @@ async function admin<T = any>(method: string, path: string, body?: unknown): Pro
 
 const freshConnection = async () => (await admin('POST', '/connections', { name: 'Matrix throwaway', type: 'campaign-monitor', secrets: { apiKey: API_KEY }, sharing: 'contributors', privacyConsent: true })).body.id as string;
 const freshExport = async () => (await admin('POST', '/exports', exportBody('Matrix throwaway'))).body.id as string;
+const webhookBody = (name: string) => ({ name, url: `${stack.webhookReceiver.url}/matrix`, events: ['run.failed'] });
+const freshWebhook = async () => (await admin('POST', '/webhooks', webhookBody('Matrix throwaway'))).body.id as string;
 
 /** Requests that succeed for an allowed caller; destructive ones get fresh resources each time. */
 const knownGood: Record<string, () => Promise<Call>> = {
@@ -68,6 +70,14 @@ const knownGood: Record<string, () => Promise<Call>> = {
   listRuns: async () => ({ path: `/exports/${fixtures.exportId}/runs` }),
   getRun: async () => ({ path: `/exports/${fixtures.exportId}/runs/${fixtures.runId}` }),
   listRunRecords: async () => ({ path: `/exports/${fixtures.exportId}/runs/${fixtures.runId}/records` }),
+  listWebhooks: async () => ({ path: '/webhooks' }),
+  getWebhook: async () => ({ path: `/webhooks/${fixtures.webhookId}` }),
+  createWebhook: async () => ({ path: '/webhooks', body: webhookBody('Matrix created') }),
+  updateWebhook: async () => ({ path: `/webhooks/${fixtures.webhookId}`, body: { name: 'Matrix webhook' } }),
+  deleteWebhook: async () => ({ path: `/webhooks/${await freshWebhook()}` }),
+  testWebhook: async () => ({ path: `/webhooks/${fixtures.webhookId}/test` }),
+  rotateWebhookSecret: async () => ({ path: `/webhooks/${fixtures.webhookId}/rotate-secret` }),
+  listWebhookDeliveries: async () => ({ path: `/webhooks/${fixtures.webhookId}/deliveries` }),
   cancelRun: async () => {
     const exportId = await freshExport();
     const run = await admin('POST', `/exports/${exportId}/runs`);
@@ -93,6 +103,7 @@ async function genericCall(operation: Operation): Promise<Call> {
     if (before === '/connections/') return fixtures.connectionId;
     if (before === '/exports/') return fixtures.exportId;
     if (before === '/refreshes/') return fixtures.refreshId;
+    if (before === '/webhooks/') return fixtures.webhookId;
     return '00000000-0000-0000-0000-000000000000';
   });
   return { path, ...(['POST', 'PUT', 'PATCH'].includes(operation.method) ? { body: {} } : {}) };
@@ -115,6 +126,7 @@ beforeAll(async () => {
   fixtures.runId = (await admin('POST', `/exports/${fixtures.exportId}/runs`)).body.runId;
   const refresh = await clients.get('system')!.post('/refreshes', { process: 'measures', status: 'running' });
   fixtures.refreshId = refresh.body?.id ?? '0000000000000-00000000';
+  fixtures.webhookId = await freshWebhook();
   const served = await clients.get('none')!.get('/openapi.json');
   expect(served.status).toBe(200);
   document = served.body;

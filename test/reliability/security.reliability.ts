@@ -24,7 +24,7 @@ import { affectedInstalls, KNOWN_ADVISORIES } from './support/knownAdvisories.js
 let stack: TestStack;
 let signingKey: string;
 const secretsUsed: string[] = [];
-const fixtures = { connectionId: '', exportId: '', runId: '', refreshId: '' };
+const fixtures = { connectionId: '', exportId: '', runId: '', refreshId: '', webhookId: '' };
 const secret = (label: string) => {
   const value = `${label}-${randomBytes(12).toString('hex')}`;
   secretsUsed.push(value);
@@ -46,7 +46,25 @@ beforeAll(async () => {
   fixtures.runId = (await stack.api.post(`/exports/${fixtures.exportId}/runs`)).body.runId;
   const refresh = await stack.api.as(await stack.tokenFor('system', 'upstream')).post('/refreshes', { process: 'measures', status: 'running' });
   fixtures.refreshId = refresh.body?.id ?? '0000000000000-00000000';
+  fixtures.webhookId = await createWebhookKeepingSecret('Security fixture');
 }, 300_000);
+
+/**
+ * A webhook whose signing secret (shown once, in this answer) joins the secrets the final scan
+ * looks for everywhere else. Made with a bare fetch, so that one answer stays out of the API
+ * client's transcript, which the scan reads.
+ */
+async function createWebhookKeepingSecret(name: string): Promise<string> {
+  const response = await fetch(`${stack.apiUrl}/webhooks`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${await stack.tokenFor('admin', 'alice')}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, url: `${stack.webhookReceiver.url}/security`, events: ['run.failed', 'run.succeeded', 'run.partiallySucceeded'] }),
+  });
+  const body = (await response.json()) as { id: string; secret: string };
+  expect(response.status).toBe(201);
+  secretsUsed.push(body.secret, body.secret.slice('whsec_'.length));
+  return body.id;
+}
 
 afterAll(async () => {
   await stack?.stop();
@@ -129,17 +147,20 @@ describe('the role × route matrix', () => {
     clients.set('none', stack.api.as(undefined));
     const throwawayExport = async () => (await stack.api.post('/exports', { name: 'Matrix throwaway', connectionId: fixtures.connectionId, segments: ['Segment_VIP'], mapping: { email: 'Email' }, details: { listId: 'matrix' } })).body.id as string;
     const throwawayConnection = async () => (await stack.api.post('/connections', { name: 'Matrix throwaway', type: 'campaign-monitor', secrets: { apiKey: secret('matrix-key') }, sharing: 'contributors', privacyConsent: true })).body.id as string;
+    const throwawayWebhook = () => createWebhookKeepingSecret('Matrix throwaway');
     // Destructive calls get their own resource, so the fixtures survive for the next caller.
     const pathFor = async (operation: Operation, allowed: boolean) => {
       const destructive = allowed && (operation.method === 'DELETE' || operation.path.endsWith('/disconnect'));
       const exportId = destructive && operation.path.startsWith('/exports/') ? await throwawayExport() : fixtures.exportId;
       const connectionId = destructive && operation.path.startsWith('/connections/') ? await throwawayConnection() : fixtures.connectionId;
+      const webhookId = destructive && operation.path.startsWith('/webhooks/') ? await throwawayWebhook() : fixtures.webhookId;
       return operation.path.replace(/\{(\w+)\}/g, (_, name: string, offset: number) => {
         const before = operation.path.slice(0, offset);
         if (name === 'runId') return fixtures.runId;
         if (before === '/connections/') return connectionId;
         if (before === '/exports/') return exportId;
         if (before === '/refreshes/') return fixtures.refreshId;
+        if (before === '/webhooks/') return webhookId;
         return '00000000-0000-0000-0000-000000000000';
       });
     };
@@ -327,6 +348,53 @@ describe('SSRF: every URL, host and region a user can set', () => {
   });
 });
 
+/** Webhook targets (any public host is a fair target; loopback is allowed by the local stack): private, metadata, odd forms. */
+const WEBHOOK_HOSTILE = [
+  'https://169.254.169.254/latest/meta-data/',
+  'http://169.254.169.254/metadata/instance?api-version=2021-02-01',
+  'file:///etc/passwd',
+  '//evil.example/x',
+  '../../../evil',
+  'k-169.254.169.254',
+  'https://10.0.0.5/hook',
+  'https://172.16.0.1/hook',
+  'https://192.168.0.1/hook',
+  'https://100.100.100.200/latest/meta-data/',
+  'https://[fd00:ec2::254]/latest/meta-data/',
+  'https://[fe80::1]/hook',
+  'https://[::ffff:169.254.169.254]/',
+  'https://[::ffff:a9fe:a9fe]/',
+  'https://[64:ff9b::a9fe:a9fe]/',
+  'https://[2002:a9fe:a9fe::]/',
+  'https://0xa9fea9fe/',
+  'https://2852039166/',
+  'https://0.0.0.0/',
+  'https://[::]/',
+  'http://metadata.google.internal/computeMetadata/v1/',
+  'https://user:pass@127.0.0.1/',
+  'gopher://127.0.0.1:6379/_INFO',
+];
+
+describe('SSRF: webhook URLs', () => {
+  it('refuses private, link-local, metadata and non-http(s) targets with a 400 naming body.url, on create and update', { timeout: 120_000 }, async () => {
+    const accepted: string[] = [];
+    for (const url of WEBHOOK_HOSTILE) {
+      const created = await stack.api.post('/webhooks', { name: 'SSRF probe', url, events: ['run.failed'] });
+      expect(created.status, `${url}: ${created.text}`).toBeLessThan(500);
+      if (created.status !== 400 || !created.body.errors?.some((error: { path: string }) => error.path === 'body.url')) accepted.push(`create ${url} → ${created.status}`);
+      const updated = await stack.api.patch(`/webhooks/${fixtures.webhookId}`, { url });
+      if (updated.status !== 400) accepted.push(`update ${url} → ${updated.status}`);
+    }
+    recordResult('security', 'ssrf-webhooks', {
+      passed: accepted.length === 0,
+      title: 'SSRF: webhook URLs refused',
+      checked: `${WEBHOOK_HOSTILE.length} hostile webhook URLs (private, link-local, metadata, IPv6-mapped/NAT64/6to4 forms, numeric hosts, credentials, other schemes) on POST and PATCH /webhooks; loopback is allowed only by the local stack's WEBHOOK_ALLOW_LOOPBACK`,
+      figures: accepted.length ? `ACCEPTED: ${accepted.join(', ')}` : `${WEBHOOK_HOSTILE.length * 2} requests, every one a 400 naming body.url`,
+    });
+    expect(accepted).toEqual([]);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 
 describe('CSV downloads', () => {
@@ -467,6 +535,25 @@ describe('secrets and dependencies', () => {
     const tested = await stack.api.post(`/connections/${fixtures.connectionId}/test`);
     expect(tested.status).toBe(200);
     for (const path of ['/connections', `/connections/${fixtures.connectionId}`, '/audit?top=1000', `/exports/${fixtures.exportId}/runs`]) expect((await stack.api.get(path)).status).toBe(200);
+  });
+
+  it('a webhook signing secret, made and rotated, is in no answer but those two', async () => {
+    const rotatedAnswer = await fetch(`${stack.apiUrl}/webhooks/${fixtures.webhookId}/rotate-secret`, { method: 'POST', headers: { authorization: `Bearer ${await stack.tokenFor('admin', 'alice')}` } });
+    expect(rotatedAnswer.status).toBe(200);
+    expect(rotatedAnswer.headers.get('cache-control')).toBe('no-store');
+    const rotated = ((await rotatedAnswer.json()) as { secret: string }).secret;
+    secretsUsed.push(rotated, rotated.slice('whsec_'.length));
+    // Signing with it: a test event, received and verified by the local receiver.
+    stack.webhookReceiver.setSecret(rotated);
+    const queued = await stack.api.post(`/webhooks/${fixtures.webhookId}/test`);
+    expect(queued.status).toBe(202);
+    const received = await eventually(async () => stack.webhookReceiver.deliveries.find((delivery) => delivery.webhookId === queued.body.deliveryId), { timeoutMs: 30_000, what: 'the test delivery' });
+    expect(received.verified).toBe(true);
+    for (const path of ['/webhooks', `/webhooks/${fixtures.webhookId}`, `/webhooks/${fixtures.webhookId}/deliveries`]) {
+      const response = await stack.api.get(path);
+      expect(response.status).toBe(200);
+      expect(response.text).not.toContain(rotated.slice('whsec_'.length));
+    }
   });
 
   it('npm audit of the production dependencies reports no high or critical advisory', { timeout: 120_000 }, async () => {

@@ -28,6 +28,7 @@ export interface FuzzFixtures {
   exportId: string;
   runId: string;
   refreshId: string;
+  webhookId: string;
 }
 
 export interface FuzzAnswer {
@@ -54,6 +55,9 @@ export function templates(fixtures: FuzzFixtures): Record<string, Record<string,
     editSchedules: { exportIds: [fixtures.exportId], mode: 'keep', active: true },
     reportRefresh: { process: 'ingestion', status: 'running', entities: ['Contact'] },
     updateRefresh: { status: 'failed', reason: 'fuzz' },
+    // Loopback: the stacks under test allow it (WEBHOOK_ALLOW_LOOPBACK); nothing listens on port 9.
+    createWebhook: { name: 'Fuzz', url: 'http://127.0.0.1:9/fuzz', events: ['run.failed', 'volume.changed'], filters: { exportIds: [fixtures.exportId], connectionIds: [], destinationTypes: ['campaign-monitor'] }, thresholds: { rejectedShare: 0.1, slowAfterMinutes: 30 }, enabled: false },
+    updateWebhook: { url: 'http://127.0.0.1:9/fuzz', events: ['run.slow'], thresholds: { slowFactor: 3 }, enabled: false },
   };
 }
 
@@ -116,7 +120,7 @@ function bodyFor(template: Record<string, unknown>, largeBodies: LargeBodies): f
   const keys = Object.keys(template);
   const mutated = fc.tuple(fc.constantFrom(...(keys.length ? keys : ['name'])), badValues).map(([key, value]) => JSON.stringify({ ...template, [key]: value }));
   const unknownField = fc.tuple(fc.string({ minLength: 1, maxLength: 20 }), badValues).map(([key, value]) => JSON.stringify({ ...template, [key === '__proto__' ? 'proto' : key]: value }));
-  const nestedMutation = fc.tuple(fc.constantFrom('details', 'mapping', 'settings', 'secrets', 'limits', 'schedule', 'recurrence'), fc.dictionary(fc.string({ maxLength: 12 }), badValues, { maxKeys: 4 })).map(([key, value]) =>
+  const nestedMutation = fc.tuple(fc.constantFrom('details', 'mapping', 'settings', 'secrets', 'limits', 'schedule', 'recurrence', 'filters', 'thresholds'), fc.dictionary(fc.string({ maxLength: 12 }), badValues, { maxKeys: 4 })).map(([key, value]) =>
     JSON.stringify(key === 'recurrence' ? { ...template, schedule: { active: true, mode: 'custom', recurrence: value } } : { ...template, [key]: value }),
   );
   const depth = 20_000;
@@ -148,7 +152,7 @@ function bodyFor(template: Record<string, unknown>, largeBodies: LargeBodies): f
 export function requestsFor(operation: Operation, fixtures: FuzzFixtures, largeBodies: LargeBodies): fc.Arbitrary<FuzzRequest> {
   const pathParams = [...operation.path.matchAll(/\{(\w+)\}/g)].map((match) => {
     const before = operation.path.slice(0, match.index);
-    const valid = match[1] === 'runId' ? fixtures.runId : before === '/connections/' ? fixtures.connectionId : before === '/refreshes/' ? fixtures.refreshId : fixtures.exportId;
+    const valid = match[1] === 'runId' ? fixtures.runId : before === '/connections/' ? fixtures.connectionId : before === '/refreshes/' ? fixtures.refreshId : before === '/webhooks/' ? fixtures.webhookId : fixtures.exportId;
     return idValue(valid);
   });
   const queryEntry = fc.tuple(
@@ -176,6 +180,7 @@ export async function prepareFuzzing(api: ApiClient): Promise<{ fixtures: FuzzFi
   const exportId = (await api.post('/exports', { name: 'Fuzz fixture', connectionId, segments: ['Segment_VIP'], mapping: { email: 'Email' }, details: { listId: 'fuzz' } })).body.id;
   const runId = (await api.post(`/exports/${exportId}/runs`)).body.runId;
   const refreshId = (await api.post('/refreshes', { process: 'measures', status: 'running' })).body?.id ?? '0000000000000-00000000';
+  const webhookId = (await api.post('/webhooks', { name: 'Fuzz fixture', url: 'http://127.0.0.1:9/fuzz', events: ['run.failed'], enabled: false })).body?.id ?? '00000000-0000-0000-0000-000000000000';
   const document = (await api.get('/openapi.json')).body;
   const operations: Operation[] = [];
   for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, any>>)) {
@@ -184,7 +189,7 @@ export async function prepareFuzzing(api: ApiClient): Promise<{ fixtures: FuzzFi
       operations.push({ method: method.toUpperCase(), path, operationId: operation.operationId, queryNames });
     }
   }
-  return { fixtures: { connectionId, exportId, runId, refreshId }, operations };
+  return { fixtures: { connectionId, exportId, runId, refreshId, webhookId }, operations };
 }
 
 /** Sends one request as the caller with `token` (none when undefined). */

@@ -161,7 +161,7 @@ describe('the role × route matrix', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it('allows exactly the declared roles, 401 without a token, problem details for every error', async () => {
+  it('allows exactly the declared roles, 401 without a token, problem details for every error', { timeout: 120_000 }, async () => {
     const table: string[] = [];
     let checkedAgainstSchema = 0;
     for (const operation of operations()) {

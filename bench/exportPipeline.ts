@@ -29,6 +29,15 @@ const SETUPS: Record<string, Setup> = {
   iterable: { setting: 'ITERABLE_API_URL', simulator: {}, connection: { secrets: { apiKey: 'bench-key' } }, details: {}, mapping: PERSON, unlimited: { rateLimit: false } },
   mailchimp: { setting: 'MAILCHIMP_API_URL', simulator: {}, connection: { secrets: { apiKey: '0123456789abcdef0123456789abcdef-us19' } }, details: { listId: 'bench' }, mapping: PERSON, unlimited: {} },
   dotdigital: { setting: 'DOTDIGITAL_API_URL', simulator: {}, connection: { secrets: { username: 'apiuser-bench@apiconnector.com', password: 'bench-password' } }, details: { addressBookId: 4242 }, mapping: PERSON, unlimited: { rateLimit: false } },
+  klaviyo: { setting: 'KLAVIYO_API_URL', simulator: {}, connection: { secrets: { apiKey: 'pk_bench' } }, details: { listId: 'OutFlw' }, mapping: { ...PERSON, phone: 'Phone', city: 'City', country: 'Country' }, unlimited: { rateLimit: false } },
+  'google-ads': {
+    setting: 'GOOGLE_ADS_API_URL',
+    simulator: {},
+    connection: { settings: { customerId: '1234567890' }, secrets: { clientId: 'bench', clientSecret: 'bench', refreshToken: 'bench', developerToken: 'bench' } },
+    details: {},
+    mapping: { email: 'Email', phone: 'Phone', firstName: 'FirstName', lastName: 'LastName', country: 'Country', postalCode: 'PostalCode' },
+    unlimited: { rateLimit: false },
+  },
   linkedin: { setting: 'LINKEDIN_API_URL', simulator: {}, connection: { settings: { adAccountId: '512345678', sourcePlatform: 'OUTFLOW_BENCH' }, secrets: { accessToken: 'bench-token' } }, details: { audienceType: 'contacts' }, mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName' }, unlimited: { rateLimit: false } },
 };
 
@@ -100,7 +109,8 @@ try {
   const { runId } = await call('POST', `/exports/${created.id}/runs`);
   let run: any;
   for (;;) {
-    run = await call('GET', `/exports/${created.id}/runs/${runId}`);
+    // A status read that loses its connection (a loaded machine) is read again, not fatal.
+    run = await call('GET', `/exports/${created.id}/runs/${runId}`).catch((error: Error) => (/fetch failed/.test(error.message) ? { status: 'unread' } : Promise.reject(error)));
     if (['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'].includes(run.status)) break;
     if (Date.now() - started > 60 * 60_000) throw new Error('run did not finish within an hour');
     await new Promise((resolve) => setTimeout(resolve, 250));

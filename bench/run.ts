@@ -17,7 +17,7 @@ const runs: [string, string[]][] = [
   ['dataOut.js', ['--profiles', '1000000']],
 ];
 if (values.destinations) {
-  for (const destination of ['campaign-monitor', 'iterable', 'dotdigital', 'mailchimp', 'linkedin']) {
+  for (const destination of ['campaign-monitor', 'iterable', 'dotdigital', 'mailchimp', 'linkedin', 'klaviyo', 'google-ads']) {
     runs.push(['exportPipeline.js', ['--destination', destination, '--profiles', '1000000', '--rate', 'documented']]);
   }
 }

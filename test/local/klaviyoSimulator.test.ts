@@ -37,7 +37,7 @@ describe('Klaviyo simulator over HTTP', () => {
   const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => request(simulator.url, method, path, body, headers);
 
   beforeAll(async () => {
-    simulator = await startKlaviyoSimulator({ apiKeys: [API_KEY], rateLimit: false, jobDurationMs: () => 40 });
+    simulator = await startKlaviyoSimulator({ apiKeys: [API_KEY], rateLimit: false, jobDurationMs: () => 400 });
   });
   afterAll(async () => {
     await simulator?.stop();
@@ -61,7 +61,7 @@ describe('Klaviyo simulator over HTTP', () => {
     expect(created.status).toBe(202);
     expect(created.body.data).toMatchObject({ type: 'profile-bulk-import-job', attributes: { status: 'queued', total_count: 2, completed_count: 0, failed_count: 0 } });
     expect(simulator.inspectList(LIST)!.memberCount).toBe(0);
-    await sleep(60);
+    await sleep(450);
     const done = await call('GET', `/api/profile-bulk-import-jobs/${created.body.data.id}`);
     expect(done.body.data.attributes).toMatchObject({ status: 'complete', total_count: 2, completed_count: 2, failed_count: 0 });
     expect(simulator.inspectList(LIST)).toMatchObject({ memberCount: 2, deliveries: 2 });
@@ -71,7 +71,7 @@ describe('Klaviyo simulator over HTTP', () => {
   it('lists per-profile import errors with their original payload, in cursor pages', async () => {
     const emails = ['ok@example.com', ...Array.from({ length: 25 }, (_, index) => `bad${index}@nowhere`)];
     const created = await call('POST', '/api/profile-bulk-import-jobs', jobBody(emails));
-    await sleep(60);
+    await sleep(450);
     expect((await call('GET', `/api/profile-bulk-import-jobs/${created.body.data.id}`)).body.data.attributes).toMatchObject({ completed_count: 1, failed_count: 25 });
     const first = await call('GET', `/api/profile-bulk-import-jobs/${created.body.data.id}/import-errors`);
     expect(first.body.data).toHaveLength(20);
@@ -141,7 +141,7 @@ describe('contract: the official klaviyo-api client against the simulator', () =
   };
 
   beforeAll(async () => {
-    simulator = await startKlaviyoSimulator({ apiKeys: [API_KEY], rateLimit: false, jobDurationMs: () => 30 });
+    simulator = await startKlaviyoSimulator({ apiKeys: [API_KEY], rateLimit: false, jobDurationMs: () => 100 });
     session = new ApiKeySession(API_KEY, new RetryWithExponentialBackoff({ numRetries: 0 }));
   });
   afterAll(async () => {
@@ -168,7 +168,7 @@ describe('contract: the official klaviyo-api client against the simulator', () =
     });
     expect(started.response.status).toBe(202);
     const jobId = started.body.data.id!;
-    await sleep(50);
+    await sleep(150);
     const job = await profiles.getBulkImportProfilesJob(jobId);
     expect(job.body.data.attributes).toMatchObject({ status: 'complete', totalCount: 2, completedCount: 1, failedCount: 1 });
     const errors = await profiles.getErrorsForBulkImportProfilesJob(jobId);

@@ -25,7 +25,7 @@ function faultMatrix(results: Results): string {
   if (rows.length === 0) return '_Not run yet._';
   const lines = [
     table(
-      ['fault', 'injected', 'expected', 'delivered', 'reported, not sent', 'lost', 'extra', 'in the list twice', 're-sent deliveries', 'run status', 'reason', 'run time', 'result'],
+      ['fault', 'injected', 'expected', 'delivered', 'reported, not sent', 'lost', 'extra', 'most deliveries of one member (allowed)', 're-sent deliveries', 'run status', 'reason', 'run time', 'result'],
       rows.map((row) => {
         const injected = row.injected as Record<string, number>;
         const seen = Object.entries(injected ?? {}).filter(([, value]) => value > 0).map(([name, value]) => `${value} ${name}`);
@@ -37,7 +37,7 @@ function faultMatrix(results: Results): string {
           row.reportedNotSent,
           row.lost,
           row.extra,
-          row.inListTwice,
+          row.mostDeliveries === undefined ? '—' : `${row.mostDeliveries} (${row.allowedDeliveries})`,
           row.resentDeliveries,
           row.runStatus,
           row.reason ?? '—',
@@ -51,7 +51,7 @@ function faultMatrix(results: Results): string {
     '',
     ...rows.map((row) => {
       const notes = [...((row.notes as string[]) ?? [])];
-      if (row.resendsExpected && Number(row.resentDeliveries) > 0) notes.push(`re-sent: ${row.resendsExpected} (${n(row.resentMembers)} members received twice)`);
+      if (row.resendsExpected && Number(row.resentDeliveries) > 0) notes.push(`re-sent: ${row.resendsExpected} (${n(row.resentMembers)} members received more than once)`);
       if (row.error) notes.push(`error: ${row.error}`);
       notes.push(`${n(row.vendorCalls)} vendor calls; measured ${row.measuredAt}, load ${row.load}`);
       return `- **${row.title}**: ${notes.join('; ')}.`;

@@ -10,8 +10,8 @@ export interface VendorGate {
   url: string;
   /** Only these API keys (HTTP Basic user names) pass; undefined lets every key through. */
   acceptKeys(keys: string[] | undefined): void;
-  /** Holds every `every`-th vendor call for `holdMs` before forwarding it; undefined stops holding. */
-  holdCalls(hold: { every: number; holdMs: number } | undefined): void;
+  /** Holds every `every`-th vendor call for `holdMs` before forwarding it (at most `limit` calls, if given); undefined stops holding. */
+  holdCalls(hold: { every: number; holdMs: number; limit?: number } | undefined): void;
   counters: { calls: number; refused: number; held: number; forwardedLate: number };
   stop(): Promise<void>;
 }
@@ -40,7 +40,8 @@ export async function startVendorGate(target: string): Promise<VendorGate> {
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let accepted: Set<string> | undefined;
-  let hold: { every: number; holdMs: number } | undefined;
+  let hold: { every: number; holdMs: number; limit?: number } | undefined;
+  let heldSinceSet = 0;
   const counters = { calls: 0, refused: 0, held: 0, forwardedLate: 0 };
 
   const forward = (request: IncomingMessage, body: Buffer, response: ServerResponse | undefined) => {
@@ -68,8 +69,9 @@ export async function startVendorGate(target: string): Promise<VendorGate> {
         response.writeHead(401, { 'content-type': 'application/json; charset=utf-8' });
         return void response.end(JSON.stringify({ Code: 100, Message: 'Invalid API Key' }));
       }
-      if (hold && counters.calls % hold.every === 0) {
+      if (hold && counters.calls % hold.every === 0 && (hold.limit === undefined || heldSinceSet < hold.limit)) {
         counters.held += 1;
+        heldSinceSet += 1;
         const timer = setTimeout(() => {
           timers.delete(timer);
           counters.forwardedLate += 1;
@@ -99,6 +101,7 @@ export async function startVendorGate(target: string): Promise<VendorGate> {
     },
     holdCalls(next) {
       hold = next;
+      heldSinceSet = 0;
     },
     stop: () =>
       new Promise<void>((resolve) => {

@@ -6,6 +6,7 @@ import { signDevToken } from '../shared/auth/devToken.js';
 import { SETTINGS } from '../shared/settings.js';
 import { readLocalSettings, writeLocalSettings } from '../scripts/localSettings.js';
 import { PROJECT_DIR, startStack, type RunningStack } from './stack.js';
+import { startBanner } from './startBanner.js';
 
 const HOST_PORT = 7071;
 
@@ -58,26 +59,17 @@ async function main(): Promise<void> {
     issuer: process.env.AUTH_ISSUER || localSettings.Values.AUTH_ISSUER || SETTINGS.AUTH_ISSUER.default,
     audience: process.env.AUTH_AUDIENCE || localSettings.Values.AUTH_AUDIENCE || SETTINGS.AUTH_AUDIENCE.default,
   });
-  const lines = [
-    '',
-    'Outflow is running.',
-    `  Console:        ${stack.apiUrl}/console/#code=${consoleSignInCode}   (signs you in as the admin, once)`,
-    `  API:            ${stack.apiUrl}   (OpenAPI: ${stack.apiUrl}/openapi.json)`,
-    `  Functions host: ${hostInstancesLine()}`,
-    `  Storage:        Azurite on 127.0.0.1:10000-10002 (data in .outflow/azurite)`,
-    `  Key Vault:      ${stack.keyVault.url} (emulator)`,
-    ...stack.simulators.map((simulator) => `  ${(simulator.name + ':').padEnd(16)}${simulator.url} (simulator)`),
-    `  Webhooks:       ${stack.webhookReceiver.url} (receiver; what it got: ${stack.webhookReceiver.url}/_receiver/deliveries)`,
-    '',
-    'An admin token (12 h; more with `npm run -s token -- --role contributor --sub bob`):',
-    token,
-    '',
-    'Try:',
-    `  export TOKEN=${token.slice(0, 12)}…   # the token above`,
-    `  curl -s -H "Authorization: Bearer $TOKEN" ${stack.apiUrl}/segments`,
-    'The README walks through a connection, an export and a run. Ctrl-C stops everything.',
-  ];
-  console.log(lines.join('\n'));
+  console.log(
+    startBanner({
+      apiUrl: stack.apiUrl,
+      consoleSignInCode,
+      hostInstances: hostInstancesLine(),
+      keyVaultUrl: stack.keyVault.url,
+      simulators: stack.simulators,
+      webhookReceiverUrl: stack.webhookReceiver.url,
+      token,
+    }),
+  );
 }
 
 /** OUTFLOW_HOST_INSTANCES (environment, else local.settings.json) as the host reads it. */

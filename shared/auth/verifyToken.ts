@@ -31,6 +31,8 @@ export async function verifyBearer(authorization: string | null): Promise<Princi
       audience: setting('AUTH_AUDIENCE'),
       algorithms,
       clockTolerance: 30,
+      // A token without exp would never expire; Entra ID always sets it.
+      requiredClaims: ['exp'],
     });
     payload = verified.payload;
   } catch (error) {
@@ -41,14 +43,23 @@ export async function verifyBearer(authorization: string | null): Promise<Princi
   return { id, name: (payload.name as string | undefined) ?? (payload.preferred_username as string | undefined) ?? id, roles: rolesOf(payload) };
 }
 
+/**
+ * The roles claim is an array of strings, as Entra ID writes it (app roles,
+ * https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#payload-claims).
+ * Anything else is a token made by hand that we refuse rather than guess at.
+ */
 function rolesOf(payload: JWTPayload): Role[] {
   const claim = payload.roles;
-  const values = Array.isArray(claim) ? claim : typeof claim === 'string' ? [claim] : [];
-  return values.filter((value): value is Role => (ROLES as readonly string[]).includes(value as string));
+  if (claim === undefined) return [];
+  if (!Array.isArray(claim) || !claim.every((value) => typeof value === 'string')) {
+    throw new Unauthorized('The bearer token\'s "roles" claim must be an array of strings, e.g. ["admin"].');
+  }
+  return claim.filter((value): value is Role => (ROLES as readonly string[]).includes(value as string));
 }
 
 function describeJoseError(error: unknown): string {
   if (error instanceof joseErrors.JWTExpired) return 'it has expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp' && error.reason === 'missing') return 'it has no expiry (exp claim); sign tokens that expire';
   if (error instanceof joseErrors.JWTClaimValidationFailed) return `claim "${error.claim}" is not valid (${error.reason})`;
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'the signature does not verify';
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'its algorithm is not allowed';

@@ -26,6 +26,7 @@ defineRoute({
       continuationToken: z.string().optional(),
     }),
     description: 'A page of failed and skipped records (or text/csv)',
+    alternatives: { 'text/csv': z.string().describe('With Accept: text/csv: the same page as CSV with a header row; the next page\'s token is in the x-continuation-token header.') },
   },
   handle: async ({ params, query, request }) => {
     await getRun(params.id, params.runId);

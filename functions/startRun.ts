@@ -1,14 +1,13 @@
 import { z } from 'zod';
-import { MAX_BODY_BYTES, defineRoute, json } from '../shared/http/route.js';
+import { defineRoute, json } from '../shared/http/route.js';
 import { exportId } from '../shared/exports/exportDefinition.js';
 import { requireEditableExport } from '../shared/exports/manageExports.js';
 import { startRun } from '../shared/runs/startRun.js';
-import { BadRequest, PayloadTooLarge } from '../shared/errors.js';
-import { validateWith } from '../shared/validation.js';
+import { RUN_STATUSES } from '../shared/runs/run.js';
 import { clearFullResyncRequest, requestFullResync } from '../shared/dataOut/workFiles.js';
 
 /** The body is optional: {fullResync: true} makes an incremental data-out export write every row this time. */
-const runOptions = z.strictObject({ fullResync: z.boolean().default(false) });
+const runOptions = z.strictObject({ fullResync: z.boolean().default(false).describe('Incremental data-out exports: write every row this time.') });
 
 defineRoute({
   name: 'startRun',
@@ -17,18 +16,11 @@ defineRoute({
   summary: 'Run the export now (optional body {fullResync: true}: an incremental data-out export writes every row). 409 with activeRunId if a run is in progress.',
   roles: ['admin', 'contributor'],
   params: z.object({ id: exportId }),
-  response: { status: 202, schema: z.object({ runId: z.string() }), description: 'The run was queued' },
-  handle: async ({ principal, params, request }) => {
+  body: runOptions,
+  bodyOptional: true,
+  response: { status: 202, schema: z.object({ runId: z.string(), status: z.enum(RUN_STATUSES) }), description: 'The run was queued' },
+  handle: async ({ principal, params, body: options }) => {
     await requireEditableExport(principal, params.id);
-    if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) throw new PayloadTooLarge(`The body is larger than the limit of ${MAX_BODY_BYTES} bytes.`);
-    const text = await request.text();
-    let body: unknown = {};
-    try {
-      if (text.trim() !== '') body = JSON.parse(text);
-    } catch {
-      throw new BadRequest('The body is not valid JSON; send {"fullResync": true} or nothing.');
-    }
-    const options = validateWith(runOptions, body, 'body', 'run options');
     // Recorded before the run starts, so its planner cannot miss it.
     const resync = options.fullResync ? await requestFullResync(params.id) : undefined;
     const run = await startRun(principal, params.id, 'manual').catch(async (error: unknown) => {

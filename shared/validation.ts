@@ -1,5 +1,5 @@
 // zod results as domain validation errors, with paths the caller can act on.
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ValidationFailed, type FieldError } from './errors.js';
 
 export function toFieldErrors(error: z.ZodError, where: string): FieldError[] {
@@ -33,4 +33,20 @@ export function jsonAtMost<T extends z.ZodType>(schema: T, maxCharacters: number
     // Only once the parts are valid: a part that is too long is already named on its own.
     when: (payload) => payload.issues.length === 0,
   });
+}
+
+/**
+ * Text shown to people (names): no control characters — NUL, tab, CR/LF and the rest of Unicode's
+ * Cc, nor the line and paragraph separators — which split log lines and CSV rows and cut strings
+ * short in other systems.
+ */
+export const NO_CONTROL_CHARACTERS = /^[^\p{Cc}\p{Zl}\p{Zp}]*$/u;
+export const NO_CONTROL_CHARACTERS_MESSAGE = 'no control characters (NUL, tab, line breaks)';
+
+/**
+ * The schema with unknown keys refused: a destination's settings and secrets are declared objects,
+ * and a misspelt optional field would otherwise be dropped without a word.
+ */
+export function refusingUnknownKeys<T>(schema: z.ZodType<T>): z.ZodType<T> {
+  return schema instanceof z.ZodObject ? (schema.strict() as unknown as z.ZodType<T>) : schema;
 }

@@ -8,6 +8,7 @@ import type { Cookie, HttpResponse } from '@azure/functions';
 import type { FunctionsLibrary, RegisteredFunction } from './coreApi.js';
 import type { InFlight, Invoker } from './invoke.js';
 import type { HostLogger } from './logger.js';
+import { MAX_REQUEST_HEADER_BYTES, NODE_MAX_HEADER_SIZE, redactQuery, requestHeaderBytes } from './requestLimits.js';
 
 // ---------------------------------------------------------------------------------------------
 // Route templates
@@ -220,7 +221,7 @@ export class HttpTriggerServer {
         return compileRoute(template, methods, fn, order);
       })
       .sort(compareRoutes);
-    this.server = createServer((req, res) => {
+    this.server = createServer({ maxHeaderSize: NODE_MAX_HEADER_SIZE }, (req, res) => {
       if (!this.accepting) {
         res.writeHead(503, { connection: 'close' }).end();
         return;
@@ -271,12 +272,18 @@ export class HttpTriggerServer {
       this.options.logger.log({
         level: 'information',
         category: 'http',
-        message: `${method} ${url.pathname}${url.search} ${res.statusCode} ${Date.now() - started}ms`,
+        message: `${method} ${url.pathname}${redactQuery(url.search)} ${res.statusCode} ${Date.now() - started}ms`,
       });
     }
   }
 
   private async route(req: IncomingMessage, res: ServerResponse, method: string, url: URL): Promise<void> {
+    const headerBytes = requestHeaderBytes(req);
+    if (headerBytes > MAX_REQUEST_HEADER_BYTES) {
+      const detail = `The request line and headers are ${headerBytes} bytes; the limit is ${MAX_REQUEST_HEADER_BYTES} bytes.`;
+      const body = JSON.stringify({ type: 'about:blank', title: 'Request header fields too large', status: 431, detail });
+      return this.reply(res, 431, { 'content-type': 'application/problem+json', connection: 'close' }, body);
+    }
     const path = url.pathname.split('/').filter((part) => part !== '');
     if (path[0]?.toLowerCase() === 'admin') return this.admin(req, res, method, path);
     const prefix = this.options.routePrefix ? this.options.routePrefix.split('/') : [];

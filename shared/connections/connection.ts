@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { destinationTypes } from '../destinations/registry.js';
-import { jsonAtMost } from '../validation.js';
+import { jsonAtMost, NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MESSAGE } from '../validation.js';
 
 export const SHARING = ['adminsOnly', 'contributors'] as const;
 
 export const connectionId = z.string().regex(/^[a-z0-9-]{8,64}$/, 'a connection id is lower-case letters, digits and dashes');
 
-const name = z.string().trim().min(1, 'give the connection a name').max(100, 'at most 100 characters');
+const name = z.string().trim().min(1, 'give the connection a name').max(100, 'at most 100 characters').regex(NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MESSAGE);
 
 /** Settings are one table column; all secrets of a connection are one Key Vault secret (25k characters). */
 export const MAX_SETTINGS_JSON = 16_000;

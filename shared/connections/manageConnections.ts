@@ -7,7 +7,7 @@ import { destinationFor } from '../destinations/registry.js';
 import type { DestinationAdapter } from '../destinations/destination.js';
 import { Forbidden, NotFound, PreconditionFailed, ValidationFailed } from '../errors.js';
 import { secretStoreFromSettings } from '../secretStore.js';
-import { validateWith } from '../validation.js';
+import { refusingUnknownKeys, validateWith } from '../validation.js';
 import { setting } from '../settings.js';
 import { MAX_SECRETS_JSON, type ConnectionLimits, type ConnectionRecord, type ConnectionView, type CreateConnectionBody, type UpdateConnectionBody } from './connection.js';
 import * as store from './connectionStore.js';
@@ -61,8 +61,8 @@ function rotatedSecretNameFor(id: string): string {
 
 export async function createConnection(principal: Principal, body: CreateConnectionBody): Promise<ConnectionRecord> {
   const destination = destinationFor(body.type);
-  const settings = validateWith(destination.connectionSettings, body.settings, 'body.settings', 'settings') as Record<string, unknown>;
-  const secrets = validateWith(destination.connectionSecrets, body.secrets, 'body.secrets', 'secrets') as Record<string, string>;
+  const settings = validateWith(refusingUnknownKeys(destination.connectionSettings), body.settings, 'body.settings', 'settings') as Record<string, unknown>;
+  const secrets = validateWith(refusingUnknownKeys(destination.connectionSecrets), body.secrets, 'body.secrets', 'secrets') as Record<string, string>;
   const limits = checkLimits(destination, body.limits);
   const id = randomUUID();
   const now = new Date().toISOString();
@@ -112,14 +112,14 @@ export async function updateConnection(principal: Principal, id: string, body: U
   const current = await store.getConnection(id);
   const etag = checkIfMatch(current, ifMatch);
   const destination = destinationFor(current.type);
-  const settings = body.settings ? (validateWith(destination.connectionSettings, body.settings, 'body.settings', 'settings') as Record<string, unknown>) : current.settings;
+  const settings = body.settings ? (validateWith(refusingUnknownKeys(destination.connectionSettings), body.settings, 'body.settings', 'settings') as Record<string, unknown>) : current.settings;
   const limits = body.limits ? checkLimits(destination, body.limits) : current.limits;
   let secretFields = current.secretFields;
   let secretName = current.secretName;
   if (body.secrets) {
     // Merged with the secrets of the version read: the row write below is conditional on it.
     const merged = { ...(await readSecrets(current)), ...body.secrets };
-    const secrets = validateWith(destination.connectionSecrets, merged, 'body.secrets', 'secrets') as Record<string, string>;
+    const secrets = validateWith(refusingUnknownKeys(destination.connectionSecrets), merged, 'body.secrets', 'secrets') as Record<string, string>;
     if (JSON.stringify(secrets).length > MAX_SECRETS_JSON) {
       throw new ValidationFailed('The secrets are too long to keep in Key Vault.', [{ path: 'body.secrets', message: `at most ${MAX_SECRETS_JSON.toLocaleString('en-US')} characters as JSON, with the secrets kept` }]);
     }

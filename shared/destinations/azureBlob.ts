@@ -29,6 +29,7 @@ import { z } from 'zod';
 import { AnonymousCredential, ContainerClient, StorageSharedKeyCredential, type StoragePipelineOptions } from '@azure/storage-blob';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { blobService, isLocalStorage } from '../storage/clients.js';
+import { CONTAINERS } from '../storage/names.js';
 import { setting } from '../settings.js';
 import { PROFILE_ENTITY, CONTACT_ENTITY, ACCOUNT_ENTITY } from '../lake/generateProfiles.js';
 import type { DataMatchingField, DestinationAdapter, DestinationCall } from './destination.js';
@@ -85,6 +86,39 @@ export function storageEndpointOf(input: string): StorageEndpoint | { reason: st
   return { accountUrl: `https://${url.hostname}`, blobUrl: `https://${account}.blob.${suffix}`, account: account!, local: false };
 }
 
+/** The blob endpoint of a URL, lower-case, without query or trailing slash: comparable across spellings. */
+function blobEndpointKey(url: string): string | undefined {
+  const endpoint = storageEndpointOf(url);
+  if (!('reason' in endpoint)) return endpoint.blobUrl.toLowerCase();
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${trimSlashes(parsed.pathname)}`.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why a destination container is the platform's own, or undefined: the lake the exports read
+ * (LAKE_BLOB_SERVICE_URI or the app's storage, LAKE_CONTAINER) and the app's working container.
+ * Writing there would overwrite the source data or the engine's files.
+ */
+export function platformContainerReason(accountUrl: string, container: string): string | undefined {
+  const target = blobEndpointKey(accountUrl);
+  if (!target) return undefined;
+  let own: string | undefined;
+  try {
+    own = blobEndpointKey(blobService().url);
+  } catch {
+    // Storage not configured (unit tests without a stack): no own account to compare with.
+  }
+  const lakeUri = setting('LAKE_BLOB_SERVICE_URI');
+  const lake = lakeUri ? blobEndpointKey(lakeUri) : own;
+  if (target === lake && container === setting('LAKE_CONTAINER')) return `container '${container}' of this account is the platform's own lake, which exports read; choose another container`;
+  if (target === own && container === CONTAINERS.work) return `container '${container}' of this account holds the platform's working files; choose another container`;
+  return undefined;
+}
+
 /** A CDM folder path: slash-separated names, no "." or ".." parts, no backslashes. */
 const folder = z
   .string()
@@ -109,6 +143,11 @@ const settingsSchema = z.object({
     .regex(/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'a container name is 3–63 lower-case letters, digits and single dashes, starting and ending with a letter or digit')
     .describe('Container (Data Lake: file system) that receives the CDM folders; it must exist.'),
   folder: folder.optional(),
+}).superRefine((settings, ctx) => {
+  // Runs even when a field failed; only whole settings can name the platform's container.
+  if (typeof settings.accountUrl !== 'string' || typeof settings.container !== 'string') return;
+  const reason = platformContainerReason(settings.accountUrl, settings.container);
+  if (reason) ctx.addIssue({ code: 'custom', path: ['container'], message: reason });
 });
 export type AzureBlobSettings = z.infer<typeof settingsSchema>;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { connectionId } from '../connections/connection.js';
-import { jsonAtMost } from '../validation.js';
+import { jsonAtMost, NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MESSAGE } from '../validation.js';
 
 export const exportId = z.string().regex(/^[a-z0-9-]{8,64}$/, 'an export id is lower-case letters, digits and dashes');
 
@@ -18,7 +18,13 @@ const timeZone = z.string().refine((zone) => {
 export const recurrence = z.strictObject({
   frequency: z.enum(['hourly', 'daily', 'weekly', 'monthly']),
   interval: z.number().int().min(1).max(366).default(1),
-  daysOfWeek: z.array(z.enum(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'])).min(1).optional(),
+  daysOfWeek: z
+    .array(z.enum(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday']))
+    .min(1)
+    .max(7)
+    .refine((days) => new Set(days).size === days.length, 'name each day once')
+    .meta({ uniqueItems: true })
+    .optional(),
   dayOfMonth: z.number().int().min(1).max(31).optional(),
   time: timeOfDay.default('00:00'),
   timeZone: timeZone.default('UTC'),
@@ -32,7 +38,7 @@ export type Schedule = z.infer<typeof schedule>;
 
 export const DEFAULT_SCHEDULE: Schedule = { active: true, mode: 'systemRefresh' };
 
-const name = z.string().trim().min(1, 'give the export a name').max(200, 'at most 200 characters');
+const name = z.string().trim().min(1, 'give the export a name').max(200, 'at most 200 characters').regex(NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MESSAGE);
 
 // Each of these is one Table Storage column (at most 32,768 characters), so each is capped.
 const segmentIds = z.array(z.string().min(1).max(256)).max(50);

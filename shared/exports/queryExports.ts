@@ -9,7 +9,11 @@ export const listExportsQuery = z.strictObject({
   sort: z.enum(SORTABLE).default('name'),
   order: z.enum(['asc', 'desc']).default('asc'),
   top: z.coerce.number().int().min(1).max(1000).default(100),
-  continuationToken: z.string().max(100).optional(),
+  continuationToken: z
+    .string()
+    .max(100)
+    .refine((token) => offsetOf(token) !== undefined, 'pass the continuationToken of the previous page unchanged (or leave it out for the first page)')
+    .optional(),
 });
 export type ListExportsQuery = z.infer<typeof listExportsQuery>;
 
@@ -26,10 +30,12 @@ function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function decodeOffset(token: string | undefined): number {
-  if (!token) return 0;
-  const offset = Number(Buffer.from(token, 'base64url').toString());
-  return Number.isInteger(offset) && offset >= 0 ? offset : 0;
+/** The position a continuation token of this list stands for, or undefined if it is not one. */
+function offsetOf(token: string): number | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
+  const text = Buffer.from(token, 'base64url').toString();
+  if (!/^(0|[1-9]\d{0,15})$/.test(text) || Buffer.from(text).toString('base64url') !== token) return undefined;
+  return Number(text);
 }
 
 export function queryExports(views: ExportView[], query: ListExportsQuery): { items: ExportView[]; continuationToken?: string } {
@@ -42,7 +48,7 @@ export function queryExports(views: ExportView[], query: ListExportsQuery): { it
   const keyed = matching.map((view) => ({ view, key: sortKey(view, query.sort) }));
   const compare = TIMESTAMP_COLUMNS.has(query.sort) ? compareCodeUnits : collator.compare;
   keyed.sort((a, b) => direction * compare(a.key, b.key) || compareCodeUnits(a.view.id, b.view.id));
-  const offset = decodeOffset(query.continuationToken);
+  const offset = query.continuationToken ? (offsetOf(query.continuationToken) ?? 0) : 0;
   const items = keyed.slice(offset, offset + query.top).map((entry) => entry.view);
   const next = offset + items.length;
   return { items, ...(next < keyed.length ? { continuationToken: Buffer.from(String(next)).toString('base64url') } : {}) };

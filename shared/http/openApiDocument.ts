@@ -31,6 +31,19 @@ const ERROR_STATUSES: Record<number, string> = {
   429: 'The caller sent too many requests; wait the Retry-After header\'s seconds',
 };
 
+/** Top-level tags: the first path segment of each route, described once. */
+const TAGS: Record<string, string> = {
+  audit: 'Who changed what, newest first',
+  connections: 'Accounts at destinations, with their secrets kept in Key Vault',
+  destinations: 'The destination types and what each needs',
+  entities: 'Entities of the platform\'s lake (data-out exports)',
+  exports: 'Export definitions, schedules and runs',
+  health: 'Liveness of the API',
+  'openapi.json': 'This document',
+  refreshes: 'Refreshes of the platform\'s data, which schedules wait for',
+  segments: 'Segments of the platform, with their eligibility per destination',
+};
+
 /** `exports/{id:guid}/runs/{runId?}` → `/exports/{id}/runs/{runId}` and its parameter names. */
 export function openApiPath(route: string): { path: string; params: string[] } {
   const params: string[] = [];
@@ -66,7 +79,14 @@ function routeConfig(spec: RouteSpec<unknown, unknown, unknown>): RouteConfig {
   const responses: Record<string, ResponseConfig> = {
     [String(spec.response?.status ?? 200)]: {
       description: spec.response?.description ?? 'OK',
-      ...(spec.response?.schema ? { content: { 'application/json': { schema: spec.response.schema } } } : {}),
+      ...(spec.response?.schema
+        ? {
+            content: {
+              'application/json': { schema: spec.response.schema },
+              ...Object.fromEntries(Object.entries(spec.response.alternatives ?? {}).map(([mediaType, schema]) => [mediaType, { schema }])),
+            },
+          }
+        : {}),
     },
   };
   for (const status of errorStatusesFor(spec, params.length > 0)) responses[String(status)] = { description: ERROR_STATUSES[status]!, ...problem };
@@ -86,7 +106,7 @@ function routeConfig(spec: RouteSpec<unknown, unknown, unknown>): RouteConfig {
       ...(paramsSchema ? { params: paramsSchema } : {}),
       ...(asObject(spec.query) ? { query: asObject(spec.query) } : {}),
       ...(updates ? { headers: z.object({ 'If-Match': z.string().optional().describe('The ETag read last; a mismatch is 412. Without it the write wins and is audited as such.') }) } : {}),
-      ...(spec.body ? { body: { required: true, content: { 'application/json': { schema: spec.body } } } } : {}),
+      ...(spec.body ? { body: { required: !spec.bodyOptional, content: { 'application/json': { schema: spec.body } } } } : {}),
     },
     responses,
   };
@@ -109,6 +129,9 @@ export function buildOpenApiDocument(routes: readonly RouteSpec<any, any, any>[]
       description: 'Connections, destinations, segments, exports, runs and the audit log. Errors are RFC 9457 problem details (application/problem+json).',
     },
     servers: [{ url: '/api' }],
+    tags: [...new Set(routes.map((spec) => openApiPath(spec.route).path.split('/')[1] ?? 'api'))]
+      .sort()
+      .map((name) => ({ name, ...(TAGS[name] ? { description: TAGS[name] } : {}) })),
   });
 }
 

@@ -2,6 +2,7 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
 import { DomainError, ValidationFailed } from '../errors.js';
+import { createLogger, redactText } from '../observability/log.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -35,6 +36,7 @@ export function toProblem(error: unknown, context?: InvocationContext): HttpResp
   }
   // Unknown failures: log with an id the caller can quote; never echo internals to the caller.
   const errorId = randomUUID();
-  context?.error(`Unhandled error ${errorId}: ${(error as Error)?.stack ?? String(error)}`);
+  // Through the redacting logger: an SDK's or vendor's message in the stack may echo a secret.
+  if (context) createLogger(context).error('Unhandled error', { errorId, error: redactText(error instanceof Error ? (error.stack ?? error.message) : String(error)) });
   return problem(500, 'Internal error', `Something went wrong on our side. Quote error id ${errorId} when reporting it.`, { errorId });
 }

@@ -39,8 +39,16 @@ export interface RouteSpec<P, Q, B> {
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
+  /** The body may be left out (it is then parsed as {}). */
+  bodyOptional?: boolean;
   /** Schema of the success body, for the OpenAPI document. */
-  response?: { status: number; schema?: z.ZodType; description: string };
+  response?: {
+    status: number;
+    schema?: z.ZodType;
+    description: string;
+    /** Other representations of the success body, by media type (e.g. text/csv on Accept). */
+    alternatives?: Record<string, z.ZodType>;
+  };
   handle(input: RouteInput<P, Q, B>): Promise<HttpResponseInit>;
 }
 
@@ -50,7 +58,9 @@ export const declaredRoutes: RouteSpec<any, any, any>[] = [];
 export function defineRoute<P = Record<string, never>, Q = Record<string, never>, B = undefined>(spec: RouteSpec<P, Q, B>): void {
   declaredRoutes.push(spec);
   app.http(spec.name, {
-    methods: [spec.method],
+    // The Functions runtime answers only the methods a function declares, HEAD included
+    // (https://learn.microsoft.com/azure/azure-functions/functions-bindings-http-webhook-trigger#http-methods).
+    methods: spec.method === 'GET' ? ['GET', 'HEAD'] : [spec.method],
     route: spec.route,
     authLevel: 'anonymous',
     handler: (request, context) => handleRequest(spec, request, context),
@@ -70,11 +80,19 @@ async function handleRequest<P, Q, B>(spec: RouteSpec<P, Q, B>, request: HttpReq
     }
     const params = parse(spec.params, request.params, 'path') as P;
     const query = parse(spec.query, Object.fromEntries(request.query.entries()), 'query') as Q;
-    const body = (spec.body ? parse(spec.body, await readJson(request), 'body') : undefined) as B;
-    return await spec.handle({ principal, params, query, body, request, context, ifMatch: request.headers.get('if-match') ?? undefined });
+    const body = (spec.body ? parse(spec.body, await readJson(request, spec.bodyOptional ?? false), 'body') : undefined) as B;
+    const response = await spec.handle({ principal, params, query, body, request, context, ifMatch: request.headers.get('if-match') ?? undefined });
+    return request.method === 'HEAD' ? withoutBody(response) : response;
   } catch (error) {
-    return toProblem(error, context);
+    const response = toProblem(error, context);
+    return request.method === 'HEAD' ? withoutBody(response) : response;
   }
+}
+
+/** HEAD answers with GET's status and headers, and no body (RFC 9110 §9.3.2). */
+function withoutBody(response: HttpResponseInit): HttpResponseInit {
+  const { body: _body, jsonBody: _jsonBody, ...rest } = response;
+  return rest;
 }
 
 const anonymous: Principal = { id: 'anonymous', name: 'anonymous', roles: [] };
@@ -88,21 +106,37 @@ function parse(schema: z.ZodType | undefined, value: unknown, where: 'path' | 'q
   throw new ValidationFailed(`The request ${where === 'body' ? 'body' : where === 'path' ? 'path' : 'query string'} is not valid: ${summarize(result.error)}`, toFieldErrors(result.error, where));
 }
 
-async function readJson(request: HttpRequest): Promise<unknown> {
+async function readJson(request: HttpRequest, optional: boolean): Promise<unknown> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > MAX_BODY_BYTES) throw new PayloadTooLarge(`The body is ${declared} bytes; the limit is ${MAX_BODY_BYTES} bytes.`);
   const text = await request.text();
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new PayloadTooLarge(`The body is larger than the limit of ${MAX_BODY_BYTES} bytes.`);
-  if (text.trim() === '') throw new BadRequest('This request needs a JSON body.');
-  const contentType = request.headers.get('content-type') ?? '';
-  if (contentType && !/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
-    throw new UnsupportedMediaType(`Send the body as application/json (got ${contentType.split(';')[0]}).`);
+  if (text.trim() === '') {
+    if (optional) return {};
+    throw new BadRequest('This request needs a JSON body.');
   }
+  checkJsonContentType(request.headers.get('content-type'));
   if (jsonDepth(text) > MAX_JSON_DEPTH) throw new BadRequest(`The body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep.`);
   try {
     return JSON.parse(text);
   } catch (error) {
     throw new BadRequest(`The body is not valid JSON: ${(error as Error).message}.`);
+  }
+}
+
+/**
+ * A body is JSON only when the caller says so: Content-Type application/json (or a +json type),
+ * in UTF-8, the only encoding JSON has between systems (RFC 8259 §8.1).
+ */
+export function checkJsonContentType(contentType: string | null): void {
+  if (!contentType) throw new UnsupportedMediaType('Send the body with the header Content-Type: application/json.');
+  const [mediaType, ...parameters] = contentType.split(';').map((part) => part.trim());
+  if (!/^application\/([a-z0-9.+-]*\+)?json$/i.test(mediaType ?? '')) throw new UnsupportedMediaType(`Send the body as application/json (got ${mediaType || 'an empty Content-Type'}).`);
+  for (const parameter of parameters) {
+    const [name, value] = parameter.split('=').map((part) => part.trim().replace(/^"|"$/g, ''));
+    if (name?.toLowerCase() === 'charset' && !/^utf-?8$/i.test(value ?? '')) {
+      throw new UnsupportedMediaType(`Send the body in UTF-8 (Content-Type: application/json; charset=utf-8), not ${value || 'an empty charset'}.`);
+    }
   }
 }
 

@@ -7,6 +7,7 @@ import { TABLES } from '../storage/names.js';
 import { fromJson, getEntity, isStatus, listEntities, toJson } from '../storage/entities.js';
 import type { RecordFailure } from '../destinations/destination.js';
 import { ZERO_COUNTS, type RunCounts } from './run.js';
+import { redactStored } from '../observability/redactStored.js';
 
 export type ChunkStatus = 'pending' | 'sending' | 'done' | 'failed' | 'cancelled';
 
@@ -84,7 +85,7 @@ function toRow(runId: string, chunk: Omit<ChunkState, 'runId' | 'etag' | 'writte
     counts: toJson(chunk.counts),
     leaseOwner: chunk.leaseOwner,
     leaseUntil: chunk.leaseUntil,
-    reason: chunk.reason,
+    reason: redactStored(chunk.reason),
     startedAt: chunk.startedAt,
     finishedAt: chunk.finishedAt,
     duplicates: chunk.duplicates ?? 0,
@@ -187,7 +188,7 @@ export async function recordOutcomes(runId: string, outcomes: RecordOutcome[]): 
       status: outcome.status,
       category: outcome.category,
       code: outcome.code,
-      message: outcome.message.slice(0, 1000),
+      message: redactStored(outcome.message).slice(0, 1000),
       segmentId: outcome.segmentId,
     } satisfies RecordRow & { partitionKey: string; rowKey: string },
     'Replace',

@@ -5,6 +5,7 @@ import { TABLES } from '../storage/names.js';
 import { fromJson, getEntity, insertEntity, replaceEntity, toJson } from '../storage/entities.js';
 import { NotFound } from '../errors.js';
 import { ZERO_COUNTS, type RunRecord } from './run.js';
+import { redactStored } from '../observability/redactStored.js';
 
 interface RunRow {
   trigger: string;
@@ -42,7 +43,7 @@ function toRow(run: RunRecord): RunRow & { partitionKey: string; rowKey: string 
     rowKey: run.id,
     trigger: run.trigger,
     status: run.status,
-    reason: run.reason ?? '',
+    reason: redactStored(run.reason ?? ''),
     requestedBy: toJson(run.requestedBy),
     createdAt: run.createdAt,
     startedAt: run.startedAt ?? '',

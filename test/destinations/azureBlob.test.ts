@@ -80,6 +80,39 @@ describe('schemas', () => {
   });
 });
 
+describe('the platform\'s own containers', () => {
+  const saved = { ...process.env };
+  afterAll(() => {
+    for (const name of ['AzureWebJobsStorage', 'AzureWebJobsStorage__accountName', 'LAKE_BLOB_SERVICE_URI', 'LAKE_CONTAINER']) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+  });
+  const check = (accountUrl: string, container: string) => azureBlob.connectionSettings.safeParse({ accountUrl, container });
+
+  it('refuses the lake container of the app\'s own account, however the URL is spelt, naming the container', () => {
+    delete process.env.AzureWebJobsStorage;
+    delete process.env.LAKE_BLOB_SERVICE_URI;
+    process.env.AzureWebJobsStorage__accountName = 'outflowapp';
+    process.env.LAKE_CONTAINER = 'cdp-lake';
+    for (const url of ['https://outflowapp.blob.core.windows.net', 'https://OUTFLOWAPP.dfs.core.windows.net/']) {
+      const result = check(url, 'cdp-lake');
+      expect(result.success, url).toBe(false);
+      expect(result.error!.issues.map((issue) => issue.path.join('.'))).toEqual(['container']);
+      expect(result.error!.issues[0]!.message).toContain('own lake');
+    }
+    expect(check('https://outflowapp.blob.core.windows.net', 'outflow-work').error!.issues[0]!.message).toContain('working files');
+    expect(check('https://outflowapp.blob.core.windows.net', 'exports').success).toBe(true);
+    expect(check('https://customer.blob.core.windows.net', 'cdp-lake').success).toBe(true);
+  });
+
+  it('refuses the lake of a separate lake account (LAKE_BLOB_SERVICE_URI)', () => {
+    process.env.LAKE_BLOB_SERVICE_URI = 'https://platformlake.blob.core.windows.net/';
+    expect(check('https://platformlake.dfs.core.windows.net', 'cdp-lake').success).toBe(false);
+    expect(check('https://platformlake.blob.core.windows.net', 'exports').success).toBe(true);
+  });
+});
+
 describe('against Azurite', () => {
   let azurite: RunningAzurite;
   let savedStorage: string | undefined;

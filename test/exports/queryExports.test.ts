@@ -27,6 +27,14 @@ describe('export list query', () => {
     expect(second.items.map((v) => v.id)).toEqual(['1']);
     expect(second.continuationToken).toBeUndefined();
   });
+  it('refuses a continuation token it did not give out, as the other lists do', () => {
+    for (const token of ['abc', 'LTE', Buffer.from('1.5').toString('base64url'), Buffer.from('01').toString('base64url'), 'MQ==']) {
+      const result = listExportsQuery.safeParse({ continuationToken: token });
+      expect(result.success, token).toBe(false);
+      expect(result.error?.issues[0]?.path).toEqual(['continuationToken']);
+    }
+    expect(listExportsQuery.safeParse({ continuationToken: Buffer.from('100').toString('base64url') }).success).toBe(true);
+  });
   it('refuses an unknown sort column', () => {
     expect(listExportsQuery.safeParse({ sort: 'password' }).success).toBe(false);
   });

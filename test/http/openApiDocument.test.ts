@@ -76,6 +76,32 @@ describe('the OpenAPI document', () => {
     expect(document.components?.schemas?.Problem).toBeDefined();
   });
 
+  it('describes the start-run body and answer, the records route\'s CSV, and each tag once', () => {
+    const startRun = (document.paths!['/exports/{id}/runs'] as any).post;
+    expect(startRun.requestBody.required).toBe(false);
+    expect(startRun.requestBody.content['application/json'].schema.properties.fullResync).toMatchObject({ type: 'boolean' });
+    const accepted = startRun.responses['202'].content['application/json'].schema;
+    expect(accepted.required).toEqual(expect.arrayContaining(['runId', 'status']));
+    expect(accepted.properties.status.enum).toContain('queued');
+    const records = (document.paths!['/exports/{id}/runs/{runId}/records'] as any).get;
+    expect(records.responses['200'].content['text/csv'].schema).toMatchObject({ type: 'string' });
+    const tags = (document.tags ?? []).map((tag) => tag.name);
+    expect(tags).toEqual([...new Set(tags)].sort());
+    const used = Object.values(document.paths ?? {}).flatMap((item) => Object.values(item as Record<string, { tags?: string[] }>).flatMap((operation) => operation.tags ?? []));
+    expect(new Set(tags)).toEqual(new Set(used));
+    expect((document.tags ?? []).every((tag) => tag.description)).toBe(true);
+  });
+
+  it('bounds the schedule\'s days: at most 7, each once', () => {
+    const found: unknown[] = [];
+    JSON.stringify(document, (key, value: unknown) => {
+      if (key === 'daysOfWeek') found.push(value);
+      return value;
+    });
+    expect(found.length).toBeGreaterThan(0);
+    for (const daysOfWeek of found) expect(daysOfWeek).toMatchObject({ type: 'array', minItems: 1, maxItems: 7, uniqueItems: true });
+  });
+
   it('turns Functions route templates into OpenAPI paths', () => {
     expect(openApiPath('exports/{id}/runs/{runId}')).toEqual({ path: '/exports/{id}/runs/{runId}', params: ['id', 'runId'] });
     expect(openApiPath('items/{id:int}/{rest?}')).toEqual({ path: '/items/{id}/{rest}', params: ['id', 'rest'] });

@@ -165,6 +165,22 @@ describe('local Functions host (CLI child process against Azurite)', () => {
     expect((await fetch(`${api}/orders/abc`)).status).toBe(404);
   });
 
+  it('answers headers over the platform\'s 64 KB with a 431 problem, not a reset connection', async () => {
+    const response = await fetch(`${api}/items/1`, { headers: { authorization: `Bearer ${'a'.repeat(200 * 1024)}` } });
+    expect(response.status).toBe(431);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(await response.json()).toMatchObject({ status: 431, detail: expect.stringContaining('limit is 65536 bytes') });
+    expect((await fetch(`${api}/items/1`, { headers: { authorization: `Bearer ${'a'.repeat(20 * 1024)}` } })).status).toBe(200);
+  });
+
+  it('logs query strings with tokens, codes and signatures redacted', async () => {
+    await fetch(`${api}/items/3?code=oauth-code-123&sig=sas-sig-456&continuationToken=page-789&q=visible`);
+    // The line is written once the response has gone out.
+    const line = await waitFor(async () => host.output().split('\n').find((text) => text.includes('GET /api/items/3?')), (found) => found !== undefined);
+    expect(line).toContain('code=[redacted]&sig=[redacted]&continuationToken=[redacted]&q=visible');
+    for (const secret of ['oauth-code-123', 'sas-sig-456', 'page-789']) expect(host.output()).not.toContain(secret);
+  });
+
   it('streams an HttpResponse body and sets its cookies', async () => {
     const response = await fetch(`${api}/stream`);
     expect(response.status).toBe(200);

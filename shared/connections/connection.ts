@@ -4,7 +4,7 @@ import { jsonAtMost, NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MESSAGE } from
 
 export const SHARING = ['adminsOnly', 'contributors'] as const;
 
-export const connectionId = z.string().regex(/^[a-z0-9-]{8,64}$/, 'a connection id is lower-case letters, digits and dashes');
+export const connectionId = z.string().max(64).regex(/^[a-z0-9-]{8,64}$/, 'a connection id is lower-case letters, digits and dashes');
 
 const name = z.string().trim().min(1, 'give the connection a name').max(100, 'at most 100 characters').regex(NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MESSAGE);
 

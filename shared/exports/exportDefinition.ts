@@ -2,11 +2,11 @@ import { z } from 'zod';
 import { connectionId } from '../connections/connection.js';
 import { jsonAtMost, NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MESSAGE } from '../validation.js';
 
-export const exportId = z.string().regex(/^[a-z0-9-]{8,64}$/, 'an export id is lower-case letters, digits and dashes');
+export const exportId = z.string().max(64).regex(/^[a-z0-9-]{8,64}$/, 'an export id is lower-case letters, digits and dashes');
 
-const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:mm, 24-hour');
+const timeOfDay = z.string().max(5).regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:mm, 24-hour');
 
-const timeZone = z.string().refine((zone) => {
+const timeZone = z.string().max(64).refine((zone) => {
   try {
     new Intl.DateTimeFormat('en', { timeZone: zone });
     return true;

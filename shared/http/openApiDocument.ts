@@ -105,7 +105,7 @@ function routeConfig(spec: RouteSpec<unknown, unknown, unknown>): RouteConfig {
     request: {
       ...(paramsSchema ? { params: paramsSchema } : {}),
       ...(asObject(spec.query) ? { query: asObject(spec.query) } : {}),
-      ...(updates ? { headers: z.object({ 'If-Match': z.string().optional().describe('The ETag read last; a mismatch is 412. Without it the write wins and is audited as such.') }) } : {}),
+      ...(updates ? { headers: z.object({ 'If-Match': z.string().max(256).optional().describe('The ETag read last; a mismatch is 412. Without it the write wins and is audited as such.') }) } : {}),
       ...(spec.body ? { body: { required: !spec.bodyOptional, content: { 'application/json': { schema: spec.body } } } } : {}),
     },
     responses,
@@ -118,7 +118,8 @@ export function buildOpenApiDocument(routes: readonly RouteSpec<any, any, any>[]
     type: 'http',
     scheme: 'bearer',
     bearerFormat: 'JWT',
-    description: 'Entra ID token (or, locally, `npm run -s token`); the `roles` claim holds admin, contributor, viewer or system.',
+    description:
+      'Entra ID token (or, locally, `npm run -s token`); the `roles` claim is an array holding admin, contributor, viewer or system. Tokens are checked as RFC8725 (JWT Best Current Practices) asks: pinned algorithms (RS256 with Entra ID, HS256 locally; never none), issuer and audience, and a required expiry (exp).',
   });
   for (const spec of [...routes].sort((a, b) => a.route.localeCompare(b.route) || a.method.localeCompare(b.method))) registry.registerPath(routeConfig(spec));
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
@@ -128,7 +129,8 @@ export function buildOpenApiDocument(routes: readonly RouteSpec<any, any, any>[]
       version: '1.0.0',
       description: 'Connections, destinations, segments, exports, runs and the audit log. Errors are RFC 9457 problem details (application/problem+json).',
     },
-    servers: [{ url: '/api' }],
+    // x-internal: the API is reachable from outside the network, behind Entra ID (OWASP API9 inventory).
+    servers: [{ url: '/api', 'x-internal': false } as { url: string }],
     tags: [...new Set(routes.map((spec) => openApiPath(spec.route).path.split('/')[1] ?? 'api'))]
       .sort()
       .map((name) => ({ name, ...(TAGS[name] ? { description: TAGS[name] } : {}) })),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { SegmentType } from '../destinations/destination.js';
 
-export const runId = z.string().regex(/^\d{13}-[0-9a-f]{8}$/, 'a run id looks like 8236019958123-1a2b3c4d');
+export const runId = z.string().max(22).regex(/^\d{13}-[0-9a-f]{8}$/, 'a run id looks like 8236019958123-1a2b3c4d');
 
 export const RUN_STATUSES = ['queued', 'waiting', 'running', 'succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];

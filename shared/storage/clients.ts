@@ -1,6 +1,6 @@
 // Storage clients from the same settings the Functions runtime uses: a connection string locally
 // (Azurite), identity-based service URIs in Azure. Tables and queues are created on first use.
-import { TableClient, TableServiceClient } from '@azure/data-tables';
+import { TableClient } from '@azure/data-tables';
 import { QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
@@ -76,13 +76,6 @@ export function table(name: string): Promise<TableClient> {
     tableClients.set(name, client);
   }
   return client;
-}
-
-export function tableService(): TableServiceClient {
-  const access = storageAccess();
-  return access.connectionString
-    ? TableServiceClient.fromConnectionString(access.connectionString, { allowInsecureConnection: true })
-    : new TableServiceClient(access.tableUrl!, access.credential!);
 }
 
 const queueClients = new Map<string, Promise<QueueClient>>();

@@ -34,12 +34,6 @@ export async function getEntity<T extends object>(client: TableClient, partition
   }
 }
 
-export async function mustGetEntity<T extends object>(client: TableClient, partitionKey: string, rowKey: string, what: string): Promise<TableEntityResult<T>> {
-  const entity = await getEntity<T>(client, partitionKey, rowKey);
-  if (!entity) throw new NotFound(`${what} '${rowKey}' does not exist.`);
-  return entity;
-}
-
 /** Inserts; a row that exists already is a Conflict. */
 export async function insertEntity<T extends object>(client: TableClient, entity: TableEntity<T>, what: string): Promise<string> {
   try {

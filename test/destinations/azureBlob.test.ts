@@ -133,7 +133,7 @@ describe('against Azurite', () => {
     await azurite?.stop();
   });
 
-  const call = (secrets: Record<string, string>, container = 'exports') => ({ settings: { accountUrl, container }, secrets, details: {}, apiOrigin: undefined });
+  const call = (secrets: Record<string, string>, container = 'exports') => ({ settings: { accountUrl, container }, secrets, details: { mode: 'full' as const, includeHeader: false }, apiOrigin: undefined });
 
   it('accepts the app\'s own Azurite endpoint, and no other local origin', () => {
     expect(storageEndpointOf(accountUrl)).toMatchObject({ accountUrl, local: true, account: DEV_ACCOUNT });

@@ -230,7 +230,7 @@ describe('adapter against the simulator', () => {
 
   it('prepareRun creates the mapped custom fields once, even when two runs prepare at the same time', async () => {
     const target = call();
-    const run = { segmentNames: ['All customers'], mappedFields: ['email', 'firstName', 'postalCode', 'city', 'gender'] };
+    const run = { segments: [], segmentNames: ['All customers'], mappedFields: ['email', 'firstName', 'postalCode', 'city', 'gender'] };
     // A little latency so both runs read the (empty) field list before either creates a field.
     simulator.setFaults({ latencyMs: 15 });
     const [first, second] = await Promise.all([campaignMonitor.prepareRun!(target, run), campaignMonitor.prepareRun!(target, run)]);
@@ -261,7 +261,7 @@ describe('adapter against the simulator', () => {
     expect(created.status).toBe(201);
     expect(await created.json()).toBe('[PostalCode]');
 
-    const prepared = await campaignMonitor.prepareRun!(target, { segmentNames: [], mappedFields: ['email', 'postalCode', 'country'] });
+    const prepared = await campaignMonitor.prepareRun!(target, { segments: [], segmentNames: [], mappedFields: ['email', 'postalCode', 'country'] });
     expect(prepared.customFieldKeys).toEqual({ postalCode: '[PostalCode]', country: '[Country]' });
     expect(simulator.state.counters.customFieldsCreated).toBe(2);
 
@@ -276,7 +276,7 @@ describe('adapter against the simulator', () => {
 
   it('prepareRun without custom fields mapped changes nothing', async () => {
     const target = call();
-    expect(await campaignMonitor.prepareRun!(target, { segmentNames: [], mappedFields: ['email', 'fullName'] })).toEqual(target.details);
+    expect(await campaignMonitor.prepareRun!(target, { segments: [], segmentNames: [], mappedFields: ['email', 'fullName'] })).toEqual(target.details);
     expect(simulator.state.counters.requests).toBe(0);
   });
 });

@@ -296,7 +296,7 @@ describe('adapter against the simulator', () => {
       const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const accounts = segment('Account');
       const target: Call = { ...call({ audienceType: 'companies', dmpSegments: { [accounts.id]: { id: '1' } } }, TOKEN, origin), segment: accounts };
-      const members = [{ email: 'a-1', fields: { companyName: 'A' } }, { email: 'a-2', fields: {} }, { email: 'a-3', fields: { companyName: 'C'.repeat(400) } }];
+      const members: MappedMember[] = [{ email: 'a-1', fields: { companyName: 'A' } }, { email: 'a-2', fields: {} }, { email: 'a-3', fields: { companyName: 'C'.repeat(400) } }];
       expect(await linkedin.sendBatch(target, members)).toEqual({
         succeeded: 1,
         failures: [

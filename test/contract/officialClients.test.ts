@@ -80,7 +80,7 @@ describe('Iterable simulator × @iterable/api', () => {
 
   it('a bad key is the error the client maps from the vendor\'s {msg, code}', async () => {
     const wrong = new IterableClient({ apiKey: 'wrong-key', baseUrl: simulator.url, timeout: 10_000 });
-    const error = await wrong.getLists().catch((caught: unknown) => caught as { statusCode?: number; apiResponse?: { code?: string } });
+    const error = (await wrong.getLists().catch((caught: unknown) => caught)) as { statusCode?: number; apiResponse?: { code?: string } };
     expect(error).toMatchObject({ statusCode: 401 });
     expect(error.apiResponse?.code).toBe('BadApiKey');
   });

@@ -169,7 +169,7 @@ export class ContractDocument {
     let validate = this.validators.get(key);
     if (!validate) {
       const schema = normalise(found.bodySchema, true) as Json;
-      validate = this.ajv.compile(schema.$ref ? { $ref: `vendor${schema.$ref}` } : rewriteRefs(schema));
+      validate = this.ajv.compile((schema.$ref ? { $ref: `vendor${String(schema.$ref)}` } : rewriteRefs(schema)) as object);
       this.validators.set(key, validate);
     }
     if (!validate(request.body)) {

@@ -19,7 +19,7 @@ import { toFileMedia, toImportCsv, toImportFiles } from '../../shared/destinatio
 import type { DestinationCall, MappedMember } from '../../shared/destinations/destination.js';
 import { DestinationError } from '../../shared/destinations/destinationError.js';
 import { startDotdigitalSimulator, type DotdigitalSimulator, type DotdigitalSimulatorOptions } from '../../local/simulators/dotdigitalSimulator.js';
-import { accountInfoCases, csvCases, faultsCases, statusCases } from './dotdigital.cases.js';
+import { accountInfoCases, csvCases, statusCases } from './dotdigital.cases.js';
 import { thrown } from '../support/destinationErrors.js';
 
 const USER = 'apiuser-7f3a@apiconnector.com';

@@ -98,7 +98,7 @@ describe('adapter against the simulator', () => {
   });
   beforeEach(() => simulator.reset());
 
-  const call = (details: KlaviyoDetails = { listId: LIST }, apiKey = API_KEY): DestinationCall<object, { apiKey: string }, KlaviyoDetails> => ({ settings: {}, secrets: { apiKey }, details, apiOrigin: simulator.url });
+  const call = (details: KlaviyoDetails = { listId: LIST }, apiKey = API_KEY): DestinationCall<Record<string, never>, { apiKey: string }, KlaviyoDetails> => ({ settings: {}, secrets: { apiKey }, details, apiOrigin: simulator.url });
 
   it('tests the connection with the key, and explains a refused key', async () => {
     expect(await fast.testConnection(call())).toEqual({ ok: true });

@@ -42,13 +42,14 @@ describe('Campaign Monitor simulator', () => {
   it('requires ConsentToTrack (214) and does not re-add people who left unless Resubscribe is true (204–208)', async () => {
     const consentless = await call('POST', '/api/v3.3/subscribers/consent/import.json', { ...importBody(['ok@outflow.dev']), Subscribers: [{ EmailAddress: 'none@outflow.dev', Name: 'None' }, { EmailAddress: 'ok@outflow.dev', ConsentToTrack: 'No' }] });
     expect(consentless.status).toBe(400);
-    expect(consentless.body.ResultData.FailureDetails).toEqual([{ EmailAddress: 'none@outflow.dev', Code: 214, Message: 'ConsentToTrack is required' }]);
-    expect(consentless.body.ResultData.TotalNewSubscribers).toBe(1);
+    const consentlessResult = (consentless.body as { ResultData: { FailureDetails: unknown[]; TotalNewSubscribers: number } }).ResultData;
+    expect(consentlessResult.FailureDetails).toEqual([{ EmailAddress: 'none@outflow.dev', Code: 214, Message: 'ConsentToTrack is required' }]);
+    expect(consentlessResult.TotalNewSubscribers).toBe(1);
 
     simulator.seedSubscriber('states', { email: 'gone@outflow.dev', state: 'Unsubscribed' });
     simulator.seedSubscriber('states', { email: 'bounce@outflow.dev', state: 'Bounced' });
     const refused = await call('POST', '/api/v3.3/subscribers/states/import.json', importBody(['gone@outflow.dev', 'bounce@outflow.dev']));
-    expect(refused.body.ResultData.FailureDetails.map((failure: { Code: number }) => failure.Code)).toEqual([206, 207]);
+    expect((refused.body as { ResultData: { FailureDetails: { Code: number }[] } }).ResultData.FailureDetails.map((failure: { Code: number }) => failure.Code)).toEqual([206, 207]);
     const resubscribed = await call('POST', '/api/v3.3/subscribers/states/import.json', { ...importBody(['gone@outflow.dev']), Resubscribe: true });
     expect(resubscribed.status).toBe(201);
     expect(simulator.state.lists.get('states')!.subscribers.get('gone@outflow.dev')!.State).toBe('Active');

@@ -45,7 +45,7 @@ describe('Klaviyo simulator over HTTP', () => {
   beforeEach(() => simulator.reset());
 
   it('requires Klaviyo-API-Key and the revision header, answering JSON:API errors', async () => {
-    for (const headers of [{ revision: '2026-07-15' }, { authorization: 'Bearer pk_simulator_key', revision: '2026-07-15' }, { authorization: 'Klaviyo-API-Key other', revision: '2026-07-15' }]) {
+    for (const headers of [{ revision: '2026-07-15' } as Record<string, string>, { authorization: 'Bearer pk_simulator_key', revision: '2026-07-15' }, { authorization: 'Klaviyo-API-Key other', revision: '2026-07-15' }]) {
       const answer = await call('GET', '/api/accounts', undefined, headers);
       expect(answer.status).toBe(401);
       expect(answer.body.errors[0]).toMatchObject({ status: 401, code: 'not_authenticated' });

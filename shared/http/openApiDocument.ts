@@ -34,6 +34,7 @@ const ERROR_STATUSES: Record<number, string> = {
 /** Top-level tags: the first path segment of each route, described once. */
 const TAGS: Record<string, string> = {
   audit: 'Who changed what, newest first',
+  console: 'The web console\'s own routes',
   connections: 'Accounts at destinations, with their secrets kept in Key Vault',
   destinations: 'The destination types and what each needs',
   entities: 'Entities of the platform\'s lake (data-out exports)',

@@ -31,7 +31,7 @@ beforeAll(async () => {
   });
   const spectral = new Spectral();
   spectral.setRuleset(ruleset);
-  results = await spectral.run(new Document(document, Json, 'openapi.json'));
+  results = await spectral.run(new Document(document, Json, join(PROJECT_DIR, 'openapi.json')));
 }, 120_000);
 
 describe('Spectral with the OWASP ruleset', () => {

@@ -14,7 +14,9 @@ export const DATA_FIELD_COLUMNS = {
 } as const satisfies Record<string, string>;
 type DataFieldName = keyof typeof DATA_FIELD_COLUMNS;
 
-/** Files are cut well below the vendor's limit of 50 MB: base64 in the JSON body adds a third (30 MB → 40 MB). */
+/** The vendor refuses files over 50 MB. */
+export const VENDOR_FILE_LIMIT_BYTES = 50 * 1024 * 1024;
+/** Files are cut well below the vendor's limit: base64 in the JSON body adds a third (30 MB → 40 MB). */
 export const IMPORT_FILE_TARGET_BYTES = 30 * 1024 * 1024;
 
 export interface ImportFile {

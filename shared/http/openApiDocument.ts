@@ -43,6 +43,7 @@ const TAGS: Record<string, string> = {
   'openapi.json': 'This document',
   refreshes: 'Refreshes of the platform\'s data, which schedules wait for',
   segments: 'Segments of the platform, with their eligibility per destination',
+  webhooks: 'Signed notifications of finished runs to the caller\'s endpoints',
 };
 
 /** `exports/{id:guid}/runs/{runId?}` → `/exports/{id}/runs/{runId}` and its parameter names. */

@@ -11,7 +11,7 @@ export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 /** Sent only by POST /webhooks/{id}/test; no subscription asks for it. */
 export const TEST_EVENT = 'webhook.test';
 
-export const webhookId = z.string().regex(/^[a-z0-9-]{8,64}$/, 'a webhook id is lower-case letters, digits and dashes');
+export const webhookId = z.string().max(64).regex(/^[a-z0-9-]{8,64}$/, 'a webhook id is lower-case letters, digits and dashes');
 
 const url = z.string().trim().min(1, 'give the URL that receives the events').max(2_000, 'at most 2,000 characters');
 const name = z.string().trim().min(1, 'give the webhook a name').max(100, 'at most 100 characters');

@@ -27,7 +27,7 @@
 //   JSON {fileName, data: base64} or multipart/form-data; 50 MB per file; at most 25 active
 //   imports per account, beyond that the "too many active imports" error (v2 OpenAPI
 //   ApiContactImport_ImportContactsToAddressBookWithMergeOption, whose only request body is JSON
-//   ApiFileMedia {fileName, data (byte)} — what the adapter sends, vendored in test/contract/vendor/;
+//   ApiFileMedia {fileName, data (byte)} — what the adapter sends, checked in test/contract/ (document: test/contract/README.md);
 //   developer.dotdigital.com/reference/bulk-import-contacts-in-address-book-with-merge-option and
 //   /reference/importcontactstoaddressbookwithmergeoption). The Magento connector uploads the CSV
 //   as multipart part `file` with type text/csv (Client.php postAddressBookContactsImport) and

@@ -87,7 +87,7 @@ export function toImportFiles(members: MappedMember[], maxBytes = IMPORT_FILE_TA
 /**
  * The import request body: the v2 OpenAPI gives the import operations a JSON `ApiFileMedia` body,
  * {fileName, data} with data as base64 (format byte) and no other property
- * (test/contract/vendor/dotdigital-v2.openapi.json, ApiContactImport_ImportContactsToAddressBookWithMergeOption).
+ * (dotdigital-v2.openapi.json, sources in test/contract/README.md, ApiContactImport_ImportContactsToAddressBookWithMergeOption).
  */
 export function toFileMedia(csv: Buffer, fileName: string): { fileName: string; data: string } {
   return { fileName, data: csv.toString('base64') };

@@ -50,8 +50,8 @@
 //
 // - Throttling: "At exceptionally high volumes, you may receive an HTTP 429 or 403 without a JSON
 //   body" (pages/api-concepts/rate-limits-and-timeouts.mdx): see `refusal` below.
-// - The batch body against Mailchimp's own document: marketing.json 3.0.55 (vendored in
-//   test/contract/vendor/) gives members `status`; the current API definition adds `status_if_new`
+// - The batch body against Mailchimp's own document: marketing.json 3.0.55 (sources in
+//   test/contract/README.md) gives members `status`; the current API definition adds `status_if_new`
 //   (mailchimp-marketing-typescript-sdk BatchSubscribeOrUnsubscribeListsRequestMembersItemStatusIfNew).
 //
 // Not confirmed (decisions below say how the adapter copes): that a batch member with only

@@ -3,7 +3,7 @@
 // method must be an operation there, every query parameter must be declared, and a JSON body must
 // validate against the operation's body schema. Objects that declare properties are read as closed
 // (no property the document does not name): a field the vendor does not document fails the check.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
@@ -22,10 +22,14 @@ export interface RecordedRequest {
 
 type Json = Record<string, any>;
 
-const VENDOR_DIR = join(projectRoot(), 'test', 'contract', 'vendor');
+/** The vendors' API documents are not part of this repository: they live in the steering
+ *  repository's shared folder, laid beside the clone (sources listed in test/contract/README.md). */
+export const VENDOR_DOCS_DIR = join(projectRoot(), '..', 'shared', 'vendor-api-docs');
 
-export function loadVendorDocument(fileName: string): Json {
-  return JSON.parse(readFileSync(join(VENDOR_DIR, fileName), 'utf8')) as Json;
+/** The vendor document of that name, or undefined when the shared folder does not have it. */
+export function loadVendorDocument(fileName: string): Json | undefined {
+  const path = join(VENDOR_DOCS_DIR, fileName);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Json) : undefined;
 }
 
 /** Definition names with spaces (Mailchimp's) become plain identifiers, refs rewritten to match. */

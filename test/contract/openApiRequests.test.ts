@@ -9,7 +9,6 @@
 // The checker itself is tested on a small document of our own (openApiContract.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateListParamsSchema, GetListsParamsSchema, SubscribeToListParamsSchema } from '@iterable/api';
-import type { ZodType } from 'zod';
 import { ContractDocument, loadVendorDocument, recordRequests, type RecordedRequest } from './openApiContract.js';
 import { createDotdigitalAdapter } from '../../shared/destinations/dotdigital.js';
 import { toFileMedia } from '../../shared/destinations/dotdigitalImportFile.js';
@@ -83,7 +82,11 @@ describe('dotdigital v2 OpenAPI', () => {
 /** The request schemas Iterable's official client publishes, by "METHOD path": the body's, or the
  *  query's for a GET. Zod objects drop keys they do not name, so a request conforms only when
  *  parsing it gives back exactly what was sent. */
-const iterableRequestSchemas: Record<string, ZodType> = {
+// Typed by what is used: @iterable/api brings its own copy of zod.
+interface RequestSchema {
+  safeParse(value: unknown): { success: true; data: unknown } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+const iterableRequestSchemas: Record<string, RequestSchema> = {
   'GET /api/lists': GetListsParamsSchema,
   'POST /api/lists': CreateListParamsSchema,
   'POST /api/lists/subscribe': SubscribeToListParamsSchema,
@@ -95,7 +98,7 @@ function iterableDepartures(request: RecordedRequest): string[] {
   if (!schema) return [`${request.method} ${url.pathname} is not an operation @iterable/api describes here`];
   const sent = request.method === 'GET' ? Object.fromEntries(url.searchParams) : request.body;
   const parsed = schema.safeParse(sent);
-  if (!parsed.success) return parsed.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`);
+  if (!parsed.success) return parsed.error.issues.map((issue) => `${issue.path.map(String).join('.') || '(body)'}: ${issue.message}`);
   return JSON.stringify(parsed.data) === JSON.stringify(sent) ? [] : [`fields @iterable/api does not name: sent ${JSON.stringify(sent)}, it knows ${JSON.stringify(parsed.data)}`];
 }
 

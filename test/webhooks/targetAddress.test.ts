@@ -26,7 +26,7 @@ const resolve: Resolver = async (host) => {
 const strict = { allowLoopback: false, resolve };
 const local = { allowLoopback: true, resolve };
 
-async function refusal(url: string, policy = strict): Promise<string | undefined> {
+async function refusal(url: string, policy: { allowLoopback: boolean; resolve?: Resolver } = strict): Promise<string | undefined> {
   try {
     await checkWebhookUrl(url, 'body.url', policy);
     return undefined;

@@ -7,6 +7,8 @@ import { startTestStack, type TestStack } from '../support/testStack.js';
 import { eventually, type ApiClient } from '../support/apiClient.js';
 import { auditText, expectProblem, expectSecretsNowhere, problemPaths } from '../support/apiAssertions.js';
 import { createKeyVaultSecretStore, staticTokenCredential, type SecretStore } from '../../shared/secretStore.js';
+import { TableClient } from '@azure/data-tables';
+import { TABLES } from '../../shared/storage/names.js';
 
 const KEY_A = 'cm-key-a-5d81c0e94f27';
 const KEY_B = 'cm-key-b-0b7e35a1c9d4';
@@ -139,7 +141,13 @@ describe('changing a connection', () => {
     expect(response.status).toBe(200);
     expect(response.body.secretsSet).toEqual(['apiKey']);
     expect(response.text).not.toContain(KEY_B);
-    expect(await vault.get(`connection-${id}`)).toContain(KEY_B);
+    // A replaced secret is written under a new name that the row adopts only if its own write
+    // succeeds (concurrent updates cannot mix); the previous one is deleted.
+    const connections = TableClient.fromConnectionString(stack.azurite.connectionString, TABLES.connections, { allowInsecureConnection: true });
+    const { secretName } = await connections.getEntity<{ secretName: string }>('connection', id);
+    expect(secretName).not.toBe(`connection-${id}`);
+    expect(await vault.get(secretName)).toContain(KEY_B);
+    expect(await vault.get(`connection-${id}`)).toBeUndefined();
     expect((await stack.api.post(`/connections/${id}/test`)).body).toEqual({ ok: true });
     etag = response.body.etag;
   });

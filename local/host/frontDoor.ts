@@ -8,6 +8,7 @@
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { InstancePool } from './instancePool.js';
+import { NODE_MAX_HEADER_SIZE } from './requestLimits.js';
 
 export const MAX_REQUEST_BODY_BYTES = 100 * 1024 * 1024;
 export const MAX_URL_LENGTH = 4096;
@@ -30,7 +31,9 @@ export class FrontDoor {
     private readonly pool: InstancePool,
     private readonly log: (message: string) => void,
   ) {
-    this.server = createServer((req, res) => {
+    // Read headers as far as the instances do, so they answer an over-size request with the
+    // platform's 431 problem rather than the front door resetting the connection.
+    this.server = createServer({ maxHeaderSize: NODE_MAX_HEADER_SIZE }, (req, res) => {
       if (!this.accepting) {
         res.writeHead(503, { connection: 'close' }).end();
         return;

@@ -73,13 +73,13 @@ describe('bugs the fuzzing found', () => {
     for (const value of ['../..', 'a#b', 'w'.repeat(300)]) {
       const segments = await api().get(`/segments?connectionId=${encodeURIComponent(value)}`);
       expectProblem(segments, 400);
-      expect(problemPaths(segments)).toEqual(['query.connectionId']);
+      expect(new Set(problemPaths(segments))).toEqual(new Set(['query.connectionId']));
       const created = await api().post('/exports', { name: 'x', connectionId: value, segments: ['Segment_VIP'], mapping: { email: 'Email' }, details: { listId: 'l' } });
       expectProblem(created, 400);
-      expect(problemPaths(created)).toEqual(['body.connectionId']);
+      expect(new Set(problemPaths(created))).toEqual(new Set(['body.connectionId']));
       const updated = await api().patch(`/exports/${fixtures.exportId}`, { connectionId: value });
       expectProblem(updated, 400);
-      expect(problemPaths(updated)).toEqual(['body.connectionId']);
+      expect(new Set(problemPaths(updated))).toEqual(new Set(['body.connectionId']));
     }
   });
 

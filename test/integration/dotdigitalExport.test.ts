@@ -135,11 +135,12 @@ describe('a segment export to dotdigital', () => {
     const counters = simulator.state.counters;
     expect(counters.serverErrors + counters.connectionResets - before.serverErrors - before.connectionResets).toBeGreaterThan(0);
     expect(counters.tooManyRequests - before.tooManyRequests).toBeGreaterThan(0);
-    // Failed imports were re-sent (merge makes that harmless), and slow ones polled more than once.
+    // Failed imports were re-sent (merge makes that harmless), and slow ones answered NotFinished
+    // (the simulator's `polls` counts those answers) before they finished.
     const jobs = [...simulator.state.imports.values()].filter((job) => job.addressBookId === 202);
     expect(jobs.filter((job) => job.status === 'Failed').length).toBeGreaterThan(0);
     expect(jobs.filter((job) => job.status === 'Finished').length).toBeGreaterThan(0);
-    expect(jobs.some((job) => job.polls > 1)).toBe(true);
+    expect(jobs.some((job) => job.polls >= 1)).toBe(true);
   });
 
   it('never shows the password in a response or a log line', () => {

@@ -198,6 +198,8 @@ const VENDOR_HOSTS: Record<string, RegExp> = {
   dotdigital: /^r\d+-api(-[a-z0-9]+)?\.(dotdigital|dotmailer)\.com$/,
   mailchimp: /^[a-z]{2,}\d+\.api\.mailchimp\.com$/,
   linkedin: /^api\.linkedin\.com$/,
+  klaviyo: /^a\.klaviyo\.com$/,
+  'google-ads': /^(googleads|oauth2)\.googleapis\.com$/,
   'azure-blob': /^[a-z0-9]{3,24}\.(blob|dfs)\.core\.(windows\.net|chinacloudapi\.cn|usgovcloudapi\.net)$/,
 };
 
@@ -209,6 +211,8 @@ const VALID: Record<string, { settings: Record<string, unknown>; secrets: Record
   mailchimp: { settings: {}, secrets: { apiKey: '0123456789abcdef-us6' }, details: { listId: 'list-1' } },
   linkedin: { settings: { adAccountId: '123', sourcePlatform: 'OUTFLOW' }, secrets: { accessToken: 't' }, details: {} },
   'azure-blob': { settings: { accountUrl: 'https://account1.blob.core.windows.net', container: 'exports', folder: 'out' }, secrets: { sasToken: 'sv=2024&sig=x' }, details: {} },
+  klaviyo: { settings: {}, secrets: { apiKey: 'pk_k' }, details: { listId: 'Xy1' } },
+  'google-ads': { settings: { customerId: '1234567890' }, secrets: { clientId: 'c', clientSecret: 's', refreshToken: 'r', developerToken: 'd' }, details: { userListId: '42' } },
 };
 
 const HOSTILE = [

@@ -71,7 +71,7 @@ import { z } from 'zod';
 import type { BatchResult, DestinationAdapter, DestinationCall, ErrorCategory, MappedMember, RecordFailure } from './destination.js';
 import { DestinationError } from './destinationError.js';
 import { personFields } from './personFields.js';
-import { callVendor, retryAfterMs, withApiOrigin, type VendorResponse } from './vendorHttp.js';
+import { callVendor, sleep, retryAfterMs, withApiOrigin, type VendorResponse } from './vendorHttp.js';
 import { IMPORT_FILE_TARGET_BYTES, toFileMedia, toImportFiles, type ImportFile } from './dotdigitalImportFile.js';
 
 export const REGIONS = ['r1', 'r2', 'r3'] as const;
@@ -344,21 +344,6 @@ async function endpointFor(call: Call): Promise<string> {
   if (prepared && (call.apiOrigin || VENDOR_ENDPOINT.test(prepared))) return prepared;
   const region = call.settings.region ?? 'auto';
   return region === 'auto' ? discoverEndpoint(call) : regionBase(region);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Last occurrence wins; earlier ones are reported as skipped so counts add up. */

@@ -57,7 +57,7 @@ import type { BatchResult, DestinationAdapter, DestinationCall, MappedMember, Re
 import { DestinationError } from './destinationError.js';
 import { personFields } from './personFields.js';
 import { withoutDuplicatesInBatch } from './duplicatesInBatch.js';
-import { callVendor, withApiOrigin, type VendorResponse } from './vendorHttp.js';
+import { callVendor, sleep, withApiOrigin, type VendorResponse } from './vendorHttp.js';
 
 export const GOOGLE_ADS_BASE = 'https://googleads.googleapis.com';
 export const GOOGLE_OAUTH_TOKEN_URL = 'https://oauth2.googleapis.com/token';
@@ -213,21 +213,6 @@ export interface JobPolling {
 
 // 1, 2, 4 … 60 s; Google warns jobs may take hours, so a run waits up to 6 h for one.
 export const DEFAULT_POLLING: JobPolling = { firstDelayMs: 1_000, factor: 2, maxDelayMs: 60_000, maxWaitMs: 6 * 3_600_000, maxConsecutiveErrors: 8 };
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 function refused(response: VendorResponse, what: string): DestinationError {
   const error = (response.body as { error?: { message?: string; status?: string } } | undefined)?.error;

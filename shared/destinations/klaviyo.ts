@@ -42,7 +42,7 @@ import type { BatchResult, DestinationAdapter, DestinationCall, MappedMember, Re
 import { DestinationError } from './destinationError.js';
 import { personFields } from './personFields.js';
 import { withoutDuplicatesInBatch } from './duplicatesInBatch.js';
-import { callVendor, withApiOrigin, type VendorResponse } from './vendorHttp.js';
+import { callVendor, sleep, withApiOrigin, type VendorResponse } from './vendorHttp.js';
 
 export const KLAVIYO_BASE = 'https://a.klaviyo.com';
 /** The revision the official client 23.0.0 sends. */
@@ -215,21 +215,6 @@ export interface JobPolling {
 
 // 0.5, 1, 2, 4 … 15 s: a 10,000-profile job takes seconds to a minute, so a few polls each.
 export const DEFAULT_POLLING: JobPolling = { firstDelayMs: 500, factor: 2, maxDelayMs: 15_000, maxWaitMs: 30 * 60_000, maxConsecutiveErrors: 8 };
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 function refused(response: VendorResponse, what: string): DestinationError {
   const error = firstError(response.body);

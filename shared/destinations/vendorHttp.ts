@@ -121,3 +121,19 @@ function describeVendorBody(body: unknown): string {
   const message = record.Message ?? record.message ?? record.msg ?? record.detail ?? record.title;
   return typeof message === 'string' ? message.slice(0, 200) : '';
 }
+
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts (a cancelled run stops polling at once). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,7 +1,7 @@
 // The destinations catalog, built from each adapter's own declarations.
 import { z } from 'zod';
 import { destinations } from './registry.js';
-import type { DestinationAdapter } from './destination.js';
+import { capabilitiesOf, type DestinationAdapter } from './destination.js';
 import { connectionLimits } from '../connections/connection.js';
 
 export interface CatalogField {
@@ -26,6 +26,10 @@ export const catalogEntrySchema = z.looseObject({
   connectionLimits: z.array(catalogField),
   eligibleSegmentTypes: z.array(z.enum(['Profile', 'Contact', 'Account'])),
   exportKinds: z.array(z.enum(['segment', 'dataOut'])),
+  capabilities: z.object({
+    changes: z.boolean().meta({ description: "A segment export may use delivery.mode 'changes' (only joined or changed members are sent)." }),
+    removals: z.boolean().meta({ description: 'A segment export may use delivery.removals (members who left are removed from the list).' }),
+  }),
 });
 
 function fieldsOf(schema: z.ZodType, secret: boolean): CatalogField[] {
@@ -55,6 +59,7 @@ export function catalogEntry(destination: DestinationAdapter) {
     connectionLimits: fieldsOf(connectionLimits, false),
     eligibleSegmentTypes: destination.eligibleSegmentTypes,
     exportKinds: destination.exportKinds,
+    capabilities: capabilitiesOf(destination),
   };
 }
 

@@ -118,4 +118,26 @@ export interface DestinationAdapter<Settings = any, Secrets = any, Details = any
    * lease alive meanwhile, and passes `call.signal` to abort on cancel.
    */
   sendBatch(call: DestinationCall<Settings, Secrets, Details>, members: MappedMember[]): Promise<BatchResult>;
+  /**
+   * Takes members who left the export's segments off the destination list, the vendor's way
+   * (unsubscribe, archive, remove from the address book, REMOVE action). Same contract as
+   * sendBatch: throws DestinationError for a failed call, returns per-record failures otherwise
+   * (`succeeded` counts members removed, or already absent). Absent: the destination cannot remove.
+   */
+  removeBatch?(call: DestinationCall<Settings, Secrets, Details>, members: MappedMember[]): Promise<BatchResult>;
+  /** Members per removal call, when it differs from batchSize (vendors without a bulk form: 1). */
+  removalBatchSize?: number;
+}
+
+/** What a segment export to this destination may ask for in `delivery`. */
+export interface DestinationCapabilities {
+  /** `delivery.mode: 'changes'`: only joined or changed members are sent (engine-side diff). */
+  changes: boolean;
+  /** `delivery.removals: true`: members who left are removed (needs removeBatch). */
+  removals: boolean;
+}
+
+export function capabilitiesOf(destination: DestinationAdapter): DestinationCapabilities {
+  const segments = destination.exportKinds.includes('segment');
+  return { changes: segments, removals: segments && typeof destination.removeBatch === 'function' };
 }

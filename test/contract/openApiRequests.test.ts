@@ -6,7 +6,8 @@
 // where a document is absent its tests are skipped, saying which file and where it comes from. The
 // adapters run their real calls (testConnection, prepareRun, sendBatch) against the simulators while
 // every fetch is recorded; each recorded request must conform, and a request shape outside must not.
-// The checker itself is tested on a small document of our own (openApiContract.test.ts).
+// The checker itself is tested on a small document of our own (openApiContract.test.ts); Mailchimp's
+// paths, methods and queries are also held, always, against its official client (mailchimpClientRequests.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateListParamsSchema, GetListsParamsSchema, SubscribeToListParamsSchema } from '@iterable/api';
 import { ContractDocument, loadVendorDocument, recordRequests, type RecordedRequest } from './openApiContract.js';

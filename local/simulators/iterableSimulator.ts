@@ -9,7 +9,9 @@
 // catch adapter mistakes, and says so: more than 1,000 subscribers is 400 BatchTooLarge; an empty
 // or malformed body is 400 BadParams; an unknown list is 400 with "error.lists.invalidListId";
 // list names need not be unique (so an adapter that creates blindly shows duplicates); 429 carries
-// Retry-After unless told otherwise.
+// Retry-After unless told otherwise. lists/unsubscribe ("Remove users from a list") checks its body
+// like subscribe, takes users off the list, answers a user the project lacks in notFoundEmails, and
+// has a bucket of its own the size of subscribe's (Iterable limits per endpoint).
 import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -70,6 +72,11 @@ export interface SimulatedList {
 export interface SimulatorCounters extends RequestCounters {
   subscribeCalls: number;
   subscribedUsers: number;
+  unsubscribeCalls: number;
+  /** Users taken off a list they were on. */
+  unsubscribedUsers: number;
+  /** Users unsubscribed from the list's channel (channelUnsubscribe: true). */
+  channelUnsubscribes: number;
   listsCreated: number;
   listsDeleted: number;
 }
@@ -141,7 +148,7 @@ class VendorError extends Error {
 }
 
 function emptyCounters(): SimulatorCounters {
-  return { ...emptyRequestCounters(), subscribeCalls: 0, subscribedUsers: 0, listsCreated: 0, listsDeleted: 0 };
+  return { ...emptyRequestCounters(), subscribeCalls: 0, subscribedUsers: 0, unsubscribeCalls: 0, unsubscribedUsers: 0, channelUnsubscribes: 0, listsCreated: 0, listsDeleted: 0 };
 }
 
 function emptyFailedUpdates(): FailedUpdates {
@@ -171,6 +178,7 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
   // Per project and endpoint, as Iterable documents its limits.
   const subscribeRate = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
   const subscribeBuckets = subscribeRate ? new TokenBuckets(subscribeRate) : undefined;
+  const unsubscribeBuckets = subscribeRate ? new TokenBuckets(subscribeRate) : undefined;
   const listReadBuckets = options.rateLimit === false ? undefined : new TokenBuckets(LIST_READ_RATE);
   const retryAfterHeader = options.retryAfterHeader ?? true;
   const maxPerRequest = options.maxSubscribersPerRequest ?? VENDOR_FACTS.iterable.subscribersPerCall.value;
@@ -338,6 +346,54 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
     ];
   }
 
+  /** Checks the whole body first, as subscribe does; subscribers name a user by email or userId only. */
+  function checkUnsubscribeBody(body: unknown): { list: SimulatedList; subscribers: Record<string, unknown>[]; channelUnsubscribe: boolean } {
+    if (!isPlainObject(body)) throw new VendorError(400, 'BadParams', 'Invalid parameters: a JSON object with listId and subscribers is required');
+    if (typeof body.listId !== 'number' || !Number.isInteger(body.listId)) throw new VendorError(400, 'BadParams', 'Invalid parameters: listId must be an integer');
+    if (!Array.isArray(body.subscribers)) throw new VendorError(400, 'BadParams', 'Invalid parameters: subscribers must be an array');
+    if (body.campaignId !== undefined && (typeof body.campaignId !== 'number' || !Number.isInteger(body.campaignId))) {
+      throw new VendorError(400, 'BadParams', 'Invalid parameters: campaignId must be an integer');
+    }
+    if (body.channelUnsubscribe !== undefined && typeof body.channelUnsubscribe !== 'boolean') {
+      throw new VendorError(400, 'BadParams', 'Invalid parameters: channelUnsubscribe must be a boolean');
+    }
+    const subscribers = body.subscribers as unknown[];
+    if (subscribers.length === 0) throw new VendorError(400, 'BadParams', 'Invalid parameters: subscribers must not be empty');
+    if (subscribers.length > maxPerRequest) throw new VendorError(400, 'BatchTooLarge', `Batch too large: at most ${maxPerRequest} subscribers per request, got ${subscribers.length}`);
+    subscribers.forEach((subscriber, index) => {
+      if (!isPlainObject(subscriber)) throw new VendorError(400, 'BadParams', `Invalid parameters: subscribers[${index}] must be an object`);
+      if (typeof subscriber.email !== 'string' && typeof subscriber.userId !== 'string') {
+        throw new VendorError(400, 'BadParams', `Invalid parameters: subscribers[${index}] needs an email or a userId`);
+      }
+    });
+    return { list: listFor(body.listId), subscribers: subscribers as Record<string, unknown>[], channelUnsubscribe: body.channelUnsubscribe === true };
+  }
+
+  function unsubscribe(body: unknown): [number, unknown] {
+    const { list, subscribers, channelUnsubscribe } = checkUnsubscribeBody(body);
+    state.counters.unsubscribeCalls += 1;
+    const failedUpdates = emptyFailedUpdates();
+    let successCount = 0;
+    for (const subscriber of subscribers) {
+      if (typeof subscriber.email !== 'string') {
+        failedUpdates.notFoundUserIds.push(String(subscriber.userId));
+        continue;
+      }
+      const email = subscriber.email.trim().toLowerCase();
+      if (!EMAIL_PATTERN.test(email)) failedUpdates.invalidEmails.push(email);
+      else if (forgotten.has(email)) failedUpdates.forgottenEmails.push(email);
+      else if (!state.users.has(email)) failedUpdates.notFoundEmails.push(email);
+      else {
+        // A user who is not on the list is still a success: the list no longer holds them.
+        if (list.members.delete(email)) state.counters.unsubscribedUsers += 1;
+        if (channelUnsubscribe) state.counters.channelUnsubscribes += 1;
+        successCount += 1;
+      }
+    }
+    const failCount = FAILED_UPDATE_KEYS.reduce((sum, key) => sum + failedUpdates[key].length, 0);
+    return [200, { successCount, failCount, invalidEmails: failedUpdates.invalidEmails, invalidUserIds: failedUpdates.invalidUserIds, failedUpdates }];
+  }
+
   interface Route {
     key: string;
     /** The endpoint's token buckets, if it is rate-limited. */
@@ -352,6 +408,7 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
     if (rest === '/lists' && method === 'GET') return { key: 'GET /lists', buckets: listReadBuckets, answer: getLists };
     if (rest === '/lists' && method === 'POST') return { key: 'POST /lists', answer: () => createList(body) };
     if (rest === '/lists/subscribe' && method === 'POST') return { key: 'POST /lists/subscribe', buckets: subscribeBuckets, answer: () => subscribe(body) };
+    if (rest === '/lists/unsubscribe' && method === 'POST') return { key: 'POST /lists/unsubscribe', buckets: unsubscribeBuckets, answer: () => unsubscribe(body) };
     if ((match = /^\/lists\/(\d+)\/size$/.exec(rest)) && method === 'GET') {
       const listId = Number(match[1]);
       // Documented as a plain-text count.
@@ -455,6 +512,7 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
     state.counters = emptyCounters();
     nextListId = FIRST_LIST_ID;
     subscribeBuckets?.clear();
+    unsubscribeBuckets?.clear();
     listReadBuckets?.clear();
     setFaults({});
   }

@@ -34,6 +34,13 @@
 //   params.validationErrors keyed "<project>:::<field>" (api-docs.json users/update; block/iterable-go
 //   parsers/mismatched_fields_parser_test.go). An unknown list answers a message containing
 //   "error.lists.invalidListId" (block/iterable-go errors/errors.go, batch/list_subscribe.go).
+// - Removal: `POST /api/lists/unsubscribe {listId, subscribers: [{email | userId}], campaignId?,
+//   channelUnsubscribe?}` → 200 UserBulkUpdateListResponse, the subscribe answer's shape ("Remove
+//   users from a list": api-docs.json path /api/lists/unsubscribe, definitions UnsubscribeRequest and
+//   Unsubscriber; @iterable/api src/client/lists.ts unsubscribeUserFromList). channelUnsubscribe is
+//   "essentially a global unsubscribe" (default false) and is never sent: leaving a segment takes a
+//   user off that segment's list, not off the channel. Its cap and rate are not published either:
+//   the adapter uses subscribe's 1,000 and the simulator the same bucket size.
 // - Documented rates of bulk user writes: users/bulkUpdate 5 requests/s per project (4 MB body
 //   cap), events/trackBulk 10 requests/s per project (api-docs.json).
 //
@@ -174,9 +181,9 @@ const FAILED_UPDATE_OUTCOMES = [
 export const UNNAMED_FAILURE = 'unnamedFailure';
 
 /** The lists/subscribe answer → counts and per-record failures (emails lower-cased, each once). */
-export function fromSubscribeResult(body: unknown): BatchResult {
+export function fromSubscribeResult(body: unknown, endpoint = 'lists/subscribe'): BatchResult {
   const parsed = subscribeAnswer.safeParse(body);
-  if (!parsed.success) throw new DestinationError('vendorUnavailable', 'Iterable answered lists/subscribe with an unexpected body');
+  if (!parsed.success) throw new DestinationError('vendorUnavailable', `Iterable answered ${endpoint} with an unexpected body`);
   const answer = parsed.data;
   const failures: RecordFailure[] = [];
   const seen = new Set<string>();
@@ -207,6 +214,17 @@ export function fromSubscribeResult(body: unknown): BatchResult {
     });
   }
   return { succeeded: answer.successCount, failures };
+}
+
+/**
+ * The lists/unsubscribe answer (same shape as subscribe's) → removal counts. A user the project
+ * does not hold, or forgot under GDPR, is on no list: already absent, so removed as asked.
+ */
+export function fromUnsubscribeResult(body: unknown): BatchResult {
+  const result = fromSubscribeResult(body, 'lists/unsubscribe');
+  const absent = result.failures.filter((failure) => failure.code === 'userNotFound' || failure.code === 'forgottenUser');
+  if (absent.length === 0) return result;
+  return { succeeded: result.succeeded + absent.length, failures: result.failures.filter((failure) => !absent.includes(failure)) };
 }
 
 function vendorUrl(call: Call, path: string): string {
@@ -319,6 +337,7 @@ export const iterable: DestinationAdapter<IterableSettings, IterableSecrets, Ite
   exportDetails: detailsSchema,
   dataMatching,
   batchSize: ITERABLE_BATCH_LIMIT,
+  removalBatchSize: ITERABLE_BATCH_LIMIT,
   listPerSegment: true,
   limits: {
     maxMembersPerExport: 1_000_000,
@@ -367,6 +386,20 @@ export const iterable: DestinationAdapter<IterableSettings, IterableSecrets, Ite
     const response = await send(call, 'POST', '/lists/subscribe', body);
     if (response.status !== 200) throw callFailed(response, 'Adding subscribers to the Iterable list');
     const result = fromSubscribeResult(response.body);
+    return { succeeded: result.succeeded, failures: [...result.failures, ...skipped] };
+  },
+  // call.segment names the segment the members left: each segment has its own list.
+  async removeBatch(call, members) {
+    if (members.length === 0) return { succeeded: 0, failures: [] };
+    const listId = listIdFor(call, call.segment);
+    const { unique, skipped } = withoutDuplicatesInBatch(members, 'duplicateInBatch');
+    if (unique.length > ITERABLE_BATCH_LIMIT) {
+      throw new DestinationError('config', `A removal batch holds ${unique.length} subscribers; Iterable takes at most ${ITERABLE_BATCH_LIMIT} per call.`);
+    }
+    const body = { listId, subscribers: unique.map((member) => ({ email: member.email })) };
+    const response = await send(call, 'POST', '/lists/unsubscribe', body);
+    if (response.status !== 200) throw callFailed(response, 'Removing subscribers from the Iterable list');
+    const result = fromUnsubscribeResult(response.body);
     return { succeeded: result.succeeded, failures: [...result.failures, ...skipped] };
   },
 };

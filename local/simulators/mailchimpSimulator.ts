@@ -11,6 +11,8 @@
 // catch adapter mistakes, and says so: merge tags the audience does not define are rejected per
 // member; the duplicate-tag and merge-field-cap answers are 400 Invalid Resource; one API key is one
 // user; a member sent twice in one call is rejected the second time unless skip_duplicate_check.
+// The same batch call unsubscribes (`status: 'unsubscribed'`, the adapter's removal): an existing
+// contact changes status, a new one is created unsubscribed, as the upsert does for any status.
 import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -116,6 +118,8 @@ export interface SimulatorCounters extends RequestCounters {
   batches: number;
   membersReceived: number;
   memberErrors: number;
+  /** Contacts a batch moved to unsubscribed (or created so). */
+  unsubscribed: number;
   mergeFieldsCreated: number;
   /** Most requests of one user in flight at once that were admitted. */
   maxInFlight: number;
@@ -191,6 +195,7 @@ function emptyCounters(): SimulatorCounters {
     batches: 0,
     membersReceived: 0,
     memberErrors: 0,
+    unsubscribed: 0,
     mergeFieldsCreated: 0,
     maxInFlight: 0,
   };
@@ -430,6 +435,7 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
           continue;
         }
         // status_if_new is for new contacts only; an existing one keeps its status unless `status` says otherwise.
+        if (status === 'unsubscribed' && existing.status !== 'unsubscribed') state.counters.unsubscribed += 1;
         if (status !== undefined) existing.status = status as MemberStatus;
         Object.assign(existing.merge_fields, values);
         existing.last_changed = now;
@@ -448,6 +454,7 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
           }
         }
         const member: SimulatedMember = { email_address: emailAddress, status: initial as MemberStatus, merge_fields: values, last_changed: now };
+        if (initial === 'unsubscribed') state.counters.unsubscribed += 1;
         list.members.set(email, member);
         created.push(member);
       }

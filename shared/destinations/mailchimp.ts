@@ -48,6 +48,16 @@
 //   asks for double opt-in — and an export can choose `transactional` instead. `status` is never
 //   sent, so nobody who unsubscribed, bounced or was cleaned is re-subscribed.
 //
+// - Removal: the same batch call, "Batch subscribe or unsubscribe list members" (node src/api/
+//   ListsApi.js `batchListMembers`), with `status: 'unsubscribed'` per member and update_existing,
+//   500 per call. The other way, archiving, is `DELETE /lists/{list_id}/members/{subscriber_hash}`
+//   ("Archive list member", ListsApi.js `deleteListMember`), one call per member with no bulk form
+//   outside the asynchronous /batches endpoint. Unsubscribing is chosen: 500 members per call
+//   against 1 under a 10-connection cap, and the contact keeps its history while no campaign
+//   reaches them. What it costs, stated for users: Mailchimp keeps an unsubscribe as the person's
+//   consent state, so someone who rejoins the segment later is updated but not re-subscribed
+//   (status_if_new applies to new contacts only); and a removed email the audience never held is
+//   recorded as an unsubscribed contact (the batch upserts; it has no update-only switch).
 // - Throttling: "At exceptionally high volumes, you may receive an HTTP 429 or 403 without a JSON
 //   body" (pages/api-concepts/rate-limits-and-timeouts.mdx): see `refusal` below.
 // - The batch body against Mailchimp's own document: marketing.json 3.0.55 (sources in
@@ -403,6 +413,7 @@ export const mailchimp: DestinationAdapter<MailchimpSettings, MailchimpSecrets, 
   exportDetails: detailsSchema,
   dataMatching,
   batchSize: MAILCHIMP_BATCH_LIMIT,
+  removalBatchSize: MAILCHIMP_BATCH_LIMIT,
   limits: {
     // No per-export cap is published (audience size is a plan matter): 1,000,000, the seeds' scale.
     maxMembersPerExport: 1_000_000,
@@ -458,5 +469,21 @@ export const mailchimp: DestinationAdapter<MailchimpSettings, MailchimpSecrets, 
     if (response.status !== 200) throw callFailed(call, response, 'The batch subscribe');
     const result = fromBatchResult(response.body);
     return { succeeded: result.succeeded, failures: [...result.failures, ...skipped] };
+  },
+  async removeBatch(call, members) {
+    if (members.length === 0) return { succeeded: 0, failures: [] };
+    const { unique, skipped } = withoutDuplicatesInBatch(members, 'DuplicateInBatch');
+    if (unique.length > MAILCHIMP_BATCH_LIMIT) {
+      throw new DestinationError('config', `A removal batch holds ${unique.length} members; Mailchimp takes at most ${MAILCHIMP_BATCH_LIMIT} per call.`);
+    }
+    // `status` (not status_if_new) so existing contacts change: the unsubscribe is the removal.
+    const body = { members: unique.map((member) => ({ email_address: member.email, status: 'unsubscribed' })), update_existing: true };
+    const response = await send(call, 'POST', `/lists/${encodeURIComponent(call.details.listId)}?skip_merge_validation=true`, body);
+    if (response.status !== 200) throw callFailed(call, response, 'The batch unsubscribe');
+    const result = fromBatchResult(response.body);
+    // A contact permanently deleted from the audience, or held in a compliance state, is not
+    // on the list: already absent, which is what was asked.
+    const absent = result.failures.filter((failure) => failure.status === 'skipped');
+    return { succeeded: result.succeeded + absent.length, failures: [...result.failures.filter((failure) => failure.status !== 'skipped'), ...skipped] };
   },
 };

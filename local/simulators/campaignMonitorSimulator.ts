@@ -7,7 +7,10 @@
 // Where the vendor's behaviour is not documented the simulator picks the reading that lets tests
 // catch adapter mistakes, and says so: values over 250 characters are stored cut and counted in
 // `overlongValues`; unknown custom-field keys are dropped (as users report) and counted in
-// `ignoredCustomFieldKeys`; an unknown list is 400 with Code 101.
+// `ignoredCustomFieldKeys`; an unknown list is 400 with Code 101. `POST /subscribers/{listId}/
+// unsubscribe.json {EmailAddress}` takes one subscriber: an Active or Unconfirmed one becomes
+// Unsubscribed (200, empty body); one already Unsubscribed or Bounced stays as they are (200);
+// one not in the list or Deleted is 400 Code 203; a malformed address is 400 Code 1.
 import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -112,6 +115,8 @@ export interface SimulatedList {
 export interface SimulatorCounters extends RequestCounters {
   imports: number;
   importedSubscribers: number;
+  /** Subscribers an unsubscribe call moved to Unsubscribed. */
+  unsubscribed: number;
   customFieldsCreated: number;
 }
 
@@ -174,7 +179,7 @@ function hexId(): string {
 }
 
 function emptyCounters(): SimulatorCounters {
-  return { ...emptyRequestCounters(), imports: 0, importedSubscribers: 0, customFieldsCreated: 0 };
+  return { ...emptyRequestCounters(), imports: 0, importedSubscribers: 0, unsubscribed: 0, customFieldsCreated: 0 };
 }
 
 function bareKey(key: string): string {
@@ -427,6 +432,19 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
     return [400, { ResultData: totals, Code: 210, Message: 'Subscriber Import had some failures' }];
   }
 
+  function unsubscribe(list: SimulatedList, body: unknown): [number, unknown] {
+    const input = (body ?? {}) as Record<string, unknown>;
+    const emailAddress = typeof input.EmailAddress === 'string' ? input.EmailAddress.trim() : '';
+    if (!EMAIL_PATTERN.test(emailAddress)) throw new VendorError(400, 1, 'Invalid Email Address');
+    const subscriber = list.subscribers.get(emailAddress.toLowerCase());
+    if (!subscriber || subscriber.State === 'Deleted') throw new VendorError(400, 203, 'Subscriber not in list or has already been removed.');
+    if (subscriber.State === 'Active' || subscriber.State === 'Unconfirmed') {
+      subscriber.State = 'Unsubscribed';
+      state.counters.unsubscribed += 1;
+    }
+    return [200, ''];
+  }
+
   function route(method: string, path: string, body: unknown): { key: string; answer: () => [number, unknown] } | undefined {
     const base = '/api/v3.3';
     if (!path.startsWith(`${base}/`)) return undefined;
@@ -447,6 +465,10 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
     if ((match = /^\/subscribers\/([^/]+)\/import\.json$/.exec(rest)) && method === 'POST') {
       const listId = decodeURIComponent(match[1]!);
       return { key: 'POST /subscribers/{listId}/import.json', answer: () => importSubscribers(listFor(listId), body) };
+    }
+    if ((match = /^\/subscribers\/([^/]+)\/unsubscribe\.json$/.exec(rest)) && method === 'POST') {
+      const listId = decodeURIComponent(match[1]!);
+      return { key: 'POST /subscribers/{listId}/unsubscribe.json', answer: () => unsubscribe(listFor(listId), body) };
     }
     if ((match = /^\/lists\/([^/]+)\/customfields\.json$/.exec(rest))) {
       const listId = decodeURIComponent(match[1]!);

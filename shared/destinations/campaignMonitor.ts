@@ -32,6 +32,15 @@
 // - Rate limiting: X-RateLimit-Limit/-Remaining/-Reset (reset in seconds), 429
 //   {"Code":429,"Message":"Rate limit exceeded"}; documented for /transactional only, but users report
 //   429s from subscriber endpoints too (createsend-dotnet issue #67, createsend-java issue #35).
+// - Removal: `POST /subscribers/{listId}/unsubscribe.json {EmailAddress}`, one subscriber per call
+//   — the API has no bulk unsubscribe (createsend-node lib/interface/subscriber.js `unsubscribe`,
+//   createsend-ruby lib/createsend/subscriber.rb `unsubscribe`; the bulk import only adds). A
+//   subscriber the list does not hold answers 400 {Code: 203, Message: "Subscriber not in list or
+//   has already been removed."} (createsend-ruby users rescue Code 203 from the same answer; the Go
+//   client's tests, e.g. TestGetSubscriber_NotInList, carry the body), read as already removed.
+//   Unsubscribing rather than deleting (`DELETE /subscribers/{listId}.json?email=`, equally one per
+//   call) keeps the subscriber's history; either way the import (Resubscribe: false) does not bring
+//   the person back if they rejoin the segment, which the run reports as a skip.
 // - `GET /systemdate.json` → {SystemDate}; `GET /clients.json` → [{ClientID, Name}].
 //
 // Not confirmed (decisions below say how the adapter copes): the request rate allowed on list
@@ -290,6 +299,8 @@ export const campaignMonitor: DestinationAdapter<CampaignMonitorSettings, Campai
   exportDetails: detailsSchema,
   dataMatching,
   batchSize: CAMPAIGN_MONITOR_BATCH_LIMIT,
+  // No bulk unsubscribe: one call per member.
+  removalBatchSize: 1,
   limits: {
     maxMembersPerExport: 1_000_000,
     // The vendor publishes no rate for list endpoints (only that 429 exists). The promise is 1M
@@ -351,5 +362,21 @@ export const campaignMonitor: DestinationAdapter<CampaignMonitorSettings, Campai
     if (!(response.status >= 200 && response.status < 300) && !partial) throw callFailed(response, 'The subscriber import');
     const result = fromImportResult(response.body);
     return { succeeded: result.succeeded, failures: [...result.failures, ...skipped] };
+  },
+  async removeBatch(call, members) {
+    if (members.length === 0) return { succeeded: 0, failures: [] };
+    if (members.length > 1) {
+      throw new DestinationError('config', `A removal batch holds ${members.length} subscribers; Campaign Monitor unsubscribes one per call.`);
+    }
+    const email = members[0]!.email;
+    const response = await send(call, 'POST', `/subscribers/${encodeURIComponent(call.details.listId)}/unsubscribe.json`, { EmailAddress: email });
+    if (response.status >= 200 && response.status < 300) return { succeeded: 1, failures: [] };
+    const { code, message } = vendorCode(response.body);
+    // 203: not in the list or already removed — absent, as asked.
+    if (response.status === 400 && code === 203) return { succeeded: 1, failures: [] };
+    if (response.status === 400 && code === 1) {
+      return { succeeded: 0, failures: [{ email, status: 'failed', category: 'invalidRecord', code: '1', message: message ?? 'Invalid Email Address' }] };
+    }
+    throw callFailed(response, 'The unsubscribe');
   },
 };

@@ -127,6 +127,20 @@ export interface DestinationAdapter<Settings = any, Secrets = any, Details = any
   removeBatch?(call: DestinationCall<Settings, Secrets, Details>, members: MappedMember[]): Promise<BatchResult>;
   /** Members per removal call, when it differs from batchSize (vendors without a bulk form: 1). */
   removalBatchSize?: number;
+  /** Import-file vendors: what one batch (an import job) costs besides one token of the rate, for plans. */
+  importJob?: ImportJobCost;
+}
+
+/** The calls and time of one import job, as the adapter makes them (see shared/plans/predictRun.ts). */
+export interface ImportJobCost {
+  /** Calls per job besides its uploads and status polls (creating or running it, reading its report). */
+  fixedCalls: number;
+  /** Members per upload request inside a job (Google Ads: 10,000 operations); absent: one upload per job. */
+  membersPerRequest?: number;
+  /** The adapter's status polling: first wait, growth factor, longest wait. */
+  polling: { firstDelayMs: number; factor: number; maxDelayMs: number };
+  /** How long the vendor takes over one job. No vendor documents it: an assumption the plan says it makes. */
+  typicalSeconds: number;
 }
 
 /** What a segment export to this destination may ask for in `delivery`. */

@@ -488,6 +488,9 @@ export function createDotdigitalAdapter(options: DotdigitalAdapterOptions = {}):
     exportDetails: detailsSchema,
     dataMatching,
     batchSize: DOTDIGITAL_BATCH_SIZE,
+    // Each import: one upload, status polls, one report-faults read. dotdigital documents no import
+    // duration; 30 s per 50,000-contact file is an assumption the plan states.
+    importJob: { fixedCalls: 1, polling, typicalSeconds: 30 },
     limits: {
       // The seeds: up to 1 million profiles per export (a contract may lower it).
       maxMembersPerExport: 1_000_000,

@@ -364,6 +364,9 @@ export function createGoogleAdsAdapter(options: GoogleAdsAdapterOptions = {}): D
     exportDetails: detailsSchema,
     dataMatching,
     batchSize: MEMBERS_PER_JOB,
+    // Each job: create, addOperations requests of 10,000, run, status searches. Google documents
+    // no job duration (lists take up to 24 h to fill); 5 minutes a job is an assumption the plan states.
+    importJob: { fixedCalls: 2, membersPerRequest: operationsPerRequest, polling, typicalSeconds: 300 },
     limits: {
       maxMembersPerExport: 1_000_000,
       // One token per job. Google publishes no request rate for this service; a job a second is

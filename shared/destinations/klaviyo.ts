@@ -327,6 +327,9 @@ export function createKlaviyoAdapter(options: KlaviyoAdapterOptions = {}): Desti
     exportDetails: detailsSchema,
     dataMatching,
     batchSize: MAX_PROFILES_PER_JOB,
+    // Each job: one create call and status polls (import errors are read only when some failed).
+    // Klaviyo documents no job duration; 30 s per 10,000 profiles is an assumption the plan states.
+    importJob: { fixedCalls: 0, polling, typicalSeconds: 30 },
     limits: {
       // The seeds' default cap per export; a connection may lower it.
       maxMembersPerExport: 1_000_000,

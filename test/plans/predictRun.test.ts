@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { iterable } from '../../shared/destinations/iterable.js';
+import { dotdigital } from '../../shared/destinations/dotdigital.js';
+import { campaignMonitor } from '../../shared/destinations/campaignMonitor.js';
+import { PIPELINE_MEMBERS_PER_SECOND, START_SECONDS, pollsFor, predictRun, sendCalls, sharedFinishSeconds } from '../../shared/plans/predictRun.js';
+
+const ITERABLE_RATE = { requestsPerSecond: 5, burst: 5 };
+const LIFTED = { requestsPerSecond: 1_000_000, burst: 1_000_000 };
+
+describe('predictRun', () => {
+  it('counts one call per batch, and half a call per chunk boundary for the partial batches', () => {
+    expect(sendCalls(iterable, ITERABLE_RATE, 0)).toEqual({ calls: 0, chunks: 0 });
+    expect(sendCalls(iterable, ITERABLE_RATE, 999)).toEqual({ calls: 1, chunks: 1 });
+    // 1M at 5/s: 4 senders → 50-batch chunks of 50,000 → 20 chunks.
+    expect(sendCalls(iterable, ITERABLE_RATE, 1_000_000)).toEqual({ calls: 1_000 + 9, chunks: 20 });
+  });
+
+  it('predicts the rate floor plus the start when the rate binds', () => {
+    const prediction = predictRun(iterable, ITERABLE_RATE, { send: [1_000_000], remove: 0 });
+    expect(prediction.rateCalls).toBe(1_009);
+    expect(prediction.basis.rateSeconds).toBeCloseTo((1_009 - 5) / 5, 1);
+    expect(prediction.predictedSeconds).toBeCloseTo(START_SECONDS + (1_009 - 5) / 5, 1);
+  });
+
+  it('predicts the pipeline speed when the rate is lifted', () => {
+    const prediction = predictRun(campaignMonitor, LIFTED, { send: [1_000_000], remove: 0 });
+    expect(prediction.basis.rateSeconds).toBe(0);
+    expect(prediction.predictedSeconds).toBeCloseTo(START_SECONDS + 1_000_000 / PIPELINE_MEMBERS_PER_SECOND, 1);
+  });
+
+  it('adds removal calls at the adapter\'s removal batch size', () => {
+    const one = { ...iterable, removalBatchSize: 1 };
+    // 15,000 to send: three chunks of 5,000, so 15 batches and one partial batch expected.
+    expect(predictRun(one, ITERABLE_RATE, { send: [15_000], remove: 5_000 }).calls).toBe(16 + 5_000);
+    expect(predictRun(iterable, ITERABLE_RATE, { send: [15_000], remove: 5_000 }).calls).toBe(16 + 5);
+  });
+
+  it('counts an import vendor\'s uploads, polls and report reads, and the jobs\' own time', () => {
+    const job = dotdigital.importJob!;
+    // 1 s, 2 s, 4 s, 8 s, 16 s: a 30 s job is seen finished at the fifth poll (31 s).
+    expect(pollsFor(job, job.typicalSeconds)).toBe(5);
+    const prediction = predictRun(dotdigital, { requestsPerSecond: 35 / 60, burst: 3 }, { send: [100_000], remove: 0 });
+    expect(prediction.rateCalls).toBe(2);
+    expect(prediction.calls).toBe(2 * (1 + 1 + 5));
+    // One chunk: one sender, so its two jobs run one after the other.
+    expect(prediction.basis.jobSeconds).toBe(2 * job.typicalSeconds);
+  });
+
+  it('shares the rate with the runs active on the connection', () => {
+    // Alone: 100 calls at 1/s. With a run of 50 calls active: both at 0.5/s until it ends at 100 s.
+    expect(sharedFinishSeconds(100, [], 1)).toBeCloseTo(100);
+    expect(sharedFinishSeconds(100, [{ exportId: 'a', rateCalls: 50, startsInSeconds: 0 }], 1)).toBeCloseTo(150);
+    // A bigger one: ours ends first, at twice its own time.
+    expect(sharedFinishSeconds(100, [{ exportId: 'a', rateCalls: 500, startsInSeconds: 0 }], 1)).toBeCloseTo(200);
+    // A scheduled one after ours has ended changes nothing; one starting half-way adds its share.
+    expect(sharedFinishSeconds(100, [{ exportId: 'a', rateCalls: 500, startsInSeconds: 120 }], 1)).toBeCloseTo(100);
+    expect(sharedFinishSeconds(100, [{ exportId: 'a', rateCalls: 500, startsInSeconds: 50 }], 1)).toBeCloseTo(150);
+    const shared = predictRun(iterable, ITERABLE_RATE, { send: [100_000], remove: 0 }, [{ exportId: 'a', rateCalls: 100, startsInSeconds: 0 }]);
+    // No burst for us (the other run drains the bucket): 100 + 100 calls at 5/s.
+    expect(shared.basis.rateSeconds + shared.basis.sharedSeconds).toBeCloseTo(40, 0);
+  });
+
+  it('predicts only the start for a run with nothing to do', () => {
+    expect(predictRun(iterable, ITERABLE_RATE, { send: [], remove: 0 })).toMatchObject({ calls: 0, predictedSeconds: START_SECONDS });
+  });
+});

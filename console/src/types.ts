@@ -116,6 +116,9 @@ export interface RunView {
   counts: RunCounts;
   tasks: RunTask[];
   waitingFor?: string;
+  prediction?: { members: number; calls: number; rateCalls: number; predictedSeconds: number };
+  actualSeconds?: number | null;
+  provenance?: { lake: { etag: string; lastModified: string } | null; refreshId: string | null };
 }
 
 export interface RecordOutcome {

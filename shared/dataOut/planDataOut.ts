@@ -6,7 +6,7 @@ import { lakeContainer, sendQueueMessage } from '../storage/clients.js';
 import { QUEUES } from '../storage/names.js';
 import type { ExportRecord } from '../exports/exportDefinition.js';
 import { ANNOTATIONS, annotation, type CdmLocalEntity } from '../lake/cdmModel.js';
-import { findEntity, listSegments, partitionBlobs, readModel, recordBoundaries, type LakeSegment } from '../lake/lakeReader.js';
+import { findEntity, listSegments, partitionBlobs, readModelVersioned, recordBoundaries, type LakeSegment } from '../lake/lakeReader.js';
 import { DestinationError } from '../destinations/destinationError.js';
 import { azureBlob, destinationContainer, endpointFor, probeContainer, toDestinationError, type AzureBlobDetails, type AzureBlobSettings } from '../destinations/azureBlob.js';
 import type { DestinationAccess } from '../runs/destinationAccess.js';
@@ -52,7 +52,7 @@ export async function planDataOut(run: RunRecord, record: ExportRecord, access: 
   const settings = access.call.settings as AzureBlobSettings;
 
   const lake = lakeContainer();
-  const model = await readModel(lake);
+  const { model, version: lakeVersion } = await readModelVersioned(lake);
   const sources: Source[] = [];
   if (record.kind === 'dataOut') {
     if (record.entities.length === 0) return fail('The export names no entity; choose at least one (GET /api/entities lists them).');
@@ -202,6 +202,7 @@ export async function planDataOut(run: RunRecord, record: ExportRecord, access: 
   );
   await updateRun(run.exportId, run.id, (current) => ({
     ...current,
+    provenance: { lake: lakeVersion, refreshId: current.provenance?.refreshId ?? null },
     segments: plannedSegments,
     preparedDetails: { ...details, dataOut: { mode, folder: `${plan.exportFolder}/${plan.folderName}` } },
     chunksTotal: chunks.length,

@@ -65,11 +65,27 @@ export interface LakeRecord {
   values: string[];
 }
 
+/** Which model.json was read: a run's provenance (the lake snapshot it exported). */
+export interface ModelVersion {
+  etag: string;
+  lastModified: string;
+}
+
 /** Reads and validates model.json. */
 export async function readModel(containerClient: ContainerClient): Promise<CdmModel> {
+  return (await readModelVersioned(containerClient)).model;
+}
+
+/** Reads and validates model.json, with the ETag and last-modified time of the version read. */
+export async function readModelVersioned(containerClient: ContainerClient): Promise<{ model: CdmModel; version: ModelVersion }> {
   let buffer: Buffer;
+  let version: ModelVersion;
   try {
-    buffer = await containerClient.getBlobClient(MODEL_BLOB).downloadToBuffer();
+    const response = await containerClient.getBlobClient(MODEL_BLOB).download();
+    const parts: Buffer[] = [];
+    for await (const part of response.readableStreamBody as AsyncIterable<Buffer>) parts.push(Buffer.from(part));
+    buffer = Buffer.concat(parts);
+    version = { etag: response.etag ?? '', lastModified: response.lastModified?.toISOString() ?? '' };
   } catch (error) {
     const status = (error as { statusCode?: number }).statusCode;
     if (status === 404) {
@@ -91,7 +107,7 @@ export async function readModel(containerClient: ContainerClient): Promise<CdmMo
       .join('; ');
     throw new LakeError(`The lake's ${MODEL_BLOB} is invalid: ${issues}`);
   }
-  return parsed.data;
+  return { model: parsed.data, version };
 }
 
 function localEntities(model: CdmModel): CdmLocalEntity[] {

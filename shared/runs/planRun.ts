@@ -8,7 +8,8 @@ import type { DestinationAdapter } from '../destinations/destination.js';
 import { DestinationError } from '../destinations/destinationError.js';
 import { findConnection } from '../connections/connectionStore.js';
 import { segmentsOf } from '../lake/segmentCatalog.js';
-import { partitionBlobs, readModel, recordBoundaries, type PartitionBlob } from '../lake/lakeReader.js';
+import { partitionBlobs, readModelVersioned, recordBoundaries, type PartitionBlob } from '../lake/lakeReader.js';
+import { recordedPrediction } from '../plans/predictionAtStart.js';
 import { UnionOverLimit, writeSegmentUnion } from './segmentUnion.js';
 import { duplicatesIn, findDuplicateRows, saveChunkDuplicates } from './duplicateMembers.js';
 import { matchingPlan } from './dataMatching.js';
@@ -101,7 +102,7 @@ export async function planRun(message: PlanRunMessage, log: Logger = silentLogge
   if (record.kind === 'dataOut' || destination.type === AZURE_BLOB_TYPE) return planDataOut(run, record, access, log);
 
   const container = lakeContainer();
-  const model = await readModel(container);
+  const { model, version: lakeVersion } = await readModelVersioned(container);
   const lakeSegments = segmentsOf(model);
   const planned: PlannedSegment[] = [];
   for (const segmentId of record.segments) {
@@ -193,7 +194,13 @@ export async function planRun(message: PlanRunMessage, log: Logger = silentLogge
     }
   }
 
-  await updateRun(run.exportId, run.id, (current) => (isTerminal(current.status) ? undefined : { ...current, segments: sources.map((source) => source.segment), preparedDetails, chunksTotal: chunks.length }));
+  const send = destination.listPerSegment ? sources.map((source) => source.segment.memberCount) : [totalMembers];
+  const prediction = await recordedPrediction(run, connection.id, destination, access.rateLimit, { send, remove: 0 }, model, log);
+  await updateRun(run.exportId, run.id, (current) =>
+    isTerminal(current.status)
+      ? undefined
+      : { ...current, segments: sources.map((source) => source.segment), preparedDetails, chunksTotal: chunks.length, prediction, provenance: { lake: lakeVersion, refreshId: current.provenance?.refreshId ?? null } },
+  );
   await recordPlannedChunks(run.id, chunks);
   for (const chunk of chunks) {
     await sendQueueMessage(QUEUES.exportChunks, { exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId } satisfies ChunkMessage);

@@ -78,8 +78,26 @@ export interface RunRecord {
   recoveredAt?: number;
   /** When the row was last written (storage time, epoch ms; read-only). */
   writtenAt?: number;
+  /** What the run was predicted to cost when it started (shared/plans/predictRun.ts). */
+  prediction?: RunPrediction;
+  /** What the run read: the lake's model.json version, and the refresh that fired it. */
+  provenance?: RunProvenance;
   etag: string;
 }
+
+export const runPrediction = z.object({
+  members: z.number().describe('Members the prediction was made for (sent and removed).'),
+  calls: z.number().describe('Vendor calls predicted: batches, removals, import jobs with their polls.'),
+  rateCalls: z.number().describe('Of those, calls that each take a token of the connection\'s rate.'),
+  predictedSeconds: z.number().describe('Predicted time from the start of planning to the end of the run.'),
+});
+export type RunPrediction = z.infer<typeof runPrediction>;
+
+export const runProvenance = z.object({
+  lake: z.object({ etag: z.string(), lastModified: z.string() }).nullable().describe('The lake snapshot the run read: model.json\'s ETag and last-modified time.'),
+  refreshId: z.string().nullable().describe('The refresh whose end fired the run, if one did.'),
+});
+export type RunProvenance = z.infer<typeof runProvenance>;
 
 export const runView = z.object({
   id: z.string(),
@@ -94,5 +112,8 @@ export const runView = z.object({
   counts: runCounts,
   tasks: z.array(runTask),
   waitingFor: z.string().optional(),
+  prediction: runPrediction.optional().describe('What the run was predicted to cost when it started (as POST /exports/{id}/plan predicts).'),
+  actualSeconds: z.number().nullable().optional().describe('Seconds since the run started, to its end once ended: beside prediction.predictedSeconds.'),
+  provenance: runProvenance.optional(),
 });
 export type RunView = z.infer<typeof runView>;

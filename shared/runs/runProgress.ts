@@ -36,5 +36,8 @@ export async function toRunView(run: RunRecord): Promise<RunView> {
     counts,
     tasks,
     ...(run.waitingFor ? { waitingFor: run.waitingFor } : {}),
+    ...(run.prediction ? { prediction: run.prediction } : {}),
+    actualSeconds: run.startedAt ? Math.round((Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.startedAt)) / 100) / 10 : null,
+    ...(run.provenance ? { provenance: run.provenance } : {}),
   };
 }

@@ -25,6 +25,8 @@ interface RunRow {
   tasks: string;
   recoveries?: number;
   recoveredAt?: number;
+  prediction?: string;
+  provenance?: string;
 }
 
 /** Newest first in a partition scan, unique, and safe in URLs. */
@@ -58,6 +60,8 @@ function toRow(run: RunRecord): RunRow & { partitionKey: string; rowKey: string 
     tasks: toJson(run.tasks),
     recoveries: run.recoveries ?? 0,
     recoveredAt: run.recoveredAt ?? 0,
+    prediction: toJson(run.prediction ?? null),
+    provenance: toJson(run.provenance ?? null),
   };
 }
 
@@ -83,6 +87,8 @@ function fromRow(row: RunRow & { partitionKey?: string; rowKey?: string; etag: s
     recoveries: row.recoveries ?? 0,
     recoveredAt: row.recoveredAt ?? 0,
     writtenAt: Date.parse(row.timestamp ?? '') || 0,
+    ...optional('prediction', fromJson<RunRecord['prediction'] | null>(row.prediction ?? '', null)),
+    ...optional('provenance', fromJson<RunRecord['provenance'] | null>(row.provenance ?? '', null)),
     etag: row.etag,
   };
 }
@@ -132,4 +138,9 @@ export async function listRuns(exportId: string, top: number, continuationToken?
   const page = await pages.next();
   if (page.done) return { runs: [] };
   return { runs: page.value.map(fromRow), continuationToken: page.value.continuationToken };
+}
+
+/** A field present only when stored, so older rows read as they were written. */
+function optional<K extends string, V>(key: K, value: V | null): { [P in K]?: V } {
+  return (value === null ? {} : { [key]: value }) as { [P in K]?: V };
 }

@@ -44,7 +44,7 @@ export async function startRun(
   principal: Principal,
   exportId: string,
   trigger: RunTrigger,
-  options: { status?: 'queued' | 'waiting'; waitingFor?: string; reason?: string } = {},
+  options: { status?: 'queued' | 'waiting'; waitingFor?: string; reason?: string; refreshId?: string } = {},
 ): Promise<RunRecord> {
   const runId = newRunId();
   const record = await claimExport(exportId, runId);
@@ -67,6 +67,8 @@ export async function startRun(
     preparedDetails: null,
     cancelRequested: false,
     waitingFor: options.waitingFor ?? null,
+    // The lake snapshot is added by the planner when it reads model.json.
+    provenance: { lake: null, refreshId: options.refreshId ?? null },
     tasks: [
       { name: 'plan', status: 'pending', startedAt: null, finishedAt: null },
       { name: 'send', status: 'pending', startedAt: null, finishedAt: null },

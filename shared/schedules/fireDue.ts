@@ -9,7 +9,7 @@ import { startRun } from '../runs/startRun.js';
 import { findRun, listRuns } from '../runs/runStore.js';
 import { isTerminal, type RunTrigger } from '../runs/run.js';
 import { runningDependencies, waitingReason } from './dependencies.js';
-import { claimMark, findMark, markBlocked, markFired, MARK_LEASE_MS } from './scheduleMarks.js';
+import { claimMark, findMark, markBlocked, markFired, MARK_LEASE_MS, refreshIdOfDueKey } from './scheduleMarks.js';
 
 /** Who starts the runs of schedules. */
 export const SCHEDULER: Principal = { id: 'scheduler', name: 'Scheduler', roles: ['system'] };
@@ -87,7 +87,8 @@ export async function fireDue(record: ExportRecord, due: Due, refreshes: Refresh
   const dependencies = runningDependencies(latest, refreshes, now);
   const waitFor = dependencies[0];
   try {
-    const run = await startRun(SCHEDULER, latest.id, due.trigger, waitFor ? { status: 'waiting', waitingFor: waitFor.id, reason: waitingReason(waitFor) } : {});
+    const refreshId = due.trigger === 'systemRefresh' ? refreshIdOfDueKey(due.key) : undefined;
+    const run = await startRun(SCHEDULER, latest.id, due.trigger, { ...(waitFor ? { status: 'waiting', waitingFor: waitFor.id, reason: waitingReason(waitFor) } : {}), refreshId });
     await markFired(latest.id, due.key, claim.etag, run.id);
     return outcome(waitFor ? 'waiting' : 'started', { runId: run.id });
   } catch (error) {

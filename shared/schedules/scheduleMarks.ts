@@ -48,6 +48,11 @@ export function dueKeyForRefresh(refreshId: string): string {
   return `refresh-${refreshId}`;
 }
 
+/** The refresh a due key stands for, if it is a refresh's (see dueKeyForRefresh). */
+export function refreshIdOfDueKey(dueKey: string): string | undefined {
+  return dueKey.startsWith('refresh-') ? dueKey.slice('refresh-'.length) : undefined;
+}
+
 function fromRow(exportId: string, dueKey: string, row: MarkRow & { etag: string }): ScheduleMark {
   return {
     exportId,

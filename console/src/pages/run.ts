@@ -86,6 +86,11 @@ export async function renderRun({ main, params, onLeave }: PageContext): Promise
           ['Started', formatTime(run.startedAt)],
           ['Finished', formatTime(run.finishedAt)],
           ['Duration', run.startedAt ? formatDuration(((run.finishedAt ? Date.parse(run.finishedAt) : Date.now()) - Date.parse(run.startedAt)) / 1000) : '—'],
+          // Predicted beside actual: what the plan said at the start, and the time so far (or in all).
+          ['Predicted', run.prediction ? `${formatDuration(run.prediction.predictedSeconds)}, ${formatNumber(run.prediction.calls)} vendor calls` : '—'],
+          ['Actual time', formatDuration(run.actualSeconds ?? null)],
+          ['Lake snapshot', run.provenance?.lake ? `model.json ${run.provenance.lake.etag}, modified ${formatTime(run.provenance.lake.lastModified)}` : '—'],
+          ...(run.provenance?.refreshId ? [['Fired by refresh', run.provenance.refreshId]] : []),
           ['Throughput', send?.membersPerSecond !== undefined ? `${formatNumber(Math.round(send.membersPerSecond))} members/s` : '—'],
           ['ETA', terminal ? '—' : formatDuration(send?.etaSeconds ?? null)],
           ...(run.waitingFor ? [['Waiting for refresh', run.waitingFor]] : []),

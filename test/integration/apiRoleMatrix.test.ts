@@ -67,6 +67,7 @@ const knownGood: Record<string, () => Promise<Call>> = {
   duplicateExport: async () => ({ path: `/exports/${fixtures.exportId}/duplicate` }),
   disconnectExport: async () => ({ path: `/exports/${await freshExport()}/disconnect` }),
   startRun: async () => ({ path: `/exports/${await freshExport()}/runs` }),
+  planExport: async () => ({ path: `/exports/${fixtures.exportId}/plan` }),
   listRuns: async () => ({ path: `/exports/${fixtures.exportId}/runs` }),
   getRun: async () => ({ path: `/exports/${fixtures.exportId}/runs/${fixtures.runId}` }),
   listRunRecords: async () => ({ path: `/exports/${fixtures.exportId}/runs/${fixtures.runId}/records` }),

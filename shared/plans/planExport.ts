@@ -1,0 +1,115 @@
+// `POST /exports/{id}/plan`: what a run of the export would do if started now — members,
+// eligibility, changes since the last delivery, vendor calls and the time at the connection's
+// rate with the other runs on that connection. Nothing is sent and nothing stored but an audit line.
+import { z } from 'zod';
+import type { Principal } from '../auth/principal.js';
+import { recordAudit } from '../audit/auditLog.js';
+import { Unprocessable } from '../errors.js';
+import { getExportWithConnection } from '../exports/manageExports.js';
+import { eligibilityOf, maxMembersFor } from '../exports/eligibility.js';
+import { destinationFor } from '../destinations/registry.js';
+import { loadLakeModel, segmentsOf, type SegmentSummary } from '../lake/segmentCatalog.js';
+import { rateLimitFor } from '../runs/destinationAccess.js';
+import { AZURE_BLOB_TYPE } from '../destinations/azureBlob.js';
+import type { ExportRecord } from '../exports/exportDefinition.js';
+import type { DestinationAdapter } from '../destinations/destination.js';
+import { connectionLoad } from './connectionLoad.js';
+import { predictRun } from './predictRun.js';
+
+export const exportPlan = z.object({
+  members: z.number().describe('Members the export\'s segments hold now (several segments to one list: the sum, an upper bound until the run removes repeats).'),
+  eligible: z.boolean().describe('Whether a run started now would send (false: it would be skipped or fail; warnings say why).'),
+  warnings: z.array(z.string()),
+  changes: z
+    .object({ added: z.number(), updated: z.number(), removed: z.number(), unchanged: z.number() })
+    .nullable()
+    .describe('Delivery mode changes: members joined, changed, left and unchanged since the last delivery; null when the run sends everyone.'),
+  calls: z.number().describe('Vendor calls the run would make: batches, removal calls, import jobs with their uploads and status polls (not the one-time setup such as finding the list).'),
+  predictedSeconds: z.number().describe('Predicted time from start to end at the connection\'s rate, sharing it with the runs active or scheduled on that connection within the hour.'),
+  basis: z.object({
+    requestsPerSecond: z.number().nullable().describe('The connection\'s rate (null: not limited).'),
+    rateSeconds: z.number(),
+    pipelineSeconds: z.number(),
+    jobSeconds: z.number(),
+    sharedSeconds: z.number().describe('Seconds added by other runs on the connection.'),
+    startSeconds: z.number(),
+    otherRuns: z.array(z.object({ exportId: z.string(), runId: z.string().optional(), rateCalls: z.number(), startsInSeconds: z.number() })),
+  }),
+});
+export type ExportPlan = z.infer<typeof exportPlan>;
+
+/** The members a run sends, one figure per list it sends to. */
+function membersPerList(destination: DestinationAdapter, segments: SegmentSummary[]): number[] {
+  const counts = segments.map((segment) => segment.memberCount);
+  return destination.listPerSegment ? counts : [counts.reduce((sum, count) => sum + count, 0)];
+}
+
+function requirePlannable(record: ExportRecord): asserts record is ExportRecord & { connectionId: string } {
+  if (record.kind === 'dataOut' || record.connectionType === AZURE_BLOB_TYPE) {
+    throw new Unprocessable(
+      `Export '${record.name}' writes files to storage, with no vendor calls or rate to predict. Plans are for segment exports to a marketing destination; this export's runs show their files and rows in GET /api/exports/${record.id}/runs.`,
+    );
+  }
+  if (!record.connectionId) throw new Unprocessable(`Export '${record.name}' has no connection; choose one (PATCH /api/exports/${record.id} with connectionId) before planning it.`);
+}
+
+export async function planExport(principal: Principal, exportId: string, now = new Date()): Promise<ExportPlan> {
+  const { record, connection } = await getExportWithConnection(exportId);
+  requirePlannable(record);
+  if (!connection) throw new Unprocessable(`Export '${record.name}' lost its connection; choose another before planning it.`);
+  const destination = destinationFor(connection.type);
+  const rate = rateLimitFor(destination, connection);
+  const lakeSegments = segmentsOf(await loadLakeModel());
+
+  const warnings: string[] = [];
+  let eligible = true;
+  const chosen: SegmentSummary[] = [];
+  for (const id of record.segments) {
+    const segment = lakeSegments.find((candidate) => candidate.id === id);
+    if (!segment) {
+      eligible = false;
+      warnings.push(`Segment '${id}' no longer exists in the lake: a run would fail.`);
+      continue;
+    }
+    const eligibility = eligibilityOf(segment, destination, undefined, record.details);
+    if (!eligibility.eligible) {
+      eligible = false;
+      warnings.push(`${eligibility.reason} A run would be skipped.`);
+    }
+    chosen.push(segment);
+  }
+  const send = membersPerList(destination, chosen);
+  const members = send.reduce((sum, count) => sum + count, 0);
+  const limit = maxMembersFor(destination, connection.limits);
+  if (send.some((count) => count > limit)) {
+    eligible = false;
+    warnings.push(`The export has ${members.toLocaleString('en-US')} members; ${destination.displayName} takes at most ${limit.toLocaleString('en-US')} per export, so a run would be skipped.`);
+  }
+  if (chosen.length > 1 && !destination.listPerSegment) {
+    warnings.push('Several segments share one list: members are counted once per segment here; the run sends each email once, so it may send fewer.');
+  }
+  if (destination.importJob) {
+    warnings.push(`${destination.displayName} documents no import duration: the time assumes ${destination.importJob.typicalSeconds} s per import job of up to ${destination.batchSize.toLocaleString('en-US')} members.`);
+  }
+
+  const load = await connectionLoad(record.id, connection.id, destination, rate, lakeSegments, now);
+  warnings.push(...load.notes);
+  const work = eligible ? { send, remove: 0 } : { send: [], remove: 0 };
+  const prediction = predictRun(destination, rate, work, load.competing);
+  if (prediction.basis.sharedSeconds > 0) {
+    warnings.push(
+      `${load.competing.length} other run${load.competing.length === 1 ? '' : 's'} share${load.competing.length === 1 ? 's' : ''} this connection's rate within the hour, adding about ${Math.round(prediction.basis.sharedSeconds)} s.`,
+    );
+  }
+  const plan: ExportPlan = {
+    members,
+    eligible,
+    warnings,
+    changes: null,
+    calls: prediction.calls,
+    predictedSeconds: prediction.predictedSeconds,
+    basis: { ...prediction.basis, otherRuns: load.competing.map((other) => ({ ...other, startsInSeconds: Math.round(other.startsInSeconds) })) },
+  };
+  await recordAudit(principal, 'export.plan', { type: 'export', id: record.id, name: record.name }, { members, eligible, calls: plan.calls, predictedSeconds: plan.predictedSeconds });
+  return plan;
+}

@@ -105,6 +105,8 @@ try {
   const call = await adminApi(stack.apiUrl, key);
   const connection = await call('POST', '/connections', { name: 'bench', type, privacyConsent: true, ...setup.connection });
   const created = await call('POST', '/exports', { name: 'bench', connectionId: connection.id, segments: ['Segment_AllCustomers'], mapping: setup.mapping, details: setup.details });
+  // What the plan predicts for the run, to stand beside what it takes.
+  const plan = await call('POST', `/exports/${created.id}/plan`);
   const started = Date.now();
   const { runId } = await call('POST', `/exports/${created.id}/runs`);
   let run: any;
@@ -129,6 +131,7 @@ try {
         setupSeconds,
         wallSeconds,
         membersPerSecond: Math.round(profiles / wallSeconds),
+        plan: { calls: plan.calls, predictedSeconds: plan.predictedSeconds, predictedOverWall: Number((plan.predictedSeconds / wallSeconds).toFixed(3)) },
         floorSeconds: Number.isFinite(rate) ? Math.max(0, (calls - engineRate.burst) / rate) : null,
         ...(Number.isFinite(rate) ? { wallOverFloor: Number((wallSeconds / Math.max(1, (calls - engineRate.burst) / rate)).toFixed(3)) } : {}),
         functionTimeout: values['function-timeout'] ?? 'host.json',

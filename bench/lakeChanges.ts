@@ -16,6 +16,10 @@ export interface LakeChangeOptions {
   deleteRate: number;
   inserts: number;
   seed?: number;
+  /** The attribute an update changes (default City). */
+  changedAttribute?: string;
+  /** When set, each added row gets an email of its own in this attribute (audience exports key by email). */
+  emailAttribute?: string;
 }
 
 export interface LakeChanges {
@@ -39,7 +43,8 @@ export async function changeLakeEntity(options: LakeChangeOptions): Promise<Lake
   const model = await readModel(containerClient);
   const entity = model.entities.find((candidate) => candidate.name === options.entity);
   if (!entity) throw new Error(`No entity ${options.entity} in the lake`);
-  const changed = Math.max(0, entity.attributes.findIndex((attribute) => attribute.name === 'City'));
+  const changed = Math.max(0, entity.attributes.findIndex((attribute) => attribute.name === (options.changedAttribute ?? 'City')));
+  const emailColumn = options.emailAttribute ? entity.attributes.findIndex((attribute) => attribute.name === options.emailAttribute) : -1;
   const prefix = `g${new Date().toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}/${entity.name}/`;
   const changes: LakeChanges = { updated: new Set(), deleted: new Set(), inserted: new Set(), rows: 0 };
   const partitions: { name: string; location: string; rows: number }[] = [];
@@ -73,6 +78,7 @@ export async function changeLakeEntity(options: LakeChangeOptions): Promise<Lake
         changes.inserted.add(key);
         const values = [...(template ?? entity.attributes.map(() => ''))];
         values[0] = key;
+        if (emailColumn >= 0) values[emailColumn] = `joined-${seed}-${added}@bench.example.com`;
         const wait = writer.write(values);
         if (wait) await wait;
       }
@@ -91,7 +97,10 @@ export async function changeLakeEntity(options: LakeChangeOptions): Promise<Lake
         ? candidate
         : {
             ...candidate,
-            annotations: [...(candidate.annotations ?? []).filter((item) => item.name !== ANNOTATIONS.rowCount), { name: ANNOTATIONS.rowCount, value: String(changes.rows) }],
+            // A segment entity's member count follows its rows too.
+            annotations: (candidate.annotations ?? []).some((item) => item.name === ANNOTATIONS.memberCount)
+              ? [...(candidate.annotations ?? []).filter((item) => item.name !== ANNOTATIONS.rowCount && item.name !== ANNOTATIONS.memberCount), { name: ANNOTATIONS.rowCount, value: String(changes.rows) }, { name: ANNOTATIONS.memberCount, value: String(changes.rows) }]
+              : [...(candidate.annotations ?? []).filter((item) => item.name !== ANNOTATIONS.rowCount), { name: ANNOTATIONS.rowCount, value: String(changes.rows) }],
             partitions: partitions.map((partition, number) => ({
               ...candidate.partitions[number],
               name: partition.name,

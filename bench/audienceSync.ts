@@ -1,0 +1,154 @@
+// Audience sync against a full resend, and the plan's prediction against what the run did, on the
+// whole local stack (Functions host, Azurite, Key Vault emulator, the vendor's simulator):
+//   node dist/bench/audienceSync.js [--destination iterable] [--profiles 1000000] [--rate documented|unlimited|N]
+// 1. Export A (`delivery: {mode: 'changes', removals: true}`) runs first: it sends everyone.
+// 2. The segment changes as a refresh would change it: 1% of members updated (a mapped field),
+//    0.5% join, 0.5% leave (bench/lakeChanges.ts).
+// 3. Export A runs again (joined + changed sent, leavers removed); export B (`mode: 'full'`, the
+//    same segment and list) runs once for comparison: everyone sent again.
+// Before every run `POST /exports/{id}/plan` is asked, so each run's prediction stands beside its
+// wall time (from POST …/runs until the run view shows it ended) and the simulator's calls.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { startStack } from '../local/stack.js';
+import { adminApi } from './benchApi.js';
+import { changeLakeEntity } from './lakeChanges.js';
+import { destinationFor } from '../shared/destinations/registry.js';
+
+const { values } = parseArgs({
+  options: {
+    destination: { type: 'string', default: 'iterable' },
+    profiles: { type: 'string', default: '1000000' },
+    rate: { type: 'string', default: 'documented' },
+    /** Share of members whose mapped values change, join and leave. */
+    changed: { type: 'string', default: '0.01' },
+    joined: { type: 'string', default: '0.005' },
+    left: { type: 'string', default: '0.005' },
+  },
+});
+
+// Iterable by default: batches of 1,000 at a documented 5 requests/s make a 1M full run about
+// 200 s — long enough for the rate to be what the plan predicts, short enough to run three times.
+// (Campaign Monitor's 2/s would take 8 min a full run; Mailchimp's 500-member batches at 10/s
+// are about the same as Iterable.)
+const SETUPS: Record<string, { setting: string; connection: Record<string, unknown>; details: Record<string, unknown>; mapping: Record<string, string>; unlimited: Record<string, unknown> }> = {
+  iterable: {
+    setting: 'ITERABLE_API_URL',
+    connection: { secrets: { apiKey: 'bench-key' } },
+    details: {},
+    mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName', city: 'City' },
+    unlimited: { rateLimit: false },
+  },
+  mailchimp: {
+    setting: 'MAILCHIMP_API_URL',
+    connection: { secrets: { apiKey: '0123456789abcdef0123456789abcdef-us19' } },
+    details: { listId: 'bench' },
+    mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName', city: 'City' },
+    unlimited: {},
+  },
+};
+const type = values.destination!;
+const setup = SETUPS[type];
+if (!setup) throw new Error(`Unknown destination ${type}; one of ${Object.keys(SETUPS).join(', ')}`);
+const adapter = destinationFor(type);
+const profiles = Number(values.profiles);
+const rate = values.rate === 'documented' ? adapter.limits.requestsPerSecond : values.rate === 'unlimited' ? Infinity : Number(values.rate);
+const engineRate = Number.isFinite(rate) ? { requestsPerSecond: rate, burst: values.rate === 'documented' ? adapter.limits.burst : Math.max(1, Math.ceil(rate)) } : { requestsPerSecond: 1_000_000, burst: 1_000_000 };
+const simulatorOptions: Record<string, unknown> = values.rate === 'unlimited' ? setup.unlimited : {};
+if (Number.isFinite(rate) && values.rate !== 'documented') simulatorOptions.rateLimit = { requestsPerSecond: rate, burst: Math.max(1, Math.ceil(rate)) };
+
+const dataDir = mkdtempSync(join(tmpdir(), 'outflow-bench-'));
+const key = randomBytes(32).toString('base64url');
+const stack = await startStack({
+  dataDir,
+  seedProfiles: profiles,
+  seedKind: 'b2c',
+  authSigningKey: key,
+  simulatorOptions: { [setup.setting]: simulatorOptions },
+  settings: { DESTINATION_RATE_LIMITS: JSON.stringify({ [type]: engineRate }) },
+});
+const counters = () => ({ ...((stack.simulators.find((simulator) => simulator.setting === setup.setting)?.instance as any)?.state?.counters ?? {}) }) as Record<string, number>;
+const difference = (after: Record<string, number>, before: Record<string, number>) =>
+  Object.fromEntries(Object.entries(after).flatMap(([name, value]) => (typeof value === 'number' && value !== (before[name] ?? 0) ? [[name, value - (before[name] ?? 0)]] : [])));
+
+try {
+  const call = await adminApi(stack.apiUrl, key);
+  const connection = await call('POST', '/connections', { name: 'bench', type, privacyConsent: true, ...setup.connection });
+  const exportOf = async (name: string, delivery: Record<string, unknown>) =>
+    (await call('POST', '/exports', { name, connectionId: connection.id, segments: ['Segment_AllCustomers'], mapping: setup.mapping, details: setup.details, delivery, schedule: { active: false, mode: 'systemRefresh' } })).id as string;
+  const sync = await exportOf('audience sync', { mode: 'changes', removals: true });
+  const full = await exportOf('full resend', { mode: 'full', removals: false });
+
+  const results: Record<string, unknown>[] = [];
+  async function planAndRun(label: string, exportId: string): Promise<void> {
+    const planStarted = Date.now();
+    const plan = await call('POST', `/exports/${exportId}/plan`);
+    const planSeconds = (Date.now() - planStarted) / 1000;
+    const before = counters();
+    const started = Date.now();
+    const { runId } = await call('POST', `/exports/${exportId}/runs`);
+    let run: any;
+    for (;;) {
+      run = await call('GET', `/exports/${exportId}/runs/${runId}`).catch((error: Error) => (/fetch failed/.test(error.message) ? { status: 'unread' } : Promise.reject(error)));
+      if (['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'].includes(run.status)) break;
+      if (Date.now() - started > 60 * 60_000) throw new Error('run did not finish within an hour');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const wallSeconds = (Date.now() - started) / 1000;
+    const calls = difference(counters(), before);
+    const result = {
+      run: label,
+      status: run.status,
+      counts: run.counts,
+      plan: { members: plan.members, changes: plan.changes, calls: plan.calls, predictedSeconds: plan.predictedSeconds, basis: plan.basis, planSeconds },
+      wallSeconds,
+      runActualSeconds: run.actualSeconds,
+      predictedOverActual: Number((plan.predictedSeconds / wallSeconds).toFixed(3)),
+      simulatorCalls: calls,
+      load: loadavg().map((load) => load.toFixed(1)).join('/'),
+    };
+    results.push(result);
+    console.log(JSON.stringify(result));
+  }
+
+  await planAndRun('sync: first run (everyone)', sync);
+  const lake = BlobServiceClient.fromConnectionString(stack.azurite.connectionString).getContainerClient('lake');
+  const changeStarted = Date.now();
+  const left = Number(values.left);
+  const changes = await changeLakeEntity({
+    containerClient: lake,
+    entity: 'Segment_AllCustomers',
+    updateRate: Number(values.changed),
+    deleteRate: left,
+    inserts: Math.round(profiles * Number(values.joined)),
+    changedAttribute: 'City',
+    emailAttribute: 'Email',
+  });
+  const lakeChange = { updated: changes.updated.size, left: changes.deleted.size, joined: changes.inserted.size, rows: changes.rows, seconds: (Date.now() - changeStarted) / 1000 };
+  console.log(JSON.stringify({ lakeChange }));
+  await planAndRun('sync: changes + removals', sync);
+  await planAndRun('full resend of the changed segment', full);
+
+  console.log(
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GB, Node ${process.version}, load ${loadavg().map((load) => load.toFixed(1)).join('/')}`,
+        destination: type,
+        profiles,
+        rate: Number.isFinite(rate) ? `${rate} requests/s${values.rate === 'documented' ? ' (documented)' : ''}` : 'lifted',
+        lakeChange,
+        results,
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  await stack.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}

@@ -3,7 +3,7 @@
 //   [--rate 2 --burst 4] [--seed 1] [--server-error-rate 0.05] [--connection-reset-rate 0.01]
 //   [--latency-ms 50] [--no-auto-create-lists]
 import { parseArgs } from 'node:util';
-import { DEFAULT_RATE_LIMIT, startCampaignMonitorSimulator, type Faults } from './campaignMonitorSimulator.js';
+import { STAND_IN_RATE_LIMIT, startCampaignMonitorSimulator, type Faults } from './campaignMonitorSimulator.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,9 +37,10 @@ const faults: Faults = {
 const simulator = await startCampaignMonitorSimulator({
   port: number('port', values.port),
   apiKeys: values['api-key'],
-  rateLimit: values['no-rate-limit']
+  // No rate is published: a bucket only when --rate or --burst asks for one.
+  rateLimit: values['no-rate-limit'] || (values.rate === undefined && values.burst === undefined)
     ? false
-    : { requestsPerSecond: number('rate', values.rate) ?? DEFAULT_RATE_LIMIT.requestsPerSecond, burst: number('burst', values.burst) ?? DEFAULT_RATE_LIMIT.burst },
+    : { requestsPerSecond: number('rate', values.rate) ?? STAND_IN_RATE_LIMIT.requestsPerSecond, burst: number('burst', values.burst) ?? STAND_IN_RATE_LIMIT.burst },
   faults,
   autoCreateLists: !values['no-auto-create-lists'],
 });

@@ -42,9 +42,9 @@ export interface CampaignMonitorSimulatorOptions {
   port?: number;
   /** Accepted API keys; absent: any non-empty key is accepted (local demos). */
   apiKeys?: string[];
-  /** Token bucket per API key; absent: the adapter's declared 2/s, burst 4. `false`: no limit (and no headers). */
+  /** Token bucket per API key; absent or `false`: no limit and no X-RateLimit headers (the vendor publishes no number). */
   rateLimit?: RateLimit | false;
-  /** Also send Retry-After on 429 (the vendor documents only X-RateLimit-Reset). Default true. */
+  /** Also send Retry-After on 429. Default false: the vendor documents only X-RateLimit-Reset (vendorFacts.ts). */
   retryAfterHeader?: boolean;
   faults?: Faults;
   /**
@@ -153,9 +153,10 @@ export interface CampaignMonitorSimulator {
   stop(): Promise<void>;
 }
 
-// No request rate is published (vendorFacts.ts marks 2/s an assumption); the default bucket is a
-// stated stand-in. The import cap is documented.
-export const DEFAULT_RATE_LIMIT: RateLimit = { requestsPerSecond: VENDOR_FACTS['campaign-monitor'].requestsPerSecond.value, burst: 4 };
+// No request rate is published (vendorFacts.ts marks the adapter's 2/s an assumption), so the
+// simulator limits nothing unless given a bucket; tests give one below the adapter's guess. This
+// stand-in is what the command line uses when asked for a rate. The import cap is documented.
+export const STAND_IN_RATE_LIMIT: RateLimit = { requestsPerSecond: 2, burst: 4 };
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const MAX_VALUE_LENGTH = 250;
 const DATA_TYPES = new Set(['Text', 'Number', 'MultiSelectOne', 'MultiSelectMany', 'Date', 'Country', 'USState']);
@@ -208,8 +209,8 @@ function apiKeyOf(request: IncomingMessage): string | undefined {
 
 export async function startCampaignMonitorSimulator(options: CampaignMonitorSimulatorOptions = {}): Promise<CampaignMonitorSimulator> {
   const apiKeys = options.apiKeys ? new Set(options.apiKeys) : undefined;
-  const rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
-  const retryAfterHeader = options.retryAfterHeader ?? true;
+  const rateLimit = options.rateLimit || false;
+  const retryAfterHeader = options.retryAfterHeader ?? false;
   const autoCreateLists = options.autoCreateLists ?? false;
   const maxPerImport = options.maxSubscribersPerImport ?? VENDOR_FACTS['campaign-monitor'].subscribersPerImport.value;
 
@@ -530,7 +531,8 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
     if (fault === 'connectionReset') return;
     if (fault === 'serverError') return answer(response, 500, { Code: 500, Message: "Sorry, we've run into a problem" });
     if (fault === 'tooManyRequests') {
-      const headers: Record<string, string> = rateLimit ? { 'X-RateLimit-Limit': String(rateLimit.burst), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '1' } : {};
+      // The vendor's 429 says when to come back in X-RateLimit-Reset (seconds), not in Retry-After.
+      const headers: Record<string, string> = { ...(rateLimit ? { 'X-RateLimit-Limit': String(rateLimit.burst) } : {}), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '1' };
       if (retryAfterHeader) headers['Retry-After'] = '1';
       return answer(response, 429, { Code: 429, Message: 'Rate limit exceeded' }, headers);
     }

@@ -65,7 +65,7 @@ export interface DotdigitalSimulatorOptions {
   callerRegion?: Region;
   /** Per-minute window per account; absent: the Basic package's Low tier, 35/min. `false`: no limit. */
   rateLimit?: RateLimit | false;
-  /** Also send Retry-After on 429. Default true. */
+  /** Also send Retry-After on 429. Default false: the vendor documents X-RateLimit-* only (vendorFacts.ts). */
   retryAfterHeader?: boolean;
   faults?: Faults;
   /**
@@ -281,7 +281,7 @@ function routeKey(method: string, path: string): string {
 
 export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptions = {}): Promise<DotdigitalSimulator> {
   const rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
-  const retryAfterHeader = options.retryAfterHeader ?? true;
+  const retryAfterHeader = options.retryAfterHeader ?? false;
   const autoCreate = options.autoCreateAddressBooks ?? false;
   const maxActiveImports = options.maxActiveImports ?? VENDOR_FACTS.dotdigital.activeImports.value;
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
@@ -654,7 +654,8 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
     if (fault === 'connectionReset') return;
     if (fault === 'serverError') return answer(response, 500, { message: 'An error has occurred.' });
     if (fault === 'tooManyRequests') {
-      const headers: Record<string, string> = rateLimit ? { 'X-RateLimit-Limit': String(rateLimit.callsPerMinute), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(Math.ceil(Date.now() / 1000) + 1) } : {};
+      // The vendor's 429 carries X-RateLimit-Reset (epoch seconds); Retry-After only when asked for.
+      const headers: Record<string, string> = { ...(rateLimit ? { 'X-RateLimit-Limit': String(rateLimit.callsPerMinute) } : {}), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(Math.ceil(Date.now() / 1000) + 1) };
       if (retryAfterHeader) headers['Retry-After'] = '1';
       return answer(response, 429, { message: 'Too Many Requests' }, headers);
     }

@@ -16,6 +16,7 @@
 // the match rate range is a bucket of the share of members with a known hashed email.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import {
   countRoute,
   deliverySummary,
@@ -106,7 +107,7 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 const REGION_NAMES = new Intl.DisplayNames(['en'], { type: 'region' });
 /** An assigned ISO 3166-1 alpha-2 code (ICU knows a name for it). */
 const isCountryCode = (code: unknown) => typeof code === 'string' && /^[A-Z]{2}$/.test(code) && ![code, 'Unknown Region'].includes(REGION_NAMES.of(code) ?? code);
-const MAX_IDENTIFIERS_PER_REQUEST = 100_000;
+const MAX_IDENTIFIERS_PER_REQUEST = VENDOR_FACTS['google-ads'].identifiersPerRequest.value;
 const MAX_IDENTIFIERS_PER_OPERATION = 20;
 const MATCH_RANGES = ['MATCH_RANGE_LESS_THAN_20', 'MATCH_RANGE_20_TO_30', 'MATCH_RANGE_31_TO_40', 'MATCH_RANGE_41_TO_50', 'MATCH_RANGE_51_TO_60', 'MATCH_RANGE_61_TO_70', 'MATCH_RANGE_71_TO_80', 'MATCH_RANGE_81_TO_90', 'MATCH_RANGE_91_TO_100'];
 
@@ -141,7 +142,9 @@ function errorBody(error: AdsError): unknown {
 const invalidArgument = (errorCode: Record<string, string>, message: string) => new AdsError(400, 'INVALID_ARGUMENT', errorCode, message);
 
 export async function startGoogleAdsSimulator(options: GoogleAdsSimulatorOptions = {}): Promise<GoogleAdsSimulator> {
-  const buckets = options.rateLimit === false ? undefined : new TokenBuckets(options.rateLimit ?? { requestsPerSecond: 10, burst: 20 });
+  // Google publishes no rate (vendorFacts.ts): the stand-in is its own, well above the adapter's 1/s.
+  const standIn = VENDOR_FACTS['google-ads'].requestsPerSecond.value;
+  const buckets = options.rateLimit === false ? undefined : new TokenBuckets(options.rateLimit ?? { requestsPerSecond: standIn, burst: 2 * standIn });
   const jobDuration = options.jobDurationMs ?? ((operations: number) => 200 + operations * 0.005);
   const lifetime = options.tokenLifetimeSeconds ?? 3599;
   const injector = new FaultInjector(options.faults ?? {});

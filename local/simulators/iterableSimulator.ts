@@ -6,12 +6,14 @@
 // project with a token bucket and injects faults from a seeded PRNG so a failing test replays.
 //
 // Where the vendor's behaviour is not documented the simulator picks the reading that lets tests
-// catch adapter mistakes, and says so: more than 1,000 subscribers is 400 BatchTooLarge; an empty
+// catch adapter mistakes, and says so: more than `maxSubscribersPerRequest` (no cap unless given) is
+// 400 BatchTooLarge; an empty
 // or malformed body is 400 BadParams; an unknown list is 400 with "error.lists.invalidListId";
 // list names need not be unique (so an adapter that creates blindly shows duplicates); 429 carries
-// Retry-After unless told otherwise. lists/unsubscribe ("Remove users from a list") checks its body
-// like subscribe, takes users off the list, answers a user the project lacks in notFoundEmails, and
-// has a bucket of its own the size of subscribe's (Iterable limits per endpoint).
+// no Retry-After unless told to (the vendor documents none). lists/unsubscribe ("Remove users from a
+// list") checks its body like subscribe, takes users off the list, answers a user the project lacks
+// in notFoundEmails, and has a bucket of its own the size of subscribe's when one is given (Iterable
+// limits per endpoint).
 import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -36,12 +38,16 @@ export interface IterableSimulatorOptions {
   port?: number;
   /** Accepted API keys (all of one project); absent: any non-empty key is accepted (local demos). */
   apiKeys?: string[];
-  /** Token bucket for lists/subscribe per project; absent: 5/s, burst 5. `false`: no limits at all. */
+  /**
+   * Token bucket for lists/subscribe per project. Absent: none, since Iterable publishes no rate for
+   * it (the adapter's 5/s is an assumption, vendorFacts.ts); list reads keep their documented 100/s.
+   * `false`: no limits at all.
+   */
   rateLimit?: RateLimit | false;
-  /** Send Retry-After (seconds) with 429. Default true. */
+  /** Send Retry-After (seconds) with 429. Default false: Iterable documents none (vendorFacts.ts). */
   retryAfterHeader?: boolean;
   faults?: Faults;
-  /** Cap of subscribers per lists/subscribe call. Default 1,000. */
+  /** Cap of subscribers per lists/subscribe call. Absent: none (Iterable publishes none; the adapter's 1,000 is an assumption). */
   maxSubscribersPerRequest?: number;
   /** Emails forgotten under GDPR: subscribing them answers forgottenEmails. */
   forgottenEmails?: string[];
@@ -113,9 +119,9 @@ export interface IterableSimulator {
   stop(): Promise<void>;
 }
 
-// lists/subscribe has no published rate or cap: the simulator's defaults are the assumptions in
-// shared/destinations/vendorFacts.ts, stated there as such. List reads are documented.
-export const DEFAULT_RATE_LIMIT: RateLimit = { requestsPerSecond: VENDOR_FACTS.iterable.subscribeCallsPerSecond.value, burst: VENDOR_FACTS.iterable.subscribeCallsPerSecond.value };
+// lists/subscribe has no published rate or cap, so the simulator sets neither unless told: agreeing
+// with the adapter's guesses (vendorFacts.ts) could never fail a test; tests set lower ones instead.
+// List reads are documented.
 /** GET /api/lists: documented at 100 requests/s per project. */
 const LIST_READ_RATE: RateLimit = { requestsPerSecond: VENDOR_FACTS.iterable.listReadsPerSecond.value, burst: VENDOR_FACTS.iterable.listReadsPerSecond.value };
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -176,12 +182,12 @@ const bodyLimits = {
 export async function startIterableSimulator(options: IterableSimulatorOptions = {}): Promise<IterableSimulator> {
   const apiKeys = options.apiKeys ? new Set(options.apiKeys) : undefined;
   // Per project and endpoint, as Iterable documents its limits.
-  const subscribeRate = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
+  const subscribeRate = options.rateLimit || undefined;
   const subscribeBuckets = subscribeRate ? new TokenBuckets(subscribeRate) : undefined;
   const unsubscribeBuckets = subscribeRate ? new TokenBuckets(subscribeRate) : undefined;
   const listReadBuckets = options.rateLimit === false ? undefined : new TokenBuckets(LIST_READ_RATE);
-  const retryAfterHeader = options.retryAfterHeader ?? true;
-  const maxPerRequest = options.maxSubscribersPerRequest ?? VENDOR_FACTS.iterable.subscribersPerCall.value;
+  const retryAfterHeader = options.retryAfterHeader ?? false;
+  const maxPerRequest = options.maxSubscribersPerRequest ?? Number.POSITIVE_INFINITY;
   const forgotten = new Set((options.forgottenEmails ?? []).map((email) => email.trim().toLowerCase()));
 
   const state: SimulatorState = { users: new Map(), lists: new Map(), fieldTypes: new Map(), counters: emptyCounters() };

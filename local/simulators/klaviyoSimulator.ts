@@ -14,6 +14,7 @@
 // each endpoint has its own quota (the reference gives each endpoint its own limits).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import {
   countRoute,
   deliverySummary,
@@ -120,7 +121,7 @@ export interface KlaviyoSimulator {
 }
 
 /** Tier M (Bulk Import Profiles and its job reads): 10/s burst, 150/m steady. */
-export const DEFAULT_RATE_LIMIT: KlaviyoRateLimit = { burstPerSecond: 10, steadyPerMinute: 150 };
+export const DEFAULT_RATE_LIMIT: KlaviyoRateLimit = { burstPerSecond: VENDOR_FACTS.klaviyo.importJobBurstPerSecond.value, steadyPerMinute: VENDOR_FACTS.klaviyo.importJobSteadyPerMinute.value };
 /** Tier of GET /api/lists/{id} and GET /api/accounts reads (reference: 75/s, 750/m for lists). */
 const READ_RATE_LIMIT: KlaviyoRateLimit = { burstPerSecond: 75, steadyPerMinute: 750 };
 const MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -180,7 +181,7 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
   const jobWindows = options.rateLimit === false ? undefined : new FixedWindows(options.rateLimit ?? DEFAULT_RATE_LIMIT);
   const readWindows = options.rateLimit === false ? undefined : new FixedWindows(READ_RATE_LIMIT);
   const jobDuration = options.jobDurationMs ?? ((profiles: number) => 150 + profiles * 0.03);
-  const maxProfiles = options.maxProfilesPerJob ?? 10_000;
+  const maxProfiles = options.maxProfilesPerJob ?? VENDOR_FACTS.klaviyo.profilesPerImportJob.value;
   const injector = new FaultInjector(options.faults ?? {});
   const emptyCounters = (): KlaviyoCounters => ({ ...emptyRequestCounters(), jobsCreated: 0, profilesImported: 0, jobPolls: 0, errorReads: 0 });
   const state: KlaviyoState = { profiles: new Map(), lists: new Map(), jobs: new Map(), rejectedEmails: new Set(), counters: emptyCounters() };

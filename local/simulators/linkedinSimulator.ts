@@ -11,7 +11,7 @@
 // second segment with the same account, sourcePlatform and sourceSegmentId is 409; the finder
 // answers 10 segments a page unless asked for more; element values over the documented lengths,
 // non-ISO countries, URLs as domains and unhashed emails are per-element 400s; a new segment answers
-// 404 for `segmentReadyDelayMs`; 429 carries Retry-After unless `retryAfterHeader` is false.
+// 404 for `segmentReadyDelayMs`; 429 carries no Retry-After (LinkedIn documents none) unless `retryAfterHeader`.
 import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import { randomInt } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -45,10 +45,10 @@ export interface LinkedinSimulatorOptions {
   adAccounts?: string[];
   /** Absent: the current documented limits (600 and 300 a minute). `false`: no limit. */
   rateLimit?: StreamingRateLimit | false;
-  /** Send Retry-After (seconds) with 429; LinkedIn documents none. Default true. */
+  /** Send Retry-After (seconds) with 429. Default false: LinkedIn documents none (vendorFacts.ts). */
   retryAfterHeader?: boolean;
   faults?: Faults;
-  /** Elements per users/companies call (5,000). */
+  /** Elements per users/companies call. Absent: 5,000 for companies (documented), none for users (not published). */
   maxElementsPerBatch?: number;
   /** How long a new segment answers 404 to users/companies calls (LinkedIn: about 5 s). Default 0. */
   segmentReadyDelayMs?: number;
@@ -241,8 +241,9 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
   const accessTokens = options.accessTokens ? new Set(options.accessTokens) : undefined;
   const adAccounts = options.adAccounts ? new Set(options.adAccounts.map((account) => account.replace(/^urn:li:sponsoredAccount:/, ''))) : undefined;
   const rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
-  const retryAfterHeader = options.retryAfterHeader ?? true;
-  const maxPerBatch = options.maxElementsPerBatch ?? MAX_ELEMENTS_PER_BATCH;
+  const retryAfterHeader = options.retryAfterHeader ?? false;
+  // The 5,000 cap is published for companies only (vendorFacts.ts); for users it is the adapter's assumption.
+  const maxPerBatch = { COMPANY: options.maxElementsPerBatch ?? MAX_ELEMENTS_PER_BATCH, USER: options.maxElementsPerBatch ?? Number.POSITIVE_INFINITY };
   const readyDelayMs = options.segmentReadyDelayMs ?? 0;
 
   const state: SimulatorState = { segments: new Map(), counters: emptyCounters() };
@@ -394,7 +395,7 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
     }
     const elements = Array.isArray((body as { elements?: unknown })?.elements) ? ((body as { elements: unknown[] }).elements) : undefined;
     if (!elements || elements.length === 0) throw new VendorError(400, 'elements must be a non-empty array', { code: 'ILLEGAL_ARGUMENT' });
-    if (elements.length > maxPerBatch) throw new VendorError(400, `Batch size ${elements.length} exceeds the maximum of ${maxPerBatch} elements`, { code: 'ILLEGAL_ARGUMENT' });
+    if (elements.length > maxPerBatch[kind]) throw new VendorError(400, `Batch size ${elements.length} exceeds the maximum of ${maxPerBatch[kind]} elements`, { code: 'ILLEGAL_ARGUMENT' });
     state.counters.batches += 1;
     const results: Record<string, unknown>[] = [];
     for (const raw of elements) {

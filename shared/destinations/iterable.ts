@@ -47,12 +47,13 @@
 // Not confirmed (decisions below say how the adapter copes):
 // - The cap of subscribers per lists/subscribe call: not in the API reference. 1,000 is what
 //   public integrations use (rudderlabs/rudder-transformer iterable_audience MAX_BATCH_SIZE, noted
-//   there as unverified); batchSize is 1,000 and a BatchTooLarge answer is a config error.
+//   there as unverified); batchSize is 1,000, and a BatchTooLarge answer is invalidRecord, which the
+//   engine's sender answers by halving the batch until it is taken.
 // - The rate limit of lists/subscribe: the reference gives none. The adapter declares 5 requests/s
 //   per project, the documented limit of the comparable bulk write (users/bulkUpdate); 1M members
 //   then take ≥ 200 s, far inside the seeds' 30 minutes. 429s are honoured either way.
-// - Whether 429 answers carry Retry-After (the client test fixture has one; the engine waits 1 s
-//   when absent); whether list names must be unique (assumed not: prepareRun deduplicates itself);
+// - Whether 429 answers carry Retry-After (the client test fixture has one; the engine waits 1 s,
+//   doubling to a minute, when absent); whether list names must be unique (assumed not: prepareRun deduplicates itself);
 //   the HTTP status of BatchTooLarge and of an unknown list (any non-200 is read by its code).
 // - How the API treats a phoneNumber that is not E.164 (Iterable's SMS field requires E.164): the
 //   adapter sends only E.164-shaped numbers, so a malformed phone never costs a list membership.
@@ -276,7 +277,10 @@ function callFailed(response: VendorResponse, what: string): DestinationError {
       options,
     );
   }
-  if (code === 'BatchTooLarge') return new DestinationError('config', `${what}: Iterable refused the batch as too large (${detail})`, options);
+  // Iterable publishes no cap per call (VENDOR_FACTS.iterable.subscribersPerCall is an assumption):
+  // invalidRecord makes the engine's sender halve the batch until it is taken, each half with its
+  // own 429 handling, so a real cap below the guess costs calls, not the run.
+  if (code === 'BatchTooLarge') return new DestinationError('invalidRecord', `${what}: Iterable refused the batch as too large (${detail})`, options);
   return new DestinationError('config', `${what} was refused: ${detail}`, options);
 }
 

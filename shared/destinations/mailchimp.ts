@@ -70,7 +70,7 @@
 // so it does not matter); the exact answer to creating a merge field whose tag exists (any refused
 // creation is followed by a re-read, which makes concurrent runs safe whatever the answer); the
 // merge-field count cap (plan dependent: 30 reported); Retry-After on 429 (none documented: the
-// engine then waits a second); how long a 500-member call takes, which with the 10-connection cap
+// engine then waits 1 s, doubling to a minute); how long a 500-member call takes, which with the 10-connection cap
 // sets the real throughput.
 import { z } from 'zod';
 import type { BatchResult, DestinationAdapter, DestinationCall, MappedMember, RecordFailure } from './destination.js';

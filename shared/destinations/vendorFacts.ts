@@ -46,4 +46,29 @@ export const VENDOR_FACTS = {
     userElementsPerCall: assumed(5000, 'confirmed only for companies; used for users too'),
     companyPageUrlChars: documented(100, 'LinkedIn company schema: companyPageUrl at most 100 characters'),
   },
+  klaviyo: {
+    profilesPerImportJob: documented(10_000, 'developers.klaviyo.com/en/reference/bulk_import_profiles: "Accepts up to 10,000 profiles per request"'),
+    importJobBurstPerSecond: documented(10, 'bulk_import_profiles: rate limits burst 10/s'),
+    importJobSteadyPerMinute: documented(150, 'bulk_import_profiles: rate limits steady 150/m'),
+  },
+  'google-ads': {
+    identifiersPerRequest: documented(100_000, 'OfflineUserDataJobError.TOO_MANY_USER_IDENTIFIERS: "per request is 100,000 and per operation is 20"'),
+    requestsPerSecond: assumed(10, 'Google publishes no number: a token bucket whose limit "varies based on overall server load" (google-ads/api/docs/best-practices/rate-limits); the simulator\'s stand-in, not the adapter\'s 1/s'),
+  },
 } as const satisfies Record<string, Record<string, VendorFact>>;
+
+/**
+ * Whether each vendor documents a Retry-After header on its 429s. Where it does not, its simulator
+ * sends none unless asked (`retryAfterHeader`), and the engine's sender backs off by itself: 1 s,
+ * doubling to a minute (shared/runs/sendChunk.ts rateLimitedWaitMs), unless the adapter knows better
+ * (LinkedIn waits 10 s: its limits are per minute; Campaign Monitor and dotdigital send X-RateLimit-Reset).
+ */
+export const RETRY_AFTER_ON_429 = {
+  mailchimp: { documented: false, source: 'rate-limits-and-timeouts: a 429, or a 403/429 without a JSON body at high volume; no Retry-After named' },
+  dotdigital: { documented: false, source: 'developer.dotdigital.com call-rate-limits: 429 with X-RateLimit-Limit, -Remaining, -Reset; no Retry-After named' },
+  iterable: { documented: false, source: 'api-docs.json and the rate-limit pages name none (the official client test fixture sends one)' },
+  'campaign-monitor': { documented: false, source: 'campaignmonitor.com/api/v3-3 rate limiting: X-RateLimit-Limit, -Remaining, -Reset (seconds) only' },
+  linkedin: { documented: false, source: 'Microsoft Learn, shared/api-guide/concepts/rate-limits: "Rate limited requests will receive a 429 response"; no header named' },
+  klaviyo: { documented: true, source: 'developers.klaviyo.com rate_limits_and_error_handling: 429 answers carry Retry-After; the official client (api/apis.ts RetryWithExponentialBackoff) waits it' },
+  'google-ads': { documented: false, source: 'QuotaError RESOURCE_TEMPORARILY_EXHAUSTED in the error body (errors/quota_error.proto); no Retry-After header' },
+} as const satisfies Record<string, { documented: boolean; source: string }>;

@@ -356,6 +356,17 @@ function backoffMs(attempt: number, vendorWaitMs: number | undefined): number {
   return Math.min(30_000, 250 * 2 ** attempt) + Math.floor(Math.random() * 250);
 }
 
+/**
+ * The wait after a throttle. A vendor that says when to come back (Retry-After, X-RateLimit-Reset)
+ * is waited for. Most document no Retry-After (Mailchimp, Iterable, LinkedIn, Google Ads; see
+ * shared/destinations/vendorFacts.ts) and their limits run per second up to per minute, so without
+ * one the wait doubles from 1 s to at most a minute instead of knocking again every second.
+ */
+export function rateLimitedWaitMs(attempt: number, vendorWaitMs: number | undefined): number {
+  if (vendorWaitMs !== undefined) return vendorWaitMs + Math.floor(Math.random() * 100);
+  return Math.min(60_000, 1000 * 2 ** Math.max(0, attempt - 1)) + Math.floor(Math.random() * 250);
+}
+
 async function waitKeepingLease(ms: number, context: SendContext): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
@@ -387,7 +398,7 @@ export async function sendWithRetries(members: MappedMember[], context: SendCont
       if (!(error instanceof DestinationError)) throw error;
       if (error.category === 'rateLimited') recordVendorRateLimited(destination.type);
       if (error.category === 'rateLimited' && rateLimited++ < MAX_RATE_LIMITED_RETRIES) {
-        const wait = backoffMs(rateLimited, error.options.retryAfterMs ?? 1000);
+        const wait = rateLimitedWaitMs(rateLimited, error.options.retryAfterMs);
         await context.budget.penalize(wait);
         await waitOrHandOn(wait, `${destination.displayName} asked to wait`, { failures, rateLimited }, context);
         continue;

@@ -317,19 +317,22 @@ describe('adapter against the simulator', () => {
     expect(error.message).toContain('Invalid access token');
   });
 
-  it('429 is rateLimited with the Retry-After wait, or the fallback wait when LinkedIn gives none', async () => {
+  it('429 is rateLimited with the fallback wait when LinkedIn gives no Retry-After (as documented), or with the Retry-After wait', async () => {
     const all = segment();
     const target = { ...(await prepared({}, [all], ['email'])), segment: all };
     simulator.setFaults({ tooManyRequestsBursts: { every: 1, length: 1 } });
     await linkedin.sendBatch(target, contacts(1));
-    expect(await thrown(linkedin.sendBatch(target, contacts(1)))).toMatchObject({ category: 'rateLimited', retryable: true, options: { status: 429, retryAfterMs: 1000 } });
+    expect(await thrown(linkedin.sendBatch(target, contacts(1)))).toMatchObject({ category: 'rateLimited', retryable: true, options: { status: 429, retryAfterMs: RATE_LIMIT_FALLBACK_WAIT_MS } });
 
-    const limited = await startLinkedinSimulator({ accessTokens: [TOKEN], rateLimit: { usersPerMinute: 1, companiesPerMinute: 1 }, retryAfterHeader: false });
+    const limited = await startLinkedinSimulator({ accessTokens: [TOKEN], rateLimit: { usersPerMinute: 1, companiesPerMinute: 1 }, retryAfterHeader: true });
     try {
       const details = await linkedin.prepareRun!(call({}, TOKEN, limited.url), run([all], ['email']));
       const limitedTarget = { ...call(details, TOKEN, limited.url), segment: all };
       await linkedin.sendBatch(limitedTarget, contacts(1));
-      expect(await thrown(linkedin.sendBatch(limitedTarget, contacts(1)))).toMatchObject({ category: 'rateLimited', options: { retryAfterMs: RATE_LIMIT_FALLBACK_WAIT_MS } });
+      const error = await thrown(linkedin.sendBatch(limitedTarget, contacts(1)));
+      expect(error).toMatchObject({ category: 'rateLimited' });
+      expect(error.options.retryAfterMs).toBeGreaterThan(RATE_LIMIT_FALLBACK_WAIT_MS);
+      expect(error.options.retryAfterMs).toBeLessThanOrEqual(60_000);
       expect(limited.state.counters.tooManyRequests).toBe(1);
     } finally {
       await limited.stop();

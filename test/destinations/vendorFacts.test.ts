@@ -1,13 +1,15 @@
 // The adapters' declared limits held against what each vendor documents (shared/destinations/
 // vendorFacts.ts): an adapter may stay under a documented limit, never over it.
 import { describe, expect, it } from 'vitest';
-import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
+import { RETRY_AFTER_ON_429, VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import { mailchimp } from '../../shared/destinations/mailchimp.js';
 import { dotdigital } from '../../shared/destinations/dotdigital.js';
 import { campaignMonitor } from '../../shared/destinations/campaignMonitor.js';
 import { iterable } from '../../shared/destinations/iterable.js';
 import { COMPANY_PAGE_URL_MAX, linkedin } from '../../shared/destinations/linkedin.js';
 import { VENDOR_FILE_LIMIT_BYTES } from '../../shared/destinations/dotdigitalImportFile.js';
+import { MAX_PROFILES_PER_JOB } from '../../shared/destinations/klaviyo.js';
+import { MAX_IDENTIFIERS_PER_REQUEST } from '../../shared/destinations/googleAds.js';
 
 describe('vendor facts', () => {
   it('every fact says whether it is documented and where it comes from', () => {
@@ -32,5 +34,12 @@ describe('vendor facts', () => {
     expect(COMPANY_PAGE_URL_MAX).toBe(VENDOR_FACTS.linkedin.companyPageUrlChars.value);
     // The strictest documented per-minute limit (companies) bounds any minute of the bucket.
     expect(linkedin.limits.burst + 60 * linkedin.limits.requestsPerSecond).toBeLessThanOrEqual(VENDOR_FACTS.linkedin.companiesCallsPerMinute.value);
+    expect(MAX_PROFILES_PER_JOB).toBeLessThanOrEqual(VENDOR_FACTS.klaviyo.profilesPerImportJob.value);
+    expect(MAX_IDENTIFIERS_PER_REQUEST).toBe(VENDOR_FACTS['google-ads'].identifiersPerRequest.value);
+  });
+
+  it('says for every vendor whether its 429s document Retry-After, and where from', () => {
+    expect(Object.keys(RETRY_AFTER_ON_429).sort()).toEqual(['campaign-monitor', 'dotdigital', 'google-ads', 'iterable', 'klaviyo', 'linkedin', 'mailchimp']);
+    for (const [vendor, fact] of Object.entries(RETRY_AFTER_ON_429)) expect(fact.source.length, vendor).toBeGreaterThan(10);
   });
 });

@@ -35,7 +35,9 @@ beforeAll(async () => {
     invalidEmailRate: 0.002,
     // The vendor's per-minute limits stay on; the engine's rate is raised so tests need not pace
     // themselves at the production 3 calls/s.
-    simulatorOptions: { LINKEDIN_API_URL: { accessTokens: [TOKEN], adAccounts: [AD_ACCOUNT], sourcePlatforms: [SOURCE_PLATFORM] } },
+    simulatorOptions: { LINKEDIN_API_URL: { accessTokens: [TOKEN], adAccounts: [AD_ACCOUNT], sourcePlatforms: [SOURCE_PLATFORM], retryAfterHeader: true } },
+    // Retry-After (which LinkedIn does not document) keeps the 429 storm below short; the adapter's wait
+    // without one is tested in test/destinations/linkedin.test.ts.
     settings: { DESTINATION_RATE_LIMITS: JSON.stringify({ linkedin: { requestsPerSecond: 20, burst: 20 } }) },
   });
   simulator = stack.simulators.find((candidate) => candidate.setting === 'LINKEDIN_API_URL')!.instance as LinkedinSimulator;

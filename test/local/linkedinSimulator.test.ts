@@ -153,18 +153,19 @@ describe('LinkedIn simulator', () => {
     expect((await call('GET', `/rest/dmpSegments/${id}`)).body).toMatchObject({ matchedCount: 1, destinations: [{ status: 'READY', audienceSize: 1 }] });
   });
 
-  it('refuses a batch without BATCH_CREATE, an empty one, one over 5,000 and users on a company list', async () => {
+  it('refuses a batch without BATCH_CREATE, an empty one, over 5,000 companies (users: no cap published, none by default) and users on a company list', async () => {
     const id = await created();
     expect((await call('POST', `/rest/dmpSegments/${id}/users`, { elements: [user(HASH)] })).status).toBe(400);
     expect((await call('POST', `/rest/dmpSegments/${id}/users`, { elements: [] }, batch)).status).toBe(400);
-    const tooMany = Array.from({ length: 5001 }, (_, index) => user(hashOf(index)));
-    const over = await call('POST', `/rest/dmpSegments/${id}/users`, { elements: tooMany }, batch);
-    expect(over).toMatchObject({ status: 400, body: { message: 'Batch size 5001 exceeds the maximum of 5000 elements' } });
-    expect((await call('POST', `/rest/dmpSegments/${id}/users`, { elements: tooMany.slice(0, 5000) }, batch)).status).toBe(200);
+    const manyUsers = Array.from({ length: 5001 }, (_, index) => user(hashOf(index)));
+    expect((await call('POST', `/rest/dmpSegments/${id}/users`, { elements: manyUsers }, batch)).status).toBe(200);
     const companyList = await created({ type: 'COMPANY', sourceSegmentId: 'Segment_Accounts' });
+    const tooManyCompanies = Array.from({ length: 5001 }, (_, index) => ({ action: 'ADD', companyName: `Company ${index}` }));
+    const over = await call('POST', `/rest/dmpSegments/${companyList}/companies`, { elements: tooManyCompanies }, batch);
+    expect(over).toMatchObject({ status: 400, body: { message: 'Batch size 5001 exceeds the maximum of 5000 elements' } });
     expect((await call('POST', `/rest/dmpSegments/${companyList}/users`, { elements: [user(HASH)] }, batch)).status).toBe(400);
     expect((await call('POST', '/rest/dmpSegments/123/users', { elements: [user(HASH)] }, batch)).status).toBe(404);
-    expect(simulator.inspectSegment(id)!.memberCount).toBe(5000);
+    expect(simulator.inspectSegment(id)!.memberCount).toBe(5001);
   });
 
   it('adds companies: a domain must be a domain, a URN an organization URN; same identifiers are one company', async () => {
@@ -196,8 +197,8 @@ describe('LinkedIn simulator', () => {
     }
   });
 
-  it('counts streaming calls per token in one-minute windows, users and companies apart, with 429 and Retry-After', async () => {
-    const limited = await startLinkedinSimulator({ rateLimit: { usersPerMinute: 2, companiesPerMinute: 1 } });
+  it('counts streaming calls per token in one-minute windows, users and companies apart, with 429 (and Retry-After when asked: LinkedIn documents none)', async () => {
+    const limited = await startLinkedinSimulator({ rateLimit: { usersPerMinute: 2, companiesPerMinute: 1 }, retryAfterHeader: true });
     try {
       const post = (path: string, body: unknown, token = 'member-a') => request(limited.url, 'POST', path, body, { ...standard(token), 'x-restli-method': 'BATCH_CREATE' });
       const users = (await request(limited.url, 'POST', '/rest/dmpSegments', segmentBody(), standard('member-a'))).headers.get('x-restli-id');

@@ -268,7 +268,7 @@ const rows: Row[] = [
   {
     id: '429-storms',
     title: '429 storms',
-    fault: `after every ${SIZES.storm.every} calls, the next ${SIZES.storm.length} answered 429 with Retry-After: 1`,
+    fault: `after every ${SIZES.storm.every} calls, the next ${SIZES.storm.length} answered 429 with X-RateLimit-Reset: 1 and no Retry-After (the vendor documents none)`,
     status: 'succeeded',
     timeoutMs: 900_000,
     setUp: async () => simulator.setFaults({ tooManyRequestsBursts: SIZES.storm, seed: 102 }),

@@ -66,7 +66,7 @@ export interface MailchimpSimulatorOptions {
   doubleOptIn?: boolean;
   /** Cap of members per batch subscribe (the vendor's is 500). */
   maxMembersPerBatch?: number;
-  /** Merge fields an audience may hold (plan dependent; 30 reported for most plans). */
+  /** Merge fields an audience may hold. Absent: no cap (plan dependent, none published; 30 is only reported, vendorFacts.ts). */
   maxMergeFields?: number;
   /** Addresses answered "looks fake or invalid" (lower-cased comparison). */
   fakeEmails?: string[];
@@ -248,7 +248,7 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
   const rateLimit = options.rateLimit ?? false;
   const autoCreateLists = options.autoCreateLists ?? false;
   const maxPerBatch = options.maxMembersPerBatch ?? VENDOR_FACTS.mailchimp.membersPerBatchCall.value;
-  const maxMergeFields = options.maxMergeFields ?? 30;
+  const maxMergeFields = options.maxMergeFields ?? Number.POSITIVE_INFINITY;
 
   const state: SimulatorState = {
     lists: new Map(),

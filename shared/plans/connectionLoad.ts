@@ -17,6 +17,8 @@ export const LOOKAHEAD_SECONDS = 3600;
 
 export interface ConnectionLoad {
   competing: CompetingRun[];
+  /** The other segment exports on the connection. */
+  exportIds: string[];
   /** What the load leaves out or guesses, in words for the plan's warnings. */
   notes: string[];
 }
@@ -69,5 +71,5 @@ export async function connectionLoad(
   if (afterRefresh > 0) {
     notes.push(`${afterRefresh} other export${afterRefresh === 1 ? '' : 's'} on this connection run${afterRefresh === 1 ? 's' : ''} after each system refresh; a refresh during the run would slow it, and that is not counted.`);
   }
-  return { competing, notes };
+  return { competing, notes, exportIds: others.map((record) => record.id) };
 }

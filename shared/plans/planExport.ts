@@ -15,6 +15,7 @@ import type { ExportRecord } from '../exports/exportDefinition.js';
 import type { DestinationAdapter } from '../destinations/destination.js';
 import { connectionLoad } from './connectionLoad.js';
 import { predictRun } from './predictRun.js';
+import { calibrationFor } from './calibration.js';
 
 export const exportPlan = z.object({
   members: z.number().describe('Members the export\'s segments hold now (several segments to one list: the sum, an upper bound until the run removes repeats).'),
@@ -33,6 +34,7 @@ export const exportPlan = z.object({
     jobSeconds: z.number(),
     sharedSeconds: z.number().describe('Seconds added by other runs on the connection.'),
     startSeconds: z.number(),
+    calibration: z.number().describe('Factor on the transfer time learnt from the connection\'s recent runs (actual over predicted; 1 with no history).'),
     otherRuns: z.array(z.object({ exportId: z.string(), runId: z.string().optional(), rateCalls: z.number(), startsInSeconds: z.number() })),
   }),
 });
@@ -59,7 +61,8 @@ export async function planExport(principal: Principal, exportId: string, now = n
   if (!connection) throw new Unprocessable(`Export '${record.name}' lost its connection; choose another before planning it.`);
   const destination = destinationFor(connection.type);
   const rate = rateLimitFor(destination, connection);
-  const lakeSegments = segmentsOf(await loadLakeModel());
+  const model = await loadLakeModel();
+  const lakeSegments = segmentsOf(model);
 
   const warnings: string[] = [];
   let eligible = true;
@@ -92,10 +95,22 @@ export async function planExport(principal: Principal, exportId: string, now = n
     warnings.push(`${destination.displayName} documents no import duration: the time assumes ${destination.importJob.typicalSeconds} s per import job of up to ${destination.batchSize.toLocaleString('en-US')} members.`);
   }
 
+  const changes = undefined as undefined | { added: number; updated: number; removed: number; unchanged: number; send: number; remove: number; buckets: number; fullReason: string | null };
+  if (changes?.fullReason) warnings.push(`A run would send everyone (${changes.fullReason}).`);
   const load = await connectionLoad(record.id, connection.id, destination, rate, lakeSegments, now);
   warnings.push(...load.notes);
-  const work = eligible ? { send, remove: 0 } : { send: [], remove: 0 };
-  const prediction = predictRun(destination, rate, work, load.competing);
+  // A list per segment: the changes are spread over the lists as the members are.
+  const share = (count: number) => send.map((members) => Math.round((count * members) / Math.max(1, members > 0 ? send.reduce((sum, each) => sum + each, 0) : 1)));
+  const work = !eligible
+    ? { send: [], remove: 0 }
+    : changes
+      ? { send: share(changes.send), remove: changes.remove, buckets: changes.buckets, chunkBasis: members }
+      : { send, remove: 0 };
+  const calibration = await calibrationFor([record.id, ...load.exportIds]);
+  const prediction = predictRun(destination, rate, work, load.competing, calibration.factor);
+  if (calibration.runs > 0 && calibration.factor !== 1) {
+    warnings.push(`The connection's last ${calibration.runs} run${calibration.runs === 1 ? '' : 's'} took ${calibration.factor} × the model's time (machine load, vendor latency): the prediction is scaled by that.`);
+  }
   if (prediction.basis.sharedSeconds > 0) {
     warnings.push(
       `${load.competing.length} other run${load.competing.length === 1 ? '' : 's'} share${load.competing.length === 1 ? 's' : ''} this connection's rate within the hour, adding about ${Math.round(prediction.basis.sharedSeconds)} s.`,
@@ -105,7 +120,7 @@ export async function planExport(principal: Principal, exportId: string, now = n
     members,
     eligible,
     warnings,
-    changes: null,
+    changes: changes ? { added: changes.added, updated: changes.updated, removed: changes.removed, unchanged: changes.unchanged } : null,
     calls: prediction.calls,
     predictedSeconds: prediction.predictedSeconds,
     basis: { ...prediction.basis, otherRuns: load.competing.map((other) => ({ ...other, startsInSeconds: Math.round(other.startsInSeconds) })) },

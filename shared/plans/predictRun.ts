@@ -13,6 +13,13 @@ export interface RunWork {
   send: number[];
   /** Members to take off the list (removals). */
   remove: number;
+  /**
+   * Exports that keep a snapshot (changes delivery, removals) send from files written per key
+   * bucket: the members spread over this many files, each cut into its own chunks. Absent: 1.
+   */
+  buckets?: number;
+  /** Members the planner sizes chunks for (the segments' total); absent: what is sent. */
+  chunkBasis?: number;
 }
 
 /** Another run on the same connection, sharing its rate: now (startsInSeconds 0) or scheduled. */
@@ -42,6 +49,8 @@ export interface RunPrediction {
     /** Seconds added by other runs sharing the connection's rate. */
     sharedSeconds: number;
     startSeconds: number;
+    /** Factor learnt from the connection's recent runs (shared/plans/calibration.ts), applied to the transfer. */
+    calibration: number;
   };
 }
 
@@ -59,14 +68,23 @@ export const PIPELINE_MEMBERS_PER_SECOND = 25_000;
 /** Requests per second from which the engine treats a rate as not binding (as senderSlots.ts does). */
 const UNLIMITED_RATE = 50;
 
-/** Calls to send `members` to one list: a partial batch closes every chunk the planner cuts. */
-export function sendCalls(destination: DestinationAdapter, rate: RateLimit, members: number): { calls: number; chunks: number } {
+/**
+ * Calls to send `members` to one list: a partial batch closes every chunk the planner cuts, and
+ * every bucket file of a snapshot-keeping export (see RunWork.buckets).
+ */
+export function sendCalls(destination: DestinationAdapter, rate: RateLimit, members: number, options: { buckets?: number; chunkBasis?: number; batchSize?: number } = {}): { calls: number; chunks: number } {
   if (members <= 0) return { calls: 0, chunks: 0 };
-  const perChunk = membersPerChunk(destination, rate.requestsPerSecond, members);
-  const chunks = Math.ceil(members / perChunk);
+  const batchSize = options.batchSize ?? destination.batchSize;
+  const perChunk = membersPerChunk(destination, rate.requestsPerSecond, options.chunkBasis ?? members);
+  // Key buckets spread members evenly: every non-empty file holds about the same share.
+  const files = Math.max(1, Math.min(options.buckets ?? 1, members));
+  const perFile = members / files;
+  const chunksPerFile = Math.ceil(perFile / perChunk);
   // Chunks are cut at byte offsets, so each holds about perChunk members and ends with a partial
-  // batch about half the time: half a call more per chunk boundary on average.
-  return { calls: Math.ceil(members / destination.batchSize) + Math.floor((chunks - 1) / 2), chunks };
+  // batch about half the time: half a call more per chunk boundary on average. Files end with one.
+  const partial = batchSize > 1 ? (chunksPerFile - 1) / 2 : 0;
+  const callsPerFile = files > 1 ? Math.ceil(perFile / batchSize) + partial : Math.ceil(members / batchSize) + Math.floor(partial);
+  return { calls: Math.round(files * callsPerFile), chunks: files * chunksPerFile };
 }
 
 /** Status polls one import makes when the vendor takes `seconds`: the adapter's growing delays until then. */
@@ -112,12 +130,13 @@ export function sharedFinishSeconds(ownCalls: number, others: CompetingRun[], re
   return now;
 }
 
-export function predictRun(destination: DestinationAdapter, rate: RateLimit, work: RunWork, competing: CompetingRun[] = []): RunPrediction {
-  const lists = work.send.map((members) => sendCalls(destination, rate, members));
+export function predictRun(destination: DestinationAdapter, rate: RateLimit, work: RunWork, competing: CompetingRun[] = [], calibration = 1): RunPrediction {
+  const spread = { buckets: work.buckets, chunkBasis: work.chunkBasis };
+  const lists = work.send.map((members) => sendCalls(destination, rate, members, spread));
   const jobsOrBatches = lists.reduce((sum, list) => sum + list.calls, 0);
   const chunks = lists.reduce((sum, list) => sum + list.chunks, 0);
   const sent = work.send.reduce((sum, members) => sum + members, 0);
-  const removalCalls = work.remove > 0 ? Math.ceil(work.remove / (destination.removalBatchSize ?? destination.batchSize)) : 0;
+  const removalCalls = sendCalls(destination, rate, work.remove, { ...spread, batchSize: destination.removalBatchSize ?? destination.batchSize }).calls;
   const job = destination.importJob;
   const calls = (job ? importCalls(job, jobsOrBatches, sent) : jobsOrBatches) + removalCalls;
   const rateCalls = jobsOrBatches + removalCalls;
@@ -136,7 +155,7 @@ export function predictRun(destination: DestinationAdapter, rate: RateLimit, wor
     jobSeconds = Math.ceil(jobsOrBatches / parallel) * job.typicalSeconds;
   }
   const transfer = Math.max(rateSeconds + sharedSeconds, pipelineSeconds, jobSeconds);
-  const predictedSeconds = sent + work.remove > 0 ? START_SECONDS + transfer : START_SECONDS;
+  const predictedSeconds = sent + work.remove > 0 ? START_SECONDS + transfer * calibration : START_SECONDS;
   return {
     calls,
     rateCalls,
@@ -148,6 +167,7 @@ export function predictRun(destination: DestinationAdapter, rate: RateLimit, wor
       jobSeconds: round(jobSeconds),
       sharedSeconds: round(sharedSeconds),
       startSeconds: START_SECONDS,
+      calibration,
     },
   };
 }

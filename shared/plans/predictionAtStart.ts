@@ -6,6 +6,7 @@ import type { RunPrediction } from '../runs/run.js';
 import { loadLakeModel, segmentsOf } from '../lake/segmentCatalog.js';
 import type { CdmModel } from '../lake/cdmModel.js';
 import { connectionLoad } from './connectionLoad.js';
+import { calibrationFor } from './calibration.js';
 import { predictRun, type RunWork } from './predictRun.js';
 import type { Logger } from '../observability/log.js';
 
@@ -19,8 +20,10 @@ export async function predictionAtStart(
 ): Promise<RunPrediction> {
   const segments = segmentsOf(model ?? (await loadLakeModel()));
   const load = await connectionLoad(run.exportId, connectionId, destination, rate, segments, new Date());
-  const prediction = predictRun(destination, rate, work, load.competing);
+  const calibration = await calibrationFor([run.exportId, ...load.exportIds]);
+  const prediction = predictRun(destination, rate, work, load.competing, calibration.factor);
   return {
+    calibration: calibration.factor,
     members: work.send.reduce((sum, members) => sum + members, 0) + work.remove,
     calls: prediction.calls,
     rateCalls: prediction.rateCalls,

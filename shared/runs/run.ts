@@ -90,6 +90,7 @@ export const runPrediction = z.object({
   calls: z.number().describe('Vendor calls predicted: batches, removals, import jobs with their polls.'),
   rateCalls: z.number().describe('Of those, calls that each take a token of the connection\'s rate.'),
   predictedSeconds: z.number().describe('Predicted time from the start of planning to the end of the run.'),
+  calibration: z.number().optional().describe('Factor the recent runs on the connection put on the model\'s transfer time (1: none yet).'),
 });
 export type RunPrediction = z.infer<typeof runPrediction>;
 

@@ -61,7 +61,7 @@ describe('POST /exports/{id}/plan', () => {
     const response = await stack.api.post(`/exports/${exportId}/plan`);
     expect(response.status, response.text).toBe(200);
     plan = response.body;
-    expect(plan).toMatchObject({ members: PROFILES, eligible: true, changes: null, basis: { requestsPerSecond: 2, otherRuns: [] } });
+    expect(plan).toMatchObject({ members: PROFILES, eligible: true, changes: null, basis: { requestsPerSecond: 2, otherRuns: [], calibration: 1 } });
     expect(plan.calls).toBeGreaterThanOrEqual(PROFILES / 1_000);
     expect(plan.predictedSeconds).toBeGreaterThan((plan.calls - RATE.burst) / RATE.requestsPerSecond);
 
@@ -109,7 +109,9 @@ describe('POST /exports/{id}/plan', () => {
     expect(later.startsInSeconds).toBeGreaterThan(25 * 60);
     // Sharing the rate with the active run: later than alone.
     expect(shared.basis.sharedSeconds).toBeGreaterThan(0);
-    expect(shared.predictedSeconds).toBeGreaterThan(plan.predictedSeconds);
+    expect(shared.basis.rateSeconds + shared.basis.sharedSeconds).toBeGreaterThan(plan.basis.rateSeconds);
+    // The first run taught the model how this machine compares with it.
+    expect(shared.basis.calibration).toBeGreaterThanOrEqual(0.8);
     expect(shared.warnings.some((warning: string) => /share/.test(warning))).toBe(true);
     await eventually(async () => ((await stack.api.get(`/exports/${busy}/runs/${started.body.runId}`)).body.finishedAt ? true : undefined), { timeoutMs: 90_000, what: 'the neighbour run to end' });
     await stack.api.put(`/exports/${scheduled}/schedule`, OFF, { 'if-match': (await stack.api.get(`/exports/${scheduled}`)).body.etag });

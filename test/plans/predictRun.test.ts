@@ -64,3 +64,13 @@ describe('predictRun', () => {
     expect(predictRun(iterable, ITERABLE_RATE, { send: [], remove: 0 })).toMatchObject({ calls: 0, predictedSeconds: START_SECONDS });
   });
 });
+
+describe('predictRun for an export that keeps a snapshot', () => {
+  it('counts a partial batch per key-bucket file: the changes of a 1M segment over 32 buckets', () => {
+    // 1% changed + 0.5% joined = 15,000 to send, 5,000 left: about 470 and 160 per bucket file.
+    const prediction = predictRun(iterable, ITERABLE_RATE, { send: [15_000], remove: 5_000, buckets: 32, chunkBasis: 1_000_000 });
+    expect(prediction.calls).toBe(32 + 32);
+    // Everyone, spread over 32 files of 31,250: 32 batches each (the last one partial).
+    expect(predictRun(iterable, ITERABLE_RATE, { send: [1_000_000], remove: 0, buckets: 32 }).calls).toBe(32 * 32);
+  });
+});

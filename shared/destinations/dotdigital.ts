@@ -87,11 +87,6 @@ export const DOTDIGITAL_BATCH_SIZE = 50_000;
 const CALL_TIMEOUT_MS = 125_000;
 /** Waited after the vendor refuses a 26th active import: other imports must end first. */
 const TOO_MANY_IMPORTS_WAIT_MS = 30_000;
-/**
- * Waited after ERROR_APIUSAGE_EXCEEDED when the answer names no wait (assumption: the vendor
- * documents an hourly allowance on the flat scheme, not when a refused call may come back).
- */
-export const API_USAGE_FALLBACK_WAIT_MS = 5_000;
 const VENDOR_ENDPOINT = /^https:\/\/r\d+-api(?:-[a-z0-9]+)?\.(?:dotdigital|dotmailer)\.com$/i;
 
 const settingsSchema = z.object({
@@ -264,9 +259,11 @@ function callFailed(response: VendorResponse, what: string): DestinationError {
     // 400 ERROR_APIUSAGE_EXCEEDED (developer.dotdigital.com/docs/call-rate-limits; the vendor's
     // Magento connector Model/Apiconnector/Client.php lists the code). A throttle, not a config error.
     case 'ERROR_APIUSAGE_EXCEEDED':
+      // When a refused call may come back is not published and the allowance is hourly: with no wait
+      // in the answer the engine's sender backs off 1 s, doubling to a minute, rather than a fixed guess.
       return new DestinationError('rateLimited', `${what}: the API user is over its hourly call allowance (${detail})`, {
         ...options,
-        retryAfterMs: retryAfterMs(response.headers) ?? API_USAGE_FALLBACK_WAIT_MS,
+        retryAfterMs: retryAfterMs(response.headers),
       });
     case 'ERROR_IMPORT_TOOMANYACTIVEIMPORTS':
       // The engine's shared slots keep Outflow under 25; the others are another integration's.

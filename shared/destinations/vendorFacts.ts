@@ -27,7 +27,6 @@ export const VENDOR_FACTS = {
     importFileBytes: documented(50 * 1024 * 1024, 'API reference, bulk import: 50 MB per file'),
     lowTierCallsPerMinute: documented(35, 'support.dotdigital.com api-rate-limits: the Basic package\'s Low tier, 35 calls per minute'),
     callTimeoutSeconds: documented(121, 'developer.dotdigital.com api-conventions: allow 121 s per call'),
-    flatSchemeRetryWaitSeconds: assumed(5, 'the older flat scheme has an hourly allowance (400 ERROR_APIUSAGE_EXCEEDED); when a refused call may come back is not published'),
   },
   iterable: {
     listReadsPerSecond: documented(100, "api-docs.json GET /api/lists: 100 requests/s per project"),

@@ -116,4 +116,11 @@ describe('dotdigital: 400 ERROR_APIUSAGE_EXCEEDED (flat per-hour scheme)', () =>
     expect(dotdigitalSimulator.inspectAddressBook(77)).toMatchObject({ memberCount: 3, deliveries: 3, duplicates: 0 });
     dotdigitalSimulator.setFaults({});
   }, 30_000);
+
+  it('names no wait of its own (none is published; the allowance is hourly), so the sender backs off 1 s doubling', async () => {
+    dotdigitalSimulator.setFaults({ apiUsageExceeded: { every: 1 } });
+    const thrown = await adapter.sendBatch(call() as never, members).catch((error: unknown) => error);
+    expect(thrown).toMatchObject({ category: 'rateLimited', options: { code: 'ERROR_APIUSAGE_EXCEEDED', retryAfterMs: undefined } });
+    dotdigitalSimulator.setFaults({});
+  });
 });

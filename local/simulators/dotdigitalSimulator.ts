@@ -15,7 +15,11 @@
 // origin, so the simulator cannot see which region a call was meant for: `accountRegion` makes
 // account-info name https://{region}-api.dotdigital.com, and `callerRegion` (a test switch) says
 // which region the client under test uses; when they differ every call but account-info answers
-// the vendor's wrong-region 403.
+// the vendor's wrong-region 403. Removal: `GET /v2/contacts/{email}` finds a contact (404
+// "Error: ERROR_CONTACT_NOT_FOUND" when the account has none; 400 ERROR_PARAMETER_INVALID for a
+// malformed address, a reading) and `DELETE /v2/address-books/{id}/contacts/{contactId}` takes it
+// out of the book (204, also when it was not in the book; 404 ERROR_CONTACT_NOT_FOUND for an id the
+// account does not know); the contact stays in the account. Both count against the per-minute limit.
 import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -144,6 +148,8 @@ export interface SimulatorCounters extends RequestCounters {
   forbidden: number;
   imports: number;
   importedContacts: number;
+  /** Contacts taken out of an address book by DELETE …/contacts/{contactId}. */
+  removedFromAddressBooks: number;
   tooManyActiveImports: number;
   /** Uploads refused 400 ERROR_APIUSAGE_EXCEEDED (the flat scheme's throttle). */
   apiUsageExceeded: number;
@@ -201,7 +207,7 @@ class VendorError extends Error {
 }
 
 function emptyCounters(): SimulatorCounters {
-  return { ...emptyRequestCounters(), forbidden: 0, imports: 0, importedContacts: 0, tooManyActiveImports: 0, apiUsageExceeded: 0 };
+  return { ...emptyRequestCounters(), forbidden: 0, imports: 0, importedContacts: 0, removedFromAddressBooks: 0, tooManyActiveImports: 0, apiUsageExceeded: 0 };
 }
 
 function emptyReport(): ImportReport {
@@ -276,7 +282,8 @@ function multipartFile(body: Buffer, contentType: string): { fileName: string; d
 }
 
 function routeKey(method: string, path: string): string {
-  return `${method} ${path.replace(/\/address-books\/[^/]+/, '/address-books/{addressBookId}').replace(/\/import\/(?!with-merge-option)[^/]+/, '/import/{importId}').replace(/with-merge-option\/[^/]+/, 'with-merge-option/{mergeOption}')}`;
+  if (/^\/v2\/contacts\/[^/]+$/.test(path)) return `${method} /v2/contacts/{email}`;
+  return `${method} ${path.replace(/\/contacts\/\d+$/, '/contacts/{contactId}').replace(/\/address-books\/[^/]+/, '/address-books/{addressBookId}').replace(/\/import\/(?!with-merge-option)[^/]+/, '/import/{importId}').replace(/with-merge-option\/[^/]+/, 'with-merge-option/{mergeOption}')}`;
 }
 
 export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptions = {}): Promise<DotdigitalSimulator> {
@@ -342,6 +349,15 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
     const created: SimulatedAddressBook = { id, name: `Address book ${id}`, members: new Set(), deliveries: new Map() };
     state.addressBooks.set(id, created);
     return created;
+  }
+
+  /** Contact ids are handed out in order, so the id index is built only when asked for. */
+  const emailsById = new Map<number, string>();
+  function emailById(contactId: number): string | undefined {
+    if (!Number.isInteger(contactId) || contactId <= 0) return undefined;
+    if (!emailsById.has(contactId)) for (const [email, contact] of state.contacts) emailsById.set(contact.id, email);
+    const email = emailsById.get(contactId);
+    return email !== undefined && state.contacts.get(email)?.id === contactId ? email : undefined;
   }
 
   function activeImports(): number {
@@ -563,6 +579,33 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
       const mergeOption = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
       return { key, answer: () => startImport(request, body, id, mergeOption) };
     }
+    if ((match = /^\/v2\/contacts\/([^/]+)$/.exec(path)) && method === 'GET' && match[1] !== 'import') {
+      const email = decodeURIComponent(match[1]!).trim().toLowerCase();
+      return {
+        key,
+        answer: () => {
+          if (!EMAIL_PATTERN.test(email)) throw new VendorError(400, 'The email address is not valid. ERROR_PARAMETER_INVALID');
+          const contact = state.contacts.get(email);
+          if (!contact) throw new VendorError(404, 'Error: ERROR_CONTACT_NOT_FOUND');
+          return [200, { id: contact.id, email: contact.email, optInType: 'Single', emailType: 'Html', dataFields: Object.entries(contact.dataFields).map(([name, value]) => ({ key: name, value })), status: 'Subscribed' }];
+        },
+      };
+    }
+    if ((match = /^\/v2\/address-books\/([^/]+)\/contacts\/([^/]+)$/.exec(path)) && method === 'DELETE') {
+      const id = addressBookId(decodeURIComponent(match[1]!));
+      const contactId = Number(decodeURIComponent(match[2]!));
+      return {
+        key,
+        answer: () => {
+          settle();
+          const book = addressBookFor(id);
+          const email = emailById(contactId);
+          if (!email) throw new VendorError(404, 'Error: ERROR_CONTACT_NOT_FOUND');
+          if (book.members.delete(email)) state.counters.removedFromAddressBooks += 1;
+          return [204, undefined];
+        },
+      };
+    }
     if ((match = /^\/v2\/address-books\/([^/]+)$/.exec(path)) && method === 'GET') {
       const id = addressBookId(decodeURIComponent(match[1]!));
       return {
@@ -633,7 +676,7 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
 
   function answer(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, contentType?: string): void {
     const isText = typeof body === 'string' && contentType !== undefined;
-    const text = isText ? (body as string) : JSON.stringify(body);
+    const text = body === undefined ? '' : isText ? (body as string) : JSON.stringify(body);
     response.writeHead(status, { 'content-type': contentType ?? 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
     response.end(text);
   }
@@ -709,6 +752,7 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
     state.counters = emptyCounters();
     windows.clear();
     nextContactId = 1;
+    emailsById.clear();
     setFaults({});
   }
 

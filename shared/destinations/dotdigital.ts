@@ -44,6 +44,20 @@
 //   vendor's connector knows: Globally Suppressed, Blocked, Unsubscribed, Hard Bounced, Isp
 //   Complaints, Domain Suppressed, Failures, Invalid Entries, Mail Blocked, Suppressed by you
 //   (Sync/Importer/ReportHandler/V2ImporterReportHandler.php); the reference sample adds Duplicate.
+// - Removal from the address book: `DELETE /v2/address-books/{addressBookId}/contacts/{contactId}`
+//   → 204 ("Deletes a contact from a given list", v2 OpenAPI ApiContact_DeleteContactFromAddressBook);
+//   the contact stays in the account, only its membership goes. The API takes contact IDs, not
+//   emails: `GET /v2/contacts/{email}` → ApiContact {id, email, …} ("Gets a contact by email
+//   address", ApiContact_GetContactByEmail), and an unknown email answers "Error:
+//   ERROR_CONTACT_NOT_FOUND" (the vendor's Magento connector Model/Apiconnector/Client.php
+//   REST_CONTACT_NOT_FOUND), read as already absent. The bulk form, `POST /v2/address-books/{id}/
+//   contacts/delete` with an array of contact IDs → 202 {id, status: Started|Completed|Failed}
+//   polled at `GET /v2/contacts/deletion/{id}` (ApiContact_DeleteContactsFromAddressBook), needs
+//   the same one lookup per email, so it saves one call per member at the price of an asynchronous
+//   job; the adapter removes one member per engine call instead: two vendor calls (lookup, delete),
+//   both under the account's per-minute limit; the delete is retried here on 429/5xx so a
+//   throttled delete does not repeat its lookup. Unsubscribing from the book (`…/contacts/unsubscribe`) would take
+//   the email directly, but it records an unsubscribe the person never asked for.
 // - Default contact data fields FIRSTNAME, LASTNAME, FULLNAME, GENDER, POSTCODE (request examples
 //   of the v2 contact calls in the email-contacts reference).
 // - Rate limits are per account, per minute, in tiers Low/Medium/High/Unlimited; calls that import
@@ -488,6 +502,8 @@ export function createDotdigitalAdapter(options: DotdigitalAdapterOptions = {}):
     // Each import: one upload, status polls, one report-faults read. dotdigital documents no import
     // duration; 30 s per 50,000-contact file is an assumption the plan states.
     importJob: { fixedCalls: 1, polling, typicalSeconds: 30 },
+    // One member per removal: an email lookup and a delete (see the header).
+    removalBatchSize: 1,
     limits: {
       // The seeds: up to 1 million profiles per export (a contract may lower it).
       maxMembersPerExport: 1_000_000,
@@ -553,6 +569,25 @@ export function createDotdigitalAdapter(options: DotdigitalAdapterOptions = {}):
         failures.push(...result.failures);
       }
       return { succeeded, failures: [...failures, ...skipped] };
+    },
+
+    async removeBatch(call, members) {
+      if (members.length === 0) return { succeeded: 0, failures: [] };
+      if (members.length > 1) throw new DestinationError('config', `A removal batch holds ${members.length} contacts; dotdigital removes one per call.`);
+      const email = members[0]!.email.toLowerCase();
+      const base = await endpointFor(call);
+      const lookup = await send(call, base, 'GET', `/v2/contacts/${encodeURIComponent(email)}`);
+      const lookupCode = vendorErrorCode(lookup.body);
+      if (lookup.status === 404 || lookupCode === 'ERROR_CONTACT_NOT_FOUND') return { succeeded: 1, failures: [] };
+      if (lookup.status === 400 && (lookupCode === 'ERROR_CONTACT_INVALID' || lookupCode === 'ERROR_PARAMETER_INVALID')) {
+        return { succeeded: 0, failures: [{ email, status: 'failed', category: 'invalidRecord', code: lookupCode, message: vendorMessage(lookup.body) || 'dotdigital refused the email address.' }] };
+      }
+      if (lookup.status !== 200) throw callFailed(lookup, 'Looking up the contact');
+      const contactId = (lookup.body as { id?: unknown } | undefined)?.id;
+      if (typeof contactId !== 'number') throw new DestinationError('vendorUnavailable', 'dotdigital answered the contact lookup without a contact id');
+      const removed = await patiently(call, () => send(call, base, 'DELETE', `/v2/address-books/${call.details.addressBookId}/contacts/${contactId}`));
+      if ((removed.status >= 200 && removed.status < 300) || vendorErrorCode(removed.body) === 'ERROR_CONTACT_NOT_FOUND') return { succeeded: 1, failures: [] };
+      throw callFailed(removed, 'Removing the contact from the address book');
     },
   };
 }

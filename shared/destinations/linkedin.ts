@@ -25,6 +25,13 @@
 //   companyWebsiteDomain (lower-cased) and organizationUrn (urn:li:organization:{id}); "LinkedIn
 //   accepts up to 5000 per request" (company batch-size field). User elements: {action, userIds:
 //   [{idType: SHA256_EMAIL, idValue: hex}], firstName, lastName, title, company, country}.
+// - Removal: the same BATCH_CREATE posts with `action: 'REMOVE'` per element (the element action is
+//   ADD or REMOVE: Segment's linkedin-audiences maps "Audience Exited" to REMOVE on the same call;
+//   rudderlabs/rudder-transformer src/cdk/v2/destinations/linkedin_audience maps a record's delete
+//   to REMOVE in the same element shape), 5,000 per call like adds, under the same per-minute
+//   limits. A user element carries only its userIds (the hashed email is what LinkedIn matched);
+//   a company element carries the identifying fields it was added with, which is how the matcher
+//   knows it — so removing companies needs the member's mapped fields, not just its key.
 // - Field rules as transcribed from the LinkedIn schema by HCL Unica Link ("Data Normalization") and
 //   Treasure Data's LinkedIn export docs: SHA-256 email as a hex string of 64 characters; firstName
 //   and lastName at most 35 characters, title and company at most 50, country an ISO 3166 two-letter
@@ -172,8 +179,10 @@ export interface LinkedinUserId {
   idValue: string;
 }
 
+export type ElementAction = 'ADD' | 'REMOVE';
+
 export interface LinkedinUserElement {
-  action: 'ADD';
+  action: ElementAction;
   userIds: LinkedinUserId[];
   firstName?: string;
   lastName?: string;
@@ -183,7 +192,7 @@ export interface LinkedinUserElement {
 }
 
 export interface LinkedinCompanyElement {
-  action: 'ADD';
+  action: ElementAction;
   companyName: string;
   companyWebsiteDomain?: string;
   companyEmailDomain?: string;
@@ -256,12 +265,17 @@ export function toUserElement(member: MappedMember): LinkedinUserElement {
   return element;
 }
 
+/** One contact leaving → a REMOVE element naming it by its hashed email only. */
+export function toUserRemoval(member: MappedMember): LinkedinUserElement {
+  return { action: 'REMOVE', userIds: [{ idType: 'SHA256_EMAIL', idValue: sha256Email(member.email) }] };
+}
+
 /** One account → one element of the companies batch, or undefined without a company name. */
-export function toCompanyElement(member: MappedMember): LinkedinCompanyElement | undefined {
+export function toCompanyElement(member: MappedMember, action: ElementAction = 'ADD'): LinkedinCompanyElement | undefined {
   const fields = member.fields;
   const companyName = fields.companyName?.trim();
   if (!companyName) return undefined;
-  const element: LinkedinCompanyElement = { action: 'ADD', companyName };
+  const element: LinkedinCompanyElement = { action, companyName };
   const website = fields.companyWebsiteDomain ? toDomain(fields.companyWebsiteDomain) : undefined;
   if (website) element.companyWebsiteDomain = website;
   const emailDomain = fields.companyEmailDomain ? toDomain(fields.companyEmailDomain) : undefined;
@@ -521,6 +535,34 @@ function batchFailed(response: VendorResponse, dmp: { id: string; createdAt?: st
   return new DestinationError('config', `LinkedIn refused the batch: ${detail}`, options);
 }
 
+/** One BATCH_CREATE of ADD or REMOVE elements into the segment's DMP segment. */
+async function streamElements(call: Call, members: MappedMember[], action: ElementAction): Promise<BatchResult> {
+  if (members.length === 0) return { succeeded: 0, failures: [] };
+  if (members.length > LINKEDIN_BATCH_LIMIT) {
+    throw new DestinationError('config', `A batch holds ${members.length} members; LinkedIn takes at most ${LINKEDIN_BATCH_LIMIT} per call.`);
+  }
+  const kind = audienceTypeOf(call.details);
+  const dmp = dmpSegmentFor(call);
+  const skipped: RecordFailure[] = [];
+  const identities: string[] = [];
+  const elements: (LinkedinUserElement | LinkedinCompanyElement)[] = [];
+  for (const member of members) {
+    const element = kind === 'contacts' ? (action === 'ADD' ? toUserElement(member) : toUserRemoval(member)) : toCompanyElement(member, action);
+    if (!element) {
+      skipped.push({ email: member.email, status: 'skipped', category: 'invalidRecord', code: 'missingCompanyName', message: 'The account has no company name, which a LinkedIn company list needs.' });
+      continue;
+    }
+    identities.push(member.email);
+    elements.push(element);
+  }
+  if (elements.length === 0) return { succeeded: 0, failures: skipped };
+  const path = `/dmpSegments/${encodeURIComponent(dmp.id)}/${kind === 'contacts' ? 'users' : 'companies'}`;
+  const response = await send(call, 'POST', path, { json: { elements }, headers: { 'x-restli-method': 'BATCH_CREATE' } });
+  if (response.status !== 200 && response.status !== 201) throw batchFailed(response, dmp);
+  const result = fromBatchResult(response.body, identities);
+  return { succeeded: result.succeeded, failures: [...result.failures, ...skipped] };
+}
+
 export const linkedin: DestinationAdapter<LinkedinSettings, LinkedinSecrets, LinkedinDetails> = {
   type: 'linkedin',
   displayName: 'LinkedIn',
@@ -529,6 +571,7 @@ export const linkedin: DestinationAdapter<LinkedinSettings, LinkedinSecrets, Lin
   exportDetails: detailsSchema,
   dataMatching,
   batchSize: LINKEDIN_BATCH_LIMIT,
+  removalBatchSize: LINKEDIN_BATCH_LIMIT,
   listPerSegment: true,
   limits: {
     // LinkedIn documents no cap on a streamed DMP segment (300,000 is its advice for CSV list
@@ -589,29 +632,11 @@ export const linkedin: DestinationAdapter<LinkedinSettings, LinkedinSecrets, Lin
   },
 
   async sendBatch(call, members) {
-    if (members.length === 0) return { succeeded: 0, failures: [] };
-    if (members.length > LINKEDIN_BATCH_LIMIT) {
-      throw new DestinationError('config', `A batch holds ${members.length} members; LinkedIn takes at most ${LINKEDIN_BATCH_LIMIT} per call.`);
-    }
-    const kind = audienceTypeOf(call.details);
-    const dmp = dmpSegmentFor(call);
-    const skipped: RecordFailure[] = [];
-    const identities: string[] = [];
-    const elements: (LinkedinUserElement | LinkedinCompanyElement)[] = [];
-    for (const member of members) {
-      const element = kind === 'contacts' ? toUserElement(member) : toCompanyElement(member);
-      if (!element) {
-        skipped.push({ email: member.email, status: 'skipped', category: 'invalidRecord', code: 'missingCompanyName', message: 'The account has no company name, which a LinkedIn company list needs.' });
-        continue;
-      }
-      identities.push(member.email);
-      elements.push(element);
-    }
-    if (elements.length === 0) return { succeeded: 0, failures: skipped };
-    const path = `/dmpSegments/${encodeURIComponent(dmp.id)}/${kind === 'contacts' ? 'users' : 'companies'}`;
-    const response = await send(call, 'POST', path, { json: { elements }, headers: { 'x-restli-method': 'BATCH_CREATE' } });
-    if (response.status !== 200 && response.status !== 201) throw batchFailed(response, dmp);
-    const result = fromBatchResult(response.body, identities);
-    return { succeeded: result.succeeded, failures: [...result.failures, ...skipped] };
+    return streamElements(call, members, 'ADD');
+  },
+
+  // call.segment names the segment the members left: each segment has its own DMP segment.
+  async removeBatch(call, members) {
+    return streamElements(call, members, 'REMOVE');
   },
 };

@@ -12,6 +12,8 @@
 // answers 10 segments a page unless asked for more; element values over the documented lengths,
 // non-ISO countries, URLs as domains and unhashed emails are per-element 400s; a new segment answers
 // 404 for `segmentReadyDelayMs`; 429 carries no Retry-After (LinkedIn documents none) unless `retryAfterHeader`.
+// A REMOVE element takes the member with the same key (hashed email, or the company's identifying
+// fields) off the segment and answers 201 also when the segment did not hold it.
 import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import { randomInt } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -127,6 +127,11 @@ export interface DestinationAdapter<Settings = any, Secrets = any, Details = any
   removeBatch?(call: DestinationCall<Settings, Secrets, Details>, members: MappedMember[]): Promise<BatchResult>;
   /** Members per removal call, when it differs from batchSize (vendors without a bulk form: 1). */
   removalBatchSize?: number;
+  /**
+   * Vendor calls one removeBatch makes, when more than one (dotdigital: a contact lookup by email,
+   * then the delete). Plans count them, and the rate should be drawn that many times per removal call.
+   */
+  removalCallsPerBatch?: number;
   /** Import-file vendors: what one batch (an import job) costs besides one token of the rate, for plans. */
   importJob?: ImportJobCost;
 }

@@ -504,6 +504,7 @@ export function createDotdigitalAdapter(options: DotdigitalAdapterOptions = {}):
     importJob: { fixedCalls: 1, polling, typicalSeconds: 30 },
     // One member per removal: an email lookup and a delete (see the header).
     removalBatchSize: 1,
+    removalCallsPerBatch: 2,
     limits: {
       // The seeds: up to 1 million profiles per export (a contract may lower it).
       maxMembersPerExport: 1_000_000,

@@ -136,7 +136,7 @@ export function predictRun(destination: DestinationAdapter, rate: RateLimit, wor
   const jobsOrBatches = lists.reduce((sum, list) => sum + list.calls, 0);
   const chunks = lists.reduce((sum, list) => sum + list.chunks, 0);
   const sent = work.send.reduce((sum, members) => sum + members, 0);
-  const removalCalls = sendCalls(destination, rate, work.remove, { ...spread, batchSize: destination.removalBatchSize ?? destination.batchSize }).calls;
+  const removalCalls = sendCalls(destination, rate, work.remove, { ...spread, batchSize: destination.removalBatchSize ?? destination.batchSize }).calls * (destination.removalCallsPerBatch ?? 1);
   const job = destination.importJob;
   const calls = (job ? importCalls(job, jobsOrBatches, sent) : jobsOrBatches) + removalCalls;
   const rateCalls = jobsOrBatches + removalCalls;

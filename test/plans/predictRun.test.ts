@@ -35,6 +35,13 @@ describe('predictRun', () => {
     expect(predictRun(iterable, ITERABLE_RATE, { send: [15_000], remove: 5_000 }).calls).toBe(16 + 5);
   });
 
+  it('counts every vendor call of a removal: dotdigital looks the contact up, then deletes it', () => {
+    const removing = predictRun(dotdigital, { requestsPerSecond: 35 / 60, burst: 3 }, { send: [], remove: 100 });
+    expect(removing.calls).toBe(200);
+    // 200 calls at 35 a minute, after a burst of 3.
+    expect(removing.predictedSeconds).toBeGreaterThan((200 - 3) / (35 / 60));
+  });
+
   it('counts an import vendor\'s uploads, polls and report reads, and the jobs\' own time', () => {
     const job = dotdigital.importJob!;
     // 1 s, 2 s, 4 s, 8 s, 16 s: a 30 s job is seen finished at the fifth poll (31 s).

@@ -1,7 +1,7 @@
 // LinkedIn removals over real HTTP: the same BATCH_CREATE posts with `action: 'REMOVE'` into the
 // segment's own DMP segment (users by hashed email, companies by their identifying fields).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { linkedin, sha256Email, toUserRemoval, type LinkedinDetails, type LinkedinSecrets, type LinkedinSettings } from '../../shared/destinations/linkedin.js';
+import { linkedin, RATE_LIMIT_FALLBACK_WAIT_MS, sha256Email, toUserRemoval, type LinkedinDetails, type LinkedinSecrets, type LinkedinSettings } from '../../shared/destinations/linkedin.js';
 import type { DestinationCall, MappedMember, SegmentRef } from '../../shared/destinations/destination.js';
 import { startLinkedinSimulator, type LinkedinSimulator } from '../../local/simulators/linkedinSimulator.js';
 import { thrown } from '../support/destinationErrors.js';
@@ -89,7 +89,7 @@ describe('LinkedIn removals against the simulator', () => {
     expect(await thrown(linkedin.removeBatch!({ ...target, secrets: { accessToken: 'wrong' } }, contacts(1)))).toMatchObject({ category: 'auth', options: { status: 401 } });
     simulator.setFaults({ tooManyRequestsBursts: { every: 1, length: 1 } });
     await linkedin.removeBatch!(target, contacts(1));
-    expect(await thrown(linkedin.removeBatch!(target, contacts(1)))).toMatchObject({ category: 'rateLimited', retryable: true, options: { status: 429, retryAfterMs: 1000 } });
+    expect(await thrown(linkedin.removeBatch!(target, contacts(1)))).toMatchObject({ category: 'rateLimited', retryable: true, options: { status: 429, retryAfterMs: RATE_LIMIT_FALLBACK_WAIT_MS } });
     simulator.setFaults({ serverErrorRate: 1 });
     expect(await thrown(linkedin.removeBatch!(target, contacts(1)))).toMatchObject({ category: 'vendorUnavailable', retryable: true });
     simulator.setFaults({});

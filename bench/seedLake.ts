@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { startAzurite } from '../local/azurite.js';
-import { seedLake } from '../shared/lake/seedLake.js';
-import type { LakeKind } from '../shared/lake/generateProfiles.js';
+import { seedLake } from '../local/demoData/seedLake.js';
+import type { LakeKind } from '../local/demoData/generateProfiles.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRoute, json } from '../shared/http/route.js';
-import { listSegmentsFor } from '../shared/lake/listSegmentsFor.js';
+import { listSegmentsFor } from '../shared/exports/listSegmentsFor.js';
 import { connectionId } from '../shared/connections/connection.js';
 
 defineRoute({

@@ -13,7 +13,7 @@ import { projectRoot } from './projectRoot.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from './keyVaultEmulator.js';
 import { startSimulators, type RunningSimulator } from './simulators/index.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhookReceiver.js';
-import { seedLake } from '../shared/lake/seedLake.js';
+import { seedLake } from './demoData/seedLake.js';
 import type { InstanceInfo as HostInstanceInfo } from './host/instanceProtocol.js';
 
 export type { HostInstanceInfo };

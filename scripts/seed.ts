@@ -7,8 +7,8 @@ import { parseArgs } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { azuriteConnectionString } from '../local/azurite.js';
 import { setting } from '../shared/settings.js';
-import { LAKE_KINDS, type LakeKind } from '../shared/lake/generateProfiles.js';
-import { seedLake, type SeedProgress } from '../shared/lake/seedLake.js';
+import { LAKE_KINDS, type LakeKind } from '../local/demoData/generateProfiles.js';
+import { seedLake, type SeedProgress } from '../local/demoData/seedLake.js';
 
 const USAGE = `usage: npm run -s seed -- --profiles N --kind b2c|b2b [--seed S] [--invalid-email-rate R] [--rows-per-partition N]
 

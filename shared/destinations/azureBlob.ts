@@ -31,7 +31,7 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { blobService, isLocalStorage } from '../storage/clients.js';
 import { CONTAINERS } from '../storage/names.js';
 import { setting } from '../settings.js';
-import { PROFILE_ENTITY, CONTACT_ENTITY, ACCOUNT_ENTITY } from '../lake/generateProfiles.js';
+import { PROFILE_ENTITY, CONTACT_ENTITY, ACCOUNT_ENTITY } from '../lake/platformEntities.js';
 import type { DataMatchingField, DestinationAdapter, DestinationCall } from './destination.js';
 import { DestinationError } from './destinationError.js';
 

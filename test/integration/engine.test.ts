@@ -5,7 +5,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { startTestStack, type TestStack } from '../support/testStack.js';
 import { eventually } from '../support/apiClient.js';
 import { segmentRows } from '../support/lakeRows.js';
-import { seedLake } from '../../shared/lake/seedLake.js';
+import { seedLake } from '../../local/demoData/seedLake.js';
 import type { CampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
 
 const PROFILES = 100_000;

@@ -21,7 +21,7 @@ import {
   recordBoundaries,
   type LakeRecord,
 } from '../../shared/lake/lakeReader.js';
-import { seedLake } from '../../shared/lake/seedLake.js';
+import { seedLake } from '../../local/demoData/seedLake.js';
 
 let azurite: RunningAzurite;
 let container: ContainerClient;

@@ -23,7 +23,7 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { startTestStack, type TestStack } from '../support/testStack.js';
 import { eventually } from '../support/apiClient.js';
 import { segmentRows } from '../support/lakeRows.js';
-import { seedLake } from '../../shared/lake/seedLake.js';
+import { seedLake } from '../../local/demoData/seedLake.js';
 import { listSegments, partitionBlobs, readModel, readRecords } from '../../shared/lake/lakeReader.js';
 import { startCampaignMonitorSimulator, type CampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
 import { startVendorGate, type VendorGate } from './support/vendorGate.js';

@@ -1,16 +1,13 @@
 // Deterministic, realistic lake content for local use and benchmarks. Every row is a pure
 // function of (seed, index): any row can be produced on its own, nothing is kept between rows,
 // so memory stays flat whatever the size, and the same seed always yields the same lake.
-import type { CdmDataType, SegmentType } from './cdmModel.js';
+import type { SegmentType } from '../../shared/lake/cdmModel.js';
+import { ACCOUNT_ENTITY, CONTACT_ENTITY, PROFILE_ENTITY, type EntityDefinition } from '../../shared/lake/platformEntities.js';
+
+export { ACCOUNT_ENTITY, CONTACT_ENTITY, PROFILE_ENTITY, type EntityDefinition };
 
 export type LakeKind = 'b2c' | 'b2b';
 export const LAKE_KINDS: readonly LakeKind[] = ['b2c', 'b2b'];
-
-export interface EntityDefinition {
-  name: string;
-  description: string;
-  attributes: { name: string; dataType: CdmDataType }[];
-}
 
 export interface SegmentDefinition {
   /** CDM entity name; also the segment id in the API. */
@@ -43,77 +40,6 @@ export interface GeneratorOptions {
   /** Share of rows whose (valid) email has upper case or surrounding spaces. Default 0.02. */
   messyEmailRate?: number;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Entities
-
-export const PROFILE_ENTITY: EntityDefinition = {
-  name: 'UnifiedCustomerProfile',
-  description: 'Unified customer profiles (individual consumers).',
-  attributes: [
-    { name: 'CustomerId', dataType: 'guid' },
-    { name: 'FirstName', dataType: 'string' },
-    { name: 'LastName', dataType: 'string' },
-    { name: 'FullName', dataType: 'string' },
-    { name: 'Email', dataType: 'string' },
-    { name: 'Gender', dataType: 'string' },
-    { name: 'BirthDate', dataType: 'dateTime' },
-    { name: 'AddressLine1', dataType: 'string' },
-    { name: 'PostalCode', dataType: 'string' },
-    { name: 'City', dataType: 'string' },
-    { name: 'Country', dataType: 'string' },
-    { name: 'Phone', dataType: 'string' },
-    { name: 'PreferredLanguage', dataType: 'string' },
-    { name: 'LoyaltyTier', dataType: 'string' },
-    { name: 'NewsletterOptIn', dataType: 'boolean' },
-    { name: 'TotalSpend', dataType: 'decimal' },
-    { name: 'LastPurchaseDate', dataType: 'dateTime' },
-    { name: 'CreatedOn', dataType: 'dateTimeOffset' },
-  ],
-};
-
-export const ACCOUNT_ENTITY: EntityDefinition = {
-  name: 'Account',
-  description: 'Business accounts (companies).',
-  attributes: [
-    { name: 'AccountId', dataType: 'guid' },
-    { name: 'Name', dataType: 'string' },
-    { name: 'Domain', dataType: 'string' },
-    { name: 'Industry', dataType: 'string' },
-    { name: 'Employees', dataType: 'int64' },
-    { name: 'AnnualRevenue', dataType: 'decimal' },
-    { name: 'AddressLine1', dataType: 'string' },
-    { name: 'PostalCode', dataType: 'string' },
-    { name: 'City', dataType: 'string' },
-    { name: 'Country', dataType: 'string' },
-    { name: 'Phone', dataType: 'string' },
-    { name: 'Website', dataType: 'string' },
-    { name: 'CreatedOn', dataType: 'dateTimeOffset' },
-  ],
-};
-
-export const CONTACT_ENTITY: EntityDefinition = {
-  name: 'Contact',
-  description: 'Contacts (people) at business accounts.',
-  attributes: [
-    { name: 'ContactId', dataType: 'guid' },
-    { name: 'AccountId', dataType: 'guid' },
-    { name: 'FirstName', dataType: 'string' },
-    { name: 'LastName', dataType: 'string' },
-    { name: 'FullName', dataType: 'string' },
-    { name: 'Email', dataType: 'string' },
-    { name: 'JobTitle', dataType: 'string' },
-    { name: 'Department', dataType: 'string' },
-    { name: 'Gender', dataType: 'string' },
-    { name: 'Phone', dataType: 'string' },
-    { name: 'PostalCode', dataType: 'string' },
-    { name: 'City', dataType: 'string' },
-    { name: 'Country', dataType: 'string' },
-    { name: 'PreferredLanguage', dataType: 'string' },
-    { name: 'NewsletterOptIn', dataType: 'boolean' },
-    { name: 'CreatedOn', dataType: 'dateTimeOffset' },
-  ],
-};
 
 /** The segment every lake has, with every profile (b2c) or contact (b2b). */
 export const ALL_CUSTOMERS = 'All customers';

@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import type { ContainerClient } from '@azure/storage-blob';
 import { PassThrough } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
-import { ANNOTATIONS, DEFAULT_CSV_FORMAT, type CdmLocalEntity, type CdmModelInput, type SegmentType } from './cdmModel.js';
+import { ANNOTATIONS, DEFAULT_CSV_FORMAT, type CdmLocalEntity, type CdmModelInput, type SegmentType } from '../../shared/lake/cdmModel.js';
 import { lakeSources, type EntityDefinition, type LakeKind, type SegmentDefinition } from './generateProfiles.js';
-import { MODEL_BLOB } from './lakeReader.js';
+import { MODEL_BLOB } from '../../shared/lake/lakeReader.js';
 
 export const DEFAULT_ROWS_PER_PARTITION = 250_000;
 

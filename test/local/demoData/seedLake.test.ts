@@ -4,11 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
-import { ANNOTATIONS, annotation, cdmModelSchema, type CdmLocalEntity } from '../../shared/lake/cdmModel.js';
-import { ACCOUNT_ENTITY, ALL_CUSTOMERS, CONTACT_ENTITY, PROFILE_ENTITY } from '../../shared/lake/generateProfiles.js';
-import { findEntity, listEntities, listSegments, MODEL_BLOB, partitionBlobs, readModel } from '../../shared/lake/lakeReader.js';
-import { seedLake, type SeedLakeOptions } from '../../shared/lake/seedLake.js';
+import { startAzurite, type RunningAzurite } from '../../../local/azurite.js';
+import { ANNOTATIONS, annotation, cdmModelSchema, type CdmLocalEntity } from '../../../shared/lake/cdmModel.js';
+import { ACCOUNT_ENTITY, ALL_CUSTOMERS, CONTACT_ENTITY, PROFILE_ENTITY } from '../../../local/demoData/generateProfiles.js';
+import { findEntity, listEntities, listSegments, MODEL_BLOB, partitionBlobs, readModel } from '../../../shared/lake/lakeReader.js';
+import { seedLake, type SeedLakeOptions } from '../../../local/demoData/seedLake.js';
 
 let azurite: RunningAzurite;
 let service: BlobServiceClient;

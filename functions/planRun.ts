@@ -2,6 +2,7 @@ import { app } from '@azure/functions';
 import { z } from 'zod';
 import { QUEUES } from '../shared/storage/names.js';
 import { planRun } from '../shared/runs/planRun.js';
+import './runWorkers.js';
 import { createLogger } from '../shared/observability/log.js';
 
 const planRunMessage = z.object({ exportId: z.string().min(1), runId: z.string().min(1), secretsUnavailableSince: z.number().int().nonnegative().optional() });

@@ -150,18 +150,15 @@ export function bucketsFor(bytes: number, atLeast = 1): number {
   return buckets;
 }
 
-// Chunk ids of data-out runs start with "d-" (segment chunks are c000000…): the sender hands
-// them to the data-out writer. The id says which step the chunk is.
+// The data-out writer's step kinds ('copy', 'merge', 'publish') are in each chunk's ledger row,
+// where the run core reads them to hand the chunk to this worker; the id also names the entity
+// and the part or bucket the step works on.
 export type DataOutStep =
   | { kind: 'copy'; entity: number; part: number }
   | { kind: 'merge'; entity: number; bucket: number }
   | { kind: 'publish' };
 
 export const PUBLISH_CHUNK_ID = 'd-publish';
-
-export function isDataOutChunk(chunkId: string): boolean {
-  return chunkId.startsWith('d-');
-}
 
 export function copyChunkId(entity: number, part: number): string {
   return `d-e${String(entity).padStart(3, '0')}-p${String(part).padStart(5, '0')}`;

@@ -5,8 +5,7 @@
 // partition with its operation; the keys seen become the bucket's new snapshot.
 import { workContainer } from '../storage/clients.js';
 import { readRecords } from '../lake/lakeReader.js';
-import { recordOutcomes, type RecordOutcome } from '../runs/runLedger.js';
-import { ZERO_COUNTS, type RunCounts } from '../runs/run.js';
+import { recordOutcomes, ZERO_COUNTS, type RecordOutcome, type RunCounts } from '../runs/worker.js';
 import { bucketOf, headerOf, partitionPath, type DataOutStep, type RowOperation } from './dataOutPlan.js';
 import { BlockCsvFile, CsvPartitionWriter } from './csvFiles.js';
 import { listBlobs, snapshotPrefix, spillPrefix } from './workFiles.js';

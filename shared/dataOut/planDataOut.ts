@@ -9,12 +9,7 @@ import { ANNOTATIONS, annotation, type CdmLocalEntity } from '../lake/cdmModel.j
 import { findEntity, listSegments, partitionBlobs, readModelVersioned, recordBoundaries, type LakeSegment } from '../lake/lakeReader.js';
 import { DestinationError } from '../destinations/destinationError.js';
 import { azureBlob, destinationContainer, endpointFor, probeContainer, toDestinationError, type AzureBlobDetails, type AzureBlobSettings } from '../destinations/azureBlob.js';
-import type { DestinationAccess } from '../runs/destinationAccess.js';
-import { recordPlannedChunks, type ChunkRange } from '../runs/runLedger.js';
-import { updateRun } from '../runs/runStore.js';
-import { finalizeIfComplete, finishRunEarly } from '../runs/finalizeRun.js';
-import type { PlannedSegment, RunRecord } from '../runs/run.js';
-import type { ChunkMessage } from '../runs/planRun.js';
+import { finalizeIfComplete, finishRunEarly, recordPlannedChunks, updateRun, type ChunkMessage, type ChunkRange, type DestinationAccess, type PlannedSegment, type RunRecord } from '../runs/worker.js';
 import {
   bucketsFor,
   copyChunkId,
@@ -178,6 +173,7 @@ export async function planDataOut(run: RunRecord, record: ExportRecord, access: 
       for (let cut = 0; cut + 1 < cuts.length; cut++) {
         chunks.push({
           chunkId: copyChunkId(index, part++),
+          step: 'copy',
           segmentId: entity.name,
           container: 'lake',
           blobName: blob.blobName,
@@ -190,10 +186,10 @@ export async function planDataOut(run: RunRecord, record: ExportRecord, access: 
       }
     }
     if (mode === 'incremental') {
-      for (let bucket = 0; bucket < buckets; bucket++) chunks.push(stepChunk(mergeChunkId(index, bucket), entity.name));
+      for (let bucket = 0; bucket < buckets; bucket++) chunks.push(stepChunk(mergeChunkId(index, bucket), 'merge', entity.name));
     }
   }
-  chunks.push(stepChunk(PUBLISH_CHUNK_ID, ''));
+  chunks.push(stepChunk(PUBLISH_CHUNK_ID, 'publish', ''));
   const copies = chunks.filter((chunk) => chunk.container === 'lake').length;
 
   await savePlan(plan);
@@ -230,6 +226,6 @@ export async function planDataOut(run: RunRecord, record: ExportRecord, access: 
 }
 
 /** A merge or publish step: a ledger row with no source range of its own. */
-function stepChunk(chunkId: string, entity: string): ChunkRange {
-  return { chunkId, segmentId: entity, container: 'work', blobName: '', blobEtag: '', start: 0, end: 0, delimiter: ',', columnHeaders: false };
+function stepChunk(chunkId: string, step: 'merge' | 'publish', entity: string): ChunkRange {
+  return { chunkId, step, segmentId: entity, container: 'work', blobName: '', blobEtag: '', start: 0, end: 0, delimiter: ',', columnHeaders: false };
 }

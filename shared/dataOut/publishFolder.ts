@@ -5,9 +5,7 @@
 import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { ANNOTATIONS, DEFAULT_CSV_FORMAT, cdmModelSchema, type CdmAttribute, type CdmLocalEntity, type CdmModelInput } from '../lake/cdmModel.js';
 import { MODEL_BLOB } from '../lake/lakeReader.js';
-import { updateRun } from '../runs/runStore.js';
-import { ZERO_COUNTS, type RunCounts } from '../runs/run.js';
-import type { ChunkState } from '../runs/runLedger.js';
+import { updateRun, ZERO_COUNTS, type ChunkState, type RunCounts } from '../runs/worker.js';
 import { OPERATION_COLUMN, partitionPath, runFolderPath, stepOf, type DataOutPlan, type PlannedEntity } from './dataOutPlan.js';
 import { cleanUpAfterPublish, clearFullResyncRequest, deleteSnapshotPointer, writeSnapshotPointer } from './workFiles.js';
 import { StepFailed, type StepContext } from './stepContext.js';

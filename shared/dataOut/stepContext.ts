@@ -1,6 +1,6 @@
 // What each step of a data-out run gets from the writer, and how a step says it cannot go on.
 import type { ContainerClient } from '@azure/storage-blob';
-import type { ChunkState } from '../runs/runLedger.js';
+import type { ChunkState } from '../runs/worker.js';
 import type { DataOutPlan } from './dataOutPlan.js';
 
 export type Log = (line: string) => void;

@@ -18,13 +18,23 @@ import { getExport } from '../exports/exportStore.js';
 import { LakeError, readRecords } from '../lake/lakeReader.js';
 import { DestinationError } from '../destinations/destinationError.js';
 import { destinationContainer, toDestinationError } from '../destinations/azureBlob.js';
-import { destinationAccess } from '../runs/destinationAccess.js';
-import { deferWhileSecretsUnavailable, secretsOutageNote } from '../runs/secretsOutage.js';
-import { getChunk, listChunks, recordOutcomes, saveChunk, type ChunkState, type RecordOutcome } from '../runs/runLedger.js';
-import { getRun } from '../runs/runStore.js';
-import { finalizeIfComplete } from '../runs/finalizeRun.js';
-import { ZERO_COUNTS, isTerminal, type RunCounts } from '../runs/run.js';
-import type { ChunkMessage } from '../runs/planRun.js';
+import {
+  deferWhileSecretsUnavailable,
+  destinationAccess,
+  finalizeIfComplete,
+  getChunk,
+  getRun,
+  isTerminal,
+  listChunks,
+  recordOutcomes,
+  saveChunk,
+  secretsOutageNote,
+  ZERO_COUNTS,
+  type ChunkMessage,
+  type ChunkState,
+  type RecordOutcome,
+  type RunCounts,
+} from '../runs/worker.js';
 import { bucketOf, partitionPath, rowHash, stepOf, type DataOutStep } from './dataOutPlan.js';
 import { BucketFiles, CsvPartitionWriter } from './csvFiles.js';
 import { cleanUpFailedRun, deleteBlobs, listBlobs, loadPlan, snapshotPrefix, spillPrefix } from './workFiles.js';
@@ -43,9 +53,10 @@ class LeaseLost extends Error {}
 const ENDED = new Set(['done', 'failed', 'cancelled']);
 const isEnded = (chunk: ChunkState) => ENDED.has(chunk.status);
 
-export async function writePartition(message: ChunkMessage, logInput?: LogInput): Promise<void> {
+/** Carries out one delivery of a data-out chunk's message; `known` is its ledger row when the core just read it. */
+export async function writePartition(message: ChunkMessage, logInput?: LogInput, known?: ChunkState): Promise<void> {
   const log = toLog(logInput);
-  const chunk = await getChunk(message.runId, message.chunkId);
+  const chunk = known ?? (await getChunk(message.runId, message.chunkId));
   const step = stepOf(message.chunkId);
   if (!chunk || !step) return log(`Chunk ${message.chunkId} of run ${message.runId} is not in the ledger; ignoring the message.`);
   if (isEnded(chunk)) {

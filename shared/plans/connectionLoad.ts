@@ -5,7 +5,7 @@ import type { DestinationAdapter } from '../destinations/destination.js';
 import type { ExportRecord } from '../exports/exportDefinition.js';
 import { listExports } from '../exports/exportStore.js';
 import type { SegmentSummary } from '../lake/segmentCatalog.js';
-import type { RateLimit } from '../runs/rateBudget.js';
+import type { RateLimit } from '../runs/destinationAccess.js';
 import { findRun } from '../runs/runStore.js';
 import { toRunView } from '../runs/runProgress.js';
 import { isTerminal, type RunRecord } from '../runs/run.js';

@@ -3,9 +3,9 @@
 // the other runs on that connection. Pure: every input is passed in, so the same model predicts
 // for `POST /exports/{id}/plan`, for a run at its start, and in tests.
 import type { DestinationAdapter, ImportJobCost } from '../destinations/destination.js';
-import type { RateLimit } from '../runs/rateBudget.js';
-import { membersPerChunk } from '../runs/planRun.js';
-import { sendersFor } from '../runs/senderSlots.js';
+import type { RateLimit } from '../runs/destinationAccess.js';
+import { membersPerChunk } from '../segmentSender/planSegments.js';
+import { sendersFor } from '../segmentSender/senderSlots.js';
 
 /** What a run has to do: members to send (per list) and members to remove. */
 export interface RunWork {

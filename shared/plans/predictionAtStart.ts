@@ -1,7 +1,7 @@
 // The prediction a run records when its planner starts: the same model as `POST /exports/{id}/plan`,
 // for the members the planner found, with the other runs on the connection at that moment.
 import type { DestinationAdapter } from '../destinations/destination.js';
-import type { RateLimit } from '../runs/rateBudget.js';
+import type { RateLimit } from '../runs/destinationAccess.js';
 import type { RunPrediction } from '../runs/run.js';
 import { loadLakeModel, segmentsOf } from '../lake/segmentCatalog.js';
 import type { CdmModel } from '../lake/cdmModel.js';

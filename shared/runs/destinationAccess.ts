@@ -7,7 +7,6 @@ import { apiOriginFor, readSecrets } from '../connections/manageConnections.js';
 import type { ConnectionRecord } from '../connections/connection.js';
 import type { DestinationAdapter, DestinationCall } from '../destinations/destination.js';
 import { destinationFor } from '../destinations/registry.js';
-import type { RateLimit } from './rateBudget.js';
 import { SecretStoreError } from '../secretStore.js';
 import { rememberSecret } from '../observability/log.js';
 
@@ -15,6 +14,12 @@ const SECRET_TTL_MS = 60_000;
 /** While Key Vault is unreachable, how often a sender asks it again. */
 const STALE_SECRET_RETRY_MS = 10_000;
 const secretCache = new Map<string, { value: Record<string, string>; expiresAt: number }>();
+
+/** A connection's request rate, shared by every sender of every run (see segmentSender/rateBudget.ts). */
+export interface RateLimit {
+  requestsPerSecond: number;
+  burst: number;
+}
 
 export interface DestinationAccess {
   connection: ConnectionRecord;

@@ -18,7 +18,7 @@ import { enqueuePlan } from './startRun.js';
 import { finalizeIfComplete, finishRunEarly } from './finalizeRun.js';
 import { isTerminal, type RunRecord } from './run.js';
 import { functionTimeoutMs } from './invocationBudget.js';
-import type { ChunkMessage } from './planRun.js';
+import type { ChunkMessage } from './runLedger.js';
 
 /** How long a run (or chunk) may go without a write before it counts as not driven. */
 export const STALE_MS = 2 * 60_000;

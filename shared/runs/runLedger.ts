@@ -8,11 +8,18 @@ import { fromJson, getEntity, isStatus, listEntities, toJson } from '../storage/
 import type { RecordFailure } from '../destinations/destination.js';
 import { ZERO_COUNTS, type RunCounts } from './run.js';
 import { redactStored } from '../observability/redactStored.js';
+import type { WaitsForSecrets } from './secretsOutage.js';
 
 export type ChunkStatus = 'pending' | 'sending' | 'done' | 'failed' | 'cancelled';
 
 export interface ChunkRange {
   chunkId: string;
+  /**
+   * What the chunk is to the worker that planned it (the segment sender's 'send', the data-out
+   * writer's 'copy', 'merge', 'publish'): the core hands each chunk message to the worker
+   * registered for its step (see workers.ts).
+   */
+  step: string;
   segmentId: string;
   /** Where the blob is: the lake, or Outflow's working container (a multi-segment union). */
   container: 'lake' | 'work';
@@ -45,6 +52,7 @@ export interface ChunkState extends ChunkRange {
 }
 
 interface ChunkRow {
+  step?: string;
   segmentId: string;
   container: string;
   blobName: string;
@@ -68,10 +76,18 @@ export function chunkIdFor(index: number): string {
   return `c${String(index).padStart(6, '0')}`;
 }
 
+/** The message that drives one chunk (a worker may add fields of its own; see the worker's step). */
+export interface ChunkMessage extends WaitsForSecrets {
+  exportId: string;
+  runId: string;
+  chunkId: string;
+}
+
 function toRow(runId: string, chunk: Omit<ChunkState, 'runId' | 'etag' | 'writtenAt'>): ChunkRow & { partitionKey: string; rowKey: string } {
   return {
     partitionKey: runId,
     rowKey: chunk.chunkId,
+    step: chunk.step,
     segmentId: chunk.segmentId,
     container: chunk.container,
     blobName: chunk.blobName,
@@ -96,6 +112,7 @@ function fromRow(row: ChunkRow & { partitionKey?: string; rowKey?: string; etag:
   return {
     runId: row.partitionKey!,
     chunkId: row.rowKey!,
+    step: row.step ?? '',
     segmentId: row.segmentId,
     container: row.container === 'work' ? 'work' : 'lake',
     blobName: row.blobName,

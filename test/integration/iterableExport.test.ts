@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/testStack.js';
 import { segmentRows } from '../support/lakeRows.js';
-import { isValidEmail } from '../../shared/runs/dataMatching.js';
+import { isValidEmail } from '../../shared/segmentSender/dataMatching.js';
 import { toE164 } from '../../shared/destinations/iterable.js';
 import type { IterableSimulator } from '../../local/simulators/iterableSimulator.js';
 import { runToEnd } from '../support/exportRuns.js';

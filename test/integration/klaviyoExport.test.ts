@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/testStack.js';
 import { segmentRows } from '../support/lakeRows.js';
-import { isValidEmail } from '../../shared/runs/dataMatching.js';
+import { isValidEmail } from '../../shared/segmentSender/dataMatching.js';
 import { toE164 } from '../../shared/destinations/klaviyo.js';
 import type { KlaviyoSimulator } from '../../local/simulators/klaviyoSimulator.js';
 import { runRecords, runToEnd } from '../support/exportRuns.js';

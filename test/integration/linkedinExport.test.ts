@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/testStack.js';
 import { segmentRows } from '../support/lakeRows.js';
-import { isValidEmail } from '../../shared/runs/dataMatching.js';
+import { isValidEmail } from '../../shared/segmentSender/dataMatching.js';
 import type { LinkedinSimulator } from '../../local/simulators/linkedinSimulator.js';
 import { runToEnd } from '../support/exportRuns.js';
 

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/testStack.js';
 import { segmentRows } from '../support/lakeRows.js';
-import { isValidEmail } from '../../shared/runs/dataMatching.js';
+import { isValidEmail } from '../../shared/segmentSender/dataMatching.js';
 import type { MailchimpSimulator } from '../../local/simulators/mailchimpSimulator.js';
 import { runRecords, runToEnd } from '../support/exportRuns.js';
 

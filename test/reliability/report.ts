@@ -155,7 +155,7 @@ ${failing.length === 0 ? 'Every row that ran passed.' : `**${failing.length} row
   cached, a mapping the planned segment lacks) kept its lease on the chunk; every retry then found
   the chunk leased and only re-queued it, so the queue's dequeue count never grew and the run could
   never end. It now gives the chunk back with the reason, and the retries and the poison queue end
-  it (regression test: \`test/runs/senderSetupFailures.test.ts\`).
+  it (regression test: \`test/segmentSender/senderSetupFailures.test.ts\`).
 - While Key Vault is unreachable, senders use the secrets they last read once the one-minute cache
   has expired (asking Key Vault again every 10 s), instead of holding up every chunk they start
   until it answers; after a vendor auth error they still insist on a fresh read (same test file).

@@ -10,6 +10,7 @@ import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
 import { findExport, insertExport, replaceExport } from '../../shared/exports/exportStore.js';
 import { recoverRuns, MAX_RECOVERIES, STALE_MS } from '../../shared/runs/recoverRuns.js';
 import { planRun } from '../../shared/runs/planRun.js';
+import '../../functions/runWorkers.js';
 import { chunkIdFor, getChunk, recordPlannedChunks, saveChunk } from '../../shared/runs/runLedger.js';
 import { getRun, insertRun, newRunId } from '../../shared/runs/runStore.js';
 import { ZERO_COUNTS, type RunRecord } from '../../shared/runs/run.js';
@@ -123,7 +124,7 @@ describe('the recovery sweep', () => {
 
   it('sends the messages of chunks nobody holds or re-queues again, and leaves a chunk under a live lease alone', async () => {
     const run = await activeRun('running', { planned: true, chunksTotal: 3 });
-    const range = { segmentId: 'Segment_X', container: 'lake' as const, blobName: 'x.csv', blobEtag: '"0x0"', start: 0, end: 10, delimiter: ',', columnHeaders: false };
+    const range = { step: 'send', segmentId: 'Segment_X', container: 'lake' as const, blobName: 'x.csv', blobEtag: '"0x0"', start: 0, end: 10, delimiter: ',', columnHeaders: false };
     await recordPlannedChunks(run.id, [0, 1, 2].map((index) => ({ ...range, chunkId: chunkIdFor(index) })));
     const held = (await getChunk(run.id, chunkIdFor(1)))!;
     await saveChunk({ ...held, status: 'sending', leaseOwner: 'alive', leaseUntil: later(10) });
@@ -137,7 +138,7 @@ describe('the recovery sweep', () => {
 
   it('finalizes a run whose chunks all ended but whose finalizer never ran', async () => {
     const run = await activeRun('running', { planned: true, chunksTotal: 1 });
-    await recordPlannedChunks(run.id, [{ chunkId: chunkIdFor(0), segmentId: 'Segment_X', container: 'lake', blobName: 'x.csv', blobEtag: '"0x0"', start: 0, end: 10, delimiter: ',', columnHeaders: false }]);
+    await recordPlannedChunks(run.id, [{ chunkId: chunkIdFor(0), step: 'send', segmentId: 'Segment_X', container: 'lake', blobName: 'x.csv', blobEtag: '"0x0"', start: 0, end: 10, delimiter: ',', columnHeaders: false }]);
     const chunk = (await getChunk(run.id, chunkIdFor(0)))!;
     await saveChunk({ ...chunk, status: 'done', counts: { ...ZERO_COUNTS, members: 2, sent: 2, succeeded: 2 }, finishedAt: new Date().toISOString() });
     expect((await recoverRuns()).actions.find((action) => action.runId === run.id)).toMatchObject({ action: 'finalized' });

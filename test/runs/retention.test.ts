@@ -49,7 +49,7 @@ async function aRun(exportId: string, ageDays: number, status: RunRecord['status
     id: newRunId(created), exportId, trigger: 'manual', status, reason: null, requestedBy: { id: 'alice', name: 'Alice' }, createdAt: at, startedAt: at, finishedAt: null,
     counts: ZERO_COUNTS, planned: true, chunksTotal: 1, segments: [], preparedDetails: null, cancelRequested: false, waitingFor: null, tasks: [], etag: '',
   });
-  await recordPlannedChunks(run.id, [{ chunkId: chunkIdFor(0), segmentId: 'S', container: 'work', blobName: `runs/${run.id}/members.csv`, blobEtag: '"0x0"', start: 0, end: 10, delimiter: ',', columnHeaders: false }]);
+  await recordPlannedChunks(run.id, [{ chunkId: chunkIdFor(0), step: 'send', segmentId: 'S', container: 'work', blobName: `runs/${run.id}/members.csv`, blobEtag: '"0x0"', start: 0, end: 10, delimiter: ',', columnHeaders: false }]);
   await recordOutcomes(run.id, [{ chunkId: chunkIdFor(0), segmentId: 'S', offset: 0, email: 'someone@example.com', status: 'skipped', category: 'invalidRecord', code: 'duplicateEmail', message: 'twice' }]);
   await (await workContainer()).getBlockBlobClient(`runs/${run.id}/members.csv`).upload('someone@example.com\n', 20);
   return run;

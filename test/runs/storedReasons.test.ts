@@ -59,7 +59,7 @@ describe('stored reasons', () => {
     expectRedacted((await getRun(run.exportId, run.id)).reason);
 
     const chunkId = chunkIdFor(0);
-    await recordPlannedChunks(run.id, [{ chunkId, segmentId: 'Segment_X', container: 'lake', blobName: 'x.csv', blobEtag: '"0x0"', start: 0, end: 10, delimiter: ',', columnHeaders: false }]);
+    await recordPlannedChunks(run.id, [{ chunkId, step: 'send', segmentId: 'Segment_X', container: 'lake', blobName: 'x.csv', blobEtag: '"0x0"', start: 0, end: 10, delimiter: ',', columnHeaders: false }]);
     await saveChunk({ ...(await getChunk(run.id, chunkId))!, status: 'failed', reason: `Attempt failed: ${vendorText}` });
     expectRedacted((await getChunk(run.id, chunkId))!.reason);
 

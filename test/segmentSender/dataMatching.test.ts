@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isValidEmail, matchRecord, matchingPlan } from '../../shared/runs/dataMatching.js';
+import { isValidEmail, matchRecord, matchingPlan } from '../../shared/segmentSender/dataMatching.js';
 
 const attributes = ['CustomerId', 'FirstName', 'LastName', 'Email', 'PostalCode'];
 const plan = matchingPlan({ email: 'Email', firstName: 'FirstName', lastName: 'LastName', postalCode: 'PostalCode' }, attributes);

@@ -4,7 +4,7 @@
 // one that grows toward functionTimeout. A chunk that finds every slot taken goes back to the
 // queue for a while instead of waiting inside an invocation.
 import { ConcurrencyBudget } from './concurrencyBudget.js';
-import type { RateLimit } from './rateBudget.js';
+import type { RateLimit } from '../runs/worker.js';
 
 /** Requests per second at which a rate stops being what limits a run (no slots then). */
 const UNLIMITED_RATE = 50;

@@ -13,14 +13,14 @@ import { startCampaignMonitorSimulator, type CampaignMonitorSimulator } from '..
 import { insertConnection } from '../../shared/connections/connectionStore.js';
 import { insertExport } from '../../shared/exports/exportStore.js';
 import { secretStoreFromSettings } from '../../shared/secretStore.js';
-import { sendChunk } from '../../shared/runs/sendChunk.js';
-import { claimSenderSlot, sendersFor } from '../../shared/runs/senderSlots.js';
-import { findDuplicateRows, saveChunkDuplicates } from '../../shared/runs/duplicateMembers.js';
+import { sendChunk } from '../../shared/segmentSender/sendChunk.js';
+import { claimSenderSlot, sendersFor } from '../../shared/segmentSender/senderSlots.js';
+import { findDuplicateRows, saveChunkDuplicates } from '../../shared/segmentSender/duplicateMembers.js';
 import { chunkIdFor, getChunk, recordPlannedChunks } from '../../shared/runs/runLedger.js';
 import { getRun, insertRun, newRunId } from '../../shared/runs/runStore.js';
 import { listRecordOutcomes } from '../../shared/runs/runLedger.js';
 import { ZERO_COUNTS } from '../../shared/runs/run.js';
-import type { ChunkMessage } from '../../shared/runs/planRun.js';
+import type { SendChunkMessage as ChunkMessage } from '../../shared/segmentSender/planSegments.js';
 import { QUEUES } from '../../shared/storage/names.js';
 
 let azurite: RunningAzurite;
@@ -131,7 +131,7 @@ async function plannedRun(options: { csv: string; requestsPerSecond?: number; du
   const chunkId = chunkIdFor(0);
   if (options.duplicates?.length) await saveChunkDuplicates(run.id, chunkId, options.duplicates);
   await recordPlannedChunks(run.id, [
-    { chunkId, segmentId: 'Segment_X', container: 'lake', blobName, blobEtag: uploaded.etag!, start: 0, end: Buffer.byteLength(options.csv), delimiter: ',', columnHeaders: false, duplicates: options.duplicates?.length ?? 0 },
+    { chunkId, step: 'send', segmentId: 'Segment_X', container: 'lake', blobName, blobEtag: uploaded.etag!, start: 0, end: Buffer.byteLength(options.csv), delimiter: ',', columnHeaders: false, duplicates: options.duplicates?.length ?? 0 },
   ]);
   const message: ChunkMessage = { exportId: exportRecord.id, runId: run.id, chunkId };
   return { connectionId, listId, blobName, message };

@@ -4,6 +4,7 @@
 import { table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
 import { getEntity, isStatus } from '../storage/entities.js';
+import type { RateLimit } from '../runs/worker.js';
 
 interface BucketRow {
   tokens: number;
@@ -12,10 +13,7 @@ interface BucketRow {
 
 const PARTITION = 'bucket';
 
-export interface RateLimit {
-  requestsPerSecond: number;
-  burst: number;
-}
+export type { RateLimit };
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {

@@ -11,7 +11,7 @@ import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../local/keyVau
 import { insertConnection } from '../../shared/connections/connectionStore.js';
 import { insertExport } from '../../shared/exports/exportStore.js';
 import { secretStoreFromSettings } from '../../shared/secretStore.js';
-import { sendChunk } from '../../shared/runs/sendChunk.js';
+import { sendChunk } from '../../shared/segmentSender/sendChunk.js';
 import { destinationAccess } from '../../shared/runs/destinationAccess.js';
 import { SECRETS_OUTAGE_LIMIT_MS } from '../../shared/runs/secretsOutage.js';
 import { failPoisonedChunk } from '../../shared/runs/poisonedWork.js';
@@ -91,7 +91,7 @@ async function plannedRun(mapping: Record<string, string>) {
     etag: '',
   });
   const chunkId = chunkIdFor(0);
-  await recordPlannedChunks(run.id, [{ chunkId, segmentId: 'Segment_X', container: 'lake', blobName: 'never-read.csv', blobEtag: '"0x0"', start: 0, end: 100, delimiter: ',', columnHeaders: false }]);
+  await recordPlannedChunks(run.id, [{ chunkId, step: 'send', segmentId: 'Segment_X', container: 'lake', blobName: 'never-read.csv', blobEtag: '"0x0"', start: 0, end: 100, delimiter: ',', columnHeaders: false }]);
   return { connectionId, secretName, message: { exportId: exportRecord.id, runId: run.id, chunkId } };
 }
 

@@ -9,24 +9,35 @@ import { getExport } from '../exports/exportStore.js';
 import type { BatchResult, MappedMember, RecordFailure } from '../destinations/destination.js';
 import { DestinationError } from '../destinations/destinationError.js';
 import { readRecords } from '../lake/lakeReader.js';
+import type { ExportRecord } from '../exports/exportDefinition.js';
+import {
+  deferWhileSecretsUnavailable,
+  destinationAccess,
+  finalizeIfComplete,
+  getChunk,
+  getRun,
+  invocationDeadline,
+  isTerminal,
+  recordOutcomes,
+  saveChunk,
+  secretsOutageNote,
+  type ChunkState,
+  type DestinationAccess,
+  type PlannedSegment,
+  type RecordOutcome,
+  type RunCounts,
+  type RunRecord,
+} from '../runs/worker.js';
 import { matchRecord, matchingPlan, type MatchingPlan } from './dataMatching.js';
-import { destinationAccess, type DestinationAccess } from './destinationAccess.js';
 import { RateBudget } from './rateBudget.js';
 import { ConcurrencyBudget } from './concurrencyBudget.js';
-import { getChunk, recordOutcomes, saveChunk, type ChunkState, type RecordOutcome } from './runLedger.js';
-import { getRun } from './runStore.js';
-import { deferWhileSecretsUnavailable, secretsOutageNote } from './secretsOutage.js';
-import { finalizeIfComplete } from './finalizeRun.js';
-import { isTerminal, type PlannedSegment, type RunCounts, type RunRecord } from './run.js';
-import type { ExportRecord } from '../exports/exportDefinition.js';
-import { invocationDeadline } from './invocationBudget.js';
 import { claimSenderSlot, slotRetrySeconds } from './senderSlots.js';
 import { loadChunkDuplicates } from './duplicateMembers.js';
-import type { ChunkMessage } from './planRun.js';
-import { isDataOutChunk } from '../dataOut/dataOutPlan.js';
-import { writePartition } from '../dataOut/writePartition.js';
+import type { SendChunkMessage } from './planSegments.js';
 import { silentLogger, type Logger } from '../observability/log.js';
 import { recordMembers, recordVendorRateLimited } from '../observability/metrics.js';
+
+type ChunkMessage = SendChunkMessage;
 
 /** How long a sender owns a chunk without acknowledging a batch. */
 export const LEASE_MS = 30_000;
@@ -38,12 +49,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A failure no retry can fix (credentials refused, list gone): the chunk ends failed. */
 class ChunkFailed extends Error {}
 
-export async function sendChunk(message: ChunkMessage, log: Logger = silentLogger): Promise<void> {
+/** Carries out one delivery of a 'send' chunk's message; `known` is its ledger row when the core just read it. */
+export async function sendChunk(message: ChunkMessage, log: Logger = silentLogger, known?: ChunkState): Promise<void> {
   // Past this moment the invocation hands the rest of the chunk to a message of its own.
   const deadline = invocationDeadline();
-  // Chunks of data-out runs (and segment exports to storage) are files to write, not batches to send.
-  if (isDataOutChunk(message.chunkId)) return writePartition(message, log);
-  let chunk = await getChunk(message.runId, message.chunkId);
+  let chunk = known ?? (await getChunk(message.runId, message.chunkId));
   if (!chunk) {
     log.warn('The chunk is not in the ledger; ignoring the message.');
     return;

@@ -1,0 +1,200 @@
+// The segment sender's planner: turns a run the core set running into chunk messages. A chunk is
+// a byte range of a segment partition aligned to record boundaries; messages carry ranges, never
+// member data.
+import { lakeContainer, sendQueueMessage, workContainer } from '../storage/clients.js';
+import { QUEUES } from '../storage/names.js';
+import { eligibilityOf } from '../exports/eligibility.js';
+import type { DestinationAdapter } from '../destinations/destination.js';
+import { DestinationError } from '../destinations/destinationError.js';
+import { segmentsOf } from '../lake/segmentCatalog.js';
+import { partitionBlobs, readModelVersioned, recordBoundaries, type PartitionBlob } from '../lake/lakeReader.js';
+import { recordedPrediction } from '../plans/predictionAtStart.js';
+import { UnionOverLimit, writeSegmentUnion } from './segmentUnion.js';
+import { duplicatesIn, findDuplicateRows, saveChunkDuplicates } from './duplicateMembers.js';
+import { matchingPlan } from './dataMatching.js';
+import { chunkIdFor, finalizeIfComplete, finishRunEarly, isTerminal, recordPlannedChunks, updateRun, type ChunkMessage, type ChunkRange, type PlanJob, type PlannedSegment } from '../runs/worker.js';
+import { silentLogger, type Logger } from '../observability/log.js';
+
+/** The segment id of a run's de-duplicated union of several segments. */
+export const UNION_SEGMENT_ID = 'union';
+
+interface ChunkSource {
+  segment: PlannedSegment;
+  container: 'lake' | 'work';
+  blobs: PartitionBlob[];
+}
+
+/** The segment sender's chunk message: the core's, plus the retries a continuation carries. */
+export interface SendChunkMessage extends ChunkMessage {
+  /** Set by a continuation that handed on a batch it was retrying (see sendChunk). */
+  retries?: { failures: number; rateLimited: number };
+}
+
+/** The step kind of the segment sender's chunks. */
+export const SEND_STEP = 'send';
+
+/**
+ * How many members a chunk should hold (5–50 batches).
+ * - Against a rate-limited vendor, enough chunks to keep its rate busy — one sender per half
+ *   second of calls at that rate — but no more: every chunk ends with a partial batch, which
+ *   costs one extra call of the vendor's budget.
+ * - When the rate is high enough not to bind, the smallest chunks: they spread best over the
+ *   senders, and a sender's memory (the batch, the emails it has seen) stays the same whatever
+ *   the segment's size.
+ */
+export function membersPerChunk(destination: DestinationAdapter, requestsPerSecond: number, totalMembers: number): number {
+  if (!Number.isFinite(requestsPerSecond) || requestsPerSecond >= HIGH_RATE) return destination.batchSize * MIN_BATCHES;
+  const senders = Math.min(MAX_PARALLEL_CHUNKS, Math.max(4, Math.ceil(requestsPerSecond / 2)));
+  const batches = Math.ceil(totalMembers / destination.batchSize / senders);
+  return destination.batchSize * Math.max(MIN_BATCHES, Math.min(MAX_BATCHES, batches));
+}
+
+const MIN_BATCHES = 5;
+const MAX_BATCHES = 50;
+/** Requests per second above which a vendor's rate is not what limits a run. */
+const HIGH_RATE = 50;
+/** Several hosts' worth of parallel senders (16 per host), with a short tail at the end. */
+const MAX_PARALLEL_CHUNKS = 64;
+
+/** Plans a segment run: the segments' partitions (or their union) cut into chunks of the 'send' step. */
+export async function planSegments({ run, record, connection, access }: PlanJob, log: Logger = silentLogger): Promise<void> {
+  const { destination } = access;
+
+  const container = lakeContainer();
+  const { model, version: lakeVersion } = await readModelVersioned(container);
+  const lakeSegments = segmentsOf(model);
+  const planned: PlannedSegment[] = [];
+  for (const segmentId of record.segments) {
+    const segment = lakeSegments.find((candidate) => candidate.id === segmentId);
+    if (!segment) return finishRunEarly(run, 'failed', `Segment '${segmentId}' no longer exists in the lake.`);
+    const eligibility = eligibilityOf(segment, destination, undefined, record.details);
+    if (!eligibility.eligible) return finishRunEarly(run, 'skipped', eligibility.reason!);
+    planned.push({ segmentId: segment.id, segmentName: segment.name, type: segment.type, entity: segment.id, attributes: segment.attributes, memberCount: segment.memberCount });
+  }
+  const limit = maxMembersFor(destination, connection.limits);
+  const overLimit = (members: number) =>
+    finishRunEarly(
+      run,
+      'skipped',
+      `The export has ${members.toLocaleString('en-US')} members; ${destination.displayName} takes at most ${limit.toLocaleString('en-US')} per export. Nothing was sent.`,
+    );
+
+  // What the senders read: each segment's partitions, or, when several segments share one list,
+  // their union without repeated members (written once per run into Outflow's working container).
+  let sources: ChunkSource[] = [];
+  for (const segment of planned) {
+    const entity = model.entities.find((candidate) => candidate.name === segment.entity)!;
+    sources.push({ segment, container: 'lake', blobs: await partitionBlobs(container, entity) });
+  }
+  if (planned.length > 1 && !destination.listPerSegment) {
+    const emailAttribute = record.mapping.email;
+    if (!emailAttribute) return finishRunEarly(run, 'failed', 'Several segments to one list need email mapped, to send each member once.');
+    try {
+      const union = await writeSegmentUnion(run.id, sources.map((source) => ({ attributes: source.segment.attributes, blobs: source.blobs })), emailAttribute, limit);
+      const merged: PlannedSegment = {
+        segmentId: UNION_SEGMENT_ID,
+        segmentName: planned.map((segment) => segment.segmentName).join(' + '),
+        type: planned[0]!.type,
+        entity: '',
+        attributes: planned[0]!.attributes,
+        memberCount: union.memberCount,
+      };
+      sources = [{ segment: merged, container: 'work', blobs: [{ blobName: union.blobName, size: union.size, etag: union.etag, format: { delimiter: ',', columnHeaders: false } as PartitionBlob['format'] }] }];
+      log.info(`${union.memberCount} distinct members in ${planned.length} segments (${union.duplicates} repeated rows left out)`, { members: union.memberCount, segments: planned.length, duplicates: union.duplicates });
+    } catch (error) {
+      if (error instanceof UnionOverLimit) return overLimit(planned.reduce((sum, segment) => sum + segment.memberCount, 0));
+      throw error;
+    }
+  }
+  const totalMembers = sources.reduce((sum, source) => sum + source.segment.memberCount, 0);
+  if (totalMembers > limit) return overLimit(totalMembers);
+
+  let preparedDetails = record.details;
+  if (destination.prepareRun) {
+    try {
+      preparedDetails = (await destination.prepareRun(access.call, { segments: planned.map((segment) => ({ id: segment.segmentId, name: segment.segmentName, type: segment.type })), segmentNames: planned.map((segment) => segment.segmentName), mappedFields: Object.keys(record.mapping) })) as Record<string, unknown>;
+    } catch (error) {
+      if (error instanceof DestinationError && !error.retryable) return finishRunEarly(run, 'failed', `${destination.displayName} refused the export's setup (${error.category}): ${error.message}`);
+      throw error;
+    }
+  }
+
+  const chunkMembers = membersPerChunk(destination, access.rateLimit.requestsPerSecond, totalMembers);
+  const chunks: ChunkRange[] = [];
+  for (const { segment, container: where, blobs } of sources) {
+    const from = where === 'work' ? await workContainer() : container;
+    // A union is de-duplicated already; a segment's own partitions may repeat an email across chunks.
+    const duplicates = where === 'lake' ? await findDuplicateRows(from, blobs, emailColumnOf(record.mapping, segment.attributes)) : new Map<string, number[]>();
+    const duplicateCount = [...duplicates.values()].reduce((sum, offsets) => sum + offsets.length, 0);
+    if (duplicateCount > 0) log.info(`${duplicateCount} rows of segment ${segment.segmentName} repeat an earlier member's email; they are skipped`, { duplicates: duplicateCount });
+    const totalBytes = blobs.reduce((sum, blob) => sum + blob.size, 0);
+    const bytesPerMember = segment.memberCount > 0 ? totalBytes / segment.memberCount : totalBytes;
+    const targetBytes = Math.max(64 * 1024, Math.round(bytesPerMember * chunkMembers));
+    for (const blob of blobs) {
+      if (blob.size === 0) continue;
+      const cuts = await recordBoundaries(from, blob.blobName, blob.size, targetBytes, { ifMatch: blob.etag });
+      for (let index = 0; index + 1 < cuts.length; index++) {
+        const chunkId = chunkIdFor(chunks.length);
+        const repeated = duplicatesIn(duplicates, blob.blobName, cuts[index]!, cuts[index + 1]!);
+        if (repeated.length > 0) await saveChunkDuplicates(run.id, chunkId, repeated);
+        chunks.push({
+          chunkId,
+          step: SEND_STEP,
+          duplicates: repeated.length,
+          segmentId: segment.segmentId,
+          container: where,
+          blobName: blob.blobName,
+          blobEtag: blob.etag,
+          start: cuts[index]!,
+          end: cuts[index + 1]!,
+          delimiter: blob.format.delimiter ?? ',',
+          columnHeaders: blob.format.columnHeaders ?? false,
+        });
+      }
+    }
+  }
+
+  const send = destination.listPerSegment ? sources.map((source) => source.segment.memberCount) : [totalMembers];
+  const prediction = await recordedPrediction(run, connection.id, destination, access.rateLimit, { send, remove: 0 }, model, log);
+  await updateRun(run.exportId, run.id, (current) =>
+    isTerminal(current.status)
+      ? undefined
+      : { ...current, segments: sources.map((source) => source.segment), preparedDetails, chunksTotal: chunks.length, prediction, provenance: { lake: lakeVersion, refreshId: current.provenance?.refreshId ?? null } },
+  );
+  await recordPlannedChunks(run.id, chunks);
+  for (const chunk of chunks) {
+    await sendQueueMessage(QUEUES.exportChunks, { exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId } satisfies SendChunkMessage);
+  }
+  const plannedAt = new Date().toISOString();
+  await updateRun(run.exportId, run.id, (current) => (isTerminal(current.status) ? undefined : {
+    ...current,
+    planned: true,
+    counts: { ...current.counts, members: totalMembers },
+    tasks: current.tasks.map((task) =>
+      task.name === 'plan'
+        ? { ...task, status: 'succeeded', finishedAt: plannedAt, detail: `${chunks.length} chunk${chunks.length === 1 ? '' : 's'} of up to ${chunkMembers.toLocaleString('en-US')} members` }
+        : task.name === 'send'
+          ? { ...task, status: 'running', startedAt: task.startedAt ?? plannedAt }
+          : task,
+    ),
+  }));
+  log.info(`Planned: ${totalMembers} members in ${chunks.length} chunks`, { members: totalMembers, chunks: chunks.length });
+  // Chunks may all have finished while the plan was being recorded.
+  await finalizeIfComplete(run.exportId, run.id);
+}
+
+/** The column holding the email the destination keys members by; -1 when none (or unmapped). */
+function emailColumnOf(mapping: Record<string, string>, attributes: string[]): number {
+  try {
+    return matchingPlan(mapping, attributes).emailColumn;
+  } catch {
+    // A mapping the segment cannot satisfy: the senders end the run with that reason.
+    return -1;
+  }
+}
+
+function maxMembersFor(destination: DestinationAdapter, settings: Record<string, unknown>): number {
+  const own = Number(settings.maxMembersPerExport);
+  return Number.isFinite(own) && own > 0 ? Math.min(own, destination.limits.maxMembersPerExport) : destination.limits.maxMembersPerExport;
+}
+

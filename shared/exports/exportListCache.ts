@@ -1,9 +1,9 @@
 // An in-process copy of the export list, so that listing 10,000 exports does not read 10,000 rows
 // each time, yet stays correct with many instances writing:
 //
-// - Every write to an export row, by any code in any instance (the store, or a transaction made
-//   elsewhere on the same table client), is seen by a pipeline policy on the exports table client.
-//   After the write lands, the policy writes a tombstone for a deleted row, then bumps a version row.
+// - Every write to an export row goes through the export store (exportStore.ts), which tells the
+//   copy after the write lands (`written`): a tombstone for a deleted row, then a bump of a
+//   version row. Code that wrote the table directly would be seen only at the next full read.
 // - A list reads the version row (one point read). Unchanged: the copy is current. Changed: only
 //   the rows written since the last refresh are read (`Timestamp ge` the storage service's own
 //   clock at that refresh, less a margin) plus the tombstones, and applied to the copy.
@@ -26,9 +26,6 @@ export const FULL_RELOAD_MS = 5 * 60_000;
 export const TOMBSTONE_KEEP_MS = 60 * 60_000;
 const CHANGED_HERE = 'changed here';
 
-type Policy = Parameters<TableClient['pipeline']['addPolicy']>[0];
-type Request = Parameters<Policy['sendRequest']>[0];
-
 interface Snapshot<T> {
   version: string;
   /** Storage time from which the next refresh reads changed rows. */
@@ -50,7 +47,7 @@ export class ExportListCache<T> {
   private snapshot: Snapshot<T> | undefined;
   private refreshing: Promise<Snapshot<T>> | undefined;
   private reloading: Promise<void> | undefined;
-  private log: (line: string) => void = console.warn;
+  private readonly log: (line: string) => void;
   /** Writes this instance made; a refresh that overlapped one does not count as current. */
   private ownWrites = 0;
   /** Reads served from the copy, refreshed from changed rows, or read in full (for tests and benchmarks). */
@@ -59,33 +56,26 @@ export class ExportListCache<T> {
   constructor(
     private readonly source: ExportListSource<T>,
     private readonly fullReloadMs = FULL_RELOAD_MS,
-  ) {}
-
-  /** Adds the policy that bumps the version after every write to the export partition. */
-  watch(client: TableClient, log: (line: string) => void = console.warn): void {
+    log: (line: string) => void = console.warn,
+  ) {
     this.log = log;
-    const partition = this.source.partition;
-    const policy: Policy = {
-      name: 'exportListVersion',
-      sendRequest: async (request, next) => {
-        const response = await next(request);
-        if (response.status >= 300) return response;
-        const written = exportWrite(request, partition);
-        if (!written) return response;
-        // This instance's own copy refreshes on its next read whatever happens below.
-        this.ownWrites++;
-        if (this.snapshot) this.snapshot = { ...this.snapshot, version: CHANGED_HERE };
-        try {
-          for (const id of written.deleted) await client.upsertEntity({ partitionKey: TOMBSTONE_PARTITION, rowKey: id }, 'Replace');
-          await client.upsertEntity({ partitionKey: VERSION_PARTITION, rowKey: VERSION_ROW, token: randomUUID() }, 'Replace');
-        } catch (error) {
-          // The write itself landed: do not fail it. Other instances catch up at their next full read.
-          this.log(`The export list version could not be bumped after a write: ${(error as Error).message}`);
-        }
-        return response;
-      },
-    };
-    client.pipeline.addPolicy(policy);
+  }
+
+  /**
+   * Told by the export store after each of its writes to the export partition has landed (with
+   * the ids it deleted): bumps the version row, after writing a tombstone for each deleted row.
+   * Never fails: the write itself landed, and other instances catch up at their next full read.
+   */
+  async written(client: TableClient, deleted: readonly string[] = []): Promise<void> {
+    // This instance's own copy refreshes on its next read whatever happens below.
+    this.ownWrites++;
+    if (this.snapshot) this.snapshot = { ...this.snapshot, version: CHANGED_HERE };
+    try {
+      for (const id of deleted) await client.upsertEntity({ partitionKey: TOMBSTONE_PARTITION, rowKey: id }, 'Replace');
+      await client.upsertEntity({ partitionKey: VERSION_PARTITION, rowKey: VERSION_ROW, token: randomUUID() }, 'Replace');
+    } catch (error) {
+      this.log(`The export list version could not be bumped after a write: ${(error as Error).message}`);
+    }
   }
 
   /** The current list (shallow copies: callers may spread and change them freely). */
@@ -197,38 +187,6 @@ export async function pruneTombstones(client: TableClient, now = Date.now()): Pr
     }
   }
   return removed;
-}
-
-/** Which writes a request made to the export partition: none (undefined), or with the ids it deleted. */
-export function exportWrite(request: Pick<Request, 'method' | 'url' | 'body'>, partition: string): { deleted: string[] } | undefined {
-  if (request.method === 'GET' || request.method === 'HEAD') return undefined;
-  let url = request.url;
-  try {
-    url = decodeURIComponent(request.url);
-  } catch {
-    // Keep the raw URL.
-  }
-  // Creating or deleting the table itself is no change to the list.
-  if (/\/Tables(\(|\/?$)/.test(new URL(request.url).pathname)) return undefined;
-  const body = typeof request.body === 'string' ? request.body : '';
-  const inUrl = url.includes(`PartitionKey='${partition}'`);
-  const inBody = body.includes(`PartitionKey='${partition}'`) || body.includes(`"PartitionKey":"${partition}"`);
-  if (!inUrl && !inBody) return undefined;
-  const deleted: string[] = [];
-  const keyPattern = new RegExp(`PartitionKey='${partition}',RowKey='((?:[^']|'')*)'`, 'g');
-  if (request.method === 'DELETE' && inUrl) for (const match of url.matchAll(keyPattern)) deleted.push(match[1]!.replace(/''/g, "'"));
-  // A batch: each DELETE line names its row.
-  for (const line of body.split(/\r?\n/)) {
-    if (!line.startsWith('DELETE ')) continue;
-    let decoded = line;
-    try {
-      decoded = decodeURIComponent(line);
-    } catch {
-      // Keep the raw line.
-    }
-    for (const match of decoded.matchAll(keyPattern)) deleted.push(match[1]!.replace(/''/g, "'"));
-  }
-  return { deleted };
 }
 
 function freeze<T>(record: T): T {

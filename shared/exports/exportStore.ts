@@ -1,11 +1,11 @@
 // Exports in Table Storage: one partition (the list view reads them all), row key = id. The list
 // is served from an in-process copy kept current across instances (see exportListCache.ts).
 import { odata } from '@azure/data-tables';
-import { onTableClient, table } from '../storage/clients.js';
+import { table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
 import { fromJson, getEntity, insertEntity, listEntities, replaceEntity, toJson, deleteEntityIfMatch } from '../storage/entities.js';
 import { NotFound } from '../errors.js';
-import { DEFAULT_SCHEDULE, type ExportRecord } from './exportDefinition.js';
+import { DEFAULT_SCHEDULE, type ExportRecord, type Schedule } from './exportDefinition.js';
 import { ExportListCache, pruneTombstones } from './exportListCache.js';
 
 const PARTITION = 'export';
@@ -73,7 +73,9 @@ function fromRow(row: ExportRow & { rowKey?: string; etag: string }): ExportReco
 }
 
 export async function insertExport(record: ExportRecord): Promise<ExportRecord> {
-  const etag = await insertEntity(await table(TABLES.exports), toRow(record), 'Export');
+  const client = await table(TABLES.exports);
+  const etag = await insertEntity(client, toRow(record), 'Export');
+  await exportListCache.written(client);
   return { ...record, etag };
 }
 
@@ -95,8 +97,7 @@ export const exportListCache = new ExportListCache<ExportRecord>({
   idOf: (record) => record.id,
 });
 
-// Every write to the exports table, from this store or any other code, keeps the copies current.
-onTableClient(TABLES.exports, (client) => exportListCache.watch(client));
+// Every write below tells the copies (exportListCache.written): export rows are written here only.
 
 export async function listExports(): Promise<ExportRecord[]> {
   return exportListCache.list(await table(TABLES.exports));
@@ -108,10 +109,26 @@ export async function pruneExportTombstones(now = Date.now()): Promise<number> {
 }
 
 export async function replaceExport(record: ExportRecord, etag: string): Promise<ExportRecord> {
-  const newEtag = await replaceEntity(await table(TABLES.exports), toRow(record), etag, 'Export');
+  const client = await table(TABLES.exports);
+  const newEtag = await replaceEntity(client, toRow(record), etag, 'Export');
+  await exportListCache.written(client);
   return { ...record, etag: newEtag };
 }
 
 export async function deleteExportRow(id: string, etag: string): Promise<void> {
-  await deleteEntityIfMatch(await table(TABLES.exports), PARTITION, id, etag, 'Export');
+  const client = await table(TABLES.exports);
+  await deleteEntityIfMatch(client, PARTITION, id, etag, 'Export');
+  await exportListCache.written(client, [id]);
+}
+
+/**
+ * Sets the schedule of several exports in one transaction, each under its ETag: all or none.
+ * Answers each export's new ETag, in the order given. A transaction refused as a whole throws
+ * the storage error (412 when one of the exports changed meanwhile).
+ */
+export async function replaceSchedules(changes: { id: string; etag: string; schedule: Schedule }[], updatedAt: string): Promise<(string | undefined)[]> {
+  const client = await table(TABLES.exports);
+  const result = await client.submitTransaction(changes.map(({ id, etag, schedule }) => ['update', { partitionKey: PARTITION, rowKey: id, schedule: toJson(schedule), updatedAt }, 'Merge', { etag }]));
+  await exportListCache.written(client);
+  return changes.map((change) => result.subResponses.find((response) => response.rowKey === change.id)?.etag);
 }

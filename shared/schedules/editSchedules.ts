@@ -12,10 +12,8 @@ import { listConnections } from '../connections/connectionStore.js';
 import { Forbidden, PreconditionFailed, Unprocessable } from '../errors.js';
 import { exportId, schedule, type ExportRecord, type Schedule } from '../exports/exportDefinition.js';
 import { getExportWithConnection, permissionsOn } from '../exports/manageExports.js';
-import { listExports, replaceExport } from '../exports/exportStore.js';
-import { table } from '../storage/clients.js';
-import { TABLES } from '../storage/names.js';
-import { isStatus, toJson } from '../storage/entities.js';
+import { listExports, replaceExport, replaceSchedules } from '../exports/exportStore.js';
+import { isStatus } from '../storage/entities.js';
 
 /** A table transaction holds at most 100 operations; all-or-nothing needs one transaction. */
 export const MAX_BULK_EXPORTS = 100;
@@ -76,9 +74,6 @@ function nextScheduleOf(current: Schedule, body: EditSchedulesBody): Schedule {
   return { ...body.schedule!, active: body.active ?? body.schedule!.active };
 }
 
-// Must match exportStore's layout: one partition, JSON in the `schedule` column.
-const EXPORTS_PARTITION = 'export';
-
 export async function editSchedules(principal: Principal, body: EditSchedulesBody, now = new Date()): Promise<{ record: ExportRecord; connection: ConnectionRecord | undefined }[]> {
   requireWriter(principal);
   const [records, connections] = await Promise.all([listExports(), listConnections()]);
@@ -101,13 +96,9 @@ export async function editSchedules(principal: Principal, body: EditSchedulesBod
   }
 
   const updatedAt = now.toISOString();
-  const client = await table(TABLES.exports);
   let etags: (string | undefined)[];
   try {
-    const result = await client.submitTransaction(
-      changes.map(({ record, next }) => ['update', { partitionKey: EXPORTS_PARTITION, rowKey: record.id, schedule: toJson(next), updatedAt }, 'Merge', { etag: record.etag }]),
-    );
-    etags = changes.map((change) => result.subResponses.find((response) => response.rowKey === change.record.id)?.etag);
+    etags = await replaceSchedules(changes.map(({ record, next }) => ({ id: record.id, etag: record.etag, schedule: next })), updatedAt);
   } catch (error) {
     if (isStatus(error, 412, 404, 409)) {
       throw new PreconditionFailed('One of the selected exports changed (or was removed) while the schedules were being saved; none was changed. Read them again and retry.');

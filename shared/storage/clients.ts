@@ -48,16 +48,6 @@ export function isLocalStorage(): boolean {
 }
 
 const tableClients = new Map<string, Promise<TableClient>>();
-const tableClientHooks = new Map<string, ((client: TableClient) => void)[]>();
-
-/**
- * Runs `hook` on the table's client, now if it exists and whenever one is made: e.g. to add a
- * pipeline policy that sees every write to the table, whoever makes it.
- */
-export function onTableClient(name: string, hook: (client: TableClient) => void): void {
-  tableClientHooks.set(name, [...(tableClientHooks.get(name) ?? []), hook]);
-  void tableClients.get(name)?.then(hook, () => undefined);
-}
 
 /** A table client; the table is created once per process on first use. */
 export function table(name: string): Promise<TableClient> {
@@ -68,7 +58,6 @@ export function table(name: string): Promise<TableClient> {
       const tableClient = access.connectionString
         ? TableClient.fromConnectionString(access.connectionString, name, { allowInsecureConnection: true })
         : new TableClient(access.tableUrl!, name, access.credential!);
-      for (const hook of tableClientHooks.get(name) ?? []) hook(tableClient);
       await tableClient.createTable();
       return tableClient;
     })();

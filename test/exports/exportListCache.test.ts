@@ -1,9 +1,13 @@
 // The in-process export list stays correct with several instances writing: two caches on two
-// clients of one Azurite table stand for two app instances.
+// clients of one Azurite table stand for two app instances. Writers tell their copy after each
+// write (`written`), as the export store does; the store's own writes are checked last.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TableClient, odata } from '@azure/data-tables';
 import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
-import { ExportListCache, exportWrite } from '../../shared/exports/exportListCache.js';
+import { ExportListCache } from '../../shared/exports/exportListCache.js';
+import { deleteExportRow, insertExport, replaceExport } from '../../shared/exports/exportStore.js';
+import { TABLES } from '../../shared/storage/names.js';
 
 interface Row {
   id: string;
@@ -14,8 +18,8 @@ let azurite: RunningAzurite;
 let instanceA: { client: TableClient; cache: ExportListCache<Row> };
 let instanceB: { client: TableClient; cache: ExportListCache<Row> };
 
-function instance(fullReloadMs?: number): { client: TableClient; cache: ExportListCache<Row> } {
-  const client = TableClient.fromConnectionString(azurite.connectionString, 'exportcache', { allowInsecureConnection: true });
+function instance(fullReloadMs?: number, tableName = 'exportcache'): { client: TableClient; cache: ExportListCache<Row> } {
+  const client = TableClient.fromConnectionString(azurite.connectionString, tableName, { allowInsecureConnection: true });
   const toRow = (entity: { rowKey?: string; name?: unknown }): Row => ({ id: entity.rowKey!, name: String(entity.name) });
   const cache = new ExportListCache<Row>({
     partition: 'export',
@@ -31,53 +35,68 @@ function instance(fullReloadMs?: number): { client: TableClient; cache: ExportLi
     },
     idOf: (row) => row.id,
   }, fullReloadMs);
-  cache.watch(client);
   return { client, cache };
+}
+
+/** A write by one instance, then the telling of its copy, as the export store does. */
+async function write(which: { client: TableClient; cache: ExportListCache<Row> }, action: (client: TableClient) => Promise<unknown>, deleted: string[] = []): Promise<void> {
+  await action(which.client);
+  await which.cache.written(which.client, deleted);
 }
 
 const names = async (which: { client: TableClient; cache: ExportListCache<Row> }) => (await which.cache.list(which.client)).map((row) => row.name).sort();
 
+const saved = process.env.AzureWebJobsStorage;
+
 beforeAll(async () => {
   azurite = await startAzurite();
+  process.env.AzureWebJobsStorage = azurite.connectionString;
   instanceA = instance();
   instanceB = instance();
   await instanceA.client.createTable();
 });
 
 afterAll(async () => {
+  if (saved === undefined) delete process.env.AzureWebJobsStorage;
+  else process.env.AzureWebJobsStorage = saved;
   await azurite?.stop();
 });
 
 describe('the export list cache', () => {
   it('reads in full once, then serves from memory while nothing changes', async () => {
-    await instanceA.client.createEntity({ partitionKey: 'export', rowKey: 'e1', name: 'one' });
-    await instanceA.client.createEntity({ partitionKey: 'export', rowKey: 'e2', name: 'two' });
+    await write(instanceA, (client) => client.createEntity({ partitionKey: 'export', rowKey: 'e1', name: 'one' }));
+    await write(instanceA, (client) => client.createEntity({ partitionKey: 'export', rowKey: 'e2', name: 'two' }));
     expect(await names(instanceB)).toEqual(['one', 'two']);
     expect(await names(instanceB)).toEqual(['one', 'two']);
     expect(instanceB.cache.stats).toMatchObject({ full: 1, hits: 1 });
   });
 
   it('sees another instance\'s create, update and delete, reading only what changed', async () => {
-    await instanceA.client.createEntity({ partitionKey: 'export', rowKey: 'e3', name: 'three' });
-    await instanceA.client.updateEntity({ partitionKey: 'export', rowKey: 'e1', name: 'one renamed' }, 'Merge');
-    await instanceA.client.deleteEntity('export', 'e2');
+    await write(instanceA, (client) => client.createEntity({ partitionKey: 'export', rowKey: 'e3', name: 'three' }));
+    await write(instanceA, (client) => client.updateEntity({ partitionKey: 'export', rowKey: 'e1', name: 'one renamed' }, 'Merge'));
+    await write(instanceA, (client) => client.deleteEntity('export', 'e2'), ['e2']);
     expect(await names(instanceB)).toEqual(['one renamed', 'three']);
     expect(instanceB.cache.stats.full).toBe(1);
     expect(instanceB.cache.stats.incremental).toBe(1);
   });
 
-  it('sees writes made in a transaction by code that bypasses the store', async () => {
-    await instanceA.client.submitTransaction([
-      ['update', { partitionKey: 'export', rowKey: 'e1', name: 'one again' }, 'Merge'],
-      ['delete', { partitionKey: 'export', rowKey: 'e3' }],
-      ['create', { partitionKey: 'export', rowKey: "e'4", name: 'four' }],
-    ]);
+  it('sees the writes of a transaction, a delete included', async () => {
+    await write(
+      instanceA,
+      (client) =>
+        client.submitTransaction([
+          ['update', { partitionKey: 'export', rowKey: 'e1', name: 'one again' }, 'Merge'],
+          ['delete', { partitionKey: 'export', rowKey: 'e3' }],
+          ['create', { partitionKey: 'export', rowKey: "e'4", name: 'four' }],
+        ]),
+      ['e3'],
+    );
     expect(await names(instanceB)).toEqual(['four', 'one again']);
     expect(await names(instanceA)).toEqual(['four', 'one again']);
   });
 
   it('sees its own writes at once', async () => {
-    await instanceB.client.upsertEntity({ partitionKey: 'export', rowKey: 'e5', name: 'five' });
+    await write(instanceB, (client) => client.upsertEntity({ partitionKey: 'export', rowKey: 'e5', name: 'five' }));
     expect(await names(instanceB)).toEqual(['five', 'four', 'one again']);
   });
 
@@ -90,9 +109,8 @@ describe('the export list cache', () => {
   it('catches up with a write whose version bump never came, by reading in full off the request path', async () => {
     const slowToTrust = instance(300);
     expect(await names(slowToTrust)).toEqual(['five', 'four', 'one again']);
-    // A client without the policy: as if its writer died between the write and the bump.
-    const unwatched = TableClient.fromConnectionString(azurite.connectionString, 'exportcache', { allowInsecureConnection: true });
-    await unwatched.upsertEntity({ partitionKey: 'export', rowKey: 'e6', name: 'six' });
+    // A write nobody told the copies of: as if its writer died between the write and the bump.
+    await slowToTrust.client.upsertEntity({ partitionKey: 'export', rowKey: 'e6', name: 'six' });
     expect(await names(slowToTrust)).toEqual(['five', 'four', 'one again']);
     await new Promise((resolve) => setTimeout(resolve, 350));
     // This read is answered from the copy at once and starts the full read.
@@ -102,12 +120,19 @@ describe('the export list cache', () => {
     expect(await names(slowToTrust)).toEqual(['five', 'four', 'one again', 'six']);
   });
 
-  it('tells export writes from other requests', () => {
-    const base = 'http://127.0.0.1:10002/devstoreaccount1';
-    expect(exportWrite({ method: 'GET', url: `${base}/exports()`, body: undefined }, 'export')).toBeUndefined();
-    expect(exportWrite({ method: 'POST', url: `${base}/Tables`, body: '{"TableName":"exports"}' }, 'export')).toBeUndefined();
-    expect(exportWrite({ method: 'POST', url: `${base}/exports`, body: '{"PartitionKey":"export","RowKey":"a"}' }, 'export')).toEqual({ deleted: [] });
-    expect(exportWrite({ method: 'PUT', url: `${base}/exports(PartitionKey='exportListVersion',RowKey='version')`, body: '{}' }, 'export')).toBeUndefined();
-    expect(exportWrite({ method: 'DELETE', url: `${base}/exports(PartitionKey=%27export%27,RowKey=%27a%27%27b%27)`, body: undefined }, 'export')).toEqual({ deleted: ["a'b"] });
+  it('is told of every write of the export store: another instance sees a create, an update and a delete', async () => {
+    const other = instance(undefined, TABLES.exports);
+    const now = new Date().toISOString();
+    const record = await insertExport({
+      id: randomUUID(), name: 'Stored', connectionId: null, connectionType: 'campaign-monitor', kind: 'segment', segments: ['Segment_X'], mapping: { email: 'Email' }, details: {}, entities: [],
+      schedule: { active: false, mode: 'systemRefresh' }, createdAt: now, createdBy: { id: 'alice', name: 'Alice' }, updatedAt: now, lastRefreshed: null, lastRunStatus: null, activeRunId: null, etag: '',
+    } as Parameters<typeof insertExport>[0]);
+    expect(await names(other)).toContain('Stored');
+    const renamed = await replaceExport({ ...record, name: 'Stored and renamed' }, record.etag);
+    expect(await names(other)).toContain('Stored and renamed');
+    await deleteExportRow(record.id, renamed.etag);
+    expect(await names(other)).not.toContain('Stored and renamed');
+    // Caught up from what changed (the version row and tombstones), not read again in full.
+    expect(other.cache.stats).toMatchObject({ full: 1, incremental: 2 });
   });
 });

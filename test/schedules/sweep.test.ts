@@ -9,7 +9,7 @@ import type { Principal } from '../../shared/auth/principal.js';
 import type { ConnectionRecord } from '../../shared/connections/connection.js';
 import { insertConnection } from '../../shared/connections/connectionStore.js';
 import type { ExportRecord, Schedule } from '../../shared/exports/exportDefinition.js';
-import { getExport, insertExport, replaceExport } from '../../shared/exports/exportStore.js';
+import { getExport, insertExport, replaceExport, exportListCache } from '../../shared/exports/exportStore.js';
 import { reportRefresh, updateRefresh } from '../../shared/refreshes/manageRefreshes.js';
 import { finishRunEarly } from '../../shared/runs/finalizeRun.js';
 import { getRun, listRuns, updateRun } from '../../shared/runs/runStore.js';
@@ -43,7 +43,13 @@ beforeEach(async () => {
   // Each test sees only its own exports and refreshes.
   for (const name of [TABLES.exports, TABLES.refreshes]) {
     const client = await table(name);
-    for await (const row of client.listEntities()) await client.deleteEntity(row.partitionKey!, row.rowKey!);
+    const deleted: string[] = [];
+    for await (const row of client.listEntities()) {
+      await client.deleteEntity(row.partitionKey!, row.rowKey!);
+      if (row.partitionKey === 'export') deleted.push(row.rowKey!);
+    }
+    // Written past the export store: the in-process export list is told, as the store would.
+    if (name === TABLES.exports) await exportListCache.written(client, deleted);
   }
 });
 

@@ -9,6 +9,7 @@ import { updateRun, ZERO_COUNTS, type ChunkState, type RunCounts } from '../runs
 import { OPERATION_COLUMN, partitionPath, runFolderPath, stepOf, type DataOutPlan, type PlannedEntity } from './dataOutPlan.js';
 import { cleanUpAfterPublish, clearFullResyncRequest, deleteSnapshotPointer, writeSnapshotPointer } from './workFiles.js';
 import { StepFailed, type StepContext } from './stepContext.js';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 /** Annotations Outflow adds to the folders it writes (CDM annotation values are strings). */
 export const OUTPUT_ANNOTATIONS = {
@@ -215,8 +216,7 @@ async function moveLatest(destination: ContainerClient, plan: DataOutPlan, point
       });
       return;
     } catch (error) {
-      const status = (error as { statusCode?: number }).statusCode;
-      if (status !== 412 && status !== 409) throw error;
+      if (!isPreconditionFailed(error) && (error as { statusCode?: number }).statusCode !== 409) throw error;
     }
   }
   throw new Error('latest.json kept changing while this run tried to move it.');

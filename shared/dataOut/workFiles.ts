@@ -11,6 +11,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import pLimit from 'p-limit';
 import { workContainer } from '../storage/clients.js';
 import type { DataOutPlan } from './dataOutPlan.js';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 export interface SnapshotPointer {
   runId: string;
@@ -43,7 +44,7 @@ async function writeJson(container: ContainerClient, name: string, value: unknow
 }
 
 const ignoreMissing = (error: unknown) => {
-  if (![404, 412].includes((error as { statusCode?: number }).statusCode ?? 0)) throw error;
+  if (!isPreconditionFailed(error) && (error as { statusCode?: number }).statusCode !== 404) throw error;
 };
 
 export async function savePlan(plan: DataOutPlan): Promise<void> {

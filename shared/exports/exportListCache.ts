@@ -15,6 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import { isStatus } from '../storage/entities.js';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 const VERSION_PARTITION = 'exportListVersion';
 const VERSION_ROW = 'version';
@@ -183,7 +184,7 @@ export async function pruneTombstones(client: TableClient, now = Date.now()): Pr
       removed++;
     } catch (error) {
       // Deleted again meanwhile (a newer tombstone) or already pruned: that one stays or is gone.
-      if (!isStatus(error, 404, 412)) throw error;
+      if (!isPreconditionFailed(error) && !isStatus(error, 404)) throw error;
     }
   }
   return removed;

@@ -18,6 +18,7 @@ import { nextRunOf } from '../schedules/recurrence.js';
 import { dataMatchingFor, eligibilityOf } from './eligibility.js';
 import type { CreateExportBody, ExportRecord, ExportView, UpdateExportBody } from './exportDefinition.js';
 import * as store from './exportStore.js';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 export const NO_CONNECTION = 'No connection';
 
@@ -311,9 +312,8 @@ export async function detachExportsFrom(connectionId: string): Promise<number> {
         detached++;
         break;
       } catch (error) {
-        const status = (error as { status?: number }).status;
-        if (status === 404) break;
-        if (status !== 412 || attempt >= 20) throw error;
+        if ((error as { status?: number }).status === 404) break;
+        if (!isPreconditionFailed(error) || attempt >= 20) throw error;
       }
     }
   }

@@ -13,6 +13,7 @@ import {
   type CsvFormatSettings,
   type SegmentType,
 } from './cdmModel.js';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 export const MODEL_BLOB = 'model.json';
 
@@ -393,7 +394,7 @@ async function download(
 
 function wrapDownloadError(error: unknown, blobName: string): unknown {
   const status = (error as { statusCode?: number }).statusCode;
-  if (status === 412 || status === 404) return new PartitionChangedError(blobName);
+  if (isPreconditionFailed(error) || status === 404) return new PartitionChangedError(blobName);
   return error;
 }
 

@@ -1,13 +1,13 @@
 // The finalizer: when every chunk has ended, the run's final status and counts are set exactly
 // once (a conditional write on the run), and the export's lastRefreshed/lastRunStatus follow.
 import { findExport, replaceExport } from '../exports/exportStore.js';
-import { isStatus } from '../storage/entities.js';
 import { listChunks, type ChunkState } from './runLedger.js';
 import { getRun, replaceRun } from './runStore.js';
 import { ZERO_COUNTS, addCounts, isTerminal, type RunCounts, type RunRecord, type RunStatus, type RunTask } from './run.js';
 import { recordRunFinished } from '../observability/metrics.js';
 import { deleteRunWorkFiles } from './retention.js';
 import { enqueueRunEnded } from '../webhooks/raiseEvents.js';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 export function finalStatusOf(run: RunRecord, chunks: ChunkState[], counts: RunCounts): { status: RunStatus; reason: string | null } {
   const failedChunks = chunks.filter((chunk) => chunk.status === 'failed');
@@ -71,7 +71,7 @@ async function commitFinal(run: RunRecord): Promise<void> {
     await replaceRun(run);
   } catch (error) {
     // Someone else finalized (or changed) the run at the same moment: they own the outcome.
-    if ((error as { status?: number }).status === 412) return;
+    if (isPreconditionFailed(error)) return;
     throw error;
   }
   // Only the one writer that set the final status gets here: each run is measured once.
@@ -102,7 +102,7 @@ async function releaseExport(run: RunRecord): Promise<string | undefined> {
       await replaceExport(next, record.etag);
       return destination;
     } catch (error) {
-      if ((error as { status?: number }).status !== 412 && !isStatus(error, 412)) throw error;
+      if (!isPreconditionFailed(error)) throw error;
     }
   }
   return destination;

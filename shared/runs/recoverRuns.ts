@@ -11,7 +11,6 @@ import { findExport, listExports, replaceExport } from '../exports/exportStore.j
 import type { ExportRecord } from '../exports/exportDefinition.js';
 import { sendQueueMessage } from '../storage/clients.js';
 import { QUEUES } from '../storage/names.js';
-import { isStatus } from '../storage/entities.js';
 import { listChunks, saveChunk, type ChunkState } from './runLedger.js';
 import { findRun, replaceRun, runIdTime } from './runStore.js';
 import { enqueuePlan } from './startRun.js';
@@ -19,6 +18,7 @@ import { finalizeIfComplete, finishRunEarly } from './finalizeRun.js';
 import { isTerminal, type RunRecord } from './run.js';
 import { functionTimeoutMs } from './invocationBudget.js';
 import type { ChunkMessage } from './runLedger.js';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 /** How long a run (or chunk) may go without a write before it counts as not driven. */
 export const STALE_MS = 2 * 60_000;
@@ -124,7 +124,7 @@ async function markRecovered(run: RunRecord, recoveries: number, now: number): P
     await replaceRun({ ...run, recoveries, recoveredAt: Math.max(now, Date.now()) });
     return true;
   } catch (error) {
-    if ((error as { status?: number }).status === 412) return false;
+    if (isPreconditionFailed(error)) return false;
     throw error;
   }
 }
@@ -141,7 +141,7 @@ async function releaseClaim(exportId: string, runId: string): Promise<boolean> {
       await replaceExport({ ...record, activeRunId: null }, record.etag);
       return true;
     } catch (error) {
-      if ((error as { status?: number }).status !== 412 && !isStatus(error, 412)) throw error;
+      if (!isPreconditionFailed(error)) throw error;
     }
   }
   return false;

@@ -10,6 +10,7 @@ import { isStatus } from '../storage/entities.js';
 import { setting } from '../settings.js';
 import { findExport, pruneExportTombstones } from '../exports/exportStore.js';
 import { TERMINAL_STATUSES } from './run.js';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 const DAY_MS = 24 * 60 * 60_000;
 
@@ -128,7 +129,7 @@ async function pruneScheduleMarks(cutoff: number): Promise<number> {
         await client.deleteEntity(exportId, row.rowKey, { etag: row.etag });
         removed++;
       } catch (error) {
-        if (!isStatus(error, 404, 412)) throw error;
+        if (!isPreconditionFailed(error) && !isStatus(error, 404)) throw error;
       }
     }
   }

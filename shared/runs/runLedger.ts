@@ -9,6 +9,7 @@ import type { RecordFailure } from '../destinations/destination.js';
 import { ZERO_COUNTS, type RunCounts } from './run.js';
 import { redactStored } from '../observability/redactStored.js';
 import type { WaitsForSecrets } from './secretsOutage.js';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 export type ChunkStatus = 'pending' | 'sending' | 'done' | 'failed' | 'cancelled';
 
@@ -172,7 +173,7 @@ export async function saveChunk(chunk: ChunkState): Promise<ChunkState | undefin
     const result = await client.updateEntity(toRow(chunk.runId, chunk), 'Replace', { etag: chunk.etag });
     return { ...chunk, etag: result.etag!, writtenAt: Date.now() };
   } catch (error) {
-    if (isStatus(error, 412, 404)) return undefined;
+    if (isPreconditionFailed(error) || isStatus(error, 404)) return undefined;
     throw error;
   }
 }

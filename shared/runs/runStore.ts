@@ -6,6 +6,7 @@ import { fromJson, getEntity, insertEntity, replaceEntity, toJson } from '../sto
 import { NotFound } from '../errors.js';
 import { ZERO_COUNTS, type RunRecord } from './run.js';
 import { redactStored } from '../observability/redactStored.js';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 interface RunRow {
   trigger: string;
@@ -127,7 +128,7 @@ export async function updateRun(exportId: string, runId: string, change: (run: R
     try {
       return await replaceRun(next);
     } catch (error) {
-      if ((error as { status?: number }).status !== 412 || attempt >= 20) throw error;
+      if (!isPreconditionFailed(error) || attempt >= 20) throw error;
     }
   }
 }

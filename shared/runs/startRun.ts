@@ -9,6 +9,7 @@ import type { ExportRecord } from '../exports/exportDefinition.js';
 import { findRun, insertRun, newRunId, runIdTime } from './runStore.js';
 import { ZERO_COUNTS, isTerminal, type RunRecord, type RunTrigger } from './run.js';
 import type { WaitsForSecrets } from './secretsOutage.js';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 export interface PlanRunMessage extends WaitsForSecrets {
   exportId: string;
@@ -35,7 +36,7 @@ async function claimExport(exportId: string, runId: string): Promise<ExportRecor
     try {
       return await replaceExport({ ...record, activeRunId: runId }, record.etag);
     } catch (error) {
-      if ((error as { status?: number }).status !== 412 || attempt >= 4) throw error;
+      if (!isPreconditionFailed(error) || attempt >= 4) throw error;
     }
   }
 }

@@ -14,6 +14,7 @@ import { exportId, schedule, type ExportRecord, type Schedule } from '../exports
 import { getExportWithConnection, permissionsOn } from '../exports/manageExports.js';
 import { listExports, replaceExport, replaceSchedules } from '../exports/exportStore.js';
 import { isStatus } from '../storage/entities.js';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 /** A table transaction holds at most 100 operations; all-or-nothing needs one transaction. */
 export const MAX_BULK_EXPORTS = 100;
@@ -100,7 +101,7 @@ export async function editSchedules(principal: Principal, body: EditSchedulesBod
   try {
     etags = await replaceSchedules(changes.map(({ record, next }) => ({ id: record.id, etag: record.etag, schedule: next })), updatedAt);
   } catch (error) {
-    if (isStatus(error, 412, 404, 409)) {
+    if (isPreconditionFailed(error) || isStatus(error, 404, 409)) {
       throw new PreconditionFailed('One of the selected exports changed (or was removed) while the schedules were being saved; none was changed. Read them again and retry.');
     }
     throw error;

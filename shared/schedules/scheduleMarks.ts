@@ -8,6 +8,7 @@ import { odata } from '@azure/data-tables';
 import { table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
 import { getEntity, isStatus } from '../storage/entities.js';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 export const MARK_LEASE_MS = 2 * 60 * 1000;
 
@@ -96,7 +97,7 @@ export async function claimMark(exportId: string, dueKey: string, now: Date): Pr
     const updated = await client.updateEntity<MarkRow>(row, 'Replace', { etag: existing.etag });
     return { claimed: true, etag: updated.etag!, takenOver: existing };
   } catch (error) {
-    if (isStatus(error, 412, 404)) return { claimed: false, mark: existing };
+    if (isPreconditionFailed(error) || isStatus(error, 404)) return { claimed: false, mark: existing };
     throw error;
   }
 }
@@ -112,7 +113,7 @@ async function settle(exportId: string, dueKey: string, claimEtag: string, state
     await client.updateEntity<Partial<MarkRow>>({ partitionKey: exportId, rowKey: dueKey, state, runId: runId ?? '', reason: reason ?? '' }, 'Merge', { etag: claimEtag });
     return true;
   } catch (error) {
-    if (isStatus(error, 412, 404)) return false;
+    if (isPreconditionFailed(error) || isStatus(error, 404)) return false;
     throw error;
   }
 }
@@ -141,7 +142,7 @@ export async function pruneSettledMarks(exportId: string, keep: string): Promise
       removed++;
     } catch (error) {
       // Changed or removed meanwhile (taken over, pruned by another fire): theirs to settle.
-      if (!isStatus(error, 404, 412)) throw error;
+      if (!isPreconditionFailed(error) && !isStatus(error, 404)) throw error;
     }
   }
   return removed;

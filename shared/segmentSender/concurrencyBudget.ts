@@ -5,6 +5,7 @@ import { table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
 import { isStatus, listEntities } from '../storage/entities.js';
 import { odata } from '@azure/data-tables';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 interface SlotRow {
   holder: string;
@@ -61,7 +62,7 @@ export class ConcurrencyBudget {
         else await client.createEntity(entity);
         return rowKey;
       } catch (error) {
-        if (!isStatus(error, 409, 412)) throw error;
+        if (!isPreconditionFailed(error) && !isStatus(error, 409)) throw error;
       }
     }
     return undefined;

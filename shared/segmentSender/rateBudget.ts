@@ -5,6 +5,7 @@ import { table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
 import { getEntity, isStatus } from '../storage/entities.js';
 import type { RateLimit } from '../runs/worker.js';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 interface BucketRow {
   tokens: number;
@@ -82,7 +83,7 @@ export class RateBudget {
       if (row) await client.updateEntity(entity, 'Replace', { etag: row.etag });
       else await client.createEntity(entity);
     } catch (error) {
-      if (isStatus(error, 409, 412)) return Math.floor(Math.random() * 10);
+      if (isPreconditionFailed(error) || isStatus(error, 409)) return Math.floor(Math.random() * 10);
       throw error;
     }
     // Unused tokens expire quickly so a block never turns into a late burst.

@@ -2,6 +2,7 @@
 // domain errors, so stores stay short and every update honours If-Match the same way.
 import { RestError, type TableClient, type TableEntity, type TableEntityResult } from '@azure/data-tables';
 import { Conflict, NotFound, PayloadTooLarge, PreconditionFailed } from '../errors.js';
+import { isPreconditionFailed } from './preconditionFailed.js';
 
 export function toJson(value: unknown): string {
   return JSON.stringify(value ?? null);
@@ -51,7 +52,7 @@ export async function replaceEntity<T extends object>(client: TableClient, entit
     const result = await client.updateEntity(entity, 'Replace', { etag });
     return result.etag!;
   } catch (error) {
-    if (isStatus(error, 412)) throw new PreconditionFailed(`${what} '${entity.rowKey}' was changed by someone else; read it again and retry with its new ETag.`);
+    if (isPreconditionFailed(error)) throw new PreconditionFailed(`${what} '${entity.rowKey}' was changed by someone else; read it again and retry with its new ETag.`);
     if (isStatus(error, 404)) throw new NotFound(`${what} '${entity.rowKey}' does not exist.`);
     throw tooLargeToStore(error, what) ?? error;
   }
@@ -62,7 +63,7 @@ export async function deleteEntityIfMatch(client: TableClient, partitionKey: str
   try {
     await client.deleteEntity(partitionKey, rowKey, { etag });
   } catch (error) {
-    if (isStatus(error, 412)) throw new PreconditionFailed(`${what} '${rowKey}' was changed by someone else; read it again and retry with its new ETag.`);
+    if (isPreconditionFailed(error)) throw new PreconditionFailed(`${what} '${rowKey}' was changed by someone else; read it again and retry with its new ETag.`);
     if (isStatus(error, 404)) throw new NotFound(`${what} '${rowKey}' does not exist.`);
     throw error;
   }

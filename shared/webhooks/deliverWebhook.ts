@@ -12,6 +12,7 @@ import { sendSigned, type SendOutcome } from './sendSigned.js';
 import { TEST_EVENT, type DeliveryRecord, type WebhookRecord } from './webhook.js';
 import { findDelivery, findWebhook, replaceDelivery, replaceWebhook } from './webhookStore.js';
 import { targetPolicyFromSettings } from './webhookUrl.js';
+import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
 export const RETRY_WINDOW_MS = 24 * 3600_000;
 export const DISABLE_AFTER_FAILING_MS = 24 * 3600_000;
@@ -105,7 +106,7 @@ async function updateWebhookQuietly(webhook: WebhookRecord, change: (current: We
       await replaceWebhook(next, current.etag);
       return true;
     } catch (error) {
-      if ((error as { status?: number }).status !== 412) throw error;
+      if (!isPreconditionFailed(error)) throw error;
       current = await findWebhook(webhook.id);
     }
   }

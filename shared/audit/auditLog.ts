@@ -1,4 +1,5 @@
 // Who changed what, when. Entries never hold secret values: callers pass only names and ids.
+import { odata } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '../auth/principal.js';
 import { table } from '../storage/clients.js';
@@ -45,7 +46,7 @@ export async function listAudit(options: { top: number; month?: string }): Promi
   const client = await table(TABLES.audit);
   const month = options.month ?? new Date().toISOString().slice(0, 7);
   const entries: AuditEntry[] = [];
-  for await (const row of client.listEntities<AuditRow>({ queryOptions: { filter: `PartitionKey eq '${month}'` } })) {
+  for await (const row of client.listEntities<AuditRow>({ queryOptions: { filter: odata`PartitionKey eq ${month}` } })) {
     entries.push({
       id: row.rowKey!,
       at: row.at,

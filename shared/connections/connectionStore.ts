@@ -1,4 +1,5 @@
 // Connections in Table Storage. Secrets are not here: only the name of their Key Vault secret.
+import { odata } from '@azure/data-tables';
 import { table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
 import { fromJson, getEntity, insertEntity, listEntities, replaceEntity, toJson, deleteEntityIfMatch } from '../storage/entities.js';
@@ -74,7 +75,7 @@ export async function getConnection(id: string): Promise<ConnectionRecord> {
 }
 
 export async function listConnections(): Promise<ConnectionRecord[]> {
-  const rows = await listEntities<ConnectionRow>(await table(TABLES.connections), `PartitionKey eq '${PARTITION}'`);
+  const rows = await listEntities<ConnectionRow>(await table(TABLES.connections), odata`PartitionKey eq ${PARTITION}`);
   return rows.map(fromRow);
 }
 

@@ -1,5 +1,6 @@
 // Refreshes in Table Storage: one partition, row key = id, which sorts newest first and starts
 // with the start time, so "started since" is a row-key range rather than a scan.
+import { odata } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
 import { table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
@@ -81,7 +82,7 @@ export async function replaceRefresh(refresh: RefreshRecord, etag: string): Prom
 
 /** Every refresh started at or after `since`, newest first. */
 export async function listRefreshesStartedSince(since: Date): Promise<RefreshRecord[]> {
-  const filter = `PartitionKey eq '${PARTITION}' and RowKey lt '${timePrefix(since)}.'`;
+  const filter = odata`PartitionKey eq ${PARTITION} and RowKey lt ${`${timePrefix(since)}.`}`;
   return (await listEntities<RefreshRow>(await table(TABLES.refreshes), filter)).map(fromRow);
 }
 
@@ -94,9 +95,10 @@ export interface RefreshPageQuery {
 
 /** One page of refreshes, newest first. */
 export async function listRefreshPage(query: RefreshPageQuery): Promise<{ refreshes: RefreshRecord[]; continuationToken?: string }> {
-  const conditions = [`PartitionKey eq '${PARTITION}'`];
-  if (query.status) conditions.push(`status eq '${query.status}'`);
-  if (query.process) conditions.push(`process eq '${query.process.replace(/'/g, "''")}'`);
+  // Each condition is quoted by odata``; joined with `and`, they stay one valid filter.
+  const conditions = [odata`PartitionKey eq ${PARTITION}`];
+  if (query.status) conditions.push(odata`status eq ${query.status}`);
+  if (query.process) conditions.push(odata`process eq ${query.process}`);
   const client = await table(TABLES.refreshes);
   const pages = client.listEntities<RefreshRow>({ queryOptions: { filter: conditions.join(' and ') } }).byPage({ maxPageSize: query.top, continuationToken: query.continuationToken });
   const page = await pages.next();

@@ -1,4 +1,5 @@
 // Runs in Table Storage: partition = export id, row key sorts newest first.
+import { odata } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
 import { table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
@@ -135,7 +136,7 @@ export async function updateRun(exportId: string, runId: string, change: (run: R
 
 export async function listRuns(exportId: string, top: number, continuationToken?: string): Promise<{ runs: RunRecord[]; continuationToken?: string }> {
   const client = await table(TABLES.runs);
-  const pages = client.listEntities<RunRow>({ queryOptions: { filter: `PartitionKey eq '${exportId.replace(/'/g, "''")}'` } }).byPage({ maxPageSize: top, continuationToken });
+  const pages = client.listEntities<RunRow>({ queryOptions: { filter: odata`PartitionKey eq ${exportId}` } }).byPage({ maxPageSize: top, continuationToken });
   const page = await pages.next();
   if (page.done) return { runs: [] };
   return { runs: page.value.map(fromRow), continuationToken: page.value.continuationToken };

@@ -1,6 +1,7 @@
 // Webhook subscriptions and their delivery log in Table Storage. The signing secret is not here:
 // only the name of its Key Vault secret. Deliveries: partition = webhook id, row key = the
 // delivery's id (deterministic per event and subscriber, so raising an event twice is one row).
+import { odata } from '@azure/data-tables';
 import { table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
 import { deleteEntityIfMatch, fromJson, getEntity, insertEntity, isStatus, listEntities, replaceEntity, toJson } from '../storage/entities.js';
@@ -79,7 +80,7 @@ export async function getWebhook(id: string): Promise<WebhookRecord> {
 }
 
 export async function listWebhooks(): Promise<WebhookRecord[]> {
-  const rows = await listEntities<WebhookRow>(await table(TABLES.webhooks), `PartitionKey eq '${PARTITION}'`);
+  const rows = await listEntities<WebhookRow>(await table(TABLES.webhooks), odata`PartitionKey eq ${PARTITION}`);
   return rows.map(fromRow);
 }
 
@@ -168,7 +169,7 @@ export async function replaceDelivery(delivery: DeliveryRecord): Promise<Deliver
 
 /** The webhook's deliveries, newest first (a partition per webhook). */
 export async function listDeliveries(webhookId: string, top: number): Promise<DeliveryRecord[]> {
-  const rows = await listEntities<DeliveryRow>(await table(TABLES.webhookDeliveries), `PartitionKey eq '${webhookId.replace(/'/g, "''")}'`);
+  const rows = await listEntities<DeliveryRow>(await table(TABLES.webhookDeliveries), odata`PartitionKey eq ${webhookId}`);
   return rows
     .map(fromDeliveryRow)
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id))

@@ -59,7 +59,7 @@ export const VENDOR_FACTS = {
 /**
  * Whether each vendor documents a Retry-After header on its 429s. Where it does not, its simulator
  * sends none unless asked (`retryAfterHeader`), and the engine's sender backs off by itself: 1 s,
- * doubling to a minute (shared/runs/sendChunk.ts rateLimitedWaitMs), unless the adapter knows better
+ * doubling to a minute (shared/segmentSender/sendChunk.ts rateLimitedWaitMs), unless the adapter knows better
  * (LinkedIn waits 10 s: its limits are per minute; Campaign Monitor and dotdigital send X-RateLimit-Reset).
  */
 export const RETRY_AFTER_ON_429 = {

@@ -5,9 +5,9 @@
 // (without Retry-After where the vendor documents none), a lower cap answers the vendor's too-large
 // error, and both are absorbed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendWithRetries } from '../../shared/runs/sendChunk.js';
-import { RateBudget } from '../../shared/runs/rateBudget.js';
-import { ConcurrencyBudget } from '../../shared/runs/concurrencyBudget.js';
+import { sendWithRetries } from '../../shared/segmentSender/sendChunk.js';
+import { RateBudget } from '../../shared/segmentSender/rateBudget.js';
+import { ConcurrencyBudget } from '../../shared/segmentSender/concurrencyBudget.js';
 import type { DestinationAccess } from '../../shared/runs/destinationAccess.js';
 import type { ConnectionRecord } from '../../shared/connections/connection.js';
 import type { BatchResult, DestinationAdapter, DestinationCall, MappedMember, SegmentRef } from '../../shared/destinations/destination.js';

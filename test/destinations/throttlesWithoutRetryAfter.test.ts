@@ -6,9 +6,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { METER_NAME, METRICS } from '../../shared/observability/metrics.js';
-import { rateLimitedWaitMs, sendWithRetries } from '../../shared/runs/sendChunk.js';
-import { RateBudget } from '../../shared/runs/rateBudget.js';
-import { ConcurrencyBudget } from '../../shared/runs/concurrencyBudget.js';
+import { rateLimitedWaitMs, sendWithRetries } from '../../shared/segmentSender/sendChunk.js';
+import { RateBudget } from '../../shared/segmentSender/rateBudget.js';
+import { ConcurrencyBudget } from '../../shared/segmentSender/concurrencyBudget.js';
 import type { DestinationAccess } from '../../shared/runs/destinationAccess.js';
 import type { ConnectionRecord } from '../../shared/connections/connection.js';
 import type { DestinationCall, MappedMember, SegmentRef } from '../../shared/destinations/destination.js';

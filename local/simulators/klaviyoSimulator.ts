@@ -11,7 +11,10 @@
 // catch adapter mistakes, and says so: more than 10,000 profiles is 400 (code invalid); a body
 // over 5 MB is 413; a missing revision header is 400; a profile with an invalid email or phone,
 // or over 100 KB, becomes an import error (code invalid) carrying the profile as original_payload;
-// each endpoint has its own quota (the reference gives each endpoint its own limits).
+// each endpoint has its own quota (the reference gives each endpoint its own limits). Removal:
+// "Get Profile IDs for List" answers the ids of the list's members among the emails of an
+// any/equals email filter (one page, at most 100), "Remove Profiles from List" (DELETE, at most
+// 1,000 ids) takes them off the list with 204; ids not in the list change nothing; the profile stays.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
@@ -90,6 +93,8 @@ export interface KlaviyoCounters extends RequestCounters {
   profilesImported: number;
   jobPolls: number;
   errorReads: number;
+  /** Profiles taken off a list by "Remove Profiles from List". */
+  profilesRemoved: number;
 }
 
 export interface KlaviyoState {
@@ -126,6 +131,8 @@ export const DEFAULT_RATE_LIMIT: KlaviyoRateLimit = { burstPerSecond: VENDOR_FAC
 const READ_RATE_LIMIT: KlaviyoRateLimit = { burstPerSecond: 75, steadyPerMinute: 750 };
 const MAX_BODY_BYTES = 5 * 1024 * 1024;
 const MAX_PROFILE_BYTES = 100 * 1024;
+/** "This endpoint accepts a maximum of 1000 profiles per call" (Remove Profiles from List). */
+const MAX_REMOVALS_PER_CALL = 1000;
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
 const E164 = /^\+[1-9]\d{6,14}$/;
 const ACCOUNT_ID = 'AbC123';
@@ -183,7 +190,7 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
   const jobDuration = options.jobDurationMs ?? ((profiles: number) => 150 + profiles * 0.03);
   const maxProfiles = options.maxProfilesPerJob ?? VENDOR_FACTS.klaviyo.profilesPerImportJob.value;
   const injector = new FaultInjector(options.faults ?? {});
-  const emptyCounters = (): KlaviyoCounters => ({ ...emptyRequestCounters(), jobsCreated: 0, profilesImported: 0, jobPolls: 0, errorReads: 0 });
+  const emptyCounters = (): KlaviyoCounters => ({ ...emptyRequestCounters(), jobsCreated: 0, profilesImported: 0, jobPolls: 0, errorReads: 0, profilesRemoved: 0 });
   const state: KlaviyoState = { profiles: new Map(), lists: new Map(), jobs: new Map(), rejectedEmails: new Set(), counters: emptyCounters() };
 
   function seedLists(): void {
@@ -309,9 +316,57 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
     answer: () => [number, unknown];
   }
 
+  /** "Get Profile IDs for List" filtered on email (any or equals): the ids of the list's members among them. */
+  function listProfileIds(listId: string, url: URL): [number, unknown] {
+    const list = state.lists.get(listId);
+    if (!list) throw new VendorError(404, 'not_found', 'Not found.', `A list with id ${listId} does not exist.`);
+    const pageSize = Number(url.searchParams.get('page[size]') ?? 20);
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100) throw new VendorError(400, 'invalid', 'Invalid input.', 'page[size] must be between 1 and 100.');
+    const filter = url.searchParams.get('filter');
+    let emails: string[] | undefined;
+    const any = filter === null ? undefined : /^any\(email,(\[.*\])\)$/.exec(filter);
+    const equals = filter === null ? undefined : /^equals\(email,("(?:[^"\\]|\\.)*")\)$/.exec(filter);
+    try {
+      if (any) emails = JSON.parse(any[1]!) as string[];
+      else if (equals) emails = [JSON.parse(equals[1]!) as string];
+    } catch {
+      emails = undefined;
+    }
+    if (filter !== null && (!Array.isArray(emails) || emails.some((email) => typeof email !== 'string'))) {
+      throw new VendorError(400, 'invalid', 'Invalid input.', `'${filter.slice(0, 80)}' is not a valid filter for email (any, equals).`);
+    }
+    const wanted = emails ? emails.map((email) => email.trim().toLowerCase()) : [...list.members];
+    const found = wanted.filter((email) => list.members.has(email) && state.profiles.has(email)).slice(0, pageSize);
+    return [200, { data: found.map((email) => ({ type: 'profile', id: state.profiles.get(email)!.id })), links: { self: url.toString(), next: null, prev: null } }];
+  }
+
+  /** "Remove Profiles from List": up to 1,000 profile ids; ids not in the list change nothing. */
+  function removeFromList(listId: string, body: unknown): [number, unknown] {
+    const list = state.lists.get(listId);
+    if (!list) throw new VendorError(404, 'not_found', 'Not found.', `A list with id ${listId} does not exist.`);
+    const data = isObject(body) && Array.isArray(body.data) ? (body.data as unknown[]) : undefined;
+    if (!data || data.length === 0) throw new VendorError(400, 'invalid', 'Invalid input.', 'data must be a non-empty array of profiles.', '/data');
+    if (data.length > MAX_REMOVALS_PER_CALL) throw new VendorError(400, 'invalid', 'Invalid input.', `At most ${MAX_REMOVALS_PER_CALL} profiles may be removed per call.`, '/data');
+    const emailsById = new Map([...state.profiles.values()].map((profile) => [profile.id, profile.email]));
+    data.forEach((entry, index) => {
+      if (!isObject(entry) || entry.type !== 'profile' || typeof entry.id !== 'string') throw new VendorError(400, 'invalid', 'Invalid input.', "Each entry needs type 'profile' and an id.", `/data/${index}`);
+    });
+    for (const entry of data as { id: string }[]) {
+      const email = emailsById.get(entry.id);
+      if (email && list.members.delete(email)) state.counters.profilesRemoved += 1;
+    }
+    return [204, undefined];
+  }
+
   function route(method: string, url: URL, body: unknown, base: string): Route | undefined {
     const path = url.pathname.replace(/\/+$/, '');
     let match: RegExpExecArray | null;
+    if ((match = /^\/api\/lists\/([^/]+)\/relationships\/profiles$/.exec(path))) {
+      const listId = decodeURIComponent(match[1]!);
+      if (method === 'GET') return { key: 'GET /api/lists/{id}/relationships/profiles', windows: readWindows, answer: () => listProfileIds(listId, url) };
+      // Tier M, like the import jobs (its own window: limits are per endpoint).
+      if (method === 'DELETE') return { key: 'DELETE /api/lists/{id}/relationships/profiles', windows: jobWindows, answer: () => removeFromList(listId, body) };
+    }
     if (method === 'GET' && path === '/api/accounts') {
       return { key: 'GET /api/accounts', windows: readWindows, answer: () => [200, { data: [{ type: 'account', id: ACCOUNT_ID, attributes: { test_account: false, contact_information: { organization_name: 'Simulated account' } } }] }] };
     }
@@ -368,7 +423,7 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
   }
 
   function answer(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-    const text = JSON.stringify(body);
+    const text = body === undefined ? '' : JSON.stringify(body);
     response.writeHead(status, { 'content-type': 'application/vnd.api+json', 'content-length': Buffer.byteLength(text), ...headers });
     response.end(text);
   }

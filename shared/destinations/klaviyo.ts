@@ -36,7 +36,16 @@
 // and a 429 while polling waits instead of failing the batch); the error codes an import reports
 // per profile (each becomes a failed record with Klaviyo's own code and detail); whether a
 // cancelled job kept part of its profiles (the batch is handed back as retryable, which upserts).
-// Removals (list relationship DELETE) wait for delivery modes, which the engine does not have yet.
+// - Removal: `DELETE /api/lists/{id}/relationships/profiles` {data: [{type: 'profile', id}]}
+//   ("Remove Profiles from List": no longer receives marketing from this list, consent and
+//   subscription untouched; at most 1,000 profiles per call; burst 10/s, steady 150/m — listsApi
+//   removeProfilesFromList). It takes profile ids: `GET /api/lists/{id}/relationships/profiles`
+//   with `filter=any(email,[…])` ("Get Profile IDs for List", filter on email any/equals, page[size]
+//   at most 100; burst 75/s, steady 750/m — listsApi getProfileIdsForList) gives the ids of the
+//   list's members among the emails; an email it does not return is not in the list (already
+//   absent). So a removal batch is 100 emails, one lookup and one delete: removalCallsPerBatch 2.
+//   The Unsubscribe Profiles bulk job would take emails directly but changes consent, which a
+//   member leaving a segment did not ask for.
 import { z } from 'zod';
 import type { BatchResult, DestinationAdapter, DestinationCall, MappedMember, RecordFailure } from './destination.js';
 import { DestinationError } from './destinationError.js';
@@ -48,6 +57,8 @@ export const KLAVIYO_BASE = 'https://a.klaviyo.com';
 /** The revision the official client 23.0.0 sends. */
 export const KLAVIYO_REVISION = '2026-07-15';
 export const MAX_PROFILES_PER_JOB = 10_000;
+/** Emails per removal: the largest page of "Get Profile IDs for List", so one lookup finds them all. */
+export const REMOVAL_LOOKUP_PAGE = 100;
 export const MAX_JOB_PAYLOAD_BYTES = 5 * 1024 * 1024;
 export const MAX_PROFILE_BYTES = 100 * 1024;
 /** Error pages: the documented maximum page size. */
@@ -327,6 +338,8 @@ export function createKlaviyoAdapter(options: KlaviyoAdapterOptions = {}): Desti
     exportDetails: detailsSchema,
     dataMatching,
     batchSize: MAX_PROFILES_PER_JOB,
+    removalBatchSize: REMOVAL_LOOKUP_PAGE,
+    removalCallsPerBatch: 2,
     // Each job: one create call and status polls (import errors are read only when some failed).
     // Klaviyo documents no job duration; 30 s per 10,000 profiles is an assumption the plan states.
     importJob: { fixedCalls: 0, polling, typicalSeconds: 30 },
@@ -381,6 +394,26 @@ export function createKlaviyoAdapter(options: KlaviyoAdapterOptions = {}): Desti
         failures.push(...result.failures);
       }
       return { succeeded, failures: [...failures, ...skipped] };
+    },
+
+    async removeBatch(call, members) {
+      if (members.length === 0) return { succeeded: 0, failures: [] };
+      const emails = [...new Set(members.map((member) => member.email.trim().toLowerCase()))];
+      if (emails.length > REMOVAL_LOOKUP_PAGE) {
+        throw new DestinationError('config', `A removal batch holds ${emails.length} emails; one Klaviyo lookup finds at most ${REMOVAL_LOOKUP_PAGE}.`);
+      }
+      const listPath = `/api/lists/${encodeURIComponent(call.details.listId)}/relationships/profiles`;
+      const query = new URLSearchParams({ filter: `any(email,${JSON.stringify(emails)})`, 'page[size]': String(REMOVAL_LOOKUP_PAGE) });
+      const lookup = await send(call, 'GET', `${listPath}?${query}`);
+      if (lookup.status !== 200) throw refused(lookup, `Finding the list members to remove from list ${call.details.listId}`);
+      const ids = z.object({ data: z.array(z.object({ type: z.literal('profile'), id: z.string() })) }).safeParse(lookup.body);
+      if (!ids.success) throw new DestinationError('vendorUnavailable', 'Klaviyo answered the list members lookup with an unexpected body');
+      if (ids.data.data.length > 0) {
+        const removed = await patiently(call, () => send(call, 'DELETE', listPath, { data: ids.data.data.map((profile) => ({ type: 'profile', id: profile.id })) }));
+        if (removed.status < 200 || removed.status >= 300) throw refused(removed, `Removing profiles from list ${call.details.listId}`);
+      }
+      // Emails the lookup did not return are not in the list: already absent.
+      return { succeeded: members.length, failures: [] };
     },
   };
 }

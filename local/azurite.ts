@@ -50,7 +50,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
     await Promise.all([blobPort, queuePort, tablePort].map((port) => waitForPort(port, child)));
   } catch (error) {
     child.kill('SIGKILL');
-    throw new Error(`Azurite did not start: ${(error as Error).message} ${stderr}`);
+    throw new Error(`Azurite did not start: ${(error as Error).message} ${stderr}`, { cause: error });
   }
   const connectionString = azuriteConnectionString(blobPort, queuePort, tablePort);
   return {

@@ -72,7 +72,7 @@ export interface RunningStack {
   killHost(): Promise<void>;
   /** Stops Azurite and starts it again on the same ports and data folder (persistent stacks only). */
   restartAzurite(options?: { downMs?: number }): Promise<void>;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 export async function startStack(options: StackOptions): Promise<RunningStack> {

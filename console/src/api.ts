@@ -54,7 +54,7 @@ export async function request<T = unknown>(
     throw new ApiError({ title: 'Network error', status: 0, detail: `The API could not be reached (${(error as Error).message}). Is the app running?` });
   }
   const type = response.headers.get('content-type') ?? '';
-  const body = type.includes('json') ? await response.json().catch(() => undefined) : response.status === 204 ? undefined : await response.text();
+  const body = type.includes('json') ? ((await response.json().catch(() => undefined)) as unknown) : response.status === 204 ? undefined : await response.text();
   if (!response.ok) {
     const problem: Problem = body && typeof body === 'object' ? (body as Problem) : { title: response.statusText || 'Error', status: response.status, detail: String(body ?? '') };
     if (response.status === 401) signedOut(problem.detail);

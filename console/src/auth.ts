@@ -110,7 +110,7 @@ export async function startSession(): Promise<string | undefined> {
   if (code) {
     history.replaceState(null, '', `${location.pathname}#/exports`);
     const response = await fetch('/api/console/sign-in', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }), cache: 'no-store' });
-    const body = await response.json().catch(() => ({}));
+    const body = (await response.json().catch(() => ({}))) as { token?: unknown; detail?: string };
     if (response.ok && typeof body.token === 'string') useToken(body.token);
     else return body.detail ?? 'The sign-in link did not work: paste a token instead.';
   }

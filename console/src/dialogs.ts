@@ -1,7 +1,7 @@
 // Modal dialogs with <dialog>: focus moves in, Escape closes, focus returns to the opener.
 import { h } from './dom.js';
 
-export function openDialog(title: string, body: HTMLElement[], options: { onClose?: () => void } = {}): { dialog: HTMLDialogElement; close(): void } {
+export function openDialog(title: string, body: HTMLElement[], options: { onClose?: () => void } = {}): { dialog: HTMLDialogElement; close: () => void } {
   const opener = document.activeElement as HTMLElement | null;
   const headingId = `dialog-${Math.random().toString(36).slice(2, 9)}`;
   const dialog = h('dialog', { 'aria-labelledby': headingId }, h('h2', { id: headingId }, title), ...body);

@@ -1,12 +1,15 @@
 // A few lines instead of a framework: build elements from a tag, attributes and children.
 type Child = Node | string | number | null | undefined | false | Child[];
-type Attributes = Record<string, unknown> & { on?: Record<string, (event: any) => void> };
+// A handler names the Event subtype it expects, and may be async: a rejection it leaves is the
+// page's unhandled rejection, which the browser reports.
+type Handler = (event: never) => unknown;
+type Attributes = Record<string, unknown> & { on?: Record<string, Handler> };
 
 export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Attributes | null = null, ...children: Child[]): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes ?? {})) {
     if (name === 'on') {
-      for (const [event, handler] of Object.entries(value as Record<string, (event: Event) => void>)) element.addEventListener(event, handler);
+      for (const [event, handler] of Object.entries(value as Record<string, (event: Event) => unknown>)) element.addEventListener(event, handler);
     } else if (value === false || value === undefined || value === null) {
       continue;
     } else if (name === 'class') {

@@ -17,7 +17,7 @@ export interface PageContext {
   user: User;
   params: Record<string, string>;
   /** Called when the page is left: stop polling, close dialogs. */
-  onLeave(cleanup: () => void): void;
+  onLeave: (cleanup: () => void) => void;
 }
 
 type Page = (context: PageContext) => Promise<void>;

@@ -291,7 +291,7 @@ class EntityWriter {
   private current: OpenPartition | undefined;
   private batch: string[][] = [];
   private readonly finishing: Promise<void>[] = [];
-  private failure: unknown;
+  private failure: Error | undefined;
 
   constructor(
     private readonly settings: UploadSettings,
@@ -347,7 +347,8 @@ class EntityWriter {
     return new Promise((resolve, reject) => {
       const done = (error?: unknown) => {
         part.stream.off('drain', done).off('error', done).off('close', done);
-        if (error !== undefined || this.failure !== undefined) reject(error ?? this.failure);
+        const failure = (error as Error | undefined) ?? this.failure;
+        if (failure !== undefined) reject(failure);
         else resolve();
       };
       part.stream.on('drain', () => done()).on('error', done).on('close', () => done());
@@ -375,7 +376,7 @@ class EntityWriter {
     // Handled at once so a failed upload never goes unnoticed, and a writer waiting for 'drain'
     // is released by the stream's error instead of waiting forever.
     part.done.catch((error: unknown) => {
-      this.failure ??= error;
+      this.failure ??= error as Error;
       stream.destroy(error as Error);
     });
     return part;

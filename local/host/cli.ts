@@ -76,7 +76,7 @@ async function main(): Promise<void> {
         process.exit(0);
       })
       .catch((error: unknown) => {
-        process.stderr.write(`Shutdown failed: ${(error as Error).stack ?? error}\n`);
+        process.stderr.write(`Shutdown failed: ${(error as Error).stack ?? String(error)}\n`);
         process.exit(1);
       });
   };

@@ -8,7 +8,8 @@ import type * as AzureFunctions from '@azure/functions';
 
 export interface BindingMetadata {
   type: string;
-  direction: 'in' | 'out' | string;
+  /** 'in' or 'out' (any string the runtime may add) */
+  direction: string;
   name?: string;
   [key: string]: unknown;
 }

@@ -87,7 +87,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
     try {
       await import(pathToFileURL(file).href);
     } catch (error) {
-      throw new Error(`Worker was unable to load entry point "${relative(projectDir, file)}": ${describeError(error)}`);
+      throw new Error(`Worker was unable to load entry point "${relative(projectDir, file)}": ${describeError(error)}`, { cause: error });
     }
   }
   const registered = registry.functions;

@@ -261,7 +261,7 @@ export class HttpTriggerServer {
     try {
       await this.route(req, res, method, url);
     } catch (error) {
-      this.options.logger.host('error', `HTTP ${method} ${url.pathname} failed: ${(error as Error).stack ?? error}`);
+      this.options.logger.host('error', `HTTP ${method} ${url.pathname} failed: ${(error as Error).stack ?? String(error)}`);
       if (!res.headersSent) {
         res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('Internal Server Error');
       } else {

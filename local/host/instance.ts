@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     host.stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        process.stderr.write(`Shutdown failed: ${(error as Error).stack ?? error}\n`);
+        process.stderr.write(`Shutdown failed: ${(error as Error).stack ?? String(error)}\n`);
         process.exit(1);
       },
     );

@@ -213,7 +213,7 @@ function parseJsonFile(path: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new Error(`Cannot parse ${path}: ${(error as Error).message}`);
+    throw new Error(`Cannot parse ${path}: ${(error as Error).message}`, { cause: error });
   }
 }
 

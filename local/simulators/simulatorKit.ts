@@ -201,7 +201,7 @@ export interface SimulatorServer {
   url: string;
   port: number;
   /** Destroys open sockets (keep-alive clients would hold the server open) and closes the server. */
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /**

@@ -19,7 +19,7 @@ export class CsvPartitionWriter {
   private readonly stream: PassThrough;
   private readonly upload: Promise<unknown>;
   private batch: string[][] = [];
-  private failure: unknown;
+  private failure: Error | undefined;
 
   /** `blockBytes`: smaller for the many small change partitions written at once by merges. */
   constructor(blob: BlockBlobClient, options: { header?: string[]; abortSignal?: AbortSignal; blockBytes?: number }) {
@@ -32,7 +32,7 @@ export class CsvPartitionWriter {
     });
     // Handled at once: a failed upload must release a writer waiting for 'drain'.
     this.upload.catch((error: unknown) => {
-      this.failure ??= error;
+      this.failure ??= error as Error;
       this.stream.destroy(error as Error);
     });
     if (options.header) this.batch.push(options.header);
@@ -89,7 +89,7 @@ export class BlockCsvFile {
   private pendingBytes = 0;
   private readonly blockIds: string[] = [];
   private readonly own = new Set<Promise<void>>();
-  private failure: unknown;
+  private failure: Error | undefined;
 
   constructor(
     private readonly blob: BlockBlobClient,
@@ -142,7 +142,7 @@ export class BlockCsvFile {
       (error: unknown) => {
         this.inFlight.delete(upload);
         this.own.delete(upload);
-        this.failure ??= error;
+        this.failure ??= error as Error;
       },
     );
     this.inFlight.add(upload);

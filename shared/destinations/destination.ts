@@ -76,6 +76,7 @@ export interface PrepareRun {
   mappedFields: string[];
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the registry holds adapters of every settings shape; each parses its own
 export interface DestinationAdapter<Settings = any, Secrets = any, Details = any> {
   type: string;
   displayName: string;

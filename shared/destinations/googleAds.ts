@@ -170,6 +170,12 @@ export interface GoogleAdsFailureError {
   index?: number;
 }
 
+/** The fields of a GoogleAdsService search row this adapter reads (REST JSON, camelCase). */
+interface SearchRow {
+  userList?: { id?: string; type?: string };
+  offlineUserDataJob?: { status?: string; failureReason?: string; operationMetadata?: { matchRateRange?: string } };
+}
+
 /** The errors of a google.rpc.Status (REST JSON) carrying GoogleAdsFailure details. */
 export function googleAdsErrors(status: unknown): GoogleAdsFailureError[] {
   const details = (status as { details?: unknown } | undefined)?.details;
@@ -177,10 +183,10 @@ export function googleAdsErrors(status: unknown): GoogleAdsFailureError[] {
   const errors: GoogleAdsFailureError[] = [];
   for (const detail of details as { errors?: unknown }[]) {
     if (!Array.isArray(detail?.errors)) continue;
-    for (const error of detail.errors as Record<string, any>[]) {
+    for (const error of detail.errors as { errorCode?: unknown; message?: unknown; location?: { fieldPathElements?: unknown } }[]) {
       const codes = error.errorCode && typeof error.errorCode === 'object' ? Object.values(error.errorCode as Record<string, unknown>) : [];
       const path = error.location?.fieldPathElements;
-      const operation = Array.isArray(path) ? path.find((element: Record<string, unknown>) => element?.fieldName === 'operations') : undefined;
+      const operation = Array.isArray(path) ? (path as ({ fieldName?: unknown; index?: unknown } | null)[]).find((element) => element?.fieldName === 'operations') : undefined;
       errors.push({ code: typeof codes[0] === 'string' ? codes[0] : 'UNKNOWN', message: typeof error.message === 'string' ? error.message : '', index: typeof operation?.index === 'number' ? operation.index : undefined });
     }
   }
@@ -287,11 +293,11 @@ export function createGoogleAdsAdapter(options: GoogleAdsAdapterOptions = {}): D
     }
   }
 
-  async function search(call: Call, query: string): Promise<Record<string, any>[]> {
+  async function search(call: Call, query: string): Promise<SearchRow[]> {
     const response = await send(call, `customers/${call.settings.customerId}/googleAds:search`, { query });
     if (response.status !== 200) throw refused(response, 'A GoogleAdsService search');
     const results = (response.body as { results?: unknown } | undefined)?.results;
-    return Array.isArray(results) ? (results as Record<string, any>[]) : [];
+    return Array.isArray(results) ? (results as SearchRow[]) : [];
   }
 
   async function userListNamed(call: Call, name: string): Promise<string> {
@@ -315,7 +321,7 @@ export function createGoogleAdsAdapter(options: GoogleAdsAdapterOptions = {}): D
     let delay = polling.firstDelayMs;
     for (;;) {
       await sleep(delay, call.signal);
-      const job = (await patiently(call, () => search(call, query)))[0]?.offlineUserDataJob as Record<string, any> | undefined;
+      const job = (await patiently(call, () => search(call, query)))[0]?.offlineUserDataJob;
       if (!job) throw new DestinationError('vendorUnavailable', `Google Ads no longer knows job ${resourceName}`);
       if (job.status === 'SUCCESS' || job.status === 'FAILED') return { status: job.status, failureReason: job.failureReason, matchRateRange: job.operationMetadata?.matchRateRange };
       delay = Math.min(polling.maxDelayMs, delay * polling.factor);

@@ -414,7 +414,7 @@ async function findDmpSegment(call: Call, sourceSegmentId: string): Promise<DmpS
       start: String(page * FINDER_PAGE_SIZE),
       count: String(FINDER_PAGE_SIZE),
     });
-    const response = await send(call, 'GET', `/dmpSegments?${query}`);
+    const response = await send(call, 'GET', `/dmpSegments?${query.toString()}`);
     if (response.status !== 200) throw new DestinationError('config', `Finding the DMP segment was refused: ${vendorDetail(response)}`, { status: response.status });
     const parsed = finderAnswer.safeParse(response.body);
     if (!parsed.success) throw new DestinationError('vendorUnavailable', 'LinkedIn answered the DMP segment finder with an unexpected body');
@@ -598,7 +598,7 @@ export const linkedin: DestinationAdapter<LinkedinSettings, LinkedinSecrets, Lin
       // With sourcePlatform, as every run's segment lookup sends it: a value LinkedIn does not
       // recognise for this application fails here, not at the first run.
       const query = new URLSearchParams({ q: 'account', account: accountUrn(call.settings), sourcePlatform: sourcePlatformOf(call), start: '0', count: '1' });
-      const response = await send(call, 'GET', `/dmpSegments?${query}`);
+      const response = await send(call, 'GET', `/dmpSegments?${query.toString()}`);
       if (response.status === 200) return { ok: true };
       return { ok: false, reason: `LinkedIn refused to list the DMP segments of ad account ${call.settings.adAccountId}: ${vendorDetail(response)}` };
     } catch (error) {

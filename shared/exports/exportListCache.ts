@@ -193,11 +193,11 @@ export async function pruneTombstones(client: TableClient, now = Date.now()): Pr
 function freeze<T>(record: T): T {
   // Nested values are shared between every caller's copy: freezing makes a change in place fail
   // loudly instead of changing the cached list.
-  for (const value of Object.values(record as object)) if (value && typeof value === 'object') deepFreeze(value);
+  for (const value of Object.values(record as object) as unknown[]) if (value && typeof value === 'object') deepFreeze(value);
   return record;
 }
 
 function deepFreeze(value: object): void {
   Object.freeze(value);
-  for (const inner of Object.values(value)) if (inner && typeof inner === 'object' && !Object.isFrozen(inner)) deepFreeze(inner);
+  for (const inner of Object.values(value) as unknown[]) if (inner && typeof inner === 'object' && !Object.isFrozen(inner)) deepFreeze(inner);
 }

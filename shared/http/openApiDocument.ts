@@ -3,7 +3,7 @@
 // the host has loaded every function file.
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { declaredRoutes, MAX_BODY_BYTES, type RouteSpec } from './route.js';
+import { declaredRoutes, MAX_BODY_BYTES, type AnyRouteSpec, type RouteSpec } from './route.js';
 import { PROBLEM_CONTENT_TYPE } from './problem.js';
 
 export const BEARER_SCHEME = 'bearerAuth';
@@ -114,7 +114,7 @@ function routeConfig(spec: RouteSpec<unknown, unknown, unknown>): RouteConfig {
   };
 }
 
-export function buildOpenApiDocument(routes: readonly RouteSpec<any, any, any>[] = declaredRoutes): OpenApiDocument {
+export function buildOpenApiDocument(routes: readonly AnyRouteSpec[] = declaredRoutes): OpenApiDocument {
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', BEARER_SCHEME, {
     type: 'http',

@@ -125,7 +125,7 @@ describe('serving the console', () => {
 });
 
 describe('the console in Chromium', () => {
-  let connectionName = 'Campaign Monitor';
+  const connectionName = 'Campaign Monitor';
 
   it('signs the admin in from npm start\'s link, removes the code from the address bar, and refuses the link a second time', async () => {
     const page = await newPage();

@@ -145,7 +145,7 @@ describe('Campaign Monitor simulator × createsend-node', () => {
   afterAll(async () => simulator?.stop());
 
   const callback = <T>(work: (done: (error: unknown, result: T) => void) => void) =>
-    new Promise<T>((resolve, reject) => work((error, result) => (error ? reject(error) : resolve(result))));
+    new Promise<T>((resolve, reject) => work((error, result) => (error ? reject(error as Error) : resolve(result))));
 
   it('list details, custom fields and a subscriber import answer what the client parses', async () => {
     const details = await callback<any>((done) => client.lists.getListDetails('list-official', done));

@@ -15,7 +15,7 @@ import { PROJECT_DIR } from '../../local/stack.js';
 const ERROR = 0;
 // Loaded untyped: the bundler's type declarations pull the DOM library into the whole typecheck.
 const { bundleAndLoadRuleset } = createRequire(import.meta.url)('@stoplight/spectral-ruleset-bundler/with-loader') as {
-  bundleAndLoadRuleset(path: string, io: { fs: typeof fs; fetch: () => Promise<never> }): Promise<Ruleset>;
+  bundleAndLoadRuleset: (path: string, io: { fs: typeof fs; fetch: () => Promise<never> }) => Promise<Ruleset>;
 };
 let results: ISpectralDiagnostic[];
 
@@ -36,7 +36,7 @@ beforeAll(async () => {
 
 describe('Spectral with the OWASP ruleset', () => {
   it('finds no errors', () => {
-    const errors = results.filter((result) => result.severity === ERROR).map((result) => `${result.code} at ${result.path.join('.')}: ${result.message}`);
+    const errors = results.filter((result) => (result.severity as number) === ERROR).map((result) => `${result.code} at ${result.path.join('.')}: ${result.message}`);
     expect(errors).toEqual([]);
   });
 

@@ -443,7 +443,7 @@ describe('what a security review expects', () => {
 
   it('location is limited to Flex Consumption regions', () => {
     expect(checkLocationAllowed(main)).toEqual([]);
-    expect(checkLocationAllowed(mutate(main, /@allowed\(\[\n  'australiaeast'[\s\S]*?\]\)\n/, '')).join()).toMatch(/no @allowed list/);
+    expect(checkLocationAllowed(mutate(main, /@allowed\(\[\n {2}'australiaeast'[\s\S]*?\]\)\n/, '')).join()).toMatch(/no @allowed list/);
   });
 
   it('the app cannot write or delete the lake: its own account, read-only for the app', () => {

@@ -11,7 +11,7 @@ import type { CatalogEntry, CatalogField, ConnectionView, EntityView, ExportView
 
 /** JSON with sorted keys, so two equal definitions compare equal whatever their key order. */
 function stable(value: unknown): string {
-  return JSON.stringify(value, (_key, inner) =>
+  return JSON.stringify(value, (_key, inner: unknown) =>
     inner && typeof inner === 'object' && !Array.isArray(inner) ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : inner,
   ) ?? 'undefined';
 }
@@ -130,7 +130,7 @@ export async function renderExportForm({ main, params }: PageContext): Promise<v
     }
     if (spec.type === 'object') {
       const area = h('textarea', { rows: 2, spellcheck: false }, value === undefined ? '' : JSON.stringify(value));
-      return { element: field(`${spec.name} (JSON)`, area, { hint: spec.description, required: spec.required, path }), read: () => { const text = area.value.trim(); if (!text) return undefined; try { return JSON.parse(text); } catch { return text; } } };
+      return { element: field(`${spec.name} (JSON)`, area, { hint: spec.description, required: spec.required, path }), read: () => { const text = area.value.trim(); if (!text) return undefined; try { return JSON.parse(text) as unknown; } catch { return text; } } };
     }
     const input = h('input', { type: spec.type === 'number' || spec.type === 'integer' ? 'number' : 'text', value: value === undefined ? '' : String(value), autocomplete: 'off', required: spec.required });
     return { element: field(spec.name, input, { hint: spec.description, required: spec.required, path }), read: () => { const text = input.value.trim(); if (!text) return undefined; return spec.type === 'number' || spec.type === 'integer' ? Number(text) : text; } };
@@ -144,7 +144,7 @@ export async function renderExportForm({ main, params }: PageContext): Promise<v
     }
     const controls = entry.exportDetails.map((spec) => ({ spec, control: detailControl(spec, current?.details?.[spec.name]) }));
     replaceChildren(detailsArea, h('legend', null, `${entry.displayName} details`), ...controls.map(({ control }) => control.element));
-    detailsValue = () => Object.fromEntries(controls.map(({ spec, control }) => [spec.name, control.read()]).filter(([, value]) => value !== undefined));
+    detailsValue = () => Object.fromEntries(controls.map(({ spec, control }): [string, unknown] => [spec.name, control.read()]).filter(([, value]) => value !== undefined));
   }
 
   function renderKind(entry: CatalogEntry | undefined): void {

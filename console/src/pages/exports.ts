@@ -65,7 +65,7 @@ export async function renderExports({ main, user }: PageContext): Promise<void> 
           state.sort = column.key;
           state.tokens = [undefined];
           state.page = 0;
-          reload().then(() => (tableArea.querySelector<HTMLElement>(`[data-sort="${column.key}"] button`))?.focus());
+          void reload().then(() => (tableArea.querySelector<HTMLElement>(`[data-sort="${column.key}"] button`))?.focus());
         },
       },
     }, column.label, h('span', { class: 'sort-mark', 'aria-hidden': 'true' }, active ? (state.order === 'asc' ? ' ▲' : ' ▼') : ''));
@@ -113,7 +113,11 @@ export async function renderExports({ main, user }: PageContext): Promise<void> 
       on: {
         change: (event: Event) => {
           const on = (event.target as HTMLInputElement).checked;
-          for (const view of items) if (view.yourPermissions === 'edit') on ? selected.add(view.id) : selected.delete(view.id);
+          for (const view of items) {
+            if (view.yourPermissions !== 'edit') continue;
+            if (on) selected.add(view.id);
+            else selected.delete(view.id);
+          }
           renderTable();
           updateSelection();
         },
@@ -128,7 +132,7 @@ export async function renderExports({ main, user }: PageContext): Promise<void> 
       )),
       h('tbody', null, ...items.map((view) => h('tr', { 'data-id': view.id },
         user.isWriter ? h('td', { class: 'select', 'data-label': 'Select' }, view.yourPermissions === 'edit'
-          ? h('input', { type: 'checkbox', 'aria-label': `Select ${view.name}`, checked: selected.has(view.id), on: { change: (event: Event) => { (event.target as HTMLInputElement).checked ? selected.add(view.id) : selected.delete(view.id); updateSelection(); } } })
+          ? h('input', { type: 'checkbox', 'aria-label': `Select ${view.name}`, checked: selected.has(view.id), on: { change: (event: Event) => { if ((event.target as HTMLInputElement).checked) selected.add(view.id); else selected.delete(view.id); updateSelection(); } } })
           : null) : null,
         ...COLUMNS.map((column) => h('td', { 'data-column': column.key, 'data-label': column.label }, column.value(view))),
         h('td', { 'data-label': 'Actions' }, rowActions(view)),

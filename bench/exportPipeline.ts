@@ -52,6 +52,8 @@ const { values } = parseArgs({
     'function-timeout': { type: 'string' },
     /** Host instances on the same storage (OUTFLOW_HOST_INSTANCES). */
     instances: { type: 'string' },
+    /** Runs of the same export: the later ones' plans are calibrated by the earlier runs (shared/plans/calibration.ts). */
+    repeat: { type: 'string', default: '1' },
   },
 });
 const type = values.destination!;
@@ -146,6 +148,30 @@ try {
       2,
     ),
   );
+  for (let repeat = 2; repeat <= Number(values.repeat); repeat++) {
+    const again = await call('POST', `/exports/${created.id}/plan`);
+    const before = Number(counters.requests ?? 0);
+    const startedAgain = Date.now();
+    const next = await call('POST', `/exports/${created.id}/runs`);
+    let view: any;
+    for (;;) {
+      view = await call('GET', `/exports/${created.id}/runs/${next.runId}`).catch((error: Error) => (/fetch failed/.test(error.message) ? { status: 'unread' } : Promise.reject(error)));
+      if (['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'].includes(view.status)) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const wall = (Date.now() - startedAgain) / 1000;
+    const after = ((stack.simulators.find((simulator) => simulator.setting === setup.setting)?.instance as any)?.state?.counters ?? {}) as Record<string, number>;
+    console.log(
+      JSON.stringify({
+        run: repeat,
+        status: view.status,
+        wallSeconds: wall,
+        plan: { calls: again.calls, predictedSeconds: again.predictedSeconds, calibration: again.basis?.calibration, predictedOverWall: Number((again.predictedSeconds / wall).toFixed(3)) },
+        vendorRequests: Number(after.requests ?? 0) - before,
+        load: loadavg().map((load) => load.toFixed(1)).join('/'),
+      }),
+    );
+  }
 } finally {
   await stack.stop();
   rmSync(dataDir, { recursive: true, force: true });

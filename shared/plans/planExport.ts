@@ -33,6 +33,7 @@ export const exportPlan = z.object({
     pipelineSeconds: z.number(),
     jobSeconds: z.number(),
     sharedSeconds: z.number().describe('Seconds added by other runs on the connection.'),
+    diffSeconds: z.number().describe('Seconds the run spends comparing the segments with the last delivery (changes delivery, removals).'),
     startSeconds: z.number(),
     calibration: z.number().describe('Factor on the transfer time learnt from the connection\'s recent runs (actual over predicted; 1 with no history).'),
     otherRuns: z.array(z.object({ exportId: z.string(), runId: z.string().optional(), rateCalls: z.number(), startsInSeconds: z.number() })),

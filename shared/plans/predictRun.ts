@@ -48,6 +48,8 @@ export interface RunPrediction {
     jobSeconds: number;
     /** Seconds added by other runs sharing the connection's rate. */
     sharedSeconds: number;
+    /** Seconds the planner spends comparing the segments with the snapshot (exports that keep one). */
+    diffSeconds: number;
     startSeconds: number;
     /** Factor learnt from the connection's recent runs (shared/plans/calibration.ts), applied to the transfer. */
     calibration: number;
@@ -65,6 +67,12 @@ export const START_SECONDS = 3;
  * cores; the lower figure keeps predictions on the safe side.
  */
 export const PIPELINE_MEMBERS_PER_SECOND = 25_000;
+/**
+ * Members per second the planner of a snapshot-keeping export reads, hashes and compares with the
+ * snapshot before anything is sent (one thread, two passes): data-out's like comparison runs at
+ * 23,000–28,000 rows/s (BENCHMARKS.md, "Data-out exports"); the lower end, rounded down.
+ */
+export const DIFF_MEMBERS_PER_SECOND = 20_000;
 /** Requests per second from which the engine treats a rate as not binding (as senderSlots.ts does). */
 const UNLIMITED_RATE = 50;
 
@@ -155,7 +163,8 @@ export function predictRun(destination: DestinationAdapter, rate: RateLimit, wor
     jobSeconds = Math.ceil(jobsOrBatches / parallel) * job.typicalSeconds;
   }
   const transfer = Math.max(rateSeconds + sharedSeconds, pipelineSeconds, jobSeconds);
-  const predictedSeconds = sent + work.remove > 0 ? START_SECONDS + transfer * calibration : START_SECONDS;
+  const diffSeconds = work.buckets ? (work.chunkBasis ?? sent) / DIFF_MEMBERS_PER_SECOND : 0;
+  const predictedSeconds = START_SECONDS + (diffSeconds + (sent + work.remove > 0 ? transfer : 0)) * calibration;
   return {
     calls,
     rateCalls,
@@ -166,6 +175,7 @@ export function predictRun(destination: DestinationAdapter, rate: RateLimit, wor
       pipelineSeconds: round(pipelineSeconds),
       jobSeconds: round(jobSeconds),
       sharedSeconds: round(sharedSeconds),
+      diffSeconds: round(diffSeconds),
       startSeconds: START_SECONDS,
       calibration,
     },

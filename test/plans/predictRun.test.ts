@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { iterable } from '../../shared/destinations/iterable.js';
 import { dotdigital } from '../../shared/destinations/dotdigital.js';
 import { campaignMonitor } from '../../shared/destinations/campaignMonitor.js';
-import { PIPELINE_MEMBERS_PER_SECOND, START_SECONDS, pollsFor, predictRun, sendCalls, sharedFinishSeconds } from '../../shared/plans/predictRun.js';
+import { DIFF_MEMBERS_PER_SECOND, PIPELINE_MEMBERS_PER_SECOND, START_SECONDS, pollsFor, predictRun, sendCalls, sharedFinishSeconds } from '../../shared/plans/predictRun.js';
 
 const ITERABLE_RATE = { requestsPerSecond: 5, burst: 5 };
 const LIFTED = { requestsPerSecond: 1_000_000, burst: 1_000_000 };
@@ -79,5 +79,7 @@ describe('predictRun for an export that keeps a snapshot', () => {
     expect(prediction.calls).toBe(32 + 32);
     // Everyone, spread over 32 files of 31,250: 32 batches each (the last one partial).
     expect(predictRun(iterable, ITERABLE_RATE, { send: [1_000_000], remove: 0, buckets: 32 }).calls).toBe(32 * 32);
+    // The planner reads and compares the whole segment first.
+    expect(prediction.basis.diffSeconds).toBe(1_000_000 / DIFF_MEMBERS_PER_SECOND);
   });
 });

@@ -54,6 +54,7 @@ async function modelVersion(): Promise<{ etag: string; lastModified: string }> {
 describe('POST /exports/{id}/plan', () => {
   let exportId: string;
   let plan: any;
+  let firstRun: { predictedSeconds: number; actualSeconds: number };
 
   it('answers members, calls and time, sending nothing and storing only its audit line', async () => {
     exportId = await createExport('Planned');
@@ -83,9 +84,12 @@ describe('POST /exports/{id}/plan', () => {
     // The run recorded the same prediction at its start, and shows it beside the actual time.
     expect(run.prediction).toMatchObject({ members: PROFILES, calls: plan.calls, predictedSeconds: plan.predictedSeconds });
     expect(run.actualSeconds).toBeGreaterThan(0);
-    // Bound by the rate, the run cannot beat the floor; the upper bound leaves room for CI's load.
+    // Bound by the rate, the run cannot beat the floor. A first run on a connection has only the
+    // model, which knows the rate but not the machine: on a loaded one it takes longer (the next
+    // plans learn by how much, see below), so the upper bound here is loose.
     expect(run.actualSeconds).toBeGreaterThan(plan.basis.rateSeconds * 0.9);
-    expect(run.actualSeconds).toBeLessThan(plan.predictedSeconds * 2);
+    expect(run.actualSeconds).toBeLessThan(plan.predictedSeconds * 6);
+    firstRun = { predictedSeconds: plan.predictedSeconds, actualSeconds: run.actualSeconds };
     // Provenance: the model.json the run read.
     expect(run.provenance).toEqual({ lake: await modelVersion(), refreshId: null });
   });
@@ -110,8 +114,9 @@ describe('POST /exports/{id}/plan', () => {
     // Sharing the rate with the active run: later than alone.
     expect(shared.basis.sharedSeconds).toBeGreaterThan(0);
     expect(shared.basis.rateSeconds + shared.basis.sharedSeconds).toBeGreaterThan(plan.basis.rateSeconds);
-    // The first run taught the model how this machine compares with it.
-    expect(shared.basis.calibration).toBeGreaterThanOrEqual(0.8);
+    // The first run taught the model how this machine compares with it: actual over predicted transfer.
+    const learnt = (firstRun.actualSeconds - shared.basis.startSeconds) / (firstRun.predictedSeconds - shared.basis.startSeconds);
+    expect(shared.basis.calibration).toBeCloseTo(Math.min(20, Math.max(0.8, learnt)), 1);
     expect(shared.warnings.some((warning: string) => /share/.test(warning))).toBe(true);
     await eventually(async () => ((await stack.api.get(`/exports/${busy}/runs/${started.body.runId}`)).body.finishedAt ? true : undefined), { timeoutMs: 90_000, what: 'the neighbour run to end' });
     await stack.api.put(`/exports/${scheduled}/schedule`, OFF, { 'if-match': (await stack.api.get(`/exports/${scheduled}`)).body.etag });

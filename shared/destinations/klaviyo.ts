@@ -404,7 +404,7 @@ export function createKlaviyoAdapter(options: KlaviyoAdapterOptions = {}): Desti
       }
       const listPath = `/api/lists/${encodeURIComponent(call.details.listId)}/relationships/profiles`;
       const query = new URLSearchParams({ filter: `any(email,${JSON.stringify(emails)})`, 'page[size]': String(REMOVAL_LOOKUP_PAGE) });
-      const lookup = await send(call, 'GET', `${listPath}?${query}`);
+      const lookup = await send(call, 'GET', `${listPath}?${query.toString()}`);
       if (lookup.status !== 200) throw refused(lookup, `Finding the list members to remove from list ${call.details.listId}`);
       const ids = z.object({ data: z.array(z.object({ type: z.literal('profile'), id: z.string() })) }).safeParse(lookup.body);
       if (!ids.success) throw new DestinationError('vendorUnavailable', 'Klaviyo answered the list members lookup with an unexpected body');

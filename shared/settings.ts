@@ -102,6 +102,9 @@ export const SETTINGS = {
   VENDOR_TIMEOUT_SECONDS: {
     description: 'Longest wait for one vendor call before it is abandoned and tried again (a batch sent again is an upsert). Unset = each adapter\'s own: 60 s, 125 s for dotdigital and Mailchimp imports.',
   },
+  RUN_RECOVERY_STALE_SECONDS: {
+    description: 'Seconds a run (or chunk) may go without a write before the recovery sweep (every minute) counts it as not driven and sends its messages again. Unset = 120; the reliability suite\'s ci profile shortens it.',
+  },
   RUN_RETENTION_DAYS: {
     description: 'Days a run\'s rows are kept — the run, its ledger, its record outcomes (they hold emails) — and settled schedule marks; a timer removes older ones every hour. A run\'s working files go as soon as it ends.',
     default: '30',

@@ -19,9 +19,15 @@ import { isTerminal, type RunRecord } from './run.js';
 import { functionTimeoutMs } from './invocationBudget.js';
 import type { ChunkMessage } from './runLedger.js';
 import { isPreconditionFailed } from '../storage/preconditionFailed.js';
+import { setting } from '../settings.js';
 
-/** How long a run (or chunk) may go without a write before it counts as not driven. */
+/** How long a run (or chunk) may go without a write before it counts as not driven (RUN_RECOVERY_STALE_SECONDS). */
 export const STALE_MS = 2 * 60_000;
+/** STALE_MS, or RUN_RECOVERY_STALE_SECONDS where a test shortens it so a lost message is re-driven sooner. */
+export function staleMs(): number {
+  const seconds = Number(setting('RUN_RECOVERY_STALE_SECONDS'));
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : STALE_MS;
+}
 /** Re-drives in a row that found the run still before it is ended. */
 export const MAX_RECOVERIES = 5;
 /** Storage and host clocks may differ a little: a write this close to a re-drive is the re-drive's own. */
@@ -77,7 +83,7 @@ export async function recoverRun(run: RunRecord, now = Date.now()): Promise<Reco
   if (!run.planned) {
     // A planner at work writes the run row as it starts; one still at work after the runtime's
     // timeout was killed, and its message comes back by itself: give that time before re-driving.
-    const patience = run.status === 'queued' ? STALE_MS : functionTimeoutMs() + STALE_MS;
+    const patience = run.status === 'queued' ? staleMs() : functionTimeoutMs() + staleMs();
     if (now - (run.writtenAt ?? 0) < patience) return undefined;
     const stillSince = (run.writtenAt ?? 0) <= recoveredAt + CLOCK_MARGIN_MS;
     const recoveries = stillSince ? (run.recoveries ?? 0) : 0;
@@ -114,7 +120,7 @@ export async function recoverRun(run: RunRecord, now = Date.now()): Promise<Reco
 
 /** Not held by a live lease and not written for a while: nothing is sending or re-queueing it. */
 export function isStale(chunk: Pick<ChunkState, 'leaseUntil' | 'writtenAt'>, now: number): boolean {
-  return chunk.leaseUntil <= now && now - chunk.writtenAt >= STALE_MS;
+  return chunk.leaseUntil <= now && now - chunk.writtenAt >= staleMs();
 }
 
 /** Counts the re-drive on the run, conditional on the version read: of two sweeps, one re-drives. */

@@ -122,6 +122,20 @@ describe('the recovery sweep', () => {
     expect((await findExport(run.exportId))!.activeRunId).toBeNull();
   });
 
+  it('counts a run as not driven after RUN_RECOVERY_STALE_SECONDS when it is set (the reliability ci profile shortens the wait)', async () => {
+    const run = await activeRun('queued');
+    const previous = process.env.RUN_RECOVERY_STALE_SECONDS;
+    process.env.RUN_RECOVERY_STALE_SECONDS = '10';
+    try {
+      expect((await recoverRuns(Date.now() + 5_000)).actions.filter((action) => action.runId === run.id)).toEqual([]);
+      expect((await recoverRuns(Date.now() + 15_000)).actions.find((action) => action.runId === run.id)).toMatchObject({ action: 'replanned' });
+      expect(await messagesOn(planQueue())).toEqual([{ exportId: run.exportId, runId: run.id }]);
+    } finally {
+      if (previous === undefined) delete process.env.RUN_RECOVERY_STALE_SECONDS;
+      else process.env.RUN_RECOVERY_STALE_SECONDS = previous;
+    }
+  });
+
   it('sends the messages of chunks nobody holds or re-queues again, and leaves a chunk under a live lease alone', async () => {
     const run = await activeRun('running', { planned: true, chunksTotal: 3 });
     const range = { step: 'send', segmentId: 'Segment_X', container: 'lake' as const, blobName: 'x.csv', blobEtag: '"0x0"', start: 0, end: 10, delimiter: ',', columnHeaders: false };

@@ -25,6 +25,10 @@ export const PROFILES = {
     /** Slow vendor: one call in `holdEvery` held beyond the call timeout (unset: the adapter's own). */
     holdEvery: 50,
     vendorTimeoutSeconds: undefined as number | undefined,
+    /** The recovery sweep's patience (RUN_RECOVERY_STALE_SECONDS) for the plan-message-lost row (unset: the default 120 s). */
+    recoveryStaleSeconds: undefined as number | undefined,
+    /** Members of the documented-rate row (Campaign Monitor's 2 requests/s, functionTimeout 20 s, 2 instances). */
+    rateRowMembers: 200_000,
     apiClients: 50,
     apiLoadMs: 60_000,
     fuzzRequests: 10_000,
@@ -38,6 +42,8 @@ export const PROFILES = {
     storm: { every: 4, length: 3 },
     holdEvery: 4,
     vendorTimeoutSeconds: 4 as number | undefined,
+    recoveryStaleSeconds: 15 as number | undefined,
+    rateRowMembers: 10_000,
     apiClients: 20,
     apiLoadMs: 5_000,
     fuzzRequests: 2_000,

@@ -485,7 +485,6 @@ const runtimeRows: Row[] = [
       expect(durations.length, 'sender invocations seen in the host log').toBeGreaterThan(0);
       expect(longest, 'every sender invocation ends well inside functionTimeout').toBeLessThan(20_000);
       expect(failed, 'no sender invocation failed (none killed, none poisoned)').toBe(0);
-      expect(timeouts, 'no invocation outlived functionTimeout').toBe(0);
       expect(poisoned, 'no message in a poison queue').toBe(0);
       expect(deliveries.length, 'members the vendor received').toBe(context.expected.length);
       expect(deliveredOnce, 'members delivered exactly once').toBe(context.expected.length);

@@ -46,6 +46,8 @@ export interface StackOptions {
   /** Where the host's output goes: 'inherit' for npm start, a callback for tests. */
   hostOutput?: 'inherit' | ((line: string) => void);
   authSigningKey?: string;
+  /** Node options for the host's processes (its instances inherit them), e.g. ['--cpu-prof', '--cpu-prof-dir=…']. */
+  hostExecArgv?: string[];
 }
 
 export interface RunningStack {
@@ -118,7 +120,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       PUBLIC_API_URL: `http://127.0.0.1:${hostPort}/api`,
       ...options.settings,
     };
-    let host = await startHost(hostPort, settings, options.hostOutput ?? 'inherit');
+    let host = await startHost(hostPort, settings, options.hostOutput ?? 'inherit', options.hostExecArgv ?? []);
     started.push(() => stopChild(host, 50_000));
     const apiUrl = `http://127.0.0.1:${hostPort}/api`;
     return {
@@ -147,7 +149,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       },
       async restartHost() {
         await stopChild(host, 50_000);
-        host = await startHost(hostPort, settings, options.hostOutput ?? 'inherit');
+        host = await startHost(hostPort, settings, options.hostOutput ?? 'inherit', options.hostExecArgv ?? []);
       },
       async killHost() {
         await new Promise<void>((resolve) => {
@@ -179,8 +181,8 @@ async function seedIfEmpty(connectionString: string, options: StackOptions): Pro
   await seedLake({ containerClient: container, profiles: options.seedProfiles!, kind: options.seedKind ?? 'b2c', seed: 1, invalidEmailRate: options.invalidEmailRate ?? 0 });
 }
 
-async function startHost(port: number, settings: Record<string, string>, output: StackOptions['hostOutput']): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(PROJECT_DIR, 'dist', 'local', 'host', 'cli.js'), '--port', String(port), '--project', PROJECT_DIR], {
+async function startHost(port: number, settings: Record<string, string>, output: StackOptions['hostOutput'], execArgv: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...execArgv, join(PROJECT_DIR, 'dist', 'local', 'host', 'cli.js'), '--port', String(port), '--project', PROJECT_DIR], {
     cwd: PROJECT_DIR,
     env: { ...process.env, ...settings },
     stdio: output === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],

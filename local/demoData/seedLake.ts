@@ -362,6 +362,9 @@ class EntityWriter {
     const record: SeededPartition = { name, blobName, rows: 0, bytes: 0 };
     this.partitions.push(record);
     const stream = new PassThrough({ highWaterMark: 1024 * 1024 });
+    // A failed upload destroys the stream with its error (below); the failure is kept and thrown
+    // by the next write or close, so the stream's own 'error' event must not crash the process.
+    stream.on('error', () => undefined);
     const part: OpenPartition = { stream, rows: 0, done: Promise.resolve() };
     part.done = this.settings.containerClient
       .getBlockBlobClient(blobName)

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { partitionBlobs, readModel, readRecords } from '../shared/lake/lakeReader.js';
-import { matchingPlan, matchRecord } from '../shared/runs/dataMatching.js';
+import { matchingPlan, matchRecord } from '../shared/segmentSender/dataMatching.js';
 import { CAMPAIGN_MONITOR_BATCH_LIMIT, toCampaignMonitorSubscriber } from '../shared/destinations/campaignMonitor.js';
 import type { MappedMember } from '../shared/destinations/destination.js';
 
@@ -38,6 +38,7 @@ const plan = matchingPlan(JSON.parse(values.mapping!) as Record<string, string>,
 let members = 0;
 let posts = 0;
 let failedPosts = 0;
+let retries = 0;
 const pending = new Set<Promise<void>>();
 const post = (batch: MappedMember[]) => {
   const body = JSON.stringify({
@@ -46,13 +47,20 @@ const post = (batch: MappedMember[]) => {
     QueueSubscriptionBasedAutoResponders: false,
     RestartSubscriptionBasedAutoresponders: false,
   });
-  const sent: Promise<void> = fetch(url, { method: 'POST', headers, body })
-    .then(async (response) => {
+  // A connection the server closed as it was reused (keep-alive, a loaded machine) is tried again, as the engine does.
+  const attempt = async (tries: number): Promise<void> => {
+    try {
+      const response = await fetch(url, { method: 'POST', headers, body });
       await response.text();
       posts++;
       if (!response.ok) failedPosts++;
-    })
-    .finally(() => pending.delete(sent));
+    } catch (error) {
+      if (tries >= 5) throw error;
+      retries++;
+      return attempt(tries + 1);
+    }
+  };
+  const sent: Promise<void> = attempt(1).finally(() => pending.delete(sent));
   pending.add(sent);
 };
 
@@ -78,6 +86,7 @@ console.log(
     members,
     posts,
     failedPosts,
+    retries,
     seconds: (Date.now() - started) / 1000,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),

@@ -47,6 +47,18 @@ const entityNames = z.array(z.string().min(1).max(256)).max(100);
 const mapping = jsonAtMost(z.record(z.string().min(1).max(100), z.string().min(1).max(256)), 16_000);
 const details = jsonAtMost(z.record(z.string().max(100), z.unknown()), 16_000);
 
+/**
+ * How a segment export delivers: `full` sends every member each run; `changes` sends only members
+ * who joined or whose mapped values changed since the last delivery. `removals` takes members who
+ * left the segments off the destination list.
+ */
+export const delivery = z.strictObject({
+  mode: z.enum(['full', 'changes']).default('full').describe('full: every member each run; changes: only members who joined or whose mapped values changed since the last delivery'),
+  removals: z.boolean().default(false).describe('Remove members who left the segments from the destination list'),
+});
+export type Delivery = z.infer<typeof delivery>;
+export const DEFAULT_DELIVERY: Delivery = { mode: 'full', removals: false };
+
 export const createExportBody = z.strictObject({
   name,
   connectionId,
@@ -56,6 +68,7 @@ export const createExportBody = z.strictObject({
   details: details.default({}),
   entities: entityNames.default([]),
   schedule: schedule.default(DEFAULT_SCHEDULE),
+  delivery: delivery.default(DEFAULT_DELIVERY),
 });
 export type CreateExportBody = z.infer<typeof createExportBody>;
 
@@ -67,6 +80,7 @@ export const updateExportBody = z.strictObject({
   details: details.optional(),
   entities: entityNames.optional(),
   schedule: schedule.optional(),
+  delivery: delivery.optional(),
 });
 export type UpdateExportBody = z.infer<typeof updateExportBody>;
 
@@ -85,6 +99,8 @@ export interface ExportRecord {
   details: Record<string, unknown>;
   entities: string[];
   schedule: Schedule;
+  /** Segment exports: full or changes-only delivery, with or without removals (absent: full, no removals). */
+  delivery?: Delivery;
   createdAt: string;
   createdBy: { id: string; name: string };
   updatedAt: string;
@@ -107,6 +123,7 @@ export const exportView = z.object({
   details: z.record(z.string(), z.unknown()),
   entities: z.array(z.string()),
   schedule,
+  delivery,
   status: z.enum(EXPORT_STATUSES),
   lastRefreshed: z.string().nullable(),
   lastRunStatus: z.string().nullable(),

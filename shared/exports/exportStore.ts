@@ -5,7 +5,7 @@ import { table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
 import { fromJson, getEntity, insertEntity, listEntities, replaceEntity, toJson, deleteEntityIfMatch } from '../storage/entities.js';
 import { NotFound } from '../errors.js';
-import { DEFAULT_SCHEDULE, type ExportRecord, type Schedule } from './exportDefinition.js';
+import { DEFAULT_DELIVERY, DEFAULT_SCHEDULE, type ExportRecord, type Schedule } from './exportDefinition.js';
 import { ExportListCache, pruneTombstones } from './exportListCache.js';
 
 const PARTITION = 'export';
@@ -20,6 +20,8 @@ interface ExportRow {
   details: string;
   entities: string;
   schedule: string;
+  /** Absent on rows written before delivery modes: today's full delivery. */
+  delivery?: string;
   createdAt: string;
   createdBy: string;
   updatedAt: string;
@@ -41,6 +43,7 @@ function toRow(record: ExportRecord): ExportRow & { partitionKey: string; rowKey
     details: toJson(record.details),
     entities: toJson(record.entities),
     schedule: toJson(record.schedule),
+    delivery: toJson(record.delivery ?? DEFAULT_DELIVERY),
     createdAt: record.createdAt,
     createdBy: toJson(record.createdBy),
     updatedAt: record.updatedAt,
@@ -62,6 +65,7 @@ function fromRow(row: ExportRow & { rowKey?: string; etag: string }): ExportReco
     details: fromJson(row.details, {}),
     entities: fromJson(row.entities, []),
     schedule: fromJson(row.schedule, DEFAULT_SCHEDULE),
+    delivery: row.delivery ? fromJson(row.delivery, DEFAULT_DELIVERY) : DEFAULT_DELIVERY,
     createdAt: row.createdAt,
     createdBy: fromJson(row.createdBy, { id: '', name: '' }),
     updatedAt: row.updatedAt,

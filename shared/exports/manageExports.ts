@@ -16,7 +16,9 @@ import type { CdmModel } from '../lake/cdmModel.js';
 import { validateWith } from '../validation.js';
 import { nextRunOf } from '../schedules/recurrence.js';
 import { dataMatchingFor, eligibilityOf } from './eligibility.js';
-import type { CreateExportBody, ExportRecord, ExportView, UpdateExportBody } from './exportDefinition.js';
+import { DEFAULT_DELIVERY, type CreateExportBody, type Delivery, type ExportRecord, type ExportView, type UpdateExportBody } from './exportDefinition.js';
+import { missingCapabilities } from './deliveryCapabilities.js';
+import { deleteExportSnapshot } from '../delivery/deliverySnapshot.js';
 import * as store from './exportStore.js';
 import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
@@ -47,6 +49,7 @@ export function toExportView(principal: Principal, record: ExportRecord, connect
     details: record.details,
     entities: record.entities,
     schedule: record.schedule,
+    delivery: record.delivery ?? DEFAULT_DELIVERY,
     status: connection ? exportStatus(record) : 'noConnection',
     lastRefreshed: record.lastRefreshed,
     lastRunStatus: record.lastRunStatus,
@@ -74,11 +77,13 @@ interface CheckedDefinition {
 /** Checks segments, eligibility, mapping and details against the destination and the lake. */
 async function checkDefinition(
   destination: DestinationAdapter,
-  definition: { kind: ExportRecord['kind']; segments: string[]; mapping: Record<string, string>; details: Record<string, unknown>; entities: string[] },
+  definition: { kind: ExportRecord['kind']; segments: string[]; mapping: Record<string, string>; details: Record<string, unknown>; entities: string[]; delivery?: Delivery },
 ): Promise<CheckedDefinition> {
   if (!destination.exportKinds.includes(definition.kind)) {
     throw new ValidationFailed(`${destination.displayName} does not take ${definition.kind} exports.`, [{ path: 'body.kind', message: `use one of: ${destination.exportKinds.join(', ')}` }]);
   }
+  const missing = missingCapabilities(destination, definition.kind, definition.delivery ?? DEFAULT_DELIVERY);
+  if (missing.length) throw new ValidationFailed(`${destination.displayName} cannot deliver this way: ${missing.map((error) => error.message).join('; ')}.`, missing);
   const details = validateWith(destination.exportDetails, definition.details, 'body.details', 'export details') as Record<string, unknown>;
   if (definition.kind === 'dataOut') {
     checkEntities(await loadLakeModel(), definition.entities, definition.mapping);
@@ -165,6 +170,7 @@ export async function createExport(principal: Principal, body: CreateExportBody)
     details,
     entities: body.entities,
     schedule: body.schedule,
+    delivery: body.delivery,
     createdAt: now,
     createdBy: { id: principal.id, name: principal.name },
     updatedAt: now,
@@ -244,6 +250,7 @@ async function updateExportOnce(principal: Principal, id: string, body: UpdateEx
     details: body.details ?? current.details,
     entities: body.entities ?? current.entities,
     schedule: body.schedule ?? current.schedule,
+    delivery: body.delivery ?? current.delivery ?? DEFAULT_DELIVERY,
     updatedAt: new Date().toISOString(),
   };
   if (connection) next.details = (await checkDefinition(destinationFor(connection.type), next)).details;
@@ -259,6 +266,8 @@ export async function deleteExport(principal: Principal, id: string, ifMatch: st
     await store.deleteExportRow(id, checkIfMatch(record, ifMatch));
     return record;
   });
+  // What the export delivered from (its changes snapshot) goes with it.
+  await deleteExportSnapshot(id).catch(() => undefined);
   await recordAudit(principal, 'export.deleted', { type: 'export', id, name: record.name }, ifMatch ? {} : { lastWriterWins: true });
 }
 

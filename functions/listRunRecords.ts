@@ -22,7 +22,20 @@ defineRoute({
   response: {
     status: 200,
     schema: z.object({
-      items: z.array(z.object({ email: z.string(), status: z.string(), category: z.string(), code: z.string(), message: z.string(), segmentId: z.string() })),
+      items: z.array(
+        z.object({
+          email: z.string(),
+          key: z.string().describe("The profile's key (the entity's primary key, e.g. CustomerId); '' for records stored before keys were kept"),
+          status: z.string(),
+          category: z.string(),
+          code: z.string(),
+          message: z.string(),
+          segmentId: z.string(),
+          operation: z.enum(['send', 'remove']).describe('What failed: sending the member, or removing it from the list (delivery.removals)'),
+          partition: z.string().describe("The source row's lake partition (blob name); '' when not known"),
+          position: z.number().nullable().describe("The source row's byte offset in its partition; null when not known"),
+        }),
+      ),
       continuationToken: z.string().optional(),
     }),
     description: 'A page of failed and skipped records (or text/csv)',

@@ -1,19 +1,27 @@
 import { z } from 'zod';
 import { defineRoute, json } from '../shared/http/route.js';
 import { exportId } from '../shared/exports/exportDefinition.js';
+import { getExport } from '../shared/exports/exportStore.js';
 import { requireEditableExport } from '../shared/exports/manageExports.js';
 import { startRun } from '../shared/runs/startRun.js';
-import { RUN_STATUSES } from '../shared/runs/run.js';
+import { RUN_STATUSES, runId } from '../shared/runs/run.js';
+import { checkRetryable } from '../shared/delivery/retryFailures.js';
 import { clearFullResyncRequest, requestFullResync } from '../shared/dataOut/workFiles.js';
 
-/** The body is optional: {fullResync: true} makes an incremental data-out export write every row this time. */
-const runOptions = z.strictObject({ fullResync: z.boolean().default(false).describe('Incremental data-out exports: write every row this time.') });
+/** The body is optional: {fullResync: true} sends everyone again; {retryOf: runId} sends only that run's retryable failures. */
+const runOptions = z
+  .strictObject({
+    fullResync: z.boolean().default(false).describe('Send every member again and rebuild the changes snapshot (segment exports); write every row (incremental data-out exports).'),
+    retryOf: runId.optional().describe("Send again only the records this run of the export failed for a retryable reason (vendor 5xx, timeouts, throttling, outage), with the lake's current values."),
+  })
+  .refine((options) => !(options.fullResync && options.retryOf), { message: 'ask for fullResync or retryOf, not both', path: ['retryOf'] });
 
 defineRoute({
   name: 'startRun',
   method: 'POST',
   route: 'exports/{id}/runs',
-  summary: 'Run the export now (optional body {fullResync: true}: an incremental data-out export writes every row). 409 with activeRunId if a run is in progress.',
+  summary:
+    'Run the export now. Optional body {fullResync: true} (everyone sent again, snapshot rebuilt) or {retryOf: runId} (only that run\'s retryable failures; trigger retry). 409 with activeRunId if a run is in progress.',
   roles: ['admin', 'contributor'],
   params: z.object({ id: exportId }),
   body: runOptions,
@@ -21,9 +29,14 @@ defineRoute({
   response: { status: 202, schema: z.object({ runId: z.string(), status: z.enum(RUN_STATUSES) }), description: 'The run was queued' },
   handle: async ({ principal, params, body: options }) => {
     await requireEditableExport(principal, params.id);
-    // Recorded before the run starts, so its planner cannot miss it.
-    const resync = options.fullResync ? await requestFullResync(params.id) : undefined;
-    const run = await startRun(principal, params.id, 'manual').catch(async (error: unknown) => {
+    if (options.retryOf) {
+      await checkRetryable(params.id, options.retryOf);
+      const run = await startRun(principal, params.id, 'retry', { retryOf: options.retryOf });
+      return json(202, { runId: run.id, status: run.status }, { location: `/api/exports/${params.id}/runs/${run.id}` });
+    }
+    // Data-out: recorded before the run starts, so its planner cannot miss it. Segment exports carry it on the run.
+    const resync = options.fullResync && (await getExport(params.id)).kind === 'dataOut' ? await requestFullResync(params.id) : undefined;
+    const run = await startRun(principal, params.id, 'manual', { fullResync: options.fullResync }).catch(async (error: unknown) => {
       if (resync) await clearFullResyncRequest(params.id, resync.etag);
       throw error;
     });

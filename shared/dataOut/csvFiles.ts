@@ -92,7 +92,7 @@ export class BlockCsvFile {
   private failure: Error | undefined;
 
   constructor(
-    private readonly blob: BlockBlobClient,
+    readonly blob: BlockBlobClient,
     private readonly blockBytes: number,
     private readonly inFlight = new Set<Promise<void>>(),
   ) {}

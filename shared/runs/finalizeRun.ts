@@ -3,11 +3,12 @@
 import { findExport, replaceExport } from '../exports/exportStore.js';
 import { listChunks, type ChunkState } from './runLedger.js';
 import { getRun, replaceRun } from './runStore.js';
-import { ZERO_COUNTS, addCounts, isTerminal, type RunCounts, type RunRecord, type RunStatus, type RunTask } from './run.js';
+import { ZERO_COUNTS, addCounts, isTerminal, withRemoved, type RunCounts, type RunRecord, type RunStatus, type RunTask } from './run.js';
 import { recordRunFinished } from '../observability/metrics.js';
 import { deleteRunWorkFiles } from './retention.js';
 import { enqueueRunEnded } from '../webhooks/raiseEvents.js';
 import { isPreconditionFailed } from '../storage/preconditionFailed.js';
+import { registeredWorkers } from './workers.js';
 
 export function finalStatusOf(run: RunRecord, chunks: ChunkState[], counts: RunCounts): { status: RunStatus; reason: string | null } {
   const failedChunks = chunks.filter((chunk) => chunk.status === 'failed');
@@ -60,7 +61,7 @@ export async function finalizeIfComplete(exportId: string, runId: string): Promi
   const read = chunks.reduce((sum, chunk) => addCounts(sum, chunk.counts), ZERO_COUNTS);
   // Members are what the run planned to send: a chunk that failed before reading all its rows
   // still counts its members (they are the ones the reason speaks of).
-  const counts = { ...read, members: Math.max(read.members, run.counts.members) };
+  const counts = withRemoved(run, { ...read, members: Math.max(read.members, run.counts.members) });
   const { status, reason } = finalStatusOf(run, chunks, counts);
   const at = new Date().toISOString();
   await commitFinal({ ...run, status, reason, counts, finishedAt: at, tasks: finishTasks(run.tasks, status, at, counts) });
@@ -75,6 +76,9 @@ async function commitFinal(run: RunRecord): Promise<void> {
     throw error;
   }
   // Only the one writer that set the final status gets here: each run is measured once.
+  // Workers settle what the run leaves (a changes snapshot) before the export is released, so the
+  // export's next run starts from it.
+  for (const worker of registeredWorkers()) await worker.runEnded?.(run).catch((error: Error) => console.warn(`Worker ${worker.name} did not settle run ${run.id}: ${error.message}`));
   const destination = await releaseExport(run);
   // The run's working files hold members' emails and fields: they go with the run (the retention
   // timer, and the container's lifecycle rule, catch what a failure here leaves).

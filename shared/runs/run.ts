@@ -6,7 +6,7 @@ export const runId = z.string().max(22).regex(/^\d{13}-[0-9a-f]{8}$/, 'a run id 
 export const RUN_STATUSES = ['queued', 'waiting', 'running', 'succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'];
-export const TRIGGERS = ['manual', 'schedule', 'runAll', 'systemRefresh'] as const;
+export const TRIGGERS = ['manual', 'schedule', 'runAll', 'systemRefresh', 'retry'] as const;
 export type RunTrigger = (typeof TRIGGERS)[number];
 
 export function isTerminal(status: RunStatus): boolean {
@@ -19,13 +19,42 @@ export const runCounts = z.object({
   succeeded: z.number(),
   failed: z.number(),
   skipped: z.number(),
+  /** Members taken off the destination list because they left the segments (delivery.removals); absent on runs stored before removals existed. */
+  removed: z.number().optional(),
 });
 export type RunCounts = z.infer<typeof runCounts>;
 
 export const ZERO_COUNTS: RunCounts = { members: 0, sent: 0, succeeded: 0, failed: 0, skipped: 0 };
 
 export function addCounts(a: RunCounts, b: RunCounts): RunCounts {
-  return { members: a.members + b.members, sent: a.sent + b.sent, succeeded: a.succeeded + b.succeeded, failed: a.failed + b.failed, skipped: a.skipped + b.skipped };
+  // `removed` is counted only where members were removed (exports with delivery.removals).
+  const removed = a.removed === undefined && b.removed === undefined ? undefined : (a.removed ?? 0) + (b.removed ?? 0);
+  return {
+    members: a.members + b.members,
+    sent: a.sent + b.sent,
+    succeeded: a.succeeded + b.succeeded,
+    failed: a.failed + b.failed,
+    skipped: a.skipped + b.skipped,
+    ...(removed === undefined ? {} : { removed }),
+  };
+}
+
+/** A run of an export with removals shows `removed`, 0 when nobody left. */
+export function withRemoved(run: Pick<RunRecord, 'delivery'>, counts: RunCounts): RunCounts {
+  return run.delivery?.removals ? { ...counts, removed: counts.removed ?? 0 } : counts;
+}
+
+/** How a run of a snapshot-keeping export was planned (see shared/delivery). */
+export interface RunDelivery {
+  /** The run records what the destination accepts, and commits it as the export's snapshot if it succeeds. */
+  keepsSnapshot: boolean;
+  fingerprint: string;
+  buckets: number;
+  /** Why everyone was sent (first run, full mode, fullResync, mapping or segments changed), or null. */
+  fullReason: string | null;
+  /** The export removes members who left (delivery.removals): the run counts `removed`. */
+  removals: boolean;
+  changes: { joined: number; changed: number; unchanged: number; left: number } | null;
 }
 
 export const runTask = z.object({
@@ -71,6 +100,12 @@ export interface RunRecord {
   cancelRequested: boolean;
   /** The refresh a waiting run waits for. */
   waitingFor: string | null;
+  /** A retry run: the run whose retryable failures it sends again. */
+  retryOf?: string | null;
+  /** Ask for everyone to be sent and the snapshot rebuilt (POST .../runs {fullResync: true}). */
+  fullResync?: boolean;
+  /** Set by the planner for snapshot-keeping segment exports. */
+  delivery?: RunDelivery | null;
   tasks: RunTask[];
   /** Times the recovery sweep re-drove the run in a row without it moving (see recoverRuns.ts). */
   recoveries?: number;
@@ -116,5 +151,13 @@ export const runView = z.object({
   prediction: runPrediction.optional().describe('What the run was predicted to cost when it started (as POST /exports/{id}/plan predicts).'),
   actualSeconds: z.number().nullable().optional().describe('Seconds since the run started, to its end once ended: beside prediction.predictedSeconds.'),
   provenance: runProvenance.optional(),
+  retryOf: z.string().optional().describe('The run whose retryable failures this retry run sends again'),
+  delivery: z
+    .object({
+      fullReason: z.string().nullable().describe('Why every member was sent this time, or null when only changes were'),
+      changes: z.object({ joined: z.number(), changed: z.number(), unchanged: z.number(), left: z.number() }).nullable(),
+    })
+    .optional()
+    .describe('How a changes/removals delivery was planned'),
 });
 export type RunView = z.infer<typeof runView>;

@@ -34,6 +34,8 @@ export interface ChunkRange {
   columnHeaders: boolean;
   /** Rows of the range the planner found repeating an earlier member's email (see duplicateMembers.ts). */
   duplicates?: number;
+  /** Set when the range is of a delivery file (shared/delivery): members to send or to remove, and their key bucket. */
+  delivery?: { kind: 'send' | 'remove'; bucket: number };
 }
 
 export interface ChunkState extends ChunkRange {
@@ -71,6 +73,7 @@ interface ChunkRow {
   startedAt: string;
   finishedAt: string;
   duplicates?: number;
+  delivery?: string;
 }
 
 export function chunkIdFor(index: number): string {
@@ -106,6 +109,7 @@ function toRow(runId: string, chunk: Omit<ChunkState, 'runId' | 'etag' | 'writte
     startedAt: chunk.startedAt,
     finishedAt: chunk.finishedAt,
     duplicates: chunk.duplicates ?? 0,
+    ...(chunk.delivery ? { delivery: toJson(chunk.delivery) } : {}),
   };
 }
 
@@ -124,13 +128,14 @@ function fromRow(row: ChunkRow & { partitionKey?: string; rowKey?: string; etag:
     columnHeaders: row.columnHeaders ?? false,
     status: row.status as ChunkStatus,
     resumeOffset: row.resumeOffset,
-    counts: fromJson(row.counts, ZERO_COUNTS),
     leaseOwner: row.leaseOwner,
     leaseUntil: row.leaseUntil,
     reason: row.reason,
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
     duplicates: row.duplicates ?? 0,
+    ...(row.delivery ? { delivery: fromJson<ChunkRange['delivery']>(row.delivery, undefined) } : {}),
+    counts: fromJson(row.counts, ZERO_COUNTS),
     writtenAt: Date.parse(row.timestamp ?? '') || 0,
     etag: row.etag,
   };
@@ -180,12 +185,37 @@ export async function saveChunk(chunk: ChunkState): Promise<ChunkState | undefin
 
 export interface RecordOutcome extends RecordFailure {
   chunkId: string;
-  /** Byte offset of the record in its partition: a stable key across retries. */
+  /** Byte offset of the record in its chunk's file: a stable key across retries. */
   offset: number;
   segmentId: string;
+  /** The profile's key (the entity's primary key), or '' when the row has none. */
+  key?: string;
+  /** The source row: its lake partition and the byte offset where the row starts. */
+  source?: { partition: string; offset: number };
+  /** What failed for this record: sending it (default) or removing it from the list. */
+  operation?: 'send' | 'remove';
+}
+
+/** One record outcome as the API shows it (JSON and CSV). */
+export interface RecordView {
+  email: string;
+  key: string;
+  status: string;
+  category: string;
+  code: string;
+  message: string;
+  segmentId: string;
+  operation: 'send' | 'remove';
+  /** Lake partition blob of the source row, and the row's byte offset in it. */
+  partition: string;
+  position: number | null;
 }
 
 interface RecordRow {
+  key?: string;
+  partition?: string;
+  position?: number;
+  operation?: string;
   email: string;
   status: string;
   category: string;
@@ -208,6 +238,10 @@ export async function recordOutcomes(runId: string, outcomes: RecordOutcome[]): 
       code: outcome.code,
       message: redactStored(outcome.message).slice(0, 1000),
       segmentId: outcome.segmentId,
+      key: outcome.key ?? '',
+      partition: outcome.source?.partition ?? '',
+      position: outcome.source?.offset ?? -1,
+      operation: outcome.operation ?? 'send',
     } satisfies RecordRow & { partitionKey: string; rowKey: string },
     'Replace',
   ]);
@@ -215,7 +249,7 @@ export async function recordOutcomes(runId: string, outcomes: RecordOutcome[]): 
 }
 
 export interface RecordPage {
-  records: { email: string; status: string; category: string; code: string; message: string; segmentId: string }[];
+  records: RecordView[];
   continuationToken?: string;
 }
 
@@ -225,7 +259,22 @@ export async function listRecordOutcomes(runId: string, options: { status?: 'fai
   const page = await client.listEntities<RecordRow>({ queryOptions: { filter } }).byPage({ maxPageSize: options.top, continuationToken: options.continuationToken }).next();
   if (page.done) return { records: [] };
   return {
-    records: page.value.map((row) => ({ email: row.email, status: row.status, category: row.category, code: row.code, message: row.message, segmentId: row.segmentId })),
+    records: page.value.map(recordView),
     continuationToken: page.value.continuationToken,
+  };
+}
+
+function recordView(row: RecordRow): RecordView {
+  return {
+    email: row.email,
+    key: row.key ?? '',
+    status: row.status,
+    category: row.category,
+    code: row.code,
+    message: row.message,
+    segmentId: row.segmentId,
+    operation: row.operation === 'remove' ? 'remove' : 'send',
+    partition: row.partition ?? '',
+    position: row.position !== undefined && row.position >= 0 ? row.position : null,
   };
 }

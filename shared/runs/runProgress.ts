@@ -1,7 +1,7 @@
 // Progress details: a run's tasks with live chunk counts, throughput and an ETA, read from the
 // ledger on request rather than kept in a hot shared counter.
 import { listChunks } from './runLedger.js';
-import { ZERO_COUNTS, addCounts, isTerminal, type RunRecord, type RunView } from './run.js';
+import { ZERO_COUNTS, addCounts, isTerminal, withRemoved, type RunRecord, type RunView } from './run.js';
 
 export async function toRunView(run: RunRecord): Promise<RunView> {
   let counts = run.counts;
@@ -33,11 +33,13 @@ export async function toRunView(run: RunRecord): Promise<RunView> {
     createdAt: run.createdAt,
     startedAt: run.startedAt,
     finishedAt: run.finishedAt,
-    counts,
+    counts: withRemoved(run, counts),
     tasks,
     ...(run.waitingFor ? { waitingFor: run.waitingFor } : {}),
     ...(run.prediction ? { prediction: run.prediction } : {}),
     actualSeconds: run.startedAt ? Math.round((Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.startedAt)) / 100) / 10 : null,
     ...(run.provenance ? { provenance: run.provenance } : {}),
+    ...(run.retryOf ? { retryOf: run.retryOf } : {}),
+    ...(run.delivery ? { delivery: { fullReason: run.delivery.fullReason, changes: run.delivery.changes } } : {}),
   };
 }

@@ -29,6 +29,9 @@ interface RunRow {
   recoveredAt?: number;
   prediction?: string;
   provenance?: string;
+  retryOf?: string;
+  fullResync?: boolean;
+  delivery?: string;
 }
 
 /** Newest first in a partition scan, unique, and safe in URLs. */
@@ -64,6 +67,9 @@ function toRow(run: RunRecord): RunRow & { partitionKey: string; rowKey: string 
     recoveredAt: run.recoveredAt ?? 0,
     prediction: toJson(run.prediction ?? null),
     provenance: toJson(run.provenance ?? null),
+    retryOf: run.retryOf ?? '',
+    fullResync: run.fullResync ?? false,
+    delivery: toJson(run.delivery ?? null),
   };
 }
 
@@ -88,6 +94,9 @@ function fromRow(row: RunRow & { partitionKey?: string; rowKey?: string; etag: s
     tasks: fromJson(row.tasks, []),
     recoveries: row.recoveries ?? 0,
     recoveredAt: row.recoveredAt ?? 0,
+    retryOf: row.retryOf || null,
+    fullResync: row.fullResync ?? false,
+    delivery: row.delivery ? fromJson<RunRecord['delivery']>(row.delivery, null) : null,
     writtenAt: Date.parse(row.timestamp ?? '') || 0,
     ...optional('prediction', fromJson<RunRecord['prediction'] | null>(row.prediction ?? '', null)),
     ...optional('provenance', fromJson<RunRecord['provenance'] | null>(row.provenance ?? '', null)),

@@ -45,7 +45,7 @@ export async function startRun(
   principal: Principal,
   exportId: string,
   trigger: RunTrigger,
-  options: { status?: 'queued' | 'waiting'; waitingFor?: string; reason?: string; refreshId?: string } = {},
+  options: { status?: 'queued' | 'waiting'; waitingFor?: string; reason?: string; refreshId?: string; retryOf?: string; fullResync?: boolean } = {},
 ): Promise<RunRecord> {
   const runId = newRunId();
   const record = await claimExport(exportId, runId);
@@ -70,6 +70,9 @@ export async function startRun(
     waitingFor: options.waitingFor ?? null,
     // The lake snapshot is added by the planner when it reads model.json.
     provenance: { lake: null, refreshId: options.refreshId ?? null },
+    retryOf: options.retryOf ?? null,
+    fullResync: options.fullResync ?? false,
+    delivery: null,
     tasks: [
       { name: 'plan', status: 'pending', startedAt: null, finishedAt: null },
       { name: 'send', status: 'pending', startedAt: null, finishedAt: null },
@@ -78,7 +81,7 @@ export async function startRun(
     etag: '',
   });
   if (status === 'queued') await enqueuePlan(run);
-  await recordAudit(principal, 'export.run', { type: 'export', id: exportId, name: record.name }, { runId, trigger });
+  await recordAudit(principal, 'export.run', { type: 'export', id: exportId, name: record.name }, { runId, trigger, ...(options.retryOf ? { retryOf: options.retryOf } : {}), ...(options.fullResync ? { fullResync: true } : {}) });
   return run;
 }
 

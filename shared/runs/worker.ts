@@ -37,6 +37,11 @@ export interface RunWorker {
   plan(job: PlanJob, log: Logger): Promise<void>;
   /** Carries out one delivery of a chunk message; `chunk` is the ledger row as just read. */
   runStep(message: ChunkMessage, chunk: ChunkState, log: Logger): Promise<void>;
+  /**
+   * Called once when any run ends (its final status written), before the export is released:
+   * the worker settles what it keeps between runs. A failure is logged, never fails the run.
+   */
+  runEnded?(run: RunRecord): Promise<void>;
 }
 
 // The core's services a worker may use.

@@ -14,6 +14,8 @@ import { duplicatesIn, findDuplicateRows, saveChunkDuplicates } from './duplicat
 import { matchingPlan } from './dataMatching.js';
 import { chunkIdFor, finalizeIfComplete, finishRunEarly, isTerminal, recordPlannedChunks, updateRun, type ChunkMessage, type ChunkRange, type PlanJob, type PlannedSegment } from '../runs/worker.js';
 import { silentLogger, type Logger } from '../observability/log.js';
+import { planDeliveryFiles } from '../delivery/deliveryRun.js';
+import type { DeliveryFile } from '../delivery/planDelivery.js';
 
 /** The segment id of a run's de-duplicated union of several segments. */
 export const UNION_SEGMENT_ID = 'union';
@@ -32,6 +34,8 @@ export interface SendChunkMessage extends ChunkMessage {
 
 /** The step kind of the segment sender's chunks. */
 export const SEND_STEP = 'send';
+/** The step kind of chunks of members to take off the list (delivery.removals). */
+export const REMOVE_STEP = 'remove';
 
 /**
  * How many members a chunk should hold (5–50 batches).
@@ -119,9 +123,29 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
     }
   }
 
+  // Changes, removals and retries: the senders read files of the members to send or remove.
+  let delivery: Awaited<ReturnType<typeof planDeliveryFiles>>;
+  try {
+    delivery = await planDeliveryFiles(run, record, sources, totalMembers);
+  } catch (error) {
+    if ((error as Error).message.startsWith('The mapping uses')) return finishRunEarly(run, 'failed', (error as Error).message);
+    throw error;
+  }
+  if (delivery) {
+    const { counts } = delivery.files;
+    log.info(
+      run.retryOf
+        ? `Retrying the retryable failures of run ${run.retryOf}: ${delivery.files.files.reduce((sum, file) => sum + file.rows, 0)} members`
+        : delivery.delivery.fullReason
+          ? `Delivering everyone (${delivery.delivery.fullReason}); ${counts.left} left the segments`
+          : `Delivering changes: ${counts.joined} joined, ${counts.changed} changed, ${counts.unchanged} unchanged, ${counts.left} left`,
+      { ...counts },
+    );
+  }
+
   const chunkMembers = membersPerChunk(destination, access.rateLimit.requestsPerSecond, totalMembers);
-  const chunks: ChunkRange[] = [];
-  for (const { segment, container: where, blobs } of sources) {
+  const chunks: ChunkRange[] = delivery ? await deliveryChunks(delivery.files.files, chunkMembers) : [];
+  for (const { segment, container: where, blobs } of delivery ? [] : sources) {
     const from = where === 'work' ? await workContainer() : container;
     // A union is de-duplicated already; a segment's own partitions may repeat an email across chunks.
     const duplicates = where === 'lake' ? await findDuplicateRows(from, blobs, emailColumnOf(record.mapping, segment.attributes)) : new Map<string, number[]>();
@@ -154,12 +178,20 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
     }
   }
 
-  const send = destination.listPerSegment ? sources.map((source) => source.segment.memberCount) : [totalMembers];
-  const prediction = await recordedPrediction(run, connection.id, destination, access.rateLimit, { send, remove: 0 }, model, log);
+  // A delivery run sends what its files hold, and removes who left; otherwise every member is sent.
+  const deliveryRows = (kind: 'send' | 'remove', segmentId?: string) => delivery!.files.files.filter((file) => file.kind === kind && (!segmentId || file.segmentId === segmentId)).reduce((sum, file) => sum + file.rows, 0);
+  const send = delivery
+    ? destination.listPerSegment
+      ? sources.map((source) => deliveryRows('send', source.segment.segmentId))
+      : [deliveryRows('send')]
+    : destination.listPerSegment
+      ? sources.map((source) => source.segment.memberCount)
+      : [totalMembers];
+  const prediction = await recordedPrediction(run, connection.id, destination, access.rateLimit, { send, remove: delivery ? deliveryRows('remove') : 0 }, model, log);
   await updateRun(run.exportId, run.id, (current) =>
     isTerminal(current.status)
       ? undefined
-      : { ...current, segments: sources.map((source) => source.segment), preparedDetails, chunksTotal: chunks.length, prediction, provenance: { lake: lakeVersion, refreshId: current.provenance?.refreshId ?? null } },
+      : { ...current, segments: sources.map((source) => source.segment), preparedDetails, chunksTotal: chunks.length, prediction, provenance: { lake: lakeVersion, refreshId: current.provenance?.refreshId ?? null }, delivery: delivery?.delivery ?? null },
   );
   await recordPlannedChunks(run.id, chunks);
   for (const chunk of chunks) {
@@ -181,6 +213,33 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
   log.info(`Planned: ${totalMembers} members in ${chunks.length} chunks`, { members: totalMembers, chunks: chunks.length });
   // Chunks may all have finished while the plan was being recorded.
   await finalizeIfComplete(run.exportId, run.id);
+}
+
+/** Chunks over the delivery files: each holds rows of one key bucket (the snapshot writes per bucket). */
+async function deliveryChunks(files: DeliveryFile[], chunkMembers: number): Promise<ChunkRange[]> {
+  const work = await workContainer();
+  const chunks: ChunkRange[] = [];
+  for (const file of files) {
+    if (file.size === 0) continue;
+    const targetBytes = Math.max(64 * 1024, Math.round((file.size / Math.max(1, file.rows)) * chunkMembers));
+    const cuts = await recordBoundaries(work, file.blobName, file.size, targetBytes, { ifMatch: file.etag });
+    for (let index = 0; index + 1 < cuts.length; index++) {
+      chunks.push({
+        chunkId: chunkIdFor(chunks.length),
+        step: file.kind === 'remove' ? REMOVE_STEP : SEND_STEP,
+        segmentId: file.segmentId,
+        container: 'work',
+        blobName: file.blobName,
+        blobEtag: file.etag,
+        start: cuts[index]!,
+        end: cuts[index + 1]!,
+        delimiter: ',',
+        columnHeaders: false,
+        delivery: { kind: file.kind, bucket: file.bucket },
+      });
+    }
+  }
+  return chunks;
 }
 
 /** The column holding the email the destination keys members by; -1 when none (or unmapped). */

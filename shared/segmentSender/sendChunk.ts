@@ -36,12 +36,17 @@ import { loadChunkDuplicates } from './duplicateMembers.js';
 import type { SendChunkMessage } from './planSegments.js';
 import { silentLogger, type Logger } from '../observability/log.js';
 import { recordMembers, recordVendorRateLimited } from '../observability/metrics.js';
+import { profileKeyColumn } from '../lake/profileKey.js';
+import { parseRemoveRow, parseSendRow } from '../delivery/planDelivery.js';
+import { recordAccepted, type AcceptedMember } from '../delivery/deliverySnapshot.js';
 
 type ChunkMessage = SendChunkMessage;
 
 /** How long a sender owns a chunk without acknowledging a batch. */
 export const LEASE_MS = 30_000;
 const MAX_RETRIES = 8;
+/** Removal calls acknowledged in one ledger write. */
+const REMOVAL_CALLS_PER_ACK = 10;
 const MAX_RATE_LIMITED_RETRIES = 30;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -136,7 +141,13 @@ interface ClaimedChunkSetup {
 async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState, setup: ClaimedChunkSetup, log: Logger): Promise<void> {
   let chunk: ChunkState | undefined = claimedChunk;
   let { access } = setup;
-  const { record, details, segment, plan, owner, deadline } = setup;
+  const { record, details, segment, plan, owner, deadline, run } = setup;
+  // A delivery file's rows (shared/delivery) carry their key and source; a lake row has its key at the profile key's column.
+  const delivery = chunk.delivery;
+  const removing = delivery?.kind === 'remove';
+  const keyColumn = profileKeyColumn(segment.attributes);
+  // Accepted members are written for the snapshot only by runs that keep one (not by retries).
+  const keepsSnapshot = Boolean(delivery && run.delivery?.keepsSnapshot);
   // A failure before sending gives the chunk back (lease released, reason kept) so the queue's
   // retries and poison queue end it; a lease left held would only re-queue the chunk forever.
   const released = async (error: unknown): Promise<never> => {
@@ -147,7 +158,11 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
   const budget = new RateBudget(access.connection.id, access.rateLimit);
   const slots = new ConcurrencyBudget(access.connection.id, access.destination.limits.maxConcurrentRequests);
   const segmentRef = { id: segment.segmentId, name: segment.segmentName, type: segment.type };
-  const batchSize = access.destination.batchSize;
+  // Removals go in calls of the vendor's removal size (one member where it has no bulk form), and
+  // a few calls are acknowledged together: fewer ledger writes, and still a short step to redo.
+  const callSize = removing ? (access.destination.removalBatchSize ?? access.destination.batchSize) : access.destination.batchSize;
+  const batchSize = removing ? Math.min(access.destination.batchSize, callSize * REMOVAL_CALLS_PER_ACK) : callSize;
+  if (removing && !access.destination.removeBatch) return endChunk(chunk, 'failed', `${access.destination.displayName} cannot remove members from a list.`, message);
 
   const counts: RunCounts = { ...chunk.counts };
   // Counts already in the metrics; a resumed chunk reports only what it adds to its ledger counts.
@@ -173,11 +188,19 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
     carriedRetries = undefined;
     return carried;
   };
-  let batch: { member: MappedMember; offset: number }[] = [];
+  let batch: BatchItem[] = [];
   let outcomes: RecordOutcome[] = [];
   const seenEmails = new Set<string>();
 
-  const outcome = (offset: number, failure: RecordFailure): RecordOutcome => ({ ...failure, chunkId: chunk!.chunkId, offset, segmentId: segment.segmentId });
+  const outcome = (offset: number, failure: RecordFailure, about?: Pick<BatchItem, 'key' | 'source'>): RecordOutcome => ({
+    ...failure,
+    chunkId: chunk!.chunkId,
+    offset,
+    segmentId: segment.segmentId,
+    ...(about?.key ? { key: about.key } : {}),
+    ...(about?.source ? { source: about.source } : {}),
+    ...(removing ? { operation: 'remove' as const } : {}),
+  });
 
   // Ledger writes of this sender go one at a time: a lease renewal racing a batch acknowledgement
   // would make one of them fail its ETag check and look like a lost lease.
@@ -212,26 +235,32 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
       chunk = renewed;
     });
 
-  const send = async (members: { member: MappedMember; offset: number }[]): Promise<{ result: BatchResult; offsets: Map<string, number> }> => {
-    const offsets = new Map(members.map((item) => [item.member.email, item.offset]));
+  const send = async (members: BatchItem[]): Promise<{ result: BatchResult; items: Map<string, BatchItem> }> => {
+    const items = new Map(members.map((item) => [item.member.email, item]));
     // Keeps the lease alive even when one vendor call takes minutes (asynchronous imports).
     const heartbeat = setInterval(() => void renewLease().catch(() => undefined), LEASE_MS / 6);
     try {
-      const result = await sendWithRetries(
-        members.map((item) => item.member),
-        {
-          budget,
-          slots,
-          owner,
-          deadline,
-          carried: takeCarriedRetries(),
-          getAccess: () => ({ ...access, call: { ...access.call, segment: segmentRef } }),
-          refreshAccess: async () => (access = await destinationAccess(record.connectionId!, details, { fresh: true })),
-          renewLease,
-          log,
-        },
-      );
-      return { result, offsets };
+      const result: BatchResult = { succeeded: 0, failures: [] };
+      for (let from = 0; from < members.length; from += callSize) {
+        const part = await sendWithRetries(
+          members.slice(from, from + callSize).map((item) => item.member),
+          {
+            budget,
+            slots,
+            owner,
+            deadline,
+            carried: takeCarriedRetries(),
+            getAccess: () => ({ ...access, call: { ...access.call, segment: segmentRef } }),
+            refreshAccess: async () => (access = await destinationAccess(record.connectionId!, details, { fresh: true })),
+            renewLease,
+            log,
+            operation: removing ? 'remove' : 'send',
+          },
+        );
+        result.succeeded += part.succeeded;
+        result.failures.push(...part.failures);
+      }
+      return { result, items };
     } finally {
       clearInterval(heartbeat);
     }
@@ -244,13 +273,27 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
         reportMembers();
         return 'cancelled';
       }
-      const { result, offsets } = await send(batch);
-      counts.sent += batch.length;
-      counts.succeeded += result.succeeded;
+      const { result, items } = await send(batch);
+      if (removing) counts.removed = (counts.removed ?? 0) + result.succeeded;
+      else {
+        counts.sent += batch.length;
+        counts.succeeded += result.succeeded;
+      }
+      const notTaken = new Set<string>();
       for (const failure of result.failures) {
         if (failure.status === 'skipped') counts.skipped++;
         else counts.failed++;
-        outcomes.push(outcome(offsets.get(failure.email) ?? nextOffset, failure));
+        notTaken.add(failure.email);
+        const item = items.get(failure.email);
+        outcomes.push(outcome(item?.offset ?? nextOffset, failure, item));
+      }
+      // What the destination took joins the snapshot before the batch is acknowledged: a batch
+      // sent again after a crash writes the same file (named after its first row) again.
+      if (keepsSnapshot) {
+        const accepted: AcceptedMember[] = batch
+          .filter((item) => item.snapshot && !notTaken.has(item.member.email))
+          .map((item) => ({ key: item.key, ...item.snapshot!, email: item.member.email }));
+        await recordAccepted(record.id, chunk!.runId, delivery!.bucket, `${chunk!.chunkId}-${String(batch[0]!.offset).padStart(12, '0')}`, removing ? 'removed' : 'sent', accepted);
       }
     }
     await recordOutcomes(chunk!.runId, outcomes);
@@ -273,26 +316,40 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
         // Everything before this row is acknowledged: past the budget, the rest goes to a continuation.
         if (Date.now() >= deadline) return await handOnChunk(0, 'its time budget is spent');
       }
-      counts.members++;
-      if (skipRows.has(item.offset)) {
-        counts.skipped++;
-        outcomes.push(outcome(item.offset, { email: (item.values[plan.emailColumn] ?? '').trim().toLowerCase(), ...DUPLICATE_EMAIL }));
+      if (removing) {
+        // Who left the segments: what the snapshot remembers of them is what the removal sends.
+        const { key, entry } = parseRemoveRow(item.values);
+        const fields = JSON.parse(entry.fields || '{}') as Record<string, string>;
+        batch.push({ member: { email: entry.email || `#${item.offset}`, fields }, offset: item.offset, key, snapshot: entry });
         continue;
       }
-      const matched = matchRecord(plan, item.values);
+      counts.members++;
+      const row = delivery ? parseSendRow(item.values) : undefined;
+      const values = row ? row.values : item.values;
+      const about = {
+        key: row ? row.key : (values[keyColumn] ?? '').trim(),
+        source: row ? { partition: row.partition, offset: row.position } : chunk.container === 'lake' ? { partition: chunk.blobName, offset: item.offset } : undefined,
+      };
+      if (skipRows.has(item.offset) || row?.duplicate) {
+        counts.skipped++;
+        outcomes.push(outcome(item.offset, { email: (values[plan.emailColumn] ?? '').trim().toLowerCase(), ...DUPLICATE_EMAIL }, about));
+        continue;
+      }
+      const matched = matchRecord(plan, values);
+      const snapshot = row && matched.ok ? { hash: row.hash, segmentId: segment.segmentId, fields: JSON.stringify(matched.member.fields) } : undefined;
       if (!matched.ok) {
         counts.skipped++;
-        outcomes.push(outcome(item.offset, { email: matched.email, status: 'skipped', category: 'invalidRecord', code: matched.code, message: matched.message }));
+        outcomes.push(outcome(item.offset, { email: matched.email, status: 'skipped', category: 'invalidRecord', code: matched.code, message: matched.message }, about));
       } else if (!matched.member.email) {
         // No email in this list's key (company lists): the row's offset identifies the member.
-        batch.push({ member: { ...matched.member, email: `#${item.offset}` }, offset: item.offset });
+        batch.push({ member: { ...matched.member, email: `#${item.offset}` }, offset: item.offset, ...about, snapshot });
       } else if (seenEmails.has(matched.member.email)) {
         // The vendor keys members by email: a second row with the same email would overwrite the first.
         counts.skipped++;
-        outcomes.push(outcome(item.offset, { email: matched.member.email, ...DUPLICATE_EMAIL }));
+        outcomes.push(outcome(item.offset, { email: matched.member.email, ...DUPLICATE_EMAIL }, about));
       } else {
         seenEmails.add(matched.member.email);
-        batch.push({ member: matched.member, offset: item.offset });
+        batch.push({ member: matched.member, offset: item.offset, ...about, snapshot });
       }
     }
     if ((await flush(chunk.end)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);
@@ -323,6 +380,17 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
 }
 
 class LeaseLost extends Error {}
+
+/** A member on its way to the destination, with what its outcome and the snapshot need. */
+interface BatchItem {
+  member: MappedMember;
+  /** Byte offset of the row in the chunk's file. */
+  offset: number;
+  key: string;
+  source?: { partition: string; offset: number };
+  /** Set for delivery-file rows: what the snapshot keeps once the destination took the member. */
+  snapshot?: { hash: string; segmentId: string; fields: string };
+}
 
 async function flushOutcomesQuietly(runId: string, outcomes: RecordOutcome[]): Promise<void> {
   await recordOutcomes(runId, outcomes).catch(() => undefined);
@@ -358,6 +426,8 @@ interface SendContext {
   refreshAccess(): Promise<DestinationAccess>;
   renewLease(): Promise<void>;
   log: Logger;
+  /** Send members (default), or remove them from the list (removeBatch). */
+  operation?: 'send' | 'remove';
 }
 
 /** Backoff with jitter, honouring the vendor's wait when it gives one. */
@@ -403,7 +473,7 @@ export async function sendWithRetries(members: MappedMember[], context: SendCont
     }
     const { destination, call } = context.getAccess();
     try {
-      return await context.slots.run(context.owner, () => destination.sendBatch(call, members));
+      return await context.slots.run(context.owner, () => (context.operation === 'remove' ? destination.removeBatch!(call, members) : destination.sendBatch(call, members)));
     } catch (error) {
       if (!(error instanceof DestinationError)) throw error;
       if (error.category === 'rateLimited') recordVendorRateLimited(destination.type);

@@ -1,0 +1,64 @@
+// Where a run meets delivery modes: the planner asks which files the senders read (everyone, the
+// changes since the snapshot, who left, or another run's retryable failures), and the finalizer
+// moves the export's snapshot on when the run succeeded, or drops the run's own files when not.
+import { createHash } from 'node:crypto';
+import { DEFAULT_DELIVERY, type ExportRecord } from '../exports/exportDefinition.js';
+import type { RunDelivery, RunRecord } from '../runs/run.js';
+import { bucketsFor } from './memberDiff.js';
+import { commitSnapshot, discardRunSnapshot, readSnapshotPointer } from './deliverySnapshot.js';
+import { writeDeliveryFiles, type DeliveryFiles, type DeliverySource } from './planDelivery.js';
+import { retryableFailures } from './retryFailures.js';
+
+/** A segment export that sends only changes or removes who left compares each run with a snapshot. */
+export function keepsSnapshot(record: ExportRecord): boolean {
+  const delivery = record.delivery ?? DEFAULT_DELIVERY;
+  return record.kind === 'segment' && (delivery.mode === 'changes' || delivery.removals);
+}
+
+/**
+ * What a snapshot was made for: the segments, the mapping, the destination and its details (the
+ * list). Another fingerprint means the snapshot says nothing about the destination any more.
+ */
+export function deliveryFingerprint(record: ExportRecord): string {
+  const sorted = (value: Record<string, unknown>) => Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return createHash('sha256')
+    .update(JSON.stringify({ segments: [...record.segments].sort(), mapping: sorted(record.mapping), details: sorted(record.details), connection: record.connectionId, type: record.connectionType }))
+    .digest('base64url')
+    .slice(0, 22);
+}
+
+/** Plans the run's delivery files, or answers undefined when the run sends the segments as they are. */
+export async function planDeliveryFiles(run: RunRecord, record: ExportRecord, sources: DeliverySource[], totalMembers: number): Promise<{ files: DeliveryFiles; delivery: RunDelivery } | undefined> {
+  const fingerprint = deliveryFingerprint(record);
+  const common = { exportId: record.id, runId: run.id, sources, mapping: record.mapping };
+  if (run.retryOf) {
+    const buckets = bucketsFor(totalMembers);
+    const files = await writeDeliveryFiles({ ...common, buckets, selection: { kind: 'retry', keys: await retryableFailures(run.retryOf) }, keepSnapshot: false });
+    return { files, delivery: { keepsSnapshot: false, fingerprint, buckets, fullReason: null, removals: false, changes: null } };
+  }
+  if (!keepsSnapshot(record)) return undefined;
+  const pointer = await readSnapshotPointer(record.id);
+  const fullReason = !pointer
+    ? 'first delivery'
+    : run.fullResync
+      ? 'full resync asked'
+      : pointer.fingerprint !== fingerprint
+        ? 'the segments, mapping or destination details changed'
+        : record.delivery?.mode !== 'changes'
+          ? 'full delivery'
+          : null;
+  const buckets = bucketsFor(totalMembers, pointer?.buckets);
+  const files = await writeDeliveryFiles({ ...common, buckets, selection: { kind: 'snapshot', everyone: fullReason !== null, base: pointer, removals: record.delivery?.removals ?? false }, keepSnapshot: true });
+  return { files, delivery: { keepsSnapshot: true, fingerprint, buckets, fullReason, removals: record.delivery?.removals ?? false, changes: files.counts } };
+}
+
+/**
+ * At the run's end: a run that delivered (succeeded, or partly) becomes the export's snapshot,
+ * holding exactly what the destination accepted; any other leaves the snapshot where it was.
+ */
+export async function settleDeliverySnapshot(run: RunRecord): Promise<void> {
+  if (!run.delivery?.keepsSnapshot) return;
+  if (run.status === 'succeeded' || run.status === 'partiallySucceeded') {
+    await commitSnapshot(run.exportId, { runId: run.id, buckets: run.delivery.buckets, fingerprint: run.delivery.fingerprint, committedAt: run.finishedAt ?? new Date().toISOString() });
+  } else await discardRunSnapshot(run.exportId, run.id);
+}

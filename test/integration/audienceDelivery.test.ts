@@ -1,0 +1,208 @@
+// Delivery modes over the real local stack (Azurite, the Functions host, the Campaign Monitor
+// simulator): a `changes` export sends everyone once, then only who joined; with removals, who
+// left is unsubscribed; a fullResync sends everyone again; retryOf sends only retryable failures.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { startTestStack, type TestStack } from '../support/testStack.js';
+import { eventually } from '../support/apiClient.js';
+import { segmentRows } from '../support/lakeRows.js';
+import type { FinishedRun } from '../support/exportRuns.js';
+import type { CampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
+import { seedLake } from '../../local/demoData/seedLake.js';
+import { recordOutcomes } from '../../shared/runs/runLedger.js';
+
+const API_KEY = 'cm-changes-key-5d1e9a';
+const PROFILES = 400;
+const JOINED = 100;
+const LIST = 'list-changes';
+
+let stack: TestStack;
+let simulator: CampaignMonitorSimulator;
+let exportId: string;
+
+const FINAL = ['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'];
+
+async function run(body?: Record<string, unknown>): Promise<FinishedRun> {
+  const started = await stack.api.post(`/exports/${exportId}/runs`, body);
+  expect(started.status, JSON.stringify(started.body)).toBe(202);
+  return eventually(
+    async () => {
+      const response = await stack.api.get(`/exports/${exportId}/runs/${started.body.runId}`);
+      return FINAL.includes(response.body.status) ? response.body : undefined;
+    },
+    { timeoutMs: 90_000, what: 'the run to finish' },
+  );
+}
+
+async function reseed(profiles: number): Promise<void> {
+  const lake = BlobServiceClient.fromConnectionString(stack.azurite.connectionString).getContainerClient('lake');
+  // The stack seeds with seed 1: the same seed yields the same first rows, so only the tail differs.
+  await seedLake({ containerClient: lake, profiles, kind: 'b2c', seed: 1, invalidEmailRate: 0 });
+}
+
+const emailsOf = async () => (await segmentRows(stack.azurite.connectionString, 'All customers')).map((row) => row.Email!.trim().toLowerCase());
+const deliveries = () => new Map(simulator.state.lists.get(LIST)!.deliveries);
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    seedProfiles: PROFILES,
+    invalidEmailRate: 0,
+    simulatorOptions: { CAMPAIGN_MONITOR_API_URL: { apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 200, burst: 200 } } },
+    settings: { DESTINATION_RATE_LIMITS: JSON.stringify({ 'campaign-monitor': { requestsPerSecond: 200, burst: 200 } }) },
+  });
+  simulator = stack.simulators.find((candidate) => candidate.setting === 'CAMPAIGN_MONITOR_API_URL')!.instance as CampaignMonitorSimulator;
+  process.env.AzureWebJobsStorage = stack.azurite.connectionString;
+}, 180_000);
+
+afterAll(async () => {
+  if (process.env.OUTFLOW_TEST_LOG_FILE) (await import('node:fs')).writeFileSync(process.env.OUTFLOW_TEST_LOG_FILE, stack.logs.join('\n'));
+  await stack?.stop();
+});
+
+describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
+  it('declares the capabilities and refuses what a destination lacks, naming it', async () => {
+    const destinations = await stack.api.get('/destinations');
+    const campaignMonitor = destinations.body.find((destination: { type: string }) => destination.type === 'campaign-monitor');
+    expect(campaignMonitor.capabilities).toEqual({ changes: true, removals: true });
+    const blob = destinations.body.find((destination: { type: string }) => destination.type === 'azure-blob');
+    expect(blob.capabilities.removals).toBe(false);
+  });
+
+  it('creates a changes export with removals; GET shows its delivery', async () => {
+    const connection = await stack.api.post('/connections', { name: 'CM', type: 'campaign-monitor', secrets: { apiKey: API_KEY }, privacyConsent: true });
+    expect(connection.status).toBe(201);
+    const segments = await stack.api.get('/segments');
+    const all = segments.body.find((segment: { name: string }) => segment.name === 'All customers');
+    const bad = await stack.api.post('/exports', { name: 'x', connectionId: connection.body.id, segments: [all.id], mapping: { email: 'Email' }, details: { listId: LIST }, delivery: { mode: 'sometimes' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((error: { path: string }) => error.path)).toContain('body.delivery.mode');
+    const created = await stack.api.post('/exports', {
+      name: 'Changes only',
+      connectionId: connection.body.id,
+      segments: [all.id],
+      mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName' },
+      details: { listId: LIST },
+      delivery: { mode: 'changes', removals: true },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.delivery).toEqual({ mode: 'changes', removals: true });
+    exportId = created.body.id;
+    expect((await stack.api.get(`/exports/${exportId}`)).body.delivery).toEqual({ mode: 'changes', removals: true });
+  });
+
+  it('sends everyone on the first run, then nothing when nothing changed', async () => {
+    const first = await run();
+    expect(first.status).toBe('succeeded');
+    expect(first.counts).toMatchObject({ sent: PROFILES, succeeded: PROFILES, failed: 0, removed: 0 });
+    expect(first.delivery.fullReason).toBe('first delivery');
+    expect(simulator.inspectList(LIST)).toMatchObject({ deliveries: PROFILES, duplicates: 0 });
+
+    const second = await run();
+    expect(second.status).toBe('succeeded');
+    expect(second.counts).toMatchObject({ sent: 0, succeeded: 0, removed: 0 });
+    expect(second.delivery).toEqual({ fullReason: null, changes: { joined: 0, changed: 0, unchanged: PROFILES, left: 0 } });
+    expect(simulator.inspectList(LIST)!.deliveries).toBe(PROFILES);
+  });
+
+  it(`re-seeded with ${JOINED} more profiles (same seed), sends exactly those ${JOINED}`, async () => {
+    const before = deliveries();
+    await reseed(PROFILES + JOINED);
+    const joined = (await emailsOf()).slice(PROFILES);
+    expect(joined).toHaveLength(JOINED);
+    const third = await run();
+    expect(third.status).toBe('succeeded');
+    expect(third.counts).toMatchObject({ sent: JOINED, succeeded: JOINED, removed: 0 });
+    expect(third.delivery.changes).toEqual({ joined: JOINED, changed: 0, unchanged: PROFILES, left: 0 });
+    const after = deliveries();
+    const delivered = [...after].filter(([email, count]) => count !== (before.get(email) ?? 0)).map(([email]) => email);
+    expect(delivered.sort()).toEqual([...joined].sort());
+  });
+
+  it(`seeded back to ${PROFILES}, removes exactly those ${JOINED} at the destination`, async () => {
+    const leaving = (await emailsOf()).slice(PROFILES);
+    await reseed(PROFILES);
+    const fourth = await run();
+    expect(fourth.status).toBe('succeeded');
+    expect(fourth.counts).toMatchObject({ sent: 0, removed: JOINED, failed: 0 });
+    const subscribers = simulator.state.lists.get(LIST)!.subscribers;
+    const unsubscribed = [...subscribers.values()].filter((subscriber) => subscriber.State === 'Unsubscribed').map((subscriber) => subscriber.EmailAddress.toLowerCase());
+    expect(unsubscribed.sort()).toEqual([...leaving].sort());
+    // Nothing left to remove next time.
+    const fifth = await run();
+    expect(fifth.counts).toMatchObject({ sent: 0, removed: 0 });
+  });
+
+  it('delivers on the next changes run the members the destination did not take', async () => {
+    const emails = await emailsOf();
+    const refused = emails.slice(10, 15);
+    // The list holds five of them as bounced: the import reports each as a failure (Code 207).
+    for (const email of refused) simulator.seedSubscriber(LIST, { email, state: 'Bounced' });
+    // A changed mapping makes this run a full one by itself.
+    const patched = await stack.api.patch(`/exports/${exportId}`, { mapping: { email: 'Email', firstName: 'FirstName' } });
+    expect(patched.status).toBe(200);
+    const partial = await run();
+    expect(partial.status).toBe('partiallySucceeded');
+    expect(partial.delivery.fullReason).toBe('the segments, mapping or destination details changed');
+    expect(partial.counts).toMatchObject({ sent: PROFILES, succeeded: PROFILES - refused.length });
+    expect(partial.counts.failed + partial.counts.skipped).toBe(refused.length);
+    // Each failed record names the profile's key and its source row, in JSON and in CSV.
+    const rows = await segmentRows(stack.azurite.connectionString, 'All customers');
+    const records = await stack.api.get(`/exports/${exportId}/runs/${partial.id}/records?top=50`);
+    expect(records.status).toBe(200);
+    expect(records.body.items.map((record: { key: string }) => record.key).sort()).toEqual(rows.slice(10, 15).map((row) => row.CustomerId).sort());
+    for (const record of records.body.items) {
+      expect(record).toMatchObject({ operation: 'send', partition: expect.stringMatching(/\.csv$/), position: expect.any(Number) });
+    }
+    const csv = await stack.api.get(`/exports/${exportId}/runs/${partial.id}/records?top=50`, { accept: 'text/csv' });
+    expect(csv.text.split('\n')[0]).toContain('key');
+    expect(csv.text).toContain(rows[10]!.CustomerId!);
+
+    // The vendor side is fixed; the next changes run sends exactly the five it did not take.
+    for (const email of refused) simulator.seedSubscriber(LIST, { email, state: 'Active' });
+    const before = deliveries();
+    const next = await run();
+    expect(next.status).toBe('succeeded');
+    expect(next.counts).toMatchObject({ sent: refused.length, succeeded: refused.length, failed: 0 });
+    const after = deliveries();
+    const delivered = [...after].filter(([email, count]) => count !== (before.get(email) ?? 0)).map(([email]) => email);
+    expect(delivered.sort()).toEqual([...refused].sort());
+  });
+
+  it('fullResync sends everyone again', async () => {
+    const resync = await run({ fullResync: true });
+    expect(resync.status).toBe('succeeded');
+    expect(resync.delivery.fullReason).toBe('full resync asked');
+    expect(resync.counts).toMatchObject({ sent: PROFILES, succeeded: PROFILES });
+  });
+
+  it('retryOf sends again exactly the retryable failures of the named run, with current values', async () => {
+    const last = (await stack.api.get(`/exports/${exportId}/runs`)).body.items[0];
+    const rows = await segmentRows(stack.azurite.connectionString, 'All customers');
+    const failure = (row: Record<string, string>, index: number, category: 'vendorUnavailable' | 'rateLimited' | 'network' | 'invalidRecord') => ({
+      chunkId: 'c999999',
+      offset: index,
+      segmentId: 'x',
+      key: row.CustomerId!,
+      email: row.Email!.toLowerCase(),
+      status: 'failed' as const,
+      category,
+      code: category === 'invalidRecord' ? '1' : '500',
+      message: 'recorded by the test',
+    });
+    // What a vendor outage, throttling and a timeout leave behind, beside two rejected records.
+    await recordOutcomes(last.id, [failure(rows[0]!, 0, 'vendorUnavailable'), failure(rows[1]!, 1, 'rateLimited'), failure(rows[2]!, 2, 'network'), failure(rows[3]!, 3, 'invalidRecord'), failure(rows[4]!, 4, 'invalidRecord')]);
+    const before = deliveries();
+    const retry = await run({ retryOf: last.id });
+    expect(retry.status).toBe('succeeded');
+    expect(retry.trigger).toBe('retry');
+    expect(retry.retryOf).toBe(last.id);
+    expect(retry.counts).toMatchObject({ sent: 3, succeeded: 3 });
+    const after = deliveries();
+    const delivered = [...after].filter(([email, count]) => count !== (before.get(email) ?? 0)).map(([email]) => email);
+    expect(delivered.sort()).toEqual(rows.slice(0, 3).map((row) => row.Email!.toLowerCase()).sort());
+
+    const unknown = await stack.api.post(`/exports/${exportId}/runs`, { retryOf: '8236019958123-1a2b3c4d' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors.map((error: { path: string }) => error.path)).toContain('body.retryOf');
+  });
+});

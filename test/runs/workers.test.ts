@@ -11,7 +11,7 @@ const exportOf = (kind: ExportRecord['kind']) => ({ kind }) as ExportRecord;
 describe('registered run workers', () => {
   it('are the segment sender and the data-out writer, with their own step kinds', () => {
     expect(registeredWorkers().map((worker) => [worker.name, [...worker.steps]])).toEqual([
-      ['segmentSender', ['send']],
+      ['segmentSender', ['send', 'remove']],
       ['dataOutWriter', ['copy', 'merge', 'publish']],
     ]);
     expect(workerForStep('send')?.name).toBe('segmentSender');

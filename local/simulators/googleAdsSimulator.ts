@@ -79,6 +79,8 @@ export interface GoogleAdsCounters extends RequestCounters {
   jobsRun: number;
   operationsAdded: number;
   operationsRefused: number;
+  /** Members taken off a user list by remove operations. */
+  membersRemoved: number;
   searches: number;
 }
 
@@ -148,7 +150,7 @@ export async function startGoogleAdsSimulator(options: GoogleAdsSimulatorOptions
   const jobDuration = options.jobDurationMs ?? ((operations: number) => 200 + operations * 0.005);
   const lifetime = options.tokenLifetimeSeconds ?? 3599;
   const injector = new FaultInjector(options.faults ?? {});
-  const emptyCounters = (): GoogleAdsCounters => ({ ...emptyRequestCounters(), tokensIssued: 0, jobsCreated: 0, jobsRun: 0, operationsAdded: 0, operationsRefused: 0, searches: 0 });
+  const emptyCounters = (): GoogleAdsCounters => ({ ...emptyRequestCounters(), tokensIssued: 0, jobsCreated: 0, jobsRun: 0, operationsAdded: 0, operationsRefused: 0, membersRemoved: 0, searches: 0 });
   const state: GoogleAdsState = { userLists: new Map(), jobs: new Map(), counters: emptyCounters(), failNextJobs: 0 };
   const accessTokens = new Map<string, number>();
   let nextId = 7_000_000_001;
@@ -178,8 +180,13 @@ export async function startGoogleAdsSimulator(options: GoogleAdsSimulatorOptions
     const list = state.userLists.get(job.userListId)!;
     let known = 0;
     for (const operation of job.operations) {
-      const email = (operation.create.userIdentifiers as Record<string, any>[]).find((identifier) => identifier.hashedEmail)?.hashedEmail as string | undefined;
+      const removing = operation.remove !== undefined;
+      const email = ((operation.create ?? operation.remove).userIdentifiers as Record<string, any>[]).find((identifier) => identifier.hashedEmail)?.hashedEmail as string | undefined;
       if (!email) continue;
+      if (removing) {
+        if (list.members.delete(email)) state.counters.membersRemoved += 1;
+        continue;
+      }
       if (list.members.has(email)) known += 1;
       list.members.add(email);
       list.deliveries.set(email, (list.deliveries.get(email) ?? 0) + 1);
@@ -297,15 +304,17 @@ export async function startGoogleAdsSimulator(options: GoogleAdsSimulatorOptions
     if (job.status !== 'PENDING') throw invalidArgument({ offlineUserDataJobError: 'JOB_ALREADY_STARTED' }, 'Once the upload job is started, new operations cannot be added.');
     const operations = Array.isArray(body?.operations) ? (body.operations as Record<string, any>[]) : [];
     if (operations.length === 0) throw invalidArgument({ fieldError: 'REQUIRED' }, 'operations are required.');
-    const identifiers = operations.reduce((sum, operation) => sum + (Array.isArray(operation?.create?.userIdentifiers) ? operation.create.userIdentifiers.length : 0), 0);
+    const identifiers = operations.reduce((sum, operation) => sum + (Array.isArray((operation?.create ?? operation?.remove)?.userIdentifiers) ? (operation.create ?? operation.remove).userIdentifiers.length : 0), 0);
+    // A job adds or removes: the first operation decides which, and the other kind conflicts.
+    const jobKind = (job.operations[0]?.remove ?? operations[0]?.remove) !== undefined ? 'remove' : 'create';
     if (identifiers > MAX_IDENTIFIERS_PER_REQUEST) throw invalidArgument({ offlineUserDataJobError: 'TOO_MANY_USER_IDENTIFIERS' }, 'Maximum number of user identifiers allowed per request is 100,000 and per operation is 20.');
     const partial = body.enablePartialFailure === true;
     const errors: { errorCode: Record<string, string>; message: string; index: number }[] = [];
     const accepted: Record<string, any>[] = [];
     operations.forEach((operation, index) => {
-      const list = operation?.create?.userIdentifiers;
+      const list = operation?.[jobKind]?.userIdentifiers;
       let problem: { code: Record<string, string>; message: string } | undefined;
-      if (!operation?.create) problem = { code: { offlineUserDataJobError: 'CONFLICTING_OPERATION' }, message: 'Only create operations are simulated.' };
+      if (!operation?.[jobKind]) problem = { code: { offlineUserDataJobError: 'CONFLICTING_OPERATION' }, message: `This job takes ${jobKind} operations only.` };
       else if (!Array.isArray(list) || list.length === 0) problem = { code: { offlineUserDataJobError: 'MISSING_USER_IDENTIFIER' }, message: 'The user identifier is missing valid data.' };
       else if (list.length > MAX_IDENTIFIERS_PER_OPERATION) problem = { code: { offlineUserDataJobError: 'TOO_MANY_USER_IDENTIFIERS' }, message: 'Maximum number of user identifiers allowed per request is 100,000 and per operation is 20.' };
       else problem = list.map(identifierProblem).find(Boolean);

@@ -50,7 +50,10 @@
 // the engine's own backoff applies); whether a FAILED Customer Match job kept part of its data (the
 // batch is handed back as retryable; adding the same people again is harmless). The match rate has
 // no place in the engine's run progress yet: it is read but not recorded (see README, Destinations).
-// Removals (remove operations, in jobs of their own) wait for delivery modes.
+// - Removal: the same job with `remove` operations (OfflineUserDataJobOperation's oneof is create |
+//   remove | remove_all, each a UserData of userIdentifiers: offline_user_data_job_service.proto),
+//   in jobs of their own as Google's Customer Match guide asks (a job adds or removes). Same batch
+//   size and job cost as adds; a member the list does not hold is simply not there afterwards.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { BatchResult, DestinationAdapter, DestinationCall, MappedMember, RecordFailure } from './destination.js';
@@ -329,7 +332,7 @@ export function createGoogleAdsAdapter(options: GoogleAdsAdapterOptions = {}): D
     }
   }
 
-  async function runJob(call: Call, members: MappedMember[]): Promise<BatchResult> {
+  async function runJob(call: Call, members: MappedMember[], kind: 'create' | 'remove' = 'create'): Promise<BatchResult> {
     const userList = `customers/${call.settings.customerId}/userLists/${call.details.userListId}`;
     const created = await send(call, `customers/${call.settings.customerId}/offlineUserDataJobs:create`, {
       job: { type: 'CUSTOMER_MATCH_USER_LIST', customerMatchUserListMetadata: { userList } },
@@ -342,7 +345,7 @@ export function createGoogleAdsAdapter(options: GoogleAdsAdapterOptions = {}): D
     const failures: RecordFailure[] = [];
     for (let start = 0; start < members.length; start += operationsPerRequest) {
       const slice = members.slice(start, start + operationsPerRequest);
-      const operations = slice.map((member) => ({ create: { userIdentifiers: toUserIdentifiers(member) } }));
+      const operations = slice.map((member) => ({ [kind]: { userIdentifiers: toUserIdentifiers(member) } }));
       // Adding the same operations again (after a lost answer) only repeats people in a set.
       const added = await patiently(call, async () => {
         const response = await send(call, `${resourceName}:addOperations`, { enablePartialFailure: true, operations });
@@ -412,6 +415,14 @@ export function createGoogleAdsAdapter(options: GoogleAdsAdapterOptions = {}): D
       if (!call.details.userListId) throw new DestinationError('config', 'No user list: the run was not prepared.');
       const { unique, skipped } = withoutDuplicatesInBatch(members, 'duplicateInBatch');
       const result = await runJob(call, unique);
+      return { succeeded: result.succeeded, failures: [...result.failures, ...skipped] };
+    },
+
+    async removeBatch(call, members) {
+      if (members.length === 0) return { succeeded: 0, failures: [] };
+      if (!call.details.userListId) throw new DestinationError('config', 'No user list: the run was not prepared.');
+      const { unique, skipped } = withoutDuplicatesInBatch(members, 'duplicateInBatch');
+      const result = await runJob(call, unique, 'remove');
       return { succeeded: result.succeeded, failures: [...result.failures, ...skipped] };
     },
   };

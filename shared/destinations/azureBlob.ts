@@ -279,6 +279,7 @@ export const azureBlob: DestinationAdapter<AzureBlobSettings, AzureBlobSecrets, 
   limits: { maxMembersPerExport: Number.MAX_SAFE_INTEGER, requestsPerSecond: 1_000, burst: 1_000 },
   eligibleSegmentTypes: ['Profile', 'Contact', 'Account'],
   exportKinds: ['dataOut', 'segment'],
+  // No removeBatch: a file has no list to take anyone off, so `delivery.removals` is refused for it.
 
   async testConnection(call) {
     try {

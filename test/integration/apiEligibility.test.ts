@@ -59,3 +59,13 @@ describe('eligibility on a B2B lake', () => {
     expect(after.body.etag).toBe(created.body.etag);
   });
 });
+
+describe('GET /destinations capabilities', () => {
+  it('declares removals where the adapter can remove, never for the file destination; changes for every segment destination', async () => {
+    const catalog = (await stack.api.get('/destinations')).body as { type: string; capabilities: { changes: boolean; removals: boolean } }[];
+    const capabilities = Object.fromEntries(catalog.map((entry) => [entry.type, entry.capabilities]));
+    for (const type of ['iterable', 'mailchimp', 'campaign-monitor', 'dotdigital', 'linkedin', 'klaviyo', 'google-ads']) expect(capabilities[type], type).toEqual({ changes: true, removals: true });
+    // A file has no list to take anyone off.
+    expect(capabilities['azure-blob']).toEqual({ changes: true, removals: false });
+  });
+});

@@ -2,6 +2,7 @@
 import { config, signOut, startSession, takeSignedOutMessage, whenSignedOut } from './auth.js';
 import { h, notice, replaceChildren } from './dom.js';
 import { currentUser, type User } from './session.js';
+import type { PageContext } from './pageContext.js';
 import { describeError } from './api.js';
 import { renderSignIn } from './pages/signIn.js';
 import { renderExports } from './pages/exports.js';
@@ -12,13 +13,6 @@ import { renderConnections } from './pages/connections.js';
 import { renderRefreshes } from './pages/refreshes.js';
 import { renderAudit } from './pages/audit.js';
 
-export interface PageContext {
-  main: HTMLElement;
-  user: User;
-  params: Record<string, string>;
-  /** Called when the page is left: stop polling, close dialogs. */
-  onLeave: (cleanup: () => void) => void;
-}
 
 type Page = (context: PageContext) => Promise<void>;
 

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { destinationTypes } from '../destinations/registry.js';
+import { connectionLimits, type ConnectionLimits } from './connectionLimits.js';
+
+export { connectionLimits, type ConnectionLimits };
 import { jsonAtMost, NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MESSAGE } from '../validation.js';
 
 export const SHARING = ['adminsOnly', 'contributors'] as const;
@@ -13,24 +16,6 @@ export const MAX_SETTINGS_JSON = 16_000;
 export const MAX_SECRETS_JSON = 20_000;
 const settings = jsonAtMost(z.record(z.string().max(100), z.unknown()), MAX_SETTINGS_JSON);
 const secrets = jsonAtMost(z.record(z.string().max(100), z.unknown()), MAX_SECRETS_JSON);
-
-/** Limits of this account that are lower than the destination's (a vendor contract may set them). */
-export const connectionLimits = z.strictObject({
-  maxMembersPerExport: z
-    .number()
-    .int()
-    .min(1)
-    .max(Number.MAX_SAFE_INTEGER)
-    .optional()
-    .describe('Profiles one export may send with this connection; at most the destination\'s own limit. Runs over it are skipped.'),
-  requestsPerSecond: z
-    .number()
-    .positive()
-    .max(100_000)
-    .optional()
-    .describe('Request rate for this account; the lower of it and the destination\'s rate applies.'),
-});
-export type ConnectionLimits = z.infer<typeof connectionLimits>;
 
 export const createConnectionBody = z.strictObject({
   name,

@@ -1,6 +1,6 @@
 // Which segments a destination accepts (the seeds' rule) and the member-limit warning.
 import type { DestinationAdapter } from '../destinations/destination.js';
-import type { ConnectionLimits } from '../connections/connection.js';
+import type { ConnectionLimits } from '../connections/connectionLimits.js';
 import type { SegmentSummary } from '../lake/segmentCatalog.js';
 
 export function ineligibleSegmentMessage(segmentName: string): string {

@@ -4,7 +4,7 @@
 // for `POST /exports/{id}/plan`, for a run at its start, and in tests.
 import type { DestinationAdapter, ImportJobCost } from '../destinations/destination.js';
 import type { RateLimit } from '../runs/destinationAccess.js';
-import { membersPerChunk } from '../segmentSender/planSegments.js';
+import { membersPerChunk } from '../segmentSender/chunkSize.js';
 import { sendersFor } from '../segmentSender/senderSlots.js';
 
 /** What a run has to do: members to send (per list) and members to remove. */

@@ -12,6 +12,7 @@ import { recordedPrediction } from '../plans/predictionAtStart.js';
 import { UnionOverLimit, writeSegmentUnion } from './segmentUnion.js';
 import { duplicatesIn, findDuplicateRows, saveChunkDuplicates } from './duplicateMembers.js';
 import { matchingPlan } from './dataMatching.js';
+import { membersPerChunk } from './chunkSize.js';
 import { chunkIdFor, finalizeIfComplete, finishRunEarly, isTerminal, recordPlannedChunks, updateRun, type ChunkMessage, type ChunkRange, type PlanJob, type PlannedSegment } from '../runs/worker.js';
 import { silentLogger, type Logger } from '../observability/log.js';
 import { planDeliveryFiles } from '../delivery/deliveryRun.js';
@@ -36,29 +37,6 @@ export interface SendChunkMessage extends ChunkMessage {
 export const SEND_STEP = 'send';
 /** The step kind of chunks of members to take off the list (delivery.removals). */
 export const REMOVE_STEP = 'remove';
-
-/**
- * How many members a chunk should hold (5–50 batches).
- * - Against a rate-limited vendor, enough chunks to keep its rate busy — one sender per half
- *   second of calls at that rate — but no more: every chunk ends with a partial batch, which
- *   costs one extra call of the vendor's budget.
- * - When the rate is high enough not to bind, the smallest chunks: they spread best over the
- *   senders, and a sender's memory (the batch, the emails it has seen) stays the same whatever
- *   the segment's size.
- */
-export function membersPerChunk(destination: DestinationAdapter, requestsPerSecond: number, totalMembers: number): number {
-  if (!Number.isFinite(requestsPerSecond) || requestsPerSecond >= HIGH_RATE) return destination.batchSize * MIN_BATCHES;
-  const senders = Math.min(MAX_PARALLEL_CHUNKS, Math.max(4, Math.ceil(requestsPerSecond / 2)));
-  const batches = Math.ceil(totalMembers / destination.batchSize / senders);
-  return destination.batchSize * Math.max(MIN_BATCHES, Math.min(MAX_BATCHES, batches));
-}
-
-const MIN_BATCHES = 5;
-const MAX_BATCHES = 50;
-/** Requests per second above which a vendor's rate is not what limits a run. */
-const HIGH_RATE = 50;
-/** Several hosts' worth of parallel senders (16 per host), with a short tail at the end. */
-const MAX_PARALLEL_CHUNKS = 64;
 
 /** Plans a segment run: the segments' partitions (or their union) cut into chunks of the 'send' step. */
 export async function planSegments({ run, record, connection, access }: PlanJob, log: Logger = silentLogger): Promise<void> {

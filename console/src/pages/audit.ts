@@ -1,7 +1,7 @@
 // The audit log (admins): who created, changed, ran, disconnected or removed what, one month at a time.
 import { get } from '../api.js';
 import { formatTime, h, replaceChildren } from '../dom.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../pageContext.js';
 
 interface AuditEntry {
   id: string;

@@ -5,7 +5,7 @@ import { get, post, request, describeError } from '../api.js';
 import { field, formatTime, h, notice, replaceChildren } from '../dom.js';
 import { confirmDialog, openDialog } from '../dialogs.js';
 import { clearProblems, showProblem } from '../problems.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../pageContext.js';
 import type { CatalogEntry, CatalogField, ConnectionView } from '../types.js';
 
 export const PRIVACY_STATEMENT =

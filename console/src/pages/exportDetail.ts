@@ -2,7 +2,7 @@
 import { get, post, describeError } from '../api.js';
 import { formatNumber, formatTime, h, notice, replaceChildren } from '../dom.js';
 import { describeSchedule } from '../schedule.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../pageContext.js';
 import type { ExportView, RunView } from '../types.js';
 
 export async function renderExportDetail({ main, params }: PageContext): Promise<void> {

@@ -6,7 +6,7 @@ import { ApiError, get, request } from '../api.js';
 import { field, h, notice, replaceChildren, uniqueId } from '../dom.js';
 import { clearProblems, showProblem } from '../problems.js';
 import { scheduleEditor, type ScheduleEditor } from '../schedule.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../pageContext.js';
 import type { CatalogEntry, CatalogField, ConnectionView, EntityView, ExportView, SegmentView } from '../types.js';
 
 /** JSON with sorted keys, so two equal definitions compare equal whatever their key order. */

@@ -4,7 +4,7 @@ import { get, post, request, describeError, ApiError } from '../api.js';
 import { formatTime, h, notice, replaceChildren, uniqueId } from '../dom.js';
 import { confirmDialog, openDialog } from '../dialogs.js';
 import { describeSchedule, scheduleEditor } from '../schedule.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../pageContext.js';
 import type { ExportView } from '../types.js';
 
 const COLUMNS: { key: string; label: string; value(view: ExportView): string | Node }[] = [

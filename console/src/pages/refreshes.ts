@@ -1,7 +1,7 @@
 // Refreshes: the platform's refresh processes as the upstream reported them, newest first.
 import { get } from '../api.js';
 import { formatTime, h, replaceChildren } from '../dom.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../pageContext.js';
 
 interface RefreshView {
   id: string;

@@ -2,7 +2,7 @@
 // polled while the run goes; Cancel; the failed and skipped records with reasons, and as CSV.
 import { get, post, request, describeError } from '../api.js';
 import { formatDuration, formatNumber, formatTime, h, notice, replaceChildren } from '../dom.js';
-import type { PageContext } from '../main.js';
+import type { PageContext } from '../pageContext.js';
 import type { ExportView, RecordOutcome, RunView } from '../types.js';
 import { TERMINAL_RUN_STATUSES } from '../types.js';
 

@@ -9,6 +9,7 @@ import { getExportWithConnection } from '../exports/manageExports.js';
 import { eligibilityOf, maxMembersFor } from '../exports/eligibility.js';
 import { destinationFor } from '../destinations/registry.js';
 import { loadLakeModel, segmentsOf, type SegmentSummary } from '../lake/segmentCatalog.js';
+import { countChanges } from './countChanges.js';
 import { rateLimitFor } from '../runs/destinationAccess.js';
 import { AZURE_BLOB_TYPE } from '../destinations/azureBlob.js';
 import type { ExportRecord } from '../exports/exportDefinition.js';
@@ -96,7 +97,7 @@ export async function planExport(principal: Principal, exportId: string, now = n
     warnings.push(`${destination.displayName} documents no import duration: the time assumes ${destination.importJob.typicalSeconds} s per import job of up to ${destination.batchSize.toLocaleString('en-US')} members.`);
   }
 
-  const changes = undefined as undefined | { added: number; updated: number; removed: number; unchanged: number; send: number; remove: number; buckets: number; fullReason: string | null };
+  const changes = eligible ? await countChanges(record, chosen, model, destination.listPerSegment ?? false) : undefined;
   if (changes?.fullReason) warnings.push(`A run would send everyone (${changes.fullReason}).`);
   const load = await connectionLoad(record.id, connection.id, destination, rate, lakeSegments, now);
   warnings.push(...load.notes);

@@ -109,6 +109,10 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
     await reseed(PROFILES + JOINED);
     const joined = (await emailsOf()).slice(PROFILES);
     expect(joined).toHaveLength(JOINED);
+    // The plan counts the same diff the run then makes, and stores nothing.
+    const plan = await stack.api.post(`/exports/${exportId}/plan`);
+    expect(plan.status).toBe(200);
+    expect(plan.body.changes).toEqual({ added: JOINED, updated: 0, removed: 0, unchanged: PROFILES });
     const third = await run();
     expect(third.status).toBe('succeeded');
     expect(third.counts).toMatchObject({ sent: JOINED, succeeded: JOINED, removed: 0 });
@@ -121,6 +125,8 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
   it(`seeded back to ${PROFILES}, removes exactly those ${JOINED} at the destination`, async () => {
     const leaving = (await emailsOf()).slice(PROFILES);
     await reseed(PROFILES);
+    const plan = await stack.api.post(`/exports/${exportId}/plan`);
+    expect(plan.body.changes).toEqual({ added: 0, updated: 0, removed: JOINED, unchanged: PROFILES });
     const fourth = await run();
     expect(fourth.status).toBe('succeeded');
     expect(fourth.counts).toMatchObject({ sent: 0, removed: JOINED, failed: 0 });

@@ -1,0 +1,94 @@
+// A plan's `changes`: the diff a run of a snapshot-keeping export would make, counted without
+// writing anything. The run's planner spills rows to bucket files and compares them (see
+// shared/delivery/planDelivery.ts); a plan may store nothing, so it reads the segments once per
+// group of key buckets instead, holding only that group's snapshot (key → hash) in memory.
+import type { ExportRecord } from '../exports/exportDefinition.js';
+import { lakeContainer } from '../storage/clients.js';
+import { partitionBlobs, readRecords } from '../lake/lakeReader.js';
+import type { CdmModel } from '../lake/cdmModel.js';
+import { profileKeyColumn } from '../lake/profileKey.js';
+import type { SegmentSummary } from '../lake/segmentCatalog.js';
+import { matchRecord, matchingPlan } from '../segmentSender/dataMatching.js';
+import { bucketsFor, keyBucket, mappedValuesHash } from '../delivery/memberDiff.js';
+import { loadSnapshotBucket, readSnapshotPointer } from '../delivery/deliverySnapshot.js';
+import { deliveryFingerprint, keepsSnapshot } from '../delivery/deliveryRun.js';
+
+export interface PlannedChanges {
+  added: number;
+  updated: number;
+  removed: number;
+  unchanged: number;
+  /** Members the run would send: the changes, or everyone when it sends everyone. */
+  send: number;
+  /** Members the run would remove (removals on). */
+  remove: number;
+  /** Key buckets the run's files are written in. */
+  buckets: number;
+  /** Why the run would send everyone, or null when it sends only the changes. */
+  fullReason: string | null;
+}
+
+/** Snapshot entries held at once: about 100 bytes each, so a pass stays near 50 MB. */
+const ENTRIES_PER_PASS = 500_000;
+/** Marks a snapshot entry whose key was seen now (no hash looks like it). */
+const SEEN = '\u0000seen';
+
+/** Undefined when the export keeps no snapshot (full delivery without removals): the run sends everyone. */
+export async function countChanges(record: ExportRecord, segments: SegmentSummary[], model: CdmModel, listPerSegment: boolean): Promise<PlannedChanges | undefined> {
+  if (!keepsSnapshot(record)) return undefined;
+  const members = segments.reduce((sum, segment) => sum + segment.memberCount, 0);
+  const pointer = await readSnapshotPointer(record.id);
+  const buckets = bucketsFor(members, pointer?.buckets);
+  const removals = record.delivery?.removals ?? false;
+  if (!pointer) return { added: members, updated: 0, removed: 0, unchanged: 0, send: members, remove: 0, buckets, fullReason: 'first delivery' };
+  const fullReason =
+    pointer.fingerprint !== deliveryFingerprint(record) ? 'the segments, mapping or destination details changed' : record.delivery?.mode !== 'changes' ? 'full delivery' : null;
+
+  const counts = { added: 0, updated: 0, removed: 0, unchanged: 0 };
+  const lake = lakeContainer();
+  const sources = await Promise.all(
+    segments.map(async (segment) => ({
+      segment,
+      plan: matchingPlan(record.mapping, segment.attributes),
+      keyColumn: profileKeyColumn(segment.attributes),
+      blobs: await partitionBlobs(lake, model.entities.find((entity) => entity.name === segment.id)!),
+    })),
+  );
+  const perBucket = Math.max(1, Math.ceil(members / buckets));
+  const bucketsPerPass = Math.max(1, Math.floor(ENTRIES_PER_PASS / perBucket));
+  for (let first = 0; first < buckets; first += bucketsPerPass) {
+    const last = Math.min(buckets, first + bucketsPerPass);
+    const previous = new Map<string, string>();
+    for (let bucket = first; bucket < last; bucket++) {
+      for (const [key, entry] of await loadSnapshotBucket(record.id, pointer, bucket, buckets)) previous.set(key, entry.hash);
+    }
+    const joined = new Set<string>();
+    for (const source of sources) {
+      for (const blob of source.blobs) {
+        if (blob.size === 0) continue;
+        for await (const row of readRecords(lake, blob.blobName, 0, blob.size, { ifMatch: blob.etag, delimiter: blob.format.delimiter, columnHeaders: blob.format.columnHeaders })) {
+          const profileKey = (row.values[source.keyColumn] ?? '').trim() || `@${blob.blobName}@${row.offset}`;
+          // As the run keys them: a list per segment remembers a member once per segment.
+          const key = listPerSegment && sources.length > 1 ? `${source.segment.id}/${profileKey}` : profileKey;
+          const matched = matchRecord(source.plan, row.values);
+          const email = matched.ok ? matched.member.email : '';
+          const bucket = keyBucket(email || key, buckets);
+          if (bucket < first || bucket >= last) continue;
+          const hash = matched.ok ? mappedValuesHash({ ...matched.member.fields, '\u0000email': email }) : '';
+          const before = previous.get(key);
+          if (before === SEEN || joined.has(key)) continue;
+          if (before === undefined) {
+            joined.add(key);
+            counts.added++;
+          } else {
+            previous.set(key, SEEN);
+            if (before === hash) counts.unchanged++;
+            else counts.updated++;
+          }
+        }
+      }
+    }
+    for (const hash of previous.values()) if (hash !== SEEN) counts.removed++;
+  }
+  return { ...counts, send: fullReason ? counts.added + counts.updated + counts.unchanged : counts.added + counts.updated, remove: removals ? counts.removed : 0, buckets, fullReason };
+}

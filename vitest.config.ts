@@ -10,8 +10,12 @@ import { readFileSync } from 'node:fs';
 class ReliabilityFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
-    const rank = (file: TestSpecification) => (file.moduleId.endsWith('faultMatrix.reliability.ts') ? 0 : file.moduleId.endsWith('.reliability.ts') ? 1 : 2);
-    return sorted.map((file, index) => ({ file, index })).sort((a, b) => rank(a.file) - rank(b.file) || a.index - b.index).map(({ file }) => file);
+    const rank = (file: TestSpecification) =>
+      file.moduleId.endsWith('faultMatrix.reliability.ts') ? 0 : file.moduleId.endsWith('.reliability.ts') ? 1 : 2;
+    return sorted
+      .map((file, index) => ({ file, index }))
+      .sort((a, b) => rank(a.file) - rank(b.file) || a.index - b.index)
+      .map(({ file }) => file);
   }
 }
 
@@ -22,7 +26,10 @@ export default defineConfig({
       // Vite does not warn once a module.
       name: 'workflow-parser-without-source-maps',
       enforce: 'pre',
-      load: (id) => (/[\\/]@actions[\\/]workflow-parser[\\/].*\.js$/.test(id) ? { code: readFileSync(id, 'utf8').replace(/\/\/# sourceMappingURL=.*$/m, ''), map: null } : null),
+      load: (id) =>
+        /[\\/]@actions[\\/]workflow-parser[\\/].*\.js$/.test(id)
+          ? { code: readFileSync(id, 'utf8').replace(/\/\/# sourceMappingURL=.*$/m, ''), map: null }
+          : null,
     },
   ],
   test: {

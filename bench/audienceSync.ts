@@ -35,7 +35,16 @@ const { values } = parseArgs({
 // 200 s — long enough for the rate to be what the plan predicts, short enough to run three times.
 // (Campaign Monitor's 2/s would take 8 min a full run; Mailchimp's 500-member batches at 10/s
 // are about the same as Iterable.)
-const SETUPS: Record<string, { setting: string; connection: Record<string, unknown>; details: Record<string, unknown>; mapping: Record<string, string>; unlimited: Record<string, unknown> }> = {
+const SETUPS: Record<
+  string,
+  {
+    setting: string;
+    connection: Record<string, unknown>;
+    details: Record<string, unknown>;
+    mapping: Record<string, string>;
+    unlimited: Record<string, unknown>;
+  }
+> = {
   iterable: {
     setting: 'ITERABLE_API_URL',
     connection: { secrets: { apiKey: 'bench-key' } },
@@ -57,9 +66,12 @@ if (!setup) throw new Error(`Unknown destination ${type}; one of ${Object.keys(S
 const adapter = destinationFor(type);
 const profiles = Number(values.profiles);
 const rate = values.rate === 'documented' ? adapter.limits.requestsPerSecond : values.rate === 'unlimited' ? Infinity : Number(values.rate);
-const engineRate = Number.isFinite(rate) ? { requestsPerSecond: rate, burst: values.rate === 'documented' ? adapter.limits.burst : Math.max(1, Math.ceil(rate)) } : { requestsPerSecond: 1_000_000, burst: 1_000_000 };
+const engineRate = Number.isFinite(rate)
+  ? { requestsPerSecond: rate, burst: values.rate === 'documented' ? adapter.limits.burst : Math.max(1, Math.ceil(rate)) }
+  : { requestsPerSecond: 1_000_000, burst: 1_000_000 };
 const simulatorOptions: Record<string, unknown> = values.rate === 'unlimited' ? setup.unlimited : {};
-if (Number.isFinite(rate) && values.rate !== 'documented') simulatorOptions.rateLimit = { requestsPerSecond: rate, burst: Math.max(1, Math.ceil(rate)) };
+if (Number.isFinite(rate) && values.rate !== 'documented')
+  simulatorOptions.rateLimit = { requestsPerSecond: rate, burst: Math.max(1, Math.ceil(rate)) };
 
 const dataDir = mkdtempSync(join(tmpdir(), 'outflow-bench-'));
 const key = randomBytes(32).toString('base64url');
@@ -71,15 +83,33 @@ const stack = await startStack({
   simulatorOptions: { [setup.setting]: simulatorOptions },
   settings: { DESTINATION_RATE_LIMITS: JSON.stringify({ [type]: engineRate }) },
 });
-const counters = () => ({ ...((stack.simulators.find((simulator) => simulator.setting === setup.setting)?.instance as any)?.state?.counters ?? {}) }) as Record<string, number>;
+const counters = () =>
+  ({ ...((stack.simulators.find((simulator) => simulator.setting === setup.setting)?.instance as any)?.state?.counters ?? {}) }) as Record<
+    string,
+    number
+  >;
 const difference = (after: Record<string, number>, before: Record<string, number>) =>
-  Object.fromEntries(Object.entries(after).flatMap(([name, value]) => (typeof value === 'number' && value !== (before[name] ?? 0) ? [[name, value - (before[name] ?? 0)]] : [])));
+  Object.fromEntries(
+    Object.entries(after).flatMap(([name, value]) =>
+      typeof value === 'number' && value !== (before[name] ?? 0) ? [[name, value - (before[name] ?? 0)]] : [],
+    ),
+  );
 
 try {
   const call = await adminApi(stack.apiUrl, key);
   const connection = await call('POST', '/connections', { name: 'bench', type, privacyConsent: true, ...setup.connection });
   const exportOf = async (name: string, delivery: Record<string, unknown>) =>
-    (await call('POST', '/exports', { name, connectionId: connection.id, segments: ['Segment_AllCustomers'], mapping: setup.mapping, details: setup.details, delivery, schedule: { active: false, mode: 'systemRefresh' } })).id as string;
+    (
+      await call('POST', '/exports', {
+        name,
+        connectionId: connection.id,
+        segments: ['Segment_AllCustomers'],
+        mapping: setup.mapping,
+        details: setup.details,
+        delivery,
+        schedule: { active: false, mode: 'systemRefresh' },
+      })
+    ).id as string;
   const sync = await exportOf('audience sync', { mode: 'changes', removals: true });
   const full = await exportOf('full resend', { mode: 'full', removals: false });
 
@@ -93,7 +123,9 @@ try {
     const { runId } = await call('POST', `/exports/${exportId}/runs`);
     let run: any;
     for (;;) {
-      run = await call('GET', `/exports/${exportId}/runs/${runId}`).catch((error: Error) => (/fetch failed/.test(error.message) ? { status: 'unread' } : Promise.reject(error)));
+      run = await call('GET', `/exports/${exportId}/runs/${runId}`).catch((error: Error) =>
+        /fetch failed/.test(error.message) ? { status: 'unread' } : Promise.reject(error),
+      );
       if (['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'].includes(run.status)) break;
       if (Date.now() - started > 60 * 60_000) throw new Error('run did not finish within an hour');
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -104,12 +136,21 @@ try {
       run: label,
       status: run.status,
       counts: run.counts,
-      plan: { members: plan.members, changes: plan.changes, calls: plan.calls, predictedSeconds: plan.predictedSeconds, basis: plan.basis, planSeconds },
+      plan: {
+        members: plan.members,
+        changes: plan.changes,
+        calls: plan.calls,
+        predictedSeconds: plan.predictedSeconds,
+        basis: plan.basis,
+        planSeconds,
+      },
       wallSeconds,
       runActualSeconds: run.actualSeconds,
       predictedOverActual: Number((plan.predictedSeconds / wallSeconds).toFixed(3)),
       simulatorCalls: calls,
-      load: loadavg().map((load) => load.toFixed(1)).join('/'),
+      load: loadavg()
+        .map((load) => load.toFixed(1))
+        .join('/'),
     };
     results.push(result);
     console.log(JSON.stringify(result));
@@ -128,7 +169,13 @@ try {
     changedAttribute: 'City',
     emailAttribute: 'Email',
   });
-  const lakeChange = { updated: changes.updated.size, left: changes.deleted.size, joined: changes.inserted.size, rows: changes.rows, seconds: (Date.now() - changeStarted) / 1000 };
+  const lakeChange = {
+    updated: changes.updated.size,
+    left: changes.deleted.size,
+    joined: changes.inserted.size,
+    rows: changes.rows,
+    seconds: (Date.now() - changeStarted) / 1000,
+  };
   console.log(JSON.stringify({ lakeChange }));
   await planAndRun('sync: changes + removals', sync);
   await planAndRun('full resend of the changed segment', full);
@@ -137,7 +184,9 @@ try {
     JSON.stringify(
       {
         date: new Date().toISOString(),
-        machine: `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GB, Node ${process.version}, load ${loadavg().map((load) => load.toFixed(1)).join('/')}`,
+        machine: `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GB, Node ${process.version}, load ${loadavg()
+          .map((load) => load.toFixed(1))
+          .join('/')}`,
         destination: type,
         profiles,
         rate: Number.isFinite(rate) ? `${rate} requests/s${values.rate === 'documented' ? ' (documented)' : ''}` : 'lifted',

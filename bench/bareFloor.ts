@@ -25,7 +25,11 @@ const connectionString = process.env.AzureWebJobsStorage;
 if (!connectionString || !values['api-url']) throw new Error('Set AzureWebJobsStorage and --api-url.');
 const inFlight = Number(values['in-flight']);
 const url = `${values['api-url']!.replace(/\/$/, '')}/api/v3.3/subscribers/${encodeURIComponent(values['list-id']!)}/import.json`;
-const headers = { authorization: `Basic ${Buffer.from(`${values['api-key']}:x`).toString('base64')}`, 'content-type': 'application/json', accept: 'application/json' };
+const headers = {
+  authorization: `Basic ${Buffer.from(`${values['api-key']}:x`).toString('base64')}`,
+  'content-type': 'application/json',
+  accept: 'application/json',
+};
 
 const started = Date.now();
 const cpuAtStart = process.cpuUsage();
@@ -33,7 +37,10 @@ const container = BlobServiceClient.fromConnectionString(connectionString).getCo
 const model = await readModel(container);
 const entity = model.entities.find((candidate) => candidate.name === values.segment);
 if (!entity) throw new Error(`No entity ${values.segment} in the lake.`);
-const plan = matchingPlan(JSON.parse(values.mapping!) as Record<string, string>, entity.attributes.map((attribute) => attribute.name));
+const plan = matchingPlan(
+  JSON.parse(values.mapping!) as Record<string, string>,
+  entity.attributes.map((attribute) => attribute.name),
+);
 
 let members = 0;
 let posts = 0;
@@ -66,7 +73,11 @@ const post = (batch: MappedMember[]) => {
 
 for (const blob of await partitionBlobs(container, entity)) {
   let batch: MappedMember[] = [];
-  for await (const record of readRecords(container, blob.blobName, 0, blob.size, { ifMatch: blob.etag, delimiter: blob.format.delimiter, columnHeaders: blob.format.columnHeaders })) {
+  for await (const record of readRecords(container, blob.blobName, 0, blob.size, {
+    ifMatch: blob.etag,
+    delimiter: blob.format.delimiter,
+    columnHeaders: blob.format.columnHeaders,
+  })) {
     const matched = matchRecord(plan, record.values);
     if (!matched.ok) continue;
     members++;

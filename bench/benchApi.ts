@@ -7,7 +7,11 @@ export async function adminApi(apiUrl: string, signingKey: string): Promise<ApiC
   const token = await signDevToken({ key: signingKey, role: 'admin', sub: 'bench', issuer: 'outflow-local', audience: 'outflow-api' });
   return async (method, path, body) => {
     for (let attempt = 1; ; attempt++) {
-      const response = await fetch(`${apiUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+      const response = await fetch(`${apiUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body ? JSON.stringify(body) : undefined,
+      });
       const text = await response.text();
       // The local front door's own 502/503 (an instance busy or restarting on a loaded machine)
       // has no body: ask again rather than lose a setup that took minutes.

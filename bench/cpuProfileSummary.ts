@@ -45,7 +45,8 @@ const PROJECT = /\/dist\/(shared|local\/host|functions)\//;
 function projectStep(url: string, name: string): Step | undefined {
   if (!PROJECT.test(url)) return undefined;
   const file = url.slice(url.lastIndexOf('/') + 1);
-  if (file === 'lakeReader.js') return ['download', 'partitionBlobs', 'readModel', 'wrapDownloadError'].includes(name) ? 'lake read' : 'CSV scan';
+  if (file === 'lakeReader.js')
+    return ['download', 'partitionBlobs', 'readModel', 'wrapDownloadError'].includes(name) ? 'lake read' : 'CSV scan';
   if (file === 'dataMatching.js') return 'field matching';
   if (file === 'vendorHttp.js') return 'HTTP to the vendor';
   if (url.includes('/shared/destinations/')) return 'vendor body (mapping + JSON encoding)';
@@ -54,7 +55,8 @@ function projectStep(url: string, name: string): Step | undefined {
   if (['rateBudget.js', 'concurrencyBudget.js', 'senderSlots.js'].includes(file)) return 'rate and concurrency budget';
   if (url.includes('/local/host/') && /queue|invoke/i.test(file)) return 'queue hops';
   if (url.includes('/local/host/')) return 'host HTTP API (status polls)';
-  if (['runStore.js', 'finalizeRun.js', 'runProgress.js', 'planRun.js', 'startRun.js', 'recoverRuns.js'].includes(file)) return 'run bookkeeping (runs, finalize)';
+  if (['runStore.js', 'finalizeRun.js', 'runProgress.js', 'planRun.js', 'startRun.js', 'recoverRuns.js'].includes(file))
+    return 'run bookkeeping (runs, finalize)';
   if (file === 'sendChunk.js') return 'sender loop';
   if (url.includes('/shared/observability/')) return 'logs and metrics';
   if (url.includes('/shared/storage/')) return 'storage SDK and sockets (unattributed)';
@@ -96,16 +98,22 @@ export function summarise(profile: CpuProfile): { seconds: Record<Step, number>;
     return step;
   };
   const seconds = Object.fromEntries([...STEPS, 'idle'].map((step) => [step, 0])) as Record<Step, number>;
-  for (let index = 0; index < profile.samples.length; index++) seconds[classify(profile.samples[index]!)] += (profile.timeDeltas[index] ?? 0) / 1e6;
+  for (let index = 0; index < profile.samples.length; index++)
+    seconds[classify(profile.samples[index]!)] += (profile.timeDeltas[index] ?? 0) / 1e6;
   const busySeconds = STEPS.reduce((sum, step) => sum + seconds[step], 0);
   return { seconds, busySeconds };
 }
 
 /** A Markdown table of the steps, seconds and share of the busy (non-idle) time. */
 export function stepTable(summaries: { label: string; seconds: Record<Step, number>; busySeconds: number }[]): string {
-  const lines = [`| step | ${summaries.map((summary) => `${summary.label} s | %`).join(' | ')} |`, `| --- |${summaries.map(() => ' ---: | ---: |').join('')}`];
+  const lines = [
+    `| step | ${summaries.map((summary) => `${summary.label} s | %`).join(' | ')} |`,
+    `| --- |${summaries.map(() => ' ---: | ---: |').join('')}`,
+  ];
   for (const step of STEPS) {
-    lines.push(`| ${step} | ${summaries.map((summary) => `${summary.seconds[step].toFixed(2)} | ${((100 * summary.seconds[step]) / (summary.busySeconds || 1)).toFixed(1)}`).join(' | ')} |`);
+    lines.push(
+      `| ${step} | ${summaries.map((summary) => `${summary.seconds[step].toFixed(2)} | ${((100 * summary.seconds[step]) / (summary.busySeconds || 1)).toFixed(1)}`).join(' | ')} |`,
+    );
   }
   lines.push(`| **busy (non-idle) total** | ${summaries.map((summary) => `**${summary.busySeconds.toFixed(2)}** | 100`).join(' | ')} |`);
   return lines.join('\n');
@@ -113,7 +121,10 @@ export function stepTable(summaries: { label: string; seconds: Record<Step, numb
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const files = process.argv.slice(2);
-  const summaries = files.map((file) => ({ label: file.replace(/^.*\//, ''), ...summarise(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile) }));
+  const summaries = files.map((file) => ({
+    label: file.replace(/^.*\//, ''),
+    ...summarise(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile),
+  }));
   console.log(stepTable(summaries));
 }
 

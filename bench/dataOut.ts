@@ -111,7 +111,9 @@ try {
     }
     const seconds = (Date.now() - started) / 1000;
     clearInterval(sampler);
-    const latest = JSON.parse((await exportsContainer.getBlobClient(`bench/${exportName}/latest.json`).downloadToBuffer()).toString('utf8'));
+    const latest = JSON.parse(
+      (await exportsContainer.getBlobClient(`bench/${exportName}/latest.json`).downloadToBuffer()).toString('utf8'),
+    );
     const outputBytes = await bytesUnder(exportsContainer, `bench/${exportName}/${latest.folder}/`);
     return {
       label,
@@ -134,10 +136,22 @@ try {
   const results = [];
   const full = await call('POST', '/exports', { name: 'full', connectionId: connection.id, kind: 'dataOut', entities: [ENTITY] });
   results.push(await run('full export', full.id, 'full'));
-  const incremental = await call('POST', '/exports', { name: 'incremental', connectionId: connection.id, kind: 'dataOut', entities: [ENTITY], details: { mode: 'incremental' } });
+  const incremental = await call('POST', '/exports', {
+    name: 'incremental',
+    connectionId: connection.id,
+    kind: 'dataOut',
+    entities: [ENTITY],
+    details: { mode: 'incremental' },
+  });
   results.push(await run('incremental export, first (full) run keeping the snapshot', incremental.id, 'incremental'));
   const changeStarted = Date.now();
-  const changes = await changeLakeEntity({ containerClient: lake, entity: ENTITY, updateRate: changeRate, deleteRate: changeRate / 5, inserts: Math.round((profiles * changeRate) / 5) });
+  const changes = await changeLakeEntity({
+    containerClient: lake,
+    entity: ENTITY,
+    updateRate: changeRate,
+    deleteRate: changeRate / 5,
+    inserts: Math.round((profiles * changeRate) / 5),
+  });
   const changeSeconds = (Date.now() - changeStarted) / 1000;
   results.push({
     ...(await run('incremental run after the lake changed', incremental.id, 'incremental')),
@@ -145,7 +159,14 @@ try {
   });
   console.log(
     JSON.stringify(
-      { date: new Date().toISOString(), machine: `${cpus().length} cores, ${Math.round(totalmem() / 1024 ** 3)} GB, Node ${process.version}`, profiles, hostHeapMb: hostHeapMb ?? 'default', setupSeconds, results },
+      {
+        date: new Date().toISOString(),
+        machine: `${cpus().length} cores, ${Math.round(totalmem() / 1024 ** 3)} GB, Node ${process.version}`,
+        profiles,
+        hostHeapMb: hostHeapMb ?? 'default',
+        setupSeconds,
+        results,
+      },
       null,
       2,
     ),

@@ -25,20 +25,65 @@ interface Setup {
 
 const PERSON = { email: 'Email', firstName: 'FirstName', lastName: 'LastName', postalCode: 'PostalCode' };
 const SETUPS: Record<string, Setup> = {
-  'campaign-monitor': { setting: 'CAMPAIGN_MONITOR_API_URL', simulator: {}, connection: { secrets: { apiKey: 'bench-key' } }, details: { listId: 'bench' }, mapping: PERSON, unlimited: { rateLimit: false } },
-  iterable: { setting: 'ITERABLE_API_URL', simulator: {}, connection: { secrets: { apiKey: 'bench-key' } }, details: {}, mapping: PERSON, unlimited: { rateLimit: false } },
-  mailchimp: { setting: 'MAILCHIMP_API_URL', simulator: {}, connection: { secrets: { apiKey: '0123456789abcdef0123456789abcdef-us19' } }, details: { listId: 'bench' }, mapping: PERSON, unlimited: {} },
-  dotdigital: { setting: 'DOTDIGITAL_API_URL', simulator: {}, connection: { secrets: { username: 'apiuser-bench@apiconnector.com', password: 'bench-password' } }, details: { addressBookId: 4242 }, mapping: PERSON, unlimited: { rateLimit: false } },
-  klaviyo: { setting: 'KLAVIYO_API_URL', simulator: {}, connection: { secrets: { apiKey: 'pk_bench' } }, details: { listId: 'OutFlw' }, mapping: { ...PERSON, phone: 'Phone', city: 'City', country: 'Country' }, unlimited: { rateLimit: false } },
+  'campaign-monitor': {
+    setting: 'CAMPAIGN_MONITOR_API_URL',
+    simulator: {},
+    connection: { secrets: { apiKey: 'bench-key' } },
+    details: { listId: 'bench' },
+    mapping: PERSON,
+    unlimited: { rateLimit: false },
+  },
+  iterable: {
+    setting: 'ITERABLE_API_URL',
+    simulator: {},
+    connection: { secrets: { apiKey: 'bench-key' } },
+    details: {},
+    mapping: PERSON,
+    unlimited: { rateLimit: false },
+  },
+  mailchimp: {
+    setting: 'MAILCHIMP_API_URL',
+    simulator: {},
+    connection: { secrets: { apiKey: '0123456789abcdef0123456789abcdef-us19' } },
+    details: { listId: 'bench' },
+    mapping: PERSON,
+    unlimited: {},
+  },
+  dotdigital: {
+    setting: 'DOTDIGITAL_API_URL',
+    simulator: {},
+    connection: { secrets: { username: 'apiuser-bench@apiconnector.com', password: 'bench-password' } },
+    details: { addressBookId: 4242 },
+    mapping: PERSON,
+    unlimited: { rateLimit: false },
+  },
+  klaviyo: {
+    setting: 'KLAVIYO_API_URL',
+    simulator: {},
+    connection: { secrets: { apiKey: 'pk_bench' } },
+    details: { listId: 'OutFlw' },
+    mapping: { ...PERSON, phone: 'Phone', city: 'City', country: 'Country' },
+    unlimited: { rateLimit: false },
+  },
   'google-ads': {
     setting: 'GOOGLE_ADS_API_URL',
     simulator: {},
-    connection: { settings: { customerId: '1234567890' }, secrets: { clientId: 'bench', clientSecret: 'bench', refreshToken: 'bench', developerToken: 'bench' } },
+    connection: {
+      settings: { customerId: '1234567890' },
+      secrets: { clientId: 'bench', clientSecret: 'bench', refreshToken: 'bench', developerToken: 'bench' },
+    },
     details: {},
     mapping: { email: 'Email', phone: 'Phone', firstName: 'FirstName', lastName: 'LastName', country: 'Country', postalCode: 'PostalCode' },
     unlimited: { rateLimit: false },
   },
-  linkedin: { setting: 'LINKEDIN_API_URL', simulator: {}, connection: { settings: { adAccountId: '512345678', sourcePlatform: 'OUTFLOW_BENCH' }, secrets: { accessToken: 'bench-token' } }, details: { audienceType: 'contacts' }, mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName' }, unlimited: { rateLimit: false } },
+  linkedin: {
+    setting: 'LINKEDIN_API_URL',
+    simulator: {},
+    connection: { settings: { adAccountId: '512345678', sourcePlatform: 'OUTFLOW_BENCH' }, secrets: { accessToken: 'bench-token' } },
+    details: { audienceType: 'contacts' },
+    mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName' },
+    unlimited: { rateLimit: false },
+  },
 };
 
 const { values } = parseArgs({
@@ -70,8 +115,11 @@ function peakRssMb(pid: number): number {
 }
 
 const simulatorOptions = { ...setup.simulator, ...(values.rate === 'unlimited' ? setup.unlimited : {}) };
-if (Number.isFinite(rate) && values.rate !== 'documented') simulatorOptions.rateLimit = { requestsPerSecond: rate, burst: Math.max(1, Math.ceil(rate)) };
-const engineRate = Number.isFinite(rate) ? { requestsPerSecond: rate, burst: values.rate === 'documented' ? adapter.limits.burst : Math.max(1, Math.ceil(rate)) } : { requestsPerSecond: 1_000_000, burst: 1_000_000 };
+if (Number.isFinite(rate) && values.rate !== 'documented')
+  simulatorOptions.rateLimit = { requestsPerSecond: rate, burst: Math.max(1, Math.ceil(rate)) };
+const engineRate = Number.isFinite(rate)
+  ? { requestsPerSecond: rate, burst: values.rate === 'documented' ? adapter.limits.burst : Math.max(1, Math.ceil(rate)) }
+  : { requestsPerSecond: 1_000_000, burst: 1_000_000 };
 
 /** Every queue function invocation the host reported ending: how many, how long the longest, how many failed. */
 const invocations = { planRun: 0, sendChunk: 0, longestSendChunkMs: 0, failed: 0, functionTimeouts: 0 };
@@ -108,7 +156,13 @@ const setupSeconds = (Date.now() - setupStarted) / 1000;
 try {
   const call = await adminApi(stack.apiUrl, key);
   const connection = await call('POST', '/connections', { name: 'bench', type, privacyConsent: true, ...setup.connection });
-  const created = await call('POST', '/exports', { name: 'bench', connectionId: connection.id, segments: ['Segment_AllCustomers'], mapping: setup.mapping, details: setup.details });
+  const created = await call('POST', '/exports', {
+    name: 'bench',
+    connectionId: connection.id,
+    segments: ['Segment_AllCustomers'],
+    mapping: setup.mapping,
+    details: setup.details,
+  });
   // What the plan predicts for the run, to stand beside what it takes.
   const plan = await call('POST', `/exports/${created.id}/plan`);
   const started = Date.now();
@@ -116,28 +170,39 @@ try {
   let run: any;
   for (;;) {
     // A status read that loses its connection (a loaded machine) is read again, not fatal.
-    run = await call('GET', `/exports/${created.id}/runs/${runId}`).catch((error: Error) => (/fetch failed/.test(error.message) ? { status: 'unread' } : Promise.reject(error)));
+    run = await call('GET', `/exports/${created.id}/runs/${runId}`).catch((error: Error) =>
+      /fetch failed/.test(error.message) ? { status: 'unread' } : Promise.reject(error),
+    );
     if (['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'].includes(run.status)) break;
     if (Date.now() - started > 60 * 60_000) throw new Error('run did not finish within an hour');
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   const wallSeconds = (Date.now() - started) / 1000;
-  const counters = ((stack.simulators.find((simulator) => simulator.setting === setup.setting)?.instance as any)?.state?.counters ?? {}) as Record<string, unknown>;
+  const counters = ((stack.simulators.find((simulator) => simulator.setting === setup.setting)?.instance as any)?.state?.counters ??
+    {}) as Record<string, unknown>;
   const calls = Math.ceil(profiles / adapter.batchSize);
   console.log(
     JSON.stringify(
       {
         date: new Date().toISOString(),
-        machine: `${cpus().length} cores, Node ${process.version}, load ${loadavg().map((load) => load.toFixed(1)).join('/')}`,
+        machine: `${cpus().length} cores, Node ${process.version}, load ${loadavg()
+          .map((load) => load.toFixed(1))
+          .join('/')}`,
         destination: type,
         profiles,
         rate: Number.isFinite(rate) ? `${rate} requests/s${values.rate === 'documented' ? ' (documented)' : ''}` : 'unlimited',
         setupSeconds,
         wallSeconds,
         membersPerSecond: Math.round(profiles / wallSeconds),
-        plan: { calls: plan.calls, predictedSeconds: plan.predictedSeconds, predictedOverWall: Number((plan.predictedSeconds / wallSeconds).toFixed(3)) },
+        plan: {
+          calls: plan.calls,
+          predictedSeconds: plan.predictedSeconds,
+          predictedOverWall: Number((plan.predictedSeconds / wallSeconds).toFixed(3)),
+        },
         floorSeconds: Number.isFinite(rate) ? Math.max(0, (calls - engineRate.burst) / rate) : null,
-        ...(Number.isFinite(rate) ? { wallOverFloor: Number((wallSeconds / Math.max(1, (calls - engineRate.burst) / rate)).toFixed(3)) } : {}),
+        ...(Number.isFinite(rate)
+          ? { wallOverFloor: Number((wallSeconds / Math.max(1, (calls - engineRate.burst) / rate)).toFixed(3)) }
+          : {}),
         functionTimeout: values['function-timeout'] ?? 'host.json',
         hostInstances: Number(values.instances ?? 1),
         invocations,
@@ -157,20 +222,30 @@ try {
     const next = await call('POST', `/exports/${created.id}/runs`);
     let view: any;
     for (;;) {
-      view = await call('GET', `/exports/${created.id}/runs/${next.runId}`).catch((error: Error) => (/fetch failed/.test(error.message) ? { status: 'unread' } : Promise.reject(error)));
+      view = await call('GET', `/exports/${created.id}/runs/${next.runId}`).catch((error: Error) =>
+        /fetch failed/.test(error.message) ? { status: 'unread' } : Promise.reject(error),
+      );
       if (['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'].includes(view.status)) break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     const wall = (Date.now() - startedAgain) / 1000;
-    const after = ((stack.simulators.find((simulator) => simulator.setting === setup.setting)?.instance as any)?.state?.counters ?? {}) as Record<string, number>;
+    const after = ((stack.simulators.find((simulator) => simulator.setting === setup.setting)?.instance as any)?.state?.counters ??
+      {}) as Record<string, number>;
     console.log(
       JSON.stringify({
         run: repeat,
         status: view.status,
         wallSeconds: wall,
-        plan: { calls: again.calls, predictedSeconds: again.predictedSeconds, calibration: again.basis?.calibration, predictedOverWall: Number((again.predictedSeconds / wall).toFixed(3)) },
+        plan: {
+          calls: again.calls,
+          predictedSeconds: again.predictedSeconds,
+          calibration: again.basis?.calibration,
+          predictedOverWall: Number((again.predictedSeconds / wall).toFixed(3)),
+        },
         vendorRequests: Number(after.requests ?? 0) - before,
-        load: loadavg().map((load) => load.toFixed(1)).join('/'),
+        load: loadavg()
+          .map((load) => load.toFixed(1))
+          .join('/'),
       }),
     );
   }

@@ -43,7 +43,10 @@ export async function changeLakeEntity(options: LakeChangeOptions): Promise<Lake
   const model = await readModel(containerClient);
   const entity = model.entities.find((candidate) => candidate.name === options.entity);
   if (!entity) throw new Error(`No entity ${options.entity} in the lake`);
-  const changed = Math.max(0, entity.attributes.findIndex((attribute) => attribute.name === (options.changedAttribute ?? 'City')));
+  const changed = Math.max(
+    0,
+    entity.attributes.findIndex((attribute) => attribute.name === (options.changedAttribute ?? 'City')),
+  );
   const emailColumn = options.emailAttribute ? entity.attributes.findIndex((attribute) => attribute.name === options.emailAttribute) : -1;
   const prefix = `g${new Date().toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}/${entity.name}/`;
   const changes: LakeChanges = { updated: new Set(), deleted: new Set(), inserted: new Set(), rows: 0 };
@@ -55,7 +58,10 @@ export async function changeLakeEntity(options: LakeChangeOptions): Promise<Lake
     const name = `part-${String(number).padStart(5, '0')}`;
     const target = containerClient.getBlockBlobClient(`${prefix}${name}.csv`);
     const writer = new CsvPartitionWriter(target, {});
-    for await (const record of readRecords(containerClient, blob.blobName, 0, blob.size, { delimiter: blob.format.delimiter, columnHeaders: blob.format.columnHeaders })) {
+    for await (const record of readRecords(containerClient, blob.blobName, 0, blob.size, {
+      delimiter: blob.format.delimiter,
+      columnHeaders: blob.format.columnHeaders,
+    })) {
       const at = fraction(seed, index++);
       const key = record.values[0]!;
       template ??= record.values;
@@ -99,8 +105,17 @@ export async function changeLakeEntity(options: LakeChangeOptions): Promise<Lake
             ...candidate,
             // A segment entity's member count follows its rows too.
             annotations: (candidate.annotations ?? []).some((item) => item.name === ANNOTATIONS.memberCount)
-              ? [...(candidate.annotations ?? []).filter((item) => item.name !== ANNOTATIONS.rowCount && item.name !== ANNOTATIONS.memberCount), { name: ANNOTATIONS.rowCount, value: String(changes.rows) }, { name: ANNOTATIONS.memberCount, value: String(changes.rows) }]
-              : [...(candidate.annotations ?? []).filter((item) => item.name !== ANNOTATIONS.rowCount), { name: ANNOTATIONS.rowCount, value: String(changes.rows) }],
+              ? [
+                  ...(candidate.annotations ?? []).filter(
+                    (item) => item.name !== ANNOTATIONS.rowCount && item.name !== ANNOTATIONS.memberCount,
+                  ),
+                  { name: ANNOTATIONS.rowCount, value: String(changes.rows) },
+                  { name: ANNOTATIONS.memberCount, value: String(changes.rows) },
+                ]
+              : [
+                  ...(candidate.annotations ?? []).filter((item) => item.name !== ANNOTATIONS.rowCount),
+                  { name: ANNOTATIONS.rowCount, value: String(changes.rows) },
+                ],
             partitions: partitions.map((partition, number) => ({
               ...candidate.partitions[number],
               name: partition.name,
@@ -112,6 +127,8 @@ export async function changeLakeEntity(options: LakeChangeOptions): Promise<Lake
     ),
   };
   const text = JSON.stringify(next, null, 2);
-  await containerClient.getBlockBlobClient(MODEL_BLOB).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json; charset=utf-8' } });
+  await containerClient
+    .getBlockBlobClient(MODEL_BLOB)
+    .upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json; charset=utf-8' } });
   return changes;
 }

@@ -18,7 +18,20 @@ const { values } = parseArgs({ options: { exports: { type: 'string', default: '1
 const EXPORTS = Number(values.exports);
 const REQUESTS = Number(values.requests);
 
-const WORDS = ['Newsletter', 'Winback', 'Loyalty', 'VIP', 'Nordic', 'Spring sale', 'Churn risk', 'Onboarding', 'Birthday', 'Abandoned cart', 'Webinar', 'Partners'];
+const WORDS = [
+  'Newsletter',
+  'Winback',
+  'Loyalty',
+  'VIP',
+  'Nordic',
+  'Spring sale',
+  'Churn risk',
+  'Onboarding',
+  'Birthday',
+  'Abandoned cart',
+  'Webinar',
+  'Partners',
+];
 const QUERIES = [
   'search=loyalty&sort=name&order=asc',
   'search=nordic&sort=connectionName&order=desc',
@@ -91,7 +104,10 @@ try {
           mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName' },
           details: { listId: `list-${index}` },
           entities: [],
-          schedule: index % 4 ? { active: true, mode: 'systemRefresh' } : { active: false, mode: 'custom', recurrence: { frequency: 'daily', interval: 1, time: '06:00', timeZone: 'Europe/Oslo' } },
+          schedule:
+            index % 4
+              ? { active: true, mode: 'systemRefresh' }
+              : { active: false, mode: 'custom', recurrence: { frequency: 'daily', interval: 1, time: '06:00', timeZone: 'Europe/Oslo' } },
           createdAt: at,
           createdBy: { id: 'bench', name: 'Bench' },
           updatedAt: at,
@@ -118,8 +134,22 @@ try {
   }
 
   // Through the host, over HTTP, as a contributor (permissions per export).
-  const token = await signDevToken({ key: signingKey, role: 'contributor', sub: 'bench', name: 'Bench', issuer: 'outflow-local', audience: 'outflow-api' });
-  const adminToken = await signDevToken({ key: signingKey, role: 'admin', sub: 'bench-admin', name: 'Bench admin', issuer: 'outflow-local', audience: 'outflow-api' });
+  const token = await signDevToken({
+    key: signingKey,
+    role: 'contributor',
+    sub: 'bench',
+    name: 'Bench',
+    issuer: 'outflow-local',
+    audience: 'outflow-api',
+  });
+  const adminToken = await signDevToken({
+    key: signingKey,
+    role: 'admin',
+    sub: 'bench-admin',
+    name: 'Bench admin',
+    issuer: 'outflow-local',
+    audience: 'outflow-api',
+  });
   const get = async (query: string) => {
     const started = performance.now();
     const response = await fetch(`${stack.apiUrl}/exports?${query}`, { headers: { authorization: `Bearer ${token}` } });
@@ -140,7 +170,11 @@ try {
   const afterWrite: number[] = [];
   const ids = (await get('search=loyalty&top=50')).body.items;
   for (const item of ids.slice(0, 30)) {
-    const patched = await fetch(`${stack.apiUrl}/exports/${item.id}`, { method: 'PATCH', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: `Loyalty renamed ${item.id.slice(0, 8)}` }) });
+    const patched = await fetch(`${stack.apiUrl}/exports/${item.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: `Loyalty renamed ${item.id.slice(0, 8)}` }),
+    });
     if (patched.status !== 200) throw new Error(`PATCH answered ${patched.status}: ${await patched.text()}`);
     const { ms, body } = await get('search=renamed&sort=name');
     if (!body.items.some((candidate) => candidate.id === item.id)) throw new Error('the list did not show the write just made');
@@ -154,7 +188,11 @@ try {
   console.log(summary('GET /api/exports sort, page of 1000 (HTTP, host)', pageOf1000));
   console.log(summary('GET /api/exports right after a PATCH (changed rows read)', afterWrite));
   console.log(`(queries: ${searchAndSort.join(' | ')})`);
-  console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg().map((value) => value.toFixed(1)).join(' ')}, ${new Date().toISOString()}`);
+  console.log(
+    `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg()
+      .map((value) => value.toFixed(1))
+      .join(' ')}, ${new Date().toISOString()}`,
+  );
 } finally {
   await stack.stop();
   rmSync(dataDir, { recursive: true, force: true });

@@ -53,7 +53,10 @@ function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   }
 }
 
-const load = () => loadavg().map((value) => value.toFixed(1)).join('/');
+const load = () =>
+  loadavg()
+    .map((value) => value.toFixed(1))
+    .join('/');
 
 const dataDir = values['data-dir'] ?? mkdtempSync(join(tmpdir(), 'outflow-pipeline-cost-'));
 const profileDir = values['cpu-prof'];
@@ -77,12 +80,32 @@ const stack = await startStack({
 const setupSeconds = (Date.now() - setupStarted) / 1000;
 const simulator = stack.simulators.find((candidate) => candidate.setting === 'CAMPAIGN_MONITOR_API_URL')!;
 
-async function runFloor(): Promise<{ members: number; posts: number; failedPosts: number; seconds: number; cpuSeconds: number; peakRssMb: number; load: string }> {
+async function runFloor(): Promise<{
+  members: number;
+  posts: number;
+  failedPosts: number;
+  seconds: number;
+  cpuSeconds: number;
+  peakRssMb: number;
+  load: string;
+}> {
   const loadBefore = load();
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'bareFloor.js'), '--api-url', simulator.url, '--mapping', JSON.stringify(MAPPING), '--in-flight', values['in-flight']!], {
-    env: { ...process.env, AzureWebJobsStorage: stack.settings.AzureWebJobsStorage },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      join(import.meta.dirname, 'bareFloor.js'),
+      '--api-url',
+      simulator.url,
+      '--mapping',
+      JSON.stringify(MAPPING),
+      '--in-flight',
+      values['in-flight']!,
+    ],
+    {
+      env: { ...process.env, AzureWebJobsStorage: stack.settings.AzureWebJobsStorage },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (data: Buffer) => (output += data.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -94,8 +117,19 @@ try {
   const floor = values['skip-floor'] ? undefined : await runFloor();
 
   const call = await adminApi(stack.apiUrl, key);
-  const connection = await call('POST', '/connections', { name: 'bench', type: 'campaign-monitor', privacyConsent: true, secrets: { apiKey: 'bench-key' } });
-  const created = await call('POST', '/exports', { name: 'bench', connectionId: connection.id, segments: ['Segment_AllCustomers'], mapping: MAPPING, details: { listId: 'bench' } });
+  const connection = await call('POST', '/connections', {
+    name: 'bench',
+    type: 'campaign-monitor',
+    privacyConsent: true,
+    secrets: { apiKey: 'bench-key' },
+  });
+  const created = await call('POST', '/exports', {
+    name: 'bench',
+    connectionId: connection.id,
+    segments: ['Segment_AllCustomers'],
+    mapping: MAPPING,
+    details: { listId: 'bench' },
+  });
   const instancePids = (await stack.hostInstances()).map((instance) => instance.pid!).filter(Boolean);
   const hostPids = [stack.host.pid!, ...instancePids];
   const cpuBefore = hostPids.map(cpuSeconds);
@@ -105,7 +139,9 @@ try {
   let run: any;
   let peakRssKb = 0;
   for (;;) {
-    run = await call('GET', `/exports/${created.id}/runs/${runId}`).catch((error: Error) => (/fetch failed/.test(error.message) ? { status: 'unread' } : Promise.reject(error)));
+    run = await call('GET', `/exports/${created.id}/runs/${runId}`).catch((error: Error) =>
+      /fetch failed/.test(error.message) ? { status: 'unread' } : Promise.reject(error),
+    );
     for (const pid of instancePids) peakRssKb = Math.max(peakRssKb, statusKb(pid, 'VmRSS'));
     if (['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'].includes(run.status)) break;
     if (Date.now() - started > 60 * 60_000) throw new Error('run did not finish within an hour');
@@ -132,7 +168,9 @@ try {
           profiled: !!profileDir,
           hostCpuSeconds: Number(hostCpuSeconds.toFixed(2)),
           hostCpuSecondsPer1M: Number(((hostCpuSeconds * 1_000_000) / profiles).toFixed(2)),
-          hostCpuByProcess: Object.fromEntries(hostPids.map((pid, index) => [index === 0 ? `supervisor ${pid}` : `instance ${pid}`, Number(hostCpu[index]!.toFixed(2))])),
+          hostCpuByProcess: Object.fromEntries(
+            hostPids.map((pid, index) => [index === 0 ? `supervisor ${pid}` : `instance ${pid}`, Number(hostCpu[index]!.toFixed(2))]),
+          ),
           instancePeakRssMb: Math.round(Math.max(peakRssKb, ...instancePids.map((pid) => statusKb(pid, 'VmHWM'))) / 1024),
           supervisorPeakRssMb: Math.round(statusKb(stack.host.pid!, 'VmHWM') / 1024),
         },

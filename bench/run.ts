@@ -46,7 +46,12 @@ if (values.destinations) {
 }
 
 if (values['audience-sync']) {
-  runs.splice(0, runs.length, ['audienceSync.js', ['--profiles', '1000000', '--rate', 'documented']], ['audienceSync.js', ['--profiles', '1000000', '--rate', 'unlimited']]);
+  runs.splice(
+    0,
+    runs.length,
+    ['audienceSync.js', ['--profiles', '1000000', '--rate', 'documented']],
+    ['audienceSync.js', ['--profiles', '1000000', '--rate', 'unlimited']],
+  );
 }
 if (values['pipeline-cost']) runs.splice(0, runs.length, ...pipelineCost);
 

@@ -60,7 +60,9 @@ try {
       `peak RSS ${report.peakRssMiB} MiB (sampled), maxRSS ${report.maxRssMiB} MiB`,
   );
   for (const entity of result.entities) {
-    console.log(`  ${entity.name.padEnd(30)} ${String(entity.rows).padStart(9)} rows ${mib(entity.bytes).padStart(5)} MiB ${entity.partitions.length} partition(s)`);
+    console.log(
+      `  ${entity.name.padEnd(30)} ${String(entity.rows).padStart(9)} rows ${mib(entity.bytes).padStart(5)} MiB ${entity.partitions.length} partition(s)`,
+    );
   }
   console.log(JSON.stringify(report));
 } finally {

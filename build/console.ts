@@ -33,7 +33,10 @@ const result = await build({
   logLevel: 'warning',
 });
 
-const outputs = Object.entries(result.metafile.outputs).map(([path, output]) => ({ path: relative(out, join(root, path)).split('\\').join('/'), output }));
+const outputs = Object.entries(result.metafile.outputs).map(([path, output]) => ({
+  path: relative(out, join(root, path)).split('\\').join('/'),
+  output,
+}));
 const script = outputs.find(({ output }) => output.entryPoint?.endsWith('main.ts'));
 const styles = outputs.find(({ path }) => path.endsWith('.css'));
 if (!script || !styles) throw new Error('The console build made no script or no stylesheet.');
@@ -44,6 +47,11 @@ const page = readFileSync(join(source, 'index.html'), 'utf8')
 writeFileSync(join(out, 'index.html'), page);
 
 // What a first visit loads (the entry and the chunks it imports statically), for the README's budget.
-const firstLoad = [script.path, ...(script.output.imports ?? []).filter((entry) => entry.kind === 'import-statement').map((entry) => relative(out, join(root, entry.path)).split('\\').join('/'))];
+const firstLoad = [
+  script.path,
+  ...(script.output.imports ?? [])
+    .filter((entry) => entry.kind === 'import-statement')
+    .map((entry) => relative(out, join(root, entry.path)).split('\\').join('/')),
+];
 const sizes = Object.fromEntries(outputs.map(({ path, output }) => [path, output.bytes]));
 writeFileSync(join(out, 'manifest.json'), JSON.stringify({ script: script.path, styles: styles.path, firstLoad, sizes }, null, 2));

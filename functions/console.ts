@@ -18,9 +18,14 @@ defineRoute({
   name: 'consoleSignIn',
   method: 'POST',
   route: 'console/sign-in',
-  summary: 'Local stack only: trade the one-time code of the console link npm start prints for an admin development token (once). 404 where the code is not configured.',
+  summary:
+    'Local stack only: trade the one-time code of the console link npm start prints for an admin development token (once). 404 where the code is not configured.',
   roles: 'anonymous',
   body: z.strictObject({ code: z.string().min(16, 'the code from the console link').max(200) }),
-  response: { status: 200, schema: z.object({ token: z.string(), expiresIn: z.number().int() }), description: 'A development token for the console' },
+  response: {
+    status: 200,
+    schema: z.object({ token: z.string(), expiresIn: z.number().int() }),
+    description: 'A development token for the console',
+  },
   handle: async ({ body }) => json(200, await exchangeSignInCode(body.code), { 'cache-control': 'no-store' }),
 });

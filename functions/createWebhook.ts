@@ -12,6 +12,10 @@ defineRoute({
   response: { status: 201, schema: webhookWithSecretView, description: 'The webhook and its signing secret (shown once)' },
   handle: async ({ principal, body }) => {
     const { webhook, secret } = await createWebhook(principal, body);
-    return json(201, { ...toWebhookView(webhook), secret }, { location: `/api/webhooks/${webhook.id}`, etag: webhook.etag, 'cache-control': 'no-store' });
+    return json(
+      201,
+      { ...toWebhookView(webhook), secret },
+      { location: `/api/webhooks/${webhook.id}`, etag: webhook.etag, 'cache-control': 'no-store' },
+    );
   },
 });

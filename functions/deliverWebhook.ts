@@ -13,11 +13,19 @@ app.storageQueue('deliverWebhook', {
   connection: 'AzureWebJobsStorage',
   handler: async (message, context) => {
     const parsed = deliveryMessage.safeParse(message);
-    if (!parsed.success) return createLogger(context).error('Ignoring a malformed webhook delivery message.', { problem: parsed.error.message });
+    if (!parsed.success)
+      return createLogger(context).error('Ignoring a malformed webhook delivery message.', { problem: parsed.error.message });
     const { result, delivery } = await deliverWebhook(parsed.data);
     if (result === 'skipped') return;
     // The URL is not logged (it may carry a token in its path); ids, status and attempts only.
-    const fields = { webhookId: parsed.data.webhookId, deliveryId: parsed.data.deliveryId, result, attempts: delivery?.attempts, responseStatus: delivery?.responseStatus, nextAttemptAt: delivery?.nextAttemptAt };
+    const fields = {
+      webhookId: parsed.data.webhookId,
+      deliveryId: parsed.data.deliveryId,
+      result,
+      attempts: delivery?.attempts,
+      responseStatus: delivery?.responseStatus,
+      nextAttemptAt: delivery?.nextAttemptAt,
+    };
     if (result === 'succeeded') createLogger(context).info('Webhook delivered', fields);
     else createLogger(context).warn(`Webhook delivery ${result}`, { ...fields, error: delivery?.error });
   },

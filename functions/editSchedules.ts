@@ -8,7 +8,8 @@ defineRoute({
   name: 'editSchedules',
   method: 'POST',
   route: 'exports/schedules',
-  summary: 'Bulk schedule edit: keep (switch the selected exports on or off) or override (one new schedule for all). All or nothing; 422 lists each export that is not allowed.',
+  summary:
+    'Bulk schedule edit: keep (switch the selected exports on or off) or override (one new schedule for all). All or nothing; 422 lists each export that is not allowed.',
   roles: ['admin', 'contributor'],
   body: editSchedulesBody,
   response: { status: 200, schema: z.object({ items: z.array(exportView) }), description: 'The changed exports' },

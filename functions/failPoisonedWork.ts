@@ -14,7 +14,8 @@ app.storageQueue('failPoisonedChunk', {
   connection: 'AzureWebJobsStorage',
   handler: async (message, context) => {
     const parsed = chunkMessage.safeParse(message);
-    if (!parsed.success) return createLogger(context).error('Unreadable poison message; dropped.', { queue: `${QUEUES.exportChunks}-poison` });
+    if (!parsed.success)
+      return createLogger(context).error('Unreadable poison message; dropped.', { queue: `${QUEUES.exportChunks}-poison` });
     const { runId, exportId, chunkId } = parsed.data;
     await failPoisonedChunk(parsed.data);
     createLogger(context, { runId, exportId, chunkId }).warn('The chunk failed repeatedly and was marked failed.');
@@ -26,7 +27,8 @@ app.storageQueue('failPoisonedPlan', {
   connection: 'AzureWebJobsStorage',
   handler: async (message, context) => {
     const parsed = planMessage.safeParse(message);
-    if (!parsed.success) return createLogger(context).error('Unreadable poison message; dropped.', { queue: `${QUEUES.exportRuns}-poison` });
+    if (!parsed.success)
+      return createLogger(context).error('Unreadable poison message; dropped.', { queue: `${QUEUES.exportRuns}-poison` });
     const { runId, exportId } = parsed.data;
     await failPoisonedPlan(parsed.data);
     createLogger(context, { runId, exportId }).warn('Planning failed repeatedly; the run was marked failed.');

@@ -12,7 +12,7 @@ defineRoute({
   name: 'listEntities',
   method: 'GET',
   route: 'entities',
-  summary: 'The lake\'s entities with their attributes (what data-out exports can send).',
+  summary: "The lake's entities with their attributes (what data-out exports can send).",
   roles: ['admin', 'contributor', 'viewer', 'system'],
   response: { status: 200, schema: z.array(entitySummary), description: 'Entities' },
   handle: async () => json(200, entitiesOf(await loadLakeModel())),

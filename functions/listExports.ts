@@ -11,6 +11,10 @@ defineRoute({
   summary: 'Exports with connection name and type, status, schedule, last refresh and your permissions; search, sort, pages.',
   roles: ['admin', 'contributor', 'viewer'],
   query: listExportsQuery,
-  response: { status: 200, schema: z.object({ items: z.array(exportView), continuationToken: z.string().optional() }), description: 'A page of exports' },
+  response: {
+    status: 200,
+    schema: z.object({ items: z.array(exportView), continuationToken: z.string().optional() }),
+    description: 'A page of exports',
+  },
   handle: async ({ principal, query }) => json(200, queryExports(await listExportViews(principal), query)),
 });

@@ -17,10 +17,17 @@ defineRoute({
   summary: 'Refresh processes reported by the upstream, newest first.',
   roles: ['admin', 'contributor', 'viewer', 'system'],
   query: listRefreshesQuery,
-  response: { status: 200, schema: z.object({ items: z.array(refreshView), continuationToken: z.string().optional() }), description: 'A page of refreshes' },
+  response: {
+    status: 200,
+    schema: z.object({ items: z.array(refreshView), continuationToken: z.string().optional() }),
+    description: 'A page of refreshes',
+  },
   handle: async ({ query }) => {
     const { refreshes, continuationToken } = await listRefreshPage(query);
     const now = new Date();
-    return json(200, { items: refreshes.map((refresh) => toRefreshView(refresh, now)), ...(continuationToken ? { continuationToken } : {}) });
+    return json(200, {
+      items: refreshes.map((refresh) => toRefreshView(refresh, now)),
+      ...(continuationToken ? { continuationToken } : {}),
+    });
   },
 });

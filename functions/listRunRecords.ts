@@ -25,13 +25,17 @@ defineRoute({
       items: z.array(
         z.object({
           email: z.string(),
-          key: z.string().describe("The profile's key (the entity's primary key, e.g. CustomerId); '' for records stored before keys were kept"),
+          key: z
+            .string()
+            .describe("The profile's key (the entity's primary key, e.g. CustomerId); '' for records stored before keys were kept"),
           status: z.string(),
           category: z.string(),
           code: z.string(),
           message: z.string(),
           segmentId: z.string(),
-          operation: z.enum(['send', 'remove']).describe('What failed: sending the member, or removing it from the list (delivery.removals)'),
+          operation: z
+            .enum(['send', 'remove'])
+            .describe('What failed: sending the member, or removing it from the list (delivery.removals)'),
           partition: z.string().describe("The source row's lake partition (blob name); '' when not known"),
           position: z.number().nullable().describe("The source row's byte offset in its partition; null when not known"),
         }),
@@ -39,14 +43,32 @@ defineRoute({
       continuationToken: z.string().optional(),
     }),
     description: 'A page of failed and skipped records (or text/csv)',
-    alternatives: { 'text/csv': z.string().describe('With Accept: text/csv: the same page as CSV with a header row; the next page\'s token is in the x-continuation-token header.') },
+    alternatives: {
+      'text/csv': z
+        .string()
+        .describe(
+          "With Accept: text/csv: the same page as CSV with a header row; the next page's token is in the x-continuation-token header.",
+        ),
+    },
   },
   handle: async ({ params, query, request }) => {
     await getRun(params.id, params.runId);
-    const page = await listRecordOutcomes(params.runId, { status: query.status, top: query.top, continuationToken: query.continuationToken });
+    const page = await listRecordOutcomes(params.runId, {
+      status: query.status,
+      top: query.top,
+      continuationToken: query.continuationToken,
+    });
     const next: Record<string, string> = page.continuationToken ? { 'x-continuation-token': page.continuationToken } : {};
     if ((request.headers.get('accept') ?? '').includes('text/csv')) {
-      return { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="run-${params.runId}-records.csv"`, ...next }, body: recordsAsCsv(page.records) };
+      return {
+        status: 200,
+        headers: {
+          'content-type': 'text/csv; charset=utf-8',
+          'content-disposition': `attachment; filename="run-${params.runId}-records.csv"`,
+          ...next,
+        },
+        body: recordsAsCsv(page.records),
+      };
     }
     return json(200, { items: page.records, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) });
   },

@@ -19,6 +19,9 @@ defineRoute({
   handle: async ({ params, query }) => {
     await getExport(params.id);
     const page = await listRuns(params.id, query.top, query.continuationToken);
-    return json(200, { items: await Promise.all(page.runs.map(toRunView)), ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) });
+    return json(200, {
+      items: await Promise.all(page.runs.map(toRunView)),
+      ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
+    });
   },
 });

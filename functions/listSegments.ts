@@ -7,7 +7,7 @@ defineRoute({
   name: 'listSegments',
   method: 'GET',
   route: 'segments',
-  summary: 'Segments of the lake; with connectionId, each one\'s eligibility for that destination.',
+  summary: "Segments of the lake; with connectionId, each one's eligibility for that destination.",
   roles: ['admin', 'contributor', 'viewer', 'system'],
   query: z.strictObject({ connectionId: connectionId.optional() }),
   response: {
@@ -18,7 +18,7 @@ defineRoute({
         name: z.string(),
         type: z.enum(['Profile', 'Contact', 'Account']),
         memberCount: z.number().int(),
-        eligible: z.boolean().optional().describe('With connectionId: whether the connection\'s destination takes this segment'),
+        eligible: z.boolean().optional().describe("With connectionId: whether the connection's destination takes this segment"),
         reason: z.string().optional().describe('Why it is not eligible'),
         warning: z.string().optional().describe('E.g. more members than the destination or connection takes per export'),
       }),

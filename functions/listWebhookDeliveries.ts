@@ -7,7 +7,7 @@ defineRoute({
   name: 'listWebhookDeliveries',
   method: 'GET',
   route: 'webhooks/{id}/deliveries',
-  summary: 'The webhook\'s delivery log, newest first (admins): status, attempts, last answer (an excerpt), next try.',
+  summary: "The webhook's delivery log, newest first (admins): status, attempts, last answer (an excerpt), next try.",
   roles: ['admin'],
   params: z.object({ id: webhookId }),
   query: z.strictObject({ top: z.coerce.number().int().min(1).max(500).default(50) }),

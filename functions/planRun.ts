@@ -5,7 +5,11 @@ import { planRun } from '../shared/runs/planRun.js';
 import './runWorkers.js';
 import { createLogger } from '../shared/observability/log.js';
 
-const planRunMessage = z.object({ exportId: z.string().min(1), runId: z.string().min(1), secretsUnavailableSince: z.number().int().nonnegative().optional() });
+const planRunMessage = z.object({
+  exportId: z.string().min(1),
+  runId: z.string().min(1),
+  secretsUnavailableSince: z.number().int().nonnegative().optional(),
+});
 
 app.storageQueue('planRun', {
   queueName: QUEUES.exportRuns,

@@ -12,7 +12,8 @@ app.storageQueue('raiseWebhookEvents', {
   connection: 'AzureWebJobsStorage',
   handler: async (message, context) => {
     const parsed = runEnded.safeParse(message);
-    if (!parsed.success) return createLogger(context).error('Ignoring a malformed webhook event message.', { problem: parsed.error.message });
+    if (!parsed.success)
+      return createLogger(context).error('Ignoring a malformed webhook event message.', { problem: parsed.error.message });
     const { deliveries } = await raiseRunEndedEvents(parsed.data);
     if (deliveries) createLogger(context, parsed.data).info('Webhook events raised', { deliveries });
   },

@@ -8,7 +8,11 @@ app.timer('recoverRuns', {
   handler: async (_timer, context) => {
     const log = createLogger(context);
     const { actions, errors } = await recoverRuns();
-    for (const action of actions) log.with({ runId: action.runId, exportId: action.exportId }).warn(`Run recovered: ${action.action}`, { action: action.action, detail: action.detail });
-    for (const error of errors) log.with({ exportId: error.exportId }).warn('Run not checked; retried next minute.', { error: error.message });
+    for (const action of actions)
+      log
+        .with({ runId: action.runId, exportId: action.exportId })
+        .warn(`Run recovered: ${action.action}`, { action: action.action, detail: action.detail });
+    for (const error of errors)
+      log.with({ exportId: error.exportId }).warn('Run not checked; retried next minute.', { error: error.message });
   },
 });

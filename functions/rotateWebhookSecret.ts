@@ -7,7 +7,7 @@ defineRoute({
   name: 'rotateWebhookSecret',
   method: 'POST',
   route: 'webhooks/{id}/rotate-secret',
-  summary: 'Replace the webhook\'s signing secret (admins); the new one is in the answer, shown this once. Honours If-Match.',
+  summary: "Replace the webhook's signing secret (admins); the new one is in the answer, shown this once. Honours If-Match.",
   roles: ['admin'],
   params: z.object({ id: webhookId }),
   response: { status: 200, schema: webhookWithSecretView, description: 'The webhook and its new signing secret (shown once)' },

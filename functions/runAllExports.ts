@@ -11,7 +11,8 @@ defineRoute({
   name: 'runAllExports',
   method: 'POST',
   route: 'exports/run-all',
-  summary: 'Run every export whose schedule is active; inactive ones are left out. Lists the runs started and the exports not started, with reasons.',
+  summary:
+    'Run every export whose schedule is active; inactive ones are left out. Lists the runs started and the exports not started, with reasons.',
   roles: ['admin', 'contributor'],
   response: { status: 202, schema: runAllResult, description: 'Runs started and exports not started' },
   handle: async ({ principal }) => json(202, await runAllExports(principal)),

@@ -5,7 +5,11 @@ import { runChunk } from '../shared/runs/runChunk.js';
 import './runWorkers.js';
 import { createLogger } from '../shared/observability/log.js';
 
-const chunkMessage = z.object({ exportId: z.string().min(1), runId: z.string().min(1), chunkId: z.string().min(1), secretsUnavailableSince: z.number().int().nonnegative().optional(),
+const chunkMessage = z.object({
+  exportId: z.string().min(1),
+  runId: z.string().min(1),
+  chunkId: z.string().min(1),
+  secretsUnavailableSince: z.number().int().nonnegative().optional(),
   retries: z.object({ failures: z.number().int().nonnegative(), rateLimited: z.number().int().nonnegative() }).optional(),
 });
 

@@ -8,7 +8,7 @@ defineRoute({
   name: 'setExportSchedule',
   method: 'PUT',
   route: 'exports/{id}/schedule',
-  summary: 'Replace one export\'s schedule (systemRefresh or a custom recurrence; active false = manual only). Honours If-Match.',
+  summary: "Replace one export's schedule (systemRefresh or a custom recurrence; active false = manual only). Honours If-Match.",
   roles: ['admin', 'contributor'],
   params: z.object({ id: exportId }),
   body: schedule,

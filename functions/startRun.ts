@@ -11,8 +11,17 @@ import { clearFullResyncRequest, requestFullResync } from '../shared/dataOut/wor
 /** The body is optional: {fullResync: true} sends everyone again; {retryOf: runId} sends only that run's retryable failures. */
 const runOptions = z
   .strictObject({
-    fullResync: z.boolean().default(false).describe('Send every member again and rebuild the changes snapshot (segment exports); write every row (incremental data-out exports).'),
-    retryOf: runId.optional().describe("Send again only the records this run of the export failed for a retryable reason (vendor 5xx, timeouts, throttling, outage), with the lake's current values."),
+    fullResync: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Send every member again and rebuild the changes snapshot (segment exports); write every row (incremental data-out exports).',
+      ),
+    retryOf: runId
+      .optional()
+      .describe(
+        "Send again only the records this run of the export failed for a retryable reason (vendor 5xx, timeouts, throttling, outage), with the lake's current values.",
+      ),
   })
   .refine((options) => !(options.fullResync && options.retryOf), { message: 'ask for fullResync or retryOf, not both', path: ['retryOf'] });
 
@@ -21,7 +30,7 @@ defineRoute({
   method: 'POST',
   route: 'exports/{id}/runs',
   summary:
-    'Run the export now. Optional body {fullResync: true} (everyone sent again, snapshot rebuilt) or {retryOf: runId} (only that run\'s retryable failures; trigger retry). 409 with activeRunId if a run is in progress.',
+    "Run the export now. Optional body {fullResync: true} (everyone sent again, snapshot rebuilt) or {retryOf: runId} (only that run's retryable failures; trigger retry). 409 with activeRunId if a run is in progress.",
   roles: ['admin', 'contributor'],
   params: z.object({ id: exportId }),
   body: runOptions,

@@ -9,9 +9,13 @@ app.timer('sweepSchedules', {
     const summary = await sweepSchedules(new Date());
     const log = createLogger(context);
     for (const fired of summary.fired) {
-      log.with({ runId: fired.runId, exportId: fired.exportId }).info(`Schedule fired: ${fired.result}`, { dueKey: fired.dueKey, result: fired.result, reason: fired.reason });
+      log
+        .with({ runId: fired.runId, exportId: fired.exportId })
+        .info(`Schedule fired: ${fired.result}`, { dueKey: fired.dueKey, result: fired.result, reason: fired.reason });
     }
-    if (summary.released.length || summary.skipped.length) log.info('Waiting runs settled', { releasedRunIds: summary.released, skippedRunIds: summary.skipped });
-    for (const error of summary.errors) log.with({ exportId: error.exportId }).warn('Schedule not fired; retried next minute.', { error: error.message });
+    if (summary.released.length || summary.skipped.length)
+      log.info('Waiting runs settled', { releasedRunIds: summary.released, skippedRunIds: summary.skipped });
+    for (const error of summary.errors)
+      log.with({ exportId: error.exportId }).warn('Schedule not fired; retried next minute.', { error: error.message });
   },
 });

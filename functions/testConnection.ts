@@ -7,7 +7,7 @@ defineRoute({
   name: 'testConnection',
   method: 'POST',
   route: 'connections/{id}/test',
-  summary: 'Call the destination\'s cheapest authenticated endpoint and report ok or the vendor\'s reason.',
+  summary: "Call the destination's cheapest authenticated endpoint and report ok or the vendor's reason.",
   roles: ['admin'],
   params: z.object({ id: connectionId }),
   response: { status: 200, schema: z.object({ ok: z.boolean(), reason: z.string().optional() }), description: 'The outcome' },

@@ -7,7 +7,8 @@ defineRoute({
   name: 'updateRefresh',
   method: 'PATCH',
   route: 'refreshes/{id}',
-  summary: 'The upstream reports that a refresh ended (succeeded or failed); waiting runs move on and exports on the default schedule start at once.',
+  summary:
+    'The upstream reports that a refresh ended (succeeded or failed); waiting runs move on and exports on the default schedule start at once.',
   roles: ['system'],
   params: z.object({ id: refreshId }),
   body: updateRefreshBody,

@@ -128,7 +128,11 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions): P
 
   const checkName = (name: string): void => {
     if (!NAME_PATTERN.test(name)) {
-      throw new HttpError(400, 'BadParameter', 'The request URI contains an invalid name: the name must be 1-127 characters of 0-9, a-z, A-Z and -.');
+      throw new HttpError(
+        400,
+        'BadParameter',
+        'The request URI contains an invalid name: the name must be 1-127 characters of 0-9, a-z, A-Z and -.',
+      );
     }
   };
 
@@ -205,7 +209,8 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions): P
     }
     const attributes = body.attributes;
     if (attributes !== undefined && attributes !== null) {
-      if (typeof attributes !== 'object' || Array.isArray(attributes)) throw new HttpError(400, 'BadParameter', 'attributes must be an object.');
+      if (typeof attributes !== 'object' || Array.isArray(attributes))
+        throw new HttpError(400, 'BadParameter', 'attributes must be an object.');
       const a = attributes as Record<string, unknown>;
       if (a.enabled !== undefined) {
         if (typeof a.enabled !== 'boolean') throw new HttpError(400, 'BadParameter', 'attributes.enabled must be a boolean.');
@@ -223,13 +228,16 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions): P
   const handle = async (req: IncomingMessage, url: URL): Promise<{ status: number; body?: unknown }> => {
     const method = req.method ?? 'GET';
     // Segments after the leading slash; a trailing slash (the SDK's "latest version") yields ''.
-    const parts = url.pathname.split('/').slice(1).map((p) => {
-      try {
-        return decodeURIComponent(p);
-      } catch {
-        throw new HttpError(400, 'BadParameter', 'The request URI is not valid.');
-      }
-    });
+    const parts = url.pathname
+      .split('/')
+      .slice(1)
+      .map((p) => {
+        try {
+          return decodeURIComponent(p);
+        } catch {
+          throw new HttpError(400, 'BadParameter', 'The request URI is not valid.');
+        }
+      });
     const [collection, name, third] = parts;
 
     if (!url.searchParams.get('api-version')) {
@@ -251,7 +259,8 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions): P
       if (parts.length === 2 && method === 'PUT') {
         const body = await readJson(req);
         if (typeof body.value !== 'string') throw new HttpError(400, 'BadParameter', 'The request body must contain a string value.');
-        if (body.value.length > MAX_VALUE_LENGTH) throw new HttpError(400, 'BadParameter', `The secret value exceeds ${MAX_VALUE_LENGTH} characters.`);
+        if (body.value.length > MAX_VALUE_LENGTH)
+          throw new HttpError(400, 'BadParameter', `The secret value exceeds ${MAX_VALUE_LENGTH} characters.`);
         if (deleted.has(name!)) {
           throw new HttpError(
             409,
@@ -280,7 +289,11 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions): P
         if (method !== 'GET') throw methodNotAllowed();
         const entry = secrets.get(name!);
         if (!entry) throw notFound(name!);
-        const items = entry.versions.map((v) => ({ id: `${baseUrl}/secrets/${name}/${v.version}`, attributes: attributesOf(v), ...metadataOf(v) }));
+        const items = entry.versions.map((v) => ({
+          id: `${baseUrl}/secrets/${name}/${v.version}`,
+          attributes: attributesOf(v),
+          ...metadataOf(v),
+        }));
         return { status: 200, body: page(items, url, `/secrets/${name}/versions`) };
       }
       if (parts.length === 3 && method === 'GET') {
@@ -331,9 +344,9 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions): P
     throw routeNotFound();
   };
 
-  const deletedNotFound = (name: string): HttpError =>
-    new HttpError(404, 'SecretNotFound', `Deleted Secret not found: ${name}`);
-  const methodNotAllowed = (): HttpError => new HttpError(405, 'MethodNotAllowed', 'The requested method is not supported for this resource.');
+  const deletedNotFound = (name: string): HttpError => new HttpError(404, 'SecretNotFound', `Deleted Secret not found: ${name}`);
+  const methodNotAllowed = (): HttpError =>
+    new HttpError(405, 'MethodNotAllowed', 'The requested method is not supported for this resource.');
   const routeNotFound = (): HttpError => new HttpError(404, 'NotFound', 'The requested resource was not found.');
 
   const send = (res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void => {

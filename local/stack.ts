@@ -95,10 +95,19 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
     const certificate = await createDevCertificate(join(options.dataDir, 'certs'));
     const keyVaultToken = randomBytes(24).toString('hex');
-    const keyVault = await startKeyVaultEmulator({ certPath: certificate.certPath, keyPath: certificate.keyPath, port: options.keyVaultPort ?? 0, token: keyVaultToken });
+    const keyVault = await startKeyVaultEmulator({
+      certPath: certificate.certPath,
+      keyPath: certificate.keyPath,
+      port: options.keyVaultPort ?? 0,
+      token: keyVaultToken,
+    });
     started.push(() => keyVault.stop());
 
-    const simulators = await startSimulators({ ports: options.simulatorPorts ?? {}, options: options.simulatorOptions, skip: (setting) => !!(options.settings?.[setting] ?? process.env[setting]) });
+    const simulators = await startSimulators({
+      ports: options.simulatorPorts ?? {},
+      options: options.simulatorOptions,
+      skip: (setting) => !!(options.settings?.[setting] ?? process.env[setting]),
+    });
     for (const simulator of simulators) started.push(() => simulator.stop());
     const webhookReceiver = await startWebhookReceiver({ port: options.webhookReceiverPort });
     started.push(() => webhookReceiver.stop());
@@ -178,15 +187,30 @@ async function seedIfEmpty(connectionString: string, options: StackOptions): Pro
   const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(process.env.LAKE_CONTAINER || 'lake');
   await container.createIfNotExists();
   if (await container.getBlockBlobClient('model.json').exists()) return;
-  await seedLake({ containerClient: container, profiles: options.seedProfiles!, kind: options.seedKind ?? 'b2c', seed: 1, invalidEmailRate: options.invalidEmailRate ?? 0 });
+  await seedLake({
+    containerClient: container,
+    profiles: options.seedProfiles!,
+    kind: options.seedKind ?? 'b2c',
+    seed: 1,
+    invalidEmailRate: options.invalidEmailRate ?? 0,
+  });
 }
 
-async function startHost(port: number, settings: Record<string, string>, output: StackOptions['hostOutput'], execArgv: string[]): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...execArgv, join(PROJECT_DIR, 'dist', 'local', 'host', 'cli.js'), '--port', String(port), '--project', PROJECT_DIR], {
-    cwd: PROJECT_DIR,
-    env: { ...process.env, ...settings },
-    stdio: output === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
-  });
+async function startHost(
+  port: number,
+  settings: Record<string, string>,
+  output: StackOptions['hostOutput'],
+  execArgv: string[],
+): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [...execArgv, join(PROJECT_DIR, 'dist', 'local', 'host', 'cli.js'), '--port', String(port), '--project', PROJECT_DIR],
+    {
+      cwd: PROJECT_DIR,
+      env: { ...process.env, ...settings },
+      stdio: output === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+    },
+  );
   if (typeof output === 'function') {
     for (const stream of [child.stdout!, child.stderr!]) {
       let pending = '';

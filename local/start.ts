@@ -40,7 +40,13 @@ async function main(): Promise<void> {
     hostPort: HOST_PORT,
     azuritePorts: { blob: 10000, queue: 10001, table: 10002 },
     keyVaultPort: 8443,
-    simulatorPorts: { CAMPAIGN_MONITOR_API_URL: 4010, ITERABLE_API_URL: 4011, DOTDIGITAL_API_URL: 4012, MAILCHIMP_API_URL: 4013, LINKEDIN_API_URL: 4014 },
+    simulatorPorts: {
+      CAMPAIGN_MONITOR_API_URL: 4010,
+      ITERABLE_API_URL: 4011,
+      DOTDIGITAL_API_URL: 4012,
+      MAILCHIMP_API_URL: 4013,
+      LINKEDIN_API_URL: 4014,
+    },
     webhookReceiverPort: 4020,
     seedProfiles: 10_000,
     seedKind: 'b2c',
@@ -75,7 +81,9 @@ async function main(): Promise<void> {
 /** OUTFLOW_HOST_INSTANCES (environment, else local.settings.json) as the host reads it. */
 function hostInstancesLine(): string {
   const count = Number(process.env.OUTFLOW_HOST_INSTANCES || readLocalSettings(PROJECT_DIR).Values.OUTFLOW_HOST_INSTANCES || 1);
-  return count > 1 ? `${count} instances on the same storage behind :${HOST_PORT} (OUTFLOW_HOST_INSTANCES)` : `1 instance (OUTFLOW_HOST_INSTANCES=N npm start for N)`;
+  return count > 1
+    ? `${count} instances on the same storage behind :${HOST_PORT} (OUTFLOW_HOST_INSTANCES)`
+    : `1 instance (OUTFLOW_HOST_INSTANCES=N npm start for N)`;
 }
 
 main().catch((error: Error) => {

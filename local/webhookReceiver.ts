@@ -50,7 +50,11 @@ export async function startWebhookReceiver(options: { port?: number } = {}): Pro
       const path = (request.url ?? '/').split('?')[0]!;
       const method = request.method ?? 'GET';
       if (path.startsWith('/_receiver/')) {
-        const body = (await readJsonBody(request, { maxBytes: 64 * 1024, tooLarge: () => new Error('too large'), malformed: () => new Error('not JSON') }).catch(() => undefined)) as Record<string, unknown> | undefined;
+        const body = (await readJsonBody(request, {
+          maxBytes: 64 * 1024,
+          tooLarge: () => new Error('too large'),
+          malformed: () => new Error('not JSON'),
+        }).catch(() => undefined)) as Record<string, unknown> | undefined;
         if (method === 'GET' && path === '/_receiver/deliveries') return answer(response, 200, { deliveries });
         if (method === 'POST' && path === '/_receiver/faults') {
           failures = Math.max(0, Number(body?.failNext ?? 0) || 0);
@@ -81,7 +85,11 @@ export async function startWebhookReceiver(options: { port?: number } = {}): Pro
       let verified: boolean | null = null;
       if (secret) {
         try {
-          new Webhook(secret).verify(body, { 'webhook-id': header('webhook-id') ?? '', 'webhook-timestamp': header('webhook-timestamp') ?? '', 'webhook-signature': header('webhook-signature') ?? '' });
+          new Webhook(secret).verify(body, {
+            'webhook-id': header('webhook-id') ?? '',
+            'webhook-timestamp': header('webhook-timestamp') ?? '',
+            'webhook-signature': header('webhook-signature') ?? '',
+          });
           verified = true;
         } catch {
           verified = false;
@@ -89,7 +97,16 @@ export async function startWebhookReceiver(options: { port?: number } = {}): Pro
       }
       const status = failures > 0 ? 500 : 204;
       if (failures > 0) failures--;
-      deliveries.push({ path, webhookId: header('webhook-id'), timestamp: header('webhook-timestamp'), signature: header('webhook-signature'), body, verified, answered: status, receivedAt: new Date().toISOString() });
+      deliveries.push({
+        path,
+        webhookId: header('webhook-id'),
+        timestamp: header('webhook-timestamp'),
+        signature: header('webhook-signature'),
+        body,
+        verified,
+        answered: status,
+        receivedAt: new Date().toISOString(),
+      });
       if (deliveries.length > MAX_KEPT) deliveries.shift();
       return status === 500 ? answer(response, 500, { error: 'failing on purpose (POST /_receiver/faults)' }) : answer(response, 204);
     },

@@ -67,7 +67,8 @@ function parseArguments(argv: string[]): Arguments | 'help' {
     kind,
     seed: integer('seed', values.seed, 0),
     invalidEmailRate: rate,
-    rowsPerPartition: values['rows-per-partition'] === undefined ? undefined : integer('rows-per-partition', values['rows-per-partition'], 1),
+    rowsPerPartition:
+      values['rows-per-partition'] === undefined ? undefined : integer('rows-per-partition', values['rows-per-partition'], 1),
   };
 }
 
@@ -104,7 +105,15 @@ function storageConnection(): string {
 
 function isUnreachable(error: unknown): boolean {
   const { code, statusCode } = error as { code?: string; statusCode?: number };
-  return statusCode === undefined && (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'REQUEST_SEND_ERROR' || code === 'EHOSTUNREACH');
+  return (
+    statusCode === undefined &&
+    (code === 'ECONNREFUSED' ||
+      code === 'ENOTFOUND' ||
+      code === 'ECONNRESET' ||
+      code === 'ETIMEDOUT' ||
+      code === 'REQUEST_SEND_ERROR' ||
+      code === 'EHOSTUNREACH')
+  );
 }
 
 const number = (value: number) => Math.round(value).toLocaleString('en-US');
@@ -133,7 +142,9 @@ async function main(): Promise<number> {
   let service: BlobServiceClient;
   try {
     // Few, short retries: an unreachable emulator should fail in a second, not after a minute.
-    service = BlobServiceClient.fromConnectionString(connection, { retryOptions: { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 1000 } });
+    service = BlobServiceClient.fromConnectionString(connection, {
+      retryOptions: { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
+    });
   } catch (error) {
     console.error(`seed: AzureWebJobsStorage is not a usable connection string: ${(error as Error).message}`);
     return 1;
@@ -177,13 +188,17 @@ async function main(): Promise<number> {
     );
     for (const entity of result.entities) {
       const label = entity.segment ? `segment '${entity.segment.name}' (${entity.segment.type})` : 'entity';
-      console.log(`  ${entity.name.padEnd(30)} ${number(entity.rows).padStart(11)} rows  ${String(entity.partitions.length).padStart(3)} partition(s)  ${label}`);
+      console.log(
+        `  ${entity.name.padEnd(30)} ${number(entity.rows).padStart(11)} rows  ${String(entity.partitions.length).padStart(3)} partition(s)  ${label}`,
+      );
     }
     if (result.removedGenerations.length > 0) console.log(`Removed old generation(s): ${result.removedGenerations.join(', ')}`);
     return 0;
   } catch (error) {
     if (interactive) process.stderr.write('\n');
-    const reason = isUnreachable(error) ? `storage became unreachable at ${service.url} (${(error as { code?: string }).code})` : (error as Error).message.split('\n')[0];
+    const reason = isUnreachable(error)
+      ? `storage became unreachable at ${service.url} (${(error as { code?: string }).code})`
+      : (error as Error).message.split('\n')[0];
     console.error(`seed: failed: ${reason}`);
     return 1;
   }

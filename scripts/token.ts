@@ -21,7 +21,8 @@ const { values } = parseArgs({
 });
 
 const roles = values.role!.flatMap((role) => role.split(','));
-for (const role of roles) if (!(ROLES as readonly string[]).includes(role)) fail(`Unknown role '${role}'. Use one of: ${ROLES.join(', ')}.`);
+for (const role of roles)
+  if (!(ROLES as readonly string[]).includes(role)) fail(`Unknown role '${role}'. Use one of: ${ROLES.join(', ')}.`);
 const key = localSetting('AUTH_DEV_SIGNING_KEY');
 if (!key) fail('No AUTH_DEV_SIGNING_KEY in local.settings.json or the environment. Run `npm start` once: it creates one.');
 

@@ -31,7 +31,10 @@ export class BadRequest extends DomainError {
 export class ValidationFailed extends DomainError {
   readonly status = 400;
   readonly title = 'Validation failed';
-  constructor(detail: string, readonly errors: FieldError[]) {
+  constructor(
+    detail: string,
+    readonly errors: FieldError[],
+  ) {
     super(detail, { errors });
   }
 }

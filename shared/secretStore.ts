@@ -40,7 +40,13 @@ export class SecretStoreError extends Error {
 
 export function assertSecretName(operation: SecretOperation, name: string): void {
   if (!SECRET_NAME_PATTERN.test(name)) {
-    throw new SecretStoreError(operation, name, `Cannot ${operation} secret: invalid name ${JSON.stringify(name)} (1-127 of 0-9, a-z, A-Z, -).`, undefined, 'BadParameter');
+    throw new SecretStoreError(
+      operation,
+      name,
+      `Cannot ${operation} secret: invalid name ${JSON.stringify(name)} (1-127 of 0-9, a-z, A-Z, -).`,
+      undefined,
+      'BadParameter',
+    );
   }
 }
 
@@ -71,8 +77,7 @@ function toStoreError(operation: SecretOperation, name: string, error: unknown, 
   return new SecretStoreError(operation, name, `Key Vault ${operation} of secret ${name} failed${status}: ${detail}`, statusCode, code);
 }
 
-const isNotFound = (error: unknown): boolean =>
-  typeof error === 'object' && error !== null && (error as ErrorLike).statusCode === 404;
+const isNotFound = (error: unknown): boolean => typeof error === 'object' && error !== null && (error as ErrorLike).statusCode === 404;
 
 /**
  * A SecretStore over Key Vault. Without a credential it uses DefaultAzureCredential (managed

@@ -19,7 +19,8 @@ export function summarize(error: z.ZodError): string {
 /** Parses or throws ValidationFailed naming each bad field under `where` (e.g. body.details). */
 export function validateWith<T>(schema: z.ZodType<T>, value: unknown, where: string, label: string): T {
   const result = schema.safeParse(value);
-  if (!result.success) throw new ValidationFailed(`The ${label} are not valid: ${summarize(result.error)}`, toFieldErrors(result.error, where));
+  if (!result.success)
+    throw new ValidationFailed(`The ${label} are not valid: ${summarize(result.error)}`, toFieldErrors(result.error, where));
   return result.data;
 }
 

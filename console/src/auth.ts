@@ -72,7 +72,8 @@ export async function currentClaims(): Promise<Claims | undefined> {
 export function useToken(token: string): Claims {
   const trimmed = token.trim().replace(/^Bearer\s+/i, '');
   const claims = decodeClaims(trimmed);
-  if (!claims || trimmed.split('.').length !== 3) throw new Error('That is not a token: paste the whole output of npm run -s token (three parts separated by dots).');
+  if (!claims || trimmed.split('.').length !== 3)
+    throw new Error('That is not a token: paste the whole output of npm run -s token (three parts separated by dots).');
   if (claims.exp && claims.exp * 1000 < Date.now()) throw new Error('That token has expired: make a new one with npm run -s token.');
   sessionStorage.setItem(TOKEN_KEY, trimmed);
   signedOutMessage = undefined;
@@ -109,7 +110,12 @@ export async function startSession(): Promise<string | undefined> {
   const code = /^#code=([A-Za-z0-9_-]{16,200})$/.exec(location.hash)?.[1];
   if (code) {
     history.replaceState(null, '', `${location.pathname}#/exports`);
-    const response = await fetch('/api/console/sign-in', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }), cache: 'no-store' });
+    const response = await fetch('/api/console/sign-in', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code }),
+      cache: 'no-store',
+    });
     const body = (await response.json().catch(() => ({}))) as { token?: unknown; detail?: string };
     if (response.ok && typeof body.token === 'string') useToken(body.token);
     else return body.detail ?? 'The sign-in link did not work: paste a token instead.';

@@ -5,11 +5,16 @@ type Child = Node | string | number | null | undefined | false | Child[];
 type Handler = (event: never) => unknown;
 type Attributes = Record<string, unknown> & { on?: Record<string, Handler> };
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Attributes | null = null, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Attributes | null = null,
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes ?? {})) {
     if (name === 'on') {
-      for (const [event, handler] of Object.entries(value as Record<string, (event: Event) => unknown>)) element.addEventListener(event, handler);
+      for (const [event, handler] of Object.entries(value as Record<string, (event: Event) => unknown>))
+        element.addEventListener(event, handler);
     } else if (value === false || value === undefined || value === null) {
       continue;
     } else if (name === 'class') {
@@ -45,13 +50,19 @@ export function uniqueId(prefix: string): string {
 }
 
 /** A labelled form control: <label for> + control (+ hint), the way every field of the console is built. */
-export function field(label: string, control: HTMLElement, options: { hint?: string; required?: boolean; path?: string } = {}): HTMLElement {
+export function field(
+  label: string,
+  control: HTMLElement,
+  options: { hint?: string; required?: boolean; path?: string } = {},
+): HTMLElement {
   const id = control.id || uniqueId('field');
   control.id = id;
   if (options.required) control.setAttribute('aria-required', 'true');
   const hintId = options.hint ? `${id}-hint` : undefined;
   if (hintId) control.setAttribute('aria-describedby', hintId);
-  const wrapper = h('div', { class: 'field', 'data-path': options.path },
+  const wrapper = h(
+    'div',
+    { class: 'field', 'data-path': options.path },
     h('label', { for: id }, label, options.required ? h('span', { class: 'required' }, ' (required)') : null),
     control,
     options.hint ? h('p', { class: 'hint', id: hintId }, options.hint) : null,

@@ -13,7 +13,6 @@ import { renderConnections } from './pages/connections.js';
 import { renderRefreshes } from './pages/refreshes.js';
 import { renderAudit } from './pages/audit.js';
 
-
 type Page = (context: PageContext) => Promise<void>;
 
 const routes: [RegExp, Page, string][] = [
@@ -39,19 +38,39 @@ function renderHeader(user: User | undefined, section: string): void {
     top,
     h('a', { class: 'brand', href: '#/exports' }, 'Outflow'),
     user
-      ? h('nav', { 'aria-label': 'Main' },
-          h('ul', null,
+      ? h(
+          'nav',
+          { 'aria-label': 'Main' },
+          h(
+            'ul',
+            null,
             link('#/exports', 'Exports', 'exports'),
             user.isAdmin ? link('#/connections', 'Connections', 'connections') : null,
             link('#/refreshes', 'Refreshes', 'refreshes'),
             user.isAdmin ? link('#/audit', 'Audit log', 'audit') : null,
-          ))
+          ),
+        )
       : null,
     user
-      ? h('div', { class: 'who' },
+      ? h(
+          'div',
+          { class: 'who' },
           h('span', { class: 'who-name' }, user.name, ' ', h('span', { class: 'badge' }, user.roles.join(', ') || 'no role')),
           config.localTokens ? h('a', { href: '#/sign-in', class: 'button secondary' }, 'Switch role') : null,
-          h('button', { type: 'button', class: 'secondary', on: { click: async () => { await signOut(); location.hash = '#/sign-in'; } } }, 'Sign out'),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'secondary',
+              on: {
+                click: async () => {
+                  await signOut();
+                  location.hash = '#/sign-in';
+                },
+              },
+            },
+            'Sign out',
+          ),
         )
       : null,
   );

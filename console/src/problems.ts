@@ -17,7 +17,10 @@ export function showProblem(form: HTMLElement, summary: HTMLElement, error: unkn
   for (const fieldError of errors) {
     const path = fieldError.path;
     const target = targets
-      .filter((element) => { const own = element.dataset.path!; return path === own || path.startsWith(`${own}.`); })
+      .filter((element) => {
+        const own = element.dataset.path!;
+        return path === own || path.startsWith(`${own}.`);
+      })
       .sort((a, b) => b.dataset.path!.length - a.dataset.path!.length)[0];
     if (!target) {
       leftOver.push(`${path}: ${fieldError.message}`);
@@ -32,10 +35,18 @@ export function showProblem(form: HTMLElement, summary: HTMLElement, error: unkn
     }
     placed.push(path);
   }
-  replaceChildren(summary, notice(h('div', null,
-    h('p', null, describeError(error)),
-    leftOver.length ? h('ul', null, ...leftOver.map((text) => h('li', null, text))) : null,
-  ), 'error'));
+  replaceChildren(
+    summary,
+    notice(
+      h(
+        'div',
+        null,
+        h('p', null, describeError(error)),
+        leftOver.length ? h('ul', null, ...leftOver.map((text) => h('li', null, text))) : null,
+      ),
+      'error',
+    ),
+  );
   const firstInvalid = form.querySelector<HTMLElement>('[aria-invalid="true"]');
   (firstInvalid ?? summary).focus?.();
 }

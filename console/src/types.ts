@@ -1,7 +1,5 @@
 // The API's answers the console reads (GET /api/openapi.json has the full contract).
-export type Schedule =
-  | { active: boolean; mode: 'systemRefresh' }
-  | { active: boolean; mode: 'custom'; recurrence: Recurrence };
+export type Schedule = { active: boolean; mode: 'systemRefresh' } | { active: boolean; mode: 'custom'; recurrence: Recurrence };
 
 export interface Recurrence {
   frequency: 'hourly' | 'daily' | 'weekly' | 'monthly';

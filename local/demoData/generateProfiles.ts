@@ -47,19 +47,44 @@ export const ALL_CUSTOMERS = 'All customers';
 export const B2C_SEGMENTS: SegmentDefinition[] = [
   { entityName: 'Segment_AllCustomers', name: ALL_CUSTOMERS, type: 'Profile', description: 'Every unified customer profile.' },
   { entityName: 'Segment_LoyalMembers', name: 'Loyal members', type: 'Profile', description: 'Loyalty tier Silver, Gold or Platinum.' },
-  { entityName: 'Segment_NewsletterNorway', name: 'Newsletter Norway', type: 'Profile', description: 'Customers in Norway who opted in to the newsletter.' },
-  { entityName: 'Segment_LapsedBuyers', name: 'Lapsed buyers', type: 'Profile', description: 'No purchase in the 12 months before the reference date.' },
+  {
+    entityName: 'Segment_NewsletterNorway',
+    name: 'Newsletter Norway',
+    type: 'Profile',
+    description: 'Customers in Norway who opted in to the newsletter.',
+  },
+  {
+    entityName: 'Segment_LapsedBuyers',
+    name: 'Lapsed buyers',
+    type: 'Profile',
+    description: 'No purchase in the 12 months before the reference date.',
+  },
   { entityName: 'Segment_VIP', name: 'VIP', type: 'Profile', description: 'Total spend of 5,000 or more.' },
 ];
 
 export const B2B_CONTACT_SEGMENTS: SegmentDefinition[] = [
   { entityName: 'Segment_AllCustomers', name: ALL_CUSTOMERS, type: 'Contact', description: 'Every contact.' },
-  { entityName: 'Segment_DecisionMakers', name: 'Decision makers', type: 'Contact', description: 'Contacts with a C-level, director, head or VP title.' },
-  { entityName: 'Segment_NewsletterSubscribers', name: 'Newsletter subscribers', type: 'Contact', description: 'Contacts who opted in to the newsletter.' },
+  {
+    entityName: 'Segment_DecisionMakers',
+    name: 'Decision makers',
+    type: 'Contact',
+    description: 'Contacts with a C-level, director, head or VP title.',
+  },
+  {
+    entityName: 'Segment_NewsletterSubscribers',
+    name: 'Newsletter subscribers',
+    type: 'Contact',
+    description: 'Contacts who opted in to the newsletter.',
+  },
 ];
 
 export const B2B_ACCOUNT_SEGMENTS: SegmentDefinition[] = [
-  { entityName: 'Segment_EnterpriseAccounts', name: 'Enterprise accounts', type: 'Account', description: 'Accounts with 1,000 or more employees.' },
+  {
+    entityName: 'Segment_EnterpriseAccounts',
+    name: 'Enterprise accounts',
+    type: 'Account',
+    description: 'Accounts with 1,000 or more employees.',
+  },
   { entityName: 'Segment_NordicAccounts', name: 'Nordic accounts', type: 'Account', description: 'Accounts in Norway or Denmark.' },
 ];
 
@@ -195,11 +220,38 @@ const COUNTRIES: Country[] = [
     name: 'Norway',
     language: 'nb',
     weight: 35,
-    female: names('Åse=ase|Ingrid|Kari|Sigrid|Solveig|Marit|Ragnhild|Astrid|Frøydis=froydis|Ida|Thea|Tone|Hege|Eli|Bodil|Nora|Emma|Synnøve=synnove'),
-    male: names('Bjørn=bjorn|Ola|Nils|Øystein=oystein|Håkon=hakon|Torbjørn=torbjorn|Eirik|Jørgen=jorgen|Ståle=stale|Kristoffer|Lars|Magnus|Sindre|Per|Knut|Even|Aksel|Halvard'),
-    last: names('Hansen|Johansen|Olsen|Larsen|Andersen|Pedersen|Nilsen|Kristiansen|Jensen|Karlsen|Berg|Haugen|Hagen|Bakken|Solberg|Sæther=saether|Lie|Dahl|Strøm=strom|Ødegård=odegard|Løken=loken|Aasen|Bråten=braten|Mæland=maeland|Fjeld|Nygård=nygard'),
-    cities: [['Oslo', 150], ['Bergen', 5003], ['Trondheim', 7010], ['Stavanger', 4005], ['Tromsø', 9008], ['Ålesund', 6002], ['Bodø', 8003], ['Fredrikstad', 1606], ['Kristiansand', 4608], ['Lillehammer', 2609]],
-    streets: ['Storgata', 'Kirkegata', 'Dronningens gate', 'Bygdøy allé', 'Søndre gate', 'Strandveien', 'Skolegata', 'Havnegata', 'Øvre Slottsgate'],
+    female: names(
+      'Åse=ase|Ingrid|Kari|Sigrid|Solveig|Marit|Ragnhild|Astrid|Frøydis=froydis|Ida|Thea|Tone|Hege|Eli|Bodil|Nora|Emma|Synnøve=synnove',
+    ),
+    male: names(
+      'Bjørn=bjorn|Ola|Nils|Øystein=oystein|Håkon=hakon|Torbjørn=torbjorn|Eirik|Jørgen=jorgen|Ståle=stale|Kristoffer|Lars|Magnus|Sindre|Per|Knut|Even|Aksel|Halvard',
+    ),
+    last: names(
+      'Hansen|Johansen|Olsen|Larsen|Andersen|Pedersen|Nilsen|Kristiansen|Jensen|Karlsen|Berg|Haugen|Hagen|Bakken|Solberg|Sæther=saether|Lie|Dahl|Strøm=strom|Ødegård=odegard|Løken=loken|Aasen|Bråten=braten|Mæland=maeland|Fjeld|Nygård=nygard',
+    ),
+    cities: [
+      ['Oslo', 150],
+      ['Bergen', 5003],
+      ['Trondheim', 7010],
+      ['Stavanger', 4005],
+      ['Tromsø', 9008],
+      ['Ålesund', 6002],
+      ['Bodø', 8003],
+      ['Fredrikstad', 1606],
+      ['Kristiansand', 4608],
+      ['Lillehammer', 2609],
+    ],
+    streets: [
+      'Storgata',
+      'Kirkegata',
+      'Dronningens gate',
+      'Bygdøy allé',
+      'Søndre gate',
+      'Strandveien',
+      'Skolegata',
+      'Havnegata',
+      'Øvre Slottsgate',
+    ],
     emailDomains: ['gmail.com', 'online.no', 'hotmail.com', 'outlook.com', 'live.no', 'yahoo.no'],
     tld: 'no',
     postal: (rng, base) => String(base + rng.int(90)).padStart(4, '0'),
@@ -218,9 +270,32 @@ const COUNTRIES: Country[] = [
     weight: 25,
     female: names('Sanne|Femke|Lotte|Anouk|Eline|Marieke|Noor|Zoë=zoe|Chloë=chloe|Fleur|Iris|Maud|Esmée=esmee|Ilse|Roos|Anne|Julia|Lieke'),
     male: names('Jan|Pieter|Daan|Bram|Joris|Maarten|Sem|Ruud|Thijs|Geert|Sjoerd|Jeroen|Wouter|Niels|Bas|Joost|Teun|Gijs'),
-    last: names("de Jong=dejong|Jansen|de Vries=devries|van den Berg=vandenberg|van der Berg=vanderberg|Bakker|Visser|Smit|Meijer|de Boer=deboer|Mulder|de Groot=degroot|Bos|Vos|Peters|Hendriks|van Dijk=vandijk|van der Meer=vandermeer|'t Hart=thart|Dekker|Brouwer|van Leeuwen=vanleeuwen|Kuipers|Ruiters"),
-    cities: [['Amsterdam', 1011], ['Rotterdam', 3011], ['Utrecht', 3511], ['Den Haag', 2511], ['Eindhoven', 5611], ['Groningen', 9711], ["'s-Hertogenbosch", 5211], ['Haarlem', 2011], ['Leiden', 2311], ['Maastricht', 6211]],
-    streets: ['Keizersgracht', 'Dorpsstraat', 'Kerkstraat', 'Oudegracht', 'Stationsweg', 'Molenstraat', 'Herengracht', 'Prinsengracht', 'Schoolstraat'],
+    last: names(
+      "de Jong=dejong|Jansen|de Vries=devries|van den Berg=vandenberg|van der Berg=vanderberg|Bakker|Visser|Smit|Meijer|de Boer=deboer|Mulder|de Groot=degroot|Bos|Vos|Peters|Hendriks|van Dijk=vandijk|van der Meer=vandermeer|'t Hart=thart|Dekker|Brouwer|van Leeuwen=vanleeuwen|Kuipers|Ruiters",
+    ),
+    cities: [
+      ['Amsterdam', 1011],
+      ['Rotterdam', 3011],
+      ['Utrecht', 3511],
+      ['Den Haag', 2511],
+      ['Eindhoven', 5611],
+      ['Groningen', 9711],
+      ["'s-Hertogenbosch", 5211],
+      ['Haarlem', 2011],
+      ['Leiden', 2311],
+      ['Maastricht', 6211],
+    ],
+    streets: [
+      'Keizersgracht',
+      'Dorpsstraat',
+      'Kerkstraat',
+      'Oudegracht',
+      'Stationsweg',
+      'Molenstraat',
+      'Herengracht',
+      'Prinsengracht',
+      'Schoolstraat',
+    ],
     emailDomains: ['gmail.com', 'ziggo.nl', 'kpnmail.nl', 'hotmail.nl', 'outlook.com', 'xs4all.nl'],
     tld: 'nl',
     postal: (rng, base) => `${base + rng.int(80)} ${String.fromCharCode(65 + rng.int(26), 65 + rng.int(26))}`,
@@ -228,7 +303,11 @@ const COUNTRIES: Country[] = [
     address: (rng, street) => {
       const base = `${street} ${1 + rng.int(300)}`;
       const extra = rng.next();
-      return extra < 0.12 ? `${base}-${rng.pick(['I', 'II', 'III', 'hs'])}` : extra < 0.16 ? `${base}, Woonboot "${rng.pick(['De Zwaan', 'Vrijheid', 'Aquarius'])}"` : base;
+      return extra < 0.12
+        ? `${base}-${rng.pick(['I', 'II', 'III', 'hs'])}`
+        : extra < 0.16
+          ? `${base}, Woonboot "${rng.pick(['De Zwaan', 'Vrijheid', 'Aquarius'])}"`
+          : base;
     },
     companyWords: ['Van der Berg', 'De Vries', 'Oranje', 'Polder', 'Dijkstra', 'Zuidas', 'Tulp', 'Molen', 'Gracht', 'Noordzee'],
     companySuffix: 'B.V.',
@@ -237,11 +316,38 @@ const COUNTRIES: Country[] = [
     name: 'Denmark',
     language: 'da',
     weight: 25,
-    female: names('Mette|Anne|Freja|Line|Sofie|Birgitte|Louise|Sørine=sorine|Ida|Karen|Signe|Maja|Astrid|Lærke=laerke|Rikke|Camilla|Tove|Ellen'),
-    male: names('Søren=soren|Jens|Rasmus|Mads|Kasper|Morten|Asger|Åge=age|Jesper|Thøger=thoger|Niels|Anders|Frederik|Mikkel|Emil|Bo|Christian|Henrik'),
-    last: names('Nielsen|Jensen|Hansen|Pedersen|Andersen|Christensen|Larsen|Sørensen=sorensen|Rasmussen|Jørgensen=jorgensen|Petersen|Madsen|Kristensen|Olsen|Thomsen|Poulsen|Møller=moller|Mørch=morch|Kjær=kjaer|Lund|Østergaard=ostergaard|Bækgaard=baekgaard|Holm|Dalsgaard'),
-    cities: [['København K', 1050], ['Aarhus C', 8000], ['Odense C', 5000], ['Aalborg', 9000], ['Esbjerg', 6700], ['Næstved', 4700], ['Helsingør', 3000], ['Roskilde', 4000], ['Vejle', 7100], ['Århus N', 8200]],
-    streets: ['Vesterbrogade', 'Nørrebrogade', 'Østergade', 'Algade', 'Strøget', 'Jernbanegade', 'Søndergade', 'Kongensgade', 'Åboulevarden'],
+    female: names(
+      'Mette|Anne|Freja|Line|Sofie|Birgitte|Louise|Sørine=sorine|Ida|Karen|Signe|Maja|Astrid|Lærke=laerke|Rikke|Camilla|Tove|Ellen',
+    ),
+    male: names(
+      'Søren=soren|Jens|Rasmus|Mads|Kasper|Morten|Asger|Åge=age|Jesper|Thøger=thoger|Niels|Anders|Frederik|Mikkel|Emil|Bo|Christian|Henrik',
+    ),
+    last: names(
+      'Nielsen|Jensen|Hansen|Pedersen|Andersen|Christensen|Larsen|Sørensen=sorensen|Rasmussen|Jørgensen=jorgensen|Petersen|Madsen|Kristensen|Olsen|Thomsen|Poulsen|Møller=moller|Mørch=morch|Kjær=kjaer|Lund|Østergaard=ostergaard|Bækgaard=baekgaard|Holm|Dalsgaard',
+    ),
+    cities: [
+      ['København K', 1050],
+      ['Aarhus C', 8000],
+      ['Odense C', 5000],
+      ['Aalborg', 9000],
+      ['Esbjerg', 6700],
+      ['Næstved', 4700],
+      ['Helsingør', 3000],
+      ['Roskilde', 4000],
+      ['Vejle', 7100],
+      ['Århus N', 8200],
+    ],
+    streets: [
+      'Vesterbrogade',
+      'Nørrebrogade',
+      'Østergade',
+      'Algade',
+      'Strøget',
+      'Jernbanegade',
+      'Søndergade',
+      'Kongensgade',
+      'Åboulevarden',
+    ],
     emailDomains: ['gmail.com', 'hotmail.com', 'live.dk', 'yahoo.dk', 'outlook.dk', 'mail.dk'],
     tld: 'dk',
     postal: (rng, base) => String(base + rng.int(50)),
@@ -258,18 +364,34 @@ const COUNTRIES: Country[] = [
     language: 'en',
     weight: 15,
     female: names('Charlotte|Emily|Amelia|Sophie|Olivia|Chloe|Siobhan|Niamh|Isla|Grace|Hannah|Lucy|Ava|Freya|Poppy|Ruby|Sarah|Jessica'),
-    male: names("James|Oliver|Harry|George|Jack|Thomas|Seán=sean|William|Alfie|Charlie|Oscar|Henry|Archie|Leo|Daniel|Samuel|Rhys|Callum"),
-    last: names("Smith|Jones|Williams|Taylor|Brown|Davies|Evans|Wilson|Thomas|Johnson|O'Brien=obrien|O'Connor=oconnor|Roberts|Walker|Wright|Smith-Jones=smithjones|Robinson|Thompson|Hughes|Edwards|Green|Hall"),
-    cities: [['London', 1], ['Manchester', 1], ['Leeds', 1], ['Bristol', 1], ['Edinburgh', 1], ['Cardiff', 10], ['Birmingham', 1], ['Glasgow', 1]],
+    male: names('James|Oliver|Harry|George|Jack|Thomas|Seán=sean|William|Alfie|Charlie|Oscar|Henry|Archie|Leo|Daniel|Samuel|Rhys|Callum'),
+    last: names(
+      "Smith|Jones|Williams|Taylor|Brown|Davies|Evans|Wilson|Thomas|Johnson|O'Brien=obrien|O'Connor=oconnor|Roberts|Walker|Wright|Smith-Jones=smithjones|Robinson|Thompson|Hughes|Edwards|Green|Hall",
+    ),
+    cities: [
+      ['London', 1],
+      ['Manchester', 1],
+      ['Leeds', 1],
+      ['Bristol', 1],
+      ['Edinburgh', 1],
+      ['Cardiff', 10],
+      ['Birmingham', 1],
+      ['Glasgow', 1],
+    ],
     streets: ['High Street', 'Station Road', 'Church Lane', 'Victoria Road', 'Green Lane', 'Mill Lane', 'Park Road', 'King Street'],
     emailDomains: ['gmail.com', 'btinternet.com', 'hotmail.co.uk', 'outlook.com', 'yahoo.co.uk', 'sky.com'],
     tld: 'co.uk',
-    postal: (rng) => `${rng.pick(['SW1A', 'M1', 'LS1', 'BS1', 'EH1', 'CF10', 'B1', 'G1', 'N1', 'E14'])} ${1 + rng.int(9)}${String.fromCharCode(65 + rng.int(26), 65 + rng.int(26))}`,
+    postal: (rng) =>
+      `${rng.pick(['SW1A', 'M1', 'LS1', 'BS1', 'EH1', 'CF10', 'B1', 'G1', 'N1', 'E14'])} ${1 + rng.int(9)}${String.fromCharCode(65 + rng.int(26), 65 + rng.int(26))}`,
     phone: (rng) => `+44 7${rng.digits(3)} ${rng.digits(6)}`,
     address: (rng, street) => {
       const base = `${1 + rng.int(200)} ${street}`;
       const extra = rng.next();
-      return extra < 0.12 ? `Flat ${1 + rng.int(20)}, ${base}` : extra < 0.15 ? `"${rng.pick(['Rose Cottage', 'The Old Rectory', 'Ivy House'])}", ${base}` : base;
+      return extra < 0.12
+        ? `Flat ${1 + rng.int(20)}, ${base}`
+        : extra < 0.15
+          ? `"${rng.pick(['Rose Cottage', 'The Old Rectory', 'Ivy House'])}", ${base}`
+          : base;
     },
     companyWords: ['Thames', 'Albion', 'Wessex', 'Northern', 'Crown', 'Pennine', 'Harbour', 'Oakwood', 'Severn', 'Highland'],
     companySuffix: 'Ltd',
@@ -288,9 +410,44 @@ function pickCountry(rng: Rng): Country {
 
 const LOYALTY_TIERS = ['None', 'Bronze', 'Silver', 'Gold', 'Platinum'] as const;
 const LOYALTY_WEIGHTS = [0.45, 0.25, 0.17, 0.1, 0.03];
-const INDUSTRIES = ['Retail', 'Manufacturing', 'Financial services', 'Energy', 'Healthcare', 'Software', 'Logistics', 'Seafood', 'Media, publishing & events', 'Public sector'];
-const SENIOR_TITLES = ['CEO', 'CFO', 'CTO', 'Chief Marketing Officer', 'Director, Sales', 'Director of Operations', 'Head of Marketing', 'Head of Procurement', 'VP, Engineering', 'Managing Director'];
-const OTHER_TITLES = ['Marketing Manager', 'Account Manager', 'Software Engineer', 'Sales Representative', 'Buyer', 'Controller', 'HR Advisor', 'Customer Success Manager', 'Analyst', 'Office Manager', 'Project Manager', 'Consultant, "Digital"'];
+const INDUSTRIES = [
+  'Retail',
+  'Manufacturing',
+  'Financial services',
+  'Energy',
+  'Healthcare',
+  'Software',
+  'Logistics',
+  'Seafood',
+  'Media, publishing & events',
+  'Public sector',
+];
+const SENIOR_TITLES = [
+  'CEO',
+  'CFO',
+  'CTO',
+  'Chief Marketing Officer',
+  'Director, Sales',
+  'Director of Operations',
+  'Head of Marketing',
+  'Head of Procurement',
+  'VP, Engineering',
+  'Managing Director',
+];
+const OTHER_TITLES = [
+  'Marketing Manager',
+  'Account Manager',
+  'Software Engineer',
+  'Sales Representative',
+  'Buyer',
+  'Controller',
+  'HR Advisor',
+  'Customer Success Manager',
+  'Analyst',
+  'Office Manager',
+  'Project Manager',
+  'Consultant, "Digital"',
+];
 const DEPARTMENTS = ['Sales', 'Marketing', 'Finance', 'IT', 'Operations', 'Procurement', 'HR', 'Management'];
 
 /** Fixed "now" of the generated world, so a seed always yields the same dates. */
@@ -345,7 +502,8 @@ function email(context: Context, rng: Rng, who: Person, index: number, domain: s
   const roll = rng.next();
   if (roll < context.invalidEmailRate) return rng.chance(0.5) ? '' : address.replace('@', rng.chance(0.5) ? '' : ' at ');
   const messy = (roll - context.invalidEmailRate) / (1 - context.invalidEmailRate || 1);
-  if (messy < context.messyEmailRate * 0.6) return capitalise(who.first[1]) + '.' + capitalise(who.last[1]) + `${index}@` + capitalise(domain);
+  if (messy < context.messyEmailRate * 0.6)
+    return capitalise(who.first[1]) + '.' + capitalise(who.last[1]) + `${index}@` + capitalise(domain);
   if (messy < context.messyEmailRate) return rng.chance(0.5) ? ` ${address} ` : `${address} `;
   return address;
 }
@@ -436,7 +594,13 @@ function account(context: Context, rng: Rng, index: number): AccountFacts {
   const [city, postalBase] = rng.pick(country.cities);
   const sizeRoll = rng.next();
   const employees =
-    sizeRoll < 0.5 ? 1 + rng.int(49) : sizeRoll < 0.8 ? 50 + rng.int(200) : sizeRoll < 0.88 ? 250 + rng.int(750) : 1_000 + rng.int(rng.chance(0.2) ? 60_000 : 9_000);
+    sizeRoll < 0.5
+      ? 1 + rng.int(49)
+      : sizeRoll < 0.8
+        ? 50 + rng.int(200)
+        : sizeRoll < 0.88
+          ? 250 + rng.int(750)
+          : 1_000 + rng.int(rng.chance(0.2) ? 60_000 : 9_000);
   return {
     id,
     name,
@@ -457,7 +621,12 @@ const slugs = new Map<string, string>();
 function slugOf(text: string): string {
   let slug = slugs.get(text);
   if (slug === undefined) {
-    slug = text.toLowerCase().replace(/ø/g, 'o').replace(/æ/g, 'ae').normalize('NFD').replace(/[^a-z]+/g, '');
+    slug = text
+      .toLowerCase()
+      .replace(/ø/g, 'o')
+      .replace(/æ/g, 'ae')
+      .normalize('NFD')
+      .replace(/[^a-z]+/g, '');
     slugs.set(text, slug);
   }
   return slug;

@@ -73,7 +73,8 @@ export async function seedLake(options: SeedLakeOptions): Promise<SeedLakeResult
   const profiles = options.profiles;
   if (!Number.isSafeInteger(profiles) || profiles < 1) throw new RangeError(`profiles must be a positive integer, got ${profiles}`);
   const rowsPerPartition = options.rowsPerPartition ?? DEFAULT_ROWS_PER_PARTITION;
-  if (!Number.isSafeInteger(rowsPerPartition) || rowsPerPartition < 1) throw new RangeError(`rowsPerPartition must be a positive integer, got ${rowsPerPartition}`);
+  if (!Number.isSafeInteger(rowsPerPartition) || rowsPerPartition < 1)
+    throw new RangeError(`rowsPerPartition must be a positive integer, got ${rowsPerPartition}`);
   const started = Date.now();
   const previous = await currentGeneration(containerClient);
   const generation = newGenerationName();
@@ -225,7 +226,10 @@ async function currentGeneration(containerClient: ContainerClient): Promise<stri
     throw error;
   }
   try {
-    const model = JSON.parse(text) as { annotations?: { name?: string; value?: string }[]; entities?: { partitions?: { location?: string }[] }[] };
+    const model = JSON.parse(text) as {
+      annotations?: { name?: string; value?: string }[];
+      entities?: { partitions?: { location?: string }[] }[];
+    };
     const named = model.annotations?.find((item) => item.name === ANNOTATIONS.generation)?.value;
     if (named) return `${named}/`;
     const location = model.entities?.flatMap((entity) => entity.partitions ?? [])[0]?.location;
@@ -351,7 +355,10 @@ class EntityWriter {
         if (failure !== undefined) reject(failure);
         else resolve();
       };
-      part.stream.on('drain', () => done()).on('error', done).on('close', () => done());
+      part.stream
+        .on('drain', () => done())
+        .on('error', done)
+        .on('close', () => done());
     });
   }
 

@@ -86,7 +86,10 @@ export function installCoreApi(): Registry {
     },
   };
 
-  type Loader = { _load: (request: string, ...rest: unknown[]) => unknown; _resolveFilename: (request: string, ...rest: unknown[]) => string };
+  type Loader = {
+    _load: (request: string, ...rest: unknown[]) => unknown;
+    _resolveFilename: (request: string, ...rest: unknown[]) => string;
+  };
   const loader = Module as unknown as Loader;
   const originalLoad = loader._load;
   const originalResolve = loader._resolveFilename;

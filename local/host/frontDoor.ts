@@ -72,13 +72,21 @@ export class FrontDoor {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
-    if (url.length > MAX_URL_LENGTH) return void answerProblem(res, 414, 'URI Too Long', `The request URL has ${url.length} characters; the limit is ${MAX_URL_LENGTH}. Send long values in a JSON body.`);
+    if (url.length > MAX_URL_LENGTH)
+      return void answerProblem(
+        res,
+        414,
+        'URI Too Long',
+        `The request URL has ${url.length} characters; the limit is ${MAX_URL_LENGTH}. Send long values in a JSON body.`,
+      );
     if (req.method === 'GET' && url.replace(/\/+$/, '').toLowerCase() === '/admin/host/instances') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.pool.info()));
       return;
     }
     if (Number(req.headers['content-length'] ?? 0) > MAX_REQUEST_BODY_BYTES) {
-      answerProblem(res, 413, 'Content Too Large', `The request body is over the limit of ${MAX_REQUEST_BODY_BYTES} bytes.`, { connection: 'close' });
+      answerProblem(res, 413, 'Content Too Large', `The request body is over the limit of ${MAX_REQUEST_BODY_BYTES} bytes.`, {
+        connection: 'close',
+      });
       req.destroy();
       return;
     }
@@ -88,7 +96,9 @@ export class FrontDoor {
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
       if (size > MAX_REQUEST_BODY_BYTES) {
-        answerProblem(res, 413, 'Content Too Large', `The request body is over the limit of ${MAX_REQUEST_BODY_BYTES} bytes.`, { connection: 'close' });
+        answerProblem(res, 413, 'Content Too Large', `The request body is over the limit of ${MAX_REQUEST_BODY_BYTES} bytes.`, {
+          connection: 'close',
+        });
         req.destroy();
         return;
       }
@@ -174,5 +184,7 @@ export class FrontDoor {
 
 /** The front door's own refusals, as the RFC 9457 problem details the app answers with everywhere else. */
 function answerProblem(res: ServerResponse, status: number, title: string, detail: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { ...headers, 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'about:blank', title, status, detail }));
+  res
+    .writeHead(status, { ...headers, 'content-type': 'application/problem+json' })
+    .end(JSON.stringify({ type: 'about:blank', title, status, detail }));
 }

@@ -100,7 +100,9 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
     functionTimeoutMs: config.functionTimeoutMs,
     onTimeout: (error) => recycle(error),
   });
-  const leaseSeconds = clampLease(options.queueLeaseSeconds ?? Number(process.env.OUTFLOW_QUEUE_LEASE_SECONDS || DEFAULT_QUEUE_LEASE_SECONDS));
+  const leaseSeconds = clampLease(
+    options.queueLeaseSeconds ?? Number(process.env.OUTFLOW_QUEUE_LEASE_SECONDS || DEFAULT_QUEUE_LEASE_SECONDS),
+  );
   const timezone = timerTimeZone(logger);
   const coordination = timerCoordination(storage, config, logger);
 
@@ -166,7 +168,9 @@ export async function startFunctionsHost(options: FunctionsHostOptions = {}): Pr
     const methods = route.methods.length > 0 ? route.methods.join(',') : 'ALL';
     info.detail = `[${methods}] ${url}/${route.template.replace(/^\/+/, '')}`;
   }
-  const lines = functions.map((f) => `  ${f.name}: ${f.trigger === 'httpTrigger' ? '' : `${f.trigger} `}${f.detail}${f.supported ? '' : ' (not run locally)'}`);
+  const lines = functions.map(
+    (f) => `  ${f.name}: ${f.trigger === 'httpTrigger' ? '' : `${f.trigger} `}${f.detail}${f.supported ? '' : ' (not run locally)'}`,
+  );
   logger.host('information', `Functions:\n${lines.join('\n')}`);
   const timeout = config.functionTimeoutMs === null ? 'none' : formatTimeSpan(config.functionTimeoutMs);
   logger.host('information', `functionTimeout: ${timeout}; queue messages held ${leaseSeconds} s while their function runs.`);
@@ -285,7 +289,11 @@ export function globToRegExp(glob: string): RegExp {
     else if (char === '?') source += '[^/]';
     else if (char === '{') {
       const end = glob.indexOf('}', i);
-      source += `(?:${glob.slice(i + 1, end).split(',').map(escapeRegExp).join('|')})`;
+      source += `(?:${glob
+        .slice(i + 1, end)
+        .split(',')
+        .map(escapeRegExp)
+        .join('|')})`;
       i = end;
     } else source += escapeRegExp(char);
   }

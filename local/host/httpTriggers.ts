@@ -32,7 +32,10 @@ export interface CompiledRoute {
 }
 
 export function compileRoute(template: string, methods: string[], fn: RegisteredFunction, order = 0): CompiledRoute {
-  const parts = template.replace(/^\/+|\/+$/g, '').split('/').filter((part) => part !== '');
+  const parts = template
+    .replace(/^\/+|\/+$/g, '')
+    .split('/')
+    .filter((part) => part !== '');
   const segments = parts.map((part, index): RouteSegment => {
     const whole = /^\{(\*{1,2})?([A-Za-z_][\w]*)(\?)?((?::[^}]*)?)\}$/.exec(part);
     if (whole) {

@@ -31,7 +31,12 @@ export class InstancePool {
   private failStart: ((error: Error) => void) | undefined;
 
   constructor(private readonly options: InstancePoolOptions) {
-    this.instances = Array.from({ length: options.count }, (_, index) => ({ number: index + 1, restarts: 0, everReady: false, crashes: 0 }));
+    this.instances = Array.from({ length: options.count }, (_, index) => ({
+      number: index + 1,
+      restarts: 0,
+      everReady: false,
+      crashes: 0,
+    }));
   }
 
   /** Starts every instance; resolves when all are ready, fails if one exits before it ever was. */

@@ -40,10 +40,7 @@ export class InFlight {
       const remaining = deadline - Date.now();
       if (remaining <= 0) return false;
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.pending]),
-        new Promise((resolve) => (timer = setTimeout(resolve, remaining))),
-      ]);
+      await Promise.race([Promise.allSettled([...this.pending]), new Promise((resolve) => (timer = setTimeout(resolve, remaining)))]);
       clearTimeout(timer);
     }
     return true;
@@ -52,7 +49,11 @@ export class InFlight {
 
 /** The runtime's FunctionTimeoutException, as the host reports it. */
 export class FunctionTimeoutError extends Error {
-  constructor(functionName: string, timeoutMs: number, readonly invocationId: string) {
+  constructor(
+    functionName: string,
+    timeoutMs: number,
+    readonly invocationId: string,
+  ) {
     super(`Timeout value of ${formatTimeSpan(timeoutMs)} was exceeded by function: Functions.${functionName}`);
     this.name = 'FunctionTimeoutException';
   }

@@ -51,11 +51,7 @@ export function createLogger(options: {
 
   function threshold(functionName: string): number {
     const configured =
-      levels[`Function.${functionName}.User`] ??
-      levels[`Function.${functionName}`] ??
-      levels.Function ??
-      levels.default ??
-      'Information';
+      levels[`Function.${functionName}.User`] ?? levels[`Function.${functionName}`] ?? levels.Function ?? levels.default ?? 'Information';
     return RANK[toLogLevel(configured)];
   }
 

@@ -57,9 +57,7 @@ export class QueueTrigger {
 
   /** Runs the function with a given input, outside the queue (admin API). */
   invokeDirect(input: unknown): void {
-    void this.inFlight.track(
-      this.invoker.invoke(this.fn, input, { reason: `Invoked via the admin API` }).catch(() => undefined),
-    );
+    void this.inFlight.track(this.invoker.invoke(this.fn, input, { reason: `Invoked via the admin API` }).catch(() => undefined));
   }
 
   private wake(): void {
@@ -133,21 +131,27 @@ export class QueueTrigger {
     let popReceipt = message.popReceipt;
     // Renewals are chained so the final delete/update always uses the latest pop receipt.
     let renewal = Promise.resolve();
-    const renewTimer = setInterval(() => {
-      renewal = renewal.then(async () => {
-        try {
-          const response = await client.updateMessage(message.messageId, popReceipt, undefined, this.leaseSeconds);
-          popReceipt = response.popReceipt ?? popReceipt;
-        } catch (error) {
-          this.logger.host('warning', `Could not extend the lease of message ${message.messageId}: ${(error as Error).message}`);
-        }
-      });
-    }, (this.leaseSeconds * 1000) / 2);
+    const renewTimer = setInterval(
+      () => {
+        renewal = renewal.then(async () => {
+          try {
+            const response = await client.updateMessage(message.messageId, popReceipt, undefined, this.leaseSeconds);
+            popReceipt = response.popReceipt ?? popReceipt;
+          } catch (error) {
+            this.logger.host('warning', `Could not extend the lease of message ${message.messageId}: ${(error as Error).message}`);
+          }
+        });
+      },
+      (this.leaseSeconds * 1000) / 2,
+    );
     try {
       const text = decodeMessage(message.messageText, this.options.messageEncoding);
       if (text === undefined) {
         // The runtime cannot decode it, so it would fail every time: straight to the poison queue.
-        this.logger.host('error', `Message ${message.messageId} on '${this.queueName}' is not valid base64; moving it to '${this.queueName}-poison'.`);
+        this.logger.host(
+          'error',
+          `Message ${message.messageId} on '${this.queueName}' is not valid base64; moving it to '${this.queueName}-poison'.`,
+        );
         clearInterval(renewTimer);
         await renewal;
         await this.moveToPoison(client, message, popReceipt);

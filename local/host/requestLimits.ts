@@ -20,7 +20,8 @@ export const NODE_MAX_HEADER_SIZE = 1024 * 1024;
 /** Bytes of the request line and headers as sent (name, ": ", value, CRLF each). */
 export function requestHeaderBytes(req: IncomingMessage): number {
   let total = (req.method?.length ?? 0) + (req.url?.length ?? 0) + 12;
-  for (let i = 0; i < req.rawHeaders.length; i += 2) total += Buffer.byteLength(req.rawHeaders[i]!) + Buffer.byteLength(req.rawHeaders[i + 1] ?? '') + 4;
+  for (let i = 0; i < req.rawHeaders.length; i += 2)
+    total += Buffer.byteLength(req.rawHeaders[i]!) + Buffer.byteLength(req.rawHeaders[i + 1] ?? '') + 4;
   return total;
 }
 
@@ -30,16 +31,19 @@ const SECRET_PARAMETER = /token|secret|passw(or)?d|api[-_]?key|^key$|^code$|^sig
 /** The query string with the values of secret-looking parameters replaced, for log lines. */
 export function redactQuery(search: string): string {
   if (search === '' || search === '?') return search;
-  const parts = search.replace(/^\?/, '').split('&').map((part) => {
-    const at = part.indexOf('=');
-    if (at < 0) return part;
-    let name = part.slice(0, at);
-    try {
-      name = decodeURIComponent(name.replace(/\+/g, ' '));
-    } catch {
-      // An undecodable name is judged as written.
-    }
-    return SECRET_PARAMETER.test(name) ? `${part.slice(0, at)}=[redacted]` : part;
-  });
+  const parts = search
+    .replace(/^\?/, '')
+    .split('&')
+    .map((part) => {
+      const at = part.indexOf('=');
+      if (at < 0) return part;
+      let name = part.slice(0, at);
+      try {
+        name = decodeURIComponent(name.replace(/\+/g, ' '));
+      } catch {
+        // An undecodable name is judged as written.
+      }
+      return SECRET_PARAMETER.test(name) ? `${part.slice(0, at)}=[redacted]` : part;
+    });
   return `?${parts.join('&')}`;
 }

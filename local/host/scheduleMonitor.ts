@@ -30,7 +30,11 @@ export class ScheduleMonitor {
 
   async write(status: ScheduleStatus): Promise<void> {
     // The runtime's JSON: {"Last": …, "Next": …, "LastUpdated": …}.
-    const text = JSON.stringify({ Last: status.last.toISOString(), Next: status.next.toISOString(), LastUpdated: status.lastUpdated.toISOString() });
+    const text = JSON.stringify({
+      Last: status.last.toISOString(),
+      Next: status.next.toISOString(),
+      LastUpdated: status.lastUpdated.toISOString(),
+    });
     await this.container.createIfNotExists();
     await this.container.getBlockBlobClient(this.blobName).upload(text, Buffer.byteLength(text), {
       blobHTTPHeaders: { blobContentType: 'application/json' },

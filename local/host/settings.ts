@@ -108,7 +108,10 @@ export function applyHostJsonOverrides(hostJson: Record<string, unknown>, env: N
   for (const [name, value] of Object.entries(env)) {
     // An empty value (a blank line in local.settings.json) overrides nothing.
     if (!value || !name.toLowerCase().startsWith(HOST_JSON_OVERRIDE_PREFIX.toLowerCase())) continue;
-    const path = name.slice(HOST_JSON_OVERRIDE_PREFIX.length).split('__').filter((part) => part !== '');
+    const path = name
+      .slice(HOST_JSON_OVERRIDE_PREFIX.length)
+      .split('__')
+      .filter((part) => part !== '');
     if (path.length === 0) continue;
     let node = result;
     for (const [index, part] of path.entries()) {
@@ -139,7 +142,13 @@ function functionTimeout(value: unknown): number | null {
 function hostIdFor(projectDir: string, env: NodeJS.ProcessEnv): string {
   const configured = Object.entries(env).find(([name]) => name.toLowerCase() === 'azurefunctionswebhost__hostid')?.[1];
   const base = configured || `local-${projectDir.split(/[\\/]/).filter(Boolean).pop() ?? 'app'}`;
-  return base.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 32) || 'local-app';
+  return (
+    base
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 32) || 'local-app'
+  );
 }
 
 /**

@@ -110,7 +110,12 @@ export class TimerTrigger {
       },
       isPastDue: reason === 'pastDue',
     };
-    const reasonText = reason === 'pastDue' ? 'Timer fired for a past-due occurrence' : reason === 'admin' ? 'Invoked via the admin API; timer' : 'Timer fired';
+    const reasonText =
+      reason === 'pastDue'
+        ? 'Timer fired for a past-due occurrence'
+        : reason === 'admin'
+          ? 'Invoked via the admin API; timer'
+          : 'Timer fired';
     const run = this.invoker
       .invoke(this.fn, timer, { reason: `${reasonText} at ${now.toISOString()}` })
       .catch(() => {
@@ -123,7 +128,9 @@ export class TimerTrigger {
         this.last = occurrence;
         await this.coordination.status
           .write({ last: occurrence, next: next ?? occurrence, lastUpdated: new Date() })
-          .catch((error: Error) => this.logger.host('warning', `Could not record the schedule status of ${this.fn.metadata.name}: ${error.message}`));
+          .catch((error: Error) =>
+            this.logger.host('warning', `Could not record the schedule status of ${this.fn.metadata.name}: ${error.message}`),
+          );
       })
       .finally(() => {
         this.running = false;
@@ -172,9 +179,12 @@ export class TimerTrigger {
     if (!next) return;
     // setTimeout is limited to ~24.8 days; re-arm in steps for schedules further out.
     const delay = Math.min(next.getTime() - Date.now(), 2 ** 31 - 1);
-    this.timer = setTimeout(() => {
-      if (Date.now() >= next.getTime()) this.fire('schedule', next);
-      this.arm();
-    }, Math.max(0, delay));
+    this.timer = setTimeout(
+      () => {
+        if (Date.now() >= next.getTime()) this.fire('schedule', next);
+        this.arm();
+      },
+      Math.max(0, delay),
+    );
   }
 }

@@ -38,9 +38,13 @@ const simulator = await startCampaignMonitorSimulator({
   port: number('port', values.port),
   apiKeys: values['api-key'],
   // No rate is published: a bucket only when --rate or --burst asks for one.
-  rateLimit: values['no-rate-limit'] || (values.rate === undefined && values.burst === undefined)
-    ? false
-    : { requestsPerSecond: number('rate', values.rate) ?? STAND_IN_RATE_LIMIT.requestsPerSecond, burst: number('burst', values.burst) ?? STAND_IN_RATE_LIMIT.burst },
+  rateLimit:
+    values['no-rate-limit'] || (values.rate === undefined && values.burst === undefined)
+      ? false
+      : {
+          requestsPerSecond: number('rate', values.rate) ?? STAND_IN_RATE_LIMIT.requestsPerSecond,
+          burst: number('burst', values.burst) ?? STAND_IN_RATE_LIMIT.burst,
+        },
   faults,
   autoCreateLists: !values['no-auto-create-lists'],
 });

@@ -260,7 +260,14 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
 
   function seedSubscriber(listId: string, subscriber: { email: string; state: SubscriberState }): void {
     const list = listFor(listId);
-    list.subscribers.set(subscriber.email.toLowerCase(), { EmailAddress: subscriber.email, Name: '', CustomFields: Object.create(null) as Record<string, string>, State: subscriber.state, ConsentToTrack: 'Unchanged', Date: systemDate() });
+    list.subscribers.set(subscriber.email.toLowerCase(), {
+      EmailAddress: subscriber.email,
+      Name: '',
+      CustomFields: Object.create(null) as Record<string, string>,
+      State: subscriber.state,
+      ConsentToTrack: 'Unchanged',
+      Date: systemDate(),
+    });
   }
 
   function listFor(listId: string): SimulatedList {
@@ -295,10 +302,12 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
     const title = typeof input.Title === 'string' ? input.Title.trim() : '';
     if (!title) throw new VendorError(400, 251, 'List Title Empty');
     for (const list of state.lists.values()) {
-      if (list.ClientID === clientId && list.Title.toLowerCase() === title.toLowerCase()) throw new VendorError(400, 250, 'Duplicate list title');
+      if (list.ClientID === clientId && list.Title.toLowerCase() === title.toLowerCase())
+        throw new VendorError(400, 250, 'Duplicate list title');
     }
     const unsubscribeSetting = input.UnsubscribeSetting ?? 'AllClientLists';
-    if (unsubscribeSetting !== 'AllClientLists' && unsubscribeSetting !== 'OnlyThisList') throw new VendorError(400, 261, 'Invalid List Unsubscribe Setting');
+    if (unsubscribeSetting !== 'AllClientLists' && unsubscribeSetting !== 'OnlyThisList')
+      throw new VendorError(400, 261, 'Invalid List Unsubscribe Setting');
     const list = newList(hexId(), clientId, title, {
       ConfirmedOptIn: input.ConfirmedOptIn === true,
       UnsubscribePage: typeof input.UnsubscribePage === 'string' ? input.UnsubscribePage : '',
@@ -384,14 +393,28 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
         continue;
       }
       let subscriber = list.subscribers.get(email);
-      const refusal = !resubscribe && !accepted.has(email) ? (suppressed.has(email) ? NOT_READDED.Suppressed : subscriber && subscriber.State !== 'Active' ? NOT_READDED[subscriber.State] : undefined) : undefined;
+      const refusal =
+        !resubscribe && !accepted.has(email)
+          ? suppressed.has(email)
+            ? NOT_READDED.Suppressed
+            : subscriber && subscriber.State !== 'Active'
+              ? NOT_READDED[subscriber.State]
+              : undefined
+          : undefined;
       if (refusal) {
         failures.push({ EmailAddress: emailAddress, ...refusal });
         continue;
       }
       if (subscriber && !accepted.has(email)) existedBefore.add(email);
       if (!subscriber) {
-        subscriber = { EmailAddress: emailAddress, Name: '', CustomFields: Object.create(null) as Record<string, string>, State: 'Active', ConsentToTrack: 'Unchanged', Date: now };
+        subscriber = {
+          EmailAddress: emailAddress,
+          Name: '',
+          CustomFields: Object.create(null) as Record<string, string>,
+          State: 'Active',
+          ConsentToTrack: 'Unchanged',
+          Date: now,
+        };
         list.subscribers.set(email, subscriber);
       }
       // Resubscribe: true brings people back to Active (and off the suppression list).
@@ -438,7 +461,8 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
     const emailAddress = typeof input.EmailAddress === 'string' ? input.EmailAddress.trim() : '';
     if (!EMAIL_PATTERN.test(emailAddress)) throw new VendorError(400, 1, 'Invalid Email Address');
     const subscriber = list.subscribers.get(emailAddress.toLowerCase());
-    if (!subscriber || subscriber.State === 'Deleted') throw new VendorError(400, 203, 'Subscriber not in list or has already been removed.');
+    if (!subscriber || subscriber.State === 'Deleted')
+      throw new VendorError(400, 203, 'Subscriber not in list or has already been removed.');
     if (subscriber.State === 'Active' || subscriber.State === 'Unconfirmed') {
       subscriber.State = 'Unsubscribed';
       state.counters.unsubscribed += 1;
@@ -451,7 +475,8 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
     if (!path.startsWith(`${base}/`)) return undefined;
     const rest = path.slice(base.length);
     let match: RegExpExecArray | null;
-    if (method === 'GET' && rest === '/systemdate.json') return { key: 'GET /systemdate.json', answer: () => [200, { SystemDate: systemDate() }] };
+    if (method === 'GET' && rest === '/systemdate.json')
+      return { key: 'GET /systemdate.json', answer: () => [200, { SystemDate: systemDate() }] };
     if (method === 'GET' && rest === '/clients.json') return { key: 'GET /clients.json', answer: () => [200, state.clients] };
     if ((match = /^\/clients\/([^/]+)\/lists\.json$/.exec(rest)) && method === 'GET') {
       const clientId = decodeURIComponent(match[1]!);
@@ -459,7 +484,12 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
         key: 'GET /clients/{clientId}/lists.json',
         answer: () => {
           if (!state.clients.some((client) => client.ClientID === clientId)) throw new VendorError(401, 102, 'Invalid ClientID');
-          return [200, [...state.lists.values()].filter((list) => list.ClientID === clientId).map((list) => ({ ListID: list.ListID, Name: list.Title }))];
+          return [
+            200,
+            [...state.lists.values()]
+              .filter((list) => list.ClientID === clientId)
+              .map((list) => ({ ListID: list.ListID, Name: list.Title })),
+          ];
         },
       };
     }
@@ -473,8 +503,10 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
     }
     if ((match = /^\/lists\/([^/]+)\/customfields\.json$/.exec(rest))) {
       const listId = decodeURIComponent(match[1]!);
-      if (method === 'GET') return { key: 'GET /lists/{listId}/customfields.json', answer: () => [200, [...listFor(listId).customFields.values()]] };
-      if (method === 'POST') return { key: 'POST /lists/{listId}/customfields.json', answer: () => createCustomField(listFor(listId), body) };
+      if (method === 'GET')
+        return { key: 'GET /lists/{listId}/customfields.json', answer: () => [200, [...listFor(listId).customFields.values()]] };
+      if (method === 'POST')
+        return { key: 'POST /lists/{listId}/customfields.json', answer: () => createCustomField(listFor(listId), body) };
     }
     if ((match = /^\/lists\/([^/]+)\.json$/.exec(rest))) {
       const id = decodeURIComponent(match[1]!);
@@ -505,7 +537,11 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
 
   function answer(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
-    response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+    response.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      ...headers,
+    });
     response.end(text);
   }
 
@@ -532,7 +568,11 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
     if (fault === 'serverError') return answer(response, 500, { Code: 500, Message: "Sorry, we've run into a problem" });
     if (fault === 'tooManyRequests') {
       // The vendor's 429 says when to come back in X-RateLimit-Reset (seconds), not in Retry-After.
-      const headers: Record<string, string> = { ...(rateLimit ? { 'X-RateLimit-Limit': String(rateLimit.burst) } : {}), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '1' };
+      const headers: Record<string, string> = {
+        ...(rateLimit ? { 'X-RateLimit-Limit': String(rateLimit.burst) } : {}),
+        'X-RateLimit-Remaining': '0',
+        'X-RateLimit-Reset': '1',
+      };
       if (retryAfterHeader) headers['Retry-After'] = '1';
       return answer(response, 429, { Code: 429, Message: 'Rate limit exceeded' }, headers);
     }
@@ -583,6 +623,15 @@ export async function startCampaignMonitorSimulator(options: CampaignMonitorSimu
     answerInternalError: (response) => answer(response, 500, { Code: 500, Message: "Sorry, we've run into a problem" }),
   });
 
-  const simulator: CampaignMonitorSimulator = { url: server.url, port: server.port, state, setFaults, inspectList, seedSubscriber, reset, stop: server.stop };
+  const simulator: CampaignMonitorSimulator = {
+    url: server.url,
+    port: server.port,
+    state,
+    setFaults,
+    inspectList,
+    seedSubscriber,
+    reset,
+    stop: server.stop,
+  };
   return simulator;
 }

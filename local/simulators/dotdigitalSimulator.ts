@@ -105,7 +105,8 @@ export interface SimulatedAddressBook {
   deliveries: Map<string, number>;
 }
 
-export type ImportStatus = 'Finished' | 'NotFinished' | 'RejectedByWatchdog' | 'InvalidFileFormat' | 'Unknown' | 'Failed' | 'ExceedsAllowedContactLimit';
+export type ImportStatus =
+  'Finished' | 'NotFinished' | 'RejectedByWatchdog' | 'InvalidFileFormat' | 'Unknown' | 'Failed' | 'ExceedsAllowedContactLimit';
 
 export interface ImportReport {
   newContacts: number;
@@ -207,7 +208,15 @@ class VendorError extends Error {
 }
 
 function emptyCounters(): SimulatorCounters {
-  return { ...emptyRequestCounters(), forbidden: 0, imports: 0, importedContacts: 0, removedFromAddressBooks: 0, tooManyActiveImports: 0, apiUsageExceeded: 0 };
+  return {
+    ...emptyRequestCounters(),
+    forbidden: 0,
+    imports: 0,
+    importedContacts: 0,
+    removedFromAddressBooks: 0,
+    tooManyActiveImports: 0,
+    apiUsageExceeded: 0,
+  };
 }
 
 function emptyReport(): ImportReport {
@@ -283,7 +292,11 @@ function multipartFile(body: Buffer, contentType: string): { fileName: string; d
 
 function routeKey(method: string, path: string): string {
   if (/^\/v2\/contacts\/[^/]+$/.test(path)) return `${method} /v2/contacts/{email}`;
-  return `${method} ${path.replace(/\/contacts\/\d+$/, '/contacts/{contactId}').replace(/\/address-books\/[^/]+/, '/address-books/{addressBookId}').replace(/\/import\/(?!with-merge-option)[^/]+/, '/import/{importId}').replace(/with-merge-option\/[^/]+/, 'with-merge-option/{mergeOption}')}`;
+  return `${method} ${path
+    .replace(/\/contacts\/\d+$/, '/contacts/{contactId}')
+    .replace(/\/address-books\/[^/]+/, '/address-books/{addressBookId}')
+    .replace(/\/import\/(?!with-merge-option)[^/]+/, '/import/{importId}')
+    .replace(/with-merge-option\/[^/]+/, 'with-merge-option/{mergeOption}')}`;
 }
 
 export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptions = {}): Promise<DotdigitalSimulator> {
@@ -391,9 +404,13 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
     const names = header.map((name) => name.trim().toUpperCase());
     const emailColumn = names.indexOf('EMAIL');
     const report = emptyReport();
-    const faultColumns = names.map((name, index) => ({ name: name.toLowerCase(), index })).filter((column) => column.index !== emailColumn).sort((a, b) => a.name.localeCompare(b.name));
+    const faultColumns = names
+      .map((name, index) => ({ name: name.toLowerCase(), index }))
+      .filter((column) => column.index !== emailColumn)
+      .sort((a, b) => a.name.localeCompare(b.name));
     const faultRows: string[][] = [];
-    const fault = (reason: string, row: string[]) => faultRows.push([reason, (row[emailColumn] ?? '').trim(), ...faultColumns.map((column) => row[column.index] ?? '')]);
+    const fault = (reason: string, row: string[]) =>
+      faultRows.push([reason, (row[emailColumn] ?? '').trim(), ...faultColumns.map((column) => row[column.index] ?? '')]);
     const seen = new Set<string>();
     for (const row of rows) {
       const raw = (row[emailColumn] ?? '').trim();
@@ -431,7 +448,9 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
       state.counters.importedContacts += 1;
     }
     job.report = report;
-    job.faultsCsv = stringify([['Reason', 'email', ...faultColumns.map((column) => column.name)], ...faultRows], { record_delimiter: 'windows' });
+    job.faultsCsv = stringify([['Reason', 'email', ...faultColumns.map((column) => column.name)], ...faultRows], {
+      record_delimiter: 'windows',
+    });
   }
 
   function mergeField(contact: SimulatedContact, name: string, value: string, mergeOption: MergeOption): void {
@@ -470,7 +489,12 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
     return { fileName: typeof fileName === 'string' && fileName ? fileName : 'file.csv', data: Buffer.from(data, 'base64') };
   }
 
-  function startImport(request: IncomingMessage, body: Buffer, addressBookId: number, mergeOptionRaw: string | undefined): [number, unknown] {
+  function startImport(
+    request: IncomingMessage,
+    body: Buffer,
+    addressBookId: number,
+    mergeOptionRaw: string | undefined,
+  ): [number, unknown] {
     const usage = injector.faults.apiUsageExceeded;
     if (usage && usage.every > 0 && uploads++ % usage.every === 0) {
       state.counters.apiUsageExceeded += 1;
@@ -481,7 +505,10 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
     settle();
     if (activeImports() >= maxActiveImports) {
       state.counters.tooManyActiveImports += 1;
-      throw new VendorError(400, `You currently have more than ${maxActiveImports} imports running at the same time. ERROR_IMPORT_TOOMANYACTIVEIMPORTS`);
+      throw new VendorError(
+        400,
+        `You currently have more than ${maxActiveImports} imports running at the same time. ERROR_IMPORT_TOOMANYACTIVEIMPORTS`,
+      );
     }
     const { fileName, data } = readUpload(request, body);
     if (data.length > maxFileBytes) throw new VendorError(413, 'Request Entity Too Large');
@@ -587,7 +614,17 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
           if (!EMAIL_PATTERN.test(email)) throw new VendorError(400, 'The email address is not valid. ERROR_PARAMETER_INVALID');
           const contact = state.contacts.get(email);
           if (!contact) throw new VendorError(404, 'Error: ERROR_CONTACT_NOT_FOUND');
-          return [200, { id: contact.id, email: contact.email, optInType: 'Single', emailType: 'Html', dataFields: Object.entries(contact.dataFields).map(([name, value]) => ({ key: name, value })), status: 'Subscribed' }];
+          return [
+            200,
+            {
+              id: contact.id,
+              email: contact.email,
+              optInType: 'Single',
+              emailType: 'Html',
+              dataFields: Object.entries(contact.dataFields).map(([name, value]) => ({ key: name, value })),
+              status: 'Subscribed',
+            },
+          ];
         },
       };
     }
@@ -662,7 +699,15 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
     if (common) return common;
     if (method === 'GET' && path === '/_simulator/state') {
       settle();
-      return [200, { counters: state.counters, contacts: state.contacts.size, addressBooks: [...state.addressBooks.keys()].map((id) => inspectAddressBook(id)), activeImports: activeImports() }];
+      return [
+        200,
+        {
+          counters: state.counters,
+          contacts: state.contacts.size,
+          addressBooks: [...state.addressBooks.keys()].map((id) => inspectAddressBook(id)),
+          activeImports: activeImports(),
+        },
+      ];
     }
     const match = /^\/_simulator\/address-books\/([^/]+)$/.exec(path);
     if (method === 'GET' && match) {
@@ -674,10 +719,20 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
 
   // ---- request handling --------------------------------------------------------------------------
 
-  function answer(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, contentType?: string): void {
+  function answer(
+    response: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+    contentType?: string,
+  ): void {
     const isText = typeof body === 'string' && contentType !== undefined;
     const text = body === undefined ? '' : isText ? (body as string) : JSON.stringify(body);
-    response.writeHead(status, { 'content-type': contentType ?? 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+    response.writeHead(status, {
+      'content-type': contentType ?? 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      ...headers,
+    });
     response.end(text);
   }
 
@@ -698,18 +753,28 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
     if (fault === 'serverError') return answer(response, 500, { message: 'An error has occurred.' });
     if (fault === 'tooManyRequests') {
       // The vendor's 429 carries X-RateLimit-Reset (epoch seconds); Retry-After only when asked for.
-      const headers: Record<string, string> = { ...(rateLimit ? { 'X-RateLimit-Limit': String(rateLimit.callsPerMinute) } : {}), 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(Math.ceil(Date.now() / 1000) + 1) };
+      const headers: Record<string, string> = {
+        ...(rateLimit ? { 'X-RateLimit-Limit': String(rateLimit.callsPerMinute) } : {}),
+        'X-RateLimit-Remaining': '0',
+        'X-RateLimit-Reset': String(Math.ceil(Date.now() / 1000) + 1),
+      };
       if (retryAfterHeader) headers['Retry-After'] = '1';
       return answer(response, 429, { message: 'Too Many Requests' }, headers);
     }
 
     const credentials = credentialsOf(request);
-    const known = credentials && (options.apiUsers ? options.apiUsers[credentials.username] === credentials.password : credentials.password.length > 0);
+    const known =
+      credentials && (options.apiUsers ? options.apiUsers[credentials.username] === credentials.password : credentials.password.length > 0);
     if (!credentials || !known) {
       state.counters.unauthorized += 1;
       return answer(response, 401, { message: 'Authorization has been denied for this request.' });
     }
-    if (options.accountRegion && options.callerRegion && options.callerRegion !== options.accountRegion && !(method === 'GET' && path === '/v2/account-info')) {
+    if (
+      options.accountRegion &&
+      options.callerRegion &&
+      options.callerRegion !== options.accountRegion &&
+      !(method === 'GET' && path === '/v2/account-info')
+    ) {
       state.counters.forbidden += 1;
       return answer(response, 403, { message: 'Forbidden: Access is denied.' });
     }
@@ -756,7 +821,11 @@ export async function startDotdigitalSimulator(options: DotdigitalSimulatorOptio
     setFaults({});
   }
 
-  const server = await startSimulatorServer({ port: options.port, handle, answerInternalError: (response) => answer(response, 500, { message: 'An error has occurred.' }) });
+  const server = await startSimulatorServer({
+    port: options.port,
+    handle,
+    answerInternalError: (response) => answer(response, 500, { message: 'An error has occurred.' }),
+  });
   origin = server.url;
 
   return { url: origin, port: server.port, state, setFaults, inspectAddressBook, reset, stop: server.stop };

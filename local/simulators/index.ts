@@ -30,8 +30,16 @@ export const DEMO_OPTIONS: Partial<Record<SettingName, SimulatorOptions>> = {
   DOTDIGITAL_API_URL: { autoCreateAddressBooks: true },
 };
 
-const SIMULATORS: { setting: SettingName; name: string; start(port: number, options: SimulatorOptions): Promise<{ url: string; stop(): Promise<void> }> }[] = [
-  { setting: 'CAMPAIGN_MONITOR_API_URL', name: 'Campaign Monitor', start: (port, options) => startCampaignMonitorSimulator({ ...options, port }) },
+const SIMULATORS: {
+  setting: SettingName;
+  name: string;
+  start(port: number, options: SimulatorOptions): Promise<{ url: string; stop(): Promise<void> }>;
+}[] = [
+  {
+    setting: 'CAMPAIGN_MONITOR_API_URL',
+    name: 'Campaign Monitor',
+    start: (port, options) => startCampaignMonitorSimulator({ ...options, port }),
+  },
   { setting: 'DOTDIGITAL_API_URL', name: 'dotdigital', start: (port, options) => startDotdigitalSimulator({ ...options, port }) },
   { setting: 'MAILCHIMP_API_URL', name: 'Mailchimp', start: (port, options) => startMailchimpSimulator({ ...options, port }) },
   { setting: 'ITERABLE_API_URL', name: 'Iterable', start: (port, options) => startIterableSimulator({ ...options, port }) },
@@ -49,7 +57,10 @@ export async function startSimulators(options: {
   const running: RunningSimulator[] = [];
   for (const simulator of SIMULATORS) {
     if (options.skip(simulator.setting)) continue;
-    const started = await simulator.start(options.ports[simulator.setting] ?? 0, { ...DEMO_OPTIONS[simulator.setting], ...options.options?.[simulator.setting] });
+    const started = await simulator.start(options.ports[simulator.setting] ?? 0, {
+      ...DEMO_OPTIONS[simulator.setting],
+      ...options.options?.[simulator.setting],
+    });
     running.push({ setting: simulator.setting, name: simulator.name, url: started.url, instance: started, stop: () => started.stop() });
   }
   return running;

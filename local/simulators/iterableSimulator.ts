@@ -123,7 +123,10 @@ export interface IterableSimulator {
 // with the adapter's guesses (vendorFacts.ts) could never fail a test; tests set lower ones instead.
 // List reads are documented.
 /** GET /api/lists: documented at 100 requests/s per project. */
-const LIST_READ_RATE: RateLimit = { requestsPerSecond: VENDOR_FACTS.iterable.listReadsPerSecond.value, burst: VENDOR_FACTS.iterable.listReadsPerSecond.value };
+const LIST_READ_RATE: RateLimit = {
+  requestsPerSecond: VENDOR_FACTS.iterable.listReadsPerSecond.value,
+  burst: VENDOR_FACTS.iterable.listReadsPerSecond.value,
+};
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const FIRST_LIST_ID = 100_001;
 // Pragmatic syntax check: one @, no spaces, a dotted domain.
@@ -154,7 +157,16 @@ class VendorError extends Error {
 }
 
 function emptyCounters(): SimulatorCounters {
-  return { ...emptyRequestCounters(), subscribeCalls: 0, subscribedUsers: 0, unsubscribeCalls: 0, unsubscribedUsers: 0, channelUnsubscribes: 0, listsCreated: 0, listsDeleted: 0 };
+  return {
+    ...emptyRequestCounters(),
+    subscribeCalls: 0,
+    subscribedUsers: 0,
+    unsubscribeCalls: 0,
+    unsubscribedUsers: 0,
+    channelUnsubscribes: 0,
+    listsCreated: 0,
+    listsDeleted: 0,
+  };
 }
 
 function emptyFailedUpdates(): FailedUpdates {
@@ -205,7 +217,14 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
 
   function inspection(list: SimulatedList): ListInspection {
     const delivered = deliverySummary(list.deliveries);
-    return { listId: list.id, name: list.name, memberCount: list.members.size, deliveries: delivered.deliveries, duplicates: delivered.duplicates, duplicateEmails: delivered.duplicateKeys };
+    return {
+      listId: list.id,
+      name: list.name,
+      memberCount: list.members.size,
+      deliveries: delivered.deliveries,
+      duplicates: delivered.duplicates,
+      duplicateEmails: delivered.duplicateKeys,
+    };
   }
 
   function inspectList(listId: number | string): ListInspection | undefined {
@@ -219,19 +238,35 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
 
   function listFor(listId: unknown): SimulatedList {
     const list = typeof listId === 'number' ? state.lists.get(listId) : undefined;
-    if (!list) throw new VendorError(400, 'BadParams', `error.lists.invalidListId: list ${String(listId)} does not exist in this project`, { listId });
+    if (!list)
+      throw new VendorError(400, 'BadParams', `error.lists.invalidListId: list ${String(listId)} does not exist in this project`, {
+        listId,
+      });
     return list;
   }
 
   // ---- vendor routes -------------------------------------------------------------------------
 
   function getLists(): [number, unknown] {
-    return [200, { lists: [...state.lists.values()].map((list) => ({ id: list.id, name: list.name, ...(list.description ? { description: list.description } : {}), createdAt: list.createdAt, listType: list.listType })) }];
+    return [
+      200,
+      {
+        lists: [...state.lists.values()].map((list) => ({
+          id: list.id,
+          name: list.name,
+          ...(list.description ? { description: list.description } : {}),
+          createdAt: list.createdAt,
+          listType: list.listType,
+        })),
+      },
+    ];
   }
 
   function createList(body: unknown): [number, unknown] {
-    if (!isPlainObject(body) || typeof body.name !== 'string' || !body.name.trim()) throw new VendorError(400, 'BadParams', 'Invalid parameters: name is required');
-    if (body.description !== undefined && typeof body.description !== 'string') throw new VendorError(400, 'BadParams', 'Invalid parameters: description must be a string');
+    if (!isPlainObject(body) || typeof body.name !== 'string' || !body.name.trim())
+      throw new VendorError(400, 'BadParams', 'Invalid parameters: name is required');
+    if (body.description !== undefined && typeof body.description !== 'string')
+      throw new VendorError(400, 'BadParams', 'Invalid parameters: description must be a string');
     const list: SimulatedList = {
       id: nextListId++,
       name: body.name,
@@ -255,17 +290,25 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
 
   /** Checks the whole body first: Iterable refuses a malformed request before touching any user. */
   function checkSubscribeBody(body: unknown): { list: SimulatedList; subscribers: Record<string, unknown>[] } {
-    if (!isPlainObject(body)) throw new VendorError(400, 'BadParams', 'Invalid parameters: a JSON object with listId and subscribers is required');
-    if (typeof body.listId !== 'number' || !Number.isInteger(body.listId)) throw new VendorError(400, 'BadParams', 'Invalid parameters: listId must be an integer');
+    if (!isPlainObject(body))
+      throw new VendorError(400, 'BadParams', 'Invalid parameters: a JSON object with listId and subscribers is required');
+    if (typeof body.listId !== 'number' || !Number.isInteger(body.listId))
+      throw new VendorError(400, 'BadParams', 'Invalid parameters: listId must be an integer');
     if (!Array.isArray(body.subscribers)) throw new VendorError(400, 'BadParams', 'Invalid parameters: subscribers must be an array');
     if (body.updateExistingUsersOnly !== undefined && typeof body.updateExistingUsersOnly !== 'boolean') {
       throw new VendorError(400, 'BadParams', 'Invalid parameters: updateExistingUsersOnly must be a boolean');
     }
     const subscribers = body.subscribers as unknown[];
     if (subscribers.length === 0) throw new VendorError(400, 'BadParams', 'Invalid parameters: subscribers must not be empty');
-    if (subscribers.length > maxPerRequest) throw new VendorError(400, 'BatchTooLarge', `Batch too large: at most ${maxPerRequest} subscribers per request, got ${subscribers.length}`);
+    if (subscribers.length > maxPerRequest)
+      throw new VendorError(
+        400,
+        'BatchTooLarge',
+        `Batch too large: at most ${maxPerRequest} subscribers per request, got ${subscribers.length}`,
+      );
     subscribers.forEach((subscriber, index) => {
-      if (!isPlainObject(subscriber)) throw new VendorError(400, 'BadParams', `Invalid parameters: subscribers[${index}] must be an object`);
+      if (!isPlainObject(subscriber))
+        throw new VendorError(400, 'BadParams', `Invalid parameters: subscribers[${index}] must be an object`);
       if (typeof subscriber.email !== 'string' && typeof subscriber.userId !== 'string') {
         throw new VendorError(400, 'BadParams', `Invalid parameters: subscribers[${index}] needs an email or a userId`);
       }
@@ -281,12 +324,23 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
         const expected = state.fieldTypes.get(field);
         const incoming = typeOf(value);
         if (expected && expected !== incoming && !(expected === 'double' && incoming === 'long')) {
-          validationErrors[`simulated-project:::${field}`] = { incomingTypes: [incoming], expectedType: expected, category: 'user', offendingValue: String(value), _type: 'UnexpectedType' };
+          validationErrors[`simulated-project:::${field}`] = {
+            incomingTypes: [incoming],
+            expectedType: expected,
+            category: 'user',
+            offendingValue: String(value),
+            _type: 'UnexpectedType',
+          };
         }
       }
     }
     if (Object.keys(validationErrors).length > 0) {
-      throw new VendorError(400, 'RequestFieldsTypesMismatched', 'The request does not have the same data types as the project for some fields', { validationErrors });
+      throw new VendorError(
+        400,
+        'RequestFieldsTypesMismatched',
+        'The request does not have the same data types as the project for some fields',
+        { validationErrors },
+      );
     }
     return { list, subscribers: subscribers as Record<string, unknown>[] };
   }
@@ -353,9 +407,15 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
   }
 
   /** Checks the whole body first, as subscribe does; subscribers name a user by email or userId only. */
-  function checkUnsubscribeBody(body: unknown): { list: SimulatedList; subscribers: Record<string, unknown>[]; channelUnsubscribe: boolean } {
-    if (!isPlainObject(body)) throw new VendorError(400, 'BadParams', 'Invalid parameters: a JSON object with listId and subscribers is required');
-    if (typeof body.listId !== 'number' || !Number.isInteger(body.listId)) throw new VendorError(400, 'BadParams', 'Invalid parameters: listId must be an integer');
+  function checkUnsubscribeBody(body: unknown): {
+    list: SimulatedList;
+    subscribers: Record<string, unknown>[];
+    channelUnsubscribe: boolean;
+  } {
+    if (!isPlainObject(body))
+      throw new VendorError(400, 'BadParams', 'Invalid parameters: a JSON object with listId and subscribers is required');
+    if (typeof body.listId !== 'number' || !Number.isInteger(body.listId))
+      throw new VendorError(400, 'BadParams', 'Invalid parameters: listId must be an integer');
     if (!Array.isArray(body.subscribers)) throw new VendorError(400, 'BadParams', 'Invalid parameters: subscribers must be an array');
     if (body.campaignId !== undefined && (typeof body.campaignId !== 'number' || !Number.isInteger(body.campaignId))) {
       throw new VendorError(400, 'BadParams', 'Invalid parameters: campaignId must be an integer');
@@ -365,14 +425,24 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
     }
     const subscribers = body.subscribers as unknown[];
     if (subscribers.length === 0) throw new VendorError(400, 'BadParams', 'Invalid parameters: subscribers must not be empty');
-    if (subscribers.length > maxPerRequest) throw new VendorError(400, 'BatchTooLarge', `Batch too large: at most ${maxPerRequest} subscribers per request, got ${subscribers.length}`);
+    if (subscribers.length > maxPerRequest)
+      throw new VendorError(
+        400,
+        'BatchTooLarge',
+        `Batch too large: at most ${maxPerRequest} subscribers per request, got ${subscribers.length}`,
+      );
     subscribers.forEach((subscriber, index) => {
-      if (!isPlainObject(subscriber)) throw new VendorError(400, 'BadParams', `Invalid parameters: subscribers[${index}] must be an object`);
+      if (!isPlainObject(subscriber))
+        throw new VendorError(400, 'BadParams', `Invalid parameters: subscribers[${index}] must be an object`);
       if (typeof subscriber.email !== 'string' && typeof subscriber.userId !== 'string') {
         throw new VendorError(400, 'BadParams', `Invalid parameters: subscribers[${index}] needs an email or a userId`);
       }
     });
-    return { list: listFor(body.listId), subscribers: subscribers as Record<string, unknown>[], channelUnsubscribe: body.channelUnsubscribe === true };
+    return {
+      list: listFor(body.listId),
+      subscribers: subscribers as Record<string, unknown>[],
+      channelUnsubscribe: body.channelUnsubscribe === true,
+    };
   }
 
   function unsubscribe(body: unknown): [number, unknown] {
@@ -397,7 +467,10 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
       }
     }
     const failCount = FAILED_UPDATE_KEYS.reduce((sum, key) => sum + failedUpdates[key].length, 0);
-    return [200, { successCount, failCount, invalidEmails: failedUpdates.invalidEmails, invalidUserIds: failedUpdates.invalidUserIds, failedUpdates }];
+    return [
+      200,
+      { successCount, failCount, invalidEmails: failedUpdates.invalidEmails, invalidUserIds: failedUpdates.invalidUserIds, failedUpdates },
+    ];
   }
 
   interface Route {
@@ -413,8 +486,10 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
     let match: RegExpExecArray | null;
     if (rest === '/lists' && method === 'GET') return { key: 'GET /lists', buckets: listReadBuckets, answer: getLists };
     if (rest === '/lists' && method === 'POST') return { key: 'POST /lists', answer: () => createList(body) };
-    if (rest === '/lists/subscribe' && method === 'POST') return { key: 'POST /lists/subscribe', buckets: subscribeBuckets, answer: () => subscribe(body) };
-    if (rest === '/lists/unsubscribe' && method === 'POST') return { key: 'POST /lists/unsubscribe', buckets: unsubscribeBuckets, answer: () => unsubscribe(body) };
+    if (rest === '/lists/subscribe' && method === 'POST')
+      return { key: 'POST /lists/subscribe', buckets: subscribeBuckets, answer: () => subscribe(body) };
+    if (rest === '/lists/unsubscribe' && method === 'POST')
+      return { key: 'POST /lists/unsubscribe', buckets: unsubscribeBuckets, answer: () => unsubscribe(body) };
     if ((match = /^\/lists\/(\d+)\/size$/.exec(rest)) && method === 'GET') {
       const listId = Number(match[1]);
       // Documented as a plain-text count.
@@ -470,7 +545,8 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
     try {
       body = await readJsonBody(request, bodyLimits);
     } catch (error) {
-      if (error instanceof VendorError) return answer(response, error.status, { msg: error.message, code: error.code, params: error.params });
+      if (error instanceof VendorError)
+        return answer(response, error.status, { msg: error.message, code: error.code, params: error.params });
       throw error;
     }
 
@@ -505,7 +581,8 @@ export async function startIterableSimulator(options: IterableSimulatorOptions =
       const [status, result] = matched.answer();
       return answer(response, status, result);
     } catch (error) {
-      if (error instanceof VendorError) return answer(response, error.status, { msg: error.message, code: error.code, params: error.params });
+      if (error instanceof VendorError)
+        return answer(response, error.status, { msg: error.message, code: error.code, params: error.params });
       state.counters.serverErrors += 1;
       return answer(response, 500, { msg: 'Internal server error', code: 'GenericError', params: null });
     }

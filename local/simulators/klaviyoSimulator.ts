@@ -126,7 +126,10 @@ export interface KlaviyoSimulator {
 }
 
 /** Tier M (Bulk Import Profiles and its job reads): 10/s burst, 150/m steady. */
-export const DEFAULT_RATE_LIMIT: KlaviyoRateLimit = { burstPerSecond: VENDOR_FACTS.klaviyo.importJobBurstPerSecond.value, steadyPerMinute: VENDOR_FACTS.klaviyo.importJobSteadyPerMinute.value };
+export const DEFAULT_RATE_LIMIT: KlaviyoRateLimit = {
+  burstPerSecond: VENDOR_FACTS.klaviyo.importJobBurstPerSecond.value,
+  steadyPerMinute: VENDOR_FACTS.klaviyo.importJobSteadyPerMinute.value,
+};
 /** Tier of GET /api/lists/{id} and GET /api/accounts reads (reference: 75/s, 750/m for lists). */
 const READ_RATE_LIMIT: KlaviyoRateLimit = { burstPerSecond: 75, steadyPerMinute: 750 };
 const MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -150,7 +153,18 @@ class VendorError extends Error {
 }
 
 function errorBody(error: VendorError): unknown {
-  return { errors: [{ id: randomBytes(8).toString('hex'), status: error.status, code: error.code, title: error.title, detail: error.detail, source: error.pointer ? { pointer: error.pointer } : {} }] };
+  return {
+    errors: [
+      {
+        id: randomBytes(8).toString('hex'),
+        status: error.status,
+        code: error.code,
+        title: error.title,
+        detail: error.detail,
+        source: error.pointer ? { pointer: error.pointer } : {},
+      },
+    ],
+  };
 }
 
 /** Fixed windows per route: counts in the current second and the current minute. */
@@ -190,13 +204,27 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
   const jobDuration = options.jobDurationMs ?? ((profiles: number) => 150 + profiles * 0.03);
   const maxProfiles = options.maxProfilesPerJob ?? VENDOR_FACTS.klaviyo.profilesPerImportJob.value;
   const injector = new FaultInjector(options.faults ?? {});
-  const emptyCounters = (): KlaviyoCounters => ({ ...emptyRequestCounters(), jobsCreated: 0, profilesImported: 0, jobPolls: 0, errorReads: 0, profilesRemoved: 0 });
-  const state: KlaviyoState = { profiles: new Map(), lists: new Map(), jobs: new Map(), rejectedEmails: new Set(), counters: emptyCounters() };
+  const emptyCounters = (): KlaviyoCounters => ({
+    ...emptyRequestCounters(),
+    jobsCreated: 0,
+    profilesImported: 0,
+    jobPolls: 0,
+    errorReads: 0,
+    profilesRemoved: 0,
+  });
+  const state: KlaviyoState = {
+    profiles: new Map(),
+    lists: new Map(),
+    jobs: new Map(),
+    rejectedEmails: new Set(),
+    counters: emptyCounters(),
+  };
 
   function seedLists(): void {
     state.rejectedEmails = new Set((options.rejectedEmails ?? []).map((email) => email.trim().toLowerCase()));
     state.lists.clear();
-    for (const [id, name] of Object.entries(options.lists ?? { OutFlw: 'Outflow' })) state.lists.set(id, { id, name, members: new Set(), deliveries: new Map() });
+    for (const [id, name] of Object.entries(options.lists ?? { OutFlw: 'Outflow' }))
+      state.lists.set(id, { id, name, members: new Set(), deliveries: new Map() });
   }
   seedLists();
 
@@ -204,7 +232,14 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
     const list = state.lists.get(listId);
     if (!list) return undefined;
     const delivered = deliverySummary(list.deliveries);
-    return { listId: list.id, name: list.name, memberCount: list.members.size, deliveries: delivered.deliveries, duplicates: delivered.duplicates, duplicateEmails: delivered.duplicateKeys };
+    return {
+      listId: list.id,
+      name: list.name,
+      memberCount: list.members.size,
+      deliveries: delivered.deliveries,
+      duplicates: delivered.duplicates,
+      duplicateEmails: delivered.duplicateKeys,
+    };
   }
 
   // ---- jobs -------------------------------------------------------------------------------------
@@ -216,13 +251,22 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
     job.profiles.forEach((profile, index) => {
       const attributes = (isObject(profile.attributes) ? profile.attributes : {}) as Record<string, unknown>;
       const fail = (detail: string, field: string) => {
-        job.errors.push({ id: randomBytes(8).toString('hex'), code: 'invalid', title: 'Invalid input.', detail, pointer: `/data/attributes/profiles/data/${index}/attributes/${field}`, originalPayload: attributes });
+        job.errors.push({
+          id: randomBytes(8).toString('hex'),
+          code: 'invalid',
+          title: 'Invalid input.',
+          detail,
+          pointer: `/data/attributes/profiles/data/${index}/attributes/${field}`,
+          originalPayload: attributes,
+        });
       };
       const email = typeof attributes.email === 'string' ? attributes.email.trim().toLowerCase() : '';
       if (Buffer.byteLength(JSON.stringify(profile)) > MAX_PROFILE_BYTES) return fail('The profile is larger than 100KB.', '');
       if (!EMAIL_PATTERN.test(email)) return fail('Invalid email address', 'email');
-      if (attributes.phone_number !== undefined && (typeof attributes.phone_number !== 'string' || !E164.test(attributes.phone_number))) return fail('Invalid phone number format (Example of a valid format: +12345678901)', 'phone_number');
-      if (state.rejectedEmails.has(email)) return fail('The profile could not be imported: the email address is suppressed in this account.', 'email');
+      if (attributes.phone_number !== undefined && (typeof attributes.phone_number !== 'string' || !E164.test(attributes.phone_number)))
+        return fail('Invalid phone number format (Example of a valid format: +12345678901)', 'phone_number');
+      if (state.rejectedEmails.has(email))
+        return fail('The profile could not be imported: the email address is suppressed in this account.', 'email');
       let stored = state.profiles.get(email);
       if (!stored) {
         stored = { id: `01${randomBytes(12).toString('hex').toUpperCase()}`, email, attributes: {} };
@@ -264,22 +308,61 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
 
   function createJob(body: unknown, base: string): [number, unknown] {
     const data = isObject(body) ? body.data : undefined;
-    if (!isObject(data) || data.type !== 'profile-bulk-import-job') throw new VendorError(400, 'invalid', 'Invalid input.', "'type' must be 'profile-bulk-import-job'.", '/data/type');
+    if (!isObject(data) || data.type !== 'profile-bulk-import-job')
+      throw new VendorError(400, 'invalid', 'Invalid input.', "'type' must be 'profile-bulk-import-job'.", '/data/type');
     const profiles = isObject(data.attributes) && isObject(data.attributes.profiles) ? data.attributes.profiles.data : undefined;
-    if (!Array.isArray(profiles) || profiles.length === 0) throw new VendorError(400, 'invalid', 'Invalid input.', 'At least one profile is required.', '/data/attributes/profiles/data');
-    if (profiles.length > maxProfiles) throw new VendorError(400, 'invalid', 'Invalid input.', `A maximum of ${maxProfiles} profiles can be imported per request.`, '/data/attributes/profiles/data');
+    if (!Array.isArray(profiles) || profiles.length === 0)
+      throw new VendorError(400, 'invalid', 'Invalid input.', 'At least one profile is required.', '/data/attributes/profiles/data');
+    if (profiles.length > maxProfiles)
+      throw new VendorError(
+        400,
+        'invalid',
+        'Invalid input.',
+        `A maximum of ${maxProfiles} profiles can be imported per request.`,
+        '/data/attributes/profiles/data',
+      );
     profiles.forEach((profile, index) => {
-      if (!isObject(profile) || profile.type !== 'profile' || !isObject(profile.attributes)) throw new VendorError(400, 'invalid', 'Invalid input.', `Profile ${index} must be {type: 'profile', attributes: {…}}.`, `/data/attributes/profiles/data/${index}`);
+      if (!isObject(profile) || profile.type !== 'profile' || !isObject(profile.attributes))
+        throw new VendorError(
+          400,
+          'invalid',
+          'Invalid input.',
+          `Profile ${index} must be {type: 'profile', attributes: {…}}.`,
+          `/data/attributes/profiles/data/${index}`,
+        );
     });
     const relationships = isObject(data.relationships) && isObject(data.relationships.lists) ? data.relationships.lists.data : [];
     const listIds: string[] = [];
     for (const [index, entry] of (Array.isArray(relationships) ? relationships : []).entries()) {
-      if (!isObject(entry) || entry.type !== 'list' || typeof entry.id !== 'string') throw new VendorError(400, 'invalid', 'Invalid input.', 'A list relationship must be {type: list, id}.', `/data/relationships/lists/data/${index}`);
-      if (!state.lists.has(entry.id)) throw new VendorError(404, 'not_found', 'Not found.', `A list with id ${entry.id} does not exist.`, `/data/relationships/lists/data/${index}/id`);
+      if (!isObject(entry) || entry.type !== 'list' || typeof entry.id !== 'string')
+        throw new VendorError(
+          400,
+          'invalid',
+          'Invalid input.',
+          'A list relationship must be {type: list, id}.',
+          `/data/relationships/lists/data/${index}`,
+        );
+      if (!state.lists.has(entry.id))
+        throw new VendorError(
+          404,
+          'not_found',
+          'Not found.',
+          `A list with id ${entry.id} does not exist.`,
+          `/data/relationships/lists/data/${index}/id`,
+        );
       listIds.push(entry.id);
     }
     const now = Date.now();
-    const job: SimulatedJob = { id: randomBytes(16).toString('hex'), listIds, profiles: (profiles as Record<string, unknown>[]).map((profile) => ({ ...profile })), createdAt: now, doneAt: now + jobDuration(profiles.length), applied: false, failedCount: 0, errors: [] };
+    const job: SimulatedJob = {
+      id: randomBytes(16).toString('hex'),
+      listIds,
+      profiles: (profiles as Record<string, unknown>[]).map((profile) => ({ ...profile })),
+      createdAt: now,
+      doneAt: now + jobDuration(profiles.length),
+      applied: false,
+      failedCount: 0,
+      errors: [],
+    };
     state.jobs.set(job.id, job);
     state.counters.jobsCreated += 1;
     return [202, { data: jobResource(job, base), links: { self: `${base}/api/profile-bulk-import-jobs` } }];
@@ -298,12 +381,27 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
     const cursor = Math.max(0, Number(url.searchParams.get('page[cursor]') ?? 0) || 0);
     const page = job.errors.slice(cursor, cursor + size);
     const nextCursor = cursor + size < job.errors.length ? cursor + size : undefined;
-    const link = (at: number) => `${base}/api/profile-bulk-import-jobs/${jobId}/import-errors?page%5Bsize%5D=${size}&page%5Bcursor%5D=${at}`;
+    const link = (at: number) =>
+      `${base}/api/profile-bulk-import-jobs/${jobId}/import-errors?page%5Bsize%5D=${size}&page%5Bcursor%5D=${at}`;
     return [
       200,
       {
-        data: page.map((error) => ({ type: 'import-error', id: error.id, attributes: { code: error.code, title: error.title, detail: error.detail, source: { pointer: error.pointer }, original_payload: error.originalPayload } })),
-        links: { self: link(cursor), next: nextCursor === undefined ? null : link(nextCursor), prev: cursor > 0 ? link(Math.max(0, cursor - size)) : null },
+        data: page.map((error) => ({
+          type: 'import-error',
+          id: error.id,
+          attributes: {
+            code: error.code,
+            title: error.title,
+            detail: error.detail,
+            source: { pointer: error.pointer },
+            original_payload: error.originalPayload,
+          },
+        })),
+        links: {
+          self: link(cursor),
+          next: nextCursor === undefined ? null : link(nextCursor),
+          prev: cursor > 0 ? link(Math.max(0, cursor - size)) : null,
+        },
       },
     ];
   }
@@ -321,7 +419,8 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
     const list = state.lists.get(listId);
     if (!list) throw new VendorError(404, 'not_found', 'Not found.', `A list with id ${listId} does not exist.`);
     const pageSize = Number(url.searchParams.get('page[size]') ?? 20);
-    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100) throw new VendorError(400, 'invalid', 'Invalid input.', 'page[size] must be between 1 and 100.');
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100)
+      throw new VendorError(400, 'invalid', 'Invalid input.', 'page[size] must be between 1 and 100.');
     const filter = url.searchParams.get('filter');
     let emails: string[] | undefined;
     const any = filter === null ? undefined : /^any\(email,(\[.*\])\)$/.exec(filter);
@@ -337,7 +436,13 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
     }
     const wanted = emails ? emails.map((email) => email.trim().toLowerCase()) : [...list.members];
     const found = wanted.filter((email) => list.members.has(email) && state.profiles.has(email)).slice(0, pageSize);
-    return [200, { data: found.map((email) => ({ type: 'profile', id: state.profiles.get(email)!.id })), links: { self: url.toString(), next: null, prev: null } }];
+    return [
+      200,
+      {
+        data: found.map((email) => ({ type: 'profile', id: state.profiles.get(email)!.id })),
+        links: { self: url.toString(), next: null, prev: null },
+      },
+    ];
   }
 
   /** "Remove Profiles from List": up to 1,000 profile ids; ids not in the list change nothing. */
@@ -345,11 +450,20 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
     const list = state.lists.get(listId);
     if (!list) throw new VendorError(404, 'not_found', 'Not found.', `A list with id ${listId} does not exist.`);
     const data = isObject(body) && Array.isArray(body.data) ? (body.data as unknown[]) : undefined;
-    if (!data || data.length === 0) throw new VendorError(400, 'invalid', 'Invalid input.', 'data must be a non-empty array of profiles.', '/data');
-    if (data.length > MAX_REMOVALS_PER_CALL) throw new VendorError(400, 'invalid', 'Invalid input.', `At most ${MAX_REMOVALS_PER_CALL} profiles may be removed per call.`, '/data');
+    if (!data || data.length === 0)
+      throw new VendorError(400, 'invalid', 'Invalid input.', 'data must be a non-empty array of profiles.', '/data');
+    if (data.length > MAX_REMOVALS_PER_CALL)
+      throw new VendorError(
+        400,
+        'invalid',
+        'Invalid input.',
+        `At most ${MAX_REMOVALS_PER_CALL} profiles may be removed per call.`,
+        '/data',
+      );
     const emailsById = new Map([...state.profiles.values()].map((profile) => [profile.id, profile.email]));
     data.forEach((entry, index) => {
-      if (!isObject(entry) || entry.type !== 'profile' || typeof entry.id !== 'string') throw new VendorError(400, 'invalid', 'Invalid input.', "Each entry needs type 'profile' and an id.", `/data/${index}`);
+      if (!isObject(entry) || entry.type !== 'profile' || typeof entry.id !== 'string')
+        throw new VendorError(400, 'invalid', 'Invalid input.', "Each entry needs type 'profile' and an id.", `/data/${index}`);
     });
     for (const entry of data as { id: string }[]) {
       const email = emailsById.get(entry.id);
@@ -363,12 +477,29 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
     let match: RegExpExecArray | null;
     if ((match = /^\/api\/lists\/([^/]+)\/relationships\/profiles$/.exec(path))) {
       const listId = decodeURIComponent(match[1]!);
-      if (method === 'GET') return { key: 'GET /api/lists/{id}/relationships/profiles', windows: readWindows, answer: () => listProfileIds(listId, url) };
+      if (method === 'GET')
+        return { key: 'GET /api/lists/{id}/relationships/profiles', windows: readWindows, answer: () => listProfileIds(listId, url) };
       // Tier M, like the import jobs (its own window: limits are per endpoint).
-      if (method === 'DELETE') return { key: 'DELETE /api/lists/{id}/relationships/profiles', windows: jobWindows, answer: () => removeFromList(listId, body) };
+      if (method === 'DELETE')
+        return { key: 'DELETE /api/lists/{id}/relationships/profiles', windows: jobWindows, answer: () => removeFromList(listId, body) };
     }
     if (method === 'GET' && path === '/api/accounts') {
-      return { key: 'GET /api/accounts', windows: readWindows, answer: () => [200, { data: [{ type: 'account', id: ACCOUNT_ID, attributes: { test_account: false, contact_information: { organization_name: 'Simulated account' } } }] }] };
+      return {
+        key: 'GET /api/accounts',
+        windows: readWindows,
+        answer: () => [
+          200,
+          {
+            data: [
+              {
+                type: 'account',
+                id: ACCOUNT_ID,
+                attributes: { test_account: false, contact_information: { organization_name: 'Simulated account' } },
+              },
+            ],
+          },
+        ],
+      };
     }
     if (method === 'GET' && (match = /^\/api\/lists\/([^/]+)$/.exec(path))) {
       const listId = decodeURIComponent(match[1]!);
@@ -382,7 +513,8 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
         },
       };
     }
-    if (method === 'POST' && path === '/api/profile-bulk-import-jobs') return { key: 'POST /api/profile-bulk-import-jobs', windows: jobWindows, answer: () => createJob(body, base) };
+    if (method === 'POST' && path === '/api/profile-bulk-import-jobs')
+      return { key: 'POST /api/profile-bulk-import-jobs', windows: jobWindows, answer: () => createJob(body, base) };
     if (method === 'GET' && (match = /^\/api\/profile-bulk-import-jobs\/([^/]+)$/.exec(path))) {
       const jobId = decodeURIComponent(match[1]!);
       return {
@@ -412,7 +544,10 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
     const common = faultAndResetControl(method, url.pathname, body, injector, reset);
     if (common) return common;
     if (method === 'GET' && url.pathname === '/_simulator/state') {
-      return [200, { counters: state.counters, profiles: state.profiles.size, lists: [...state.lists.keys()].map((id) => inspectList(id)) }];
+      return [
+        200,
+        { counters: state.counters, profiles: state.profiles.size, lists: [...state.lists.keys()].map((id) => inspectList(id)) },
+      ];
     }
     const match = /^\/_simulator\/lists\/([^/]+)$/.exec(url.pathname);
     if (method === 'GET' && match) {
@@ -430,7 +565,14 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
 
   function answerThrottled(response: ServerResponse, waitSeconds: number): void {
     const seconds = retryAfterSeconds(waitSeconds);
-    answer(response, 429, errorBody(new VendorError(429, 'throttled', 'Request was throttled.', `Request was throttled. Expected available in ${seconds} seconds.`)), { 'Retry-After': seconds });
+    answer(
+      response,
+      429,
+      errorBody(
+        new VendorError(429, 'throttled', 'Request was throttled.', `Request was throttled. Expected available in ${seconds} seconds.`),
+      ),
+      { 'Retry-After': seconds },
+    );
   }
 
   const bodyLimits = {
@@ -451,26 +593,48 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
       throw error;
     }
     if (url.pathname.startsWith('/_simulator')) {
-      const controlled = control(method, url, body) ?? [404, errorBody(new VendorError(404, 'not_found', 'Not found.', 'No such control path.'))];
+      const controlled = control(method, url, body) ?? [
+        404,
+        errorBody(new VendorError(404, 'not_found', 'Not found.', 'No such control path.')),
+      ];
       return answer(response, controlled[0], controlled[1]);
     }
 
     state.counters.requests += 1;
     const fault = await injector.inject(request, state.counters);
     if (fault === 'connectionReset') return;
-    if (fault === 'serverError') return answer(response, 500, errorBody(new VendorError(500, 'error', 'A server error occurred.', 'A server error occurred.')));
+    if (fault === 'serverError')
+      return answer(response, 500, errorBody(new VendorError(500, 'error', 'A server error occurred.', 'A server error occurred.')));
     if (fault === 'tooManyRequests') return answerThrottled(response, 1);
 
     const authorization = request.headers.authorization ?? '';
     const key = /^Klaviyo-API-Key (\S+)$/.exec(authorization)?.[1];
     if (!key || (apiKeys && !apiKeys.has(key))) {
       state.counters.unauthorized += 1;
-      return answer(response, 401, errorBody(new VendorError(401, 'not_authenticated', 'Authentication credentials were not provided.', 'Missing or invalid private key.', '/data/')));
+      return answer(
+        response,
+        401,
+        errorBody(
+          new VendorError(
+            401,
+            'not_authenticated',
+            'Authentication credentials were not provided.',
+            'Missing or invalid private key.',
+            '/data/',
+          ),
+        ),
+      );
     }
-    if (!request.headers.revision) return answer(response, 400, errorBody(new VendorError(400, 'invalid', 'Invalid input.', 'The revision header is required (e.g. revision: 2026-07-15).')));
+    if (!request.headers.revision)
+      return answer(
+        response,
+        400,
+        errorBody(new VendorError(400, 'invalid', 'Invalid input.', 'The revision header is required (e.g. revision: 2026-07-15).')),
+      );
 
     const matched = route(method, url, body, base);
-    if (!matched) return answer(response, 404, errorBody(new VendorError(404, 'not_found', 'Not found.', `No route for ${method} ${url.pathname}`)));
+    if (!matched)
+      return answer(response, 404, errorBody(new VendorError(404, 'not_found', 'Not found.', `No route for ${method} ${url.pathname}`)));
     const take = matched.windows?.take(matched.key);
     if (take && !take.taken) {
       state.counters.tooManyRequests += 1;
@@ -499,7 +663,8 @@ export async function startKlaviyoSimulator(options: KlaviyoSimulatorOptions = {
   const server = await startSimulatorServer({
     port: options.port,
     handle,
-    answerInternalError: (response) => answer(response, 500, errorBody(new VendorError(500, 'error', 'A server error occurred.', 'A server error occurred.'))),
+    answerInternalError: (response) =>
+      answer(response, 500, errorBody(new VendorError(500, 'error', 'A server error occurred.', 'A server error occurred.'))),
   });
 
   return { url: server.url, port: server.port, state, setFaults: (faults) => injector.set(faults), inspectList, reset, stop: server.stop };

@@ -128,7 +128,10 @@ export interface LinkedinSimulator {
 
 // Documented per-minute limits (shared/destinations/vendorFacts.ts). The users cap of 5,000 is an
 // assumption (documented for companies only), applied here as a stated stand-in.
-export const DEFAULT_RATE_LIMIT: StreamingRateLimit = { usersPerMinute: VENDOR_FACTS.linkedin.usersCallsPerMinute.value, companiesPerMinute: VENDOR_FACTS.linkedin.companiesCallsPerMinute.value };
+export const DEFAULT_RATE_LIMIT: StreamingRateLimit = {
+  usersPerMinute: VENDOR_FACTS.linkedin.usersCallsPerMinute.value,
+  companiesPerMinute: VENDOR_FACTS.linkedin.companiesCallsPerMinute.value,
+};
 export const MAX_ELEMENTS_PER_BATCH = VENDOR_FACTS.linkedin.companyElementsPerCall.value;
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 const DEFAULT_PAGE_SIZE = 10;
@@ -151,7 +154,15 @@ class VendorError extends Error {
 }
 
 function emptyCounters(): SimulatorCounters {
-  return { ...emptyRequestCounters(), forbidden: 0, badRequests: 0, segmentsCreated: 0, batches: 0, elementsAccepted: 0, elementsRejected: 0 };
+  return {
+    ...emptyRequestCounters(),
+    forbidden: 0,
+    badRequests: 0,
+    segmentsCreated: 0,
+    batches: 0,
+    elementsAccepted: 0,
+    elementsRejected: 0,
+  };
 }
 
 const bodyLimits = {
@@ -199,7 +210,8 @@ function checkUserElement(element: Record<string, unknown>): { error?: string; k
     if (typeof value !== 'string') return { error: `${field} must be a string` };
     if (value.length > limit) return { error: `${field} is longer than ${limit} characters` };
   }
-  if (element.country !== undefined && !/^[A-Z]{2}$/.test(String(element.country))) return { error: 'country must be an ISO 3166 two-letter code' };
+  if (element.country !== undefined && !/^[A-Z]{2}$/.test(String(element.country)))
+    return { error: 'country must be an ISO 3166 two-letter code' };
   if (!key) {
     // Without an ID, LinkedIn matches on first and last name together.
     const first = text(element.firstName)?.trim();
@@ -221,15 +233,21 @@ function checkCompanyElement(element: Record<string, unknown>): { error?: string
   }
   for (const field of ['companyWebsiteDomain', 'companyEmailDomain'] as const) {
     const value = text(element[field]);
-    if (value !== undefined && !DOMAIN.test(value)) return { error: `${field} must be a domain such as example.com, not '${value.slice(0, 80)}'` };
+    if (value !== undefined && !DOMAIN.test(value))
+      return { error: `${field} must be a domain such as example.com, not '${value.slice(0, 80)}'` };
   }
   const urn = text(element.organizationUrn);
-  if (urn !== undefined && !/^urn:li:organization:\d+$/.test(urn)) return { error: 'organizationUrn must look like urn:li:organization:{id}' };
+  if (urn !== undefined && !/^urn:li:organization:\d+$/.test(urn))
+    return { error: 'organizationUrn must look like urn:li:organization:{id}' };
   // The company schema caps companyPageUrl at 100 characters.
   const page = text(element.companyPageUrl);
-  if (page !== undefined && page.length > COMPANY_PAGE_URL_MAX) return { error: `companyPageUrl must be at most ${COMPANY_PAGE_URL_MAX} characters` };
+  if (page !== undefined && page.length > COMPANY_PAGE_URL_MAX)
+    return { error: `companyPageUrl must be at most ${COMPANY_PAGE_URL_MAX} characters` };
   const parts = COMPANY_IDENTIFIERS.map((field) => text(element[field])?.trim().toLowerCase() ?? '');
-  if (parts.every((part) => !part)) return { error: 'At least one of companyName, companyWebsiteDomain, companyEmailDomain, organizationUrn or companyPageUrl is required' };
+  if (parts.every((part) => !part))
+    return {
+      error: 'At least one of companyName, companyWebsiteDomain, companyEmailDomain, organizationUrn or companyPageUrl is required',
+    };
   // Companies with the same identifying fields are one company to the matcher.
   return { key: parts.join('|') };
 }
@@ -241,11 +259,16 @@ interface RateWindow {
 
 export async function startLinkedinSimulator(options: LinkedinSimulatorOptions = {}): Promise<LinkedinSimulator> {
   const accessTokens = options.accessTokens ? new Set(options.accessTokens) : undefined;
-  const adAccounts = options.adAccounts ? new Set(options.adAccounts.map((account) => account.replace(/^urn:li:sponsoredAccount:/, ''))) : undefined;
+  const adAccounts = options.adAccounts
+    ? new Set(options.adAccounts.map((account) => account.replace(/^urn:li:sponsoredAccount:/, '')))
+    : undefined;
   const rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
   const retryAfterHeader = options.retryAfterHeader ?? false;
   // The 5,000 cap is published for companies only (vendorFacts.ts); for users it is the adapter's assumption.
-  const maxPerBatch = { COMPANY: options.maxElementsPerBatch ?? MAX_ELEMENTS_PER_BATCH, USER: options.maxElementsPerBatch ?? Number.POSITIVE_INFINITY };
+  const maxPerBatch = {
+    COMPANY: options.maxElementsPerBatch ?? MAX_ELEMENTS_PER_BATCH,
+    USER: options.maxElementsPerBatch ?? Number.POSITIVE_INFINITY,
+  };
   const readyDelayMs = options.segmentReadyDelayMs ?? 0;
 
   const state: SimulatorState = { segments: new Map(), counters: emptyCounters() };
@@ -312,14 +335,19 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
 
   function checkSourcePlatform(value: string): void {
     if (options.sourcePlatforms && !options.sourcePlatforms.includes(value)) {
-      throw new VendorError(400, `Invalid value for param 'sourcePlatform': ${value.slice(0, 80)} is not a source platform this application may use`, { code: 'ILLEGAL_ARGUMENT' });
+      throw new VendorError(
+        400,
+        `Invalid value for param 'sourcePlatform': ${value.slice(0, 80)} is not a source platform this application may use`,
+        { code: 'ILLEGAL_ARGUMENT' },
+      );
     }
   }
 
   function listSegments(query: URLSearchParams): [number, unknown] {
     if (query.get('q') !== 'account') throw new VendorError(400, "Query parameter 'q' must be 'account'", { code: 'ILLEGAL_ARGUMENT' });
     const account = query.get('account') ?? '';
-    if (!ACCOUNT_URN.test(account)) throw new VendorError(400, `Invalid value for param 'account': ${account}`, { code: 'ILLEGAL_ARGUMENT' });
+    if (!ACCOUNT_URN.test(account))
+      throw new VendorError(400, `Invalid value for param 'account': ${account}`, { code: 'ILLEGAL_ARGUMENT' });
     if (!canManage(account)) throw accessDenied('dmpSegments.FINDER-account');
     const sourceSegmentId = query.get('sourceSegmentId');
     const sourcePlatform = query.get('sourcePlatform');
@@ -332,7 +360,10 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
         (sourceSegmentId === null || segment.sourceSegmentId === sourceSegmentId) &&
         (sourcePlatform === null || segment.sourcePlatform === sourcePlatform),
     );
-    return [200, { elements: matching.slice(start, start + count).map(segmentView), paging: { start, count, total: matching.length, links: [] } }];
+    return [
+      200,
+      { elements: matching.slice(start, start + count).map(segmentView), paging: { start, count, total: matching.length, links: [] } },
+    ];
   }
 
   function createSegment(body: unknown): [number, unknown, Record<string, string>] {
@@ -340,7 +371,8 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
     const name = text(input.name)?.trim() ?? '';
     if (!name) throw new VendorError(422, 'name is required', { code: 'FIELD_VALUE_REQUIRED' });
     const account = text(input.account) ?? '';
-    if (!ACCOUNT_URN.test(account)) throw new VendorError(422, `account must be a sponsored account URN, got '${account}'`, { code: 'INVALID_VALUE' });
+    if (!ACCOUNT_URN.test(account))
+      throw new VendorError(422, `account must be a sponsored account URN, got '${account}'`, { code: 'INVALID_VALUE' });
     if (!canManage(account)) throw accessDenied('dmpSegments.CREATE');
     const type = input.type;
     if (type !== 'USER' && type !== 'COMPANY') throw new VendorError(422, "type must be 'USER' or 'COMPANY'", { code: 'INVALID_VALUE' });
@@ -355,7 +387,9 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
     if (sourceSegmentId !== undefined) {
       for (const segment of state.segments.values()) {
         if (segment.account === account && segment.sourcePlatform === sourcePlatform && segment.sourceSegmentId === sourceSegmentId) {
-          throw new VendorError(409, `A DMP segment with sourceSegmentId ${sourceSegmentId} already exists: ${segment.id}`, { code: 'DUPLICATE' });
+          throw new VendorError(409, `A DMP segment with sourceSegmentId ${sourceSegmentId} already exists: ${segment.id}`, {
+            code: 'DUPLICATE',
+          });
         }
       }
     }
@@ -390,14 +424,23 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
 
   function streamElements(segment: SimulatedSegment, kind: SegmentType, request: IncomingMessage, body: unknown): [number, unknown] {
     const method = header(request, 'x-restli-method') ?? '';
-    if (method.toUpperCase() !== 'BATCH_CREATE') throw new VendorError(400, 'Adding elements needs the header X-RestLi-Method: BATCH_CREATE', { code: 'ILLEGAL_ARGUMENT' });
-    if (Date.now() - segment.created < readyDelayMs) throw new VendorError(404, `Could not find DMP segment with ID ${segment.id}`, { code: 'NOT_FOUND' });
+    if (method.toUpperCase() !== 'BATCH_CREATE')
+      throw new VendorError(400, 'Adding elements needs the header X-RestLi-Method: BATCH_CREATE', { code: 'ILLEGAL_ARGUMENT' });
+    if (Date.now() - segment.created < readyDelayMs)
+      throw new VendorError(404, `Could not find DMP segment with ID ${segment.id}`, { code: 'NOT_FOUND' });
     if (segment.type !== kind) {
-      throw new VendorError(400, `DMP segment ${segment.id} is of type ${segment.type} and cannot take ${kind === 'USER' ? 'users' : 'companies'}`, { code: 'ILLEGAL_ARGUMENT' });
+      throw new VendorError(
+        400,
+        `DMP segment ${segment.id} is of type ${segment.type} and cannot take ${kind === 'USER' ? 'users' : 'companies'}`,
+        { code: 'ILLEGAL_ARGUMENT' },
+      );
     }
-    const elements = Array.isArray((body as { elements?: unknown })?.elements) ? ((body as { elements: unknown[] }).elements) : undefined;
+    const elements = Array.isArray((body as { elements?: unknown })?.elements) ? (body as { elements: unknown[] }).elements : undefined;
     if (!elements || elements.length === 0) throw new VendorError(400, 'elements must be a non-empty array', { code: 'ILLEGAL_ARGUMENT' });
-    if (elements.length > maxPerBatch[kind]) throw new VendorError(400, `Batch size ${elements.length} exceeds the maximum of ${maxPerBatch[kind]} elements`, { code: 'ILLEGAL_ARGUMENT' });
+    if (elements.length > maxPerBatch[kind])
+      throw new VendorError(400, `Batch size ${elements.length} exceeds the maximum of ${maxPerBatch[kind]} elements`, {
+        code: 'ILLEGAL_ARGUMENT',
+      });
     state.counters.batches += 1;
     const results: Record<string, unknown>[] = [];
     for (const raw of elements) {
@@ -450,7 +493,8 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
       return {
         key: `POST /dmpSegments/{id}/${kind}`,
         limit: kind,
-        answer: () => streamElements(segmentFor(id, `dmpSegments.${kind}.BATCH_CREATE`), kind === 'users' ? 'USER' : 'COMPANY', request, body),
+        answer: () =>
+          streamElements(segmentFor(id, `dmpSegments.${kind}.BATCH_CREATE`), kind === 'users' ? 'USER' : 'COMPANY', request, body),
       };
     }
     return undefined;
@@ -527,7 +571,8 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
     const fault = await injector.inject(request, state.counters);
     if (fault === 'connectionReset') return;
     if (fault === 'serverError') return answer(response, 500, { status: 500, message: 'Internal Server Error' });
-    if (fault === 'tooManyRequests') return answer(response, 429, { status: 429, message: 'Too many requests' }, retryAfterHeader ? { 'retry-after': '1' } : {});
+    if (fault === 'tooManyRequests')
+      return answer(response, 429, { status: 429, message: 'Too many requests' }, retryAfterHeader ? { 'retry-after': '1' } : {});
 
     const token = bearerToken(request);
     if (!token || (accessTokens && !accessTokens.has(token))) {
@@ -536,13 +581,21 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
     }
     const version = header(request, 'linkedin-version');
     if (!version) {
-      return refuse(response, new VendorError(400, 'A version must be present. Please specify a version by adding the LinkedIn-Version header.', { code: 'VERSION_MISSING' }));
+      return refuse(
+        response,
+        new VendorError(400, 'A version must be present. Please specify a version by adding the LinkedIn-Version header.', {
+          code: 'VERSION_MISSING',
+        }),
+      );
     }
     if (!/^\d{6}(\.\d{2})?$/.test(version)) {
       return refuse(response, new VendorError(426, `Requested version ${version} is not active`, { code: 'NONEXISTENT_VERSION' }));
     }
     if (header(request, 'x-restli-protocol-version') !== '2.0.0') {
-      return refuse(response, new VendorError(400, 'This API requires the header X-Restli-Protocol-Version: 2.0.0', { code: 'ILLEGAL_ARGUMENT' }));
+      return refuse(
+        response,
+        new VendorError(400, 'This API requires the header X-Restli-Protocol-Version: 2.0.0', { code: 'ILLEGAL_ARGUMENT' }),
+      );
     }
 
     const matched = route(method, path, url.searchParams, request, body);
@@ -573,7 +626,11 @@ export async function startLinkedinSimulator(options: LinkedinSimulatorOptions =
     setFaults({});
   }
 
-  const server = await startSimulatorServer({ port: options.port, handle, answerInternalError: (response) => answer(response, 500, { status: 500, message: 'Internal Server Error' }) });
+  const server = await startSimulatorServer({
+    port: options.port,
+    handle,
+    answerInternalError: (response) => answer(response, 500, { status: 500, message: 'Internal Server Error' }),
+  });
 
   return { url: server.url, port: server.port, state, setFaults, inspectSegment, findSegment, reset, stop: server.stop };
 }

@@ -185,7 +185,8 @@ class VendorError extends Error {
   }
 }
 
-const invalidResource = (detail: string, errors?: { field: string; message: string }[]) => new VendorError(400, 'Invalid Resource', detail, errors);
+const invalidResource = (detail: string, errors?: { field: string; message: string }[]) =>
+  new VendorError(400, 'Invalid Resource', detail, errors);
 
 function emptyCounters(): SimulatorCounters {
   return {
@@ -268,7 +269,15 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
   // ---- audiences -----------------------------------------------------------------------------
 
   function newList(listId: string): SimulatedList {
-    const list: SimulatedList = { id: listId, name: listId, double_optin: options.doubleOptIn ?? false, mergeFields: new Map(), nextMergeId: 1, members: new Map(), deliveries: new Map() };
+    const list: SimulatedList = {
+      id: listId,
+      name: listId,
+      double_optin: options.doubleOptIn ?? false,
+      mergeFields: new Map(),
+      nextMergeId: 1,
+      members: new Map(),
+      deliveries: new Map(),
+    };
     for (const field of DEFAULT_MERGE_FIELDS) addMergeField(list, { ...field, required: false, public: true });
     state.lists.set(listId, list);
     return list;
@@ -283,9 +292,22 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
     throw new VendorError(404, 'Resource Not Found', 'The requested resource could not be found.');
   }
 
-  function addMergeField(list: SimulatedList, field: { tag: string; name: string; type: string; required: boolean; public: boolean }): MergeField {
+  function addMergeField(
+    list: SimulatedList,
+    field: { tag: string; name: string; type: string; required: boolean; public: boolean },
+  ): MergeField {
     const mergeId = list.nextMergeId++;
-    const created: MergeField = { merge_id: mergeId, tag: field.tag, name: field.name, type: field.type, required: field.required, public: field.public, default_value: '', display_order: mergeId, list_id: list.id };
+    const created: MergeField = {
+      merge_id: mergeId,
+      tag: field.tag,
+      name: field.name,
+      type: field.type,
+      required: field.required,
+      public: field.public,
+      default_value: '',
+      display_order: mergeId,
+      list_id: list.id,
+    };
     list.mergeFields.set(field.tag.toUpperCase(), created);
     return created;
   }
@@ -310,13 +332,23 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
 
   function seedMember(listId: string, member: { email: string; status: MemberStatus; mergeFields?: Record<string, string> }): void {
     const list = listFor(listId);
-    list.members.set(member.email.toLowerCase(), { email_address: member.email, status: member.status, merge_fields: { ...member.mergeFields }, last_changed: new Date().toISOString() });
+    list.members.set(member.email.toLowerCase(), {
+      email_address: member.email,
+      status: member.status,
+      merge_fields: { ...member.mergeFields },
+      last_changed: new Date().toISOString(),
+    });
   }
 
   // ---- vendor routes -------------------------------------------------------------------------
 
   function listView(list: SimulatedList): Record<string, unknown> {
-    return { id: list.id, name: list.name, double_optin: list.double_optin, stats: { member_count: list.members.size, merge_field_count: list.mergeFields.size } };
+    return {
+      id: list.id,
+      name: list.name,
+      double_optin: list.double_optin,
+      stats: { member_count: list.members.size, merge_field_count: list.mergeFields.size },
+    };
   }
 
   function listMergeFields(list: SimulatedList, query: URLSearchParams): [number, unknown] {
@@ -334,13 +366,17 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
     const errors: { field: string; message: string }[] = [];
     if (!name) errors.push({ field: 'name', message: 'This value should not be blank.' });
     if (!MERGE_TYPES.has(type)) errors.push({ field: 'type', message: 'Value is not one of the allowed values.' });
-    if (errors.length > 0) throw invalidResource("The resource submitted could not be validated. For field-specific details, see the 'errors' array.", errors);
+    if (errors.length > 0)
+      throw invalidResource("The resource submitted could not be validated. For field-specific details, see the 'errors' array.", errors);
     const tag = typeof input.tag === 'string' && input.tag.trim() ? input.tag.trim().toUpperCase() : `MMERGE${list.nextMergeId}`;
     if (tag.length > 10 || !/^[A-Z0-9_]+$/.test(tag)) {
-      throw invalidResource('Merge tags may hold at most 10 characters: letters, digits and underscores.', [{ field: 'tag', message: 'Invalid merge tag.' }]);
+      throw invalidResource('Merge tags may hold at most 10 characters: letters, digits and underscores.', [
+        { field: 'tag', message: 'Invalid merge tag.' },
+      ]);
     }
     if (list.mergeFields.has(tag)) throw invalidResource(`A Merge Field with the tag "${tag}" already exists for this list.`);
-    if (list.mergeFields.size >= maxMergeFields) throw invalidResource(`This audience already has the maximum of ${maxMergeFields} audience fields.`);
+    if (list.mergeFields.size >= maxMergeFields)
+      throw invalidResource(`This audience already has the maximum of ${maxMergeFields} audience fields.`);
     const created = addMergeField(list, { tag, name, type, required: input.required === true, public: input.public === true });
     state.counters.mergeFieldsCreated += 1;
     return [200, created];
@@ -356,13 +392,23 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
 
   function memberView(list: SimulatedList, member: SimulatedMember): Record<string, unknown> {
     const id = subscriberHash(member.email_address);
-    return { id, email_address: member.email_address, unique_email_id: id.slice(0, 10), status: member.status, merge_fields: member.merge_fields, last_changed: member.last_changed, list_id: list.id };
+    return {
+      id,
+      email_address: member.email_address,
+      unique_email_id: id.slice(0, 10),
+      status: member.status,
+      merge_fields: member.merge_fields,
+      last_changed: member.last_changed,
+      list_id: list.id,
+    };
   }
 
   function batchSubscribe(list: SimulatedList, body: unknown, query: URLSearchParams): [number, unknown] {
     const input = (body ?? {}) as Record<string, unknown>;
     if (!Array.isArray(input.members)) {
-      throw invalidResource("The resource submitted could not be validated. For field-specific details, see the 'errors' array.", [{ field: 'members', message: 'Required property is missing.' }]);
+      throw invalidResource("The resource submitted could not be validated. For field-specific details, see the 'errors' array.", [
+        { field: 'members', message: 'Required property is missing.' },
+      ]);
     }
     const submitted = input.members as unknown[];
     if (submitted.length > maxPerBatch) {
@@ -380,7 +426,8 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
     const updated: SimulatedMember[] = [];
     const errors: MemberError[] = [];
     const seen = new Set<string>();
-    const fail = (email: string, error: string, extra: Partial<MemberError> = {}) => errors.push({ email_address: email, error, error_code: 'ERROR_GENERIC', ...extra });
+    const fail = (email: string, error: string, extra: Partial<MemberError> = {}) =>
+      errors.push({ email_address: email, error, error_code: 'ERROR_GENERIC', ...extra });
 
     for (const raw of submitted) {
       const entry = (raw ?? {}) as Record<string, unknown>;
@@ -401,11 +448,15 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
       seen.add(email);
       const status = entry.status === undefined ? undefined : String(entry.status);
       const statusIfNew = entry.status_if_new === undefined ? undefined : String(entry.status_if_new);
-      if ((status !== undefined && !STATUSES.has(status as MemberStatus)) || (statusIfNew !== undefined && !STATUSES.has(statusIfNew as MemberStatus))) {
+      if (
+        (status !== undefined && !STATUSES.has(status as MemberStatus)) ||
+        (statusIfNew !== undefined && !STATUSES.has(statusIfNew as MemberStatus))
+      ) {
         fail(emailAddress, 'Invalid status: choose subscribed, unsubscribed, cleaned, pending or transactional.', { field: 'status' });
         continue;
       }
-      const mergeInput = entry.merge_fields && typeof entry.merge_fields === 'object' ? (entry.merge_fields as Record<string, unknown>) : {};
+      const mergeInput =
+        entry.merge_fields && typeof entry.merge_fields === 'object' ? (entry.merge_fields as Record<string, unknown>) : {};
       const values: Record<string, string> = {};
       let mergeError: { field: string; message: string } | undefined;
       for (const [tag, value] of Object.entries(mergeInput)) {
@@ -427,11 +478,18 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
       const existing = list.members.get(email);
       if (existing) {
         if (!updateExisting) {
-          errors.push({ email_address: emailAddress, error: `${emailAddress} is already a list member. Use PUT to insert or update list members.`, error_code: 'ERROR_CONTACT_EXISTS' });
+          errors.push({
+            email_address: emailAddress,
+            error: `${emailAddress} is already a list member. Use PUT to insert or update list members.`,
+            error_code: 'ERROR_CONTACT_EXISTS',
+          });
           continue;
         }
         if (status === 'subscribed' && (existing.status === 'unsubscribed' || existing.status === 'cleaned')) {
-          fail(emailAddress, `${emailAddress} is in a compliance state due to unsubscribe, bounce, or compliance review and cannot be subscribed.`);
+          fail(
+            emailAddress,
+            `${emailAddress} is in a compliance state due to unsubscribe, bounce, or compliance review and cannot be subscribed.`,
+          );
           continue;
         }
         // status_if_new is for new contacts only; an existing one keeps its status unless `status` says otherwise.
@@ -453,7 +511,12 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
             continue;
           }
         }
-        const member: SimulatedMember = { email_address: emailAddress, status: initial as MemberStatus, merge_fields: values, last_changed: now };
+        const member: SimulatedMember = {
+          email_address: emailAddress,
+          status: initial as MemberStatus,
+          merge_fields: values,
+          last_changed: now,
+        };
         if (initial === 'unsubscribed') state.counters.unsubscribed += 1;
         list.members.set(email, member);
         created.push(member);
@@ -475,7 +538,12 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
     ];
   }
 
-  function route(method: string, path: string, query: URLSearchParams, body: unknown): { key: string; answer: () => [number, unknown] } | undefined {
+  function route(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: unknown,
+  ): { key: string; answer: () => [number, unknown] } | undefined {
     const base = '/3.0';
     if (!path.startsWith(`${base}/`)) return undefined;
     const rest = path.slice(base.length).replace(/\/$/, '');
@@ -523,11 +591,18 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
     response.end(text);
   }
 
-  const answerError = (response: ServerResponse, error: VendorError) => answer(response, error.status, problem(error.status, error.title, error.detail, error.errors));
+  const answerError = (response: ServerResponse, error: VendorError) =>
+    answer(response, error.status, problem(error.status, error.title, error.detail, error.errors));
 
-  const internalError = () => problem(500, 'Internal Server Error', 'A deep, internal error has occurred during the processing of your request. Please contact support.');
+  const internalError = () =>
+    problem(
+      500,
+      'Internal Server Error',
+      'A deep, internal error has occurred during the processing of your request. Please contact support.',
+    );
 
-  const tooManyConnections = () => problem(429, 'TooManyRequests', `You have exceeded the limit of ${maxConnections} simultaneous connections.`);
+  const tooManyConnections = () =>
+    problem(429, 'TooManyRequests', `You have exceeded the limit of ${maxConnections} simultaneous connections.`);
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const method = request.method ?? 'GET';
@@ -542,14 +617,22 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
         if (error instanceof VendorError) return answerError(response, error);
         throw error;
       }
-      const controlled = control(method, path, body) ?? [404, problem(404, 'Resource Not Found', 'The requested resource could not be found.')];
+      const controlled = control(method, path, body) ?? [
+        404,
+        problem(404, 'Resource Not Found', 'The requested resource could not be found.'),
+      ];
       return answer(response, controlled[0], controlled[1]);
     }
 
     state.counters.requests += 1;
     const apiKey = apiKeyOf(request);
     const dataCenter = apiKey ? dataCenterOf(apiKey) : undefined;
-    if (!apiKey || !dataCenter || (apiKeys && !apiKeys.has(apiKey)) || (options.dataCenter && dataCenter !== options.dataCenter.toLowerCase())) {
+    if (
+      !apiKey ||
+      !dataCenter ||
+      (apiKeys && !apiKeys.has(apiKey)) ||
+      (options.dataCenter && dataCenter !== options.dataCenter.toLowerCase())
+    ) {
       state.counters.unauthorized += 1;
       const detail =
         apiKey && dataCenter && options.dataCenter && dataCenter !== options.dataCenter.toLowerCase()
@@ -591,7 +674,13 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
     if (fault === 'serverError') return answer(response, 500, internalError());
     if (fault === 'tooManyRequests') return answer(response, 429, tooManyConnections());
     const throttle = injector.faults.bodilessThrottle;
-    if (throttle && throttle.every > 0 && method === 'POST' && /^\/3\.0\/lists\/[^/]+\/?$/.test(path) && ++batchCalls % throttle.every === 0) {
+    if (
+      throttle &&
+      throttle.every > 0 &&
+      method === 'POST' &&
+      /^\/3\.0\/lists\/[^/]+\/?$/.test(path) &&
+      ++batchCalls % throttle.every === 0
+    ) {
       state.counters.bodilessThrottles += 1;
       if (throttle.status === 429) state.counters.tooManyRequests += 1;
       response.writeHead(throttle.status, { 'content-length': 0 });
@@ -624,7 +713,11 @@ export async function startMailchimpSimulator(options: MailchimpSimulatorOptions
     setFaults({});
   }
 
-  const server = await startSimulatorServer({ port: options.port, handle, answerInternalError: (response) => answer(response, 500, internalError()) });
+  const server = await startSimulatorServer({
+    port: options.port,
+    handle,
+    answerInternalError: (response) => answer(response, 500, internalError()),
+  });
 
   return { url: server.url, port: server.port, state, setFaults, inspectList, seedMember, reset, stop: server.stop };
 }

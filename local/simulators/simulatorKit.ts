@@ -147,7 +147,10 @@ export function retryAfterSeconds(waitSeconds: number): string {
  * `tooLarge()` and drops the connection; a body that is not JSON rejects with `malformed()`, so
  * each simulator refuses both in its vendor's words.
  */
-export async function readJsonBody(request: IncomingMessage, limits: { maxBytes: number; tooLarge: () => Error; malformed: () => Error }): Promise<unknown> {
+export async function readJsonBody(
+  request: IncomingMessage,
+  limits: { maxBytes: number; tooLarge: () => Error; malformed: () => Error },
+): Promise<unknown> {
   const text = await new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -183,7 +186,13 @@ export function deliverySummary(deliveries: Map<string, number>): { deliveries: 
 }
 
 /** Answers the control calls every simulator has: GET/POST `/_simulator/faults` and POST `/_simulator/reset`. */
-export function faultAndResetControl<F extends Faults>(method: string, path: string, body: unknown, injector: FaultInjector<F>, reset: () => void): [number, unknown] | undefined {
+export function faultAndResetControl<F extends Faults>(
+  method: string,
+  path: string,
+  body: unknown,
+  injector: FaultInjector<F>,
+  reset: () => void,
+): [number, unknown] | undefined {
   if (method === 'POST' && path === '/_simulator/faults') {
     injector.set((body ?? {}) as F);
     return [200, { faults: injector.faults }];

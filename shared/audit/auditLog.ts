@@ -28,7 +28,12 @@ function rowKeyFor(at: Date): string {
   return `${String(8_640_000_000_000_000 - at.getTime()).padStart(16, '0')}-${randomUUID().slice(0, 8)}`;
 }
 
-export async function recordAudit(actor: Principal, action: string, target: AuditEntry['target'], details?: Record<string, unknown>): Promise<void> {
+export async function recordAudit(
+  actor: Principal,
+  action: string,
+  target: AuditEntry['target'],
+  details?: Record<string, unknown>,
+): Promise<void> {
   const at = new Date();
   const client = await table(TABLES.audit);
   await client.createEntity<AuditRow>({

@@ -40,7 +40,11 @@ export async function verifyBearer(authorization: string | null): Promise<Princi
   }
   const id = (payload.oid as string | undefined) ?? payload.sub;
   if (!id) throw new Unauthorized('The bearer token has no subject (sub).');
-  return { id, name: (payload.name as string | undefined) ?? (payload.preferred_username as string | undefined) ?? id, roles: rolesOf(payload) };
+  return {
+    id,
+    name: (payload.name as string | undefined) ?? (payload.preferred_username as string | undefined) ?? id,
+    roles: rolesOf(payload),
+  };
 }
 
 /**
@@ -59,7 +63,8 @@ function rolesOf(payload: JWTPayload): Role[] {
 
 function describeJoseError(error: unknown): string {
   if (error instanceof joseErrors.JWTExpired) return 'it has expired';
-  if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp' && error.reason === 'missing') return 'it has no expiry (exp claim); sign tokens that expire';
+  if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp' && error.reason === 'missing')
+    return 'it has no expiry (exp claim); sign tokens that expire';
   if (error instanceof joseErrors.JWTClaimValidationFailed) return `claim "${error.claim}" is not valid (${error.reason})`;
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'the signature does not verify';
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'its algorithm is not allowed';

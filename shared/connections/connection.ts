@@ -7,9 +7,17 @@ import { jsonAtMost, NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MESSAGE } from
 
 export const SHARING = ['adminsOnly', 'contributors'] as const;
 
-export const connectionId = z.string().max(64).regex(/^[a-z0-9-]{8,64}$/, 'a connection id is lower-case letters, digits and dashes');
+export const connectionId = z
+  .string()
+  .max(64)
+  .regex(/^[a-z0-9-]{8,64}$/, 'a connection id is lower-case letters, digits and dashes');
 
-const name = z.string().trim().min(1, 'give the connection a name').max(100, 'at most 100 characters').regex(NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MESSAGE);
+const name = z
+  .string()
+  .trim()
+  .min(1, 'give the connection a name')
+  .max(100, 'at most 100 characters')
+  .regex(NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MESSAGE);
 
 /** Settings are one table column; all secrets of a connection are one Key Vault secret (25k characters). */
 export const MAX_SETTINGS_JSON = 16_000;
@@ -19,12 +27,16 @@ const secrets = jsonAtMost(z.record(z.string().max(100), z.unknown()), MAX_SECRE
 
 export const createConnectionBody = z.strictObject({
   name,
-  type: z.enum(destinationTypes as [string, ...string[]], { error: `use one of the destination types: ${destinationTypes.join(', ')} (GET /api/destinations)` }),
+  type: z.enum(destinationTypes as [string, ...string[]], {
+    error: `use one of the destination types: ${destinationTypes.join(', ')} (GET /api/destinations)`,
+  }),
   settings: settings.default({}),
   secrets: secrets.default({}),
   sharing: z.enum(SHARING).default('adminsOnly'),
   limits: connectionLimits.default({}),
-  privacyConsent: z.literal(true, { error: 'accept the data privacy and compliance statement: set privacyConsent to true (data leaves the platform\'s compliance boundary)' }),
+  privacyConsent: z.literal(true, {
+    error: "accept the data privacy and compliance statement: set privacyConsent to true (data leaves the platform's compliance boundary)",
+  }),
 });
 export type CreateConnectionBody = z.infer<typeof createConnectionBody>;
 

@@ -10,12 +10,12 @@ export const connectionLimits = z.strictObject({
     .min(1)
     .max(Number.MAX_SAFE_INTEGER)
     .optional()
-    .describe('Profiles one export may send with this connection; at most the destination\'s own limit. Runs over it are skipped.'),
+    .describe("Profiles one export may send with this connection; at most the destination's own limit. Runs over it are skipped."),
   requestsPerSecond: z
     .number()
     .positive()
     .max(100_000)
     .optional()
-    .describe('Request rate for this account; the lower of it and the destination\'s rate applies.'),
+    .describe("Request rate for this account; the lower of it and the destination's rate applies."),
 });
 export type ConnectionLimits = z.infer<typeof connectionLimits>;

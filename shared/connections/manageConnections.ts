@@ -9,7 +9,14 @@ import { Forbidden, NotFound, PreconditionFailed, ValidationFailed } from '../er
 import { secretStoreFromSettings } from '../secretStore.js';
 import { refusingUnknownKeys, validateWith } from '../validation.js';
 import { setting } from '../settings.js';
-import { MAX_SECRETS_JSON, type ConnectionLimits, type ConnectionRecord, type ConnectionView, type CreateConnectionBody, type UpdateConnectionBody } from './connection.js';
+import {
+  MAX_SECRETS_JSON,
+  type ConnectionLimits,
+  type ConnectionRecord,
+  type ConnectionView,
+  type CreateConnectionBody,
+  type UpdateConnectionBody,
+} from './connection.js';
 import * as store from './connectionStore.js';
 
 export function toConnectionView(connection: ConnectionRecord): ConnectionView {
@@ -39,9 +46,10 @@ export function canUseConnection(principal: Principal, connection: ConnectionRec
 function checkLimits(destination: DestinationAdapter, limits: ConnectionLimits): ConnectionLimits {
   const cap = destination.limits.maxMembersPerExport;
   if (limits.maxMembersPerExport !== undefined && limits.maxMembersPerExport > cap) {
-    throw new ValidationFailed(`A connection can only lower ${destination.displayName}'s limit of ${cap.toLocaleString('en-US')} members per export.`, [
-      { path: 'body.limits.maxMembersPerExport', message: `at most ${cap}` },
-    ]);
+    throw new ValidationFailed(
+      `A connection can only lower ${destination.displayName}'s limit of ${cap.toLocaleString('en-US')} members per export.`,
+      [{ path: 'body.limits.maxMembersPerExport', message: `at most ${cap}` }],
+    );
   }
   return limits;
 }
@@ -61,8 +69,14 @@ function rotatedSecretNameFor(id: string): string {
 
 export async function createConnection(principal: Principal, body: CreateConnectionBody): Promise<ConnectionRecord> {
   const destination = destinationFor(body.type);
-  const settings = validateWith(refusingUnknownKeys(destination.connectionSettings), body.settings, 'body.settings', 'settings') as Record<string, unknown>;
-  const secrets = validateWith(refusingUnknownKeys(destination.connectionSecrets), body.secrets, 'body.secrets', 'secrets') as Record<string, string>;
+  const settings = validateWith(refusingUnknownKeys(destination.connectionSettings), body.settings, 'body.settings', 'settings') as Record<
+    string,
+    unknown
+  >;
+  const secrets = validateWith(refusingUnknownKeys(destination.connectionSecrets), body.secrets, 'body.secrets', 'secrets') as Record<
+    string,
+    string
+  >;
   const limits = checkLimits(destination, body.limits);
   const id = randomUUID();
   const now = new Date().toISOString();
@@ -84,7 +98,12 @@ export async function createConnection(principal: Principal, body: CreateConnect
     updatedAt: now,
     etag: '',
   });
-  await recordAudit(principal, 'connection.created', { type: 'connection', id, name: body.name }, { destinationType: destination.type, sharing: body.sharing, privacyConsentAcceptedAt: now });
+  await recordAudit(
+    principal,
+    'connection.created',
+    { type: 'connection', id, name: body.name },
+    { destinationType: destination.type, sharing: body.sharing, privacyConsentAcceptedAt: now },
+  );
   return connection;
 }
 
@@ -108,20 +127,35 @@ function checkIfMatch(connection: ConnectionRecord, ifMatch: string | undefined)
   return ifMatch && ifMatch !== '*' ? ifMatch : connection.etag;
 }
 
-export async function updateConnection(principal: Principal, id: string, body: UpdateConnectionBody, ifMatch: string | undefined): Promise<ConnectionRecord> {
+export async function updateConnection(
+  principal: Principal,
+  id: string,
+  body: UpdateConnectionBody,
+  ifMatch: string | undefined,
+): Promise<ConnectionRecord> {
   const current = await store.getConnection(id);
   const etag = checkIfMatch(current, ifMatch);
   const destination = destinationFor(current.type);
-  const settings = body.settings ? (validateWith(refusingUnknownKeys(destination.connectionSettings), body.settings, 'body.settings', 'settings') as Record<string, unknown>) : current.settings;
+  const settings = body.settings
+    ? (validateWith(refusingUnknownKeys(destination.connectionSettings), body.settings, 'body.settings', 'settings') as Record<
+        string,
+        unknown
+      >)
+    : current.settings;
   const limits = body.limits ? checkLimits(destination, body.limits) : current.limits;
   let secretFields = current.secretFields;
   let secretName = current.secretName;
   if (body.secrets) {
     // Merged with the secrets of the version read: the row write below is conditional on it.
     const merged = { ...(await readSecrets(current)), ...body.secrets };
-    const secrets = validateWith(refusingUnknownKeys(destination.connectionSecrets), merged, 'body.secrets', 'secrets') as Record<string, string>;
+    const secrets = validateWith(refusingUnknownKeys(destination.connectionSecrets), merged, 'body.secrets', 'secrets') as Record<
+      string,
+      string
+    >;
     if (JSON.stringify(secrets).length > MAX_SECRETS_JSON) {
-      throw new ValidationFailed('The secrets are too long to keep in Key Vault.', [{ path: 'body.secrets', message: `at most ${MAX_SECRETS_JSON.toLocaleString('en-US')} characters as JSON, with the secrets kept` }]);
+      throw new ValidationFailed('The secrets are too long to keep in Key Vault.', [
+        { path: 'body.secrets', message: `at most ${MAX_SECRETS_JSON.toLocaleString('en-US')} characters as JSON, with the secrets kept` },
+      ]);
     }
     secretName = rotatedSecretNameFor(id);
     await secretStoreFromSettings().set(secretName, JSON.stringify(secrets));
@@ -144,15 +178,26 @@ export async function updateConnection(principal: Principal, id: string, body: U
     );
   } catch (error) {
     // The row kept the secret it had: the new one is nobody's.
-    if (secretName !== current.secretName) await secretStoreFromSettings().delete(secretName).catch(() => undefined);
+    if (secretName !== current.secretName)
+      await secretStoreFromSettings()
+        .delete(secretName)
+        .catch(() => undefined);
     throw error;
   }
   // The row points at the new secret now; the old one is only read by senders until their cache expires.
-  if (secretName !== current.secretName) await secretStoreFromSettings().delete(current.secretName).catch(() => undefined);
-  await recordAudit(principal, 'connection.updated', { type: 'connection', id, name: updated.name }, {
-    changed: Object.keys(body).sort(),
-    ...(ifMatch ? {} : { lastWriterWins: true }),
-  });
+  if (secretName !== current.secretName)
+    await secretStoreFromSettings()
+      .delete(current.secretName)
+      .catch(() => undefined);
+  await recordAudit(
+    principal,
+    'connection.updated',
+    { type: 'connection', id, name: updated.name },
+    {
+      changed: Object.keys(body).sort(),
+      ...(ifMatch ? {} : { lastWriterWins: true }),
+    },
+  );
   return updated;
 }
 
@@ -162,24 +207,36 @@ export async function readSecrets(connection: ConnectionRecord): Promise<Record<
 }
 
 /** Removes the connection and its secret; exports using it keep their definition (see exports). */
-export async function deleteConnection(principal: Principal, id: string, ifMatch: string | undefined, onDeleted: (connection: ConnectionRecord) => Promise<void>): Promise<void> {
+export async function deleteConnection(
+  principal: Principal,
+  id: string,
+  ifMatch: string | undefined,
+  onDeleted: (connection: ConnectionRecord) => Promise<void>,
+): Promise<void> {
   const current = await store.getConnection(id);
   const etag = checkIfMatch(current, ifMatch);
   await store.deleteConnectionRow(id, etag);
   await secretStoreFromSettings().delete(current.secretName);
   await onDeleted(current);
-  await recordAudit(principal, 'connection.deleted', { type: 'connection', id, name: current.name }, ifMatch ? {} : { lastWriterWins: true });
+  await recordAudit(
+    principal,
+    'connection.deleted',
+    { type: 'connection', id, name: current.name },
+    ifMatch ? {} : { lastWriterWins: true },
+  );
 }
 
 export async function testConnection(principal: Principal, id: string): Promise<{ ok: boolean; reason?: string }> {
   const connection = await getVisibleConnection(principal, id);
   const destination: DestinationAdapter = destinationFor(connection.type);
-  const result = await destination.testConnection({
-    settings: connection.settings,
-    secrets: await readSecrets(connection),
-    details: {},
-    apiOrigin: apiOriginFor(destination),
-  }).catch((error: Error) => ({ ok: false as const, reason: error.message }));
+  const result = await destination
+    .testConnection({
+      settings: connection.settings,
+      secrets: await readSecrets(connection),
+      details: {},
+      apiOrigin: apiOriginFor(destination),
+    })
+    .catch((error: Error) => ({ ok: false as const, reason: error.message }));
   await recordAudit(principal, 'connection.tested', { type: 'connection', id, name: connection.name }, { ok: result.ok });
   return result.ok ? { ok: true } : { ok: false, reason: result.reason };
 }

@@ -16,7 +16,10 @@ export function consoleConfig(): ConsoleConfig {
   const clientId = setting('CONSOLE_AUTH_CLIENT_ID');
   const tenant = setting('CONSOLE_AUTH_TENANT_ID');
   const scope = setting('CONSOLE_AUTH_API_SCOPE');
-  const entra = clientId && tenant && scope ? { clientId, authority: `${ENTRA_LOGIN_ORIGIN}/${tenant}`, scopes: scope.split(/[\s,]+/).filter(Boolean) } : undefined;
+  const entra =
+    clientId && tenant && scope
+      ? { clientId, authority: `${ENTRA_LOGIN_ORIGIN}/${tenant}`, scopes: scope.split(/[\s,]+/).filter(Boolean) }
+      : undefined;
   // Development tokens are only accepted where the API verifies them (no Entra ID keys configured).
   const localTokens = !setting('AUTH_JWKS_URL') && !!setting('AUTH_DEV_SIGNING_KEY');
   return { ...(entra ? { entra } : {}), localTokens };

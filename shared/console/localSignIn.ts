@@ -16,11 +16,16 @@ export async function exchangeSignInCode(code: string): Promise<{ token: string;
   const expected = setting('CONSOLE_SIGN_IN_CODE');
   const key = setting('AUTH_DEV_SIGNING_KEY');
   if (!expected || !key || !consoleConfig().localTokens) {
-    throw new NotFound('Sign-in codes are a local feature: this app has no CONSOLE_SIGN_IN_CODE (sign in with your organisation\'s account instead).');
+    throw new NotFound(
+      "Sign-in codes are a local feature: this app has no CONSOLE_SIGN_IN_CODE (sign in with your organisation's account instead).",
+    );
   }
   // Compared as digests: equal length, constant time.
   if (!timingSafeEqual(digest(code), digest(expected))) throw new Unauthorized('This sign-in code is not the one npm start printed.');
-  if (usedCodes.has(expected)) throw new Unauthorized('This sign-in link was used already. Paste a token from `npm run -s token` or restart npm start for a new link.');
+  if (usedCodes.has(expected))
+    throw new Unauthorized(
+      'This sign-in link was used already. Paste a token from `npm run -s token` or restart npm start for a new link.',
+    );
   usedCodes.add(expected);
   const expiresIn = 12 * 3600;
   const token = await signDevToken({

@@ -10,7 +10,10 @@ function escapeAttribute(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-export function serveConsole(path: string, options: { ifNoneMatch?: string | null; head?: boolean; buildDir?: string } = {}): HttpResponseInit {
+export function serveConsole(
+  path: string,
+  options: { ifNoneMatch?: string | null; head?: boolean; buildDir?: string } = {},
+): HttpResponseInit {
   const config = consoleConfig();
   const common = {
     'content-security-policy': contentSecurityPolicy(config),
@@ -23,16 +26,36 @@ export function serveConsole(path: string, options: { ifNoneMatch?: string | nul
   try {
     files = consoleFiles(options.buildDir);
   } catch {
-    return { status: 503, headers: { ...common, 'content-type': 'text/plain; charset=utf-8' }, body: 'The console is not built: run npm run build.' };
+    return {
+      status: 503,
+      headers: { ...common, 'content-type': 'text/plain; charset=utf-8' },
+      body: 'The console is not built: run npm run build.',
+    };
   }
   const name = path === '' ? 'index.html' : path;
   const asset = files.get(name);
-  if (!asset) return { status: 404, headers: { ...common, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }, body: 'Not found' };
+  if (!asset)
+    return {
+      status: 404,
+      headers: { ...common, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+      body: 'Not found',
+    };
   if (name === 'index.html') {
-    const page = asset.body.toString('utf8').replace(CONFIG_META, `<meta name="outflow-console" content="${escapeAttribute(JSON.stringify(config))}">`);
-    return { status: 200, headers: { ...common, 'content-type': asset.contentType, 'cache-control': 'no-cache' }, body: options.head ? undefined : page };
+    const page = asset.body
+      .toString('utf8')
+      .replace(CONFIG_META, `<meta name="outflow-console" content="${escapeAttribute(JSON.stringify(config))}">`);
+    return {
+      status: 200,
+      headers: { ...common, 'content-type': asset.contentType, 'cache-control': 'no-cache' },
+      body: options.head ? undefined : page,
+    };
   }
-  const headers = { ...common, 'content-type': asset.contentType, etag: asset.etag, 'cache-control': asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache' };
+  const headers = {
+    ...common,
+    'content-type': asset.contentType,
+    etag: asset.etag,
+    'cache-control': asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+  };
   if (options.ifNoneMatch && options.ifNoneMatch.split(',').some((tag) => tag.trim() === asset.etag)) return { status: 304, headers };
   return { status: 200, headers, body: options.head ? undefined : asset.body };
 }

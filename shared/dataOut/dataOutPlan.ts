@@ -73,7 +73,10 @@ export interface SourceEntity {
  * entity only). An entity no mapping entry applies to is written with all its attributes, under
  * their own names. Errors name the mapping entry at fault.
  */
-export function resolveColumns(entities: SourceEntity[], mapping: Record<string, string>): { columns: Map<string, OutputColumn[]>; errors: FieldError[] } {
+export function resolveColumns(
+  entities: SourceEntity[],
+  mapping: Record<string, string>,
+): { columns: Map<string, OutputColumn[]>; errors: FieldError[] } {
   const errors: FieldError[] = [];
   const columns = new Map<string, OutputColumn[]>(entities.map((entity) => [entity.name, []]));
   const names = new Set(entities.map((entity) => entity.name));
@@ -90,14 +93,22 @@ export function resolveColumns(entities: SourceEntity[], mapping: Record<string,
       applied++;
     }
     if (applied === 0) {
-      errors.push({ path: `body.mapping.${column}`, message: `attribute '${reference}' is not in ${targets.map((entity) => `'${entity.name}'`).join(' or ')}` });
+      errors.push({
+        path: `body.mapping.${column}`,
+        message: `attribute '${reference}' is not in ${targets.map((entity) => `'${entity.name}'`).join(' or ')}`,
+      });
     }
   }
   for (const entity of entities) {
     if (columns.get(entity.name)!.length > 0) continue;
     columns.set(
       entity.name,
-      entity.attributes.map((attribute, sourceIndex) => ({ name: attribute.name, source: attribute.name, sourceIndex, dataType: attribute.dataType })),
+      entity.attributes.map((attribute, sourceIndex) => ({
+        name: attribute.name,
+        source: attribute.name,
+        sourceIndex,
+        dataType: attribute.dataType,
+      })),
     );
   }
   return { columns, errors };
@@ -107,16 +118,29 @@ export function resolveColumns(entities: SourceEntity[], mapping: Record<string,
  * The primary-key column of an entity: the attribute named in `keys` or the entity's first. When
  * the mapping left it out, it is added first under its own name: change rows need it.
  */
-export function withKeyColumn(entity: SourceEntity, columns: OutputColumn[], keyAttribute: string | undefined): { columns: OutputColumn[]; keyColumn: number } | { error: FieldError } {
+export function withKeyColumn(
+  entity: SourceEntity,
+  columns: OutputColumn[],
+  keyAttribute: string | undefined,
+): { columns: OutputColumn[]; keyColumn: number } | { error: FieldError } {
   const attribute = keyAttribute ?? entity.attributes[0]!.name;
   const sourceIndex = entity.attributes.findIndex((candidate) => candidate.name === attribute);
-  if (sourceIndex < 0) return { error: { path: `body.details.keys.${entity.name}`, message: `'${attribute}' is not an attribute of '${entity.name}'` } };
+  if (sourceIndex < 0)
+    return { error: { path: `body.details.keys.${entity.name}`, message: `'${attribute}' is not an attribute of '${entity.name}'` } };
   const mapped = columns.findIndex((column) => column.sourceIndex === sourceIndex);
   if (mapped >= 0) return { columns, keyColumn: mapped };
   if (columns.some((column) => column.name === attribute)) {
-    return { error: { path: `body.mapping.${attribute}`, message: `the key '${attribute}' of '${entity.name}' must be written under its own name, which another column uses` } };
+    return {
+      error: {
+        path: `body.mapping.${attribute}`,
+        message: `the key '${attribute}' of '${entity.name}' must be written under its own name, which another column uses`,
+      },
+    };
   }
-  return { columns: [{ name: attribute, source: attribute, sourceIndex, dataType: entity.attributes[sourceIndex]!.dataType }, ...columns], keyColumn: 0 };
+  return {
+    columns: [{ name: attribute, source: attribute, sourceIndex, dataType: entity.attributes[sourceIndex]!.dataType }, ...columns],
+    keyColumn: 0,
+  };
 }
 
 export function signatureOf(columns: OutputColumn[], keyColumn: number): string {
@@ -154,9 +178,7 @@ export function bucketsFor(bytes: number, atLeast = 1): number {
 // where the run core reads them to hand the chunk to this worker; the id also names the entity
 // and the part or bucket the step works on.
 export type DataOutStep =
-  | { kind: 'copy'; entity: number; part: number }
-  | { kind: 'merge'; entity: number; bucket: number }
-  | { kind: 'publish' };
+  { kind: 'copy'; entity: number; part: number } | { kind: 'merge'; entity: number; bucket: number } | { kind: 'publish' };
 
 export const PUBLISH_CHUNK_ID = 'd-publish';
 
@@ -179,7 +201,10 @@ export function stepOf(chunkId: string): DataOutStep | undefined {
 
 /** `20260501T102030Z-1a2b3c4d`: sorts by time, unique per run, no characters data tools trip on. */
 export function folderNameOf(runId: string, createdAt: string): string {
-  const stamp = new Date(createdAt).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  const stamp = new Date(createdAt)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
   return `${stamp}-${runId.slice(-8)}`;
 }
 

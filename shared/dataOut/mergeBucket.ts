@@ -16,7 +16,11 @@ const MERGE_BLOCK_BYTES = 512 * 1024;
 /** Marks a key this run has seen (row hashes never take this value). */
 const SEEN = '';
 
-export async function mergeBucket(context: StepContext, step: DataOutStep & { kind: 'merge' }, track: (counts: RunCounts) => void): Promise<void> {
+export async function mergeBucket(
+  context: StepContext,
+  step: DataOutStep & { kind: 'merge' },
+  track: (counts: RunCounts) => void,
+): Promise<void> {
   const { plan } = context;
   const entity = plan.entities[step.entity]!;
   const work = await workContainer();
@@ -39,7 +43,10 @@ export async function mergeBucket(context: StepContext, step: DataOutStep & { ki
   }
 
   // Up to 16 merges run at once on a host: small blocks keep their buffers to a few MB each.
-  const snapshot = new BlockCsvFile(work.getBlockBlobClient(`${snapshotPrefix(plan.exportId, plan.runId, entity.name, step.bucket)}merged.csv`), MERGE_BLOCK_BYTES);
+  const snapshot = new BlockCsvFile(
+    work.getBlockBlobClient(`${snapshotPrefix(plan.exportId, plan.runId, entity.name, step.bucket)}merged.csv`),
+    MERGE_BLOCK_BYTES,
+  );
   const operations: Record<RowOperation, number> = { insert: 0, update: 0, delete: 0 };
   let output: CsvPartitionWriter | undefined;
   const destination = await context.destination();
@@ -71,7 +78,16 @@ export async function mergeBucket(context: StepContext, step: DataOutStep & { ki
         if (before === SEEN) {
           // The first row of a key wins, as in the previous snapshot.
           counts.skipped++;
-          outcomes.push({ chunkId: copyChunkId, offset: Number(offset), segmentId: entity.name, email: key, status: 'skipped', category: 'invalidRecord', code: 'duplicateKey', message: `Another row of ${entity.name} has the same key; the first one was written.` });
+          outcomes.push({
+            chunkId: copyChunkId,
+            offset: Number(offset),
+            segmentId: entity.name,
+            email: key,
+            status: 'skipped',
+            category: 'invalidRecord',
+            code: 'duplicateKey',
+            message: `Another row of ${entity.name} has the same key; the first one was written.`,
+          });
           continue;
         }
         keys.set(key, SEEN);
@@ -83,12 +99,19 @@ export async function mergeBucket(context: StepContext, step: DataOutStep & { ki
       }
     }
     // What the previous snapshot had and this run did not see was removed: the key alone says which.
-    for (const [key, hash] of keys) if (hash !== SEEN) await emit('delete', entity.columns.map((_, index) => (index === entity.keyColumn ? key : '')));
+    for (const [key, hash] of keys)
+      if (hash !== SEEN)
+        await emit(
+          'delete',
+          entity.columns.map((_, index) => (index === entity.keyColumn ? key : '')),
+        );
     await snapshot.commit();
     if (output) {
       await output.finish();
       // Per-operation counts travel with the partition, for model.json and the run's details.
-      await destination.getBlockBlobClient(partitionPath(plan, step)).setMetadata({ inserts: String(operations.insert), updates: String(operations.update), deletes: String(operations.delete) });
+      await destination
+        .getBlockBlobClient(partitionPath(plan, step))
+        .setMetadata({ inserts: String(operations.insert), updates: String(operations.update), deletes: String(operations.delete) });
     }
   } catch (error) {
     output?.abort();

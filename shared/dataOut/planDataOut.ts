@@ -8,8 +8,26 @@ import type { ExportRecord } from '../exports/exportDefinition.js';
 import { ANNOTATIONS, annotation, type CdmLocalEntity } from '../lake/cdmModel.js';
 import { findEntity, listSegments, partitionBlobs, readModelVersioned, recordBoundaries, type LakeSegment } from '../lake/lakeReader.js';
 import { DestinationError } from '../destinations/destinationError.js';
-import { azureBlob, destinationContainer, endpointFor, probeContainer, toDestinationError, type AzureBlobDetails, type AzureBlobSettings } from '../destinations/azureBlob.js';
-import { finalizeIfComplete, finishRunEarly, recordPlannedChunks, updateRun, type ChunkMessage, type ChunkRange, type DestinationAccess, type PlannedSegment, type RunRecord } from '../runs/worker.js';
+import {
+  azureBlob,
+  destinationContainer,
+  endpointFor,
+  probeContainer,
+  toDestinationError,
+  type AzureBlobDetails,
+  type AzureBlobSettings,
+} from '../destinations/azureBlob.js';
+import {
+  finalizeIfComplete,
+  finishRunEarly,
+  recordPlannedChunks,
+  updateRun,
+  type ChunkMessage,
+  type ChunkRange,
+  type DestinationAccess,
+  type PlannedSegment,
+  type RunRecord,
+} from '../runs/worker.js';
 import {
   bucketsFor,
   copyChunkId,
@@ -42,7 +60,8 @@ export async function planDataOut(run: RunRecord, record: ExportRecord, access: 
   const log = toLog(logInput);
   const fail = (reason: string) => finishRunEarly(run, 'failed', reason);
   const parsedDetails = azureBlob.exportDetails.safeParse(record.details);
-  if (!parsedDetails.success) return fail(`The export's details are not valid for ${azureBlob.displayName}: ${parsedDetails.error.issues[0]?.message}`);
+  if (!parsedDetails.success)
+    return fail(`The export's details are not valid for ${azureBlob.displayName}: ${parsedDetails.error.issues[0]?.message}`);
   const details: AzureBlobDetails = parsedDetails.data;
   const settings = access.call.settings as AzureBlobSettings;
 
@@ -67,12 +86,18 @@ export async function planDataOut(run: RunRecord, record: ExportRecord, access: 
   }
 
   const incremental = details.mode === 'incremental';
-  const resolved = resolveColumns(sources.map((source) => source.entity), record.mapping);
+  const resolved = resolveColumns(
+    sources.map((source) => source.entity),
+    record.mapping,
+  );
   const problems = resolved.errors.map((error) => `${error.path}: ${error.message}`);
   const entities: PlannedEntity[] = [];
   for (const { entity, segment } of sources) {
     let columns = resolved.columns.get(entity.name)!;
-    let keyColumn = Math.max(0, columns.findIndex((column) => column.sourceIndex === 0));
+    let keyColumn = Math.max(
+      0,
+      columns.findIndex((column) => column.sourceIndex === 0),
+    );
     if (incremental) {
       const keyed = withKeyColumn(entity, columns, details.keys?.[entity.name]);
       if ('error' in keyed) {
@@ -84,7 +109,11 @@ export async function planDataOut(run: RunRecord, record: ExportRecord, access: 
     const rows = segment ? segment.memberCount : Number(annotation(entity, ANNOTATIONS.rowCount) ?? NaN);
     entities.push({
       name: entity.name,
-      ...(segment ? { description: `Segment '${segment.name}' (${segment.type})`, segment: { name: segment.name, type: segment.type } } : entity.description ? { description: entity.description } : {}),
+      ...(segment
+        ? { description: `Segment '${segment.name}' (${segment.type})`, segment: { name: segment.name, type: segment.type } }
+        : entity.description
+          ? { description: entity.description }
+          : {}),
       columns,
       keyColumn,
       signature: signatureOf(columns, keyColumn),
@@ -95,7 +124,11 @@ export async function planDataOut(run: RunRecord, record: ExportRecord, access: 
   const totalRows = entities.reduce((sum, entity) => sum + (entity.rows ?? 0), 0);
   const limit = Number(access.connection.limits?.maxMembersPerExport);
   if (Number.isFinite(limit) && limit > 0 && totalRows > limit) {
-    return finishRunEarly(run, 'skipped', `The export has ${totalRows.toLocaleString('en-US')} rows; this connection takes at most ${limit.toLocaleString('en-US')} per export. Nothing was written.`);
+    return finishRunEarly(
+      run,
+      'skipped',
+      `The export has ${totalRows.toLocaleString('en-US')} rows; this connection takes at most ${limit.toLocaleString('en-US')} per export. Nothing was written.`,
+    );
   }
 
   // The folder's container must answer before any chunk is queued: a wrong secret fails the run now.
@@ -120,7 +153,10 @@ export async function planDataOut(run: RunRecord, record: ExportRecord, access: 
   for (const { entity } of sources) {
     const blobs = await partitionBlobs(lake, entity);
     blobsOf.set(entity.name, blobs);
-    sourceBytes.set(entity.name, blobs.reduce((sum, blob) => sum + blob.size, 0));
+    sourceBytes.set(
+      entity.name,
+      blobs.reduce((sum, blob) => sum + blob.size, 0),
+    );
   }
   const largest = Math.max(0, ...sourceBytes.values());
   let mode: DataOutPlan['mode'] = 'full';
@@ -134,7 +170,8 @@ export async function planDataOut(run: RunRecord, record: ExportRecord, access: 
     const changed = pointer ? entities.filter((entity) => pointer.value.entities[entity.name]?.signature !== entity.signature) : [];
     if (resync) fullReason = 'a full resync was requested';
     else if (!pointer) fullReason = 'first run: there is no earlier snapshot to compare with';
-    else if (changed.length > 0) fullReason = `the columns or key of ${changed.map((entity) => entity.name).join(', ')} changed since the last run`;
+    else if (changed.length > 0)
+      fullReason = `the columns or key of ${changed.map((entity) => entity.name).join(', ')} changed since the last run`;
     else {
       mode = 'incremental';
       base = { runId: pointer.value.runId, buckets: pointer.value.buckets };
@@ -194,7 +231,18 @@ export async function planDataOut(run: RunRecord, record: ExportRecord, access: 
 
   await savePlan(plan);
   const plannedSegments: PlannedSegment[] = sources.flatMap(({ entity, segment }) =>
-    segment ? [{ segmentId: segment.id, segmentName: segment.name, type: segment.type, entity: entity.name, attributes: entity.attributes.map((attribute) => attribute.name), memberCount: segment.memberCount }] : [],
+    segment
+      ? [
+          {
+            segmentId: segment.id,
+            segmentName: segment.name,
+            type: segment.type,
+            entity: entity.name,
+            attributes: entity.attributes.map((attribute) => attribute.name),
+            memberCount: segment.memberCount,
+          },
+        ]
+      : [],
   );
   await updateRun(run.exportId, run.id, (current) => ({
     ...current,
@@ -205,7 +253,8 @@ export async function planDataOut(run: RunRecord, record: ExportRecord, access: 
   }));
   await recordPlannedChunks(run.id, chunks);
   // Merge and publish chunks are queued too: they wait for their inputs by re-queueing themselves.
-  for (const chunk of chunks) await sendQueueMessage(QUEUES.exportChunks, { exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId } satisfies ChunkMessage);
+  for (const chunk of chunks)
+    await sendQueueMessage(QUEUES.exportChunks, { exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId } satisfies ChunkMessage);
 
   const plannedAt = new Date().toISOString();
   const what = `${entities.length === 1 ? entities[0]!.name : `${entities.length} entities`}: ${copies} partition${copies === 1 ? '' : 's'} to write${mode === 'incremental' ? `, compared in ${buckets} bucket${buckets === 1 ? '' : 's'} with run ${base!.runId}` : ''}`;
@@ -215,7 +264,12 @@ export async function planDataOut(run: RunRecord, record: ExportRecord, access: 
     counts: { ...current.counts, members: totalRows },
     tasks: current.tasks.map((task) =>
       task.name === 'plan'
-        ? { ...task, status: 'succeeded', finishedAt: plannedAt, detail: `${mode === 'full' ? `Full run${fullReason ? ` (${fullReason})` : ''}` : 'Incremental run'} into ${plan.exportFolder}/${plan.folderName}/ — ${what}.` }
+        ? {
+            ...task,
+            status: 'succeeded',
+            finishedAt: plannedAt,
+            detail: `${mode === 'full' ? `Full run${fullReason ? ` (${fullReason})` : ''}` : 'Incremental run'} into ${plan.exportFolder}/${plan.folderName}/ — ${what}.`,
+          }
         : task.name === 'send'
           ? { ...task, status: 'running', startedAt: task.startedAt ?? plannedAt }
           : task,
@@ -227,5 +281,16 @@ export async function planDataOut(run: RunRecord, record: ExportRecord, access: 
 
 /** A merge or publish step: a ledger row with no source range of its own. */
 function stepChunk(chunkId: string, step: 'merge' | 'publish', entity: string): ChunkRange {
-  return { chunkId, step, segmentId: entity, container: 'work', blobName: '', blobEtag: '', start: 0, end: 0, delimiter: ',', columnHeaders: false };
+  return {
+    chunkId,
+    step,
+    segmentId: entity,
+    container: 'work',
+    blobName: '',
+    blobEtag: '',
+    start: 0,
+    end: 0,
+    delimiter: ',',
+    columnHeaders: false,
+  };
 }

@@ -3,7 +3,14 @@
 // incremental export, then latest.json, moved with one conditional upload. Each write is
 // idempotent, so a publish interrupted anywhere simply runs again.
 import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
-import { ANNOTATIONS, DEFAULT_CSV_FORMAT, cdmModelSchema, type CdmAttribute, type CdmLocalEntity, type CdmModelInput } from '../lake/cdmModel.js';
+import {
+  ANNOTATIONS,
+  DEFAULT_CSV_FORMAT,
+  cdmModelSchema,
+  type CdmAttribute,
+  type CdmLocalEntity,
+  type CdmModelInput,
+} from '../lake/cdmModel.js';
 import { MODEL_BLOB } from '../lake/lakeReader.js';
 import { updateRun, ZERO_COUNTS, type ChunkState, type RunCounts } from '../runs/worker.js';
 import { OPERATION_COLUMN, partitionPath, runFolderPath, stepOf, type DataOutPlan, type PlannedEntity } from './dataOutPlan.js';
@@ -57,7 +64,8 @@ export async function publishFolder(context: StepContext, chunks: ChunkState[], 
   const destination = await context.destination();
   const folder = runFolderPath(plan);
   const listing = new Map<string, Record<string, string>>();
-  for await (const blob of destination.listBlobsFlat({ prefix: `${folder}/`, includeMetadata: true })) listing.set(blob.name, blob.metadata ?? {});
+  for await (const blob of destination.listBlobsFlat({ prefix: `${folder}/`, includeMetadata: true }))
+    listing.set(blob.name, blob.metadata ?? {});
 
   const written: WrittenPartition[][] = plan.entities.map(() => []);
   for (const chunk of [...chunks].sort((a, b) => (a.chunkId < b.chunkId ? -1 : 1))) {
@@ -70,7 +78,15 @@ export async function publishFolder(context: StepContext, chunks: ChunkState[], 
       name: path.slice(path.lastIndexOf('/') + 1).replace(/\.csv$/, ''),
       path,
       rows: chunk.counts.sent,
-      ...(step.kind === 'merge' ? { operations: { inserts: Number(metadata.inserts ?? 0), updates: Number(metadata.updates ?? 0), deletes: Number(metadata.deletes ?? 0) } } : {}),
+      ...(step.kind === 'merge'
+        ? {
+            operations: {
+              inserts: Number(metadata.inserts ?? 0),
+              updates: Number(metadata.updates ?? 0),
+              deletes: Number(metadata.deletes ?? 0),
+            },
+          }
+        : {}),
     });
   }
   await context.checkpoint();
@@ -78,7 +94,9 @@ export async function publishFolder(context: StepContext, chunks: ChunkState[], 
   const publishedAt = new Date().toISOString();
   const model = toModel(plan, written, publishedAt);
   const text = JSON.stringify(cdmModelSchema.parse(model) && model, null, 2);
-  await destination.getBlockBlobClient(`${folder}/${MODEL_BLOB}`).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json; charset=utf-8' } });
+  await destination
+    .getBlockBlobClient(`${folder}/${MODEL_BLOB}`)
+    .upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json; charset=utf-8' } });
 
   if (plan.keepSnapshot) {
     await writeSnapshotPointer(plan.exportId, {
@@ -91,14 +109,31 @@ export async function publishFolder(context: StepContext, chunks: ChunkState[], 
     await deleteSnapshotPointer(plan.exportId);
   }
   if (plan.resyncEtag) await clearFullResyncRequest(plan.exportId, plan.resyncEtag);
-  await moveLatest(destination, plan, { exportId: plan.exportId, exportName: plan.exportName, runId: plan.runId, mode: plan.mode, folder: plan.folderName, model: locationOf(plan, `${folder}/${MODEL_BLOB}`), runCreatedAt: plan.runCreatedAt, publishedAt });
+  await moveLatest(destination, plan, {
+    exportId: plan.exportId,
+    exportName: plan.exportName,
+    runId: plan.runId,
+    mode: plan.mode,
+    folder: plan.folderName,
+    model: locationOf(plan, `${folder}/${MODEL_BLOB}`),
+    runCreatedAt: plan.runCreatedAt,
+    publishedAt,
+  });
 
   const rows = written.flat().reduce((sum, partition) => sum + partition.rows, 0);
   await updateRun(plan.exportId, plan.runId, (run) => ({
     ...run,
-    tasks: run.tasks.map((task) => (task.name === 'send' ? { ...task, detail: entityDetails(plan, written) } : task.name === 'finalize' ? { ...task, detail: `Published ${locationOf(plan, `${folder}/${MODEL_BLOB}`)}` } : task)),
+    tasks: run.tasks.map((task) =>
+      task.name === 'send'
+        ? { ...task, detail: entityDetails(plan, written) }
+        : task.name === 'finalize'
+          ? { ...task, detail: `Published ${locationOf(plan, `${folder}/${MODEL_BLOB}`)}` }
+          : task,
+    ),
   }));
-  await cleanUpAfterPublish(plan.exportId, plan.runId, plan.keepSnapshot).catch((error: Error) => context.log(`Could not remove old work files: ${error.message}`));
+  await cleanUpAfterPublish(plan.exportId, plan.runId, plan.keepSnapshot).catch((error: Error) =>
+    context.log(`Could not remove old work files: ${error.message}`),
+  );
   // Rows count as delivered only now that the folder is readable.
   track({ ...ZERO_COUNTS, succeeded: rows });
 }
@@ -130,7 +165,12 @@ function toEntity(plan: DataOutPlan, entity: PlannedEntity, partitions: WrittenP
     dataType: column.dataType,
     annotations: [{ name: OUTPUT_ANNOTATIONS.sourceAttribute, value: column.source }],
   }));
-  if (plan.mode === 'incremental') attributes.unshift({ name: OPERATION_COLUMN, dataType: 'string', description: 'What happened to the row since the base run: insert, update or delete (a delete carries only the key).' });
+  if (plan.mode === 'incremental')
+    attributes.unshift({
+      name: OPERATION_COLUMN,
+      dataType: 'string',
+      description: 'What happened to the row since the base run: insert, update or delete (a delete carries only the key).',
+    });
   const totals = sumOperations(partitions);
   return {
     $type: 'LocalEntity',
@@ -140,7 +180,12 @@ function toEntity(plan: DataOutPlan, entity: PlannedEntity, partitions: WrittenP
       { name: ANNOTATIONS.sourceEntity, value: entity.name },
       { name: ANNOTATIONS.rowCount, value: String(partitions.reduce((sum, partition) => sum + partition.rows, 0)) },
       ...(plan.keepSnapshot ? [{ name: OUTPUT_ANNOTATIONS.keyAttribute, value: entity.columns[entity.keyColumn]!.name }] : []),
-      ...(entity.segment ? [{ name: 'outflow:sourceSegmentName', value: entity.segment.name }, { name: 'outflow:sourceSegmentType', value: entity.segment.type }] : []),
+      ...(entity.segment
+        ? [
+            { name: 'outflow:sourceSegmentName', value: entity.segment.name },
+            { name: 'outflow:sourceSegmentType', value: entity.segment.type },
+          ]
+        : []),
       ...(plan.mode === 'incremental'
         ? [
             { name: OUTPUT_ANNOTATIONS.inserts, value: String(totals.inserts) },
@@ -179,7 +224,8 @@ function entityDetails(plan: DataOutPlan, written: WrittenPartition[][]): string
   const lines = plan.entities.map((entity, index) => {
     const partitions = written[index]!;
     const rows = partitions.reduce((sum, partition) => sum + partition.rows, 0);
-    if (plan.mode === 'full') return `${entity.name}: ${rows.toLocaleString('en-US')} rows in ${partitions.length} partition${partitions.length === 1 ? '' : 's'}`;
+    if (plan.mode === 'full')
+      return `${entity.name}: ${rows.toLocaleString('en-US')} rows in ${partitions.length} partition${partitions.length === 1 ? '' : 's'}`;
     const totals = sumOperations(partitions);
     return `${entity.name}: ${totals.inserts.toLocaleString('en-US')} inserted, ${totals.updates.toLocaleString('en-US')} updated, ${totals.deletes.toLocaleString('en-US')} deleted`;
   });

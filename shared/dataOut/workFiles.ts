@@ -23,8 +23,10 @@ export interface SnapshotPointer {
 const exportPrefix = (exportId: string) => `dataout/${exportId}/`;
 export const runPrefix = (exportId: string, runId: string) => `${exportPrefix(exportId)}runs/${runId}/`;
 const bucketPart = (entity: string, bucket: number) => `${encodeURIComponent(entity)}/b${String(bucket).padStart(5, '0')}/`;
-export const snapshotPrefix = (exportId: string, runId: string, entity: string, bucket: number) => `${runPrefix(exportId, runId)}snapshot/${bucketPart(entity, bucket)}`;
-export const spillPrefix = (exportId: string, runId: string, entity: string, bucket: number) => `${runPrefix(exportId, runId)}spill/${bucketPart(entity, bucket)}`;
+export const snapshotPrefix = (exportId: string, runId: string, entity: string, bucket: number) =>
+  `${runPrefix(exportId, runId)}snapshot/${bucketPart(entity, bucket)}`;
+export const spillPrefix = (exportId: string, runId: string, entity: string, bucket: number) =>
+  `${runPrefix(exportId, runId)}spill/${bucketPart(entity, bucket)}`;
 
 async function readJson<T>(container: ContainerClient, name: string): Promise<{ value: T; etag: string } | undefined> {
   try {
@@ -38,9 +40,16 @@ async function readJson<T>(container: ContainerClient, name: string): Promise<{ 
   }
 }
 
-async function writeJson(container: ContainerClient, name: string, value: unknown, conditions?: { ifMatch?: string; ifNoneMatch?: string }): Promise<void> {
+async function writeJson(
+  container: ContainerClient,
+  name: string,
+  value: unknown,
+  conditions?: { ifMatch?: string; ifNoneMatch?: string },
+): Promise<void> {
   const text = JSON.stringify(value, null, 2);
-  await container.getBlockBlobClient(name).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json; charset=utf-8' }, conditions });
+  await container
+    .getBlockBlobClient(name)
+    .upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json; charset=utf-8' }, conditions });
 }
 
 const ignoreMissing = (error: unknown) => {
@@ -84,7 +93,11 @@ export async function deleteSnapshotPointer(exportId: string): Promise<void> {
 /** Asks that the export's next run writes everything (POST /exports/{id}/runs {fullResync: true}). */
 export async function requestFullResync(exportId: string): Promise<{ etag: string }> {
   const text = JSON.stringify({ requestedAt: new Date().toISOString() });
-  const response = await (await workContainer()).getBlockBlobClient(`${exportPrefix(exportId)}full-resync.json`).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+  const response = await (
+    await workContainer()
+  )
+    .getBlockBlobClient(`${exportPrefix(exportId)}full-resync.json`)
+    .upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json' } });
   return { etag: response.etag! };
 }
 
@@ -95,7 +108,11 @@ export async function readFullResyncRequest(exportId: string): Promise<{ etag: s
 
 /** Removes the request this run answered; a newer one (another ETag) stays for the next run. */
 export async function clearFullResyncRequest(exportId: string, etag: string): Promise<void> {
-  await (await workContainer()).deleteBlob(`${exportPrefix(exportId)}full-resync.json`, { conditions: { ifMatch: etag } }).catch(ignoreMissing);
+  await (
+    await workContainer()
+  )
+    .deleteBlob(`${exportPrefix(exportId)}full-resync.json`, { conditions: { ifMatch: etag } })
+    .catch(ignoreMissing);
 }
 
 /** Blobs under a prefix, in name order (pieces are named in source order). */
@@ -131,5 +148,8 @@ export async function cleanUpAfterPublish(exportId: string, runId: string, keepS
 export async function cleanUpFailedRun(exportId: string, runId: string): Promise<void> {
   const container = await workContainer();
   const own = runPrefix(exportId, runId);
-  await deleteBlobs(container, (await listNames(container, own)).filter((name) => !name.endsWith('/plan.json')));
+  await deleteBlobs(
+    container,
+    (await listNames(container, own)).filter((name) => !name.endsWith('/plan.json')),
+  );
 }

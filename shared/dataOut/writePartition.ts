@@ -74,7 +74,9 @@ export async function writePartition(message: ChunkMessage, logInput?: LogInput,
     if (gate.state === 'blocked' || run.cancelRequested) {
       // Nothing writes any more: a run that will not publish leaves no files behind.
       if (step.kind === 'publish') await discardRun(message, log);
-      return gate.state === 'blocked' ? endUnclaimed(message, gate.status, gate.reason) : endUnclaimed(message, 'cancelled', 'Run cancelled.');
+      return gate.state === 'blocked'
+        ? endUnclaimed(message, gate.status, gate.reason)
+        : endUnclaimed(message, 'cancelled', 'Run cancelled.');
     }
   }
   if (chunk.status === 'sending' && chunk.leaseUntil > Date.now()) return retryLater(message, chunk.leaseUntil - Date.now(), log);
@@ -113,9 +115,14 @@ export async function writePartition(message: ChunkMessage, logInput?: LogInput,
     else await publishFolder(context, await listChunks(message.runId), track);
     if (!(await lease.end('done', '', counts))) return log(`Chunk ${chunk.chunkId}: another writer took it over; stopping here.`);
   } catch (error) {
-    if (error instanceof LeaseLost || lease.signal.aborted) return log(`Chunk ${chunk.chunkId}: another writer took it over; stopping here.`);
+    if (error instanceof LeaseLost || lease.signal.aborted)
+      return log(`Chunk ${chunk.chunkId}: another writer took it over; stopping here.`);
     if (error instanceof Cancelled || isPermanent(error)) {
-      const ended = await lease.end(error instanceof Cancelled ? 'cancelled' : 'failed', error instanceof Cancelled ? 'Run cancelled.' : messageOf(error), counts);
+      const ended = await lease.end(
+        error instanceof Cancelled ? 'cancelled' : 'failed',
+        error instanceof Cancelled ? 'Run cancelled.' : messageOf(error),
+        counts,
+      );
       if (ended && step.kind === 'publish') await discardRun(message, log);
     } else if (await deferWhileSecretsUnavailable(QUEUES.exportChunks, message, error)) {
       await lease.release('Waiting for Key Vault to answer.');
@@ -158,7 +165,9 @@ async function copyRange(context: StepContext, step: DataOutStep & { kind: 'copy
 
   if (plan.mode === 'incremental') {
     // Rows go to the key bucket their merge step reads; the row itself is written only if it changed.
-    const spill = new BucketFiles(plan.buckets, (bucket) => work.getBlockBlobClient(`${spillPrefix(plan.exportId, plan.runId, entity.name, bucket)}${chunk.chunkId}.csv`));
+    const spill = new BucketFiles(plan.buckets, (bucket) =>
+      work.getBlockBlobClient(`${spillPrefix(plan.exportId, plan.runId, entity.name, bucket)}${chunk.chunkId}.csv`),
+    );
     for await (const record of records) {
       counts.members++;
       const row = sources.map((index) => record.values[index] ?? '');
@@ -180,7 +189,11 @@ async function copyRange(context: StepContext, step: DataOutStep & { kind: 'copy
       abortSignal: context.signal,
     });
     // An incremental export's full run also keeps key → hash for the next run to compare with.
-    const snapshot = plan.keepSnapshot ? new BucketFiles(plan.buckets, (bucket) => work.getBlockBlobClient(`${snapshotPrefix(plan.exportId, plan.runId, entity.name, bucket)}${chunk.chunkId}.csv`)) : undefined;
+    const snapshot = plan.keepSnapshot
+      ? new BucketFiles(plan.buckets, (bucket) =>
+          work.getBlockBlobClient(`${snapshotPrefix(plan.exportId, plan.runId, entity.name, bucket)}${chunk.chunkId}.csv`),
+        )
+      : undefined;
     try {
       for await (const record of records) {
         counts.members++;
@@ -216,7 +229,12 @@ export function gateOf(step: DataOutStep, chunks: ChunkState[]): Gate {
   });
   if (inputs.some((input) => !isEnded(input))) return { state: 'waiting' };
   const failed = inputs.find((input) => input.status === 'failed');
-  if (failed) return { state: 'blocked', status: 'failed', reason: `Not written, because chunk ${failed.chunkId} failed: ${failed.reason.replace(/^Not written, because chunk [^:]+ failed: /, '')}` };
+  if (failed)
+    return {
+      state: 'blocked',
+      status: 'failed',
+      reason: `Not written, because chunk ${failed.chunkId} failed: ${failed.reason.replace(/^Not written, because chunk [^:]+ failed: /, '')}`,
+    };
   if (inputs.some((input) => input.status === 'cancelled')) return { state: 'blocked', status: 'cancelled', reason: 'Run cancelled.' };
   return { state: 'ready' };
 }
@@ -228,7 +246,11 @@ async function startNextSteps(message: ChunkMessage): Promise<void> {
     const step = stepOf(candidate.chunkId);
     if (!step || step.kind === 'copy' || candidate.status !== 'pending') continue;
     if (gateOf(step, chunks).state === 'waiting') continue;
-    await sendQueueMessage(QUEUES.exportChunks, { exportId: message.exportId, runId: message.runId, chunkId: candidate.chunkId } satisfies ChunkMessage);
+    await sendQueueMessage(QUEUES.exportChunks, {
+      exportId: message.exportId,
+      runId: message.runId,
+      chunkId: candidate.chunkId,
+    } satisfies ChunkMessage);
   }
 }
 
@@ -241,7 +263,10 @@ async function discardRun(message: ChunkMessage, log: Log): Promise<void> {
       if (record.connectionId) {
         const destination = destinationContainer((await destinationAccess(record.connectionId, record.details)).call);
         const prefix = `${plan.exportFolder}/${plan.folderName}/`;
-        await deleteBlobs(destination, (await listBlobs(destination, prefix)).map((blob) => blob.name));
+        await deleteBlobs(
+          destination,
+          (await listBlobs(destination, prefix)).map((blob) => blob.name),
+        );
       }
     }
     await cleanUpFailedRun(message.exportId, message.runId);
@@ -252,12 +277,18 @@ async function discardRun(message: ChunkMessage, log: Log): Promise<void> {
 
 function isPermanent(error: unknown): boolean {
   if (error instanceof StepFailed || error instanceof LakeError) return true;
-  const mapped = error instanceof DestinationError ? error : (error as { statusCode?: number }).statusCode ? toDestinationError(error, 'writing') : undefined;
+  const mapped =
+    error instanceof DestinationError
+      ? error
+      : (error as { statusCode?: number }).statusCode
+        ? toDestinationError(error, 'writing')
+        : undefined;
   return !!mapped && !mapped.retryable && mapped.category !== 'network';
 }
 
 function messageOf(error: unknown): string {
-  if ((error as { statusCode?: number }).statusCode !== undefined && !(error instanceof DestinationError)) return toDestinationError(error, 'writing the folder').message;
+  if ((error as { statusCode?: number }).statusCode !== undefined && !(error instanceof DestinationError))
+    return toDestinationError(error, 'writing the folder').message;
   return (error as Error).message ?? String(error);
 }
 
@@ -294,7 +325,14 @@ class ChunkLease {
   static async claim(chunk: ChunkState): Promise<ChunkLease | undefined> {
     const owner = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     // A new attempt starts the step over (its output is rewritten whole), so its counts do too.
-    const claimed = await saveChunk({ ...chunk, status: 'sending', leaseOwner: owner, leaseUntil: Date.now() + LEASE_MS, counts: ZERO_COUNTS, startedAt: chunk.startedAt || new Date().toISOString() });
+    const claimed = await saveChunk({
+      ...chunk,
+      status: 'sending',
+      leaseOwner: owner,
+      leaseUntil: Date.now() + LEASE_MS,
+      counts: ZERO_COUNTS,
+      startedAt: chunk.startedAt || new Date().toISOString(),
+    });
     return claimed && new ChunkLease(claimed);
   }
 
@@ -313,7 +351,15 @@ class ChunkLease {
     clearInterval(this.timer);
     return this.write(async () => {
       if (this.controller.signal.aborted) return false;
-      return !!(await saveChunk({ ...this.chunk, status, reason, counts, leaseOwner: '', leaseUntil: 0, finishedAt: new Date().toISOString() }));
+      return !!(await saveChunk({
+        ...this.chunk,
+        status,
+        reason,
+        counts,
+        leaseOwner: '',
+        leaseUntil: 0,
+        finishedAt: new Date().toISOString(),
+      }));
     });
   }
 
@@ -328,4 +374,3 @@ class ChunkLease {
     return next;
   }
 }
-

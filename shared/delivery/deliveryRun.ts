@@ -20,20 +20,39 @@ export function keepsSnapshot(record: ExportRecord): boolean {
  * list). Another fingerprint means the snapshot says nothing about the destination any more.
  */
 export function deliveryFingerprint(record: ExportRecord): string {
-  const sorted = (value: Record<string, unknown>) => Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const sorted = (value: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return createHash('sha256')
-    .update(JSON.stringify({ segments: [...record.segments].sort(), mapping: sorted(record.mapping), details: sorted(record.details), connection: record.connectionId, type: record.connectionType }))
+    .update(
+      JSON.stringify({
+        segments: [...record.segments].sort(),
+        mapping: sorted(record.mapping),
+        details: sorted(record.details),
+        connection: record.connectionId,
+        type: record.connectionType,
+      }),
+    )
     .digest('base64url')
     .slice(0, 22);
 }
 
 /** Plans the run's delivery files, or answers undefined when the run sends the segments as they are. */
-export async function planDeliveryFiles(run: RunRecord, record: ExportRecord, sources: DeliverySource[], totalMembers: number): Promise<{ files: DeliveryFiles; delivery: RunDelivery } | undefined> {
+export async function planDeliveryFiles(
+  run: RunRecord,
+  record: ExportRecord,
+  sources: DeliverySource[],
+  totalMembers: number,
+): Promise<{ files: DeliveryFiles; delivery: RunDelivery } | undefined> {
   const fingerprint = deliveryFingerprint(record);
   const common = { exportId: record.id, runId: run.id, sources, mapping: record.mapping };
   if (run.retryOf) {
     const buckets = bucketsFor(totalMembers);
-    const files = await writeDeliveryFiles({ ...common, buckets, selection: { kind: 'retry', keys: await retryableFailures(run.retryOf) }, keepSnapshot: false });
+    const files = await writeDeliveryFiles({
+      ...common,
+      buckets,
+      selection: { kind: 'retry', keys: await retryableFailures(run.retryOf) },
+      keepSnapshot: false,
+    });
     return { files, delivery: { keepsSnapshot: false, fingerprint, buckets, fullReason: null, removals: false, changes: null } };
   }
   if (!keepsSnapshot(record)) return undefined;
@@ -48,8 +67,23 @@ export async function planDeliveryFiles(run: RunRecord, record: ExportRecord, so
           ? 'full delivery'
           : null;
   const buckets = bucketsFor(totalMembers, pointer?.buckets);
-  const files = await writeDeliveryFiles({ ...common, buckets, selection: { kind: 'snapshot', everyone: fullReason !== null, base: pointer, removals: record.delivery?.removals ?? false }, keepSnapshot: true });
-  return { files, delivery: { keepsSnapshot: true, fingerprint, buckets, fullReason, removals: record.delivery?.removals ?? false, changes: files.counts } };
+  const files = await writeDeliveryFiles({
+    ...common,
+    buckets,
+    selection: { kind: 'snapshot', everyone: fullReason !== null, base: pointer, removals: record.delivery?.removals ?? false },
+    keepSnapshot: true,
+  });
+  return {
+    files,
+    delivery: {
+      keepsSnapshot: true,
+      fingerprint,
+      buckets,
+      fullReason,
+      removals: record.delivery?.removals ?? false,
+      changes: files.counts,
+    },
+  };
 }
 
 /**
@@ -59,6 +93,11 @@ export async function planDeliveryFiles(run: RunRecord, record: ExportRecord, so
 export async function settleDeliverySnapshot(run: RunRecord): Promise<void> {
   if (!run.delivery?.keepsSnapshot) return;
   if (run.status === 'succeeded' || run.status === 'partiallySucceeded') {
-    await commitSnapshot(run.exportId, { runId: run.id, buckets: run.delivery.buckets, fingerprint: run.delivery.fingerprint, committedAt: run.finishedAt ?? new Date().toISOString() });
+    await commitSnapshot(run.exportId, {
+      runId: run.id,
+      buckets: run.delivery.buckets,
+      fingerprint: run.delivery.fingerprint,
+      committedAt: run.finishedAt ?? new Date().toISOString(),
+    });
   } else await discardRunSnapshot(run.exportId, run.id);
 }

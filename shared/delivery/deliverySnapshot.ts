@@ -61,7 +61,12 @@ export async function readSnapshotPointer(exportId: string): Promise<SnapshotPoi
  * The snapshot's entries of one bucket of `buckets` (≥ the pointer's: buckets only split).
  * Entries come from the committed run's base, then its accepted batches in order.
  */
-export async function loadSnapshotBucket(exportId: string, pointer: SnapshotPointer, bucket: number, buckets: number): Promise<Map<string, SnapshotEntry>> {
+export async function loadSnapshotBucket(
+  exportId: string,
+  pointer: SnapshotPointer,
+  bucket: number,
+  buckets: number,
+): Promise<Map<string, SnapshotEntry>> {
   const container = await workContainer();
   const source = bucket & (pointer.buckets - 1);
   const mine = (key: string) => buckets === pointer.buckets || keyBucket(key, buckets) === bucket;
@@ -88,22 +93,36 @@ export interface AcceptedMember extends SnapshotEntry {
 }
 
 /** Records what the destination accepted of one batch (before the batch is acknowledged). */
-export async function recordAccepted(exportId: string, runId: string, bucket: number, batchId: string, operation: AcceptedOperation, members: AcceptedMember[]): Promise<void> {
+export async function recordAccepted(
+  exportId: string,
+  runId: string,
+  bucket: number,
+  batchId: string,
+  operation: AcceptedOperation,
+  members: AcceptedMember[],
+): Promise<void> {
   if (members.length === 0) return;
-  const text = stringify(
-    members.map((member) => [operation, member.key, member.hash, member.segmentId, member.email, member.fields]),
-  );
+  const text = stringify(members.map((member) => [operation, member.key, member.hash, member.segmentId, member.email, member.fields]));
   const name = `${acceptedPrefix(exportId, runId, bucket)}${batchId}.csv`;
-  await (await workContainer()).getBlockBlobClient(name).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' } });
+  await (
+    await workContainer()
+  )
+    .getBlockBlobClient(name)
+    .upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' } });
 }
 
 /** Points the export at this run's snapshot and drops every older one. */
 export async function commitSnapshot(exportId: string, pointer: SnapshotPointer): Promise<void> {
   const container = await workContainer();
   const text = JSON.stringify(pointer);
-  await container.getBlockBlobClient(pointerPath(exportId)).upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+  await container
+    .getBlockBlobClient(pointerPath(exportId))
+    .upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json' } });
   const own = runPrefix(exportId, pointer.runId);
-  await deleteBlobs(container, (await listBlobs(container, `${exportPrefix(exportId)}runs/`)).map((blob) => blob.name).filter((name) => !name.startsWith(own)));
+  await deleteBlobs(
+    container,
+    (await listBlobs(container, `${exportPrefix(exportId)}runs/`)).map((blob) => blob.name).filter((name) => !name.startsWith(own)),
+  );
 }
 
 /** A run that does not commit: its own snapshot files go, the committed snapshot stays. */
@@ -111,18 +130,25 @@ export async function discardRunSnapshot(exportId: string, runId: string): Promi
   const container = await workContainer();
   const pointer = await readSnapshotPointer(exportId);
   if (pointer?.runId === runId) return;
-  await deleteBlobs(container, (await listBlobs(container, runPrefix(exportId, runId))).map((blob) => blob.name));
+  await deleteBlobs(
+    container,
+    (await listBlobs(container, runPrefix(exportId, runId))).map((blob) => blob.name),
+  );
 }
 
 /** The export is gone: so is everything it delivered from. */
 export async function deleteExportSnapshot(exportId: string): Promise<void> {
   const container = await workContainer();
-  await deleteBlobs(container, (await listBlobs(container, exportPrefix(exportId))).map((blob) => blob.name));
+  await deleteBlobs(
+    container,
+    (await listBlobs(container, exportPrefix(exportId))).map((blob) => blob.name),
+  );
 }
 
 async function listBlobs(container: ContainerClient, prefix: string): Promise<{ name: string; size: number }[]> {
   const blobs: { name: string; size: number }[] = [];
-  for await (const blob of container.listBlobsFlat({ prefix })) if ((blob.properties.contentLength ?? 0) > 0) blobs.push({ name: blob.name, size: blob.properties.contentLength ?? 0 });
+  for await (const blob of container.listBlobsFlat({ prefix }))
+    if ((blob.properties.contentLength ?? 0) > 0) blobs.push({ name: blob.name, size: blob.properties.contentLength ?? 0 });
   return blobs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 

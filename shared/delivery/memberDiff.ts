@@ -19,7 +19,12 @@ export interface ChangeCounts {
  */
 export function mappedValuesHash(fields: Record<string, string>): string {
   const hash = createHash('sha256');
-  for (const name of Object.keys(fields).sort()) hash.update(name).update('\u0000').update(fields[name] ?? '').update('\u0001');
+  for (const name of Object.keys(fields).sort())
+    hash
+      .update(name)
+      .update('\u0000')
+      .update(fields[name] ?? '')
+      .update('\u0001');
   return hash.digest('base64url').slice(0, 22);
 }
 

@@ -60,7 +60,14 @@ export interface SendRow {
 }
 
 export function parseSendRow(values: string[]): SendRow {
-  return { key: values[0] ?? '', hash: values[1] ?? '', duplicate: values[2] === 'duplicate', partition: values[3] ?? '', position: Number(values[4] ?? 0), values: values.slice(SEND_ROW_PREFIX) };
+  return {
+    key: values[0] ?? '',
+    hash: values[1] ?? '',
+    duplicate: values[2] === 'duplicate',
+    partition: values[3] ?? '',
+    position: Number(values[4] ?? 0),
+    values: values.slice(SEND_ROW_PREFIX),
+  };
 }
 
 /** A removal row: key, hash, segment, email, mapped fields (JSON). */
@@ -102,7 +109,9 @@ export async function writeDeliveryFiles(input: WriteDeliveryFiles): Promise<Del
 
 /** Pass 1: every row to its bucket's spill file as key, hash, source, partition, offset, values. */
 async function spill(work: ContainerClient, input: WriteDeliveryFiles, plans: MatchingPlan[]): Promise<number> {
-  const files = new BucketFiles(input.buckets, (bucket) => work.getBlockBlobClient(`${scratch(input.runId)}spill/${bucketPart(bucket)}.csv`));
+  const files = new BucketFiles(input.buckets, (bucket) =>
+    work.getBlockBlobClient(`${scratch(input.runId)}spill/${bucketPart(bucket)}.csv`),
+  );
   const retryKeys = input.selection.kind === 'retry' ? input.selection.keys : undefined;
   let members = 0;
   for (const [index, source] of input.sources.entries()) {
@@ -110,7 +119,11 @@ async function spill(work: ContainerClient, input: WriteDeliveryFiles, plans: Ma
     const from = source.container === 'work' ? work : lakeContainer();
     for (const blob of source.blobs) {
       if (blob.size === 0) continue;
-      for await (const record of readRecords(from, blob.blobName, 0, blob.size, { ifMatch: blob.etag, delimiter: blob.format.delimiter, columnHeaders: blob.format.columnHeaders })) {
+      for await (const record of readRecords(from, blob.blobName, 0, blob.size, {
+        ifMatch: blob.etag,
+        delimiter: blob.format.delimiter,
+        columnHeaders: blob.format.columnHeaders,
+      })) {
         members++;
         const profileKey = (record.values[keyColumn] ?? '').trim() || `@${blob.blobName}@${record.offset}`;
         // Lists per segment: a member is delivered (and remembered) once per segment.
@@ -120,7 +133,14 @@ async function spill(work: ContainerClient, input: WriteDeliveryFiles, plans: Ma
         if (retryKeys && !retryKeys.has(key) && !(email && retryKeys.has(email))) continue;
         // An invalid row hashes to '': it is "changed" every run, so the sender reports it every run.
         const hash = matched.ok ? mappedValuesHash({ ...matched.member.fields, '\u0000email': email }) : '';
-        const wait = files.add(keyBucket(email || key, input.buckets), [key, hash, String(index), blob.blobName, String(record.offset), ...record.values]);
+        const wait = files.add(keyBucket(email || key, input.buckets), [
+          key,
+          hash,
+          String(index),
+          blob.blobName,
+          String(record.offset),
+          ...record.values,
+        ]);
         if (wait) await wait;
       }
     }
@@ -132,9 +152,14 @@ async function spill(work: ContainerClient, input: WriteDeliveryFiles, plans: Ma
 /** Pass 2, one bucket: the diff against the snapshot, written as send, removal and base files. */
 async function compareBucket(work: ContainerClient, input: WriteDeliveryFiles, bucket: number, result: DeliveryFiles): Promise<void> {
   const { selection } = input;
-  const previous = selection.kind === 'snapshot' && selection.base ? await loadSnapshotBucket(input.exportId, selection.base, bucket, input.buckets) : new Map<string, SnapshotEntry>();
+  const previous =
+    selection.kind === 'snapshot' && selection.base
+      ? await loadSnapshotBucket(input.exportId, selection.base, bucket, input.buckets)
+      : new Map<string, SnapshotEntry>();
   const everyone = selection.kind === 'retry' || selection.everyone;
-  const base = input.keepSnapshot ? new BlockCsvFile(work.getBlockBlobClient(basePath(input.exportId, input.runId, bucket)), 256 * 1024) : undefined;
+  const base = input.keepSnapshot
+    ? new BlockCsvFile(work.getBlockBlobClient(basePath(input.exportId, input.runId, bucket)), 256 * 1024)
+    : undefined;
   // Unless everyone is sent again, the run starts from the whole previous state; a member whose
   // batch fails keeps the entry it had, and is compared with it again next run.
   if (base && !everyone) {
@@ -147,7 +172,11 @@ async function compareBucket(work: ContainerClient, input: WriteDeliveryFiles, b
   const sends = new Map<number, BlockCsvFile>();
   const sendFile = (source: number) => {
     let file = sends.get(source);
-    if (!file) sends.set(source, (file = new BlockCsvFile(work.getBlockBlobClient(`${scratch(input.runId)}send/s${source}/${bucketPart(bucket)}.csv`), 256 * 1024)));
+    if (!file)
+      sends.set(
+        source,
+        (file = new BlockCsvFile(work.getBlockBlobClient(`${scratch(input.runId)}send/s${source}/${bucketPart(bucket)}.csv`), 256 * 1024)),
+      );
     return file;
   };
   const spilled = work.getBlobClient(`${scratch(input.runId)}spill/${bucketPart(bucket)}.csv`);
@@ -183,11 +212,19 @@ async function compareBucket(work: ContainerClient, input: WriteDeliveryFiles, b
       // A member of a segment the export no longer has: its list is not this export's any more.
       if (source < 0) continue;
       let file = removals.get(source);
-      if (!file) removals.set(source, (file = new BlockCsvFile(work.getBlockBlobClient(`${scratch(input.runId)}remove/s${source}/${bucketPart(bucket)}.csv`), 256 * 1024)));
+      if (!file)
+        removals.set(
+          source,
+          (file = new BlockCsvFile(
+            work.getBlockBlobClient(`${scratch(input.runId)}remove/s${source}/${bucketPart(bucket)}.csv`),
+            256 * 1024,
+          )),
+        );
       const wait = file.add([key, entry.hash, entry.segmentId, entry.email, entry.fields]);
       if (wait) await wait;
     }
-    for (const [source, file] of removals) result.files.push(await committed(file, 'remove', input.sources[source]!.segment.segmentId, bucket));
+    for (const [source, file] of removals)
+      result.files.push(await committed(file, 'remove', input.sources[source]!.segment.segmentId, bucket));
   }
   for (const [source, file] of sends) result.files.push(await committed(file, 'send', input.sources[source]!.segment.segmentId, bucket));
   if (base) await base.commit();
@@ -198,5 +235,13 @@ async function committed(file: BlockCsvFile, kind: DeliveryFile['kind'], segment
   await file.commit();
   const blob = file.blob;
   const properties = await blob.getProperties();
-  return { kind, segmentId, bucket, blobName: blob.name, size: properties.contentLength ?? 0, etag: properties.etag ?? '', rows: file.rows };
+  return {
+    kind,
+    segmentId,
+    bucket,
+    blobName: blob.name,
+    size: properties.contentLength ?? 0,
+    etag: properties.etag ?? '',
+    rows: file.rows,
+  };
 }

@@ -15,10 +15,19 @@ export const RETRYABLE_CATEGORIES: readonly ErrorCategory[] = ['rateLimited', 'v
 /** Throws 400 naming body.retryOf unless the run is an ended run of this segment export. */
 export async function checkRetryable(exportId: string, runId: string): Promise<void> {
   const record = await getExport(exportId);
-  if (record.kind !== 'segment') throw new ValidationFailed('Only segment exports retry a run\'s failures.', [{ path: 'body.retryOf', message: 'a data-out export runs again in full or incrementally; omit retryOf' }]);
+  if (record.kind !== 'segment')
+    throw new ValidationFailed("Only segment exports retry a run's failures.", [
+      { path: 'body.retryOf', message: 'a data-out export runs again in full or incrementally; omit retryOf' },
+    ]);
   const run = await findRun(exportId, runId);
-  if (!run) throw new ValidationFailed(`Export '${record.name}' has no run '${runId}'.`, [{ path: 'body.retryOf', message: `no run '${runId}' of this export; GET /api/exports/${exportId}/runs lists them` }]);
-  if (!isTerminal(run.status)) throw new ValidationFailed(`Run '${runId}' has not ended (${run.status}).`, [{ path: 'body.retryOf', message: 'retry a run once it has ended' }]);
+  if (!run)
+    throw new ValidationFailed(`Export '${record.name}' has no run '${runId}'.`, [
+      { path: 'body.retryOf', message: `no run '${runId}' of this export; GET /api/exports/${exportId}/runs lists them` },
+    ]);
+  if (!isTerminal(run.status))
+    throw new ValidationFailed(`Run '${runId}' has not ended (${run.status}).`, [
+      { path: 'body.retryOf', message: 'retry a run once it has ended' },
+    ]);
 }
 
 /** Keys (or emails) of the members the run failed to send for a retryable reason. */

@@ -40,7 +40,9 @@ export const AZURE_BLOB_TYPE = 'azure-blob';
 /** Storage endpoint suffixes of the public, China and US Government clouds. */
 export const STORAGE_SUFFIXES = ['core.windows.net', 'core.chinacloudapi.cn', 'core.usgovcloudapi.net'] as const;
 
-const AZURE_HOST = new RegExp(`^([a-z0-9]{3,24})\\.(blob|dfs)\\.(${STORAGE_SUFFIXES.map((suffix) => suffix.replace(/\./g, '\\.')).join('|')})$`);
+const AZURE_HOST = new RegExp(
+  `^([a-z0-9]{3,24})\\.(blob|dfs)\\.(${STORAGE_SUFFIXES.map((suffix) => suffix.replace(/\./g, '\\.')).join('|')})$`,
+);
 
 export interface StorageEndpoint {
   /** The URL as configured, normalised (no trailing slash): partition locations use it. */
@@ -72,7 +74,8 @@ export function storageEndpointOf(input: string): StorageEndpoint | { reason: st
   } catch {
     return { reason: 'not a URL; use https://<account>.blob.core.windows.net or https://<account>.dfs.core.windows.net' };
   }
-  if (url.username || url.password || url.search || url.hash) return { reason: 'give the account URL only: no user, query (put a SAS token in secrets.sasToken) or fragment' };
+  if (url.username || url.password || url.search || url.hash)
+    return { reason: 'give the account URL only: no user, query (put a SAS token in secrets.sasToken) or fragment' };
   const local = localBlobEndpoint();
   if (local && url.origin === local.origin && trimSlashes(url.pathname) === trimSlashes(local.pathname)) {
     const accountUrl = `${local.origin}${trimSlashes(local.pathname)}`;
@@ -80,7 +83,9 @@ export function storageEndpointOf(input: string): StorageEndpoint | { reason: st
   }
   const match = AZURE_HOST.exec(url.hostname);
   if (url.protocol !== 'https:' || !match || url.port !== '' || (url.pathname !== '/' && url.pathname !== '')) {
-    return { reason: `only a storage account endpoint is accepted: https://<account>.blob.<suffix> or https://<account>.dfs.<suffix> with suffix ${STORAGE_SUFFIXES.join(', ')}${local ? `, or the local Azurite endpoint ${trimSlashes(local.href)}` : ''}` };
+    return {
+      reason: `only a storage account endpoint is accepted: https://<account>.blob.<suffix> or https://<account>.dfs.<suffix> with suffix ${STORAGE_SUFFIXES.join(', ')}${local ? `, or the local Azurite endpoint ${trimSlashes(local.href)}` : ''}`,
+    };
   }
   const [, account, , suffix] = match;
   return { accountUrl: `https://${url.hostname}`, blobUrl: `https://${account}.blob.${suffix}`, account: account!, local: false };
@@ -114,8 +119,10 @@ export function platformContainerReason(accountUrl: string, container: string): 
   }
   const lakeUri = setting('LAKE_BLOB_SERVICE_URI');
   const lake = lakeUri ? blobEndpointKey(lakeUri) : own;
-  if (target === lake && container === setting('LAKE_CONTAINER')) return `container '${container}' of this account is the platform's own lake, which exports read; choose another container`;
-  if (target === own && container === CONTAINERS.work) return `container '${container}' of this account holds the platform's working files; choose another container`;
+  if (target === lake && container === setting('LAKE_CONTAINER'))
+    return `container '${container}' of this account is the platform's own lake, which exports read; choose another container`;
+  if (target === own && container === CONTAINERS.work)
+    return `container '${container}' of this account holds the platform's working files; choose another container`;
   return undefined;
 }
 
@@ -125,30 +132,42 @@ const folder = z
   .trim()
   .max(512)
   .transform((value) => value.replace(/^\/+|\/+$/g, ''))
-  .refine((value) => !value.includes('\\') && value.split('/').every((part) => part !== '.' && part !== '..' && (value === '' || part !== '')), 'a folder is names separated by single slashes, without . or .. parts')
-  .describe('Folder inside the container that receives the exports (default: the container root). Each export writes {folder}/{exportName}/{runTimestamp}/.');
+  .refine(
+    (value) => !value.includes('\\') && value.split('/').every((part) => part !== '.' && part !== '..' && (value === '' || part !== '')),
+    'a folder is names separated by single slashes, without . or .. parts',
+  )
+  .describe(
+    'Folder inside the container that receives the exports (default: the container root). Each export writes {folder}/{exportName}/{runTimestamp}/.',
+  );
 
-const settingsSchema = z.object({
-  accountUrl: z
-    .string()
-    .trim()
-    .superRefine((value, ctx) => {
-      const endpoint = storageEndpointOf(value);
-      if ('reason' in endpoint) ctx.addIssue({ code: 'custom', message: endpoint.reason });
-    })
-    .describe('Storage account endpoint: https://<account>.blob.core.windows.net, or the Data Lake Storage Gen2 endpoint https://<account>.dfs.core.windows.net (China and US Government suffixes too).'),
-  container: z
-    .string()
-    .trim()
-    .regex(/^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'a container name is 3–63 lower-case letters, digits and single dashes, starting and ending with a letter or digit')
-    .describe('Container (Data Lake: file system) that receives the CDM folders; it must exist.'),
-  folder: folder.optional(),
-}).superRefine((settings, ctx) => {
-  // Runs even when a field failed; only whole settings can name the platform's container.
-  if (typeof settings.accountUrl !== 'string' || typeof settings.container !== 'string') return;
-  const reason = platformContainerReason(settings.accountUrl, settings.container);
-  if (reason) ctx.addIssue({ code: 'custom', path: ['container'], message: reason });
-});
+const settingsSchema = z
+  .object({
+    accountUrl: z
+      .string()
+      .trim()
+      .superRefine((value, ctx) => {
+        const endpoint = storageEndpointOf(value);
+        if ('reason' in endpoint) ctx.addIssue({ code: 'custom', message: endpoint.reason });
+      })
+      .describe(
+        'Storage account endpoint: https://<account>.blob.core.windows.net, or the Data Lake Storage Gen2 endpoint https://<account>.dfs.core.windows.net (China and US Government suffixes too).',
+      ),
+    container: z
+      .string()
+      .trim()
+      .regex(
+        /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/,
+        'a container name is 3–63 lower-case letters, digits and single dashes, starting and ending with a letter or digit',
+      )
+      .describe('Container (Data Lake: file system) that receives the CDM folders; it must exist.'),
+    folder: folder.optional(),
+  })
+  .superRefine((settings, ctx) => {
+    // Runs even when a field failed; only whole settings can name the platform's container.
+    if (typeof settings.accountUrl !== 'string' || typeof settings.container !== 'string') return;
+    const reason = platformContainerReason(settings.accountUrl, settings.container);
+    if (reason) ctx.addIssue({ code: 'custom', path: ['container'], message: reason });
+  });
 export type AzureBlobSettings = z.infer<typeof settingsSchema>;
 
 /** An empty string clears a secret (PATCH merges secret fields), so a connection can switch kinds. */
@@ -160,27 +179,37 @@ const secretsSchema = z
       .transform((value) => value.replace(/^\?/, ''))
       .refine((value) => value === '' || /(^|&)sig=/.test(value), 'a SAS token is a query string holding sig=…')
       .optional()
-      .describe('SAS token for the container (racwdl). Leave out both secrets to use the app\'s managed identity.'),
+      .describe("SAS token for the container (racwdl). Leave out both secrets to use the app's managed identity."),
     connectionString: z
       .string()
       .trim()
-      .refine((value) => value === '' || /AccountKey=|SharedAccessSignature=/i.test(value), 'a connection string with AccountName and AccountKey (or SharedAccessSignature)')
+      .refine(
+        (value) => value === '' || /AccountKey=|SharedAccessSignature=/i.test(value),
+        'a connection string with AccountName and AccountKey (or SharedAccessSignature)',
+      )
       .optional()
       .describe('Storage connection string; only its credential is used, the endpoint is always accountUrl.'),
   })
-  .refine((secrets) => !(secrets.sasToken && secrets.connectionString), { message: 'give a SAS token or a connection string, not both (set the other to "")', path: ['connectionString'] });
+  .refine((secrets) => !(secrets.sasToken && secrets.connectionString), {
+    message: 'give a SAS token or a connection string, not both (set the other to "")',
+    path: ['connectionString'],
+  });
 export type AzureBlobSecrets = z.infer<typeof secretsSchema>;
 
 const detailsSchema = z.object({
   mode: z
     .enum(['full', 'incremental'])
     .default('full')
-    .describe('full: every run writes every row. incremental: after a first full run, runs write only inserted, updated and deleted rows by primary key, with an _operation column.'),
+    .describe(
+      'full: every run writes every row. incremental: after a first full run, runs write only inserted, updated and deleted rows by primary key, with an _operation column.',
+    ),
   includeHeader: z.boolean().default(false).describe('Write a header row in each CSV partition (model.json says whether there is one).'),
   keys: z
     .record(z.string().min(1).max(256), z.string().min(1).max(256))
     .optional()
-    .describe('Incremental mode: the primary-key attribute per entity, e.g. {"UnifiedCustomerProfile": "CustomerId"}; default: the entity\'s first attribute.'),
+    .describe(
+      'Incremental mode: the primary-key attribute per entity, e.g. {"UnifiedCustomerProfile": "CustomerId"}; default: the entity\'s first attribute.',
+    ),
 });
 export type AzureBlobDetails = z.infer<typeof detailsSchema>;
 
@@ -189,7 +218,9 @@ export type AzureBlobDetails = z.infer<typeof detailsSchema>;
  * declared fields, so the columns on offer are the attribute names of the platform's profile,
  * contact and account entities (any of them may feed any column; none is required).
  */
-const COLUMN_FIELDS: DataMatchingField[] = [...new Set([PROFILE_ENTITY, CONTACT_ENTITY, ACCOUNT_ENTITY].flatMap((entity) => entity.attributes.map((attribute) => attribute.name)))].map((name) => ({
+const COLUMN_FIELDS: DataMatchingField[] = [
+  ...new Set([PROFILE_ENTITY, CONTACT_ENTITY, ACCOUNT_ENTITY].flatMap((entity) => entity.attributes.map((attribute) => attribute.name))),
+].map((name) => ({
   name,
   label: name,
   required: false,
@@ -232,9 +263,13 @@ export function destinationContainer(call: Pick<DestinationCall, 'settings' | 's
   if (secrets.connectionString) {
     const parts = parseConnectionString(secrets.connectionString);
     if (parts.accountname && parts.accountname !== endpoint.account) {
-      throw new DestinationError('config', `The connection string is for account '${parts.accountname}' but the account URL is for '${endpoint.account}'.`);
+      throw new DestinationError(
+        'config',
+        `The connection string is for account '${parts.accountname}' but the account URL is for '${endpoint.account}'.`,
+      );
     }
-    if (parts.sharedaccesssignature) return new ContainerClient(`${url}?${parts.sharedaccesssignature.replace(/^\?/, '')}`, new AnonymousCredential(), PIPELINE);
+    if (parts.sharedaccesssignature)
+      return new ContainerClient(`${url}?${parts.sharedaccesssignature.replace(/^\?/, '')}`, new AnonymousCredential(), PIPELINE);
     if (!parts.accountkey) throw new DestinationError('config', 'The connection string has neither AccountKey nor SharedAccessSignature.');
     return new ContainerClient(url, new StorageSharedKeyCredential(endpoint.account, parts.accountkey), PIPELINE);
   }
@@ -249,10 +284,18 @@ export function toDestinationError(error: unknown, what: string): DestinationErr
   const status = (error as { statusCode?: number }).statusCode;
   const code = (error as { code?: string }).code;
   const message = (error as Error).message?.split('\n')[0] ?? String(error);
-  if (status === 401 || status === 403) return new DestinationError('auth', `Storage refused access while ${what} (${code ?? status}): check the SAS token, key or the app identity's role on the container.`, { status, code });
-  if (status === 404 && code === 'ContainerNotFound') return new DestinationError('config', `The container does not exist (${what}).`, { status, code });
-  if (status === 429 || status === 503) return new DestinationError('rateLimited', `Storage is throttling (${what}): ${message}`, { status, code });
-  if (status !== undefined && status >= 500) return new DestinationError('vendorUnavailable', `Storage failed while ${what} (${status}): ${message}`, { status, code });
+  if (status === 401 || status === 403)
+    return new DestinationError(
+      'auth',
+      `Storage refused access while ${what} (${code ?? status}): check the SAS token, key or the app identity's role on the container.`,
+      { status, code },
+    );
+  if (status === 404 && code === 'ContainerNotFound')
+    return new DestinationError('config', `The container does not exist (${what}).`, { status, code });
+  if (status === 429 || status === 503)
+    return new DestinationError('rateLimited', `Storage is throttling (${what}): ${message}`, { status, code });
+  if (status !== undefined && status >= 500)
+    return new DestinationError('vendorUnavailable', `Storage failed while ${what} (${status}): ${message}`, { status, code });
   if (status === undefined) return new DestinationError('network', `Storage could not be reached while ${what}: ${message}`, { code });
   return new DestinationError('config', `Storage answered ${status} while ${what}: ${message}`, { status, code });
 }
@@ -260,7 +303,10 @@ export function toDestinationError(error: unknown, what: string): DestinationErr
 /** One cheap authenticated call: list at most one blob under the folder. */
 export async function probeContainer(container: ContainerClient, folder: string | undefined): Promise<void> {
   try {
-    await container.listBlobsFlat({ prefix: folder ? `${folder}/` : undefined }).byPage({ maxPageSize: 1 }).next();
+    await container
+      .listBlobsFlat({ prefix: folder ? `${folder}/` : undefined })
+      .byPage({ maxPageSize: 1 })
+      .next();
   } catch (error) {
     throw toDestinationError(error, `listing container '${container.containerName}'`);
   }

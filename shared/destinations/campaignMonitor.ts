@@ -228,7 +228,10 @@ async function send(call: Call, method: string, path: string, json?: unknown): P
   } catch (error) {
     // An unknown list may come back as 401 with Code 101: a wrong list ID, not a wrong key.
     if (error instanceof DestinationError && error.category === 'auth' && /invalid listid/i.test(error.message)) {
-      throw new DestinationError('config', 'The list ID is not valid for this account (Invalid ListID)', { status: error.options.status, code: '101' });
+      throw new DestinationError('config', 'The list ID is not valid for this account (Invalid ListID)', {
+        status: error.options.status,
+        code: '101',
+      });
     }
     throw error;
   }
@@ -250,7 +253,8 @@ async function readCustomFields(call: Call, listPath: string): Promise<ExistingF
   const response = await send(call, 'GET', `${listPath}/customfields.json`);
   if (response.status !== 200) throw callFailed(response, 'Reading the list custom fields');
   const parsed = customFieldList.safeParse(response.body);
-  if (!parsed.success) throw new DestinationError('vendorUnavailable', 'Campaign Monitor answered the custom fields with an unexpected body');
+  if (!parsed.success)
+    throw new DestinationError('vendorUnavailable', 'Campaign Monitor answered the custom fields with an unexpected body');
   return parsed.data;
 }
 
@@ -324,7 +328,8 @@ export const campaignMonitor: DestinationAdapter<CampaignMonitorSettings, Campai
       const clientId = call.settings.clientId;
       if (clientId) {
         const clients = await send(call, 'GET', '/clients.json');
-        const visible = Array.isArray(clients.body) && clients.body.some((client) => (client as { ClientID?: unknown }).ClientID === clientId);
+        const visible =
+          Array.isArray(clients.body) && clients.body.some((client) => (client as { ClientID?: unknown }).ClientID === clientId);
         if (clients.status !== 200 || !visible) return { ok: false, reason: `The API key cannot see client ${clientId}.` };
       }
       return { ok: true };
@@ -345,7 +350,10 @@ export const campaignMonitor: DestinationAdapter<CampaignMonitorSettings, Campai
     if (members.length === 0) return { succeeded: 0, failures: [] };
     const { unique, skipped } = withoutDuplicatesInBatch(members, 'DuplicateInBatch');
     if (unique.length > CAMPAIGN_MONITOR_BATCH_LIMIT) {
-      throw new DestinationError('config', `A batch holds ${unique.length} subscribers; Campaign Monitor takes at most ${CAMPAIGN_MONITOR_BATCH_LIMIT} per call.`);
+      throw new DestinationError(
+        'config',
+        `A batch holds ${unique.length} subscribers; Campaign Monitor takes at most ${CAMPAIGN_MONITOR_BATCH_LIMIT} per call.`,
+      );
     }
     const options = { customFieldKeys: call.details.customFieldKeys, consentToTrack: call.details.consentToTrack };
     const body = {
@@ -366,16 +374,24 @@ export const campaignMonitor: DestinationAdapter<CampaignMonitorSettings, Campai
   async removeBatch(call, members) {
     if (members.length === 0) return { succeeded: 0, failures: [] };
     if (members.length > 1) {
-      throw new DestinationError('config', `A removal batch holds ${members.length} subscribers; Campaign Monitor unsubscribes one per call.`);
+      throw new DestinationError(
+        'config',
+        `A removal batch holds ${members.length} subscribers; Campaign Monitor unsubscribes one per call.`,
+      );
     }
     const email = members[0]!.email;
-    const response = await send(call, 'POST', `/subscribers/${encodeURIComponent(call.details.listId)}/unsubscribe.json`, { EmailAddress: email });
+    const response = await send(call, 'POST', `/subscribers/${encodeURIComponent(call.details.listId)}/unsubscribe.json`, {
+      EmailAddress: email,
+    });
     if (response.status >= 200 && response.status < 300) return { succeeded: 1, failures: [] };
     const { code, message } = vendorCode(response.body);
     // 203: not in the list or already removed — absent, as asked.
     if (response.status === 400 && code === 203) return { succeeded: 1, failures: [] };
     if (response.status === 400 && code === 1) {
-      return { succeeded: 0, failures: [{ email, status: 'failed', category: 'invalidRecord', code: '1', message: message ?? 'Invalid Email Address' }] };
+      return {
+        succeeded: 0,
+        failures: [{ email, status: 'failed', category: 'invalidRecord', code: '1', message: message ?? 'Invalid Email Address' }],
+      };
     }
     throw callFailed(response, 'The unsubscribe');
   },

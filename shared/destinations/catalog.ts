@@ -12,7 +12,13 @@ export interface CatalogField {
   description?: string;
 }
 
-const catalogField = z.object({ name: z.string(), type: z.string(), required: z.boolean(), secret: z.boolean(), description: z.string().optional() });
+const catalogField = z.object({
+  name: z.string(),
+  type: z.string(),
+  required: z.boolean(),
+  secret: z.boolean(),
+  description: z.string().optional(),
+});
 
 /** One catalog entry, for the OpenAPI document (entries may carry more than this). */
 export const catalogEntrySchema = z.looseObject({
@@ -22,12 +28,19 @@ export const catalogEntrySchema = z.looseObject({
   exportDetails: z.array(catalogField),
   dataMatching: z.array(z.object({ name: z.string(), label: z.string(), required: z.boolean(), description: z.string().optional() })),
   batchSize: z.number().int(),
-  limits: z.looseObject({ maxMembersPerExport: z.number(), requestsPerSecond: z.number(), burst: z.number(), maxConcurrentRequests: z.number().optional() }),
+  limits: z.looseObject({
+    maxMembersPerExport: z.number(),
+    requestsPerSecond: z.number(),
+    burst: z.number(),
+    maxConcurrentRequests: z.number().optional(),
+  }),
   connectionLimits: z.array(catalogField),
   eligibleSegmentTypes: z.array(z.enum(['Profile', 'Contact', 'Account'])),
   exportKinds: z.array(z.enum(['segment', 'dataOut'])),
   capabilities: z.object({
-    changes: z.boolean().meta({ description: "A segment export may use delivery.mode 'changes' (only joined or changed members are sent)." }),
+    changes: z
+      .boolean()
+      .meta({ description: "A segment export may use delivery.mode 'changes' (only joined or changed members are sent)." }),
     removals: z.boolean().meta({ description: 'A segment export may use delivery.removals (members who left are removed from the list).' }),
   }),
 });

@@ -107,10 +107,16 @@ const settingsSchema = z.object({
   region: z
     .enum(['auto', ...REGIONS])
     .default('auto')
-    .describe('API region of the account: r1 Europe, r2 North America, r3 Asia Pacific. auto (default) asks GET /v2/account-info on r1, which knows every account. The wrong region answers 403.'),
+    .describe(
+      'API region of the account: r1 Europe, r2 North America, r3 Asia Pacific. auto (default) asks GET /v2/account-info on r1, which knows every account. The wrong region answers 403.',
+    ),
 });
 const secretsSchema = z.object({
-  username: z.string().trim().min(1).describe('API user email address (Settings → Access → API users), e.g. apiuser-1a2b3c@apiconnector.com.'),
+  username: z
+    .string()
+    .trim()
+    .min(1)
+    .describe('API user email address (Settings → Access → API users), e.g. apiuser-1a2b3c@apiconnector.com.'),
   password: z.string().min(1).describe('API user password.'),
 });
 const detailsSchema = z.object({
@@ -147,7 +153,8 @@ export function fromAccountInfo(body: unknown): string | undefined {
   for (const property of properties as Record<string, unknown>[]) {
     const name = property?.name ?? property?.Name;
     const value = property?.value ?? property?.Value;
-    if (typeof name === 'string' && name.toLowerCase() === 'apiendpoint' && typeof value === 'string' && value.trim()) return value.trim().replace(/\/+$/, '');
+    if (typeof name === 'string' && name.toLowerCase() === 'apiendpoint' && typeof value === 'string' && value.trim())
+      return value.trim().replace(/\/+$/, '');
   }
   return undefined;
 }
@@ -168,11 +175,20 @@ export function importStatusOutcome(status: string): ImportOutcome {
       return { state: 'finished' };
     // Compliance checks on the contacts: a person must act (dotdigital support), a retry cannot.
     case 'RejectedByWatchdog':
-      return { state: 'failed', category: 'config', message: "dotdigital's watchdog rejected the import (its compliance check on imported contacts); ask dotdigital support to review the account." };
+      return {
+        state: 'failed',
+        category: 'config',
+        message:
+          "dotdigital's watchdog rejected the import (its compliance check on imported contacts); ask dotdigital support to review the account.",
+      };
     case 'InvalidFileFormat':
       return { state: 'failed', category: 'config', message: 'dotdigital could not read the import file (InvalidFileFormat).' };
     case 'ExceedsAllowedContactLimit':
-      return { state: 'failed', category: 'config', message: "The import would take the account over the number of contacts its dotdigital plan allows (ExceedsAllowedContactLimit)." };
+      return {
+        state: 'failed',
+        category: 'config',
+        message: 'The import would take the account over the number of contacts its dotdigital plan allows (ExceedsAllowedContactLimit).',
+      };
     case 'NotAvailableInThisVersion':
       return { state: 'failed', category: 'config', message: 'dotdigital answered NotAvailableInThisVersion for the import.' };
     // No reason given: treated as a vendor-side hiccup. Re-sending is safe (merge by email) and the
@@ -245,7 +261,13 @@ export interface ImportPolling {
 }
 
 // 1, 2, 4, … 60 s: small imports finish after a poll or two; a 3-minute import costs ~8 polls.
-export const DEFAULT_POLLING: ImportPolling = { firstDelayMs: 1_000, factor: 2, maxDelayMs: 60_000, maxWaitMs: 60 * 60_000, maxConsecutiveErrors: 6 };
+export const DEFAULT_POLLING: ImportPolling = {
+  firstDelayMs: 1_000,
+  factor: 2,
+  maxDelayMs: 60_000,
+  maxWaitMs: 60 * 60_000,
+  maxConsecutiveErrors: 6,
+};
 
 function authorization(call: Call): Record<string, string> {
   return { authorization: `Basic ${Buffer.from(`${call.secrets.username}:${call.secrets.password}`).toString('base64')}` };
@@ -281,13 +303,21 @@ function callFailed(response: VendorResponse, what: string): DestinationError {
       });
     case 'ERROR_IMPORT_TOOMANYACTIVEIMPORTS':
       // The engine's shared slots keep Outflow under 25; the others are another integration's.
-      return new DestinationError('rateLimited', `${what}: the account already runs 25 imports (${detail})`, { ...options, retryAfterMs: TOO_MANY_IMPORTS_WAIT_MS });
+      return new DestinationError('rateLimited', `${what}: the account already runs 25 imports (${detail})`, {
+        ...options,
+        retryAfterMs: TOO_MANY_IMPORTS_WAIT_MS,
+      });
     case 'ERROR_ADDRESSBOOK_NOT_FOUND':
       return new DestinationError('config', `${what}: the address book does not exist in this dotdigital account (${detail})`, options);
     case 'ERROR_ADDRESSBOOK_NOTWRITABLE':
-      return new DestinationError('config', `${what}: the address book cannot be written to through the API, e.g. the Test address book (${detail})`, options);
+      return new DestinationError(
+        'config',
+        `${what}: the address book cannot be written to through the API, e.g. the Test address book (${detail})`,
+        options,
+      );
   }
-  if (response.status === 413) return new DestinationError('config', `${what}: the import file is larger than dotdigital accepts (${detail})`, options);
+  if (response.status === 413)
+    return new DestinationError('config', `${what}: the import file is larger than dotdigital accepts (${detail})`, options);
   return new DestinationError('config', `${what} was refused: ${detail}`, options);
 }
 
@@ -311,7 +341,8 @@ async function send(call: Call, base: string, method: string, path: string, opti
       timeoutMs: CALL_TIMEOUT_MS,
     });
   } catch (error) {
-    if (error instanceof DestinationError && error.options.status === 403 && options.explainForbidden !== false) throw await explainForbidden(call, base, error);
+    if (error instanceof DestinationError && error.options.status === 403 && options.explainForbidden !== false)
+      throw await explainForbidden(call, base, error);
     throw error;
   }
 }
@@ -323,7 +354,8 @@ async function discoverEndpoint(call: Call): Promise<string> {
   const endpoint = fromAccountInfo(response.body) ?? DISCOVERY_BASE;
   // Credentials go to whatever host this names, so only the vendor's own hosts are followed
   // (a local simulator origin replaces every host anyway).
-  if (!call.apiOrigin && !VENDOR_ENDPOINT.test(endpoint)) throw new DestinationError('config', `dotdigital named an API endpoint that is not a dotdigital host: ${endpoint}`);
+  if (!call.apiOrigin && !VENDOR_ENDPOINT.test(endpoint))
+    throw new DestinationError('config', `dotdigital named an API endpoint that is not a dotdigital host: ${endpoint}`);
   return endpoint;
 }
 
@@ -345,8 +377,13 @@ async function explainForbidden(call: Call, base: string, error: DestinationErro
   }
   const accountRegion = regionOf(endpoint);
   const usedRegion = regionOf(base);
-  if (accountRegion && usedRegion && accountRegion !== usedRegion) return wrongRegion(usedRegion, endpoint, accountRegion, error.options.status);
-  return new DestinationError('auth', `${error.message}. The credentials are valid (account-info answers), so the API user may not have access to this resource.`, error.options);
+  if (accountRegion && usedRegion && accountRegion !== usedRegion)
+    return wrongRegion(usedRegion, endpoint, accountRegion, error.options.status);
+  return new DestinationError(
+    'auth',
+    `${error.message}. The credentials are valid (account-info answers), so the API user may not have access to this resource.`,
+    error.options,
+  );
 }
 
 /** The base URL for calls: prepared by prepareRun, else the configured region, else discovered. */
@@ -364,7 +401,13 @@ function withoutDuplicates(members: MappedMember[]): { unique: MappedMember[]; s
   for (const member of members) {
     const email = member.email.toLowerCase();
     if (byEmail.has(email)) {
-      skipped.push({ email, status: 'skipped', category: 'invalidRecord', code: 'DuplicateInBatch', message: 'The same email appears again later in this batch; the later record was sent.' });
+      skipped.push({
+        email,
+        status: 'skipped',
+        category: 'invalidRecord',
+        code: 'DuplicateInBatch',
+        message: 'The same email appears again later in this batch; the later record was sent.',
+      });
       byEmail.delete(email);
     }
     byEmail.set(email, { ...member, email });
@@ -387,7 +430,9 @@ export interface DotdigitalAdapterOptions {
 
 class ImportGone extends Error {}
 
-export function createDotdigitalAdapter(options: DotdigitalAdapterOptions = {}): DestinationAdapter<DotdigitalSettings, DotdigitalSecrets, DotdigitalDetails> {
+export function createDotdigitalAdapter(
+  options: DotdigitalAdapterOptions = {},
+): DestinationAdapter<DotdigitalSettings, DotdigitalSecrets, DotdigitalDetails> {
   const polling: ImportPolling = { ...DEFAULT_POLLING, ...options.polling };
   const fileTargetBytes = options.fileTargetBytes ?? IMPORT_FILE_TARGET_BYTES;
   // Imports uploaded by this process and not seen final yet, by file fingerprint: when the engine
@@ -446,13 +491,19 @@ export function createDotdigitalAdapter(options: DotdigitalAdapterOptions = {}):
       }
       delay = Math.max(Math.min(polling.maxDelayMs, delay * polling.factor), vendorWaitMs);
       if (Date.now() + delay > deadline) {
-        throw new DestinationError('vendorUnavailable', `dotdigital import ${importId} was still NotFinished after ${Math.round(polling.maxWaitMs / 60_000)} minutes`);
+        throw new DestinationError(
+          'vendorUnavailable',
+          `dotdigital import ${importId} was still NotFinished after ${Math.round(polling.maxWaitMs / 60_000)} minutes`,
+        );
       }
     }
   }
 
   async function importFile(call: Call, base: string, file: ImportFile): Promise<BatchResult> {
-    const fingerprint = createHash('sha256').update(`${call.secrets.username}\n${call.details.addressBookId}\n${base}\n`).update(file.csv).digest('hex');
+    const fingerprint = createHash('sha256')
+      .update(`${call.secrets.username}\n${call.details.addressBookId}\n${base}\n`)
+      .update(file.csv)
+      .digest('hex');
     let importId = pendingImports.get(fingerprint)?.importId;
     let status: string | undefined;
     if (importId) {
@@ -481,11 +532,15 @@ export function createDotdigitalAdapter(options: DotdigitalAdapterOptions = {}):
     }
     pendingImports.delete(fingerprint);
     const outcome = importStatusOutcome(status);
-    if (outcome.state === 'failed') throw new DestinationError(outcome.category, `Import ${importId}: ${outcome.message}`, { code: status || 'Unknown' });
+    if (outcome.state === 'failed')
+      throw new DestinationError(outcome.category, `Import ${importId}: ${outcome.message}`, { code: status || 'Unknown' });
     const faults = await patiently(call, async () => {
-      const response = await send(call, base, 'GET', `/v2/contacts/import/${encodeURIComponent(importId!)}/report-faults`, { headers: { accept: 'text/csv, application/octet-stream, */*' } });
+      const response = await send(call, base, 'GET', `/v2/contacts/import/${encodeURIComponent(importId!)}/report-faults`, {
+        headers: { accept: 'text/csv, application/octet-stream, */*' },
+      });
       if (response.status !== 200) throw callFailed(response, 'Reading the import faults');
-      if (typeof response.body !== 'string') throw new DestinationError('vendorUnavailable', 'dotdigital answered report-faults without a CSV body');
+      if (typeof response.body !== 'string')
+        throw new DestinationError('vendorUnavailable', 'dotdigital answered report-faults without a CSV body');
       return response.body;
     });
     return fromReportFaults(faults, file.members.length);
@@ -528,7 +583,8 @@ export function createDotdigitalAdapter(options: DotdigitalAdapterOptions = {}):
         const endpoint = await discoverEndpoint(call);
         const region = call.settings.region ?? 'auto';
         const accountRegion = regionOf(endpoint);
-        if (region !== 'auto' && accountRegion && accountRegion !== region) return { ok: false, reason: wrongRegion(region, endpoint, accountRegion).message };
+        if (region !== 'auto' && accountRegion && accountRegion !== region)
+          return { ok: false, reason: wrongRegion(region, endpoint, accountRegion).message };
         return { ok: true };
       } catch (error) {
         if (error instanceof DestinationError) return { ok: false, reason: error.message };
@@ -544,7 +600,10 @@ export function createDotdigitalAdapter(options: DotdigitalAdapterOptions = {}):
       // Fails the run at once, rather than after the first upload, when the address book is wrong.
       const response = await send(call, endpoint, 'GET', `/v2/address-books/${call.details.addressBookId}`);
       if (response.status === 404) {
-        throw new DestinationError('config', `Address book ${call.details.addressBookId} does not exist in this dotdigital account.`, { status: 404, code: vendorErrorCode(response.body) });
+        throw new DestinationError('config', `Address book ${call.details.addressBookId} does not exist in this dotdigital account.`, {
+          status: 404,
+          code: vendorErrorCode(response.body),
+        });
       }
       if (response.status !== 200) throw callFailed(response, `Reading address book ${call.details.addressBookId}`);
       return { ...call.details, apiEndpoint: endpoint };
@@ -574,20 +633,36 @@ export function createDotdigitalAdapter(options: DotdigitalAdapterOptions = {}):
 
     async removeBatch(call, members) {
       if (members.length === 0) return { succeeded: 0, failures: [] };
-      if (members.length > 1) throw new DestinationError('config', `A removal batch holds ${members.length} contacts; dotdigital removes one per call.`);
+      if (members.length > 1)
+        throw new DestinationError('config', `A removal batch holds ${members.length} contacts; dotdigital removes one per call.`);
       const email = members[0]!.email.toLowerCase();
       const base = await endpointFor(call);
       const lookup = await send(call, base, 'GET', `/v2/contacts/${encodeURIComponent(email)}`);
       const lookupCode = vendorErrorCode(lookup.body);
       if (lookup.status === 404 || lookupCode === 'ERROR_CONTACT_NOT_FOUND') return { succeeded: 1, failures: [] };
       if (lookup.status === 400 && (lookupCode === 'ERROR_CONTACT_INVALID' || lookupCode === 'ERROR_PARAMETER_INVALID')) {
-        return { succeeded: 0, failures: [{ email, status: 'failed', category: 'invalidRecord', code: lookupCode, message: vendorMessage(lookup.body) || 'dotdigital refused the email address.' }] };
+        return {
+          succeeded: 0,
+          failures: [
+            {
+              email,
+              status: 'failed',
+              category: 'invalidRecord',
+              code: lookupCode,
+              message: vendorMessage(lookup.body) || 'dotdigital refused the email address.',
+            },
+          ],
+        };
       }
       if (lookup.status !== 200) throw callFailed(lookup, 'Looking up the contact');
       const contactId = (lookup.body as { id?: unknown } | undefined)?.id;
-      if (typeof contactId !== 'number') throw new DestinationError('vendorUnavailable', 'dotdigital answered the contact lookup without a contact id');
-      const removed = await patiently(call, () => send(call, base, 'DELETE', `/v2/address-books/${call.details.addressBookId}/contacts/${contactId}`));
-      if ((removed.status >= 200 && removed.status < 300) || vendorErrorCode(removed.body) === 'ERROR_CONTACT_NOT_FOUND') return { succeeded: 1, failures: [] };
+      if (typeof contactId !== 'number')
+        throw new DestinationError('vendorUnavailable', 'dotdigital answered the contact lookup without a contact id');
+      const removed = await patiently(call, () =>
+        send(call, base, 'DELETE', `/v2/address-books/${call.details.addressBookId}/contacts/${contactId}`),
+      );
+      if ((removed.status >= 200 && removed.status < 300) || vendorErrorCode(removed.body) === 'ERROR_CONTACT_NOT_FOUND')
+        return { succeeded: 1, failures: [] };
       throw callFailed(removed, 'Removing the contact from the address book');
     },
   };

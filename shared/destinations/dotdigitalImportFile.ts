@@ -55,7 +55,10 @@ export function toImportCsv(members: MappedMember[]): string {
  * long; every file repeats the header. A member whose row alone exceeds the limit goes to
  * `oversized` instead (no file can carry it).
  */
-export function toImportFiles(members: MappedMember[], maxBytes = IMPORT_FILE_TARGET_BYTES): { files: ImportFile[]; oversized: MappedMember[] } {
+export function toImportFiles(
+  members: MappedMember[],
+  maxBytes = IMPORT_FILE_TARGET_BYTES,
+): { files: ImportFile[]; oversized: MappedMember[] } {
   const columns = importColumns(members);
   const header = Buffer.from(headerLine(columns), 'utf8');
   const files: ImportFile[] = [];

@@ -9,7 +9,13 @@ export function withoutDuplicatesInBatch(members: MappedMember[], code: string):
   for (const member of members) {
     const email = member.email.toLowerCase();
     if (byEmail.has(email)) {
-      skipped.push({ email, status: 'skipped', category: 'invalidRecord', code, message: 'The same email appears again later in this batch; the later record was sent.' });
+      skipped.push({
+        email,
+        status: 'skipped',
+        category: 'invalidRecord',
+        code,
+        message: 'The same email appears again later in this batch; the later record was sent.',
+      });
     }
     byEmail.set(email, member);
   }

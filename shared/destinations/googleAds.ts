@@ -80,7 +80,9 @@ const digits = (label: string) =>
 
 const settingsSchema = z.object({
   customerId: digits('customerId').describe('Google Ads customer ID that owns the user list (123-456-7890; dashes are removed).'),
-  loginCustomerId: digits('loginCustomerId').optional().describe('Manager account ID to act through (login-customer-id), when the access comes from a manager account.'),
+  loginCustomerId: digits('loginCustomerId')
+    .optional()
+    .describe('Manager account ID to act through (login-customer-id), when the access comes from a manager account.'),
 });
 const secretsSchema = z.object({
   clientId: z.string().trim().min(1).describe('OAuth 2.0 client ID of the Google Cloud project.'),
@@ -94,7 +96,9 @@ const detailsSchema = z.object({
     .trim()
     .regex(/^\d{1,20}$/, 'must be the numeric ID of a Customer Match user list')
     .optional()
-    .describe('ID of a Customer Match (CRM, contact info) user list. Leave empty: a list named like the segment is found or created when a run starts.'),
+    .describe(
+      'ID of a Customer Match (CRM, contact info) user list. Leave empty: a list named like the segment is found or created when a run starts.',
+    ),
 });
 
 export type GoogleAdsSettings = z.infer<typeof settingsSchema>;
@@ -148,7 +152,10 @@ export function toCountryCode(country: string): string | undefined {
   return countryCodes.get(value.toLowerCase());
 }
 
-export type UserIdentifier = { hashedEmail: string } | { hashedPhoneNumber: string } | { addressInfo: { hashedFirstName: string; hashedLastName: string; countryCode: string; postalCode: string } };
+export type UserIdentifier =
+  | { hashedEmail: string }
+  | { hashedPhoneNumber: string }
+  | { addressInfo: { hashedFirstName: string; hashedLastName: string; countryCode: string; postalCode: string } };
 
 /** One mapped member → the identifiers of one UserData (email always; phone and address when usable). */
 export function toUserIdentifiers(member: MappedMember): UserIdentifier[] {
@@ -161,7 +168,9 @@ export function toUserIdentifiers(member: MappedMember): UserIdentifier[] {
   const countryCode = value('country') && toCountryCode(value('country')!);
   const postalCode = value('postalCode');
   if (first && last && countryCode && postalCode) {
-    identifiers.push({ addressInfo: { hashedFirstName: sha256(first.toLowerCase()), hashedLastName: sha256(last.toLowerCase()), countryCode, postalCode } });
+    identifiers.push({
+      addressInfo: { hashedFirstName: sha256(first.toLowerCase()), hashedLastName: sha256(last.toLowerCase()), countryCode, postalCode },
+    });
   }
   return identifiers;
 }
@@ -189,8 +198,14 @@ export function googleAdsErrors(status: unknown): GoogleAdsFailureError[] {
     for (const error of detail.errors as { errorCode?: unknown; message?: unknown; location?: { fieldPathElements?: unknown } }[]) {
       const codes = error.errorCode && typeof error.errorCode === 'object' ? Object.values(error.errorCode as Record<string, unknown>) : [];
       const path = error.location?.fieldPathElements;
-      const operation = Array.isArray(path) ? (path as ({ fieldName?: unknown; index?: unknown } | null)[]).find((element) => element?.fieldName === 'operations') : undefined;
-      errors.push({ code: typeof codes[0] === 'string' ? codes[0] : 'UNKNOWN', message: typeof error.message === 'string' ? error.message : '', index: typeof operation?.index === 'number' ? operation.index : undefined });
+      const operation = Array.isArray(path)
+        ? (path as ({ fieldName?: unknown; index?: unknown } | null)[]).find((element) => element?.fieldName === 'operations')
+        : undefined;
+      errors.push({
+        code: typeof codes[0] === 'string' ? codes[0] : 'UNKNOWN',
+        message: typeof error.message === 'string' ? error.message : '',
+        index: typeof operation?.index === 'number' ? operation.index : undefined,
+      });
     }
   }
   return errors;
@@ -201,10 +216,17 @@ export function fromPartialFailure(body: unknown, members: MappedMember[]): Reco
   const status = (body as { partialFailureError?: unknown } | undefined)?.partialFailureError;
   if (!status) return [];
   const byIndex = new Map<number, GoogleAdsFailureError>();
-  for (const error of googleAdsErrors(status)) if (error.index !== undefined && members[error.index] && !byIndex.has(error.index)) byIndex.set(error.index, error);
+  for (const error of googleAdsErrors(status))
+    if (error.index !== undefined && members[error.index] && !byIndex.has(error.index)) byIndex.set(error.index, error);
   return [...byIndex.entries()]
     .sort(([left], [right]) => left - right)
-    .map(([index, error]) => ({ email: members[index]!.email, status: 'failed', category: 'invalidRecord', code: error.code, message: `Google Ads refused this member's identifiers${error.message ? `: ${error.message.slice(0, 300)}` : '.'}` }));
+    .map(([index, error]) => ({
+      email: members[index]!.email,
+      status: 'failed',
+      category: 'invalidRecord',
+      code: error.code,
+      message: `Google Ads refused this member's identifiers${error.message ? `: ${error.message.slice(0, 300)}` : '.'}`,
+    }));
 }
 
 /** GAQL string literal (single quotes escaped). */
@@ -221,7 +243,13 @@ export interface JobPolling {
 }
 
 // 1, 2, 4 … 60 s; Google warns jobs may take hours, so a run waits up to 6 h for one.
-export const DEFAULT_POLLING: JobPolling = { firstDelayMs: 1_000, factor: 2, maxDelayMs: 60_000, maxWaitMs: 6 * 3_600_000, maxConsecutiveErrors: 8 };
+export const DEFAULT_POLLING: JobPolling = {
+  firstDelayMs: 1_000,
+  factor: 2,
+  maxDelayMs: 60_000,
+  maxWaitMs: 6 * 3_600_000,
+  maxConsecutiveErrors: 8,
+};
 
 function refused(response: VendorResponse, what: string): DestinationError {
   const error = (response.body as { error?: { message?: string; status?: string } } | undefined)?.error;
@@ -230,7 +258,11 @@ function refused(response: VendorResponse, what: string): DestinationError {
   const code = first?.code ?? error?.status;
   const options = { status: response.status, code };
   if (response.status === 404) return new DestinationError('config', `${what}: not found (${text || '404'}).`, options);
-  return new DestinationError('config', `${what} was refused (${response.status}${code ? ` ${code}` : ''}${text ? `: ${text}` : ''}).`, options);
+  return new DestinationError(
+    'config',
+    `${what} was refused (${response.status}${code ? ` ${code}` : ''}${text ? `: ${text}` : ''}).`,
+    options,
+  );
 }
 
 export interface GoogleAdsAdapterOptions {
@@ -238,7 +270,9 @@ export interface GoogleAdsAdapterOptions {
   operationsPerRequest?: number;
 }
 
-export function createGoogleAdsAdapter(options: GoogleAdsAdapterOptions = {}): DestinationAdapter<GoogleAdsSettings, GoogleAdsSecrets, GoogleAdsDetails> {
+export function createGoogleAdsAdapter(
+  options: GoogleAdsAdapterOptions = {},
+): DestinationAdapter<GoogleAdsSettings, GoogleAdsSecrets, GoogleAdsDetails> {
   const polling: JobPolling = { ...DEFAULT_POLLING, ...options.polling };
   const operationsPerRequest = options.operationsPerRequest ?? OPERATIONS_PER_REQUEST;
   // Access tokens by client and refresh token, reused until a minute before they expire.
@@ -248,12 +282,27 @@ export function createGoogleAdsAdapter(options: GoogleAdsAdapterOptions = {}): D
     const key = sha256(`${call.apiOrigin ?? ''}\n${call.secrets.clientId}\n${call.secrets.refreshToken}`);
     const cached = tokens.get(key);
     if (!fresh && cached && cached.expiresAt > Date.now() + 60_000) return cached.token;
-    const form = new URLSearchParams({ client_id: call.secrets.clientId, client_secret: call.secrets.clientSecret, refresh_token: call.secrets.refreshToken, grant_type: 'refresh_token' });
-    const response = await callVendor({ method: 'POST', url: withApiOrigin(GOOGLE_OAUTH_TOKEN_URL, call.apiOrigin), headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), signal: call.signal });
+    const form = new URLSearchParams({
+      client_id: call.secrets.clientId,
+      client_secret: call.secrets.clientSecret,
+      refresh_token: call.secrets.refreshToken,
+      grant_type: 'refresh_token',
+    });
+    const response = await callVendor({
+      method: 'POST',
+      url: withApiOrigin(GOOGLE_OAUTH_TOKEN_URL, call.apiOrigin),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+      signal: call.signal,
+    });
     const body = (response.body ?? {}) as { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown };
     if (response.status !== 200 || typeof body.access_token !== 'string') {
       // invalid_grant (expired or revoked refresh token), invalid_client: a person must act.
-      throw new DestinationError('auth', `Google refused the OAuth refresh token grant (${response.status}${typeof body.error === 'string' ? ` ${body.error}` : ''}${typeof body.error_description === 'string' ? `: ${body.error_description}` : ''}).`, { status: response.status, code: typeof body.error === 'string' ? body.error : undefined });
+      throw new DestinationError(
+        'auth',
+        `Google refused the OAuth refresh token grant (${response.status}${typeof body.error === 'string' ? ` ${body.error}` : ''}${typeof body.error_description === 'string' ? `: ${body.error_description}` : ''}).`,
+        { status: response.status, code: typeof body.error === 'string' ? body.error : undefined },
+      );
     }
     const expiresIn = typeof body.expires_in === 'number' ? body.expires_in : 3600;
     tokens.set(key, { token: body.access_token, expiresAt: Date.now() + expiresIn * 1000 });
@@ -309,7 +358,16 @@ export function createGoogleAdsAdapter(options: GoogleAdsAdapterOptions = {}): D
     const ids = found.map((row) => String(row.userList?.id ?? '')).filter((id) => /^\d+$/.test(id));
     if (ids.length > 0) return ids.sort((left, right) => (BigInt(left) < BigInt(right) ? -1 : 1))[0]!;
     const response = await send(call, `customers/${call.settings.customerId}/userLists:mutate`, {
-      operations: [{ create: { name, description: 'Customer Match list kept by Outflow', membershipLifeSpan: 10000, crmBasedUserList: { uploadKeyType: 'CONTACT_INFO' } } }],
+      operations: [
+        {
+          create: {
+            name,
+            description: 'Customer Match list kept by Outflow',
+            membershipLifeSpan: 10000,
+            crmBasedUserList: { uploadKeyType: 'CONTACT_INFO' },
+          },
+        },
+      ],
     });
     if (response.status !== 200) throw refused(response, `Creating the user list '${name}'`);
     const resourceName = (response.body as { results?: { resourceName?: string }[] } | undefined)?.results?.[0]?.resourceName ?? '';
@@ -318,7 +376,10 @@ export function createGoogleAdsAdapter(options: GoogleAdsAdapterOptions = {}): D
     return id;
   }
 
-  async function waitForJob(call: Call, resourceName: string): Promise<{ status: string; failureReason?: string; matchRateRange?: string }> {
+  async function waitForJob(
+    call: Call,
+    resourceName: string,
+  ): Promise<{ status: string; failureReason?: string; matchRateRange?: string }> {
     const query = `SELECT offline_user_data_job.resource_name, offline_user_data_job.status, offline_user_data_job.failure_reason, offline_user_data_job.operation_metadata.match_rate_range FROM offline_user_data_job WHERE offline_user_data_job.resource_name = ${literal(resourceName)} LIMIT 1`;
     const deadline = Date.now() + polling.maxWaitMs;
     let delay = polling.firstDelayMs;
@@ -326,9 +387,14 @@ export function createGoogleAdsAdapter(options: GoogleAdsAdapterOptions = {}): D
       await sleep(delay, call.signal);
       const job = (await patiently(call, () => search(call, query)))[0]?.offlineUserDataJob;
       if (!job) throw new DestinationError('vendorUnavailable', `Google Ads no longer knows job ${resourceName}`);
-      if (job.status === 'SUCCESS' || job.status === 'FAILED') return { status: job.status, failureReason: job.failureReason, matchRateRange: job.operationMetadata?.matchRateRange };
+      if (job.status === 'SUCCESS' || job.status === 'FAILED')
+        return { status: job.status, failureReason: job.failureReason, matchRateRange: job.operationMetadata?.matchRateRange };
       delay = Math.min(polling.maxDelayMs, delay * polling.factor);
-      if (Date.now() + delay > deadline) throw new DestinationError('vendorUnavailable', `Google Ads job ${resourceName} was still ${job.status} after ${Math.round(polling.maxWaitMs / 3_600_000)} hours`);
+      if (Date.now() + delay > deadline)
+        throw new DestinationError(
+          'vendorUnavailable',
+          `Google Ads job ${resourceName} was still ${job.status} after ${Math.round(polling.maxWaitMs / 3_600_000)} hours`,
+        );
     }
   }
 
@@ -340,7 +406,8 @@ export function createGoogleAdsAdapter(options: GoogleAdsAdapterOptions = {}): D
     });
     if (created.status !== 200) throw refused(created, `Creating a Customer Match job for user list ${call.details.userListId}`);
     const resourceName = (created.body as { resourceName?: unknown } | undefined)?.resourceName;
-    if (typeof resourceName !== 'string' || !/^customers\/\d+\/offlineUserDataJobs\/\d+$/.test(resourceName)) throw new DestinationError('vendorUnavailable', 'Google Ads created a job without a resource name');
+    if (typeof resourceName !== 'string' || !/^customers\/\d+\/offlineUserDataJobs\/\d+$/.test(resourceName))
+      throw new DestinationError('vendorUnavailable', 'Google Ads created a job without a resource name');
 
     const failures: RecordFailure[] = [];
     for (let start = 0; start < members.length; start += operationsPerRequest) {
@@ -358,10 +425,14 @@ export function createGoogleAdsAdapter(options: GoogleAdsAdapterOptions = {}): D
     await patiently(call, async () => {
       const response = await send(call, `${resourceName}:run`, {});
       // A run answered but lost and sent again: the job already runs, which is what was asked.
-      if (response.status !== 200 && !/JOB_ALREADY_STARTED|INVALID_JOB_STATUS/.test(JSON.stringify(response.body ?? ''))) throw refused(response, `Running ${resourceName}`);
+      if (response.status !== 200 && !/JOB_ALREADY_STARTED|INVALID_JOB_STATUS/.test(JSON.stringify(response.body ?? '')))
+        throw refused(response, `Running ${resourceName}`);
     });
     const job = await waitForJob(call, resourceName);
-    if (job.status === 'FAILED') throw new DestinationError('vendorUnavailable', `Google Ads job ${resourceName} FAILED (${job.failureReason ?? 'no reason given'})`, { code: job.failureReason });
+    if (job.status === 'FAILED')
+      throw new DestinationError('vendorUnavailable', `Google Ads job ${resourceName} FAILED (${job.failureReason ?? 'no reason given'})`, {
+        code: job.failureReason,
+      });
     return { succeeded: members.length - failures.length, failures };
   }
 
@@ -401,9 +472,20 @@ export function createGoogleAdsAdapter(options: GoogleAdsAdapterOptions = {}): D
 
     async prepareRun(call, run) {
       if (call.details.userListId) {
-        const found = await search(call, `SELECT user_list.id, user_list.type FROM user_list WHERE user_list.id = ${call.details.userListId}`);
-        if (found.length === 0) throw new DestinationError('config', `User list ${call.details.userListId} does not exist in Google Ads customer ${call.settings.customerId}.`, { code: 'INVALID_USER_LIST_ID' });
-        if (found[0]!.userList?.type && found[0]!.userList.type !== 'CRM_BASED') throw new DestinationError('config', `User list ${call.details.userListId} is not a Customer Match (CRM-based) list.`, { code: 'INVALID_USER_LIST_TYPE' });
+        const found = await search(
+          call,
+          `SELECT user_list.id, user_list.type FROM user_list WHERE user_list.id = ${call.details.userListId}`,
+        );
+        if (found.length === 0)
+          throw new DestinationError(
+            'config',
+            `User list ${call.details.userListId} does not exist in Google Ads customer ${call.settings.customerId}.`,
+            { code: 'INVALID_USER_LIST_ID' },
+          );
+        if (found[0]!.userList?.type && found[0]!.userList.type !== 'CRM_BASED')
+          throw new DestinationError('config', `User list ${call.details.userListId} is not a Customer Match (CRM-based) list.`, {
+            code: 'INVALID_USER_LIST_TYPE',
+          });
         return call.details;
       }
       const name = run.segmentNames.join(' + ') || 'Outflow';

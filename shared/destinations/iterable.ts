@@ -89,7 +89,9 @@ const settingsSchema = z.object({
   region: z
     .enum(['US', 'EU'])
     .default('US')
-    .describe('Data center of the Iterable project: US (api.iterable.com) or EU (api.eu.iterable.com). An API key works only in its own data center.'),
+    .describe(
+      'Data center of the Iterable project: US (api.iterable.com) or EU (api.eu.iterable.com). An API key works only in its own data center.',
+    ),
 });
 const secretsSchema = z.object({
   apiKey: z.string().trim().min(1).describe('Server-side API key of the project (Integrations → API keys). Sent in the Api-Key header.'),
@@ -115,7 +117,8 @@ const dataMatching = personFields({
   postalCode: 'Data field postalCode (text).',
   city: 'Data field city.',
   country: 'Data field country.',
-  phone: "Data field phoneNumber (Iterable's SMS field), sent only when it is an E.164 number such as +4791234567 (spaces, dashes, dots and brackets are ignored).",
+  phone:
+    "Data field phoneNumber (Iterable's SMS field), sent only when it is an E.164 number such as +4791234567 (spaces, dashes, dots and brackets are ignored).",
 });
 
 export interface IterableSubscriber {
@@ -171,10 +174,20 @@ const subscribeAnswer = z.object({
  */
 const FAILED_UPDATE_OUTCOMES = [
   { key: 'invalidEmails', status: 'failed', code: 'invalidEmail', message: 'Iterable refused the email address as malformed.' },
-  { key: 'invalidDataEmails', status: 'failed', code: 'invalidData', message: 'Iterable refused the user\'s data fields as invalid.' },
+  { key: 'invalidDataEmails', status: 'failed', code: 'invalidData', message: "Iterable refused the user's data fields as invalid." },
   { key: 'conflictEmails', status: 'failed', code: 'conflictEmail', message: 'Another Iterable user already holds this email address.' },
-  { key: 'forgottenEmails', status: 'skipped', code: 'forgottenUser', message: 'The user was forgotten (GDPR) in the Iterable project, so Iterable does not add them again.' },
-  { key: 'notFoundEmails', status: 'skipped', code: 'userNotFound', message: 'The user does not exist in the Iterable project, which only updates existing users.' },
+  {
+    key: 'forgottenEmails',
+    status: 'skipped',
+    code: 'forgottenUser',
+    message: 'The user was forgotten (GDPR) in the Iterable project, so Iterable does not add them again.',
+  },
+  {
+    key: 'notFoundEmails',
+    status: 'skipped',
+    code: 'userNotFound',
+    message: 'The user does not exist in the Iterable project, which only updates existing users.',
+  },
   { key: 'failedEmails', status: 'failed', code: 'failedUpdate', message: 'Iterable could not add the user to the list.' },
 ] as const;
 
@@ -280,7 +293,8 @@ function callFailed(response: VendorResponse, what: string): DestinationError {
   // Iterable publishes no cap per call (VENDOR_FACTS.iterable.subscribersPerCall is an assumption):
   // invalidRecord makes the engine's sender halve the batch until it is taken, each half with its
   // own 429 handling, so a real cap below the guess costs calls, not the run.
-  if (code === 'BatchTooLarge') return new DestinationError('invalidRecord', `${what}: Iterable refused the batch as too large (${detail})`, options);
+  if (code === 'BatchTooLarge')
+    return new DestinationError('invalidRecord', `${what}: Iterable refused the batch as too large (${detail})`, options);
   return new DestinationError('config', `${what} was refused: ${detail}`, options);
 }
 
@@ -328,7 +342,10 @@ async function ensureList(call: Call, name: string, known: { lists: ListSummary[
 function listIdFor(call: Call, segment: SegmentRef | undefined): number {
   const listId = segment ? call.details.listIds?.[segment.id] : undefined;
   if (listId === undefined) {
-    throw new DestinationError('config', `No Iterable list was prepared for segment '${segment?.name ?? 'unknown'}'; the run must start with prepareRun.`);
+    throw new DestinationError(
+      'config',
+      `No Iterable list was prepared for segment '${segment?.name ?? 'unknown'}'; the run must start with prepareRun.`,
+    );
   }
   return listId;
 }
@@ -379,7 +396,10 @@ export const iterable: DestinationAdapter<IterableSettings, IterableSecrets, Ite
     const listId = listIdFor(call, call.segment);
     const { unique, skipped } = withoutDuplicatesInBatch(members, 'duplicateInBatch');
     if (unique.length > ITERABLE_BATCH_LIMIT) {
-      throw new DestinationError('config', `A batch holds ${unique.length} subscribers; Iterable takes at most ${ITERABLE_BATCH_LIMIT} per call.`);
+      throw new DestinationError(
+        'config',
+        `A batch holds ${unique.length} subscribers; Iterable takes at most ${ITERABLE_BATCH_LIMIT} per call.`,
+      );
     }
     const body = {
       listId,
@@ -398,7 +418,10 @@ export const iterable: DestinationAdapter<IterableSettings, IterableSecrets, Ite
     const listId = listIdFor(call, call.segment);
     const { unique, skipped } = withoutDuplicatesInBatch(members, 'duplicateInBatch');
     if (unique.length > ITERABLE_BATCH_LIMIT) {
-      throw new DestinationError('config', `A removal batch holds ${unique.length} subscribers; Iterable takes at most ${ITERABLE_BATCH_LIMIT} per call.`);
+      throw new DestinationError(
+        'config',
+        `A removal batch holds ${unique.length} subscribers; Iterable takes at most ${ITERABLE_BATCH_LIMIT} per call.`,
+      );
     }
     const body = { listId, subscribers: unique.map((member) => ({ email: member.email })) };
     const response = await send(call, 'POST', '/lists/unsubscribe', body);

@@ -66,10 +66,20 @@ const ERRORS_PAGE_SIZE = 100;
 
 const settingsSchema = z.object({});
 const secretsSchema = z.object({
-  apiKey: z.string().trim().min(1).describe('Private API key (Settings → API keys; starts pk_) with the scopes accounts:read, lists:read, lists:write, profiles:read, profiles:write.'),
+  apiKey: z
+    .string()
+    .trim()
+    .min(1)
+    .describe(
+      'Private API key (Settings → API keys; starts pk_) with the scopes accounts:read, lists:read, lists:write, profiles:read, profiles:write.',
+    ),
 });
 const detailsSchema = z.object({
-  listId: z.string().trim().regex(/^[A-Za-z0-9]{1,64}$/, 'must be a Klaviyo list id such as XyZ123').describe('ID of the Klaviyo list the profiles join (shown in the list\'s URL and settings).'),
+  listId: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9]{1,64}$/, 'must be a Klaviyo list id such as XyZ123')
+    .describe("ID of the Klaviyo list the profiles join (shown in the list's URL and settings)."),
 });
 
 export type KlaviyoSettings = z.infer<typeof settingsSchema>;
@@ -135,7 +145,12 @@ export function toImportJobBody(profiles: KlaviyoProfile[], listId: string): unk
  * Profiles → import bodies of at most 10,000 profiles and 5 MB each; a profile over 100 KB on its
  * own is returned apart (Klaviyo would refuse it).
  */
-export function toImportJobs(profiles: KlaviyoProfile[], listId: string, maxProfiles = MAX_PROFILES_PER_JOB, maxBytes = MAX_JOB_PAYLOAD_BYTES): { jobs: KlaviyoProfile[][]; oversized: KlaviyoProfile[] } {
+export function toImportJobs(
+  profiles: KlaviyoProfile[],
+  listId: string,
+  maxProfiles = MAX_PROFILES_PER_JOB,
+  maxBytes = MAX_JOB_PAYLOAD_BYTES,
+): { jobs: KlaviyoProfile[][]; oversized: KlaviyoProfile[] } {
   const envelope = Buffer.byteLength(JSON.stringify(toImportJobBody([], listId)));
   const jobs: KlaviyoProfile[][] = [];
   const oversized: KlaviyoProfile[] = [];
@@ -190,7 +205,13 @@ export function fromImportErrors(body: unknown): { failures: RecordFailure[]; un
     }
     const code = typeof attributes.code === 'string' && attributes.code ? attributes.code : 'import_error';
     const detail = typeof attributes.detail === 'string' ? attributes.detail : typeof attributes.title === 'string' ? attributes.title : '';
-    failures.push({ email, status: 'failed', category: 'invalidRecord', code, message: `Klaviyo did not import this profile${detail ? `: ${detail.slice(0, 300)}` : '.'}` });
+    failures.push({
+      email,
+      status: 'failed',
+      category: 'invalidRecord',
+      code,
+      message: `Klaviyo did not import this profile${detail ? `: ${detail.slice(0, 300)}` : '.'}`,
+    });
   }
   const next = typeof record.links?.next === 'string' && record.links.next ? record.links.next : undefined;
   return { failures, unnamed, next };
@@ -206,7 +227,8 @@ export interface JobState {
 export function readJob(body: unknown): JobState {
   const data = (body as { data?: { id?: unknown; attributes?: Record<string, unknown> } } | undefined)?.data;
   const attributes = data?.attributes ?? {};
-  if (typeof data?.id !== 'string' || typeof attributes.status !== 'string') throw new DestinationError('vendorUnavailable', 'Klaviyo answered without a bulk import job');
+  if (typeof data?.id !== 'string' || typeof attributes.status !== 'string')
+    throw new DestinationError('vendorUnavailable', 'Klaviyo answered without a bulk import job');
   const count = (key: string) => (typeof attributes[key] === 'number' ? (attributes[key] as number) : 0);
   return { id: data.id, status: attributes.status, totalCount: count('total_count'), failedCount: count('failed_count') };
 }
@@ -225,14 +247,22 @@ export interface JobPolling {
 }
 
 // 0.5, 1, 2, 4 … 15 s: a 10,000-profile job takes seconds to a minute, so a few polls each.
-export const DEFAULT_POLLING: JobPolling = { firstDelayMs: 500, factor: 2, maxDelayMs: 15_000, maxWaitMs: 30 * 60_000, maxConsecutiveErrors: 8 };
+export const DEFAULT_POLLING: JobPolling = {
+  firstDelayMs: 500,
+  factor: 2,
+  maxDelayMs: 15_000,
+  maxWaitMs: 30 * 60_000,
+  maxConsecutiveErrors: 8,
+};
 
 function refused(response: VendorResponse, what: string): DestinationError {
   const error = firstError(response.body);
   const text = error?.detail ?? error?.title ?? (typeof response.body === 'string' ? response.body.slice(0, 200) : '');
   const options = { status: response.status, code: error?.code };
-  if (response.status === 404) return new DestinationError('config', `${what}: Klaviyo does not know it (404${text ? `: ${text}` : ''}).`, options);
-  if (response.status === 413) return new DestinationError('config', `${what}: the payload is larger than Klaviyo accepts (${text || '413'}).`, options);
+  if (response.status === 404)
+    return new DestinationError('config', `${what}: Klaviyo does not know it (404${text ? `: ${text}` : ''}).`, options);
+  if (response.status === 413)
+    return new DestinationError('config', `${what}: the payload is larger than Klaviyo accepts (${text || '413'}).`, options);
   return new DestinationError('config', `${what} was refused (${response.status}${text ? `: ${text}` : ''}).`, options);
 }
 
@@ -240,7 +270,9 @@ export interface KlaviyoAdapterOptions {
   polling?: Partial<JobPolling>;
 }
 
-export function createKlaviyoAdapter(options: KlaviyoAdapterOptions = {}): DestinationAdapter<KlaviyoSettings, KlaviyoSecrets, KlaviyoDetails> {
+export function createKlaviyoAdapter(
+  options: KlaviyoAdapterOptions = {},
+): DestinationAdapter<KlaviyoSettings, KlaviyoSecrets, KlaviyoDetails> {
   const polling: JobPolling = { ...DEFAULT_POLLING, ...options.polling };
 
   async function send(call: Call, method: string, pathAndQuery: string, json?: unknown): Promise<VendorResponse> {
@@ -284,14 +316,19 @@ export function createKlaviyoAdapter(options: KlaviyoAdapterOptions = {}): Desti
       });
       if (job.status === 'complete' || job.status === 'cancelled') return job;
       delay = Math.min(polling.maxDelayMs, delay * polling.factor);
-      if (Date.now() + delay > deadline) throw new DestinationError('vendorUnavailable', `Klaviyo bulk import job ${jobId} was still ${job.status} after ${Math.round(polling.maxWaitMs / 60_000)} minutes`);
+      if (Date.now() + delay > deadline)
+        throw new DestinationError(
+          'vendorUnavailable',
+          `Klaviyo bulk import job ${jobId} was still ${job.status} after ${Math.round(polling.maxWaitMs / 60_000)} minutes`,
+        );
     }
   }
 
   async function importErrors(call: Call, jobId: string): Promise<{ failures: RecordFailure[]; unnamed: number }> {
     const failures: RecordFailure[] = [];
     let unnamed = 0;
-    let path: string | undefined = `/api/profile-bulk-import-jobs/${encodeURIComponent(jobId)}/import-errors?page%5Bsize%5D=${ERRORS_PAGE_SIZE}`;
+    let path: string | undefined =
+      `/api/profile-bulk-import-jobs/${encodeURIComponent(jobId)}/import-errors?page%5Bsize%5D=${ERRORS_PAGE_SIZE}`;
     while (path) {
       const page = await patiently(call, async () => {
         const response = await send(call, 'GET', path!);
@@ -311,13 +348,17 @@ export function createKlaviyoAdapter(options: KlaviyoAdapterOptions = {}): Desti
     if (response.status !== 202 && response.status !== 200 && response.status !== 201) {
       const error = firstError(response.body);
       if (response.status === 404 && /list/i.test(error?.detail ?? '')) {
-        throw new DestinationError('config', `List ${call.details.listId} cannot take the import: ${error?.detail ?? 'refused'}`, { status: 404, code: error?.code });
+        throw new DestinationError('config', `List ${call.details.listId} cannot take the import: ${error?.detail ?? 'refused'}`, {
+          status: 404,
+          code: error?.code,
+        });
       }
       throw refused(response, 'The bulk profile import');
     }
     const started = readJob(response.body);
     const job = await waitForJob(call, started.id);
-    if (job.status === 'cancelled') throw new DestinationError('vendorUnavailable', `Klaviyo cancelled bulk import job ${job.id}`, { code: 'cancelled' });
+    if (job.status === 'cancelled')
+      throw new DestinationError('vendorUnavailable', `Klaviyo cancelled bulk import job ${job.id}`, { code: 'cancelled' });
     if (job.failedCount === 0) return { succeeded: profiles.length, failures: [] };
     const { failures, unnamed } = await importErrors(call, job.id);
     const sent = new Set(profiles.map((profile) => profile.attributes.email));
@@ -325,7 +366,13 @@ export function createKlaviyoAdapter(options: KlaviyoAdapterOptions = {}): Desti
     // An error naming no profile of this job cannot be listed per record; it is reported once, as
     // the job's, so the batch's counts still add up to what Klaviyo says it failed.
     if (unnamed > 0 && named.length < job.failedCount) {
-      named.push({ email: '', status: 'failed', category: 'invalidRecord', code: 'unattributedImportError', message: `Klaviyo reported ${job.failedCount - named.length} failed profile(s) in job ${job.id} without naming them.` });
+      named.push({
+        email: '',
+        status: 'failed',
+        category: 'invalidRecord',
+        code: 'unattributedImportError',
+        message: `Klaviyo reported ${job.failedCount - named.length} failed profile(s) in job ${job.id} without naming them.`,
+      });
     }
     return { succeeded: Math.max(0, profiles.length - named.length), failures: named };
   }
@@ -371,7 +418,11 @@ export function createKlaviyoAdapter(options: KlaviyoAdapterOptions = {}): Desti
     async prepareRun(call) {
       // Fails the run at once, rather than after the first job, when the list is wrong.
       const response = await send(call, 'GET', `/api/lists/${encodeURIComponent(call.details.listId)}`);
-      if (response.status === 404) throw new DestinationError('config', `List ${call.details.listId} does not exist in this Klaviyo account.`, { status: 404, code: firstError(response.body)?.code });
+      if (response.status === 404)
+        throw new DestinationError('config', `List ${call.details.listId} does not exist in this Klaviyo account.`, {
+          status: 404,
+          code: firstError(response.body)?.code,
+        });
       if (response.status !== 200) throw refused(response, `Reading list ${call.details.listId}`);
       return call.details;
     },
@@ -400,7 +451,10 @@ export function createKlaviyoAdapter(options: KlaviyoAdapterOptions = {}): Desti
       if (members.length === 0) return { succeeded: 0, failures: [] };
       const emails = [...new Set(members.map((member) => member.email.trim().toLowerCase()))];
       if (emails.length > REMOVAL_LOOKUP_PAGE) {
-        throw new DestinationError('config', `A removal batch holds ${emails.length} emails; one Klaviyo lookup finds at most ${REMOVAL_LOOKUP_PAGE}.`);
+        throw new DestinationError(
+          'config',
+          `A removal batch holds ${emails.length} emails; one Klaviyo lookup finds at most ${REMOVAL_LOOKUP_PAGE}.`,
+        );
       }
       const listPath = `/api/lists/${encodeURIComponent(call.details.listId)}/relationships/profiles`;
       const query = new URLSearchParams({ filter: `any(email,${JSON.stringify(emails)})`, 'page[size]': String(REMOVAL_LOOKUP_PAGE) });
@@ -409,7 +463,9 @@ export function createKlaviyoAdapter(options: KlaviyoAdapterOptions = {}): Desti
       const ids = z.object({ data: z.array(z.object({ type: z.literal('profile'), id: z.string() })) }).safeParse(lookup.body);
       if (!ids.success) throw new DestinationError('vendorUnavailable', 'Klaviyo answered the list members lookup with an unexpected body');
       if (ids.data.data.length > 0) {
-        const removed = await patiently(call, () => send(call, 'DELETE', listPath, { data: ids.data.data.map((profile) => ({ type: 'profile', id: profile.id })) }));
+        const removed = await patiently(call, () =>
+          send(call, 'DELETE', listPath, { data: ids.data.data.map((profile) => ({ type: 'profile', id: profile.id })) }),
+        );
         if (removed.status < 200 || removed.status >= 300) throw refused(removed, `Removing profiles from list ${call.details.listId}`);
       }
       // Emails the lookup did not return are not in the list: already absent.

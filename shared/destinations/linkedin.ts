@@ -54,7 +54,16 @@
 // streamed DMP segment (none declared by LinkedIn: see maxMembersPerExport).
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { BatchResult, DataMatchingField, DestinationAdapter, DestinationCall, MappedMember, RecordFailure, SegmentRef, SegmentType } from './destination.js';
+import type {
+  BatchResult,
+  DataMatchingField,
+  DestinationAdapter,
+  DestinationCall,
+  MappedMember,
+  RecordFailure,
+  SegmentRef,
+  SegmentType,
+} from './destination.js';
 import { DestinationError } from './destinationError.js';
 import { callVendor, withApiOrigin, type VendorResponse } from './vendorHttp.js';
 import { ineligibleSegmentMessage } from '../exports/eligibility.js';
@@ -106,21 +115,32 @@ const settingsSchema = z.object({
     .string({ error: 'sourcePlatform is required: the value LinkedIn assigned your application when it granted Audiences access' })
     .trim()
     .min(1, 'sourcePlatform is required: the value LinkedIn assigned your application when it granted Audiences access')
-    .describe('Required. The sourcePlatform value LinkedIn assigned your application when it granted Audiences access. Used to create and find segments.'),
+    .describe(
+      'Required. The sourcePlatform value LinkedIn assigned your application when it granted Audiences access. Used to create and find segments.',
+    ),
 });
 const secretsSchema = z.object({
-  accessToken: z.string().trim().min(1).describe('OAuth 2.0 access token with the rw_dmp_segments permission, of a member with a role other than VIEWER on the ad account.'),
+  accessToken: z
+    .string()
+    .trim()
+    .min(1)
+    .describe('OAuth 2.0 access token with the rw_dmp_segments permission, of a member with a role other than VIEWER on the ad account.'),
 });
 const dmpSegmentRef = z.object({ id: z.string(), createdAt: z.string().optional() });
 const detailsSchema = z.object({
   audienceType: audienceType
     .optional()
-    .describe('contacts (default): a user list matched on hashed email and names, from Profile or Contact segments. companies: the company option — Account segments as a company list.'),
+    .describe(
+      'contacts (default): a user list matched on hashed email and names, from Profile or Contact segments. companies: the company option — Account segments as a company list.',
+    ),
   dmpSegments: z
     .record(z.string(), dmpSegmentRef)
     .optional()
     .describe('Filled in when a run starts: the DMP segment of each exported segment. Leave empty.'),
-  warnings: z.array(z.string()).optional().describe('Filled in when a run starts: audiences too small for LinkedIn targeting. Leave empty.'),
+  warnings: z
+    .array(z.string())
+    .optional()
+    .describe('Filled in when a run starts: audiences too small for LinkedIn targeting. Leave empty.'),
 });
 
 export type LinkedinSettings = z.infer<typeof settingsSchema>;
@@ -131,19 +151,54 @@ type Call = DestinationCall<LinkedinSettings, LinkedinSecrets, LinkedinDetails>;
 // ---- data matching ---------------------------------------------------------------------------
 
 const contactFields: DataMatchingField[] = [
-  { name: 'email', label: 'Email address', required: true, description: 'Contacts: trimmed, lower-cased and sent as its SHA-256 hash (SHA256_EMAIL).' },
-  { name: 'firstName', label: 'First name', required: false, description: 'Contacts: firstName, at most 35 characters (longer values are cut).' },
+  {
+    name: 'email',
+    label: 'Email address',
+    required: true,
+    description: 'Contacts: trimmed, lower-cased and sent as its SHA-256 hash (SHA256_EMAIL).',
+  },
+  {
+    name: 'firstName',
+    label: 'First name',
+    required: false,
+    description: 'Contacts: firstName, at most 35 characters (longer values are cut).',
+  },
   { name: 'lastName', label: 'Last name', required: false, description: 'Contacts: lastName, at most 35 characters.' },
   { name: 'title', label: 'Job title', required: false, description: 'Contacts: title, at most 50 characters.' },
   { name: 'company', label: 'Employer', required: false, description: "Contacts: the person's company name, at most 50 characters." },
-  { name: 'country', label: 'Country', required: false, description: 'Contacts: ISO 3166 two-letter code; English country names are converted, others left out.' },
+  {
+    name: 'country',
+    label: 'Country',
+    required: false,
+    description: 'Contacts: ISO 3166 two-letter code; English country names are converted, others left out.',
+  },
 ];
 const companyFields: DataMatchingField[] = [
   { name: 'companyName', label: 'Company name', required: true, description: 'Companies: companyName.' },
-  { name: 'companyWebsiteDomain', label: 'Website domain', required: false, description: 'Companies: companyWebsiteDomain; a URL is reduced to its lower-cased host without www.' },
-  { name: 'companyEmailDomain', label: 'Email domain', required: false, description: 'Companies: companyEmailDomain; an email address is reduced to its domain.' },
-  { name: 'organizationUrn', label: 'LinkedIn company ID', required: false, description: 'Companies: organizationUrn; a numeric ID becomes urn:li:organization:{id}.' },
-  { name: 'companyPageUrl', label: 'LinkedIn page URL', required: false, description: 'Companies: companyPageUrl (https://www.linkedin.com/company/…).' },
+  {
+    name: 'companyWebsiteDomain',
+    label: 'Website domain',
+    required: false,
+    description: 'Companies: companyWebsiteDomain; a URL is reduced to its lower-cased host without www.',
+  },
+  {
+    name: 'companyEmailDomain',
+    label: 'Email domain',
+    required: false,
+    description: 'Companies: companyEmailDomain; an email address is reduced to its domain.',
+  },
+  {
+    name: 'organizationUrn',
+    label: 'LinkedIn company ID',
+    required: false,
+    description: 'Companies: organizationUrn; a numeric ID becomes urn:li:organization:{id}.',
+  },
+  {
+    name: 'companyPageUrl',
+    label: 'LinkedIn page URL',
+    required: false,
+    description: 'Companies: companyPageUrl (https://www.linkedin.com/company/…).',
+  },
 ];
 
 export const CONTACT_FIELD_NAMES = contactFields.map((field) => field.name);
@@ -218,7 +273,31 @@ export function cut(value: string, limit: number): string {
 
 let countryCodes: Map<string, string> | undefined;
 // Groupings, pseudo-regions and withdrawn codes ICU still names (UK, DD, YU, …).
-const NOT_COUNTRIES = new Set(['EU', 'EZ', 'UN', 'QO', 'XA', 'XB', 'ZZ', 'UK', 'AN', 'BU', 'CS', 'DD', 'DY', 'FX', 'HV', 'NH', 'RH', 'SU', 'TP', 'VD', 'YD', 'YU', 'ZR']);
+const NOT_COUNTRIES = new Set([
+  'EU',
+  'EZ',
+  'UN',
+  'QO',
+  'XA',
+  'XB',
+  'ZZ',
+  'UK',
+  'AN',
+  'BU',
+  'CS',
+  'DD',
+  'DY',
+  'FX',
+  'HV',
+  'NH',
+  'RH',
+  'SU',
+  'TP',
+  'VD',
+  'YD',
+  'YU',
+  'ZR',
+]);
 /** English country names (and two-letter codes) → ISO 3166-1 alpha-2, from the runtime's ICU data. */
 export function toCountryCode(value: string): string | undefined {
   const trimmed = value.trim();
@@ -242,7 +321,12 @@ export function toCountryCode(value: string): string | undefined {
 export function toDomain(value: string): string | undefined {
   let host = value.trim().toLowerCase();
   if (host.includes('@')) host = host.slice(host.lastIndexOf('@') + 1);
-  host = host.replace(/^[a-z][a-z0-9+.-]*:\/\//, '').replace(/[/?#].*$/, '').replace(/:\d+$/, '').replace(/\.$/, '').replace(/^www\./, '');
+  host = host
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//, '')
+    .replace(/[/?#].*$/, '')
+    .replace(/:\d+$/, '')
+    .replace(/\.$/, '')
+    .replace(/^www\./, '');
   return /^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(host) ? host : undefined;
 }
 
@@ -294,7 +378,15 @@ const batchAnswer = z.object({
       status: z.number().int(),
       id: z.unknown().optional(),
       message: z.string().optional(),
-      error: z.object({ message: z.string().optional(), status: z.number().optional(), code: z.string().optional(), serviceErrorCode: z.number().optional() }).passthrough().nullish(),
+      error: z
+        .object({
+          message: z.string().optional(),
+          status: z.number().optional(),
+          code: z.string().optional(),
+          serviceErrorCode: z.number().optional(),
+        })
+        .passthrough()
+        .nullish(),
     }),
   ),
 });
@@ -332,7 +424,10 @@ export function fromBatchResult(body: unknown, identities: string[]): BatchResul
 /** The audience-size warning, or undefined when the audience is large enough. */
 export function audienceSizeWarning(segmentName: string, count: number, source: 'segment' | 'linkedin'): string | undefined {
   if (count >= MINIMUM_AUDIENCE_SIZE) return undefined;
-  const what = source === 'segment' ? `The segment '${segmentName}' has ${count} members` : `LinkedIn has matched ${count} members of '${segmentName}' so far`;
+  const what =
+    source === 'segment'
+      ? `The segment '${segmentName}' has ${count} members`
+      : `LinkedIn has matched ${count} members of '${segmentName}' so far`;
   return `${what}; LinkedIn needs at least ${MINIMUM_AUDIENCE_SIZE} matched members before campaigns can target the audience.`;
 }
 
@@ -351,9 +446,20 @@ function headersFor(call: Call, extra: Record<string, string> = {}): Record<stri
   };
 }
 
-async function send(call: Call, method: string, path: string, options: { json?: unknown; headers?: Record<string, string> } = {}): Promise<VendorResponse> {
+async function send(
+  call: Call,
+  method: string,
+  path: string,
+  options: { json?: unknown; headers?: Record<string, string> } = {},
+): Promise<VendorResponse> {
   try {
-    return await callVendor({ method, url: withApiOrigin(`${API_BASE}${path}`, call.apiOrigin), headers: headersFor(call, options.headers), json: options.json, signal: call.signal });
+    return await callVendor({
+      method,
+      url: withApiOrigin(`${API_BASE}${path}`, call.apiOrigin),
+      headers: headersFor(call, options.headers),
+      json: options.json,
+      signal: call.signal,
+    });
   } catch (error) {
     // The streaming limits are per minute; without a Retry-After a 1-second retry would only burn calls.
     if (error instanceof DestinationError && error.category === 'rateLimited' && error.options.retryAfterMs === undefined) {
@@ -368,7 +474,12 @@ function vendorMessage(body: unknown): { message?: string; code?: string } {
   const record = body as Record<string, unknown>;
   return {
     message: typeof record.message === 'string' ? record.message : undefined,
-    code: typeof record.code === 'string' ? record.code : typeof record.serviceErrorCode === 'number' ? String(record.serviceErrorCode) : undefined,
+    code:
+      typeof record.code === 'string'
+        ? record.code
+        : typeof record.serviceErrorCode === 'number'
+          ? String(record.serviceErrorCode)
+          : undefined,
   };
 }
 
@@ -394,12 +505,20 @@ const dmpSegment = z
   })
   .passthrough();
 type DmpSegment = z.infer<typeof dmpSegment>;
-const finderAnswer = z.object({ elements: z.array(dmpSegment), paging: z.object({ total: z.number().optional() }).passthrough().optional() });
+const finderAnswer = z.object({
+  elements: z.array(dmpSegment),
+  paging: z.object({ total: z.number().optional() }).passthrough().optional(),
+});
 
 function sourcePlatformOf(call: Call): string {
   const value = call.settings.sourcePlatform?.trim();
   // Connections saved before the setting was required have none: say what to fix.
-  if (!value) throw new DestinationError('config', "The LinkedIn connection has no sourcePlatform: set it to the value LinkedIn assigned your application (the connection's settings).", { code: 'MissingSourcePlatform' });
+  if (!value)
+    throw new DestinationError(
+      'config',
+      "The LinkedIn connection has no sourcePlatform: set it to the value LinkedIn assigned your application (the connection's settings).",
+      { code: 'MissingSourcePlatform' },
+    );
   return value;
 }
 
@@ -415,9 +534,11 @@ async function findDmpSegment(call: Call, sourceSegmentId: string): Promise<DmpS
       count: String(FINDER_PAGE_SIZE),
     });
     const response = await send(call, 'GET', `/dmpSegments?${query.toString()}`);
-    if (response.status !== 200) throw new DestinationError('config', `Finding the DMP segment was refused: ${vendorDetail(response)}`, { status: response.status });
+    if (response.status !== 200)
+      throw new DestinationError('config', `Finding the DMP segment was refused: ${vendorDetail(response)}`, { status: response.status });
     const parsed = finderAnswer.safeParse(response.body);
-    if (!parsed.success) throw new DestinationError('vendorUnavailable', 'LinkedIn answered the DMP segment finder with an unexpected body');
+    if (!parsed.success)
+      throw new DestinationError('vendorUnavailable', 'LinkedIn answered the DMP segment finder with an unexpected body');
     // Filtered here too, in case the finder ignores a parameter.
     const found = parsed.data.elements.find((segment) => segment.sourceSegmentId === sourceSegmentId);
     if (found) return found;
@@ -440,10 +561,17 @@ async function createDmpSegment(call: Call, segment: SegmentRef, type: DmpSegmen
     },
   });
   if (response.status === 409) return 'conflict';
-  if (response.status !== 201 && response.status !== 200) throw new DestinationError('config', `Creating the DMP segment '${segment.name}' was refused: ${vendorDetail(response)}`, { status: response.status });
+  if (response.status !== 201 && response.status !== 200)
+    throw new DestinationError('config', `Creating the DMP segment '${segment.name}' was refused: ${vendorDetail(response)}`, {
+      status: response.status,
+    });
   const location = response.headers.get('location');
   const body = response.body as { id?: unknown } | undefined;
-  const id = response.headers.get('x-restli-id') ?? response.headers.get('x-linkedin-id') ?? (location ? location.split('/').pop() : undefined) ?? (body?.id !== undefined ? String(body.id) : undefined);
+  const id =
+    response.headers.get('x-restli-id') ??
+    response.headers.get('x-linkedin-id') ??
+    (location ? location.split('/').pop() : undefined) ??
+    (body?.id !== undefined ? String(body.id) : undefined);
   if (!id) throw new DestinationError('vendorUnavailable', `LinkedIn created the DMP segment '${segment.name}' without telling its id`);
   return { id: decodeURIComponent(id) };
 }
@@ -471,7 +599,11 @@ async function retrying<T>(work: () => Promise<T>, attempts = PREPARE_ATTEMPTS):
 }
 
 /** Finds the DMP segment of a lake segment, or creates it; never two for one lake segment. */
-async function ensureDmpSegment(call: Call, segment: SegmentRef, type: DmpSegmentType): Promise<{ id: string; createdAt?: string; existing?: DmpSegment }> {
+async function ensureDmpSegment(
+  call: Call,
+  segment: SegmentRef,
+  type: DmpSegmentType,
+): Promise<{ id: string; createdAt?: string; existing?: DmpSegment }> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const existing = await retrying(() => findDmpSegment(call, segment.id));
     if (existing) {
@@ -488,7 +620,10 @@ async function ensureDmpSegment(call: Call, segment: SegmentRef, type: DmpSegmen
     // 409: another run created it between our lookup and our create — look it up again.
     if (created !== 'conflict') return { id: created.id, createdAt };
   }
-  throw new DestinationError('vendorUnavailable', `LinkedIn kept refusing to create the DMP segment '${segment.name}' as a duplicate but did not list it`);
+  throw new DestinationError(
+    'vendorUnavailable',
+    `LinkedIn kept refusing to create the DMP segment '${segment.name}' as a duplicate but did not list it`,
+  );
 }
 
 /** A lake segment as the planner may describe it (member counts when it passes them). */
@@ -498,7 +633,10 @@ function checkMapping(kind: AudienceType, mappedFields: string[]): void {
   const required = REQUIRED_FIELD[kind];
   if (!mappedFields.includes(required)) {
     const label = kind === 'contacts' ? 'email (Email address)' : 'companyName (Company name)';
-    throw new DestinationError('config', `A LinkedIn ${kind === 'contacts' ? 'contact' : 'company'} list needs ${label} mapped to a profile attribute.`);
+    throw new DestinationError(
+      'config',
+      `A LinkedIn ${kind === 'contacts' ? 'contact' : 'company'} list needs ${label} mapped to a profile attribute.`,
+    );
   }
   const own = kind === 'contacts' ? CONTACT_FIELD_NAMES : COMPANY_FIELD_NAMES;
   const foreign = mappedFields.filter((field) => !own.includes(field));
@@ -514,7 +652,11 @@ function dmpSegmentFor(call: Call): { id: string; createdAt?: string } {
   const segmentId = call.segment?.id;
   const prepared = call.details.dmpSegments ?? {};
   const found = segmentId ? prepared[segmentId] : Object.keys(prepared).length === 1 ? Object.values(prepared)[0] : undefined;
-  if (!found) throw new DestinationError('config', `No DMP segment was prepared for segment '${call.segment?.name ?? segmentId ?? '?'}'; run the export again.`);
+  if (!found)
+    throw new DestinationError(
+      'config',
+      `No DMP segment was prepared for segment '${call.segment?.name ?? segmentId ?? '?'}'; run the export again.`,
+    );
   return found;
 }
 
@@ -525,10 +667,22 @@ function batchFailed(response: VendorResponse, dmp: { id: string; createdAt?: st
   const options = { status: response.status, code };
   if (response.status === 404) {
     const recent = dmp.createdAt !== undefined && now - Date.parse(dmp.createdAt) < SEGMENT_AVAILABILITY_WINDOW_MS;
-    if (recent) return new DestinationError('vendorUnavailable', `The new DMP segment ${dmp.id} is not available yet (${detail})`, { ...options, retryAfterMs: SEGMENT_AVAILABILITY_RETRY_MS });
-    return new DestinationError('config', `The DMP segment ${dmp.id} no longer exists in the ad account (${detail}); the next run creates it again.`, options);
+    if (recent)
+      return new DestinationError('vendorUnavailable', `The new DMP segment ${dmp.id} is not available yet (${detail})`, {
+        ...options,
+        retryAfterMs: SEGMENT_AVAILABILITY_RETRY_MS,
+      });
+    return new DestinationError(
+      'config',
+      `The DMP segment ${dmp.id} no longer exists in the ad account (${detail}); the next run creates it again.`,
+      options,
+    );
   }
-  if (response.status === 409) return new DestinationError('vendorUnavailable', `LinkedIn reported a conflict on DMP segment ${dmp.id} (${detail})`, { ...options, retryAfterMs: SEGMENT_AVAILABILITY_RETRY_MS });
+  if (response.status === 409)
+    return new DestinationError('vendorUnavailable', `LinkedIn reported a conflict on DMP segment ${dmp.id} (${detail})`, {
+      ...options,
+      retryAfterMs: SEGMENT_AVAILABILITY_RETRY_MS,
+    });
   if ((response.status === 400 || response.status === 422) && !REQUEST_LEVEL.test(`${code ?? ''} ${detail}`)) {
     return new DestinationError('invalidRecord', `LinkedIn refused the batch: ${detail}`, options);
   }
@@ -539,7 +693,10 @@ function batchFailed(response: VendorResponse, dmp: { id: string; createdAt?: st
 async function streamElements(call: Call, members: MappedMember[], action: ElementAction): Promise<BatchResult> {
   if (members.length === 0) return { succeeded: 0, failures: [] };
   if (members.length > LINKEDIN_BATCH_LIMIT) {
-    throw new DestinationError('config', `A batch holds ${members.length} members; LinkedIn takes at most ${LINKEDIN_BATCH_LIMIT} per call.`);
+    throw new DestinationError(
+      'config',
+      `A batch holds ${members.length} members; LinkedIn takes at most ${LINKEDIN_BATCH_LIMIT} per call.`,
+    );
   }
   const kind = audienceTypeOf(call.details);
   const dmp = dmpSegmentFor(call);
@@ -547,9 +704,16 @@ async function streamElements(call: Call, members: MappedMember[], action: Eleme
   const identities: string[] = [];
   const elements: (LinkedinUserElement | LinkedinCompanyElement)[] = [];
   for (const member of members) {
-    const element = kind === 'contacts' ? (action === 'ADD' ? toUserElement(member) : toUserRemoval(member)) : toCompanyElement(member, action);
+    const element =
+      kind === 'contacts' ? (action === 'ADD' ? toUserElement(member) : toUserRemoval(member)) : toCompanyElement(member, action);
     if (!element) {
-      skipped.push({ email: member.email, status: 'skipped', category: 'invalidRecord', code: 'missingCompanyName', message: 'The account has no company name, which a LinkedIn company list needs.' });
+      skipped.push({
+        email: member.email,
+        status: 'skipped',
+        category: 'invalidRecord',
+        code: 'missingCompanyName',
+        message: 'The account has no company name, which a LinkedIn company list needs.',
+      });
       continue;
     }
     identities.push(member.email);
@@ -597,10 +761,19 @@ export const linkedin: DestinationAdapter<LinkedinSettings, LinkedinSecrets, Lin
       // call, which is all an export needs (GET /adAccounts/{id} would need rw_ads as well).
       // With sourcePlatform, as every run's segment lookup sends it: a value LinkedIn does not
       // recognise for this application fails here, not at the first run.
-      const query = new URLSearchParams({ q: 'account', account: accountUrn(call.settings), sourcePlatform: sourcePlatformOf(call), start: '0', count: '1' });
+      const query = new URLSearchParams({
+        q: 'account',
+        account: accountUrn(call.settings),
+        sourcePlatform: sourcePlatformOf(call),
+        start: '0',
+        count: '1',
+      });
       const response = await send(call, 'GET', `/dmpSegments?${query.toString()}`);
       if (response.status === 200) return { ok: true };
-      return { ok: false, reason: `LinkedIn refused to list the DMP segments of ad account ${call.settings.adAccountId}: ${vendorDetail(response)}` };
+      return {
+        ok: false,
+        reason: `LinkedIn refused to list the DMP segments of ad account ${call.settings.adAccountId}: ${vendorDetail(response)}`,
+      };
     } catch (error) {
       if (error instanceof DestinationError) return { ok: false, reason: error.message };
       throw error;
@@ -620,7 +793,8 @@ export const linkedin: DestinationAdapter<LinkedinSettings, LinkedinSecrets, Lin
     for (const segment of run.segments as PreparedSegment[]) {
       const ensured = await ensureDmpSegment(call, segment, DMP_TYPE[kind]);
       dmpSegments[segment.id] = ensured.createdAt ? { id: ensured.id, createdAt: ensured.createdAt } : { id: ensured.id };
-      const lakeWarning = typeof segment.memberCount === 'number' ? audienceSizeWarning(segment.name, segment.memberCount, 'segment') : undefined;
+      const lakeWarning =
+        typeof segment.memberCount === 'number' ? audienceSizeWarning(segment.name, segment.memberCount, 'segment') : undefined;
       const matched = ensured.existing ? matchedSoFar(ensured.existing) : undefined;
       const warning = lakeWarning ?? (matched !== undefined ? audienceSizeWarning(segment.name, matched, 'linkedin') : undefined);
       if (warning) warnings.push(warning);

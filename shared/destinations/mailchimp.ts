@@ -234,7 +234,15 @@ function authorization(call: Call): Record<string, string> {
 }
 
 async function send(call: Call, method: string, path: string, json?: unknown): Promise<VendorResponse> {
-  const response = await callVendor({ method, url: vendorUrl(call, path), headers: authorization(call), json, signal: call.signal, timeoutMs: CALL_TIMEOUT_MS, passStatuses: [403, 429] });
+  const response = await callVendor({
+    method,
+    url: vendorUrl(call, path),
+    headers: authorization(call),
+    json,
+    signal: call.signal,
+    timeoutMs: CALL_TIMEOUT_MS,
+    passStatuses: [403, 429],
+  });
   if (response.status === 403 || response.status === 429) throw refusal(response, path);
   return response;
 }
@@ -254,16 +262,27 @@ function isBodiless(body: unknown): boolean {
 export function refusal(response: VendorResponse, path: string): DestinationError {
   const wait = retryAfterMs(response.headers);
   if (response.status === 429) {
-    return new DestinationError('rateLimited', `Mailchimp throttled ${path} (429${isBodiless(response.body) ? ' without a body' : `: ${describeProblem(response)}`})`, {
-      status: 429,
-      code: 'TooManyRequests',
+    return new DestinationError(
+      'rateLimited',
+      `Mailchimp throttled ${path} (429${isBodiless(response.body) ? ' without a body' : `: ${describeProblem(response)}`})`,
+      {
+        status: 429,
+        code: 'TooManyRequests',
+        retryAfterMs: wait,
+      },
+    );
+  }
+  if (isBodiless(response.body)) {
+    return new DestinationError('rateLimited', `Mailchimp throttled ${path} (403 without a body, its high-volume throttle)`, {
+      status: 403,
+      code: 'BodilessForbidden',
       retryAfterMs: wait,
     });
   }
-  if (isBodiless(response.body)) {
-    return new DestinationError('rateLimited', `Mailchimp throttled ${path} (403 without a body, its high-volume throttle)`, { status: 403, code: 'BodilessForbidden', retryAfterMs: wait });
-  }
-  return new DestinationError('auth', `The destination refused the credentials (403: ${describeProblem(response)})`, { status: 403, code: problemOf(response.body).title });
+  return new DestinationError('auth', `The destination refused the credentials (403: ${describeProblem(response)})`, {
+    status: 403,
+    code: problemOf(response.body).title,
+  });
 }
 
 interface Problem {
@@ -293,7 +312,11 @@ function describeProblem(response: VendorResponse): string {
 function callFailed(call: Call, response: VendorResponse, what: string): DestinationError {
   const options = { status: response.status, code: problemOf(response.body).title };
   if (response.status === 404) {
-    return new DestinationError('config', `${what}: the audience '${call.details.listId}' does not exist for this API key (${describeProblem(response)})`, options);
+    return new DestinationError(
+      'config',
+      `${what}: the audience '${call.details.listId}' does not exist for this API key (${describeProblem(response)})`,
+      options,
+    );
   }
   // Schema errors naming a member ("members.3.…") are about that member's content: the engine
   // splits the batch to isolate it. Anything else is about the request or the account.
@@ -337,7 +360,11 @@ async function readMergeFields(call: Call): Promise<ExistingField[]> {
   const fields: ExistingField[] = [];
   // Audiences hold tens of fields at most; the bound only guards against a misbehaving answer.
   for (let offset = 0; offset < 100 * PAGE_SIZE; offset += PAGE_SIZE) {
-    const response = await send(call, 'GET', `/lists/${encodeURIComponent(call.details.listId)}/merge-fields?count=${PAGE_SIZE}&offset=${offset}`);
+    const response = await send(
+      call,
+      'GET',
+      `/lists/${encodeURIComponent(call.details.listId)}/merge-fields?count=${PAGE_SIZE}&offset=${offset}`,
+    );
     if (response.status !== 200) throw callFailed(call, response, 'Reading the audience fields');
     const parsed = mergeFieldPage.safeParse(response.body);
     if (!parsed.success) throw new DestinationError('vendorUnavailable', 'Mailchimp answered the merge-field read with an unexpected body');
@@ -355,7 +382,10 @@ function normalizedName(name: string): string {
 /** By tag first; else a field the audience owner created under the same name with another tag. */
 function findField(fields: ExistingField[], field: MergeFieldName): ExistingField | undefined {
   const { tag, name } = MERGE_FIELDS[field];
-  return fields.find((existing) => existing.tag.toUpperCase() === tag) ?? fields.find((existing) => existing.name && normalizedName(existing.name) === normalizedName(name));
+  return (
+    fields.find((existing) => existing.tag.toUpperCase() === tag) ??
+    fields.find((existing) => existing.name && normalizedName(existing.name) === normalizedName(name))
+  );
 }
 
 /** Finds or creates the merge field of every mapped field; safe when two runs do it at once. */
@@ -454,7 +484,10 @@ export const mailchimp: DestinationAdapter<MailchimpSettings, MailchimpSecrets, 
     if (members.length === 0) return { succeeded: 0, failures: [] };
     const { unique, skipped } = withoutDuplicatesInBatch(members, 'DuplicateInBatch');
     if (unique.length > MAILCHIMP_BATCH_LIMIT) {
-      throw new DestinationError('config', `A batch holds ${unique.length} members; Mailchimp takes at most ${MAILCHIMP_BATCH_LIMIT} per call.`);
+      throw new DestinationError(
+        'config',
+        `A batch holds ${unique.length} members; Mailchimp takes at most ${MAILCHIMP_BATCH_LIMIT} per call.`,
+      );
     }
     const options = { mergeTags: call.details.mergeTags, statusIfNew: call.details.statusIfNew };
     const body = {
@@ -474,7 +507,10 @@ export const mailchimp: DestinationAdapter<MailchimpSettings, MailchimpSecrets, 
     if (members.length === 0) return { succeeded: 0, failures: [] };
     const { unique, skipped } = withoutDuplicatesInBatch(members, 'DuplicateInBatch');
     if (unique.length > MAILCHIMP_BATCH_LIMIT) {
-      throw new DestinationError('config', `A removal batch holds ${unique.length} members; Mailchimp takes at most ${MAILCHIMP_BATCH_LIMIT} per call.`);
+      throw new DestinationError(
+        'config',
+        `A removal batch holds ${unique.length} members; Mailchimp takes at most ${MAILCHIMP_BATCH_LIMIT} per call.`,
+      );
     }
     // `status` (not status_if_new) so existing contacts change: the unsubscribe is the removal.
     const body = { members: unique.map((member) => ({ email_address: member.email, status: 'unsubscribed' })), update_existing: true };
@@ -484,6 +520,9 @@ export const mailchimp: DestinationAdapter<MailchimpSettings, MailchimpSecrets, 
     // A contact permanently deleted from the audience, or held in a compliance state, is not
     // on the list: already absent, which is what was asked.
     const absent = result.failures.filter((failure) => failure.status === 'skipped');
-    return { succeeded: result.succeeded + absent.length, failures: [...result.failures.filter((failure) => failure.status !== 'skipped'), ...skipped] };
+    return {
+      succeeded: result.succeeded + absent.length,
+      failures: [...result.failures.filter((failure) => failure.status !== 'skipped'), ...skipped],
+    };
   },
 };

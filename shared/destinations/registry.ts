@@ -10,7 +10,16 @@ import { azureBlob } from './azureBlob.js';
 import { klaviyo } from './klaviyo.js';
 import { googleAds } from './googleAds.js';
 
-export const destinations: readonly DestinationAdapter[] = [campaignMonitor, dotdigital, iterable, mailchimp, linkedin, azureBlob, klaviyo, googleAds];
+export const destinations: readonly DestinationAdapter[] = [
+  campaignMonitor,
+  dotdigital,
+  iterable,
+  mailchimp,
+  linkedin,
+  azureBlob,
+  klaviyo,
+  googleAds,
+];
 
 export const destinationTypes = destinations.map((destination) => destination.type);
 

@@ -42,7 +42,8 @@ export function vendorTimeoutMs(): number | undefined {
   const raw = setting('VENDOR_TIMEOUT_SECONDS');
   if (raw === undefined) return undefined;
   const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`VENDOR_TIMEOUT_SECONDS must be a number of seconds above 0, not '${raw}'.`);
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new Error(`VENDOR_TIMEOUT_SECONDS must be a number of seconds above 0, not '${raw}'.`);
   return seconds * 1000;
 }
 
@@ -80,7 +81,11 @@ export async function callVendor(request: VendorRequest): Promise<VendorResponse
     response = await fetch(request.url, { method: request.method, headers, body, signal });
   } catch (error) {
     if (request.signal?.aborted) throw error;
-    const reason = timeout.aborted ? 'timed out' : (error as Error).cause ? String(((error as Error).cause as Error).message ?? (error as Error).cause) : (error as Error).message;
+    const reason = timeout.aborted
+      ? 'timed out'
+      : (error as Error).cause
+        ? String(((error as Error).cause as Error).message ?? (error as Error).cause)
+        : (error as Error).message;
     throw new DestinationError('network', `${request.method} ${new URL(request.url).pathname} failed: ${reason}`);
   }
   const text = await response.text().catch(() => '');
@@ -97,7 +102,9 @@ export async function callVendor(request: VendorRequest): Promise<VendorResponse
   if (request.passStatuses?.includes(status)) return { status, headers: response.headers, body: parsed };
   const vendorMessage = describeVendorBody(parsed);
   if (status === 401 || status === 403) {
-    throw new DestinationError('auth', `The destination refused the credentials (${status}${vendorMessage ? `: ${vendorMessage}` : ''})`, { status });
+    throw new DestinationError('auth', `The destination refused the credentials (${status}${vendorMessage ? `: ${vendorMessage}` : ''})`, {
+      status,
+    });
   }
   if (status === 429) {
     throw new DestinationError('rateLimited', `Rate limited on ${path}${vendorMessage ? `: ${vendorMessage}` : ''}`, {

@@ -20,7 +20,10 @@ export function maxMembersFor(destination: DestinationAdapter, limits: Connectio
 }
 
 /** Segment types an export with these details accepts (all the destination's when none are given). */
-export function segmentTypesFor(destination: DestinationAdapter, details?: Record<string, unknown>): DestinationAdapter['eligibleSegmentTypes'] {
+export function segmentTypesFor(
+  destination: DestinationAdapter,
+  details?: Record<string, unknown>,
+): DestinationAdapter['eligibleSegmentTypes'] {
   return details && destination.eligibleSegmentTypesFor ? destination.eligibleSegmentTypesFor(details) : destination.eligibleSegmentTypes;
 }
 
@@ -29,7 +32,12 @@ export function dataMatchingFor(destination: DestinationAdapter, details?: Recor
   return details && destination.dataMatchingFor ? destination.dataMatchingFor(details) : destination.dataMatching;
 }
 
-export function eligibilityOf(segment: SegmentSummary, destination: DestinationAdapter, limits?: ConnectionLimits, details?: Record<string, unknown>): Eligibility {
+export function eligibilityOf(
+  segment: SegmentSummary,
+  destination: DestinationAdapter,
+  limits?: ConnectionLimits,
+  details?: Record<string, unknown>,
+): Eligibility {
   if (!segmentTypesFor(destination, details).includes(segment.type)) {
     return { eligible: false, reason: ineligibleSegmentMessage(segment.name) };
   }

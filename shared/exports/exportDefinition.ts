@@ -2,18 +2,27 @@ import { z } from 'zod';
 import { connectionId } from '../connections/connection.js';
 import { jsonAtMost, NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MESSAGE } from '../validation.js';
 
-export const exportId = z.string().max(64).regex(/^[a-z0-9-]{8,64}$/, 'an export id is lower-case letters, digits and dashes');
+export const exportId = z
+  .string()
+  .max(64)
+  .regex(/^[a-z0-9-]{8,64}$/, 'an export id is lower-case letters, digits and dashes');
 
-const timeOfDay = z.string().max(5).regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:mm, 24-hour');
+const timeOfDay = z
+  .string()
+  .max(5)
+  .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:mm, 24-hour');
 
-const timeZone = z.string().max(64).refine((zone) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'use an IANA time zone name such as Europe/Oslo');
+const timeZone = z
+  .string()
+  .max(64)
+  .refine((zone) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'use an IANA time zone name such as Europe/Oslo');
 
 export const recurrence = z.strictObject({
   frequency: z.enum(['hourly', 'daily', 'weekly', 'monthly']),
@@ -38,7 +47,12 @@ export type Schedule = z.infer<typeof schedule>;
 
 export const DEFAULT_SCHEDULE: Schedule = { active: true, mode: 'systemRefresh' };
 
-const name = z.string().trim().min(1, 'give the export a name').max(200, 'at most 200 characters').regex(NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MESSAGE);
+const name = z
+  .string()
+  .trim()
+  .min(1, 'give the export a name')
+  .max(200, 'at most 200 characters')
+  .regex(NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MESSAGE);
 
 // Each of these is one Table Storage column (at most 32,768 characters), so each is capped.
 const segmentIds = z.array(z.string().min(1).max(256)).max(50);
@@ -53,7 +67,10 @@ const details = jsonAtMost(z.record(z.string().max(100), z.unknown()), 16_000);
  * left the segments off the destination list.
  */
 export const delivery = z.strictObject({
-  mode: z.enum(['full', 'changes']).default('full').describe('full: every member each run; changes: only members who joined or whose mapped values changed since the last delivery'),
+  mode: z
+    .enum(['full', 'changes'])
+    .default('full')
+    .describe('full: every member each run; changes: only members who joined or whose mapped values changed since the last delivery'),
   removals: z.boolean().default(false).describe('Remove members who left the segments from the destination list'),
 });
 export type Delivery = z.infer<typeof delivery>;

@@ -114,7 +114,10 @@ export class ExportListCache<T> {
       this.stats.full++;
     } else {
       // Tombstones are kept, so this is right however old `previous.since` is.
-      const [changed, deleted] = await Promise.all([this.source.readChangedSince(client, previous.since), tombstonesSince(client, previous.since)]);
+      const [changed, deleted] = await Promise.all([
+        this.source.readChangedSince(client, previous.since),
+        tombstonesSince(client, previous.since),
+      ]);
       const records = new Map(previous.records);
       for (const id of deleted) records.delete(id);
       for (const record of changed) records.set(this.source.idOf(record), freeze(record));
@@ -138,7 +141,12 @@ export class ExportListCache<T> {
       .readAll(client)
       .then((records) => {
         if (this.snapshot !== basis || this.ownWrites !== ownWritesBefore) return;
-        this.snapshot = { version, since: new Date(storageNow.getTime() - CLOCK_MARGIN_MS), fullAt: Date.now(), records: this.byId(records) };
+        this.snapshot = {
+          version,
+          since: new Date(storageNow.getTime() - CLOCK_MARGIN_MS),
+          fullAt: Date.now(),
+          records: this.byId(records),
+        };
         this.stats.full++;
       })
       .catch((error: Error) => this.log(`The export list could not be read again in full: ${error.message}`))
@@ -199,5 +207,6 @@ function freeze<T>(record: T): T {
 
 function deepFreeze(value: object): void {
   Object.freeze(value);
-  for (const inner of Object.values(value) as unknown[]) if (inner && typeof inner === 'object' && !Object.isFrozen(inner)) deepFreeze(inner);
+  for (const inner of Object.values(value) as unknown[])
+    if (inner && typeof inner === 'object' && !Object.isFrozen(inner)) deepFreeze(inner);
 }

@@ -97,7 +97,8 @@ export async function getExport(id: string): Promise<ExportRecord> {
 export const exportListCache = new ExportListCache<ExportRecord>({
   partition: PARTITION,
   readAll: async (client) => (await listEntities<ExportRow>(client, odata`PartitionKey eq ${PARTITION}`)).map(fromRow),
-  readChangedSince: async (client, since) => (await listEntities<ExportRow>(client, odata`PartitionKey eq ${PARTITION} and Timestamp ge ${since}`)).map(fromRow),
+  readChangedSince: async (client, since) =>
+    (await listEntities<ExportRow>(client, odata`PartitionKey eq ${PARTITION} and Timestamp ge ${since}`)).map(fromRow),
   idOf: (record) => record.id,
 });
 
@@ -130,9 +131,19 @@ export async function deleteExportRow(id: string, etag: string): Promise<void> {
  * Answers each export's new ETag, in the order given. A transaction refused as a whole throws
  * the storage error (412 when one of the exports changed meanwhile).
  */
-export async function replaceSchedules(changes: { id: string; etag: string; schedule: Schedule }[], updatedAt: string): Promise<(string | undefined)[]> {
+export async function replaceSchedules(
+  changes: { id: string; etag: string; schedule: Schedule }[],
+  updatedAt: string,
+): Promise<(string | undefined)[]> {
   const client = await table(TABLES.exports);
-  const result = await client.submitTransaction(changes.map(({ id, etag, schedule }) => ['update', { partitionKey: PARTITION, rowKey: id, schedule: toJson(schedule), updatedAt }, 'Merge', { etag }]));
+  const result = await client.submitTransaction(
+    changes.map(({ id, etag, schedule }) => [
+      'update',
+      { partitionKey: PARTITION, rowKey: id, schedule: toJson(schedule), updatedAt },
+      'Merge',
+      { etag },
+    ]),
+  );
   await exportListCache.written(client);
   return changes.map((change) => result.subResponses.find((response) => response.rowKey === change.id)?.etag);
 }

@@ -16,7 +16,14 @@ import type { CdmModel } from '../lake/cdmModel.js';
 import { validateWith } from '../validation.js';
 import { nextRunOf } from '../schedules/recurrence.js';
 import { dataMatchingFor, eligibilityOf } from './eligibility.js';
-import { DEFAULT_DELIVERY, type CreateExportBody, type Delivery, type ExportRecord, type ExportView, type UpdateExportBody } from './exportDefinition.js';
+import {
+  DEFAULT_DELIVERY,
+  type CreateExportBody,
+  type Delivery,
+  type ExportRecord,
+  type ExportView,
+  type UpdateExportBody,
+} from './exportDefinition.js';
 import { missingCapabilities } from './deliveryCapabilities.js';
 import { deleteExportSnapshot } from '../delivery/deliverySnapshot.js';
 import * as store from './exportStore.js';
@@ -65,7 +72,9 @@ export function toExportView(principal: Principal, record: ExportRecord, connect
 async function usableConnection(principal: Principal, connectionId: string): Promise<ConnectionRecord> {
   const connection = await findConnection(connectionId);
   if (!connection || !canUseConnection(principal, connection)) {
-    throw new ValidationFailed(`Connection '${connectionId}' does not exist or is not shared with you.`, [{ path: 'body.connectionId', message: 'unknown connection' }]);
+    throw new ValidationFailed(`Connection '${connectionId}' does not exist or is not shared with you.`, [
+      { path: 'body.connectionId', message: 'unknown connection' },
+    ]);
   }
   return connection;
 }
@@ -77,27 +86,47 @@ interface CheckedDefinition {
 /** Checks segments, eligibility, mapping and details against the destination and the lake. */
 async function checkDefinition(
   destination: DestinationAdapter,
-  definition: { kind: ExportRecord['kind']; segments: string[]; mapping: Record<string, string>; details: Record<string, unknown>; entities: string[]; delivery?: Delivery },
+  definition: {
+    kind: ExportRecord['kind'];
+    segments: string[];
+    mapping: Record<string, string>;
+    details: Record<string, unknown>;
+    entities: string[];
+    delivery?: Delivery;
+  },
 ): Promise<CheckedDefinition> {
   if (!destination.exportKinds.includes(definition.kind)) {
-    throw new ValidationFailed(`${destination.displayName} does not take ${definition.kind} exports.`, [{ path: 'body.kind', message: `use one of: ${destination.exportKinds.join(', ')}` }]);
+    throw new ValidationFailed(`${destination.displayName} does not take ${definition.kind} exports.`, [
+      { path: 'body.kind', message: `use one of: ${destination.exportKinds.join(', ')}` },
+    ]);
   }
   const missing = missingCapabilities(destination, definition.kind, definition.delivery ?? DEFAULT_DELIVERY);
-  if (missing.length) throw new ValidationFailed(`${destination.displayName} cannot deliver this way: ${missing.map((error) => error.message).join('; ')}.`, missing);
+  if (missing.length)
+    throw new ValidationFailed(
+      `${destination.displayName} cannot deliver this way: ${missing.map((error) => error.message).join('; ')}.`,
+      missing,
+    );
   const details = validateWith(destination.exportDetails, definition.details, 'body.details', 'export details') as Record<string, unknown>;
   if (definition.kind === 'dataOut') {
     checkEntities(await loadLakeModel(), definition.entities, definition.mapping);
     return { details };
   }
-  if (definition.segments.length === 0) throw new ValidationFailed('Choose at least one segment.', [{ path: 'body.segments', message: 'at least one segment id' }]);
+  if (definition.segments.length === 0)
+    throw new ValidationFailed('Choose at least one segment.', [{ path: 'body.segments', message: 'at least one segment id' }]);
   if (new Set(definition.segments).size !== definition.segments.length) {
     throw new ValidationFailed('A segment is listed twice.', [{ path: 'body.segments', message: 'list each segment once' }]);
   }
   const lakeSegments = await listLakeSegments();
   const unknown: FieldError[] = definition.segments.flatMap((id, index) =>
-    lakeSegments.some((segment) => segment.id === id) ? [] : [{ path: `body.segments.${index}`, message: `segment '${id}' does not exist in the lake; GET /api/segments lists the segments` }],
+    lakeSegments.some((segment) => segment.id === id)
+      ? []
+      : [{ path: `body.segments.${index}`, message: `segment '${id}' does not exist in the lake; GET /api/segments lists the segments` }],
   );
-  if (unknown.length) throw new ValidationFailed(`Unknown segment${unknown.length > 1 ? 's' : ''}: ${unknown.map((error) => error.message).join('; ')}.`, unknown);
+  if (unknown.length)
+    throw new ValidationFailed(
+      `Unknown segment${unknown.length > 1 ? 's' : ''}: ${unknown.map((error) => error.message).join('; ')}.`,
+      unknown,
+    );
   const segments: SegmentSummary[] = definition.segments.map((id) => findSegment(lakeSegments, id));
   for (const segment of segments) {
     const eligibility = eligibilityOf(segment, destination, undefined, details);
@@ -107,22 +136,37 @@ async function checkDefinition(
   return { details };
 }
 
-function checkMapping(destination: DestinationAdapter, fields: DataMatchingField[], mapping: Record<string, string>, segments: SegmentSummary[]): void {
+function checkMapping(
+  destination: DestinationAdapter,
+  fields: DataMatchingField[],
+  mapping: Record<string, string>,
+  segments: SegmentSummary[],
+): void {
   const errors: FieldError[] = [];
   const known = new Map(fields.map((field) => [field.name, field]));
   for (const [field, attribute] of Object.entries(mapping)) {
     if (!known.has(field) && !destination.freeColumnNames) {
-      errors.push({ path: `body.mapping.${field}`, message: `'${field}' is not a data-matching field of ${destination.displayName}; use one of: ${[...known.keys()].join(', ')}` });
+      errors.push({
+        path: `body.mapping.${field}`,
+        message: `'${field}' is not a data-matching field of ${destination.displayName}; use one of: ${[...known.keys()].join(', ')}`,
+      });
       continue;
     }
     for (const segment of segments) {
       if (!segment.attributes.includes(attribute)) {
-        errors.push({ path: `body.mapping.${field}`, message: `attribute '${attribute}' does not exist in segment '${segment.name}'; its attributes are: ${segment.attributes.join(', ')}` });
+        errors.push({
+          path: `body.mapping.${field}`,
+          message: `attribute '${attribute}' does not exist in segment '${segment.name}'; its attributes are: ${segment.attributes.join(', ')}`,
+        });
       }
     }
   }
   for (const field of fields.filter((candidate) => candidate.required)) {
-    if (!mapping[field.name]) errors.push({ path: `body.mapping.${field.name}`, message: `${destination.displayName} needs '${field.name}' (${field.label}) mapped to a profile attribute` });
+    if (!mapping[field.name])
+      errors.push({
+        path: `body.mapping.${field.name}`,
+        message: `${destination.displayName} needs '${field.name}' (${field.label}) mapped to a profile attribute`,
+      });
   }
   if (errors.length) throw new ValidationFailed('The data matching is not valid.', errors);
 }
@@ -134,7 +178,8 @@ function checkEntities(model: CdmModel, names: string[], mapping: Record<string,
   const errors: FieldError[] = [];
   if (names.length === 0) errors.push({ path: 'body.entities', message: 'choose at least one entity (GET /api/entities lists them)' });
   names.forEach((name, index) => {
-    if (!entities.some((entity) => entity.name === name)) errors.push({ path: `body.entities.${index}`, message: `entity '${name}' does not exist in the lake; GET /api/entities lists them` });
+    if (!entities.some((entity) => entity.name === name))
+      errors.push({ path: `body.entities.${index}`, message: `entity '${name}' does not exist in the lake; GET /api/entities lists them` });
   });
   const chosen = entities.filter((entity) => names.includes(entity.name));
   for (const [column, source] of Object.entries(mapping)) {
@@ -143,7 +188,10 @@ function checkEntities(model: CdmModel, names: string[], mapping: Record<string,
     const [entityName, attribute] = dot > 0 ? [source.slice(0, dot), source.slice(dot + 1)] : [undefined, source];
     const candidates = entityName ? chosen.filter((entity) => entity.name === entityName) : chosen;
     if (!candidates.some((entity) => entity.attributes.some((candidate) => candidate.name === attribute))) {
-      errors.push({ path: `body.mapping.${column}`, message: `attribute '${source}' does not exist in the chosen entities (${names.join(', ')})` });
+      errors.push({
+        path: `body.mapping.${column}`,
+        message: `attribute '${source}' does not exist in the chosen entities (${names.join(', ')})`,
+      });
     }
   }
   if (errors.length) throw new ValidationFailed('The entities or their mapping are not valid.', errors);
@@ -153,7 +201,10 @@ function requireWriter(principal: Principal): void {
   if (!hasRole(principal, 'admin', 'contributor')) throw new Forbidden('Only administrators and contributors change exports.');
 }
 
-export async function createExport(principal: Principal, body: CreateExportBody): Promise<{ record: ExportRecord; connection: ConnectionRecord }> {
+export async function createExport(
+  principal: Principal,
+  body: CreateExportBody,
+): Promise<{ record: ExportRecord; connection: ConnectionRecord }> {
   requireWriter(principal);
   const connection = await usableConnection(principal, body.connectionId);
   const destination = destinationFor(connection.type);
@@ -179,7 +230,12 @@ export async function createExport(principal: Principal, body: CreateExportBody)
     activeRunId: null,
     etag: '',
   });
-  await recordAudit(principal, 'export.created', { type: 'export', id: record.id, name: record.name }, { connectionId: connection.id, segments: record.segments });
+  await recordAudit(
+    principal,
+    'export.created',
+    { type: 'export', id: record.id, name: record.name },
+    { connectionId: connection.id, segments: record.segments },
+  );
   return { record, connection };
 }
 
@@ -231,11 +287,21 @@ async function lastWriterWins<T>(ifMatch: string | undefined, write: () => Promi
   }
 }
 
-export function updateExport(principal: Principal, id: string, body: UpdateExportBody, ifMatch: string | undefined): Promise<{ record: ExportRecord; connection: ConnectionRecord | undefined }> {
+export function updateExport(
+  principal: Principal,
+  id: string,
+  body: UpdateExportBody,
+  ifMatch: string | undefined,
+): Promise<{ record: ExportRecord; connection: ConnectionRecord | undefined }> {
   return lastWriterWins(ifMatch, () => updateExportOnce(principal, id, body, ifMatch));
 }
 
-async function updateExportOnce(principal: Principal, id: string, body: UpdateExportBody, ifMatch: string | undefined): Promise<{ record: ExportRecord; connection: ConnectionRecord | undefined }> {
+async function updateExportOnce(
+  principal: Principal,
+  id: string,
+  body: UpdateExportBody,
+  ifMatch: string | undefined,
+): Promise<{ record: ExportRecord; connection: ConnectionRecord | undefined }> {
   const { record: current, connection: currentConnection } = await getExportWithConnection(id);
   await requireEdit(principal, current, currentConnection);
   const etag = checkIfMatch(current, ifMatch);
@@ -255,7 +321,12 @@ async function updateExportOnce(principal: Principal, id: string, body: UpdateEx
   };
   if (connection) next.details = (await checkDefinition(destinationFor(connection.type), next)).details;
   const record = await store.replaceExport(next, etag);
-  await recordAudit(principal, 'export.updated', { type: 'export', id, name: record.name }, { changed: Object.keys(body).sort(), ...(ifMatch ? {} : { lastWriterWins: true }) });
+  await recordAudit(
+    principal,
+    'export.updated',
+    { type: 'export', id, name: record.name },
+    { changed: Object.keys(body).sort(), ...(ifMatch ? {} : { lastWriterWins: true }) },
+  );
   return { record, connection };
 }
 
@@ -271,7 +342,10 @@ export async function deleteExport(principal: Principal, id: string, ifMatch: st
   await recordAudit(principal, 'export.deleted', { type: 'export', id, name: record.name }, ifMatch ? {} : { lastWriterWins: true });
 }
 
-export async function duplicateExport(principal: Principal, id: string): Promise<{ record: ExportRecord; connection: ConnectionRecord | undefined }> {
+export async function duplicateExport(
+  principal: Principal,
+  id: string,
+): Promise<{ record: ExportRecord; connection: ConnectionRecord | undefined }> {
   const { record, connection } = await getExportWithConnection(id);
   await requireEdit(principal, record, connection);
   const now = new Date().toISOString();
@@ -317,7 +391,10 @@ export async function detachExportsFrom(connectionId: string): Promise<number> {
       const record = await store.findExport(listed.id);
       if (!record || record.connectionId !== connectionId) break;
       try {
-        await store.replaceExport({ ...record, connectionId: null, schedule: { ...record.schedule, active: false }, updatedAt: new Date().toISOString() }, record.etag);
+        await store.replaceExport(
+          { ...record, connectionId: null, schedule: { ...record.schedule, active: false }, updatedAt: new Date().toISOString() },
+          record.etag,
+        );
         detached++;
         break;
       } catch (error) {

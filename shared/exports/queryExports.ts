@@ -2,7 +2,17 @@
 import { z } from 'zod';
 import type { ExportView } from './exportDefinition.js';
 
-export const SORTABLE = ['name', 'connectionName', 'connectionType', 'status', 'schedule', 'lastRefreshed', 'lastRunStatus', 'yourPermissions', 'createdAt'] as const;
+export const SORTABLE = [
+  'name',
+  'connectionName',
+  'connectionType',
+  'status',
+  'schedule',
+  'lastRefreshed',
+  'lastRunStatus',
+  'yourPermissions',
+  'createdAt',
+] as const;
 
 export const listExportsQuery = z.strictObject({
   search: z.string().max(200).optional(),
@@ -12,7 +22,10 @@ export const listExportsQuery = z.strictObject({
   continuationToken: z
     .string()
     .max(100)
-    .refine((token) => offsetOf(token) !== undefined, 'pass the continuationToken of the previous page unchanged (or leave it out for the first page)')
+    .refine(
+      (token) => offsetOf(token) !== undefined,
+      'pass the continuationToken of the previous page unchanged (or leave it out for the first page)',
+    )
     .optional(),
 });
 export type ListExportsQuery = z.infer<typeof listExportsQuery>;

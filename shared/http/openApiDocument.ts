@@ -10,40 +10,45 @@ export const BEARER_SCHEME = 'bearerAuth';
 
 export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
 
-const problemSchema = z.object({
-  type: z.string().describe('A URI naming the kind of problem (stable per kind).'),
-  title: z.string(),
-  status: z.number().int(),
-  detail: z.string().describe('What went wrong and what to change.'),
-  errors: z.array(z.object({ path: z.string().describe('e.g. body.mapping.email'), message: z.string() })).optional().describe('One entry per invalid field (validation failures).'),
-}).meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+const problemSchema = z
+  .object({
+    type: z.string().describe('A URI naming the kind of problem (stable per kind).'),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().describe('What went wrong and what to change.'),
+    errors: z
+      .array(z.object({ path: z.string().describe('e.g. body.mapping.email'), message: z.string() }))
+      .optional()
+      .describe('One entry per invalid field (validation failures).'),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
 
 const ERROR_STATUSES: Record<number, string> = {
   400: 'Bad request: malformed JSON or a field that is not valid (errors[] names each)',
   401: 'No bearer token, or one that does not verify',
-  403: 'The caller\'s role may not do this',
+  403: "The caller's role may not do this",
   404: 'The resource does not exist (or is not visible to the caller)',
   409: 'Conflicts with the current state (e.g. a run in progress)',
-  412: 'If-Match does not match the resource\'s current ETag',
+  412: "If-Match does not match the resource's current ETag",
   413: `The body is larger than ${MAX_BODY_BYTES} bytes`,
   415: 'The body is not application/json',
   422: 'Valid, but not acceptable for the destination (e.g. an ineligible segment)',
-  429: 'The caller sent too many requests; wait the Retry-After header\'s seconds',
+  429: "The caller sent too many requests; wait the Retry-After header's seconds",
 };
 
 /** Top-level tags: the first path segment of each route, described once. */
 const TAGS: Record<string, string> = {
   audit: 'Who changed what, newest first',
-  console: 'The web console\'s own routes',
+  console: "The web console's own routes",
   connections: 'Accounts at destinations, with their secrets kept in Key Vault',
   destinations: 'The destination types and what each needs',
-  entities: 'Entities of the platform\'s lake (data-out exports)',
+  entities: "Entities of the platform's lake (data-out exports)",
   exports: 'Export definitions, schedules and runs',
   health: 'Liveness of the API',
   'openapi.json': 'This document',
-  refreshes: 'Refreshes of the platform\'s data, which schedules wait for',
+  refreshes: "Refreshes of the platform's data, which schedules wait for",
   segments: 'Segments of the platform, with their eligibility per destination',
-  webhooks: 'Signed notifications of finished runs to the caller\'s endpoints',
+  webhooks: "Signed notifications of finished runs to the caller's endpoints",
 };
 
 /** `exports/{id:guid}/runs/{runId?}` → `/exports/{id}/runs/{runId}` and its parameter names. */
@@ -75,7 +80,8 @@ function asObject(schema: z.ZodType | undefined): z.ZodObject | undefined {
 function routeConfig(spec: RouteSpec<unknown, unknown, unknown>): RouteConfig {
   const { path, params } = openApiPath(spec.route);
   // Path parameters the route declares without a schema are still listed, as strings.
-  const paramsSchema = asObject(spec.params) ?? (params.length ? z.object(Object.fromEntries(params.map((name) => [name, z.string()]))) : undefined);
+  const paramsSchema =
+    asObject(spec.params) ?? (params.length ? z.object(Object.fromEntries(params.map((name) => [name, z.string()]))) : undefined);
   const updates = spec.method === 'PATCH' || spec.method === 'PUT' || spec.method === 'DELETE';
   const problem = { content: { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } } };
   const responses: Record<string, ResponseConfig> = {
@@ -91,8 +97,12 @@ function routeConfig(spec: RouteSpec<unknown, unknown, unknown>): RouteConfig {
         : {}),
     },
   };
-  for (const status of errorStatusesFor(spec, params.length > 0)) responses[String(status)] = { description: ERROR_STATUSES[status]!, ...problem };
-  if (responses['429']) responses['429'].headers = { 'Retry-After': { description: 'Seconds to wait before the next request.', schema: { type: 'integer', minimum: 1 } } };
+  for (const status of errorStatusesFor(spec, params.length > 0))
+    responses[String(status)] = { description: ERROR_STATUSES[status]!, ...problem };
+  if (responses['429'])
+    responses['429'].headers = {
+      'Retry-After': { description: 'Seconds to wait before the next request.', schema: { type: 'integer', minimum: 1 } },
+    };
   responses.default = { description: 'Any other failure, as problem details', ...problem };
   const roles = spec.roles === 'anonymous' ? [] : spec.roles;
   return {
@@ -107,7 +117,17 @@ function routeConfig(spec: RouteSpec<unknown, unknown, unknown>): RouteConfig {
     request: {
       ...(paramsSchema ? { params: paramsSchema } : {}),
       ...(asObject(spec.query) ? { query: asObject(spec.query) } : {}),
-      ...(updates ? { headers: z.object({ 'If-Match': z.string().max(256).optional().describe('The ETag read last; a mismatch is 412. Without it the write wins and is audited as such.') }) } : {}),
+      ...(updates
+        ? {
+            headers: z.object({
+              'If-Match': z
+                .string()
+                .max(256)
+                .optional()
+                .describe('The ETag read last; a mismatch is 412. Without it the write wins and is audited as such.'),
+            }),
+          }
+        : {}),
       ...(spec.body ? { body: { required: !spec.bodyOptional, content: { 'application/json': { schema: spec.body } } } } : {}),
     },
     responses,
@@ -123,13 +143,15 @@ export function buildOpenApiDocument(routes: readonly AnyRouteSpec[] = declaredR
     description:
       'Entra ID token (or, locally, `npm run -s token`); the `roles` claim is an array holding admin, contributor, viewer or system. Tokens are checked as RFC8725 (JWT Best Current Practices) asks: pinned algorithms (RS256 with Entra ID, HS256 locally; never none), issuer and audience, and a required expiry (exp).',
   });
-  for (const spec of [...routes].sort((a, b) => a.route.localeCompare(b.route) || a.method.localeCompare(b.method))) registry.registerPath(routeConfig(spec));
+  for (const spec of [...routes].sort((a, b) => a.route.localeCompare(b.route) || a.method.localeCompare(b.method)))
+    registry.registerPath(routeConfig(spec));
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
       title: 'Outflow management API',
       version: '1.0.0',
-      description: 'Connections, destinations, segments, exports, runs and the audit log. Errors are RFC 9457 problem details (application/problem+json).',
+      description:
+        'Connections, destinations, segments, exports, runs and the audit log. Errors are RFC 9457 problem details (application/problem+json).',
     },
     // x-internal: the API is reachable from outside the network, behind Entra ID (OWASP API9 inventory).
     servers: [{ url: '/api', 'x-internal': false } as { url: string }],

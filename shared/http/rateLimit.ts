@@ -30,7 +30,10 @@ export function callerRateLimitOptions(raw: string | undefined = setting('API_RA
   } catch {
     throw new Error(`API_RATE_LIMIT is not JSON; expected e.g. {"requestsPerSecond":100,"burst":1000}.`);
   }
-  if (!parsed.success) throw new Error(`API_RATE_LIMIT is not valid: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`).join('; ')}.`);
+  if (!parsed.success)
+    throw new Error(
+      `API_RATE_LIMIT is not valid: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`).join('; ')}.`,
+    );
   const { requestsPerSecond, burst } = parsed.data;
   return { ...DEFAULT_CALLER_RATE_LIMIT, requestsPerSecond, burst: burst ?? Math.max(1, Math.ceil(requestsPerSecond * 10)) };
 }
@@ -63,7 +66,10 @@ export class CallerRateLimit {
   private refilled(caller: string, now: number) {
     const bucket = this.buckets.get(caller);
     if (!bucket) return undefined;
-    bucket.tokens = Math.min(this.options.burst, bucket.tokens + (Math.max(0, now - bucket.updatedAt) / 1000) * this.options.requestsPerSecond);
+    bucket.tokens = Math.min(
+      this.options.burst,
+      bucket.tokens + (Math.max(0, now - bucket.updatedAt) / 1000) * this.options.requestsPerSecond,
+    );
     bucket.updatedAt = now;
     return bucket;
   }
@@ -78,7 +84,8 @@ export class CallerRateLimit {
   /** A full bucket holds no state worth keeping; if none is full, the longest-unused goes. */
   private forgetIdle(now: number): void {
     for (const [caller, bucket] of this.buckets) {
-      if (bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.options.requestsPerSecond >= this.options.burst) this.buckets.delete(caller);
+      if (bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.options.requestsPerSecond >= this.options.burst)
+        this.buckets.delete(caller);
     }
     while (this.buckets.size >= this.options.maxCallers) {
       let oldest: string | undefined;

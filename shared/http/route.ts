@@ -71,7 +71,11 @@ export function defineRoute<P = Record<string, never>, Q = Record<string, never>
   });
 }
 
-async function handleRequest<P, Q, B>(spec: RouteSpec<P, Q, B>, request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+async function handleRequest<P, Q, B>(
+  spec: RouteSpec<P, Q, B>,
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   try {
     const principal = spec.roles === 'anonymous' ? anonymous : await verifyBearer(request.headers.get('authorization'));
     if (spec.roles !== 'anonymous') {
@@ -80,12 +84,22 @@ async function handleRequest<P, Q, B>(spec: RouteSpec<P, Q, B>, request: HttpReq
       if (!decision.allowed) return tooManyRequests(decision.retryAfterSeconds, callerRateLimit.options);
     }
     if (spec.roles !== 'anonymous' && !hasRole(principal, ...spec.roles)) {
-      throw new Forbidden(`This action needs one of the roles: ${spec.roles.join(', ')}. Your token has: ${principal.roles.join(', ') || 'none'}.`);
+      throw new Forbidden(
+        `This action needs one of the roles: ${spec.roles.join(', ')}. Your token has: ${principal.roles.join(', ') || 'none'}.`,
+      );
     }
     const params = parse(spec.params, request.params, 'path') as P;
     const query = parse(spec.query, Object.fromEntries(request.query.entries()), 'query') as Q;
     const body = (spec.body ? parse(spec.body, await readJson(request, spec.bodyOptional ?? false), 'body') : undefined) as B;
-    const response = await spec.handle({ principal, params, query, body, request, context, ifMatch: request.headers.get('if-match') ?? undefined });
+    const response = await spec.handle({
+      principal,
+      params,
+      query,
+      body,
+      request,
+      context,
+      ifMatch: request.headers.get('if-match') ?? undefined,
+    });
     return request.method === 'HEAD' ? withoutBody(response) : response;
   } catch (error) {
     const response = toProblem(error, context);
@@ -109,7 +123,10 @@ function parse(schema: z.ZodType | undefined, value: unknown, where: 'path' | 'q
   if (!schema) return where === 'body' ? undefined : value;
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new ValidationFailed(`The request ${where === 'body' ? 'body' : where === 'path' ? 'path' : 'query string'} is not valid: ${summarize(result.error)}`, toFieldErrors(result.error, where));
+  throw new ValidationFailed(
+    `The request ${where === 'body' ? 'body' : where === 'path' ? 'path' : 'query string'} is not valid: ${summarize(result.error)}`,
+    toFieldErrors(result.error, where),
+  );
 }
 
 async function readJson(request: HttpRequest, optional: boolean): Promise<unknown> {
@@ -137,11 +154,14 @@ async function readJson(request: HttpRequest, optional: boolean): Promise<unknow
 export function checkJsonContentType(contentType: string | null): void {
   if (!contentType) throw new UnsupportedMediaType('Send the body with the header Content-Type: application/json.');
   const [mediaType, ...parameters] = contentType.split(';').map((part) => part.trim());
-  if (!/^application\/([a-z0-9.+-]*\+)?json$/i.test(mediaType ?? '')) throw new UnsupportedMediaType(`Send the body as application/json (got ${mediaType || 'an empty Content-Type'}).`);
+  if (!/^application\/([a-z0-9.+-]*\+)?json$/i.test(mediaType ?? ''))
+    throw new UnsupportedMediaType(`Send the body as application/json (got ${mediaType || 'an empty Content-Type'}).`);
   for (const parameter of parameters) {
     const [name, value] = parameter.split('=').map((part) => part.trim().replace(/^"|"$/g, ''));
     if (name?.toLowerCase() === 'charset' && !/^utf-?8$/i.test(value ?? '')) {
-      throw new UnsupportedMediaType(`Send the body in UTF-8 (Content-Type: application/json; charset=utf-8), not ${value || 'an empty charset'}.`);
+      throw new UnsupportedMediaType(
+        `Send the body in UTF-8 (Content-Type: application/json; charset=utf-8), not ${value || 'an empty charset'}.`,
+      );
     }
   }
 }
@@ -154,7 +174,8 @@ export function jsonDepth(text: string): number {
   for (let index = 0; index < text.length; index++) {
     const char = text.charCodeAt(index);
     if (inString) {
-      if (char === 0x5c) index++; // backslash: skip the escaped character
+      if (char === 0x5c)
+        index++; // backslash: skip the escaped character
       else if (char === 0x22) inString = false;
     } else if (char === 0x22) inString = true;
     else if (char === 0x7b || char === 0x5b) deepest = Math.max(deepest, ++depth);

@@ -22,7 +22,9 @@ export function allowedMethods(path: string, routes = declaredRoutes): string[] 
 function templateMatches(template: string, segments: string[]): boolean {
   const parts = template.split('/').filter((part) => part !== '');
   if (parts.length !== segments.length) return false;
-  return parts.every((part, index) => (/^\{[^}]+\}$/.test(part) ? segments[index] !== '' : part.toLowerCase() === segments[index]!.toLowerCase()));
+  return parts.every((part, index) =>
+    /^\{[^}]+\}$/.test(part) ? segments[index] !== '' : part.toLowerCase() === segments[index]!.toLowerCase(),
+  );
 }
 
 export function answerUnmatched(method: string, path: string): HttpResponseInit {

@@ -106,10 +106,18 @@ const cdmEntitiesSchema = z
       // A segment the planner cannot size or type is useless: reject it here, not mid-run.
       const type = annotation(entity, ANNOTATIONS.segmentType);
       if (!SEGMENT_TYPES.includes(type as SegmentType)) {
-        ctx.addIssue({ code: 'custom', path: [index, 'annotations'], message: `${ANNOTATIONS.segmentType} must be one of ${SEGMENT_TYPES.join(', ')}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'annotations'],
+          message: `${ANNOTATIONS.segmentType} must be one of ${SEGMENT_TYPES.join(', ')}`,
+        });
       }
       if (!/^\d+$/.test(annotation(entity, ANNOTATIONS.memberCount) ?? '')) {
-        ctx.addIssue({ code: 'custom', path: [index, 'annotations'], message: `${ANNOTATIONS.memberCount} must be a non-negative integer` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'annotations'],
+          message: `${ANNOTATIONS.memberCount} must be a non-negative integer`,
+        });
       }
     });
   })

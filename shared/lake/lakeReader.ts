@@ -90,7 +90,9 @@ export async function readModelVersioned(containerClient: ContainerClient): Prom
   } catch (error) {
     const status = (error as { statusCode?: number }).statusCode;
     if (status === 404) {
-      throw new LakeError(`The lake has no ${MODEL_BLOB} in container '${containerClient.containerName}' (seed one locally with npm run -s seed).`);
+      throw new LakeError(
+        `The lake has no ${MODEL_BLOB} in container '${containerClient.containerName}' (seed one locally with npm run -s seed).`,
+      );
     }
     throw new LakeError(`The lake's ${MODEL_BLOB} could not be read: ${(error as Error).message}`);
   }
@@ -298,7 +300,8 @@ export async function* readRecords(
       const parsed = parseCsv(Buffer.concat(quotedParts), parseOptions) as string[][];
       let next = 0;
       for (const record of records) if (record.values === QUOTED) record.values = parsed[next++]!;
-      if (next !== parsed.length || parsed.length !== quotedParts.length / 2) throw new LakeError(`Malformed CSV near byte ${found[0]!.offset} of ${blobName}.`);
+      if (next !== parsed.length || parsed.length !== quotedParts.length / 2)
+        throw new LakeError(`Malformed CSV near byte ${found[0]!.offset} of ${blobName}.`);
     }
     for (const record of records) {
       fields ??= record.values.length;

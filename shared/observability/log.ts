@@ -35,7 +35,8 @@ export interface LogSink {
 export const REDACTED = '[redacted]';
 
 /** Keys whose values are credentials whatever they hold. */
-const SECRET_KEY = /secret|passw(or)?d|token|api[-_]?key|authorization|credential|connection[-_]?string|signature|private[-_]?key|cookie|^sig$/i;
+const SECRET_KEY =
+  /secret|passw(or)?d|token|api[-_]?key|authorization|credential|connection[-_]?string|signature|private[-_]?key|cookie|^sig$/i;
 
 /** Credentials in shapes that give themselves away, wherever they appear in a text. */
 const SECRET_SHAPES: [RegExp, string][] = [

@@ -43,14 +43,20 @@ function instruments(): Instruments {
     membersSent: members(METRICS.membersSent, 'Members the destination accepted'),
     membersFailed: members(METRICS.membersFailed, 'Members the destination refused'),
     membersSkipped: members(METRICS.membersSkipped, 'Members not sent (invalid or duplicate, or skipped by the vendor)'),
-    vendorRateLimited: meter.createCounter(METRICS.vendorRateLimited, { description: '429 answers from destination APIs', unit: '{response}' }),
+    vendorRateLimited: meter.createCounter(METRICS.vendorRateLimited, {
+      description: '429 answers from destination APIs',
+      unit: '{response}',
+    }),
     runDuration: meter.createHistogram(METRICS.runDuration, {
       description: 'Run duration from start to final status',
       unit: 's',
       // Runs last from seconds (small segments) to hours (millions of members at a vendor's rate).
       advice: { explicitBucketBoundaries: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800] },
     }),
-    queueBacklog: meter.createGauge(METRICS.queueBacklog, { description: 'Approximate number of messages in the queue', unit: '{message}' }),
+    queueBacklog: meter.createGauge(METRICS.queueBacklog, {
+      description: 'Approximate number of messages in the queue',
+      unit: '{message}',
+    }),
   };
   cached = { provider, instruments: created };
   return created;

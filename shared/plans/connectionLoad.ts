@@ -47,7 +47,9 @@ export async function connectionLoad(
   segments: SegmentSummary[],
   now: Date,
 ): Promise<ConnectionLoad> {
-  const others = (await listExports()).filter((record) => record.connectionId === connectionId && record.id !== exportId && record.kind === 'segment');
+  const others = (await listExports()).filter(
+    (record) => record.connectionId === connectionId && record.id !== exportId && record.kind === 'segment',
+  );
   const competing: CompetingRun[] = [];
   const notes: string[] = [];
   let afterRefresh = 0;
@@ -69,7 +71,9 @@ export async function connectionLoad(
     }
   }
   if (afterRefresh > 0) {
-    notes.push(`${afterRefresh} other export${afterRefresh === 1 ? '' : 's'} on this connection run${afterRefresh === 1 ? 's' : ''} after each system refresh; a refresh during the run would slow it, and that is not counted.`);
+    notes.push(
+      `${afterRefresh} other export${afterRefresh === 1 ? '' : 's'} on this connection run${afterRefresh === 1 ? 's' : ''} after each system refresh; a refresh during the run would slow it, and that is not counted.`,
+    );
   }
   return { competing, notes, exportIds: others.map((record) => record.id) };
 }

@@ -34,15 +34,25 @@ const ENTRIES_PER_PASS = 500_000;
 const SEEN = '\u0000seen';
 
 /** Undefined when the export keeps no snapshot (full delivery without removals): the run sends everyone. */
-export async function countChanges(record: ExportRecord, segments: SegmentSummary[], model: CdmModel, listPerSegment: boolean): Promise<PlannedChanges | undefined> {
+export async function countChanges(
+  record: ExportRecord,
+  segments: SegmentSummary[],
+  model: CdmModel,
+  listPerSegment: boolean,
+): Promise<PlannedChanges | undefined> {
   if (!keepsSnapshot(record)) return undefined;
   const members = segments.reduce((sum, segment) => sum + segment.memberCount, 0);
   const pointer = await readSnapshotPointer(record.id);
   const buckets = bucketsFor(members, pointer?.buckets);
   const removals = record.delivery?.removals ?? false;
-  if (!pointer) return { added: members, updated: 0, removed: 0, unchanged: 0, send: members, remove: 0, buckets, fullReason: 'first delivery' };
+  if (!pointer)
+    return { added: members, updated: 0, removed: 0, unchanged: 0, send: members, remove: 0, buckets, fullReason: 'first delivery' };
   const fullReason =
-    pointer.fingerprint !== deliveryFingerprint(record) ? 'the segments, mapping or destination details changed' : record.delivery?.mode !== 'changes' ? 'full delivery' : null;
+    pointer.fingerprint !== deliveryFingerprint(record)
+      ? 'the segments, mapping or destination details changed'
+      : record.delivery?.mode !== 'changes'
+        ? 'full delivery'
+        : null;
 
   const counts = { added: 0, updated: 0, removed: 0, unchanged: 0 };
   const lake = lakeContainer();
@@ -51,7 +61,10 @@ export async function countChanges(record: ExportRecord, segments: SegmentSummar
       segment,
       plan: matchingPlan(record.mapping, segment.attributes),
       keyColumn: profileKeyColumn(segment.attributes),
-      blobs: await partitionBlobs(lake, model.entities.find((entity) => entity.name === segment.id)!),
+      blobs: await partitionBlobs(
+        lake,
+        model.entities.find((entity) => entity.name === segment.id)!,
+      ),
     })),
   );
   const perBucket = Math.max(1, Math.ceil(members / buckets));
@@ -66,7 +79,11 @@ export async function countChanges(record: ExportRecord, segments: SegmentSummar
     for (const source of sources) {
       for (const blob of source.blobs) {
         if (blob.size === 0) continue;
-        for await (const row of readRecords(lake, blob.blobName, 0, blob.size, { ifMatch: blob.etag, delimiter: blob.format.delimiter, columnHeaders: blob.format.columnHeaders })) {
+        for await (const row of readRecords(lake, blob.blobName, 0, blob.size, {
+          ifMatch: blob.etag,
+          delimiter: blob.format.delimiter,
+          columnHeaders: blob.format.columnHeaders,
+        })) {
           const profileKey = (row.values[source.keyColumn] ?? '').trim() || `@${blob.blobName}@${row.offset}`;
           // As the run keys them: a list per segment remembers a member once per segment.
           const key = listPerSegment && sources.length > 1 ? `${source.segment.id}/${profileKey}` : profileKey;
@@ -90,5 +107,11 @@ export async function countChanges(record: ExportRecord, segments: SegmentSummar
     }
     for (const hash of previous.values()) if (hash !== SEEN) counts.removed++;
   }
-  return { ...counts, send: fullReason ? counts.added + counts.updated + counts.unchanged : counts.added + counts.updated, remove: removals ? counts.removed : 0, buckets, fullReason };
+  return {
+    ...counts,
+    send: fullReason ? counts.added + counts.updated + counts.unchanged : counts.added + counts.updated,
+    remove: removals ? counts.removed : 0,
+    buckets,
+    fullReason,
+  };
 }

@@ -19,25 +19,43 @@ import { predictRun } from './predictRun.js';
 import { calibrationFor } from './calibration.js';
 
 export const exportPlan = z.object({
-  members: z.number().describe('Members the export\'s segments hold now (several segments to one list: the sum, an upper bound until the run removes repeats).'),
+  members: z
+    .number()
+    .describe(
+      "Members the export's segments hold now (several segments to one list: the sum, an upper bound until the run removes repeats).",
+    ),
   eligible: z.boolean().describe('Whether a run started now would send (false: it would be skipped or fail; warnings say why).'),
   warnings: z.array(z.string()),
   changes: z
     .object({ added: z.number(), updated: z.number(), removed: z.number(), unchanged: z.number() })
     .nullable()
-    .describe('Delivery mode changes: members joined, changed, left and unchanged since the last delivery; null when the run sends everyone.'),
-  calls: z.number().describe('Vendor calls the run would make: batches, removal calls, import jobs with their uploads and status polls (not the one-time setup such as finding the list).'),
-  predictedSeconds: z.number().describe('Predicted time from start to end at the connection\'s rate, sharing it with the runs active or scheduled on that connection within the hour.'),
+    .describe(
+      'Delivery mode changes: members joined, changed, left and unchanged since the last delivery; null when the run sends everyone.',
+    ),
+  calls: z
+    .number()
+    .describe(
+      'Vendor calls the run would make: batches, removal calls, import jobs with their uploads and status polls (not the one-time setup such as finding the list).',
+    ),
+  predictedSeconds: z
+    .number()
+    .describe(
+      "Predicted time from start to end at the connection's rate, sharing it with the runs active or scheduled on that connection within the hour.",
+    ),
   basis: z.object({
-    requestsPerSecond: z.number().nullable().describe('The connection\'s rate (null: not limited).'),
+    requestsPerSecond: z.number().nullable().describe("The connection's rate (null: not limited)."),
     rateSeconds: z.number(),
     pipelineSeconds: z.number(),
     jobSeconds: z.number(),
     sharedSeconds: z.number().describe('Seconds added by other runs on the connection.'),
     diffSeconds: z.number().describe('Seconds the run spends comparing the segments with the last delivery (changes delivery, removals).'),
     startSeconds: z.number(),
-    calibration: z.number().describe('Factor on the transfer time learnt from the connection\'s recent runs (actual over predicted; 1 with no history).'),
-    otherRuns: z.array(z.object({ exportId: z.string(), runId: z.string().optional(), rateCalls: z.number(), startsInSeconds: z.number() })),
+    calibration: z
+      .number()
+      .describe("Factor on the transfer time learnt from the connection's recent runs (actual over predicted; 1 with no history)."),
+    otherRuns: z.array(
+      z.object({ exportId: z.string(), runId: z.string().optional(), rateCalls: z.number(), startsInSeconds: z.number() }),
+    ),
   }),
 });
 export type ExportPlan = z.infer<typeof exportPlan>;
@@ -54,7 +72,10 @@ function requirePlannable(record: ExportRecord): asserts record is ExportRecord 
       `Export '${record.name}' writes files to storage, with no vendor calls or rate to predict. Plans are for segment exports to a marketing destination; this export's runs show their files and rows in GET /api/exports/${record.id}/runs.`,
     );
   }
-  if (!record.connectionId) throw new Unprocessable(`Export '${record.name}' has no connection; choose one (PATCH /api/exports/${record.id} with connectionId) before planning it.`);
+  if (!record.connectionId)
+    throw new Unprocessable(
+      `Export '${record.name}' has no connection; choose one (PATCH /api/exports/${record.id} with connectionId) before planning it.`,
+    );
 }
 
 export async function planExport(principal: Principal, exportId: string, now = new Date()): Promise<ExportPlan> {
@@ -88,13 +109,19 @@ export async function planExport(principal: Principal, exportId: string, now = n
   const limit = maxMembersFor(destination, connection.limits);
   if (send.some((count) => count > limit)) {
     eligible = false;
-    warnings.push(`The export has ${members.toLocaleString('en-US')} members; ${destination.displayName} takes at most ${limit.toLocaleString('en-US')} per export, so a run would be skipped.`);
+    warnings.push(
+      `The export has ${members.toLocaleString('en-US')} members; ${destination.displayName} takes at most ${limit.toLocaleString('en-US')} per export, so a run would be skipped.`,
+    );
   }
   if (chosen.length > 1 && !destination.listPerSegment) {
-    warnings.push('Several segments share one list: members are counted once per segment here; the run sends each email once, so it may send fewer.');
+    warnings.push(
+      'Several segments share one list: members are counted once per segment here; the run sends each email once, so it may send fewer.',
+    );
   }
   if (destination.importJob) {
-    warnings.push(`${destination.displayName} documents no import duration: the time assumes ${destination.importJob.typicalSeconds} s per import job of up to ${destination.batchSize.toLocaleString('en-US')} members.`);
+    warnings.push(
+      `${destination.displayName} documents no import duration: the time assumes ${destination.importJob.typicalSeconds} s per import job of up to ${destination.batchSize.toLocaleString('en-US')} members.`,
+    );
   }
 
   const changes = eligible ? await countChanges(record, chosen, model, destination.listPerSegment ?? false) : undefined;
@@ -102,7 +129,8 @@ export async function planExport(principal: Principal, exportId: string, now = n
   const load = await connectionLoad(record.id, connection.id, destination, rate, lakeSegments, now);
   warnings.push(...load.notes);
   // A list per segment: the changes are spread over the lists as the members are.
-  const share = (count: number) => send.map((members) => Math.round((count * members) / Math.max(1, members > 0 ? send.reduce((sum, each) => sum + each, 0) : 1)));
+  const share = (count: number) =>
+    send.map((members) => Math.round((count * members) / Math.max(1, members > 0 ? send.reduce((sum, each) => sum + each, 0) : 1)));
   const work = !eligible
     ? { send: [], remove: 0 }
     : changes
@@ -111,7 +139,9 @@ export async function planExport(principal: Principal, exportId: string, now = n
   const calibration = await calibrationFor([record.id, ...load.exportIds]);
   const prediction = predictRun(destination, rate, work, load.competing, calibration.factor);
   if (calibration.runs > 0 && calibration.factor !== 1) {
-    warnings.push(`The connection's last ${calibration.runs} run${calibration.runs === 1 ? '' : 's'} took ${calibration.factor} × the model's time (machine load, vendor latency): the prediction is scaled by that.`);
+    warnings.push(
+      `The connection's last ${calibration.runs} run${calibration.runs === 1 ? '' : 's'} took ${calibration.factor} × the model's time (machine load, vendor latency): the prediction is scaled by that.`,
+    );
   }
   if (prediction.basis.sharedSeconds > 0) {
     warnings.push(
@@ -125,8 +155,16 @@ export async function planExport(principal: Principal, exportId: string, now = n
     changes: changes ? { added: changes.added, updated: changes.updated, removed: changes.removed, unchanged: changes.unchanged } : null,
     calls: prediction.calls,
     predictedSeconds: prediction.predictedSeconds,
-    basis: { ...prediction.basis, otherRuns: load.competing.map((other) => ({ ...other, startsInSeconds: Math.round(other.startsInSeconds) })) },
+    basis: {
+      ...prediction.basis,
+      otherRuns: load.competing.map((other) => ({ ...other, startsInSeconds: Math.round(other.startsInSeconds) })),
+    },
   };
-  await recordAudit(principal, 'export.plan', { type: 'export', id: record.id, name: record.name }, { members, eligible, calls: plan.calls, predictedSeconds: plan.predictedSeconds });
+  await recordAudit(
+    principal,
+    'export.plan',
+    { type: 'export', id: record.id, name: record.name },
+    { members, eligible, calls: plan.calls, predictedSeconds: plan.predictedSeconds },
+  );
   return plan;
 }

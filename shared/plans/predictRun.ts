@@ -80,7 +80,12 @@ const UNLIMITED_RATE = 50;
  * Calls to send `members` to one list: a partial batch closes every chunk the planner cuts, and
  * every bucket file of a snapshot-keeping export (see RunWork.buckets).
  */
-export function sendCalls(destination: DestinationAdapter, rate: RateLimit, members: number, options: { buckets?: number; chunkBasis?: number; batchSize?: number } = {}): { calls: number; chunks: number } {
+export function sendCalls(
+  destination: DestinationAdapter,
+  rate: RateLimit,
+  members: number,
+  options: { buckets?: number; chunkBasis?: number; batchSize?: number } = {},
+): { calls: number; chunks: number } {
   if (members <= 0) return { calls: 0, chunks: 0 };
   const batchSize = options.batchSize ?? destination.batchSize;
   const perChunk = membersPerChunk(destination, rate.requestsPerSecond, options.chunkBasis ?? members);
@@ -120,9 +125,10 @@ function importCalls(job: ImportJobCost, jobs: number, members: number): number 
  * turn): processor sharing, stepped from one arrival or completion to the next.
  */
 export function sharedFinishSeconds(ownCalls: number, others: CompetingRun[], requestsPerSecond: number): number {
-  const active = [{ own: true, left: ownCalls, starts: 0 }, ...others.map((other) => ({ own: false, left: other.rateCalls, starts: Math.max(0, other.startsInSeconds) }))].filter(
-    (job) => job.left > 0 || job.own,
-  );
+  const active = [
+    { own: true, left: ownCalls, starts: 0 },
+    ...others.map((other) => ({ own: false, left: other.rateCalls, starts: Math.max(0, other.startsInSeconds) })),
+  ].filter((job) => job.left > 0 || job.own);
   let now = 0;
   for (let step = 0; step < 10_000; step++) {
     const running = active.filter((job) => job.starts <= now && job.left > 0);
@@ -138,13 +144,21 @@ export function sharedFinishSeconds(ownCalls: number, others: CompetingRun[], re
   return now;
 }
 
-export function predictRun(destination: DestinationAdapter, rate: RateLimit, work: RunWork, competing: CompetingRun[] = [], calibration = 1): RunPrediction {
+export function predictRun(
+  destination: DestinationAdapter,
+  rate: RateLimit,
+  work: RunWork,
+  competing: CompetingRun[] = [],
+  calibration = 1,
+): RunPrediction {
   const spread = { buckets: work.buckets, chunkBasis: work.chunkBasis };
   const lists = work.send.map((members) => sendCalls(destination, rate, members, spread));
   const jobsOrBatches = lists.reduce((sum, list) => sum + list.calls, 0);
   const chunks = lists.reduce((sum, list) => sum + list.chunks, 0);
   const sent = work.send.reduce((sum, members) => sum + members, 0);
-  const removalCalls = sendCalls(destination, rate, work.remove, { ...spread, batchSize: destination.removalBatchSize ?? destination.batchSize }).calls * (destination.removalCallsPerBatch ?? 1);
+  const removalCalls =
+    sendCalls(destination, rate, work.remove, { ...spread, batchSize: destination.removalBatchSize ?? destination.batchSize }).calls *
+    (destination.removalCallsPerBatch ?? 1);
   const job = destination.importJob;
   const calls = (job ? importCalls(job, jobsOrBatches, sent) : jobsOrBatches) + removalCalls;
   const rateCalls = jobsOrBatches + removalCalls;
@@ -155,7 +169,8 @@ export function predictRun(destination: DestinationAdapter, rate: RateLimit, wor
   // The bucket starts full only when nobody else is drawing on it.
   const burst = others.some((other) => other.startsInSeconds <= 0) ? 0 : Math.min(rate.burst, rateCalls);
   const rateSeconds = binds ? Math.max(0, rateCalls - burst) / rate.requestsPerSecond : 0;
-  const sharedSeconds = binds && others.length > 0 ? Math.max(0, sharedFinishSeconds(rateCalls - burst, others, rate.requestsPerSecond) - rateSeconds) : 0;
+  const sharedSeconds =
+    binds && others.length > 0 ? Math.max(0, sharedFinishSeconds(rateCalls - burst, others, rate.requestsPerSecond) - rateSeconds) : 0;
   let jobSeconds = 0;
   if (job && jobsOrBatches > 0) {
     // Jobs run side by side up to the vendor's cap, the connection's sender slots and the chunks.

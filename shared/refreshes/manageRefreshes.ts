@@ -7,7 +7,11 @@ import { onRefreshEnded, type RefreshEffects } from '../schedules/refreshEnded.j
 import type { RefreshRecord, ReportRefreshBody, UpdateRefreshBody } from './refresh.js';
 import { getRefresh, insertRefresh, newRefreshId, replaceRefresh } from './refreshStore.js';
 
-export async function reportRefresh(principal: Principal, body: ReportRefreshBody, now = new Date()): Promise<{ refresh: RefreshRecord; effects?: RefreshEffects }> {
+export async function reportRefresh(
+  principal: Principal,
+  body: ReportRefreshBody,
+  now = new Date(),
+): Promise<{ refresh: RefreshRecord; effects?: RefreshEffects }> {
   const at = now.toISOString();
   const refresh = await insertRefresh({
     id: newRefreshId(now),
@@ -32,7 +36,13 @@ export async function reportRefresh(principal: Principal, body: ReportRefreshBod
  * Ends (or re-reports) a refresh. Repeating the status it has is a no-op, so the upstream can
  * retry; an ended refresh cannot change its outcome (409). Honours If-Match.
  */
-export async function updateRefresh(principal: Principal, id: string, body: UpdateRefreshBody, ifMatch: string | undefined, now = new Date()): Promise<{ refresh: RefreshRecord; effects?: RefreshEffects }> {
+export async function updateRefresh(
+  principal: Principal,
+  id: string,
+  body: UpdateRefreshBody,
+  ifMatch: string | undefined,
+  now = new Date(),
+): Promise<{ refresh: RefreshRecord; effects?: RefreshEffects }> {
   const current = await getRefresh(id);
   if (ifMatch && ifMatch !== '*' && ifMatch !== current.etag) {
     throw new PreconditionFailed(`Refresh '${id}' has changed (ETag ${current.etag}); read it again and retry.`);
@@ -43,7 +53,13 @@ export async function updateRefresh(principal: Principal, id: string, body: Upda
   }
   const at = now.toISOString();
   const refresh = await replaceRefresh(
-    { ...current, status: body.status, reason: body.reason ?? current.reason, finishedAt: body.status === 'running' ? null : at, updatedAt: at },
+    {
+      ...current,
+      status: body.status,
+      reason: body.reason ?? current.reason,
+      finishedAt: body.status === 'running' ? null : at,
+      updatedAt: at,
+    },
     current.etag,
   );
   await recordAudit(principal, 'refresh.updated', { type: 'refresh', id, name: refresh.process }, { status: refresh.status });

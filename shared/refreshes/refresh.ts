@@ -11,12 +11,18 @@ export const SYSTEM_REFRESH_PROCESS = 'segments';
 /** A refresh still `running` this long after it started is taken as abandoned: it no longer holds exports back. */
 export const ABANDONED_AFTER_MS = 24 * 60 * 60 * 1000;
 
-export const refreshId = z.string().max(22).regex(/^\d{13}-[0-9a-f]{8}$/, 'a refresh id looks like 8236019958123-1a2b3c4d');
+export const refreshId = z
+  .string()
+  .max(22)
+  .regex(/^\d{13}-[0-9a-f]{8}$/, 'a refresh id looks like 8236019958123-1a2b3c4d');
 
 const names = z.array(z.string().trim().min(1).max(256)).max(500);
 
 export const reportRefreshBody = z.strictObject({
-  process: z.string().max(64).regex(/^[a-z][A-Za-z0-9-]{0,63}$/, 'a process name such as ingestion, unification, segments or measures'),
+  process: z
+    .string()
+    .max(64)
+    .regex(/^[a-z][A-Za-z0-9-]{0,63}$/, 'a process name such as ingestion, unification, segments or measures'),
   status: z.enum(REFRESH_STATUSES).default('running'),
   /** Entities the process writes; with no entities and no segments it touches everything. */
   entities: names.default([]),

@@ -100,7 +100,9 @@ export async function listRefreshPage(query: RefreshPageQuery): Promise<{ refres
   if (query.status) conditions.push(odata`status eq ${query.status}`);
   if (query.process) conditions.push(odata`process eq ${query.process}`);
   const client = await table(TABLES.refreshes);
-  const pages = client.listEntities<RefreshRow>({ queryOptions: { filter: conditions.join(' and ') } }).byPage({ maxPageSize: query.top, continuationToken: query.continuationToken });
+  const pages = client
+    .listEntities<RefreshRow>({ queryOptions: { filter: conditions.join(' and ') } })
+    .byPage({ maxPageSize: query.top, continuationToken: query.continuationToken });
   const page = await pages.next();
   if (page.done) return { refreshes: [] };
   return { refreshes: page.value.map(fromRow), continuationToken: page.value.continuationToken };

@@ -50,7 +50,10 @@ async function secretsOf(connection: ConnectionRecord, fresh: boolean): Promise<
   return value;
 }
 
-const rateOverride = z.record(z.string(), z.object({ requestsPerSecond: z.number().positive(), burst: z.number().int().positive().optional() }));
+const rateOverride = z.record(
+  z.string(),
+  z.object({ requestsPerSecond: z.number().positive(), burst: z.number().int().positive().optional() }),
+);
 
 /** The destination's rate: its adapter's default, or the operator's DESTINATION_RATE_LIMITS entry. */
 export function destinationRateLimit(destination: DestinationAdapter): RateLimit {
@@ -73,7 +76,11 @@ export function rateLimitFor(destination: DestinationAdapter, connection: Connec
 }
 
 /** `fresh` re-reads the secrets (after an auth failure: the secret may have been rotated). */
-export async function destinationAccess(connectionId: string, details: Record<string, unknown>, options: { fresh?: boolean; signal?: AbortSignal } = {}): Promise<DestinationAccess> {
+export async function destinationAccess(
+  connectionId: string,
+  details: Record<string, unknown>,
+  options: { fresh?: boolean; signal?: AbortSignal } = {},
+): Promise<DestinationAccess> {
   const connection = await getConnection(connectionId);
   const destination = destinationFor(connection.type);
   return {

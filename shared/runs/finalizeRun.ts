@@ -49,7 +49,14 @@ export async function finishRunEarly(run: RunRecord, status: RunStatus, reason: 
   const latest = await getRun(run.exportId, run.id);
   if (isTerminal(latest.status)) return;
   const at = new Date().toISOString();
-  await commitFinal({ ...latest, status, reason, finishedAt: at, startedAt: latest.startedAt ?? at, tasks: finishTasks(latest.tasks, status, at, latest.counts) });
+  await commitFinal({
+    ...latest,
+    status,
+    reason,
+    finishedAt: at,
+    startedAt: latest.startedAt ?? at,
+    tasks: finishTasks(latest.tasks, status, at, latest.counts),
+  });
 }
 
 /** Called after every chunk ends and after planning: finalizes once all chunks have ended. */
@@ -78,14 +85,23 @@ async function commitFinal(run: RunRecord): Promise<void> {
   // Only the one writer that set the final status gets here: each run is measured once.
   // Workers settle what the run leaves (a changes snapshot) before the export is released, so the
   // export's next run starts from it.
-  for (const worker of registeredWorkers()) await worker.runEnded?.(run).catch((error: Error) => console.warn(`Worker ${worker.name} did not settle run ${run.id}: ${error.message}`));
+  for (const worker of registeredWorkers())
+    await worker
+      .runEnded?.(run)
+      .catch((error: Error) => console.warn(`Worker ${worker.name} did not settle run ${run.id}: ${error.message}`));
   const destination = await releaseExport(run);
   // The run's working files hold members' emails and fields: they go with the run (the retention
   // timer, and the container's lifecycle rule, catch what a failure here leaves).
   await deleteRunWorkFiles(run.id).catch(() => undefined);
-  recordRunFinished(destination || 'unknown', run.status, (Date.parse(run.finishedAt ?? '') - Date.parse(run.startedAt ?? run.createdAt)) / 1000);
+  recordRunFinished(
+    destination || 'unknown',
+    run.status,
+    (Date.parse(run.finishedAt ?? '') - Date.parse(run.startedAt ?? run.createdAt)) / 1000,
+  );
   // Webhook alerts: one queue message; the rules run in their own function (shared/webhooks).
-  await enqueueRunEnded(run.exportId, run.id).catch((error: Error) => console.warn(`Webhook events of run ${run.id} not queued: ${error.message}`));
+  await enqueueRunEnded(run.exportId, run.id).catch((error: Error) =>
+    console.warn(`Webhook events of run ${run.id} not queued: ${error.message}`),
+  );
 }
 
 /** Frees the export for its next run; answers its destination type. */

@@ -27,7 +27,11 @@ export function parseTimeSpanMs(text: string): number | undefined {
 function hostJsonTimeout(): string | undefined {
   // The app root holds host.json; this file is dist/shared/runs/ under it once built.
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const candidate of [join(here, '..', '..', '..', 'host.json'), join(here, '..', '..', 'host.json'), join(process.cwd(), 'host.json')]) {
+  for (const candidate of [
+    join(here, '..', '..', '..', 'host.json'),
+    join(here, '..', '..', 'host.json'),
+    join(process.cwd(), 'host.json'),
+  ]) {
     if (!existsSync(candidate)) continue;
     try {
       const value = (JSON.parse(readFileSync(candidate, 'utf8').replace(/^\uFEFF/, '')) as { functionTimeout?: unknown }).functionTimeout;

@@ -26,7 +26,9 @@ export async function planRun(message: PlanRunMessage, log: Logger = silentLogge
           ...current,
           status: 'running',
           startedAt: current.startedAt ?? now,
-          tasks: current.tasks.map((task) => (task.name === 'plan' ? { ...task, status: 'running', startedAt: task.startedAt ?? now } : task)),
+          tasks: current.tasks.map((task) =>
+            task.name === 'plan' ? { ...task, status: 'running', startedAt: task.startedAt ?? now } : task,
+          ),
         }
       : undefined,
   );
@@ -46,7 +48,8 @@ export async function planRun(message: PlanRunMessage, log: Logger = silentLogge
     return log.warn(secretsOutageNote(message));
   }
   const worker = workerForExport(record, access.destination);
-  if (!worker) return finishRunEarly(run, 'failed', `Nothing here carries out ${record.kind} exports to ${access.destination.displayName}.`);
+  if (!worker)
+    return finishRunEarly(run, 'failed', `Nothing here carries out ${record.kind} exports to ${access.destination.displayName}.`);
   return worker.plan({ message, run, record, connection, access }, log);
 }
 

@@ -9,7 +9,14 @@ export async function failPoisonedChunk(message: { exportId: string; runId: stri
     const chunk = await getChunk(message.runId, message.chunkId);
     if (!chunk || chunk.status === 'done' || chunk.status === 'failed' || chunk.status === 'cancelled') break;
     const reason = `Chunk ${chunk.chunkId} failed ${MAX_DEQUEUE_COUNT} times; last error: ${chunk.reason.replace(/^Attempt failed: /, '') || 'unknown'}`;
-    const saved = await saveChunk({ ...chunk, status: 'failed', reason, leaseOwner: '', leaseUntil: 0, finishedAt: new Date().toISOString() });
+    const saved = await saveChunk({
+      ...chunk,
+      status: 'failed',
+      reason,
+      leaseOwner: '',
+      leaseUntil: 0,
+      finishedAt: new Date().toISOString(),
+    });
     if (saved) break;
   }
   await finalizeIfComplete(message.exportId, message.runId);

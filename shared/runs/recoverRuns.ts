@@ -41,7 +41,9 @@ export interface RecoveryAction {
 }
 
 /** Runs every export's active run through `recoverRun`; one export's failure does not stop the others. */
-export async function recoverRuns(now = Date.now()): Promise<{ actions: RecoveryAction[]; errors: { exportId: string; message: string }[] }> {
+export async function recoverRuns(
+  now = Date.now(),
+): Promise<{ actions: RecoveryAction[]; errors: { exportId: string; message: string }[] }> {
   const records = (await listExports()).filter((record) => record.activeRunId);
   const actions: RecoveryAction[] = [];
   const errors: { exportId: string; message: string }[] = [];
@@ -67,7 +69,9 @@ async function recoverExport(record: ExportRecord, now: number): Promise<Recover
   // A claim whose run row was never written (the start died in between; starts take a minute at
   // most), or whose run ended without freeing it (the finalizer died in between).
   if ((!run && now - runIdTime(runId) > 5 * 60_000) || (run && isTerminal(run.status))) {
-    return (await releaseClaim(record.id, runId)) ? { exportId: record.id, runId, action: 'claimReleased', detail: run ? `run already ${run.status}` : 'run never written' } : undefined;
+    return (await releaseClaim(record.id, runId))
+      ? { exportId: record.id, runId, action: 'claimReleased', detail: run ? `run already ${run.status}` : 'run never written' }
+      : undefined;
   }
   if (!run) return undefined;
   return recoverRun(run, now);
@@ -77,7 +81,12 @@ async function recoverExport(record: ExportRecord, now: number): Promise<Recover
 export async function recoverRun(run: RunRecord, now = Date.now()): Promise<RecoveryAction | undefined> {
   // Waiting runs wait for a refresh; the schedule sweep settles them (dependencies.ts).
   if (run.status === 'waiting') return undefined;
-  const act = (action: RecoveryAction['action'], detail: string): RecoveryAction => ({ exportId: run.exportId, runId: run.id, action, detail });
+  const act = (action: RecoveryAction['action'], detail: string): RecoveryAction => ({
+    exportId: run.exportId,
+    runId: run.id,
+    action,
+    detail,
+  });
   const recoveredAt = run.recoveredAt ?? 0;
 
   if (!run.planned) {
@@ -88,7 +97,11 @@ export async function recoverRun(run: RunRecord, now = Date.now()): Promise<Reco
     const stillSince = (run.writtenAt ?? 0) <= recoveredAt + CLOCK_MARGIN_MS;
     const recoveries = stillSince ? (run.recoveries ?? 0) : 0;
     if (recoveries >= MAX_RECOVERIES) {
-      await finishRunEarly(run, 'failed', `Planning never started or never finished: its message was sent again ${recoveries} times without the run moving.`);
+      await finishRunEarly(
+        run,
+        'failed',
+        `Planning never started or never finished: its message was sent again ${recoveries} times without the run moving.`,
+      );
       return act('ended', 'not planned');
     }
     if (!(await markRecovered(run, recoveries + 1, now))) return undefined;
@@ -114,7 +127,8 @@ export async function recoverRun(run: RunRecord, now = Date.now()): Promise<Reco
     return act('ended', `${stale.length} chunks failed`);
   }
   if (!(await markRecovered(run, recoveries + 1, now))) return undefined;
-  for (const chunk of stale) await sendQueueMessage(QUEUES.exportChunks, { exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId } satisfies ChunkMessage);
+  for (const chunk of stale)
+    await sendQueueMessage(QUEUES.exportChunks, { exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId } satisfies ChunkMessage);
   return act('chunksResent', `${stale.length} chunk messages sent again (${recoveries + 1} of ${MAX_RECOVERIES})`);
 }
 

@@ -34,7 +34,8 @@ export async function deleteRunWorkFiles(runId: string): Promise<number> {
 
 function days(name: 'RUN_RETENTION_DAYS' | 'AUDIT_RETENTION_DAYS'): number {
   const value = Number(setting(name));
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`Setting ${name} must be a positive number of days; it is '${setting(name)}'.`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`Setting ${name} must be a positive number of days; it is '${setting(name)}'.`);
   return value;
 }
 
@@ -67,7 +68,9 @@ function runKeyAt(time: number): string {
 async function pruneRuns(cutoff: number, summary: RetentionSummary): Promise<void> {
   const runs = await table(TABLES.runs);
   const filter = odata`RowKey gt ${runKeyAt(cutoff)}`;
-  for await (const row of runs.listEntities<{ status: string }>({ queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'status'] } })) {
+  for await (const row of runs.listEntities<{ status: string }>({
+    queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'status'] },
+  })) {
     // A run that never ended is the recovery sweep's to end first.
     if (!TERMINAL_STATUSES.includes(row.status as (typeof TERMINAL_STATUSES)[number])) continue;
     const runId = row.rowKey!;
@@ -142,12 +145,15 @@ async function pruneAudit(cutoff: number): Promise<number> {
   const cutoffIso = new Date(cutoff).toISOString();
   const filter = odata`PartitionKey le ${cutoffIso.slice(0, 7)} and at lt ${cutoffIso}`;
   const rows: { partitionKey: string; rowKey: string }[] = [];
-  for await (const row of client.listEntities({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] } })) rows.push({ partitionKey: row.partitionKey!, rowKey: row.rowKey! });
+  for await (const row of client.listEntities({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] } }))
+    rows.push({ partitionKey: row.partitionKey!, rowKey: row.rowKey! });
   const byPartition = new Map<string, string[]>();
   for (const row of rows) byPartition.set(row.partitionKey, [...(byPartition.get(row.partitionKey) ?? []), row.rowKey]);
   for (const [partitionKey, keys] of byPartition) {
     for (let index = 0; index < keys.length; index += 100) {
-      await client.submitTransaction(keys.slice(index, index + 100).map((rowKey): TransactionAction => ['delete', { partitionKey, rowKey }]));
+      await client.submitTransaction(
+        keys.slice(index, index + 100).map((rowKey): TransactionAction => ['delete', { partitionKey, rowKey }]),
+      );
     }
   }
   return rows.length;

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import type { SegmentType } from '../destinations/destination.js';
 
-export const runId = z.string().max(22).regex(/^\d{13}-[0-9a-f]{8}$/, 'a run id looks like 8236019958123-1a2b3c4d');
+export const runId = z
+  .string()
+  .max(22)
+  .regex(/^\d{13}-[0-9a-f]{8}$/, 'a run id looks like 8236019958123-1a2b3c4d');
 
 export const RUN_STATUSES = ['queued', 'waiting', 'running', 'succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -123,14 +126,17 @@ export interface RunRecord {
 export const runPrediction = z.object({
   members: z.number().describe('Members the prediction was made for (sent and removed).'),
   calls: z.number().describe('Vendor calls predicted: batches, removals, import jobs with their polls.'),
-  rateCalls: z.number().describe('Of those, calls that each take a token of the connection\'s rate.'),
+  rateCalls: z.number().describe("Of those, calls that each take a token of the connection's rate."),
   predictedSeconds: z.number().describe('Predicted time from the start of planning to the end of the run.'),
-  calibration: z.number().optional().describe('Factor the recent runs on the connection put on the model\'s transfer time (1: none yet).'),
+  calibration: z.number().optional().describe("Factor the recent runs on the connection put on the model's transfer time (1: none yet)."),
 });
 export type RunPrediction = z.infer<typeof runPrediction>;
 
 export const runProvenance = z.object({
-  lake: z.object({ etag: z.string(), lastModified: z.string() }).nullable().describe('The lake snapshot the run read: model.json\'s ETag and last-modified time.'),
+  lake: z
+    .object({ etag: z.string(), lastModified: z.string() })
+    .nullable()
+    .describe("The lake snapshot the run read: model.json's ETag and last-modified time."),
   refreshId: z.string().nullable().describe('The refresh whose end fired the run, if one did.'),
 });
 export type RunProvenance = z.infer<typeof runProvenance>;
@@ -148,8 +154,14 @@ export const runView = z.object({
   counts: runCounts,
   tasks: z.array(runTask),
   waitingFor: z.string().optional(),
-  prediction: runPrediction.optional().describe('What the run was predicted to cost when it started (as POST /exports/{id}/plan predicts).'),
-  actualSeconds: z.number().nullable().optional().describe('Seconds since the run started, to its end once ended: beside prediction.predictedSeconds.'),
+  prediction: runPrediction
+    .optional()
+    .describe('What the run was predicted to cost when it started (as POST /exports/{id}/plan predicts).'),
+  actualSeconds: z
+    .number()
+    .nullable()
+    .optional()
+    .describe('Seconds since the run started, to its end once ended: beside prediction.predictedSeconds.'),
   provenance: runProvenance.optional(),
   retryOf: z.string().optional().describe('The run whose retryable failures this retry run sends again'),
   delivery: z

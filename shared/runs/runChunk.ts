@@ -17,7 +17,14 @@ export async function runChunk(message: ChunkMessage, log: Logger = silentLogger
   // be carried out here, and the run ends with the reason rather than waiting on it.
   log.error(`No worker carries out step '${chunk.step}'; the chunk fails.`);
   if (chunk.status === 'pending' || (chunk.status === 'sending' && chunk.leaseUntil <= Date.now())) {
-    await saveChunk({ ...chunk, status: 'failed', reason: `No worker carries out step '${chunk.step || '(none)'}' of this chunk.`, leaseOwner: '', leaseUntil: 0, finishedAt: new Date().toISOString() });
+    await saveChunk({
+      ...chunk,
+      status: 'failed',
+      reason: `No worker carries out step '${chunk.step || '(none)'}' of this chunk.`,
+      leaseOwner: '',
+      leaseUntil: 0,
+      finishedAt: new Date().toISOString(),
+    });
   }
   await finalizeIfComplete(message.exportId, message.runId);
 }

@@ -87,7 +87,10 @@ export interface ChunkMessage extends WaitsForSecrets {
   chunkId: string;
 }
 
-function toRow(runId: string, chunk: Omit<ChunkState, 'runId' | 'etag' | 'writtenAt'>): ChunkRow & { partitionKey: string; rowKey: string } {
+function toRow(
+  runId: string,
+  chunk: Omit<ChunkState, 'runId' | 'etag' | 'writtenAt'>,
+): ChunkRow & { partitionKey: string; rowKey: string } {
   return {
     partitionKey: runId,
     rowKey: chunk.chunkId,
@@ -157,7 +160,19 @@ export async function recordPlannedChunks(runId: string, chunks: ChunkRange[]): 
     .filter((chunk) => !existing.has(chunk.chunkId))
     .map((chunk): TransactionAction => [
       'create',
-      { ...toRow(runId, { ...chunk, status: 'pending', resumeOffset: chunk.start, counts: ZERO_COUNTS, leaseOwner: '', leaseUntil: 0, reason: '', startedAt: '', finishedAt: '' }) },
+      {
+        ...toRow(runId, {
+          ...chunk,
+          status: 'pending',
+          resumeOffset: chunk.start,
+          counts: ZERO_COUNTS,
+          leaseOwner: '',
+          leaseUntil: 0,
+          reason: '',
+          startedAt: '',
+          finishedAt: '',
+        }),
+      },
     ]);
   await submitInBatches(client, actions);
 }
@@ -253,10 +268,16 @@ export interface RecordPage {
   continuationToken?: string;
 }
 
-export async function listRecordOutcomes(runId: string, options: { status?: 'failed' | 'skipped'; top: number; continuationToken?: string }): Promise<RecordPage> {
+export async function listRecordOutcomes(
+  runId: string,
+  options: { status?: 'failed' | 'skipped'; top: number; continuationToken?: string },
+): Promise<RecordPage> {
   const client = await table(TABLES.records);
   const filter = options.status ? odata`PartitionKey eq ${runId} and status eq ${options.status}` : odata`PartitionKey eq ${runId}`;
-  const page = await client.listEntities<RecordRow>({ queryOptions: { filter } }).byPage({ maxPageSize: options.top, continuationToken: options.continuationToken }).next();
+  const page = await client
+    .listEntities<RecordRow>({ queryOptions: { filter } })
+    .byPage({ maxPageSize: options.top, continuationToken: options.continuationToken })
+    .next();
   if (page.done) return { records: [] };
   return {
     records: page.value.map(recordView),

@@ -19,7 +19,13 @@ export async function toRunView(run: RunRecord): Promise<RunView> {
     counts = { ...sendCounts, members: Math.max(run.counts.members, processed) };
     tasks = run.tasks.map((task) =>
       task.name === 'send'
-        ? { ...task, counts: sendCounts, chunks: { total: run.chunksTotal, done, failed }, membersPerSecond, etaSeconds: membersPerSecond > 0 ? Math.ceil(remaining / membersPerSecond) : null }
+        ? {
+            ...task,
+            counts: sendCounts,
+            chunks: { total: run.chunksTotal, done, failed },
+            membersPerSecond,
+            etaSeconds: membersPerSecond > 0 ? Math.ceil(remaining / membersPerSecond) : null,
+          }
         : task,
     );
   }
@@ -37,7 +43,9 @@ export async function toRunView(run: RunRecord): Promise<RunView> {
     tasks,
     ...(run.waitingFor ? { waitingFor: run.waitingFor } : {}),
     ...(run.prediction ? { prediction: run.prediction } : {}),
-    actualSeconds: run.startedAt ? Math.round((Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.startedAt)) / 100) / 10 : null,
+    actualSeconds: run.startedAt
+      ? Math.round((Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.startedAt)) / 100) / 10
+      : null,
     ...(run.provenance ? { provenance: run.provenance } : {}),
     ...(run.retryOf ? { retryOf: run.retryOf } : {}),
     ...(run.delivery ? { delivery: { fullReason: run.delivery.fullReason, changes: run.delivery.changes } } : {}),

@@ -143,9 +143,15 @@ export async function updateRun(exportId: string, runId: string, change: (run: R
   }
 }
 
-export async function listRuns(exportId: string, top: number, continuationToken?: string): Promise<{ runs: RunRecord[]; continuationToken?: string }> {
+export async function listRuns(
+  exportId: string,
+  top: number,
+  continuationToken?: string,
+): Promise<{ runs: RunRecord[]; continuationToken?: string }> {
   const client = await table(TABLES.runs);
-  const pages = client.listEntities<RunRow>({ queryOptions: { filter: odata`PartitionKey eq ${exportId}` } }).byPage({ maxPageSize: top, continuationToken });
+  const pages = client
+    .listEntities<RunRow>({ queryOptions: { filter: odata`PartitionKey eq ${exportId}` } })
+    .byPage({ maxPageSize: top, continuationToken });
   const page = await pages.next();
   if (page.done) return { runs: [] };
   return { runs: page.value.map(fromRow), continuationToken: page.value.continuationToken };

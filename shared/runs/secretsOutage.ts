@@ -18,7 +18,12 @@ export interface WaitsForSecrets {
  * When `error` says Key Vault could not be reached, queues `message` again for a later try and
  * returns true; false when the error is another one, or the outage has lasted too long.
  */
-export async function deferWhileSecretsUnavailable(queueName: string, message: WaitsForSecrets, error: unknown, now = Date.now()): Promise<boolean> {
+export async function deferWhileSecretsUnavailable(
+  queueName: string,
+  message: WaitsForSecrets,
+  error: unknown,
+  now = Date.now(),
+): Promise<boolean> {
   if (!(error instanceof SecretStoreError) || !error.retriable) return false;
   const since = message.secretsUnavailableSince ?? now;
   if (now - since >= SECRETS_OUTAGE_LIMIT_MS) return false;

@@ -30,7 +30,10 @@ async function claimExport(exportId: string, runId: string): Promise<ExportRecor
       // A claim whose run row is not written yet is a start happening right now: it counts too.
       const beingCreated = !active && Date.now() - runIdTime(record.activeRunId) < 60_000;
       if ((active && !isTerminal(active.status)) || beingCreated) {
-        throw new Conflict(`Export '${record.name}' already has a run in progress (${record.activeRunId}, ${active?.status ?? 'starting'}). Wait for it or cancel it.`, { activeRunId: record.activeRunId });
+        throw new Conflict(
+          `Export '${record.name}' already has a run in progress (${record.activeRunId}, ${active?.status ?? 'starting'}). Wait for it or cancel it.`,
+          { activeRunId: record.activeRunId },
+        );
       }
     }
     try {
@@ -45,7 +48,14 @@ export async function startRun(
   principal: Principal,
   exportId: string,
   trigger: RunTrigger,
-  options: { status?: 'queued' | 'waiting'; waitingFor?: string; reason?: string; refreshId?: string; retryOf?: string; fullResync?: boolean } = {},
+  options: {
+    status?: 'queued' | 'waiting';
+    waitingFor?: string;
+    reason?: string;
+    refreshId?: string;
+    retryOf?: string;
+    fullResync?: boolean;
+  } = {},
 ): Promise<RunRecord> {
   const runId = newRunId();
   const record = await claimExport(exportId, runId);
@@ -81,7 +91,12 @@ export async function startRun(
     etag: '',
   });
   if (status === 'queued') await enqueuePlan(run);
-  await recordAudit(principal, 'export.run', { type: 'export', id: exportId, name: record.name }, { runId, trigger, ...(options.retryOf ? { retryOf: options.retryOf } : {}), ...(options.fullResync ? { fullResync: true } : {}) });
+  await recordAudit(
+    principal,
+    'export.run',
+    { type: 'export', id: exportId, name: record.name },
+    { runId, trigger, ...(options.retryOf ? { retryOf: options.retryOf } : {}), ...(options.fullResync ? { fullResync: true } : {}) },
+  );
   return run;
 }
 

@@ -46,7 +46,18 @@ export interface RunWorker {
 
 // The core's services a worker may use.
 export { ZERO_COUNTS, addCounts, isTerminal, type PlannedSegment, type RunCounts, type RunRecord } from './run.js';
-export { chunkIdFor, getChunk, listChunks, recordOutcomes, recordPlannedChunks, saveChunk, type ChunkMessage, type ChunkRange, type ChunkState, type RecordOutcome } from './runLedger.js';
+export {
+  chunkIdFor,
+  getChunk,
+  listChunks,
+  recordOutcomes,
+  recordPlannedChunks,
+  saveChunk,
+  type ChunkMessage,
+  type ChunkRange,
+  type ChunkState,
+  type RecordOutcome,
+} from './runLedger.js';
 export { getRun, updateRun } from './runStore.js';
 export { finalizeIfComplete, finishRunEarly } from './finalizeRun.js';
 export { destinationAccess, type DestinationAccess, type RateLimit } from './destinationAccess.js';

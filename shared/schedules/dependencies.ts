@@ -12,7 +12,10 @@ import { ABANDONED_AFTER_MS, isAbandoned, type RefreshRecord } from '../refreshe
 import { getRefresh, listRefreshesStartedSince } from '../refreshes/refreshStore.js';
 
 /** Whether the refresh writes data the export reads. A refresh naming nothing touches everything. */
-export function touches(refresh: Pick<RefreshRecord, 'segments' | 'entities'>, record: Pick<ExportRecord, 'segments' | 'entities'>): boolean {
+export function touches(
+  refresh: Pick<RefreshRecord, 'segments' | 'entities'>,
+  record: Pick<ExportRecord, 'segments' | 'entities'>,
+): boolean {
   if (refresh.segments.length === 0 && refresh.entities.length === 0) return true;
   // Segment entities carry the segment's id as their name, so either list may name a segment.
   const reads = new Set([...record.segments, ...record.entities].map((name) => name.toLowerCase()));
@@ -43,23 +46,36 @@ export async function settleWaitingRun(run: RunRecord, record: ExportRecord, kno
   const missing = run.waitingFor && !known.some((refresh) => refresh.id === run.waitingFor) ? await findRefresh(run.waitingFor) : undefined;
   const refreshes = missing ? [...known, missing] : known;
   const failed = refreshes.find(
-    (refresh) => refresh.status === 'failed' && touches(refresh, record) && (refresh.id === run.waitingFor || (refresh.finishedAt ?? '') >= run.createdAt),
+    (refresh) =>
+      refresh.status === 'failed' &&
+      touches(refresh, record) &&
+      (refresh.id === run.waitingFor || (refresh.finishedAt ?? '') >= run.createdAt),
   );
   if (failed) {
     const why = failed.reason ? `: ${failed.reason}` : '';
-    await finishRunEarly(run, 'skipped', `Skipped: the ${failed.process} refresh ${failed.id} it waited for failed${why}. Nothing was sent, so no half-refreshed data left.`);
+    await finishRunEarly(
+      run,
+      'skipped',
+      `Skipped: the ${failed.process} refresh ${failed.id} it waited for failed${why}. Nothing was sent, so no half-refreshed data left.`,
+    );
     return 'skipped';
   }
   const awaited = refreshes.find((refresh) => refresh.id === run.waitingFor);
   if (awaited && isAbandoned(awaited, now)) {
-    await finishRunEarly(run, 'skipped', `Skipped: the ${awaited.process} refresh ${awaited.id} it waited for reported no end within 24 hours.`);
+    await finishRunEarly(
+      run,
+      'skipped',
+      `Skipped: the ${awaited.process} refresh ${awaited.id} it waited for reported no end within 24 hours.`,
+    );
     return 'skipped';
   }
   const running = runningDependencies(record, refreshes, now);
   if (running.length > 0) {
     const next = running[0]!;
     if (next.id !== run.waitingFor) {
-      await updateRun(run.exportId, run.id, (latest) => (latest.status === 'waiting' ? { ...latest, waitingFor: next.id, reason: waitingReason(next) } : undefined));
+      await updateRun(run.exportId, run.id, (latest) =>
+        latest.status === 'waiting' ? { ...latest, waitingFor: next.id, reason: waitingReason(next) } : undefined,
+      );
     }
     return 'waiting';
   }

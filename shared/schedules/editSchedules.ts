@@ -27,14 +27,24 @@ export const editSchedulesBody = z
     schedule: schedule.optional(),
   })
   .superRefine((body, context) => {
-    if (new Set(body.exportIds).size !== body.exportIds.length) context.addIssue({ code: 'custom', path: ['exportIds'], message: 'list each export once' });
+    if (new Set(body.exportIds).size !== body.exportIds.length)
+      context.addIssue({ code: 'custom', path: ['exportIds'], message: 'list each export once' });
     if (body.mode === 'keep' && body.active === undefined) {
-      context.addIssue({ code: 'custom', path: ['active'], message: 'keep switches the selected exports on or off: give active true or false' });
+      context.addIssue({
+        code: 'custom',
+        path: ['active'],
+        message: 'keep switches the selected exports on or off: give active true or false',
+      });
     }
     if (body.mode === 'keep' && body.schedule) {
-      context.addIssue({ code: 'custom', path: ['schedule'], message: 'keep leaves each export\'s schedule as it is; use mode override to give them a new one' });
+      context.addIssue({
+        code: 'custom',
+        path: ['schedule'],
+        message: "keep leaves each export's schedule as it is; use mode override to give them a new one",
+      });
     }
-    if (body.mode === 'override' && !body.schedule) context.addIssue({ code: 'custom', path: ['schedule'], message: 'override needs the schedule to give every selected export' });
+    if (body.mode === 'override' && !body.schedule)
+      context.addIssue({ code: 'custom', path: ['schedule'], message: 'override needs the schedule to give every selected export' });
   });
 export type EditSchedulesBody = z.infer<typeof editSchedulesBody>;
 
@@ -49,11 +59,17 @@ function requireWriter(principal: Principal): void {
 }
 
 /** Why this export's schedule may not become `next`, or undefined if it may. */
-function refusal(principal: Principal, record: ExportRecord, connection: ConnectionRecord | undefined, next: Schedule): { forbidden: boolean; message: string } | undefined {
+function refusal(
+  principal: Principal,
+  record: ExportRecord,
+  connection: ConnectionRecord | undefined,
+  next: Schedule,
+): { forbidden: boolean; message: string } | undefined {
   if (permissionsOn(principal, record, connection) !== 'edit') {
     return { forbidden: true, message: `You may view export '${record.name}' but not change it: its connection is not shared with you.` };
   }
-  if (next.active && !connection) return { forbidden: false, message: `Export '${record.name}' has no connection; choose one before switching its schedule on.` };
+  if (next.active && !connection)
+    return { forbidden: false, message: `Export '${record.name}' has no connection; choose one before switching its schedule on.` };
   return undefined;
 }
 
@@ -65,8 +81,16 @@ export async function setExportSchedule(principal: Principal, id: string, next: 
   if (ifMatch && ifMatch !== '*' && ifMatch !== record.etag) {
     throw new PreconditionFailed(`Export '${record.id}' has changed (ETag ${record.etag}); read it again and retry.`);
   }
-  const updated = await replaceExport({ ...record, schedule: next, updatedAt: now.toISOString() }, ifMatch && ifMatch !== '*' ? ifMatch : record.etag);
-  await recordAudit(principal, 'export.scheduleChanged', { type: 'export', id, name: record.name }, { schedule: next, ...(ifMatch ? {} : { lastWriterWins: true }) });
+  const updated = await replaceExport(
+    { ...record, schedule: next, updatedAt: now.toISOString() },
+    ifMatch && ifMatch !== '*' ? ifMatch : record.etag,
+  );
+  await recordAudit(
+    principal,
+    'export.scheduleChanged',
+    { type: 'export', id, name: record.name },
+    { schedule: next, ...(ifMatch ? {} : { lastWriterWins: true }) },
+  );
   return { record: updated, connection };
 }
 
@@ -75,7 +99,11 @@ function nextScheduleOf(current: Schedule, body: EditSchedulesBody): Schedule {
   return { ...body.schedule!, active: body.active ?? body.schedule!.active };
 }
 
-export async function editSchedules(principal: Principal, body: EditSchedulesBody, now = new Date()): Promise<{ record: ExportRecord; connection: ConnectionRecord | undefined }[]> {
+export async function editSchedules(
+  principal: Principal,
+  body: EditSchedulesBody,
+  now = new Date(),
+): Promise<{ record: ExportRecord; connection: ConnectionRecord | undefined }[]> {
   requireWriter(principal);
   const [records, connections] = await Promise.all([listExports(), listConnections()]);
   const byId = new Map(records.map((record) => [record.id, record]));
@@ -93,21 +121,37 @@ export async function editSchedules(principal: Principal, body: EditSchedulesBod
     changes.push({ record, connection, next });
   });
   if (errors.length > 0) {
-    throw new Unprocessable(`${errors.length} of ${body.exportIds.length} selected exports cannot be changed, so none was changed: ${errors.map((error) => error.message).join(' ')}`, { errors });
+    throw new Unprocessable(
+      `${errors.length} of ${body.exportIds.length} selected exports cannot be changed, so none was changed: ${errors.map((error) => error.message).join(' ')}`,
+      { errors },
+    );
   }
 
   const updatedAt = now.toISOString();
   let etags: (string | undefined)[];
   try {
-    etags = await replaceSchedules(changes.map(({ record, next }) => ({ id: record.id, etag: record.etag, schedule: next })), updatedAt);
+    etags = await replaceSchedules(
+      changes.map(({ record, next }) => ({ id: record.id, etag: record.etag, schedule: next })),
+      updatedAt,
+    );
   } catch (error) {
     if (isPreconditionFailed(error) || isStatus(error, 404, 409)) {
-      throw new PreconditionFailed('One of the selected exports changed (or was removed) while the schedules were being saved; none was changed. Read them again and retry.');
+      throw new PreconditionFailed(
+        'One of the selected exports changed (or was removed) while the schedules were being saved; none was changed. Read them again and retry.',
+      );
     }
     throw error;
   }
   for (const { record, next } of changes) {
-    await recordAudit(principal, 'export.scheduleChanged', { type: 'export', id: record.id, name: record.name }, { schedule: next, bulk: body.mode });
+    await recordAudit(
+      principal,
+      'export.scheduleChanged',
+      { type: 'export', id: record.id, name: record.name },
+      { schedule: next, bulk: body.mode },
+    );
   }
-  return changes.map(({ record, connection, next }, index) => ({ record: { ...record, schedule: next, updatedAt, etag: etags[index] ?? record.etag }, connection }));
+  return changes.map(({ record, connection, next }, index) => ({
+    record: { ...record, schedule: next, updatedAt, etag: etags[index] ?? record.etag },
+    connection,
+  }));
 }

@@ -50,7 +50,12 @@ export async function mayNeedFiring(record: ExportRecord, due: Due, now: Date): 
 }
 
 export async function fireDue(record: ExportRecord, due: Due, refreshes: RefreshRecord[], now: Date): Promise<FireOutcome> {
-  const outcome = (result: FireResult, extra: { runId?: string; reason?: string } = {}): FireOutcome => ({ exportId: record.id, dueKey: due.key, result, ...extra });
+  const outcome = (result: FireResult, extra: { runId?: string; reason?: string } = {}): FireOutcome => ({
+    exportId: record.id,
+    dueKey: due.key,
+    result,
+    ...extra,
+  });
   const claim = await claimMark(record.id, due.key, now);
   if (!claim.claimed) return outcome('alreadyFired', { runId: claim.mark?.runId ?? undefined });
 
@@ -88,7 +93,10 @@ export async function fireDue(record: ExportRecord, due: Due, refreshes: Refresh
   const waitFor = dependencies[0];
   try {
     const refreshId = due.trigger === 'systemRefresh' ? refreshIdOfDueKey(due.key) : undefined;
-    const run = await startRun(SCHEDULER, latest.id, due.trigger, { ...(waitFor ? { status: 'waiting', waitingFor: waitFor.id, reason: waitingReason(waitFor) } : {}), refreshId });
+    const run = await startRun(SCHEDULER, latest.id, due.trigger, {
+      ...(waitFor ? { status: 'waiting', waitingFor: waitFor.id, reason: waitingReason(waitFor) } : {}),
+      refreshId,
+    });
     await markFired(latest.id, due.key, claim.etag, run.id);
     return outcome(waitFor ? 'waiting' : 'started', { runId: run.id });
   } catch (error) {

@@ -58,10 +58,17 @@ function runsOnDay(recurrence: Recurrence, day: DateTime): boolean {
 }
 
 /** The instant the recurrence's time of day falls on for a local date, by the DST rule above. */
-export function localTimeOn(date: { year: number; month: number; day: number }, time: { hour: number; minute: number }, timeZone: string): DateTime {
+export function localTimeOn(
+  date: { year: number; month: number; day: number },
+  time: { hour: number; minute: number },
+  timeZone: string,
+): DateTime {
   // luxon moves a time inside a gap forward by the gap, which is the rule; inside an overlap it
   // picks the later offset, so take the earliest of the possible offsets instead.
-  const at = DateTime.fromObject({ year: date.year, month: date.month, day: date.day, hour: time.hour, minute: time.minute }, { zone: timeZone });
+  const at = DateTime.fromObject(
+    { year: date.year, month: date.month, day: date.day, hour: time.hour, minute: time.minute },
+    { zone: timeZone },
+  );
   return at.getPossibleOffsets().reduce((earliest, candidate) => (candidate.toMillis() < earliest.toMillis() ? candidate : earliest), at);
 }
 

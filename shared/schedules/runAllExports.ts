@@ -25,15 +25,18 @@ export async function runAllExports(principal: Principal): Promise<RunAllResult>
     sorted.map((record) =>
       limit(async () => {
         const connection = record.connectionId ? connectionsById.get(record.connectionId) : undefined;
-        const notStarted = (reason: string, extra: { activeRunId?: string } = {}) => result.notStarted.push({ exportId: record.id, name: record.name, reason, ...extra });
+        const notStarted = (reason: string, extra: { activeRunId?: string } = {}) =>
+          result.notStarted.push({ exportId: record.id, name: record.name, reason, ...extra });
         if (!connection) return notStarted('It has no connection; choose one first.');
         if (!record.schedule.active) return notStarted('Its schedule is off (inactive); run it on its own if you need it now.');
-        if (permissionsOn(principal, record, connection) !== 'edit') return notStarted('You may view it but not run it: its connection is not shared with you.');
+        if (permissionsOn(principal, record, connection) !== 'edit')
+          return notStarted('You may view it but not run it: its connection is not shared with you.');
         try {
           const run = await startRun(principal, record.id, 'runAll');
           result.started.push({ exportId: record.id, name: record.name, runId: run.id });
         } catch (error) {
-          if (error instanceof Conflict) return notStarted('A run is already in progress.', { activeRunId: String(error.extensions.activeRunId ?? '') || undefined });
+          if (error instanceof Conflict)
+            return notStarted('A run is already in progress.', { activeRunId: String(error.extensions.activeRunId ?? '') || undefined });
           if (error instanceof DomainError) return notStarted(error.message);
           throw error;
         }

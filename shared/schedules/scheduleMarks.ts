@@ -81,7 +81,15 @@ export type Claim = { claimed: true; etag: string; takenOver?: ScheduleMark } | 
  */
 export async function claimMark(exportId: string, dueKey: string, now: Date): Promise<Claim> {
   const client = await table(TABLES.scheduleMarks);
-  const row = { partitionKey: exportId, rowKey: dueKey, state: 'claimed', claimedAt: now.toISOString(), claimedBy: INSTANCE, runId: '', reason: '' };
+  const row = {
+    partitionKey: exportId,
+    rowKey: dueKey,
+    state: 'claimed',
+    claimedAt: now.toISOString(),
+    claimedBy: INSTANCE,
+    runId: '',
+    reason: '',
+  };
   try {
     const created = await client.createEntity<MarkRow>(row);
     return { claimed: true, etag: created.etag! };
@@ -107,10 +115,21 @@ export async function claimMark(exportId: string, dueKey: string, now: Date): Pr
  * holder slower than its lease must not overwrite what the caller that took the mark over
  * recorded. False when the claim was lost.
  */
-async function settle(exportId: string, dueKey: string, claimEtag: string, state: MarkState, runId: string | null, reason: string | null): Promise<boolean> {
+async function settle(
+  exportId: string,
+  dueKey: string,
+  claimEtag: string,
+  state: MarkState,
+  runId: string | null,
+  reason: string | null,
+): Promise<boolean> {
   const client = await table(TABLES.scheduleMarks);
   try {
-    await client.updateEntity<Partial<MarkRow>>({ partitionKey: exportId, rowKey: dueKey, state, runId: runId ?? '', reason: reason ?? '' }, 'Merge', { etag: claimEtag });
+    await client.updateEntity<Partial<MarkRow>>(
+      { partitionKey: exportId, rowKey: dueKey, state, runId: runId ?? '', reason: reason ?? '' },
+      'Merge',
+      { etag: claimEtag },
+    );
     return true;
   } catch (error) {
     if (isPreconditionFailed(error) || isStatus(error, 404)) return false;
@@ -119,7 +138,13 @@ async function settle(exportId: string, dueKey: string, claimEtag: string, state
 }
 
 /** The due time is served by this run; the export's earlier settled marks go (see pruneSettledMarks). */
-export async function markFired(exportId: string, dueKey: string, claimEtag: string, runId: string, reason: string | null = null): Promise<boolean> {
+export async function markFired(
+  exportId: string,
+  dueKey: string,
+  claimEtag: string,
+  runId: string,
+  reason: string | null = null,
+): Promise<boolean> {
   if (!(await settle(exportId, dueKey, claimEtag, 'fired', runId, reason))) return false;
   // Tidying only: what a failed prune leaves, the next due time's prune removes.
   await pruneSettledMarks(exportId, dueKey).catch(() => undefined);

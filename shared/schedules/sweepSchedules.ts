@@ -19,8 +19,14 @@ export interface SweepSummary extends SettledRuns {
 /** The latest successful system refresh that touched the export, if any. */
 export function latestSystemRefreshFor(record: ExportRecord, refreshes: RefreshRecord[]): RefreshRecord | undefined {
   return refreshes
-    .filter((refresh) => refresh.process === SYSTEM_REFRESH_PROCESS && refresh.status === 'succeeded' && refresh.finishedAt && touches(refresh, record))
-    .reduce<RefreshRecord | undefined>((latest, refresh) => (!latest || refresh.finishedAt! > latest.finishedAt! ? refresh : latest), undefined);
+    .filter(
+      (refresh) =>
+        refresh.process === SYSTEM_REFRESH_PROCESS && refresh.status === 'succeeded' && refresh.finishedAt && touches(refresh, record),
+    )
+    .reduce<RefreshRecord | undefined>(
+      (latest, refresh) => (!latest || refresh.finishedAt! > latest.finishedAt! ? refresh : latest),
+      undefined,
+    );
 }
 
 /**
@@ -36,7 +42,9 @@ export function dueOf(record: ExportRecord, refreshes: RefreshRecord[], now: Dat
     return dueAt && dueAt.getTime() > changedAt ? { key: dueKeyForTime(dueAt), trigger: 'schedule' } : undefined;
   }
   const refresh = latestSystemRefreshFor(record, refreshes);
-  return refresh && Date.parse(refresh.finishedAt!) > changedAt ? { key: dueKeyForRefresh(refresh.id), trigger: 'systemRefresh' } : undefined;
+  return refresh && Date.parse(refresh.finishedAt!) > changedAt
+    ? { key: dueKeyForRefresh(refresh.id), trigger: 'systemRefresh' }
+    : undefined;
 }
 
 export async function sweepSchedules(now: Date): Promise<SweepSummary> {

@@ -50,7 +50,9 @@ export class ConcurrencyBudget {
   /** Claims a free slot without waiting: its row key, or undefined when all are held. */
   async tryAcquire(holder: string): Promise<string | undefined> {
     const client = await table(TABLES.rateBuckets);
-    const rows = new Map((await listEntities<SlotRow>(client, odata`PartitionKey eq ${this.partition()}`)).map((row) => [row.rowKey!, row]));
+    const rows = new Map(
+      (await listEntities<SlotRow>(client, odata`PartitionKey eq ${this.partition()}`)).map((row) => [row.rowKey!, row]),
+    );
     const now = Date.now();
     for (let index = 0; index < this.slots!; index++) {
       const rowKey = String(index).padStart(3, '0');
@@ -73,7 +75,9 @@ export class ConcurrencyBudget {
     const client = await table(TABLES.rateBuckets);
     const row = await client.getEntity<SlotRow>(this.partition(), rowKey);
     if (row.holder !== holder) return;
-    await client.updateEntity({ partitionKey: this.partition(), rowKey, holder, leaseUntil: Date.now() + LEASE_MS }, 'Replace', { etag: row.etag });
+    await client.updateEntity({ partitionKey: this.partition(), rowKey, holder, leaseUntil: Date.now() + LEASE_MS }, 'Replace', {
+      etag: row.etag,
+    });
   }
 
   async release(rowKey: string, holder: string): Promise<void> {

@@ -35,7 +35,12 @@ export function matchRecord(plan: MatchingPlan, values: string[]): MatchResult {
   const rawEmail = plan.emailColumn >= 0 ? (values[plan.emailColumn] ?? '') : '';
   const email = rawEmail.trim().toLowerCase();
   if (!isValidEmail(email)) {
-    return { ok: false, email: rawEmail.trim(), code: 'invalidEmail', message: email ? `'${rawEmail.trim()}' is not a valid email address.` : 'The email address is empty.' };
+    return {
+      ok: false,
+      email: rawEmail.trim(),
+      code: 'invalidEmail',
+      message: email ? `'${rawEmail.trim()}' is not a valid email address.` : 'The email address is empty.',
+    };
   }
   return { ok: true, member: { email, fields: fieldsOf(plan, values) } };
 }

@@ -18,10 +18,18 @@ function emailHash(email: string): number {
   return createHash('md5').update(email).digest().readUIntBE(0, 6);
 }
 
-async function* emailsOf(container: ContainerClient, blobs: PartitionBlob[], emailColumn: number): AsyncGenerator<{ blobName: string; offset: number; email: string }> {
+async function* emailsOf(
+  container: ContainerClient,
+  blobs: PartitionBlob[],
+  emailColumn: number,
+): AsyncGenerator<{ blobName: string; offset: number; email: string }> {
   for (const blob of blobs) {
     if (blob.size === 0) continue;
-    const rows = readRecords(container, blob.blobName, 0, blob.size, { ifMatch: blob.etag, delimiter: blob.format.delimiter, columnHeaders: blob.format.columnHeaders });
+    const rows = readRecords(container, blob.blobName, 0, blob.size, {
+      ifMatch: blob.etag,
+      delimiter: blob.format.delimiter,
+      columnHeaders: blob.format.columnHeaders,
+    });
     for await (const row of rows) {
       // As data matching reads it (dataMatching.ts): trimmed, lower-cased; invalid rows are skipped there.
       const email = (row.values[emailColumn] ?? '').trim().toLowerCase();
@@ -76,7 +84,11 @@ function blobNameFor(runId: string, chunkId: string): string {
 /** Kept with the run's other working files (deleted when it ends). */
 export async function saveChunkDuplicates(runId: string, chunkId: string, offsets: number[]): Promise<void> {
   const body = JSON.stringify(offsets);
-  await (await workContainer()).getBlockBlobClient(blobNameFor(runId, chunkId)).upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+  await (
+    await workContainer()
+  )
+    .getBlockBlobClient(blobNameFor(runId, chunkId))
+    .upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' } });
 }
 
 export async function loadChunkDuplicates(runId: string, chunkId: string): Promise<Set<number>> {

@@ -13,7 +13,18 @@ import { UnionOverLimit, writeSegmentUnion } from './segmentUnion.js';
 import { duplicatesIn, findDuplicateRows, saveChunkDuplicates } from './duplicateMembers.js';
 import { matchingPlan } from './dataMatching.js';
 import { membersPerChunk } from './chunkSize.js';
-import { chunkIdFor, finalizeIfComplete, finishRunEarly, isTerminal, recordPlannedChunks, updateRun, type ChunkMessage, type ChunkRange, type PlanJob, type PlannedSegment } from '../runs/worker.js';
+import {
+  chunkIdFor,
+  finalizeIfComplete,
+  finishRunEarly,
+  isTerminal,
+  recordPlannedChunks,
+  updateRun,
+  type ChunkMessage,
+  type ChunkRange,
+  type PlanJob,
+  type PlannedSegment,
+} from '../runs/worker.js';
 import { silentLogger, type Logger } from '../observability/log.js';
 import { planDeliveryFiles } from '../delivery/deliveryRun.js';
 import type { DeliveryFile } from '../delivery/planDelivery.js';
@@ -51,7 +62,14 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
     if (!segment) return finishRunEarly(run, 'failed', `Segment '${segmentId}' no longer exists in the lake.`);
     const eligibility = eligibilityOf(segment, destination, undefined, record.details);
     if (!eligibility.eligible) return finishRunEarly(run, 'skipped', eligibility.reason!);
-    planned.push({ segmentId: segment.id, segmentName: segment.name, type: segment.type, entity: segment.id, attributes: segment.attributes, memberCount: segment.memberCount });
+    planned.push({
+      segmentId: segment.id,
+      segmentName: segment.name,
+      type: segment.type,
+      entity: segment.id,
+      attributes: segment.attributes,
+      memberCount: segment.memberCount,
+    });
   }
   const limit = maxMembersFor(destination, connection.limits);
   const overLimit = (members: number) =>
@@ -72,7 +90,12 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
     const emailAttribute = record.mapping.email;
     if (!emailAttribute) return finishRunEarly(run, 'failed', 'Several segments to one list need email mapped, to send each member once.');
     try {
-      const union = await writeSegmentUnion(run.id, sources.map((source) => ({ attributes: source.segment.attributes, blobs: source.blobs })), emailAttribute, limit);
+      const union = await writeSegmentUnion(
+        run.id,
+        sources.map((source) => ({ attributes: source.segment.attributes, blobs: source.blobs })),
+        emailAttribute,
+        limit,
+      );
       const merged: PlannedSegment = {
         segmentId: UNION_SEGMENT_ID,
         segmentName: planned.map((segment) => segment.segmentName).join(' + '),
@@ -81,8 +104,25 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
         attributes: planned[0]!.attributes,
         memberCount: union.memberCount,
       };
-      sources = [{ segment: merged, container: 'work', blobs: [{ blobName: union.blobName, size: union.size, etag: union.etag, format: { delimiter: ',', columnHeaders: false } as PartitionBlob['format'] }] }];
-      log.info(`${union.memberCount} distinct members in ${planned.length} segments (${union.duplicates} repeated rows left out)`, { members: union.memberCount, segments: planned.length, duplicates: union.duplicates });
+      sources = [
+        {
+          segment: merged,
+          container: 'work',
+          blobs: [
+            {
+              blobName: union.blobName,
+              size: union.size,
+              etag: union.etag,
+              format: { delimiter: ',', columnHeaders: false } as PartitionBlob['format'],
+            },
+          ],
+        },
+      ];
+      log.info(`${union.memberCount} distinct members in ${planned.length} segments (${union.duplicates} repeated rows left out)`, {
+        members: union.memberCount,
+        segments: planned.length,
+        duplicates: union.duplicates,
+      });
     } catch (error) {
       if (error instanceof UnionOverLimit) return overLimit(planned.reduce((sum, segment) => sum + segment.memberCount, 0));
       throw error;
@@ -94,9 +134,14 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
   let preparedDetails = record.details;
   if (destination.prepareRun) {
     try {
-      preparedDetails = (await destination.prepareRun(access.call, { segments: planned.map((segment) => ({ id: segment.segmentId, name: segment.segmentName, type: segment.type })), segmentNames: planned.map((segment) => segment.segmentName), mappedFields: Object.keys(record.mapping) })) as Record<string, unknown>;
+      preparedDetails = (await destination.prepareRun(access.call, {
+        segments: planned.map((segment) => ({ id: segment.segmentId, name: segment.segmentName, type: segment.type })),
+        segmentNames: planned.map((segment) => segment.segmentName),
+        mappedFields: Object.keys(record.mapping),
+      })) as Record<string, unknown>;
     } catch (error) {
-      if (error instanceof DestinationError && !error.retryable) return finishRunEarly(run, 'failed', `${destination.displayName} refused the export's setup (${error.category}): ${error.message}`);
+      if (error instanceof DestinationError && !error.retryable)
+        return finishRunEarly(run, 'failed', `${destination.displayName} refused the export's setup (${error.category}): ${error.message}`);
       throw error;
     }
   }
@@ -126,9 +171,15 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
   for (const { segment, container: where, blobs } of delivery ? [] : sources) {
     const from = where === 'work' ? await workContainer() : container;
     // A union is de-duplicated already; a segment's own partitions may repeat an email across chunks.
-    const duplicates = where === 'lake' ? await findDuplicateRows(from, blobs, emailColumnOf(record.mapping, segment.attributes)) : new Map<string, number[]>();
+    const duplicates =
+      where === 'lake'
+        ? await findDuplicateRows(from, blobs, emailColumnOf(record.mapping, segment.attributes))
+        : new Map<string, number[]>();
     const duplicateCount = [...duplicates.values()].reduce((sum, offsets) => sum + offsets.length, 0);
-    if (duplicateCount > 0) log.info(`${duplicateCount} rows of segment ${segment.segmentName} repeat an earlier member's email; they are skipped`, { duplicates: duplicateCount });
+    if (duplicateCount > 0)
+      log.info(`${duplicateCount} rows of segment ${segment.segmentName} repeat an earlier member's email; they are skipped`, {
+        duplicates: duplicateCount,
+      });
     const totalBytes = blobs.reduce((sum, blob) => sum + blob.size, 0);
     const bytesPerMember = segment.memberCount > 0 ? totalBytes / segment.memberCount : totalBytes;
     const targetBytes = Math.max(64 * 1024, Math.round(bytesPerMember * chunkMembers));
@@ -157,7 +208,10 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
   }
 
   // A delivery run sends what its files hold, and removes who left; otherwise every member is sent.
-  const deliveryRows = (kind: 'send' | 'remove', segmentId?: string) => delivery!.files.files.filter((file) => file.kind === kind && (!segmentId || file.segmentId === segmentId)).reduce((sum, file) => sum + file.rows, 0);
+  const deliveryRows = (kind: 'send' | 'remove', segmentId?: string) =>
+    delivery!.files.files
+      .filter((file) => file.kind === kind && (!segmentId || file.segmentId === segmentId))
+      .reduce((sum, file) => sum + file.rows, 0);
   const send = delivery
     ? destination.listPerSegment
       ? sources.map((source) => deliveryRows('send', source.segment.segmentId))
@@ -165,29 +219,58 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
     : destination.listPerSegment
       ? sources.map((source) => source.segment.memberCount)
       : [totalMembers];
-  const prediction = await recordedPrediction(run, connection.id, destination, access.rateLimit, { send, remove: delivery ? deliveryRows('remove') : 0 }, model, log);
+  const prediction = await recordedPrediction(
+    run,
+    connection.id,
+    destination,
+    access.rateLimit,
+    { send, remove: delivery ? deliveryRows('remove') : 0 },
+    model,
+    log,
+  );
   await updateRun(run.exportId, run.id, (current) =>
     isTerminal(current.status)
       ? undefined
-      : { ...current, segments: sources.map((source) => source.segment), preparedDetails, chunksTotal: chunks.length, prediction, provenance: { lake: lakeVersion, refreshId: current.provenance?.refreshId ?? null }, delivery: delivery?.delivery ?? null },
+      : {
+          ...current,
+          segments: sources.map((source) => source.segment),
+          preparedDetails,
+          chunksTotal: chunks.length,
+          prediction,
+          provenance: { lake: lakeVersion, refreshId: current.provenance?.refreshId ?? null },
+          delivery: delivery?.delivery ?? null,
+        },
   );
   await recordPlannedChunks(run.id, chunks);
   for (const chunk of chunks) {
-    await sendQueueMessage(QUEUES.exportChunks, { exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId } satisfies SendChunkMessage);
+    await sendQueueMessage(QUEUES.exportChunks, {
+      exportId: run.exportId,
+      runId: run.id,
+      chunkId: chunk.chunkId,
+    } satisfies SendChunkMessage);
   }
   const plannedAt = new Date().toISOString();
-  await updateRun(run.exportId, run.id, (current) => (isTerminal(current.status) ? undefined : {
-    ...current,
-    planned: true,
-    counts: { ...current.counts, members: totalMembers },
-    tasks: current.tasks.map((task) =>
-      task.name === 'plan'
-        ? { ...task, status: 'succeeded', finishedAt: plannedAt, detail: `${chunks.length} chunk${chunks.length === 1 ? '' : 's'} of up to ${chunkMembers.toLocaleString('en-US')} members` }
-        : task.name === 'send'
-          ? { ...task, status: 'running', startedAt: task.startedAt ?? plannedAt }
-          : task,
-    ),
-  }));
+  await updateRun(run.exportId, run.id, (current) =>
+    isTerminal(current.status)
+      ? undefined
+      : {
+          ...current,
+          planned: true,
+          counts: { ...current.counts, members: totalMembers },
+          tasks: current.tasks.map((task) =>
+            task.name === 'plan'
+              ? {
+                  ...task,
+                  status: 'succeeded',
+                  finishedAt: plannedAt,
+                  detail: `${chunks.length} chunk${chunks.length === 1 ? '' : 's'} of up to ${chunkMembers.toLocaleString('en-US')} members`,
+                }
+              : task.name === 'send'
+                ? { ...task, status: 'running', startedAt: task.startedAt ?? plannedAt }
+                : task,
+          ),
+        },
+  );
   log.info(`Planned: ${totalMembers} members in ${chunks.length} chunks`, { members: totalMembers, chunks: chunks.length });
   // Chunks may all have finished while the plan was being recorded.
   await finalizeIfComplete(run.exportId, run.id);
@@ -234,4 +317,3 @@ function maxMembersFor(destination: DestinationAdapter, settings: Record<string,
   const own = Number(settings.maxMembersPerExport);
   return Number.isFinite(own) && own > 0 ? Math.min(own, destination.limits.maxMembersPerExport) : destination.limits.maxMembersPerExport;
 }
-

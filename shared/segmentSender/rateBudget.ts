@@ -97,6 +97,8 @@ export class RateBudget {
     if (!Number.isFinite(this.limit.requestsPerSecond)) return;
     const client = await table(TABLES.rateBuckets);
     const tokens = -((waitMs / 1000) * this.limit.requestsPerSecond);
-    await client.upsertEntity({ partitionKey: PARTITION, rowKey: this.key, tokens, updatedAt: Date.now() }, 'Replace').catch(() => undefined);
+    await client
+      .upsertEntity({ partitionKey: PARTITION, rowKey: this.key, tokens, updatedAt: Date.now() }, 'Replace')
+      .catch(() => undefined);
   }
 }

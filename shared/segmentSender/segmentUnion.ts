@@ -48,7 +48,11 @@ export async function writeSegmentUnion(runId: string, sources: UnionSource[], e
       const positions = columns.map((column) => source.attributes.indexOf(column));
       const emailAt = source.attributes.indexOf(emailAttribute);
       for (const partition of source.blobs) {
-        for await (const record of readRecords(lakeContainer(), partition.blobName, 0, partition.size, { ifMatch: partition.etag, delimiter: partition.format.delimiter, columnHeaders: partition.format.columnHeaders })) {
+        for await (const record of readRecords(lakeContainer(), partition.blobName, 0, partition.size, {
+          ifMatch: partition.etag,
+          delimiter: partition.format.delimiter,
+          columnHeaders: partition.format.columnHeaders,
+        })) {
           const email = emailAt >= 0 ? (record.values[emailAt] ?? '').trim().toLowerCase() : '';
           if (email) {
             if (seen.has(email)) {
@@ -77,7 +81,13 @@ export async function writeSegmentUnion(runId: string, sources: UnionSource[], e
 }
 
 function describe(blobName: string, properties: { contentLength?: number; etag?: string }, metadata: Record<string, string>): UnionFile {
-  return { blobName, size: properties.contentLength ?? 0, etag: properties.etag ?? '', memberCount: Number(metadata.membercount), duplicates: Number(metadata.duplicates ?? 0) };
+  return {
+    blobName,
+    size: properties.contentLength ?? 0,
+    etag: properties.etag ?? '',
+    memberCount: Number(metadata.membercount),
+    duplicates: Number(metadata.duplicates ?? 0),
+  };
 }
 
 export type { ContainerClient };

@@ -112,7 +112,13 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
   const slotHeartbeat = setInterval(() => void slot.renew().catch(() => undefined), 10_000);
   try {
     const now = Date.now();
-    const claimed = await saveChunk({ ...chunk, status: 'sending', leaseOwner: owner, leaseUntil: now + LEASE_MS, startedAt: chunk.startedAt || new Date(now).toISOString() });
+    const claimed = await saveChunk({
+      ...chunk,
+      status: 'sending',
+      leaseOwner: owner,
+      leaseUntil: now + LEASE_MS,
+      startedAt: chunk.startedAt || new Date(now).toISOString(),
+    });
     if (!claimed) return await retryLater(message, LEASE_MS, log);
     chunk = claimed;
     return await sendClaimedChunk(message, chunk, { run, record, details, access, segment, plan, owner, deadline }, log);
@@ -162,13 +168,18 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
   // a few calls are acknowledged together: fewer ledger writes, and still a short step to redo.
   const callSize = removing ? (access.destination.removalBatchSize ?? access.destination.batchSize) : access.destination.batchSize;
   const batchSize = removing ? Math.min(access.destination.batchSize, callSize * REMOVAL_CALLS_PER_ACK) : callSize;
-  if (removing && !access.destination.removeBatch) return endChunk(chunk, 'failed', `${access.destination.displayName} cannot remove members from a list.`, message);
+  if (removing && !access.destination.removeBatch)
+    return endChunk(chunk, 'failed', `${access.destination.displayName} cannot remove members from a list.`, message);
 
   const counts: RunCounts = { ...chunk.counts };
   // Counts already in the metrics; a resumed chunk reports only what it adds to its ledger counts.
   let reported: RunCounts = { ...chunk.counts };
   const reportMembers = () => {
-    recordMembers(access.destination.type, { succeeded: counts.succeeded - reported.succeeded, failed: counts.failed - reported.failed, skipped: counts.skipped - reported.skipped });
+    recordMembers(access.destination.type, {
+      succeeded: counts.succeeded - reported.succeeded,
+      failed: counts.failed - reported.failed,
+      skipped: counts.skipped - reported.skipped,
+    });
     reported = { ...counts };
   };
   // Cancel is checked before each batch, reading the run at most once a second.
@@ -223,7 +234,12 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
       if (!saved) throw new LeaseLost();
       chunk = saved;
     });
-    await handOn({ exportId: message.exportId, runId: message.runId, chunkId: message.chunkId, ...(retries ? { retries } : {}) }, waitMs, why, log);
+    await handOn(
+      { exportId: message.exportId, runId: message.runId, chunkId: message.chunkId, ...(retries ? { retries } : {}) },
+      waitMs,
+      why,
+      log,
+    );
   };
 
   /** Keeps the lease alive while waiting on the vendor. */
@@ -293,7 +309,14 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
         const accepted: AcceptedMember[] = batch
           .filter((item) => item.snapshot && !notTaken.has(item.member.email))
           .map((item) => ({ key: item.key, ...item.snapshot!, email: item.member.email }));
-        await recordAccepted(record.id, chunk!.runId, delivery!.bucket, `${chunk!.chunkId}-${String(batch[0]!.offset).padStart(12, '0')}`, removing ? 'removed' : 'sent', accepted);
+        await recordAccepted(
+          record.id,
+          chunk!.runId,
+          delivery!.bucket,
+          `${chunk!.chunkId}-${String(batch[0]!.offset).padStart(12, '0')}`,
+          removing ? 'removed' : 'sent',
+          accepted,
+        );
       }
     }
     await recordOutcomes(chunk!.runId, outcomes);
@@ -310,7 +333,11 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
 
   try {
     const source = chunk.container === 'work' ? await workContainer() : lakeContainer();
-    for await (const item of readRecords(source, chunk.blobName, chunk.resumeOffset, chunk.end, { ifMatch: chunk.blobEtag, delimiter: chunk.delimiter, columnHeaders: chunk.columnHeaders })) {
+    for await (const item of readRecords(source, chunk.blobName, chunk.resumeOffset, chunk.end, {
+      ifMatch: chunk.blobEtag,
+      delimiter: chunk.delimiter,
+      columnHeaders: chunk.columnHeaders,
+    })) {
       if (batch.length >= batchSize) {
         if ((await flush(item.offset)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);
         // Everything before this row is acknowledged: past the budget, the rest goes to a continuation.
@@ -328,7 +355,11 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
       const values = row ? row.values : item.values;
       const about = {
         key: row ? row.key : (values[keyColumn] ?? '').trim(),
-        source: row ? { partition: row.partition, offset: row.position } : chunk.container === 'lake' ? { partition: chunk.blobName, offset: item.offset } : undefined,
+        source: row
+          ? { partition: row.partition, offset: row.position }
+          : chunk.container === 'lake'
+            ? { partition: chunk.blobName, offset: item.offset }
+            : undefined,
       };
       if (skipRows.has(item.offset) || row?.duplicate) {
         counts.skipped++;
@@ -336,10 +367,17 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
         continue;
       }
       const matched = matchRecord(plan, values);
-      const snapshot = row && matched.ok ? { hash: row.hash, segmentId: segment.segmentId, fields: JSON.stringify(matched.member.fields) } : undefined;
+      const snapshot =
+        row && matched.ok ? { hash: row.hash, segmentId: segment.segmentId, fields: JSON.stringify(matched.member.fields) } : undefined;
       if (!matched.ok) {
         counts.skipped++;
-        outcomes.push(outcome(item.offset, { email: matched.email, status: 'skipped', category: 'invalidRecord', code: matched.code, message: matched.message }, about));
+        outcomes.push(
+          outcome(
+            item.offset,
+            { email: matched.email, status: 'skipped', category: 'invalidRecord', code: matched.code, message: matched.message },
+            about,
+          ),
+        );
       } else if (!matched.member.email) {
         // No email in this list's key (company lists): the row's offset identifies the member.
         batch.push({ member: { ...matched.member, email: `#${item.offset}` }, offset: item.offset, ...about, snapshot });
@@ -413,7 +451,12 @@ class HandOn extends Error {
   }
 }
 
-const DUPLICATE_EMAIL = { status: 'skipped', category: 'invalidRecord', code: 'duplicateEmail', message: 'Another member of this export has the same email address; it was sent once.' } as const;
+const DUPLICATE_EMAIL = {
+  status: 'skipped',
+  category: 'invalidRecord',
+  code: 'duplicateEmail',
+  message: 'Another member of this export has the same email address; it was sent once.',
+} as const;
 
 interface SendContext {
   budget: RateBudget;
@@ -457,7 +500,8 @@ async function waitKeepingLease(ms: number, context: SendContext): Promise<void>
 
 /** Waits `ms` here, or, when that is long or would pass the invocation's deadline, hands the chunk on for it. */
 async function waitOrHandOn(ms: number, why: string, retries: CarriedRetries, context: SendContext): Promise<void> {
-  if (context.deadline !== undefined && (ms > LONGEST_WAIT_IN_INVOCATION_MS || Date.now() + ms > context.deadline)) throw new HandOn(ms, why, retries);
+  if (context.deadline !== undefined && (ms > LONGEST_WAIT_IN_INVOCATION_MS || Date.now() + ms > context.deadline))
+    throw new HandOn(ms, why, retries);
   await waitKeepingLease(ms, context);
 }
 
@@ -469,11 +513,13 @@ export async function sendWithRetries(members: MappedMember[], context: SendCont
     if (context.deadline === undefined) await context.budget.take();
     else {
       const waitMs = await context.budget.tryTake(Math.max(0, Math.min(LONGEST_WAIT_IN_INVOCATION_MS, context.deadline - Date.now())));
-      if (waitMs > 0) throw new HandOn(waitMs, 'the connection\'s rate has no request free soon', { failures, rateLimited });
+      if (waitMs > 0) throw new HandOn(waitMs, "the connection's rate has no request free soon", { failures, rateLimited });
     }
     const { destination, call } = context.getAccess();
     try {
-      return await context.slots.run(context.owner, () => (context.operation === 'remove' ? destination.removeBatch!(call, members) : destination.sendBatch(call, members)));
+      return await context.slots.run(context.owner, () =>
+        context.operation === 'remove' ? destination.removeBatch!(call, members) : destination.sendBatch(call, members),
+      );
     } catch (error) {
       if (!(error instanceof DestinationError)) throw error;
       if (error.category === 'rateLimited') recordVendorRateLimited(destination.type);
@@ -484,7 +530,12 @@ export async function sendWithRetries(members: MappedMember[], context: SendCont
         continue;
       }
       if (error.retryable && failures++ < MAX_RETRIES) {
-        await waitOrHandOn(backoffMs(failures, error.options.retryAfterMs), `${destination.displayName} failed the call; retrying`, { failures, rateLimited }, context);
+        await waitOrHandOn(
+          backoffMs(failures, error.options.retryAfterMs),
+          `${destination.displayName} failed the call; retrying`,
+          { failures, rateLimited },
+          context,
+        );
         continue;
       }
       if (error.category === 'auth' && !refreshedSecrets) {
@@ -503,7 +554,18 @@ export async function sendWithRetries(members: MappedMember[], context: SendCont
 /** The vendor rejected a whole batch for its content: split it to find the records at fault. */
 async function isolateBadRecords(members: MappedMember[], error: DestinationError, context: SendContext): Promise<BatchResult> {
   if (members.length === 1) {
-    return { succeeded: 0, failures: [{ email: members[0]!.email, status: 'failed', category: 'invalidRecord', code: error.options.code ?? String(error.options.status ?? 'rejected'), message: error.message }] };
+    return {
+      succeeded: 0,
+      failures: [
+        {
+          email: members[0]!.email,
+          status: 'failed',
+          category: 'invalidRecord',
+          code: error.options.code ?? String(error.options.status ?? 'rejected'),
+          message: error.message,
+        },
+      ],
+    };
   }
   const middle = Math.ceil(members.length / 2);
   const left = await sendWithRetries(members.slice(0, middle), context);
@@ -511,9 +573,16 @@ async function isolateBadRecords(members: MappedMember[], error: DestinationErro
   return { succeeded: left.succeeded + right.succeeded, failures: [...left.failures, ...right.failures] };
 }
 
-async function endChunk(chunk: ChunkState, status: 'done' | 'failed' | 'cancelled', reason: string, message: ChunkMessage, counts: RunCounts = chunk.counts): Promise<void> {
+async function endChunk(
+  chunk: ChunkState,
+  status: 'done' | 'failed' | 'cancelled',
+  reason: string,
+  message: ChunkMessage,
+  counts: RunCounts = chunk.counts,
+): Promise<void> {
   const latest = (await getChunk(chunk.runId, chunk.chunkId)) ?? chunk;
-  if (latest.status === 'done' || latest.status === 'failed' || latest.status === 'cancelled') return finalizeIfComplete(message.exportId, message.runId);
+  if (latest.status === 'done' || latest.status === 'failed' || latest.status === 'cancelled')
+    return finalizeIfComplete(message.exportId, message.runId);
   await saveChunk({ ...latest, status, reason, counts, leaseOwner: '', leaseUntil: 0, finishedAt: new Date().toISOString() });
   await finalizeIfComplete(message.exportId, message.runId);
 }

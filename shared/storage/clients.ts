@@ -34,7 +34,9 @@ function storageAccess(): StorageAccess {
     const queueUrl = setting('AzureWebJobsStorage__queueServiceUri') ?? (accountName && `https://${accountName}.queue.core.windows.net`);
     const tableUrl = setting('AzureWebJobsStorage__tableServiceUri') ?? (accountName && `https://${accountName}.table.core.windows.net`);
     if (!blobUrl || !queueUrl || !tableUrl) {
-      throw new Error('Storage is not configured: set AzureWebJobsStorage (connection string) or AzureWebJobsStorage__accountName / __*ServiceUri.');
+      throw new Error(
+        'Storage is not configured: set AzureWebJobsStorage (connection string) or AzureWebJobsStorage__accountName / __*ServiceUri.',
+      );
     }
     const clientId = setting('AzureWebJobsStorage__clientId') ?? setting('AZURE_CLIENT_ID');
     access = { blobUrl, queueUrl, tableUrl, credential: new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {}) };
@@ -97,7 +99,9 @@ export async function sendQueueMessage(name: string, message: unknown, options: 
 
 export function blobService(): BlobServiceClient {
   const access = storageAccess();
-  return access.connectionString ? BlobServiceClient.fromConnectionString(access.connectionString) : new BlobServiceClient(access.blobUrl!, access.credential!);
+  return access.connectionString
+    ? BlobServiceClient.fromConnectionString(access.connectionString)
+    : new BlobServiceClient(access.blobUrl!, access.credential!);
 }
 
 let workReady: Promise<ContainerClient> | undefined;

@@ -19,7 +19,10 @@ export const DISABLE_AFTER_FAILING_MS = 24 * 3600_000;
 export const WEBHOOK_SYSTEM: Principal = { id: 'outflow-webhooks', name: 'Outflow webhooks', roles: ['system'] };
 
 export function retryDelaysSeconds(text = setting('WEBHOOK_RETRY_DELAYS_SECONDS')): number[] {
-  const delays = (text ?? '').split(',').map((part) => Number(part.trim())).filter((value) => Number.isFinite(value) && value >= 0);
+  const delays = (text ?? '')
+    .split(',')
+    .map((part) => Number(part.trim()))
+    .filter((value) => Number.isFinite(value) && value >= 0);
   return delays.length ? delays : [5, 300, 1800, 7200, 18000, 36000];
 }
 
@@ -38,18 +41,25 @@ const FINISHED = new Set(['succeeded', 'failed', 'abandoned']);
 
 export type AttemptResult = 'succeeded' | 'retrying' | 'failed' | 'abandoned' | 'skipped';
 
-export async function deliverWebhook(message: DeliveryMessage, now = new Date()): Promise<{ result: AttemptResult; delivery?: DeliveryRecord }> {
+export async function deliverWebhook(
+  message: DeliveryMessage,
+  now = new Date(),
+): Promise<{ result: AttemptResult; delivery?: DeliveryRecord }> {
   const delivery = await findDelivery(message.webhookId, message.deliveryId);
   if (!delivery || FINISHED.has(delivery.status)) return { result: 'skipped' };
   // A copy of the message that arrived before its time (the queue delivers at least once).
   if (delivery.nextAttemptAt && Date.parse(delivery.nextAttemptAt) > now.getTime() + 2_000) return { result: 'skipped' };
   const webhook = await findWebhook(message.webhookId);
   if (!webhook) return { result: 'abandoned', delivery: await abandon(delivery, 'the webhook was removed') };
-  if (!webhook.enabled && delivery.eventType !== TEST_EVENT) return { result: 'abandoned', delivery: await abandon(delivery, 'the webhook is turned off') };
+  if (!webhook.enabled && delivery.eventType !== TEST_EVENT)
+    return { result: 'abandoned', delivery: await abandon(delivery, 'the webhook is turned off') };
   const secret = await secretStoreFromSettings().get(webhook.secretName);
   if (!secret) return { result: 'abandoned', delivery: await abandon(delivery, 'the signing secret is missing; rotate it') };
 
-  const outcome = await sendSigned({ url: webhook.url, secret, messageId: delivery.id, payload: delivery.payload, timestamp: now }, targetPolicyFromSettings());
+  const outcome = await sendSigned(
+    { url: webhook.url, secret, messageId: delivery.id, payload: delivery.payload, timestamp: now },
+    targetPolicyFromSettings(),
+  );
   const attempted = recordAttempt(delivery, outcome, now);
   if (outcome.ok) {
     const saved = await replaceDelivery({ ...attempted, status: 'succeeded', nextAttemptAt: null });
@@ -58,7 +68,11 @@ export async function deliverWebhook(message: DeliveryMessage, now = new Date())
   }
   const delay = nextDelaySeconds(attempted.attempts, new Date(attempted.firstAttemptAt!), now);
   if (delay !== undefined && webhook.enabled) {
-    const saved = await replaceDelivery({ ...attempted, status: 'retrying', nextAttemptAt: new Date(now.getTime() + delay * 1000).toISOString() });
+    const saved = await replaceDelivery({
+      ...attempted,
+      status: 'retrying',
+      nextAttemptAt: new Date(now.getTime() + delay * 1000).toISOString(),
+    });
     await sendQueueMessage(QUEUES.webhookDeliveries, message, { visibilityTimeoutSeconds: Math.max(0, Math.ceil(delay)) });
     await noteFailure(webhook, now);
     return { result: 'retrying', delivery: saved };
@@ -92,12 +106,23 @@ async function noteFailure(webhook: WebhookRecord, now: Date): Promise<void> {
   }
   if (!webhook.enabled || !failedForADay(webhook.failingSince, now)) return;
   const reason = `Turned off by Outflow: every delivery since ${webhook.failingSince} failed (a day without one success).`;
-  const disabled = await updateWebhookQuietly(webhook, (current) => (current.enabled ? { ...current, enabled: false, disabledReason: reason, updatedAt: now.toISOString() } : undefined));
-  if (disabled) await recordAudit(WEBHOOK_SYSTEM, 'webhook.disabled', { type: 'webhook', id: webhook.id, name: webhook.name }, { reason: 'a day of failed deliveries', failingSince: webhook.failingSince });
+  const disabled = await updateWebhookQuietly(webhook, (current) =>
+    current.enabled ? { ...current, enabled: false, disabledReason: reason, updatedAt: now.toISOString() } : undefined,
+  );
+  if (disabled)
+    await recordAudit(
+      WEBHOOK_SYSTEM,
+      'webhook.disabled',
+      { type: 'webhook', id: webhook.id, name: webhook.name },
+      { reason: 'a day of failed deliveries', failingSince: webhook.failingSince },
+    );
 }
 
 /** A conditional update of the latest row, retried on a concurrent change; false if nothing changed. */
-async function updateWebhookQuietly(webhook: WebhookRecord, change: (current: WebhookRecord) => WebhookRecord | undefined): Promise<boolean> {
+async function updateWebhookQuietly(
+  webhook: WebhookRecord,
+  change: (current: WebhookRecord) => WebhookRecord | undefined,
+): Promise<boolean> {
   let current: WebhookRecord | undefined = webhook;
   for (let attempt = 0; attempt < 5 && current; attempt++) {
     const next = change(current);

@@ -51,12 +51,16 @@ export function rejectedShare(counts: RunCounts): number {
 export function matchesFilters(filters: WebhookFilters, facts: Pick<RunFacts, 'exportId' | 'connectionId' | 'destinationType'>): boolean {
   if (filters.exportIds.length && !filters.exportIds.includes(facts.exportId)) return false;
   if (filters.connectionIds.length && (!facts.connectionId || !filters.connectionIds.includes(facts.connectionId))) return false;
-  if (filters.destinationTypes.length && (!facts.destinationType || !filters.destinationTypes.includes(facts.destinationType))) return false;
+  if (filters.destinationTypes.length && (!facts.destinationType || !filters.destinationTypes.includes(facts.destinationType)))
+    return false;
   return true;
 }
 
 /** Events of an ended run that this subscription wants. */
-export function endedRunEvents(webhook: Pick<WebhookRecord, 'events' | 'filters' | 'thresholds' | 'enabled'>, facts: RunFacts): RaisedEvent[] {
+export function endedRunEvents(
+  webhook: Pick<WebhookRecord, 'events' | 'filters' | 'thresholds' | 'enabled'>,
+  facts: RunFacts,
+): RaisedEvent[] {
   if (!webhook.enabled || !matchesFilters(webhook.filters, facts)) return [];
   const wanted = new Set(webhook.events);
   const t: WebhookThresholds = webhook.thresholds;
@@ -73,7 +77,13 @@ export function endedRunEvents(webhook: Pick<WebhookRecord, 'events' | 'filters'
     const recent = median(facts.previousMembers.slice(0, VOLUME_HISTORY))!;
     const change = recent === 0 ? (facts.counts.members === 0 ? 0 : Infinity) : (facts.counts.members - recent) / recent;
     if (Math.abs(change) > t.volumeChangeShare) {
-      raise('volume.changed', { members: facts.counts.members, recentMedian: recent, change: Number.isFinite(change) ? round(change) : null, threshold: t.volumeChangeShare, runsCompared: Math.min(VOLUME_HISTORY, facts.previousMembers.length) });
+      raise('volume.changed', {
+        members: facts.counts.members,
+        recentMedian: recent,
+        change: Number.isFinite(change) ? round(change) : null,
+        threshold: t.volumeChangeShare,
+        runsCompared: Math.min(VOLUME_HISTORY, facts.previousMembers.length),
+      });
     }
   }
   // Once when the streak reaches the threshold, not again for every further failure.
@@ -85,17 +95,33 @@ export function endedRunEvents(webhook: Pick<WebhookRecord, 'events' | 'filters'
 
 /** Seconds after which a run counts as slow for this subscription, and why. */
 export function slowAfter(thresholds: WebhookThresholds, predictedSeconds: number | null): { seconds: number; basis: string } {
-  if (predictedSeconds && predictedSeconds > 0) return { seconds: predictedSeconds * thresholds.slowFactor, basis: `${thresholds.slowFactor} × the predicted ${Math.round(predictedSeconds)} s` };
+  if (predictedSeconds && predictedSeconds > 0)
+    return {
+      seconds: predictedSeconds * thresholds.slowFactor,
+      basis: `${thresholds.slowFactor} × the predicted ${Math.round(predictedSeconds)} s`,
+    };
   return { seconds: thresholds.slowAfterMinutes * 60, basis: `${thresholds.slowAfterMinutes} minutes (no prediction)` };
 }
 
 /** run.slow for a run still in progress, if it is past this subscription's limit. */
-export function slowRunEvent(webhook: Pick<WebhookRecord, 'events' | 'filters' | 'thresholds' | 'enabled'>, facts: RunFacts, now: Date): RaisedEvent | undefined {
+export function slowRunEvent(
+  webhook: Pick<WebhookRecord, 'events' | 'filters' | 'thresholds' | 'enabled'>,
+  facts: RunFacts,
+  now: Date,
+): RaisedEvent | undefined {
   if (!webhook.enabled || !webhook.events.includes('run.slow') || !matchesFilters(webhook.filters, facts)) return undefined;
   const elapsed = (now.getTime() - Date.parse(facts.startedAt ?? facts.createdAt)) / 1000;
   const limit = slowAfter(webhook.thresholds, facts.predictedSeconds);
   if (!(elapsed > limit.seconds)) return undefined;
-  return { type: 'run.slow', details: { elapsedSeconds: Math.round(elapsed), predictedSeconds: facts.predictedSeconds, limitSeconds: Math.round(limit.seconds), limit: limit.basis } };
+  return {
+    type: 'run.slow',
+    details: {
+      elapsedSeconds: Math.round(elapsed),
+      predictedSeconds: facts.predictedSeconds,
+      limitSeconds: Math.round(limit.seconds),
+      limit: limit.basis,
+    },
+  };
 }
 
 /** Runs in a row (newest first) that failed on auth or configuration. */

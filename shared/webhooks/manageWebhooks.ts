@@ -7,7 +7,15 @@ import { recordAudit } from '../audit/auditLog.js';
 import { PreconditionFailed } from '../errors.js';
 import { secretStoreFromSettings } from '../secretStore.js';
 import { apiBase, createDelivery } from './raiseEvents.js';
-import { TEST_EVENT, type CreateWebhookBody, type DeliveryRecord, type DeliveryView, type UpdateWebhookBody, type WebhookRecord, type WebhookView } from './webhook.js';
+import {
+  TEST_EVENT,
+  type CreateWebhookBody,
+  type DeliveryRecord,
+  type DeliveryView,
+  type UpdateWebhookBody,
+  type WebhookRecord,
+  type WebhookView,
+} from './webhook.js';
 import * as store from './webhookStore.js';
 import { checkWebhookUrl } from './webhookUrl.js';
 
@@ -75,7 +83,11 @@ export async function createWebhook(principal: Principal, body: CreateWebhookBod
     name: body.name,
     url,
     events: unique(body.events),
-    filters: { exportIds: unique(body.filters.exportIds), connectionIds: unique(body.filters.connectionIds), destinationTypes: unique(body.filters.destinationTypes) },
+    filters: {
+      exportIds: unique(body.filters.exportIds),
+      connectionIds: unique(body.filters.connectionIds),
+      destinationTypes: unique(body.filters.destinationTypes),
+    },
     thresholds: body.thresholds,
     enabled: body.enabled,
     disabledReason: null,
@@ -86,7 +98,12 @@ export async function createWebhook(principal: Principal, body: CreateWebhookBod
     updatedAt: now,
     etag: '',
   });
-  await recordAudit(principal, 'webhook.created', { type: 'webhook', id, name: body.name }, { events: webhook.events, enabled: webhook.enabled, host: new URL(url).host });
+  await recordAudit(
+    principal,
+    'webhook.created',
+    { type: 'webhook', id, name: body.name },
+    { events: webhook.events, enabled: webhook.enabled, host: new URL(url).host },
+  );
   return { webhook, secret };
 }
 
@@ -103,7 +120,12 @@ function checkIfMatch(webhook: WebhookRecord, ifMatch: string | undefined): stri
   return ifMatch && ifMatch !== '*' ? ifMatch : webhook.etag;
 }
 
-export async function updateWebhook(principal: Principal, id: string, body: UpdateWebhookBody, ifMatch: string | undefined): Promise<WebhookRecord> {
+export async function updateWebhook(
+  principal: Principal,
+  id: string,
+  body: UpdateWebhookBody,
+  ifMatch: string | undefined,
+): Promise<WebhookRecord> {
   const current = await store.getWebhook(id);
   const etag = checkIfMatch(current, ifMatch);
   const url = body.url !== undefined ? await checkWebhookUrl(body.url) : current.url;
@@ -124,7 +146,12 @@ export async function updateWebhook(principal: Principal, id: string, body: Upda
     },
     etag,
   );
-  await recordAudit(principal, 'webhook.updated', { type: 'webhook', id, name: updated.name }, { changed: Object.keys(body).sort(), ...(ifMatch ? {} : { lastWriterWins: true }) });
+  await recordAudit(
+    principal,
+    'webhook.updated',
+    { type: 'webhook', id, name: updated.name },
+    { changed: Object.keys(body).sort(), ...(ifMatch ? {} : { lastWriterWins: true }) },
+  );
   return updated;
 }
 
@@ -137,7 +164,11 @@ export async function deleteWebhook(principal: Principal, id: string, ifMatch: s
 }
 
 /** A new signing secret replaces the old one at once; answered this once. */
-export async function rotateWebhookSecret(principal: Principal, id: string, ifMatch: string | undefined): Promise<{ webhook: WebhookRecord; secret: string }> {
+export async function rotateWebhookSecret(
+  principal: Principal,
+  id: string,
+  ifMatch: string | undefined,
+): Promise<{ webhook: WebhookRecord; secret: string }> {
   const current = await store.getWebhook(id);
   const etag = checkIfMatch(current, ifMatch);
   const secret = newSigningSecret();
@@ -155,7 +186,11 @@ export async function sendTestEvent(principal: Principal, id: string): Promise<{
   const payload = JSON.stringify({
     type: TEST_EVENT,
     timestamp: now.toISOString(),
-    data: { webhook: { id: webhook.id, name: webhook.name }, requestedBy: { id: principal.id, name: principal.name }, links: { deliveries: `${apiBase()}/webhooks/${webhook.id}/deliveries` } },
+    data: {
+      webhook: { id: webhook.id, name: webhook.name },
+      requestedBy: { id: principal.id, name: principal.name },
+      links: { deliveries: `${apiBase()}/webhooks/${webhook.id}/deliveries` },
+    },
   });
   await createDelivery(webhook.id, deliveryId, TEST_EVENT, payload, now);
   await recordAudit(principal, 'webhook.tested', { type: 'webhook', id, name: webhook.name });

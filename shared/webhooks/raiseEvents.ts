@@ -12,7 +12,15 @@ import { findRun, listRuns } from '../runs/runStore.js';
 import { setting } from '../settings.js';
 import { QUEUES } from '../storage/names.js';
 import { sendQueueMessage } from '../storage/clients.js';
-import { endedRunEvents, failureStreak, isConnectionFailure, slowRunEvent, VOLUME_HISTORY, type RaisedEvent, type RunFacts } from './eventRules.js';
+import {
+  endedRunEvents,
+  failureStreak,
+  isConnectionFailure,
+  slowRunEvent,
+  VOLUME_HISTORY,
+  type RaisedEvent,
+  type RunFacts,
+} from './eventRules.js';
 import type { DeliveryRecord, WebhookRecord } from './webhook.js';
 import { findDelivery, insertDeliveryOnce, listWebhooks } from './webhookStore.js';
 
@@ -61,7 +69,16 @@ export function eventPayload(event: RaisedEvent, context: RunContext, at: Date):
     data: {
       export: { id: run.exportId, name: exportRecord?.name ?? null },
       connection,
-      run: { id: run.id, status: run.status, trigger: run.trigger, reason: run.reason, createdAt: run.createdAt, startedAt: run.startedAt, finishedAt: run.finishedAt, counts: run.counts },
+      run: {
+        id: run.id,
+        status: run.status,
+        trigger: run.trigger,
+        reason: run.reason,
+        createdAt: run.createdAt,
+        startedAt: run.startedAt,
+        finishedAt: run.finishedAt,
+        counts: run.counts,
+      },
       reason: run.reason,
       links: linksFor(run.exportId, run.id),
       ...event.details,
@@ -131,16 +148,21 @@ const DELIVERING = new Set(['succeeded', 'partiallySucceeded', 'failed']);
 async function previousMembers(run: RunRecord): Promise<number[]> {
   const { runs } = await listRuns(run.exportId, VOLUME_HISTORY + 15);
   // Run ids sort newest first; the earlier runs are those after this one.
-  return runs.filter((other) => other.id > run.id && (other.status === 'succeeded' || other.status === 'partiallySucceeded')).map((other) => other.counts.members);
+  return runs
+    .filter((other) => other.id > run.id && (other.status === 'succeeded' || other.status === 'partiallySucceeded'))
+    .map((other) => other.counts.members);
 }
 
 async function connectionFailureStreak(run: RunRecord, connectionId: string | null, longest: number): Promise<number> {
   if (!connectionId || !isConnectionFailure(run.status, run.reason)) return 0;
   const exports = (await listExports()).filter((candidate) => candidate.connectionId === connectionId);
   const runs: RunRecord[] = [];
-  for (const exportRecord of exports) runs.push(...(await listRuns(exportRecord.id, longest + 5)).runs.filter((other) => DELIVERING.has(other.status)));
+  for (const exportRecord of exports)
+    runs.push(...(await listRuns(exportRecord.id, longest + 5)).runs.filter((other) => DELIVERING.has(other.status)));
   const ended = run.finishedAt ?? '';
-  const history = runs.filter((other) => (other.finishedAt ?? '') <= ended).sort((a, b) => (b.finishedAt ?? '').localeCompare(a.finishedAt ?? '') || a.id.localeCompare(b.id));
+  const history = runs
+    .filter((other) => (other.finishedAt ?? '') <= ended)
+    .sort((a, b) => (b.finishedAt ?? '').localeCompare(a.finishedAt ?? '') || a.id.localeCompare(b.id));
   return failureStreak(history);
 }
 
@@ -155,12 +177,17 @@ export async function raiseRunEndedEvents(message: RunEndedMessage, now = new Da
   const facts: RunFacts = {
     ...context.facts,
     previousMembers: webhooks.some((webhook) => webhook.events.includes('volume.changed')) ? await previousMembers(run) : [],
-    connectionFailureStreak: webhooks.some((webhook) => webhook.events.includes('connection.failing')) ? await connectionFailureStreak(run, context.facts.connectionId, longestStreak) : 0,
+    connectionFailureStreak: webhooks.some((webhook) => webhook.events.includes('connection.failing'))
+      ? await connectionFailureStreak(run, context.facts.connectionId, longestStreak)
+      : 0,
   };
   let deliveries = 0;
   for (const webhook of webhooks) {
     for (const event of endedRunEvents(webhook, facts)) {
-      if (await createDelivery(webhook.id, deliveryIdFor(webhook.id, event.type, run.id), event.type, eventPayload(event, context, now), now)) deliveries++;
+      if (
+        await createDelivery(webhook.id, deliveryIdFor(webhook.id, event.type, run.id), event.type, eventPayload(event, context, now), now)
+      )
+        deliveries++;
     }
   }
   return { deliveries };
@@ -180,7 +207,10 @@ export async function raiseSlowRunEvents(now = new Date()): Promise<{ deliveries
     for (const webhook of webhooks) {
       const event = slowRunEvent(webhook, facts, now);
       if (!event) continue;
-      if (await createDelivery(webhook.id, deliveryIdFor(webhook.id, event.type, run.id), event.type, eventPayload(event, context, now), now)) deliveries++;
+      if (
+        await createDelivery(webhook.id, deliveryIdFor(webhook.id, event.type, run.id), event.type, eventPayload(event, context, now), now)
+      )
+        deliveries++;
     }
   }
   return { deliveries };

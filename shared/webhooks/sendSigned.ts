@@ -83,7 +83,8 @@ export async function sendSigned(message: SignedMessage, policy: TargetPolicy): 
     return { ok, status, excerpt, error: ok ? null : `answered ${status}` };
   } catch (error) {
     const { code, name, message: text } = error as Error & { code?: string };
-    const reason = name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${TIMEOUT_MS / 1000} s` : `${code ?? name}: ${text}`;
+    const reason =
+      name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${TIMEOUT_MS / 1000} s` : `${code ?? name}: ${text}`;
     return { ok: false, status: null, excerpt: null, error: reason.slice(0, 300) };
   }
 }

@@ -137,9 +137,11 @@ export class UnsafeTarget extends Error {
 export async function resolveSafeAddress(host: string, options: { allowLoopback: boolean; resolve?: Resolver }): Promise<ResolvedAddress> {
   const bare = host.replace(/^\[|\]$/g, '');
   const literal = isIP(bare);
-  const addresses = literal ? [{ address: bare, family: literal as 4 | 6 }] : await (options.resolve ?? systemResolver)(bare).catch((error: Error & { code?: string }) => {
-    throw new UnsafeTarget(`${host} does not resolve (${error.code ?? error.message})`);
-  });
+  const addresses = literal
+    ? [{ address: bare, family: literal as 4 | 6 }]
+    : await (options.resolve ?? systemResolver)(bare).catch((error: Error & { code?: string }) => {
+        throw new UnsafeTarget(`${host} does not resolve (${error.code ?? error.message})`);
+      });
   if (addresses.length === 0) throw new UnsafeTarget(`${host} does not resolve`);
   for (const { address } of addresses) {
     const verdict = checkAddress(address, options);

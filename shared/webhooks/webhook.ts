@@ -6,21 +6,39 @@ import { connectionId } from '../connections/connection.js';
 import { exportId } from '../exports/exportDefinition.js';
 import { destinationTypes } from '../destinations/registry.js';
 
-export const WEBHOOK_EVENTS = ['run.failed', 'run.partiallySucceeded', 'run.skipped', 'run.slow', 'run.succeeded', 'connection.failing', 'volume.changed'] as const;
+export const WEBHOOK_EVENTS = [
+  'run.failed',
+  'run.partiallySucceeded',
+  'run.skipped',
+  'run.slow',
+  'run.succeeded',
+  'connection.failing',
+  'volume.changed',
+] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 /** Sent only by POST /webhooks/{id}/test; no subscription asks for it. */
 export const TEST_EVENT = 'webhook.test';
 
-export const webhookId = z.string().max(64).regex(/^[a-z0-9-]{8,64}$/, 'a webhook id is lower-case letters, digits and dashes');
+export const webhookId = z
+  .string()
+  .max(64)
+  .regex(/^[a-z0-9-]{8,64}$/, 'a webhook id is lower-case letters, digits and dashes');
 
 const url = z.string().trim().min(1, 'give the URL that receives the events').max(2_000, 'at most 2,000 characters');
 const name = z.string().trim().min(1, 'give the webhook a name').max(100, 'at most 100 characters');
-const events = z.array(z.enum(WEBHOOK_EVENTS, { error: `use events among: ${WEBHOOK_EVENTS.join(', ')}` })).min(1, 'subscribe to at least one event').max(WEBHOOK_EVENTS.length);
+const events = z
+  .array(z.enum(WEBHOOK_EVENTS, { error: `use events among: ${WEBHOOK_EVENTS.join(', ')}` }))
+  .min(1, 'subscribe to at least one event')
+  .max(WEBHOOK_EVENTS.length);
 
 export const webhookFilters = z.strictObject({
   exportIds: z.array(exportId).max(100).default([]).describe('Only these exports (empty: every export).'),
   connectionIds: z.array(connectionId).max(100).default([]).describe('Only exports of these connections (empty: every connection).'),
-  destinationTypes: z.array(z.enum(destinationTypes as [string, ...string[]])).max(20).default([]).describe('Only these destination types (empty: every type).'),
+  destinationTypes: z
+    .array(z.enum(destinationTypes as [string, ...string[]]))
+    .max(20)
+    .default([])
+    .describe('Only these destination types (empty: every type).'),
 });
 export type WebhookFilters = z.infer<typeof webhookFilters>;
 
@@ -33,11 +51,38 @@ export const DEFAULT_THRESHOLDS = {
 } as const;
 
 export const webhookThresholds = z.strictObject({
-  rejectedShare: z.number().min(0).max(1).default(DEFAULT_THRESHOLDS.rejectedShare).describe('run.partiallySucceeded only when failed + skipped members are at least this share of the members (0..1).'),
-  slowFactor: z.number().min(1).max(100).default(DEFAULT_THRESHOLDS.slowFactor).describe('run.slow when a run with a predicted duration runs this many times longer.'),
-  slowAfterMinutes: z.number().int().min(1).max(7 * 24 * 60).default(DEFAULT_THRESHOLDS.slowAfterMinutes).describe('run.slow after this many minutes when the run has no prediction.'),
-  failingRuns: z.number().int().min(1).max(100).default(DEFAULT_THRESHOLDS.failingRuns).describe('connection.failing once this many runs in a row on the connection failed on auth or configuration.'),
-  volumeChangeShare: z.number().min(0.01).max(100).default(DEFAULT_THRESHOLDS.volumeChangeShare).describe('volume.changed when a run\'s members differ from the export\'s recent median by more than this share of it.'),
+  rejectedShare: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(DEFAULT_THRESHOLDS.rejectedShare)
+    .describe('run.partiallySucceeded only when failed + skipped members are at least this share of the members (0..1).'),
+  slowFactor: z
+    .number()
+    .min(1)
+    .max(100)
+    .default(DEFAULT_THRESHOLDS.slowFactor)
+    .describe('run.slow when a run with a predicted duration runs this many times longer.'),
+  slowAfterMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .default(DEFAULT_THRESHOLDS.slowAfterMinutes)
+    .describe('run.slow after this many minutes when the run has no prediction.'),
+  failingRuns: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(DEFAULT_THRESHOLDS.failingRuns)
+    .describe('connection.failing once this many runs in a row on the connection failed on auth or configuration.'),
+  volumeChangeShare: z
+    .number()
+    .min(0.01)
+    .max(100)
+    .default(DEFAULT_THRESHOLDS.volumeChangeShare)
+    .describe("volume.changed when a run's members differ from the export's recent median by more than this share of it."),
 });
 export type WebhookThresholds = z.infer<typeof webhookThresholds>;
 
@@ -87,7 +132,13 @@ export const webhookView = z.object({
   url: z.string(),
   events: z.array(z.enum(WEBHOOK_EVENTS)),
   filters: z.object({ exportIds: z.array(z.string()), connectionIds: z.array(z.string()), destinationTypes: z.array(z.string()) }),
-  thresholds: z.object({ rejectedShare: z.number(), slowFactor: z.number(), slowAfterMinutes: z.number(), failingRuns: z.number(), volumeChangeShare: z.number() }),
+  thresholds: z.object({
+    rejectedShare: z.number(),
+    slowFactor: z.number(),
+    slowAfterMinutes: z.number(),
+    failingRuns: z.number(),
+    volumeChangeShare: z.number(),
+  }),
   enabled: z.boolean(),
   disabledReason: z.string().optional(),
   failingSince: z.string().optional(),

@@ -4,7 +4,16 @@
 import { odata } from '@azure/data-tables';
 import { table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
-import { deleteEntityIfMatch, fromJson, getEntity, insertEntity, isStatus, listEntities, replaceEntity, toJson } from '../storage/entities.js';
+import {
+  deleteEntityIfMatch,
+  fromJson,
+  getEntity,
+  insertEntity,
+  isStatus,
+  listEntities,
+  replaceEntity,
+  toJson,
+} from '../storage/entities.js';
 import { NotFound } from '../errors.js';
 import { DEFAULT_THRESHOLDS, type DeliveryRecord, type WebhookRecord } from './webhook.js';
 

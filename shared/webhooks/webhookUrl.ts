@@ -24,10 +24,12 @@ export async function safeTarget(text: string, policy: TargetPolicy): Promise<{ 
     throw new UnsafeTarget('not an absolute URL (https://host/path)');
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UnsafeTarget(`use https (got ${url.protocol.replace(/:$/, '')})`);
-  if (url.username || url.password) throw new UnsafeTarget('a URL with a user name or password is not accepted; authenticate the deliveries by their signature');
+  if (url.username || url.password)
+    throw new UnsafeTarget('a URL with a user name or password is not accepted; authenticate the deliveries by their signature');
   const address = await resolveSafeAddress(url.hostname, policy);
   if (url.protocol === 'http:') {
-    if (!(policy.allowLoopback && isLoopback(address.address))) throw new UnsafeTarget('use https (plain http is accepted only for loopback in local runs)');
+    if (!(policy.allowLoopback && isLoopback(address.address)))
+      throw new UnsafeTarget('use https (plain http is accepted only for loopback in local runs)');
   }
   return { url, address };
 }

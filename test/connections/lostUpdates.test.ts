@@ -23,7 +23,12 @@ const ADMIN: Principal = { id: 'admin', name: 'Admin', roles: ['admin'] };
 beforeAll(async () => {
   azurite = await startAzurite();
   const token = `test-${randomUUID()}`;
-  keyVault = await startKeyVaultEmulator({ certPath: process.env.OUTFLOW_TEST_CERT_PATH!, keyPath: process.env.OUTFLOW_TEST_KEY_PATH!, port: 0, token });
+  keyVault = await startKeyVaultEmulator({
+    certPath: process.env.OUTFLOW_TEST_CERT_PATH!,
+    keyPath: process.env.OUTFLOW_TEST_KEY_PATH!,
+    port: 0,
+    token,
+  });
   Object.assign(process.env, { AzureWebJobsStorage: azurite.connectionString, KEY_VAULT_URL: keyVault.url, KEY_VAULT_LOCAL_TOKEN: token });
 });
 
@@ -37,21 +42,33 @@ afterAll(async () => {
 });
 
 const newConnection = () =>
-  createConnection(ADMIN, { name: 'CM', type: 'campaign-monitor', settings: {}, secrets: { apiKey: 'first-key-us1' }, sharing: 'adminsOnly', limits: {}, privacyConsent: true } as never);
+  createConnection(ADMIN, {
+    name: 'CM',
+    type: 'campaign-monitor',
+    settings: {},
+    secrets: { apiKey: 'first-key-us1' },
+    sharing: 'adminsOnly',
+    limits: {},
+    privacyConsent: true,
+  } as never);
 
-describe('updating a connection\'s secrets', () => {
+describe("updating a connection's secrets", () => {
   it('leaves the stored secret as it was when the row write loses (a stale If-Match)', async () => {
     const connection = await newConnection();
     await updateConnection(ADMIN, connection.id, { name: 'Renamed' }, connection.etag);
-    await expect(updateConnection(ADMIN, connection.id, { secrets: { apiKey: 'second-key-us1' } }, connection.etag)).rejects.toMatchObject({ status: 412 });
+    await expect(updateConnection(ADMIN, connection.id, { secrets: { apiKey: 'second-key-us1' } }, connection.etag)).rejects.toMatchObject({
+      status: 412,
+    });
     const latest = await getConnection(connection.id);
     expect(await readSecrets(latest)).toEqual({ apiKey: 'first-key-us1' });
   });
 
-  it('never mixes two concurrent updates: the row and its secret are one update\'s, and the loser\'s secret is removed', async () => {
+  it("never mixes two concurrent updates: the row and its secret are one update's, and the loser's secret is removed", async () => {
     const connection = await newConnection();
     const tags = ['a', 'b', 'c', 'd'];
-    const attempts = await Promise.allSettled(tags.map((tag) => updateConnection(ADMIN, connection.id, { secrets: { apiKey: `key-${tag}-us1` } }, undefined)));
+    const attempts = await Promise.allSettled(
+      tags.map((tag) => updateConnection(ADMIN, connection.id, { secrets: { apiKey: `key-${tag}-us1` } }, undefined)),
+    );
     const latest = await getConnection(connection.id);
     const winner = attempts.findIndex((attempt) => attempt.status === 'fulfilled' && attempt.value.etag === latest.etag);
     expect(winner, 'the row is one successful update').toBeGreaterThanOrEqual(0);
@@ -72,8 +89,23 @@ describe('detaching exports from a removed connection', () => {
     const connection = await newConnection();
     const now = new Date().toISOString();
     const record = await insertExport({
-      id: randomUUID(), name: 'Before', connectionId: connection.id, connectionType: 'campaign-monitor', kind: 'segment', segments: ['Segment_X'], mapping: { email: 'Email' }, details: {}, entities: [],
-      schedule: { active: true, mode: 'systemRefresh' }, createdAt: now, createdBy: { id: 'alice', name: 'Alice' }, updatedAt: now, lastRefreshed: null, lastRunStatus: null, activeRunId: null, etag: '',
+      id: randomUUID(),
+      name: 'Before',
+      connectionId: connection.id,
+      connectionType: 'campaign-monitor',
+      kind: 'segment',
+      segments: ['Segment_X'],
+      mapping: { email: 'Email' },
+      details: {},
+      entities: [],
+      schedule: { active: true, mode: 'systemRefresh' },
+      createdAt: now,
+      createdBy: { id: 'alice', name: 'Alice' },
+      updatedAt: now,
+      lastRefreshed: null,
+      lastRunStatus: null,
+      activeRunId: null,
+      etag: '',
     } as Parameters<typeof insertExport>[0]);
     // This instance's copy of the list is read…
     expect((await listExports()).some((listed) => listed.id === record.id)).toBe(true);

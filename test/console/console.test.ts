@@ -20,7 +20,9 @@ const API_KEY = 'cm-console-key-51d0c2';
 /** Lists reload after each action; on a busy CI machine that can take seconds. */
 const POLL = { timeout: 15_000 };
 const SIGN_IN_CODE = randomBytes(24).toString('base64url');
-const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? join(PROJECT_DIR, 'docs', 'console') : mkdtempSync(join(tmpdir(), 'outflow-console-shots-'));
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS
+  ? join(PROJECT_DIR, 'docs', 'console')
+  : mkdtempSync(join(tmpdir(), 'outflow-console-shots-'));
 
 let stack: TestStack;
 let browser: Browser;
@@ -72,7 +74,10 @@ beforeAll(async () => {
       seedProfiles: 1_000,
       invalidEmailRate: 0.01,
       simulatorOptions: { CAMPAIGN_MONITOR_API_URL: { apiKeys: [API_KEY], rateLimit: false } },
-      settings: { CONSOLE_SIGN_IN_CODE: SIGN_IN_CODE, DESTINATION_RATE_LIMITS: JSON.stringify({ 'campaign-monitor': { requestsPerSecond: 100, burst: 100 } }) },
+      settings: {
+        CONSOLE_SIGN_IN_CODE: SIGN_IN_CODE,
+        DESTINATION_RATE_LIMITS: JSON.stringify({ 'campaign-monitor': { requestsPerSecond: 100, burst: 100 } }),
+      },
     }),
     launchChromium(),
   ]);
@@ -111,14 +116,21 @@ describe('serving the console', () => {
   });
 
   it('keeps the first load under 200 KB of script (Entra ID sign-in is a separate chunk)', () => {
-    const manifest = JSON.parse(readFileSync(join(PROJECT_DIR, 'dist', 'console', 'manifest.json'), 'utf8')) as { firstLoad: string[]; sizes: Record<string, number> };
+    const manifest = JSON.parse(readFileSync(join(PROJECT_DIR, 'dist', 'console', 'manifest.json'), 'utf8')) as {
+      firstLoad: string[];
+      sizes: Record<string, number>;
+    };
     const firstLoad = manifest.firstLoad.reduce((sum, path) => sum + manifest.sizes[path]!, 0);
     expect(firstLoad).toBeLessThan(200 * 1024);
     expect(Object.keys(manifest.sizes).some((path) => /msal-/.test(path))).toBe(true);
   });
 
   it('trades the sign-in code once, and never for a wrong one', async () => {
-    const wrong = await fetch(`${consoleUrl}sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'x'.repeat(32) }) });
+    const wrong = await fetch(`${consoleUrl}sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 'x'.repeat(32) }),
+    });
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('content-type')).toMatch(/problem\+json/);
   });
@@ -127,7 +139,7 @@ describe('serving the console', () => {
 describe('the console in Chromium', () => {
   const connectionName = 'Campaign Monitor';
 
-  it('signs the admin in from npm start\'s link, removes the code from the address bar, and refuses the link a second time', async () => {
+  it("signs the admin in from npm start's link, removes the code from the address bar, and refuses the link a second time", async () => {
     const page = await newPage();
     await page.goto(`${consoleUrl}#code=${SIGN_IN_CODE}`);
     await page.getByRole('heading', { level: 1, name: 'Exports' }).waitFor();
@@ -171,7 +183,10 @@ describe('the console in Chromium', () => {
     await page.getByLabel('Name').first().fill('Newsletter');
     await page.getByLabel('Connection').selectOption({ label: `${connectionName} (campaign-monitor)` });
     await page.getByLabel(/All customers/).check();
-    await page.getByText(/Profile · 1,000 members/).first().waitFor();
+    await page
+      .getByText(/Profile · 1,000 members/)
+      .first()
+      .waitFor();
     await page.getByLabel('Email address').fill('Email');
     await page.getByLabel('First name').fill('FirstName');
     await page.getByLabel('Last name').fill('LastName');
@@ -210,15 +225,36 @@ describe('the console in Chromium', () => {
     await screenshot(page, 'export-detail');
 
     // What the simulator received: the list has the members.
-    const list = await (await fetch(`${stack.simulators.find((s) => s.setting === 'CAMPAIGN_MONITOR_API_URL')!.url}/_simulator/lists/newsletter`)).json();
+    const list = await (
+      await fetch(`${stack.simulators.find((s) => s.setting === 'CAMPAIGN_MONITOR_API_URL')!.url}/_simulator/lists/newsletter`)
+    ).json();
     expect(list.memberCount).toBeGreaterThan(900);
   });
 
   it('sorts by any column and searches', async () => {
-    const connection = (await stack.api.post('/connections', { name: 'Zeta account', type: 'campaign-monitor', secrets: { apiKey: API_KEY }, sharing: 'contributors', privacyConsent: true })).body.id as string;
+    const connection = (
+      await stack.api.post('/connections', {
+        name: 'Zeta account',
+        type: 'campaign-monitor',
+        secrets: { apiKey: API_KEY },
+        sharing: 'contributors',
+        privacyConsent: true,
+      })
+    ).body.id as string;
     const existing = (await stack.api.get('/connections')).body.find((c: { name: string }) => c.name === connectionName).id as string;
-    for (const [name, connectionId] of [['Alpha weekly', existing], ['Bravo daily', connection], ['Charlie VIP', existing], ['Delta alpha winback', connection]] as const) {
-      const created = await stack.api.post('/exports', { name, connectionId, segments: ['Segment_AllCustomers'], mapping: { email: 'Email' }, details: { listId: name.toLowerCase().replace(/\W+/g, '-') } });
+    for (const [name, connectionId] of [
+      ['Alpha weekly', existing],
+      ['Bravo daily', connection],
+      ['Charlie VIP', existing],
+      ['Delta alpha winback', connection],
+    ] as const) {
+      const created = await stack.api.post('/exports', {
+        name,
+        connectionId,
+        segments: ['Segment_AllCustomers'],
+        mapping: { email: 'Email' },
+        details: { listId: name.toLowerCase().replace(/\W+/g, '-') },
+      });
       expect(created.status).toBe(201);
     }
     const page = await newPage();
@@ -232,7 +268,9 @@ describe('the console in Chromium', () => {
     await expect.poll(async () => page.locator('th[data-sort="name"]').getAttribute('aria-sort'), POLL).toBe('descending');
 
     await page.getByRole('button', { name: 'Connection', exact: true }).click();
-    await expect.poll(async () => page.locator('table.exports tbody td[data-column="connectionName"]').allTextContents(), POLL).toEqual([connectionName, connectionName, connectionName, 'Zeta account', 'Zeta account']);
+    await expect
+      .poll(async () => page.locator('table.exports tbody td[data-column="connectionName"]').allTextContents(), POLL)
+      .toEqual([connectionName, connectionName, connectionName, 'Zeta account', 'Zeta account']);
 
     await page.getByRole('button', { name: 'Your permissions' }).click();
     await expect.poll(async () => page.locator('th[data-sort="yourPermissions"]').getAttribute('aria-sort'), POLL).toBe('ascending');
@@ -266,10 +304,17 @@ describe('the console in Chromium', () => {
     await screenshot(page, 'bulk-schedule');
     await dialog.getByRole('button', { name: 'Apply' }).click();
     await page.getByText('Schedules changed for 2 exports.').waitFor();
-    const listed = (await stack.api.get('/exports?search=a&top=100')).body.items as { name: string; schedule: { mode: string; recurrence?: { frequency: string; daysOfWeek: string[]; time: string; timeZone: string } }; nextRun: string | null }[];
+    const listed = (await stack.api.get('/exports?search=a&top=100')).body.items as {
+      name: string;
+      schedule: { mode: string; recurrence?: { frequency: string; daysOfWeek: string[]; time: string; timeZone: string } };
+      nextRun: string | null;
+    }[];
     for (const name of ['Bravo daily', 'Delta alpha winback']) {
       const view = listed.find((item) => item.name === name)!;
-      expect(view.schedule).toMatchObject({ mode: 'custom', recurrence: { frequency: 'weekly', daysOfWeek: ['monday', 'thursday'], time: '07:30', timeZone: 'Europe/Oslo' } });
+      expect(view.schedule).toMatchObject({
+        mode: 'custom',
+        recurrence: { frequency: 'weekly', daysOfWeek: ['monday', 'thursday'], time: '07:30', timeZone: 'Europe/Oslo' },
+      });
       expect(view.nextRun).not.toBeNull();
     }
     expect(listed.find((item) => item.name === 'Alpha weekly')!.schedule.mode).toBe('systemRefresh');
@@ -278,7 +323,12 @@ describe('the console in Chromium', () => {
 
   it('runs and cancels, runs all, duplicates, removes and edits from the pages', async () => {
     const simulator = stack.simulators.find((s) => s.setting === 'CAMPAIGN_MONITOR_API_URL')!.url;
-    const faults = (body: unknown) => fetch(`${simulator}/_simulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const faults = (body: unknown) =>
+      fetch(`${simulator}/_simulator/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const page = await newPage();
     await signInWithToken(page, await stack.tokenFor('admin', 'alice'));
     await page.locator('table.exports').waitFor();
@@ -327,13 +377,24 @@ describe('the console in Chromium', () => {
   });
 
   it('makes a data-out export of an entity in the form and runs it', async () => {
-    const lake = await stack.api.post('/connections', { name: 'Data lake', type: 'azure-blob', settings: { accountUrl: `http://127.0.0.1:${stack.azurite.blobPort}/devstoreaccount1`, container: 'exports', folder: 'cdp' }, privacyConsent: true });
+    const lake = await stack.api.post('/connections', {
+      name: 'Data lake',
+      type: 'azure-blob',
+      settings: { accountUrl: `http://127.0.0.1:${stack.azurite.blobPort}/devstoreaccount1`, container: 'exports', folder: 'cdp' },
+      privacyConsent: true,
+    });
     expect(lake.status, lake.text).toBe(201);
     const page = await newPage();
     await signInWithToken(page, await stack.tokenFor('admin', 'alice'));
     await page.getByRole('link', { name: 'New export' }).click();
     // A connection whose plan takes fewer members than a segment has: the segment carries the API's warning.
-    const small = await stack.api.post('/connections', { name: 'Small plan', type: 'campaign-monitor', secrets: { apiKey: API_KEY }, limits: { maxMembersPerExport: 500 }, privacyConsent: true });
+    const small = await stack.api.post('/connections', {
+      name: 'Small plan',
+      type: 'campaign-monitor',
+      secrets: { apiKey: API_KEY },
+      limits: { maxMembersPerExport: 500 },
+      privacyConsent: true,
+    });
     expect(small.status, small.text).toBe(201);
     await page.reload();
     await page.getByLabel('Connection').selectOption({ label: 'Small plan (campaign-monitor)' });
@@ -356,31 +417,70 @@ describe('the console in Chromium', () => {
     await page.locator('.run-status', { hasText: 'succeeded' }).waitFor({ timeout: 60_000 });
     expect(await page.locator('table.tasks').textContent()).toContain('model.json');
     const saved = (await stack.api.get('/exports?search=Profiles')).body.items[0];
-    expect(saved).toMatchObject({ kind: 'dataOut', entities: ['UnifiedCustomerProfile'], mapping: { Mail: 'Email' }, details: { mode: 'incremental', includeHeader: true } });
+    expect(saved).toMatchObject({
+      kind: 'dataOut',
+      entities: ['UnifiedCustomerProfile'],
+      mapping: { Mail: 'Email' },
+      details: { mode: 'incremental', includeHeader: true },
+    });
   });
 
   it('signs in with Microsoft Entra ID (authorization code + PKCE, by MSAL loaded only then) where the app is configured for it', async () => {
     // The page as an Azure app configured with CONSOLE_AUTH_* serves it; Entra ID's endpoints are answered here.
     const tenant = 'contoso.onmicrosoft.com';
-    const config: ConsoleConfig = { entra: { clientId: '11111111-2222-3333-4444-555555555555', authority: `https://login.microsoftonline.com/${tenant}`, scopes: ['api://outflow-api/user_impersonation'] }, localTokens: false };
+    const config: ConsoleConfig = {
+      entra: {
+        clientId: '11111111-2222-3333-4444-555555555555',
+        authority: `https://login.microsoftonline.com/${tenant}`,
+        scopes: ['api://outflow-api/user_impersonation'],
+      },
+      localTokens: false,
+    };
     const page = await newPage();
     const requested: string[] = [];
     page.on('request', (request) => requested.push(request.url()));
     await page.route(consoleUrl, async (route) => {
       const original = await route.fetch();
-      const html = (await original.text()).replace('<meta name="outflow-console" content="{&quot;localTokens&quot;:true}">', `<meta name="outflow-console" content="${JSON.stringify(config).replace(/"/g, '&quot;')}">`);
+      const html = (await original.text()).replace(
+        '<meta name="outflow-console" content="{&quot;localTokens&quot;:true}">',
+        `<meta name="outflow-console" content="${JSON.stringify(config).replace(/"/g, '&quot;')}">`,
+      );
       expect(html).toContain(config.entra!.clientId);
-      await route.fulfill({ response: original, body: html, headers: { ...original.headers(), 'content-security-policy': contentSecurityPolicy(config) } });
+      await route.fulfill({
+        response: original,
+        body: html,
+        headers: { ...original.headers(), 'content-security-policy': contentSecurityPolicy(config) },
+      });
     });
     let authorizeUrl: URL | undefined;
     await page.route('https://login.microsoftonline.com/**', async (route) => {
       const url = new URL(route.request().url());
       const base = `https://login.microsoftonline.com/${tenant}`;
       if (url.pathname.endsWith('/discovery/instance')) {
-        return route.fulfill({ json: { tenant_discovery_endpoint: `${base}/v2.0/.well-known/openid-configuration`, 'api-version': '1.1', metadata: [{ preferred_network: 'login.microsoftonline.com', preferred_cache: 'login.windows.net', aliases: ['login.microsoftonline.com', 'login.windows.net'] }] } });
+        return route.fulfill({
+          json: {
+            tenant_discovery_endpoint: `${base}/v2.0/.well-known/openid-configuration`,
+            'api-version': '1.1',
+            metadata: [
+              {
+                preferred_network: 'login.microsoftonline.com',
+                preferred_cache: 'login.windows.net',
+                aliases: ['login.microsoftonline.com', 'login.windows.net'],
+              },
+            ],
+          },
+        });
       }
       if (url.pathname.endsWith('/openid-configuration')) {
-        return route.fulfill({ json: { authorization_endpoint: `${base}/oauth2/v2.0/authorize`, token_endpoint: `${base}/oauth2/v2.0/token`, end_session_endpoint: `${base}/oauth2/v2.0/logout`, issuer: `${base}/v2.0`, jwks_uri: `${base}/discovery/v2.0/keys` } });
+        return route.fulfill({
+          json: {
+            authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+            token_endpoint: `${base}/oauth2/v2.0/token`,
+            end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+            issuer: `${base}/v2.0`,
+            jwks_uri: `${base}/discovery/v2.0/keys`,
+          },
+        });
       }
       authorizeUrl = url;
       return route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>Microsoft sign-in (stand-in)</title>' });
@@ -466,7 +566,9 @@ describe('the console in Chromium', () => {
     expect(await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
     await phone.getByLabel('Sort by').selectOption('connectionName');
     await phone.getByLabel('Order').selectOption('desc');
-    await expect.poll(async () => phone.locator('table.exports tbody td[data-column="connectionName"]').first().textContent(), POLL).toBe('Zeta account');
+    await expect
+      .poll(async () => phone.locator('table.exports tbody td[data-column="connectionName"]').first().textContent(), POLL)
+      .toBe('Zeta account');
     await checkAccessibility(phone, 'exports (phone)');
     await screenshot(phone, 'exports-phone');
     await phone.getByRole('link', { name: 'New export' }).click();

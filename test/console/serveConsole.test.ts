@@ -14,12 +14,22 @@ let buildDir: string;
 beforeAll(() => {
   buildDir = mkdtempSync(join(tmpdir(), 'outflow-console-build-'));
   mkdirSync(join(buildDir, 'assets'));
-  writeFileSync(join(buildDir, 'index.html'), '<!doctype html><meta name="outflow-console" content="{}"><script type="module" src="/api/console/assets/main-ABC.js"></script>');
+  writeFileSync(
+    join(buildDir, 'index.html'),
+    '<!doctype html><meta name="outflow-console" content="{}"><script type="module" src="/api/console/assets/main-ABC.js"></script>',
+  );
   writeFileSync(join(buildDir, 'assets', 'main-ABC.js'), 'console.log(1)');
 });
 
 afterEach(() => {
-  for (const name of ['CONSOLE_AUTH_CLIENT_ID', 'CONSOLE_AUTH_TENANT_ID', 'CONSOLE_AUTH_API_SCOPE', 'CONSOLE_SIGN_IN_CODE', 'AUTH_DEV_SIGNING_KEY', 'AUTH_JWKS_URL']) {
+  for (const name of [
+    'CONSOLE_AUTH_CLIENT_ID',
+    'CONSOLE_AUTH_TENANT_ID',
+    'CONSOLE_AUTH_API_SCOPE',
+    'CONSOLE_SIGN_IN_CODE',
+    'AUTH_DEV_SIGNING_KEY',
+    'AUTH_JWKS_URL',
+  ]) {
     if (saved[name] === undefined) delete process.env[name];
     else process.env[name] = saved[name];
   }
@@ -27,7 +37,15 @@ afterEach(() => {
 
 afterAll(() => rmSync(buildDir, { recursive: true, force: true }));
 
-const metaOf = (body: unknown) => JSON.parse(/content="([^"]*)"/.exec(String(body))![1]!.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
+const metaOf = (body: unknown) =>
+  JSON.parse(
+    /content="([^"]*)"/
+      .exec(String(body))![1]!
+      .replace(/&quot;/g, '"')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&'),
+  );
 
 describe('serving the console', () => {
   it('writes the sign-in settings into the page, escaped, and allows the Entra ID host only when configured', () => {
@@ -44,7 +62,11 @@ describe('serving the console', () => {
     expect(String(entra.body)).not.toContain('<script>alert');
     expect(String(entra.body)).not.toContain('"><script>');
     expect(metaOf(entra.body)).toEqual({
-      entra: { clientId: '11111111-2222-3333-4444-555555555555', authority: 'https://login.microsoftonline.com/contoso.onmicrosoft.com', scopes: ['api://outflow/user_impersonation', '"><script>'] },
+      entra: {
+        clientId: '11111111-2222-3333-4444-555555555555',
+        authority: 'https://login.microsoftonline.com/contoso.onmicrosoft.com',
+        scopes: ['api://outflow/user_impersonation', '"><script>'],
+      },
       localTokens: false,
     });
     const csp = (entra.headers as Record<string, string>)['content-security-policy'];

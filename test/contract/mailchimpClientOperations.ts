@@ -31,7 +31,10 @@ export interface ClientOperation {
 /** Parameter names of a function as written (`function(listId, body, opts)`). */
 function parameterNames(fn: (...args: unknown[]) => unknown): string[] {
   const match = /^[^(]*\(([^)]*)\)/.exec(fn.toString());
-  return (match?.[1] ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+  return (match?.[1] ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
 }
 
 /** Every operation the official client can call, read from its API modules. */
@@ -40,12 +43,31 @@ export function mailchimpClientOperations(): ClientOperation[] {
   // The client's ApiClient and its API modules require each other: load them in its own order first.
   require('@mailchimp/mailchimp_marketing');
   const operations: ClientOperation[] = [];
-  for (const file of readdirSync(apiDir).filter((name) => name.endsWith('Api.js')).sort()) {
+  for (const file of readdirSync(apiDir)
+    .filter((name) => name.endsWith('Api.js'))
+    .sort()) {
     let last: Omit<ClientOperation, 'source' | 'takesBody'> & { body: unknown } = undefined as never;
     const recorder = {
       buildCollectionParam: (value: unknown) => value,
-      callApi(path: string, method: string, pathParams: Record<string, unknown>, queryParams: Record<string, unknown>, _headers: unknown, _form: unknown, body: unknown, _auth: unknown, contentTypes: string[]) {
-        last = { method: method.toUpperCase(), template: path, pathParams: Object.keys(pathParams), queryParams: new Set(Object.keys(queryParams)), body, contentTypes };
+      callApi(
+        path: string,
+        method: string,
+        pathParams: Record<string, unknown>,
+        queryParams: Record<string, unknown>,
+        _headers: unknown,
+        _form: unknown,
+        body: unknown,
+        _auth: unknown,
+        contentTypes: string[],
+      ) {
+        last = {
+          method: method.toUpperCase(),
+          template: path,
+          pathParams: Object.keys(pathParams),
+          queryParams: new Set(Object.keys(queryParams)),
+          body,
+          contentTypes,
+        };
         return Promise.resolve({ data: undefined });
       },
     };
@@ -57,7 +79,11 @@ export function mailchimpClientOperations(): ClientOperation[] {
       // Every required parameter gets a value; `opts` stays empty (its keys still appear in queryParams).
       const args = names.map((parameter) => (parameter === 'opts' ? {} : parameter === 'body' ? {} : `{${parameter}}`));
       (value as (...args: unknown[]) => unknown).apply(api, args);
-      operations.push({ ...last, takesBody: names.includes('body'), source: `${file.replace(/\.js$/, '')}.${name.replace(/WithHttpInfo$/, '')}` });
+      operations.push({
+        ...last,
+        takesBody: names.includes('body'),
+        source: `${file.replace(/\.js$/, '')}.${name.replace(/WithHttpInfo$/, '')}`,
+      });
     }
   }
   return operations;
@@ -74,17 +100,23 @@ export function clientDepartures(operations: ClientOperation[], request: Recorde
   if (!url.pathname.startsWith(`${BASE_PATH}/`)) return [`${url.pathname} is not under ${BASE_PATH}, where the client sends every call`];
   const path = url.pathname.slice(BASE_PATH.length);
   // A literal template wins over one with a parameter in the same place (/lists/{list_id} vs /lists/batch-…).
-  const candidates = operations.filter((operation) => templatePattern(operation.template).test(path)).sort((a, b) => a.pathParams.length - b.pathParams.length);
+  const candidates = operations
+    .filter((operation) => templatePattern(operation.template).test(path))
+    .sort((a, b) => a.pathParams.length - b.pathParams.length);
   if (candidates.length === 0) return [`${path} is no path of the official client`];
   const operation = candidates.find((candidate) => candidate.method === request.method.toUpperCase());
-  if (!operation) return [`${request.method} ${path} is not an operation of the official client (it has ${candidates.map((candidate) => `${candidate.method} ${candidate.template}`).join(', ')})`];
+  if (!operation)
+    return [
+      `${request.method} ${path} is not an operation of the official client (it has ${candidates.map((candidate) => `${candidate.method} ${candidate.template}`).join(', ')})`,
+    ];
   const errors: string[] = [];
   const values = templatePattern(operation.template).exec(path)!.slice(1);
   values.forEach((value, index) => {
     if (!decodeURIComponent(value).trim()) errors.push(`path parameter ${operation.pathParams[index]} of ${operation.source} is empty`);
   });
   for (const name of url.searchParams.keys()) {
-    if (!operation.queryParams.has(name)) errors.push(`query parameter '${name}' is not one ${operation.source} takes (${[...operation.queryParams].join(', ') || 'none'})`);
+    if (!operation.queryParams.has(name))
+      errors.push(`query parameter '${name}' is not one ${operation.source} takes (${[...operation.queryParams].join(', ') || 'none'})`);
   }
   const hasBody = request.body !== undefined && request.body !== '';
   if (operation.takesBody && !hasBody) errors.push(`${operation.source} requires a body and none was sent`);

@@ -17,7 +17,12 @@ const members: MappedMember[] = [
 ];
 const segment: SegmentRef = { id: 'seg-1', name: 'Newsletter', type: 'Profile' };
 const operations = mailchimpClientOperations();
-const departures = (requests: RecordedRequest[]) => Object.fromEntries(requests.map((request) => [`${request.method} ${request.url}`, clientDepartures(operations, request)]).filter(([, errors]) => errors!.length > 0));
+const departures = (requests: RecordedRequest[]) =>
+  Object.fromEntries(
+    requests
+      .map((request) => [`${request.method} ${request.url}`, clientDepartures(operations, request)])
+      .filter(([, errors]) => errors!.length > 0),
+  );
 
 describe("Mailchimp's official client (@mailchimp/mailchimp_marketing) as the contract", () => {
   let simulator: MailchimpSimulator;
@@ -27,23 +32,46 @@ describe("Mailchimp's official client (@mailchimp/mailchimp_marketing) as the co
   afterAll(async () => simulator?.stop());
 
   it('reads the operations the adapter relies on from the client', () => {
-    const find = (method: string, template: string) => operations.find((operation) => operation.method === method && operation.template === template);
+    const find = (method: string, template: string) =>
+      operations.find((operation) => operation.method === method && operation.template === template);
     expect(operations.length).toBeGreaterThan(200);
     expect(find('GET', '/ping')).toMatchObject({ takesBody: false, source: 'PingApi.get' });
-    expect(find('POST', '/lists/{list_id}')).toMatchObject({ pathParams: ['list_id'], queryParams: new Set(['skip_merge_validation', 'skip_duplicate_check']), takesBody: true, contentTypes: ['application/json'], source: 'ListsApi.batchListMembers' });
-    expect(find('GET', '/lists/{list_id}/merge-fields')?.queryParams).toEqual(new Set(['fields', 'exclude_fields', 'count', 'offset', 'type', 'required']));
+    expect(find('POST', '/lists/{list_id}')).toMatchObject({
+      pathParams: ['list_id'],
+      queryParams: new Set(['skip_merge_validation', 'skip_duplicate_check']),
+      takesBody: true,
+      contentTypes: ['application/json'],
+      source: 'ListsApi.batchListMembers',
+    });
+    expect(find('GET', '/lists/{list_id}/merge-fields')?.queryParams).toEqual(
+      new Set(['fields', 'exclude_fields', 'count', 'offset', 'type', 'required']),
+    );
     expect(find('POST', '/lists/{list_id}/merge-fields')).toMatchObject({ takesBody: true });
   });
 
   it("the adapter's ping, audience read, merge-field read and creation, and batch subscribe all conform", async () => {
-    const call = { settings: {}, secrets: { apiKey }, details: { listId: 'aud-contract' }, apiOrigin: simulator.url } as DestinationCall<any, any, any>;
+    const call = { settings: {}, secrets: { apiKey }, details: { listId: 'aud-contract' }, apiOrigin: simulator.url } as DestinationCall<
+      any,
+      any,
+      any
+    >;
     const { requests } = await recordRequests(async () => {
       expect(await mailchimp.testConnection(call)).toEqual({ ok: true });
-      const details = await mailchimp.prepareRun!(call, { segments: [segment], segmentNames: [segment.name], mappedFields: Object.keys(members[0]!.fields) });
+      const details = await mailchimp.prepareRun!(call, {
+        segments: [segment],
+        segmentNames: [segment.name],
+        mappedFields: Object.keys(members[0]!.fields),
+      });
       expect(await mailchimp.sendBatch({ ...call, details }, members)).toEqual({ succeeded: 2, failures: [] });
     });
     expect(new Set(requests.map((request) => `${request.method} ${new URL(request.url).pathname}`))).toEqual(
-      new Set(['GET /3.0/ping', 'GET /3.0/lists/aud-contract', 'GET /3.0/lists/aud-contract/merge-fields', 'POST /3.0/lists/aud-contract/merge-fields', 'POST /3.0/lists/aud-contract']),
+      new Set([
+        'GET /3.0/ping',
+        'GET /3.0/lists/aud-contract',
+        'GET /3.0/lists/aud-contract/merge-fields',
+        'POST /3.0/lists/aud-contract/merge-fields',
+        'POST /3.0/lists/aud-contract',
+      ]),
     );
     expect(departures(requests)).toEqual({});
   });
@@ -51,7 +79,8 @@ describe("Mailchimp's official client (@mailchimp/mailchimp_marketing) as the co
   it('refuses shapes outside the client: a query it does not take, PUT on the audience, no body, a form body, an unknown path, an empty id', () => {
     const url = 'https://us6.api.mailchimp.com/3.0/lists/aud1?skip_merge_validation=true';
     const body = { members: [{ email_address: 'a@outflow.dev', status_if_new: 'subscribed' }], update_existing: true };
-    const check = (request: Partial<RecordedRequest>) => clientDepartures(operations, { method: 'POST', url, contentType: 'application/json', body, ...request }).join('\n');
+    const check = (request: Partial<RecordedRequest>) =>
+      clientDepartures(operations, { method: 'POST', url, contentType: 'application/json', body, ...request }).join('\n');
     expect(check({})).toBe('');
     expect(check({ url: `${url}&dry_run=true` })).toContain("query parameter 'dry_run' is not one ListsApi.batchListMembers takes");
     expect(check({ method: 'PUT' })).toContain('PUT /lists/aud1 is not an operation of the official client');
@@ -60,6 +89,8 @@ describe("Mailchimp's official client (@mailchimp/mailchimp_marketing) as the co
     expect(check({ url: 'https://us6.api.mailchimp.com/3.0/lists/aud1/subscribers' })).toContain('is no path of the official client');
     expect(check({ method: 'GET', url: 'https://us6.api.mailchimp.com/3.0/ping', body: undefined })).toBe('');
     expect(check({ method: 'GET', url: 'https://us6.api.mailchimp.com/3.0/ping' })).toContain('takes no body');
-    expect(check({ method: 'GET', url: 'https://us6.api.mailchimp.com/3.0/lists/%20/merge-fields', body: undefined })).toContain('path parameter list_id of ListsApi.getListMergeFields is empty');
+    expect(check({ method: 'GET', url: 'https://us6.api.mailchimp.com/3.0/lists/%20/merge-fields', body: undefined })).toContain(
+      'path parameter list_id of ListsApi.getListMergeFields is empty',
+    );
   });
 });

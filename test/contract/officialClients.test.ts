@@ -31,7 +31,13 @@ describe('Mailchimp simulator × @mailchimp/mailchimp_marketing', () => {
   it('ping, audience, merge fields and batch subscribe answer what the client parses', async () => {
     expect(await client.ping.get()).toEqual({ health_status: "Everything's Chimpy!" });
     expect(await client.lists.getList('aud-client')).toMatchObject({ id: 'aud-client', double_optin: false });
-    const created = await client.lists.addListMergeField('aud-client', { name: 'City', tag: 'CITY', type: 'text', required: false, public: false });
+    const created = await client.lists.addListMergeField('aud-client', {
+      name: 'City',
+      tag: 'CITY',
+      type: 'text',
+      required: false,
+      public: false,
+    });
     expect(created).toMatchObject({ tag: 'CITY', type: 'text' });
     const fields = await client.lists.getListMergeFields('aud-client', { count: 1000 });
     expect(fields.merge_fields.map((field: { tag: string }) => field.tag)).toContain('CITY');
@@ -46,12 +52,14 @@ describe('Mailchimp simulator × @mailchimp/mailchimp_marketing', () => {
     expect(batch.errors[0]).toMatchObject({ email_address: 'fake@example.com', error_code: 'ERROR_GENERIC' });
   });
 
-  it('an unknown audience is the vendor\'s 404 problem document, and a bodiless throttle reaches the client as 403 without one', async () => {
+  it("an unknown audience is the vendor's 404 problem document, and a bodiless throttle reaches the client as 403 without one", async () => {
     const missing = await client.lists.getList('no-such-audience').catch((error: any) => error);
     expect(missing.status).toBe(404);
     expect(JSON.parse(missing.response.text)).toMatchObject({ title: 'Resource Not Found', status: 404 });
     simulator.setFaults({ bodilessThrottle: { every: 1, status: 403 } });
-    const throttled = await client.lists.batchListMembers('aud-client', { members: [{ email_address: 'x@outflow.dev', status_if_new: 'subscribed' }] }).catch((error: any) => error);
+    const throttled = await client.lists
+      .batchListMembers('aud-client', { members: [{ email_address: 'x@outflow.dev', status_if_new: 'subscribed' }] })
+      .catch((error: any) => error);
     simulator.setFaults({});
     expect(throttled.status).toBe(403);
     expect(throttled.response.text).toBe('');
@@ -67,18 +75,21 @@ describe('Iterable simulator × @iterable/api', () => {
   });
   afterAll(async () => simulator?.stop());
 
-  it('lists, list creation and subscribe answers pass the client\'s own response schemas', async () => {
+  it("lists, list creation and subscribe answers pass the client's own response schemas", async () => {
     const { listId } = await client.createList({ name: 'Official client' });
     expect(typeof listId).toBe('number');
     const { lists } = await client.getLists();
     expect(lists.find((list) => list.id === listId)).toMatchObject({ name: 'Official client', listType: 'Standard' });
-    const subscribed = await client.subscribeUserToList({ listId, subscribers: [{ email: 'katherine@outflow.dev', dataFields: { firstName: 'Katherine' } }, { email: 'not-an-email' }] });
+    const subscribed = await client.subscribeUserToList({
+      listId,
+      subscribers: [{ email: 'katherine@outflow.dev', dataFields: { firstName: 'Katherine' } }, { email: 'not-an-email' }],
+    });
     expect(subscribed.successCount).toBe(1);
     expect(subscribed.failCount).toBe(1);
     expect(subscribed.failedUpdates?.invalidEmails).toEqual(['not-an-email']);
   });
 
-  it('a bad key is the error the client maps from the vendor\'s {msg, code}', async () => {
+  it("a bad key is the error the client maps from the vendor's {msg, code}", async () => {
     const wrong = new IterableClient({ apiKey: 'wrong-key', baseUrl: simulator.url, timeout: 10_000 });
     const error = (await wrong.getLists().catch((caught: unknown) => caught)) as { statusCode?: number; apiResponse?: { code?: string } };
     expect(error).toMatchObject({ statusCode: 401 });
@@ -92,10 +103,17 @@ describe('LinkedIn simulator × linkedin-api-client', () => {
   let simulator: LinkedinSimulator;
   let client: RestliClient;
   beforeAll(async () => {
-    simulator = await startLinkedinSimulator({ accessTokens: [token], adAccounts: ['5123'], rateLimit: false, sourcePlatforms: ['OUTFLOW_OFFICIAL'] });
+    simulator = await startLinkedinSimulator({
+      accessTokens: [token],
+      adAccounts: ['5123'],
+      rateLimit: false,
+      sourcePlatforms: ['OUTFLOW_OFFICIAL'],
+    });
     client = new RestliClient();
     // The client builds https://api.linkedin.com/rest/… itself; only the origin is swapped.
-    (client as unknown as { axiosInstance: { interceptors: { request: { use(fn: (config: { url?: string }) => unknown): void } } } }).axiosInstance.interceptors.request.use((config) => {
+    (
+      client as unknown as { axiosInstance: { interceptors: { request: { use(fn: (config: { url?: string }) => unknown): void } } } }
+    ).axiosInstance.interceptors.request.use((config) => {
       config.url = config.url?.replace('https://api.linkedin.com', simulator.url);
       return config;
     });
@@ -105,12 +123,26 @@ describe('LinkedIn simulator × linkedin-api-client', () => {
   it('create (id from x-restli-id), finder and BATCH_CREATE of users answer what the client reads', async () => {
     const created = await client.create({
       resourcePath: '/dmpSegments',
-      entity: { name: 'Official', account, type: 'USER', sourcePlatform: 'OUTFLOW_OFFICIAL', sourceSegmentId: 'seg-official', accessPolicy: 'PRIVATE', destinations: [{ destination: 'LINKEDIN' }] },
+      entity: {
+        name: 'Official',
+        account,
+        type: 'USER',
+        sourcePlatform: 'OUTFLOW_OFFICIAL',
+        sourceSegmentId: 'seg-official',
+        accessPolicy: 'PRIVATE',
+        destinations: [{ destination: 'LINKEDIN' }],
+      },
       accessToken: token,
       versionString: '202604',
     });
     expect(created.createdEntityId).toBeTruthy();
-    const found = await client.finder({ resourcePath: '/dmpSegments', finderName: 'account', queryParams: { account, sourcePlatform: 'OUTFLOW_OFFICIAL' }, accessToken: token, versionString: '202604' });
+    const found = await client.finder({
+      resourcePath: '/dmpSegments',
+      finderName: 'account',
+      queryParams: { account, sourcePlatform: 'OUTFLOW_OFFICIAL' },
+      accessToken: token,
+      versionString: '202604',
+    });
     expect(found.data.elements.map((element: { id?: unknown }) => String(element.id))).toContain(String(created.createdEntityId));
     const added = await client.batchCreate({
       resourcePath: '/dmpSegments/{id}/users',
@@ -125,7 +157,13 @@ describe('LinkedIn simulator × linkedin-api-client', () => {
 
   it('a sourcePlatform LinkedIn did not grant is refused 400', async () => {
     const refused = await client
-      .finder({ resourcePath: '/dmpSegments', finderName: 'account', queryParams: { account, sourcePlatform: 'SOMEONE_ELSE' }, accessToken: token, versionString: '202604' })
+      .finder({
+        resourcePath: '/dmpSegments',
+        finderName: 'account',
+        queryParams: { account, sourcePlatform: 'SOMEONE_ELSE' },
+        accessToken: token,
+        versionString: '202604',
+      })
       .catch((error: { response?: { status?: number } }) => error);
     expect((refused as { response?: { status?: number } }).response?.status).toBe(400);
   });
@@ -153,7 +191,16 @@ describe('Campaign Monitor simulator × createsend-node', () => {
     const fields = await callback<any[]>((done) => client.lists.getCustomFields('list-official', done));
     expect(Array.isArray(fields)).toBe(true);
     const imported = await callback<any>((done) =>
-      client.subscribers.import('list-official', { Subscribers: [{ EmailAddress: 'mary@outflow.dev', Name: 'Mary', ConsentToTrack: 'Yes' }], Resubscribe: false, QueueSubscriptionBasedAutoResponders: false, RestartSubscriptionBasedAutoresponders: false }, done),
+      client.subscribers.import(
+        'list-official',
+        {
+          Subscribers: [{ EmailAddress: 'mary@outflow.dev', Name: 'Mary', ConsentToTrack: 'Yes' }],
+          Resubscribe: false,
+          QueueSubscriptionBasedAutoResponders: false,
+          RestartSubscriptionBasedAutoresponders: false,
+        },
+        done,
+      ),
     );
     expect(imported).toMatchObject({ TotalNewSubscribers: 1 });
   });

@@ -10,7 +10,9 @@ import addFormatsModule from 'ajv-formats';
 import { projectRoot } from '../../local/projectRoot.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under ESM interop.
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (
+  ajv: Ajv,
+) => Ajv;
 
 export interface RecordedRequest {
   method: string;
@@ -55,7 +57,15 @@ function normalise(node: unknown, closeObjects: boolean): unknown {
   // OpenAPI 3.0 `nullable` → JSON Schema's null type.
   if (result.nullable === true && typeof result.type === 'string') result.type = [result.type, 'null'];
   delete result.nullable;
-  if (closeObjects && result.properties && typeof result.properties === 'object' && result.additionalProperties === undefined && !result.allOf && !result.oneOf && !result.anyOf) {
+  if (
+    closeObjects &&
+    result.properties &&
+    typeof result.properties === 'object' &&
+    result.additionalProperties === undefined &&
+    !result.allOf &&
+    !result.oneOf &&
+    !result.anyOf
+  ) {
     result.additionalProperties = false;
   }
   return result;
@@ -84,12 +94,18 @@ export class ContractDocument {
     const definitions = (doc.swagger ? doc.definitions : doc.components?.schemas) ?? {};
     this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
     addFormats(this.ajv);
-    this.ajv.addSchema({ $id: 'vendor', definitions: Object.fromEntries(Object.entries(definitions).map(([name, schema]) => [safeName(name), normalise(schema, true)])) });
+    this.ajv.addSchema({
+      $id: 'vendor',
+      definitions: Object.fromEntries(Object.entries(definitions).map(([name, schema]) => [safeName(name), normalise(schema, true)])),
+    });
   }
 
   private resolve(node: Json): Json {
     if (!node?.$ref) return node;
-    const parts = (node.$ref as string).replace(/^#\//, '').split('/').map((part) => decodeURIComponent(part));
+    const parts = (node.$ref as string)
+      .replace(/^#\//, '')
+      .split('/')
+      .map((part) => decodeURIComponent(part));
     let target: any = this.doc;
     for (const part of parts) target = target?.[part];
     return target as Json;
@@ -98,13 +114,19 @@ export class ContractDocument {
   private operation(method: string, path: string): Operation | string {
     const relative = this.basePath && path.startsWith(this.basePath) ? path.slice(this.basePath.length) || '/' : path;
     // Literal segments win over parameters (/lists/subscribe before /lists/{listId}), as routers do.
-    const templates = Object.entries(this.doc.paths as Json).sort(([a], [b]) => (a.match(/\{/g)?.length ?? 0) - (b.match(/\{/g)?.length ?? 0));
+    const templates = Object.entries(this.doc.paths as Json).sort(
+      ([a], [b]) => (a.match(/\{/g)?.length ?? 0) - (b.match(/\{/g)?.length ?? 0),
+    );
     for (const [template, item] of templates) {
       const pattern = new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '([^/]+)')}/?$`);
       const match = pattern.exec(relative);
       if (!match) continue;
       const op = (item as Json)[method.toLowerCase()];
-      if (!op) return `${method} ${template} is not an operation of ${this.title} (it has ${Object.keys(item as Json).filter((key) => key !== 'parameters').join(', ').toUpperCase()})`;
+      if (!op)
+        return `${method} ${template} is not an operation of ${this.title} (it has ${Object.keys(item as Json)
+          .filter((key) => key !== 'parameters')
+          .join(', ')
+          .toUpperCase()})`;
       const parameters = [...((item as Json).parameters ?? []), ...(op.parameters ?? [])].map((parameter: Json) => this.resolve(parameter));
       const names = [...template.matchAll(/\{([^}]+)\}/g)].map((found) => found[1]!);
       const values = match.slice(1).map((value) => decodeURIComponent(value));
@@ -142,7 +164,8 @@ export class ContractDocument {
     if (type === 'integer' && !/^-?\d+$/.test(value)) return [`${what} must be an integer, not '${value}'`];
     if (type === 'number' && !Number.isFinite(Number(value))) return [`${what} must be a number, not '${value}'`];
     if (type === 'boolean' && value !== 'true' && value !== 'false') return [`${what} must be true or false, not '${value}'`];
-    if (Array.isArray(schema.enum) && !schema.enum.map(String).includes(value)) return [`${what} must be one of ${schema.enum.join(', ')}, not '${value}'`];
+    if (Array.isArray(schema.enum) && !schema.enum.map(String).includes(value))
+      return [`${what} must be one of ${schema.enum.join(', ')}, not '${value}'`];
     return [];
   }
 
@@ -167,7 +190,9 @@ export class ContractDocument {
     if (!found.bodySchema) return [...errors, `${request.method} ${found.template} takes no body`];
     const type = (request.contentType ?? '').split(';')[0]!.trim().toLowerCase();
     if (found.bodyContentTypes && found.bodyContentTypes.length > 0 && !found.bodyContentTypes.includes(type)) {
-      errors.push(`content type '${type}' is not one the document accepts for ${request.method} ${found.template} (${found.bodyContentTypes.join(', ')})`);
+      errors.push(
+        `content type '${type}' is not one the document accepts for ${request.method} ${found.template} (${found.bodyContentTypes.join(', ')})`,
+      );
     }
     const key = `${request.method} ${found.template}`;
     let validate = this.validators.get(key);
@@ -177,7 +202,10 @@ export class ContractDocument {
       this.validators.set(key, validate);
     }
     if (!validate(request.body)) {
-      for (const error of validate.errors ?? []) errors.push(`body${error.instancePath} ${error.message}${error.params && 'additionalProperty' in error.params ? `: '${String(error.params.additionalProperty)}'` : ''}`);
+      for (const error of validate.errors ?? [])
+        errors.push(
+          `body${error.instancePath} ${error.message}${error.params && 'additionalProperty' in error.params ? `: '${String(error.params.additionalProperty)}'` : ''}`,
+        );
     }
     return errors;
   }
@@ -187,7 +215,12 @@ export class ContractDocument {
 function rewriteRefs(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(rewriteRefs);
   if (!node || typeof node !== 'object') return node;
-  return Object.fromEntries(Object.entries(node as Json).map(([key, value]) => [key, key === '$ref' && typeof value === 'string' ? `vendor${value}` : rewriteRefs(value)]));
+  return Object.fromEntries(
+    Object.entries(node as Json).map(([key, value]) => [
+      key,
+      key === '$ref' && typeof value === 'string' ? `vendor${value}` : rewriteRefs(value),
+    ]),
+  );
 }
 
 /** Records every fetch made while `work` runs (the adapters call vendors through global fetch). */

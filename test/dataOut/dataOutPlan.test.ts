@@ -34,7 +34,8 @@ const contact: SourceEntity = {
   ],
 };
 
-const shape = (columns: { name: string; source: string; sourceIndex: number }[] | undefined) => columns?.map(({ name, source, sourceIndex }) => [name, source, sourceIndex]);
+const shape = (columns: { name: string; source: string; sourceIndex: number }[] | undefined) =>
+  columns?.map(({ name, source, sourceIndex }) => [name, source, sourceIndex]);
 
 describe('resolveColumns', () => {
   it('writes every attribute under its own name without a mapping', () => {
@@ -48,7 +49,7 @@ describe('resolveColumns', () => {
     ]);
   });
 
-  it('selects and renames, in the mapping\'s order', () => {
+  it("selects and renames, in the mapping's order", () => {
     const { columns } = resolveColumns([profile], { mail: 'Email', id: 'CustomerId' });
     expect(shape(columns.get('UnifiedCustomerProfile'))).toEqual([
       ['mail', 'Email', 2],

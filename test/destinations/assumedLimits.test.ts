@@ -20,11 +20,17 @@ import { startCampaignMonitorSimulator, type CampaignMonitorSimulator } from '..
 import { startLinkedinSimulator, type LinkedinSimulator } from '../../local/simulators/linkedinSimulator.js';
 
 const segment: SegmentRef = { id: 'seg-1', name: 'Newsletter', type: 'Profile' };
-const people = (from: number, count: number): MappedMember[] => Array.from({ length: count }, (_, index) => ({ email: `person${from + index}@outflow.dev`, fields: { firstName: `P${from + index}` } }));
+const people = (from: number, count: number): MappedMember[] =>
+  Array.from({ length: count }, (_, index) => ({ email: `person${from + index}@outflow.dev`, fields: { firstName: `P${from + index}` } }));
 
 /** The engine's sender, with no budget of its own: calls go out as fast as the vendor lets them. */
 function send(destination: DestinationAdapter, call: DestinationCall, batch: MappedMember[]): Promise<BatchResult> {
-  const access = { destination, connection: { id: 'connection-1' } as ConnectionRecord, call, rateLimit: { requestsPerSecond: Infinity, burst: 1 } } as DestinationAccess;
+  const access = {
+    destination,
+    connection: { id: 'connection-1' } as ConnectionRecord,
+    call,
+    rateLimit: { requestsPerSecond: Infinity, burst: 1 },
+  } as DestinationAccess;
   return sendWithRetries(batch, {
     budget: new RateBudget('assumed-limits-test', { requestsPerSecond: Infinity, burst: 1 }),
     slots: new ConcurrencyBudget('assumed-limits-test', undefined),
@@ -32,7 +38,14 @@ function send(destination: DestinationAdapter, call: DestinationCall, batch: Map
     getAccess: () => access,
     refreshAccess: async () => access,
     renewLease: async () => {},
-    log: { info() {}, warn() {}, error() {}, with() { return this; } },
+    log: {
+      info() {},
+      warn() {},
+      error() {},
+      with() {
+        return this;
+      },
+    },
   } as Parameters<typeof sendWithRetries>[1]);
 }
 
@@ -40,7 +53,10 @@ describe('assumptions are marked, and the simulators do not share them', () => {
   it('the adapters guess what vendorFacts marks as assumed', () => {
     expect(VENDOR_FACTS.iterable.subscribersPerCall).toMatchObject({ documented: false, value: iterable.batchSize });
     expect(VENDOR_FACTS.iterable.subscribeCallsPerSecond).toMatchObject({ documented: false, value: iterable.limits.requestsPerSecond });
-    expect(VENDOR_FACTS['campaign-monitor'].requestsPerSecond).toMatchObject({ documented: false, value: campaignMonitor.limits.requestsPerSecond });
+    expect(VENDOR_FACTS['campaign-monitor'].requestsPerSecond).toMatchObject({
+      documented: false,
+      value: campaignMonitor.limits.requestsPerSecond,
+    });
     expect(VENDOR_FACTS.linkedin.userElementsPerCall).toMatchObject({ documented: false, value: linkedin.batchSize });
   });
 });
@@ -48,12 +64,20 @@ describe('assumptions are marked, and the simulators do not share them', () => {
 describe('Iterable below the adapter’s guesses: 300 subscribers a call (guess 1,000), 1 call a second (guess 5/s)', () => {
   let simulator: IterableSimulator;
   beforeAll(async () => {
-    simulator = await startIterableSimulator({ apiKeys: ['it-key'], maxSubscribersPerRequest: 300, rateLimit: { requestsPerSecond: 1, burst: 1 } });
+    simulator = await startIterableSimulator({
+      apiKeys: ['it-key'],
+      maxSubscribersPerRequest: 300,
+      rateLimit: { requestsPerSecond: 1, burst: 1 },
+    });
   });
   afterAll(async () => simulator?.stop());
 
   it('a full batch is halved by the sender until taken, 429s without Retry-After are waited out, everyone is on the list once', async () => {
-    const call = { settings: { region: 'US' }, secrets: { apiKey: 'it-key' }, details: {}, apiOrigin: simulator.url } as DestinationCall<any, any, any>;
+    const call = { settings: { region: 'US' }, secrets: { apiKey: 'it-key' }, details: {}, apiOrigin: simulator.url } as DestinationCall<
+      any,
+      any,
+      any
+    >;
     const details = await iterable.prepareRun!(call, { segments: [segment], segmentNames: [segment.name], mappedFields: ['firstName'] });
     const prepared = { ...call, details, segment } as DestinationCall;
     // 1,000 refused, 500 and 500 refused, four times 250 taken: seven calls at one a second.
@@ -67,12 +91,21 @@ describe('Iterable below the adapter’s guesses: 300 subscribers a call (guess 
 describe('Campaign Monitor below the adapter’s guess: 1 call a second, burst 1 (guess 2/s, burst 4)', () => {
   let simulator: CampaignMonitorSimulator;
   beforeAll(async () => {
-    simulator = await startCampaignMonitorSimulator({ apiKeys: ['cm-key'], rateLimit: { requestsPerSecond: 1, burst: 1 }, autoCreateLists: true });
+    simulator = await startCampaignMonitorSimulator({
+      apiKeys: ['cm-key'],
+      rateLimit: { requestsPerSecond: 1, burst: 1 },
+      autoCreateLists: true,
+    });
   });
   afterAll(async () => simulator?.stop());
 
   it('429s (X-RateLimit-Reset, no Retry-After) are waited out; everyone imported once', async () => {
-    const call = { settings: {}, secrets: { apiKey: 'cm-key' }, details: { listId: 'list-assumed' }, apiOrigin: simulator.url } as DestinationCall;
+    const call = {
+      settings: {},
+      secrets: { apiKey: 'cm-key' },
+      details: { listId: 'list-assumed' },
+      apiOrigin: simulator.url,
+    } as DestinationCall;
     const results = [];
     for (let batch = 0; batch < 4; batch++) results.push(await send(campaignMonitor, call, people(batch * 100, 100)));
     expect(results.every((result) => result.succeeded === 100 && result.failures.length === 0)).toBe(true);
@@ -89,7 +122,12 @@ describe('LinkedIn below the adapter’s guess: 1,000 user elements a call (gues
   afterAll(async () => simulator?.stop());
 
   it('the refused batch is halved by the sender until taken; every member sent once', async () => {
-    const call = { settings: { adAccountId: '512345678', sourcePlatform: 'OUTFLOW_TEST' }, secrets: { accessToken: 'li-token' }, details: {}, apiOrigin: simulator.url } as DestinationCall<any, any, any>;
+    const call = {
+      settings: { adAccountId: '512345678', sourcePlatform: 'OUTFLOW_TEST' },
+      secrets: { accessToken: 'li-token' },
+      details: {},
+      apiOrigin: simulator.url,
+    } as DestinationCall<any, any, any>;
     const contacts: SegmentRef = { ...segment, type: 'Contact' };
     const details = await linkedin.prepareRun!(call, { segments: [contacts], segmentNames: [contacts.name], mappedFields: ['email'] });
     const result = await send(linkedin, { ...call, details, segment: contacts } as DestinationCall, people(0, 5000));

@@ -2,7 +2,12 @@
 // only the app's own Azurite), its schemas, and its container access against a real Azurite with
 // each kind of credential.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobServiceClient, ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } from '@azure/storage-blob';
+import {
+  BlobServiceClient,
+  ContainerSASPermissions,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters,
+} from '@azure/storage-blob';
 import { azureBlob, destinationContainer, parseConnectionString, storageEndpointOf } from '../../shared/destinations/azureBlob.js';
 import { DEV_ACCOUNT, DEV_KEY, startAzurite, type RunningAzurite } from '../../local/azurite.js';
 
@@ -51,7 +56,8 @@ describe('account URL allow-list', () => {
 
 describe('schemas', () => {
   it('checks container names and folders', () => {
-    const settings = (extra: object) => azureBlob.connectionSettings.safeParse({ accountUrl: 'https://contoso.blob.core.windows.net', container: 'exports', ...extra });
+    const settings = (extra: object) =>
+      azureBlob.connectionSettings.safeParse({ accountUrl: 'https://contoso.blob.core.windows.net', container: 'exports', ...extra });
     expect(settings({}).success).toBe(true);
     expect(settings({ container: 'Exports' }).success).toBe(false);
     expect(settings({ container: 'ex--ports' }).success).toBe(false);
@@ -62,10 +68,14 @@ describe('schemas', () => {
 
   it('takes no secret (managed identity), a SAS token or a connection string, not both', () => {
     expect(azureBlob.connectionSecrets.safeParse({}).success).toBe(true);
-    expect(azureBlob.connectionSecrets.safeParse({ sasToken: '?sv=2024-11-04&sp=racwdl&sig=abc' }).data).toEqual({ sasToken: 'sv=2024-11-04&sp=racwdl&sig=abc' });
+    expect(azureBlob.connectionSecrets.safeParse({ sasToken: '?sv=2024-11-04&sp=racwdl&sig=abc' }).data).toEqual({
+      sasToken: 'sv=2024-11-04&sp=racwdl&sig=abc',
+    });
     expect(azureBlob.connectionSecrets.safeParse({ sasToken: 'nonsense' }).success).toBe(false);
     expect(azureBlob.connectionSecrets.safeParse({ connectionString: 'AccountName=a;AccountKey=b' }).success).toBe(true);
-    expect(azureBlob.connectionSecrets.safeParse({ sasToken: 'sig=a', connectionString: 'AccountName=a;AccountKey=b' }).success).toBe(false);
+    expect(azureBlob.connectionSecrets.safeParse({ sasToken: 'sig=a', connectionString: 'AccountName=a;AccountKey=b' }).success).toBe(
+      false,
+    );
     // Switching kinds: PATCH merges secrets, so the other one is cleared with "".
     expect(azureBlob.connectionSecrets.safeParse({ sasToken: '', connectionString: 'AccountName=a;AccountKey=b' }).success).toBe(true);
   });
@@ -76,11 +86,13 @@ describe('schemas', () => {
   });
 
   it('parses connection strings with "=" inside values', () => {
-    expect(parseConnectionString('DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=abc==;EndpointSuffix=core.windows.net')).toMatchObject({ accountname: 'acct', accountkey: 'abc==' });
+    expect(
+      parseConnectionString('DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=abc==;EndpointSuffix=core.windows.net'),
+    ).toMatchObject({ accountname: 'acct', accountkey: 'abc==' });
   });
 });
 
-describe('the platform\'s own containers', () => {
+describe("the platform's own containers", () => {
   const saved = { ...process.env };
   afterAll(() => {
     for (const name of ['AzureWebJobsStorage', 'AzureWebJobsStorage__accountName', 'LAKE_BLOB_SERVICE_URI', 'LAKE_CONTAINER']) {
@@ -90,7 +102,7 @@ describe('the platform\'s own containers', () => {
   });
   const check = (accountUrl: string, container: string) => azureBlob.connectionSettings.safeParse({ accountUrl, container });
 
-  it('refuses the lake container of the app\'s own account, however the URL is spelt, naming the container', () => {
+  it("refuses the lake container of the app's own account, however the URL is spelt, naming the container", () => {
     delete process.env.AzureWebJobsStorage;
     delete process.env.LAKE_BLOB_SERVICE_URI;
     process.env.AzureWebJobsStorage__accountName = 'outflowapp';
@@ -133,30 +145,41 @@ describe('against Azurite', () => {
     await azurite?.stop();
   });
 
-  const call = (secrets: Record<string, string>, container = 'exports') => ({ settings: { accountUrl, container }, secrets, details: { mode: 'full' as const, includeHeader: false }, apiOrigin: undefined });
+  const call = (secrets: Record<string, string>, container = 'exports') => ({
+    settings: { accountUrl, container },
+    secrets,
+    details: { mode: 'full' as const, includeHeader: false },
+    apiOrigin: undefined,
+  });
 
-  it('accepts the app\'s own Azurite endpoint, and no other local origin', () => {
+  it("accepts the app's own Azurite endpoint, and no other local origin", () => {
     expect(storageEndpointOf(accountUrl)).toMatchObject({ accountUrl, local: true, account: DEV_ACCOUNT });
     expect(storageEndpointOf(`${accountUrl}/`)).toMatchObject({ local: true });
     expect(storageEndpointOf(`http://127.0.0.1:${azurite.blobPort + 1}/${DEV_ACCOUNT}`)).toHaveProperty('reason');
     expect(storageEndpointOf(`http://127.0.0.1:${azurite.blobPort}/otheraccount`)).toHaveProperty('reason');
   });
 
-  it('tests the connection with the app\'s credentials, a connection string and a SAS token', async () => {
+  it("tests the connection with the app's credentials, a connection string and a SAS token", async () => {
     expect(await azureBlob.testConnection(call({}))).toEqual({ ok: true });
-    expect(await azureBlob.testConnection(call({ connectionString: `AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY}` }))).toEqual({ ok: true });
+    expect(await azureBlob.testConnection(call({ connectionString: `AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY}` }))).toEqual({
+      ok: true,
+    });
     const sas = generateBlobSASQueryParameters(
       { containerName: 'exports', permissions: ContainerSASPermissions.parse('racwdl'), expiresOn: new Date(Date.now() + 3600_000) },
       new StorageSharedKeyCredential(DEV_ACCOUNT, DEV_KEY),
     ).toString();
     expect(await azureBlob.testConnection(call({ sasToken: sas }))).toEqual({ ok: true });
-    await destinationContainer(call({ sasToken: sas })).getBlockBlobClient('probe.txt').upload('x', 1);
+    await destinationContainer(call({ sasToken: sas }))
+      .getBlockBlobClient('probe.txt')
+      .upload('x', 1);
   });
 
   it('says what is wrong: a missing container, a wrong key, another account', async () => {
     const missing = await azureBlob.testConnection(call({}, 'nowhere'));
     expect(missing).toMatchObject({ ok: false, reason: expect.stringContaining('does not exist') });
-    const wrongKey = await azureBlob.testConnection(call({ connectionString: `AccountName=${DEV_ACCOUNT};AccountKey=${Buffer.from('wrong key').toString('base64')}` }));
+    const wrongKey = await azureBlob.testConnection(
+      call({ connectionString: `AccountName=${DEV_ACCOUNT};AccountKey=${Buffer.from('wrong key').toString('base64')}` }),
+    );
     expect(wrongKey).toMatchObject({ ok: false, reason: expect.stringContaining('refused access') });
     const otherAccount = await azureBlob.testConnection(call({ connectionString: `AccountName=someoneelse;AccountKey=${DEV_KEY}` }));
     expect(otherAccount).toMatchObject({ ok: false, reason: expect.stringContaining("'someoneelse'") });

@@ -39,7 +39,10 @@ export const subscriberCases: SubscriberCase[] = [
   },
   {
     name: 'custom fields use default tags, in a fixed order; empty values are left out',
-    member: { email: 'ada@example.com', fields: { phone: '+44 20 7946 0000', city: 'London', gender: 'female', postalCode: 'W1', country: '  ' } },
+    member: {
+      email: 'ada@example.com',
+      fields: { phone: '+44 20 7946 0000', city: 'London', gender: 'female', postalCode: 'W1', country: '  ' },
+    },
     expected: {
       EmailAddress: 'ada@example.com',
       CustomFields: [
@@ -84,7 +87,13 @@ export const subscriberCases: SubscriberCase[] = [
 export const importResultCases: ImportResultCase[] = [
   {
     name: 'full success (createsend-ruby import_subscribers.json)',
-    body: { FailureDetails: [], TotalUniqueEmailsSubmitted: 3, TotalExistingSubscribers: 0, TotalNewSubscribers: 3, DuplicateEmailsInSubmission: [] },
+    body: {
+      FailureDetails: [],
+      TotalUniqueEmailsSubmitted: 3,
+      TotalExistingSubscribers: 0,
+      TotalNewSubscribers: 3,
+      DuplicateEmailsInSubmission: [],
+    },
     expected: { succeeded: 3, failures: [] },
   },
   {
@@ -107,7 +116,13 @@ export const importResultCases: ImportResultCase[] = [
   },
   {
     name: 'existing and new subscribers both count as succeeded',
-    body: { FailureDetails: null, TotalUniqueEmailsSubmitted: 5, TotalExistingSubscribers: 2, TotalNewSubscribers: 3, DuplicateEmailsInSubmission: null },
+    body: {
+      FailureDetails: null,
+      TotalUniqueEmailsSubmitted: 5,
+      TotalExistingSubscribers: 2,
+      TotalNewSubscribers: 3,
+      DuplicateEmailsInSubmission: null,
+    },
     expected: { succeeded: 5, failures: [] },
   },
   {
@@ -137,17 +152,30 @@ export const importResultCases: ImportResultCase[] = [
   {
     name: 'a failure without a message gets one from its code',
     body: {
-      ResultData: { TotalUniqueEmailsSubmitted: 1, TotalExistingSubscribers: 0, TotalNewSubscribers: 0, FailureDetails: [{ EmailAddress: 'x@example.com', Code: 215 }] },
+      ResultData: {
+        TotalUniqueEmailsSubmitted: 1,
+        TotalExistingSubscribers: 0,
+        TotalNewSubscribers: 0,
+        FailureDetails: [{ EmailAddress: 'x@example.com', Code: 215 }],
+      },
       Code: 210,
       Message: 'Subscriber Import had some failures',
     },
-    expected: { succeeded: 0, failures: [{ email: 'x@example.com', status: 'failed', category: 'invalidRecord', code: '215', message: 'Campaign Monitor error 215' }] },
+    expected: {
+      succeeded: 0,
+      failures: [
+        { email: 'x@example.com', status: 'failed', category: 'invalidRecord', code: '215', message: 'Campaign Monitor error 215' },
+      ],
+    },
   },
 ];
 
 /** Bodies fromImportResult must refuse: whole-call errors are not results. */
 export const notImportResults: { name: string; body: unknown }[] = [
-  { name: 'too many subscribers (209)', body: { Code: 209, Message: 'Too many subscribers in this batch. You can only add 1000 subscribers in one call' } },
+  {
+    name: 'too many subscribers (209)',
+    body: { Code: 209, Message: 'Too many subscribers in this batch. You can only add 1000 subscribers in one call' },
+  },
   { name: 'a custom API error (createsend-ruby custom_api_error.json)', body: { Code: 98798, Message: 'A crazy API error' } },
   { name: 'an HTML error page', body: '<html>Bad gateway</html>' },
 ];

@@ -1,7 +1,12 @@
 // Campaign Monitor removals over real HTTP: one `POST /subscribers/{listId}/unsubscribe.json` per
 // member (the API has no bulk unsubscribe), against the simulator's list state.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { campaignMonitor, type CampaignMonitorDetails, type CampaignMonitorSecrets, type CampaignMonitorSettings } from '../../shared/destinations/campaignMonitor.js';
+import {
+  campaignMonitor,
+  type CampaignMonitorDetails,
+  type CampaignMonitorSecrets,
+  type CampaignMonitorSettings,
+} from '../../shared/destinations/campaignMonitor.js';
 import type { DestinationCall, MappedMember } from '../../shared/destinations/destination.js';
 import { startCampaignMonitorSimulator, type CampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
 import { thrown } from '../support/destinationErrors.js';
@@ -39,7 +44,10 @@ describe('Campaign Monitor removals against the simulator', () => {
   it('unsubscribes present members one call each; absent ones count as removed; an invalid email fails', async () => {
     const target = call();
     const emails = ['a@lovelace.dev', 'b@lovelace.dev', 'c@lovelace.dev'];
-    await campaignMonitor.sendBatch(target, emails.map((email) => ({ email, fields: {} })));
+    await campaignMonitor.sendBatch(
+      target,
+      emails.map((email) => ({ email, fields: {} })),
+    );
     expect(await campaignMonitor.removeBatch!(target, one('a@lovelace.dev'))).toEqual({ succeeded: 1, failures: [] });
     expect(await campaignMonitor.removeBatch!(target, one('never-sent@lovelace.dev'))).toEqual({ succeeded: 1, failures: [] });
     expect(await campaignMonitor.removeBatch!(target, one('a@lovelace.dev'))).toEqual({ succeeded: 1, failures: [] });
@@ -55,32 +63,53 @@ describe('Campaign Monitor removals against the simulator', () => {
   });
 
   it('more than one member in a call is refused before calling', async () => {
-    expect((await thrown(campaignMonitor.removeBatch!(call(), [...one('a@lovelace.dev'), ...one('b@lovelace.dev')]))).category).toBe('config');
+    expect((await thrown(campaignMonitor.removeBatch!(call(), [...one('a@lovelace.dev'), ...one('b@lovelace.dev')]))).category).toBe(
+      'config',
+    );
     expect(simulator.state.counters.requests).toBe(0);
   });
 
   it('an unknown list is config, a bad key auth, a 429 rateLimited with its wait, a 5xx vendorUnavailable', async () => {
     const strict = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: false, autoCreateLists: false });
     try {
-      expect(await thrown(campaignMonitor.removeBatch!(call({}, API_KEY, strict.url), one('a@lovelace.dev')))).toMatchObject({ category: 'config', options: { code: '101' } });
+      expect(await thrown(campaignMonitor.removeBatch!(call({}, API_KEY, strict.url), one('a@lovelace.dev')))).toMatchObject({
+        category: 'config',
+        options: { code: '101' },
+      });
     } finally {
       await strict.stop();
     }
-    expect(await thrown(campaignMonitor.removeBatch!(call({}, 'wrong-key'), one('a@lovelace.dev')))).toMatchObject({ category: 'auth', options: { status: 401 } });
+    expect(await thrown(campaignMonitor.removeBatch!(call({}, 'wrong-key'), one('a@lovelace.dev')))).toMatchObject({
+      category: 'auth',
+      options: { status: 401 },
+    });
     simulator.setFaults({ tooManyRequestsBursts: { every: 1, length: 1 } });
     const target = call();
     await campaignMonitor.removeBatch!(target, one('a@lovelace.dev'));
-    expect(await thrown(campaignMonitor.removeBatch!(target, one('a@lovelace.dev')))).toMatchObject({ category: 'rateLimited', options: { status: 429, retryAfterMs: 1000 } });
+    expect(await thrown(campaignMonitor.removeBatch!(target, one('a@lovelace.dev')))).toMatchObject({
+      category: 'rateLimited',
+      options: { status: 429, retryAfterMs: 1000 },
+    });
     simulator.setFaults({ serverErrorRate: 1 });
-    expect(await thrown(campaignMonitor.removeBatch!(target, one('a@lovelace.dev')))).toMatchObject({ category: 'vendorUnavailable', retryable: true });
+    expect(await thrown(campaignMonitor.removeBatch!(target, one('a@lovelace.dev')))).toMatchObject({
+      category: 'vendorUnavailable',
+      retryable: true,
+    });
   });
 
   it('the per-key token bucket limits unsubscribes like imports', async () => {
-    const limited = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 0.5, burst: 1 }, autoCreateLists: true });
+    const limited = await startCampaignMonitorSimulator({
+      apiKeys: [API_KEY],
+      rateLimit: { requestsPerSecond: 0.5, burst: 1 },
+      autoCreateLists: true,
+    });
     try {
       const target = call({}, API_KEY, limited.url);
       await campaignMonitor.removeBatch!(target, one('a@lovelace.dev'));
-      expect(await thrown(campaignMonitor.removeBatch!(target, one('b@lovelace.dev')))).toMatchObject({ category: 'rateLimited', options: { status: 429 } });
+      expect(await thrown(campaignMonitor.removeBatch!(target, one('b@lovelace.dev')))).toMatchObject({
+        category: 'rateLimited',
+        options: { status: 429 },
+      });
     } finally {
       await limited.stop();
     }

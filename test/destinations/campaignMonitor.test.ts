@@ -56,7 +56,10 @@ describe('declarations', () => {
 });
 
 function members(count: number, prefix = 'member'): MappedMember[] {
-  return Array.from({ length: count }, (_, index) => ({ email: `${prefix}${index}@example.com`, fields: { firstName: 'Member', lastName: String(index), city: 'Oslo' } }));
+  return Array.from({ length: count }, (_, index) => ({
+    email: `${prefix}${index}@example.com`,
+    fields: { firstName: 'Member', lastName: String(index), city: 'Oslo' },
+  }));
 }
 
 describe('adapter against the simulator', () => {
@@ -71,7 +74,10 @@ describe('adapter against the simulator', () => {
   });
   beforeEach(() => simulator.reset());
 
-  function call(details: Partial<CampaignMonitorDetails> = {}, apiKey = API_KEY): DestinationCall<CampaignMonitorSettings, CampaignMonitorSecrets, CampaignMonitorDetails> {
+  function call(
+    details: Partial<CampaignMonitorDetails> = {},
+    apiKey = API_KEY,
+  ): DestinationCall<CampaignMonitorSettings, CampaignMonitorSecrets, CampaignMonitorDetails> {
     listSeq += 1;
     return { settings: {}, secrets: { apiKey }, details: { listId: `list-${listSeq}`, ...details }, apiOrigin: simulator.url };
   }
@@ -98,7 +104,12 @@ describe('adapter against the simulator', () => {
   });
 
   it('people the vendor will not re-add (suppressed, deleted, unsubscribed, bounced, unconfirmed: 204–208) are skipped, not failed', async () => {
-    const strict = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: false, autoCreateLists: true, suppressedEmails: ['member0@example.com'] });
+    const strict = await startCampaignMonitorSimulator({
+      apiKeys: [API_KEY],
+      rateLimit: false,
+      autoCreateLists: true,
+      suppressedEmails: ['member0@example.com'],
+    });
     try {
       const target = { ...call(), apiOrigin: strict.url };
       const states = ['Deleted', 'Unsubscribed', 'Bounced', 'Unconfirmed'] as const;
@@ -146,7 +157,10 @@ describe('adapter against the simulator', () => {
       body: JSON.stringify({ Subscribers: members(1001).map((member) => toCampaignMonitorSubscriber(member)), Resubscribe: false }),
     });
     expect(response.status).toBe(400);
-    expect(await response.json()).toEqual({ Code: 209, Message: 'Too many subscribers in this batch. You can only add 1000 subscribers in one call' });
+    expect(await response.json()).toEqual({
+      Code: 209,
+      Message: 'Too many subscribers in this batch. You can only add 1000 subscribers in one call',
+    });
 
     const error = await thrown(campaignMonitor.sendBatch(target, members(1001)));
     expect(error.category).toBe('config');
@@ -154,7 +168,12 @@ describe('adapter against the simulator', () => {
   });
 
   it('a vendor 209 answer becomes a config DestinationError with the vendor code', async () => {
-    const small = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: false, maxSubscribersPerImport: 5, autoCreateLists: true });
+    const small = await startCampaignMonitorSimulator({
+      apiKeys: [API_KEY],
+      rateLimit: false,
+      maxSubscribersPerImport: 5,
+      autoCreateLists: true,
+    });
     try {
       const error = await thrown(campaignMonitor.sendBatch({ ...call(), apiOrigin: small.url }, members(6)));
       expect(error).toMatchObject({ category: 'config', options: { status: 400, code: '209' } });
@@ -191,7 +210,12 @@ describe('adapter against the simulator', () => {
   });
 
   it('429 from the token bucket without Retry-After still carries the wait from X-RateLimit-Reset', async () => {
-    const limited = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 0.5, burst: 1 }, retryAfterHeader: false, autoCreateLists: true });
+    const limited = await startCampaignMonitorSimulator({
+      apiKeys: [API_KEY],
+      rateLimit: { requestsPerSecond: 0.5, burst: 1 },
+      retryAfterHeader: false,
+      autoCreateLists: true,
+    });
     try {
       const target = { ...call(), apiOrigin: limited.url };
       await campaignMonitor.sendBatch(target, members(1));
@@ -261,11 +285,17 @@ describe('adapter against the simulator', () => {
     expect(created.status).toBe(201);
     expect(await created.json()).toBe('[PostalCode]');
 
-    const prepared = await campaignMonitor.prepareRun!(target, { segments: [], segmentNames: [], mappedFields: ['email', 'postalCode', 'country'] });
+    const prepared = await campaignMonitor.prepareRun!(target, {
+      segments: [],
+      segmentNames: [],
+      mappedFields: ['email', 'postalCode', 'country'],
+    });
     expect(prepared.customFieldKeys).toEqual({ postalCode: '[PostalCode]', country: '[Country]' });
     expect(simulator.state.counters.customFieldsCreated).toBe(2);
 
-    await campaignMonitor.sendBatch({ ...target, details: prepared }, [{ email: 'ada@example.com', fields: { postalCode: 'W1', country: 'GB', city: 'London' } }]);
+    await campaignMonitor.sendBatch({ ...target, details: prepared }, [
+      { email: 'ada@example.com', fields: { postalCode: 'W1', country: 'GB', city: 'London' } },
+    ]);
     const list = simulator.inspectList(target.details.listId)!;
     const subscriber = simulator.state.lists.get(target.details.listId)!.subscribers.get('ada@example.com')!;
     expect({ ...subscriber.CustomFields }).toEqual({ '[PostalCode]': 'W1', '[Country]': 'GB' });
@@ -276,7 +306,9 @@ describe('adapter against the simulator', () => {
 
   it('prepareRun without custom fields mapped changes nothing', async () => {
     const target = call();
-    expect(await campaignMonitor.prepareRun!(target, { segments: [], segmentNames: [], mappedFields: ['email', 'fullName'] })).toEqual(target.details);
+    expect(await campaignMonitor.prepareRun!(target, { segments: [], segmentNames: [], mappedFields: ['email', 'fullName'] })).toEqual(
+      target.details,
+    );
     expect(simulator.state.counters.requests).toBe(0);
   });
 });

@@ -25,7 +25,12 @@ export const csvCases: CsvCase[] = [
   },
   {
     name: 'every data field, in the fixed column order',
-    members: [{ email: 'ada@example.com', fields: { postalCode: 'W1 2AB', gender: 'Female', fullName: 'Ada Lovelace', lastName: 'Lovelace', firstName: 'Ada' } }],
+    members: [
+      {
+        email: 'ada@example.com',
+        fields: { postalCode: 'W1 2AB', gender: 'Female', fullName: 'Ada Lovelace', lastName: 'Lovelace', firstName: 'Ada' },
+      },
+    ],
     expected: 'Email,FIRSTNAME,LASTNAME,FULLNAME,GENDER,POSTCODE\r\nada@example.com,Ada,Lovelace,Ada Lovelace,Female,W1 2AB\r\n',
   },
   {
@@ -73,8 +78,20 @@ export const faultsCases: FaultsCase[] = [
     expected: {
       succeeded: 8,
       failures: [
-        { email: 'karina.plain@example.com', status: 'skipped', category: 'invalidRecord', code: 'Unsubscribed', message: 'The contact unsubscribed from this account; an import does not resubscribe them.' },
-        { email: 'demo@apiconnector.com', status: 'skipped', category: 'invalidRecord', code: 'Duplicate', message: 'The same email appeared more than once in the import file; one row was imported.' },
+        {
+          email: 'karina.plain@example.com',
+          status: 'skipped',
+          category: 'invalidRecord',
+          code: 'Unsubscribed',
+          message: 'The contact unsubscribed from this account; an import does not resubscribe them.',
+        },
+        {
+          email: 'demo@apiconnector.com',
+          status: 'skipped',
+          category: 'invalidRecord',
+          code: 'Duplicate',
+          message: 'The same email appeared more than once in the import file; one row was imported.',
+        },
       ],
     },
   },
@@ -85,10 +102,34 @@ export const faultsCases: FaultsCase[] = [
     expected: {
       succeeded: 0,
       failures: [
-        { email: 'bad@example.com', status: 'failed', category: 'invalidRecord', code: 'Invalid Entries', message: 'dotdigital rejected the row as invalid (the email address or a data field value).' },
-        { email: 'gone@example.com', status: 'skipped', category: 'invalidRecord', code: 'Globally Suppressed', message: "The address is on dotdigital's global suppression list; it was not added." },
-        { email: 'x@example.com', status: 'failed', category: 'invalidRecord', code: 'Failures', message: 'dotdigital could not import this row.' },
-        { email: 'own@example.com', status: 'skipped', category: 'invalidRecord', code: 'Suppressed by you', message: "The address is on this account's own suppression list; it was not added." },
+        {
+          email: 'bad@example.com',
+          status: 'failed',
+          category: 'invalidRecord',
+          code: 'Invalid Entries',
+          message: 'dotdigital rejected the row as invalid (the email address or a data field value).',
+        },
+        {
+          email: 'gone@example.com',
+          status: 'skipped',
+          category: 'invalidRecord',
+          code: 'Globally Suppressed',
+          message: "The address is on dotdigital's global suppression list; it was not added.",
+        },
+        {
+          email: 'x@example.com',
+          status: 'failed',
+          category: 'invalidRecord',
+          code: 'Failures',
+          message: 'dotdigital could not import this row.',
+        },
+        {
+          email: 'own@example.com',
+          status: 'skipped',
+          category: 'invalidRecord',
+          code: 'Suppressed by you',
+          message: "The address is on this account's own suppression list; it was not added.",
+        },
       ],
     },
   },
@@ -96,7 +137,18 @@ export const faultsCases: FaultsCase[] = [
     name: 'an unknown reason is failed with the vendor text; the email column is found by name',
     csv: 'email,Reason\r\nnew@example.com,Quarantined\r\n',
     memberCount: 1,
-    expected: { succeeded: 0, failures: [{ email: 'new@example.com', status: 'failed', category: 'invalidRecord', code: 'Quarantined', message: 'dotdigital did not import this contact (Quarantined).' }] },
+    expected: {
+      succeeded: 0,
+      failures: [
+        {
+          email: 'new@example.com',
+          status: 'failed',
+          category: 'invalidRecord',
+          code: 'Quarantined',
+          message: 'dotdigital did not import this contact (Quarantined).',
+        },
+      ],
+    },
   },
   {
     name: 'reasons match whatever the spacing and casing',
@@ -105,8 +157,20 @@ export const faultsCases: FaultsCase[] = [
     expected: {
       succeeded: 3,
       failures: [
-        { email: 'hb@example.com', status: 'skipped', category: 'invalidRecord', code: 'HARD BOUNCED', message: 'The address hard-bounced before and is suppressed; it was not added.' },
-        { email: 'isp@example.com', status: 'skipped', category: 'invalidRecord', code: 'IspComplaints', message: 'The contact complained to their mailbox provider and is suppressed; it was not added.' },
+        {
+          email: 'hb@example.com',
+          status: 'skipped',
+          category: 'invalidRecord',
+          code: 'HARD BOUNCED',
+          message: 'The address hard-bounced before and is suppressed; it was not added.',
+        },
+        {
+          email: 'isp@example.com',
+          status: 'skipped',
+          category: 'invalidRecord',
+          code: 'IspComplaints',
+          message: 'The contact complained to their mailbox provider and is suppressed; it was not added.',
+        },
       ],
     },
   },
@@ -115,10 +179,20 @@ export const faultsCases: FaultsCase[] = [
 export const accountInfoCases: { name: string; body: unknown; expected: string | undefined }[] = [
   {
     name: 'the documented shape',
-    body: { id: 12345, properties: [{ name: 'Name', type: 'String', value: 'Acme' }, { name: 'ApiEndpoint', type: 'String', value: 'https://r2-api.dotdigital.com' }] },
+    body: {
+      id: 12345,
+      properties: [
+        { name: 'Name', type: 'String', value: 'Acme' },
+        { name: 'ApiEndpoint', type: 'String', value: 'https://r2-api.dotdigital.com' },
+      ],
+    },
     expected: 'https://r2-api.dotdigital.com',
   },
-  { name: 'Pascal-cased keys and a trailing slash', body: { Id: 1, Properties: [{ Name: 'ApiEndpoint', Value: 'https://r3-api.dotdigital.com/' }] }, expected: 'https://r3-api.dotdigital.com' },
+  {
+    name: 'Pascal-cased keys and a trailing slash',
+    body: { Id: 1, Properties: [{ Name: 'ApiEndpoint', Value: 'https://r3-api.dotdigital.com/' }] },
+    expected: 'https://r3-api.dotdigital.com',
+  },
   { name: 'no ApiEndpoint property', body: { id: 1, properties: [{ name: 'Name', value: 'Acme' }] }, expected: undefined },
   { name: 'not an object', body: 'Authorization has been denied for this request.', expected: undefined },
 ];

@@ -1,7 +1,12 @@
 // dotdigital removals over real HTTP: per member, `GET /v2/contacts/{email}` for the contact id,
 // then `DELETE /v2/address-books/{id}/contacts/{contactId}`, against the simulator's address books.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createDotdigitalAdapter, type DotdigitalDetails, type DotdigitalSecrets, type DotdigitalSettings } from '../../shared/destinations/dotdigital.js';
+import {
+  createDotdigitalAdapter,
+  type DotdigitalDetails,
+  type DotdigitalSecrets,
+  type DotdigitalSettings,
+} from '../../shared/destinations/dotdigital.js';
 import type { DestinationCall, MappedMember } from '../../shared/destinations/destination.js';
 import { startDotdigitalSimulator, type DotdigitalSimulator } from '../../local/simulators/dotdigitalSimulator.js';
 import { thrown } from '../support/destinationErrors.js';
@@ -17,7 +22,12 @@ describe('dotdigital removals against the simulator', () => {
   let simulator: DotdigitalSimulator;
   let bookSeq = 0;
   beforeAll(async () => {
-    simulator = await startDotdigitalSimulator({ apiUsers: { [USER]: PASSWORD }, rateLimit: false, importDelayMs: 20, autoCreateAddressBooks: true });
+    simulator = await startDotdigitalSimulator({
+      apiUsers: { [USER]: PASSWORD },
+      rateLimit: false,
+      importDelayMs: 20,
+      autoCreateAddressBooks: true,
+    });
   });
   afterAll(async () => {
     await simulator?.stop();
@@ -45,8 +55,14 @@ describe('dotdigital removals against the simulator', () => {
     const target = call();
     const other = { ...target, details: { ...target.details, addressBookId: target.details.addressBookId + 500 } };
     const emails = ['a@lovelace.dev', 'b@lovelace.dev', 'c@lovelace.dev'];
-    await adapter.sendBatch(target, emails.map((email) => ({ email, fields: {} })));
-    await adapter.sendBatch(other, emails.map((email) => ({ email, fields: {} })));
+    await adapter.sendBatch(
+      target,
+      emails.map((email) => ({ email, fields: {} })),
+    );
+    await adapter.sendBatch(
+      other,
+      emails.map((email) => ({ email, fields: {} })),
+    );
     const requestsBefore = simulator.state.counters.requests;
 
     expect(await adapter.removeBatch!(target, one('a@lovelace.dev'))).toEqual({ succeeded: 1, failures: [] });
@@ -56,14 +72,19 @@ describe('dotdigital removals against the simulator', () => {
     expect(await adapter.removeBatch!(target, one('A@lovelace.dev'))).toEqual({ succeeded: 1, failures: [] });
     expect(await adapter.removeBatch!(target, one('broken@lovelace'))).toEqual({
       succeeded: 0,
-      failures: [expect.objectContaining({ email: 'broken@lovelace', status: 'failed', category: 'invalidRecord', code: 'ERROR_PARAMETER_INVALID' })],
+      failures: [
+        expect.objectContaining({ email: 'broken@lovelace', status: 'failed', category: 'invalidRecord', code: 'ERROR_PARAMETER_INVALID' }),
+      ],
     });
     expect(members(target)).toEqual(['b@lovelace.dev', 'c@lovelace.dev']);
     // The other book and the contact itself stay.
     expect(members(other)).toEqual(emails);
     expect(simulator.state.contacts.has('a@lovelace.dev')).toBe(true);
     expect(simulator.state.counters.removedFromAddressBooks).toBe(1);
-    expect(simulator.state.counters.byRoute).toMatchObject({ 'GET /v2/contacts/{email}': 4, 'DELETE /v2/address-books/{addressBookId}/contacts/{contactId}': 2 });
+    expect(simulator.state.counters.byRoute).toMatchObject({
+      'GET /v2/contacts/{email}': 4,
+      'DELETE /v2/address-books/{addressBookId}/contacts/{contactId}': 2,
+    });
   });
 
   it('more than one member in a call is refused before calling', async () => {
@@ -76,11 +97,17 @@ describe('dotdigital removals against the simulator', () => {
     try {
       const target = call({ origin: strict.url });
       strict.state.contacts.set('a@lovelace.dev', { id: 7, email: 'a@lovelace.dev', dataFields: {} });
-      expect(await thrown(impatient.removeBatch!(target, one('a@lovelace.dev')))).toMatchObject({ category: 'config', options: { status: 404, code: 'ERROR_ADDRESSBOOK_NOT_FOUND' } });
+      expect(await thrown(impatient.removeBatch!(target, one('a@lovelace.dev')))).toMatchObject({
+        category: 'config',
+        options: { status: 404, code: 'ERROR_ADDRESSBOOK_NOT_FOUND' },
+      });
     } finally {
       await strict.stop();
     }
-    expect(await thrown(impatient.removeBatch!(call({ password: 'wrong' }), one('a@lovelace.dev')))).toMatchObject({ category: 'auth', options: { status: 401 } });
+    expect(await thrown(impatient.removeBatch!(call({ password: 'wrong' }), one('a@lovelace.dev')))).toMatchObject({
+      category: 'auth',
+      options: { status: 401 },
+    });
     simulator.setFaults({ tooManyRequestsBursts: { every: 1, length: 1 } });
     const target = call();
     await impatient.removeBatch!(target, one('a@lovelace.dev'));
@@ -90,7 +117,10 @@ describe('dotdigital removals against the simulator', () => {
     expect(throttled.options.retryAfterMs).toBeGreaterThan(0);
     expect(throttled.options.retryAfterMs).toBeLessThanOrEqual(61_000);
     simulator.setFaults({ serverErrorRate: 1 });
-    expect(await thrown(impatient.removeBatch!(target, one('a@lovelace.dev')))).toMatchObject({ category: 'vendorUnavailable', retryable: true });
+    expect(await thrown(impatient.removeBatch!(target, one('a@lovelace.dev')))).toMatchObject({
+      category: 'vendorUnavailable',
+      retryable: true,
+    });
   });
 
   it('a throttled delete is retried without looking the contact up again', async () => {
@@ -105,11 +135,18 @@ describe('dotdigital removals against the simulator', () => {
   });
 
   it('the per-minute window counts lookups and deletes like every other call', async () => {
-    const limited = await startDotdigitalSimulator({ apiUsers: { [USER]: PASSWORD }, rateLimit: { callsPerMinute: 1 }, autoCreateAddressBooks: true });
+    const limited = await startDotdigitalSimulator({
+      apiUsers: { [USER]: PASSWORD },
+      rateLimit: { callsPerMinute: 1 },
+      autoCreateAddressBooks: true,
+    });
     try {
       limited.state.contacts.set('a@lovelace.dev', { id: 1, email: 'a@lovelace.dev', dataFields: {} });
       // The lookup takes the minute's one call; the delete is answered 429.
-      expect(await thrown(impatient.removeBatch!(call({ origin: limited.url }), one('a@lovelace.dev')))).toMatchObject({ category: 'rateLimited', options: { status: 429 } });
+      expect(await thrown(impatient.removeBatch!(call({ origin: limited.url }), one('a@lovelace.dev')))).toMatchObject({
+        category: 'rateLimited',
+        options: { status: 429 },
+      });
       expect(limited.state.counters.byRoute['GET /v2/contacts/{email}']).toBe(1);
     } finally {
       await limited.stop();

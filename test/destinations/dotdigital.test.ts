@@ -18,7 +18,11 @@ import {
 import { toFileMedia, toImportCsv, toImportFiles } from '../../shared/destinations/dotdigitalImportFile.js';
 import type { DestinationCall, MappedMember } from '../../shared/destinations/destination.js';
 import { DestinationError } from '../../shared/destinations/destinationError.js';
-import { startDotdigitalSimulator, type DotdigitalSimulator, type DotdigitalSimulatorOptions } from '../../local/simulators/dotdigitalSimulator.js';
+import {
+  startDotdigitalSimulator,
+  type DotdigitalSimulator,
+  type DotdigitalSimulatorOptions,
+} from '../../local/simulators/dotdigitalSimulator.js';
 import { accountInfoCases, csvCases, statusCases } from './dotdigital.cases.js';
 import { thrown } from '../support/destinationErrors.js';
 
@@ -124,7 +128,10 @@ describe('declarations', () => {
 });
 
 function members(count: number, prefix = 'member'): MappedMember[] {
-  return Array.from({ length: count }, (_, index) => ({ email: `${prefix}${index}@example.com`, fields: { firstName: 'Member', lastName: String(index), postalCode: `P${index}` } }));
+  return Array.from({ length: count }, (_, index) => ({
+    email: `${prefix}${index}@example.com`,
+    fields: { firstName: 'Member', lastName: String(index), postalCode: `P${index}` },
+  }));
 }
 
 type Call = DestinationCall<DotdigitalSettings, DotdigitalSecrets, DotdigitalDetails>;
@@ -135,7 +142,13 @@ describe('adapter against the simulator', () => {
   const extra: DotdigitalSimulator[] = [];
 
   beforeAll(async () => {
-    simulator = await startDotdigitalSimulator({ apiUsers: { [USER]: PASSWORD }, rateLimit: false, importDelayMs: 60, notFinishedPolls: 1, autoCreateAddressBooks: true });
+    simulator = await startDotdigitalSimulator({
+      apiUsers: { [USER]: PASSWORD },
+      rateLimit: false,
+      importDelayMs: 60,
+      notFinishedPolls: 1,
+      autoCreateAddressBooks: true,
+    });
   });
   afterAll(async () => {
     await simulator?.stop();
@@ -144,12 +157,26 @@ describe('adapter against the simulator', () => {
   beforeEach(() => simulator.reset());
 
   async function another(options: DotdigitalSimulatorOptions): Promise<DotdigitalSimulator> {
-    const started = await startDotdigitalSimulator({ apiUsers: { [USER]: PASSWORD }, rateLimit: false, importDelayMs: 30, autoCreateAddressBooks: true, ...options });
+    const started = await startDotdigitalSimulator({
+      apiUsers: { [USER]: PASSWORD },
+      rateLimit: false,
+      importDelayMs: 30,
+      autoCreateAddressBooks: true,
+      ...options,
+    });
     extra.push(started);
     return started;
   }
 
-  function call(overrides: { details?: Partial<DotdigitalDetails>; settings?: Partial<DotdigitalSettings>; password?: string; origin?: string; signal?: AbortSignal } = {}): Call {
+  function call(
+    overrides: {
+      details?: Partial<DotdigitalDetails>;
+      settings?: Partial<DotdigitalSettings>;
+      password?: string;
+      origin?: string;
+      signal?: AbortSignal;
+    } = {},
+  ): Call {
     bookSeq += 1;
     return {
       settings: { region: 'auto', ...overrides.settings },
@@ -164,8 +191,18 @@ describe('adapter against the simulator', () => {
     const target = call();
     const result = await adapter.sendBatch(target, members(250));
     expect(result).toEqual({ succeeded: 250, failures: [] });
-    expect(simulator.inspectAddressBook(target.details.addressBookId)).toMatchObject({ memberCount: 250, deliveries: 250, duplicates: 0, imports: 1, activeImports: 0 });
-    expect({ ...simulator.state.contacts.get('member7@example.com')!.dataFields }).toEqual({ FIRSTNAME: 'Member', LASTNAME: '7', POSTCODE: 'P7' });
+    expect(simulator.inspectAddressBook(target.details.addressBookId)).toMatchObject({
+      memberCount: 250,
+      deliveries: 250,
+      duplicates: 0,
+      imports: 1,
+      activeImports: 0,
+    });
+    expect({ ...simulator.state.contacts.get('member7@example.com')!.dataFields }).toEqual({
+      FIRSTNAME: 'Member',
+      LASTNAME: '7',
+      POSTCODE: 'P7',
+    });
     const routes = simulator.state.counters.byRoute;
     expect(routes['POST /v2/address-books/{addressBookId}/contacts/import/with-merge-option/{mergeOption}']).toBe(1);
     // NotFinished on the first poll (notFinishedPolls: 1), Finished on a later one.
@@ -182,8 +219,20 @@ describe('adapter against the simulator', () => {
     const result = await adapter.sendBatch(target, batch);
     expect(result.succeeded).toBe(2);
     expect(result.failures).toEqual([
-      { email: 'member1@example.com', status: 'skipped', category: 'invalidRecord', code: 'Globally Suppressed', message: "The address is on dotdigital's global suppression list; it was not added." },
-      { email: 'no-dot@localhost', status: 'failed', category: 'invalidRecord', code: 'Invalid Entries', message: 'dotdigital rejected the row as invalid (the email address or a data field value).' },
+      {
+        email: 'member1@example.com',
+        status: 'skipped',
+        category: 'invalidRecord',
+        code: 'Globally Suppressed',
+        message: "The address is on dotdigital's global suppression list; it was not added.",
+      },
+      {
+        email: 'no-dot@localhost',
+        status: 'failed',
+        category: 'invalidRecord',
+        code: 'Invalid Entries',
+        message: 'dotdigital rejected the row as invalid (the email address or a data field value).',
+      },
     ]);
     expect(simulator.inspectAddressBook(target.details.addressBookId)).toMatchObject({ memberCount: 2 });
   });
@@ -191,10 +240,17 @@ describe('adapter against the simulator', () => {
   it('re-sending a batch merges into the same contacts; empty cells keep stored values', async () => {
     const target = call();
     await adapter.sendBatch(target, members(20));
-    const again = await adapter.sendBatch(target, [{ email: 'member3@example.com', fields: { lastName: 'Changed' } }, ...members(20).slice(4)]);
+    const again = await adapter.sendBatch(target, [
+      { email: 'member3@example.com', fields: { lastName: 'Changed' } },
+      ...members(20).slice(4),
+    ]);
     expect(again).toEqual({ succeeded: 17, failures: [] });
     expect(simulator.inspectAddressBook(target.details.addressBookId)).toMatchObject({ memberCount: 20, deliveries: 37 });
-    expect({ ...simulator.state.contacts.get('member3@example.com')!.dataFields }).toEqual({ FIRSTNAME: 'Member', LASTNAME: 'Changed', POSTCODE: 'P3' });
+    expect({ ...simulator.state.contacts.get('member3@example.com')!.dataFields }).toEqual({
+      FIRSTNAME: 'Member',
+      LASTNAME: 'Changed',
+      POSTCODE: 'P3',
+    });
   });
 
   it('sends a repeated email once and reports the earlier record as skipped', async () => {
@@ -216,7 +272,15 @@ describe('adapter against the simulator', () => {
     const result = await small.sendBatch(target, [...members(60), { email: 'huge@example.com', fields: { fullName: 'x'.repeat(2_000) } }]);
     expect(result).toEqual({
       succeeded: 60,
-      failures: [{ email: 'huge@example.com', status: 'failed', category: 'invalidRecord', code: 'RowTooLarge', message: expect.stringContaining('larger than an import file may hold') }],
+      failures: [
+        {
+          email: 'huge@example.com',
+          status: 'failed',
+          category: 'invalidRecord',
+          code: 'RowTooLarge',
+          message: expect.stringContaining('larger than an import file may hold'),
+        },
+      ],
     });
     expect(simulator.inspectAddressBook(target.details.addressBookId)).toMatchObject({ memberCount: 60, deliveries: 60 });
     expect(simulator.state.counters.imports).toBeGreaterThan(1);
@@ -310,7 +374,11 @@ describe('adapter against the simulator', () => {
     });
     expect((await first).status).toBe(202);
     const error = await thrown(adapter.sendBatch(target, members(1)));
-    expect(error).toMatchObject({ category: 'rateLimited', retryable: true, options: { code: 'ERROR_IMPORT_TOOMANYACTIVEIMPORTS', retryAfterMs: 30_000 } });
+    expect(error).toMatchObject({
+      category: 'rateLimited',
+      retryable: true,
+      options: { code: 'ERROR_IMPORT_TOOMANYACTIVEIMPORTS', retryAfterMs: 30_000 },
+    });
     expect(busy.state.counters.tooManyActiveImports).toBe(1);
   });
 
@@ -336,7 +404,13 @@ describe('adapter against the simulator', () => {
     expect(!wrong.ok && wrong.reason).toMatch(/region r2.*set to region r1.*Set the connection's region to r2 or auto/);
     expect(await adapter.testConnection(call({ origin: european.url, settings: { region: 'r2' } }))).toEqual({ ok: true });
     expect(await adapter.testConnection(call({ origin: european.url }))).toEqual({ ok: true });
-    const error = await thrown(adapter.prepareRun!(call({ origin: european.url, settings: { region: 'r3' } }), { segments: [], segmentNames: [], mappedFields: ['email'] }));
+    const error = await thrown(
+      adapter.prepareRun!(call({ origin: european.url, settings: { region: 'r3' } }), {
+        segments: [],
+        segmentNames: [],
+        mappedFields: ['email'],
+      }),
+    );
     expect(error).toMatchObject({ category: 'config', options: { code: 'WrongRegion' } });
   });
 
@@ -358,7 +432,9 @@ describe('adapter against the simulator', () => {
     expect(simulator.state.counters.byRoute['GET /v2/account-info']).toBe(1);
 
     const strict = await another({ autoCreateAddressBooks: false });
-    const error = await thrown(adapter.prepareRun!(call({ origin: strict.url }), { segments: [], segmentNames: [], mappedFields: ['email'] }));
+    const error = await thrown(
+      adapter.prepareRun!(call({ origin: strict.url }), { segments: [], segmentNames: [], mappedFields: ['email'] }),
+    );
     expect(error).toMatchObject({ category: 'config', options: { status: 404, code: 'ERROR_ADDRESSBOOK_NOT_FOUND' } });
     expect(error.message).toMatch(/does not exist/);
     const upload = await thrown(adapter.sendBatch(call({ origin: strict.url }), members(1)));

@@ -2,21 +2,39 @@
 // own), run and polled like an add, against the simulator's Customer Match lists.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createGoogleAdsAdapter, type GoogleAdsDetails, type GoogleAdsSecrets, type GoogleAdsSettings } from '../../shared/destinations/googleAds.js';
+import {
+  createGoogleAdsAdapter,
+  type GoogleAdsDetails,
+  type GoogleAdsSecrets,
+  type GoogleAdsSettings,
+} from '../../shared/destinations/googleAds.js';
 import type { DestinationCall, MappedMember } from '../../shared/destinations/destination.js';
 import { startGoogleAdsSimulator, type GoogleAdsSimulator } from '../../local/simulators/googleAdsSimulator.js';
 import { thrown } from '../support/destinationErrors.js';
 
 const sha = (value: string) => createHash('sha256').update(value).digest('hex');
 const CUSTOMER = '1234567890';
-const SECRETS: GoogleAdsSecrets = { clientId: 'client-1.apps.googleusercontent.com', clientSecret: 'GOCSPX-secret', refreshToken: '1//refresh-token', developerToken: 'dev-token-abc' };
+const SECRETS: GoogleAdsSecrets = {
+  clientId: 'client-1.apps.googleusercontent.com',
+  clientSecret: 'GOCSPX-secret',
+  refreshToken: '1//refresh-token',
+  developerToken: 'dev-token-abc',
+};
 const fast = createGoogleAdsAdapter({ polling: { firstDelayMs: 20, maxDelayMs: 100 } });
-const members = (count: number): MappedMember[] => Array.from({ length: count }, (_, index) => ({ email: `member${index}@lovelace.dev`, fields: {} }));
+const members = (count: number): MappedMember[] =>
+  Array.from({ length: count }, (_, index) => ({ email: `member${index}@lovelace.dev`, fields: {} }));
 
 describe('Google Ads removals against the simulator', () => {
   let simulator: GoogleAdsSimulator;
   beforeAll(async () => {
-    simulator = await startGoogleAdsSimulator({ clients: { [SECRETS.clientId]: SECRETS.clientSecret }, refreshTokens: [SECRETS.refreshToken], developerTokens: [SECRETS.developerToken], customers: [CUSTOMER], rateLimit: false, jobDurationMs: () => 20 });
+    simulator = await startGoogleAdsSimulator({
+      clients: { [SECRETS.clientId]: SECRETS.clientSecret },
+      refreshTokens: [SECRETS.refreshToken],
+      developerTokens: [SECRETS.developerToken],
+      customers: [CUSTOMER],
+      rateLimit: false,
+      jobDurationMs: () => 20,
+    });
   });
   afterAll(async () => {
     await simulator?.stop();
@@ -24,7 +42,12 @@ describe('Google Ads removals against the simulator', () => {
   beforeEach(() => simulator.reset());
 
   type Call = DestinationCall<GoogleAdsSettings, GoogleAdsSecrets, GoogleAdsDetails>;
-  const call = (details: GoogleAdsDetails = {}, secrets: Partial<GoogleAdsSecrets> = {}): Call => ({ settings: { customerId: CUSTOMER }, secrets: { ...SECRETS, ...secrets }, details, apiOrigin: simulator.url });
+  const call = (details: GoogleAdsDetails = {}, secrets: Partial<GoogleAdsSecrets> = {}): Call => ({
+    settings: { customerId: CUSTOMER },
+    secrets: { ...SECRETS, ...secrets },
+    details,
+    apiOrigin: simulator.url,
+  });
   const listMembers = (details: GoogleAdsDetails) => simulator.state.userLists.get(details.userListId!)!.members;
 
   it('runs a job of remove operations: present members leave, absent ones count as removed', async () => {

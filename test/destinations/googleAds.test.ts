@@ -21,7 +21,12 @@ import { thrown } from '../support/destinationErrors.js';
 
 const sha = (value: string) => createHash('sha256').update(value).digest('hex');
 const CUSTOMER = '1234567890';
-const SECRETS: GoogleAdsSecrets = { clientId: 'client-1.apps.googleusercontent.com', clientSecret: 'GOCSPX-secret', refreshToken: '1//refresh-token', developerToken: 'dev-token-abc' };
+const SECRETS: GoogleAdsSecrets = {
+  clientId: 'client-1.apps.googleusercontent.com',
+  clientSecret: 'GOCSPX-secret',
+  refreshToken: '1//refresh-token',
+  developerToken: 'dev-token-abc',
+};
 const fast = createGoogleAdsAdapter({ polling: { firstDelayMs: 20, maxDelayMs: 100 }, operationsPerRequest: 400 });
 
 describe('normalization and hashing', () => {
@@ -41,18 +46,27 @@ describe('normalization and hashing', () => {
   });
 
   it('a member becomes hashed email, E.164 phone and a full address when every part is there', () => {
-    const member: MappedMember = { email: 'kari@example.com', fields: { phone: '+47 912 34 567', firstName: ' Kari ', lastName: 'Nord Mann', country: 'Norway', postalCode: '0150' } };
+    const member: MappedMember = {
+      email: 'kari@example.com',
+      fields: { phone: '+47 912 34 567', firstName: ' Kari ', lastName: 'Nord Mann', country: 'Norway', postalCode: '0150' },
+    };
     expect(toUserIdentifiers(member)).toEqual([
       { hashedEmail: sha('kari@example.com') },
       { hashedPhoneNumber: sha('+4791234567') },
       { addressInfo: { hashedFirstName: sha('kari'), hashedLastName: sha('nord mann'), countryCode: 'NO', postalCode: '0150' } },
     ]);
     // No postal code: no address; a number without a country code: no phone.
-    expect(toUserIdentifiers({ email: 'a@example.com', fields: { phone: '912 34 567', firstName: 'A', lastName: 'B', country: 'NO' } })).toEqual([{ hashedEmail: sha('a@example.com') }]);
+    expect(
+      toUserIdentifiers({ email: 'a@example.com', fields: { phone: '912 34 567', firstName: 'A', lastName: 'B', country: 'NO' } }),
+    ).toEqual([{ hashedEmail: sha('a@example.com') }]);
   });
 
   it('reads partial failures back onto the members by operation index', () => {
-    const members = [{ email: 'a@example.com', fields: {} }, { email: 'b@example.com', fields: {} }, { email: 'c@example.com', fields: {} }];
+    const members = [
+      { email: 'a@example.com', fields: {} },
+      { email: 'b@example.com', fields: {} },
+      { email: 'c@example.com', fields: {} },
+    ];
     const body = {
       partialFailureError: {
         code: 3,
@@ -61,16 +75,36 @@ describe('normalization and hashing', () => {
           {
             '@type': 'type.googleapis.com/google.ads.googleads.v26.errors.GoogleAdsFailure',
             errors: [
-              { errorCode: { offlineUserDataJobError: 'INVALID_COUNTRY_CODE' }, message: 'The country code is invalid.', location: { fieldPathElements: [{ fieldName: 'operations', index: 2 }, { fieldName: 'create' }] } },
-              { errorCode: { offlineUserDataJobError: 'INVALID_SHA256_FORMAT' }, message: 'The SHA256 encoded value is malformed.', location: { fieldPathElements: [{ fieldName: 'operations', index: 0 }] } },
+              {
+                errorCode: { offlineUserDataJobError: 'INVALID_COUNTRY_CODE' },
+                message: 'The country code is invalid.',
+                location: { fieldPathElements: [{ fieldName: 'operations', index: 2 }, { fieldName: 'create' }] },
+              },
+              {
+                errorCode: { offlineUserDataJobError: 'INVALID_SHA256_FORMAT' },
+                message: 'The SHA256 encoded value is malformed.',
+                location: { fieldPathElements: [{ fieldName: 'operations', index: 0 }] },
+              },
             ],
           },
         ],
       },
     };
     expect(fromPartialFailure(body, members)).toEqual([
-      { email: 'a@example.com', status: 'failed', category: 'invalidRecord', code: 'INVALID_SHA256_FORMAT', message: "Google Ads refused this member's identifiers: The SHA256 encoded value is malformed." },
-      { email: 'c@example.com', status: 'failed', category: 'invalidRecord', code: 'INVALID_COUNTRY_CODE', message: "Google Ads refused this member's identifiers: The country code is invalid." },
+      {
+        email: 'a@example.com',
+        status: 'failed',
+        category: 'invalidRecord',
+        code: 'INVALID_SHA256_FORMAT',
+        message: "Google Ads refused this member's identifiers: The SHA256 encoded value is malformed.",
+      },
+      {
+        email: 'c@example.com',
+        status: 'failed',
+        category: 'invalidRecord',
+        code: 'INVALID_COUNTRY_CODE',
+        message: "Google Ads refused this member's identifiers: The country code is invalid.",
+      },
     ]);
     expect(fromPartialFailure({}, members)).toEqual([]);
   });
@@ -91,14 +125,30 @@ describe('declarations', () => {
 });
 
 function members(count: number, prefix = 'member'): MappedMember[] {
-  return Array.from({ length: count }, (_, index) => ({ email: `${prefix}${index}@example.com`, fields: { firstName: 'Member', lastName: String(index), country: 'Norway', postalCode: '0150', phone: `+47 400 ${String(index).padStart(5, '0')}` } }));
+  return Array.from({ length: count }, (_, index) => ({
+    email: `${prefix}${index}@example.com`,
+    fields: {
+      firstName: 'Member',
+      lastName: String(index),
+      country: 'Norway',
+      postalCode: '0150',
+      phone: `+47 400 ${String(index).padStart(5, '0')}`,
+    },
+  }));
 }
 const run = (...names: string[]): PrepareRun => ({ segments: [], segmentNames: names, mappedFields: [] });
 
 describe('adapter against the simulator', () => {
   let simulator: GoogleAdsSimulator;
   beforeAll(async () => {
-    simulator = await startGoogleAdsSimulator({ clients: { [SECRETS.clientId]: SECRETS.clientSecret }, refreshTokens: [SECRETS.refreshToken], developerTokens: [SECRETS.developerToken], customers: [CUSTOMER], rateLimit: false, jobDurationMs: () => 30 });
+    simulator = await startGoogleAdsSimulator({
+      clients: { [SECRETS.clientId]: SECRETS.clientSecret },
+      refreshTokens: [SECRETS.refreshToken],
+      developerTokens: [SECRETS.developerToken],
+      customers: [CUSTOMER],
+      rateLimit: false,
+      jobDurationMs: () => 30,
+    });
   });
   afterAll(async () => {
     await simulator?.stop();
@@ -106,7 +156,11 @@ describe('adapter against the simulator', () => {
   beforeEach(() => simulator.reset());
 
   type Call = DestinationCall<GoogleAdsSettings, GoogleAdsSecrets, GoogleAdsDetails>;
-  const call = (details: GoogleAdsDetails = {}, secrets: Partial<GoogleAdsSecrets> = {}, settings: Partial<GoogleAdsSettings> = {}): Call => ({ settings: { customerId: CUSTOMER, ...settings }, secrets: { ...SECRETS, ...secrets }, details, apiOrigin: simulator.url });
+  const call = (
+    details: GoogleAdsDetails = {},
+    secrets: Partial<GoogleAdsSecrets> = {},
+    settings: Partial<GoogleAdsSettings> = {},
+  ): Call => ({ settings: { customerId: CUSTOMER, ...settings }, secrets: { ...SECRETS, ...secrets }, details, apiOrigin: simulator.url });
 
   it('tests the connection through the token exchange; a revoked refresh token is an auth failure', async () => {
     expect(await fast.testConnection(call())).toEqual({ ok: true });
@@ -123,9 +177,15 @@ describe('adapter against the simulator', () => {
     expect(await fast.prepareRun!(call(), run('VIP'))).toEqual(first);
     expect(simulator.listsNamed('VIP')).toHaveLength(1);
     // A given list id is checked: unknown or not Customer Match is a config error.
-    expect(await thrown(fast.prepareRun!(call({ userListId: '42' }), run('VIP')))).toMatchObject({ category: 'config', options: { code: 'INVALID_USER_LIST_ID' } });
+    expect(await thrown(fast.prepareRun!(call({ userListId: '42' }), run('VIP')))).toMatchObject({
+      category: 'config',
+      options: { code: 'INVALID_USER_LIST_ID' },
+    });
     const rule = simulator.addUserList(CUSTOMER, 'Visitors', 'RULE_BASED');
-    expect(await thrown(fast.prepareRun!(call({ userListId: rule }), run('VIP')))).toMatchObject({ category: 'config', options: { code: 'INVALID_USER_LIST_TYPE' } });
+    expect(await thrown(fast.prepareRun!(call({ userListId: rule }), run('VIP')))).toMatchObject({
+      category: 'config',
+      options: { code: 'INVALID_USER_LIST_TYPE' },
+    });
   });
 
   it('sends a batch as one job: created, filled in requests of the operation cap, run, polled to SUCCESS', async () => {
@@ -144,19 +204,33 @@ describe('adapter against the simulator', () => {
   it('lists refused identifiers per member (partial failure) and runs the rest', async () => {
     const details = await fast.prepareRun!(call(), run('All customers'));
     const strict = createGoogleAdsAdapter({ polling: { firstDelayMs: 20 } });
-    const batch = [...members(3), { email: 'x@example.com', fields: { firstName: 'X', lastName: 'Y', country: 'Atlantis', postalCode: '1' } }];
+    const batch = [
+      ...members(3),
+      { email: 'x@example.com', fields: { firstName: 'X', lastName: 'Y', country: 'Atlantis', postalCode: '1' } },
+    ];
     // "Atlantis" has no ISO code, so the address is left out: nothing to refuse.
     expect(await strict.sendBatch(call(details), batch)).toEqual({ succeeded: 4, failures: [] });
     const withBadCountry = await startGoogleAdsSimulator({ rateLimit: false, jobDurationMs: () => 10 });
     try {
       const origin = { ...call(), apiOrigin: withBadCountry.url };
       const listId = withBadCountry.addUserList(CUSTOMER, 'L');
-      const result = await strict.sendBatch({ ...origin, details: { userListId: listId } }, [...members(2), { email: 'zz@example.com', fields: { firstName: 'Z', lastName: 'Z', country: 'zz', postalCode: '1' } }]);
+      const result = await strict.sendBatch({ ...origin, details: { userListId: listId } }, [
+        ...members(2),
+        { email: 'zz@example.com', fields: { firstName: 'Z', lastName: 'Z', country: 'zz', postalCode: '1' } },
+      ]);
       // 'zz' looks like a code and is sent upper-cased; no country has it, so Google refuses that
       // member's operation only.
       expect(result).toEqual({
         succeeded: 2,
-        failures: [{ email: 'zz@example.com', status: 'failed', category: 'invalidRecord', code: 'INVALID_COUNTRY_CODE', message: "Google Ads refused this member's identifiers: The country code is invalid." }],
+        failures: [
+          {
+            email: 'zz@example.com',
+            status: 'failed',
+            category: 'invalidRecord',
+            code: 'INVALID_COUNTRY_CODE',
+            message: "Google Ads refused this member's identifiers: The country code is invalid.",
+          },
+        ],
       });
       expect(withBadCountry.inspectList(listId)!.memberCount).toBe(2);
     } finally {

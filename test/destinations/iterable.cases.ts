@@ -42,7 +42,10 @@ export const subscriberCases: SubscriberCase[] = [
   },
   {
     name: 'every mapped field in a fixed order, values trimmed, empty values left out',
-    member: { email: 'ada@example.com', fields: { country: ' GB ', city: 'London', postalCode: 'W1 1AA', gender: 'Female', lastName: '  ' } },
+    member: {
+      email: 'ada@example.com',
+      fields: { country: ' GB ', city: 'London', postalCode: 'W1 1AA', gender: 'Female', lastName: '  ' },
+    },
     expected: { email: 'ada@example.com', dataFields: { gender: 'Female', postalCode: 'W1 1AA', city: 'London', country: 'GB' } },
   },
   {
@@ -88,7 +91,15 @@ export const subscribeResultCases: SubscribeResultCase[] = [
     body: { successCount: 1, failCount: 1, failedUpdates: { ...noFailedUpdates, invalidEmails: ['bad@example'] } },
     expected: {
       succeeded: 1,
-      failures: [{ email: 'bad@example', status: 'failed', category: 'invalidRecord', code: 'invalidEmail', message: 'Iterable refused the email address as malformed.' }],
+      failures: [
+        {
+          email: 'bad@example',
+          status: 'failed',
+          category: 'invalidRecord',
+          code: 'invalidEmail',
+          message: 'Iterable refused the email address as malformed.',
+        },
+      ],
     },
   },
   {
@@ -96,15 +107,36 @@ export const subscribeResultCases: SubscribeResultCase[] = [
     body: { successCount: 0, failCount: 1, invalidEmails: ['Bad@Example'], invalidUserIds: [] },
     expected: {
       succeeded: 0,
-      failures: [{ email: 'bad@example', status: 'failed', category: 'invalidRecord', code: 'invalidEmail', message: 'Iterable refused the email address as malformed.' }],
+      failures: [
+        {
+          email: 'bad@example',
+          status: 'failed',
+          category: 'invalidRecord',
+          code: 'invalidEmail',
+          message: 'Iterable refused the email address as malformed.',
+        },
+      ],
     },
   },
   {
     name: 'an email in both the deprecated and the new list is reported once',
-    body: { successCount: 3, failCount: 1, invalidEmails: ['bad@example'], failedUpdates: { ...noFailedUpdates, invalidEmails: ['bad@example'] } },
+    body: {
+      successCount: 3,
+      failCount: 1,
+      invalidEmails: ['bad@example'],
+      failedUpdates: { ...noFailedUpdates, invalidEmails: ['bad@example'] },
+    },
     expected: {
       succeeded: 3,
-      failures: [{ email: 'bad@example', status: 'failed', category: 'invalidRecord', code: 'invalidEmail', message: 'Iterable refused the email address as malformed.' }],
+      failures: [
+        {
+          email: 'bad@example',
+          status: 'failed',
+          category: 'invalidRecord',
+          code: 'invalidEmail',
+          message: 'Iterable refused the email address as malformed.',
+        },
+      ],
     },
   },
   {
@@ -125,9 +157,27 @@ export const subscribeResultCases: SubscribeResultCase[] = [
     expected: {
       succeeded: 2,
       failures: [
-        { email: 'invalid@example', status: 'failed', category: 'invalidRecord', code: 'invalidEmail', message: 'Iterable refused the email address as malformed.' },
-        { email: 'baddata@example.com', status: 'failed', category: 'invalidRecord', code: 'invalidData', message: "Iterable refused the user's data fields as invalid." },
-        { email: 'taken@example.com', status: 'failed', category: 'invalidRecord', code: 'conflictEmail', message: 'Another Iterable user already holds this email address.' },
+        {
+          email: 'invalid@example',
+          status: 'failed',
+          category: 'invalidRecord',
+          code: 'invalidEmail',
+          message: 'Iterable refused the email address as malformed.',
+        },
+        {
+          email: 'baddata@example.com',
+          status: 'failed',
+          category: 'invalidRecord',
+          code: 'invalidData',
+          message: "Iterable refused the user's data fields as invalid.",
+        },
+        {
+          email: 'taken@example.com',
+          status: 'failed',
+          category: 'invalidRecord',
+          code: 'conflictEmail',
+          message: 'Another Iterable user already holds this email address.',
+        },
         {
           email: 'gone@example.com',
           status: 'skipped',
@@ -150,16 +200,34 @@ export const subscribeResultCases: SubscribeResultCase[] = [
     body: { successCount: 1, failCount: 1, failedUpdates: { ...noFailedUpdates, failedEmails: ['Stuck@Example.com'], failedUserIds: [] } },
     expected: {
       succeeded: 1,
-      failures: [{ email: 'stuck@example.com', status: 'failed', category: 'invalidRecord', code: 'failedUpdate', message: 'Iterable could not add the user to the list.' }],
+      failures: [
+        {
+          email: 'stuck@example.com',
+          status: 'failed',
+          category: 'invalidRecord',
+          code: 'failedUpdate',
+          message: 'Iterable could not add the user to the list.',
+        },
+      ],
     },
   },
   {
     name: 'failures counted in failCount but named in no list do not vanish: reported without an email',
-    body: { successCount: 7, failCount: 3, failedUpdates: { ...noFailedUpdates, invalidEmails: ['bad@example'], failedUserIds: ['user-9', 'user-10'] } },
+    body: {
+      successCount: 7,
+      failCount: 3,
+      failedUpdates: { ...noFailedUpdates, invalidEmails: ['bad@example'], failedUserIds: ['user-9', 'user-10'] },
+    },
     expected: {
       succeeded: 7,
       failures: [
-        { email: 'bad@example', status: 'failed', category: 'invalidRecord', code: 'invalidEmail', message: 'Iterable refused the email address as malformed.' },
+        {
+          email: 'bad@example',
+          status: 'failed',
+          category: 'invalidRecord',
+          code: 'invalidEmail',
+          message: 'Iterable refused the email address as malformed.',
+        },
         ...[1, 2].map(() => ({
           email: '',
           status: 'failed' as const,

@@ -1,7 +1,13 @@
 // Iterable removals over real HTTP: the adapter's removeBatch against the simulator's
 // `POST /api/lists/unsubscribe`, which takes users off the segment's own list.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { fromUnsubscribeResult, iterable, type IterableDetails, type IterableSecrets, type IterableSettings } from '../../shared/destinations/iterable.js';
+import {
+  fromUnsubscribeResult,
+  iterable,
+  type IterableDetails,
+  type IterableSecrets,
+  type IterableSettings,
+} from '../../shared/destinations/iterable.js';
 import type { DestinationCall, MappedMember, SegmentRef } from '../../shared/destinations/destination.js';
 import { startIterableSimulator, type IterableSimulator } from '../../local/simulators/iterableSimulator.js';
 import { thrown } from '../support/destinationErrors.js';
@@ -21,7 +27,10 @@ describe('fromUnsubscribeResult', () => {
       failCount: 3,
       failedUpdates: { invalidEmails: ['bad@'], notFoundEmails: ['gone@example.com'], forgottenEmails: ['forgotten@example.com'] },
     });
-    expect(result).toEqual({ succeeded: 4, failures: [expect.objectContaining({ email: 'bad@', status: 'failed', category: 'invalidRecord', code: 'invalidEmail' })] });
+    expect(result).toEqual({
+      succeeded: 4,
+      failures: [expect.objectContaining({ email: 'bad@', status: 'failed', category: 'invalidRecord', code: 'invalidEmail' })],
+    });
   });
 });
 
@@ -44,7 +53,11 @@ describe('Iterable removals against the simulator', () => {
     segment,
   });
   const prepared = (origin = simulator.url) =>
-    iterable.prepareRun!(call({}, undefined, API_KEY, origin), { segments: [ALL, VIP], segmentNames: ['All customers', 'VIP'], mappedFields: ['email'] });
+    iterable.prepareRun!(call({}, undefined, API_KEY, origin), {
+      segments: [ALL, VIP],
+      segmentNames: ['All customers', 'VIP'],
+      mappedFields: ['email'],
+    });
   const listMembers = (listId: number) => [...simulator.state.lists.get(listId)!.members].sort();
 
   it('declares removals in batches of 1,000, a list per segment', () => {
@@ -60,8 +73,15 @@ describe('Iterable removals against the simulator', () => {
 
     const leaving = [everyone[0]!, everyone[1]!, { email: 'never-sent@example.com', fields: {} }, { email: 'broken@example', fields: {} }];
     const result = await iterable.removeBatch!(call(details, ALL), leaving);
-    expect(result).toEqual({ succeeded: 3, failures: [expect.objectContaining({ email: 'broken@example', status: 'failed', category: 'invalidRecord', code: 'invalidEmail' })] });
-    expect(listMembers(details.listIds!.Segment_AllCustomers!)).toEqual(['member2@example.com', 'member3@example.com', 'member4@example.com']);
+    expect(result).toEqual({
+      succeeded: 3,
+      failures: [expect.objectContaining({ email: 'broken@example', status: 'failed', category: 'invalidRecord', code: 'invalidEmail' })],
+    });
+    expect(listMembers(details.listIds!.Segment_AllCustomers!)).toEqual([
+      'member2@example.com',
+      'member3@example.com',
+      'member4@example.com',
+    ]);
     // The other segment's list and the users themselves stay.
     expect(listMembers(details.listIds!.Segment_VIP!)).toHaveLength(5);
     expect(simulator.state.users.has('member0@example.com')).toBe(true);
@@ -79,22 +99,41 @@ describe('Iterable removals against the simulator', () => {
 
   it('a deleted list is config, a bad key auth, a 429 rateLimited (no wait: Iterable documents no Retry-After), a 5xx vendorUnavailable', async () => {
     const details = await prepared();
-    expect(await thrown(iterable.removeBatch!(call({ listIds: { Segment_AllCustomers: 999 } }, ALL), members(1)))).toMatchObject({ category: 'config', options: { status: 400 } });
-    expect(await thrown(iterable.removeBatch!(call(details, ALL, 'wrong-key'), members(1)))).toMatchObject({ category: 'auth', options: { status: 401 } });
+    expect(await thrown(iterable.removeBatch!(call({ listIds: { Segment_AllCustomers: 999 } }, ALL), members(1)))).toMatchObject({
+      category: 'config',
+      options: { status: 400 },
+    });
+    expect(await thrown(iterable.removeBatch!(call(details, ALL, 'wrong-key'), members(1)))).toMatchObject({
+      category: 'auth',
+      options: { status: 401 },
+    });
     simulator.setFaults({ tooManyRequestsBursts: { every: 1, length: 1 } });
     await iterable.removeBatch!(call(details, ALL), members(1));
-    expect(await thrown(iterable.removeBatch!(call(details, ALL), members(1)))).toMatchObject({ category: 'rateLimited', options: { status: 429, retryAfterMs: undefined } });
+    expect(await thrown(iterable.removeBatch!(call(details, ALL), members(1)))).toMatchObject({
+      category: 'rateLimited',
+      options: { status: 429, retryAfterMs: undefined },
+    });
     simulator.setFaults({ serverErrorRate: 1 });
-    expect(await thrown(iterable.removeBatch!(call(details, ALL), members(1)))).toMatchObject({ category: 'vendorUnavailable', retryable: true });
+    expect(await thrown(iterable.removeBatch!(call(details, ALL), members(1)))).toMatchObject({
+      category: 'vendorUnavailable',
+      retryable: true,
+    });
   });
 
   it('the unsubscribe endpoint has its own rate bucket answering 429 (with Retry-After when the simulator is asked for one)', async () => {
-    const limited = await startIterableSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 0.5, burst: 1 }, retryAfterHeader: true });
+    const limited = await startIterableSimulator({
+      apiKeys: [API_KEY],
+      rateLimit: { requestsPerSecond: 0.5, burst: 1 },
+      retryAfterHeader: true,
+    });
     try {
       const details = await prepared(limited.url);
       await iterable.sendBatch(call(details, ALL, API_KEY, limited.url), members(2));
       await iterable.removeBatch!(call(details, ALL, API_KEY, limited.url), members(1));
-      expect(await thrown(iterable.removeBatch!(call(details, ALL, API_KEY, limited.url), members(1)))).toMatchObject({ category: 'rateLimited', options: { retryAfterMs: 2000 } });
+      expect(await thrown(iterable.removeBatch!(call(details, ALL, API_KEY, limited.url), members(1)))).toMatchObject({
+        category: 'rateLimited',
+        options: { retryAfterMs: 2000 },
+      });
     } finally {
       await limited.stop();
     }
@@ -103,17 +142,28 @@ describe('Iterable removals against the simulator', () => {
   it('the simulator refuses what Iterable documents as invalid: empty subscribers, over the cap, a non-boolean channelUnsubscribe', async () => {
     const details = await prepared();
     const post = (body: unknown) =>
-      fetch(`${simulator.url}/api/lists/unsubscribe`, { method: 'POST', headers: { 'Api-Key': API_KEY, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${simulator.url}/api/lists/unsubscribe`, {
+        method: 'POST',
+        headers: { 'Api-Key': API_KEY, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const listId = details.listIds!.Segment_AllCustomers;
     expect((await post({ listId, subscribers: [] })).status).toBe(400);
     expect((await post({ listId, subscribers: [{ email: 'a@example.com' }], channelUnsubscribe: 'yes' })).status).toBe(400);
     await iterable.sendBatch(call(details, ALL), members(1));
-    expect(await (await post({ listId, subscribers: [{ email: 'member0@example.com' }], channelUnsubscribe: true })).json()).toMatchObject({ successCount: 1, failCount: 0 });
+    expect(await (await post({ listId, subscribers: [{ email: 'member0@example.com' }], channelUnsubscribe: true })).json()).toMatchObject({
+      successCount: 1,
+      failCount: 0,
+    });
     expect(simulator.state.counters.channelUnsubscribes).toBe(1);
     // No cap per call is published (vendorFacts.ts): BatchTooLarge only past a cap the simulator is given.
     const capped = await startIterableSimulator({ apiKeys: [API_KEY], maxSubscribersPerRequest: 2 });
     try {
-      const refused = await fetch(`${capped.url}/api/lists/unsubscribe`, { method: 'POST', headers: { 'Api-Key': API_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ listId, subscribers: members(3).map((member) => ({ email: member.email })) }) });
+      const refused = await fetch(`${capped.url}/api/lists/unsubscribe`, {
+        method: 'POST',
+        headers: { 'Api-Key': API_KEY, 'content-type': 'application/json' },
+        body: JSON.stringify({ listId, subscribers: members(3).map((member) => ({ email: member.email })) }),
+      });
       expect(await refused.json()).toMatchObject({ code: 'BatchTooLarge' });
     } finally {
       await capped.stop();

@@ -35,7 +35,9 @@ describe('fromSubscribeResult', () => {
   });
 
   it('reads the field names of a type-mismatch answer', () => {
-    expect(mismatchedFields({ code: 'RequestFieldsTypesMismatched', params: { validationErrors: { 'project_1:::postalCode': {}, city: {} } } })).toEqual(['postalCode', 'city']);
+    expect(
+      mismatchedFields({ code: 'RequestFieldsTypesMismatched', params: { validationErrors: { 'project_1:::postalCode': {}, city: {} } } }),
+    ).toEqual(['postalCode', 'city']);
     expect(mismatchedFields({ code: 'BadParams', params: null })).toEqual([]);
   });
 });
@@ -66,12 +68,19 @@ describe('declarations', () => {
 });
 
 function members(count: number, prefix = 'member'): MappedMember[] {
-  return Array.from({ length: count }, (_, index) => ({ email: `${prefix}${index}@example.com`, fields: { firstName: 'Member', lastName: String(index), city: 'Oslo' } }));
+  return Array.from({ length: count }, (_, index) => ({
+    email: `${prefix}${index}@example.com`,
+    fields: { firstName: 'Member', lastName: String(index), city: 'Oslo' },
+  }));
 }
 
 const ALL: SegmentRef = { id: 'Segment_AllCustomers', name: 'All customers', type: 'Profile' };
 const VIP: SegmentRef = { id: 'Segment_VIP', name: 'VIP', type: 'Profile' };
-const run = (...segments: SegmentRef[]): PrepareRun => ({ segments, segmentNames: segments.map((segment) => segment.name), mappedFields: ['email', 'firstName'] });
+const run = (...segments: SegmentRef[]): PrepareRun => ({
+  segments,
+  segmentNames: segments.map((segment) => segment.name),
+  mappedFields: ['email', 'firstName'],
+});
 
 describe('adapter against the simulator', () => {
   let simulator: IterableSimulator;
@@ -85,7 +94,9 @@ describe('adapter against the simulator', () => {
   beforeEach(() => simulator.reset());
 
   type Call = DestinationCall<IterableSettings, IterableSecrets, IterableDetails>;
-  function call(options: { apiKey?: string; region?: 'US' | 'EU'; details?: IterableDetails; segment?: SegmentRef; origin?: string } = {}): Call {
+  function call(
+    options: { apiKey?: string; region?: 'US' | 'EU'; details?: IterableDetails; segment?: SegmentRef; origin?: string } = {},
+  ): Call {
     return {
       settings: { region: options.region ?? 'US' },
       secrets: { apiKey: options.apiKey ?? API_KEY },
@@ -151,8 +162,18 @@ describe('adapter against the simulator', () => {
     const everyone = members(250);
     expect(await iterable.sendBatch(call({ details, segment: ALL }), everyone)).toEqual({ succeeded: 250, failures: [] });
     expect(await iterable.sendBatch(call({ details, segment: VIP }), everyone.slice(0, 10))).toEqual({ succeeded: 10, failures: [] });
-    expect(simulator.inspectList(details.listIds!.Segment_AllCustomers)).toMatchObject({ name: 'All customers', memberCount: 250, deliveries: 250, duplicates: 0 });
-    expect(simulator.inspectList(details.listIds!.Segment_VIP)).toMatchObject({ name: 'VIP', memberCount: 10, deliveries: 10, duplicates: 0 });
+    expect(simulator.inspectList(details.listIds!.Segment_AllCustomers)).toMatchObject({
+      name: 'All customers',
+      memberCount: 250,
+      deliveries: 250,
+      duplicates: 0,
+    });
+    expect(simulator.inspectList(details.listIds!.Segment_VIP)).toMatchObject({
+      name: 'VIP',
+      memberCount: 10,
+      deliveries: 10,
+      duplicates: 0,
+    });
     // One user profile per email in the project, whatever the number of lists.
     expect(simulator.state.users.size).toBe(250);
     expect(simulator.state.users.get('member7@example.com')!.dataFields).toEqual({ firstName: 'Member', lastName: '7', city: 'Oslo' });
@@ -164,8 +185,20 @@ describe('adapter against the simulator', () => {
     const result = await iterable.sendBatch(call({ details, segment: ALL }), batch);
     expect(result.succeeded).toBe(3);
     expect(result.failures).toEqual([
-      { email: 'broken@example', status: 'failed', category: 'invalidRecord', code: 'invalidEmail', message: 'Iterable refused the email address as malformed.' },
-      { email: 'two@@example.com', status: 'failed', category: 'invalidRecord', code: 'invalidEmail', message: 'Iterable refused the email address as malformed.' },
+      {
+        email: 'broken@example',
+        status: 'failed',
+        category: 'invalidRecord',
+        code: 'invalidEmail',
+        message: 'Iterable refused the email address as malformed.',
+      },
+      {
+        email: 'two@@example.com',
+        status: 'failed',
+        category: 'invalidRecord',
+        code: 'invalidEmail',
+        message: 'Iterable refused the email address as malformed.',
+      },
     ]);
     expect(simulator.inspectList(details.listIds!.Segment_AllCustomers)!.memberCount).toBe(3);
   });
@@ -175,7 +208,10 @@ describe('adapter against the simulator', () => {
     try {
       const details = await iterable.prepareRun!(call({ origin: strict.url }), run(ALL));
       const result = await iterable.sendBatch(call({ origin: strict.url, details, segment: ALL }), members(3));
-      expect(result).toEqual({ succeeded: 2, failures: [expect.objectContaining({ email: 'member1@example.com', status: 'skipped', code: 'forgottenUser' })] });
+      expect(result).toEqual({
+        succeeded: 2,
+        failures: [expect.objectContaining({ email: 'member1@example.com', status: 'skipped', code: 'forgottenUser' })],
+      });
     } finally {
       await strict.stop();
     }
@@ -195,7 +231,10 @@ describe('adapter against the simulator', () => {
       { email: 'same@example.com', fields: { city: 'Old' } },
       { email: 'same@example.com', fields: { city: 'New' } },
     ]);
-    expect(result).toEqual({ succeeded: 1, failures: [expect.objectContaining({ email: 'same@example.com', status: 'skipped', code: 'duplicateInBatch' })] });
+    expect(result).toEqual({
+      succeeded: 1,
+      failures: [expect.objectContaining({ email: 'same@example.com', status: 'skipped', code: 'duplicateInBatch' })],
+    });
     expect(simulator.state.users.get('same@example.com')!.dataFields).toEqual({ city: 'New' });
   });
 
@@ -262,7 +301,11 @@ describe('adapter against the simulator', () => {
   });
 
   it('the per-project rate limit answers 429, with Retry-After from its bucket when the simulator is asked to send one', async () => {
-    const limited = await startIterableSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 0.5, burst: 1 }, retryAfterHeader: true });
+    const limited = await startIterableSimulator({
+      apiKeys: [API_KEY],
+      rateLimit: { requestsPerSecond: 0.5, burst: 1 },
+      retryAfterHeader: true,
+    });
     try {
       const details = await iterable.prepareRun!(call({ origin: limited.url }), run(ALL));
       const target = call({ origin: limited.url, details, segment: ALL });
@@ -278,9 +321,15 @@ describe('adapter against the simulator', () => {
   it('a 5xx is vendorUnavailable and a reset connection is network, both retryable', async () => {
     const details = await prepared(ALL);
     simulator.setFaults({ serverErrorRate: 1 });
-    expect(await thrown(iterable.sendBatch(call({ details, segment: ALL }), members(1)))).toMatchObject({ category: 'vendorUnavailable', retryable: true });
+    expect(await thrown(iterable.sendBatch(call({ details, segment: ALL }), members(1)))).toMatchObject({
+      category: 'vendorUnavailable',
+      retryable: true,
+    });
     simulator.setFaults({ connectionResetRate: 1 });
-    expect(await thrown(iterable.sendBatch(call({ details, segment: ALL }), members(1)))).toMatchObject({ category: 'network', retryable: true });
+    expect(await thrown(iterable.sendBatch(call({ details, segment: ALL }), members(1)))).toMatchObject({
+      category: 'network',
+      retryable: true,
+    });
     expect(simulator.state.counters).toMatchObject({ serverErrors: 1, connectionResets: 1 });
   });
 

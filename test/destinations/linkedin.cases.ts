@@ -41,8 +41,19 @@ export const userElementCases: UserElementCase[] = [
   },
   {
     name: 'names, title, employer and a two-letter country are sent as they are (trimmed)',
-    member: { email: 'ada@example.com', fields: { firstName: ' Ada ', lastName: 'Lovelace', title: 'Analyst', company: 'Analytical Engines Ltd', country: 'gb' } },
-    expected: { action: 'ADD', userIds: ada(), firstName: 'Ada', lastName: 'Lovelace', title: 'Analyst', company: 'Analytical Engines Ltd', country: 'GB' },
+    member: {
+      email: 'ada@example.com',
+      fields: { firstName: ' Ada ', lastName: 'Lovelace', title: 'Analyst', company: 'Analytical Engines Ltd', country: 'gb' },
+    },
+    expected: {
+      action: 'ADD',
+      userIds: ada(),
+      firstName: 'Ada',
+      lastName: 'Lovelace',
+      title: 'Analyst',
+      company: 'Analytical Engines Ltd',
+      country: 'GB',
+    },
   },
   {
     name: 'an English country name becomes its ISO code',
@@ -61,8 +72,18 @@ export const userElementCases: UserElementCase[] = [
   },
   {
     name: 'values over the documented lengths are cut (35 for names, 50 for title and company)',
-    member: { email: 'ada@example.com', fields: { firstName: 'A'.repeat(40), lastName: 'L'.repeat(36), title: 'T'.repeat(60), company: 'C'.repeat(51) } },
-    expected: { action: 'ADD', userIds: ada(), firstName: 'A'.repeat(35), lastName: 'L'.repeat(35), title: 'T'.repeat(50), company: 'C'.repeat(50) },
+    member: {
+      email: 'ada@example.com',
+      fields: { firstName: 'A'.repeat(40), lastName: 'L'.repeat(36), title: 'T'.repeat(60), company: 'C'.repeat(51) },
+    },
+    expected: {
+      action: 'ADD',
+      userIds: ada(),
+      firstName: 'A'.repeat(35),
+      lastName: 'L'.repeat(35),
+      title: 'T'.repeat(50),
+      company: 'C'.repeat(50),
+    },
   },
   {
     name: 'cutting never splits a surrogate pair',
@@ -94,23 +115,55 @@ export const companyElementCases: CompanyElementCase[] = [
   },
   {
     name: 'an organization URN in another case is normalised; a page URL is kept',
-    member: { email: 'acct-4', fields: { companyName: 'Acme', organizationUrn: 'URN:LI:ORGANIZATION:1035', companyPageUrl: 'https://www.linkedin.com/company/acme' } },
-    expected: { action: 'ADD', companyName: 'Acme', organizationUrn: 'urn:li:organization:1035', companyPageUrl: 'https://www.linkedin.com/company/acme' },
+    member: {
+      email: 'acct-4',
+      fields: { companyName: 'Acme', organizationUrn: 'URN:LI:ORGANIZATION:1035', companyPageUrl: 'https://www.linkedin.com/company/acme' },
+    },
+    expected: {
+      action: 'ADD',
+      companyName: 'Acme',
+      organizationUrn: 'urn:li:organization:1035',
+      companyPageUrl: 'https://www.linkedin.com/company/acme',
+    },
   },
   {
     name: 'values LinkedIn could not read are left out',
-    member: { email: 'acct-5', fields: { companyName: 'Acme', companyWebsiteDomain: 'not a domain', organizationUrn: 'acme', companyPageUrl: 'linkedin.com/company/acme' } },
+    member: {
+      email: 'acct-5',
+      fields: {
+        companyName: 'Acme',
+        companyWebsiteDomain: 'not a domain',
+        organizationUrn: 'acme',
+        companyPageUrl: 'linkedin.com/company/acme',
+      },
+    },
     expected: { action: 'ADD', companyName: 'Acme' },
   },
   {
     name: "a page URL over the company schema's 100 characters is left out",
-    member: { email: 'acct-7', fields: { companyName: 'Acme', companyPageUrl: `https://www.linkedin.com/company/${'a'.repeat(101 - 'https://www.linkedin.com/company/'.length)}` } },
+    member: {
+      email: 'acct-7',
+      fields: {
+        companyName: 'Acme',
+        companyPageUrl: `https://www.linkedin.com/company/${'a'.repeat(101 - 'https://www.linkedin.com/company/'.length)}`,
+      },
+    },
     expected: { action: 'ADD', companyName: 'Acme' },
   },
   {
     name: 'a page URL of exactly 100 characters is kept',
-    member: { email: 'acct-8', fields: { companyName: 'Acme', companyPageUrl: `https://www.linkedin.com/company/${'a'.repeat(100 - 'https://www.linkedin.com/company/'.length)}` } },
-    expected: { action: 'ADD', companyName: 'Acme', companyPageUrl: `https://www.linkedin.com/company/${'a'.repeat(100 - 'https://www.linkedin.com/company/'.length)}` },
+    member: {
+      email: 'acct-8',
+      fields: {
+        companyName: 'Acme',
+        companyPageUrl: `https://www.linkedin.com/company/${'a'.repeat(100 - 'https://www.linkedin.com/company/'.length)}`,
+      },
+    },
+    expected: {
+      action: 'ADD',
+      companyName: 'Acme',
+      companyPageUrl: `https://www.linkedin.com/company/${'a'.repeat(100 - 'https://www.linkedin.com/company/'.length)}`,
+    },
   },
   {
     name: 'without a company name there is no element',
@@ -128,30 +181,63 @@ export const batchResultCases: BatchResultCase[] = [
   },
   {
     name: 'a refused element inside a 200 becomes a per-record failure with the vendor message',
-    body: { elements: [{ status: 201 }, { status: 400, error: { status: 400, message: 'SHA256_EMAIL must be a hex encoded SHA-256 hash (64 characters)' } }, { status: 201 }] },
+    body: {
+      elements: [
+        { status: 201 },
+        { status: 400, error: { status: 400, message: 'SHA256_EMAIL must be a hex encoded SHA-256 hash (64 characters)' } },
+        { status: 201 },
+      ],
+    },
     identities: ['a@x.io', 'b@x.io', 'c@x.io'],
     expected: {
       succeeded: 2,
-      failures: [{ email: 'b@x.io', status: 'failed', category: 'invalidRecord', code: '400', message: 'SHA256_EMAIL must be a hex encoded SHA-256 hash (64 characters)' }],
+      failures: [
+        {
+          email: 'b@x.io',
+          status: 'failed',
+          category: 'invalidRecord',
+          code: '400',
+          message: 'SHA256_EMAIL must be a hex encoded SHA-256 hash (64 characters)',
+        },
+      ],
     },
   },
   {
     name: 'the vendor code is kept when the error has one; a bare status gets a plain message',
-    body: { elements: [{ status: 422, error: { code: 'INVALID_VALUE', message: 'country must be an ISO 3166 two-letter code' } }, { status: 400 }] },
+    body: {
+      elements: [
+        { status: 422, error: { code: 'INVALID_VALUE', message: 'country must be an ISO 3166 two-letter code' } },
+        { status: 400 },
+      ],
+    },
     identities: ['a@x.io', 'b@x.io'],
     expected: {
       succeeded: 0,
       failures: [
-        { email: 'a@x.io', status: 'failed', category: 'invalidRecord', code: 'INVALID_VALUE', message: 'country must be an ISO 3166 two-letter code' },
+        {
+          email: 'a@x.io',
+          status: 'failed',
+          category: 'invalidRecord',
+          code: 'INVALID_VALUE',
+          message: 'country must be an ISO 3166 two-letter code',
+        },
         { email: 'b@x.io', status: 'failed', category: 'invalidRecord', code: '400', message: 'LinkedIn refused the element (status 400)' },
       ],
     },
   },
   {
-    name: 'an element failing on LinkedIn\'s side is reported as vendorUnavailable, not as bad data',
-    body: { elements: [{ status: 201, id: 'x' }, { status: 500, error: { message: 'Internal error' } }] },
+    name: "an element failing on LinkedIn's side is reported as vendorUnavailable, not as bad data",
+    body: {
+      elements: [
+        { status: 201, id: 'x' },
+        { status: 500, error: { message: 'Internal error' } },
+      ],
+    },
     identities: ['acct-1', 'acct-2'],
-    expected: { succeeded: 1, failures: [{ email: 'acct-2', status: 'failed', category: 'vendorUnavailable', code: '500', message: 'Internal error' }] },
+    expected: {
+      succeeded: 1,
+      failures: [{ email: 'acct-2', status: 'failed', category: 'vendorUnavailable', code: '500', message: 'Internal error' }],
+    },
   },
 ];
 

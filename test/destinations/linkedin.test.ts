@@ -66,8 +66,16 @@ describe('declarations', () => {
     expect(linkedin.apiUrlSetting).toBe('LINKEDIN_API_URL');
     // No field is required for every export: email for contacts, companyName for companies.
     expect(linkedin.dataMatching.filter((field) => field.required)).toEqual([]);
-    expect(linkedinDataMatchingFor({}).filter((field) => field.required).map((field) => field.name)).toEqual(['email']);
-    expect(linkedinDataMatchingFor({ audienceType: 'companies' }).filter((field) => field.required).map((field) => field.name)).toEqual(['companyName']);
+    expect(
+      linkedinDataMatchingFor({})
+        .filter((field) => field.required)
+        .map((field) => field.name),
+    ).toEqual(['email']);
+    expect(
+      linkedinDataMatchingFor({ audienceType: 'companies' })
+        .filter((field) => field.required)
+        .map((field) => field.name),
+    ).toEqual(['companyName']);
     expect(linkedinSegmentTypesFor({ audienceType: 'contacts' })).toEqual(['Profile', 'Contact']);
     expect(linkedinSegmentTypesFor({ audienceType: 'companies' })).toEqual(['Account']);
     // At most 190 calls in any minute: under the strictest documented per-minute limit (200).
@@ -76,10 +84,14 @@ describe('declarations', () => {
 
   it('validates connection settings, secrets and export details', () => {
     expect(linkedin.connectionSettings.safeParse({ adAccountId: '123', sourcePlatform: 'PARTNER_X' }).success).toBe(true);
-    expect(linkedin.connectionSettings.safeParse({ adAccountId: 'urn:li:sponsoredAccount:123', sourcePlatform: 'PARTNER_X' }).success).toBe(true);
+    expect(linkedin.connectionSettings.safeParse({ adAccountId: 'urn:li:sponsoredAccount:123', sourcePlatform: 'PARTNER_X' }).success).toBe(
+      true,
+    );
     expect(linkedin.connectionSettings.safeParse({ adAccountId: 'acme', sourcePlatform: 'PARTNER_X' }).success).toBe(false);
     expect(linkedin.connectionSettings.safeParse({}).success).toBe(false);
-    expect(linkedin.connectionSettings.safeParse({ adAccountId: '123', apiVersion: '2026-04', sourcePlatform: 'PARTNER_X' }).success).toBe(false);
+    expect(linkedin.connectionSettings.safeParse({ adAccountId: '123', apiVersion: '2026-04', sourcePlatform: 'PARTNER_X' }).success).toBe(
+      false,
+    );
     // sourcePlatform is LinkedIn's per-partner enum: required, no default, and the refusal names it.
     const missing = linkedin.connectionSettings.safeParse({ adAccountId: '123' });
     expect(missing.success).toBe(false);
@@ -95,11 +107,17 @@ describe('declarations', () => {
 });
 
 function contacts(count: number, prefix = 'member'): MappedMember[] {
-  return Array.from({ length: count }, (_, index) => ({ email: `${prefix}${index}@example.com`, fields: { firstName: 'Member', lastName: String(index), country: 'Norway' } }));
+  return Array.from({ length: count }, (_, index) => ({
+    email: `${prefix}${index}@example.com`,
+    fields: { firstName: 'Member', lastName: String(index), country: 'Norway' },
+  }));
 }
 
 function companies(count: number): MappedMember[] {
-  return Array.from({ length: count }, (_, index) => ({ email: `account-${index}`, fields: { companyName: `Company ${index % 7}`, companyWebsiteDomain: `https://www.company${index}.no` } }));
+  return Array.from({ length: count }, (_, index) => ({
+    email: `account-${index}`,
+    fields: { companyName: `Company ${index % 7}`, companyWebsiteDomain: `https://www.company${index}.no` },
+  }));
 }
 
 type Call = DestinationCall<LinkedinSettings, LinkedinSecrets, LinkedinDetails>;
@@ -109,7 +127,12 @@ describe('adapter against the simulator', () => {
   let segmentSeq = 0;
 
   beforeAll(async () => {
-    simulator = await startLinkedinSimulator({ accessTokens: [TOKEN], adAccounts: [ACCOUNT], rateLimit: false, sourcePlatforms: [SOURCE_PLATFORM] });
+    simulator = await startLinkedinSimulator({
+      accessTokens: [TOKEN],
+      adAccounts: [ACCOUNT],
+      rateLimit: false,
+      sourcePlatforms: [SOURCE_PLATFORM],
+    });
   });
   afterAll(async () => {
     await simulator?.stop();
@@ -117,7 +140,12 @@ describe('adapter against the simulator', () => {
   beforeEach(() => simulator.reset());
 
   function call(details: LinkedinDetails = {}, token = TOKEN, origin?: string): Call {
-    return { settings: { adAccountId: ACCOUNT, sourcePlatform: SOURCE_PLATFORM }, secrets: { accessToken: token }, details, apiOrigin: origin ?? simulator.url };
+    return {
+      settings: { adAccountId: ACCOUNT, sourcePlatform: SOURCE_PLATFORM },
+      secrets: { accessToken: token },
+      details,
+      apiOrigin: origin ?? simulator.url,
+    };
   }
 
   function segment(type: SegmentRef['type'] = 'Contact', name?: string): SegmentRef {
@@ -142,17 +170,29 @@ describe('adapter against the simulator', () => {
     expect(Object.keys(first.dmpSegments!)).toEqual([all.id, vip.id]);
     expect(first.dmpSegments![all.id]!.createdAt).toBeDefined();
     const created = simulator.state.segments.get(first.dmpSegments![all.id]!.id)!;
-    expect(created).toMatchObject({ name: 'All customers', type: 'USER', account: `urn:li:sponsoredAccount:${ACCOUNT}`, sourceSegmentId: all.id, accessPolicy: 'PRIVATE' });
+    expect(created).toMatchObject({
+      name: 'All customers',
+      type: 'USER',
+      account: `urn:li:sponsoredAccount:${ACCOUNT}`,
+      sourceSegmentId: all.id,
+      accessPolicy: 'PRIVATE',
+    });
 
     const second = await linkedin.prepareRun!(call(), run([all, vip], ['email']));
-    expect(second.dmpSegments).toEqual({ [all.id]: { id: first.dmpSegments![all.id]!.id }, [vip.id]: { id: first.dmpSegments![vip.id]!.id } });
+    expect(second.dmpSegments).toEqual({
+      [all.id]: { id: first.dmpSegments![all.id]!.id },
+      [vip.id]: { id: first.dmpSegments![vip.id]!.id },
+    });
     expect(simulator.state.counters.segmentsCreated).toBe(2);
   });
 
   it('two runs preparing at once still make one DMP segment (the 409 of the loser is read back)', async () => {
     const all = segment();
     simulator.setFaults({ latencyMs: 15 });
-    const [a, b] = await Promise.all([linkedin.prepareRun!(call(), run([all], ['email'])), linkedin.prepareRun!(call(), run([all], ['email']))]);
+    const [a, b] = await Promise.all([
+      linkedin.prepareRun!(call(), run([all], ['email'])),
+      linkedin.prepareRun!(call(), run([all], ['email'])),
+    ]);
     simulator.setFaults({});
     expect(a.dmpSegments![all.id]!.id).toBe(b.dmpSegments![all.id]!.id);
     expect(simulator.state.counters.segmentsCreated).toBe(1);
@@ -172,11 +212,20 @@ describe('adapter against the simulator', () => {
   it('contacts: every member lands under the SHA-256 of its email, with names and ISO country', async () => {
     const all = segment();
     const target = { ...(await prepared({}, [all], ['email', 'firstName', 'lastName', 'country'])), segment: all };
-    const result = await linkedin.sendBatch(target, [{ email: 'ada@example.com', fields: { firstName: 'Ada', lastName: 'Lovelace', country: 'United Kingdom' } }, ...contacts(249)]);
+    const result = await linkedin.sendBatch(target, [
+      { email: 'ada@example.com', fields: { firstName: 'Ada', lastName: 'Lovelace', country: 'United Kingdom' } },
+      ...contacts(249),
+    ]);
     expect(result).toEqual({ succeeded: 250, failures: [] });
     const stored = simulator.state.segments.get(target.details.dmpSegments![all.id]!.id)!;
     expect(stored.members.size).toBe(250);
-    expect(stored.members.get(ADA_SHA256)).toEqual({ action: 'ADD', userIds: [{ idType: 'SHA256_EMAIL', idValue: ADA_SHA256 }], firstName: 'Ada', lastName: 'Lovelace', country: 'GB' });
+    expect(stored.members.get(ADA_SHA256)).toEqual({
+      action: 'ADD',
+      userIds: [{ idType: 'SHA256_EMAIL', idValue: ADA_SHA256 }],
+      firstName: 'Ada',
+      lastName: 'Lovelace',
+      country: 'GB',
+    });
     expect(simulator.state.counters.elementsRejected).toBe(0);
   });
 
@@ -185,7 +234,11 @@ describe('adapter against the simulator', () => {
     const target = { ...(await prepared({}, [all], ['email'])), segment: all };
     await linkedin.sendBatch(target, contacts(10));
     expect(await linkedin.sendBatch(target, contacts(10))).toEqual({ succeeded: 10, failures: [] });
-    expect(simulator.inspectSegment(target.details.dmpSegments![all.id]!.id)).toMatchObject({ memberCount: 10, deliveries: 20, duplicates: 10 });
+    expect(simulator.inspectSegment(target.details.dmpSegments![all.id]!.id)).toMatchObject({
+      memberCount: 10,
+      deliveries: 20,
+      duplicates: 10,
+    });
   });
 
   it('each segment of the export goes to its own DMP segment', async () => {
@@ -200,23 +253,40 @@ describe('adapter against the simulator', () => {
 
   it('companies: an Account segment becomes a COMPANY list; an account without a name is skipped', async () => {
     const accounts = segment('Account', 'Enterprise accounts');
-    const target = { ...(await prepared({ audienceType: 'companies' }, [accounts], ['companyName', 'companyWebsiteDomain'])), segment: accounts };
+    const target = {
+      ...(await prepared({ audienceType: 'companies' }, [accounts], ['companyName', 'companyWebsiteDomain'])),
+      segment: accounts,
+    };
     const dmpId = target.details.dmpSegments![accounts.id]!.id;
     expect(simulator.state.segments.get(dmpId)!.type).toBe('COMPANY');
     const nameless = { email: 'account-x', fields: { companyWebsiteDomain: 'nameless.no' } };
     const result = await linkedin.sendBatch(target, [...companies(20), nameless]);
     expect(result.succeeded).toBe(20);
-    expect(result.failures).toEqual([{ email: 'account-x', status: 'skipped', category: 'invalidRecord', code: 'missingCompanyName', message: expect.stringContaining('company name') }]);
+    expect(result.failures).toEqual([
+      {
+        email: 'account-x',
+        status: 'skipped',
+        category: 'invalidRecord',
+        code: 'missingCompanyName',
+        message: expect.stringContaining('company name'),
+      },
+    ]);
     // Same names, different domains: twenty companies, not seven.
     expect(simulator.inspectSegment(dmpId)).toMatchObject({ memberCount: 20, deliveries: 20, duplicates: 0 });
-    expect([...simulator.state.segments.get(dmpId)!.members.values()][3]).toEqual({ action: 'ADD', companyName: 'Company 3', companyWebsiteDomain: 'company3.no' });
+    expect([...simulator.state.segments.get(dmpId)!.members.values()][3]).toEqual({
+      action: 'ADD',
+      companyName: 'Company 3',
+      companyWebsiteDomain: 'company3.no',
+    });
   });
 
   it("prepareRun refuses a segment the audience type does not take, with the seeds' message", async () => {
     const accounts = segment('Account', 'Enterprise accounts');
     const asContacts = await thrown(linkedin.prepareRun!(call(), run([accounts], ['email'])));
     expect(asContacts).toMatchObject({ category: 'config', message: ineligibleSegmentMessage('Enterprise accounts') });
-    expect(asContacts.message).toBe("The following segment isn't eligible for this export destination: 'Enterprise accounts'. Choose only segments of type ContactProfile and try again.");
+    expect(asContacts.message).toBe(
+      "The following segment isn't eligible for this export destination: 'Enterprise accounts'. Choose only segments of type ContactProfile and try again.",
+    );
     const people = segment('Contact', 'Decision makers');
     const asCompanies = await thrown(linkedin.prepareRun!(call({ audienceType: 'companies' }), run([people], ['companyName'])));
     expect(asCompanies.message).toBe(ineligibleSegmentMessage('Decision makers'));
@@ -225,7 +295,10 @@ describe('adapter against the simulator', () => {
 
   it('prepareRun checks the required field of the audience type and refuses fields of the other type', async () => {
     expect((await thrown(linkedin.prepareRun!(call(), run([segment()], ['firstName'])))).message).toMatch(/needs email/);
-    expect((await thrown(linkedin.prepareRun!(call({ audienceType: 'companies' }), run([segment('Account')], ['companyWebsiteDomain'])))).message).toMatch(/needs companyName/);
+    expect(
+      (await thrown(linkedin.prepareRun!(call({ audienceType: 'companies' }), run([segment('Account')], ['companyWebsiteDomain']))))
+        .message,
+    ).toMatch(/needs companyName/);
     const mixed = await thrown(linkedin.prepareRun!(call(), run([segment()], ['email', 'companyWebsiteDomain'])));
     expect(mixed).toMatchObject({ category: 'config', message: expect.stringContaining('companyWebsiteDomain belongs to company lists') });
   });
@@ -234,14 +307,18 @@ describe('adapter against the simulator', () => {
     const small = { ...segment('Contact', 'Tiny'), memberCount: 120 } as SegmentRef;
     const large = { ...segment('Contact', 'Large'), memberCount: 5000 } as SegmentRef;
     const first = await linkedin.prepareRun!(call(), run([small, large], ['email']));
-    expect(first.warnings).toEqual(["The segment 'Tiny' has 120 members; LinkedIn needs at least 300 matched members before campaigns can target the audience."]);
+    expect(first.warnings).toEqual([
+      "The segment 'Tiny' has 120 members; LinkedIn needs at least 300 matched members before campaigns can target the audience.",
+    ]);
 
     // Without a member count, an existing segment's matched audience tells.
     const bare = segment('Contact', 'Pilots');
     const ready = await prepared({}, [bare], ['email']);
     await linkedin.sendBatch({ ...ready, segment: bare }, contacts(42));
     const again = await linkedin.prepareRun!(call(), run([bare], ['email']));
-    expect(again.warnings).toEqual(["LinkedIn has matched 42 members of 'Pilots' so far; LinkedIn needs at least 300 matched members before campaigns can target the audience."]);
+    expect(again.warnings).toEqual([
+      "LinkedIn has matched 42 members of 'Pilots' so far; LinkedIn needs at least 300 matched members before campaigns can target the audience.",
+    ]);
     const fresh = await linkedin.prepareRun!(call(), run([segment()], ['email']));
     expect(fresh.warnings).toBeUndefined();
   });
@@ -258,7 +335,11 @@ describe('adapter against the simulator', () => {
       expect(await linkedin.sendBatch(target, contacts(1))).toEqual({ succeeded: 1, failures: [] });
 
       const gone = { ...target, details: { ...details, dmpSegments: { [all.id]: { id: '999', createdAt: '2020-01-01T00:00:00.000Z' } } } };
-      expect(await thrown(linkedin.sendBatch(gone, contacts(1)))).toMatchObject({ category: 'config', retryable: false, options: { status: 404 } });
+      expect(await thrown(linkedin.sendBatch(gone, contacts(1)))).toMatchObject({
+        category: 'config',
+        retryable: false,
+        options: { status: 404 },
+      });
     } finally {
       await slow.stop();
     }
@@ -288,15 +369,24 @@ describe('adapter against the simulator', () => {
       request.resume();
       request.on('end', () => {
         response.writeHead(200, { 'content-type': 'application/json' });
-        response.end(JSON.stringify({ elements: [{ status: 201 }, { status: 400, error: { status: 400, message: 'companyName is too long' } }] }));
+        response.end(
+          JSON.stringify({ elements: [{ status: 201 }, { status: 400, error: { status: 400, message: 'companyName is too long' } }] }),
+        );
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const accounts = segment('Account');
-      const target: Call = { ...call({ audienceType: 'companies', dmpSegments: { [accounts.id]: { id: '1' } } }, TOKEN, origin), segment: accounts };
-      const members: MappedMember[] = [{ email: 'a-1', fields: { companyName: 'A' } }, { email: 'a-2', fields: {} }, { email: 'a-3', fields: { companyName: 'C'.repeat(400) } }];
+      const target: Call = {
+        ...call({ audienceType: 'companies', dmpSegments: { [accounts.id]: { id: '1' } } }, TOKEN, origin),
+        segment: accounts,
+      };
+      const members: MappedMember[] = [
+        { email: 'a-1', fields: { companyName: 'A' } },
+        { email: 'a-2', fields: {} },
+        { email: 'a-3', fields: { companyName: 'C'.repeat(400) } },
+      ];
       expect(await linkedin.sendBatch(target, members)).toEqual({
         succeeded: 1,
         failures: [
@@ -322,9 +412,17 @@ describe('adapter against the simulator', () => {
     const target = { ...(await prepared({}, [all], ['email'])), segment: all };
     simulator.setFaults({ tooManyRequestsBursts: { every: 1, length: 1 } });
     await linkedin.sendBatch(target, contacts(1));
-    expect(await thrown(linkedin.sendBatch(target, contacts(1)))).toMatchObject({ category: 'rateLimited', retryable: true, options: { status: 429, retryAfterMs: RATE_LIMIT_FALLBACK_WAIT_MS } });
+    expect(await thrown(linkedin.sendBatch(target, contacts(1)))).toMatchObject({
+      category: 'rateLimited',
+      retryable: true,
+      options: { status: 429, retryAfterMs: RATE_LIMIT_FALLBACK_WAIT_MS },
+    });
 
-    const limited = await startLinkedinSimulator({ accessTokens: [TOKEN], rateLimit: { usersPerMinute: 1, companiesPerMinute: 1 }, retryAfterHeader: true });
+    const limited = await startLinkedinSimulator({
+      accessTokens: [TOKEN],
+      rateLimit: { usersPerMinute: 1, companiesPerMinute: 1 },
+      retryAfterHeader: true,
+    });
     try {
       const details = await linkedin.prepareRun!(call({}, TOKEN, limited.url), run([all], ['email']));
       const limitedTarget = { ...call(details, TOKEN, limited.url), segment: all };
@@ -373,7 +471,14 @@ describe('adapter against the simulator', () => {
   it('sends the headers LinkedIn requires, and the configured version and source platform', async () => {
     const seen: Record<string, string | undefined>[] = [];
     const server: Server = createServer((request, response) => {
-      seen.push({ method: request.method, url: request.url, auth: request.headers.authorization, version: request.headers['linkedin-version'] as string, protocol: request.headers['x-restli-protocol-version'] as string, restliMethod: request.headers['x-restli-method'] as string });
+      seen.push({
+        method: request.method,
+        url: request.url,
+        auth: request.headers.authorization,
+        version: request.headers['linkedin-version'] as string,
+        protocol: request.headers['x-restli-protocol-version'] as string,
+        restliMethod: request.headers['x-restli-method'] as string,
+      });
       request.resume();
       request.on('end', () => {
         response.writeHead(200, { 'content-type': 'application/json' });
@@ -384,11 +489,29 @@ describe('adapter against the simulator', () => {
     try {
       const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const all = segment();
-      const target: Call = { settings: { adAccountId: ACCOUNT, apiVersion: '202608', sourcePlatform: 'PARTNER_X' }, secrets: { accessToken: TOKEN }, details: { dmpSegments: { [all.id]: { id: '77' } } }, apiOrigin: origin, segment: all };
+      const target: Call = {
+        settings: { adAccountId: ACCOUNT, apiVersion: '202608', sourcePlatform: 'PARTNER_X' },
+        secrets: { accessToken: TOKEN },
+        details: { dmpSegments: { [all.id]: { id: '77' } } },
+        apiOrigin: origin,
+        segment: all,
+      };
       await linkedin.testConnection(target);
       await linkedin.sendBatch(target, contacts(1));
-      expect(seen[0]).toMatchObject({ method: 'GET', url: `/rest/dmpSegments?q=account&account=urn%3Ali%3AsponsoredAccount%3A${ACCOUNT}&sourcePlatform=PARTNER_X&start=0&count=1`, auth: `Bearer ${TOKEN}`, version: '202608', protocol: '2.0.0' });
-      expect(seen[1]).toMatchObject({ method: 'POST', url: '/rest/dmpSegments/77/users', version: '202608', protocol: '2.0.0', restliMethod: 'BATCH_CREATE' });
+      expect(seen[0]).toMatchObject({
+        method: 'GET',
+        url: `/rest/dmpSegments?q=account&account=urn%3Ali%3AsponsoredAccount%3A${ACCOUNT}&sourcePlatform=PARTNER_X&start=0&count=1`,
+        auth: `Bearer ${TOKEN}`,
+        version: '202608',
+        protocol: '2.0.0',
+      });
+      expect(seen[1]).toMatchObject({
+        method: 'POST',
+        url: '/rest/dmpSegments/77/users',
+        version: '202608',
+        protocol: '2.0.0',
+        restliMethod: 'BATCH_CREATE',
+      });
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }

@@ -67,7 +67,9 @@ describe('Mailchimp removals against the simulator', () => {
     } finally {
       await strict.stop();
     }
-    expect(await thrown(mailchimp.removeBatch!(call({}, 'ffffffffffffffffffffffffffffffff-us6'), members(1)))).toMatchObject({ category: 'auth' });
+    expect(await thrown(mailchimp.removeBatch!(call({}, 'ffffffffffffffffffffffffffffffff-us6'), members(1)))).toMatchObject({
+      category: 'auth',
+    });
   });
 
   it('the high-volume throttle (bodiless 403) and 5xx are retryable', async () => {

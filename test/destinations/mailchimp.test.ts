@@ -45,16 +45,33 @@ describe('declarations', () => {
     expect(mailchimp.exportKinds).toEqual(['segment']);
     expect(mailchimp.apiUrlSetting).toBe('MAILCHIMP_API_URL');
     expect(mailchimp.dataMatching.filter((field) => field.required).map((field) => field.name)).toEqual(['email']);
-    expect(mailchimp.dataMatching.map((field) => field.name)).toEqual(['email', 'firstName', 'lastName', 'fullName', 'gender', 'postalCode', 'city', 'country', 'phone']);
+    expect(mailchimp.dataMatching.map((field) => field.name)).toEqual([
+      'email',
+      'firstName',
+      'lastName',
+      'fullName',
+      'gender',
+      'postalCode',
+      'city',
+      'country',
+      'phone',
+    ]);
   });
 
-  it('takes contact segments only: an account segment is refused with the seeds\' message', () => {
-    const segment = (type: 'Profile' | 'Contact' | 'Account') => ({ id: `Segment_${type}`, name: `${type} segment`, type, memberCount: 10, attributes: ['Email'] });
+  it("takes contact segments only: an account segment is refused with the seeds' message", () => {
+    const segment = (type: 'Profile' | 'Contact' | 'Account') => ({
+      id: `Segment_${type}`,
+      name: `${type} segment`,
+      type,
+      memberCount: 10,
+      attributes: ['Email'],
+    });
     expect(eligibilityOf(segment('Profile'), mailchimp).eligible).toBe(true);
     expect(eligibilityOf(segment('Contact'), mailchimp).eligible).toBe(true);
     expect(eligibilityOf(segment('Account'), mailchimp)).toEqual({
       eligible: false,
-      reason: "The following segment isn't eligible for this export destination: 'Account segment'. Choose only segments of type ContactProfile and try again.",
+      reason:
+        "The following segment isn't eligible for this export destination: 'Account segment'. Choose only segments of type ContactProfile and try again.",
     });
   });
 
@@ -77,7 +94,10 @@ describe('declarations', () => {
 });
 
 function members(count: number, prefix = 'member'): MappedMember[] {
-  return Array.from({ length: count }, (_, index) => ({ email: `${prefix}${index}@lovelace.dev`, fields: { firstName: 'Member', lastName: String(index) } }));
+  return Array.from({ length: count }, (_, index) => ({
+    email: `${prefix}${index}@lovelace.dev`,
+    fields: { firstName: 'Member', lastName: String(index) },
+  }));
 }
 
 describe('adapter against the simulator', () => {
@@ -119,26 +139,59 @@ describe('adapter against the simulator', () => {
       { email: 'fake@lovelace.dev', fields: {} },
       { email: 'broken@lovelace', fields: {} },
     ];
-    const result = await mailchimp.sendBatch({ ...target, details: { ...prepared, mergeTags: { ...prepared.mergeTags, firstName: 'NOSUCHTAG' } } }, batch);
+    const result = await mailchimp.sendBatch(
+      { ...target, details: { ...prepared, mergeTags: { ...prepared.mergeTags, firstName: 'NOSUCHTAG' } } },
+      batch,
+    );
     expect(result.succeeded).toBe(0);
     expect(result.failures).toHaveLength(6);
-    expect(result.failures.slice(0, 3).every((failure) => failure.message === 'Your merge fields were invalid. (NOSUCHTAG: This merge field is not defined for the audience.)')).toBe(true);
+    expect(
+      result.failures
+        .slice(0, 3)
+        .every(
+          (failure) => failure.message === 'Your merge fields were invalid. (NOSUCHTAG: This merge field is not defined for the audience.)',
+        ),
+    ).toBe(true);
     expect(result.failures.slice(3)).toEqual([
-      { email: 'someone@example.com', status: 'failed', category: 'invalidRecord', code: 'ERROR_GENERIC', message: 'someone@example.com looks fake or invalid, please enter a real email address.' },
-      { email: 'fake@lovelace.dev', status: 'failed', category: 'invalidRecord', code: 'ERROR_GENERIC', message: 'fake@lovelace.dev looks fake or invalid, please enter a real email address.' },
-      { email: 'broken@lovelace', status: 'failed', category: 'invalidRecord', code: 'ERROR_GENERIC', message: 'Please provide a valid email address.' },
+      {
+        email: 'someone@example.com',
+        status: 'failed',
+        category: 'invalidRecord',
+        code: 'ERROR_GENERIC',
+        message: 'someone@example.com looks fake or invalid, please enter a real email address.',
+      },
+      {
+        email: 'fake@lovelace.dev',
+        status: 'failed',
+        category: 'invalidRecord',
+        code: 'ERROR_GENERIC',
+        message: 'fake@lovelace.dev looks fake or invalid, please enter a real email address.',
+      },
+      {
+        email: 'broken@lovelace',
+        status: 'failed',
+        category: 'invalidRecord',
+        code: 'ERROR_GENERIC',
+        message: 'Please provide a valid email address.',
+      },
     ]);
 
     const good = await mailchimp.sendBatch({ ...target, details: prepared }, [...members(3), { email: 'someone@example.com', fields: {} }]);
     expect(good.succeeded).toBe(3);
     expect(good.failures.map((failure) => failure.email)).toEqual(['someone@example.com']);
-    expect(simulator.state.lists.get(target.details.listId)!.members.get('member2@lovelace.dev')!.merge_fields).toEqual({ FNAME: 'Member', LNAME: '2' });
+    expect(simulator.state.lists.get(target.details.listId)!.members.get('member2@lovelace.dev')!.merge_fields).toEqual({
+      FNAME: 'Member',
+      LNAME: '2',
+    });
   });
 
   it('never re-subscribes someone who unsubscribed, yet updates their fields', async () => {
     const target = call();
     simulator.seedMember(target.details.listId, { email: 'gone@lovelace.dev', status: 'unsubscribed', mergeFields: { FNAME: 'Old' } });
-    const result = await mailchimp.sendBatch(target, [{ email: 'gone@lovelace.dev', fields: { firstName: 'New' } }, { email: 'new@lovelace.dev', fields: {} }]);
+    const result = await mailchimp.sendBatch(target, [
+      { email: 'gone@lovelace.dev', fields: { firstName: 'New' } },
+      { email: 'new@lovelace.dev', fields: {} },
+    ]);
     expect(result).toEqual({ succeeded: 2, failures: [] });
     const list = simulator.state.lists.get(target.details.listId)!;
     expect(list.members.get('gone@lovelace.dev')).toMatchObject({ status: 'unsubscribed', merge_fields: { FNAME: 'New' } });
@@ -176,7 +229,11 @@ describe('adapter against the simulator', () => {
       body: JSON.stringify({ members: members(501).map((member) => toMailchimpMember(member)), update_existing: true }),
     });
     expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ title: 'Invalid Resource', status: 400, errors: [{ field: 'members', message: 'Schema describes array, maximum 500 items.' }] });
+    expect(await response.json()).toMatchObject({
+      title: 'Invalid Resource',
+      status: 400,
+      errors: [{ field: 'members', message: 'Schema describes array, maximum 500 items.' }],
+    });
   });
 
   it('a 400 about the request is a config error; an unknown audience names the audience', async () => {
@@ -215,7 +272,9 @@ describe('adapter against the simulator', () => {
   it('the 11th concurrent call gets 429 TooManyRequests, read as rateLimited', async () => {
     simulator.setFaults({ latencyMs: 150 });
     const target = call();
-    const outcomes = await Promise.allSettled(Array.from({ length: 11 }, (_, index) => mailchimp.sendBatch(target, members(2, `c${index}-`))));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 11 }, (_, index) => mailchimp.sendBatch(target, members(2, `c${index}-`))),
+    );
     const rejected = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
     expect(rejected).toHaveLength(1);
     const error = rejected[0]!.reason as DestinationError;
@@ -253,22 +312,49 @@ describe('adapter against the simulator', () => {
     simulator.setFaults({ latencyMs: 15 });
     const [first, second] = await Promise.all([mailchimp.prepareRun!(target, run(fields)), mailchimp.prepareRun!(target, run(fields))]);
     simulator.setFaults({});
-    const expectedTags = { firstName: 'FNAME', lastName: 'LNAME', fullName: 'FULLNAME', gender: 'GENDER', postalCode: 'POSTCODE', city: 'CITY', country: 'COUNTRY', phone: 'PHONE' };
+    const expectedTags = {
+      firstName: 'FNAME',
+      lastName: 'LNAME',
+      fullName: 'FULLNAME',
+      gender: 'GENDER',
+      postalCode: 'POSTCODE',
+      city: 'CITY',
+      country: 'COUNTRY',
+      phone: 'PHONE',
+    };
     expect(first).toEqual({ listId: target.details.listId, statusIfNew: 'subscribed', mergeTags: expectedTags });
     expect(second).toEqual(first);
     // FNAME, LNAME and PHONE are audience defaults; five were created, once each.
     expect(simulator.state.counters.mergeFieldsCreated).toBe(5);
     expect(simulator.state.counters.byRoute['POST /lists/{list_id}/merge-fields']).toBeGreaterThan(5);
-    const created = simulator.inspectList(target.details.listId)!.mergeFields.filter((field) => !['FNAME', 'LNAME', 'ADDRESS', 'PHONE', 'BIRTHDAY'].includes(field.tag));
+    const created = simulator
+      .inspectList(target.details.listId)!
+      .mergeFields.filter((field) => !['FNAME', 'LNAME', 'ADDRESS', 'PHONE', 'BIRTHDAY'].includes(field.tag));
     expect(created.map((field) => field.tag).sort()).toEqual(['CITY', 'COUNTRY', 'FULLNAME', 'GENDER', 'POSTCODE']);
     expect(created.every((field) => field.type === 'text')).toBe(true);
-    expect([...simulator.state.lists.get(target.details.listId)!.mergeFields.values()].filter((field) => created.some((c) => c.tag === field.tag)).every((field) => !field.required && !field.public)).toBe(true);
+    expect(
+      [...simulator.state.lists.get(target.details.listId)!.mergeFields.values()]
+        .filter((field) => created.some((c) => c.tag === field.tag))
+        .every((field) => !field.required && !field.public),
+    ).toBe(true);
 
     // Prepared again later: nothing new; values land in every field.
     await mailchimp.prepareRun!(target, run(fields));
     expect(simulator.state.counters.mergeFieldsCreated).toBe(5);
-    const all = { firstName: 'Ada', lastName: 'Lovelace', fullName: 'Ada Lovelace', gender: 'Female', postalCode: 'W1', city: 'London', country: 'GB', phone: '+44 20 7946 0000' };
-    expect(await mailchimp.sendBatch({ ...target, details: first }, [{ email: 'ada@lovelace.dev', fields: all }])).toEqual({ succeeded: 1, failures: [] });
+    const all = {
+      firstName: 'Ada',
+      lastName: 'Lovelace',
+      fullName: 'Ada Lovelace',
+      gender: 'Female',
+      postalCode: 'W1',
+      city: 'London',
+      country: 'GB',
+      phone: '+44 20 7946 0000',
+    };
+    expect(await mailchimp.sendBatch({ ...target, details: first }, [{ email: 'ada@lovelace.dev', fields: all }])).toEqual({
+      succeeded: 1,
+      failures: [],
+    });
     expect(simulator.state.lists.get(target.details.listId)!.members.get('ada@lovelace.dev')!.merge_fields).toEqual({
       FNAME: 'Ada',
       LNAME: 'Lovelace',
@@ -284,9 +370,11 @@ describe('adapter against the simulator', () => {
   it('prepareRun finds fields past the first page and reuses a field the owner named alike under another tag', async () => {
     const target = call();
     const headers = { authorization: `Basic ${Buffer.from(`any:${API_KEY}`).toString('base64')}`, 'content-type': 'application/json' };
-    const create = (body: unknown) => fetch(`${simulator.url}/3.0/lists/${target.details.listId}/merge-fields`, { method: 'POST', headers, body: JSON.stringify(body) });
+    const create = (body: unknown) =>
+      fetch(`${simulator.url}/3.0/lists/${target.details.listId}/merge-fields`, { method: 'POST', headers, body: JSON.stringify(body) });
     // Five defaults + six fillers + TOWN named "City" + COUNTRY: 13 fields, past the default page of 10.
-    for (let index = 0; index < 6; index++) expect((await create({ name: `Filler ${index}`, type: 'text', tag: `FILL${index}` })).status).toBe(200);
+    for (let index = 0; index < 6; index++)
+      expect((await create({ name: `Filler ${index}`, type: 'text', tag: `FILL${index}` })).status).toBe(200);
     expect((await create({ name: 'City', type: 'text', tag: 'TOWN' })).status).toBe(200);
     expect((await create({ name: 'Land', type: 'text', tag: 'COUNTRY' })).status).toBe(200);
     const created = simulator.state.counters.mergeFieldsCreated;
@@ -295,7 +383,10 @@ describe('adapter against the simulator', () => {
     expect(prepared.mergeTags).toEqual({ city: 'TOWN', country: 'COUNTRY' });
     expect(simulator.state.counters.mergeFieldsCreated).toBe(created);
     await mailchimp.sendBatch({ ...target, details: prepared }, [{ email: 'ada@lovelace.dev', fields: { city: 'London', country: 'GB' } }]);
-    expect(simulator.state.lists.get(target.details.listId)!.members.get('ada@lovelace.dev')!.merge_fields).toEqual({ TOWN: 'London', COUNTRY: 'GB' });
+    expect(simulator.state.lists.get(target.details.listId)!.members.get('ada@lovelace.dev')!.merge_fields).toEqual({
+      TOWN: 'London',
+      COUNTRY: 'GB',
+    });
   });
 
   it('prepareRun fails with a clear message naming the fields the vendor refused to create', async () => {
@@ -304,7 +395,9 @@ describe('adapter against the simulator', () => {
       const target = { ...call(), apiOrigin: full.url };
       const error = await thrown(mailchimp.prepareRun!(target, run(['email', 'firstName', 'gender', 'postalCode', 'city'])));
       expect(error.category).toBe('config');
-      expect(error.message).toMatch(/^Mailchimp refused to create the audience fields POSTCODE, CITY in audience 'audience-\d+' \(Invalid Resource: This audience already has the maximum of 6 audience fields\.\)\. Create them in Audience/);
+      expect(error.message).toMatch(
+        /^Mailchimp refused to create the audience fields POSTCODE, CITY in audience 'audience-\d+' \(Invalid Resource: This audience already has the maximum of 6 audience fields\.\)\. Create them in Audience/,
+      );
       expect(full.inspectList(target.details.listId)!.mergeFields.map((field) => field.tag)).toContain('GENDER');
     } finally {
       await full.stop();

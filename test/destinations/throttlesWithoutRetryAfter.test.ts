@@ -40,13 +40,17 @@ describe('simulators of vendors that document no Retry-After throttle without on
     const cm = await startCampaignMonitorSimulator({ apiKeys: ['cm-key'], rateLimit: { requestsPerSecond: 1, burst: 1 } });
     const dd = await startDotdigitalSimulator({ apiUsers: { 'apiuser@apiconnector.com': 'pw' }, rateLimit: { callsPerMinute: 1 } });
     try {
-      const cmCall = () => fetch(`${cm.url}/api/v3.3/clients.json`, { headers: { authorization: `Basic ${Buffer.from('cm-key:x').toString('base64')}` } });
+      const cmCall = () =>
+        fetch(`${cm.url}/api/v3.3/clients.json`, { headers: { authorization: `Basic ${Buffer.from('cm-key:x').toString('base64')}` } });
       await cmCall();
       const cmLimited = await cmCall();
       expect(cmLimited.status).toBe(429);
       expect(cmLimited.headers.get('retry-after')).toBeNull();
       expect(Number(cmLimited.headers.get('x-ratelimit-reset'))).toBeGreaterThanOrEqual(1);
-      const ddCall = () => fetch(`${dd.url}/v2/account-info`, { headers: { authorization: `Basic ${Buffer.from('apiuser@apiconnector.com:pw').toString('base64')}` } });
+      const ddCall = () =>
+        fetch(`${dd.url}/v2/account-info`, {
+          headers: { authorization: `Basic ${Buffer.from('apiuser@apiconnector.com:pw').toString('base64')}` },
+        });
       await ddCall();
       const ddLimited = await ddCall();
       expect(ddLimited.status).toBe(429);
@@ -60,7 +64,10 @@ describe('simulators of vendors that document no Retry-After throttle without on
 });
 
 describe('Iterable: 429 without Retry-After', () => {
-  const members: MappedMember[] = Array.from({ length: 3 }, (_, index) => ({ email: `person${index}@outflow.dev`, fields: { firstName: `P${index}` } }));
+  const members: MappedMember[] = Array.from({ length: 3 }, (_, index) => ({
+    email: `person${index}@outflow.dev`,
+    fields: { firstName: `P${index}` },
+  }));
   const segment: SegmentRef = { id: 'seg-1', name: 'Newsletter', type: 'Profile' };
   let simulator: IterableSimulator;
   let reader: InMemoryReader;
@@ -80,17 +87,29 @@ describe('Iterable: 429 without Retry-After', () => {
   });
 
   it('the simulator sends none; the sender waits 1 s, then 2 s, and delivers every member once, counting both throttles', async () => {
-    const call = { settings: { region: 'US' }, secrets: { apiKey: 'it-key' }, details: {}, apiOrigin: simulator.url } as DestinationCall<any, any, any>;
+    const call = { settings: { region: 'US' }, secrets: { apiKey: 'it-key' }, details: {}, apiOrigin: simulator.url } as DestinationCall<
+      any,
+      any,
+      any
+    >;
     const details = await iterable.prepareRun!(call, { segments: [segment], segmentNames: [segment.name], mappedFields: ['firstName'] });
     const prepared = { ...call, details, segment } as DestinationCall;
     // From here: one call answered, then three refused 429, then answered again.
     simulator.setFaults({ tooManyRequestsBursts: { every: 1, length: 3 } });
-    expect(await iterable.sendBatch(prepared as never, [{ email: 'warmup@outflow.dev', fields: {} }])).toEqual({ succeeded: 1, failures: [] });
+    expect(await iterable.sendBatch(prepared as never, [{ email: 'warmup@outflow.dev', fields: {} }])).toEqual({
+      succeeded: 1,
+      failures: [],
+    });
     const raw = await fetch(`${simulator.url}/api/lists`, { headers: { 'Api-Key': 'it-key' } });
     expect(raw.status).toBe(429);
     expect(raw.headers.get('retry-after')).toBeNull();
 
-    const access = { destination: iterable, connection: { id: 'connection-1' } as ConnectionRecord, call: prepared, rateLimit: { requestsPerSecond: Infinity, burst: 1 } } as DestinationAccess;
+    const access = {
+      destination: iterable,
+      connection: { id: 'connection-1' } as ConnectionRecord,
+      call: prepared,
+      rateLimit: { requestsPerSecond: Infinity, burst: 1 },
+    } as DestinationAccess;
     const started = Date.now();
     const result = await sendWithRetries(members, {
       budget: new RateBudget('no-retry-after-test', { requestsPerSecond: Infinity, burst: 1 }),
@@ -99,13 +118,23 @@ describe('Iterable: 429 without Retry-After', () => {
       getAccess: () => access,
       refreshAccess: async () => access,
       renewLease: async () => {},
-      log: { info() {}, warn() {}, error() {}, with() { return this; } },
+      log: {
+        info() {},
+        warn() {},
+        error() {},
+        with() {
+          return this;
+        },
+      },
     } as Parameters<typeof sendWithRetries>[1]);
     expect(result).toEqual({ succeeded: 3, failures: [] });
     // The raw call above took the first refusal; the sender met two, waited 1 s and 2 s, then got through.
     expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
     const { resourceMetrics } = await reader.collect();
-    const counted = resourceMetrics.scopeMetrics.filter((scope) => scope.scope.name === METER_NAME).flatMap((scope) => scope.metrics).find((data) => data.descriptor.name === METRICS.vendorRateLimited);
+    const counted = resourceMetrics.scopeMetrics
+      .filter((scope) => scope.scope.name === METER_NAME)
+      .flatMap((scope) => scope.metrics)
+      .find((data) => data.descriptor.name === METRICS.vendorRateLimited);
     expect(counted?.dataPoints.map((point) => point.value)).toEqual([2]);
     expect(simulator.inspectList(details.listIds![segment.id]!)).toMatchObject({ duplicates: 0 });
     simulator.setFaults({});

@@ -33,13 +33,23 @@ describe('vendor facts', () => {
     expect(linkedin.batchSize).toBeLessThanOrEqual(VENDOR_FACTS.linkedin.companyElementsPerCall.value);
     expect(COMPANY_PAGE_URL_MAX).toBe(VENDOR_FACTS.linkedin.companyPageUrlChars.value);
     // The strictest documented per-minute limit (companies) bounds any minute of the bucket.
-    expect(linkedin.limits.burst + 60 * linkedin.limits.requestsPerSecond).toBeLessThanOrEqual(VENDOR_FACTS.linkedin.companiesCallsPerMinute.value);
+    expect(linkedin.limits.burst + 60 * linkedin.limits.requestsPerSecond).toBeLessThanOrEqual(
+      VENDOR_FACTS.linkedin.companiesCallsPerMinute.value,
+    );
     expect(MAX_PROFILES_PER_JOB).toBeLessThanOrEqual(VENDOR_FACTS.klaviyo.profilesPerImportJob.value);
     expect(MAX_IDENTIFIERS_PER_REQUEST).toBe(VENDOR_FACTS['google-ads'].identifiersPerRequest.value);
   });
 
   it('says for every vendor whether its 429s document Retry-After, and where from', () => {
-    expect(Object.keys(RETRY_AFTER_ON_429).sort()).toEqual(['campaign-monitor', 'dotdigital', 'google-ads', 'iterable', 'klaviyo', 'linkedin', 'mailchimp']);
+    expect(Object.keys(RETRY_AFTER_ON_429).sort()).toEqual([
+      'campaign-monitor',
+      'dotdigital',
+      'google-ads',
+      'iterable',
+      'klaviyo',
+      'linkedin',
+      'mailchimp',
+    ]);
     for (const [vendor, fact] of Object.entries(RETRY_AFTER_ON_429)) expect(fact.source.length, vendor).toBeGreaterThan(10);
   });
 });

@@ -6,7 +6,9 @@ import { DestinationError } from '../../shared/destinations/destinationError.js'
 
 describe('vendor HTTP plumbing', () => {
   it('replaces scheme and host but keeps the vendor path', () => {
-    expect(withApiOrigin('https://api.createsend.com/api/v3.3/subscribers/L/import.json', 'http://127.0.0.1:4010')).toBe('http://127.0.0.1:4010/api/v3.3/subscribers/L/import.json');
+    expect(withApiOrigin('https://api.createsend.com/api/v3.3/subscribers/L/import.json', 'http://127.0.0.1:4010')).toBe(
+      'http://127.0.0.1:4010/api/v3.3/subscribers/L/import.json',
+    );
     expect(withApiOrigin('https://us21.api.mailchimp.com/3.0/lists/x', undefined)).toBe('https://us21.api.mailchimp.com/3.0/lists/x');
   });
   it('reads Retry-After in seconds or as a date, and X-RateLimit-Reset', () => {
@@ -30,7 +32,12 @@ describe('vendor HTTP plumbing', () => {
       try {
         process.env.VENDOR_TIMEOUT_SECONDS = '0.3';
         const started = Date.now();
-        const call = callVendor({ method: 'POST', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/import`, json: { a: 1 }, timeoutMs: 60_000 });
+        const call = callVendor({
+          method: 'POST',
+          url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/import`,
+          json: { a: 1 },
+          timeoutMs: 60_000,
+        });
         await expect(call).rejects.toBeInstanceOf(DestinationError);
         await expect(call).rejects.toMatchObject({ category: 'network', message: expect.stringContaining('timed out') });
         expect(Date.now() - started).toBeLessThan(30_000);

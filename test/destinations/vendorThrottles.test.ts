@@ -26,7 +26,10 @@ class InMemoryReader extends MetricReader {
 const MAILCHIMP_KEY = '0f1e2d3c4b5a69788796a5b4c3d2e1f0-us6';
 const DD_USER = 'apiuser-flat@apiconnector.com';
 const DD_PASSWORD = 'flat-scheme';
-const members: MappedMember[] = Array.from({ length: 3 }, (_, index) => ({ email: `person${index}@outflow.dev`, fields: { firstName: `P${index}` } }));
+const members: MappedMember[] = Array.from({ length: 3 }, (_, index) => ({
+  email: `person${index}@outflow.dev`,
+  fields: { firstName: `P${index}` },
+}));
 
 let reader: InMemoryReader;
 let provider: MeterProvider;
@@ -35,7 +38,12 @@ let dotdigitalSimulator: DotdigitalSimulator;
 
 beforeAll(async () => {
   mailchimpSimulator = await startMailchimpSimulator({ apiKeys: [MAILCHIMP_KEY], lists: ['aud1'] });
-  dotdigitalSimulator = await startDotdigitalSimulator({ apiUsers: { [DD_USER]: DD_PASSWORD }, rateLimit: false, importDelayMs: 20, autoCreateAddressBooks: true });
+  dotdigitalSimulator = await startDotdigitalSimulator({
+    apiUsers: { [DD_USER]: DD_PASSWORD },
+    rateLimit: false,
+    importDelayMs: 20,
+    autoCreateAddressBooks: true,
+  });
 });
 
 afterAll(async () => {
@@ -56,12 +64,20 @@ afterEach(async () => {
 
 async function rateLimitedCount(): Promise<{ attributes: Record<string, unknown>; value: unknown }[]> {
   const { resourceMetrics } = await reader.collect();
-  const metric = resourceMetrics.scopeMetrics.filter((scope) => scope.scope.name === METER_NAME).flatMap((scope) => scope.metrics).find((data) => data.descriptor.name === METRICS.vendorRateLimited);
+  const metric = resourceMetrics.scopeMetrics
+    .filter((scope) => scope.scope.name === METER_NAME)
+    .flatMap((scope) => scope.metrics)
+    .find((data) => data.descriptor.name === METRICS.vendorRateLimited);
   return (metric?.dataPoints ?? []).map((point) => ({ attributes: point.attributes, value: point.value }));
 }
 
 function send(destination: DestinationAdapter, call: DestinationCall, batch: MappedMember[]) {
-  const access = { destination, connection: { id: 'connection-1' } as ConnectionRecord, call, rateLimit: { requestsPerSecond: Infinity, burst: 1 } } as DestinationAccess;
+  const access = {
+    destination,
+    connection: { id: 'connection-1' } as ConnectionRecord,
+    call,
+    rateLimit: { requestsPerSecond: Infinity, burst: 1 },
+  } as DestinationAccess;
   return sendWithRetries(batch, {
     // An unlimited budget and no concurrency cap touch no storage.
     budget: new RateBudget('throttle-test', { requestsPerSecond: Infinity, burst: 1 }),
@@ -70,20 +86,44 @@ function send(destination: DestinationAdapter, call: DestinationCall, batch: Map
     getAccess: () => access,
     refreshAccess: async () => access,
     renewLease: async () => {},
-    log: { info() {}, warn() {}, error() {}, with() { return this; } },
+    log: {
+      info() {},
+      warn() {},
+      error() {},
+      with() {
+        return this;
+      },
+    },
   } as Parameters<typeof sendWithRetries>[1]);
 }
 
 describe('Mailchimp: 403 and 429 without a body', () => {
-  const call = (): DestinationCall => ({ settings: {}, secrets: { apiKey: MAILCHIMP_KEY }, details: { listId: 'aud1', statusIfNew: 'subscribed' }, apiOrigin: mailchimpSimulator.url });
+  const call = (): DestinationCall => ({
+    settings: {},
+    secrets: { apiKey: MAILCHIMP_KEY },
+    details: { listId: 'aud1', statusIfNew: 'subscribed' },
+    apiOrigin: mailchimpSimulator.url,
+  });
 
   it('reads a bodiless 403 and a bodiless 429 as throttles, a 403 with a problem document as auth', () => {
     const bodiless403 = refusal({ status: 403, headers: new Headers(), body: '' }, '/lists/aud1');
     expect(bodiless403).toMatchObject({ category: 'rateLimited', options: { status: 403, code: 'BodilessForbidden' } });
     expect(bodiless403.options.retryAfterMs).toBeUndefined();
-    expect(refusal({ status: 429, headers: new Headers(), body: '' }, '/lists/aud1')).toMatchObject({ category: 'rateLimited', options: { status: 429 } });
-    const problem = { type: 'https://mailchimp.com/developer/marketing/docs/errors/', title: 'Forbidden', status: 403, detail: 'You do not have permission to access this resource.', instance: 'x' };
-    expect(refusal({ status: 403, headers: new Headers(), body: problem }, '/lists/aud1')).toMatchObject({ category: 'auth', options: { status: 403, code: 'Forbidden' } });
+    expect(refusal({ status: 429, headers: new Headers(), body: '' }, '/lists/aud1')).toMatchObject({
+      category: 'rateLimited',
+      options: { status: 429 },
+    });
+    const problem = {
+      type: 'https://mailchimp.com/developer/marketing/docs/errors/',
+      title: 'Forbidden',
+      status: 403,
+      detail: 'You do not have permission to access this resource.',
+      instance: 'x',
+    };
+    expect(refusal({ status: 403, headers: new Headers(), body: problem }, '/lists/aud1')).toMatchObject({
+      category: 'auth',
+      options: { status: 403, code: 'Forbidden' },
+    });
   });
 
   it('the sender retries the throttled call and counts it as rate limited; every member delivered once', async () => {
@@ -105,7 +145,12 @@ describe('Mailchimp: 403 and 429 without a body', () => {
 
 describe('dotdigital: 400 ERROR_APIUSAGE_EXCEEDED (flat per-hour scheme)', () => {
   const adapter = createDotdigitalAdapter({ polling: { firstDelayMs: 20, maxDelayMs: 50 } });
-  const call = (): DestinationCall => ({ settings: { region: 'auto' }, secrets: { username: DD_USER, password: DD_PASSWORD }, details: { addressBookId: 77 }, apiOrigin: dotdigitalSimulator.url });
+  const call = (): DestinationCall => ({
+    settings: { region: 'auto' },
+    secrets: { username: DD_USER, password: DD_PASSWORD },
+    details: { addressBookId: 77 },
+    apiOrigin: dotdigitalSimulator.url,
+  });
 
   it('is a throttle the sender retries and counts; the contacts are imported once', async () => {
     dotdigitalSimulator.setFaults({ apiUsageExceeded: { every: 2 } });

@@ -21,30 +21,42 @@ let instanceB: { client: TableClient; cache: ExportListCache<Row> };
 function instance(fullReloadMs?: number, tableName = 'exportcache'): { client: TableClient; cache: ExportListCache<Row> } {
   const client = TableClient.fromConnectionString(azurite.connectionString, tableName, { allowInsecureConnection: true });
   const toRow = (entity: { rowKey?: string; name?: unknown }): Row => ({ id: entity.rowKey!, name: String(entity.name) });
-  const cache = new ExportListCache<Row>({
-    partition: 'export',
-    readAll: async (table) => {
-      const rows: Row[] = [];
-      for await (const entity of table.listEntities({ queryOptions: { filter: odata`PartitionKey eq 'export'` } })) rows.push(toRow(entity));
-      return rows;
+  const cache = new ExportListCache<Row>(
+    {
+      partition: 'export',
+      readAll: async (table) => {
+        const rows: Row[] = [];
+        for await (const entity of table.listEntities({ queryOptions: { filter: odata`PartitionKey eq 'export'` } }))
+          rows.push(toRow(entity));
+        return rows;
+      },
+      readChangedSince: async (table, since) => {
+        const rows: Row[] = [];
+        for await (const entity of table.listEntities({
+          queryOptions: { filter: odata`PartitionKey eq 'export' and Timestamp ge ${since}` },
+        }))
+          rows.push(toRow(entity));
+        return rows;
+      },
+      idOf: (row) => row.id,
     },
-    readChangedSince: async (table, since) => {
-      const rows: Row[] = [];
-      for await (const entity of table.listEntities({ queryOptions: { filter: odata`PartitionKey eq 'export' and Timestamp ge ${since}` } })) rows.push(toRow(entity));
-      return rows;
-    },
-    idOf: (row) => row.id,
-  }, fullReloadMs);
+    fullReloadMs,
+  );
   return { client, cache };
 }
 
 /** A write by one instance, then the telling of its copy, as the export store does. */
-async function write(which: { client: TableClient; cache: ExportListCache<Row> }, action: (client: TableClient) => Promise<unknown>, deleted: string[] = []): Promise<void> {
+async function write(
+  which: { client: TableClient; cache: ExportListCache<Row> },
+  action: (client: TableClient) => Promise<unknown>,
+  deleted: string[] = [],
+): Promise<void> {
   await action(which.client);
   await which.cache.written(which.client, deleted);
 }
 
-const names = async (which: { client: TableClient; cache: ExportListCache<Row> }) => (await which.cache.list(which.client)).map((row) => row.name).sort();
+const names = async (which: { client: TableClient; cache: ExportListCache<Row> }) =>
+  (await which.cache.list(which.client)).map((row) => row.name).sort();
 
 const saved = process.env.AzureWebJobsStorage;
 
@@ -71,7 +83,7 @@ describe('the export list cache', () => {
     expect(instanceB.cache.stats).toMatchObject({ full: 1, hits: 1 });
   });
 
-  it('sees another instance\'s create, update and delete, reading only what changed', async () => {
+  it("sees another instance's create, update and delete, reading only what changed", async () => {
     await write(instanceA, (client) => client.createEntity({ partitionKey: 'export', rowKey: 'e3', name: 'three' }));
     await write(instanceA, (client) => client.updateEntity({ partitionKey: 'export', rowKey: 'e1', name: 'one renamed' }, 'Merge'));
     await write(instanceA, (client) => client.deleteEntity('export', 'e2'), ['e2']);
@@ -124,8 +136,23 @@ describe('the export list cache', () => {
     const other = instance(undefined, TABLES.exports);
     const now = new Date().toISOString();
     const record = await insertExport({
-      id: randomUUID(), name: 'Stored', connectionId: null, connectionType: 'campaign-monitor', kind: 'segment', segments: ['Segment_X'], mapping: { email: 'Email' }, details: {}, entities: [],
-      schedule: { active: false, mode: 'systemRefresh' }, createdAt: now, createdBy: { id: 'alice', name: 'Alice' }, updatedAt: now, lastRefreshed: null, lastRunStatus: null, activeRunId: null, etag: '',
+      id: randomUUID(),
+      name: 'Stored',
+      connectionId: null,
+      connectionType: 'campaign-monitor',
+      kind: 'segment',
+      segments: ['Segment_X'],
+      mapping: { email: 'Email' },
+      details: {},
+      entities: [],
+      schedule: { active: false, mode: 'systemRefresh' },
+      createdAt: now,
+      createdBy: { id: 'alice', name: 'Alice' },
+      updatedAt: now,
+      lastRefreshed: null,
+      lastRunStatus: null,
+      activeRunId: null,
+      etag: '',
     } as Parameters<typeof insertExport>[0]);
     expect(await names(other)).toContain('Stored');
     const renamed = await replaceExport({ ...record, name: 'Stored and renamed' }, record.etag);

@@ -3,9 +3,13 @@ import { queryExports, listExportsQuery } from '../../shared/exports/queryExport
 import type { ExportView } from '../../shared/exports/exportDefinition.js';
 
 const view = (id: string, name: string, connectionName: string, connectionType: string, lastRefreshed: string | null = null): ExportView =>
-  ({ id, name, connectionName, connectionType, lastRefreshed, schedule: { active: true, mode: 'systemRefresh' } } as ExportView);
+  ({ id, name, connectionName, connectionType, lastRefreshed, schedule: { active: true, mode: 'systemRefresh' } }) as ExportView;
 
-const views = [view('1', 'Weekly newsletter', 'CM prod', 'campaign-monitor', '2026-01-02'), view('2', 'alpha', 'Iterable EU', 'iterable'), view('3', 'Beta', 'CM test', 'campaign-monitor', '2026-01-01')];
+const views = [
+  view('1', 'Weekly newsletter', 'CM prod', 'campaign-monitor', '2026-01-02'),
+  view('2', 'alpha', 'Iterable EU', 'iterable'),
+  view('3', 'Beta', 'CM test', 'campaign-monitor', '2026-01-01'),
+];
 
 describe('export list query', () => {
   it('searches name, connection name and type, case-insensitively', () => {
@@ -14,11 +18,19 @@ describe('export list query', () => {
   });
   it('sorts by a column in either order', () => {
     expect(queryExports(views, listExportsQuery.parse({ sort: 'name' })).items.map((v) => v.id)).toEqual(['2', '3', '1']);
-    expect(queryExports(views, listExportsQuery.parse({ sort: 'lastRefreshed', order: 'desc' })).items.map((v) => v.id)).toEqual(['1', '3', '2']);
+    expect(queryExports(views, listExportsQuery.parse({ sort: 'lastRefreshed', order: 'desc' })).items.map((v) => v.id)).toEqual([
+      '1',
+      '3',
+      '2',
+    ]);
   });
-  it('sorts by your permissions (the console\'s last column)', () => {
+  it("sorts by your permissions (the console's last column)", () => {
     const mixed = views.map((v, index) => ({ ...v, yourPermissions: index === 1 ? 'view' : 'edit' }) as ExportView);
-    expect(queryExports(mixed, listExportsQuery.parse({ sort: 'yourPermissions', order: 'desc' })).items.map((v) => v.id)).toEqual(['2', '1', '3']);
+    expect(queryExports(mixed, listExportsQuery.parse({ sort: 'yourPermissions', order: 'desc' })).items.map((v) => v.id)).toEqual([
+      '2',
+      '1',
+      '3',
+    ]);
   });
   it('pages with a continuation token', () => {
     const first = queryExports(views, listExportsQuery.parse({ top: '2' }));

@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 
 describe('the OpenAPI document', () => {
-  it('is valid OpenAPI 3.1 by the specification\'s schema', async () => {
+  it("is valid OpenAPI 3.1 by the specification's schema", async () => {
     const validator = new Validator();
     const result = await validator.validate(JSON.parse(JSON.stringify(document)));
     expect(result.errors ?? []).toEqual([]);
@@ -76,7 +76,7 @@ describe('the OpenAPI document', () => {
     expect(document.components?.schemas?.Problem).toBeDefined();
   });
 
-  it('describes the start-run body and answer, the records route\'s CSV, and each tag once', () => {
+  it("describes the start-run body and answer, the records route's CSV, and each tag once", () => {
     const startRun = (document.paths!['/exports/{id}/runs'] as any).post;
     expect(startRun.requestBody.required).toBe(false);
     expect(startRun.requestBody.content['application/json'].schema.properties.fullResync).toMatchObject({ type: 'boolean' });
@@ -87,12 +87,14 @@ describe('the OpenAPI document', () => {
     expect(records.responses['200'].content['text/csv'].schema).toMatchObject({ type: 'string' });
     const tags = (document.tags ?? []).map((tag) => tag.name);
     expect(tags).toEqual([...new Set(tags)].sort());
-    const used = Object.values(document.paths ?? {}).flatMap((item) => Object.values(item as Record<string, { tags?: string[] }>).flatMap((operation) => operation.tags ?? []));
+    const used = Object.values(document.paths ?? {}).flatMap((item) =>
+      Object.values(item as Record<string, { tags?: string[] }>).flatMap((operation) => operation.tags ?? []),
+    );
     expect(new Set(tags)).toEqual(new Set(used));
     expect((document.tags ?? []).every((tag) => tag.description)).toBe(true);
   });
 
-  it('bounds the schedule\'s days: at most 7, each once', () => {
+  it("bounds the schedule's days: at most 7, each once", () => {
     const found: unknown[] = [];
     JSON.stringify(document, (key, value: unknown) => {
       if (key === 'daysOfWeek') found.push(value);

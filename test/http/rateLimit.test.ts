@@ -8,7 +8,8 @@ function limiter(options: Partial<typeof DEFAULT_CALLER_RATE_LIMIT> = {}) {
   return { limit, advance: (ms: number) => (now += ms) };
 }
 
-const takeMany = (limit: CallerRateLimit, caller: string, count: number) => Array.from({ length: count }, () => limit.take(caller).allowed).filter(Boolean).length;
+const takeMany = (limit: CallerRateLimit, caller: string, count: number) =>
+  Array.from({ length: count }, () => limit.take(caller).allowed).filter(Boolean).length;
 
 describe('the per-caller rate limit', () => {
   it('allows a burst, then refuses with the seconds to wait', () => {
@@ -67,7 +68,9 @@ describe('the per-caller rate limit', () => {
     const options = callerRateLimitOptions('{"requestsPerSecond":2,"burst":7}');
     expect(options).toMatchObject({ requestsPerSecond: 2, burst: 7 });
     expect(callerRateLimitOptions('{"requestsPerSecond":20}')).toMatchObject({ requestsPerSecond: 20, burst: 200 });
-    expect(JSON.parse(tooManyRequests(1, options).body as string).detail).toContain('more than 2 requests per second for a while (bursts up to 7 are fine)');
+    expect(JSON.parse(tooManyRequests(1, options).body as string).detail).toContain(
+      'more than 2 requests per second for a while (bursts up to 7 are fine)',
+    );
   });
 
   it('refuses an API_RATE_LIMIT it cannot use, naming the setting and what is wrong', () => {

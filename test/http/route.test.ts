@@ -21,8 +21,14 @@ describe('unhandled errors', () => {
   it('are logged through the redacting logger, with an id the caller can quote, and never echoed', async () => {
     const { toProblem } = await import('../../shared/http/problem.js');
     const lines: string[] = [];
-    const context = { log: (text: string) => lines.push(text), warn: (text: string) => lines.push(text), error: (text: string) => lines.push(text) };
-    const error = new Error('storage said: DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0a2V5;EndpointSuffix=core.windows.net');
+    const context = {
+      log: (text: string) => lines.push(text),
+      warn: (text: string) => lines.push(text),
+      error: (text: string) => lines.push(text),
+    };
+    const error = new Error(
+      'storage said: DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0a2V5;EndpointSuffix=core.windows.net',
+    );
     const response = toProblem(error, context as never);
     expect(response.status).toBe(500);
     expect(String(response.body)).not.toContain('AccountKey');

@@ -36,11 +36,13 @@ beforeAll(async () => {
 
 describe('Spectral with the OWASP ruleset', () => {
   it('finds no errors', () => {
-    const errors = results.filter((result) => (result.severity as number) === ERROR).map((result) => `${result.code} at ${result.path.join('.')}: ${result.message}`);
+    const errors = results
+      .filter((result) => (result.severity as number) === ERROR)
+      .map((result) => `${result.code} at ${result.path.join('.')}: ${result.message}`);
     expect(errors).toEqual([]);
   });
 
-  it('ran the OWASP rules and the project\'s request rules', () => {
+  it("ran the OWASP rules and the project's request rules", () => {
     // A warning-level OWASP rule still reports, so the ruleset was loaded and applied.
     expect(results.some((result) => String(result.code).startsWith('owasp:'))).toBe(true);
   });

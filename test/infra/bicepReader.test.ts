@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { parseBicep, resolveStrings, valueAtPath } from './bicepReader.js';
 
 const infra = resolve(dirname(fileURLToPath(import.meta.url)), '../../infra');
-const bicepFiles = readdirSync(infra).filter((f) => f.endsWith('.bicep')).sort();
+const bicepFiles = readdirSync(infra)
+  .filter((f) => f.endsWith('.bicep'))
+  .sort();
 const read = (file: string): string => readFileSync(join(infra, file), 'utf8');
 
 describe('the reader reads every Bicep file in infra/', () => {

@@ -324,7 +324,6 @@ function declarationAt(tokens: Token[], statement: Range, close: Map<number, num
   return declaration;
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Reading values (used by the consistency checks).
 
@@ -463,7 +462,11 @@ export function resolveStrings(file: BicepFile, range: Range, seen = new Set<str
   // A ternary at the top level: both branches.
   const question = topLevelIndex(tokens, significant, '?');
   if (question !== undefined) {
-    const colon = topLevelIndex(tokens, significant.filter((i) => i > question), ':');
+    const colon = topLevelIndex(
+      tokens,
+      significant.filter((i) => i > question),
+      ':',
+    );
     if (colon === undefined) return undefined;
     const a = resolveStrings(file, { start: question + 1, end: colon }, seen);
     const b = resolveStrings(file, { start: colon + 1, end: range.end }, seen);
@@ -477,7 +480,12 @@ export function resolveStrings(file: BicepFile, range: Range, seen = new Set<str
     if (!d?.value || (d.kind !== 'var' && d.kind !== 'param')) return undefined;
     return resolveStrings(file, d.value, new Set([...seen, t.text]));
   }
-  if (t.kind === 'ident' && significant.length === 3 && tokens[significant[1]!]!.text === '.' && tokens[significant[2]!]!.kind === 'ident') {
+  if (
+    t.kind === 'ident' &&
+    significant.length === 3 &&
+    tokens[significant[1]!]!.text === '.' &&
+    tokens[significant[2]!]!.kind === 'ident'
+  ) {
     const d = declaration(file, t.text);
     if (!d?.value || d.kind !== 'var') return undefined;
     const open = firstSignificant(tokens, d.value);
@@ -494,7 +502,11 @@ export function resolveStrings(file: BicepFile, range: Range, seen = new Set<str
     }
     return values;
   }
-  if (t.kind === 'ident' && (t.text === 'concat' || t.text === 'union') && closeOf(tokens, first + 1) === significant[significant.length - 1]) {
+  if (
+    t.kind === 'ident' &&
+    (t.text === 'concat' || t.text === 'union') &&
+    closeOf(tokens, first + 1) === significant[significant.length - 1]
+  ) {
     const values: string[] = [];
     for (const arg of callArguments(tokens, first)) {
       const resolved = resolveStrings(file, arg, seen);

@@ -51,7 +51,18 @@ const roleFiles = { 'roleAssignments.bicep': read('infra/roleAssignments.bicep')
 const readme = read('infra/README.md');
 const hostJson = read('host.json');
 const packageJson = JSON.parse(read('package.json')) as { engines?: { node?: string } };
-const MODULES = ['main', 'identity', 'storage', 'lakeStorage', 'keyVault', 'monitoring', 'network', 'functionApp', 'roleAssignments', 'lakeAccess'];
+const MODULES = [
+  'main',
+  'identity',
+  'storage',
+  'lakeStorage',
+  'keyVault',
+  'monitoring',
+  'network',
+  'functionApp',
+  'roleAssignments',
+  'lakeAccess',
+];
 const infraFiles = Object.fromEntries(MODULES.map((n) => [`infra/${n}.bicep`, read(`infra/${n}.bicep`)]));
 /** The same files by name in infra/ (what the security checks take). */
 const templates: Record<string, string> = Object.fromEntries(MODULES.map((n) => [`${n}.bicep`, read(`infra/${n}.bicep`)]));
@@ -79,11 +90,26 @@ const BUILT_IN_ROLES: Record<string, string> = {
 
 const STORAGE = 'Microsoft.Storage/storageAccounts';
 const REQUIRED_ROLES: RequiredRole[] = [
-  { file: 'roleAssignments.bicep', role: 'Storage Blob Data Owner', scopeType: STORAGE, why: 'host state, deployment package, lake in the same account' },
+  {
+    file: 'roleAssignments.bicep',
+    role: 'Storage Blob Data Owner',
+    scopeType: STORAGE,
+    why: 'host state, deployment package, lake in the same account',
+  },
   { file: 'roleAssignments.bicep', role: 'Storage Queue Data Contributor', scopeType: STORAGE, why: 'queue triggers and sends' },
   { file: 'roleAssignments.bicep', role: 'Storage Table Data Contributor', scopeType: STORAGE, why: 'the tables' },
-  { file: 'roleAssignments.bicep', role: 'Key Vault Secrets Officer', scopeType: 'Microsoft.KeyVault/vaults', why: 'the app writes connection secrets' },
-  { file: 'roleAssignments.bicep', role: 'Monitoring Metrics Publisher', scopeType: 'Microsoft.Insights/components', why: 'telemetry with Entra auth' },
+  {
+    file: 'roleAssignments.bicep',
+    role: 'Key Vault Secrets Officer',
+    scopeType: 'Microsoft.KeyVault/vaults',
+    why: 'the app writes connection secrets',
+  },
+  {
+    file: 'roleAssignments.bicep',
+    role: 'Monitoring Metrics Publisher',
+    scopeType: 'Microsoft.Insights/components',
+    why: 'telemetry with Entra auth',
+  },
   { file: 'lakeAccess.bicep', role: 'Storage Blob Data Reader', scopeType: STORAGE, why: 'reads a separate lake account' },
 ];
 
@@ -99,7 +125,8 @@ const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** Removes the line(s) matching `^\s*<start>` (a setting, a list entry, a table row). */
 const removeLine = (text: string, start: string): string => mutate(text, new RegExp(`^[ \\t]*${escape(start)}.*\\n`, 'gm'), '');
 /** Removes a top-level resource block by symbol. */
-const removeResource = (text: string, symbol: string): string => mutate(text, new RegExp(`\\nresource ${symbol} [^\\n]*\\n[\\s\\S]*?\\n}\\n`), '\n');
+const removeResource = (text: string, symbol: string): string =>
+  mutate(text, new RegExp(`\\nresource ${symbol} [^\\n]*\\n[\\s\\S]*?\\n}\\n`), '\n');
 
 const settingsProblems = (bicep = functionApp, markdown = readme, registry = settings): string[] =>
   checkSettingsCovered(registry, new Set(appSettings(bicep).keys()), optionalSettingsFromReadme(markdown));
@@ -114,14 +141,20 @@ describe('(a) every setting the code reads is set in Azure or documented as opti
   });
 
   it('reads the app settings and the README list it checks against', () => {
-    expect([...appSettings(functionApp).keys()]).toEqual(expect.arrayContaining(['AzureWebJobsStorage__queueServiceUri', 'KEY_VAULT_URL', 'AUTH_AUDIENCE', 'LAKE_BLOB_SERVICE_URI']));
+    expect([...appSettings(functionApp).keys()]).toEqual(
+      expect.arrayContaining(['AzureWebJobsStorage__queueServiceUri', 'KEY_VAULT_URL', 'AUTH_AUDIENCE', 'LAKE_BLOB_SERVICE_URI']),
+    );
     expect(optionalSettingsFromReadme(readme).size).toBeGreaterThan(0);
   });
 
   const listedOptional = optionalSettingsFromReadme(readme);
-  const setInBicep = Object.entries(settings).filter(([name, spec]) => !spec.localOnly && appSettings(functionApp).has(name) && !listedOptional.has(name)).map(([name]) => name);
+  const setInBicep = Object.entries(settings)
+    .filter(([name, spec]) => !spec.localOnly && appSettings(functionApp).has(name) && !listedOptional.has(name))
+    .map(([name]) => name);
   // Set only on a condition (e.g. the console's sign-in, when its app registration is given) and so also listed as optional.
-  const setOnCondition = Object.entries(settings).filter(([name, spec]) => !spec.localOnly && appSettings(functionApp).has(name) && listedOptional.has(name)).map(([name]) => name);
+  const setOnCondition = Object.entries(settings)
+    .filter(([name, spec]) => !spec.localOnly && appSettings(functionApp).has(name) && listedOptional.has(name))
+    .map(([name]) => name);
   it.each(setOnCondition)('fails when %s is removed from both the app settings and the README optional list', (name) => {
     expect(settingsProblems(removeLine(functionApp, `${name}:`), removeLine(readme, `| \`${name}\``)).join('\n')).toContain(name);
   });
@@ -152,7 +185,9 @@ describe('(a) every setting the code reads is set in Azure or documented as opti
 
   it('fails for an app setting nobody reads', () => {
     const mutated = mutate(functionApp, '  KEY_VAULT_URL: keyVaultUri\n', '  KEY_VAULT_URL: keyVaultUri\n  VAULT_URI: keyVaultUri\n');
-    expect(checkAppSettingsKnown(new Set(appSettings(mutated).keys()), settings, PLATFORM_SETTINGS, AWAITING_SETTINGS).join()).toContain('VAULT_URI');
+    expect(checkAppSettingsKnown(new Set(appSettings(mutated).keys()), settings, PLATFORM_SETTINGS, AWAITING_SETTINGS).join()).toContain(
+      'VAULT_URI',
+    );
   });
 });
 
@@ -183,8 +218,12 @@ describe('(b) identity-based connections only: no keys or connection strings', (
   });
 
   it('fails for an account key in a string or a secure input', () => {
-    expect(checkNoSecrets({ 'x.bicep': "var c = 'AccountName=a;AccountKey=abc'\noutput o string = c" }, new Map()).join()).toMatch(/AccountKey=/);
-    expect(checkNoSecrets({ 'x.bicep': '@secure()\nparam vendorApiKey string\noutput o string = vendorApiKey' }, new Map()).join()).toMatch(/@secure\(\)/);
+    expect(checkNoSecrets({ 'x.bicep': "var c = 'AccountName=a;AccountKey=abc'\noutput o string = c" }, new Map()).join()).toMatch(
+      /AccountKey=/,
+    );
+    expect(checkNoSecrets({ 'x.bicep': '@secure()\nparam vendorApiKey string\noutput o string = vendorApiKey' }, new Map()).join()).toMatch(
+      /@secure\(\)/,
+    );
     expect(checkNoSecrets({}, new Map([['VENDOR_API_SECRET', "'x'"]])).join()).toMatch(/looks like a credential/);
   });
 });
@@ -193,7 +232,11 @@ describe('(b) identity-based connections only: no keys or connection strings', (
 function created(appStorage = storage, lake = lakeStorage): ReturnType<typeof createdStorageNames> {
   const a = createdStorageNames(appStorage);
   const b = createdStorageNames(lake);
-  return { queues: new Set([...a.queues, ...b.queues]), tables: new Set([...a.tables, ...b.tables]), containers: new Set([...a.containers, ...b.containers]) };
+  return {
+    queues: new Set([...a.queues, ...b.queues]),
+    tables: new Set([...a.tables, ...b.tables]),
+    containers: new Set([...a.containers, ...b.containers]),
+  };
 }
 
 describe('(c) every queue, table and container the code uses is created', () => {
@@ -214,7 +257,9 @@ describe('(c) every queue, table and container the code uses is created', () => 
   });
 
   it('fails when the lake container is removed', () => {
-    expect(checkStorageNames(expectedNames, created(storage, removeResource(lakeStorage, 'lakeContainer'))).join()).toContain(`container ${CONTAINERS.lake} `);
+    expect(checkStorageNames(expectedNames, created(storage, removeResource(lakeStorage, 'lakeContainer'))).join()).toContain(
+      `container ${CONTAINERS.lake} `,
+    );
   });
 
   it('fails for a name the code uses that infra does not know', () => {
@@ -233,13 +278,22 @@ describe('(d) every role the code needs is assigned, as guid(scope, principal, r
     expect(checkRequiredRoles(roleFiles, REQUIRED_ROLES, BUILT_IN_ROLES)).toEqual([]);
   });
 
-  it.each(Object.entries(roleFiles))('names every assignment in %s guid(scope.id, principalId, role), to a service principal', (_file, text) => {
-    expect(checkRoleAssignmentShape(text)).toEqual([]);
-  });
+  it.each(Object.entries(roleFiles))(
+    'names every assignment in %s guid(scope.id, principalId, role), to a service principal',
+    (_file, text) => {
+      expect(checkRoleAssignmentShape(text)).toEqual([]);
+    },
+  );
 
   it('gives the roles to the user-assigned identity the function app runs as', () => {
     expect(checkRolesGoToIdentity(main, ['roleAssignments.bicep', 'lakeAccess.bicep'], 'functionApp.bicep')).toEqual([]);
-    expect(checkRolesGoToIdentity(mutate(main, /principalId: identity\.outputs\.principalId/, 'principalId: deployer().objectId'), ['roleAssignments.bicep'], 'functionApp.bicep').join()).toMatch(/roleAssignments.bicep gets principalId/);
+    expect(
+      checkRolesGoToIdentity(
+        mutate(main, /principalId: identity\.outputs\.principalId/, 'principalId: deployer().objectId'),
+        ['roleAssignments.bicep'],
+        'functionApp.bicep',
+      ).join(),
+    ).toMatch(/roleAssignments.bicep gets principalId/);
   });
 
   const assignments: [string, string, string][] = [
@@ -257,18 +311,48 @@ describe('(d) every role the code needs is assigned, as guid(scope, principal, r
 
   const ra = roleFiles['roleAssignments.bicep'];
   it('fails when a name is not guid(scope.id, principalId, role)', () => {
-    expect(checkRoleAssignmentShape(mutate(ra, 'guid(storage.id, principalId, roles.storageBlobDataOwner)', 'guid(principalId, storage.id, roles.storageBlobDataOwner)')).join()).toMatch(/blobDataOwner.*expected guid\(storage \. id/);
-    expect(checkRoleAssignmentShape(mutate(ra, 'guid(vault.id, principalId, roles.keyVaultSecretsOfficer)', 'guid(vault.id, principalId)')).join()).toMatch(/secretsOfficer/);
-    expect(checkRoleAssignmentShape(mutate(ra, 'guid(appInsights.id, principalId, roles.monitoringMetricsPublisher)', "'metrics-publisher'")).join()).toMatch(/metricsPublisher.*name is not guid/);
-    expect(checkRoleAssignmentShape(mutate(ra, 'guid(storage.id, principalId, roles.storageQueueDataContributor)', 'guid(storage.id, principalId, roles.storageTableDataContributor)')).join()).toMatch(/queueDataContributor/);
+    expect(
+      checkRoleAssignmentShape(
+        mutate(
+          ra,
+          'guid(storage.id, principalId, roles.storageBlobDataOwner)',
+          'guid(principalId, storage.id, roles.storageBlobDataOwner)',
+        ),
+      ).join(),
+    ).toMatch(/blobDataOwner.*expected guid\(storage \. id/);
+    expect(
+      checkRoleAssignmentShape(
+        mutate(ra, 'guid(vault.id, principalId, roles.keyVaultSecretsOfficer)', 'guid(vault.id, principalId)'),
+      ).join(),
+    ).toMatch(/secretsOfficer/);
+    expect(
+      checkRoleAssignmentShape(
+        mutate(ra, 'guid(appInsights.id, principalId, roles.monitoringMetricsPublisher)', "'metrics-publisher'"),
+      ).join(),
+    ).toMatch(/metricsPublisher.*name is not guid/);
+    expect(
+      checkRoleAssignmentShape(
+        mutate(
+          ra,
+          'guid(storage.id, principalId, roles.storageQueueDataContributor)',
+          'guid(storage.id, principalId, roles.storageTableDataContributor)',
+        ),
+      ).join(),
+    ).toMatch(/queueDataContributor/);
   });
 
   it('fails when the principal is not a service principal', () => {
-    expect(checkRoleAssignmentShape(mutate(ra, "principalType: 'ServicePrincipal'", "principalType: 'User'")).join()).toMatch(/principalType/);
+    expect(checkRoleAssignmentShape(mutate(ra, "principalType: 'ServicePrincipal'", "principalType: 'User'")).join()).toMatch(
+      /principalType/,
+    );
   });
 
   it('fails for a wrong or extra role GUID', () => {
-    const wrong = mutate(ra, "storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'", "storageBlobDataOwner: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'");
+    const wrong = mutate(
+      ra,
+      "storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'",
+      "storageBlobDataOwner: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'",
+    );
     const problems = checkRequiredRoles({ ...roleFiles, 'roleAssignments.bicep': wrong }, REQUIRED_ROLES, BUILT_IN_ROLES).join('\n');
     expect(problems).toContain('Storage Blob Data Owner on');
     expect(problems).toMatch(/assigns Storage Blob Data Contributor .* which the app does not need/);
@@ -295,7 +379,9 @@ describe('(e) the runtime matches the code', () => {
 
   it('fails for another plan', () => {
     expect(checkHosting(mutate(functionApp, "name: 'FC1'", "name: 'Y1'"), engines).join()).toMatch(/expected FC1/);
-    expect(checkHosting(mutate(functionApp, "type: 'UserAssignedIdentity'", "type: 'StorageAccountConnectionString'"), engines).join()).toMatch(/user-assigned identity/);
+    expect(
+      checkHosting(mutate(functionApp, "type: 'UserAssignedIdentity'", "type: 'StorageAccountConnectionString'"), engines).join(),
+    ).toMatch(/user-assigned identity/);
   });
 
   it('reads semver ranges', () => {
@@ -331,7 +417,11 @@ describe('(f) host.json is valid for the runtime', () => {
     ['batchSize 64', (h: any) => (h.extensions.queues.batchSize = 64), /batchSize/],
     ['batchSize 0', (h: any) => (h.extensions.queues.batchSize = 0), /batchSize/],
     ['newBatchThreshold -1', (h: any) => (h.extensions.queues.newBatchThreshold = -1), /newBatchThreshold/],
-    ['newBatchThreshold above batchSize', (h: any) => (h.extensions.queues.newBatchThreshold = h.extensions.queues.batchSize + 1), /newBatchThreshold/],
+    [
+      'newBatchThreshold above batchSize',
+      (h: any) => (h.extensions.queues.newBatchThreshold = h.extensions.queues.batchSize + 1),
+      /newBatchThreshold/,
+    ],
     ['messageEncoding utf8', (h: any) => (h.extensions.queues.messageEncoding = 'utf8'), /messageEncoding/],
     ['maxDequeueCount 0', (h: any) => (h.extensions.queues.maxDequeueCount = 0), /maxDequeueCount/],
     ['visibilityTimeout in seconds', (h: any) => (h.extensions.queues.visibilityTimeout = 5), /visibilityTimeout/],
@@ -369,10 +459,19 @@ describe('azd wiring', () => {
   });
 
   it('.funcignore fits the build mode azure.yaml asks for (package.test.ts builds the package itself)', () => {
-    const shape = { funcignore: read('.funcignore'), azureYaml: read('azure.yaml'), scripts: JSON.parse(read('package.json')).scripts, appSources: ['functions/health.ts', 'shared/settings.ts'] };
+    const shape = {
+      funcignore: read('.funcignore'),
+      azureYaml: read('azure.yaml'),
+      scripts: JSON.parse(read('package.json')).scripts,
+      appSources: ['functions/health.ts', 'shared/settings.ts'],
+    };
     expect(checkPackageFitsBuildMode(shape)).toEqual([]);
-    expect(checkPackageFitsBuildMode({ ...shape, funcignore: shape.funcignore.replace('node_modules/\n', '') }).join()).toMatch(/requires '.funcignore' to exclude node_modules/);
-    expect(checkPackageFitsBuildMode({ ...shape, funcignore: `${shape.funcignore}\ntsconfig.json\n` }).join()).toMatch(/leaves out tsconfig.json/);
+    expect(checkPackageFitsBuildMode({ ...shape, funcignore: shape.funcignore.replace('node_modules/\n', '') }).join()).toMatch(
+      /requires '.funcignore' to exclude node_modules/,
+    );
+    expect(checkPackageFitsBuildMode({ ...shape, funcignore: `${shape.funcignore}\ntsconfig.json\n` }).join()).toMatch(
+      /leaves out tsconfig.json/,
+    );
     expect(checkPackageFitsBuildMode({ ...shape, funcignore: shape.funcignore.replace('/test/\n', '') }).join()).toMatch(/ships test\//);
   });
 
@@ -413,32 +512,92 @@ describe('what a security review expects', () => {
     expect(checkBasicAuthOff(templates)).toEqual([]);
     const app = templates['functionApp.bicep']!;
     expect(checkBasicAuthOff(withFile('functionApp.bicep', removeResource(app, 'ftpBasicAuth'))).join()).toMatch(/'ftp'/);
-    expect(checkBasicAuthOff(withFile('functionApp.bicep', mutate(app, /allow: false/, 'allow: true'))).join()).toMatch(/'scm' does not set allow: false/);
+    expect(checkBasicAuthOff(withFile('functionApp.bicep', mutate(app, /allow: false/, 'allow: true'))).join()).toMatch(
+      /'scm' does not set allow: false/,
+    );
   });
 
   it('Key Vault audit logs and storage diagnostic logs go to Log Analytics', () => {
     expect(checkAuditLogs(templates)).toEqual([]);
-    expect(checkAuditLogs(withFile('keyVault.bicep', removeResource(templates['keyVault.bicep']!, 'auditLogs'))).join()).toMatch(/vaults 'vault' sends no diagnostic logs/);
-    expect(checkAuditLogs(withFile('keyVault.bicep', mutate(templates['keyVault.bicep']!, "'AuditEvent'", "'AzurePolicyEvaluationDetails'"))).join()).toMatch(/does not log AuditEvent/);
-    expect(checkAuditLogs(withFile('storage.bicep', removeResource(storage, 'queueDiagnostics'))).join()).toMatch(/queueServices 'queueService' sends no diagnostic logs/);
-    expect(checkAuditLogs(withFile('storage.bicep', mutate(storage, "category: 'StorageDelete'", "category: 'StorageRead'"))).join()).toMatch(/does not log StorageDelete/);
-    expect(checkAuditLogs(withFile('lakeStorage.bicep', removeResource(lakeStorage, 'blobDiagnostics'))).join()).toMatch(/lakeStorage.bicep/);
+    expect(checkAuditLogs(withFile('keyVault.bicep', removeResource(templates['keyVault.bicep']!, 'auditLogs'))).join()).toMatch(
+      /vaults 'vault' sends no diagnostic logs/,
+    );
+    expect(
+      checkAuditLogs(
+        withFile('keyVault.bicep', mutate(templates['keyVault.bicep']!, "'AuditEvent'", "'AzurePolicyEvaluationDetails'")),
+      ).join(),
+    ).toMatch(/does not log AuditEvent/);
+    expect(checkAuditLogs(withFile('storage.bicep', removeResource(storage, 'queueDiagnostics'))).join()).toMatch(
+      /queueServices 'queueService' sends no diagnostic logs/,
+    );
+    expect(
+      checkAuditLogs(withFile('storage.bicep', mutate(storage, "category: 'StorageDelete'", "category: 'StorageRead'"))).join(),
+    ).toMatch(/does not log StorageDelete/);
+    expect(checkAuditLogs(withFile('lakeStorage.bicep', removeResource(lakeStorage, 'blobDiagnostics'))).join()).toMatch(
+      /lakeStorage.bicep/,
+    );
   });
 
   it('deleted blobs and containers can be restored', () => {
     expect(checkSoftDelete(templates)).toEqual([]);
-    expect(checkSoftDelete(withFile('storage.bicep', mutate(storage, /containerDeleteRetentionPolicy: \{\n\s*enabled: true/, 'containerDeleteRetentionPolicy: {\n      enabled: false'))).join()).toMatch(/storage.bicep: blob service containerDeleteRetentionPolicy/);
-    expect(checkSoftDelete(withFile('lakeStorage.bicep', mutate(lakeStorage, /deleteRetentionPolicy: \{\n\s*enabled: true/, 'deleteRetentionPolicy: {\n      enabled: false'))).join()).toMatch(/lakeStorage.bicep: blob service deleteRetentionPolicy/);
+    expect(
+      checkSoftDelete(
+        withFile(
+          'storage.bicep',
+          mutate(
+            storage,
+            /containerDeleteRetentionPolicy: \{\n\s*enabled: true/,
+            'containerDeleteRetentionPolicy: {\n      enabled: false',
+          ),
+        ),
+      ).join(),
+    ).toMatch(/storage.bicep: blob service containerDeleteRetentionPolicy/);
+    expect(
+      checkSoftDelete(
+        withFile(
+          'lakeStorage.bicep',
+          mutate(lakeStorage, /deleteRetentionPolicy: \{\n\s*enabled: true/, 'deleteRetentionPolicy: {\n      enabled: false'),
+        ),
+      ).join(),
+    ).toMatch(/lakeStorage.bicep: blob service deleteRetentionPolicy/);
   });
 
   it('vnetEnabled (opt-in): VNet integration, private endpoints, public network access off', () => {
     expect(checkVnetOption(templates)).toEqual([]);
-    expect(checkVnetOption(withFile('main.bicep', mutate(main, 'param vnetEnabled bool = false', 'param vnetEnabled bool = true'))).join()).toMatch(/opt-in/);
-    expect(checkVnetOption(withFile('keyVault.bicep', mutate(templates['keyVault.bicep']!, "publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'", "publicNetworkAccess: 'Enabled'"))).join()).toMatch(/keyVault.bicep: publicNetworkAccess/);
-    expect(checkVnetOption(withFile('main.bicep', mutate(main, /\n {4}vnetEnabled: vnetEnabled\n/, '\n'))).join()).toMatch(/is not given vnetEnabled/);
-    expect(checkVnetOption(withFile('network.bicep', removeResource(templates['network.bicep']!, 'keyVaultEndpoint'))).join()).toMatch(/no private endpoint for vault/);
-    expect(checkVnetOption(withFile('network.bicep', mutate(templates['network.bicep']!, "'Microsoft.App/environments'", "'Microsoft.Web/serverFarms'"))).join()).toMatch(/Microsoft.App\/environments/);
-    expect(checkVnetOption(withFile('main.bicep', mutate(main, /virtualNetworkSubnetId: vnetEnabled \? network\.outputs\.appSubnetId : ''/, "virtualNetworkSubnetId: ''"))).join()).toMatch(/does not join/);
+    expect(
+      checkVnetOption(withFile('main.bicep', mutate(main, 'param vnetEnabled bool = false', 'param vnetEnabled bool = true'))).join(),
+    ).toMatch(/opt-in/);
+    expect(
+      checkVnetOption(
+        withFile(
+          'keyVault.bicep',
+          mutate(
+            templates['keyVault.bicep']!,
+            "publicNetworkAccess: vnetEnabled ? 'Disabled' : 'Enabled'",
+            "publicNetworkAccess: 'Enabled'",
+          ),
+        ),
+      ).join(),
+    ).toMatch(/keyVault.bicep: publicNetworkAccess/);
+    expect(checkVnetOption(withFile('main.bicep', mutate(main, /\n {4}vnetEnabled: vnetEnabled\n/, '\n'))).join()).toMatch(
+      /is not given vnetEnabled/,
+    );
+    expect(checkVnetOption(withFile('network.bicep', removeResource(templates['network.bicep']!, 'keyVaultEndpoint'))).join()).toMatch(
+      /no private endpoint for vault/,
+    );
+    expect(
+      checkVnetOption(
+        withFile('network.bicep', mutate(templates['network.bicep']!, "'Microsoft.App/environments'", "'Microsoft.Web/serverFarms'")),
+      ).join(),
+    ).toMatch(/Microsoft.App\/environments/);
+    expect(
+      checkVnetOption(
+        withFile(
+          'main.bicep',
+          mutate(main, /virtualNetworkSubnetId: vnetEnabled \? network\.outputs\.appSubnetId : ''/, "virtualNetworkSubnetId: ''"),
+        ),
+      ).join(),
+    ).toMatch(/does not join/);
   });
 
   it('location is limited to Flex Consumption regions', () => {
@@ -448,15 +607,26 @@ describe('what a security review expects', () => {
 
   it('the app cannot write or delete the lake: its own account, read-only for the app', () => {
     expect(checkLakeReadOnly(templates, CONTAINERS.lake)).toEqual([]);
-    const withLake = mutate(storage, "resource queueService ", `resource lakeContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {\n  parent: blobService\n  name: '${CONTAINERS.lake}'\n}\n\nresource queueService `);
+    const withLake = mutate(
+      storage,
+      'resource queueService ',
+      `resource lakeContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {\n  parent: blobService\n  name: '${CONTAINERS.lake}'\n}\n\nresource queueService `,
+    );
     expect(checkLakeReadOnly(withFile('storage.bicep', withLake), CONTAINERS.lake).join()).toMatch(/creates the lake container/);
-    expect(checkLakeReadOnly(withFile('main.bicep', mutate(main, /var lakeBlobServiceUri = .*\n/, "var lakeBlobServiceUri = ''\n")), CONTAINERS.lake).join()).toMatch(/LAKE_BLOB_SERVICE_URI/);
+    expect(
+      checkLakeReadOnly(
+        withFile('main.bicep', mutate(main, /var lakeBlobServiceUri = .*\n/, "var lakeBlobServiceUri = ''\n")),
+        CONTAINERS.lake,
+      ).join(),
+    ).toMatch(/LAKE_BLOB_SERVICE_URI/);
   });
 
   it('the Key Vault role is Key Vault Secrets Officer: get, set and delete secrets, nothing on keys, certificates or access', () => {
     // Key Vault Secrets User only reads; Key Vault Administrator and Contributor manage far more.
     expect(checkRequiredRoles(roleFiles, REQUIRED_ROLES, BUILT_IN_ROLES)).toEqual([]);
-    expect(REQUIRED_ROLES.filter((r) => r.scopeType === 'Microsoft.KeyVault/vaults').map((r) => r.role)).toEqual(['Key Vault Secrets Officer']);
+    expect(REQUIRED_ROLES.filter((r) => r.scopeType === 'Microsoft.KeyVault/vaults').map((r) => r.role)).toEqual([
+      'Key Vault Secrets Officer',
+    ]);
   });
 
   const alertNames = {
@@ -471,7 +641,9 @@ describe('what a security review expects', () => {
     expect(checkAlertRules(templates['monitoring.bicep']!, alertNames)).toEqual([]);
     const monitoring = templates['monitoring.bicep']!;
     expect(checkAlertRules(monitoring, { ...alertNames, runDuration: 'outflow.run.seconds' }).join()).toMatch(/failed runs/);
-    expect(checkAlertRules(monitoring, { ...alertNames, poisonFunctions: [...alertNames.poisonFunctions, 'failPoisonedSend'] }).join()).toMatch(/poison message/);
+    expect(
+      checkAlertRules(monitoring, { ...alertNames, poisonFunctions: [...alertNames.poisonFunctions, 'failPoisonedSend'] }).join(),
+    ).toMatch(/poison message/);
     expect(checkAlertRules(removeResource(monitoring, 'chunkBacklogAlert'), alertNames).join()).toMatch(/growing chunk backlog/);
   });
 });

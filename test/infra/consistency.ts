@@ -115,7 +115,9 @@ export function checkSettingsCovered(
       continue;
     }
     if (!appSettingNames.has(name) && !optionalNames.has(name)) {
-      problems.push(`${name} (shared/settings.ts) is neither set in the function app's app settings (infra/functionApp.bicep) nor listed under "Optional settings" in infra/README.md`);
+      problems.push(
+        `${name} (shared/settings.ts) is neither set in the function app's app settings (infra/functionApp.bicep) nor listed under "Optional settings" in infra/README.md`,
+      );
     }
   }
   for (const name of optionalNames) {
@@ -217,10 +219,7 @@ export function createdStorageNames(bicepText: string): StorageNames {
 }
 
 /** Every queue (and its -poison queue), table and container of names.ts must be created. */
-export function checkStorageNames(
-  expected: { queues: string[]; tables: string[]; containers: string[] },
-  created: StorageNames,
-): string[] {
+export function checkStorageNames(expected: { queues: string[]; tables: string[]; containers: string[] }, created: StorageNames): string[] {
   const problems: string[] = [];
   for (const queue of expected.queues) {
     if (!created.queues.has(queue)) problems.push(`queue ${queue} (shared/storage/names.ts) is not created in infra/storage.bicep`);
@@ -230,7 +229,8 @@ export function checkStorageNames(
     if (!created.tables.has(table)) problems.push(`table ${table} (shared/storage/names.ts) is not created in infra/storage.bicep`);
   }
   for (const container of expected.containers) {
-    if (!created.containers.has(container)) problems.push(`container ${container} (shared/storage/names.ts) is not created in infra/storage.bicep`);
+    if (!created.containers.has(container))
+      problems.push(`container ${container} (shared/storage/names.ts) is not created in infra/storage.bicep`);
   }
   return problems;
 }
@@ -350,8 +350,13 @@ export function checkRequiredRoles(files: Record<string, string>, required: Requ
   for (const [path, assignments] of byFile) {
     for (const a of assignments) {
       const name = a.roleDefinitionId ? nameOf.get(a.roleDefinitionId) : undefined;
-      const wanted = required.some((r) => r.file === path && roleTable[r.role]?.toLowerCase() === a.roleDefinitionId && r.scopeType === a.scopeType);
-      if (!wanted) problems.push(`infra/${path}: '${a.symbol}' assigns ${name ?? a.roleDefinitionId ?? 'an unknown role'} on ${a.scopeType ?? '?'}, which the app does not need`);
+      const wanted = required.some(
+        (r) => r.file === path && roleTable[r.role]?.toLowerCase() === a.roleDefinitionId && r.scopeType === a.scopeType,
+      );
+      if (!wanted)
+        problems.push(
+          `infra/${path}: '${a.symbol}' assigns ${name ?? a.roleDefinitionId ?? 'an unknown role'} on ${a.scopeType ?? '?'}, which the app does not need`,
+        );
       if (name && a.roleKey && a.roleKey !== camelCase(name)) {
         problems.push(`infra/${path}: '${a.symbol}' references ${a.roleKey} but the GUID is ${name} (${camelCase(name)})`);
       }
@@ -391,13 +396,15 @@ export function checkHosting(bicepText: string, enginesNode: string): string[] {
   if (!plan) problems.push('no Microsoft.Web/serverfarms plan');
   else {
     if (value(plan, ['sku', 'name']) !== 'FC1') problems.push(`plan sku name is ${value(plan, ['sku', 'name'])}, expected FC1`);
-    if (value(plan, ['sku', 'tier']) !== 'FlexConsumption') problems.push(`plan sku tier is ${value(plan, ['sku', 'tier'])}, expected FlexConsumption`);
+    if (value(plan, ['sku', 'tier']) !== 'FlexConsumption')
+      problems.push(`plan sku tier is ${value(plan, ['sku', 'tier'])}, expected FlexConsumption`);
     if (value(plan, ['properties', 'reserved']) !== 'true') problems.push('plan is not Linux (properties.reserved: true)');
   }
   const site = resources(file, 'Microsoft.Web/sites')[0];
   if (!site) problems.push('no Microsoft.Web/sites function app');
   else {
-    if (value(site, ['kind']) !== 'functionapp,linux') problems.push(`function app kind is ${value(site, ['kind'])}, expected functionapp,linux`);
+    if (value(site, ['kind']) !== 'functionapp,linux')
+      problems.push(`function app kind is ${value(site, ['kind'])}, expected functionapp,linux`);
     if (value(site, ['properties', 'functionAppConfig', 'deployment', 'storage', 'authentication', 'type']) !== 'UserAssignedIdentity') {
       problems.push('deployment storage is not reached with the user-assigned identity');
     }
@@ -406,8 +413,10 @@ export function checkHosting(bicepText: string, enginesNode: string): string[] {
   if (runtime.name !== 'node') problems.push(`runtime name is ${runtime.name}, expected node`);
   if (runtime.version === undefined) problems.push('runtime version does not resolve to a literal');
   else {
-    if (!FLEX_NODE_VERSIONS.includes(runtime.version)) problems.push(`Node ${runtime.version} is not offered on Flex Consumption (${FLEX_NODE_VERSIONS.join(', ')})`);
-    if (!majorSatisfies(runtime.version, enginesNode)) problems.push(`Node ${runtime.version} does not satisfy package.json engines.node "${enginesNode}"`);
+    if (!FLEX_NODE_VERSIONS.includes(runtime.version))
+      problems.push(`Node ${runtime.version} is not offered on Flex Consumption (${FLEX_NODE_VERSIONS.join(', ')})`);
+    if (!majorSatisfies(runtime.version, enginesNode))
+      problems.push(`Node ${runtime.version} does not satisfy package.json engines.node "${enginesNode}"`);
   }
   return problems;
 }
@@ -435,7 +444,11 @@ function bump(v: Version, parts: number): Version {
 /** Whether a semver range (>=, >, <=, <, =, ^, ~, x-ranges, hyphen-free, || and spaces) accepts the version. */
 export function satisfies(version: Version, range: string): boolean {
   return range.split('||').some((set) => {
-    const comparators = set.trim().replace(/(>=|<=|>|<|=|\^|~)\s+/g, '$1').split(/\s+/).filter(Boolean);
+    const comparators = set
+      .trim()
+      .replace(/(>=|<=|>|<|=|\^|~)\s+/g, '$1')
+      .split(/\s+/)
+      .filter(Boolean);
     if (comparators.length === 0) return true;
     return comparators.every((c) => {
       if (c === '*' || c === 'x') return true;
@@ -446,13 +459,20 @@ export function satisfies(version: Version, range: string): boolean {
       const low = p.version;
       const high = bump(low, p.parts);
       switch (op) {
-        case '>=': return compare(version, low) >= 0;
-        case '>': return compare(version, high) >= 0;
-        case '<': return compare(version, low) < 0;
-        case '<=': return compare(version, high) < 0;
-        case '^': return compare(version, low) >= 0 && compare(version, low[0] > 0 ? [low[0] + 1, 0, 0] : bump(low, p.parts)) < 0;
-        case '~': return compare(version, low) >= 0 && compare(version, bump(low, Math.min(p.parts, 2))) < 0;
-        default: return compare(version, low) >= 0 && compare(version, high) < 0;
+        case '>=':
+          return compare(version, low) >= 0;
+        case '>':
+          return compare(version, high) >= 0;
+        case '<':
+          return compare(version, low) < 0;
+        case '<=':
+          return compare(version, high) < 0;
+        case '^':
+          return compare(version, low) >= 0 && compare(version, low[0] > 0 ? [low[0] + 1, 0, 0] : bump(low, p.parts)) < 0;
+        case '~':
+          return compare(version, low) >= 0 && compare(version, bump(low, Math.min(p.parts, 2))) < 0;
+        default:
+          return compare(version, low) >= 0 && compare(version, high) < 0;
       }
     });
   });
@@ -481,25 +501,41 @@ export function checkHostJson(host: unknown): string[] {
   if (h.version !== '2.0') problems.push(`version is ${JSON.stringify(h.version)}, expected "2.0"`);
   const bundle = h.extensionBundle ?? {};
   if (bundle.id !== 'Microsoft.Azure.Functions.ExtensionBundle') problems.push(`extensionBundle.id is ${JSON.stringify(bundle.id)}`);
-  if (bundle.version !== '[4.*, 5.0.0)') problems.push(`extensionBundle.version is ${JSON.stringify(bundle.version)}, expected "[4.*, 5.0.0)" (Flex Consumption needs bundle 4)`);
+  if (bundle.version !== '[4.*, 5.0.0)')
+    problems.push(
+      `extensionBundle.version is ${JSON.stringify(bundle.version)}, expected "[4.*, 5.0.0)" (Flex Consumption needs bundle 4)`,
+    );
   const queues = h.extensions?.queues;
   if (!queues) problems.push('extensions.queues is missing (the fan-out relies on its batch settings)');
   else {
     const int = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
-    if (!int(queues.batchSize) || queues.batchSize < 1 || queues.batchSize > 32) problems.push(`queues.batchSize is ${queues.batchSize}, must be 1..32`);
-    if (!int(queues.newBatchThreshold) || queues.newBatchThreshold < 0 || (int(queues.batchSize) && queues.newBatchThreshold > queues.batchSize)) {
+    if (!int(queues.batchSize) || queues.batchSize < 1 || queues.batchSize > 32)
+      problems.push(`queues.batchSize is ${queues.batchSize}, must be 1..32`);
+    if (
+      !int(queues.newBatchThreshold) ||
+      queues.newBatchThreshold < 0 ||
+      (int(queues.batchSize) && queues.newBatchThreshold > queues.batchSize)
+    ) {
       problems.push(`queues.newBatchThreshold is ${queues.newBatchThreshold}, must be 0..batchSize`);
     }
-    if (!['base64', 'none'].includes(queues.messageEncoding)) problems.push(`queues.messageEncoding is ${JSON.stringify(queues.messageEncoding)}, must be "base64" or "none"`);
-    if (!int(queues.maxDequeueCount) || queues.maxDequeueCount < 1) problems.push(`queues.maxDequeueCount is ${queues.maxDequeueCount}, must be >= 1`);
+    if (!['base64', 'none'].includes(queues.messageEncoding))
+      problems.push(`queues.messageEncoding is ${JSON.stringify(queues.messageEncoding)}, must be "base64" or "none"`);
+    if (!int(queues.maxDequeueCount) || queues.maxDequeueCount < 1)
+      problems.push(`queues.maxDequeueCount is ${queues.maxDequeueCount}, must be >= 1`);
     for (const key of ['visibilityTimeout', 'maxPollingInterval']) {
-      if (queues[key] !== undefined && (typeof queues[key] !== 'string' || !TIMESPAN.test(queues[key]))) problems.push(`queues.${key} is not a TimeSpan (hh:mm:ss)`);
+      if (queues[key] !== undefined && (typeof queues[key] !== 'string' || !TIMESPAN.test(queues[key])))
+        problems.push(`queues.${key} is not a TimeSpan (hh:mm:ss)`);
     }
-    if (typeof queues.maxPollingInterval === 'string' && TIMESPAN.test(queues.maxPollingInterval) && seconds(queues.maxPollingInterval) < 0.1) {
+    if (
+      typeof queues.maxPollingInterval === 'string' &&
+      TIMESPAN.test(queues.maxPollingInterval) &&
+      seconds(queues.maxPollingInterval) < 0.1
+    ) {
       problems.push('queues.maxPollingInterval is below the 100 ms minimum');
     }
   }
-  if (h.extensions?.http?.routePrefix !== 'api') problems.push(`http.routePrefix is ${JSON.stringify(h.extensions?.http?.routePrefix)}, the API contract lives under /api`);
+  if (h.extensions?.http?.routePrefix !== 'api')
+    problems.push(`http.routePrefix is ${JSON.stringify(h.extensions?.http?.routePrefix)}, the API contract lives under /api`);
   if (h.functionTimeout !== undefined && (typeof h.functionTimeout !== 'string' || !TIMESPAN.test(h.functionTimeout))) {
     problems.push('functionTimeout is not a TimeSpan (hh:mm:ss)');
   }
@@ -535,14 +571,22 @@ export function checkAzureYaml(text: string): string[] {
   const lines = text.split('\n').map((l) => l.replace(/\s+#.*$/, ''));
   const value = (key: string): string | undefined => {
     const line = lines.find((l) => new RegExp(`^\\s*${key}:\\s*\\S`).test(l));
-    return line?.split(':').slice(1).join(':').trim().replace(/^['"]|['"]$/g, '');
+    return line
+      ?.split(':')
+      .slice(1)
+      .join(':')
+      .trim()
+      .replace(/^['"]|['"]$/g, '');
   };
   if (!/^services:\s*$/m.test(text)) problems.push('azure.yaml has no services');
   if (value('host') !== 'function') problems.push(`service host is ${value('host')}, expected function`);
-  if (!['ts', 'js', 'typescript', 'javascript'].includes(value('language') ?? '')) problems.push(`service language is ${value('language')}, expected ts`);
-  if (!['.', './'].includes(value('project') ?? '')) problems.push(`service project is ${value('project')}, expected . (the repository root holds host.json and package.json)`);
+  if (!['ts', 'js', 'typescript', 'javascript'].includes(value('language') ?? ''))
+    problems.push(`service language is ${value('language')}, expected ts`);
+  if (!['.', './'].includes(value('project') ?? ''))
+    problems.push(`service project is ${value('project')}, expected . (the repository root holds host.json and package.json)`);
   const infraPath = value('path');
-  if (infraPath !== undefined && infraPath.replace(/^\.\//, '').replace(/\/$/, '') !== 'infra') problems.push(`infra path is ${infraPath}, expected infra`);
+  if (infraPath !== undefined && infraPath.replace(/^\.\//, '').replace(/\/$/, '') !== 'infra')
+    problems.push(`infra path is ${infraPath}, expected infra`);
   const provider = value('provider');
   if (provider !== undefined && provider !== 'bicep') problems.push(`infra provider is ${provider}, expected bicep`);
   return problems;
@@ -571,13 +615,16 @@ export function checkRolesGoToIdentity(mainBicep: string, roleModulePaths: strin
       continue;
     }
     const given = param(module, 'principalId');
-    if (given !== `${identity.name} . outputs . principalId`) problems.push(`${path} gets principalId ${given}, not the user-assigned identity's`);
+    if (given !== `${identity.name} . outputs . principalId`)
+      problems.push(`${path} gets principalId ${given}, not the user-assigned identity's`);
   }
   const app = modules.find((m) => m.typeOrPath === functionAppPath);
   if (!app) problems.push(`main.bicep does not use ${functionAppPath}`);
   else {
-    if (param(app, 'identityId') !== `${identity.name} . outputs . id`) problems.push('the function app does not run as the user-assigned identity');
-    if (param(app, 'identityClientId') !== `${identity.name} . outputs . clientId`) problems.push("the function app is not given the identity's client id");
+    if (param(app, 'identityId') !== `${identity.name} . outputs . id`)
+      problems.push('the function app does not run as the user-assigned identity');
+    if (param(app, 'identityClientId') !== `${identity.name} . outputs . clientId`)
+      problems.push("the function app is not given the identity's client id");
   }
   return problems;
 }
@@ -603,8 +650,11 @@ export function checkBasicAuthOff(files: InfraFiles): string[] {
   const policies = resources(file, 'Microsoft.Web/sites/basicPublishingCredentialsPolicies');
   return ['scm', 'ftp'].flatMap((name) => {
     const policy = policies.find((d) => valueText(file, d, ['name']) === name);
-    if (!policy) return [`functionApp.bicep: no basicPublishingCredentialsPolicies '${name}' (basic-auth ${name.toUpperCase()} publishing stays on)`];
-    return valueText(file, policy, ['properties', 'allow']) === 'false' ? [] : [`functionApp.bicep: basicPublishingCredentialsPolicies '${name}' does not set allow: false`];
+    if (!policy)
+      return [`functionApp.bicep: no basicPublishingCredentialsPolicies '${name}' (basic-auth ${name.toUpperCase()} publishing stays on)`];
+    return valueText(file, policy, ['properties', 'allow']) === 'false'
+      ? []
+      : [`functionApp.bicep: basicPublishingCredentialsPolicies '${name}' does not set allow: false`];
   });
 }
 
@@ -622,7 +672,8 @@ function checkDiagnostics(files: InfraFiles, fileName: string, scopeTypes: strin
         problems.push(`${fileName}: ${type} '${target.name}' sends no diagnostic logs to Log Analytics`);
         continue;
       }
-      if (!bodyValue(file, setting, ['properties', 'workspaceId'])) problems.push(`${fileName}: diagnostic setting '${setting.name}' has no workspaceId`);
+      if (!bodyValue(file, setting, ['properties', 'workspaceId']))
+        problems.push(`${fileName}: diagnostic setting '${setting.name}' has no workspaceId`);
       const logs = bodyValue(file, setting, ['properties', 'logs']);
       const logsText = logs ? rangeText(file.tokens, logs) : '';
       const logsSource = /^\w+$/.test(logsText) ? (file.declarations.find((d) => d.name === logsText)?.value ?? logs) : logs;
@@ -667,7 +718,8 @@ export function checkVnetOption(files: InfraFiles): string[] {
   const main = parsed(files, 'main.bicep');
   const param = main.declarations.find((d) => d.kind === 'param' && d.name === 'vnetEnabled');
   if (!param) return ['main.bicep: no vnetEnabled parameter'];
-  if (!param.value || rangeText(main.tokens, param.value) !== 'false') problems.push('main.bicep: vnetEnabled is not off by default (opt-in)');
+  if (!param.value || rangeText(main.tokens, param.value) !== 'false')
+    problems.push('main.bicep: vnetEnabled is not off by default (opt-in)');
   const modules = main.declarations.filter((d) => d.kind === 'module');
   for (const path of ['storage.bicep', 'lakeStorage.bicep', 'keyVault.bicep']) {
     const module = modules.find((m) => m.typeOrPath === path);
@@ -676,21 +728,28 @@ export function checkVnetOption(files: InfraFiles): string[] {
     const given = open === undefined ? undefined : valueOfKey(main.tokens, open, 'vnetEnabled');
     if (!given || rangeText(main.tokens, given) !== 'vnetEnabled') problems.push(`main.bicep: ${path} is not given vnetEnabled`);
     const file = parsed(files, path);
-    const target = [...resources(file, 'Microsoft.Storage/storageAccounts'), ...resources(file, 'Microsoft.KeyVault/vaults')].find((d) => !d.existing);
+    const target = [...resources(file, 'Microsoft.Storage/storageAccounts'), ...resources(file, 'Microsoft.KeyVault/vaults')].find(
+      (d) => !d.existing,
+    );
     const access = target ? valueText(file, target, ['properties', 'publicNetworkAccess']) : undefined;
-    if (!access || !/^vnetEnabled \? 'Disabled' : 'Enabled'$/.test(access)) problems.push(`${path}: publicNetworkAccess is not 'Disabled' with vnetEnabled`);
+    if (!access || !/^vnetEnabled \? 'Disabled' : 'Enabled'$/.test(access))
+      problems.push(`${path}: publicNetworkAccess is not 'Disabled' with vnetEnabled`);
   }
   const network = modules.find((m) => m.typeOrPath === 'network.bicep');
-  if (!network?.value || !/^if \( vnetEnabled \)/.test(rangeText(main.tokens, network.value))) problems.push('main.bicep: network.bicep is not deployed if (vnetEnabled)');
+  if (!network?.value || !/^if \( vnetEnabled \)/.test(rangeText(main.tokens, network.value)))
+    problems.push('main.bicep: network.bicep is not deployed if (vnetEnabled)');
   const app = modules.find((m) => m.typeOrPath === 'functionApp.bicep');
   const appParams = app?.bodyOpen === undefined ? undefined : valueOfKey(main.tokens, app.bodyOpen, 'params');
   const appOpen = appParams ? firstSignificant(main.tokens, appParams) : undefined;
   const subnet = appOpen === undefined ? undefined : valueOfKey(main.tokens, appOpen, 'virtualNetworkSubnetId');
-  if (!subnet || !rangeText(main.tokens, subnet).includes('network . outputs . appSubnetId')) problems.push('main.bicep: the function app does not join the network\'s app subnet');
+  if (!subnet || !rangeText(main.tokens, subnet).includes('network . outputs . appSubnetId'))
+    problems.push("main.bicep: the function app does not join the network's app subnet");
   const site = resources(parsed(files, 'functionApp.bicep'), 'Microsoft.Web/sites')[0];
-  if (!site || !bodyValue(parsed(files, 'functionApp.bicep'), site, ['properties', 'virtualNetworkSubnetId'])) problems.push('functionApp.bicep: the site does not set virtualNetworkSubnetId');
+  if (!site || !bodyValue(parsed(files, 'functionApp.bicep'), site, ['properties', 'virtualNetworkSubnetId']))
+    problems.push('functionApp.bicep: the site does not set virtualNetworkSubnetId');
   const networkText = files['network.bicep'] ?? '';
-  if (!/serviceName: 'Microsoft\.App\/environments'/.test(networkText)) problems.push('network.bicep: no subnet delegated to Microsoft.App/environments (Flex Consumption VNet integration)');
+  if (!/serviceName: 'Microsoft\.App\/environments'/.test(networkText))
+    problems.push('network.bicep: no subnet delegated to Microsoft.App/environments (Flex Consumption VNet integration)');
   const networkFile = parsed(files, 'network.bicep');
   const groups = new Set<string>();
   for (const endpoint of resources(networkFile, 'Microsoft.Network/privateEndpoints')) {
@@ -729,11 +788,16 @@ export function checkLocationAllowed(mainText: string): string[] {
  */
 export function checkLakeReadOnly(files: InfraFiles, lakeContainer: string): string[] {
   const problems: string[] = [];
-  if (createdStorageNames(files['storage.bicep'] ?? '').containers.has(lakeContainer)) problems.push(`storage.bicep creates the lake container '${lakeContainer}' in the app storage account, where the app may write and delete`);
-  if (/\bcreateLakeContainer\b/.test(files['storage.bicep'] ?? '')) problems.push('storage.bicep can still create the lake container (createLakeContainer)');
+  if (createdStorageNames(files['storage.bicep'] ?? '').containers.has(lakeContainer))
+    problems.push(
+      `storage.bicep creates the lake container '${lakeContainer}' in the app storage account, where the app may write and delete`,
+    );
+  if (/\bcreateLakeContainer\b/.test(files['storage.bicep'] ?? ''))
+    problems.push('storage.bicep can still create the lake container (createLakeContainer)');
   if (!createdStorageNames(files['lakeStorage.bicep'] ?? '').containers.size) problems.push('lakeStorage.bicep creates no lake container');
   const main = files['main.bicep'] ?? '';
-  if (!/var lakeBlobServiceUri = 'https:\/\/\$\{lakeAccountName\}/.test(main)) problems.push('main.bicep: LAKE_BLOB_SERVICE_URI does not always point at the lake account');
+  if (!/var lakeBlobServiceUri = 'https:\/\/\$\{lakeAccountName\}/.test(main))
+    problems.push('main.bicep: LAKE_BLOB_SERVICE_URI does not always point at the lake account');
   return problems;
 }
 
@@ -762,7 +826,12 @@ export function checkAlertRules(monitoringText: string, names: AlertNames): stri
     if (!rules.some((rule) => test(rule.query))) problems.push(`monitoring.bicep: no alert rule for ${label}`);
   };
   has(`failed runs (${names.runDuration} with status 'failed')`, (q) => q.includes(`'${names.runDuration}'`) && q.includes("== 'failed'"));
-  has(`a poison message (${names.poisonFunctions.join(', ')} invocations)`, (q) => names.poisonFunctions.every((fn) => q.includes(`'${fn}'`)));
-  has(`a growing chunk backlog (${names.queueBacklog} of ${names.chunkQueue})`, (q) => q.includes(`'${names.queueBacklog}'`) && q.includes(`'${names.chunkQueue}'`) && q.includes('prev('));
+  has(`a poison message (${names.poisonFunctions.join(', ')} invocations)`, (q) =>
+    names.poisonFunctions.every((fn) => q.includes(`'${fn}'`)),
+  );
+  has(
+    `a growing chunk backlog (${names.queueBacklog} of ${names.chunkQueue})`,
+    (q) => q.includes(`'${names.queueBacklog}'`) && q.includes(`'${names.chunkQueue}'`) && q.includes('prev('),
+  );
   return problems;
 }

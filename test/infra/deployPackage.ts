@@ -115,7 +115,9 @@ export function checkPackageFitsBuildMode(shape: PackageShape): string[] {
     mustNotShip('dist', true, 'the remote build compiles its own; a local dist/ would ship dist/local, dist/scripts, …');
     if (shape.scripts.build === undefined) problems.push('package.json has no build script for the remote build');
     if (shape.scripts['build:azure'] !== PRUNE_SCRIPT) {
-      problems.push(`package.json "build:azure" is ${JSON.stringify(shape.scripts['build:azure'])}, expected "${PRUNE_SCRIPT}" (Oryx runs it after the build; without it devDependencies are deployed)`);
+      problems.push(
+        `package.json "build:azure" is ${JSON.stringify(shape.scripts['build:azure'])}, expected "${PRUNE_SCRIPT}" (Oryx runs it after the build; without it devDependencies are deployed)`,
+      );
     }
   } else {
     for (const folder of DEVELOPMENT_FOLDERS) mustNotShip(`dist/${folder}`, true, 'compiled development code');
@@ -137,7 +139,10 @@ export function productionPackages(packageLock: { packages?: Record<string, { de
 
 /** Bare package name of an import specifier ('@azure/functions/x' → '@azure/functions'). */
 export function packageName(specifier: string): string {
-  return specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+  return specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/');
 }
 
 /** String-literal dynamic imports (`import('x')`) in a compiled file: loaded at run time, later than the entry files. */

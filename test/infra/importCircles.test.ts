@@ -39,6 +39,13 @@ describe('import circles', () => {
       ['a.ts', 'b.ts', 'c.ts', 'a.ts'],
       ['e.ts', 'e.ts'],
     ]);
-    expect(findCircles(new Map([['x.ts', ['y.ts']], ['y.ts', []]]))).toEqual([]);
+    expect(
+      findCircles(
+        new Map([
+          ['x.ts', ['y.ts']],
+          ['y.ts', []],
+        ]),
+      ),
+    ).toEqual([]);
   });
 });

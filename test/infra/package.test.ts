@@ -51,7 +51,8 @@ const funcignore = read('.funcignore');
 const azureYaml = read('azure.yaml');
 
 /** The .funcignore this repository had before the package was tested (kept to show the test fails on it). */
-const FUNCIGNORE_BEFORE = '.git*\n.vscode\n.outflow\n.ci\nlocal.settings.json\nlocal.settings.sample.json\ntest\nbench\ninfra\ncoverage\n*.ts\n!dist/**/*.js\ntsconfig.json\nvitest.config.ts\n';
+const FUNCIGNORE_BEFORE =
+  '.git*\n.vscode\n.outflow\n.ci\nlocal.settings.json\nlocal.settings.sample.json\ntest\nbench\ninfra\ncoverage\n*.ts\n!dist/**/*.js\ntsconfig.json\nvitest.config.ts\n';
 
 function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): { status: number | null; output: string } {
   const result = spawnSync(command, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
@@ -72,7 +73,12 @@ function appSources(): string[] {
       entry.isDirectory() ? walk(`${dir}/${entry.name}`, keep) : keep(entry.name) ? [`${dir}/${entry.name}`] : [],
     );
   const typescript = (name: string): boolean => name.endsWith('.ts');
-  return [...walk('functions', typescript), ...walk('shared', typescript), ...walk('build', typescript), ...walk('console', () => true)].sort();
+  return [
+    ...walk('functions', typescript),
+    ...walk('shared', typescript),
+    ...walk('build', typescript),
+    ...walk('console', () => true),
+  ].sort();
 }
 
 describe('the package fits the build mode (static)', () => {
@@ -82,7 +88,12 @@ describe('the package fits the build mode (static)', () => {
   });
 
   it('rejects the .funcignore of before: azd refuses it, and it leaves out the sources and tsconfig.json', () => {
-    const problems = checkPackageFitsBuildMode({ funcignore: FUNCIGNORE_BEFORE, azureYaml, scripts: packageJson.scripts, appSources: appSources() }).join('\n');
+    const problems = checkPackageFitsBuildMode({
+      funcignore: FUNCIGNORE_BEFORE,
+      azureYaml,
+      scripts: packageJson.scripts,
+      appSources: appSources(),
+    }).join('\n');
     expect(azdRemoteBuildError(readIgnore(FUNCIGNORE_BEFORE), true)).toMatch(/requires '.funcignore' to exclude node_modules/);
     expect(problems).toContain('azd refuses to deploy');
     expect(problems).toContain('.funcignore leaves out tsconfig.json');
@@ -93,7 +104,9 @@ describe('the package fits the build mode (static)', () => {
 
   it('names each way the build mode and the package can disagree', () => {
     const shape = { funcignore, azureYaml, scripts: packageJson.scripts, appSources: ['functions/health.ts'] };
-    expect(checkPackageFitsBuildMode({ ...shape, azureYaml: azureYaml.replace('remoteBuild: true', 'remoteBuild: false') }).join()).toMatch(/'remoteBuild: false' cannot be used/);
+    expect(checkPackageFitsBuildMode({ ...shape, azureYaml: azureYaml.replace('remoteBuild: true', 'remoteBuild: false') }).join()).toMatch(
+      /'remoteBuild: false' cannot be used/,
+    );
     expect(checkPackageFitsBuildMode({ ...shape, funcignore: funcignore.replace('/dist/\n', '') }).join()).toMatch(/ships dist\//);
     expect(checkPackageFitsBuildMode({ ...shape, funcignore: `${funcignore}\n*.ts\n` }).join()).toMatch(/leaves out functions\/health.ts/);
     expect(checkPackageFitsBuildMode({ ...shape, funcignore: funcignore.replace('/bench/\n', '') }).join()).toMatch(/ships bench\//);
@@ -101,7 +114,10 @@ describe('the package fits the build mode (static)', () => {
   });
 
   it('reads dynamic imports and package names', () => {
-    expect(dynamicImports("const { a } = await import('@azure/monitor-opentelemetry');\nimport('./x.js')")).toEqual(['@azure/monitor-opentelemetry', './x.js']);
+    expect(dynamicImports("const { a } = await import('@azure/monitor-opentelemetry');\nimport('./x.js')")).toEqual([
+      '@azure/monitor-opentelemetry',
+      './x.js',
+    ]);
     expect(packageName('@azure/functions/types')).toBe('@azure/functions');
     expect(packageName('zod/v4')).toBe('zod');
   });
@@ -169,7 +185,10 @@ describe('the package azd deploys, built remotely, loads the same app', () => {
 
   it('ships nothing from local/, bench/, scripts/, test/, no local build and no local settings', () => {
     for (const folder of [...DEVELOPMENT_FOLDERS, 'dist', 'node_modules']) {
-      expect(files.filter((file) => file.startsWith(`${folder}/`)), folder).toEqual([]);
+      expect(
+        files.filter((file) => file.startsWith(`${folder}/`)),
+        folder,
+      ).toEqual([]);
     }
     expect(files.filter((file) => /(^|\/)local\.settings/.test(file))).toEqual([]);
   });
@@ -185,7 +204,10 @@ describe('the package azd deploys, built remotely, loads the same app', () => {
     expect(deployed.entryFiles).toEqual(local.entryFiles);
     expect(deployed.functions).toEqual(local.functions);
     for (const trigger of ['httpTrigger', 'queueTrigger', 'timerTrigger']) {
-      expect(deployed.functions.some((fn) => fn.trigger === trigger), trigger).toBe(true);
+      expect(
+        deployed.functions.some((fn) => fn.trigger === trigger),
+        trigger,
+      ).toBe(true);
     }
   });
 
@@ -212,7 +234,11 @@ describe('the package azd deploys, built remotely, loads the same app', () => {
     expect(later).toContain('@azure/monitor-opentelemetry');
     for (const name of later) {
       expect(Object.keys(packageJson.dependencies), name).toContain(name);
-      const resolved = run(process.execPath, ['--input-type=module', '-e', `await import.meta.resolve(${JSON.stringify(name)})`], packageDir);
+      const resolved = run(
+        process.execPath,
+        ['--input-type=module', '-e', `await import.meta.resolve(${JSON.stringify(name)})`],
+        packageDir,
+      );
       expect(resolved.status, `${name}: ${resolved.output}`).toBe(0);
     }
   });

@@ -12,7 +12,9 @@ import { describe, expect, it } from 'vitest';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const workflowsDir = join(root, '.github', 'workflows');
-const workflowFiles = readdirSync(workflowsDir).filter((f) => /\.ya?ml$/.test(f)).sort();
+const workflowFiles = readdirSync(workflowsDir)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
 
 /** What GitHub's parser reports for a workflow file: YAML and schema errors, then (if none) the
  *  errors of converting it to a workflow model (unknown `needs`, bad cron, and the like). */
@@ -48,7 +50,7 @@ describe('workflow files', () => {
     expect(workflowFiles).toContain('deploy.yml');
   });
 
-  it.each(workflowFiles)('%s is valid by GitHub\'s workflow parser', async (file) => {
+  it.each(workflowFiles)("%s is valid by GitHub's workflow parser", async (file) => {
     expect(await errorsOf(file, read(file).text)).toEqual([]);
   });
 
@@ -63,7 +65,9 @@ describe('workflow files', () => {
       change(copy);
       return (await errorsOf('deploy.yml', stringify(copy))).join('\n');
     };
-    expect(await errorsOfCopy((w) => delete (w.jobs.test as Partial<Job> & { 'runs-on'?: string })['runs-on'])).toMatch(/Required property is missing: runs-on/);
+    expect(await errorsOfCopy((w) => delete (w.jobs.test as Partial<Job> & { 'runs-on'?: string })['runs-on'])).toMatch(
+      /Required property is missing: runs-on/,
+    );
     expect(await errorsOfCopy((w) => (w.jobs.deploy!.permissions = { 'id-token': 'admin' }))).toMatch(/Unexpected value 'admin'/);
     expect(await errorsOfCopy((w) => (w.job = {}))).toMatch(/Unexpected value 'job'/);
     expect(await errorsOfCopy((w) => (w.jobs.deploy!.needs = 'tests'))).toMatch(/depends on unknown job 'tests'/);
@@ -85,7 +89,9 @@ describe('deploy.yml', () => {
     expect(workflow.permissions).toEqual({ contents: 'read' });
     expect(deploy.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
     expect(workflow.jobs.test!.permissions).toBeUndefined();
-    expect(runs).toMatch(/azd auth login --client-id "\$AZURE_CLIENT_ID" --federated-credential-provider github --tenant-id "\$AZURE_TENANT_ID"/);
+    expect(runs).toMatch(
+      /azd auth login --client-id "\$AZURE_CLIENT_ID" --federated-credential-provider github --tenant-id "\$AZURE_TENANT_ID"/,
+    );
     expect(runs).not.toMatch(/--client-secret|--client-certificate/);
   });
 
@@ -98,7 +104,10 @@ describe('deploy.yml', () => {
   });
 
   it('passes every required main.bicep parameter through an azd environment value', () => {
-    const parameters = JSON.parse(readFileSync(join(root, 'infra', 'main.parameters.json'), 'utf8')).parameters as Record<string, { value: string }>;
+    const parameters = JSON.parse(readFileSync(join(root, 'infra', 'main.parameters.json'), 'utf8')).parameters as Record<
+      string,
+      { value: string }
+    >;
     const required = Object.values(parameters)
       .map((p) => /^\$\{(\w+)\}$/.exec(p.value)?.[1])
       .filter((name): name is string => name !== undefined);

@@ -40,7 +40,13 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const createBody = (name: string, extra: Record<string, unknown> = {}) => ({ name, type: 'campaign-monitor', secrets: { apiKey: KEY_A }, privacyConsent: true, ...extra });
+const createBody = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  type: 'campaign-monitor',
+  secrets: { apiKey: KEY_A },
+  privacyConsent: true,
+  ...extra,
+});
 
 describe('creating a connection', () => {
   it('needs privacy consent, naming the field', async () => {
@@ -57,12 +63,23 @@ describe('creating a connection', () => {
     expect(created.status).toBe(201);
     expect(created.headers.get('etag')).toBe(created.body.etag);
     expect(created.headers.get('location')).toBe(`/api/connections/${created.body.id}`);
-    expect(created.body).toMatchObject({ exportUser: { id: 'alice', name: 'Test alice' }, privacyConsent: { acceptedBy: 'alice' }, sharing: 'adminsOnly', secretsSet: ['apiKey'], status: 'ready' });
+    expect(created.body).toMatchObject({
+      exportUser: { id: 'alice', name: 'Test alice' },
+      privacyConsent: { acceptedBy: 'alice' },
+      sharing: 'adminsOnly',
+      secretsSet: ['apiKey'],
+      status: 'ready',
+    });
     expect(created.body.privacyConsent.acceptedAt >= startedAt).toBe(true);
     expect(created.body).not.toHaveProperty('secrets');
     const audit = await stack.api.get('/audit');
-    const entry = audit.body.items.find((item: { action: string; target: { id: string } }) => item.action === 'connection.created' && item.target.id === created.body.id);
-    expect(entry).toMatchObject({ actor: { id: 'alice' }, details: { privacyConsentAcceptedAt: created.body.privacyConsent.acceptedAt, destinationType: 'campaign-monitor' } });
+    const entry = audit.body.items.find(
+      (item: { action: string; target: { id: string } }) => item.action === 'connection.created' && item.target.id === created.body.id,
+    );
+    expect(entry).toMatchObject({
+      actor: { id: 'alice' },
+      details: { privacyConsentAcceptedAt: created.body.privacyConsent.acceptedAt, destinationType: 'campaign-monitor' },
+    });
   });
 
   it('is for admins only', async () => {
@@ -143,7 +160,9 @@ describe('changing a connection', () => {
     expect(response.text).not.toContain(KEY_B);
     // A replaced secret is written under a new name that the row adopts only if its own write
     // succeeds (concurrent updates cannot mix); the previous one is deleted.
-    const connections = TableClient.fromConnectionString(stack.azurite.connectionString, TABLES.connections, { allowInsecureConnection: true });
+    const connections = TableClient.fromConnectionString(stack.azurite.connectionString, TABLES.connections, {
+      allowInsecureConnection: true,
+    });
     const { secretName } = await connections.getEntity<{ secretName: string }>('connection', id);
     expect(secretName).not.toBe(`connection-${id}`);
     expect(await vault.get(secretName)).toContain(KEY_B);
@@ -156,9 +175,16 @@ describe('changing a connection', () => {
     const response = await stack.api.patch(`/connections/${id}`, { sharing: 'contributors' });
     expect(response.status).toBe(200);
     const audit = await stack.api.get('/audit');
-    const updates = audit.body.items.filter((item: { action: string; target: { id: string } }) => item.action === 'connection.updated' && item.target.id === id);
+    const updates = audit.body.items.filter(
+      (item: { action: string; target: { id: string } }) => item.action === 'connection.updated' && item.target.id === id,
+    );
     expect(updates[0]).toMatchObject({ actor: { id: 'alice' }, details: { changed: ['sharing'], lastWriterWins: true } });
-    expect(updates.some((item: { details: { changed: string[]; lastWriterWins?: boolean } }) => item.details.changed.includes('secrets') && !item.details.lastWriterWins)).toBe(true);
+    expect(
+      updates.some(
+        (item: { details: { changed: string[]; lastWriterWins?: boolean } }) =>
+          item.details.changed.includes('secrets') && !item.details.lastWriterWins,
+      ),
+    ).toBe(true);
   });
 
   it('is for admins only', async () => {
@@ -168,7 +194,7 @@ describe('changing a connection', () => {
 });
 
 describe('testing a connection', () => {
-  it('reports ok, or the vendor\'s reason for a wrong key', async () => {
+  it("reports ok, or the vendor's reason for a wrong key", async () => {
     const good = (await stack.api.post('/connections', createBody('CM good key'))).body.id;
     expect((await stack.api.post(`/connections/${good}/test`)).body).toEqual({ ok: true });
     const wrong = (await stack.api.post('/connections', createBody('CM wrong key', { secrets: { apiKey: WRONG_KEY } }))).body.id;
@@ -181,7 +207,7 @@ describe('testing a connection', () => {
 });
 
 describe('connection limits', () => {
-  it('can only lower the destination\'s limit, and show in the view and the catalog', async () => {
+  it("can only lower the destination's limit, and show in the view and the catalog", async () => {
     const tooHigh = await stack.api.post('/connections', createBody('CM big', { limits: { maxMembersPerExport: 2_000_000 } }));
     expectProblem(tooHigh, 400);
     expect(problemPaths(tooHigh)).toContain('body.limits.maxMembersPerExport');
@@ -189,7 +215,10 @@ describe('connection limits', () => {
     expectProblem(unknown, 400);
     const catalog = await stack.api.get('/destinations');
     const campaignMonitor = catalog.body.find((entry: { type: string }) => entry.type === 'campaign-monitor');
-    expect(campaignMonitor.connectionLimits.map((field: { name: string }) => field.name)).toEqual(['maxMembersPerExport', 'requestsPerSecond']);
+    expect(campaignMonitor.connectionLimits.map((field: { name: string }) => field.name)).toEqual([
+      'maxMembersPerExport',
+      'requestsPerSecond',
+    ]);
   });
 
   it('warns on segments over a lowered limit, and a run over it is skipped with the reason', async () => {
@@ -205,17 +234,30 @@ describe('connection limits', () => {
     expect(all.warning).toContain(`has ${PROFILES.toLocaleString('en-US')} members`);
     expect(all.warning).toContain('at most 100');
     const plain = await stack.api.get('/segments');
-    expect(plain.body.find((segment: { id: string }) => segment.id === 'Segment_AllCustomers')).toEqual({ id: 'Segment_AllCustomers', name: 'All customers', type: 'Profile', memberCount: PROFILES });
+    expect(plain.body.find((segment: { id: string }) => segment.id === 'Segment_AllCustomers')).toEqual({
+      id: 'Segment_AllCustomers',
+      name: 'All customers',
+      type: 'Profile',
+      memberCount: PROFILES,
+    });
     const roomy = (await stack.api.post('/connections', createBody('CM roomy'))).body.id;
     const unwarned = (await stack.api.get(`/segments?connectionId=${roomy}`)).body;
     expect(unwarned.every((segment: { eligible: boolean; warning?: string }) => segment.eligible && !segment.warning)).toBe(true);
 
-    const exported = await stack.api.post('/exports?run=true', { name: 'Too big', connectionId: id, segments: ['Segment_AllCustomers'], mapping: { email: 'Email' }, details: { listId: 'too-big' } });
+    const exported = await stack.api.post('/exports?run=true', {
+      name: 'Too big',
+      connectionId: id,
+      segments: ['Segment_AllCustomers'],
+      mapping: { email: 'Email' },
+      details: { listId: 'too-big' },
+    });
     expect(exported.status).toBe(201);
     const run = await eventually(
       async () => {
         const response = await stack.api.get(`/exports/${exported.body.id}/runs/${exported.body.runId}`);
-        return ['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'].includes(response.body.status) ? response.body : undefined;
+        return ['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'].includes(response.body.status)
+          ? response.body
+          : undefined;
       },
       { timeoutMs: 30_000, what: 'the run to end' },
     );
@@ -235,8 +277,18 @@ describe('removing a connection', () => {
     const id = created.body.id;
     expect(await vault.get(`connection-${id}`)).toContain(KEY_A);
     const definitions = [
-      { name: 'Removal A', segments: ['Segment_AllCustomers'], mapping: { email: 'Email', firstName: 'FirstName' }, details: { listId: 'removal-a' } },
-      { name: 'Removal B', segments: ['Segment_VIP'], mapping: { email: 'Email', postalCode: 'PostalCode' }, details: { listId: 'removal-b' } },
+      {
+        name: 'Removal A',
+        segments: ['Segment_AllCustomers'],
+        mapping: { email: 'Email', firstName: 'FirstName' },
+        details: { listId: 'removal-a' },
+      },
+      {
+        name: 'Removal B',
+        segments: ['Segment_VIP'],
+        mapping: { email: 'Email', postalCode: 'PostalCode' },
+        details: { listId: 'removal-b' },
+      },
     ];
     const exportIds: string[] = [];
     for (const definition of definitions) {
@@ -257,7 +309,13 @@ describe('removing a connection', () => {
     for (const [index, exportId] of exportIds.entries()) {
       const view = await stack.api.get(`/exports/${exportId}`);
       expect(view.status).toBe(200);
-      expect(view.body).toMatchObject({ ...definitions[index], connectionId: null, connectionName: 'No connection', connectionType: 'campaign-monitor', status: 'noConnection' });
+      expect(view.body).toMatchObject({
+        ...definitions[index],
+        connectionId: null,
+        connectionName: 'No connection',
+        connectionType: 'campaign-monitor',
+        status: 'noConnection',
+      });
       expect(view.body.schedule.active).toBe(false);
     }
     const listed = await stack.api.get('/exports?search=Removal');

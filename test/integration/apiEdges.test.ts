@@ -15,7 +15,13 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const connectionBody = (extra: Record<string, unknown> = {}) => ({ name: 'Edges', type: 'campaign-monitor', secrets: { apiKey: 'any-key' }, privacyConsent: true, ...extra });
+const connectionBody = (extra: Record<string, unknown> = {}) => ({
+  name: 'Edges',
+  type: 'campaign-monitor',
+  secrets: { apiKey: 'any-key' },
+  privacyConsent: true,
+  ...extra,
+});
 const EXPORT_ID = 'edges-0000-0000';
 
 describe('request bodies', () => {
@@ -31,15 +37,25 @@ describe('request bodies', () => {
       expect(response.body.detail).toMatch(detail);
     }
     // Undici adds text/plain to a string body; a Blob without a type sends no Content-Type at all.
-    const untyped = await fetch(`${stack.apiUrl}/connections`, { method: 'POST', headers: { authorization: `Bearer ${await stack.tokenFor('admin')}` }, body: new Blob([rawBody]) });
+    const untyped = await fetch(`${stack.apiUrl}/connections`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await stack.tokenFor('admin')}` },
+      body: new Blob([rawBody]),
+    });
     expect(untyped.status).toBe(415);
     expect(((await untyped.json()) as { detail: string }).detail).toMatch(/Content-Type: application\/json/);
-    const utf8 = await stack.api.request('POST', '/connections', { rawBody, headers: { 'content-type': 'application/json; charset=UTF-8' } });
+    const utf8 = await stack.api.request('POST', '/connections', {
+      rawBody,
+      headers: { 'content-type': 'application/json; charset=UTF-8' },
+    });
     expect(utf8.status, utf8.text).toBe(201);
   });
 
   it('start a run only as JSON, and the body may be left out', async () => {
-    const typed = await stack.api.request('POST', `/exports/${EXPORT_ID}/runs`, { rawBody: 'fullResync=true', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const typed = await stack.api.request('POST', `/exports/${EXPORT_ID}/runs`, {
+      rawBody: 'fullResync=true',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expectProblem(typed, 415);
     const unknownOption = await stack.api.post(`/exports/${EXPORT_ID}/runs`, { fullResync: true, colour: 'red' });
     expectProblem(unknownOption, 400);
@@ -90,7 +106,7 @@ describe('queries', () => {
 });
 
 describe('validation', () => {
-  it('refuses unknown keys in a connection\'s settings and secrets, naming the key', async () => {
+  it("refuses unknown keys in a connection's settings and secrets, naming the key", async () => {
     const settings = await stack.api.post('/connections', connectionBody({ settings: { clientID: 'typo' } }));
     expectProblem(settings, 400);
     expect(problemPaths(settings)).toEqual(['body.settings']);
@@ -125,7 +141,9 @@ describe('validation', () => {
     const huge = await stack.api.put(`/exports/${EXPORT_ID}/schedule`, weekly(Array.from({ length: 10_000 }, () => 'monday')));
     expectProblem(huge, 400);
     expect(problemPaths(huge)).toContain('body.recurrence.daysOfWeek');
-    const segments = await stack.api.patch(`/exports/${EXPORT_ID}`, { segments: Array.from({ length: 10_000 }, (_, index) => `Segment_${index}`) });
+    const segments = await stack.api.patch(`/exports/${EXPORT_ID}`, {
+      segments: Array.from({ length: 10_000 }, (_, index) => `Segment_${index}`),
+    });
     expectProblem(segments, 400);
     expect(problemPaths(segments)).toEqual(['body.segments']);
   });

@@ -31,7 +31,8 @@ beforeAll(async () => {
   });
   contributor = stack.api.as(await stack.tokenFor('contributor', 'carol'));
   viewer = stack.api.as(await stack.tokenFor('viewer', 'victor'));
-  const connection = (name: string, sharing: string) => stack.api.post('/connections', { name, type: 'campaign-monitor', secrets: { apiKey: API_KEY }, sharing, privacyConsent: true });
+  const connection = (name: string, sharing: string) =>
+    stack.api.post('/connections', { name, type: 'campaign-monitor', secrets: { apiKey: API_KEY }, sharing, privacyConsent: true });
   sharedConnection = (await connection('Shared CM', 'contributors')).body.id;
   adminsOnlyConnection = (await connection('Private CM', 'adminsOnly')).body.id;
 });
@@ -42,11 +43,19 @@ afterAll(async () => {
 
 describe('validating an export', () => {
   it('names the field and the attribute when the mapping is wrong', async () => {
-    const unknownAttribute = await stack.api.post('/exports', definition('Bad attribute', sharedConnection, { mapping: { email: 'Emial' } }));
+    const unknownAttribute = await stack.api.post(
+      '/exports',
+      definition('Bad attribute', sharedConnection, { mapping: { email: 'Emial' } }),
+    );
     expectProblem(unknownAttribute, 400);
-    expect(unknownAttribute.body.errors).toEqual([{ path: 'body.mapping.email', message: expect.stringContaining("attribute 'Emial' does not exist in segment 'All customers'") }]);
+    expect(unknownAttribute.body.errors).toEqual([
+      { path: 'body.mapping.email', message: expect.stringContaining("attribute 'Emial' does not exist in segment 'All customers'") },
+    ]);
 
-    const unknownField = await stack.api.post('/exports', definition('Bad field', sharedConnection, { mapping: { email: 'Email', favouriteColour: 'City' } }));
+    const unknownField = await stack.api.post(
+      '/exports',
+      definition('Bad field', sharedConnection, { mapping: { email: 'Email', favouriteColour: 'City' } }),
+    );
     expectProblem(unknownField, 400);
     expect(unknownField.body.errors[0].path).toBe('body.mapping.favouriteColour');
     expect(unknownField.body.errors[0].message).toContain("'favouriteColour' is not a data-matching field");
@@ -56,19 +65,27 @@ describe('validating an export', () => {
     expect(problemPaths(noEmail)).toEqual(['body.mapping.email']);
   });
 
-  it('validates the details with the destination\'s schema', async () => {
+  it("validates the details with the destination's schema", async () => {
     const noList = await stack.api.post('/exports', definition('No list', sharedConnection, { details: {} }));
     expectProblem(noList, 400);
     expect(problemPaths(noList)).toEqual(['body.details.listId']);
-    const badConsent = await stack.api.post('/exports', definition('Bad consent', sharedConnection, { details: { listId: 'l', consentToTrack: 'Maybe' } }));
+    const badConsent = await stack.api.post(
+      '/exports',
+      definition('Bad consent', sharedConnection, { details: { listId: 'l', consentToTrack: 'Maybe' } }),
+    );
     expectProblem(badConsent, 400);
     expect(problemPaths(badConsent)).toEqual(['body.details.consentToTrack']);
   });
 
   it('names unknown segments, unknown connections and unknown fields', async () => {
-    const unknownSegment = await stack.api.post('/exports', definition('Bad segment', sharedConnection, { segments: ['Segment_VIP', 'Segment_Nope'] }));
+    const unknownSegment = await stack.api.post(
+      '/exports',
+      definition('Bad segment', sharedConnection, { segments: ['Segment_VIP', 'Segment_Nope'] }),
+    );
     expectProblem(unknownSegment, 400);
-    expect(unknownSegment.body.errors).toEqual([{ path: 'body.segments.1', message: expect.stringContaining("segment 'Segment_Nope' does not exist") }]);
+    expect(unknownSegment.body.errors).toEqual([
+      { path: 'body.segments.1', message: expect.stringContaining("segment 'Segment_Nope' does not exist") },
+    ]);
     const unknownConnection = await stack.api.post('/exports', definition('Bad connection', '00000000-0000-0000-0000-000000000000'));
     expectProblem(unknownConnection, 400);
     expect(problemPaths(unknownConnection)).toEqual(['body.connectionId']);
@@ -99,7 +116,9 @@ describe('permissions', () => {
     const permissionsOf = async (api: ApiClient) => {
       const response = await api.get('/exports?search=Perm');
       expect(response.status).toBe(200);
-      return Object.fromEntries(response.body.items.map((item: { name: string; yourPermissions: string }) => [item.name, item.yourPermissions]));
+      return Object.fromEntries(
+        response.body.items.map((item: { name: string; yourPermissions: string }) => [item.name, item.yourPermissions]),
+      );
     };
     expect(await permissionsOf(stack.api)).toEqual({ 'Perm shared': 'edit', 'Perm private': 'edit' });
     expect(await permissionsOf(contributor)).toEqual({ 'Perm shared': 'edit', 'Perm private': 'view' });
@@ -143,7 +162,16 @@ describe('the export list', () => {
     expect(ascending.body.items.map((item: { name: string }) => item.name)).toEqual(names);
     const descending = await stack.api.get('/exports?search=Sort&sort=name&order=desc');
     expect(descending.body.items.map((item: { name: string }) => item.name)).toEqual([...names].reverse());
-    for (const sort of ['connectionName', 'connectionType', 'status', 'schedule', 'lastRefreshed', 'lastRunStatus', 'yourPermissions', 'createdAt']) {
+    for (const sort of [
+      'connectionName',
+      'connectionType',
+      'status',
+      'schedule',
+      'lastRefreshed',
+      'lastRunStatus',
+      'yourPermissions',
+      'createdAt',
+    ]) {
       const response = await stack.api.get(`/exports?search=Sort&sort=${sort}&order=desc`);
       expect(response.status, sort).toBe(200);
       expect(response.body.items).toHaveLength(names.length);
@@ -185,12 +213,21 @@ describe('the export list', () => {
 
 describe('duplicate, disconnect, save and run', () => {
   it('duplicates: new id, inactive, "(copy)", same mapping, details and segments', async () => {
-    const original = (await stack.api.post('/exports', definition('Original', sharedConnection, { mapping: { email: 'Email', lastName: 'LastName' } }))).body;
+    const original = (
+      await stack.api.post('/exports', definition('Original', sharedConnection, { mapping: { email: 'Email', lastName: 'LastName' } }))
+    ).body;
     const copy = await stack.api.post(`/exports/${original.id}/duplicate`);
     expect(copy.status).toBe(201);
     expect(copy.headers.get('etag')).toBe(copy.body.etag);
     expect(copy.body.id).not.toBe(original.id);
-    expect(copy.body).toMatchObject({ name: 'Original (copy)', status: 'inactive', mapping: original.mapping, details: original.details, segments: original.segments, connectionId: sharedConnection });
+    expect(copy.body).toMatchObject({
+      name: 'Original (copy)',
+      status: 'inactive',
+      mapping: original.mapping,
+      details: original.details,
+      segments: original.segments,
+      connectionId: sharedConnection,
+    });
     expect(copy.body.schedule.active).toBe(false);
     expect((await stack.api.get(`/exports/${original.id}`)).body.status).toBe('active');
   });
@@ -201,7 +238,14 @@ describe('duplicate, disconnect, save and run', () => {
     expectProblem(stale, 412);
     const disconnected = await stack.api.post(`/exports/${created.id}/disconnect`, undefined, { 'if-match': created.etag });
     expect(disconnected.status).toBe(200);
-    expect(disconnected.body).toMatchObject({ connectionId: null, connectionName: 'No connection', status: 'noConnection', mapping: created.mapping, details: created.details, segments: created.segments });
+    expect(disconnected.body).toMatchObject({
+      connectionId: null,
+      connectionName: 'No connection',
+      status: 'noConnection',
+      mapping: created.mapping,
+      details: created.details,
+      segments: created.segments,
+    });
     expect((await stack.api.get(`/exports/${created.id}`)).body.connectionName).toBe('No connection');
     expectProblem(await stack.api.post(`/exports/${created.id}/runs`), 422);
   });
@@ -222,10 +266,18 @@ describe('duplicate, disconnect, save and run', () => {
     const runs = (await stack.api.get(`/exports/${savedAndRun.body.id}/runs`)).body.items;
     expect(runs.map((run: { id: string; trigger: string }) => [run.id, run.trigger])).toEqual([[savedAndRun.body.runId, 'manual']]);
     // The ETag that came back is current: a conditional update with it succeeds.
-    const after = await stack.api.patch(`/exports/${savedAndRun.body.id}`, { name: 'Save and run 2' }, { 'if-match': savedAndRun.body.etag });
+    const after = await stack.api.patch(
+      `/exports/${savedAndRun.body.id}`,
+      { name: 'Save and run 2' },
+      { 'if-match': savedAndRun.body.etag },
+    );
     expect(after.status, after.text).toBe(200);
 
-    const patchedAndRun = await stack.api.patch(`/exports/${saved.id}?run=true`, { name: 'Plain save 3' }, { 'if-match': patched.body.etag });
+    const patchedAndRun = await stack.api.patch(
+      `/exports/${saved.id}?run=true`,
+      { name: 'Plain save 3' },
+      { 'if-match': patched.body.etag },
+    );
     expect(patchedAndRun.status).toBe(200);
     expect(patchedAndRun.body.runId).toEqual(expect.any(String));
     expect(patchedAndRun.headers.get('etag')).toBe(patchedAndRun.body.etag);
@@ -254,8 +306,15 @@ describe('ETags', () => {
     expect((await stack.api.delete(`/exports/${created.body.id}`, { 'if-match': blind.body.etag })).status).toBe(204);
     expectProblem(await stack.api.get(`/exports/${created.body.id}`), 404);
 
-    const audit = (await stack.api.get('/audit')).body.items.filter((item: { target: { id: string } }) => item.target.id === created.body.id);
-    expect(audit.map((item: { action: string }) => item.action)).toEqual(['export.deleted', 'export.updated', 'export.updated', 'export.created']);
+    const audit = (await stack.api.get('/audit')).body.items.filter(
+      (item: { target: { id: string } }) => item.target.id === created.body.id,
+    );
+    expect(audit.map((item: { action: string }) => item.action)).toEqual([
+      'export.deleted',
+      'export.updated',
+      'export.updated',
+      'export.created',
+    ]);
     expect(audit[1].details).toMatchObject({ changed: ['name'], lastWriterWins: true });
     expect(audit[2].details.lastWriterWins).toBeUndefined();
   });
@@ -265,9 +324,23 @@ describe('the audit log', () => {
   it('shows who created, changed, ran, duplicated, disconnected and removed what, and when', async () => {
     const audit = await stack.api.get('/audit?top=1000');
     expect(audit.status).toBe(200);
-    const items = audit.body.items as { at: string; actor: { id: string }; action: string; target: { type: string; id: string; name?: string } }[];
+    const items = audit.body.items as {
+      at: string;
+      actor: { id: string };
+      action: string;
+      target: { type: string; id: string; name?: string };
+    }[];
     const actions = new Set(items.map((item) => item.action));
-    for (const action of ['connection.created', 'export.created', 'export.updated', 'export.run', 'export.duplicated', 'export.disconnected', 'export.deleted']) expect(actions, action).toContain(action);
+    for (const action of [
+      'connection.created',
+      'export.created',
+      'export.updated',
+      'export.run',
+      'export.duplicated',
+      'export.disconnected',
+      'export.deleted',
+    ])
+      expect(actions, action).toContain(action);
     expect(items.find((item) => item.action === 'export.created' && item.target.name === 'Perm shared')?.actor.id).toBe('carol');
     const times = items.map((item) => item.at);
     expect(times).toEqual([...times].sort().reverse());
@@ -286,12 +359,17 @@ describe('the audit log', () => {
 });
 
 describe('entities', () => {
-  it('lists the lake\'s entities with their attributes, for any role', async () => {
+  it("lists the lake's entities with their attributes, for any role", async () => {
     for (const api of [stack.api, contributor, viewer, stack.api.as(await stack.tokenFor('system', 'platform'))]) {
       const response = await api.get('/entities');
       expect(response.status).toBe(200);
       const profile = response.body.find((entity: { name: string }) => entity.name === 'UnifiedCustomerProfile');
-      expect(profile.attributes).toEqual(expect.arrayContaining([{ name: 'Email', dataType: 'string' }, { name: 'CustomerId', dataType: 'guid' }]));
+      expect(profile.attributes).toEqual(
+        expect.arrayContaining([
+          { name: 'Email', dataType: 'string' },
+          { name: 'CustomerId', dataType: 'guid' },
+        ]),
+      );
     }
     expectProblem(await stack.api.as(undefined).get('/entities'), 401);
   });

@@ -7,7 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { startTestStack, type TestStack } from '../support/testStack.js';
 import { expectProblem, problemPaths } from '../support/apiAssertions.js';
-import { answerProblem, describeExchange, prepareFuzzing, requestsFor, sendFuzzRequest, type FuzzFixtures, type Operation } from '../support/apiFuzzing.js';
+import {
+  answerProblem,
+  describeExchange,
+  prepareFuzzing,
+  requestsFor,
+  sendFuzzRequest,
+  type FuzzFixtures,
+  type Operation,
+} from '../support/apiFuzzing.js';
 
 const RUNS = Number(process.env.OUTFLOW_FUZZ_RUNS ?? 1_200);
 const SEED = Number(process.env.OUTFLOW_FUZZ_SEED ?? 20_261_123);
@@ -49,7 +57,8 @@ describe('fuzzing every route with bad requests', () => {
     );
     const elapsed = Date.now() - started;
     const sent = [...perOperation.values()].reduce((sum, count) => sum + count, 0);
-    if (process.env.OUTFLOW_TEST_VERBOSE) console.log({ elapsed, sent, statuses: Object.fromEntries(statuses), perOperation: Object.fromEntries(perOperation) });
+    if (process.env.OUTFLOW_TEST_VERBOSE)
+      console.log({ elapsed, sent, statuses: Object.fromEntries(statuses), perOperation: Object.fromEntries(perOperation) });
     expect(sent).toBeGreaterThanOrEqual(1_000);
     expect(new Set(perOperation.keys())).toEqual(new Set(operations.map((operation) => operation.operationId)));
   });
@@ -60,7 +69,11 @@ describe('bugs the fuzzing found', () => {
   const api = () => stack.api.as(token);
 
   it('a continuation token this API did not make is a 400 naming it (it failed inside the storage SDK)', async () => {
-    for (const path of [`/exports/${fixtures.exportId}/runs`, `/exports/${fixtures.exportId}/runs/${fixtures.runId}/records`, '/refreshes']) {
+    for (const path of [
+      `/exports/${fixtures.exportId}/runs`,
+      `/exports/${fixtures.exportId}/runs/${fixtures.runId}/records`,
+      '/refreshes',
+    ]) {
       for (const value of ['😀👍🏽', 'NaN', "a'b", '9007199254740993']) {
         const response = await api().get(`${path}?continuationToken=${encodeURIComponent(value)}`);
         expectProblem(response, 400);
@@ -74,7 +87,13 @@ describe('bugs the fuzzing found', () => {
       const segments = await api().get(`/segments?connectionId=${encodeURIComponent(value)}`);
       expectProblem(segments, 400);
       expect(new Set(problemPaths(segments))).toEqual(new Set(['query.connectionId']));
-      const created = await api().post('/exports', { name: 'x', connectionId: value, segments: ['Segment_VIP'], mapping: { email: 'Email' }, details: { listId: 'l' } });
+      const created = await api().post('/exports', {
+        name: 'x',
+        connectionId: value,
+        segments: ['Segment_VIP'],
+        mapping: { email: 'Email' },
+        details: { listId: 'l' },
+      });
       expectProblem(created, 400);
       expect(new Set(problemPaths(created))).toEqual(new Set(['body.connectionId']));
       const updated = await api().patch(`/exports/${fixtures.exportId}`, { connectionId: value });
@@ -85,19 +104,32 @@ describe('bugs the fuzzing found', () => {
 
   it('secrets longer than a Key Vault secret holds are a 400 naming them (Key Vault refused them)', async () => {
     const long = 'k'.repeat(30_000);
-    const created = await api().post('/connections', { name: 'x', type: 'campaign-monitor', secrets: { apiKey: long }, privacyConsent: true });
+    const created = await api().post('/connections', {
+      name: 'x',
+      type: 'campaign-monitor',
+      secrets: { apiKey: long },
+      privacyConsent: true,
+    });
     expectProblem(created, 400);
     expect(problemPaths(created)).toEqual(['body.secrets']);
     const updated = await api().patch(`/connections/${fixtures.connectionId}`, { secrets: { apiKey: long } });
     expectProblem(updated, 400);
     expect(problemPaths(updated)).toEqual(['body.secrets']);
     // Two fields each under the cap but together over it.
-    const merged = await api().patch(`/connections/${fixtures.connectionId}`, { secrets: { apiKey: 'k'.repeat(15_000), other: 'o'.repeat(15_000) } });
+    const merged = await api().patch(`/connections/${fixtures.connectionId}`, {
+      secrets: { apiKey: 'k'.repeat(15_000), other: 'o'.repeat(15_000) },
+    });
     expect(merged.status).toBe(400);
   });
 
   it('values longer than a table column holds are a 400 naming the field (storage refused them)', async () => {
-    const exportBody = { name: 'x', connectionId: fixtures.connectionId, segments: ['Segment_VIP'], mapping: { email: 'Email' }, details: { listId: 'l' } };
+    const exportBody = {
+      name: 'x',
+      connectionId: fixtures.connectionId,
+      segments: ['Segment_VIP'],
+      mapping: { email: 'Email' },
+      details: { listId: 'l' },
+    };
     for (const [patch, path] of [
       [{ details: { listId: 'l'.repeat(70_000) } }, 'body.details'],
       [{ entities: ['e'.repeat(40_000)] }, 'body.entities.0'],
@@ -108,7 +140,13 @@ describe('bugs the fuzzing found', () => {
       expectProblem(response, 400);
       expect(problemPaths(response), path).toEqual([path]);
     }
-    const settings = await api().post('/connections', { name: 'x', type: 'campaign-monitor', settings: { clientId: 'c'.repeat(70_000) }, secrets: { apiKey: 'k' }, privacyConsent: true });
+    const settings = await api().post('/connections', {
+      name: 'x',
+      type: 'campaign-monitor',
+      settings: { clientId: 'c'.repeat(70_000) },
+      secrets: { apiKey: 'k' },
+      privacyConsent: true,
+    });
     expectProblem(settings, 400);
     expect(problemPaths(settings)).toEqual(['body.settings']);
   });
@@ -119,7 +157,10 @@ describe('bugs the fuzzing found', () => {
     const response = await api().request('POST', '/exports', { rawBody: body, headers: { 'content-type': 'application/json' } });
     expectProblem(response, 400);
     expect(response.body.detail).toContain('64 levels');
-    const settings = await api().request('PATCH', `/connections/${fixtures.connectionId}`, { rawBody: `{"settings":${deep(5_000)}}`, headers: { 'content-type': 'application/json' } });
+    const settings = await api().request('PATCH', `/connections/${fixtures.connectionId}`, {
+      rawBody: `{"settings":${deep(5_000)}}`,
+      headers: { 'content-type': 'application/json' },
+    });
     expectProblem(settings, 400);
   });
 

@@ -32,7 +32,13 @@ let document: any;
 const clients = new Map<Role | 'none', ApiClient>();
 const fixtures = { connectionId: '', exportId: '', runId: '', refreshId: '', webhookId: '' };
 
-const exportBody = (name: string) => ({ name, connectionId: fixtures.connectionId, segments: ['Segment_VIP'], mapping: { email: 'Email' }, details: { listId: 'matrix' } });
+const exportBody = (name: string) => ({
+  name,
+  connectionId: fixtures.connectionId,
+  segments: ['Segment_VIP'],
+  mapping: { email: 'Email' },
+  details: { listId: 'matrix' },
+});
 
 async function admin<T = any>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
   const response = await stack.api.request<T>(method, path, body === undefined ? {} : { body });
@@ -40,7 +46,16 @@ async function admin<T = any>(method: string, path: string, body?: unknown): Pro
   return response;
 }
 
-const freshConnection = async () => (await admin('POST', '/connections', { name: 'Matrix throwaway', type: 'campaign-monitor', secrets: { apiKey: API_KEY }, sharing: 'contributors', privacyConsent: true })).body.id as string;
+const freshConnection = async () =>
+  (
+    await admin('POST', '/connections', {
+      name: 'Matrix throwaway',
+      type: 'campaign-monitor',
+      secrets: { apiKey: API_KEY },
+      sharing: 'contributors',
+      privacyConsent: true,
+    })
+  ).body.id as string;
 const freshExport = async () => (await admin('POST', '/exports', exportBody('Matrix throwaway'))).body.id as string;
 const webhookBody = (name: string) => ({ name, url: `${stack.webhookReceiver.url}/matrix`, events: ['run.failed'] });
 const freshWebhook = async () => (await admin('POST', '/webhooks', webhookBody('Matrix throwaway'))).body.id as string;
@@ -55,7 +70,10 @@ const knownGood: Record<string, () => Promise<Call>> = {
   listAudit: async () => ({ path: '/audit?top=5' }),
   listConnections: async () => ({ path: '/connections' }),
   getConnection: async () => ({ path: `/connections/${fixtures.connectionId}` }),
-  createConnection: async () => ({ path: '/connections', body: { name: 'Matrix created', type: 'campaign-monitor', secrets: { apiKey: API_KEY }, privacyConsent: true } }),
+  createConnection: async () => ({
+    path: '/connections',
+    body: { name: 'Matrix created', type: 'campaign-monitor', secrets: { apiKey: API_KEY }, privacyConsent: true },
+  }),
   updateConnection: async () => ({ path: `/connections/${fixtures.connectionId}`, body: { name: 'Matrix connection' } }),
   deleteConnection: async () => ({ path: `/connections/${await freshConnection()}` }),
   testConnection: async () => ({ path: `/connections/${fixtures.connectionId}/test` }),
@@ -142,7 +160,12 @@ function operations(): Operation[] {
   for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, any>>)) {
     for (const [method, operation] of Object.entries(item)) {
       const roles = operation['x-roles'] as string[];
-      result.push({ method: method.toUpperCase(), path, operationId: operation.operationId, roles: roles.includes('anonymous') ? 'anonymous' : (roles as Role[]) });
+      result.push({
+        method: method.toUpperCase(),
+        path,
+        operationId: operation.operationId,
+        roles: roles.includes('anonymous') ? 'anonymous' : (roles as Role[]),
+      });
     }
   }
   return result;
@@ -151,7 +174,12 @@ function operations(): Operation[] {
 function expectProblemIfError(response: ApiResponse, label: string): void {
   if (response.status < 400) return;
   expect(response.headers.get('content-type'), `${label}: ${response.text}`).toMatch(/^application\/problem\+json/);
-  expect(response.body, label).toMatchObject({ type: expect.any(String), title: expect.any(String), status: response.status, detail: expect.any(String) });
+  expect(response.body, label).toMatchObject({
+    type: expect.any(String),
+    title: expect.any(String),
+    status: response.status,
+    detail: expect.any(String),
+  });
 }
 
 describe('the role × route matrix', () => {
@@ -172,7 +200,9 @@ describe('the role × route matrix', () => {
         const allowed = operation.roles === 'anonymous' || (caller !== 'none' && operation.roles.includes(caller));
         // Only prepare destructive fixtures for callers that will get past auth.
         const call = allowed ? await prepare() : await genericCall(operation);
-        const response = await clients.get(caller)!.request(operation.method, call.path, { ...(call.body !== undefined ? { body: call.body } : {}), headers: call.headers });
+        const response = await clients
+          .get(caller)!
+          .request(operation.method, call.path, { ...(call.body !== undefined ? { body: call.body } : {}), headers: call.headers });
         const label = `${caller} ${operation.method} ${call.path} → ${response.status}`;
         expect(response.status, `${label}: ${response.text}`).toBeLessThan(500);
         expectProblemIfError(response, label);
@@ -199,7 +229,12 @@ describe('the role × route matrix', () => {
 
   it('refuses tokens that are malformed, wrongly signed or carry no known role', async () => {
     const path = '/exports';
-    for (const header of ['Bearer', 'Bearer not.a.jwt', 'Basic dXNlcjpwYXNz', `Bearer ${(await stack.tokenFor('admin')).slice(0, -4)}AAAA`]) {
+    for (const header of [
+      'Bearer',
+      'Bearer not.a.jwt',
+      'Basic dXNlcjpwYXNz',
+      `Bearer ${(await stack.tokenFor('admin')).slice(0, -4)}AAAA`,
+    ]) {
       const response = await stack.api.as(undefined).get(path, { authorization: header });
       expect(response.status, header).toBe(401);
       expectProblemIfError(response, header);

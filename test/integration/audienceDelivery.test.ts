@@ -40,7 +40,8 @@ async function reseed(profiles: number): Promise<void> {
   await seedLake({ containerClient: lake, profiles, kind: 'b2c', seed: 1, invalidEmailRate: 0 });
 }
 
-const emailsOf = async () => (await segmentRows(stack.azurite.connectionString, 'All customers')).map((row) => row.Email!.trim().toLowerCase());
+const emailsOf = async () =>
+  (await segmentRows(stack.azurite.connectionString, 'All customers')).map((row) => row.Email!.trim().toLowerCase());
 const deliveries = () => new Map(simulator.state.lists.get(LIST)!.deliveries);
 
 beforeAll(async () => {
@@ -69,11 +70,23 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
   });
 
   it('creates a changes export with removals; GET shows its delivery', async () => {
-    const connection = await stack.api.post('/connections', { name: 'CM', type: 'campaign-monitor', secrets: { apiKey: API_KEY }, privacyConsent: true });
+    const connection = await stack.api.post('/connections', {
+      name: 'CM',
+      type: 'campaign-monitor',
+      secrets: { apiKey: API_KEY },
+      privacyConsent: true,
+    });
     expect(connection.status).toBe(201);
     const segments = await stack.api.get('/segments');
     const all = segments.body.find((segment: { name: string }) => segment.name === 'All customers');
-    const bad = await stack.api.post('/exports', { name: 'x', connectionId: connection.body.id, segments: [all.id], mapping: { email: 'Email' }, details: { listId: LIST }, delivery: { mode: 'sometimes' } });
+    const bad = await stack.api.post('/exports', {
+      name: 'x',
+      connectionId: connection.body.id,
+      segments: [all.id],
+      mapping: { email: 'Email' },
+      details: { listId: LIST },
+      delivery: { mode: 'sometimes' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((error: { path: string }) => error.path)).toContain('body.delivery.mode');
     const created = await stack.api.post('/exports', {
@@ -131,7 +144,9 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
     expect(fourth.status).toBe('succeeded');
     expect(fourth.counts).toMatchObject({ sent: 0, removed: JOINED, failed: 0 });
     const subscribers = simulator.state.lists.get(LIST)!.subscribers;
-    const unsubscribed = [...subscribers.values()].filter((subscriber) => subscriber.State === 'Unsubscribed').map((subscriber) => subscriber.EmailAddress.toLowerCase());
+    const unsubscribed = [...subscribers.values()]
+      .filter((subscriber) => subscriber.State === 'Unsubscribed')
+      .map((subscriber) => subscriber.EmailAddress.toLowerCase());
     expect(unsubscribed.sort()).toEqual([...leaving].sort());
     // Nothing left to remove next time.
     const fifth = await run();
@@ -155,7 +170,12 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
     const rows = await segmentRows(stack.azurite.connectionString, 'All customers');
     const records = await stack.api.get(`/exports/${exportId}/runs/${partial.id}/records?top=50`);
     expect(records.status).toBe(200);
-    expect(records.body.items.map((record: { key: string }) => record.key).sort()).toEqual(rows.slice(10, 15).map((row) => row.CustomerId).sort());
+    expect(records.body.items.map((record: { key: string }) => record.key).sort()).toEqual(
+      rows
+        .slice(10, 15)
+        .map((row) => row.CustomerId)
+        .sort(),
+    );
     for (const record of records.body.items) {
       expect(record).toMatchObject({ operation: 'send', partition: expect.stringMatching(/\.csv$/), position: expect.any(Number) });
     }
@@ -184,7 +204,11 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
   it('retryOf sends again exactly the retryable failures of the named run, with current values', async () => {
     const last = (await stack.api.get(`/exports/${exportId}/runs`)).body.items[0];
     const rows = await segmentRows(stack.azurite.connectionString, 'All customers');
-    const failure = (row: Record<string, string>, index: number, category: 'vendorUnavailable' | 'rateLimited' | 'network' | 'invalidRecord') => ({
+    const failure = (
+      row: Record<string, string>,
+      index: number,
+      category: 'vendorUnavailable' | 'rateLimited' | 'network' | 'invalidRecord',
+    ) => ({
       chunkId: 'c999999',
       offset: index,
       segmentId: 'x',
@@ -196,7 +220,13 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
       message: 'recorded by the test',
     });
     // What a vendor outage, throttling and a timeout leave behind, beside two rejected records.
-    await recordOutcomes(last.id, [failure(rows[0]!, 0, 'vendorUnavailable'), failure(rows[1]!, 1, 'rateLimited'), failure(rows[2]!, 2, 'network'), failure(rows[3]!, 3, 'invalidRecord'), failure(rows[4]!, 4, 'invalidRecord')]);
+    await recordOutcomes(last.id, [
+      failure(rows[0]!, 0, 'vendorUnavailable'),
+      failure(rows[1]!, 1, 'rateLimited'),
+      failure(rows[2]!, 2, 'network'),
+      failure(rows[3]!, 3, 'invalidRecord'),
+      failure(rows[4]!, 4, 'invalidRecord'),
+    ]);
     const before = deliveries();
     const retry = await run({ retryOf: last.id });
     expect(retry.status).toBe('succeeded');
@@ -205,7 +235,12 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
     expect(retry.counts).toMatchObject({ sent: 3, succeeded: 3 });
     const after = deliveries();
     const delivered = [...after].filter(([email, count]) => count !== (before.get(email) ?? 0)).map(([email]) => email);
-    expect(delivered.sort()).toEqual(rows.slice(0, 3).map((row) => row.Email!.toLowerCase()).sort());
+    expect(delivered.sort()).toEqual(
+      rows
+        .slice(0, 3)
+        .map((row) => row.Email!.toLowerCase())
+        .sort(),
+    );
 
     const unknown = await stack.api.post(`/exports/${exportId}/runs`, { retryOf: '8236019958123-1a2b3c4d' });
     expect(unknown.status).toBe(400);

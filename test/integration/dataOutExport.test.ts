@@ -39,10 +39,13 @@ const accountUrl = () => `http://127.0.0.1:${stack.azurite.blobPort}/${DEV_ACCOU
 async function lakeRows(entityName: string, columns?: string[]): Promise<string[][]> {
   const model = await readModel(lake);
   const entity = model.entities.find((candidate) => candidate.name === entityName)!;
-  const indexes = (columns ?? entity.attributes.map((attribute) => attribute.name)).map((name) => entity.attributes.findIndex((attribute) => attribute.name === name));
+  const indexes = (columns ?? entity.attributes.map((attribute) => attribute.name)).map((name) =>
+    entity.attributes.findIndex((attribute) => attribute.name === name),
+  );
   const rows: string[][] = [];
   for (const blob of await partitionBlobs(lake, entity)) {
-    for await (const record of readRecords(lake, blob.blobName, 0, blob.size)) rows.push(indexes.map((index) => record.values[index] ?? ''));
+    for await (const record of readRecords(lake, blob.blobName, 0, blob.size))
+      rows.push(indexes.map((index) => record.values[index] ?? ''));
   }
   return rows;
 }
@@ -79,19 +82,35 @@ async function latestFolder(exportFolder: string): Promise<{ latest: any; folder
   return { latest, folder, model: model! };
 }
 
-const annotationOf = (holder: { annotations?: { name: string; value: string }[] }, name: string) => holder.annotations?.find((item) => item.name === name)?.value;
+const annotationOf = (holder: { annotations?: { name: string; value: string }[] }, name: string) =>
+  holder.annotations?.find((item) => item.name === name)?.value;
 
 describe('the azure-blob connection', () => {
   it('refuses account URLs outside the storage endpoints, naming the field', async () => {
-    for (const url of ['https://evil.example', 'http://169.254.169.254/metadata', `http://127.0.0.1:${stack.azurite.queuePort}/${DEV_ACCOUNT}`, 'https://acct.blob.core.windows.net.evil.example']) {
-      const response = await stack.api.post('/connections', { name: 'Bad', type: 'azure-blob', settings: { accountUrl: url, container: 'exports' }, privacyConsent: true });
+    for (const url of [
+      'https://evil.example',
+      'http://169.254.169.254/metadata',
+      `http://127.0.0.1:${stack.azurite.queuePort}/${DEV_ACCOUNT}`,
+      'https://acct.blob.core.windows.net.evil.example',
+    ]) {
+      const response = await stack.api.post('/connections', {
+        name: 'Bad',
+        type: 'azure-blob',
+        settings: { accountUrl: url, container: 'exports' },
+        privacyConsent: true,
+      });
       expect(response.status, url).toBe(400);
       expect(response.body.errors.map((error: { path: string }) => error.path)).toEqual(['body.settings.accountUrl']);
     }
   });
 
-  it('connects to the app\'s own storage and passes the connection test', async () => {
-    const created = await stack.api.post('/connections', { name: 'Data lake', type: 'azure-blob', settings: { accountUrl: accountUrl(), container: 'exports', folder: 'cdp' }, privacyConsent: true });
+  it("connects to the app's own storage and passes the connection test", async () => {
+    const created = await stack.api.post('/connections', {
+      name: 'Data lake',
+      type: 'azure-blob',
+      settings: { accountUrl: accountUrl(), container: 'exports', folder: 'cdp' },
+      privacyConsent: true,
+    });
     expect(created.status, created.text).toBe(201);
     connectionId = created.body.id;
     expect((await stack.api.post(`/connections/${connectionId}/test`)).body).toEqual({ ok: true });
@@ -106,7 +125,9 @@ describe('a full data-out export', () => {
     const run = await runToEnd(exportId);
     expect(run.status, run.reason).toBe('succeeded');
     expect(run.counts).toEqual({ members: PROFILES, sent: PROFILES, succeeded: PROFILES, failed: 0, skipped: 0 });
-    expect(run.tasks.find((task: { name: string }) => task.name === 'send').detail).toContain(`${ENTITY}: ${PROFILES.toLocaleString('en-US')} rows`);
+    expect(run.tasks.find((task: { name: string }) => task.name === 'send').detail).toContain(
+      `${ENTITY}: ${PROFILES.toLocaleString('en-US')} rows`,
+    );
 
     const { latest, folder, model } = await latestFolder('cdp/Profiles');
     expect(latest).toMatchObject({ exportId, runId: run.id, mode: 'full' });
@@ -119,7 +140,9 @@ describe('a full data-out export', () => {
     const source = lakeModel.entities.find((entity) => entity.name === ENTITY)!;
     const [entity] = model.entities;
     expect(model.entities).toHaveLength(1);
-    expect(entity!.attributes.map((attribute) => [attribute.name, attribute.dataType])).toEqual(source.attributes.map((attribute) => [attribute.name, attribute.dataType]));
+    expect(entity!.attributes.map((attribute) => [attribute.name, attribute.dataType])).toEqual(
+      source.attributes.map((attribute) => [attribute.name, attribute.dataType]),
+    );
     expect(entity!.partitions.length).toBeGreaterThan(1);
     for (const partition of entity!.partitions) {
       expect(partition.location.startsWith(`${accountUrl()}/exports/${folder}/${ENTITY}/`)).toBe(true);
@@ -135,12 +158,20 @@ describe('a full data-out export', () => {
   });
 
   it('applies the mapping (selection and renaming) and writes a header when asked', async () => {
-    const exportId = await createExport({ name: 'Profiles mapped', kind: 'dataOut', entities: [ENTITY], mapping: { Id: 'CustomerId', Mail: 'Email', Town: 'City' }, details: { includeHeader: true } });
+    const exportId = await createExport({
+      name: 'Profiles mapped',
+      kind: 'dataOut',
+      entities: [ENTITY],
+      mapping: { Id: 'CustomerId', Mail: 'Email', Town: 'City' },
+      details: { includeHeader: true },
+    });
     const run = await runToEnd(exportId);
     expect(run.status, run.reason).toBe('succeeded');
     const { model } = await latestFolder('cdp/Profiles mapped');
     const entity = model.entities[0]!;
-    expect(entity.attributes.map((attribute) => [attribute.name, attribute.dataType, annotationOf(attribute, 'outflow:sourceAttribute')])).toEqual([
+    expect(
+      entity.attributes.map((attribute) => [attribute.name, attribute.dataType, annotationOf(attribute, 'outflow:sourceAttribute')]),
+    ).toEqual([
       ['Id', 'guid', 'CustomerId'],
       ['Mail', 'string', 'Email'],
       ['Town', 'string', 'City'],
@@ -180,7 +211,8 @@ describe('an interrupted run', () => {
     );
     await stack.killHost();
     const folders = new Set<string>();
-    for await (const blob of exportsContainer.listBlobsFlat({ prefix: 'cdp/Crash/', includeUncommitedBlobs: true })) folders.add(blob.name.split('/')[2]!);
+    for await (const blob of exportsContainer.listBlobsFlat({ prefix: 'cdp/Crash/', includeUncommitedBlobs: true }))
+      folders.add(blob.name.split('/')[2]!);
     expect(folders.size).toBe(1);
     const [folderName] = [...folders];
     expect(await readJsonBlob(exportsContainer, `cdp/Crash/${folderName}/model.json`)).toBeUndefined();
@@ -203,7 +235,8 @@ describe('a cancelled run', () => {
     const started = await stack.api.post(`/exports/${exportId}/runs`);
     await eventually(
       async () => {
-        for await (const blob of exportsContainer.listBlobsFlat({ prefix: 'cdp/Cancelled/', includeUncommitedBlobs: true })) return blob.name;
+        for await (const blob of exportsContainer.listBlobsFlat({ prefix: 'cdp/Cancelled/', includeUncommitedBlobs: true }))
+          return blob.name;
         return undefined;
       },
       { timeoutMs: 30_000, intervalMs: 20, what: 'the first partition of the run' },
@@ -223,7 +256,13 @@ describe('incremental runs', () => {
   let changes: LakeChanges;
 
   it('start with a full run that keeps a snapshot', async () => {
-    exportId = await createExport({ name: 'Profiles incremental', kind: 'dataOut', entities: [ENTITY], mapping: { Id: 'CustomerId', Mail: 'Email', Town: 'City' }, details: { mode: 'incremental' } });
+    exportId = await createExport({
+      name: 'Profiles incremental',
+      kind: 'dataOut',
+      entities: [ENTITY],
+      mapping: { Id: 'CustomerId', Mail: 'Email', Town: 'City' },
+      details: { mode: 'incremental' },
+    });
     const run = await runToEnd(exportId);
     expect(run.status, run.reason).toBe('succeeded');
     firstRunId = run.id;
@@ -247,7 +286,11 @@ describe('incremental runs', () => {
     expect(annotationOf(model, 'outflow:baseRunId')).toBe(firstRunId);
     const entity = model.entities[0]!;
     expect(entity.attributes.map((attribute) => attribute.name)).toEqual(['_operation', 'Id', 'Mail', 'Town']);
-    expect([annotationOf(entity, 'outflow:inserts'), annotationOf(entity, 'outflow:updates'), annotationOf(entity, 'outflow:deletes')]).toEqual([changes.inserted.size, changes.updated.size, changes.deleted.size].map(String));
+    expect([
+      annotationOf(entity, 'outflow:inserts'),
+      annotationOf(entity, 'outflow:updates'),
+      annotationOf(entity, 'outflow:deletes'),
+    ]).toEqual([changes.inserted.size, changes.updated.size, changes.deleted.size].map(String));
 
     const rows = (await readEntityRows(exportsContainer, model, ENTITY)).rows;
     const keysOf = (operation: string) => new Set(rows.filter((row) => row[0] === operation).map((row) => row[1]));
@@ -278,7 +321,9 @@ describe('incremental runs', () => {
     expect(full.tasks.find((task: { name: string }) => task.name === 'plan').detail).toContain('full resync');
     const { model } = await latestFolder('cdp/Profiles incremental');
     expect(annotationOf(model, 'outflow:exportMode')).toBe('full');
-    expect(checksumOf((await readEntityRows(exportsContainer, model, ENTITY)).rows)).toBe(checksumOf(await lakeRows(ENTITY, ['CustomerId', 'Email', 'City'])));
+    expect(checksumOf((await readEntityRows(exportsContainer, model, ENTITY)).rows)).toBe(
+      checksumOf(await lakeRows(ENTITY, ['CustomerId', 'Email', 'City'])),
+    );
     // The request was answered: the next run compares again.
     const next = await runToEnd(exportId);
     expect(next.counts.sent).toBe(0);
@@ -287,13 +332,24 @@ describe('incremental runs', () => {
 
 describe('checking a data-out export when it is saved', () => {
   it('names an entity the lake does not have, and a mapping source no chosen entity has', async () => {
-    const response = await stack.api.post('/exports', { connectionId, name: 'Bad', kind: 'dataOut', entities: [ENTITY, 'NoSuchEntity'], mapping: { Mail: 'EmailAddress' } });
+    const response = await stack.api.post('/exports', {
+      connectionId,
+      name: 'Bad',
+      kind: 'dataOut',
+      entities: [ENTITY, 'NoSuchEntity'],
+      mapping: { Mail: 'EmailAddress' },
+    });
     expect(response.status).toBe(400);
     expect(response.body.errors.map((error: { path: string }) => error.path)).toEqual(['body.entities.1', 'body.mapping.Mail']);
   });
 
   it('lets a segment export to storage name its own columns', async () => {
-    const response = await stack.api.post('/exports', { connectionId, name: 'Own columns', segments: ['Segment_VIP'], mapping: { 'E-mail address': 'Email', Surname: 'LastName' } });
+    const response = await stack.api.post('/exports', {
+      connectionId,
+      name: 'Own columns',
+      segments: ['Segment_VIP'],
+      mapping: { 'E-mail address': 'Email', Surname: 'LastName' },
+    });
     expect(response.status, response.text).toBe(201);
   });
 });

@@ -12,8 +12,21 @@ import { runRecords, runToEnd } from '../support/exportRuns.js';
 const USERNAME = 'apiuser-4c1e9b@apiconnector.com';
 const PASSWORD = 'dd-pass-8f2b6e0d9a';
 const PROFILES = 50_000;
-const MAPPING = { email: 'Email', firstName: 'FirstName', lastName: 'LastName', fullName: 'FullName', gender: 'Gender', postalCode: 'PostalCode' };
-const DATA_FIELDS: Record<string, string> = { FirstName: 'FIRSTNAME', LastName: 'LASTNAME', FullName: 'FULLNAME', Gender: 'GENDER', PostalCode: 'POSTCODE' };
+const MAPPING = {
+  email: 'Email',
+  firstName: 'FirstName',
+  lastName: 'LastName',
+  fullName: 'FullName',
+  gender: 'Gender',
+  postalCode: 'PostalCode',
+};
+const DATA_FIELDS: Record<string, string> = {
+  FirstName: 'FIRSTNAME',
+  LastName: 'LASTNAME',
+  FullName: 'FULLNAME',
+  Gender: 'GENDER',
+  PostalCode: 'POSTCODE',
+};
 
 let stack: TestStack;
 let simulator: DotdigitalSimulator;
@@ -29,7 +42,9 @@ beforeAll(async () => {
     seedProfiles: PROFILES,
     invalidEmailRate: 0.001,
     // The vendor's per-minute tier and the adapter's default rate would make a test wait minutes.
-    simulatorOptions: { DOTDIGITAL_API_URL: { apiUsers: { [USERNAME]: PASSWORD }, rateLimit: { callsPerMinute: 6_000 }, importDelayMs: 300 } },
+    simulatorOptions: {
+      DOTDIGITAL_API_URL: { apiUsers: { [USERNAME]: PASSWORD }, rateLimit: { callsPerMinute: 6_000 }, importDelayMs: 300 },
+    },
     settings: { DESTINATION_RATE_LIMITS: JSON.stringify({ dotdigital: { requestsPerSecond: 20, burst: 20 } }) },
   });
   simulator = stack.simulators.find((candidate) => candidate.setting === 'DOTDIGITAL_API_URL')!.instance as DotdigitalSimulator;
@@ -49,7 +64,13 @@ const runExport = (exportId: string) => runToEnd(stack.api, exportId, { timeoutM
 const records = (exportId: string, runId: string, status: 'failed' | 'skipped') => runRecords(stack.api, exportId, runId, status);
 
 async function createExport(name: string, addressBookId: number): Promise<string> {
-  const response = await stack.api.post('/exports', { name, connectionId, segments: [segmentId], mapping: MAPPING, details: { addressBookId } });
+  const response = await stack.api.post('/exports', {
+    name,
+    connectionId,
+    segments: [segmentId],
+    mapping: MAPPING,
+    details: { addressBookId },
+  });
   expect(response.status).toBe(201);
   return response.body.id;
 }
@@ -66,7 +87,12 @@ async function expectRunDelivered(exportId: string, addressBookId: number): Prom
   });
 
   const delivered = validRows.length - suppressed.length;
-  expect(simulator.inspectAddressBook(addressBookId)).toMatchObject({ memberCount: delivered, deliveries: delivered, duplicates: 0, activeImports: 0 });
+  expect(simulator.inspectAddressBook(addressBookId)).toMatchObject({
+    memberCount: delivered,
+    deliveries: delivered,
+    duplicates: 0,
+    activeImports: 0,
+  });
   // Row for row: each valid lake member under its lower-cased email with exactly the mapped data fields.
   const book = simulator.state.addressBooks.get(addressBookId)!;
   const mismatches: string[] = [];
@@ -77,7 +103,9 @@ async function expectRunDelivered(exportId: string, addressBookId: number): Prom
       continue;
     }
     const contact = simulator.state.contacts.get(email);
-    const expected = Object.fromEntries(Object.entries(DATA_FIELDS).flatMap(([attribute, field]) => (row[attribute]?.trim() ? [[field, row[attribute]!.trim()]] : [])));
+    const expected = Object.fromEntries(
+      Object.entries(DATA_FIELDS).flatMap(([attribute, field]) => (row[attribute]?.trim() ? [[field, row[attribute]!.trim()]] : [])),
+    );
     if (!contact || !book.members.has(email)) mismatches.push(`${email}: missing`);
     else if (JSON.stringify(Object.entries(contact.dataFields).sort()) !== JSON.stringify(Object.entries(expected).sort())) {
       mismatches.push(`${email}: ${JSON.stringify(contact.dataFields)} ≠ ${JSON.stringify(expected)}`);
@@ -86,9 +114,21 @@ async function expectRunDelivered(exportId: string, addressBookId: number): Prom
   expect(mismatches.slice(0, 5)).toEqual([]);
 
   const skipped = await records(exportId, run.id, 'skipped');
-  expect(skipped.filter((record) => record.code === 'invalidEmail').map((record) => record.email).sort()).toEqual(invalidRows.map((row) => row.Email!.trim()).sort());
-  expect(skipped.filter((record) => record.code !== 'invalidEmail').map((record) => [record.email, record.code, record.message]).sort()).toEqual(
-    suppressed.map((email) => [email, 'Globally Suppressed', "The address is on dotdigital's global suppression list; it was not added."]).sort(),
+  expect(
+    skipped
+      .filter((record) => record.code === 'invalidEmail')
+      .map((record) => record.email)
+      .sort(),
+  ).toEqual(invalidRows.map((row) => row.Email!.trim()).sort());
+  expect(
+    skipped
+      .filter((record) => record.code !== 'invalidEmail')
+      .map((record) => [record.email, record.code, record.message])
+      .sort(),
+  ).toEqual(
+    suppressed
+      .map((email) => [email, 'Globally Suppressed', "The address is on dotdigital's global suppression list; it was not added."])
+      .sort(),
   );
   expect(await records(exportId, run.id, 'failed')).toEqual([]);
 }
@@ -101,13 +141,23 @@ describe('a segment export to dotdigital', () => {
     segmentId = all.id;
     expect(invalidRows.length).toBeGreaterThan(0);
 
-    const wrong = await stack.api.post('/connections', { name: 'Wrong password', type: 'dotdigital', secrets: { username: USERNAME, password: 'nope' }, privacyConsent: true });
+    const wrong = await stack.api.post('/connections', {
+      name: 'Wrong password',
+      type: 'dotdigital',
+      secrets: { username: USERNAME, password: 'nope' },
+      privacyConsent: true,
+    });
     expect(wrong.status).toBe(201);
     const refused = await stack.api.post(`/connections/${wrong.body.id}/test`);
     expect(refused.body.ok).toBe(false);
     expect(refused.body.reason).toContain('Authorization has been denied');
 
-    const created = await stack.api.post('/connections', { name: 'dotdigital', type: 'dotdigital', secrets: { username: USERNAME, password: PASSWORD }, privacyConsent: true });
+    const created = await stack.api.post('/connections', {
+      name: 'dotdigital',
+      type: 'dotdigital',
+      secrets: { username: USERNAME, password: PASSWORD },
+      privacyConsent: true,
+    });
     expect(created.status).toBe(201);
     expect(created.body.settings).toEqual({ region: 'auto' });
     connectionId = created.body.id;
@@ -126,7 +176,15 @@ describe('a segment export to dotdigital', () => {
     const exportId = await createExport('Newsletter under faults', 202);
     const before = { ...simulator.state.counters };
     // Seed 17 makes two imports end Failed and answers 5xx and 429s to uploads and polls.
-    simulator.setFaults({ serverErrorRate: 0.1, tooManyRequestsBursts: { every: 3, length: 1 }, connectionResetRate: 0.05, failImportRate: 0.3, slowImportMs: 1_500, latencyMs: 20, seed: 17 });
+    simulator.setFaults({
+      serverErrorRate: 0.1,
+      tooManyRequestsBursts: { every: 3, length: 1 },
+      connectionResetRate: 0.05,
+      failImportRate: 0.3,
+      slowImportMs: 1_500,
+      latencyMs: 20,
+      seed: 17,
+    });
     try {
       await expectRunDelivered(exportId, 202);
     } finally {

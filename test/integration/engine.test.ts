@@ -46,10 +46,18 @@ beforeAll(async () => {
     invalidEmailRate: 0,
     simulatorOptions: { CAMPAIGN_MONITOR_API_URL: { rateLimit: { requestsPerSecond: 400, burst: 50 } } },
     // Messages of a killed host come back after 10 s instead of 60 s.
-    settings: { DESTINATION_RATE_LIMITS: JSON.stringify({ 'campaign-monitor': { requestsPerSecond: 300, burst: 30 } }), OUTFLOW_QUEUE_LEASE_SECONDS: '10' },
+    settings: {
+      DESTINATION_RATE_LIMITS: JSON.stringify({ 'campaign-monitor': { requestsPerSecond: 300, burst: 30 } }),
+      OUTFLOW_QUEUE_LEASE_SECONDS: '10',
+    },
   });
   simulator = stack.simulators.find((candidate) => candidate.setting === 'CAMPAIGN_MONITOR_API_URL')!.instance as CampaignMonitorSimulator;
-  const connection = await stack.api.post('/connections', { name: 'CM', type: 'campaign-monitor', secrets: { apiKey: 'engine-test-key' }, privacyConsent: true });
+  const connection = await stack.api.post('/connections', {
+    name: 'CM',
+    type: 'campaign-monitor',
+    secrets: { apiKey: 'engine-test-key' },
+    privacyConsent: true,
+  });
   connectionId = connection.body.id;
 }, 180_000);
 
@@ -74,7 +82,11 @@ describe('the export engine', () => {
       const rows = await segmentRows(stack.azurite.connectionString, 'All customers');
       const wrong = rows.filter((row) => {
         const subscriber = subscribers.get(normalized(row.Email));
-        return !subscriber || subscriber.Name !== [row.FirstName, row.LastName].filter(Boolean).join(' ') || (row.PostalCode && subscriber.CustomFields['[PostalCode]'] !== row.PostalCode);
+        return (
+          !subscriber ||
+          subscriber.Name !== [row.FirstName, row.LastName].filter(Boolean).join(' ') ||
+          (row.PostalCode && subscriber.CustomFields['[PostalCode]'] !== row.PostalCode)
+        );
       });
       expect(wrong).toEqual([]);
       expect(simulator.state.counters.serverErrors).toBeGreaterThan(0);
@@ -97,7 +109,13 @@ describe('the export engine', () => {
   }, 120_000);
 
   it('skips a run over the member limit, sending nothing', async () => {
-    const limited = await stack.api.post('/connections', { name: 'CM small', type: 'campaign-monitor', secrets: { apiKey: 'k2' }, privacyConsent: true, limits: { maxMembersPerExport: 1000 } });
+    const limited = await stack.api.post('/connections', {
+      name: 'CM small',
+      type: 'campaign-monitor',
+      secrets: { apiKey: 'k2' },
+      privacyConsent: true,
+      limits: { maxMembersPerExport: 1000 },
+    });
     expect(limited.status, limited.text).toBe(201);
     const exportId = await createExport('Too big', ['Segment_AllCustomers'], 'too-big', limited.body.id);
     const run = await runToEnd(exportId);
@@ -112,7 +130,10 @@ describe('the export engine', () => {
       const exportId = await createExport('Cancel me', ['Segment_AllCustomers'], 'cancelled');
       const started = await stack.api.post(`/exports/${exportId}/runs`);
       const runId = started.body.runId;
-      await eventually(async () => ((simulator.inspectList('cancelled')?.memberCount ?? 0) > 0 ? true : undefined), { timeoutMs: 30_000, what: 'first members to arrive' });
+      await eventually(async () => ((simulator.inspectList('cancelled')?.memberCount ?? 0) > 0 ? true : undefined), {
+        timeoutMs: 30_000,
+        what: 'first members to arrive',
+      });
       const cancelled = await stack.api.post(`/exports/${exportId}/runs/${runId}/cancel`);
       expect(cancelled.status).toBe(202);
       const run = await waitForRun(exportId, runId, 30_000);
@@ -148,7 +169,10 @@ describe('the export engine', () => {
     try {
       const exportId = await createExport('Crash', ['Segment_AllCustomers'], 'crash');
       const started = await stack.api.post(`/exports/${exportId}/runs`);
-      await eventually(async () => ((simulator.inspectList('crash')?.memberCount ?? 0) > 10_000 ? true : undefined), { timeoutMs: 60_000, what: 'the run to be under way' });
+      await eventually(async () => ((simulator.inspectList('crash')?.memberCount ?? 0) > 10_000 ? true : undefined), {
+        timeoutMs: 60_000,
+        what: 'the run to be under way',
+      });
       await stack.killHost();
       const atCrash = simulator.inspectList('crash')!.memberCount;
       expect(atCrash).toBeLessThan(PROFILES);
@@ -172,7 +196,10 @@ describe('the export engine', () => {
       const container = BlobServiceClient.fromConnectionString(stack.azurite.connectionString).getContainerClient('lake');
       const exportId = await createExport('Snapshot gone', ['Segment_AllCustomers'], 'snapshot-gone');
       const started = await stack.api.post(`/exports/${exportId}/runs`);
-      await eventually(async () => ((simulator.inspectList('snapshot-gone')?.memberCount ?? 0) > 0 ? true : undefined), { timeoutMs: 30_000, what: 'the run to be under way' });
+      await eventually(async () => ((simulator.inspectList('snapshot-gone')?.memberCount ?? 0) > 0 ? true : undefined), {
+        timeoutMs: 30_000,
+        what: 'the run to be under way',
+      });
       // Two newer generations: the one this run reads is deleted (only the previous one is kept).
       await seedLake({ containerClient: container, profiles: 500, kind: 'b2c', seed: 21 });
       await seedLake({ containerClient: container, profiles: 500, kind: 'b2c', seed: 22 });
@@ -199,12 +226,13 @@ describe('the export engine', () => {
     expect(run.counts).toMatchObject({ members: rows.length, skipped: invalid.length, failed: 0, succeeded: rows.length - invalid.length });
     const records = await stack.api.get(`/exports/${exportId}/runs/${run.id}/records?status=skipped&top=5000`);
     expect(records.status).toBe(200);
-    expect(records.body.items.map((record: { email: string }) => record.email.toLowerCase()).sort()).toEqual(invalid.map((row) => (row.Email ?? '').trim().toLowerCase()).sort());
+    expect(records.body.items.map((record: { email: string }) => record.email.toLowerCase()).sort()).toEqual(
+      invalid.map((row) => (row.Email ?? '').trim().toLowerCase()).sort(),
+    );
     expect(new Set(records.body.items.map((record: { code: string }) => record.code))).toEqual(new Set(['invalidEmail']));
     expect(simulator.inspectList('invalid')!.memberCount).toBe(rows.length - invalid.length);
     const csv = await stack.api.get(`/exports/${exportId}/runs/${run.id}/records?status=skipped`, { accept: 'text/csv' });
     expect(csv.headers.get('content-type')).toContain('text/csv');
     expect(csv.text.split('\n')[0]).toBe('email,status,category,code,message,segmentId');
   }, 120_000);
-
 });

@@ -26,7 +26,10 @@ afterAll(async () => {
 /** The JSON lines one function wrote through context.log (the host prefixes time, level and function). */
 function engineLines(functionName: string): Record<string, unknown>[] {
   return stack.logs
-    .filter((line) => line.includes(`[Functions.${functionName}]`) && !line.includes(`Executed 'Functions.`) && !line.includes(`Executing 'Functions.`))
+    .filter(
+      (line) =>
+        line.includes(`[Functions.${functionName}]`) && !line.includes(`Executed 'Functions.`) && !line.includes(`Executing 'Functions.`),
+    )
     .map((line) => JSON.parse(line.slice(line.indexOf('{'))) as Record<string, unknown>);
 }
 
@@ -34,8 +37,19 @@ describe('engine log lines', () => {
   it('carry the run id, export id and chunk id as JSON fields', async () => {
     const segments = await stack.api.get('/segments');
     const segmentId = segments.body.find((segment: { name: string }) => segment.name === 'All customers').id;
-    const connection = await stack.api.post('/connections', { name: 'CM', type: 'campaign-monitor', secrets: { apiKey: API_KEY }, privacyConsent: true });
-    const created = await stack.api.post('/exports', { name: 'Logged', connectionId: connection.body.id, segments: [segmentId], mapping: { email: 'Email' }, details: { listId: 'logged' } });
+    const connection = await stack.api.post('/connections', {
+      name: 'CM',
+      type: 'campaign-monitor',
+      secrets: { apiKey: API_KEY },
+      privacyConsent: true,
+    });
+    const created = await stack.api.post('/exports', {
+      name: 'Logged',
+      connectionId: connection.body.id,
+      segments: [segmentId],
+      mapping: { email: 'Email' },
+      details: { listId: 'logged' },
+    });
     const exportId = created.body.id;
     const runId = (await stack.api.post(`/exports/${exportId}/runs`)).body.runId;
     const run = await eventually(
@@ -48,7 +62,9 @@ describe('engine log lines', () => {
     expect(run.status).toBe('partiallySucceeded');
 
     const planned = engineLines('planRun');
-    expect(planned).toContainEqual(expect.objectContaining({ message: expect.stringMatching(/^Planned: /), runId, exportId, members: PROFILES }));
+    expect(planned).toContainEqual(
+      expect.objectContaining({ message: expect.stringMatching(/^Planned: /), runId, exportId, members: PROFILES }),
+    );
     const sent = engineLines('sendChunk');
     expect(sent.length).toBeGreaterThan(0);
     for (const line of [...planned, ...sent]) expect(line).toMatchObject({ runId, exportId });

@@ -13,9 +13,21 @@ import type { GoogleAdsSimulator } from '../../local/simulators/googleAdsSimulat
 import { runRecords, runToEnd } from '../support/exportRuns.js';
 
 const CUSTOMER = '1234567890';
-const SECRETS = { clientId: '1234-abc.apps.googleusercontent.com', clientSecret: 'GOCSPX-e2e-secret-93f1', refreshToken: '1//0e2e-refresh-token-77ad', developerToken: 'devtok-e2e-51c8' };
+const SECRETS = {
+  clientId: '1234-abc.apps.googleusercontent.com',
+  clientSecret: 'GOCSPX-e2e-secret-93f1',
+  refreshToken: '1//0e2e-refresh-token-77ad',
+  developerToken: 'devtok-e2e-51c8',
+};
 const PROFILES = 12_000;
-const MAPPING = { email: 'Email', phone: 'Phone', firstName: 'FirstName', lastName: 'LastName', country: 'Country', postalCode: 'PostalCode' };
+const MAPPING = {
+  email: 'Email',
+  phone: 'Phone',
+  firstName: 'FirstName',
+  lastName: 'LastName',
+  country: 'Country',
+  postalCode: 'PostalCode',
+};
 const sha = (value: string) => createHash('sha256').update(value).digest('hex');
 
 let stack: TestStack;
@@ -29,7 +41,14 @@ beforeAll(async () => {
   stack = await startTestStack({
     seedProfiles: PROFILES,
     invalidEmailRate: 0.002,
-    simulatorOptions: { GOOGLE_ADS_API_URL: { clients: { [SECRETS.clientId]: SECRETS.clientSecret }, refreshTokens: [SECRETS.refreshToken], developerTokens: [SECRETS.developerToken], customers: [CUSTOMER] } },
+    simulatorOptions: {
+      GOOGLE_ADS_API_URL: {
+        clients: { [SECRETS.clientId]: SECRETS.clientSecret },
+        refreshTokens: [SECRETS.refreshToken],
+        developerTokens: [SECRETS.developerToken],
+        customers: [CUSTOMER],
+      },
+    },
   });
   simulator = stack.simulators.find((candidate) => candidate.setting === 'GOOGLE_ADS_API_URL')!.instance as GoogleAdsSimulator;
   const rows = await segmentRows(stack.azurite.connectionString, 'All customers');
@@ -47,7 +66,13 @@ const runExport = (exportId: string) => runToEnd(stack.api, exportId, { timeoutM
 async function expectRunDelivered(exportId: string, listId: string, runNumber: number): Promise<void> {
   const run = await runExport(exportId);
   expect(run.status).toBe('partiallySucceeded');
-  expect(run.counts).toEqual({ members: PROFILES, sent: validRows.length, succeeded: validRows.length, failed: 0, skipped: invalidRows.length });
+  expect(run.counts).toEqual({
+    members: PROFILES,
+    sent: validRows.length,
+    succeeded: validRows.length,
+    failed: 0,
+    skipped: invalidRows.length,
+  });
   const list = simulator.state.userLists.get(listId)!;
   const expected = new Set(validRows.map((row) => sha(normalizeEmail(row.Email!))));
   expect(list.members.size).toBe(expected.size);
@@ -64,13 +89,28 @@ describe('a segment export to Google Ads Customer Match', () => {
   it('tests a connection through the OAuth exchange; a revoked refresh token is refused', async () => {
     const segments = await stack.api.get('/segments');
     segmentId = segments.body.find((segment: { name: string }) => segment.name === 'All customers').id;
-    const revoked = await stack.api.post('/connections', { name: 'Revoked', type: 'google-ads', settings: { customerId: '123-456-7890' }, secrets: { ...SECRETS, refreshToken: 'revoked' }, privacyConsent: true });
+    const revoked = await stack.api.post('/connections', {
+      name: 'Revoked',
+      type: 'google-ads',
+      settings: { customerId: '123-456-7890' },
+      secrets: { ...SECRETS, refreshToken: 'revoked' },
+      privacyConsent: true,
+    });
     expect(revoked.status).toBe(201);
     const refused = await stack.api.post(`/connections/${revoked.body.id}/test`);
     expect(refused.body).toMatchObject({ ok: false, reason: expect.stringContaining('invalid_grant') });
-    const created = await stack.api.post('/connections', { name: 'Google Ads', type: 'google-ads', settings: { customerId: '123-456-7890' }, secrets: SECRETS, privacyConsent: true });
+    const created = await stack.api.post('/connections', {
+      name: 'Google Ads',
+      type: 'google-ads',
+      settings: { customerId: '123-456-7890' },
+      secrets: SECRETS,
+      privacyConsent: true,
+    });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ settings: { customerId: CUSTOMER }, secretsSet: expect.arrayContaining(['clientId', 'clientSecret', 'refreshToken', 'developerToken']) });
+    expect(created.body).toMatchObject({
+      settings: { customerId: CUSTOMER },
+      secretsSet: expect.arrayContaining(['clientId', 'clientSecret', 'refreshToken', 'developerToken']),
+    });
     connectionId = created.body.id;
     expect((await stack.api.post(`/connections/${connectionId}/test`)).body).toEqual({ ok: true });
   });
@@ -90,7 +130,13 @@ describe('a segment export to Google Ads Customer Match', () => {
     listId = lists[0]!.id;
     // 12,000 members fit one job of 100,000.
     expect(simulator.state.counters.jobsCreated - before).toBe(1);
-    expect(run.counts).toEqual({ members: PROFILES, sent: validRows.length, succeeded: validRows.length, failed: 0, skipped: invalidRows.length });
+    expect(run.counts).toEqual({
+      members: PROFILES,
+      sent: validRows.length,
+      succeeded: validRows.length,
+      failed: 0,
+      skipped: invalidRows.length,
+    });
     const list = simulator.state.userLists.get(listId)!;
     const expected = new Set(validRows.map((row) => sha(normalizeEmail(row.Email!))));
     expect(list.members.size).toBe(expected.size);

@@ -43,7 +43,10 @@ afterAll(async () => {
 
 const runExport = (exportId: string) => runToEnd(stack.api, exportId, { timeoutMs: 45_000 });
 
-async function skippedRecords(exportId: string, runId: string): Promise<{ email: string; segmentId: string; code: string; category: string }[]> {
+async function skippedRecords(
+  exportId: string,
+  runId: string,
+): Promise<{ email: string; segmentId: string; code: string; category: string }[]> {
   const records: { email: string; segmentId: string; code: string; category: string }[] = [];
   let token: string | undefined;
   for (let page = 0; page < 100; page++) {
@@ -84,13 +87,24 @@ describe('an Iterable export flowing end to end', () => {
   });
 
   it('creates an EU connection whose test call passes, and a bad key gives the vendor reason', async () => {
-    const created = await stack.api.post('/connections', { name: 'Iterable EU', type: 'iterable', settings: { region: 'EU' }, secrets: { apiKey: API_KEY }, privacyConsent: true });
+    const created = await stack.api.post('/connections', {
+      name: 'Iterable EU',
+      type: 'iterable',
+      settings: { region: 'EU' },
+      secrets: { apiKey: API_KEY },
+      privacyConsent: true,
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ type: 'iterable', settings: { region: 'EU' }, secretsSet: ['apiKey'] });
     connectionId = created.body.id;
     expect((await stack.api.post(`/connections/${connectionId}/test`)).body).toEqual({ ok: true });
 
-    const wrong = await stack.api.post('/connections', { name: 'Iterable wrong key', type: 'iterable', secrets: { apiKey: 'not-the-key' }, privacyConsent: true });
+    const wrong = await stack.api.post('/connections', {
+      name: 'Iterable wrong key',
+      type: 'iterable',
+      secrets: { apiKey: 'not-the-key' },
+      privacyConsent: true,
+    });
     expect(wrong.body.settings).toEqual({ region: 'US' });
     const tested = await stack.api.post(`/connections/${wrong.body.id}/test`);
     expect(tested.body.ok).toBe(false);
@@ -150,7 +164,13 @@ describe('an Iterable export flowing end to end', () => {
   it('runs again with 5xx, 429 bursts and latency injected: same lists, each member once more, nothing lost', async () => {
     const listIds = SEGMENT_NAMES.map((name) => simulator.listsNamed(name)[0]!.listId);
     const listsCreated = simulator.state.counters.listsCreated;
-    simulator.setFaults({ serverErrorRate: 0.12, tooManyRequestsBursts: { every: 5, length: 1 }, latencyMs: 10, latencyJitterMs: 30, seed: 11 });
+    simulator.setFaults({
+      serverErrorRate: 0.12,
+      tooManyRequestsBursts: { every: 5, length: 1 },
+      latencyMs: 10,
+      latencyJitterMs: 30,
+      seed: 11,
+    });
     const run = await runExport(exportId);
     const counters = { ...simulator.state.counters };
     simulator.setFaults({});

@@ -13,7 +13,15 @@ import { runRecords, runToEnd } from '../support/exportRuns.js';
 const API_KEY = 'pk_live_5e0c7a1d93b24f68';
 const PROFILES = 12_000;
 const LIST = 'NwsLtr';
-const MAPPING = { email: 'Email', firstName: 'FirstName', lastName: 'LastName', phone: 'Phone', city: 'City', country: 'Country', postalCode: 'PostalCode' };
+const MAPPING = {
+  email: 'Email',
+  firstName: 'FirstName',
+  lastName: 'LastName',
+  phone: 'Phone',
+  city: 'City',
+  country: 'Country',
+  postalCode: 'PostalCode',
+};
 
 let stack: TestStack;
 let simulator: KlaviyoSimulator;
@@ -45,7 +53,13 @@ const runExport = (exportId: string) => runToEnd(stack.api, exportId, { timeoutM
 async function expectRunDelivered(exportId: string, runNumber: number): Promise<void> {
   const run = await runExport(exportId);
   expect(run.status).toBe('partiallySucceeded');
-  expect(run.counts).toEqual({ members: PROFILES, sent: validRows.length, succeeded: validRows.length - rejected.length, failed: rejected.length, skipped: invalidRows.length });
+  expect(run.counts).toEqual({
+    members: PROFILES,
+    sent: validRows.length,
+    succeeded: validRows.length - rejected.length,
+    failed: rejected.length,
+    skipped: invalidRows.length,
+  });
 
   const list = simulator.state.lists.get(LIST)!;
   const delivered = validRows.length - rejected.length;
@@ -65,9 +79,24 @@ async function expectRunDelivered(exportId: string, runNumber: number): Promise<
       continue;
     }
     const attributes = profile.attributes as Record<string, any>;
-    const expected = { first_name: row.FirstName || undefined, last_name: row.LastName || undefined, phone_number: toE164(row.Phone ?? ''), zip: row.PostalCode || undefined, city: row.City || undefined, country: row.Country || undefined };
-    const actual = { first_name: attributes.first_name, last_name: attributes.last_name, phone_number: attributes.phone_number, zip: attributes.location?.zip, city: attributes.location?.city, country: attributes.location?.country };
-    if (JSON.stringify(actual) !== JSON.stringify(expected)) mismatches.push(`${email}: ${JSON.stringify(actual)} ≠ ${JSON.stringify(expected)}`);
+    const expected = {
+      first_name: row.FirstName || undefined,
+      last_name: row.LastName || undefined,
+      phone_number: toE164(row.Phone ?? ''),
+      zip: row.PostalCode || undefined,
+      city: row.City || undefined,
+      country: row.Country || undefined,
+    };
+    const actual = {
+      first_name: attributes.first_name,
+      last_name: attributes.last_name,
+      phone_number: attributes.phone_number,
+      zip: attributes.location?.zip,
+      city: attributes.location?.city,
+      country: attributes.location?.country,
+    };
+    if (JSON.stringify(actual) !== JSON.stringify(expected))
+      mismatches.push(`${email}: ${JSON.stringify(actual)} ≠ ${JSON.stringify(expected)}`);
   }
   expect(mismatches.slice(0, 5)).toEqual([]);
 
@@ -86,10 +115,20 @@ describe('a segment export to Klaviyo', () => {
     expect(invalidRows.length).toBeGreaterThan(0);
     // Klaviyo refuses these profiles itself (e.g. suppressed addresses): failed per record.
     rejected = [validRows[3]!, validRows[7_000]!, validRows[validRows.length - 1]!].map((row) => row.Email!.trim().toLowerCase());
-    const wrong = await stack.api.post('/connections', { name: 'Wrong key', type: 'klaviyo', secrets: { apiKey: 'pk_wrong' }, privacyConsent: true });
+    const wrong = await stack.api.post('/connections', {
+      name: 'Wrong key',
+      type: 'klaviyo',
+      secrets: { apiKey: 'pk_wrong' },
+      privacyConsent: true,
+    });
     expect(wrong.status).toBe(201);
     expect((await stack.api.post(`/connections/${wrong.body.id}/test`)).body.ok).toBe(false);
-    const created = await stack.api.post('/connections', { name: 'Klaviyo', type: 'klaviyo', secrets: { apiKey: API_KEY }, privacyConsent: true });
+    const created = await stack.api.post('/connections', {
+      name: 'Klaviyo',
+      type: 'klaviyo',
+      secrets: { apiKey: API_KEY },
+      privacyConsent: true,
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ type: 'klaviyo', secretsSet: ['apiKey'] });
     connectionId = created.body.id;
@@ -97,7 +136,13 @@ describe('a segment export to Klaviyo', () => {
   });
 
   it('refuses an export without a list id, naming the field', async () => {
-    const response = await stack.api.post('/exports', { name: 'No list', connectionId, segments: [segmentId], mapping: MAPPING, details: {} });
+    const response = await stack.api.post('/exports', {
+      name: 'No list',
+      connectionId,
+      segments: [segmentId],
+      mapping: MAPPING,
+      details: {},
+    });
     expect(response.status).toBe(400);
     expect(JSON.stringify(response.body)).toContain('listId');
   });
@@ -105,7 +150,13 @@ describe('a segment export to Klaviyo', () => {
   let exportId: string;
   it('delivers every valid member once into the list with its fields, and lists the rest per record', async () => {
     for (const email of rejected) simulator.state.rejectedEmails.add(email);
-    const response = await stack.api.post('/exports', { name: 'Newsletter', connectionId, segments: [segmentId], mapping: MAPPING, details: { listId: LIST } });
+    const response = await stack.api.post('/exports', {
+      name: 'Newsletter',
+      connectionId,
+      segments: [segmentId],
+      mapping: MAPPING,
+      details: { listId: LIST },
+    });
     expect(response.status).toBe(201);
     exportId = response.body.id;
     await expectRunDelivered(exportId, 1);
@@ -115,7 +166,13 @@ describe('a segment export to Klaviyo', () => {
 
   it('runs again under 5xx, 429, resets and latency: nothing lost, nobody twice in one run', async () => {
     const before = { ...simulator.state.counters };
-    simulator.setFaults({ serverErrorRate: 0.1, tooManyRequestsBursts: { every: 3, length: 1 }, connectionResetRate: 0.05, latencyMs: 20, seed: 23 });
+    simulator.setFaults({
+      serverErrorRate: 0.1,
+      tooManyRequestsBursts: { every: 3, length: 1 },
+      connectionResetRate: 0.05,
+      latencyMs: 20,
+      seed: 23,
+    });
     try {
       await expectRunDelivered(exportId, 2);
     } finally {

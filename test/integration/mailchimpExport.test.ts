@@ -27,7 +27,16 @@ const SMALL_CHUNKS = JSON.stringify({ mailchimp: { requestsPerSecond: 0.5, burst
 // Under 429s the engine drains the shared bucket, which then refills at the sustained rate: the
 // fault run needs a real one (the vendor's own cap is concurrency, which the slots still enforce).
 const REAL_RATE = JSON.stringify({ mailchimp: { requestsPerSecond: 50, burst: 50 } });
-const TAGS: Record<string, string> = { FirstName: 'FNAME', LastName: 'LNAME', FullName: 'FULLNAME', Gender: 'GENDER', PostalCode: 'POSTCODE', City: 'CITY', Country: 'COUNTRY', Phone: 'PHONE' };
+const TAGS: Record<string, string> = {
+  FirstName: 'FNAME',
+  LastName: 'LNAME',
+  FullName: 'FULLNAME',
+  Gender: 'GENDER',
+  PostalCode: 'POSTCODE',
+  City: 'CITY',
+  Country: 'COUNTRY',
+  Phone: 'PHONE',
+};
 
 let stack: TestStack;
 let simulator: MailchimpSimulator;
@@ -73,7 +82,11 @@ async function createExport(name: string, listId: string): Promise<string> {
 
 function expectAudienceMatchesLake(listId: string): void {
   const inspection = simulator.inspectList(listId)!;
-  expect(inspection).toMatchObject({ memberCount: validRows.length - rejected.length, deliveries: validRows.length - rejected.length, duplicates: 0 });
+  expect(inspection).toMatchObject({
+    memberCount: validRows.length - rejected.length,
+    deliveries: validRows.length - rejected.length,
+    duplicates: 0,
+  });
   const members = simulator.state.lists.get(listId)!.members;
   // Row for row: each valid lake member under its lower-cased email, subscribed, with exactly the mapped fields.
   const mismatches: string[] = [];
@@ -84,9 +97,14 @@ function expectAudienceMatchesLake(listId: string): void {
       if (member) mismatches.push(`${email}: rejected by the vendor but present`);
       continue;
     }
-    const expected = Object.fromEntries(Object.entries(TAGS).flatMap(([attribute, tag]) => (row[attribute]?.trim() ? [[tag, row[attribute]!.trim()]] : [])));
+    const expected = Object.fromEntries(
+      Object.entries(TAGS).flatMap(([attribute, tag]) => (row[attribute]?.trim() ? [[tag, row[attribute]!.trim()]] : [])),
+    );
     if (!member) mismatches.push(`${email}: missing`);
-    else if (member.status !== 'subscribed' || JSON.stringify(Object.entries(member.merge_fields).sort()) !== JSON.stringify(Object.entries(expected).sort())) {
+    else if (
+      member.status !== 'subscribed' ||
+      JSON.stringify(Object.entries(member.merge_fields).sort()) !== JSON.stringify(Object.entries(expected).sort())
+    ) {
       mismatches.push(`${email}: ${member.status} ${JSON.stringify(member.merge_fields)} ≠ ${JSON.stringify(expected)}`);
     }
   }
@@ -102,11 +120,21 @@ describe('a segment export to Mailchimp', () => {
     expect(rows).toHaveLength(PROFILES);
     expect(invalidRows.length).toBeGreaterThan(0);
 
-    const refused = await stack.api.post('/connections', { name: 'No data center', type: 'mailchimp', secrets: { apiKey: '5e0c1b7a9d3f4e2a8c6b0d1f7e9a3c5b' }, privacyConsent: true });
+    const refused = await stack.api.post('/connections', {
+      name: 'No data center',
+      type: 'mailchimp',
+      secrets: { apiKey: '5e0c1b7a9d3f4e2a8c6b0d1f7e9a3c5b' },
+      privacyConsent: true,
+    });
     expect(refused.status).toBe(400);
     expect(refused.text).toContain('must end with its data center');
 
-    const created = await stack.api.post('/connections', { name: 'Mailchimp', type: 'mailchimp', secrets: { apiKey: API_KEY }, privacyConsent: true });
+    const created = await stack.api.post('/connections', {
+      name: 'Mailchimp',
+      type: 'mailchimp',
+      secrets: { apiKey: API_KEY },
+      privacyConsent: true,
+    });
     expect(created.status).toBe(201);
     connectionId = created.body.id;
     expect((await stack.api.post(`/connections/${connectionId}/test`)).body).toEqual({ ok: true });
@@ -151,7 +179,14 @@ describe('a segment export to Mailchimp', () => {
     const before = { ...simulator.state.counters };
     simulator.state.counters.maxInFlight = 0;
     // Rates high enough that each kind of fault surely happens within the run's ~100 calls.
-    simulator.setFaults({ serverErrorRate: 0.1, tooManyRequestsBursts: { every: 20, length: 1 }, connectionResetRate: 0.08, latencyMs: 20, latencyJitterMs: 60, seed: 11 });
+    simulator.setFaults({
+      serverErrorRate: 0.1,
+      tooManyRequestsBursts: { every: 20, length: 1 },
+      connectionResetRate: 0.08,
+      latencyMs: 20,
+      latencyJitterMs: 60,
+      seed: 11,
+    });
     const run = await runExport(exportId);
     simulator.setFaults({ latencyMs: 20 });
     expect(run.status).toBe('partiallySucceeded');

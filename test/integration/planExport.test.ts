@@ -30,7 +30,12 @@ beforeAll(async () => {
     settings: { DESTINATION_RATE_LIMITS: JSON.stringify({ iterable: RATE }) },
   });
   simulator = stack.simulators.find((candidate) => candidate.setting === 'ITERABLE_API_URL')!.instance as IterableSimulator;
-  const connection = await stack.api.post('/connections', { name: 'Iterable plans', type: 'iterable', secrets: { apiKey: API_KEY }, privacyConsent: true });
+  const connection = await stack.api.post('/connections', {
+    name: 'Iterable plans',
+    type: 'iterable',
+    secrets: { apiKey: API_KEY },
+    privacyConsent: true,
+  });
   expect(connection.status, connection.text).toBe(201);
   connectionId = connection.body.id;
   allCustomers = (await stack.api.get('/segments')).body.find((segment: { name: string }) => segment.name === 'All customers');
@@ -41,13 +46,22 @@ afterAll(async () => {
 });
 
 async function createExport(name: string, schedule: unknown = OFF): Promise<string> {
-  const response = await stack.api.post('/exports', { name, connectionId, segments: [allCustomers.id], mapping: { email: 'Email', firstName: 'FirstName' }, schedule });
+  const response = await stack.api.post('/exports', {
+    name,
+    connectionId,
+    segments: [allCustomers.id],
+    mapping: { email: 'Email', firstName: 'FirstName' },
+    schedule,
+  });
   expect(response.status, response.text).toBe(201);
   return response.body.id;
 }
 
 async function modelVersion(): Promise<{ etag: string; lastModified: string }> {
-  const properties = await BlobServiceClient.fromConnectionString(stack.azurite.connectionString).getContainerClient('lake').getBlobClient('model.json').getProperties();
+  const properties = await BlobServiceClient.fromConnectionString(stack.azurite.connectionString)
+    .getContainerClient('lake')
+    .getBlobClient('model.json')
+    .getProperties();
   return { etag: properties.etag!, lastModified: properties.lastModified!.toISOString() };
 }
 
@@ -62,7 +76,12 @@ describe('POST /exports/{id}/plan', () => {
     const response = await stack.api.post(`/exports/${exportId}/plan`);
     expect(response.status, response.text).toBe(200);
     plan = response.body;
-    expect(plan).toMatchObject({ members: PROFILES, eligible: true, changes: null, basis: { requestsPerSecond: 2, otherRuns: [], calibration: 1 } });
+    expect(plan).toMatchObject({
+      members: PROFILES,
+      eligible: true,
+      changes: null,
+      basis: { requestsPerSecond: 2, otherRuns: [], calibration: 1 },
+    });
     expect(plan.calls).toBeGreaterThanOrEqual(PROFILES / 1_000);
     expect(plan.predictedSeconds).toBeGreaterThan((plan.calls - RATE.burst) / RATE.requestsPerSecond);
 
@@ -70,7 +89,9 @@ describe('POST /exports/{id}/plan', () => {
     expect((await stack.api.get(`/exports/${exportId}/runs`)).body.items).toEqual([]);
     expect((await stack.api.get(`/exports/${exportId}`)).body.etag).toBe(before.export);
     const audit = (await stack.api.get('/audit?top=20')).body.items;
-    expect(audit.find((entry: { action: string; target: { id: string } }) => entry.action === 'export.plan' && entry.target.id === exportId)).toBeTruthy();
+    expect(
+      audit.find((entry: { action: string; target: { id: string } }) => entry.action === 'export.plan' && entry.target.id === exportId),
+    ).toBeTruthy();
   });
 
   it('predicts the calls a run then makes, and its time within the tolerance of a loaded machine', async () => {
@@ -100,7 +121,12 @@ describe('POST /exports/{id}/plan', () => {
     const scheduled = await createExport('Scheduled neighbour', {
       active: true,
       mode: 'custom',
-      recurrence: { frequency: 'daily', interval: 1, time: `${String(soon.getUTCHours()).padStart(2, '0')}:${String(soon.getUTCMinutes()).padStart(2, '0')}`, timeZone: 'UTC' },
+      recurrence: {
+        frequency: 'daily',
+        interval: 1,
+        time: `${String(soon.getUTCHours()).padStart(2, '0')}:${String(soon.getUTCMinutes()).padStart(2, '0')}`,
+        timeZone: 'UTC',
+      },
     });
     const started = await stack.api.post(`/exports/${busy}/runs`);
     expect(started.status).toBe(202);
@@ -118,7 +144,10 @@ describe('POST /exports/{id}/plan', () => {
     const learnt = (firstRun.actualSeconds - shared.basis.startSeconds) / (firstRun.predictedSeconds - shared.basis.startSeconds);
     expect(shared.basis.calibration).toBeCloseTo(Math.min(20, Math.max(0.8, learnt)), 1);
     expect(shared.warnings.some((warning: string) => /share/.test(warning))).toBe(true);
-    await eventually(async () => ((await stack.api.get(`/exports/${busy}/runs/${started.body.runId}`)).body.finishedAt ? true : undefined), { timeoutMs: 90_000, what: 'the neighbour run to end' });
+    await eventually(
+      async () => ((await stack.api.get(`/exports/${busy}/runs/${started.body.runId}`)).body.finishedAt ? true : undefined),
+      { timeoutMs: 90_000, what: 'the neighbour run to end' },
+    );
     await stack.api.put(`/exports/${scheduled}/schedule`, OFF, { 'if-match': (await stack.api.get(`/exports/${scheduled}`)).body.etag });
   });
 
@@ -150,10 +179,21 @@ describe('POST /exports/{id}/plan', () => {
     expect(disconnected.status).toBe(422);
     expect(disconnected.body.detail).toMatch(/no connection/);
 
-    const blob = await stack.api.post('/connections', { name: 'Files', type: 'azure-blob', settings: { accountUrl: `http://127.0.0.1:${stack.azurite.blobPort}/${DEV_ACCOUNT}`, container: 'exports' }, privacyConsent: true });
+    const blob = await stack.api.post('/connections', {
+      name: 'Files',
+      type: 'azure-blob',
+      settings: { accountUrl: `http://127.0.0.1:${stack.azurite.blobPort}/${DEV_ACCOUNT}`, container: 'exports' },
+      privacyConsent: true,
+    });
     expect(blob.status, blob.text).toBe(201);
     const entity = (await stack.api.get('/entities')).body[0].name;
-    const dataOut = await stack.api.post('/exports', { name: 'Files out', kind: 'dataOut', connectionId: blob.body.id, entities: [entity], schedule: OFF });
+    const dataOut = await stack.api.post('/exports', {
+      name: 'Files out',
+      kind: 'dataOut',
+      connectionId: blob.body.id,
+      entities: [entity],
+      schedule: OFF,
+    });
     expect(dataOut.status, dataOut.text).toBe(201);
     const answer = await stack.api.post(`/exports/${dataOut.body.id}/plan`);
     expect(answer.status).toBe(422);

@@ -28,9 +28,15 @@ beforeAll(async () => {
   });
   simulator = stack.simulators.find((candidate) => candidate.setting === 'CAMPAIGN_MONITOR_API_URL')!.instance as CampaignMonitorSimulator;
   system = stack.api.as(await stack.tokenFor('system', 'upstream'));
-  const connection = await stack.api.post('/connections', { name: 'CM', type: 'campaign-monitor', secrets: { apiKey: API_KEY }, privacyConsent: true });
+  const connection = await stack.api.post('/connections', {
+    name: 'CM',
+    type: 'campaign-monitor',
+    secrets: { apiKey: API_KEY },
+    privacyConsent: true,
+  });
   connectionId = connection.body.id;
-  for (const segment of (await stack.api.get('/segments')).body as { id: string; name: string; memberCount: number }[]) segmentIds.set(segment.name, segment);
+  for (const segment of (await stack.api.get('/segments')).body as { id: string; name: string; memberCount: number }[])
+    segmentIds.set(segment.name, segment);
 });
 
 afterAll(async () => {
@@ -81,14 +87,25 @@ describe('refresh processes', () => {
     expect((await stack.api.post('/refreshes', body)).status).toBe(403);
     const created = await system.post('/refreshes', body);
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ process: 'ingestion', status: 'running', entities: ['UnifiedCustomerProfile'], segments: [], finishedAt: null, reportedBy: { id: 'upstream' } });
+    expect(created.body).toMatchObject({
+      process: 'ingestion',
+      status: 'running',
+      entities: ['UnifiedCustomerProfile'],
+      segments: [],
+      finishedAt: null,
+      reportedBy: { id: 'upstream' },
+    });
     const viewer = stack.api.as(await stack.tokenFor('viewer', 'vera'));
     const listed = await viewer.get('/refreshes?status=running');
     expect(listed.body.items.map((item: { id: string }) => item.id)).toContain(created.body.id);
 
     const id = created.body.id;
     expect((await system.patch(`/refreshes/${id}`, { status: 'succeeded' }, { 'if-match': '"stale"' })).status).toBe(412);
-    const failed = await system.patch(`/refreshes/${id}`, { status: 'failed', reason: 'source file missing' }, { 'if-match': created.headers.get('etag')! });
+    const failed = await system.patch(
+      `/refreshes/${id}`,
+      { status: 'failed', reason: 'source file missing' },
+      { 'if-match': created.headers.get('etag')! },
+    );
     expect(failed.status).toBe(200);
     expect(failed.body).toMatchObject({ status: 'failed', reason: 'source file missing' });
     expect(failed.body.finishedAt).toEqual(expect.any(String));
@@ -172,7 +189,7 @@ describe('editing schedules', () => {
     second = await createExport('Schedule B', 'Loyal members');
   });
 
-  it('replaces one export\'s schedule, honouring If-Match, and shows nextRun', async () => {
+  it("replaces one export's schedule, honouring If-Match, and shows nextRun", async () => {
     const current = await stack.api.get(`/exports/${first}`);
     const daily = { active: true, mode: 'custom', recurrence: { frequency: 'daily', interval: 1, time: '06:30', timeZone: 'Europe/Oslo' } };
     expect((await stack.api.put(`/exports/${first}/schedule`, daily, { 'if-match': '"stale"' })).status).toBe(412);
@@ -193,19 +210,37 @@ describe('editing schedules', () => {
   });
 
   it('override gives every selected export the new schedule', async () => {
-    const weekly = { active: true, mode: 'custom', recurrence: { frequency: 'weekly', interval: 1, daysOfWeek: ['monday', 'thursday'], time: '07:00', timeZone: 'America/New_York' } };
+    const weekly = {
+      active: true,
+      mode: 'custom',
+      recurrence: { frequency: 'weekly', interval: 1, daysOfWeek: ['monday', 'thursday'], time: '07:00', timeZone: 'America/New_York' },
+    };
     const response = await stack.api.post('/exports/schedules', { exportIds: [first, second], mode: 'override', schedule: weekly });
     expect(response.status, response.text).toBe(200);
-    for (const id of [first, second]) expect((await stack.api.get(`/exports/${id}`)).body).toMatchObject({ schedule: weekly, status: 'active', nextRun: expect.any(String) });
+    for (const id of [first, second])
+      expect((await stack.api.get(`/exports/${id}`)).body).toMatchObject({
+        schedule: weekly,
+        status: 'active',
+        nextRun: expect.any(String),
+      });
   });
 
   it('is all-or-nothing: one export that is not allowed changes none, and each is named', async () => {
     const missing = 'ffffffff-0000-4000-8000-000000000000';
-    const response = await stack.api.post('/exports/schedules', { exportIds: [first, missing], mode: 'override', schedule: { active: true, mode: 'systemRefresh' } });
+    const response = await stack.api.post('/exports/schedules', {
+      exportIds: [first, missing],
+      mode: 'override',
+      schedule: { active: true, mode: 'systemRefresh' },
+    });
     expect(response.status).toBe(422);
     expect(response.body.errors).toEqual([expect.objectContaining({ exportId: missing, path: 'body.exportIds.1' })]);
     expect((await stack.api.get(`/exports/${first}`)).body.schedule.mode).toBe('custom');
-    const mixed = await stack.api.post('/exports/schedules', { exportIds: [first], mode: 'keep', active: true, schedule: { active: true, mode: 'systemRefresh' } });
+    const mixed = await stack.api.post('/exports/schedules', {
+      exportIds: [first],
+      mode: 'keep',
+      active: true,
+      schedule: { active: true, mode: 'systemRefresh' },
+    });
     expect(mixed.status).toBe(400);
     expect(mixed.body.errors.map((error: { path: string }) => error.path)).toContain('body.schedule');
   });
@@ -220,7 +255,9 @@ describe('run all', () => {
     expect(skipped.reason).toMatch(/inactive/);
     expect(response.body.started.map((item: { exportId: string }) => item.exportId)).not.toContain(inactive);
     expect(response.body.started.length).toBeGreaterThanOrEqual(2);
-    const runs = await Promise.all(response.body.started.map((item: { exportId: string; runId: string }) => ended(item.exportId, item.runId)));
+    const runs = await Promise.all(
+      response.body.started.map((item: { exportId: string; runId: string }) => ended(item.exportId, item.runId)),
+    );
     expect(runs.map((run) => run.trigger)).toEqual(runs.map(() => 'runAll'));
     expect(runs.map((run) => run.status)).toEqual(runs.map(() => 'succeeded'));
     // An inactive export can still be run on its own.
@@ -244,7 +281,9 @@ describe('many exports due at once', () => {
     expect(runs.filter((run) => run.status !== 'succeeded')).toEqual([]);
     for (let index = 0; index < 20; index++) expect(simulator.inspectList(`list-burst-${index}`)!.memberCount).toBe(members);
     const tooManyRequests = simulator.state.counters.tooManyRequests - before;
-    console.log(`20 exports at once (${members} members each): all ended after ${Date.now() - startedAt} ms, ${tooManyRequests} answers 429 from the simulator`);
+    console.log(
+      `20 exports at once (${members} members each): all ended after ${Date.now() - startedAt} ms, ${tooManyRequests} answers 429 from the simulator`,
+    );
     expect(tooManyRequests).toBeLessThanOrEqual(5);
   });
 });

@@ -37,7 +37,7 @@ describe('a segment export flowing end to end', () => {
     expect(response.body.status).toBe('ok');
   });
 
-  it('lists the lake\'s segments', async () => {
+  it("lists the lake's segments", async () => {
     const response = await stack.api.get('/segments');
     expect(response.status).toBe(200);
     const all = response.body.find((segment: { name: string }) => segment.name === 'All customers');
@@ -46,9 +46,19 @@ describe('a segment export flowing end to end', () => {
   });
 
   it('creates a Campaign Monitor connection whose key never comes back', async () => {
-    const created = await stack.api.post('/connections', { name: 'CM production', type: 'campaign-monitor', secrets: { apiKey: API_KEY }, privacyConsent: true });
+    const created = await stack.api.post('/connections', {
+      name: 'CM production',
+      type: 'campaign-monitor',
+      secrets: { apiKey: API_KEY },
+      privacyConsent: true,
+    });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ name: 'CM production', type: 'campaign-monitor', exportUser: { id: 'alice' }, secretsSet: ['apiKey'] });
+    expect(created.body).toMatchObject({
+      name: 'CM production',
+      type: 'campaign-monitor',
+      exportUser: { id: 'alice' },
+      secretsSet: ['apiKey'],
+    });
     connectionId = created.body.id;
     const fetched = await stack.api.get(`/connections/${connectionId}`);
     expect(fetched.status).toBe(200);
@@ -73,7 +83,12 @@ describe('a segment export flowing end to end', () => {
       details: { listId: 'list-newsletter' },
     });
     expect(response.status).toBe(201);
-    expect(response.body).toMatchObject({ status: 'active', connectionName: 'CM production', connectionType: 'campaign-monitor', yourPermissions: 'edit' });
+    expect(response.body).toMatchObject({
+      status: 'active',
+      connectionName: 'CM production',
+      connectionType: 'campaign-monitor',
+      yourPermissions: 'edit',
+    });
     exportId = response.body.id;
   });
 

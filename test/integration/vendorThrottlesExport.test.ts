@@ -29,10 +29,25 @@ beforeAll(async () => {
     invalidEmailRate: 0,
     simulatorOptions: {
       // The audience exists; the simulator answers unknown ones 404 as the vendor does.
-      MAILCHIMP_API_URL: { apiKeys: [MAILCHIMP_KEY], lists: ['audience-throttled'], autoCreateLists: false, faults: { bodilessThrottle: { every: 7, status: 403 } } },
-      DOTDIGITAL_API_URL: { apiUsers: { [DD_USER]: DD_PASSWORD }, rateLimit: false, importDelayMs: 200, faults: { apiUsageExceeded: { every: 2 } } },
+      MAILCHIMP_API_URL: {
+        apiKeys: [MAILCHIMP_KEY],
+        lists: ['audience-throttled'],
+        autoCreateLists: false,
+        faults: { bodilessThrottle: { every: 7, status: 403 } },
+      },
+      DOTDIGITAL_API_URL: {
+        apiUsers: { [DD_USER]: DD_PASSWORD },
+        rateLimit: false,
+        importDelayMs: 200,
+        faults: { apiUsageExceeded: { every: 2 } },
+      },
     },
-    settings: { DESTINATION_RATE_LIMITS: JSON.stringify({ mailchimp: { requestsPerSecond: 50, burst: 50 }, dotdigital: { requestsPerSecond: 20, burst: 20 } }) },
+    settings: {
+      DESTINATION_RATE_LIMITS: JSON.stringify({
+        mailchimp: { requestsPerSecond: 50, burst: 50 },
+        dotdigital: { requestsPerSecond: 20, burst: 20 },
+      }),
+    },
   });
   mailchimpSimulator = stack.simulators.find((candidate) => candidate.setting === 'MAILCHIMP_API_URL')!.instance as MailchimpSimulator;
   dotdigitalSimulator = stack.simulators.find((candidate) => candidate.setting === 'DOTDIGITAL_API_URL')!.instance as DotdigitalSimulator;
@@ -45,10 +60,20 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function exportTo(type: string, secrets: Record<string, string>, details: Record<string, unknown>): Promise<{ status: string; counts: Record<string, number> }> {
+async function exportTo(
+  type: string,
+  secrets: Record<string, string>,
+  details: Record<string, unknown>,
+): Promise<{ status: string; counts: Record<string, number> }> {
   const connection = await stack.api.post('/connections', { name: `${type} throttled`, type, secrets, privacyConsent: true });
   expect(connection.status).toBe(201);
-  const created = await stack.api.post('/exports', { name: `${type} under throttling`, connectionId: connection.body.id, segments: [segmentId], mapping: { email: 'Email', firstName: 'FirstName' }, details });
+  const created = await stack.api.post('/exports', {
+    name: `${type} under throttling`,
+    connectionId: connection.body.id,
+    segments: [segmentId],
+    mapping: { email: 'Email', firstName: 'FirstName' },
+    details,
+  });
   expect(created.status).toBe(201);
   return runToEnd(stack.api, created.body.id, { timeoutMs: 90_000, intervalMs: 250 });
 }
@@ -59,7 +84,11 @@ describe('documented vendor throttles', () => {
     const run = await exportTo('mailchimp', { apiKey: MAILCHIMP_KEY }, { listId: 'audience-throttled' });
     expect(run.status).toBe('succeeded');
     expect(run.counts).toEqual({ members: PROFILES, sent: PROFILES, succeeded: PROFILES, failed: 0, skipped: 0 });
-    expect(mailchimpSimulator.inspectList('audience-throttled')).toMatchObject({ memberCount: PROFILES, deliveries: PROFILES, duplicates: 0 });
+    expect(mailchimpSimulator.inspectList('audience-throttled')).toMatchObject({
+      memberCount: PROFILES,
+      deliveries: PROFILES,
+      duplicates: 0,
+    });
     const members = mailchimpSimulator.state.lists.get('audience-throttled')!.members;
     expect(emails.filter((email) => !members.has(email))).toEqual([]);
     // 20 calls of 500 at least, so the 7th and 14th were refused.
@@ -70,10 +99,17 @@ describe('documented vendor throttles', () => {
     const run = await exportTo('dotdigital', { username: DD_USER, password: DD_PASSWORD }, { addressBookId: 501 });
     expect(run.status).toBe('succeeded');
     expect(run.counts).toEqual({ members: PROFILES, sent: PROFILES, succeeded: PROFILES, failed: 0, skipped: 0 });
-    expect(dotdigitalSimulator.inspectAddressBook(501)).toMatchObject({ memberCount: PROFILES, deliveries: PROFILES, duplicates: 0, activeImports: 0 });
+    expect(dotdigitalSimulator.inspectAddressBook(501)).toMatchObject({
+      memberCount: PROFILES,
+      deliveries: PROFILES,
+      duplicates: 0,
+      activeImports: 0,
+    });
     const counters = dotdigitalSimulator.state.counters;
     expect(counters.apiUsageExceeded).toBeGreaterThanOrEqual(1);
     // Each refused upload was sent again and imported once: refusals + imports = uploads.
-    expect(counters.byRoute['POST /v2/address-books/{addressBookId}/contacts/import/with-merge-option/{mergeOption}']).toBe(counters.imports + counters.apiUsageExceeded);
+    expect(counters.byRoute['POST /v2/address-books/{addressBookId}/contacts/import/with-merge-option/{mergeOption}']).toBe(
+      counters.imports + counters.apiUsageExceeded,
+    );
   });
 });

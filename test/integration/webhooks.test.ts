@@ -16,33 +16,61 @@ let connectionId: string;
 let simulatorUrl: string;
 
 async function createExport(name: string): Promise<string> {
-  const response = await stack.api.post('/exports', { name, connectionId, segments: ['Segment_VIP'], mapping: { email: 'Email' }, details: { listId: name.toLowerCase().replace(/\W+/g, '-') } });
+  const response = await stack.api.post('/exports', {
+    name,
+    connectionId,
+    segments: ['Segment_VIP'],
+    mapping: { email: 'Email' },
+    details: { listId: name.toLowerCase().replace(/\W+/g, '-') },
+  });
   expect(response.status, response.text).toBe(201);
   return response.body.id;
 }
 
 async function subscribe(body: Record<string, unknown>): Promise<{ id: string; secret: string; etag: string }> {
-  const response = await stack.api.post('/webhooks', { name: 'Alerts', url: `${stack.webhookReceiver.url}/hooks/outflow`, events: ['run.failed'], ...body });
+  const response = await stack.api.post('/webhooks', {
+    name: 'Alerts',
+    url: `${stack.webhookReceiver.url}/hooks/outflow`,
+    events: ['run.failed'],
+    ...body,
+  });
   expect(response.status, response.text).toBe(201);
   expect(response.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{40,}={0,2}$/);
   return { id: response.body.id, secret: response.body.secret, etag: response.headers.get('etag')! };
 }
 
 const verify = (secret: string, delivery: ReceivedDelivery) =>
-  new Webhook(secret).verify(delivery.body, { 'webhook-id': delivery.webhookId!, 'webhook-timestamp': delivery.timestamp!, 'webhook-signature': delivery.signature! }) as { type: string; data: any };
+  new Webhook(secret).verify(delivery.body, {
+    'webhook-id': delivery.webhookId!,
+    'webhook-timestamp': delivery.timestamp!,
+    'webhook-signature': delivery.signature!,
+  }) as { type: string; data: any };
 
 const forRun = (runId: string) => stack.webhookReceiver.deliveries.filter((delivery) => JSON.parse(delivery.body).data?.run?.id === runId);
 
 async function setSimulatorFaults(faults: Record<string, unknown>): Promise<void> {
-  const response = await fetch(`${simulatorUrl}/_simulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
+  const response = await fetch(`${simulatorUrl}/_simulator/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(faults),
+  });
   expect(response.status).toBe(200);
 }
 
 beforeAll(async () => {
   // Retries a second apart, so a receiver failing three times is done with in seconds.
-  stack = await startTestStack({ seedProfiles: 300, simulatorOptions: { CAMPAIGN_MONITOR_API_URL: { rateLimit: false } }, settings: { WEBHOOK_RETRY_DELAYS_SECONDS: '1' } });
+  stack = await startTestStack({
+    seedProfiles: 300,
+    simulatorOptions: { CAMPAIGN_MONITOR_API_URL: { rateLimit: false } },
+    settings: { WEBHOOK_RETRY_DELAYS_SECONDS: '1' },
+  });
   simulatorUrl = stack.simulators.find((simulator) => simulator.setting === 'CAMPAIGN_MONITOR_API_URL')!.url;
-  const connection = await stack.api.post('/connections', { name: 'CM alerts', type: 'campaign-monitor', secrets: { apiKey: 'webhook-test-key' }, privacyConsent: true });
+  const connection = await stack.api.post('/connections', {
+    name: 'CM alerts',
+    type: 'campaign-monitor',
+    secrets: { apiKey: 'webhook-test-key' },
+    privacyConsent: true,
+  });
   expect(connection.status, connection.text).toBe(201);
   connectionId = connection.body.id;
 }, 180_000);
@@ -52,7 +80,7 @@ afterAll(async () => {
 });
 
 describe('webhooks', () => {
-  it('delivers one signed run.failed for a run failed on purpose, verified by the specification\'s library', async () => {
+  it("delivers one signed run.failed for a run failed on purpose, verified by the specification's library", async () => {
     const { id, secret } = await subscribe({ events: ['run.failed', 'run.succeeded'] });
     const exportId = await createExport('Revoked key');
     await setSimulatorFaults({ revokeKeys: true });
@@ -63,7 +91,10 @@ describe('webhooks', () => {
       await setSimulatorFaults({});
     }
     expect(run.status).toBe('failed');
-    const [delivery] = await eventually(async () => (forRun(run.id).length ? forRun(run.id) : undefined), { timeoutMs: 30_000, what: 'the run.failed delivery' });
+    const [delivery] = await eventually(async () => (forRun(run.id).length ? forRun(run.id) : undefined), {
+      timeoutMs: 30_000,
+      what: 'the run.failed delivery',
+    });
     const event = verify(secret, delivery!);
     expect(event.type).toBe('run.failed');
     expect(event.data).toMatchObject({
@@ -71,7 +102,10 @@ describe('webhooks', () => {
       connection: { id: connectionId, name: 'CM alerts', type: 'campaign-monitor' },
       run: { id: run.id, status: 'failed', counts: run.counts },
       reason: run.reason,
-      links: { run: `${stack.apiUrl}/exports/${exportId}/runs/${run.id}`, records: `${stack.apiUrl}/exports/${exportId}/runs/${run.id}/records?status=failed` },
+      links: {
+        run: `${stack.apiUrl}/exports/${exportId}/runs/${run.id}`,
+        records: `${stack.apiUrl}/exports/${exportId}/runs/${run.id}/records?status=failed`,
+      },
     });
     expect(delivery!.webhookId).toMatch(/^msg_/);
     // Another secret does not verify it: the signature is really over this body with this secret.
@@ -83,7 +117,9 @@ describe('webhooks', () => {
     expect(forRun(run.id)).toHaveLength(1);
     const log = await stack.api.get(`/webhooks/${id}/deliveries`);
     expect(log.status).toBe(200);
-    expect(log.body.items).toEqual([expect.objectContaining({ id: delivery!.webhookId, eventType: 'run.failed', status: 'succeeded', attempts: 1, responseStatus: 204 })]);
+    expect(log.body.items).toEqual([
+      expect.objectContaining({ id: delivery!.webhookId, eventType: 'run.failed', status: 'succeeded', attempts: 1, responseStatus: 204 }),
+    ]);
     await stack.api.delete(`/webhooks/${id}`);
   }, 120_000);
 
@@ -99,7 +135,10 @@ describe('webhooks', () => {
       await setSimulatorFaults({});
     }
     expect(run.status).toBe('failed');
-    const attempts = await eventually(async () => (forRun(run.id).some((delivery) => delivery.answered === 204) ? forRun(run.id) : undefined), { timeoutMs: 60_000, what: 'the event to be accepted' });
+    const attempts = await eventually(
+      async () => (forRun(run.id).some((delivery) => delivery.answered === 204) ? forRun(run.id) : undefined),
+      { timeoutMs: 60_000, what: 'the event to be accepted' },
+    );
     expect(attempts.map((delivery) => delivery.answered)).toEqual([500, 500, 500, 204]);
     expect(new Set(attempts.map((delivery) => delivery.webhookId)).size).toBe(1);
     expect(new Set(attempts.map((delivery) => delivery.body)).size).toBe(1);
@@ -111,7 +150,9 @@ describe('webhooks', () => {
       },
       { timeoutMs: 10_000, what: 'the delivery log to show success' },
     );
-    expect(log).toEqual([expect.objectContaining({ id: attempts[0]!.webhookId, status: 'succeeded', attempts: 4, responseStatus: 204, nextAttemptAt: null })]);
+    expect(log).toEqual([
+      expect.objectContaining({ id: attempts[0]!.webhookId, status: 'succeeded', attempts: 4, responseStatus: 204, nextAttemptAt: null }),
+    ]);
     const webhook = await stack.api.get(`/webhooks/${id}`);
     expect(webhook.body.enabled).toBe(true);
     expect(webhook.body.failingSince).toBeUndefined();
@@ -122,7 +163,10 @@ describe('webhooks', () => {
     const { id, secret } = await subscribe({ name: 'Test event', url: `${stack.webhookReceiver.url}/test-event` });
     const queued = await stack.api.post(`/webhooks/${id}/test`);
     expect(queued.status, queued.text).toBe(202);
-    const delivery = await eventually(async () => stack.webhookReceiver.deliveries.find((candidate) => candidate.webhookId === queued.body.deliveryId), { timeoutMs: 20_000, what: 'the test event' });
+    const delivery = await eventually(
+      async () => stack.webhookReceiver.deliveries.find((candidate) => candidate.webhookId === queued.body.deliveryId),
+      { timeoutMs: 20_000, what: 'the test event' },
+    );
     expect(verify(secret, delivery).type).toBe('webhook.test');
     await stack.api.delete(`/webhooks/${id}`);
   }, 60_000);
@@ -161,12 +205,24 @@ describe('webhooks', () => {
   });
 
   it('honours If-Match, shows the secret only when made or rotated, and writes audit lines', async () => {
-    const { id, secret, etag } = await subscribe({ name: 'Lifecycle', filters: { destinationTypes: ['campaign-monitor'] }, thresholds: { rejectedShare: 0.2 } });
+    const { id, secret, etag } = await subscribe({
+      name: 'Lifecycle',
+      filters: { destinationTypes: ['campaign-monitor'] },
+      thresholds: { rejectedShare: 0.2 },
+    });
     const stale = await stack.api.patch(`/webhooks/${id}`, { enabled: false }, { 'if-match': '"stale"' });
     expectProblem(stale, 412);
-    const patched = await stack.api.patch(`/webhooks/${id}`, { enabled: false, events: ['run.failed', 'volume.changed'] }, { 'if-match': etag });
+    const patched = await stack.api.patch(
+      `/webhooks/${id}`,
+      { enabled: false, events: ['run.failed', 'volume.changed'] },
+      { 'if-match': etag },
+    );
     expect(patched.status, patched.text).toBe(200);
-    expect(patched.body).toMatchObject({ enabled: false, events: ['run.failed', 'volume.changed'], thresholds: { rejectedShare: 0.2, slowFactor: 2 } });
+    expect(patched.body).toMatchObject({
+      enabled: false,
+      events: ['run.failed', 'volume.changed'],
+      thresholds: { rejectedShare: 0.2, slowFactor: 2 },
+    });
     const rotated = await stack.api.post(`/webhooks/${id}/rotate-secret`);
     expect(rotated.body.secret).toMatch(/^whsec_/);
     expect(rotated.body.secret).not.toBe(secret);

@@ -51,7 +51,8 @@ async function collect(iterable: AsyncIterable<LakeRecord>): Promise<LakeRecord[
 /** Reads every range between consecutive boundaries and concatenates the records. */
 async function readAllRanges(blobName: string, boundaries: number[]): Promise<LakeRecord[]> {
   const records: LakeRecord[] = [];
-  for (let i = 0; i + 1 < boundaries.length; i++) records.push(...(await collect(readRecords(container, blobName, boundaries[i]!, boundaries[i + 1]!))));
+  for (let i = 0; i + 1 < boundaries.length; i++)
+    records.push(...(await collect(readRecords(container, blobName, boundaries[i]!, boundaries[i + 1]!))));
   return records;
 }
 
@@ -64,7 +65,14 @@ const HAND_ROWS = [
   ['4', '"', ',', '\n'],
   ['5', 'van der Berg', '', 'last'],
 ];
-const HAND_CSV = '\ufeff' + HAND_ROWS.map((row) => row.map((value) => (value === '' && row[0] === '5' ? '""' : /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value)).join(',')).join('\r\n') + '\r\n';
+const HAND_CSV =
+  '\ufeff' +
+  HAND_ROWS.map((row) =>
+    row
+      .map((value) => (value === '' && row[0] === '5' ? '""' : /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value))
+      .join(','),
+  ).join('\r\n') +
+  '\r\n';
 
 describe('recordBoundaries + readRecords', () => {
   it('cuts a hand-written partition only at record starts, whatever the target size', async () => {
@@ -103,7 +111,11 @@ describe('recordBoundaries + readRecords', () => {
     const blob = await put(text);
     const boundaries = await recordBoundaries(container, blob.blobName, blob.size, 2);
     expect(boundaries).toEqual([0, 4, 12, text.length]);
-    expect((await readAllRanges(blob.blobName, boundaries)).map((record) => record.values)).toEqual([['a', 'b'], ['c\nd', 'e'], ['f', 'g,h']]);
+    expect((await readAllRanges(blob.blobName, boundaries)).map((record) => record.values)).toEqual([
+      ['a', 'b'],
+      ['c\nd', 'e'],
+      ['f', 'g,h'],
+    ]);
     expect(await recordBoundaries(container, (await put('')).blobName, 0, 10)).toEqual([0]);
   });
 
@@ -127,13 +139,17 @@ describe('recordBoundaries + readRecords', () => {
       fc.string({ maxLength: 6 }),
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.array(field, { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 25 }), fc.integer({ min: 1, max: 64 }), async (rows, target) => {
-        const text = stringify(rows, { record_delimiter: '\n' });
-        const blob = await put(text);
-        const boundaries = await recordBoundaries(container, blob.blobName, blob.size, target);
-        const records = await readAllRanges(blob.blobName, boundaries);
-        expect(records.map((record) => record.values)).toEqual(rows);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.array(field, { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 25 }),
+        fc.integer({ min: 1, max: 64 }),
+        async (rows, target) => {
+          const text = stringify(rows, { record_delimiter: '\n' });
+          const blob = await put(text);
+          const boundaries = await recordBoundaries(container, blob.blobName, blob.size, target);
+          const records = await readAllRanges(blob.blobName, boundaries);
+          expect(records.map((record) => record.values)).toEqual(rows);
+        },
+      ),
       { numRuns: 25 },
     );
   });
@@ -153,7 +169,8 @@ describe('recordBoundaries + readRecords', () => {
         expect(boundaries.length).toBeGreaterThan(2);
         const records: string[][] = [];
         for (let i = 0; i + 1 < boundaries.length; i++) {
-          for await (const record of readRecords(lake, blob.blobName, boundaries[i]!, boundaries[i + 1]!, { ifMatch: blob.etag })) records.push(record.values);
+          for await (const record of readRecords(lake, blob.blobName, boundaries[i]!, boundaries[i + 1]!, { ifMatch: blob.etag }))
+            records.push(record.values);
         }
         expect(records).toEqual(parse(text));
         members += records.length;
@@ -167,8 +184,12 @@ describe('ETag conditions', () => {
   it('fails with PartitionChangedError once the partition is rewritten', async () => {
     const blob = await put('a,b\nc,d\n');
     await container.getBlockBlobClient(blob.blobName).upload('e,f\n', 4);
-    await expect(collect(readRecords(container, blob.blobName, 0, blob.size, { ifMatch: blob.etag }))).rejects.toBeInstanceOf(PartitionChangedError);
-    await expect(recordBoundaries(container, blob.blobName, blob.size, 2, { ifMatch: blob.etag })).rejects.toBeInstanceOf(PartitionChangedError);
+    await expect(collect(readRecords(container, blob.blobName, 0, blob.size, { ifMatch: blob.etag }))).rejects.toBeInstanceOf(
+      PartitionChangedError,
+    );
+    await expect(recordBoundaries(container, blob.blobName, blob.size, 2, { ifMatch: blob.etag })).rejects.toBeInstanceOf(
+      PartitionChangedError,
+    );
   });
 });
 
@@ -187,7 +208,10 @@ describe('model.json', () => {
         {
           $type: 'LocalEntity',
           name: 'Seg',
-          annotations: [{ name: ANNOTATIONS.segmentName, value: 'S' }, { name: ANNOTATIONS.segmentType, value: 'Household' }],
+          annotations: [
+            { name: ANNOTATIONS.segmentName, value: 'S' },
+            { name: ANNOTATIONS.segmentType, value: 'Household' },
+          ],
           attributes: [{ name: 'Id', dataType: 'string' }],
           partitions: [],
         },
@@ -215,7 +239,10 @@ describe('model.json', () => {
         {
           $type: 'LocalEntity',
           name: 'Things',
-          attributes: [{ name: 'X', dataType: 'string' }, { name: 'Y', dataType: 'string' }],
+          attributes: [
+            { name: 'X', dataType: 'string' },
+            { name: 'Y', dataType: 'string' },
+          ],
           partitions: [{ name: 'p0', location: moved }],
         },
         { $type: 'ReferenceEntity', name: 'Elsewhere', source: 'Other', modelId: 'm2' },
@@ -228,6 +255,8 @@ describe('model.json', () => {
     expect(read.entities.map((entity) => entity.name)).toEqual(['Things']);
     const [partition] = await partitionBlobs(lake, read.entities[0]!);
     expect(partition).toMatchObject({ blobName: blob.blobName, size: 4, etag: blob.etag });
-    expect((await collect(readRecords(lake, partition!.blobName, 0, partition!.size))).map((record) => record.values)).toEqual([['x', 'y']]);
+    expect((await collect(readRecords(lake, partition!.blobName, 0, partition!.size))).map((record) => record.values)).toEqual([
+      ['x', 'y'],
+    ]);
   });
 });

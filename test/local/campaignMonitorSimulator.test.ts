@@ -1,7 +1,11 @@
 // The Campaign Monitor simulator held to the vendor's behaviour over plain HTTP: paths, Basic auth,
 // answer shapes, rate-limit headers and 429, repeatable faults, upsert by email, control endpoints.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startCampaignMonitorSimulator, type CampaignMonitorSimulator, type Faults } from '../../local/simulators/campaignMonitorSimulator.js';
+import {
+  startCampaignMonitorSimulator,
+  type CampaignMonitorSimulator,
+  type Faults,
+} from '../../local/simulators/campaignMonitorSimulator.js';
 
 const API_KEY = 'simulator-key';
 const auth = (key = API_KEY) => ({ authorization: `Basic ${Buffer.from(`${key}:nopass`).toString('base64')}` });
@@ -32,7 +36,11 @@ describe('Campaign Monitor simulator', () => {
   const call = (method: string, path: string, body?: unknown, key?: string | null) => request(simulator.url, method, path, body, key);
 
   beforeAll(async () => {
-    simulator = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 1000, burst: 1000 }, autoCreateLists: true });
+    simulator = await startCampaignMonitorSimulator({
+      apiKeys: [API_KEY],
+      rateLimit: { requestsPerSecond: 1000, burst: 1000 },
+      autoCreateLists: true,
+    });
   });
   afterAll(async () => {
     await simulator?.stop();
@@ -40,17 +48,32 @@ describe('Campaign Monitor simulator', () => {
   beforeEach(() => simulator.reset());
 
   it('requires ConsentToTrack (214) and does not re-add people who left unless Resubscribe is true (204–208)', async () => {
-    const consentless = await call('POST', '/api/v3.3/subscribers/consent/import.json', { ...importBody(['ok@outflow.dev']), Subscribers: [{ EmailAddress: 'none@outflow.dev', Name: 'None' }, { EmailAddress: 'ok@outflow.dev', ConsentToTrack: 'No' }] });
+    const consentless = await call('POST', '/api/v3.3/subscribers/consent/import.json', {
+      ...importBody(['ok@outflow.dev']),
+      Subscribers: [
+        { EmailAddress: 'none@outflow.dev', Name: 'None' },
+        { EmailAddress: 'ok@outflow.dev', ConsentToTrack: 'No' },
+      ],
+    });
     expect(consentless.status).toBe(400);
     const consentlessResult = (consentless.body as { ResultData: { FailureDetails: unknown[]; TotalNewSubscribers: number } }).ResultData;
-    expect(consentlessResult.FailureDetails).toEqual([{ EmailAddress: 'none@outflow.dev', Code: 214, Message: 'ConsentToTrack is required' }]);
+    expect(consentlessResult.FailureDetails).toEqual([
+      { EmailAddress: 'none@outflow.dev', Code: 214, Message: 'ConsentToTrack is required' },
+    ]);
     expect(consentlessResult.TotalNewSubscribers).toBe(1);
 
     simulator.seedSubscriber('states', { email: 'gone@outflow.dev', state: 'Unsubscribed' });
     simulator.seedSubscriber('states', { email: 'bounce@outflow.dev', state: 'Bounced' });
     const refused = await call('POST', '/api/v3.3/subscribers/states/import.json', importBody(['gone@outflow.dev', 'bounce@outflow.dev']));
-    expect((refused.body as { ResultData: { FailureDetails: { Code: number }[] } }).ResultData.FailureDetails.map((failure: { Code: number }) => failure.Code)).toEqual([206, 207]);
-    const resubscribed = await call('POST', '/api/v3.3/subscribers/states/import.json', { ...importBody(['gone@outflow.dev']), Resubscribe: true });
+    expect(
+      (refused.body as { ResultData: { FailureDetails: { Code: number }[] } }).ResultData.FailureDetails.map(
+        (failure: { Code: number }) => failure.Code,
+      ),
+    ).toEqual([206, 207]);
+    const resubscribed = await call('POST', '/api/v3.3/subscribers/states/import.json', {
+      ...importBody(['gone@outflow.dev']),
+      Resubscribe: true,
+    });
     expect(resubscribed.status).toBe(201);
     expect(simulator.state.lists.get('states')!.subscribers.get('gone@outflow.dev')!.State).toBe('Active');
   });
@@ -76,7 +99,13 @@ describe('Campaign Monitor simulator', () => {
 
   it('creates lists under a client and answers their details', async () => {
     const clientId = simulator.state.clients[0]!.ClientID;
-    const created = await call('POST', `/api/v3.3/lists/${clientId}.json`, { Title: 'Newsletter', UnsubscribePage: '', ConfirmedOptIn: false, ConfirmationSuccessPage: '', UnsubscribeSetting: 'AllClientLists' });
+    const created = await call('POST', `/api/v3.3/lists/${clientId}.json`, {
+      Title: 'Newsletter',
+      UnsubscribePage: '',
+      ConfirmedOptIn: false,
+      ConfirmationSuccessPage: '',
+      UnsubscribeSetting: 'AllClientLists',
+    });
     expect(created.status).toBe(201);
     const listId = created.body as string;
     expect(listId).toMatch(/^[0-9a-f]{32}$/);
@@ -89,20 +118,37 @@ describe('Campaign Monitor simulator', () => {
       UnsubscribeSetting: 'AllClientLists',
     });
     expect((await call('GET', `/api/v3.3/clients/${clientId}/lists.json`)).body).toEqual([{ ListID: listId, Name: 'Newsletter' }]);
-    expect((await call('POST', `/api/v3.3/lists/${clientId}.json`, { Title: 'Newsletter' })).body).toEqual({ Code: 250, Message: 'Duplicate list title' });
-    expect((await call('POST', `/api/v3.3/lists/${clientId}.json`, { Title: ' ' })).body).toEqual({ Code: 251, Message: 'List Title Empty' });
+    expect((await call('POST', `/api/v3.3/lists/${clientId}.json`, { Title: 'Newsletter' })).body).toEqual({
+      Code: 250,
+      Message: 'Duplicate list title',
+    });
+    expect((await call('POST', `/api/v3.3/lists/${clientId}.json`, { Title: ' ' })).body).toEqual({
+      Code: 251,
+      Message: 'List Title Empty',
+    });
     const otherClient = await call('POST', '/api/v3.3/lists/not-a-client.json', { Title: 'X' });
     expect(otherClient).toMatchObject({ status: 401, body: { Code: 102, Message: 'Invalid ClientID' } });
   });
 
   it('custom fields: created with the vendor tag, listed, and refused twice', async () => {
-    const created = await call('POST', '/api/v3.3/lists/cf-list/customfields.json', { FieldName: 'new date field', DataType: 'Date', Options: [], VisibleInPreferenceCenter: true });
+    const created = await call('POST', '/api/v3.3/lists/cf-list/customfields.json', {
+      FieldName: 'new date field',
+      DataType: 'Date',
+      Options: [],
+      VisibleInPreferenceCenter: true,
+    });
     expect(created).toMatchObject({ status: 201, body: '[newdatefield]' });
     const again = await call('POST', '/api/v3.3/lists/cf-list/customfields.json', { FieldName: 'newdatefield', DataType: 'Text' });
     expect(again).toMatchObject({ status: 400, body: { Code: 255, Message: 'The Field Name already exists in this list' } });
-    expect((await call('POST', '/api/v3.3/lists/cf-list/customfields.json', { FieldName: 'x', DataType: 'Blob' })).body).toMatchObject({ Code: 259 });
-    expect((await call('POST', '/api/v3.3/lists/cf-list/customfields.json', { FieldName: 'y', DataType: 'Text', Options: ['a'] })).body).toMatchObject({ Code: 256 });
-    expect((await call('POST', '/api/v3.3/lists/cf-list/customfields.json', { FieldName: 'z', DataType: 'MultiSelectOne' })).body).toMatchObject({ Code: 257 });
+    expect((await call('POST', '/api/v3.3/lists/cf-list/customfields.json', { FieldName: 'x', DataType: 'Blob' })).body).toMatchObject({
+      Code: 259,
+    });
+    expect(
+      (await call('POST', '/api/v3.3/lists/cf-list/customfields.json', { FieldName: 'y', DataType: 'Text', Options: ['a'] })).body,
+    ).toMatchObject({ Code: 256 });
+    expect(
+      (await call('POST', '/api/v3.3/lists/cf-list/customfields.json', { FieldName: 'z', DataType: 'MultiSelectOne' })).body,
+    ).toMatchObject({ Code: 257 });
     expect((await call('GET', '/api/v3.3/lists/cf-list/customfields.json')).body).toEqual([
       { FieldName: 'new date field', Key: '[newdatefield]', DataType: 'Date', FieldOptions: [], VisibleInPreferenceCenter: true },
     ]);
@@ -112,9 +158,19 @@ describe('Campaign Monitor simulator', () => {
     const ok = await call('POST', '/api/v3.3/subscribers/import-list/import.json', importBody(['a@example.com', 'b@example.com']));
     expect(ok).toMatchObject({
       status: 201,
-      body: { FailureDetails: [], TotalUniqueEmailsSubmitted: 2, TotalExistingSubscribers: 0, TotalNewSubscribers: 2, DuplicateEmailsInSubmission: [] },
+      body: {
+        FailureDetails: [],
+        TotalUniqueEmailsSubmitted: 2,
+        TotalExistingSubscribers: 0,
+        TotalNewSubscribers: 2,
+        DuplicateEmailsInSubmission: [],
+      },
     });
-    const partial = await call('POST', '/api/v3.3/subscribers/import-list/import.json', importBody(['a@example.com', 'example+1@example', 'c@example.com', 'C@example.com']));
+    const partial = await call(
+      'POST',
+      '/api/v3.3/subscribers/import-list/import.json',
+      importBody(['a@example.com', 'example+1@example', 'c@example.com', 'C@example.com']),
+    );
     expect(partial.status).toBe(400);
     expect(partial.body).toEqual({
       ResultData: {
@@ -127,21 +183,50 @@ describe('Campaign Monitor simulator', () => {
       Code: 210,
       Message: 'Subscriber Import had some failures',
     });
-    expect(simulator.inspectList('import-list')).toMatchObject({ memberCount: 3, deliveries: 5, duplicates: 2, duplicateEmails: ['a@example.com', 'c@example.com'] });
-    expect((await call('POST', '/api/v3.3/subscribers/import-list/import.json', { Subscribers: [] })).body).toEqual({ Code: 212, Message: 'No subscribers were provided in this batch' });
-    expect((await call('POST', '/api/v3.3/subscribers/import-list/import.json', importBody(Array.from({ length: 1001 }, (_, i) => `m${i}@example.com`)))).body).toMatchObject({ Code: 209 });
-    const badJson = await fetch(`${simulator.url}/api/v3.3/subscribers/import-list/import.json`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: '{' });
+    expect(simulator.inspectList('import-list')).toMatchObject({
+      memberCount: 3,
+      deliveries: 5,
+      duplicates: 2,
+      duplicateEmails: ['a@example.com', 'c@example.com'],
+    });
+    expect((await call('POST', '/api/v3.3/subscribers/import-list/import.json', { Subscribers: [] })).body).toEqual({
+      Code: 212,
+      Message: 'No subscribers were provided in this batch',
+    });
+    expect(
+      (
+        await call(
+          'POST',
+          '/api/v3.3/subscribers/import-list/import.json',
+          importBody(Array.from({ length: 1001 }, (_, i) => `m${i}@example.com`)),
+        )
+      ).body,
+    ).toMatchObject({ Code: 209 });
+    const badJson = await fetch(`${simulator.url}/api/v3.3/subscribers/import-list/import.json`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: '{',
+    });
     expect(badJson.status).toBe(400);
   });
 
   it('upsert: importing the same email twice keeps one subscriber with the latest data, delivered twice', async () => {
     await call('POST', '/api/v3.3/lists/upsert-list/customfields.json', { FieldName: 'City', DataType: 'Text', Options: [] });
     await call('POST', '/api/v3.3/subscribers/upsert-list/import.json', {
-      Subscribers: [{ EmailAddress: 'Ada@Example.com', Name: 'Ada', CustomFields: [{ Key: '[City]', Value: 'London' }], ConsentToTrack: 'Yes' }],
+      Subscribers: [
+        { EmailAddress: 'Ada@Example.com', Name: 'Ada', CustomFields: [{ Key: '[City]', Value: 'London' }], ConsentToTrack: 'Yes' },
+      ],
       Resubscribe: false,
     });
     const second = await call('POST', '/api/v3.3/subscribers/upsert-list/import.json', {
-      Subscribers: [{ EmailAddress: 'ada@example.com', Name: 'Ada Lovelace', CustomFields: [{ Key: 'Unknown', Value: 'x' }], ConsentToTrack: 'Unchanged' }],
+      Subscribers: [
+        {
+          EmailAddress: 'ada@example.com',
+          Name: 'Ada Lovelace',
+          CustomFields: [{ Key: 'Unknown', Value: 'x' }],
+          ConsentToTrack: 'Unchanged',
+        },
+      ],
       Resubscribe: false,
     });
     expect(second.body).toMatchObject({ TotalExistingSubscribers: 1, TotalNewSubscribers: 0 });
@@ -155,12 +240,22 @@ describe('Campaign Monitor simulator', () => {
     expect(list.ignoredCustomFieldKeys.get('Unknown')).toBe(1);
 
     // A bare key (as in the vendor's examples) reaches the same field; overlong values are cut and counted.
-    await call('POST', '/api/v3.3/subscribers/upsert-list/import.json', { Subscribers: [{ EmailAddress: 'ada@example.com', CustomFields: [{ Key: 'city', Value: 'y'.repeat(300) }], ConsentToTrack: 'Unchanged' }] });
+    await call('POST', '/api/v3.3/subscribers/upsert-list/import.json', {
+      Subscribers: [
+        { EmailAddress: 'ada@example.com', CustomFields: [{ Key: 'city', Value: 'y'.repeat(300) }], ConsentToTrack: 'Unchanged' },
+      ],
+    });
     expect(ada.CustomFields['[City]']).toBe('y'.repeat(250));
     expect(list.overlongValues).toBe(1);
 
     const inspection = await call('GET', '/_simulator/lists/upsert-list', undefined, null);
-    expect(inspection.body).toMatchObject({ listId: 'upsert-list', memberCount: 1, deliveries: 3, duplicates: 1, duplicateEmails: ['ada@example.com'] });
+    expect(inspection.body).toMatchObject({
+      listId: 'upsert-list',
+      memberCount: 1,
+      deliveries: 3,
+      duplicates: 1,
+      duplicateEmails: ['ada@example.com'],
+    });
     expect((await call('GET', '/_simulator/lists/nope', undefined, null)).status).toBe(404);
   });
 
@@ -178,7 +273,11 @@ describe('Campaign Monitor simulator', () => {
 
 describe('rate limiting', () => {
   it('every authenticated answer carries X-RateLimit-*; over the bucket → 429 with X-RateLimit-Reset and no Retry-After (none documented)', async () => {
-    const limited = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 2, burst: 3 }, autoCreateLists: true });
+    const limited = await startCampaignMonitorSimulator({
+      apiKeys: [API_KEY],
+      rateLimit: { requestsPerSecond: 2, burst: 3 },
+      autoCreateLists: true,
+    });
     try {
       const answers: Answer[] = [];
       for (let i = 0; i < 4; i += 1) answers.push(await request(limited.url, 'GET', '/api/v3.3/systemdate.json'));
@@ -241,7 +340,9 @@ describe('faults', () => {
   });
 
   it('429 bursts: every N calls the next M are refused', async () => {
-    expect(await outcomes({ tooManyRequestsBursts: { every: 3, length: 2 } }, 10)).toEqual([200, 200, 200, 429, 429, 200, 200, 200, 429, 429]);
+    expect(await outcomes({ tooManyRequestsBursts: { every: 3, length: 2 } }, 10)).toEqual([
+      200, 200, 200, 429, 429, 200, 200, 200, 429, 429,
+    ]);
   });
 
   it('latency delays answers', async () => {
@@ -255,7 +356,9 @@ describe('faults', () => {
     const set = await request(simulator.url, 'POST', '/_simulator/faults', { serverErrorRate: 1, seed: 3 }, null);
     expect(set).toMatchObject({ status: 200, body: { faults: { serverErrorRate: 1, seed: 3 } } });
     expect((await request(simulator.url, 'GET', '/api/v3.3/systemdate.json')).status).toBe(500);
-    expect((await request(simulator.url, 'GET', '/_simulator/state', undefined, null)).body).toMatchObject({ counters: { serverErrors: expect.any(Number) } });
+    expect((await request(simulator.url, 'GET', '/_simulator/state', undefined, null)).body).toMatchObject({
+      counters: { serverErrors: expect.any(Number) },
+    });
     await request(simulator.url, 'POST', '/_simulator/faults', {}, null);
     expect((await request(simulator.url, 'GET', '/api/v3.3/systemdate.json')).status).toBe(200);
   });

@@ -3,7 +3,11 @@
 // report and report-faults, merge options, the 25-active-imports cap, the per-minute limit with 429
 // and X-RateLimit headers, region refusal, repeatable faults and the control endpoints.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startDotdigitalSimulator, type DotdigitalSimulator, type DotdigitalSimulatorOptions } from '../../local/simulators/dotdigitalSimulator.js';
+import {
+  startDotdigitalSimulator,
+  type DotdigitalSimulator,
+  type DotdigitalSimulatorOptions,
+} from '../../local/simulators/dotdigitalSimulator.js';
 import { toFileMedia } from '../../shared/destinations/dotdigitalImportFile.js';
 
 const USER = 'apiuser-sim@apiconnector.com';
@@ -17,7 +21,12 @@ interface Answer {
   text: string;
 }
 
-async function request(base: string, method: string, path: string, options: { json?: unknown; body?: Buffer; contentType?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+async function request(
+  base: string,
+  method: string,
+  path: string,
+  options: { json?: unknown; body?: Buffer; contentType?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = { ...auth(), ...options.headers };
   let body: string | Buffer | undefined = options.body;
   if (options.json !== undefined) {
@@ -40,7 +49,12 @@ describe('dotdigital simulator', () => {
   const call = (method: string, path: string, options?: Parameters<typeof request>[3]) => request(simulator.url, method, path, options);
 
   async function start(options: DotdigitalSimulatorOptions): Promise<DotdigitalSimulator> {
-    const started = await startDotdigitalSimulator({ apiUsers: { [USER]: PASSWORD }, rateLimit: false, autoCreateAddressBooks: true, ...options });
+    const started = await startDotdigitalSimulator({
+      apiUsers: { [USER]: PASSWORD },
+      rateLimit: false,
+      autoCreateAddressBooks: true,
+      ...options,
+    });
     others.push(started);
     return started;
   }
@@ -56,7 +70,13 @@ describe('dotdigital simulator', () => {
   }
 
   beforeAll(async () => {
-    simulator = await startDotdigitalSimulator({ apiUsers: { [USER]: PASSWORD }, rateLimit: false, importDelayMs: 50, notFinishedPolls: 1, autoCreateAddressBooks: true });
+    simulator = await startDotdigitalSimulator({
+      apiUsers: { [USER]: PASSWORD },
+      rateLimit: false,
+      importDelayMs: 50,
+      notFinishedPolls: 1,
+      autoCreateAddressBooks: true,
+    });
   });
   afterAll(async () => {
     await simulator?.stop();
@@ -73,7 +93,11 @@ describe('dotdigital simulator', () => {
       properties: expect.arrayContaining([{ name: 'ApiEndpoint', type: 'String', value: simulator.url }]),
     });
     const european = await start({ accountRegion: 'r2' });
-    expect((await request(european.url, 'GET', '/v2/account-info')).body.properties).toContainEqual({ name: 'ApiEndpoint', type: 'String', value: 'https://r2-api.dotdigital.com' });
+    expect((await request(european.url, 'GET', '/v2/account-info')).body.properties).toContainEqual({
+      name: 'ApiEndpoint',
+      type: 'String',
+      value: 'https://r2-api.dotdigital.com',
+    });
   });
 
   it('requires Basic auth with a known API user, answering 401 with the vendor message', async () => {
@@ -93,21 +117,35 @@ describe('dotdigital simulator', () => {
   });
 
   it('address books: created on first use, or 404 ERROR_ADDRESSBOOK_NOT_FOUND when auto-creation is off', async () => {
-    expect((await call('GET', '/v2/address-books/42')).body).toEqual({ id: 42, name: 'Address book 42', visibility: 'Private', contacts: 0 });
+    expect((await call('GET', '/v2/address-books/42')).body).toEqual({
+      id: 42,
+      name: 'Address book 42',
+      visibility: 'Private',
+      contacts: 0,
+    });
     const strict = await start({ autoCreateAddressBooks: false });
-    expect(await request(strict.url, 'GET', '/v2/address-books/42')).toMatchObject({ status: 404, body: { message: 'Error: ERROR_ADDRESSBOOK_NOT_FOUND' } });
-    const upload = await request(strict.url, 'POST', '/v2/address-books/42/contacts/import', { json: jsonFile('Email\r\na@example.com\r\n') });
+    expect(await request(strict.url, 'GET', '/v2/address-books/42')).toMatchObject({
+      status: 404,
+      body: { message: 'Error: ERROR_ADDRESSBOOK_NOT_FOUND' },
+    });
+    const upload = await request(strict.url, 'POST', '/v2/address-books/42/contacts/import', {
+      json: jsonFile('Email\r\na@example.com\r\n'),
+    });
     expect(upload).toMatchObject({ status: 404, body: { message: 'Error: ERROR_ADDRESSBOOK_NOT_FOUND' } });
     expect((await call('GET', '/v2/address-books/abc')).status).toBe(400);
   });
 
   it('imports a JSON base64 file asynchronously: NotFinished, then Finished, then report and report-faults', async () => {
-    const csv = 'Email,FirstName,LASTNAME,Postcode,Loyalty\r\nada@example.com,Ada,Lovelace,W1,Gold\r\nbroken@localhost,Bad,Row,X1,\r\nAda@Example.com,Again,Dup,W2,\r\nalan@example.com,Alan,"Turing, A.",M13,\r\n';
+    const csv =
+      'Email,FirstName,LASTNAME,Postcode,Loyalty\r\nada@example.com,Ada,Lovelace,W1,Gold\r\nbroken@localhost,Bad,Row,X1,\r\nAda@Example.com,Again,Dup,W2,\r\nalan@example.com,Alan,"Turing, A.",M13,\r\n';
     const started = await call('POST', '/v2/address-books/7/contacts/import', { json: jsonFile(csv) });
     expect(started.status).toBe(202);
     expect(started.body).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'NotFinished' });
     const id = started.body.id as string;
-    expect(await call('GET', `/v2/contacts/import/${id}/report`)).toMatchObject({ status: 404, body: { message: 'Error: ERROR_IMPORT_REPORT_NOT_FOUND' } });
+    expect(await call('GET', `/v2/contacts/import/${id}/report`)).toMatchObject({
+      status: 404,
+      body: { message: 'Error: ERROR_IMPORT_REPORT_NOT_FOUND' },
+    });
     // notFinishedPolls: 1 — the first poll always answers NotFinished.
     expect((await call('GET', `/v2/contacts/import/${id}`)).body).toEqual({ id, status: 'NotFinished' });
     expect(await settled(simulator.url, id)).toBe('Finished');
@@ -117,11 +155,17 @@ describe('dotdigital simulator', () => {
     const faults = await call('GET', `/v2/contacts/import/${id}/report-faults`);
     expect(faults.status).toBe(200);
     expect(faults.headers.get('content-type')).toBe('application/octet-stream');
-    expect(faults.text).toBe('Reason,email,firstname,lastname,loyalty,postcode\r\nInvalid Entries,broken@localhost,Bad,Row,,X1\r\nDuplicate,Ada@Example.com,Again,Dup,,W2\r\n');
+    expect(faults.text).toBe(
+      'Reason,email,firstname,lastname,loyalty,postcode\r\nInvalid Entries,broken@localhost,Bad,Row,,X1\r\nDuplicate,Ada@Example.com,Again,Dup,,W2\r\n',
+    );
 
     expect(simulator.inspectAddressBook(7)).toMatchObject({ memberCount: 2, deliveries: 2, duplicates: 0, imports: 1, activeImports: 0 });
     // Columns map to data fields by name, whatever the casing (the vendor's rule).
-    expect({ ...simulator.state.contacts.get('alan@example.com')!.dataFields }).toEqual({ FIRSTNAME: 'Alan', LASTNAME: 'Turing, A.', POSTCODE: 'M13' });
+    expect({ ...simulator.state.contacts.get('alan@example.com')!.dataFields }).toEqual({
+      FIRSTNAME: 'Alan',
+      LASTNAME: 'Turing, A.',
+      POSTCODE: 'M13',
+    });
     expect((await call('GET', '/v2/address-books/7')).body.contacts).toBe(2);
   });
 
@@ -137,14 +181,30 @@ describe('dotdigital simulator', () => {
   it('merge options: Overwrite clears with empty cells, OnlyOverwriteIfNotEmpty keeps, OnlyOverwriteIfContactDataNotPopulated fills only gaps', async () => {
     const run = async (path: string, csv: string) => settled(simulator.url, (await call('POST', path, { json: jsonFile(csv) })).body.id);
     await run('/v2/address-books/9/contacts/import', 'Email,FIRSTNAME,LASTNAME\r\nada@example.com,Ada,Lovelace\r\n');
-    await run('/v2/address-books/9/contacts/import/with-merge-option/OnlyOverwriteIfNotEmpty', 'Email,FIRSTNAME,LASTNAME\r\nada@example.com,,King\r\n');
+    await run(
+      '/v2/address-books/9/contacts/import/with-merge-option/OnlyOverwriteIfNotEmpty',
+      'Email,FIRSTNAME,LASTNAME\r\nada@example.com,,King\r\n',
+    );
     expect({ ...simulator.state.contacts.get('ada@example.com')!.dataFields }).toEqual({ FIRSTNAME: 'Ada', LASTNAME: 'King' });
     await run('/v2/address-books/9/contacts/import/with-merge-option/2', 'Email,FIRSTNAME,GENDER\r\nada@example.com,Augusta,Female\r\n');
-    expect({ ...simulator.state.contacts.get('ada@example.com')!.dataFields }).toEqual({ FIRSTNAME: 'Ada', LASTNAME: 'King', GENDER: 'Female' });
-    await run('/v2/address-books/9/contacts/import/with-merge-option/Overwrite', 'Email,FIRSTNAME,LASTNAME\r\nada@example.com,Augusta,\r\n');
+    expect({ ...simulator.state.contacts.get('ada@example.com')!.dataFields }).toEqual({
+      FIRSTNAME: 'Ada',
+      LASTNAME: 'King',
+      GENDER: 'Female',
+    });
+    await run(
+      '/v2/address-books/9/contacts/import/with-merge-option/Overwrite',
+      'Email,FIRSTNAME,LASTNAME\r\nada@example.com,Augusta,\r\n',
+    );
     expect({ ...simulator.state.contacts.get('ada@example.com')!.dataFields }).toEqual({ FIRSTNAME: 'Augusta', GENDER: 'Female' });
     expect(simulator.inspectAddressBook(9)).toMatchObject({ memberCount: 1, deliveries: 4, duplicates: 1 });
-    expect((await call('POST', '/v2/address-books/9/contacts/import/with-merge-option/Sometimes', { json: jsonFile('Email\r\na@example.com\r\n') })).status).toBe(400);
+    expect(
+      (
+        await call('POST', '/v2/address-books/9/contacts/import/with-merge-option/Sometimes', {
+          json: jsonFile('Email\r\na@example.com\r\n'),
+        })
+      ).status,
+    ).toBe(400);
   });
 
   it('refuses a file without an Email column, ends unreadable files InvalidFileFormat, and answers 413 over the size limit', async () => {
@@ -156,14 +216,20 @@ describe('dotdigital simulator', () => {
     expect(await settled(simulator.url, excel.body.id)).toBe('InvalidFileFormat');
     expect((await call('GET', `/v2/contacts/import/${excel.body.id}/report-faults`)).text).toBe('Reason,email\r\n');
     const small = await start({ maxFileBytes: 100 });
-    const tooBig = await request(small.url, 'POST', '/v2/address-books/10/contacts/import', { json: jsonFile(`Email\r\n${'a'.repeat(120)}@example.com\r\n`) });
+    const tooBig = await request(small.url, 'POST', '/v2/address-books/10/contacts/import', {
+      json: jsonFile(`Email\r\n${'a'.repeat(120)}@example.com\r\n`),
+    });
     expect(tooBig.status).toBe(413);
-    expect(await call('GET', '/v2/contacts/import/00000000-0000-0000-0000-000000000000')).toMatchObject({ status: 404, body: { message: 'Error: ERROR_IMPORT_NOT_FOUND' } });
+    expect(await call('GET', '/v2/contacts/import/00000000-0000-0000-0000-000000000000')).toMatchObject({
+      status: 404,
+      body: { message: 'Error: ERROR_IMPORT_NOT_FOUND' },
+    });
   });
 
   it('allows 25 active imports per account; the 26th gets ERROR_IMPORT_TOOMANYACTIVEIMPORTS until some finish', async () => {
     const busy = await start({ importDelayMs: 1500 });
-    const upload = () => request(busy.url, 'POST', '/v2/address-books/11/contacts/import', { json: jsonFile('Email\r\na@example.com\r\n') });
+    const upload = () =>
+      request(busy.url, 'POST', '/v2/address-books/11/contacts/import', { json: jsonFile('Email\r\na@example.com\r\n') });
     const started = await Promise.all(Array.from({ length: 25 }, upload));
     expect(started.every((answer) => answer.status === 202)).toBe(true);
     const refused = await upload();
@@ -226,17 +292,35 @@ describe('dotdigital simulator', () => {
 
   it('reports suppressed addresses as Globally Suppressed', async () => {
     simulator.state.suppressed.add('gone@example.com');
-    const started = await call('POST', '/v2/address-books/13/contacts/import', { json: jsonFile('Email\r\ngone@example.com\r\nkept@example.com\r\n') });
+    const started = await call('POST', '/v2/address-books/13/contacts/import', {
+      json: jsonFile('Email\r\ngone@example.com\r\nkept@example.com\r\n'),
+    });
     await settled(simulator.url, started.body.id);
-    expect((await call('GET', `/v2/contacts/import/${started.body.id}/report-faults`)).text).toBe('Reason,email\r\nGlobally Suppressed,gone@example.com\r\n');
-    expect((await call('GET', `/v2/contacts/import/${started.body.id}/report`)).body).toMatchObject({ newContacts: 1, globallySuppressed: 1 });
+    expect((await call('GET', `/v2/contacts/import/${started.body.id}/report-faults`)).text).toBe(
+      'Reason,email\r\nGlobally Suppressed,gone@example.com\r\n',
+    );
+    expect((await call('GET', `/v2/contacts/import/${started.body.id}/report`)).body).toMatchObject({
+      newContacts: 1,
+      globallySuppressed: 1,
+    });
   });
 
   it('control endpoints: inspection by address book, state, reset', async () => {
-    const started = await call('POST', '/v2/address-books/14/contacts/import', { json: jsonFile('Email\r\na@example.com\r\nb@example.com\r\n') });
+    const started = await call('POST', '/v2/address-books/14/contacts/import', {
+      json: jsonFile('Email\r\na@example.com\r\nb@example.com\r\n'),
+    });
     await settled(simulator.url, started.body.id);
     const inspection = await fetch(`${simulator.url}/_simulator/address-books/14`).then((response) => response.json());
-    expect(inspection).toEqual({ addressBookId: 14, name: 'Address book 14', memberCount: 2, deliveries: 2, duplicates: 0, duplicateEmails: [], imports: 1, activeImports: 0 });
+    expect(inspection).toEqual({
+      addressBookId: 14,
+      name: 'Address book 14',
+      memberCount: 2,
+      deliveries: 2,
+      duplicates: 0,
+      duplicateEmails: [],
+      imports: 1,
+      activeImports: 0,
+    });
     expect((await fetch(`${simulator.url}/_simulator/address-books/99`)).status).toBe(404);
     const state = await fetch(`${simulator.url}/_simulator/state`).then((response) => response.json());
     expect(state).toMatchObject({ contacts: 2, activeImports: 0, counters: { imports: 1, importedContacts: 2 } });

@@ -165,7 +165,7 @@ describe('local Functions host (CLI child process against Azurite)', () => {
     expect((await fetch(`${api}/orders/abc`)).status).toBe(404);
   });
 
-  it('answers headers over the platform\'s 64 KB with a 431 problem, not a reset connection', async () => {
+  it("answers headers over the platform's 64 KB with a 431 problem, not a reset connection", async () => {
     const response = await fetch(`${api}/items/1`, { headers: { authorization: `Bearer ${'a'.repeat(200 * 1024)}` } });
     expect(response.status).toBe(431);
     expect(response.headers.get('content-type')).toBe('application/problem+json');
@@ -176,7 +176,14 @@ describe('local Functions host (CLI child process against Azurite)', () => {
   it('logs query strings with tokens, codes and signatures redacted', async () => {
     await fetch(`${api}/items/3?code=oauth-code-123&sig=sas-sig-456&continuationToken=page-789&q=visible`);
     // The line is written once the response has gone out.
-    const line = await waitFor(async () => host.output().split('\n').find((text) => text.includes('GET /api/items/3?')), (found) => found !== undefined);
+    const line = await waitFor(
+      async () =>
+        host
+          .output()
+          .split('\n')
+          .find((text) => text.includes('GET /api/items/3?')),
+      (found) => found !== undefined,
+    );
     expect(line).toContain('code=[redacted]&sig=[redacted]&continuationToken=[redacted]&q=visible');
     for (const secret of ['oauth-code-123', 'sas-sig-456', 'page-789']) expect(host.output()).not.toContain(secret);
   });
@@ -254,7 +261,10 @@ describe('local Functions host (CLI child process against Azurite)', () => {
     host.child.kill('SIGTERM');
     await host.waitForOutput(/Stopping host/);
     // New work is turned away: the listener is closed (or a reused connection gets 503).
-    const late = await fetch(`${api}/settings`).then((r) => r.status, () => 'refused');
+    const late = await fetch(`${api}/settings`).then(
+      (r) => r.status,
+      () => 'refused',
+    );
     expect(['refused', 503]).toContain(late);
 
     const response = await slowResponse;

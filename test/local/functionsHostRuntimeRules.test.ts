@@ -119,7 +119,12 @@ describe('local host: the runtime rules', () => {
     // Only the successful try's output message was sent.
     const after = await waitFor(
       // The output queue exists once the first output is sent.
-      async () => (await queue(`${queueName}-after`).peekMessages({ numberOfMessages: 32 }).catch(() => ({ peekedMessageItems: [] }))).peekedMessageItems,
+      async () =>
+        (
+          await queue(`${queueName}-after`)
+            .peekMessages({ numberOfMessages: 32 })
+            .catch(() => ({ peekedMessageItems: [] }))
+        ).peekedMessageItems,
       (items) => items.length > 0,
     );
     expect(after.map((m) => JSON.parse(Buffer.from(m.messageText, 'base64').toString()))).toEqual([{ id: 'long', dequeueCount: 2 }]);
@@ -157,7 +162,11 @@ describe('local host: the runtime rules', () => {
     const nextTestHostId = `rules-test-${testNumber + 1}`;
     const status = hostsContainer.getBlockBlobClient(`timers/${nextTestHostId}/Host.Functions.hourly/status`);
     const missed = new Date(Date.now() - 3600_000);
-    const text = JSON.stringify({ Last: new Date(missed.getTime() - 3600_000).toISOString(), Next: missed.toISOString(), LastUpdated: missed.toISOString() });
+    const text = JSON.stringify({
+      Last: new Date(missed.getTime() - 3600_000).toISOString(),
+      Next: missed.toISOString(),
+      LastUpdated: missed.toISOString(),
+    });
     await status.upload(text, text.length);
 
     await start();
@@ -191,7 +200,12 @@ describe('local host: the runtime rules', () => {
     async function startAgainWithSameHostId() {
       host = await startHostCli({
         projectDir: FIXTURE,
-        env: { AzureWebJobsStorage: azurite.connectionString, RULES_RECORD_FILE: recordFile, RULES_QUEUE: queueName, AzureFunctionsWebHost__hostid: hostId },
+        env: {
+          AzureWebJobsStorage: azurite.connectionString,
+          RULES_RECORD_FILE: recordFile,
+          RULES_QUEUE: queueName,
+          AzureFunctionsWebHost__hostid: hostId,
+        },
       });
     }
   });
@@ -243,7 +257,11 @@ describe('local host: the runtime rules', () => {
         return false;
       }
     };
-    await waitFor(() => running.filter(alive), (left) => left.length === 0, 5_000);
+    await waitFor(
+      () => running.filter(alive),
+      (left) => left.length === 0,
+      5_000,
+    );
   });
 
   it('keeps the platform HTTP request limits at the front door (100 MB body, 4 KB URL)', async () => {
@@ -251,10 +269,13 @@ describe('local host: the runtime rules', () => {
     expect((await fetch(`${api}/whoami?pad=${'x'.repeat(5000)}`)).status).toBe(414);
     const status = await new Promise<number>((resolve, reject) => {
       import('node:http').then(({ request }) => {
-        const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/api/whoami', headers: { 'content-length': String(101 * 1024 * 1024) } }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const req = request(
+          { host: '127.0.0.1', port, method: 'POST', path: '/api/whoami', headers: { 'content-length': String(101 * 1024 * 1024) } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on('error', reject);
         req.write('x');
       }, reject);

@@ -72,7 +72,11 @@ describe('Iterable simulator', () => {
 
   it('subscribes users, merging data fields into one profile per email, and answers the documented shape', async () => {
     const listId = await createList('All customers');
-    const answer = await call('POST', '/api/lists/subscribe', { listId, subscribers: subscribers(['a@example.com', 'B@Example.com']), updateExistingUsersOnly: false });
+    const answer = await call('POST', '/api/lists/subscribe', {
+      listId,
+      subscribers: subscribers(['a@example.com', 'B@Example.com']),
+      updateExistingUsersOnly: false,
+    });
     expect(answer.status).toBe(200);
     expect(answer.body).toEqual({
       successCount: 2,
@@ -96,13 +100,22 @@ describe('Iterable simulator', () => {
     });
     await call('POST', '/api/lists/subscribe', { listId, subscribers: [{ email: 'a@example.com', dataFields: { city: 'Oslo' } }] });
     expect(simulator.state.users.get('a@example.com')!.dataFields).toEqual({ firstName: 'First a@example.com', city: 'Oslo' });
-    expect(simulator.inspectList(listId)).toMatchObject({ name: 'All customers', memberCount: 2, deliveries: 3, duplicates: 1, duplicateEmails: ['a@example.com'] });
+    expect(simulator.inspectList(listId)).toMatchObject({
+      name: 'All customers',
+      memberCount: 2,
+      deliveries: 3,
+      duplicates: 1,
+      duplicateEmails: ['a@example.com'],
+    });
     expect(await call('GET', `/api/lists/${listId}/size`)).toMatchObject({ body: '2' });
   });
 
   it('reports invalid emails per record in failedUpdates and the deprecated list', async () => {
     const listId = await createList('All customers');
-    const answer = await call('POST', '/api/lists/subscribe', { listId, subscribers: subscribers(['ok@example.com', 'no-at-sign.example.com', 'x@localhost']) });
+    const answer = await call('POST', '/api/lists/subscribe', {
+      listId,
+      subscribers: subscribers(['ok@example.com', 'no-at-sign.example.com', 'x@localhost']),
+    });
     expect(answer.body).toMatchObject({
       successCount: 1,
       failCount: 2,
@@ -115,7 +128,11 @@ describe('Iterable simulator', () => {
   it('with updateExistingUsersOnly, unknown emails are notFoundEmails', async () => {
     const listId = await createList('Existing');
     await call('POST', '/api/lists/subscribe', { listId, subscribers: subscribers(['known@example.com']) });
-    const answer = await call('POST', '/api/lists/subscribe', { listId, subscribers: subscribers(['known@example.com', 'new@example.com']), updateExistingUsersOnly: true });
+    const answer = await call('POST', '/api/lists/subscribe', {
+      listId,
+      subscribers: subscribers(['known@example.com', 'new@example.com']),
+      updateExistingUsersOnly: true,
+    });
     expect(answer.body).toMatchObject({ successCount: 1, failCount: 1, failedUpdates: { notFoundEmails: ['new@example.com'] } });
   });
 
@@ -136,7 +153,11 @@ describe('Iterable simulator', () => {
     const unknown = await call('POST', '/api/lists/subscribe', { listId: 42, subscribers: subscribers(['a@example.com']) });
     expect(unknown).toMatchObject({ status: 400, body: { code: 'BadParams' } });
     expect((unknown.body as { msg: string }).msg).toContain('error.lists.invalidListId');
-    const broken = await fetch(`${simulator.url}/api/lists/subscribe`, { method: 'POST', headers: { 'Api-Key': API_KEY, 'content-type': 'application/json' }, body: '{"listId":' });
+    const broken = await fetch(`${simulator.url}/api/lists/subscribe`, {
+      method: 'POST',
+      headers: { 'Api-Key': API_KEY, 'content-type': 'application/json' },
+      body: '{"listId":',
+    });
     expect(broken.status).toBe(400);
     expect(((await broken.json()) as { code: string }).code).toBe('BadJsonBody');
     expect(simulator.state.counters.subscribeCalls).toBe(0);
@@ -145,7 +166,12 @@ describe('Iterable simulator', () => {
     const capped = await startIterableSimulator({ apiKeys: [API_KEY], maxSubscribersPerRequest: 2 });
     try {
       const cappedList = ((await request(capped.url, 'POST', '/api/lists', { name: 'Capped' })).body as { listId: number }).listId;
-      expect(await request(capped.url, 'POST', '/api/lists/subscribe', { listId: cappedList, subscribers: subscribers(['a@example.com', 'b@example.com', 'c@example.com']) })).toMatchObject({ status: 400, body: { code: 'BatchTooLarge' } });
+      expect(
+        await request(capped.url, 'POST', '/api/lists/subscribe', {
+          listId: cappedList,
+          subscribers: subscribers(['a@example.com', 'b@example.com', 'c@example.com']),
+        }),
+      ).toMatchObject({ status: 400, body: { code: 'BatchTooLarge' } });
     } finally {
       await capped.stop();
     }
@@ -154,23 +180,35 @@ describe('Iterable simulator', () => {
   it('refuses a data field sent with another type than the project holds, for the whole request', async () => {
     const listId = await createList('Typed');
     await call('POST', '/api/lists/subscribe', { listId, subscribers: [{ email: 'a@example.com', dataFields: { postalCode: '0150' } }] });
-    const answer = await call('POST', '/api/lists/subscribe', { listId, subscribers: [{ email: 'b@example.com', dataFields: { postalCode: 150 } }] });
+    const answer = await call('POST', '/api/lists/subscribe', {
+      listId,
+      subscribers: [{ email: 'b@example.com', dataFields: { postalCode: 150 } }],
+    });
     expect(answer).toMatchObject({
       status: 400,
-      body: { code: 'RequestFieldsTypesMismatched', params: { validationErrors: { 'simulated-project:::postalCode': { incomingTypes: ['long'], expectedType: 'string' } } } },
+      body: {
+        code: 'RequestFieldsTypesMismatched',
+        params: { validationErrors: { 'simulated-project:::postalCode': { incomingTypes: ['long'], expectedType: 'string' } } },
+      },
     });
     expect(simulator.state.users.has('b@example.com')).toBe(false);
   });
 
   it('rate-limits lists/subscribe per project with 429 and RateLimitExceeded, without Retry-After (none documented)', async () => {
     // No rate is published for lists/subscribe: the simulator limits it only when given a bucket.
-    const limited = await startIterableSimulator({ apiKeys: [API_KEY, 'second-key-same-project'], rateLimit: { requestsPerSecond: 0.1, burst: 5 } });
+    const limited = await startIterableSimulator({
+      apiKeys: [API_KEY, 'second-key-same-project'],
+      rateLimit: { requestsPerSecond: 0.1, burst: 5 },
+    });
     try {
       const listId = ((await request(limited.url, 'POST', '/api/lists', { name: 'L' })).body as { listId: number }).listId;
       const body = { listId, subscribers: subscribers(['a@example.com']) };
       // A burst of 5, shared by every key of the project.
       const statuses: number[] = [];
-      for (let index = 0; index < 6; index++) statuses.push((await request(limited.url, 'POST', '/api/lists/subscribe', body, index % 2 ? API_KEY : 'second-key-same-project')).status);
+      for (let index = 0; index < 6; index++)
+        statuses.push(
+          (await request(limited.url, 'POST', '/api/lists/subscribe', body, index % 2 ? API_KEY : 'second-key-same-project')).status,
+        );
       expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
       const limitedAnswer = await request(limited.url, 'POST', '/api/lists/subscribe', body);
       expect(limitedAnswer).toMatchObject({ status: 429, body: { msg: 'Exceeded rate limit.', code: 'RateLimitExceeded' } });
@@ -188,7 +226,9 @@ describe('Iterable simulator', () => {
     try {
       const listId = ((await request(open.url, 'POST', '/api/lists', { name: 'L' })).body as { listId: number }).listId;
       for (let index = 0; index < 20; index++) {
-        expect((await request(open.url, 'POST', '/api/lists/subscribe', { listId, subscribers: subscribers(['a@example.com']) })).status).toBe(200);
+        expect(
+          (await request(open.url, 'POST', '/api/lists/subscribe', { listId, subscribers: subscribers(['a@example.com']) })).status,
+        ).toBe(200);
       }
     } finally {
       await open.stop();
@@ -222,12 +262,21 @@ describe('Iterable simulator', () => {
   it('control endpoints: faults, inspection by id and by name, state, reset', async () => {
     const listId = await createList('VIP');
     await call('POST', '/api/lists/subscribe', { listId, subscribers: subscribers(['a@example.com']) });
-    expect(await call('GET', `/_simulator/lists/${listId}`, undefined, null)).toMatchObject({ status: 200, body: { listId, name: 'VIP', memberCount: 1, deliveries: 1, duplicates: 0 } });
+    expect(await call('GET', `/_simulator/lists/${listId}`, undefined, null)).toMatchObject({
+      status: 200,
+      body: { listId, name: 'VIP', memberCount: 1, deliveries: 1, duplicates: 0 },
+    });
     expect((await call('GET', '/_simulator/lists/123', undefined, null)).status).toBe(404);
-    expect(await call('GET', `/_simulator/lists?name=${encodeURIComponent('VIP')}`, undefined, null)).toMatchObject({ body: { lists: [{ listId, name: 'VIP' }] } });
+    expect(await call('GET', `/_simulator/lists?name=${encodeURIComponent('VIP')}`, undefined, null)).toMatchObject({
+      body: { lists: [{ listId, name: 'VIP' }] },
+    });
     expect(await call('GET', '/_simulator/lists?name=nothing', undefined, null)).toMatchObject({ body: { lists: [] } });
-    expect(await call('POST', '/_simulator/faults', { latencyMs: 1, seed: 7 }, null)).toMatchObject({ body: { faults: { latencyMs: 1, seed: 7 } } });
-    expect(await call('GET', '/_simulator/state', undefined, null)).toMatchObject({ body: { users: 1, counters: { subscribeCalls: 1, listsCreated: 1 } } });
+    expect(await call('POST', '/_simulator/faults', { latencyMs: 1, seed: 7 }, null)).toMatchObject({
+      body: { faults: { latencyMs: 1, seed: 7 } },
+    });
+    expect(await call('GET', '/_simulator/state', undefined, null)).toMatchObject({
+      body: { users: 1, counters: { subscribeCalls: 1, listsCreated: 1 } },
+    });
     expect((await call('POST', '/_simulator/reset', undefined, null)).status).toBe(200);
     expect(simulator.state.lists.size).toBe(0);
     expect(await call('GET', '/_simulator/faults', undefined, null)).toMatchObject({ body: { faults: {} } });

@@ -36,7 +36,10 @@ async function restError(promise: Promise<unknown>): Promise<{ name: string; sta
   throw new Error('expected the call to fail');
 }
 
-function plainRequest(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function plainRequest(
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(`${emulator.url}${path}`, { method: 'GET', headers, agent: false }, (res) => {
       let body = '';
@@ -153,7 +156,9 @@ describe('Key Vault emulator authentication', () => {
   it('challenges a request without a token', async () => {
     const res = await plainRequest('/secrets?api-version=2025-07-01');
     expect(res.status).toBe(401);
-    expect(res.headers['www-authenticate']).toBe('Bearer authorization="https://login.microsoftonline.com/common", resource="https://vault.azure.net"');
+    expect(res.headers['www-authenticate']).toBe(
+      'Bearer authorization="https://login.microsoftonline.com/common", resource="https://vault.azure.net"',
+    );
   });
 
   it('rejects a wrong token, over plain HTTPS and through SecretClient', async () => {

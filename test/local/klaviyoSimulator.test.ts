@@ -16,8 +16,18 @@ interface Answer {
   body: any;
 }
 
-async function request(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = { authorization: `Klaviyo-API-Key ${API_KEY}`, revision: '2026-07-15' }): Promise<Answer> {
-  const response = await fetch(`${base}${path}`, { method, headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/vnd.api+json' }) }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+async function request(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = { authorization: `Klaviyo-API-Key ${API_KEY}`, revision: '2026-07-15' },
+): Promise<Answer> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/vnd.api+json' }) },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
 }
@@ -34,7 +44,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Klaviyo simulator over HTTP', () => {
   let simulator: KlaviyoSimulator;
-  const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => request(simulator.url, method, path, body, headers);
+  const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
+    request(simulator.url, method, path, body, headers);
 
   beforeAll(async () => {
     simulator = await startKlaviyoSimulator({ apiKeys: [API_KEY], rateLimit: false, jobDurationMs: () => 400 });
@@ -45,7 +56,11 @@ describe('Klaviyo simulator over HTTP', () => {
   beforeEach(() => simulator.reset());
 
   it('requires Klaviyo-API-Key and the revision header, answering JSON:API errors', async () => {
-    for (const headers of [{ revision: '2026-07-15' } as Record<string, string>, { authorization: 'Bearer pk_simulator_key', revision: '2026-07-15' }, { authorization: 'Klaviyo-API-Key other', revision: '2026-07-15' }]) {
+    for (const headers of [
+      { revision: '2026-07-15' } as Record<string, string>,
+      { authorization: 'Bearer pk_simulator_key', revision: '2026-07-15' },
+      { authorization: 'Klaviyo-API-Key other', revision: '2026-07-15' },
+    ]) {
       const answer = await call('GET', '/api/accounts', undefined, headers);
       expect(answer.status).toBe(401);
       expect(answer.body.errors[0]).toMatchObject({ status: 401, code: 'not_authenticated' });
@@ -59,7 +74,10 @@ describe('Klaviyo simulator over HTTP', () => {
   it('runs a job queued → processing → complete, then the list holds the profiles', async () => {
     const created = await call('POST', '/api/profile-bulk-import-jobs', jobBody(['a@example.com', 'B@Example.com']));
     expect(created.status).toBe(202);
-    expect(created.body.data).toMatchObject({ type: 'profile-bulk-import-job', attributes: { status: 'queued', total_count: 2, completed_count: 0, failed_count: 0 } });
+    expect(created.body.data).toMatchObject({
+      type: 'profile-bulk-import-job',
+      attributes: { status: 'queued', total_count: 2, completed_count: 0, failed_count: 0 },
+    });
     expect(simulator.inspectList(LIST)!.memberCount).toBe(0);
     await sleep(450);
     const done = await call('GET', `/api/profile-bulk-import-jobs/${created.body.data.id}`);
@@ -72,10 +90,16 @@ describe('Klaviyo simulator over HTTP', () => {
     const emails = ['ok@example.com', ...Array.from({ length: 25 }, (_, index) => `bad${index}@nowhere`)];
     const created = await call('POST', '/api/profile-bulk-import-jobs', jobBody(emails));
     await sleep(450);
-    expect((await call('GET', `/api/profile-bulk-import-jobs/${created.body.data.id}`)).body.data.attributes).toMatchObject({ completed_count: 1, failed_count: 25 });
+    expect((await call('GET', `/api/profile-bulk-import-jobs/${created.body.data.id}`)).body.data.attributes).toMatchObject({
+      completed_count: 1,
+      failed_count: 25,
+    });
     const first = await call('GET', `/api/profile-bulk-import-jobs/${created.body.data.id}/import-errors`);
     expect(first.body.data).toHaveLength(20);
-    expect(first.body.data[0]).toMatchObject({ type: 'import-error', attributes: { code: 'invalid', detail: 'Invalid email address', original_payload: { email: 'bad0@nowhere' } } });
+    expect(first.body.data[0]).toMatchObject({
+      type: 'import-error',
+      attributes: { code: 'invalid', detail: 'Invalid email address', original_payload: { email: 'bad0@nowhere' } },
+    });
     const next = new URL(first.body.links.next);
     const second = await call('GET', `${next.pathname}${next.search}`);
     expect(second.body.data).toHaveLength(5);
@@ -83,10 +107,18 @@ describe('Klaviyo simulator over HTTP', () => {
   });
 
   it('refuses bodies over the caps and malformed ones as a whole', async () => {
-    const tooMany = await call('POST', '/api/profile-bulk-import-jobs', jobBody(Array.from({ length: 10_001 }, (_, index) => `p${index}@example.com`)));
+    const tooMany = await call(
+      'POST',
+      '/api/profile-bulk-import-jobs',
+      jobBody(Array.from({ length: 10_001 }, (_, index) => `p${index}@example.com`)),
+    );
     expect(tooMany.status).toBe(400);
     expect(tooMany.body.errors[0].detail).toContain('10000');
-    const big = await fetch(`${simulator.url}/api/profile-bulk-import-jobs`, { method: 'POST', headers: { authorization: `Klaviyo-API-Key ${API_KEY}`, revision: '2026-07-15', 'content-type': 'application/vnd.api+json' }, body: 'x'.repeat(5 * 1024 * 1024 + 1) }).catch(() => undefined);
+    const big = await fetch(`${simulator.url}/api/profile-bulk-import-jobs`, {
+      method: 'POST',
+      headers: { authorization: `Klaviyo-API-Key ${API_KEY}`, revision: '2026-07-15', 'content-type': 'application/vnd.api+json' },
+      body: 'x'.repeat(5 * 1024 * 1024 + 1),
+    }).catch(() => undefined);
     expect(big === undefined || big.status === 413).toBe(true);
     expect((await call('POST', '/api/profile-bulk-import-jobs', '{"data":')).status).toBe(400);
     expect((await call('POST', '/api/profile-bulk-import-jobs', { data: { type: 'profile' } })).status).toBe(400);
@@ -99,7 +131,8 @@ describe('Klaviyo simulator over HTTP', () => {
     try {
       // 25 quick calls span at most two one-second windows of 10 (tier M): some are refused.
       const answers: Answer[] = [];
-      for (let index = 0; index < 25; index++) answers.push(await request(limited.url, 'POST', '/api/profile-bulk-import-jobs', jobBody([`u${index}@example.com`])));
+      for (let index = 0; index < 25; index++)
+        answers.push(await request(limited.url, 'POST', '/api/profile-bulk-import-jobs', jobBody([`u${index}@example.com`])));
       const accepted = answers.filter((answer) => answer.status === 202).length;
       expect(accepted).toBeGreaterThanOrEqual(10);
       expect(accepted).toBeLessThanOrEqual(20);
@@ -127,7 +160,10 @@ describe('Klaviyo simulator over HTTP', () => {
     expect(first).toContain(429);
     expect(await sequence()).toEqual(first);
     simulator.setFaults({});
-    expect(await call('GET', `/_simulator/lists/${LIST}`, undefined, {})).toMatchObject({ status: 200, body: { listId: LIST, memberCount: 0 } });
+    expect(await call('GET', `/_simulator/lists/${LIST}`, undefined, {})).toMatchObject({
+      status: 200,
+      body: { listId: LIST, memberCount: 0 },
+    });
     expect((await call('GET', '/_simulator/state', undefined, {})).body.counters.requests).toBeGreaterThan(0);
   });
 });
@@ -162,7 +198,14 @@ describe('contract: the official klaviyo-api client against the simulator', () =
     const started = await profiles.bulkImportProfiles({
       data: {
         type: 'profile-bulk-import-job',
-        attributes: { profiles: { data: [{ type: 'profile', attributes: { email: 'client@example.com', firstName: 'Client', phoneNumber: '+4791234567' } }, { type: 'profile', attributes: { email: 'broken@nowhere' } }] } },
+        attributes: {
+          profiles: {
+            data: [
+              { type: 'profile', attributes: { email: 'client@example.com', firstName: 'Client', phoneNumber: '+4791234567' } },
+              { type: 'profile', attributes: { email: 'broken@nowhere' } },
+            ],
+          },
+        },
         relationships: { lists: { data: [{ type: 'list', id: LIST }] } },
       },
     });
@@ -175,7 +218,10 @@ describe('contract: the official klaviyo-api client against the simulator', () =
     expect(errors.body.data).toHaveLength(1);
     expect(errors.body.data[0]!.attributes).toMatchObject({ code: 'invalid', detail: 'Invalid email address' });
     // The client serialized its camelCase model to the vendor's snake_case wire names.
-    expect(simulator.state.profiles.get('client@example.com')!.attributes).toMatchObject({ first_name: 'Client', phone_number: '+4791234567' });
+    expect(simulator.state.profiles.get('client@example.com')!.attributes).toMatchObject({
+      first_name: 'Client',
+      phone_number: '+4791234567',
+    });
     expect(simulator.inspectList(LIST)!.memberCount).toBe(1);
   });
 
@@ -184,7 +230,9 @@ describe('contract: the official klaviyo-api client against the simulator', () =
     await expect(api(new AccountsApi(wrong)).getAccounts()).rejects.toMatchObject({ response: { status: 401 } });
     simulator.setFaults({ tooManyRequestsBursts: { every: 1, length: 5 } });
     await api(new AccountsApi(session)).getAccounts();
-    const throttled = await api(new AccountsApi(session)).getAccounts().catch((error) => error);
+    const throttled = await api(new AccountsApi(session))
+      .getAccounts()
+      .catch((error) => error);
     expect(throttled.response.status).toBe(429);
     expect(throttled.response.headers['retry-after']).toBe('1');
     simulator.setFaults({});

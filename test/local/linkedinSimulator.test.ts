@@ -41,7 +41,11 @@ const segmentBody = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-const user = (idValue: string, extra: Record<string, unknown> = {}) => ({ action: 'ADD', userIds: [{ idType: 'SHA256_EMAIL', idValue }], ...extra });
+const user = (idValue: string, extra: Record<string, unknown> = {}) => ({
+  action: 'ADD',
+  userIds: [{ idType: 'SHA256_EMAIL', idValue }],
+  ...extra,
+});
 const batch = { ...standard(), 'x-restli-method': 'BATCH_CREATE' };
 
 describe('LinkedIn simulator', () => {
@@ -70,7 +74,12 @@ describe('LinkedIn simulator', () => {
 
   it("requires a known bearer token, answering 401 with LinkedIn's body", async () => {
     for (const token of [null, 'unknown-token']) {
-      const answer = await call('GET', `/rest/dmpSegments?q=account&account=${encodeURIComponent(ACCOUNT_URN)}`, undefined, standard(token));
+      const answer = await call(
+        'GET',
+        `/rest/dmpSegments?q=account&account=${encodeURIComponent(ACCOUNT_URN)}`,
+        undefined,
+        standard(token),
+      );
       expect(answer).toMatchObject({ status: 401, body: { serviceErrorCode: 65600, message: 'Invalid access token', status: 401 } });
     }
     expect(simulator.state.counters.unauthorized).toBe(2);
@@ -80,7 +89,10 @@ describe('LinkedIn simulator', () => {
     const path = `/rest/dmpSegments?q=account&account=${encodeURIComponent(ACCOUNT_URN)}`;
     const { 'linkedin-version': _version, ...noVersion } = standard();
     expect(await call('GET', path, undefined, noVersion)).toMatchObject({ status: 400, body: { code: 'VERSION_MISSING' } });
-    expect(await call('GET', path, undefined, { ...standard(), 'linkedin-version': 'latest' })).toMatchObject({ status: 426, body: { code: 'NONEXISTENT_VERSION' } });
+    expect(await call('GET', path, undefined, { ...standard(), 'linkedin-version': 'latest' })).toMatchObject({
+      status: 426,
+      body: { code: 'NONEXISTENT_VERSION' },
+    });
     const { 'x-restli-protocol-version': _protocol, ...noProtocol } = standard();
     expect((await call('GET', path, undefined, noProtocol)).status).toBe(400);
     expect((await call('GET', path, undefined, { ...standard(), 'x-restli-protocol-version': '1.0.0' })).status).toBe(400);
@@ -107,7 +119,9 @@ describe('LinkedIn simulator', () => {
     expect((await call('POST', '/rest/dmpSegments', segmentBody({ name: ' ', sourceSegmentId: 'x1' }))).status).toBe(422);
     expect((await call('POST', '/rest/dmpSegments', segmentBody({ type: 'ACCOUNT', sourceSegmentId: 'x2' }))).status).toBe(422);
     expect((await call('POST', '/rest/dmpSegments', segmentBody({ destinations: [], sourceSegmentId: 'x3' }))).status).toBe(422);
-    expect((await call('POST', '/rest/dmpSegments', segmentBody({ account: 'urn:li:sponsoredAccount:1', sourceSegmentId: 'x4' })))).toMatchObject({ status: 403, body: { code: 'ACCESS_DENIED' } });
+    expect(
+      await call('POST', '/rest/dmpSegments', segmentBody({ account: 'urn:li:sponsoredAccount:1', sourceSegmentId: 'x4' })),
+    ).toMatchObject({ status: 403, body: { code: 'ACCESS_DENIED' } });
     expect(simulator.state.counters.segmentsCreated).toBe(2);
   });
 
@@ -140,17 +154,27 @@ describe('LinkedIn simulator', () => {
     ];
     const answer = await call('POST', `/rest/dmpSegments/${id}/users`, { elements }, batch);
     expect(answer.status).toBe(200);
-    expect(answer.body.elements.map((element: { status: number }) => element.status)).toEqual([201, 400, 400, 400, 400, 400, 400, 400, 201]);
+    expect(answer.body.elements.map((element: { status: number }) => element.status)).toEqual([
+      201, 400, 400, 400, 400, 400, 400, 400, 201,
+    ]);
     expect(answer.body.elements[1].error.message).toMatch(/SHA-256/);
     expect(answer.body.elements[3].error.message).toMatch(/firstName is longer than 35/);
     expect(answer.body.elements[5].error.message).toMatch(/ISO 3166/);
     expect(simulator.inspectSegment(id)).toMatchObject({ memberCount: 2, deliveries: 2, duplicates: 0, rejectedElements: 7 });
 
-    await call('POST', `/rest/dmpSegments/${id}/users`, { elements: [user(HASH.toUpperCase(), { firstName: 'Augusta' }), { ...user(hashOf(6)), action: 'REMOVE' }] }, batch);
+    await call(
+      'POST',
+      `/rest/dmpSegments/${id}/users`,
+      { elements: [user(HASH.toUpperCase(), { firstName: 'Augusta' }), { ...user(hashOf(6)), action: 'REMOVE' }] },
+      batch,
+    );
     const inspection = simulator.inspectSegment(id)!;
     expect(inspection).toMatchObject({ memberCount: 1, deliveries: 3, duplicates: 1, duplicateKeys: [HASH], removals: 1 });
     expect(simulator.state.segments.get(id)!.members.get(HASH)).toMatchObject({ firstName: 'Augusta' });
-    expect((await call('GET', `/rest/dmpSegments/${id}`)).body).toMatchObject({ matchedCount: 1, destinations: [{ status: 'READY', audienceSize: 1 }] });
+    expect((await call('GET', `/rest/dmpSegments/${id}`)).body).toMatchObject({
+      matchedCount: 1,
+      destinations: [{ status: 'READY', audienceSize: 1 }],
+    });
   });
 
   it('refuses a batch without BATCH_CREATE, an empty one, over 5,000 companies (users: no cap published, none by default) and users on a company list', async () => {
@@ -188,10 +212,26 @@ describe('LinkedIn simulator', () => {
     try {
       const answer = await request(slow.url, 'POST', '/rest/dmpSegments', segmentBody(), standard('any'));
       const id = answer.headers.get('x-restli-id')!;
-      const early = await request(slow.url, 'POST', `/rest/dmpSegments/${id}/users`, { elements: [user(HASH)] }, { ...standard('any'), 'x-restli-method': 'BATCH_CREATE' });
+      const early = await request(
+        slow.url,
+        'POST',
+        `/rest/dmpSegments/${id}/users`,
+        { elements: [user(HASH)] },
+        { ...standard('any'), 'x-restli-method': 'BATCH_CREATE' },
+      );
       expect(early).toMatchObject({ status: 404, body: { message: `Could not find DMP segment with ID ${id}` } });
       await new Promise((resolve) => setTimeout(resolve, 250));
-      expect((await request(slow.url, 'POST', `/rest/dmpSegments/${id}/users`, { elements: [user(HASH)] }, { ...standard('any'), 'x-restli-method': 'BATCH_CREATE' })).status).toBe(200);
+      expect(
+        (
+          await request(
+            slow.url,
+            'POST',
+            `/rest/dmpSegments/${id}/users`,
+            { elements: [user(HASH)] },
+            { ...standard('any'), 'x-restli-method': 'BATCH_CREATE' },
+          )
+        ).status,
+      ).toBe(200);
     } finally {
       await slow.stop();
     }
@@ -200,9 +240,20 @@ describe('LinkedIn simulator', () => {
   it('counts streaming calls per token in one-minute windows, users and companies apart, with 429 (and Retry-After when asked: LinkedIn documents none)', async () => {
     const limited = await startLinkedinSimulator({ rateLimit: { usersPerMinute: 2, companiesPerMinute: 1 }, retryAfterHeader: true });
     try {
-      const post = (path: string, body: unknown, token = 'member-a') => request(limited.url, 'POST', path, body, { ...standard(token), 'x-restli-method': 'BATCH_CREATE' });
-      const users = (await request(limited.url, 'POST', '/rest/dmpSegments', segmentBody(), standard('member-a'))).headers.get('x-restli-id');
-      const firms = (await request(limited.url, 'POST', '/rest/dmpSegments', segmentBody({ type: 'COMPANY', sourceSegmentId: 'acc' }), standard('member-a'))).headers.get('x-restli-id');
+      const post = (path: string, body: unknown, token = 'member-a') =>
+        request(limited.url, 'POST', path, body, { ...standard(token), 'x-restli-method': 'BATCH_CREATE' });
+      const users = (await request(limited.url, 'POST', '/rest/dmpSegments', segmentBody(), standard('member-a'))).headers.get(
+        'x-restli-id',
+      );
+      const firms = (
+        await request(
+          limited.url,
+          'POST',
+          '/rest/dmpSegments',
+          segmentBody({ type: 'COMPANY', sourceSegmentId: 'acc' }),
+          standard('member-a'),
+        )
+      ).headers.get('x-restli-id');
       expect((await post(`/rest/dmpSegments/${users}/users`, { elements: [user(HASH)] })).status).toBe(200);
       expect((await post(`/rest/dmpSegments/${users}/users`, { elements: [user(HASH)] })).status).toBe(200);
       const limitedAnswer = await post(`/rest/dmpSegments/${users}/users`, { elements: [user(HASH)] });
@@ -243,7 +294,9 @@ describe('LinkedIn simulator', () => {
   });
 
   it('control endpoints: faults, segment inspection, state and reset', async () => {
-    expect((await call('POST', '/_simulator/faults', { serverErrorRate: 0.25, seed: 3 }, {})).body).toEqual({ faults: { serverErrorRate: 0.25, seed: 3 } });
+    expect((await call('POST', '/_simulator/faults', { serverErrorRate: 0.25, seed: 3 }, {})).body).toEqual({
+      faults: { serverErrorRate: 0.25, seed: 3 },
+    });
     expect((await call('GET', '/_simulator/faults', undefined, {})).body).toEqual({ faults: { serverErrorRate: 0.25, seed: 3 } });
     await call('POST', '/_simulator/faults', {}, {});
     const id = await created();

@@ -13,7 +13,13 @@ interface Answer {
   body: any;
 }
 
-async function request(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = basic(API_KEY)): Promise<Answer> {
+async function request(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = basic(API_KEY),
+): Promise<Answer> {
   const all: Record<string, string> = { ...headers };
   if (body !== undefined) all['content-type'] = 'application/json';
   const response = await fetch(`${base}${path}`, { method, headers: all, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -28,7 +34,8 @@ const batch = (emails: string[], extra: Record<string, unknown> = {}, updateExis
 
 describe('Mailchimp simulator', () => {
   let simulator: MailchimpSimulator;
-  const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => request(simulator.url, method, path, body, headers);
+  const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
+    request(simulator.url, method, path, body, headers);
 
   beforeAll(async () => {
     simulator = await startMailchimpSimulator({ apiKeys: [API_KEY], autoCreateLists: true });
@@ -47,7 +54,11 @@ describe('Mailchimp simulator', () => {
 
   it('takes the key as the Basic password (any user name) or as a bearer token; refuses others with a 401 problem', async () => {
     expect((await call('GET', '/3.0/ping', undefined, { authorization: `Bearer ${API_KEY}` })).status).toBe(200);
-    for (const headers of [{}, basic('ffffffffffffffffffffffffffffffff-us14'), { authorization: `Basic ${Buffer.from(`${API_KEY}:`).toString('base64')}` }]) {
+    for (const headers of [
+      {},
+      basic('ffffffffffffffffffffffffffffffff-us14'),
+      { authorization: `Basic ${Buffer.from(`${API_KEY}:`).toString('base64')}` },
+    ]) {
       const answer = await call('GET', '/3.0/ping', undefined, headers);
       expect(answer.status).toBe(401);
       expect(answer.headers.get('content-type')).toContain('application/problem+json');
@@ -80,7 +91,11 @@ describe('Mailchimp simulator', () => {
     const answers = await Promise.all(Array.from({ length: 12 }, () => call('GET', '/3.0/ping')));
     const refused = answers.filter((answer) => answer.status === 429);
     expect(refused).toHaveLength(2);
-    expect(refused[0]!.body).toMatchObject({ title: 'TooManyRequests', status: 429, detail: 'You have exceeded the limit of 10 simultaneous connections.' });
+    expect(refused[0]!.body).toMatchObject({
+      title: 'TooManyRequests',
+      status: 429,
+      detail: 'You have exceeded the limit of 10 simultaneous connections.',
+    });
     expect(refused[0]!.headers.get('retry-after')).toBeNull();
     expect(simulator.state.counters).toMatchObject({ concurrencyRejections: 2, tooManyRequests: 2, maxInFlight: 10 });
     expect(Date.now() - started).toBeLessThan(2000);
@@ -90,7 +105,12 @@ describe('Mailchimp simulator', () => {
   });
 
   it('frees a connection whose socket was reset', async () => {
-    const capped = await startMailchimpSimulator({ apiKeys: [API_KEY], maxConnections: 1, faults: { connectionResetRate: 1 }, autoCreateLists: true });
+    const capped = await startMailchimpSimulator({
+      apiKeys: [API_KEY],
+      maxConnections: 1,
+      faults: { connectionResetRate: 1 },
+      autoCreateLists: true,
+    });
     try {
       await expect(request(capped.url, 'GET', '/3.0/ping')).rejects.toThrow();
       capped.setFaults({});
@@ -117,7 +137,15 @@ describe('Mailchimp simulator', () => {
       total_updated: 1,
       error_count: 1,
       errors: [{ email_address: 'not-an-email', error: 'Please provide a valid email address.', error_code: 'ERROR_GENERIC' }],
-      new_members: [{ email_address: 'New@Lovelace.dev', status: 'subscribed', merge_fields: { FNAME: 'New' }, list_id: 'aud', id: expect.stringMatching(/^[0-9a-f]{32}$/) }],
+      new_members: [
+        {
+          email_address: 'New@Lovelace.dev',
+          status: 'subscribed',
+          merge_fields: { FNAME: 'New' },
+          list_id: 'aud',
+          id: expect.stringMatching(/^[0-9a-f]{32}$/),
+        },
+      ],
       updated_members: [{ email_address: 'old@lovelace.dev', merge_fields: { FNAME: 'Updated', LNAME: 'Keep' } }],
     });
     expect(simulator.inspectList('aud')).toMatchObject({ memberCount: 2, deliveries: 2, duplicates: 0, statuses: { subscribed: 2 } });
@@ -127,9 +155,18 @@ describe('Mailchimp simulator', () => {
     simulator.seedMember('aud', { email: 'exists@lovelace.dev', status: 'subscribed' });
     simulator.seedMember('aud', { email: 'gone@lovelace.dev', status: 'unsubscribed' });
     const noUpdate = await call('POST', '/3.0/lists/aud', batch(['exists@lovelace.dev'], {}, false));
-    expect(noUpdate.body.errors).toEqual([{ email_address: 'exists@lovelace.dev', error: 'exists@lovelace.dev is already a list member. Use PUT to insert or update list members.', error_code: 'ERROR_CONTACT_EXISTS' }]);
+    expect(noUpdate.body.errors).toEqual([
+      {
+        email_address: 'exists@lovelace.dev',
+        error: 'exists@lovelace.dev is already a list member. Use PUT to insert or update list members.',
+        error_code: 'ERROR_CONTACT_EXISTS',
+      },
+    ]);
 
-    const resubscribe = await call('POST', '/3.0/lists/aud', { members: [{ email_address: 'gone@lovelace.dev', status: 'subscribed' }], update_existing: true });
+    const resubscribe = await call('POST', '/3.0/lists/aud', {
+      members: [{ email_address: 'gone@lovelace.dev', status: 'subscribed' }],
+      update_existing: true,
+    });
     expect(resubscribe.body.errors[0].error).toContain('is in a compliance state');
 
     const kept = await call('POST', '/3.0/lists/aud', batch(['gone@lovelace.dev']));
@@ -146,7 +183,13 @@ describe('Mailchimp simulator', () => {
       ],
       update_existing: true,
     });
-    expect(various.body.errors.map((error: { email_address: string; error: string; field?: string }) => [error.email_address, error.error, error.field])).toEqual([
+    expect(
+      various.body.errors.map((error: { email_address: string; error: string; field?: string }) => [
+        error.email_address,
+        error.error,
+        error.field,
+      ]),
+    ).toEqual([
       ['jane@example.com', 'jane@example.com looks fake or invalid, please enter a real email address.', undefined],
       ['nostatus@lovelace.dev', 'A status is required for new contacts: send status or status_if_new.', 'status'],
       ['badstatus@lovelace.dev', 'Invalid status: choose subscribed, unsubscribed, cleaned, pending or transactional.', 'status'],
@@ -163,8 +206,20 @@ describe('Mailchimp simulator', () => {
     const field = await call('POST', '/3.0/lists/aud/merge-fields', { name: 'Company', type: 'text', tag: 'COMPANY', required: true });
     expect(field.status).toBe(200);
     const refused = await call('POST', '/3.0/lists/aud', batch(['a@lovelace.dev']));
-    expect(refused.body.errors).toEqual([{ email_address: 'a@lovelace.dev', error: 'Your merge fields were invalid.', error_code: 'ERROR_GENERIC', field: 'COMPANY', field_message: 'Please enter a value' }]);
-    const accepted = await call('POST', '/3.0/lists/aud?skip_merge_validation=true', batch(['a@lovelace.dev'], { merge_fields: { FNAME: 'æ'.repeat(200) } }));
+    expect(refused.body.errors).toEqual([
+      {
+        email_address: 'a@lovelace.dev',
+        error: 'Your merge fields were invalid.',
+        error_code: 'ERROR_GENERIC',
+        field: 'COMPANY',
+        field_message: 'Please enter a value',
+      },
+    ]);
+    const accepted = await call(
+      'POST',
+      '/3.0/lists/aud?skip_merge_validation=true',
+      batch(['a@lovelace.dev'], { merge_fields: { FNAME: 'æ'.repeat(200) } }),
+    );
     expect(accepted.body.total_created).toBe(1);
     expect(Buffer.byteLength(simulator.state.lists.get('aud')!.members.get('a@lovelace.dev')!.merge_fields.FNAME!)).toBe(254);
   });
@@ -172,10 +227,17 @@ describe('Mailchimp simulator', () => {
   it('refuses more than 500 members, a body without members and bad JSON with 400 problems', async () => {
     const emails = Array.from({ length: 501 }, (_, index) => `m${index}@lovelace.dev`);
     const tooMany = await call('POST', '/3.0/lists/aud', batch(emails));
-    expect(tooMany).toMatchObject({ status: 400, body: { title: 'Invalid Resource', errors: [{ field: 'members', message: 'Schema describes array, maximum 500 items.' }] } });
+    expect(tooMany).toMatchObject({
+      status: 400,
+      body: { title: 'Invalid Resource', errors: [{ field: 'members', message: 'Schema describes array, maximum 500 items.' }] },
+    });
     expect((await call('POST', '/3.0/lists/aud', batch(emails.slice(0, 500)))).body.total_created).toBe(500);
     expect((await call('POST', '/3.0/lists/aud', { update_existing: true })).status).toBe(400);
-    const response = await fetch(`${simulator.url}/3.0/lists/aud`, { method: 'POST', headers: { ...basic(API_KEY), 'content-type': 'application/json' }, body: '{"members": [' });
+    const response = await fetch(`${simulator.url}/3.0/lists/aud`, {
+      method: 'POST',
+      headers: { ...basic(API_KEY), 'content-type': 'application/json' },
+      body: '{"members": [',
+    });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ title: 'JSON Parse Exception' });
   });
@@ -184,16 +246,33 @@ describe('Mailchimp simulator', () => {
     const first = await call('GET', '/3.0/lists/aud/merge-fields');
     expect(first.body).toMatchObject({ list_id: 'aud', total_items: 5 });
     expect(first.body.merge_fields.map((field: { tag: string }) => field.tag)).toEqual(['FNAME', 'LNAME', 'ADDRESS', 'PHONE', 'BIRTHDAY']);
-    for (let index = 0; index < 7; index++) expect((await call('POST', '/3.0/lists/aud/merge-fields', { name: `Field ${index}`, type: 'text' })).body.tag).toBe(`MMERGE${index + 6}`);
+    for (let index = 0; index < 7; index++)
+      expect((await call('POST', '/3.0/lists/aud/merge-fields', { name: `Field ${index}`, type: 'text' })).body.tag).toBe(
+        `MMERGE${index + 6}`,
+      );
     expect((await call('GET', '/3.0/lists/aud/merge-fields')).body.merge_fields).toHaveLength(10);
     expect((await call('GET', '/3.0/lists/aud/merge-fields?count=1000')).body.merge_fields).toHaveLength(12);
     expect((await call('GET', '/3.0/lists/aud/merge-fields?offset=10')).body.merge_fields).toHaveLength(2);
 
-    const created = await call('POST', '/3.0/lists/aud/merge-fields', { name: 'Postal code', type: 'text', tag: 'postcode', public: false });
-    expect(created).toMatchObject({ status: 200, body: { tag: 'POSTCODE', name: 'Postal code', type: 'text', required: false, public: false, list_id: 'aud' } });
-    expect((await call('POST', '/3.0/lists/aud/merge-fields', { name: 'Again', type: 'text', tag: 'POSTCODE' })).body).toMatchObject({ status: 400, title: 'Invalid Resource', detail: 'A Merge Field with the tag "POSTCODE" already exists for this list.' });
+    const created = await call('POST', '/3.0/lists/aud/merge-fields', {
+      name: 'Postal code',
+      type: 'text',
+      tag: 'postcode',
+      public: false,
+    });
+    expect(created).toMatchObject({
+      status: 200,
+      body: { tag: 'POSTCODE', name: 'Postal code', type: 'text', required: false, public: false, list_id: 'aud' },
+    });
+    expect((await call('POST', '/3.0/lists/aud/merge-fields', { name: 'Again', type: 'text', tag: 'POSTCODE' })).body).toMatchObject({
+      status: 400,
+      title: 'Invalid Resource',
+      detail: 'A Merge Field with the tag "POSTCODE" already exists for this list.',
+    });
     expect((await call('POST', '/3.0/lists/aud/merge-fields', { name: 'Long', type: 'text', tag: 'ELEVENCHARS' })).status).toBe(400);
-    expect((await call('POST', '/3.0/lists/aud/merge-fields', { name: 'Kind', type: 'colour' })).body.errors).toEqual([{ field: 'type', message: 'Value is not one of the allowed values.' }]);
+    expect((await call('POST', '/3.0/lists/aud/merge-fields', { name: 'Kind', type: 'colour' })).body.errors).toEqual([
+      { field: 'type', message: 'Value is not one of the allowed values.' },
+    ]);
     expect(simulator.state.counters.mergeFieldsCreated).toBe(8);
 
     const capped = await startMailchimpSimulator({ apiKeys: [API_KEY], maxMergeFields: 5, autoCreateLists: true });
@@ -218,7 +297,11 @@ describe('Mailchimp simulator', () => {
   });
 
   it('an optional rate limit answers 429 once its bucket is empty', async () => {
-    const limited = await startMailchimpSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 1, burst: 2 }, autoCreateLists: true });
+    const limited = await startMailchimpSimulator({
+      apiKeys: [API_KEY],
+      rateLimit: { requestsPerSecond: 1, burst: 2 },
+      autoCreateLists: true,
+    });
     try {
       const statuses = [];
       for (let index = 0; index < 3; index++) statuses.push((await request(limited.url, 'GET', '/3.0/ping')).status);
@@ -232,7 +315,11 @@ describe('Mailchimp simulator', () => {
   it('replays the same faults for the same seed, set over HTTP', async () => {
     const faults: Faults = { serverErrorRate: 0.3, tooManyRequestsBursts: { every: 4, length: 1 }, seed: 42 };
     const sequence = async () => {
-      const control = await fetch(`${simulator.url}/_simulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
+      const control = await fetch(`${simulator.url}/_simulator/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(faults),
+      });
       expect(control.status).toBe(200);
       const statuses: number[] = [];
       for (let index = 0; index < 20; index++) statuses.push((await call('GET', '/3.0/ping')).status);

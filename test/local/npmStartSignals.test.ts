@@ -24,7 +24,10 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<void>
 
 describe('npm start and signals', () => {
   it('delivers SIGTERM sent to npm to the start process itself', async () => {
-    writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', version: '0.0.0', private: true, scripts: { build: 'node -e ""', start: projectScripts.start } }));
+    writeFileSync(
+      join(scratch, 'package.json'),
+      JSON.stringify({ name: 'scratch', version: '0.0.0', private: true, scripts: { build: 'node -e ""', start: projectScripts.start } }),
+    );
     mkdirSync(join(scratch, 'dist/local'), { recursive: true });
     writeFileSync(
       join(scratch, 'dist/local/start.js'),

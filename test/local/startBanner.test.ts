@@ -26,7 +26,17 @@ describe('startBanner', () => {
 
   it('separates every label from its value, the longest ("Campaign Monitor") too', () => {
     const labelled = lines.filter((line) => /^ {2}[A-Z][A-Za-z ]+:/.test(line));
-    expect(labelled.map((line) => line.split(':')[0].trim())).toEqual(['Console', 'API', 'Functions host', 'Storage', 'Key Vault', 'Campaign Monitor', 'Klaviyo', 'Google Ads', 'Webhooks']);
+    expect(labelled.map((line) => line.split(':')[0].trim())).toEqual([
+      'Console',
+      'API',
+      'Functions host',
+      'Storage',
+      'Key Vault',
+      'Campaign Monitor',
+      'Klaviyo',
+      'Google Ads',
+      'Webhooks',
+    ]);
     for (const line of labelled) expect(line).toMatch(/^ {2}[A-Za-z ]+: +\S/);
     expect(new Set(labelled.map((line) => line.length - line.slice(line.indexOf(':') + 1).trimStart().length)).size).toBe(1);
   });

@@ -31,7 +31,9 @@ describe('createLogger', () => {
   it('leaves out unset ids and writes errors as name and message', () => {
     const { sink, parsed } = recordingSink();
     createLogger(sink, { runId: undefined, exportId: 'export-2' }).warn('Schedule not fired', { error: new TypeError('table busy') });
-    expect(parsed()).toEqual([{ message: 'Schedule not fired', exportId: 'export-2', error: { name: 'TypeError', message: 'table busy' } }]);
+    expect(parsed()).toEqual([
+      { message: 'Schedule not fired', exportId: 'export-2', error: { name: 'TypeError', message: 'table busy' } },
+    ]);
   });
 
   it('redacts values under secret-looking keys, at any depth', () => {
@@ -50,16 +52,25 @@ describe('createLogger', () => {
       Authorization: REDACTED,
       password: REDACTED,
     });
-    for (const secret of ['cm-key-1234567890', 'another-key-0987654321', 'Zm9vOmJhcg==', 'hunter2-hunter2']) expect(lines[0]!.text).not.toContain(secret);
+    for (const secret of ['cm-key-1234567890', 'another-key-0987654321', 'Zm9vOmJhcg==', 'hunter2-hunter2'])
+      expect(lines[0]!.text).not.toContain(secret);
   });
 
   it('redacts a known secret value wherever it appears (a vendor error echoing the key)', () => {
     const secret = 'sk-live-5d41402abc4b2a76b9719d911017c592';
     rememberSecret(secret);
     const { sink, lines, parsed } = recordingSink();
-    createLogger(sink, { runId: 'r' }).error(`Vendor said: invalid key ${secret}`, { reason: `401 for ${secret}`, attempts: [{ detail: secret }] });
+    createLogger(sink, { runId: 'r' }).error(`Vendor said: invalid key ${secret}`, {
+      reason: `401 for ${secret}`,
+      attempts: [{ detail: secret }],
+    });
     expect(lines[0]!.text).not.toContain(secret);
-    expect(parsed()[0]).toEqual({ message: `Vendor said: invalid key ${REDACTED}`, runId: 'r', reason: `401 for ${REDACTED}`, attempts: [{ detail: REDACTED }] });
+    expect(parsed()[0]).toEqual({
+      message: `Vendor said: invalid key ${REDACTED}`,
+      runId: 'r',
+      reason: `401 for ${REDACTED}`,
+      attempts: [{ detail: REDACTED }],
+    });
   });
 
   it('redacts credentials in well-known shapes inside texts', () => {
@@ -74,7 +85,13 @@ describe('createLogger', () => {
   });
 
   it('never fails the work it describes', () => {
-    const throwing: LogSink = { log: () => { throw new Error('sink down'); }, warn: () => {}, error: () => {} };
+    const throwing: LogSink = {
+      log: () => {
+        throw new Error('sink down');
+      },
+      warn: () => {},
+      error: () => {},
+    };
     const circular: Record<string, unknown> = {};
     circular.self = circular;
     expect(() => createLogger(throwing).info('x')).not.toThrow();

@@ -5,7 +5,14 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { metrics } from '@opentelemetry/api';
 import { DataPointType, MeterProvider, MetricReader, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
-import { METER_NAME, METRICS, recordMembers, recordQueueBacklog, recordRunFinished, recordVendorRateLimited } from '../../shared/observability/metrics.js';
+import {
+  METER_NAME,
+  METRICS,
+  recordMembers,
+  recordQueueBacklog,
+  recordRunFinished,
+  recordVendorRateLimited,
+} from '../../shared/observability/metrics.js';
 import { measureQueueBacklog } from '../../shared/observability/queueBacklog.js';
 import { sendWithRetries } from '../../shared/segmentSender/sendChunk.js';
 import { RateBudget } from '../../shared/segmentSender/rateBudget.js';
@@ -138,7 +145,12 @@ describe('the sender', () => {
         return { succeeded: members.length, failures: [] };
       },
     } as unknown as DestinationAdapter;
-    const access = { destination, connection: { id: 'connection-1' } as ConnectionRecord, call: { settings: {}, secrets: {}, details: {}, apiOrigin: undefined }, rateLimit: { requestsPerSecond: Infinity, burst: 1 } } as DestinationAccess;
+    const access = {
+      destination,
+      connection: { id: 'connection-1' } as ConnectionRecord,
+      call: { settings: {}, secrets: {}, details: {}, apiOrigin: undefined },
+      rateLimit: { requestsPerSecond: Infinity, burst: 1 },
+    } as DestinationAccess;
     const result = await sendWithRetries([{ email: 'a@example.com', fields: {} }], {
       // An unlimited budget and no concurrency cap touch no storage.
       budget: new RateBudget('metrics-test', { requestsPerSecond: Infinity, burst: 1 }),
@@ -147,7 +159,14 @@ describe('the sender', () => {
       getAccess: () => access,
       refreshAccess: async () => access,
       renewLease: async () => {},
-      log: { info() {}, warn() {}, error() {}, with() { return this; } },
+      log: {
+        info() {},
+        warn() {},
+        error() {},
+        with() {
+          return this;
+        },
+      },
     });
     expect(result).toEqual({ succeeded: 1, failures: [] });
     expect(await pointsOf(METRICS.vendorRateLimited)).toEqual([{ attributes: { destination: 'campaign-monitor' }, value: 2 }]);
@@ -174,14 +193,43 @@ describe('against storage', () => {
     const startedAt = new Date(Date.now() - 90_000).toISOString();
     const runId = newRunId();
     await insertExport({
-      id: exportId, name: 'Metrics', connectionId: 'connection-1', connectionType: 'mailchimp', kind: 'segment', segments: ['Segment_AllCustomers'],
-      mapping: { email: 'Email' }, details: {}, entities: [], schedule: { active: false, mode: 'systemRefresh' }, createdAt: startedAt,
-      createdBy: { id: 'alice', name: 'Alice' }, updatedAt: startedAt, lastRefreshed: null, lastRunStatus: null, activeRunId: runId, etag: '',
+      id: exportId,
+      name: 'Metrics',
+      connectionId: 'connection-1',
+      connectionType: 'mailchimp',
+      kind: 'segment',
+      segments: ['Segment_AllCustomers'],
+      mapping: { email: 'Email' },
+      details: {},
+      entities: [],
+      schedule: { active: false, mode: 'systemRefresh' },
+      createdAt: startedAt,
+      createdBy: { id: 'alice', name: 'Alice' },
+      updatedAt: startedAt,
+      lastRefreshed: null,
+      lastRunStatus: null,
+      activeRunId: runId,
+      etag: '',
     });
     const run = await insertRun({
-      id: runId, exportId, trigger: 'manual', status: 'running', reason: null, requestedBy: { id: 'alice', name: 'Alice' }, createdAt: startedAt,
-      startedAt, finishedAt: null, counts: ZERO_COUNTS, planned: false, chunksTotal: 0, segments: [], preparedDetails: null, cancelRequested: false,
-      waitingFor: null, tasks: [], etag: '',
+      id: runId,
+      exportId,
+      trigger: 'manual',
+      status: 'running',
+      reason: null,
+      requestedBy: { id: 'alice', name: 'Alice' },
+      createdAt: startedAt,
+      startedAt,
+      finishedAt: null,
+      counts: ZERO_COUNTS,
+      planned: false,
+      chunksTotal: 0,
+      segments: [],
+      preparedDetails: null,
+      cancelRequested: false,
+      waitingFor: null,
+      tasks: [],
+      etag: '',
     });
     await finishRunEarly(run, 'failed', 'Ended by the test.');
     // A second attempt finds the run ended and records nothing more.
@@ -195,8 +243,9 @@ describe('against storage', () => {
     expect(value.sum).toBeLessThan(120);
   });
 
-  it('the backlog timer reads each engine queue\'s approximate message count', async () => {
-    for (let index = 0; index < 3; index++) await sendQueueMessage(QUEUES.exportChunks, { exportId: 'e', runId: 'r', chunkId: `c${index}` });
+  it("the backlog timer reads each engine queue's approximate message count", async () => {
+    for (let index = 0; index < 3; index++)
+      await sendQueueMessage(QUEUES.exportChunks, { exportId: 'e', runId: 'r', chunkId: `c${index}` });
     expect(await measureQueueBacklog()).toEqual({ [QUEUES.exportChunks]: 3, [QUEUES.exportRuns]: 0 });
     expect(await pointsOf(METRICS.queueBacklog)).toEqual([
       { attributes: { queue: QUEUES.exportChunks }, value: 3 },

@@ -9,7 +9,8 @@ vi.mock('@azure/monitor-opentelemetry', () => distro);
 
 const { startTelemetry, stopTelemetry, telemetryEnabled } = await import('../../shared/observability/telemetry.js');
 
-const CONNECTION_STRING = 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://example.in.applicationinsights.azure.com/';
+const CONNECTION_STRING =
+  'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://example.in.applicationinsights.azure.com/';
 
 afterEach(async () => {
   await stopTelemetry();

@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { iterable } from '../../shared/destinations/iterable.js';
 import { dotdigital } from '../../shared/destinations/dotdigital.js';
 import { campaignMonitor } from '../../shared/destinations/campaignMonitor.js';
-import { DIFF_MEMBERS_PER_SECOND, PIPELINE_MEMBERS_PER_SECOND, START_SECONDS, pollsFor, predictRun, sendCalls, sharedFinishSeconds } from '../../shared/plans/predictRun.js';
+import {
+  DIFF_MEMBERS_PER_SECOND,
+  PIPELINE_MEMBERS_PER_SECOND,
+  START_SECONDS,
+  pollsFor,
+  predictRun,
+  sendCalls,
+  sharedFinishSeconds,
+} from '../../shared/plans/predictRun.js';
 
 const ITERABLE_RATE = { requestsPerSecond: 5, burst: 5 };
 const LIFTED = { requestsPerSecond: 1_000_000, burst: 1_000_000 };
@@ -28,7 +36,7 @@ describe('predictRun', () => {
     expect(prediction.predictedSeconds).toBeCloseTo(START_SECONDS + 1_000_000 / PIPELINE_MEMBERS_PER_SECOND, 1);
   });
 
-  it('adds removal calls at the adapter\'s removal batch size', () => {
+  it("adds removal calls at the adapter's removal batch size", () => {
     const one = { ...iterable, removalBatchSize: 1 };
     // 15,000 to send: three chunks of 5,000, so 15 batches and one partial batch expected.
     expect(predictRun(one, ITERABLE_RATE, { send: [15_000], remove: 5_000 }).calls).toBe(16 + 5_000);
@@ -42,7 +50,7 @@ describe('predictRun', () => {
     expect(removing.predictedSeconds).toBeGreaterThan((200 - 3) / (35 / 60));
   });
 
-  it('counts an import vendor\'s uploads, polls and report reads, and the jobs\' own time', () => {
+  it("counts an import vendor's uploads, polls and report reads, and the jobs' own time", () => {
     const job = dotdigital.importJob!;
     // 1 s, 2 s, 4 s, 8 s, 16 s: a 30 s job is seen finished at the fifth poll (31 s).
     expect(pollsFor(job, job.typicalSeconds)).toBe(5);
@@ -62,7 +70,9 @@ describe('predictRun', () => {
     // A scheduled one after ours has ended changes nothing; one starting half-way adds its share.
     expect(sharedFinishSeconds(100, [{ exportId: 'a', rateCalls: 500, startsInSeconds: 120 }], 1)).toBeCloseTo(100);
     expect(sharedFinishSeconds(100, [{ exportId: 'a', rateCalls: 500, startsInSeconds: 50 }], 1)).toBeCloseTo(150);
-    const shared = predictRun(iterable, ITERABLE_RATE, { send: [100_000], remove: 0 }, [{ exportId: 'a', rateCalls: 100, startsInSeconds: 0 }]);
+    const shared = predictRun(iterable, ITERABLE_RATE, { send: [100_000], remove: 0 }, [
+      { exportId: 'a', rateCalls: 100, startsInSeconds: 0 },
+    ]);
     // No burst for us (the other run drains the bucket): 100 + 100 calls at 5/s.
     expect(shared.basis.rateSeconds + shared.basis.sharedSeconds).toBeCloseTo(40, 0);
   });

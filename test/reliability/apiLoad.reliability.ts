@@ -44,19 +44,28 @@ class Client {
   ) {
     let seed = index * 7919 + 17;
     // A small seeded PRNG per client: the mix is the same on every run.
-    this.random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    this.random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   }
 
   private pick<T>(items: readonly T[]): T {
     return items[Math.floor(this.random() * items.length)]!;
   }
 
-  async call(operation: string, method: string, path: string, options: { body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any; etag: string | null }> {
+  async call(
+    operation: string,
+    method: string,
+    path: string,
+    options: { body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; body: any; etag: string | null }> {
     const started = performance.now();
     try {
       const response = await fetch(`${stack.apiUrl}${path}`, {
         method,
-        headers: { authorization: `Bearer ${this.token}`, ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...options.headers,
+        },
         body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
@@ -73,10 +82,20 @@ class Client {
   }
 
   private readonly reads = [
-    () => this.call('list exports', 'GET', `/exports?search=${this.pick(['Counter', 'Load', 'x', ''])}&sort=${this.pick(['name', 'connectionName', 'lastRefreshed'])}&order=${this.pick(['asc', 'desc'])}&top=50`),
+    () =>
+      this.call(
+        'list exports',
+        'GET',
+        `/exports?search=${this.pick(['Counter', 'Load', 'x', ''])}&sort=${this.pick(['name', 'connectionName', 'lastRefreshed'])}&order=${this.pick(['asc', 'desc'])}&top=50`,
+      ),
     () => this.call('get export', 'GET', `/exports/${this.pick(sharedExports)}`),
     // Viewers cannot see connections, so only writers ask for eligibility against one.
-    () => this.call('list segments', 'GET', this.role === 'viewer' ? '/segments' : this.pick(['/segments', `/segments?connectionId=${connectionId}`])),
+    () =>
+      this.call(
+        'list segments',
+        'GET',
+        this.role === 'viewer' ? '/segments' : this.pick(['/segments', `/segments?connectionId=${connectionId}`]),
+      ),
     () => this.call('list destinations', 'GET', '/destinations'),
     () => this.call('list runs', 'GET', `/exports/${this.pick(sharedExports)}/runs`),
     () => this.call('list refreshes', 'GET', '/refreshes?top=20'),
@@ -94,14 +113,25 @@ class Client {
     const current = await this.call('increment: read', 'GET', `/exports/${exportId}`);
     if (current.status !== 200) return;
     const count = Number(/#(\d+)$/.exec(current.body.name)?.[1]);
-    const written = await this.call('increment: PATCH If-Match', 'PATCH', `/exports/${exportId}`, { body: { name: `Counter ${exportId.slice(0, 8)} #${count + 1}` }, headers: { 'if-match': current.body.etag } });
+    const written = await this.call('increment: PATCH If-Match', 'PATCH', `/exports/${exportId}`, {
+      body: { name: `Counter ${exportId.slice(0, 8)} #${count + 1}` },
+      headers: { 'if-match': current.body.etag },
+    });
     if (written.status === 200) increments.set(exportId, (increments.get(exportId) ?? 0) + 1);
     else if (written.status === 0) unknownIncrements++;
   }
 
   private async ownExport(): Promise<string | undefined> {
     if (this.ownExportId) return this.ownExportId;
-    const created = await this.call('create export', 'POST', '/exports', { body: { name: `Load ${this.index}`, connectionId, segments: ['Segment_VIP'], mapping: { email: 'Email' }, details: { listId: `load-${this.index}` } } });
+    const created = await this.call('create export', 'POST', '/exports', {
+      body: {
+        name: `Load ${this.index}`,
+        connectionId,
+        segments: ['Segment_VIP'],
+        mapping: { email: 'Email' },
+        details: { listId: `load-${this.index}` },
+      },
+    });
     this.ownExportId = created.status === 201 ? created.body.id : undefined;
     return this.ownExportId;
   }
@@ -111,15 +141,27 @@ class Client {
     {
       weight: 3,
       run: async () => {
-        const created = await this.call('create export', 'POST', '/exports', { body: { name: `Load temp ${this.index}`, connectionId, segments: ['Segment_VIP'], mapping: { email: 'Email', firstName: 'FirstName' }, details: { listId: `temp-${this.index}` } } });
-        if (created.status === 201) await this.call('delete export If-Match', 'DELETE', `/exports/${created.body.id}`, { headers: { 'if-match': created.body.etag } });
+        const created = await this.call('create export', 'POST', '/exports', {
+          body: {
+            name: `Load temp ${this.index}`,
+            connectionId,
+            segments: ['Segment_VIP'],
+            mapping: { email: 'Email', firstName: 'FirstName' },
+            details: { listId: `temp-${this.index}` },
+          },
+        });
+        if (created.status === 201)
+          await this.call('delete export If-Match', 'DELETE', `/exports/${created.body.id}`, {
+            headers: { 'if-match': created.body.etag },
+          });
       },
     },
     {
       weight: 2,
       run: async () => {
         const copy = await this.call('duplicate export', 'POST', `/exports/${this.pick(sharedExports)}/duplicate`);
-        if (copy.status === 201) await this.call('delete export If-Match', 'DELETE', `/exports/${copy.body.id}`, { headers: { 'if-match': copy.body.etag } });
+        if (copy.status === 201)
+          await this.call('delete export If-Match', 'DELETE', `/exports/${copy.body.id}`, { headers: { 'if-match': copy.body.etag } });
       },
     },
     {
@@ -129,8 +171,14 @@ class Client {
         if (!exportId) return;
         const current = await this.call('schedule: read', 'GET', `/exports/${exportId}`);
         if (current.status !== 200) return;
-        const schedule = this.random() < 0.5 ? { active: false, mode: 'systemRefresh' } : { active: true, mode: 'custom', recurrence: { frequency: 'daily', interval: 1, time: '06:30', timeZone: 'Europe/Oslo' } };
-        await this.call('set schedule If-Match', 'PUT', `/exports/${exportId}/schedule`, { body: schedule, headers: { 'if-match': current.body.etag } });
+        const schedule =
+          this.random() < 0.5
+            ? { active: false, mode: 'systemRefresh' }
+            : { active: true, mode: 'custom', recurrence: { frequency: 'daily', interval: 1, time: '06:30', timeZone: 'Europe/Oslo' } };
+        await this.call('set schedule If-Match', 'PUT', `/exports/${exportId}/schedule`, {
+          body: schedule,
+          headers: { 'if-match': current.body.etag },
+        });
       },
     },
     {
@@ -160,11 +208,23 @@ class Client {
 
 beforeAll(async () => {
   stack = await startTestStack({ seedProfiles: 300, simulatorOptions: { CAMPAIGN_MONITOR_API_URL: { rateLimit: false } } });
-  const connection = await stack.api.post('/connections', { name: 'Load', type: 'campaign-monitor', secrets: { apiKey: API_KEY }, sharing: 'contributors', privacyConsent: true });
+  const connection = await stack.api.post('/connections', {
+    name: 'Load',
+    type: 'campaign-monitor',
+    secrets: { apiKey: API_KEY },
+    sharing: 'contributors',
+    privacyConsent: true,
+  });
   expect(connection.status, connection.text).toBe(201);
   connectionId = connection.body.id;
   for (let index = 0; index < SHARED_EXPORTS; index++) {
-    const created = await stack.api.post('/exports', { name: `Counter ${index} #0`, connectionId, segments: ['Segment_VIP'], mapping: { email: 'Email' }, details: { listId: `counter-${index}` } });
+    const created = await stack.api.post('/exports', {
+      name: `Counter ${index} #0`,
+      connectionId,
+      segments: ['Segment_VIP'],
+      mapping: { email: 'Email' },
+      details: { listId: `counter-${index}` },
+    });
     expect(created.status, created.text).toBe(201);
     sharedExports.push(created.body.id);
   }
@@ -177,7 +237,13 @@ afterAll(async () => {
 describe(`API load: ${CLIENTS} clients for ${DURATION_MS / 1000} s`, () => {
   it('answers every request without a 5xx, and loses no update', { timeout: DURATION_MS + 240_000 }, async () => {
     const roles: Role[] = ['admin', 'admin', 'admin', 'admin', 'admin', 'admin', 'contributor', 'contributor', 'contributor', 'viewer'];
-    const clients = await Promise.all(Array.from({ length: CLIENTS }, async (_, index) => new Client(index, roles[index % roles.length]!, await stack.tokenFor(roles[index % roles.length]!, `load-client-${index}`))));
+    const clients = await Promise.all(
+      Array.from(
+        { length: CLIENTS },
+        async (_, index) =>
+          new Client(index, roles[index % roles.length]!, await stack.tokenFor(roles[index % roles.length]!, `load-client-${index}`)),
+      ),
+    );
     const started = performance.now();
     await Promise.all(clients.map((client) => client.work(started + DURATION_MS)));
     const seconds = (performance.now() - started) / 1000;
@@ -188,7 +254,8 @@ describe(`API load: ${CLIENTS} clients for ${DURATION_MS / 1000} s`, () => {
       const final = await stack.api.get(`/exports/${exportId}`);
       const count = Number(/#(\d+)$/.exec(final.body.name)?.[1]);
       const succeeded = increments.get(exportId) ?? 0;
-      if (count < succeeded || count > succeeded + unknownIncrements) lost.push(`${exportId}: counter ${count}, ${succeeded} successful increments`);
+      if (count < succeeded || count > succeeded + unknownIncrements)
+        lost.push(`${exportId}: counter ${count}, ${succeeded} successful increments`);
     }
 
     const latencies = samples.map((sample) => sample.ms).sort((a, b) => a - b);
@@ -198,7 +265,14 @@ describe(`API load: ${CLIENTS} clients for ${DURATION_MS / 1000} s`, () => {
       const sorted = own.map((sample) => sample.ms).sort((a, b) => a - b);
       const statuses: Record<string, number> = {};
       for (const sample of own) statuses[sample.status] = (statuses[sample.status] ?? 0) + 1;
-      return { name, requests: own.length, p50: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), p99: round(percentile(sorted, 99)), statuses };
+      return {
+        name,
+        requests: own.length,
+        p50: round(percentile(sorted, 50)),
+        p95: round(percentile(sorted, 95)),
+        p99: round(percentile(sorted, 99)),
+        statuses,
+      };
     });
     const serverErrors = byStatus((status) => status >= 500);
     const networkErrors = byStatus((status) => status === 0);
@@ -235,7 +309,15 @@ describe(`API load: ${CLIENTS} clients for ${DURATION_MS / 1000} s`, () => {
   it('left no secret in any table row, queue message, response or log line', { timeout: 300_000 }, async () => {
     const scan = await scanForSecrets(stack, [API_KEY]);
     if (responsesWithSecret > 0) scan.findings.push(`${responsesWithSecret} load responses hold the API key`);
-    recordResult('security', 'secret-scan-api-load', { passed: scan.findings.length === 0, title: 'Secrets nowhere (API load)', checked: 'the load connection’s API key, in every form', secrets: 1, ...scan, responses: scan.responses + samples.length, findings: scan.findings.slice(0, 20) });
+    recordResult('security', 'secret-scan-api-load', {
+      passed: scan.findings.length === 0,
+      title: 'Secrets nowhere (API load)',
+      checked: 'the load connection’s API key, in every form',
+      secrets: 1,
+      ...scan,
+      responses: scan.responses + samples.length,
+      findings: scan.findings.slice(0, 20),
+    });
     expect(scan.findings).toEqual([]);
   });
 });

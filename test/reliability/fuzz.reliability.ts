@@ -7,7 +7,17 @@ import fc from 'fast-check';
 import pLimit from 'p-limit';
 import { startTestStack, type TestStack } from '../support/testStack.js';
 import { recordResult, SIZES } from './support/results.js';
-import { answerProblem, describeExchange, prepareFuzzing, requestsFor, sendFuzzRequest, type FuzzAnswer, type FuzzFixtures, type FuzzRequest, type Operation } from '../support/apiFuzzing.js';
+import {
+  answerProblem,
+  describeExchange,
+  prepareFuzzing,
+  requestsFor,
+  sendFuzzRequest,
+  type FuzzAnswer,
+  type FuzzFixtures,
+  type FuzzRequest,
+  type Operation,
+} from '../support/apiFuzzing.js';
 
 const REQUESTS = Number(process.env.OUTFLOW_FUZZ_RUNS ?? SIZES.fuzzRequests);
 const SEED = Number(process.env.OUTFLOW_FUZZ_SEED ?? 20_261_124);
@@ -36,7 +46,9 @@ async function send(request: FuzzRequest, caller: number): Promise<FuzzAnswer> {
 
 beforeAll(async () => {
   stack = await startTestStack({ seedProfiles: 200, simulatorOptions: { CAMPAIGN_MONITOR_API_URL: { rateLimit: false } } });
-  tokens = await Promise.all(Array.from({ length: CALLERS }, (_, index) => stack.tokenFor(['admin', 'system'] as never, `fuzzer-${index}`)));
+  tokens = await Promise.all(
+    Array.from({ length: CALLERS }, (_, index) => stack.tokenFor(['admin', 'system'] as never, `fuzzer-${index}`)),
+  );
   ({ fixtures, operations } = await prepareFuzzing(stack.api.as(tokens[0])));
 }, 300_000);
 

@@ -4,17 +4,32 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FAULT_ROW_CLAIMS } from './support/faultRowClaims.js';
-import { machine, PROFILES, PROJECT_ROOT, readResults, resultsFile, type ProfileName, type ResultEntry, type Results } from './support/results.js';
+import {
+  machine,
+  PROFILES,
+  PROJECT_ROOT,
+  readResults,
+  resultsFile,
+  type ProfileName,
+  type ResultEntry,
+  type Results,
+} from './support/results.js';
 
-export const reportFile = (profile: ProfileName) => (profile === 'full' ? join(PROJECT_ROOT, 'RELIABILITY.md') : join(PROJECT_ROOT, '.outflow', 'reliability', `RELIABILITY-${profile}.md`));
+export const reportFile = (profile: ProfileName) =>
+  profile === 'full' ? join(PROJECT_ROOT, 'RELIABILITY.md') : join(PROJECT_ROOT, '.outflow', 'reliability', `RELIABILITY-${profile}.md`);
 
-const n = (value: unknown) => (typeof value === 'number' ? value.toLocaleString('en-US') : value === null || value === undefined ? '—' : String(value));
+const n = (value: unknown) =>
+  typeof value === 'number' ? value.toLocaleString('en-US') : value === null || value === undefined ? '—' : String(value);
 const ms = (value: unknown) => (typeof value === 'number' ? `${value.toLocaleString('en-US', { maximumFractionDigits: 1 })} ms` : '—');
 const cell = (value: unknown) => n(value).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const verdict = (entry: ResultEntry) => (entry.notRun ? 'not run here' : entry.passed ? 'pass' : '**FAIL**');
 
 function table(header: string[], rows: unknown[][]): string {
-  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
+  return [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
+  ].join('\n');
 }
 
 function entries(results: Results, section: keyof Results): ResultEntry[] {
@@ -26,10 +41,26 @@ function faultMatrix(results: Results): string {
   if (rows.length === 0) return '_Not run yet._';
   const lines = [
     table(
-      ['fault', 'injected', 'expected', 'delivered', 'reported, not sent', 'lost', 'extra', 'most deliveries of one member (allowed)', 're-sent deliveries', 'run status', 'reason', 'run time', 'result'],
+      [
+        'fault',
+        'injected',
+        'expected',
+        'delivered',
+        'reported, not sent',
+        'lost',
+        'extra',
+        'most deliveries of one member (allowed)',
+        're-sent deliveries',
+        'run status',
+        'reason',
+        'run time',
+        'result',
+      ],
       rows.map((row) => {
         const injected = row.injected as Record<string, number>;
-        const seen = Object.entries(injected ?? {}).filter(([, value]) => value > 0).map(([name, value]) => `${value} ${name}`);
+        const seen = Object.entries(injected ?? {})
+          .filter(([, value]) => value > 0)
+          .map(([name, value]) => `${value} ${name}`);
         return [
           row.title,
           `${row.fault}${seen.length ? ` (${seen.join(', ')})` : ''}`,
@@ -53,7 +84,8 @@ function faultMatrix(results: Results): string {
     ...rows.map((row) => {
       const claim = FAULT_ROW_CLAIMS[row.id];
       const notes = [...(claim ? [`proves that ${claim}`] : []), ...((row.notes as string[]) ?? [])];
-      if (row.resendsExpected && Number(row.resentDeliveries) > 0) notes.push(`re-sent: ${row.resendsExpected} (${n(row.resentMembers)} members received more than once)`);
+      if (row.resendsExpected && Number(row.resentDeliveries) > 0)
+        notes.push(`re-sent: ${row.resendsExpected} (${n(row.resentMembers)} members received more than once)`);
       if (row.error) notes.push(`error: ${row.error}`);
       notes.push(`${n(row.vendorCalls)} vendor calls; measured ${row.measuredAt}, load ${row.load}`);
       return `- **${row.title}**: ${notes.join('; ')}.`;
@@ -69,13 +101,60 @@ function apiLoad(results: Results): string {
   for (const row of rows) {
     out.push(
       table(
-        ['clients', 'duration', 'requests', 'requests/s', 'p50', 'p95', 'p99', 'max', '5xx', 'network errors', '412 (stale ETag)', '409 (run already active)', '429', 'other 4xx', 'counter increments that succeeded', 'lost updates', 'result'],
-        [[row.clients, `${row.seconds} s`, row.requests, row.requestsPerSecond, ms(row.p50), ms(row.p95), ms(row.p99), ms(row.max), row.serverErrors, row.networkErrors, row.preconditionFailed, row.conflicts, row.tooManyRequests, row.otherClientErrors, row.successfulWrites, row.lostUpdates, verdict(row)]],
+        [
+          'clients',
+          'duration',
+          'requests',
+          'requests/s',
+          'p50',
+          'p95',
+          'p99',
+          'max',
+          '5xx',
+          'network errors',
+          '412 (stale ETag)',
+          '409 (run already active)',
+          '429',
+          'other 4xx',
+          'counter increments that succeeded',
+          'lost updates',
+          'result',
+        ],
+        [
+          [
+            row.clients,
+            `${row.seconds} s`,
+            row.requests,
+            row.requestsPerSecond,
+            ms(row.p50),
+            ms(row.p95),
+            ms(row.p99),
+            ms(row.max),
+            row.serverErrors,
+            row.networkErrors,
+            row.preconditionFailed,
+            row.conflicts,
+            row.tooManyRequests,
+            row.otherClientErrors,
+            row.successfulWrites,
+            row.lostUpdates,
+            verdict(row),
+          ],
+        ],
       ),
       '',
       table(
         ['operation', 'requests', 'p50', 'p95', 'p99', 'statuses'],
-        ((row.operations as { name: string; requests: number; p50: number; p95: number; p99: number; statuses: Record<string, number> }[]) ?? []).map((operation) => [
+        (
+          (row.operations as {
+            name: string;
+            requests: number;
+            p50: number;
+            p95: number;
+            p99: number;
+            statuses: Record<string, number>;
+          }[]) ?? []
+        ).map((operation) => [
           operation.name,
           operation.requests,
           ms(operation.p50),
@@ -98,7 +177,12 @@ function security(results: Results): string {
   if (rows.length === 0) return '_Not run yet._';
   return table(
     ['check', 'what was checked', 'figures', 'result'],
-    rows.map((row) => [row.title ?? `Secrets nowhere (${row.suite ?? row.id})`, row.checked ?? 'every secret value set in the suite, in every form (plain, JSON-escaped, base64)', row.figures ?? summarize(row), verdict(row)]),
+    rows.map((row) => [
+      row.title ?? `Secrets nowhere (${row.suite ?? row.id})`,
+      row.checked ?? 'every secret value set in the suite, in every form (plain, JSON-escaped, base64)',
+      row.figures ?? summarize(row),
+      verdict(row),
+    ]),
   );
 }
 
@@ -114,7 +198,18 @@ function fuzz(results: Results): string {
   if (rows.length === 0) return '_Not run yet._';
   return table(
     ['requests', 'routes', 'seed', 'time', '5xx', 'errors not problem+json', 'statuses', 'result'],
-    rows.map((row) => [row.requests, row.routes, String(row.seed), `${row.seconds} s`, row.serverErrors, row.notProblemJson, Object.entries((row.statuses as Record<string, number>) ?? {}).map(([status, count]) => `${status}×${count}`).join(' '), verdict(row)]),
+    rows.map((row) => [
+      row.requests,
+      row.routes,
+      String(row.seed),
+      `${row.seconds} s`,
+      row.serverErrors,
+      row.notProblemJson,
+      Object.entries((row.statuses as Record<string, number>) ?? {})
+        .map(([status, count]) => `${status}×${count}`)
+        .join(' '),
+      verdict(row),
+    ]),
   );
 }
 

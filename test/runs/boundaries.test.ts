@@ -21,10 +21,19 @@ function sourceFiles(folder: string): string[] {
 /** Repository paths of the files a source file imports (relative specifiers only; packages are left out). */
 function importsOf(file: string): string[] {
   const text = readFileSync(join(root, file), 'utf8');
-  const specifiers = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g)].map((match) => match[1] ?? match[2] ?? match[3]!);
+  const specifiers = [
+    ...text.matchAll(
+      /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g,
+    ),
+  ].map((match) => match[1] ?? match[2] ?? match[3]!);
   return specifiers
     .filter((specifier) => specifier.startsWith('.'))
-    .map((specifier) => relative(root, resolve(root, dirname(file), specifier)).split(sep).join('/').replace(/\.js$/, '.ts'));
+    .map((specifier) =>
+      relative(root, resolve(root, dirname(file), specifier))
+        .split(sep)
+        .join('/')
+        .replace(/\.js$/, '.ts'),
+    );
 }
 
 const inFolder = (path: string, folder: string) => path.startsWith(`${folder}/`);
@@ -35,11 +44,19 @@ describe('run core and worker boundaries', () => {
     for (const worker of WORKERS) expect(sourceFiles(worker).length).toBeGreaterThan(1);
     // The reader sees every kind of import this codebase writes (a guard against a blind test).
     expect(importsOf('shared/segmentSender/sendChunk.ts')).toContain(CORE_INTERFACE);
-    expect(importsOf('functions/runWorkers.ts')).toEqual(['shared/runs/workers.ts', 'shared/segmentSender/segmentSender.ts', 'shared/dataOut/dataOutWriter.ts']);
+    expect(importsOf('functions/runWorkers.ts')).toEqual([
+      'shared/runs/workers.ts',
+      'shared/segmentSender/segmentSender.ts',
+      'shared/dataOut/dataOutWriter.ts',
+    ]);
   });
 
   it('the core imports nothing from a worker', () => {
-    const crossings = sourceFiles(CORE).flatMap((file) => importsOf(file).filter((target) => WORKERS.some((worker) => inFolder(target, worker))).map((target) => `${file} -> ${target}`));
+    const crossings = sourceFiles(CORE).flatMap((file) =>
+      importsOf(file)
+        .filter((target) => WORKERS.some((worker) => inFolder(target, worker)))
+        .map((target) => `${file} -> ${target}`),
+    );
     expect(crossings).toEqual([]);
   });
 
@@ -47,7 +64,10 @@ describe('run core and worker boundaries', () => {
     const crossings = WORKERS.flatMap((worker) =>
       sourceFiles(worker).flatMap((file) =>
         importsOf(file)
-          .filter((target) => (inFolder(target, CORE) && target !== CORE_INTERFACE) || WORKERS.some((other) => other !== worker && inFolder(target, other)))
+          .filter(
+            (target) =>
+              (inFolder(target, CORE) && target !== CORE_INTERFACE) || WORKERS.some((other) => other !== worker && inFolder(target, other)),
+          )
           .map((target) => `${file} -> ${target}`),
       ),
     );
@@ -57,7 +77,11 @@ describe('run core and worker boundaries', () => {
   it('nothing in shared/ generates demo data or imports what does', () => {
     const files = sourceFiles('shared');
     expect(files.filter((file) => /generateProfiles|seedLake/.test(file))).toEqual([]);
-    const outside = files.flatMap((file) => importsOf(file).filter((target) => !inFolder(target, 'shared')).map((target) => `${file} -> ${target}`));
+    const outside = files.flatMap((file) =>
+      importsOf(file)
+        .filter((target) => !inFolder(target, 'shared'))
+        .map((target) => `${file} -> ${target}`),
+    );
     expect(outside).toEqual([]);
   });
 });

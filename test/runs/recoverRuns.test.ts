@@ -128,7 +128,9 @@ describe('the recovery sweep', () => {
     process.env.RUN_RECOVERY_STALE_SECONDS = '10';
     try {
       expect((await recoverRuns(Date.now() + 5_000)).actions.filter((action) => action.runId === run.id)).toEqual([]);
-      expect((await recoverRuns(Date.now() + 15_000)).actions.find((action) => action.runId === run.id)).toMatchObject({ action: 'replanned' });
+      expect((await recoverRuns(Date.now() + 15_000)).actions.find((action) => action.runId === run.id)).toMatchObject({
+        action: 'replanned',
+      });
       expect(await messagesOn(planQueue())).toEqual([{ exportId: run.exportId, runId: run.id }]);
     } finally {
       if (previous === undefined) delete process.env.RUN_RECOVERY_STALE_SECONDS;
@@ -138,8 +140,21 @@ describe('the recovery sweep', () => {
 
   it('sends the messages of chunks nobody holds or re-queues again, and leaves a chunk under a live lease alone', async () => {
     const run = await activeRun('running', { planned: true, chunksTotal: 3 });
-    const range = { step: 'send', segmentId: 'Segment_X', container: 'lake' as const, blobName: 'x.csv', blobEtag: '"0x0"', start: 0, end: 10, delimiter: ',', columnHeaders: false };
-    await recordPlannedChunks(run.id, [0, 1, 2].map((index) => ({ ...range, chunkId: chunkIdFor(index) })));
+    const range = {
+      step: 'send',
+      segmentId: 'Segment_X',
+      container: 'lake' as const,
+      blobName: 'x.csv',
+      blobEtag: '"0x0"',
+      start: 0,
+      end: 10,
+      delimiter: ',',
+      columnHeaders: false,
+    };
+    await recordPlannedChunks(
+      run.id,
+      [0, 1, 2].map((index) => ({ ...range, chunkId: chunkIdFor(index) })),
+    );
     const held = (await getChunk(run.id, chunkIdFor(1)))!;
     await saveChunk({ ...held, status: 'sending', leaseOwner: 'alive', leaseUntil: later(10) });
     const done = (await getChunk(run.id, chunkIdFor(2)))!;
@@ -152,9 +167,27 @@ describe('the recovery sweep', () => {
 
   it('finalizes a run whose chunks all ended but whose finalizer never ran', async () => {
     const run = await activeRun('running', { planned: true, chunksTotal: 1 });
-    await recordPlannedChunks(run.id, [{ chunkId: chunkIdFor(0), step: 'send', segmentId: 'Segment_X', container: 'lake', blobName: 'x.csv', blobEtag: '"0x0"', start: 0, end: 10, delimiter: ',', columnHeaders: false }]);
+    await recordPlannedChunks(run.id, [
+      {
+        chunkId: chunkIdFor(0),
+        step: 'send',
+        segmentId: 'Segment_X',
+        container: 'lake',
+        blobName: 'x.csv',
+        blobEtag: '"0x0"',
+        start: 0,
+        end: 10,
+        delimiter: ',',
+        columnHeaders: false,
+      },
+    ]);
     const chunk = (await getChunk(run.id, chunkIdFor(0)))!;
-    await saveChunk({ ...chunk, status: 'done', counts: { ...ZERO_COUNTS, members: 2, sent: 2, succeeded: 2 }, finishedAt: new Date().toISOString() });
+    await saveChunk({
+      ...chunk,
+      status: 'done',
+      counts: { ...ZERO_COUNTS, members: 2, sent: 2, succeeded: 2 },
+      finishedAt: new Date().toISOString(),
+    });
     expect((await recoverRuns()).actions.find((action) => action.runId === run.id)).toMatchObject({ action: 'finalized' });
     expect((await getRun(run.exportId, run.id)).status).toBe('succeeded');
     expect((await findExport(run.exportId))!.activeRunId).toBeNull();

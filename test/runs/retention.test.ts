@@ -35,8 +35,23 @@ afterAll(async () => {
 async function anExport(): Promise<string> {
   const now = new Date().toISOString();
   const record = await insertExport({
-    id: randomUUID(), name: 'Kept', connectionId: null, connectionType: 'campaign-monitor', kind: 'segment', segments: ['Segment_X'], mapping: { email: 'Email' }, details: {}, entities: [],
-    schedule: { active: false, mode: 'systemRefresh' }, createdAt: now, createdBy: { id: 'alice', name: 'Alice' }, updatedAt: now, lastRefreshed: null, lastRunStatus: null, activeRunId: null, etag: '',
+    id: randomUUID(),
+    name: 'Kept',
+    connectionId: null,
+    connectionType: 'campaign-monitor',
+    kind: 'segment',
+    segments: ['Segment_X'],
+    mapping: { email: 'Email' },
+    details: {},
+    entities: [],
+    schedule: { active: false, mode: 'systemRefresh' },
+    createdAt: now,
+    createdBy: { id: 'alice', name: 'Alice' },
+    updatedAt: now,
+    lastRefreshed: null,
+    lastRunStatus: null,
+    activeRunId: null,
+    etag: '',
   } as Parameters<typeof insertExport>[0]);
   return record.id;
 }
@@ -46,11 +61,51 @@ async function aRun(exportId: string, ageDays: number, status: RunRecord['status
   const created = Date.now() - ageDays * DAY;
   const at = new Date(created).toISOString();
   const run = await insertRun({
-    id: newRunId(created), exportId, trigger: 'manual', status, reason: null, requestedBy: { id: 'alice', name: 'Alice' }, createdAt: at, startedAt: at, finishedAt: null,
-    counts: ZERO_COUNTS, planned: true, chunksTotal: 1, segments: [], preparedDetails: null, cancelRequested: false, waitingFor: null, tasks: [], etag: '',
+    id: newRunId(created),
+    exportId,
+    trigger: 'manual',
+    status,
+    reason: null,
+    requestedBy: { id: 'alice', name: 'Alice' },
+    createdAt: at,
+    startedAt: at,
+    finishedAt: null,
+    counts: ZERO_COUNTS,
+    planned: true,
+    chunksTotal: 1,
+    segments: [],
+    preparedDetails: null,
+    cancelRequested: false,
+    waitingFor: null,
+    tasks: [],
+    etag: '',
   });
-  await recordPlannedChunks(run.id, [{ chunkId: chunkIdFor(0), step: 'send', segmentId: 'S', container: 'work', blobName: `runs/${run.id}/members.csv`, blobEtag: '"0x0"', start: 0, end: 10, delimiter: ',', columnHeaders: false }]);
-  await recordOutcomes(run.id, [{ chunkId: chunkIdFor(0), segmentId: 'S', offset: 0, email: 'someone@example.com', status: 'skipped', category: 'invalidRecord', code: 'duplicateEmail', message: 'twice' }]);
+  await recordPlannedChunks(run.id, [
+    {
+      chunkId: chunkIdFor(0),
+      step: 'send',
+      segmentId: 'S',
+      container: 'work',
+      blobName: `runs/${run.id}/members.csv`,
+      blobEtag: '"0x0"',
+      start: 0,
+      end: 10,
+      delimiter: ',',
+      columnHeaders: false,
+    },
+  ]);
+  await recordOutcomes(run.id, [
+    {
+      chunkId: chunkIdFor(0),
+      segmentId: 'S',
+      offset: 0,
+      email: 'someone@example.com',
+      status: 'skipped',
+      category: 'invalidRecord',
+      code: 'duplicateEmail',
+      message: 'twice',
+    },
+  ]);
   await (await workContainer()).getBlockBlobClient(`runs/${run.id}/members.csv`).upload('someone@example.com\n', 20);
   return run;
 }
@@ -68,7 +123,7 @@ async function recordRows(runId: string): Promise<number> {
 }
 
 describe('retention', () => {
-  it('deletes a run\'s working files as soon as it ends', async () => {
+  it("deletes a run's working files as soon as it ends", async () => {
     const run = await aRun(await anExport(), 0, 'running');
     expect(await workFiles(run.id)).toHaveLength(1);
     await finishRunEarly(run, 'failed', 'ended for the test');
@@ -93,21 +148,45 @@ describe('retention', () => {
     }
   });
 
-  it('removes settled schedule marks older than the retention except each live export\'s newest, and old audit rows', async () => {
+  it("removes settled schedule marks older than the retention except each live export's newest, and old audit rows", async () => {
     const marks = await table(TABLES.scheduleMarks);
     const live = await anExport();
     const gone = randomUUID();
     const mark = (exportId: string, key: string, ageDays: number, state = 'fired') =>
-      marks.createEntity({ partitionKey: exportId, rowKey: key, state, claimedAt: new Date(Date.now() - ageDays * DAY).toISOString(), claimedBy: 'test', runId: '', reason: '' });
+      marks.createEntity({
+        partitionKey: exportId,
+        rowKey: key,
+        state,
+        claimedAt: new Date(Date.now() - ageDays * DAY).toISOString(),
+        claimedBy: 'test',
+        runId: '',
+        reason: '',
+      });
     await mark(live, 'due-old', 60);
     await mark(live, 'due-newest-but-old', 45);
     await mark(gone, 'due-old', 60);
     await mark(gone, 'due-young', 1);
     const audit = await table(TABLES.audit);
     const oldAt = new Date(Date.now() - 100 * DAY).toISOString();
-    await audit.createEntity({ partitionKey: oldAt.slice(0, 7), rowKey: `old-${randomUUID()}`, at: oldAt, actor: '{}', action: 'test', target: '{}', details: '{}' });
+    await audit.createEntity({
+      partitionKey: oldAt.slice(0, 7),
+      rowKey: `old-${randomUUID()}`,
+      at: oldAt,
+      actor: '{}',
+      action: 'test',
+      target: '{}',
+      details: '{}',
+    });
     const newAt = new Date().toISOString();
-    await audit.createEntity({ partitionKey: newAt.slice(0, 7), rowKey: `new-${randomUUID()}`, at: newAt, actor: '{}', action: 'test', target: '{}', details: '{}' });
+    await audit.createEntity({
+      partitionKey: newAt.slice(0, 7),
+      rowKey: `new-${randomUUID()}`,
+      at: newAt,
+      actor: '{}',
+      action: 'test',
+      target: '{}',
+      details: '{}',
+    });
 
     const summary = await pruneExpired();
     const left = async (exportId: string) => {

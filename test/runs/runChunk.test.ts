@@ -39,12 +39,41 @@ registerRunWorker(probe);
 async function plannedRun(step: string): Promise<{ run: RunRecord; message: ChunkMessage }> {
   const now = new Date().toISOString();
   const record = await insertExport({
-    id: randomUUID(), name: 'Dispatched', connectionId: null, connectionType: 'campaign-monitor', kind: 'segment', segments: ['Segment_X'], mapping: { email: 'Email' }, details: {}, entities: [],
-    schedule: { active: false, mode: 'systemRefresh' }, createdAt: now, createdBy: { id: 'alice', name: 'Alice' }, updatedAt: now, lastRefreshed: null, lastRunStatus: null, activeRunId: null, etag: '',
+    id: randomUUID(),
+    name: 'Dispatched',
+    connectionId: null,
+    connectionType: 'campaign-monitor',
+    kind: 'segment',
+    segments: ['Segment_X'],
+    mapping: { email: 'Email' },
+    details: {},
+    entities: [],
+    schedule: { active: false, mode: 'systemRefresh' },
+    createdAt: now,
+    createdBy: { id: 'alice', name: 'Alice' },
+    updatedAt: now,
+    lastRefreshed: null,
+    lastRunStatus: null,
+    activeRunId: null,
+    etag: '',
   } as Parameters<typeof insertExport>[0]);
   const run = await insertRun({
-    id: newRunId(), exportId: record.id, trigger: 'manual', status: 'running', reason: null, requestedBy: { id: 'alice', name: 'Alice' }, createdAt: now, startedAt: now, finishedAt: null,
-    counts: ZERO_COUNTS, planned: true, chunksTotal: 1, segments: [], preparedDetails: null, cancelRequested: false, waitingFor: null,
+    id: newRunId(),
+    exportId: record.id,
+    trigger: 'manual',
+    status: 'running',
+    reason: null,
+    requestedBy: { id: 'alice', name: 'Alice' },
+    createdAt: now,
+    startedAt: now,
+    finishedAt: null,
+    counts: ZERO_COUNTS,
+    planned: true,
+    chunksTotal: 1,
+    segments: [],
+    preparedDetails: null,
+    cancelRequested: false,
+    waitingFor: null,
     tasks: [
       { name: 'plan', status: 'succeeded', startedAt: now, finishedAt: now },
       { name: 'send', status: 'running', startedAt: now, finishedAt: null },
@@ -52,13 +81,24 @@ async function plannedRun(step: string): Promise<{ run: RunRecord; message: Chun
     ],
     etag: '',
   });
-  const chunk: ChunkRange = { chunkId: chunkIdFor(0), step, segmentId: 'Segment_X', container: 'lake', blobName: 'x.csv', blobEtag: '"0x0"', start: 0, end: 10, delimiter: ',', columnHeaders: false };
+  const chunk: ChunkRange = {
+    chunkId: chunkIdFor(0),
+    step,
+    segmentId: 'Segment_X',
+    container: 'lake',
+    blobName: 'x.csv',
+    blobEtag: '"0x0"',
+    start: 0,
+    end: 10,
+    delimiter: ',',
+    columnHeaders: false,
+  };
   await recordPlannedChunks(run.id, [chunk]);
   return { run, message: { exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId } };
 }
 
 describe('the core chunk dispatcher', () => {
-  it('hands the message to the worker of the chunk\'s step, with the ledger row it read', async () => {
+  it("hands the message to the worker of the chunk's step, with the ledger row it read", async () => {
     const { run, message } = await plannedRun('probe-step');
     await runChunk(message);
     expect(seen).toHaveLength(1);
@@ -69,7 +109,10 @@ describe('the core chunk dispatcher', () => {
   it('ends a chunk whose step no worker carries out, and the run with it', async () => {
     const { run, message } = await plannedRun('no-such-step');
     await runChunk(message);
-    expect(await getChunk(run.id, message.chunkId)).toMatchObject({ status: 'failed', reason: "No worker carries out step 'no-such-step' of this chunk." });
+    expect(await getChunk(run.id, message.chunkId)).toMatchObject({
+      status: 'failed',
+      reason: "No worker carries out step 'no-such-step' of this chunk.",
+    });
     expect(await getRun(run.exportId, run.id)).toMatchObject({ status: 'failed', reason: expect.stringContaining('no-such-step') });
   });
 

@@ -23,7 +23,9 @@ describe('waiting out a Key Vault outage', () => {
   });
 
   it('says how long Key Vault has been out of reach and how long it will be waited for', () => {
-    expect(secretsOutageNote({ secretsUnavailableSince: now - 42_000 }, now)).toBe('Key Vault cannot be reached (for 42 s); trying again in 15 s, for up to 15 minutes.');
+    expect(secretsOutageNote({ secretsUnavailableSince: now - 42_000 }, now)).toBe(
+      'Key Vault cannot be reached (for 42 s); trying again in 15 s, for up to 15 minutes.',
+    );
     expect(secretsOutageNote({}, now)).toBe('Key Vault cannot be reached; trying again in 15 s, for up to 15 minutes.');
   });
 });

@@ -34,7 +34,7 @@ function expectRedacted(text: string | null | undefined): void {
 }
 
 describe('stored reasons', () => {
-  it('redact credentials in a run\'s reason, a chunk\'s reason and a record\'s message', async () => {
+  it("redact credentials in a run's reason, a chunk's reason and a record's message", async () => {
     const now = new Date().toISOString();
     const run = await insertRun({
       id: newRunId(),
@@ -59,11 +59,35 @@ describe('stored reasons', () => {
     expectRedacted((await getRun(run.exportId, run.id)).reason);
 
     const chunkId = chunkIdFor(0);
-    await recordPlannedChunks(run.id, [{ chunkId, step: 'send', segmentId: 'Segment_X', container: 'lake', blobName: 'x.csv', blobEtag: '"0x0"', start: 0, end: 10, delimiter: ',', columnHeaders: false }]);
+    await recordPlannedChunks(run.id, [
+      {
+        chunkId,
+        step: 'send',
+        segmentId: 'Segment_X',
+        container: 'lake',
+        blobName: 'x.csv',
+        blobEtag: '"0x0"',
+        start: 0,
+        end: 10,
+        delimiter: ',',
+        columnHeaders: false,
+      },
+    ]);
     await saveChunk({ ...(await getChunk(run.id, chunkId))!, status: 'failed', reason: `Attempt failed: ${vendorText}` });
     expectRedacted((await getChunk(run.id, chunkId))!.reason);
 
-    await recordOutcomes(run.id, [{ chunkId, offset: 0, segmentId: 'Segment_X', email: 'a@example.com', status: 'failed', category: 'auth', code: '401', message: vendorText }]);
+    await recordOutcomes(run.id, [
+      {
+        chunkId,
+        offset: 0,
+        segmentId: 'Segment_X',
+        email: 'a@example.com',
+        status: 'failed',
+        category: 'auth',
+        code: '401',
+        message: vendorText,
+      },
+    ]);
     expectRedacted((await listRecordOutcomes(run.id, { top: 10 })).records[0]!.message);
   });
 });

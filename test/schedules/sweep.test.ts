@@ -54,7 +54,10 @@ beforeEach(async () => {
 });
 
 /** An export as stored; `definedAt` is when its schedule took effect (earlier due times never fire). */
-async function anExport(schedule: Schedule, options: { segments?: string[]; connectionId?: string | null; definedAt?: string } = {}): Promise<ExportRecord> {
+async function anExport(
+  schedule: Schedule,
+  options: { segments?: string[]; connectionId?: string | null; definedAt?: string } = {},
+): Promise<ExportRecord> {
   return insertExport({
     id: randomUUID(),
     name: `Export ${randomUUID().slice(0, 6)}`,
@@ -76,7 +79,11 @@ async function anExport(schedule: Schedule, options: { segments?: string[]; conn
   });
 }
 
-const dailyAt10Oslo: Schedule = { active: true, mode: 'custom', recurrence: { frequency: 'daily', interval: 1, time: '10:00', timeZone: 'Europe/Oslo' } };
+const dailyAt10Oslo: Schedule = {
+  active: true,
+  mode: 'custom',
+  recurrence: { frequency: 'daily', interval: 1, time: '10:00', timeZone: 'Europe/Oslo' },
+};
 const onSystemRefresh: Schedule = { active: true, mode: 'systemRefresh' };
 
 async function runsOf(exportId: string): Promise<RunRecord[]> {
@@ -93,9 +100,15 @@ describe('custom schedules', () => {
   it('fire at their due time, once', async () => {
     const record = await anExport(dailyAt10Oslo, { definedAt: '2030-06-03T00:00:00Z' });
     // 10:00 in Oslo on 3 June 2030 is 08:00Z (summer time).
-    expect((await sweepSchedules(new Date('2030-06-03T07:59:30Z'))).fired.filter((fired) => fired.exportId === record.id && fired.dueKey.includes('2030-06-03'))).toEqual([]);
+    expect(
+      (await sweepSchedules(new Date('2030-06-03T07:59:30Z'))).fired.filter(
+        (fired) => fired.exportId === record.id && fired.dueKey.includes('2030-06-03'),
+      ),
+    ).toEqual([]);
     const atDue = await sweepSchedules(new Date('2030-06-03T08:00:01Z'));
-    expect(atDue.fired).toEqual([expect.objectContaining({ exportId: record.id, dueKey: dueKeyForTime(new Date('2030-06-03T08:00:00Z')), result: 'started' })]);
+    expect(atDue.fired).toEqual([
+      expect.objectContaining({ exportId: record.id, dueKey: dueKeyForTime(new Date('2030-06-03T08:00:00Z')), result: 'started' }),
+    ]);
     const later = await sweepSchedules(new Date('2030-06-03T08:01:00Z'));
     expect(later.fired).toEqual([]);
     const runs = await runsOf(record.id);
@@ -120,7 +133,9 @@ describe('custom schedules', () => {
     const record = await anExport(dailyAt10Oslo, { definedAt: '2030-06-10T00:00:00Z' });
     // The timer was down for three days.
     const back = await sweepSchedules(new Date('2030-06-13T12:00:00Z'));
-    expect(back.fired).toEqual([expect.objectContaining({ exportId: record.id, dueKey: dueKeyForTime(new Date('2030-06-13T08:00:00Z')), result: 'started' })]);
+    expect(back.fired).toEqual([
+      expect.objectContaining({ exportId: record.id, dueKey: dueKeyForTime(new Date('2030-06-13T08:00:00Z')), result: 'started' }),
+    ]);
     expect(await runsOf(record.id)).toHaveLength(1);
   });
 
@@ -128,7 +143,10 @@ describe('custom schedules', () => {
     const record = await anExport(dailyAt10Oslo, { definedAt: '2030-07-01T00:00:00Z' });
     const marks = async () => {
       const keys: string[] = [];
-      for await (const row of (await table(TABLES.scheduleMarks)).listEntities({ queryOptions: { filter: `PartitionKey eq '${record.id}'` } })) keys.push(row.rowKey!);
+      for await (const row of (await table(TABLES.scheduleMarks)).listEntities({
+        queryOptions: { filter: `PartitionKey eq '${record.id}'` },
+      }))
+        keys.push(row.rowKey!);
       return keys;
     };
     for (const day of ['01', '02', '03']) {
@@ -199,17 +217,26 @@ describe('custom schedules', () => {
     const record = await anExport(dailyAt10Oslo);
     await replaceExport({ ...record, updatedAt: '2030-06-08T08:30:00.000Z' }, record.etag);
     expect((await sweepSchedules(new Date('2030-06-08T09:00:00Z'))).fired).toEqual([]);
-    expect((await sweepSchedules(new Date('2030-06-09T08:00:05Z'))).fired).toEqual([expect.objectContaining({ exportId: record.id, result: 'started' })]);
+    expect((await sweepSchedules(new Date('2030-06-09T08:00:05Z'))).fired).toEqual([
+      expect.objectContaining({ exportId: record.id, result: 'started' }),
+    ]);
   });
 });
 
 describe('the default schedule (system refresh)', () => {
-  it('starts the exports a successful segments refresh touched, in the refresh\'s own request, and the sweep does not start them again', async () => {
+  it("starts the exports a successful segments refresh touched, in the refresh's own request, and the sweep does not start them again", async () => {
     const touched = await anExport(onSystemRefresh, { segments: ['Segment_VIP'] });
     const other = await anExport(onSystemRefresh, { segments: ['Segment_LapsedBuyers'] });
-    const custom = await anExport({ ...dailyAt10Oslo, recurrence: { ...dailyAt10Oslo.recurrence, time: '23:00' } }, { segments: ['Segment_VIP'], definedAt: '2030-07-01T00:00:00Z' });
+    const custom = await anExport(
+      { ...dailyAt10Oslo, recurrence: { ...dailyAt10Oslo.recurrence, time: '23:00' } },
+      { segments: ['Segment_VIP'], definedAt: '2030-07-01T00:00:00Z' },
+    );
     const started = new Date('2030-07-01T12:00:00Z');
-    const { refresh } = await reportRefresh(UPSTREAM, { process: 'segments', status: 'running', entities: [], segments: ['segment_vip'] }, started);
+    const { refresh } = await reportRefresh(
+      UPSTREAM,
+      { process: 'segments', status: 'running', entities: [], segments: ['segment_vip'] },
+      started,
+    );
     const ended = await updateRefresh(UPSTREAM, refresh.id, { status: 'succeeded' }, refresh.etag, new Date('2030-07-01T12:05:00Z'));
     expect(ended.effects!.fired).toEqual([expect.objectContaining({ exportId: touched.id, result: 'started' })]);
     expect((await runsOf(touched.id)).map((run) => run.trigger)).toEqual(['systemRefresh']);
@@ -219,7 +246,7 @@ describe('the default schedule (system refresh)', () => {
     expect(await runsOf(touched.id)).toHaveLength(1);
   });
 
-  it('is caught by the sweep when the refresh\'s own request did not start it, for the latest refresh only', async () => {
+  it("is caught by the sweep when the refresh's own request did not start it, for the latest refresh only", async () => {
     const record = await anExport(onSystemRefresh, { segments: ['Segment_LoyalMembers'] });
     const { insertRefresh, newRefreshId } = await import('../../shared/refreshes/refreshStore.js');
     const ended = (at: string) => ({
@@ -246,7 +273,11 @@ describe('the default schedule (system refresh)', () => {
 
   it('treats a refresh that names nothing as touching every export', async () => {
     const record = await anExport(onSystemRefresh, { segments: ['Segment_NewsletterNorway'] });
-    const result = await reportRefresh(UPSTREAM, { process: 'segments', status: 'succeeded', entities: [], segments: [] }, new Date('2030-07-03T10:00:00Z'));
+    const result = await reportRefresh(
+      UPSTREAM,
+      { process: 'segments', status: 'succeeded', entities: [], segments: [] },
+      new Date('2030-07-03T10:00:00Z'),
+    );
     expect(result.effects!.fired).toEqual([expect.objectContaining({ exportId: record.id, result: 'started' })]);
   });
 });
@@ -254,7 +285,11 @@ describe('the default schedule (system refresh)', () => {
 describe('dependency gating', () => {
   it('creates the run waiting while a dependency runs, and releases it when that refresh succeeds', async () => {
     const record = await anExport(dailyAt10Oslo, { segments: ['Segment_VIP'], definedAt: '2030-08-01T00:00:00Z' });
-    const { refresh: measures } = await reportRefresh(UPSTREAM, { process: 'measures', status: 'running', entities: [], segments: ['Segment_VIP'] }, new Date('2030-08-01T07:30:00Z'));
+    const { refresh: measures } = await reportRefresh(
+      UPSTREAM,
+      { process: 'measures', status: 'running', entities: [], segments: ['Segment_VIP'] },
+      new Date('2030-08-01T07:30:00Z'),
+    );
     const due = await sweepSchedules(new Date('2030-08-01T08:00:01Z'));
     expect(due.fired).toEqual([expect.objectContaining({ exportId: record.id, result: 'waiting' })]);
     const waiting = await getRun(record.id, due.fired[0]!.runId!);
@@ -270,8 +305,16 @@ describe('dependency gating', () => {
 
   it('waits for every running dependency in turn', async () => {
     const record = await anExport(dailyAt10Oslo, { segments: ['Segment_VIP'], definedAt: '2030-08-02T00:00:00Z' });
-    const { refresh: first } = await reportRefresh(UPSTREAM, { process: 'measures', status: 'running', entities: [], segments: ['Segment_VIP'] }, new Date('2030-08-02T07:00:00Z'));
-    const { refresh: second } = await reportRefresh(UPSTREAM, { process: 'ingestion', status: 'running', entities: [], segments: [] }, new Date('2030-08-02T07:10:00Z'));
+    const { refresh: first } = await reportRefresh(
+      UPSTREAM,
+      { process: 'measures', status: 'running', entities: [], segments: ['Segment_VIP'] },
+      new Date('2030-08-02T07:00:00Z'),
+    );
+    const { refresh: second } = await reportRefresh(
+      UPSTREAM,
+      { process: 'ingestion', status: 'running', entities: [], segments: [] },
+      new Date('2030-08-02T07:10:00Z'),
+    );
     const due = await sweepSchedules(new Date('2030-08-02T08:00:01Z'));
     const runId = due.fired[0]!.runId!;
     expect(await getRun(record.id, runId)).toMatchObject({ status: 'waiting', waitingFor: first.id });
@@ -283,11 +326,25 @@ describe('dependency gating', () => {
 
   it('skips the waiting run with the reason when the dependency fails', async () => {
     const record = await anExport(onSystemRefresh, { segments: ['Segment_LapsedBuyers'] });
-    const { refresh: unification } = await reportRefresh(UPSTREAM, { process: 'unification', status: 'running', entities: ['Segment_LapsedBuyers'], segments: [] }, new Date('2030-08-03T09:00:00Z'));
-    const segments = await reportRefresh(UPSTREAM, { process: 'segments', status: 'succeeded', entities: [], segments: ['Segment_LapsedBuyers'] }, new Date('2030-08-03T09:05:00Z'));
+    const { refresh: unification } = await reportRefresh(
+      UPSTREAM,
+      { process: 'unification', status: 'running', entities: ['Segment_LapsedBuyers'], segments: [] },
+      new Date('2030-08-03T09:00:00Z'),
+    );
+    const segments = await reportRefresh(
+      UPSTREAM,
+      { process: 'segments', status: 'succeeded', entities: [], segments: ['Segment_LapsedBuyers'] },
+      new Date('2030-08-03T09:05:00Z'),
+    );
     expect(segments.effects!.fired).toEqual([expect.objectContaining({ exportId: record.id, result: 'waiting' })]);
     const runId = segments.effects!.fired[0]!.runId!;
-    const failed = await updateRefresh(UPSTREAM, unification.id, { status: 'failed', reason: 'source system timed out' }, undefined, new Date('2030-08-03T09:10:00Z'));
+    const failed = await updateRefresh(
+      UPSTREAM,
+      unification.id,
+      { status: 'failed', reason: 'source system timed out' },
+      undefined,
+      new Date('2030-08-03T09:10:00Z'),
+    );
     expect(failed.effects!.skipped).toEqual([runId]);
     const run = await getRun(record.id, runId);
     expect(run.status).toBe('skipped');
@@ -298,7 +355,11 @@ describe('dependency gating', () => {
 
   it('skips a run whose refresh reported no end within 24 hours', async () => {
     const record = await anExport(dailyAt10Oslo, { segments: ['Segment_VIP'], definedAt: '2030-08-04T00:00:00Z' });
-    await reportRefresh(UPSTREAM, { process: 'measures', status: 'running', entities: [], segments: ['Segment_VIP'] }, new Date('2030-08-04T07:00:00Z'));
+    await reportRefresh(
+      UPSTREAM,
+      { process: 'measures', status: 'running', entities: [], segments: ['Segment_VIP'] },
+      new Date('2030-08-04T07:00:00Z'),
+    );
     const due = await sweepSchedules(new Date('2030-08-04T08:00:01Z'));
     const runId = due.fired[0]!.runId!;
     const dayLater = await sweepSchedules(new Date('2030-08-05T07:00:01Z'));
@@ -342,10 +403,17 @@ describe('bulk schedule edit', () => {
     const custom = await anExport(dailyAt10Oslo, { connectionId: shared.id });
     const refresh = await anExport(onSystemRefresh, { connectionId: shared.id });
     const off = await editSchedules(CONTRIBUTOR, { exportIds: [custom.id, refresh.id], mode: 'keep', active: false });
-    expect(off.map(({ record }) => record.schedule)).toEqual([{ ...dailyAt10Oslo, active: false }, { ...onSystemRefresh, active: false }]);
+    expect(off.map(({ record }) => record.schedule)).toEqual([
+      { ...dailyAt10Oslo, active: false },
+      { ...onSystemRefresh, active: false },
+    ]);
     expect((await getExport(custom.id)).schedule).toEqual({ ...dailyAt10Oslo, active: false });
 
-    const weekly: Schedule = { active: true, mode: 'custom', recurrence: { frequency: 'weekly', interval: 1, daysOfWeek: ['monday'], time: '06:00', timeZone: 'America/New_York' } };
+    const weekly: Schedule = {
+      active: true,
+      mode: 'custom',
+      recurrence: { frequency: 'weekly', interval: 1, daysOfWeek: ['monday'], time: '06:00', timeZone: 'America/New_York' },
+    };
     await editSchedules(ADMIN, { exportIds: [custom.id, refresh.id], mode: 'override', schedule: weekly });
     expect((await getExport(custom.id)).schedule).toEqual(weekly);
     expect((await getExport(refresh.id)).schedule).toEqual(weekly);
@@ -357,7 +425,9 @@ describe('bulk schedule edit', () => {
     const allowed = await anExport({ ...dailyAt10Oslo, active: false }, { connectionId: shared.id });
     const forbidden = await anExport({ ...dailyAt10Oslo, active: false }, { connectionId: adminsOnly.id });
     const missing = 'no-such-export-0000';
-    const error = await editSchedules(CONTRIBUTOR, { exportIds: [allowed.id, forbidden.id, missing], mode: 'keep', active: true }).catch((caught) => caught);
+    const error = await editSchedules(CONTRIBUTOR, { exportIds: [allowed.id, forbidden.id, missing], mode: 'keep', active: true }).catch(
+      (caught) => caught,
+    );
     expect(error).toBeInstanceOf(Unprocessable);
     expect(error.extensions.errors).toEqual([
       expect.objectContaining({ exportId: forbidden.id, path: 'body.exportIds.1', message: expect.stringContaining('not change it') }),

@@ -27,12 +27,24 @@ let azurite: RunningAzurite;
 let keyVault: KeyVaultEmulator;
 let simulator: CampaignMonitorSimulator;
 const saved = { ...process.env };
-const ENV = ['AzureWebJobsStorage', 'KEY_VAULT_URL', 'KEY_VAULT_LOCAL_TOKEN', 'CAMPAIGN_MONITOR_API_URL', 'DESTINATION_RATE_LIMITS', 'AzureFunctionsJobHost__functionTimeout'];
+const ENV = [
+  'AzureWebJobsStorage',
+  'KEY_VAULT_URL',
+  'KEY_VAULT_LOCAL_TOKEN',
+  'CAMPAIGN_MONITOR_API_URL',
+  'DESTINATION_RATE_LIMITS',
+  'AzureFunctionsJobHost__functionTimeout',
+];
 
 beforeAll(async () => {
   azurite = await startAzurite();
   const token = `test-${randomUUID()}`;
-  keyVault = await startKeyVaultEmulator({ certPath: process.env.OUTFLOW_TEST_CERT_PATH!, keyPath: process.env.OUTFLOW_TEST_KEY_PATH!, port: 0, token });
+  keyVault = await startKeyVaultEmulator({
+    certPath: process.env.OUTFLOW_TEST_CERT_PATH!,
+    keyPath: process.env.OUTFLOW_TEST_KEY_PATH!,
+    port: 0,
+    token,
+  });
   simulator = await startCampaignMonitorSimulator({ rateLimit: false, autoCreateLists: true });
   Object.assign(process.env, {
     AzureWebJobsStorage: azurite.connectionString,
@@ -47,7 +59,9 @@ beforeAll(async () => {
 afterEach(async () => {
   simulator.setFaults({});
   delete process.env.AzureFunctionsJobHost__functionTimeout;
-  await chunkQueue().clearMessages().catch(() => undefined);
+  await chunkQueue()
+    .clearMessages()
+    .catch(() => undefined);
 });
 
 afterAll(async () => {
@@ -79,7 +93,21 @@ async function plannedRun(options: { csv: string; requestsPerSecond?: number; du
   const secretName = `connection-${connectionId}`;
   await secretStoreFromSettings().set(secretName, JSON.stringify({ apiKey: 'key' }));
   const limits = options.requestsPerSecond ? { requestsPerSecond: options.requestsPerSecond } : {};
-  await insertConnection({ id: connectionId, name: 'CM', type: 'campaign-monitor', settings: {}, secretName, secretFields: ['apiKey'], sharing: 'adminsOnly', limits, exportUser: { id: 'alice', name: 'Alice' }, privacyConsent: { acceptedBy: 'alice', acceptedAt: now }, createdAt: now, updatedAt: now, etag: '' });
+  await insertConnection({
+    id: connectionId,
+    name: 'CM',
+    type: 'campaign-monitor',
+    settings: {},
+    secretName,
+    secretFields: ['apiKey'],
+    sharing: 'adminsOnly',
+    limits,
+    exportUser: { id: 'alice', name: 'Alice' },
+    privacyConsent: { acceptedBy: 'alice', acceptedAt: now },
+    createdAt: now,
+    updatedAt: now,
+    etag: '',
+  });
   const listId = `list-${randomUUID().slice(0, 8)}`;
   const exportRecord = await insertExport({
     id: randomUUID(),
@@ -117,7 +145,16 @@ async function plannedRun(options: { csv: string; requestsPerSecond?: number; du
     counts: ZERO_COUNTS,
     planned: true,
     chunksTotal: 1,
-    segments: [{ segmentId: 'Segment_X', segmentName: 'X', type: 'Profile', entity: 'Segment_X', attributes: ['Email', 'FirstName'], memberCount: 1 }],
+    segments: [
+      {
+        segmentId: 'Segment_X',
+        segmentName: 'X',
+        type: 'Profile',
+        entity: 'Segment_X',
+        attributes: ['Email', 'FirstName'],
+        memberCount: 1,
+      },
+    ],
     preparedDetails: null,
     cancelRequested: false,
     waitingFor: null,
@@ -131,7 +168,19 @@ async function plannedRun(options: { csv: string; requestsPerSecond?: number; du
   const chunkId = chunkIdFor(0);
   if (options.duplicates?.length) await saveChunkDuplicates(run.id, chunkId, options.duplicates);
   await recordPlannedChunks(run.id, [
-    { chunkId, step: 'send', segmentId: 'Segment_X', container: 'lake', blobName, blobEtag: uploaded.etag!, start: 0, end: Buffer.byteLength(options.csv), delimiter: ',', columnHeaders: false, duplicates: options.duplicates?.length ?? 0 },
+    {
+      chunkId,
+      step: 'send',
+      segmentId: 'Segment_X',
+      container: 'lake',
+      blobName,
+      blobEtag: uploaded.etag!,
+      start: 0,
+      end: Buffer.byteLength(options.csv),
+      delimiter: ',',
+      columnHeaders: false,
+      duplicates: options.duplicates?.length ?? 0,
+    },
   ]);
   const message: ChunkMessage = { exportId: exportRecord.id, runId: run.id, chunkId };
   return { connectionId, listId, blobName, message };
@@ -156,7 +205,7 @@ async function timed(work: Promise<void>): Promise<number> {
   return Date.now() - started;
 }
 
-describe('a sender inside the runtime\'s rules', () => {
+describe("a sender inside the runtime's rules", () => {
   it('past its time budget acknowledges what it sent and queues its continuation, which ends the chunk with every member sent once', async () => {
     // functionTimeout 5 s: the budget is 2 s; each vendor call takes 0.4 s, 8 of them 3.2 s.
     process.env.AzureFunctionsJobHost__functionTimeout = '00:00:05';
@@ -242,7 +291,10 @@ describe('a member whose email is on two rows of one segment', () => {
     const first = csvOf(50, [{ at: 10, of: 3 }]);
     const second = 'member7@example.com,Seven\nsomeone@example.com,Else\nMEMBER3@example.com,Third\n';
     const blobs = [];
-    for (const [name, csv] of [['dup-a.csv', first], ['dup-b.csv', second]] as const) {
+    for (const [name, csv] of [
+      ['dup-a.csv', first],
+      ['dup-b.csv', second],
+    ] as const) {
       const uploaded = await lake.getBlockBlobClient(name).upload(csv, Buffer.byteLength(csv));
       blobs.push({ blobName: name, size: Buffer.byteLength(csv), etag: uploaded.etag!, format: { delimiter: ',', columnHeaders: false } });
     }

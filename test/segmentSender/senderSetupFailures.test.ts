@@ -27,7 +27,12 @@ const saved = { ...process.env };
 beforeAll(async () => {
   azurite = await startAzurite();
   const token = `test-${randomUUID()}`;
-  keyVault = await startKeyVaultEmulator({ certPath: process.env.OUTFLOW_TEST_CERT_PATH!, keyPath: process.env.OUTFLOW_TEST_KEY_PATH!, port: 0, token });
+  keyVault = await startKeyVaultEmulator({
+    certPath: process.env.OUTFLOW_TEST_CERT_PATH!,
+    keyPath: process.env.OUTFLOW_TEST_KEY_PATH!,
+    port: 0,
+    token,
+  });
   Object.assign(process.env, { AzureWebJobsStorage: azurite.connectionString, KEY_VAULT_URL: keyVault.url, KEY_VAULT_LOCAL_TOKEN: token });
 });
 
@@ -46,7 +51,21 @@ async function plannedRun(mapping: Record<string, string>) {
   const connectionId = randomUUID();
   const secretName = `connection-${connectionId}`;
   await secretStoreFromSettings().set(secretName, JSON.stringify({ apiKey: 'cached-key' }));
-  await insertConnection({ id: connectionId, name: 'CM', type: 'campaign-monitor', settings: {}, secretName, secretFields: ['apiKey'], sharing: 'adminsOnly', limits: {}, exportUser: { id: 'alice', name: 'Alice' }, privacyConsent: { acceptedBy: 'alice', acceptedAt: now }, createdAt: now, updatedAt: now, etag: '' });
+  await insertConnection({
+    id: connectionId,
+    name: 'CM',
+    type: 'campaign-monitor',
+    settings: {},
+    secretName,
+    secretFields: ['apiKey'],
+    sharing: 'adminsOnly',
+    limits: {},
+    exportUser: { id: 'alice', name: 'Alice' },
+    privacyConsent: { acceptedBy: 'alice', acceptedAt: now },
+    createdAt: now,
+    updatedAt: now,
+    etag: '',
+  });
   const exportRecord = await insertExport({
     id: randomUUID(),
     name: 'Sender setup',
@@ -79,7 +98,16 @@ async function plannedRun(mapping: Record<string, string>) {
     counts: ZERO_COUNTS,
     planned: true,
     chunksTotal: 1,
-    segments: [{ segmentId: 'Segment_X', segmentName: 'X', type: 'Profile', entity: 'Segment_X', attributes: ['Email', 'FirstName'], memberCount: 1 }],
+    segments: [
+      {
+        segmentId: 'Segment_X',
+        segmentName: 'X',
+        type: 'Profile',
+        entity: 'Segment_X',
+        attributes: ['Email', 'FirstName'],
+        memberCount: 1,
+      },
+    ],
     preparedDetails: null,
     cancelRequested: false,
     waitingFor: null,
@@ -91,7 +119,20 @@ async function plannedRun(mapping: Record<string, string>) {
     etag: '',
   });
   const chunkId = chunkIdFor(0);
-  await recordPlannedChunks(run.id, [{ chunkId, step: 'send', segmentId: 'Segment_X', container: 'lake', blobName: 'never-read.csv', blobEtag: '"0x0"', start: 0, end: 100, delimiter: ',', columnHeaders: false }]);
+  await recordPlannedChunks(run.id, [
+    {
+      chunkId,
+      step: 'send',
+      segmentId: 'Segment_X',
+      container: 'lake',
+      blobName: 'never-read.csv',
+      blobEtag: '"0x0"',
+      start: 0,
+      end: 100,
+      delimiter: ',',
+      columnHeaders: false,
+    },
+  ]);
   return { connectionId, secretName, message: { exportId: exportRecord.id, runId: run.id, chunkId } };
 }
 
@@ -120,30 +161,36 @@ describe('a sender that cannot start a chunk', () => {
     expect(run.reason).toMatch(/1 of 1 chunks failed: Chunk c\d+ failed 5 times; last error: .*Nickname/);
   });
 
-  it('gives the chunk back and queues it again for later when Key Vault is down and no secret was read yet', { timeout: 60_000 }, async () => {
-    const { message } = await plannedRun({ email: 'Email' });
-    const queuedBefore = await queuedChunkMessages();
-    keyVault.setAvailable(false);
-    try {
-      // Waited out, not failed: the queue's own five attempts would be spent in about a minute.
-      await expect(sendChunk(message)).resolves.toBeUndefined();
-    } finally {
-      keyVault.setAvailable(true);
-    }
-    const chunk = (await getChunk(message.runId, message.chunkId))!;
-    // Not claimed: a sender claims its chunk only once it can send (secrets read, a sender slot held).
-    expect(chunk.leaseUntil).toBe(0);
-    expect(chunk.status).toBe('pending');
-    expect(chunk.reason).toBe('Waiting for Key Vault to answer.');
-    expect(await queuedChunkMessages()).toBe(queuedBefore + 1);
-    await new QueueClient(azurite.connectionString, QUEUES.exportChunks).clearMessages();
-  });
+  it(
+    'gives the chunk back and queues it again for later when Key Vault is down and no secret was read yet',
+    { timeout: 60_000 },
+    async () => {
+      const { message } = await plannedRun({ email: 'Email' });
+      const queuedBefore = await queuedChunkMessages();
+      keyVault.setAvailable(false);
+      try {
+        // Waited out, not failed: the queue's own five attempts would be spent in about a minute.
+        await expect(sendChunk(message)).resolves.toBeUndefined();
+      } finally {
+        keyVault.setAvailable(true);
+      }
+      const chunk = (await getChunk(message.runId, message.chunkId))!;
+      // Not claimed: a sender claims its chunk only once it can send (secrets read, a sender slot held).
+      expect(chunk.leaseUntil).toBe(0);
+      expect(chunk.status).toBe('pending');
+      expect(chunk.reason).toBe('Waiting for Key Vault to answer.');
+      expect(await queuedChunkMessages()).toBe(queuedBefore + 1);
+      await new QueueClient(azurite.connectionString, QUEUES.exportChunks).clearMessages();
+    },
+  );
 
   it('fails the attempt with the reason once Key Vault has been out of reach for the whole limit', { timeout: 60_000 }, async () => {
     const { message } = await plannedRun({ email: 'Email' });
     keyVault.setAvailable(false);
     try {
-      await expect(sendChunk({ ...message, secretsUnavailableSince: Date.now() - SECRETS_OUTAGE_LIMIT_MS })).rejects.toThrow(/Key Vault get of secret/);
+      await expect(sendChunk({ ...message, secretsUnavailableSince: Date.now() - SECRETS_OUTAGE_LIMIT_MS })).rejects.toThrow(
+        /Key Vault get of secret/,
+      );
     } finally {
       keyVault.setAvailable(true);
     }

@@ -13,22 +13,48 @@ describe('table continuation tokens', () => {
   });
 
   it('refuses anything else', () => {
-    for (const token of ['😀👍🏽', 'NaN', '-1', "a'b", 'a?b', '9007199254740993', '[]', '\ufeff', '', 'e30=', sdkToken([]), sdkToken({ nextPartitionKey: 1 }), sdkToken({ nextPartitionKey: 'a/b' }), sdkToken({ nextPartitionKey: 'p', nextRowKey: 'r\u0000' }), sdkToken({ nextPartitionKey: 'p', extra: 1 }), `${sdkToken({ nextPartitionKey: 'p' })}!`]) {
+    for (const token of [
+      '😀👍🏽',
+      'NaN',
+      '-1',
+      "a'b",
+      'a?b',
+      '9007199254740993',
+      '[]',
+      '\ufeff',
+      '',
+      'e30=',
+      sdkToken([]),
+      sdkToken({ nextPartitionKey: 1 }),
+      sdkToken({ nextPartitionKey: 'a/b' }),
+      sdkToken({ nextPartitionKey: 'p', nextRowKey: 'r\u0000' }),
+      sdkToken({ nextPartitionKey: 'p', extra: 1 }),
+      `${sdkToken({ nextPartitionKey: 'p' })}!`,
+    ]) {
       expect(isTableContinuationToken(token), JSON.stringify(token)).toBe(false);
     }
   });
 
   it('takes a + that arrived as a space', () => {
-    const token = Array.from({ length: 20 }, (_, i) => sdkToken({ nextPartitionKey: `p${'>'.repeat(i)}` })).find((candidate) => candidate.includes('+'))!;
+    const token = Array.from({ length: 20 }, (_, i) => sdkToken({ nextPartitionKey: `p${'>'.repeat(i)}` })).find((candidate) =>
+      candidate.includes('+'),
+    )!;
     expect(token).toContain('+');
     expect(tableContinuationToken.parse(token.replace(/\+/g, ' '))).toBe(token);
   });
 });
 
 describe('a token the SDK cannot read', () => {
-  it('is the caller\'s 400 naming query.continuationToken, not a 500', async () => {
+  it("is the caller's 400 naming query.continuationToken, not a 500", async () => {
     const client = new TableClient('http://127.0.0.1:9/devstoreaccount1', 'anything', { allowInsecureConnection: true });
-    const error = await client.listEntities().byPage({ continuationToken: '😀👍🏽' }).next().then(() => undefined, (thrown: unknown) => thrown);
+    const error = await client
+      .listEntities()
+      .byPage({ continuationToken: '😀👍🏽' })
+      .next()
+      .then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
     expect(isUnreadableContinuationToken(error)).toBe(true);
     const response = toProblem(error);
     expect(response.status).toBe(400);

@@ -21,7 +21,11 @@ export class ApiClient {
     return client;
   }
 
-  async request<T = any>(method: string, path: string, options: { body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+  async request<T = any>(
+    method: string,
+    path: string,
+    options: { body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  ): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...options.headers };
     let body: string | undefined = options.rawBody;
     if (options.body !== undefined) {
@@ -30,7 +34,9 @@ export class ApiClient {
     }
     const response = await fetch(`${this.baseUrl}${path}`, { method, headers, body });
     const text = await response.text();
-    this.transcript.push(`${method} ${path} → ${response.status} ${[...response.headers].map(([k, v]) => `${k}: ${v}`).join('; ')}\n${text}`);
+    this.transcript.push(
+      `${method} ${path} → ${response.status} ${[...response.headers].map(([k, v]) => `${k}: ${v}`).join('; ')}\n${text}`,
+    );
     let parsed: unknown = text;
     if ((response.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
     return { status: response.status, headers: response.headers, body: parsed as T, text };
@@ -54,7 +60,10 @@ export class ApiClient {
 }
 
 /** Polls until `check` returns a value, within a bounded time. */
-export async function eventually<T>(check: () => Promise<T | undefined>, options: { timeoutMs: number; intervalMs?: number; what: string }): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  options: { timeoutMs: number; intervalMs?: number; what: string },
+): Promise<T> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     const value = await check();

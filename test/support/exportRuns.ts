@@ -28,7 +28,12 @@ export async function runToEnd(api: ApiClient, exportId: string, wait: { timeout
 }
 
 /** The run's failed or skipped records, all on one page (the tests keep them under 5,000). */
-export async function runRecords<T = { email: string; code: string; message: string; status: string }>(api: ApiClient, exportId: string, runId: string, status: 'failed' | 'skipped'): Promise<T[]> {
+export async function runRecords<T = { email: string; code: string; message: string; status: string }>(
+  api: ApiClient,
+  exportId: string,
+  runId: string,
+  status: 'failed' | 'skipped',
+): Promise<T[]> {
   const response = await api.get(`/exports/${exportId}/runs/${runId}/records?status=${status}&top=5000`);
   expect(response.status).toBe(200);
   expect(response.body.continuationToken).toBeUndefined();

@@ -20,7 +20,12 @@ export interface HostCli {
   stop(): Promise<void>;
 }
 
-export async function startHostCli(options: { projectDir: string; env: Record<string, string>; args?: string[]; startTimeoutMs?: number }): Promise<HostCli> {
+export async function startHostCli(options: {
+  projectDir: string;
+  env: Record<string, string>;
+  args?: string[];
+  startTimeoutMs?: number;
+}): Promise<HostCli> {
   const port = await freePort();
   const child = spawn(process.execPath, [HOST_CLI, '--port', String(port), ...(options.args ?? [])], {
     cwd: options.projectDir,

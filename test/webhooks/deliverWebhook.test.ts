@@ -29,8 +29,19 @@ const saved = { ...process.env };
 beforeAll(async () => {
   azurite = await startAzurite();
   const token = `test-${randomUUID()}`;
-  keyVault = await startKeyVaultEmulator({ certPath: process.env.OUTFLOW_TEST_CERT_PATH!, keyPath: process.env.OUTFLOW_TEST_KEY_PATH!, port: 0, token });
-  Object.assign(process.env, { AzureWebJobsStorage: azurite.connectionString, KEY_VAULT_URL: keyVault.url, KEY_VAULT_LOCAL_TOKEN: token, WEBHOOK_ALLOW_LOOPBACK: 'true', WEBHOOK_RETRY_DELAYS_SECONDS: '5,300,1800,7200,18000,36000' });
+  keyVault = await startKeyVaultEmulator({
+    certPath: process.env.OUTFLOW_TEST_CERT_PATH!,
+    keyPath: process.env.OUTFLOW_TEST_KEY_PATH!,
+    port: 0,
+    token,
+  });
+  Object.assign(process.env, {
+    AzureWebJobsStorage: azurite.connectionString,
+    KEY_VAULT_URL: keyVault.url,
+    KEY_VAULT_LOCAL_TOKEN: token,
+    WEBHOOK_ALLOW_LOOPBACK: 'true',
+    WEBHOOK_RETRY_DELAYS_SECONDS: '5,300,1800,7200,18000,36000',
+  });
   server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -46,7 +57,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const name of ['AzureWebJobsStorage', 'KEY_VAULT_URL', 'KEY_VAULT_LOCAL_TOKEN', 'WEBHOOK_ALLOW_LOOPBACK', 'WEBHOOK_RETRY_DELAYS_SECONDS']) {
+  for (const name of [
+    'AzureWebJobsStorage',
+    'KEY_VAULT_URL',
+    'KEY_VAULT_LOCAL_TOKEN',
+    'WEBHOOK_ALLOW_LOOPBACK',
+    'WEBHOOK_RETRY_DELAYS_SECONDS',
+  ]) {
     if (saved[name] === undefined) delete process.env[name];
     else process.env[name] = saved[name];
   }
@@ -60,9 +77,30 @@ async function webhookWithDelivery(changes: { failingSince?: string | null; url?
   const secret = newSigningSecret();
   await secretStoreFromSettings().set(`webhook-${id}`, secret);
   const now = new Date().toISOString();
-  await insertWebhook({ id, name: 'Unit', url: changes.url ?? `${receiverUrl}/hook`, events: ['run.failed'], filters: { exportIds: [], connectionIds: [], destinationTypes: [] }, thresholds: { ...DEFAULT_THRESHOLDS }, enabled: true, disabledReason: null, failingSince: changes.failingSince ?? null, secretName: `webhook-${id}`, createdBy: { id: 'alice', name: 'Alice' }, createdAt: now, updatedAt: now, etag: '' });
+  await insertWebhook({
+    id,
+    name: 'Unit',
+    url: changes.url ?? `${receiverUrl}/hook`,
+    events: ['run.failed'],
+    filters: { exportIds: [], connectionIds: [], destinationTypes: [] },
+    thresholds: { ...DEFAULT_THRESHOLDS },
+    enabled: true,
+    disabledReason: null,
+    failingSince: changes.failingSince ?? null,
+    secretName: `webhook-${id}`,
+    createdBy: { id: 'alice', name: 'Alice' },
+    createdAt: now,
+    updatedAt: now,
+    etag: '',
+  });
   const deliveryId = `msg_${randomUUID().replace(/-/g, '')}`;
-  await createDelivery(id, deliveryId, 'run.failed', JSON.stringify({ type: 'run.failed', timestamp: now, data: { run: { id: 'r' } } }), new Date());
+  await createDelivery(
+    id,
+    deliveryId,
+    'run.failed',
+    JSON.stringify({ type: 'run.failed', timestamp: now, data: { run: { id: 'r' } } }),
+    new Date(),
+  );
   return { id, secret, deliveryId };
 }
 
@@ -102,7 +140,13 @@ describe('delivery attempts', () => {
     answer = () => ({ status: 200, body: 'ok' });
     const later = new Date(Date.now() + 6_000);
     const second = await deliverWebhook({ webhookId: id, deliveryId }, later);
-    expect(second.delivery).toMatchObject({ status: 'succeeded', attempts: 2, responseStatus: 200, responseExcerpt: 'ok', nextAttemptAt: null });
+    expect(second.delivery).toMatchObject({
+      status: 'succeeded',
+      attempts: 2,
+      responseStatus: 200,
+      responseExcerpt: 'ok',
+      nextAttemptAt: null,
+    });
     expect((await getWebhook(id)).failingSince).toBeNull();
     const attempts = received.filter((request) => request.headers['webhook-id'] === deliveryId);
     expect(attempts).toHaveLength(2);
@@ -120,7 +164,11 @@ describe('delivery attempts', () => {
     expect(webhook.enabled).toBe(false);
     expect(webhook.disabledReason).toContain('a day without one success');
     const audit = await listAudit({ top: 1000 });
-    expect(audit.find((entry) => entry.target.id === id)).toMatchObject({ action: 'webhook.disabled', actor: { id: 'outflow-webhooks' }, details: { failingSince } });
+    expect(audit.find((entry) => entry.target.id === id)).toMatchObject({
+      action: 'webhook.disabled',
+      actor: { id: 'outflow-webhooks' },
+      details: { failingSince },
+    });
     // The retry already queued finds the webhook off and stops.
     const again = await deliverWebhook({ webhookId: id, deliveryId }, new Date(Date.now() + 10_000));
     expect(again.result).toBe('abandoned');
@@ -138,12 +186,19 @@ describe('delivery attempts', () => {
 });
 
 describe('the send-time check', () => {
-  const message = (url: string) => ({ url, secret: newSigningSecret(), messageId: 'msg_pin', payload: '{"type":"webhook.test"}', timestamp: new Date() });
+  const message = (url: string) => ({
+    url,
+    secret: newSigningSecret(),
+    messageId: 'msg_pin',
+    payload: '{"type":"webhook.test"}',
+    timestamp: new Date(),
+  });
 
   it('connects to the address it checked, whatever the name resolves to later', async () => {
     let lookups = 0;
     // First answer loopback (allowed locally), then a private address: a rebinding attempt.
-    const rebinding = async () => (lookups++ === 0 ? [{ address: '127.0.0.1', family: 4 as const }] : [{ address: '10.0.0.9', family: 4 as const }]);
+    const rebinding = async () =>
+      lookups++ === 0 ? [{ address: '127.0.0.1', family: 4 as const }] : [{ address: '10.0.0.9', family: 4 as const }];
     answer = () => ({ status: 204 });
     const port = new URL(receiverUrl).port;
     const outcome = await sendSigned(message(`http://rebind.attacker.example:${port}/pinned`), { allowLoopback: true, resolve: rebinding });
@@ -155,7 +210,10 @@ describe('the send-time check', () => {
 
   it('does not send when the name now resolves to a refused address', async () => {
     const before = received.length;
-    const outcome = await sendSigned(message(`http://rebind.attacker.example:${new URL(receiverUrl).port}/x`), { allowLoopback: true, resolve: async () => [{ address: '169.254.169.254', family: 4 }] });
+    const outcome = await sendSigned(message(`http://rebind.attacker.example:${new URL(receiverUrl).port}/x`), {
+      allowLoopback: true,
+      resolve: async () => [{ address: '169.254.169.254', family: 4 }],
+    });
     expect(outcome).toMatchObject({ ok: false, status: null });
     expect(outcome.error).toMatch(/not sent: .*169\.254\.169\.254/);
     const refusedLoopback = await sendSigned(message(`${receiverUrl}/x`), { allowLoopback: false });

@@ -29,10 +29,11 @@ const facts = (changes: Partial<RunFacts> = {}): RunFacts => ({
   ...changes,
 });
 
-const types = (subscriptionChanges: Partial<Subscription>, factChanges: Partial<RunFacts>) => endedRunEvents(subscription(subscriptionChanges), facts(factChanges)).map((event) => event.type);
+const types = (subscriptionChanges: Partial<Subscription>, factChanges: Partial<RunFacts>) =>
+  endedRunEvents(subscription(subscriptionChanges), facts(factChanges)).map((event) => event.type);
 
 describe('run outcome events', () => {
-  it('raises the event of the run\'s status, only when subscribed', () => {
+  it("raises the event of the run's status, only when subscribed", () => {
     expect(types({}, { status: 'failed', reason: 'vendor down' })).toEqual(['run.failed']);
     expect(types({}, { status: 'skipped' })).toEqual(['run.skipped']);
     expect(types({}, { status: 'succeeded' })).toEqual(['run.succeeded']);
@@ -42,7 +43,10 @@ describe('run outcome events', () => {
   });
 
   it('raises run.partiallySucceeded only when the rejected share reaches the threshold', () => {
-    const partial = (failed: number, skipped: number) => ({ status: 'partiallySucceeded' as const, counts: { members: 1_000, sent: 1_000, succeeded: 1_000 - failed - skipped, failed, skipped } });
+    const partial = (failed: number, skipped: number) => ({
+      status: 'partiallySucceeded' as const,
+      counts: { members: 1_000, sent: 1_000, succeeded: 1_000 - failed - skipped, failed, skipped },
+    });
     expect(types({ thresholds: { ...DEFAULT_THRESHOLDS, rejectedShare: 0.1 } }, partial(60, 39))).toEqual([]);
     expect(types({ thresholds: { ...DEFAULT_THRESHOLDS, rejectedShare: 0.1 } }, partial(60, 40))).toEqual(['run.partiallySucceeded']);
     const [event] = endedRunEvents(subscription({ thresholds: { ...DEFAULT_THRESHOLDS, rejectedShare: 0 } }), facts(partial(1, 0)));
@@ -55,9 +59,13 @@ describe('run outcome events', () => {
     expect(types({ filters: { exportIds: ['export-1234'], connectionIds: [], destinationTypes: [] } }, failed)).toEqual(['run.failed']);
     expect(types({ filters: { exportIds: [], connectionIds: ['other-conn'], destinationTypes: [] } }, failed)).toEqual([]);
     expect(types({ filters: { exportIds: [], connectionIds: [], destinationTypes: ['mailchimp'] } }, failed)).toEqual([]);
-    expect(types({ filters: { exportIds: [], connectionIds: ['connection-1234'], destinationTypes: ['campaign-monitor'] } }, failed)).toEqual(['run.failed']);
+    expect(
+      types({ filters: { exportIds: [], connectionIds: ['connection-1234'], destinationTypes: ['campaign-monitor'] } }, failed),
+    ).toEqual(['run.failed']);
     // An export without a connection never matches a connection filter.
-    expect(types({ filters: { exportIds: [], connectionIds: ['connection-1234'], destinationTypes: [] } }, { ...failed, connectionId: null })).toEqual([]);
+    expect(
+      types({ filters: { exportIds: [], connectionIds: ['connection-1234'], destinationTypes: [] } }, { ...failed, connectionId: null }),
+    ).toEqual([]);
   });
 });
 
@@ -72,10 +80,19 @@ describe('volume.changed', () => {
     const only = { events: ['volume.changed' as const] };
     // Median 1,000 despite one outlier of 50,000.
     const history = [1_000, 50_000, 990, 1_010, 1_000];
-    expect(types(only, { previousMembers: history, counts: { members: 1_400, sent: 0, succeeded: 1_400, failed: 0, skipped: 0 } })).toEqual([]);
-    expect(types(only, { previousMembers: history, counts: { members: 1_600, sent: 0, succeeded: 1_600, failed: 0, skipped: 0 } })).toEqual(['volume.changed']);
-    expect(types(only, { previousMembers: history, counts: { members: 400, sent: 0, succeeded: 400, failed: 0, skipped: 0 } })).toEqual(['volume.changed']);
-    const [event] = endedRunEvents(subscription(only), facts({ previousMembers: history, counts: { members: 2_000, sent: 0, succeeded: 2_000, failed: 0, skipped: 0 } }));
+    expect(types(only, { previousMembers: history, counts: { members: 1_400, sent: 0, succeeded: 1_400, failed: 0, skipped: 0 } })).toEqual(
+      [],
+    );
+    expect(types(only, { previousMembers: history, counts: { members: 1_600, sent: 0, succeeded: 1_600, failed: 0, skipped: 0 } })).toEqual(
+      ['volume.changed'],
+    );
+    expect(types(only, { previousMembers: history, counts: { members: 400, sent: 0, succeeded: 400, failed: 0, skipped: 0 } })).toEqual([
+      'volume.changed',
+    ]);
+    const [event] = endedRunEvents(
+      subscription(only),
+      facts({ previousMembers: history, counts: { members: 2_000, sent: 0, succeeded: 2_000, failed: 0, skipped: 0 } }),
+    );
     expect(event!.details).toEqual({ members: 2_000, recentMedian: 1_000, change: 1, threshold: 0.5, runsCompared: 5 });
   });
 
@@ -92,10 +109,13 @@ describe('volume.changed', () => {
 });
 
 describe('connection.failing', () => {
-  const authFailure = { status: 'failed' as const, reason: '1 of 1 chunks failed: Campaign Monitor refused the batch (auth): Invalid API Key' };
+  const authFailure = {
+    status: 'failed' as const,
+    reason: '1 of 1 chunks failed: Campaign Monitor refused the batch (auth): Invalid API Key',
+  };
 
   it('counts the runs in a row that failed on auth or configuration', () => {
-    const config = { status: 'failed' as const, reason: 'Mailchimp refused the export\'s setup (config): list not found' };
+    const config = { status: 'failed' as const, reason: "Mailchimp refused the export's setup (config): list not found" };
     const outage = { status: 'failed' as const, reason: '1 of 1 chunks failed: vendor answered 503' };
     const ok = { status: 'succeeded' as const, reason: null };
     expect(failureStreak([authFailure, config, authFailure, ok, authFailure])).toBe(3);
@@ -127,11 +147,20 @@ describe('run.slow', () => {
   it('uses the fixed duration without a prediction', () => {
     const webhook = subscription({ thresholds: { ...DEFAULT_THRESHOLDS, slowAfterMinutes: 30 } });
     expect(slowRunEvent(webhook, running(null), at(1_799))).toBeUndefined();
-    expect(slowRunEvent(webhook, running(null), at(1_801))?.details).toMatchObject({ limitSeconds: 1_800, limit: '30 minutes (no prediction)' });
+    expect(slowRunEvent(webhook, running(null), at(1_801))?.details).toMatchObject({
+      limitSeconds: 1_800,
+      limit: '30 minutes (no prediction)',
+    });
   });
 
   it('only for subscribers of run.slow whose filters match', () => {
     expect(slowRunEvent(subscription({ events: ['run.failed'] }), running(null), at(100_000))).toBeUndefined();
-    expect(slowRunEvent(subscription({ filters: { exportIds: ['x-export-0'], connectionIds: [], destinationTypes: [] } }), running(null), at(100_000))).toBeUndefined();
+    expect(
+      slowRunEvent(
+        subscription({ filters: { exportIds: ['x-export-0'], connectionIds: [], destinationTypes: [] } }),
+        running(null),
+        at(100_000),
+      ),
+    ).toBeUndefined();
   });
 });

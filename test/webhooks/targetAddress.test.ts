@@ -39,20 +39,50 @@ async function refusal(url: string, policy: { allowLoopback: boolean; resolve?: 
 
 describe('addresses', () => {
   it.each([
-    '127.0.0.1', '127.8.9.10', '::1', '10.0.0.1', '172.16.0.1', '172.31.255.255', '192.168.0.1', '169.254.169.254', '169.254.0.1', '100.64.0.1', '100.100.100.200',
-    '0.0.0.0', '255.255.255.255', '224.0.0.1', '192.0.2.1', '198.18.0.1', '::', 'fe80::1', 'fc00::1', 'fd00:ec2::254', 'ff02::1', '2001:db8::1',
-    '::ffff:127.0.0.1', '::ffff:10.0.0.1', '::ffff:a9fe:a9fe', '64:ff9b::a9fe:a9fe', '2002:a9fe:a9fe::1', '::127.0.0.1',
+    '127.0.0.1',
+    '127.8.9.10',
+    '::1',
+    '10.0.0.1',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.0.1',
+    '169.254.169.254',
+    '169.254.0.1',
+    '100.64.0.1',
+    '100.100.100.200',
+    '0.0.0.0',
+    '255.255.255.255',
+    '224.0.0.1',
+    '192.0.2.1',
+    '198.18.0.1',
+    '::',
+    'fe80::1',
+    'fc00::1',
+    'fd00:ec2::254',
+    'ff02::1',
+    '2001:db8::1',
+    '::ffff:127.0.0.1',
+    '::ffff:10.0.0.1',
+    '::ffff:a9fe:a9fe',
+    '64:ff9b::a9fe:a9fe',
+    '2002:a9fe:a9fe::1',
+    '::127.0.0.1',
   ])('refuses %s', (address) => {
     expect(checkAddress(address, { allowLoopback: false }).allowed).toBe(false);
   });
 
-  it.each(['93.184.215.14', '8.8.8.8', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '2a00:1450:4001::200e', '::ffff:8.8.8.8'])('allows %s', (address) => {
-    expect(checkAddress(address, { allowLoopback: false })).toEqual({ allowed: true });
-  });
+  it.each(['93.184.215.14', '8.8.8.8', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '2a00:1450:4001::200e', '::ffff:8.8.8.8'])(
+    'allows %s',
+    (address) => {
+      expect(checkAddress(address, { allowLoopback: false })).toEqual({ allowed: true });
+    },
+  );
 
   it('allows loopback, and only loopback, with the local allowance', () => {
-    for (const address of ['127.0.0.1', '::1', '::ffff:127.0.0.1']) expect(checkAddress(address, { allowLoopback: true }).allowed, address).toBe(true);
-    for (const address of ['10.0.0.1', '169.254.169.254', '192.168.1.1', 'fd00::1', '0.0.0.0', '::ffff:10.0.0.1']) expect(checkAddress(address, { allowLoopback: true }).allowed, address).toBe(false);
+    for (const address of ['127.0.0.1', '::1', '::ffff:127.0.0.1'])
+      expect(checkAddress(address, { allowLoopback: true }).allowed, address).toBe(true);
+    for (const address of ['10.0.0.1', '169.254.169.254', '192.168.1.1', 'fd00::1', '0.0.0.0', '::ffff:10.0.0.1'])
+      expect(checkAddress(address, { allowLoopback: true }).allowed, address).toBe(false);
   });
 
   it('reads the IPv4 address inside mapped, NAT64 and 6to4 addresses', () => {

@@ -17,20 +17,51 @@ export async function renderAudit({ main }: PageContext): Promise<void> {
   const area = h('div');
   const load = async () => {
     const entries = (await get<{ items: AuditEntry[] }>('/audit', { month: month.value || undefined, top: 200 })).body.items;
-    replaceChildren(area, entries.length === 0 ? h('p', { class: 'empty' }, 'Nothing recorded in this month.') :
-      h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Audit log table' }, h('table', null,
-        h('thead', null, h('tr', null, ...['When', 'Who', 'Action', 'What', 'Details'].map((label) => h('th', { scope: 'col' }, label)))),
-        h('tbody', null, ...entries.map((entry) => h('tr', null,
-          h('td', null, formatTime(entry.at)),
-          h('td', null, entry.actor.name),
-          h('td', null, entry.action),
-          h('td', null, `${entry.target.type} ${entry.target.name ?? entry.target.id}`),
-          h('td', { class: 'details' }, entry.details ? Object.entries(entry.details).map(([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`).join('; ') : ''),
-        ))))),
+    replaceChildren(
+      area,
+      entries.length === 0
+        ? h('p', { class: 'empty' }, 'Nothing recorded in this month.')
+        : h(
+            'div',
+            { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Audit log table' },
+            h(
+              'table',
+              null,
+              h(
+                'thead',
+                null,
+                h('tr', null, ...['When', 'Who', 'Action', 'What', 'Details'].map((label) => h('th', { scope: 'col' }, label))),
+              ),
+              h(
+                'tbody',
+                null,
+                ...entries.map((entry) =>
+                  h(
+                    'tr',
+                    null,
+                    h('td', null, formatTime(entry.at)),
+                    h('td', null, entry.actor.name),
+                    h('td', null, entry.action),
+                    h('td', null, `${entry.target.type} ${entry.target.name ?? entry.target.id}`),
+                    h(
+                      'td',
+                      { class: 'details' },
+                      entry.details
+                        ? Object.entries(entry.details)
+                            .map(([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`)
+                            .join('; ')
+                        : '',
+                    ),
+                  ),
+                ),
+              ),
+            ),
+          ),
     );
   };
   month.addEventListener('change', () => void load());
-  replaceChildren(main,
+  replaceChildren(
+    main,
     h('h1', null, 'Audit log'),
     h('div', { class: 'toolbar' }, h('div', { class: 'field inline-field' }, h('label', { for: 'audit-month' }, 'Month'), month)),
     area,

@@ -82,7 +82,9 @@ describe('seedLake (b2c)', () => {
     expect(profile.partitions).toHaveLength(Math.ceil(profiles / 400));
     for (const partition of profile.partitions) {
       expect(partition.fileFormatSettings).toMatchObject({ $type: 'CsvFormatSettings', columnHeaders: false, delimiter: ',' });
-      expect(partition.location).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1\/lake-[^/]+\/g\d{8}T\d{9}Z-[0-9a-f]+\/UnifiedCustomerProfile\/part-\d{5}\.csv$/);
+      expect(partition.location).toMatch(
+        /^http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1\/lake-[^/]+\/g\d{8}T\d{9}Z-[0-9a-f]+\/UnifiedCustomerProfile\/part-\d{5}\.csv$/,
+      );
     }
   });
 
@@ -160,7 +162,11 @@ describe('seedLake (b2b)', () => {
     const contacts = 1_200;
     const { container, result } = await seed({ profiles: contacts, kind: 'b2b', seed: 7, rowsPerPartition: 500 });
     const model = await readModel(container);
-    expect(listEntities(model).map((entity) => entity.name).sort()).toEqual(['Account', 'Contact']);
+    expect(
+      listEntities(model)
+        .map((entity) => entity.name)
+        .sort(),
+    ).toEqual(['Account', 'Contact']);
     const segments = listSegments(model);
     const all = segments.find((segment) => segment.name === ALL_CUSTOMERS)!;
     expect(all.type).toBe('Contact');
@@ -186,7 +192,14 @@ describe('seedLake (b2b)', () => {
     const contactRows = await rowsOf(container, findEntity(model, 'Contact')!);
     expect(contactRows.every((row) => accountIds.has(row[1]))).toBe(true);
     const domains = new Map(accounts.map((row) => [row[0], row[2]]));
-    expect(contactRows.filter((row) => row[5]!.trim().toLowerCase().endsWith(`@${domains.get(row[1])}`)).length).toBeGreaterThan(contacts * 0.95);
+    expect(
+      contactRows.filter((row) =>
+        row[5]!
+          .trim()
+          .toLowerCase()
+          .endsWith(`@${domains.get(row[1])}`),
+      ).length,
+    ).toBeGreaterThan(contacts * 0.95);
     expect(result.entities.find((entity) => entity.name === 'Contact')!.partitions).toHaveLength(3);
   });
 });
@@ -194,7 +207,9 @@ describe('seedLake (b2b)', () => {
 describe('seedLake failures', () => {
   it('rejects instead of hanging when uploads fail', async () => {
     const missing = service.getContainerClient(`missing-${randomUUID().slice(0, 8)}`);
-    await expect(seedLake({ containerClient: missing, profiles: 5_000, kind: 'b2c', seed: 1, rowsPerPartition: 1_000 })).rejects.toMatchObject({ statusCode: 404 });
+    await expect(
+      seedLake({ containerClient: missing, profiles: 5_000, kind: 'b2c', seed: 1, rowsPerPartition: 1_000 }),
+    ).rejects.toMatchObject({ statusCode: 404 });
   });
 });
 

@@ -53,6 +53,8 @@ export const KNOWN_ADVISORIES: KnownAdvisory[] = [
 /** Every `name@version: advisory` of `installed` (package → versions) that an advisory above affects. */
 export function affectedInstalls(installed: Map<string, Set<string>>, advisories: KnownAdvisory[] = KNOWN_ADVISORIES): string[] {
   return advisories.flatMap((advisory) =>
-    [...(installed.get(advisory.name) ?? [])].filter((version) => semver.satisfies(version, advisory.affected, { includePrerelease: true })).map((version) => `${advisory.name}@${version}: ${advisory.id}`),
+    [...(installed.get(advisory.name) ?? [])]
+      .filter((version) => semver.satisfies(version, advisory.affected, { includePrerelease: true }))
+      .map((version) => `${advisory.name}@${version}: ${advisory.id}`),
   );
 }

@@ -35,7 +35,16 @@ export async function scanForSecrets(stack: TestStack, secrets: string[]): Promi
   const check = (where: string, text: string) => {
     for (const { secret, form } of needles) if (text.includes(form)) findings.push(`${where} holds secret ${secret.slice(0, 4)}…`);
   };
-  const result: SecretScan = { tables: 0, tableRows: 0, queues: 0, queueMessages: 0, blobs: 0, responses: 0, logLines: stack.logs.length, findings };
+  const result: SecretScan = {
+    tables: 0,
+    tableRows: 0,
+    queues: 0,
+    queueMessages: 0,
+    blobs: 0,
+    responses: 0,
+    logLines: stack.logs.length,
+    findings,
+  };
 
   // Stop the host so nothing consumes or adds messages while they are read.
   await stack.killHost();

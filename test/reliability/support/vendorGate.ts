@@ -46,7 +46,14 @@ export async function startVendorGate(target: string): Promise<VendorGate> {
 
   const forward = (request: IncomingMessage, body: Buffer, response: ServerResponse | undefined) => {
     const outgoing = httpRequest(
-      { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: { ...request.headers, host: upstream.host }, agent },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: request.method,
+        path: request.url,
+        headers: { ...request.headers, host: upstream.host },
+        agent,
+      },
       (answer) => {
         if (!response || response.destroyed) return void answer.resume();
         response.writeHead(answer.statusCode ?? 502, answer.headers);

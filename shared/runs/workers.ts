@@ -2,7 +2,7 @@
 // core's planner (which worker takes an export) and chunk dispatcher (which worker owns a step).
 import type { DestinationAdapter } from '../destinations/destination.js';
 import type { ExportRecord } from '../exports/exportDefinition.js';
-import type { RunWorker } from './worker.js';
+import type { RunWorker } from './workerContract.js';
 
 const workers: RunWorker[] = [];
 const byStep = new Map<string, RunWorker>();

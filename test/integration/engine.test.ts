@@ -233,6 +233,12 @@ describe('the export engine', () => {
     expect(simulator.inspectList('invalid')!.memberCount).toBe(rows.length - invalid.length);
     const csv = await stack.api.get(`/exports/${exportId}/runs/${run.id}/records?status=skipped`, { accept: 'text/csv' });
     expect(csv.headers.get('content-type')).toContain('text/csv');
-    expect(csv.text.split('\n')[0]).toBe('email,status,category,code,message,segmentId');
+    expect(csv.text.split('\n')[0]).toBe('email,key,status,category,code,message,segmentId,operation,partition,position');
+    // Each skipped row can be found again without an email: its profile key and source position.
+    for (const record of records.body.items as { key?: string; partition?: string; position?: number }[]) {
+      expect(record.key).toBeTruthy();
+      expect(record.partition).toBeTruthy();
+      expect(record.position).toEqual(expect.any(Number));
+    }
   }, 120_000);
 });

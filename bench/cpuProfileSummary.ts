@@ -68,7 +68,8 @@ function libraryStep(url: string): Step | undefined {
   if (url.includes('undici')) return 'HTTP to the vendor';
   if (url.includes('@azure/storage-queue')) return 'queue hops';
   if (url.includes('@azure/storage-blob')) return 'lake read';
-  if (url.includes('@azure/') || url.includes('@opentelemetry/')) return 'storage SDK and sockets (unattributed)';
+  if (url.includes('@azure/') || url.includes('@typespec/') || url.includes('@opentelemetry/'))
+    return 'storage SDK and sockets (unattributed)';
   return undefined;
 }
 

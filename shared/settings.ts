@@ -103,7 +103,7 @@ export const SETTINGS = {
   },
   DESTINATION_RATE_LIMITS: {
     description:
-      'Optional JSON that replaces destinations\' default rate limits, by type: {"campaign-monitor":{"requestsPerSecond":10,"burst":20}} — for vendor contracts with higher limits, and for local benchmarks against simulators without limits.',
+      'Optional JSON that replaces destinations\' default rate limits, by type: {"campaign-monitor":{"requestsPerSecond":10,"burst":20,"maxConcurrentRequests":8}} (maxConcurrentRequests optional: calls in flight per connection) — for vendor contracts with higher limits, and for local benchmarks against simulators without limits.',
   },
   API_RATE_LIMIT: {
     description:

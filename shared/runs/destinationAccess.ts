@@ -52,18 +52,30 @@ async function secretsOf(connection: ConnectionRecord, fresh: boolean): Promise<
 
 const rateOverride = z.record(
   z.string(),
-  z.object({ requestsPerSecond: z.number().positive(), burst: z.number().int().positive().optional() }),
+  z.object({
+    requestsPerSecond: z.number().positive(),
+    burst: z.number().int().positive().optional(),
+    maxConcurrentRequests: z.number().int().positive().optional(),
+  }),
 );
+
+function rateOverrides(): z.infer<typeof rateOverride> {
+  const raw = setting('DESTINATION_RATE_LIMITS');
+  if (!raw) return {};
+  const parsed = rateOverride.safeParse(JSON.parse(raw));
+  if (!parsed.success) throw new Error(`DESTINATION_RATE_LIMITS is not valid: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+/** Calls in flight at once per connection: the adapter's limit, or the operator's DESTINATION_RATE_LIMITS entry (a contract with more). */
+export function destinationConcurrency(destination: DestinationAdapter): number | undefined {
+  return rateOverrides()[destination.type]?.maxConcurrentRequests ?? destination.limits.maxConcurrentRequests;
+}
 
 /** The destination's rate: its adapter's default, or the operator's DESTINATION_RATE_LIMITS entry. */
 export function destinationRateLimit(destination: DestinationAdapter): RateLimit {
-  const raw = setting('DESTINATION_RATE_LIMITS');
-  if (raw) {
-    const parsed = rateOverride.safeParse(JSON.parse(raw));
-    if (!parsed.success) throw new Error(`DESTINATION_RATE_LIMITS is not valid: ${parsed.error.message}`);
-    const own = parsed.data[destination.type];
-    if (own) return { requestsPerSecond: own.requestsPerSecond, burst: own.burst ?? Math.max(1, Math.ceil(own.requestsPerSecond)) };
-  }
+  const own = rateOverrides()[destination.type];
+  if (own) return { requestsPerSecond: own.requestsPerSecond, burst: own.burst ?? Math.max(1, Math.ceil(own.requestsPerSecond)) };
   return { requestsPerSecond: destination.limits.requestsPerSecond, burst: destination.limits.burst };
 }
 

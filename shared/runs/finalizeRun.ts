@@ -1,7 +1,7 @@
 // The finalizer: when every chunk has ended, the run's final status and counts are set exactly
 // once (a conditional write on the run), and the export's lastRefreshed/lastRunStatus follow.
 import { findExport, replaceExport } from '../exports/exportStore.js';
-import { listChunks, type ChunkState } from './runLedger.js';
+import { hasUnfinishedChunk, listChunks, type ChunkState } from './runLedger.js';
 import { getRun, replaceRun } from './runStore.js';
 import { ZERO_COUNTS, addCounts, isTerminal, withRemoved, type RunCounts, type RunRecord, type RunStatus, type RunTask } from './run.js';
 import { recordRunFinished } from '../observability/metrics.js';
@@ -63,6 +63,7 @@ export async function finishRunEarly(run: RunRecord, status: RunStatus, reason: 
 export async function finalizeIfComplete(exportId: string, runId: string): Promise<void> {
   const run = await getRun(exportId, runId);
   if (!run.planned || isTerminal(run.status)) return;
+  if (await hasUnfinishedChunk(runId)) return;
   const chunks = await listChunks(runId);
   if (chunks.length < run.chunksTotal || chunks.some((chunk) => chunk.status === 'pending' || chunk.status === 'sending')) return;
   const read = chunks.reduce((sum, chunk) => addCounts(sum, chunk.counts), ZERO_COUNTS);

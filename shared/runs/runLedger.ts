@@ -186,6 +186,21 @@ export async function listChunks(runId: string): Promise<ChunkState[]> {
   return (await listEntities<ChunkRow>(await table(TABLES.chunks), odata`PartitionKey eq ${runId}`)).map(fromRow);
 }
 
+/**
+ * Whether any chunk of the run is still pending or sending: one row at most comes back, so the
+ * check after every chunk's end does not read the whole ledger while the run is far from done.
+ */
+export async function hasUnfinishedChunk(runId: string): Promise<boolean> {
+  const client = await table(TABLES.chunks);
+  const pages = client
+    .listEntities<ChunkRow>({
+      queryOptions: { filter: odata`PartitionKey eq ${runId} and (status eq 'pending' or status eq 'sending')`, select: ['status'] },
+    })
+    .byPage({ maxPageSize: 1 });
+  for await (const page of pages) if (page.length > 0) return true;
+  return false;
+}
+
 /** Writes the chunk only if nobody changed it since it was read; false when someone did. */
 export async function saveChunk(chunk: ChunkState): Promise<ChunkState | undefined> {
   const client = await table(TABLES.chunks);

@@ -10,7 +10,7 @@ import { segmentsOf } from '../lake/segmentCatalog.js';
 import { partitionBlobs, readModelVersioned, recordBoundaries, type PartitionBlob } from '../lake/lakeReader.js';
 import { recordedPrediction } from '../plans/predictionAtStart.js';
 import { UnionOverLimit, writeSegmentUnion } from './segmentUnion.js';
-import { duplicatesIn, findDuplicateRows, saveChunkDuplicates } from './duplicateMembers.js';
+import { duplicatesIn, saveChunkDuplicates, scanSegment } from './duplicateMembers.js';
 import { matchingPlan } from './dataMatching.js';
 import { membersPerChunk } from './chunkSize.js';
 import {
@@ -170,22 +170,21 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
   const chunks: ChunkRange[] = delivery ? await deliveryChunks(delivery.files.files, chunkMembers) : [];
   for (const { segment, container: where, blobs } of delivery ? [] : sources) {
     const from = where === 'work' ? await workContainer() : container;
-    // A union is de-duplicated already; a segment's own partitions may repeat an email across chunks.
-    const duplicates =
-      where === 'lake'
-        ? await findDuplicateRows(from, blobs, emailColumnOf(record.mapping, segment.attributes))
-        : new Map<string, number[]>();
+    const totalBytes = blobs.reduce((sum, blob) => sum + blob.size, 0);
+    const bytesPerMember = segment.memberCount > 0 ? totalBytes / segment.memberCount : totalBytes;
+    const targetBytes = Math.max(64 * 1024, Math.round(bytesPerMember * chunkMembers));
+    // A union is de-duplicated already; a segment's own partitions may repeat an email across
+    // chunks. One read of the segment finds both those rows and the chunk boundaries.
+    const scan = await scanSegment(from, blobs, where === 'lake' ? emailColumnOf(record.mapping, segment.attributes) : -1, targetBytes);
+    const duplicates = scan.duplicates;
     const duplicateCount = [...duplicates.values()].reduce((sum, offsets) => sum + offsets.length, 0);
     if (duplicateCount > 0)
       log.info(`${duplicateCount} rows of segment ${segment.segmentName} repeat an earlier member's email; they are skipped`, {
         duplicates: duplicateCount,
       });
-    const totalBytes = blobs.reduce((sum, blob) => sum + blob.size, 0);
-    const bytesPerMember = segment.memberCount > 0 ? totalBytes / segment.memberCount : totalBytes;
-    const targetBytes = Math.max(64 * 1024, Math.round(bytesPerMember * chunkMembers));
     for (const blob of blobs) {
       if (blob.size === 0) continue;
-      const cuts = await recordBoundaries(from, blob.blobName, blob.size, targetBytes, { ifMatch: blob.etag });
+      const cuts = scan.cuts.get(blob.blobName)!;
       for (let index = 0; index + 1 < cuts.length; index++) {
         const chunkId = chunkIdFor(chunks.length);
         const repeated = duplicatesIn(duplicates, blob.blobName, cuts[index]!, cuts[index + 1]!);
@@ -242,13 +241,9 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
         },
   );
   await recordPlannedChunks(run.id, chunks);
-  for (const chunk of chunks) {
-    await sendQueueMessage(QUEUES.exportChunks, {
-      exportId: run.exportId,
-      runId: run.id,
-      chunkId: chunk.chunkId,
-    } satisfies SendChunkMessage);
-  }
+  await sendChunkMessages(
+    chunks.map((chunk) => ({ exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId }) satisfies SendChunkMessage),
+  );
   const plannedAt = new Date().toISOString();
   await updateRun(run.exportId, run.id, (current) =>
     isTerminal(current.status)
@@ -302,6 +297,16 @@ async function deliveryChunks(files: DeliveryFile[], chunkMembers: number): Prom
   }
   return chunks;
 }
+
+/** Queues the chunks' messages a few at a time: one after another, the last chunk waited for a round trip per chunk before it. */
+async function sendChunkMessages(messages: SendChunkMessage[]): Promise<void> {
+  let next = 0;
+  const sender = async () => {
+    while (next < messages.length) await sendQueueMessage(QUEUES.exportChunks, messages[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(MESSAGES_IN_FLIGHT, messages.length) }, sender));
+}
+const MESSAGES_IN_FLIGHT = 8;
 
 /** The column holding the email the destination keys members by; -1 when none (or unmapped). */
 function emailColumnOf(mapping: Record<string, string>, attributes: string[]): number {

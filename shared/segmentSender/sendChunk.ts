@@ -13,6 +13,7 @@ import type { ExportRecord } from '../exports/exportDefinition.js';
 import {
   deferWhileSecretsUnavailable,
   destinationAccess,
+  destinationConcurrency,
   finalizeIfComplete,
   getChunk,
   getRun,
@@ -162,7 +163,7 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
   };
   const skipRows = chunk.duplicates ? await loadChunkDuplicates(chunk.runId, chunk.chunkId).catch(released) : new Set<number>();
   const budget = new RateBudget(access.connection.id, access.rateLimit);
-  const slots = new ConcurrencyBudget(access.connection.id, access.destination.limits.maxConcurrentRequests);
+  const slots = new ConcurrencyBudget(access.connection.id, destinationConcurrency(access.destination));
   const segmentRef = { id: segment.segmentId, name: segment.segmentName, type: segment.type };
   // Removals go in calls of the vendor's removal size (one member where it has no bulk form), and
   // a few calls are acknowledged together: fewer ledger writes, and still a short step to redo.
@@ -182,16 +183,8 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
     });
     reported = { ...counts };
   };
-  // Cancel is checked before each batch, reading the run at most once a second.
-  let cancelCheckedAt = 0;
-  let cancelled = false;
-  const cancelRequested = async () => {
-    if (!cancelled && Date.now() - cancelCheckedAt > 1000) {
-      cancelled = (await getRun(message.exportId, message.runId)).cancelRequested;
-      cancelCheckedAt = Date.now();
-    }
-    return cancelled;
-  };
+  // Cancel is checked before each batch (see cancelRequestedOf).
+  const cancelRequested = () => cancelRequestedOf(message.exportId, message.runId);
   // Retries a previous invocation spent on the batch it handed on count toward this one's limits.
   let carriedRetries = message.retries;
   const takeCarriedRetries = () => {
@@ -428,6 +421,26 @@ interface BatchItem {
   source?: { partition: string; offset: number };
   /** Set for delivery-file rows: what the snapshot keeps once the destination took the member. */
   snapshot?: { hash: string; segmentId: string; fields: string };
+}
+
+/** The cancel flag of each run as this process last read it. */
+const cancelReads = new Map<string, { at: number; cancelled: Promise<boolean> }>();
+const CANCEL_READ_MS = 1000;
+
+/**
+ * Whether the run was cancelled, read at most once a second per run in this process however many
+ * of its chunks are sending here (each sender reading it on its own made one storage read per
+ * second per sender).
+ */
+function cancelRequestedOf(exportId: string, runId: string): Promise<boolean> {
+  const now = Date.now();
+  const last = cancelReads.get(runId);
+  if (last && now - last.at <= CANCEL_READ_MS) return last.cancelled;
+  const cancelled = getRun(exportId, runId).then((run) => run.cancelRequested);
+  cancelReads.set(runId, { at: now, cancelled });
+  cancelled.catch(() => cancelReads.delete(runId));
+  if (cancelReads.size > 256) for (const [id, read] of cancelReads) if (now - read.at > 60_000) cancelReads.delete(id);
+  return cancelled;
 }
 
 async function flushOutcomesQuietly(runId: string, outcomes: RecordOutcome[]): Promise<void> {

@@ -39,7 +39,7 @@ export async function claimSenderSlot(connectionId: string, rate: RateLimit, hol
   const budget = new ConcurrencyBudget(`senders-${connectionId}`, senders);
   const slot = await budget.tryAcquire(holder);
   if (!slot) return undefined;
-  return { renew: () => budget.renew(slot, holder), release: () => budget.release(slot, holder) };
+  return { renew: async () => void (await budget.renew(slot, holder)), release: () => budget.release(slot, holder) };
 }
 
 /** Seconds before a chunk without a slot looks again: jittered so waiting chunks do not arrive together. */

@@ -230,7 +230,8 @@ describe("a sender inside the runtime's rules", () => {
       }
       pending = await takeMessages();
     }
-    expect(invocations).toBeGreaterThan(2);
+    // At least one continuation (how many depends on the machine's speed: 3.2 s of calls, 2 s a budget).
+    expect(invocations).toBeGreaterThan(1);
     const chunk = (await getChunk(message.runId, message.chunkId))!;
     expect(chunk.reason).toBe('');
     expect(chunk.status).toBe('done');

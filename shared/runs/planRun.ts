@@ -10,9 +10,15 @@ import { finishRunEarly } from './finalizeRun.js';
 import { isTerminal, type RunRecord } from './run.js';
 import type { PlanRunMessage } from './startRun.js';
 import { workerForExport } from './workers.js';
+import { invocationDeadline } from './invocationBudget.js';
 import { silentLogger, type Logger } from '../observability/log.js';
 
-export async function planRun(message: PlanRunMessage, log: Logger = silentLogger): Promise<void> {
+/**
+ * `deadline` (tests shorten it) is when the plan is handed on to a continuation; by default the
+ * invocation budget from now (invocationBudget.ts).
+ */
+export async function planRun(message: PlanRunMessage, log: Logger = silentLogger, options: { deadline?: number } = {}): Promise<void> {
+  const deadline = options.deadline ?? invocationDeadline();
   let run = await getRun(message.exportId, message.runId);
   // Re-delivered after planning finished, or the run ended meanwhile: nothing to do.
   if (run.planned || (run.status !== 'queued' && run.status !== 'running')) return;
@@ -50,7 +56,7 @@ export async function planRun(message: PlanRunMessage, log: Logger = silentLogge
   const worker = workerForExport(record, access.destination);
   if (!worker)
     return finishRunEarly(run, 'failed', `Nothing here carries out ${record.kind} exports to ${access.destination.displayName}.`);
-  return worker.plan({ message, run, record, connection, access }, log);
+  return worker.plan({ message, run, record, connection, access, deadline }, log);
 }
 
 /** A run the planner may (still) work on: not ended, not cancelled, not waiting for a refresh. */

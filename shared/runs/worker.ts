@@ -9,7 +9,16 @@
 export type { PlanJob, RunWorker } from './workerContract.js';
 
 // The core's services a worker may use.
-export { ZERO_COUNTS, addCounts, isTerminal, type PlannedSegment, type RunCounts, type RunRecord } from './run.js';
+export {
+  ZERO_COUNTS,
+  addCounts,
+  isTerminal,
+  type PlannedSegment,
+  type RunCounts,
+  type RunDelivery,
+  type RunPrediction,
+  type RunRecord,
+} from './run.js';
 export {
   chunkIdFor,
   getChunk,

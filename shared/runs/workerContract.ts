@@ -22,6 +22,11 @@ export interface PlanJob {
   record: ExportRecord;
   connection: ConnectionRecord;
   access: DestinationAccess;
+  /**
+   * When this invocation should hand the rest of the plan on (invocationBudget.ts): a worker whose
+   * plan may take longer keeps what it did and queues the plan message again; unset, no limit.
+   */
+  deadline?: number;
 }
 
 export interface RunWorker {

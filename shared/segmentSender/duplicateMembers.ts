@@ -34,7 +34,6 @@ async function* emailsOf(
   container: ContainerClient,
   blobs: PartitionBlob[],
   emailColumn: number,
-  onRecord?: (blob: PartitionBlob, offset: number) => void,
 ): AsyncGenerator<{ blobName: string; offset: number; email: string }> {
   for (const blob of blobs) {
     if (blob.size === 0) continue;
@@ -44,7 +43,6 @@ async function* emailsOf(
       columnHeaders: blob.format.columnHeaders,
     });
     for await (const row of rows) {
-      onRecord?.(blob, row.offset);
       // As data matching reads it (dataMatching.ts): trimmed, lower-cased; invalid rows are skipped there.
       const email = (row.values[emailColumn] ?? '').trim().toLowerCase();
       if (isValidEmail(email)) yield { blobName: blob.blobName, offset: row.offset, email };
@@ -75,50 +73,126 @@ export async function scanSegment(
   emailColumn: number,
   targetBytes?: number,
 ): Promise<SegmentScan> {
-  const duplicates: DuplicateRows = new Map();
   const cuts = new Map<string, number[]>();
   if (emailColumn < 0) {
     if (targetBytes !== undefined)
       for (const blob of blobs)
         cuts.set(blob.blobName, await recordBoundaries(container, blob.blobName, blob.size, targetBytes, { ifMatch: blob.etag }));
-    return { duplicates, cuts };
+    return { duplicates: new Map(), cuts };
   }
+  const hashes: { blobName: string; hashes: Float64Array }[] = [];
+  for (const blob of blobs) {
+    const stretch = await scanPartitionStretch(container, blob, emailColumn, targetBytes ?? Infinity, scanStart(targetBytes ?? Infinity));
+    hashes.push({ blobName: blob.blobName, hashes: stretch.hashes });
+    if (targetBytes !== undefined) cuts.set(blob.blobName, blob.size > 0 ? [0, ...stretch.cuts, blob.size] : [0]);
+  }
+  return { duplicates: await repeatedRowsOf(container, blobs, emailColumn, hashes), cuts };
+}
+
+/** Where the scan of one partition stands: the next record to read and where the next cut may fall. */
+export interface ScanPosition {
+  offset: number;
+  nextCut: number;
+}
+
+export const scanStart = (targetBytes: number): ScanPosition => ({ offset: 0, nextCut: targetBytes });
+
+/** What one stretch of a partition's scan found. */
+export interface PartitionStretch {
+  /** The email hashes of its rows with a valid email, in file order. */
+  hashes: Float64Array;
+  /** Record starts at or past each cut target: where chunks begin (0 and the end are not among them). */
+  cuts: number[];
+  /** Where the next stretch starts; `offset` is the partition's size once it has been read to the end. */
+  next: ScanPosition;
+}
+
+/** Rows read between two looks at the clock: a stretch reads at least this many. */
+const ROWS_PER_LOOK = 500;
+
+/**
+ * Scans a partition from `from` to its end, or until `stop()` says so (asked every few thousand
+ * rows, after the first), so that a planner short of time can keep what it found and go on from
+ * `next` in another invocation. Stretch by stretch, the cuts are those one pass would find.
+ */
+export async function scanPartitionStretch(
+  container: ContainerClient,
+  blob: PartitionBlob,
+  emailColumn: number,
+  targetBytes: number,
+  from: ScanPosition,
+  stop: () => boolean = () => false,
+): Promise<PartitionStretch> {
   let hashes = new Float64Array(1024);
   let count = 0;
-  let blobCuts: number[] = [];
-  let nextCut = Infinity;
-  const onRecord =
-    targetBytes === undefined
-      ? undefined
-      : (blob: PartitionBlob, offset: number) => {
-          if (!cuts.has(blob.blobName)) {
-            blobCuts = blob.size > 0 ? [0, blob.size] : [0];
-            cuts.set(blob.blobName, blobCuts);
-            nextCut = targetBytes;
-          }
-          if (offset >= nextCut) {
-            blobCuts.splice(blobCuts.length - 1, 0, offset);
-            nextCut = offset + targetBytes;
-          }
-        };
-  for await (const { email } of emailsOf(container, blobs, emailColumn, onRecord)) {
-    if (count === hashes.length) {
-      const grown = new Float64Array(hashes.length * 2);
-      grown.set(hashes);
-      hashes = grown;
+  const cuts: number[] = [];
+  let nextCut = from.nextCut;
+  let rows = 0;
+  let stoppedAt: number | undefined;
+  if (from.offset < blob.size) {
+    const records = readRecords(container, blob.blobName, from.offset, blob.size, {
+      ifMatch: blob.etag,
+      delimiter: blob.format.delimiter,
+      columnHeaders: blob.format.columnHeaders,
+    });
+    for await (const row of records) {
+      if (++rows % ROWS_PER_LOOK === 0 && stop()) {
+        stoppedAt = row.offset;
+        break;
+      }
+      if (row.offset >= nextCut) {
+        cuts.push(row.offset);
+        nextCut = row.offset + targetBytes;
+      }
+      // As data matching reads it (dataMatching.ts): trimmed, lower-cased; invalid rows are skipped there.
+      const email = (row.values[emailColumn] ?? '').trim().toLowerCase();
+      if (!isValidEmail(email)) continue;
+      if (count === hashes.length) {
+        const grown = new Float64Array(hashes.length * 2);
+        grown.set(hashes);
+        hashes = grown;
+      }
+      hashes[count++] = emailHash(email);
     }
-    hashes[count++] = emailHash(email);
   }
-  if (targetBytes !== undefined)
-    for (const blob of blobs) if (!cuts.has(blob.blobName)) cuts.set(blob.blobName, blob.size > 0 ? [0, blob.size] : [0]);
-  const sorted = hashes.subarray(0, count).sort();
-  const shared = new Set<number>();
-  for (let index = 1; index < sorted.length; index++) if (sorted[index] === sorted[index - 1]) shared.add(sorted[index]!);
-  hashes = new Float64Array(0);
-  if (shared.size === 0) return { duplicates, cuts };
+  return { hashes: hashes.slice(0, count), cuts, next: { offset: stoppedAt ?? blob.size, nextCut } };
+}
 
+/** The hashes found more than once among all of a segment's. */
+export function sharedHashes(parts: Float64Array[]): Set<number> {
+  const all = new Float64Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    all.set(part, at);
+    at += part.length;
+  }
+  all.sort();
+  const shared = new Set<number>();
+  for (let index = 1; index < all.length; index++) if (all[index] === all[index - 1]) shared.add(all[index]!);
+  return shared;
+}
+
+/**
+ * The repeated rows, given every row's email hash by partition (a partition may come in several
+ * stretches): only the partitions holding a hash that meets another are read again, comparing
+ * the emails of those hashes alone.
+ */
+export async function repeatedRowsOf(
+  container: ContainerClient,
+  blobs: PartitionBlob[],
+  emailColumn: number,
+  hashes: { blobName: string; hashes: Float64Array }[],
+): Promise<DuplicateRows> {
+  const duplicates: DuplicateRows = new Map();
+  const shared = sharedHashes(hashes.map((part) => part.hashes));
+  if (shared.size === 0) return duplicates;
+  const holding = new Set(hashes.filter((part) => part.hashes.some((hash) => shared.has(hash))).map((part) => part.blobName));
   const seen = new Set<string>();
-  for await (const { blobName, offset, email } of emailsOf(container, blobs, emailColumn)) {
+  for await (const { blobName, offset, email } of emailsOf(
+    container,
+    blobs.filter((blob) => holding.has(blob.blobName)),
+    emailColumn,
+  )) {
     if (!shared.has(emailHash(email))) continue;
     if (!seen.has(email)) {
       seen.add(email);
@@ -128,7 +202,7 @@ export async function scanSegment(
     offsets.push(offset);
     duplicates.set(blobName, offsets);
   }
-  return { duplicates, cuts };
+  return duplicates;
 }
 
 /** The duplicate rows inside one chunk's byte range. */

@@ -1,6 +1,7 @@
 // The segment sender's planner: turns a run the core set running into chunk messages. A chunk is
 // a byte range of a segment partition aligned to record boundaries; messages carry ranges, never
-// member data.
+// member data. Planning keeps to the invocation budget as the senders do: what is done is kept
+// (planProgress.ts) and the rest is handed to the planner's own continuation on the plan queue.
 import { lakeContainer, sendQueueMessage, workContainer } from '../storage/clients.js';
 import { QUEUES } from '../storage/names.js';
 import { eligibilityOf } from '../exports/eligibility.js';
@@ -8,9 +9,21 @@ import type { DestinationAdapter } from '../destinations/destination.js';
 import { DestinationError } from '../destinations/destinationError.js';
 import { segmentsOf } from '../lake/segmentCatalog.js';
 import { partitionBlobs, readModelVersioned, recordBoundaries, type PartitionBlob } from '../lake/lakeReader.js';
+import type { ContainerClient } from '@azure/storage-blob';
 import { recordedPrediction } from '../plans/predictionAtStart.js';
 import { UnionOverLimit, writeSegmentUnion } from './segmentUnion.js';
-import { duplicatesIn, saveChunkDuplicates, scanSegment } from './duplicateMembers.js';
+import { duplicatesIn, repeatedRowsOf, saveChunkDuplicates, scanPartitionStretch, scanStart } from './duplicateMembers.js';
+import {
+  loadHashes,
+  loadPlanProgress,
+  PlanSuperseded,
+  saveHashes,
+  savePlanProgress,
+  type ChunkSource,
+  type PlanProgress,
+  type PlanSetup,
+  type StoredProgress,
+} from './planProgress.js';
 import { matchingPlan } from './dataMatching.js';
 import { membersPerChunk } from './chunkSize.js';
 import {
@@ -24,6 +37,8 @@ import {
   type ChunkRange,
   type PlanJob,
   type PlannedSegment,
+  type PlanRunMessage,
+  type RunRecord,
 } from '../runs/worker.js';
 import { silentLogger, type Logger } from '../observability/log.js';
 import { planDeliveryFiles } from '../delivery/deliveryRun.js';
@@ -31,12 +46,6 @@ import type { DeliveryFile } from '../delivery/planDelivery.js';
 
 /** The segment id of a run's de-duplicated union of several segments. */
 export const UNION_SEGMENT_ID = 'union';
-
-interface ChunkSource {
-  segment: PlannedSegment;
-  container: 'lake' | 'work';
-  blobs: PartitionBlob[];
-}
 
 /** The segment sender's chunk message: the core's, plus the retries a continuation carries. */
 export interface SendChunkMessage extends ChunkMessage {
@@ -49,8 +58,227 @@ export const SEND_STEP = 'send';
 /** The step kind of chunks of members to take off the list (delivery.removals). */
 export const REMOVE_STEP = 'remove';
 
-/** Plans a segment run: the segments' partitions (or their union) cut into chunks of the 'send' step. */
-export async function planSegments({ run, record, connection, access }: PlanJob, log: Logger = silentLogger): Promise<void> {
+/**
+ * Plans a segment run: the segments' partitions (or their union) cut into chunks of the 'send'
+ * step. Made in steps — set-up, the read of each partition (in stretches), the cut, the ledger,
+ * the chunk messages a group at a time — each kept as it ends. Past the job's deadline (and once
+ * this invocation has done at least one step) the plan is handed on to a continuation.
+ */
+export async function planSegments(job: PlanJob, log: Logger = silentLogger): Promise<void> {
+  try {
+    await planInSteps(job, log);
+  } catch (error) {
+    // A continuation and a message delivered again may both be at work: the first to write goes on.
+    if (!(error instanceof PlanSuperseded)) throw error;
+    log.info(error.message);
+  }
+}
+
+async function planInSteps(job: PlanJob, log: Logger): Promise<void> {
+  const { run, record } = job;
+  const deadline = job.deadline ?? Infinity;
+  const began = Date.now();
+  let stepStarted = began;
+  const stepMs: Record<string, number> = {};
+  const timed = (step: string) => {
+    const now = Date.now();
+    stepMs[step] = (stepMs[step] ?? 0) + now - stepStarted;
+    stepStarted = now;
+  };
+  let worked = false;
+  const outOfTime = () => Date.now() >= deadline;
+  const handOnDue = () => worked && outOfTime();
+
+  let stored: StoredProgress | undefined = await loadPlanProgress(run.id);
+  if (!stored) {
+    const setup = await setUpPlan(job, log);
+    if (!setup) return;
+    timed('setup');
+    const first = sourceAt(setup, 0);
+    const progress: PlanProgress = {
+      setup,
+      scan: {
+        source: 0,
+        blob: 0,
+        position: scanStart(first ? targetBytesOf(first, setup.chunkMembers) : 0),
+        partCuts: [],
+        cuts: {},
+        stretches: [],
+      },
+      handOns: 0,
+    };
+    stored = { progress, etag: await savePlanProgress(run.id, progress, undefined) };
+    worked = true;
+  }
+  const current = stored;
+  const { progress } = current;
+  const { setup } = progress;
+  const save = async () => {
+    current.etag = await savePlanProgress(run.id, progress, current.etag);
+  };
+  const handOn = (what: string) => handPlanOn(run, current, what, Date.now() - began, stepMs, log);
+
+  // The read of the segments: their repeated emails and where chunks start (delivery runs read their files instead).
+  if (!progress.chunks && !setup.delivery) {
+    const scan = progress.scan;
+    for (; scan.source < setup.sources.length; scan.source++) {
+      const source = setup.sources[scan.source]!;
+      const from = source.container === 'work' ? await workContainer() : lakeContainer();
+      const targetBytes = targetBytesOf(source, setup.chunkMembers);
+      // A union is de-duplicated already; a segment's own partitions may repeat an email across chunks.
+      const emailColumn = source.container === 'lake' ? emailColumnOf(record.mapping, source.segment.attributes) : -1;
+      for (; scan.blob < source.blobs.length;) {
+        if (handOnDue()) return handOn(`${scannedShare(setup, scan)}% of the segment read`);
+        const blob = source.blobs[scan.blob]!;
+        let done = true;
+        if (emailColumn < 0) {
+          scan.cuts[blob.blobName] = await recordBoundaries(from, blob.blobName, blob.size, targetBytes, { ifMatch: blob.etag });
+        } else {
+          const stretch = await scanPartitionStretch(from, blob, emailColumn, targetBytes, scan.position, outOfTime);
+          scan.partCuts.push(...stretch.cuts);
+          if (stretch.hashes.length > 0)
+            scan.stretches.push(await saveHashes(run.id, scan.stretches.length, blob.blobName, stretch.hashes));
+          done = stretch.next.offset >= blob.size;
+          scan.position = stretch.next;
+          if (done) scan.cuts[blob.blobName] = blob.size > 0 ? [0, ...scan.partCuts, blob.size] : [0];
+        }
+        if (done) {
+          scan.blob++;
+          scan.partCuts = [];
+          scan.position = scanStart(targetBytes);
+        }
+        timed('scan');
+        await save();
+        worked = true;
+      }
+      scan.blob = 0;
+      const next = sourceAt(setup, scan.source + 1);
+      if (next) scan.position = scanStart(targetBytesOf(next, setup.chunkMembers));
+    }
+  }
+
+  // The cut: chunks over the partitions (their repeated rows saved for the senders) or over the delivery files.
+  if (!progress.chunks) {
+    if (handOnDue()) return handOn('the segment read; chunks to cut');
+    progress.chunks = setup.delivery
+      ? await deliveryChunks(setup.delivery.files.files, setup.chunkMembers)
+      : await cutChunks(run.id, setup.sources, progress, record.mapping, log);
+    timed('cut');
+    await save();
+    worked = true;
+  }
+  const chunks = progress.chunks;
+
+  if (!progress.recorded) {
+    if (handOnDue()) return handOn(`${chunks.length} chunks cut; to record`);
+    await updateRun(run.exportId, run.id, (latest) =>
+      isTerminal(latest.status)
+        ? undefined
+        : {
+            ...latest,
+            segments: setup.sources.map((source) => source.segment),
+            preparedDetails: setup.preparedDetails,
+            chunksTotal: chunks.length,
+            prediction: setup.prediction ?? undefined,
+            provenance: { lake: setup.lakeVersion, refreshId: latest.provenance?.refreshId ?? null },
+            delivery: setup.delivery?.delivery ?? null,
+          },
+    );
+    await recordPlannedChunks(run.id, chunks);
+    timed('ledger');
+    progress.recorded = true;
+    await save();
+    worked = true;
+  }
+
+  for (let sent = progress.messagesSent ?? 0; sent < chunks.length; sent = progress.messagesSent!) {
+    if (handOnDue()) return handOn(`${sent} of ${chunks.length} chunk messages queued`);
+    const group = chunks.slice(sent, sent + MESSAGES_PER_STEP);
+    await sendChunkMessages(
+      group.map((chunk) => ({ exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId }) satisfies SendChunkMessage),
+    );
+    timed('messages');
+    progress.messagesSent = sent + group.length;
+    await save();
+    worked = true;
+  }
+
+  const plannedAt = new Date().toISOString();
+  const { totalMembers, chunkMembers } = setup;
+  await updateRun(run.exportId, run.id, (latest) =>
+    isTerminal(latest.status)
+      ? undefined
+      : {
+          ...latest,
+          planned: true,
+          counts: { ...latest.counts, members: totalMembers },
+          tasks: latest.tasks.map((task) =>
+            task.name === 'plan'
+              ? {
+                  ...task,
+                  status: 'succeeded',
+                  finishedAt: plannedAt,
+                  detail: `${chunks.length} chunk${chunks.length === 1 ? '' : 's'} of up to ${chunkMembers.toLocaleString('en-US')} members`,
+                }
+              : task.name === 'send'
+                ? { ...task, status: 'running', startedAt: task.startedAt ?? plannedAt }
+                : task,
+          ),
+        },
+  );
+  timed('planned');
+  log.info(`Planned: ${totalMembers} members in ${chunks.length} chunks`, {
+    members: totalMembers,
+    chunks: chunks.length,
+    handOns: progress.handOns,
+    ms: Date.now() - began,
+    stepMs,
+  });
+  // Chunks may all have finished while the plan was being recorded.
+  await finalizeIfComplete(run.exportId, run.id);
+}
+
+/** Chunk messages queued per step: the progress is kept after each group. */
+const MESSAGES_PER_STEP = 64;
+
+/**
+ * Keeps the progress and queues the plan's continuation; or, when the run was cancelled or ended
+ * meanwhile, ends it (cancelled) or leaves it, and queues nothing.
+ */
+async function handPlanOn(
+  run: RunRecord,
+  stored: StoredProgress,
+  what: string,
+  ms: number,
+  stepMs: Record<string, number>,
+  log: Logger,
+): Promise<void> {
+  stored.progress.handOns++;
+  stored.etag = await savePlanProgress(run.id, stored.progress, stored.etag);
+  // The run row's write shows the recovery sweep that the plan is moving.
+  const latest = await updateRun(run.exportId, run.id, (current) =>
+    mayGoOn(current)
+      ? {
+          ...current,
+          tasks: current.tasks.map((task) => (task.name === 'plan' ? { ...task, detail: `Planning: ${what}` } : task)),
+        }
+      : undefined,
+  );
+  if (!mayGoOn(latest)) {
+    if (!isTerminal(latest.status) && latest.cancelRequested)
+      await finishRunEarly(latest, 'cancelled', 'Cancelled while it was being planned.');
+    return;
+  }
+  await sendQueueMessage(QUEUES.exportRuns, { exportId: run.exportId, runId: run.id } satisfies PlanRunMessage);
+  log.info(`Planning goes on in another invocation (${what})`, { handOns: stored.progress.handOns, ms, stepMs });
+}
+
+function mayGoOn(run: RunRecord): boolean {
+  return (run.status === 'queued' || run.status === 'running') && !run.cancelRequested && !run.planned;
+}
+
+/** Everything decided before the segments are read; undefined when the run was ended instead. */
+async function setUpPlan({ run, record, connection, access }: PlanJob, log: Logger): Promise<PlanSetup | undefined> {
   const { destination } = access;
 
   const container = lakeContainer();
@@ -59,9 +287,9 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
   const planned: PlannedSegment[] = [];
   for (const segmentId of record.segments) {
     const segment = lakeSegments.find((candidate) => candidate.id === segmentId);
-    if (!segment) return finishRunEarly(run, 'failed', `Segment '${segmentId}' no longer exists in the lake.`);
+    if (!segment) return void (await finishRunEarly(run, 'failed', `Segment '${segmentId}' no longer exists in the lake.`));
     const eligibility = eligibilityOf(segment, destination, undefined, record.details);
-    if (!eligibility.eligible) return finishRunEarly(run, 'skipped', eligibility.reason!);
+    if (!eligibility.eligible) return void (await finishRunEarly(run, 'skipped', eligibility.reason!));
     planned.push({
       segmentId: segment.id,
       segmentName: segment.name,
@@ -72,12 +300,14 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
     });
   }
   const limit = maxMembersFor(destination, connection.limits);
-  const overLimit = (members: number) =>
-    finishRunEarly(
+  const overLimit = async (members: number): Promise<undefined> => {
+    await finishRunEarly(
       run,
       'skipped',
       `The export has ${members.toLocaleString('en-US')} members; ${destination.displayName} takes at most ${limit.toLocaleString('en-US')} per export. Nothing was sent.`,
     );
+    return undefined;
+  };
 
   // What the senders read: each segment's partitions, or, when several segments share one list,
   // their union without repeated members (written once per run into Outflow's working container).
@@ -88,7 +318,8 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
   }
   if (planned.length > 1 && !destination.listPerSegment) {
     const emailAttribute = record.mapping.email;
-    if (!emailAttribute) return finishRunEarly(run, 'failed', 'Several segments to one list need email mapped, to send each member once.');
+    if (!emailAttribute)
+      return void (await finishRunEarly(run, 'failed', 'Several segments to one list need email mapped, to send each member once.'));
     try {
       const union = await writeSegmentUnion(
         run.id,
@@ -141,7 +372,11 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
       })) as Record<string, unknown>;
     } catch (error) {
       if (error instanceof DestinationError && !error.retryable)
-        return finishRunEarly(run, 'failed', `${destination.displayName} refused the export's setup (${error.category}): ${error.message}`);
+        return void (await finishRunEarly(
+          run,
+          'failed',
+          `${destination.displayName} refused the export's setup (${error.category}): ${error.message}`,
+        ));
       throw error;
     }
   }
@@ -151,7 +386,8 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
   try {
     delivery = await planDeliveryFiles(run, record, sources, totalMembers);
   } catch (error) {
-    if ((error as Error).message.startsWith('The mapping uses')) return finishRunEarly(run, 'failed', (error as Error).message);
+    if ((error as Error).message.startsWith('The mapping uses'))
+      return void (await finishRunEarly(run, 'failed', (error as Error).message));
     throw error;
   }
   if (delivery) {
@@ -164,46 +400,6 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
           : `Delivering changes: ${counts.joined} joined, ${counts.changed} changed, ${counts.unchanged} unchanged, ${counts.left} left`,
       { ...counts },
     );
-  }
-
-  const chunkMembers = membersPerChunk(destination, access.rateLimit.requestsPerSecond, totalMembers);
-  const chunks: ChunkRange[] = delivery ? await deliveryChunks(delivery.files.files, chunkMembers) : [];
-  for (const { segment, container: where, blobs } of delivery ? [] : sources) {
-    const from = where === 'work' ? await workContainer() : container;
-    const totalBytes = blobs.reduce((sum, blob) => sum + blob.size, 0);
-    const bytesPerMember = segment.memberCount > 0 ? totalBytes / segment.memberCount : totalBytes;
-    const targetBytes = Math.max(64 * 1024, Math.round(bytesPerMember * chunkMembers));
-    // A union is de-duplicated already; a segment's own partitions may repeat an email across
-    // chunks. One read of the segment finds both those rows and the chunk boundaries.
-    const scan = await scanSegment(from, blobs, where === 'lake' ? emailColumnOf(record.mapping, segment.attributes) : -1, targetBytes);
-    const duplicates = scan.duplicates;
-    const duplicateCount = [...duplicates.values()].reduce((sum, offsets) => sum + offsets.length, 0);
-    if (duplicateCount > 0)
-      log.info(`${duplicateCount} rows of segment ${segment.segmentName} repeat an earlier member's email; they are skipped`, {
-        duplicates: duplicateCount,
-      });
-    for (const blob of blobs) {
-      if (blob.size === 0) continue;
-      const cuts = scan.cuts.get(blob.blobName)!;
-      for (let index = 0; index + 1 < cuts.length; index++) {
-        const chunkId = chunkIdFor(chunks.length);
-        const repeated = duplicatesIn(duplicates, blob.blobName, cuts[index]!, cuts[index + 1]!);
-        if (repeated.length > 0) await saveChunkDuplicates(run.id, chunkId, repeated);
-        chunks.push({
-          chunkId,
-          step: SEND_STEP,
-          duplicates: repeated.length,
-          segmentId: segment.segmentId,
-          container: where,
-          blobName: blob.blobName,
-          blobEtag: blob.etag,
-          start: cuts[index]!,
-          end: cuts[index + 1]!,
-          delimiter: blob.format.delimiter ?? ',',
-          columnHeaders: blob.format.columnHeaders ?? false,
-        });
-      }
-    }
   }
 
   // A delivery run sends what its files hold, and removes who left; otherwise every member is sent.
@@ -227,48 +423,91 @@ export async function planSegments({ run, record, connection, access }: PlanJob,
     model,
     log,
   );
-  await updateRun(run.exportId, run.id, (current) =>
-    isTerminal(current.status)
-      ? undefined
-      : {
-          ...current,
-          segments: sources.map((source) => source.segment),
-          preparedDetails,
-          chunksTotal: chunks.length,
-          prediction,
-          provenance: { lake: lakeVersion, refreshId: current.provenance?.refreshId ?? null },
-          delivery: delivery?.delivery ?? null,
-        },
+  return {
+    lakeVersion,
+    sources,
+    preparedDetails,
+    totalMembers,
+    chunkMembers: membersPerChunk(destination, access.rateLimit.requestsPerSecond, totalMembers),
+    delivery: delivery ?? null,
+    prediction: prediction ?? null,
+  };
+}
+
+const sourceAt = (setup: PlanSetup, index: number): ChunkSource | undefined => setup.sources[index];
+
+/** Bytes of a chunk of `chunkMembers` members of this source (at least 64 KB). */
+function targetBytesOf(source: ChunkSource, chunkMembers: number): number {
+  const totalBytes = source.blobs.reduce((sum, blob) => sum + blob.size, 0);
+  const bytesPerMember = source.segment.memberCount > 0 ? totalBytes / source.segment.memberCount : totalBytes;
+  return Math.max(64 * 1024, Math.round(bytesPerMember * chunkMembers));
+}
+
+/** Percent of the segments' bytes read so far. */
+function scannedShare(setup: PlanSetup, scan: PlanProgress['scan']): number {
+  const sizes = setup.sources.map((source) => source.blobs.map((blob) => blob.size));
+  const total = sizes.flat().reduce((sum, size) => sum + size, 0);
+  let read = 0;
+  sizes.forEach((blobs, sourceIndex) =>
+    blobs.forEach((size, blobIndex) => {
+      if (sourceIndex < scan.source || (sourceIndex === scan.source && blobIndex < scan.blob)) read += size;
+      else if (sourceIndex === scan.source && blobIndex === scan.blob) read += scan.position.offset;
+    }),
   );
-  await recordPlannedChunks(run.id, chunks);
-  await sendChunkMessages(
-    chunks.map((chunk) => ({ exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId }) satisfies SendChunkMessage),
-  );
-  const plannedAt = new Date().toISOString();
-  await updateRun(run.exportId, run.id, (current) =>
-    isTerminal(current.status)
-      ? undefined
-      : {
-          ...current,
-          planned: true,
-          counts: { ...current.counts, members: totalMembers },
-          tasks: current.tasks.map((task) =>
-            task.name === 'plan'
-              ? {
-                  ...task,
-                  status: 'succeeded',
-                  finishedAt: plannedAt,
-                  detail: `${chunks.length} chunk${chunks.length === 1 ? '' : 's'} of up to ${chunkMembers.toLocaleString('en-US')} members`,
-                }
-              : task.name === 'send'
-                ? { ...task, status: 'running', startedAt: task.startedAt ?? plannedAt }
-                : task,
-          ),
-        },
-  );
-  log.info(`Planned: ${totalMembers} members in ${chunks.length} chunks`, { members: totalMembers, chunks: chunks.length });
-  // Chunks may all have finished while the plan was being recorded.
-  await finalizeIfComplete(run.exportId, run.id);
+  return total > 0 ? Math.floor((read / total) * 100) : 100;
+}
+
+/** The chunks over the segments' partitions, as the scan cut them; each chunk's repeated rows saved. */
+async function cutChunks(
+  runId: string,
+  sources: ChunkSource[],
+  progress: PlanProgress,
+  mapping: Record<string, string>,
+  log: Logger,
+): Promise<ChunkRange[]> {
+  const chunks: ChunkRange[] = [];
+  for (const { segment, container: where, blobs } of sources) {
+    const from: ContainerClient = where === 'work' ? await workContainer() : lakeContainer();
+    const emailColumn = where === 'lake' ? emailColumnOf(mapping, segment.attributes) : -1;
+    const names = new Set(blobs.map((blob) => blob.blobName));
+    const hashes =
+      emailColumn < 0
+        ? []
+        : await Promise.all(
+            progress.scan.stretches
+              .filter((stretch) => names.has(stretch.blobName))
+              .map(async (stretch) => ({ blobName: stretch.blobName, hashes: await loadHashes(stretch) })),
+          );
+    const duplicates = emailColumn < 0 ? new Map<string, number[]>() : await repeatedRowsOf(from, blobs, emailColumn, hashes);
+    const duplicateCount = [...duplicates.values()].reduce((sum, offsets) => sum + offsets.length, 0);
+    if (duplicateCount > 0)
+      log.info(`${duplicateCount} rows of segment ${segment.segmentName} repeat an earlier member's email; they are skipped`, {
+        duplicates: duplicateCount,
+      });
+    for (const blob of blobs) {
+      if (blob.size === 0) continue;
+      const cuts = progress.scan.cuts[blob.blobName]!;
+      for (let index = 0; index + 1 < cuts.length; index++) {
+        const chunkId = chunkIdFor(chunks.length);
+        const repeated = duplicatesIn(duplicates, blob.blobName, cuts[index]!, cuts[index + 1]!);
+        if (repeated.length > 0) await saveChunkDuplicates(runId, chunkId, repeated);
+        chunks.push({
+          chunkId,
+          step: SEND_STEP,
+          duplicates: repeated.length,
+          segmentId: segment.segmentId,
+          container: where,
+          blobName: blob.blobName,
+          blobEtag: blob.etag,
+          start: cuts[index]!,
+          end: cuts[index + 1]!,
+          delimiter: blob.format.delimiter ?? ',',
+          columnHeaders: blob.format.columnHeaders ?? false,
+        });
+      }
+    }
+  }
+  return chunks;
 }
 
 /** Chunks over the delivery files: each holds rows of one key bucket (the snapshot writes per bucket). */

@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
 import { recordBoundaries, type PartitionBlob } from '../../shared/lake/lakeReader.js';
-import { findDuplicateRows, scanSegment } from '../../shared/segmentSender/duplicateMembers.js';
+import {
+  findDuplicateRows,
+  repeatedRowsOf,
+  scanPartitionStretch,
+  scanSegment,
+  scanStart,
+} from '../../shared/segmentSender/duplicateMembers.js';
 
 let azurite: RunningAzurite;
 let lake: ContainerClient;
@@ -68,5 +74,29 @@ describe('scanSegment', () => {
     const scan = await scanSegment(lake, [blob], -1, 2_000);
     expect(scan.duplicates.size).toBe(0);
     expect(scan.cuts.get('scan-c.csv')).toEqual(await recordBoundaries(lake, blob.blobName, blob.size, 2_000));
+  });
+
+  it('read in stretches (a planner handing on between them), finds the cuts and repeated rows of one pass', async () => {
+    const blobs = [await upload('stretch-a.csv', rows(3_100, 89)), await upload('stretch-b.csv', `Email,Name\n${rows(700)}`, true)];
+    const targetBytes = 5_000;
+    const whole = await scanSegment(lake, blobs, 0, targetBytes);
+    const hashes: { blobName: string; hashes: Float64Array }[] = [];
+    const cuts = new Map<string, number[]>();
+    let stretches = 0;
+    for (const blob of blobs) {
+      const found: number[] = [];
+      for (let position = scanStart(targetBytes); position.offset < blob.size; stretches++) {
+        // Stops at its first look at the clock: every stretch is as short as one can be.
+        const stretch = await scanPartitionStretch(lake, blob, 0, targetBytes, position, () => true);
+        found.push(...stretch.cuts);
+        hashes.push({ blobName: blob.blobName, hashes: stretch.hashes });
+        position = stretch.next;
+      }
+      cuts.set(blob.blobName, [0, ...found, blob.size]);
+    }
+    expect(stretches).toBeGreaterThan(blobs.length + 4);
+    expect(cuts).toEqual(whole.cuts);
+    expect(await repeatedRowsOf(lake, blobs, 0, hashes)).toEqual(whole.duplicates);
+    expect(whole.duplicates.get('stretch-b.csv')).toHaveLength(700 - Math.floor(700 / 89));
   });
 });

@@ -1,0 +1,204 @@
+// The planner inside the runtime's rules, over real Azurite, the Key Vault emulator and the Campaign
+// Monitor simulator: a plan with more to do than its invocation budget keeps what it did and
+// queues its own continuation; continuations and messages delivered again (one after another or
+// at the same moment) go on from what was kept — each chunk recorded and queued once, every member
+// delivered once — and a cancel between two of its invocations ends the run, never revived.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QueueClient } from '@azure/storage-queue';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
+import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../local/keyVaultEmulator.js';
+import { startCampaignMonitorSimulator, type CampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
+import { seedLake } from '../../local/demoData/seedLake.js';
+import { insertConnection } from '../../shared/connections/connectionStore.js';
+import { insertExport } from '../../shared/exports/exportStore.js';
+import { secretStoreFromSettings } from '../../shared/secretStore.js';
+import { planRun } from '../../shared/runs/planRun.js';
+import { runChunk } from '../../shared/runs/runChunk.js';
+import { startRun } from '../../shared/runs/startRun.js';
+import { cancelRun } from '../../shared/runs/cancelRun.js';
+import { listChunks } from '../../shared/runs/runLedger.js';
+import { getRun } from '../../shared/runs/runStore.js';
+import { isTerminal } from '../../shared/runs/run.js';
+import type { Principal } from '../../shared/auth/principal.js';
+import '../../functions/runWorkers.js';
+import { QUEUES } from '../../shared/storage/names.js';
+
+const PROFILES = 5_000;
+const ROWS_PER_PARTITION = 2_000;
+const PARTITIONS = Math.ceil(PROFILES / ROWS_PER_PARTITION);
+const alice: Principal = { id: 'alice', name: 'Alice', roles: ['admin'] };
+
+let azurite: RunningAzurite;
+let keyVault: KeyVaultEmulator;
+let simulator: CampaignMonitorSimulator;
+const saved = { ...process.env };
+const ENV = ['AzureWebJobsStorage', 'KEY_VAULT_URL', 'KEY_VAULT_LOCAL_TOKEN', 'CAMPAIGN_MONITOR_API_URL', 'DESTINATION_RATE_LIMITS'];
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+  const token = `test-${randomUUID()}`;
+  keyVault = await startKeyVaultEmulator({
+    certPath: process.env.OUTFLOW_TEST_CERT_PATH!,
+    keyPath: process.env.OUTFLOW_TEST_KEY_PATH!,
+    port: 0,
+    token,
+  });
+  simulator = await startCampaignMonitorSimulator({ rateLimit: false, autoCreateLists: true });
+  Object.assign(process.env, {
+    AzureWebJobsStorage: azurite.connectionString,
+    KEY_VAULT_URL: keyVault.url,
+    KEY_VAULT_LOCAL_TOKEN: token,
+    CAMPAIGN_MONITOR_API_URL: simulator.url,
+    DESTINATION_RATE_LIMITS: JSON.stringify({ 'campaign-monitor': { requestsPerSecond: 1000, burst: 100 } }),
+  });
+  const lake = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('lake');
+  await lake.createIfNotExists();
+  // Three partitions of the segment: the read goes on across partitions and inside one.
+  await seedLake({ containerClient: lake, profiles: PROFILES, kind: 'b2c', seed: 7, rowsPerPartition: ROWS_PER_PARTITION });
+  for (const queue of [planQueue(), chunkQueue()]) await queue.createIfNotExists();
+}, 120_000);
+
+afterAll(async () => {
+  for (const name of ENV) {
+    if (saved[name] === undefined) delete process.env[name];
+    else process.env[name] = saved[name];
+  }
+  await simulator?.stop();
+  await keyVault?.stop();
+  await azurite?.stop();
+});
+
+const planQueue = () => new QueueClient(azurite.connectionString, QUEUES.exportRuns);
+const chunkQueue = () => new QueueClient(azurite.connectionString, QUEUES.exportChunks);
+
+async function take<T>(queue: QueueClient): Promise<T[]> {
+  const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 1 });
+  for (const item of receivedMessageItems) await queue.deleteMessage(item.messageId, item.popReceipt);
+  return receivedMessageItems.map((item) => JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as T);
+}
+
+type PlanMessage = { exportId: string; runId: string };
+type ChunkMessage = PlanMessage & { chunkId: string };
+
+/** A Campaign Monitor connection and an export of all customers to a list of its own, with a run started. */
+async function startedRun(): Promise<{ exportId: string; runId: string; listId: string }> {
+  const now = new Date().toISOString();
+  const connectionId = randomUUID();
+  const secretName = `connection-${connectionId}`;
+  await secretStoreFromSettings().set(secretName, JSON.stringify({ apiKey: 'key' }));
+  await insertConnection({
+    id: connectionId,
+    name: 'CM',
+    type: 'campaign-monitor',
+    settings: {},
+    secretName,
+    secretFields: ['apiKey'],
+    sharing: 'adminsOnly',
+    limits: {},
+    exportUser: { id: 'alice', name: 'Alice' },
+    privacyConsent: { acceptedBy: 'alice', acceptedAt: now },
+    createdAt: now,
+    updatedAt: now,
+    etag: '',
+  });
+  const listId = `list-${randomUUID().slice(0, 8)}`;
+  const record = await insertExport({
+    id: randomUUID(),
+    name: 'Planned in steps',
+    connectionId,
+    connectionType: 'campaign-monitor',
+    kind: 'segment',
+    segments: ['Segment_AllCustomers'],
+    mapping: { email: 'Email', firstName: 'FirstName' },
+    details: { listId },
+    entities: [],
+    schedule: { active: false, mode: 'systemRefresh' },
+    createdAt: now,
+    createdBy: { id: 'alice', name: 'Alice' },
+    updatedAt: now,
+    lastRefreshed: null,
+    lastRunStatus: null,
+    activeRunId: null,
+    etag: '',
+  } as Parameters<typeof insertExport>[0]);
+  const run = await startRun(alice, record.id, 'manual');
+  return { exportId: record.id, runId: run.id, listId };
+}
+
+/** Works every plan message there is (each one `times` over), each invocation already past its budget. */
+async function workPlanMessages(times: number, together = false): Promise<number> {
+  let invocations = 0;
+  for (const message of await take<PlanMessage>(planQueue())) {
+    const invoke = () => planRun(message, undefined, { deadline: Date.now() });
+    if (together) await Promise.all(Array.from({ length: times }, invoke));
+    else for (let time = 0; time < times; time++) await invoke();
+    invocations += times;
+  }
+  return invocations;
+}
+
+describe('a plan longer than its invocation budget', () => {
+  it('is made in several invocations, each going on from the last; every chunk queued once and every member delivered once', async () => {
+    const { exportId, runId, listId } = await startedRun();
+    let invocations = 0;
+    let rounds = 0;
+    for (; !(await getRun(exportId, runId)).planned; rounds++) {
+      expect(rounds, 'the plan is finished within a bounded number of hand-ons').toBeLessThan(40);
+      // A message delivered again: after the first, and at the same moment as the first.
+      invocations += await workPlanMessages(rounds === 2 ? 2 : 1, rounds === 2 || rounds === 4);
+    }
+    // Each partition is read in several stretches (a few hundred rows each, one an invocation here).
+    expect(rounds, 'continuations carried the plan on, inside partitions too').toBeGreaterThan(2 * PARTITIONS);
+    // A plan message delivered again once planning is done does nothing.
+    await planRun({ exportId, runId });
+    const run = await getRun(exportId, runId);
+    expect(run.counts.members).toBe(PROFILES);
+    const chunks = await listChunks(runId);
+    expect(chunks).toHaveLength(run.chunksTotal);
+    expect(new Set(chunks.map((chunk) => chunk.blobName)).size, 'chunks over every partition').toBe(PARTITIONS);
+
+    const queued: ChunkMessage[] = [];
+    for (let batch = await take<ChunkMessage>(chunkQueue()); batch.length > 0; batch = await take<ChunkMessage>(chunkQueue()))
+      queued.push(...batch);
+    expect(queued.map((message) => message.chunkId).sort(), 'each chunk message queued once').toEqual(
+      chunks.map((chunk) => chunk.chunkId).sort(),
+    );
+    expect(await take(planQueue()), 'no continuation left').toEqual([]);
+
+    for (const message of queued) await runChunk(message);
+    const ended = await getRun(exportId, runId);
+    expect(ended.status).toBe('succeeded');
+    expect(ended.counts.sent).toBe(PROFILES);
+    const deliveries = [...(simulator.state.lists.get(listId)?.deliveries.values() ?? [])];
+    expect(deliveries, 'members the vendor received').toHaveLength(PROFILES);
+    expect(
+      deliveries.every((count) => count === 1),
+      'each delivered once',
+    ).toBe(true);
+    expect(invocations).toBeGreaterThan(rounds);
+  }, 120_000);
+
+  it('honours a cancel between two of its invocations: the run ends cancelled once, and nothing is queued', async () => {
+    const { exportId, runId } = await startedRun();
+    await workPlanMessages(1);
+    await workPlanMessages(1);
+    const between = await getRun(exportId, runId);
+    expect(between.status).toBe('running');
+    expect(between.planned).toBe(false);
+    await cancelRun(alice, exportId, runId);
+    // The continuation already queued finds the run cancelled.
+    await workPlanMessages(1);
+    const ended = await getRun(exportId, runId);
+    expect(ended.status).toBe('cancelled');
+    expect(ended.reason).toMatch(/^Cancelled/);
+    // A message delivered again later revives nothing and ends nothing twice.
+    await planRun({ exportId, runId }, undefined, { deadline: Date.now() });
+    const after = await getRun(exportId, runId);
+    expect(after).toMatchObject({ status: 'cancelled', finishedAt: ended.finishedAt, planned: false });
+    expect(isTerminal(after.status)).toBe(true);
+    expect(await take(planQueue()), 'no continuation queued').toEqual([]);
+    expect(await take(chunkQueue()), 'no chunk queued').toEqual([]);
+  }, 60_000);
+});

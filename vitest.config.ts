@@ -3,19 +3,23 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { readFileSync } from 'node:fs';
 
 /**
- * The reliability files first, the fault matrix first of them: it waits (on leases, outages,
- * restarts) more than it computes, for minutes, so it should run beside the rest, not after it.
- * Otherwise Vitest's order (by earlier durations, or file size on a fresh clone).
+ * The fault matrix first: it waits (on leases, outages, restarts) more than it computes, for
+ * minutes, so it runs beside the rest from the start, in a worker of its own. The other reliability
+ * files are spread through the queue, so they seldom overlap one another (each starts a whole
+ * stack). Otherwise Vitest's order (by earlier durations, or file size on a fresh clone).
  */
-class ReliabilityFirst extends BaseSequencer {
+class FaultMatrixFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
-    const rank = (file: TestSpecification) =>
-      file.moduleId.endsWith('faultMatrix.reliability.ts') ? 0 : file.moduleId.endsWith('.reliability.ts') ? 1 : 2;
-    return sorted
-      .map((file, index) => ({ file, index }))
-      .sort((a, b) => rank(a.file) - rank(b.file) || a.index - b.index)
-      .map(({ file }) => file);
+    const isReliability = (file: TestSpecification) => file.moduleId.endsWith('.reliability.ts');
+    const faultMatrix = sorted.filter((file) => file.moduleId.endsWith('faultMatrix.reliability.ts'));
+    const reliability = sorted.filter((file) => isReliability(file) && !faultMatrix.includes(file));
+    const rest = sorted.filter((file) => !isReliability(file));
+    const spread = [...rest];
+    reliability.forEach((file, index) =>
+      spread.splice(Math.round(((index + 1) * rest.length) / (reliability.length + 1)) + index, 0, file),
+    );
+    return [...faultMatrix, ...spread];
   }
 }
 
@@ -37,9 +41,10 @@ export default defineConfig({
     // SecretClient trusts the Key Vault emulator's development certificate.
     pool: 'forks',
     // Most files wait on child processes (Azurite, the host, simulators) more than they compute:
-    // three at a time keep both cores busy (the default here would be one).
-    maxWorkers: 3,
-    sequence: { sequencer: ReliabilityFirst },
+    // three at a time keep both cores busy (the default here would be one), and a fourth worker
+    // holds the fault matrix, which mostly waits, for most of the run.
+    maxWorkers: 4,
+    sequence: { sequencer: FaultMatrixFirst },
     globalSetup: ['test/globalSetup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
@@ -60,8 +65,9 @@ export default defineConfig({
           include: ['test/reliability/**/*.reliability.ts'],
           env: { RELIABILITY_PROFILE: 'ci' },
           globalSetup: ['test/reliability/reportSetup.ts'],
-          // Its files one after another, beside the other tests: each starts a whole stack.
-          fileParallelism: false,
+          // Beside the other tests, in the same queue (FaultMatrixFirst above). Not
+          // `fileParallelism: false`: Vitest 4 runs such a project in a group of its own after every
+          // other file, which made the fault matrix's minutes of waiting the end of every run.
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

@@ -3,9 +3,7 @@
 // secret updates never mix, and detaching exports from a removed connection writes each export
 // under its own ETag, so an edit made meanwhile is kept.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
-import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../local/keyVaultEmulator.js';
+import { describe, expect, it } from 'vitest';
 import { createConnection, readSecrets, updateConnection } from '../../shared/connections/manageConnections.js';
 import { getConnection } from '../../shared/connections/connectionStore.js';
 import { detachExportsFrom } from '../../shared/exports/manageExports.js';
@@ -14,32 +12,11 @@ import { findExport, insertExport, listExports } from '../../shared/exports/expo
 import { TABLES } from '../../shared/storage/names.js';
 import { secretStoreFromSettings } from '../../shared/secretStore.js';
 import type { Principal } from '../../shared/auth/principal.js';
+import { exportRecord } from '../support/engineRecords.js';
+import { useLocalServices } from '../support/localServices.js';
 
-let azurite: RunningAzurite;
-let keyVault: KeyVaultEmulator;
-const saved = { ...process.env };
+const local = useLocalServices({ keyVault: true });
 const ADMIN: Principal = { id: 'admin', name: 'Admin', roles: ['admin'] };
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-  const token = `test-${randomUUID()}`;
-  keyVault = await startKeyVaultEmulator({
-    certPath: process.env.OUTFLOW_TEST_CERT_PATH!,
-    keyPath: process.env.OUTFLOW_TEST_KEY_PATH!,
-    port: 0,
-    token,
-  });
-  Object.assign(process.env, { AzureWebJobsStorage: azurite.connectionString, KEY_VAULT_URL: keyVault.url, KEY_VAULT_LOCAL_TOKEN: token });
-});
-
-afterAll(async () => {
-  for (const name of ['AzureWebJobsStorage', 'KEY_VAULT_URL', 'KEY_VAULT_LOCAL_TOKEN']) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
-  await keyVault?.stop();
-  await azurite?.stop();
-});
 
 const newConnection = () =>
   createConnection(ADMIN, {
@@ -87,31 +64,14 @@ describe("updating a connection's secrets", () => {
 describe('detaching exports from a removed connection', () => {
   it('writes each export under its own ETag: an edit made after the list was read is kept', async () => {
     const connection = await newConnection();
-    const now = new Date().toISOString();
-    const record = await insertExport({
-      id: randomUUID(),
-      name: 'Before',
-      connectionId: connection.id,
-      connectionType: 'campaign-monitor',
-      kind: 'segment',
-      segments: ['Segment_X'],
-      mapping: { email: 'Email' },
-      details: {},
-      entities: [],
-      schedule: { active: true, mode: 'systemRefresh' },
-      createdAt: now,
-      createdBy: { id: 'alice', name: 'Alice' },
-      updatedAt: now,
-      lastRefreshed: null,
-      lastRunStatus: null,
-      activeRunId: null,
-      etag: '',
-    } as Parameters<typeof insertExport>[0]);
+    const record = await insertExport(
+      exportRecord({ id: randomUUID(), name: 'Before', connectionId: connection.id, schedule: { active: true, mode: 'systemRefresh' } }),
+    );
     // This instance's copy of the list is read…
     expect((await listExports()).some((listed) => listed.id === record.id)).toBe(true);
     // …then another instance renames the export (its version bump not seen here yet), and only
     // then the detach writes: from the copy with '*', the rename would be lost.
-    const elsewhere = TableClient.fromConnectionString(azurite.connectionString, TABLES.exports, { allowInsecureConnection: true });
+    const elsewhere = TableClient.fromConnectionString(local.azurite.connectionString, TABLES.exports, { allowInsecureConnection: true });
     await elsewhere.updateEntity({ partitionKey: 'export', rowKey: record.id, name: 'Renamed meanwhile' }, 'Merge', { etag: record.etag });
     expect(await detachExportsFrom(connection.id)).toBe(1);
     expect(await findExport(record.id)).toMatchObject({ name: 'Renamed meanwhile', connectionId: null, schedule: { active: false } });

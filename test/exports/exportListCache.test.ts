@@ -2,24 +2,25 @@
 // clients of one Azurite table stand for two app instances. Writers tell their copy after each
 // write (`written`), as the export store does; the store's own writes are checked last.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { TableClient, odata } from '@azure/data-tables';
-import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
 import { ExportListCache } from '../../shared/exports/exportListCache.js';
 import { deleteExportRow, insertExport, replaceExport } from '../../shared/exports/exportStore.js';
 import { TABLES } from '../../shared/storage/names.js';
+import { exportRecord } from '../support/engineRecords.js';
+import { useLocalServices } from '../support/localServices.js';
 
 interface Row {
   id: string;
   name: string;
 }
 
-let azurite: RunningAzurite;
+const local = useLocalServices();
 let instanceA: { client: TableClient; cache: ExportListCache<Row> };
 let instanceB: { client: TableClient; cache: ExportListCache<Row> };
 
 function instance(fullReloadMs?: number, tableName = 'exportcache'): { client: TableClient; cache: ExportListCache<Row> } {
-  const client = TableClient.fromConnectionString(azurite.connectionString, tableName, { allowInsecureConnection: true });
+  const client = TableClient.fromConnectionString(local.azurite.connectionString, tableName, { allowInsecureConnection: true });
   const toRow = (entity: { rowKey?: string; name?: unknown }): Row => ({ id: entity.rowKey!, name: String(entity.name) });
   const cache = new ExportListCache<Row>(
     {
@@ -58,20 +59,10 @@ async function write(
 const names = async (which: { client: TableClient; cache: ExportListCache<Row> }) =>
   (await which.cache.list(which.client)).map((row) => row.name).sort();
 
-const saved = process.env.AzureWebJobsStorage;
-
 beforeAll(async () => {
-  azurite = await startAzurite();
-  process.env.AzureWebJobsStorage = azurite.connectionString;
   instanceA = instance();
   instanceB = instance();
   await instanceA.client.createTable();
-});
-
-afterAll(async () => {
-  if (saved === undefined) delete process.env.AzureWebJobsStorage;
-  else process.env.AzureWebJobsStorage = saved;
-  await azurite?.stop();
 });
 
 describe('the export list cache', () => {
@@ -134,26 +125,7 @@ describe('the export list cache', () => {
 
   it('is told of every write of the export store: another instance sees a create, an update and a delete', async () => {
     const other = instance(undefined, TABLES.exports);
-    const now = new Date().toISOString();
-    const record = await insertExport({
-      id: randomUUID(),
-      name: 'Stored',
-      connectionId: null,
-      connectionType: 'campaign-monitor',
-      kind: 'segment',
-      segments: ['Segment_X'],
-      mapping: { email: 'Email' },
-      details: {},
-      entities: [],
-      schedule: { active: false, mode: 'systemRefresh' },
-      createdAt: now,
-      createdBy: { id: 'alice', name: 'Alice' },
-      updatedAt: now,
-      lastRefreshed: null,
-      lastRunStatus: null,
-      activeRunId: null,
-      etag: '',
-    } as Parameters<typeof insertExport>[0]);
+    const record = await insertExport(exportRecord({ id: randomUUID(), name: 'Stored' }));
     expect(await names(other)).toContain('Stored');
     const renamed = await replaceExport({ ...record, name: 'Stored and renamed' }, record.etag);
     expect(await names(other)).toContain('Stored and renamed');

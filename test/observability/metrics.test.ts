@@ -2,7 +2,7 @@
 // recording functions add up to, and that the sender, the finalizer and the backlog timer record
 // them where the engine does the work (the last two against Azurite).
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { metrics } from '@opentelemetry/api';
 import { DataPointType, MeterProvider, MetricReader, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
 import {
@@ -21,13 +21,13 @@ import type { DestinationAccess } from '../../shared/runs/destinationAccess.js';
 import { DestinationError } from '../../shared/destinations/destinationError.js';
 import type { DestinationAdapter, MappedMember } from '../../shared/destinations/destination.js';
 import type { ConnectionRecord } from '../../shared/connections/connection.js';
-import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
 import { insertExport } from '../../shared/exports/exportStore.js';
 import { finishRunEarly } from '../../shared/runs/finalizeRun.js';
 import { insertRun, newRunId } from '../../shared/runs/runStore.js';
-import { ZERO_COUNTS } from '../../shared/runs/run.js';
 import { sendQueueMessage } from '../../shared/storage/clients.js';
 import { QUEUES } from '../../shared/storage/names.js';
+import { exportRecord, runRecord } from '../support/engineRecords.js';
+import { useLocalServices } from '../support/localServices.js';
 
 /** Collects on demand, nothing exported: the test reads what the SDK aggregated. */
 class InMemoryReader extends MetricReader {
@@ -174,17 +174,7 @@ describe('the sender', () => {
 });
 
 describe('against storage', () => {
-  let azurite: RunningAzurite;
-
-  beforeAll(async () => {
-    azurite = await startAzurite();
-    process.env.AzureWebJobsStorage = azurite.connectionString;
-  });
-
-  afterAll(async () => {
-    delete process.env.AzureWebJobsStorage;
-    await azurite?.stop();
-  });
+  useLocalServices();
 
   useInMemoryMeterProvider();
 
@@ -192,45 +182,18 @@ describe('against storage', () => {
     const exportId = randomUUID();
     const startedAt = new Date(Date.now() - 90_000).toISOString();
     const runId = newRunId();
-    await insertExport({
-      id: exportId,
-      name: 'Metrics',
-      connectionId: 'connection-1',
-      connectionType: 'mailchimp',
-      kind: 'segment',
-      segments: ['Segment_AllCustomers'],
-      mapping: { email: 'Email' },
-      details: {},
-      entities: [],
-      schedule: { active: false, mode: 'systemRefresh' },
-      createdAt: startedAt,
-      createdBy: { id: 'alice', name: 'Alice' },
-      updatedAt: startedAt,
-      lastRefreshed: null,
-      lastRunStatus: null,
-      activeRunId: runId,
-      etag: '',
-    });
-    const run = await insertRun({
-      id: runId,
-      exportId,
-      trigger: 'manual',
-      status: 'running',
-      reason: null,
-      requestedBy: { id: 'alice', name: 'Alice' },
-      createdAt: startedAt,
-      startedAt,
-      finishedAt: null,
-      counts: ZERO_COUNTS,
-      planned: false,
-      chunksTotal: 0,
-      segments: [],
-      preparedDetails: null,
-      cancelRequested: false,
-      waitingFor: null,
-      tasks: [],
-      etag: '',
-    });
+    await insertExport(
+      exportRecord({
+        id: exportId,
+        name: 'Metrics',
+        connectionId: 'connection-1',
+        connectionType: 'mailchimp',
+        segments: ['Segment_AllCustomers'],
+        createdAt: startedAt,
+        activeRunId: runId,
+      }),
+    );
+    const run = await insertRun(runRecord({ id: runId, exportId, createdAt: startedAt }));
     await finishRunEarly(run, 'failed', 'Ended by the test.');
     // A second attempt finds the run ended and records nothing more.
     await finishRunEarly(run, 'failed', 'Ended by the test.');

@@ -3,8 +3,7 @@
 // for running dependencies and are released or skipped when they end, and the bulk edit is
 // all-or-nothing.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { Principal } from '../../shared/auth/principal.js';
 import type { ConnectionRecord } from '../../shared/connections/connection.js';
 import { insertConnection } from '../../shared/connections/connectionStore.js';
@@ -20,6 +19,8 @@ import { sweepSchedules } from '../../shared/schedules/sweepSchedules.js';
 import { table } from '../../shared/storage/clients.js';
 import { TABLES } from '../../shared/storage/names.js';
 import { Unprocessable } from '../../shared/errors.js';
+import { connectionRecord, exportRecord } from '../support/engineRecords.js';
+import { useLocalServices } from '../support/localServices.js';
 
 const UPSTREAM: Principal = { id: 'upstream', name: 'Upstream', roles: ['system'] };
 const ADMIN: Principal = { id: 'alice', name: 'Alice', roles: ['admin'] };
@@ -27,17 +28,7 @@ const CONTRIBUTOR: Principal = { id: 'bob', name: 'Bob', roles: ['contributor'] 
 /** Default definition time: before every clock used below. */
 const DEFINED_AT = '2030-01-01T00:00:00.000Z';
 
-let azurite: RunningAzurite;
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-  process.env.AzureWebJobsStorage = azurite.connectionString;
-});
-
-afterAll(async () => {
-  delete process.env.AzureWebJobsStorage;
-  await azurite?.stop();
-});
+useLocalServices();
 
 beforeEach(async () => {
   // Each test sees only its own exports and refreshes.
@@ -58,25 +49,17 @@ async function anExport(
   schedule: Schedule,
   options: { segments?: string[]; connectionId?: string | null; definedAt?: string } = {},
 ): Promise<ExportRecord> {
-  return insertExport({
-    id: randomUUID(),
-    name: `Export ${randomUUID().slice(0, 6)}`,
-    connectionId: options.connectionId === undefined ? 'connection-1' : options.connectionId,
-    connectionType: 'campaign-monitor',
-    kind: 'segment',
-    segments: options.segments ?? ['Segment_AllCustomers'],
-    mapping: { email: 'Email' },
-    details: { listId: 'list' },
-    entities: [],
-    schedule,
-    createdAt: options.definedAt ?? DEFINED_AT,
-    createdBy: { id: 'alice', name: 'Alice' },
-    updatedAt: options.definedAt ?? DEFINED_AT,
-    lastRefreshed: null,
-    lastRunStatus: null,
-    activeRunId: null,
-    etag: '',
-  });
+  return insertExport(
+    exportRecord({
+      id: randomUUID(),
+      name: `Export ${randomUUID().slice(0, 6)}`,
+      connectionId: options.connectionId === undefined ? 'connection-1' : options.connectionId,
+      segments: options.segments ?? ['Segment_AllCustomers'],
+      details: { listId: 'list' },
+      schedule,
+      createdAt: options.definedAt ?? DEFINED_AT,
+    }),
+  );
 }
 
 const dailyAt10Oslo: Schedule = {
@@ -381,21 +364,9 @@ describe('refreshes', () => {
 
 describe('bulk schedule edit', () => {
   async function aConnection(sharing: 'adminsOnly' | 'contributors'): Promise<ConnectionRecord> {
-    return insertConnection({
-      id: randomUUID(),
-      name: `CM ${sharing}`,
-      type: 'campaign-monitor',
-      settings: {},
-      secretName: 'unused',
-      secretFields: [],
-      sharing,
-      limits: {},
-      exportUser: { id: 'alice', name: 'Alice' },
-      privacyConsent: { acceptedBy: 'alice', acceptedAt: DEFINED_AT },
-      createdAt: DEFINED_AT,
-      updatedAt: DEFINED_AT,
-      etag: '',
-    } as ConnectionRecord);
+    return insertConnection(
+      connectionRecord({ id: randomUUID(), name: `CM ${sharing}`, secretName: 'unused', sharing, createdAt: DEFINED_AT }),
+    );
   }
 
   it('keep switches only on/off; override replaces every schedule', async () => {

@@ -7,8 +7,6 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
-import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
-import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../local/keyVaultEmulator.js';
 import { listAudit } from '../../shared/audit/auditLog.js';
 import { secretStoreFromSettings } from '../../shared/secretStore.js';
 import { deliverWebhook, failedForADay, nextDelaySeconds, retryDelaysSeconds } from '../../shared/webhooks/deliverWebhook.js';
@@ -17,31 +15,18 @@ import { createDelivery } from '../../shared/webhooks/raiseEvents.js';
 import { RESPONSE_EXCERPT_CHARACTERS, sendSigned } from '../../shared/webhooks/sendSigned.js';
 import { DEFAULT_THRESHOLDS } from '../../shared/webhooks/webhook.js';
 import { findDelivery, getWebhook, insertWebhook } from '../../shared/webhooks/webhookStore.js';
+import { useLocalServices } from '../support/localServices.js';
 
-let azurite: RunningAzurite;
-let keyVault: KeyVaultEmulator;
+useLocalServices({
+  keyVault: true,
+  env: { WEBHOOK_ALLOW_LOOPBACK: 'true', WEBHOOK_RETRY_DELAYS_SECONDS: '5,300,1800,7200,18000,36000' },
+});
 let server: Server;
 let receiverUrl: string;
 const received: { url: string; headers: IncomingMessage['headers']; body: string }[] = [];
 let answer: (url: string) => { status: number; body?: string; headers?: Record<string, string> } = () => ({ status: 204 });
-const saved = { ...process.env };
 
 beforeAll(async () => {
-  azurite = await startAzurite();
-  const token = `test-${randomUUID()}`;
-  keyVault = await startKeyVaultEmulator({
-    certPath: process.env.OUTFLOW_TEST_CERT_PATH!,
-    keyPath: process.env.OUTFLOW_TEST_KEY_PATH!,
-    port: 0,
-    token,
-  });
-  Object.assign(process.env, {
-    AzureWebJobsStorage: azurite.connectionString,
-    KEY_VAULT_URL: keyVault.url,
-    KEY_VAULT_LOCAL_TOKEN: token,
-    WEBHOOK_ALLOW_LOOPBACK: 'true',
-    WEBHOOK_RETRY_DELAYS_SECONDS: '5,300,1800,7200,18000,36000',
-  });
   server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -57,19 +42,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const name of [
-    'AzureWebJobsStorage',
-    'KEY_VAULT_URL',
-    'KEY_VAULT_LOCAL_TOKEN',
-    'WEBHOOK_ALLOW_LOOPBACK',
-    'WEBHOOK_RETRY_DELAYS_SECONDS',
-  ]) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
   await new Promise((resolve) => server?.close(resolve));
-  await keyVault?.stop();
-  await azurite?.stop();
 });
 
 async function webhookWithDelivery(changes: { failingSince?: string | null; url?: string } = {}) {

@@ -4,9 +4,8 @@
 // ended is finalized; a claim by a run that never got written is released; and the planner never
 // sets an ended or cancelled run running again.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { QueueClient } from '@azure/storage-queue';
-import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
 import { findExport, insertExport, replaceExport } from '../../shared/exports/exportStore.js';
 import { recoverRuns, MAX_RECOVERIES, STALE_MS } from '../../shared/runs/recoverRuns.js';
 import { planRun } from '../../shared/runs/planRun.js';
@@ -15,23 +14,13 @@ import { chunkIdFor, getChunk, recordPlannedChunks, saveChunk } from '../../shar
 import { getRun, insertRun, newRunId } from '../../shared/runs/runStore.js';
 import { ZERO_COUNTS, type RunRecord } from '../../shared/runs/run.js';
 import { QUEUES } from '../../shared/storage/names.js';
+import { chunkRange, exportRecord, runRecord } from '../support/engineRecords.js';
+import { useLocalServices } from '../support/localServices.js';
 
-let azurite: RunningAzurite;
-const saved = process.env.AzureWebJobsStorage;
+const local = useLocalServices();
 
-beforeAll(async () => {
-  azurite = await startAzurite();
-  process.env.AzureWebJobsStorage = azurite.connectionString;
-});
-
-afterAll(async () => {
-  if (saved === undefined) delete process.env.AzureWebJobsStorage;
-  else process.env.AzureWebJobsStorage = saved;
-  await azurite?.stop();
-});
-
-const planQueue = () => new QueueClient(azurite.connectionString, QUEUES.exportRuns);
-const chunkQueue = () => new QueueClient(azurite.connectionString, QUEUES.exportChunks);
+const planQueue = () => new QueueClient(local.azurite.connectionString, QUEUES.exportRuns);
+const chunkQueue = () => new QueueClient(local.azurite.connectionString, QUEUES.exportChunks);
 
 beforeEach(async () => {
   for (const queue of [planQueue(), chunkQueue()]) {
@@ -49,50 +38,24 @@ async function messagesOn(queue: QueueClient): Promise<{ runId: string; chunkId?
 /** An export (no connection needed: the sweep does not call the vendor) claimed by a run in `status`. */
 async function activeRun(status: RunRecord['status'], extra: Partial<RunRecord> = {}): Promise<RunRecord> {
   const now = new Date().toISOString();
-  const record = await insertExport({
-    id: randomUUID(),
-    name: 'Recovered',
-    connectionId: null,
-    connectionType: 'campaign-monitor',
-    kind: 'segment',
-    segments: ['Segment_X'],
-    mapping: { email: 'Email' },
-    details: {},
-    entities: [],
-    schedule: { active: false, mode: 'systemRefresh' },
-    createdAt: now,
-    createdBy: { id: 'alice', name: 'Alice' },
-    updatedAt: now,
-    lastRefreshed: null,
-    lastRunStatus: null,
-    activeRunId: null,
-    etag: '',
-  } as Parameters<typeof insertExport>[0]);
-  const run = await insertRun({
-    id: newRunId(),
-    exportId: record.id,
-    trigger: 'schedule',
-    status,
-    reason: null,
-    requestedBy: { id: 'scheduler', name: 'Scheduler' },
-    createdAt: now,
-    startedAt: status === 'queued' ? null : now,
-    finishedAt: null,
-    counts: ZERO_COUNTS,
-    planned: false,
-    chunksTotal: 0,
-    segments: [],
-    preparedDetails: null,
-    cancelRequested: false,
-    waitingFor: null,
-    tasks: [
-      { name: 'plan', status: 'pending', startedAt: null, finishedAt: null },
-      { name: 'send', status: 'pending', startedAt: null, finishedAt: null },
-      { name: 'finalize', status: 'pending', startedAt: null, finishedAt: null },
-    ],
-    etag: '',
-    ...extra,
-  });
+  const record = await insertExport(exportRecord({ id: randomUUID(), name: 'Recovered', createdAt: now }));
+  const run = await insertRun(
+    runRecord({
+      id: newRunId(),
+      exportId: record.id,
+      trigger: 'schedule',
+      status,
+      requestedBy: { id: 'scheduler', name: 'Scheduler' },
+      createdAt: now,
+      startedAt: status === 'queued' ? null : now,
+      tasks: [
+        { name: 'plan', status: 'pending', startedAt: null, finishedAt: null },
+        { name: 'send', status: 'pending', startedAt: null, finishedAt: null },
+        { name: 'finalize', status: 'pending', startedAt: null, finishedAt: null },
+      ],
+      ...extra,
+    }),
+  );
   await replaceExport({ ...record, activeRunId: run.id }, record.etag);
   return run;
 }
@@ -140,20 +103,9 @@ describe('the recovery sweep', () => {
 
   it('sends the messages of chunks nobody holds or re-queues again, and leaves a chunk under a live lease alone', async () => {
     const run = await activeRun('running', { planned: true, chunksTotal: 3 });
-    const range = {
-      step: 'send',
-      segmentId: 'Segment_X',
-      container: 'lake' as const,
-      blobName: 'x.csv',
-      blobEtag: '"0x0"',
-      start: 0,
-      end: 10,
-      delimiter: ',',
-      columnHeaders: false,
-    };
     await recordPlannedChunks(
       run.id,
-      [0, 1, 2].map((index) => ({ ...range, chunkId: chunkIdFor(index) })),
+      [0, 1, 2].map((index) => chunkRange({ chunkId: chunkIdFor(index) })),
     );
     const held = (await getChunk(run.id, chunkIdFor(1)))!;
     await saveChunk({ ...held, status: 'sending', leaseOwner: 'alive', leaseUntil: later(10) });
@@ -167,20 +119,7 @@ describe('the recovery sweep', () => {
 
   it('finalizes a run whose chunks all ended but whose finalizer never ran', async () => {
     const run = await activeRun('running', { planned: true, chunksTotal: 1 });
-    await recordPlannedChunks(run.id, [
-      {
-        chunkId: chunkIdFor(0),
-        step: 'send',
-        segmentId: 'Segment_X',
-        container: 'lake',
-        blobName: 'x.csv',
-        blobEtag: '"0x0"',
-        start: 0,
-        end: 10,
-        delimiter: ',',
-        columnHeaders: false,
-      },
-    ]);
+    await recordPlannedChunks(run.id, [chunkRange()]);
     const chunk = (await getChunk(run.id, chunkIdFor(0)))!;
     await saveChunk({
       ...chunk,

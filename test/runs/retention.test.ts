@@ -3,8 +3,7 @@
 // going), settled schedule marks (but each live export's newest), audit rows older than
 // AUDIT_RETENTION_DAYS, and export-list tombstones older than any copy can need.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
+import { describe, expect, it } from 'vitest';
 import { table, workContainer } from '../../shared/storage/clients.js';
 import { TABLES } from '../../shared/storage/names.js';
 import { deleteExportRow, insertExport } from '../../shared/exports/exportStore.js';
@@ -13,46 +12,15 @@ import { pruneExpired } from '../../shared/runs/retention.js';
 import { finishRunEarly } from '../../shared/runs/finalizeRun.js';
 import { chunkIdFor, listChunks, recordOutcomes, recordPlannedChunks } from '../../shared/runs/runLedger.js';
 import { findRun, insertRun, newRunId } from '../../shared/runs/runStore.js';
-import { ZERO_COUNTS, type RunRecord } from '../../shared/runs/run.js';
+import type { RunRecord } from '../../shared/runs/run.js';
+import { chunkRange, exportRecord, runRecord } from '../support/engineRecords.js';
+import { useLocalServices } from '../support/localServices.js';
 
-let azurite: RunningAzurite;
-const saved = { ...process.env };
+useLocalServices({ env: { RUN_RETENTION_DAYS: '30', AUDIT_RETENTION_DAYS: '90' } });
 const DAY = 24 * 60 * 60_000;
 
-beforeAll(async () => {
-  azurite = await startAzurite();
-  Object.assign(process.env, { AzureWebJobsStorage: azurite.connectionString, RUN_RETENTION_DAYS: '30', AUDIT_RETENTION_DAYS: '90' });
-});
-
-afterAll(async () => {
-  for (const name of ['AzureWebJobsStorage', 'RUN_RETENTION_DAYS', 'AUDIT_RETENTION_DAYS']) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
-  await azurite?.stop();
-});
-
 async function anExport(): Promise<string> {
-  const now = new Date().toISOString();
-  const record = await insertExport({
-    id: randomUUID(),
-    name: 'Kept',
-    connectionId: null,
-    connectionType: 'campaign-monitor',
-    kind: 'segment',
-    segments: ['Segment_X'],
-    mapping: { email: 'Email' },
-    details: {},
-    entities: [],
-    schedule: { active: false, mode: 'systemRefresh' },
-    createdAt: now,
-    createdBy: { id: 'alice', name: 'Alice' },
-    updatedAt: now,
-    lastRefreshed: null,
-    lastRunStatus: null,
-    activeRunId: null,
-    etag: '',
-  } as Parameters<typeof insertExport>[0]);
+  const record = await insertExport(exportRecord({ id: randomUUID(), name: 'Kept' }));
   return record.id;
 }
 
@@ -60,40 +28,8 @@ async function anExport(): Promise<string> {
 async function aRun(exportId: string, ageDays: number, status: RunRecord['status']): Promise<RunRecord> {
   const created = Date.now() - ageDays * DAY;
   const at = new Date(created).toISOString();
-  const run = await insertRun({
-    id: newRunId(created),
-    exportId,
-    trigger: 'manual',
-    status,
-    reason: null,
-    requestedBy: { id: 'alice', name: 'Alice' },
-    createdAt: at,
-    startedAt: at,
-    finishedAt: null,
-    counts: ZERO_COUNTS,
-    planned: true,
-    chunksTotal: 1,
-    segments: [],
-    preparedDetails: null,
-    cancelRequested: false,
-    waitingFor: null,
-    tasks: [],
-    etag: '',
-  });
-  await recordPlannedChunks(run.id, [
-    {
-      chunkId: chunkIdFor(0),
-      step: 'send',
-      segmentId: 'S',
-      container: 'work',
-      blobName: `runs/${run.id}/members.csv`,
-      blobEtag: '"0x0"',
-      start: 0,
-      end: 10,
-      delimiter: ',',
-      columnHeaders: false,
-    },
-  ]);
+  const run = await insertRun(runRecord({ id: newRunId(created), exportId, status, createdAt: at, planned: true, chunksTotal: 1 }));
+  await recordPlannedChunks(run.id, [chunkRange({ segmentId: 'S', container: 'work', blobName: `runs/${run.id}/members.csv` })]);
   await recordOutcomes(run.id, [
     {
       chunkId: chunkIdFor(0),

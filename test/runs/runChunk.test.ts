@@ -2,29 +2,18 @@
 // row (never by its id), and a chunk whose step no worker carries out ends failed with the
 // reason, so its run finalizes instead of waiting on it. Over real Azurite.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
+import { describe, expect, it } from 'vitest';
 import { insertExport } from '../../shared/exports/exportStore.js';
 import { runChunk } from '../../shared/runs/runChunk.js';
-import { chunkIdFor, getChunk, recordPlannedChunks, type ChunkRange } from '../../shared/runs/runLedger.js';
+import { chunkIdFor, getChunk, recordPlannedChunks } from '../../shared/runs/runLedger.js';
 import { getRun, insertRun, newRunId } from '../../shared/runs/runStore.js';
-import { ZERO_COUNTS, type RunRecord } from '../../shared/runs/run.js';
+import type { RunRecord } from '../../shared/runs/run.js';
 import { registerRunWorker } from '../../shared/runs/workers.js';
 import type { ChunkMessage, ChunkState, RunWorker } from '../../shared/runs/worker.js';
+import { chunkRange, exportRecord, runRecord } from '../support/engineRecords.js';
+import { useLocalServices } from '../support/localServices.js';
 
-let azurite: RunningAzurite;
-const saved = process.env.AzureWebJobsStorage;
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-  process.env.AzureWebJobsStorage = azurite.connectionString;
-});
-
-afterAll(async () => {
-  if (saved === undefined) delete process.env.AzureWebJobsStorage;
-  else process.env.AzureWebJobsStorage = saved;
-  await azurite?.stop();
-});
+useLocalServices();
 
 const seen: { message: ChunkMessage; chunk: ChunkState }[] = [];
 const probe: RunWorker = {
@@ -38,61 +27,22 @@ registerRunWorker(probe);
 
 async function plannedRun(step: string): Promise<{ run: RunRecord; message: ChunkMessage }> {
   const now = new Date().toISOString();
-  const record = await insertExport({
-    id: randomUUID(),
-    name: 'Dispatched',
-    connectionId: null,
-    connectionType: 'campaign-monitor',
-    kind: 'segment',
-    segments: ['Segment_X'],
-    mapping: { email: 'Email' },
-    details: {},
-    entities: [],
-    schedule: { active: false, mode: 'systemRefresh' },
-    createdAt: now,
-    createdBy: { id: 'alice', name: 'Alice' },
-    updatedAt: now,
-    lastRefreshed: null,
-    lastRunStatus: null,
-    activeRunId: null,
-    etag: '',
-  } as Parameters<typeof insertExport>[0]);
-  const run = await insertRun({
-    id: newRunId(),
-    exportId: record.id,
-    trigger: 'manual',
-    status: 'running',
-    reason: null,
-    requestedBy: { id: 'alice', name: 'Alice' },
-    createdAt: now,
-    startedAt: now,
-    finishedAt: null,
-    counts: ZERO_COUNTS,
-    planned: true,
-    chunksTotal: 1,
-    segments: [],
-    preparedDetails: null,
-    cancelRequested: false,
-    waitingFor: null,
-    tasks: [
-      { name: 'plan', status: 'succeeded', startedAt: now, finishedAt: now },
-      { name: 'send', status: 'running', startedAt: now, finishedAt: null },
-      { name: 'finalize', status: 'pending', startedAt: null, finishedAt: null },
-    ],
-    etag: '',
-  });
-  const chunk: ChunkRange = {
-    chunkId: chunkIdFor(0),
-    step,
-    segmentId: 'Segment_X',
-    container: 'lake',
-    blobName: 'x.csv',
-    blobEtag: '"0x0"',
-    start: 0,
-    end: 10,
-    delimiter: ',',
-    columnHeaders: false,
-  };
+  const record = await insertExport(exportRecord({ id: randomUUID(), name: 'Dispatched', createdAt: now }));
+  const run = await insertRun(
+    runRecord({
+      id: newRunId(),
+      exportId: record.id,
+      createdAt: now,
+      planned: true,
+      chunksTotal: 1,
+      tasks: [
+        { name: 'plan', status: 'succeeded', startedAt: now, finishedAt: now },
+        { name: 'send', status: 'running', startedAt: now, finishedAt: null },
+        { name: 'finalize', status: 'pending', startedAt: null, finishedAt: null },
+      ],
+    }),
+  );
+  const chunk = chunkRange({ step });
   await recordPlannedChunks(run.id, [chunk]);
   return { run, message: { exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId } };
 }

@@ -65,6 +65,7 @@ export default defineConfig({
           include: ['test/reliability/**/*.reliability.ts'],
           env: { RELIABILITY_PROFILE: 'ci' },
           globalSetup: ['test/reliability/reportSetup.ts'],
+          setupFiles: ['test/reliability/renderReportAfterEachTest.ts'],
           // Beside the other tests, in the same queue (FaultMatrixFirst above). Not
           // `fileParallelism: false`: Vitest 4 runs such a project in a group of its own after every
           // other file, which made the fault matrix's minutes of waiting the end of every run.

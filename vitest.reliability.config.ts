@@ -10,6 +10,8 @@ export default defineConfig({
     // One file at a time: each starts a whole stack, and the figures must not share the 2 cores.
     fileParallelism: false,
     globalSetup: ['test/globalSetup.ts', 'test/reliability/reportSetup.ts'],
+    // The report again after every test, so a run stopped part way still shows what it measured.
+    setupFiles: ['test/reliability/renderReportAfterEachTest.ts'],
     testTimeout: 600_000,
     hookTimeout: 300_000,
   },

@@ -1,6 +1,7 @@
 // Renders RELIABILITY.md from the suite's results file: the fault matrix, API load, security
 // checks and the fuzz run, with the machine, the dates and the command that reproduces them.
-// Called by the reliability config's global teardown; rows not run yet show as such.
+// Rendered after every test of the suite (renderReportAfterEachTest.ts) and by the global teardown;
+// fault rows not measured yet are listed as such.
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FAULT_ROW_CLAIMS } from './support/faultRowClaims.js';
@@ -36,9 +37,28 @@ function entries(results: Results, section: keyof Results): ResultEntry[] {
   return Object.values(results[section] ?? {});
 }
 
+/** The fault matrix's rows in the suite's order (every row says what it proves), those measured and those not. */
+function faultRows(results: Results): { measured: ResultEntry[]; notMeasured: string[] } {
+  const recorded = results.faultMatrix ?? {};
+  const ids = Object.keys(FAULT_ROW_CLAIMS);
+  return {
+    measured: ids.flatMap((id) => (recorded[id] ? [recorded[id]] : [])),
+    notMeasured: ids.filter((id) => !recorded[id]),
+  };
+}
+
+function notMeasuredNote(ids: string[]): string[] {
+  return ids.length === 0
+    ? []
+    : [
+        '',
+        `Not measured in this profile yet (the run stopped before them, or they have not been run): ${ids.map((id) => `**${id}** (${FAULT_ROW_CLAIMS[id]})`).join('; ')}.`,
+      ];
+}
+
 function faultMatrix(results: Results): string {
-  const rows = entries(results, 'faultMatrix');
-  if (rows.length === 0) return '_Not run yet._';
+  const { measured: rows, notMeasured } = faultRows(results);
+  if (rows.length === 0) return ['_Not run yet._', ...notMeasuredNote(notMeasured)].join('\n');
   const lines = [
     table(
       [
@@ -90,6 +110,7 @@ function faultMatrix(results: Results): string {
       notes.push(`${n(row.vendorCalls)} vendor calls; measured ${row.measuredAt}, load ${row.load}`);
       return `- **${row.title}**: ${notes.join('; ')}.`;
     }),
+    ...notMeasuredNote(notMeasured),
   ];
   return lines.join('\n');
 }
@@ -215,7 +236,9 @@ function fuzz(results: Results): string {
 
 export function renderReport(profile: ProfileName, results: Results = readResults(resultsFile(profile))): string {
   const SIZES = PROFILES[profile];
-  const all = Object.values(results).flatMap((section) => Object.values(section ?? {}));
+  const { measured, notMeasured } = faultRows(results);
+  // Fault rows the suite no longer has are left out (their ids have no claim).
+  const all = [...measured, ...(['apiLoad', 'security', 'fuzz'] as const).flatMap((section) => entries(results, section))];
   const dates = all.map((entry) => entry.measuredAt).sort();
   const loads = all.map((entry) => entry.load);
   const box = machine();
@@ -234,9 +257,10 @@ npm ci && ${command}
 (${profile} profile: ${SIZES.members.toLocaleString('en-US')} members per fault-matrix row, ${SIZES.apiClients} API clients for ${SIZES.apiLoadMs / 1000} s, ≥ ${SIZES.fuzzRequests.toLocaleString('en-US')} fuzz requests;
 the ci profile runs every row and check small inside \`npm test\`, so CI runs them on every change). It builds, starts the whole local stack
 per file (Azurite, the Key Vault emulator, the Campaign Monitor simulator, the Functions host as a
-child process, all on 127.0.0.1) and writes \`.outflow/reliability/results-${profile}.json\`, from
-which this page is rendered at the end of the run (each row keeps the time it was measured; a
-single file can be run again with \`npx vitest run --config vitest.reliability.config.ts <file>\`
+child process, all on 127.0.0.1) and merges each row into \`.outflow/reliability/results-${profile}.json\` as
+the row ends; this page is rendered from that file after every test and at the end of the run, so a
+run stopped part way still shows what it measured (each row keeps the time it was measured; a
+single file, or one row with \`-t\`, can be run again with \`npx vitest run --config vitest.reliability.config.ts <file>\`
 after \`npm run build\`, and its rows replace the old ones).
 
 Machine: ${box.cores} cores (${box.cpu}), ${box.memoryGiB} GiB RAM, Node ${box.node}, ${box.platform}.
@@ -244,7 +268,7 @@ Measured ${dates[0] ?? '—'} to ${dates[dates.length - 1] ?? '—'} (UTC). The 
 other work: load average (1 min) ${loads.length ? `${Math.min(...loads)}–${Math.max(...loads)}` : '—'} while the figures were taken, so times are
 an upper bound.
 
-${failing.length === 0 ? 'Every row that ran passed.' : `**${failing.length} row(s) failed:** ${failing.map((entry) => entry.title ?? entry.id).join(', ')} — see the notes.`}${notRun.length ? ` Could not run on this machine: ${notRun.map((entry) => entry.title ?? entry.id).join(', ')} (see its row for why, and what was checked instead).` : ''}
+${failing.length === 0 ? 'Every row that ran passed.' : `**${failing.length} row(s) failed:** ${failing.map((entry) => entry.title ?? entry.id).join(', ')} — see the notes.`}${notRun.length ? ` Could not run on this machine: ${notRun.map((entry) => entry.title ?? entry.id).join(', ')} (see its row for why, and what was checked instead).` : ''}${notMeasured.length ? ` ${notMeasured.length} of ${notMeasured.length + measured.length} fault-matrix rows not measured in this profile yet (listed under the matrix).` : ''}
 
 ## Fixed while building this suite
 

@@ -1,5 +1,6 @@
-// What each fault-matrix row proves, by row id: RELIABILITY.md prints it beside the row's figures,
-// and the fault matrix refuses a row that does not say what it proves.
+// What each fault-matrix row proves, by row id, in the order the suite runs them: RELIABILITY.md
+// prints it beside the row's figures (and names the rows not measured yet), and the fault matrix
+// refuses a row that does not say what it proves.
 export const FAULT_ROW_CLAIMS: Record<string, string> = {
   'vendor-5xx': 'a vendor 500 answered before processing is retried inside the chunk: no member lost, none sent twice, the run succeeds',
   '429-storms':
@@ -26,10 +27,10 @@ export const FAULT_ROW_CLAIMS: Record<string, string> = {
     'an invocation past functionTimeout is failed by the host and its worker recycled with everything in flight on it; the messages come back and the chunks resume from their last acknowledged batch: none lost, re-sends bounded',
   'instance-killed':
     "scale-out: with two instances on the same queues and tables, one killed mid-run, the other goes on and the killed one's messages come back: none lost, re-sends bounded to its batches in flight",
-  'plan-message-lost':
-    'a run whose plan message never arrived is re-driven by the recovery sweep on its own (within 5 minutes at the default patience), planned and completed; its export is not left claimed',
   'cancel-during-planning':
     'a cancel while the planner holds the run is final: the planner never sets the run running again, and its end is written once',
   'duplicate-emails':
     'a member whose email appears twice in a segment, in different chunks (other case, spaces), is sent once; the other row is skipped as duplicateEmail and reported',
+  'plan-message-lost':
+    'a run whose plan message never arrived is re-driven by the recovery sweep on its own (within 5 minutes at the default patience), planned and completed; its export is not left claimed',
 };

@@ -80,15 +80,21 @@ export function readResults(file = RESULTS_FILE): Results {
   }
 }
 
-export function recordResult(section: Section, id: string, entry: { passed: boolean } & Record<string, unknown>): void {
-  const results = readResults();
+/** Merges one row into the results file at once, so a run stopped part way keeps every row it finished. */
+export function recordResult(
+  section: Section,
+  id: string,
+  entry: { passed: boolean } & Record<string, unknown>,
+  file: string = RESULTS_FILE,
+): void {
+  const results = readResults(file);
   const rows = (results[section] ??= {});
   rows[id] = { ...entry, id, measuredAt: new Date().toISOString(), load: Number(loadavg()[0]!.toFixed(1)) };
-  mkdirSync(dirname(RESULTS_FILE), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true });
   // Written aside and renamed: a killed run never leaves half a file.
-  const temporary = `${RESULTS_FILE}.${process.pid}.tmp`;
+  const temporary = `${file}.${process.pid}.tmp`;
   writeFileSync(temporary, JSON.stringify(results, null, 2));
-  renameSync(temporary, RESULTS_FILE);
+  renameSync(temporary, file);
 }
 
 export function machine(): { cores: number; cpu: string; memoryGiB: number; node: string; platform: string } {

@@ -295,7 +295,7 @@ The figures below were measured with these fixes in the build.
 
 Each row is its own export of the segment *All customers* to its own Campaign Monitor list, with
 one fault injected. The rows from *Campaign Monitor's documented rate under a short
-functionTimeout* on run on a second stack whose host keeps the Azure Functions runtime's rules
+functionTimeout* onwards run on a second stack whose host keeps the Azure Functions runtime's rules
 (README, *Runtime rules the local host keeps*): two host instances on the same queues and tables,
 \`functionTimeout\` lowered to 20 s (an invocation past it fails and its worker is recycled with
 everything in flight on it). The test compares the list with the snapshot the run planned, email

@@ -30,6 +30,7 @@ import { startVendorGate, type VendorGate } from './support/vendorGate.js';
 import { PROJECT_ROOT, PROFILE, recordResult, SIZES } from './support/results.js';
 import { scanForSecrets } from './support/secretScan.js';
 import { FAULT_ROW_CLAIMS } from './support/faultRowClaims.js';
+import { deliveryFigures } from './support/deliveryFigures.js';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { QUEUES } from '../../shared/storage/names.js';
 import { stringify } from 'csv-stringify/sync';
@@ -233,10 +234,7 @@ async function runRow(row: Row): Promise<void> {
   const lost = missing.filter((email) => !reported.has(email) && !context.reportedElsewhere.has(email)).length;
   const extra = [...delivered].filter((email) => !expectedSet.has(email)).length;
   // Deliveries per member, as the simulator counted them (each import call's members, repeats included).
-  const perMember = list?.deliveries ?? new Map<string, number>();
-  const mostDeliveries = Math.max(0, ...perMember.values());
-  const deliveryHistogram: Record<string, number> = {};
-  for (const count of perMember.values()) deliveryHistogram[count] = (deliveryHistogram[count] ?? 0) + 1;
+  const { mostDeliveries, histogram: deliveryHistogram } = deliveryFigures(list?.deliveries ?? new Map<string, number>());
   const allowedDeliveries = row.resendsExpected ? (row.maxDeliveriesPerMember ?? 2) : 1;
   const deliveries = inspection?.deliveries ?? 0;
   const counters = simulator.state.counters;
@@ -528,7 +526,7 @@ const runtimeRows: Row[] = [
         const match = /Executed 'Functions\.sendChunk' \((\w+), Id=[^,]+, Duration=(\d+)ms\)/.exec(line);
         return match ? [{ outcome: match[1]!, ms: Number(match[2]) }] : [];
       });
-      const longest = Math.max(0, ...durations.map((entry) => entry.ms));
+      const longest = durations.reduce((most, entry) => Math.max(most, entry.ms), 0);
       const failed = durations.filter((entry) => entry.outcome !== 'Succeeded').length;
       const timeouts = logs.filter((line) => /Timeout value of \S+ was exceeded/.test(line)).length;
       const poisoned = (await poisonMessages()) - poisonedBefore;

@@ -2,7 +2,7 @@
 // checks and the fuzz run, with the machine, the dates and the command that reproduces them.
 // Rendered after every test of the suite (renderReportAfterEachTest.ts) and by the global teardown;
 // fault rows not measured yet are listed as such.
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FAULT_ROW_CLAIMS } from './support/faultRowClaims.js';
 import {
@@ -348,6 +348,10 @@ ${fuzz(results)}
 export function writeReport(profile: ProfileName): string {
   const file = reportFile(profile);
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, renderReport(profile));
+  // Written aside and renamed: in the ci profile the suite's files run side by side, each
+  // rendering the page after its tests.
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, renderReport(profile));
+  renameSync(temporary, file);
   return file;
 }

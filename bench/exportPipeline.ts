@@ -121,18 +121,32 @@ const engineRate = Number.isFinite(rate)
   ? { requestsPerSecond: rate, burst: values.rate === 'documented' ? adapter.limits.burst : Math.max(1, Math.ceil(rate)) }
   : { requestsPerSecond: 1_000_000, burst: 1_000_000 };
 
-/** Every queue function invocation the host reported ending: how many, how long the longest, how many failed. */
-const invocations = { planRun: 0, sendChunk: 0, longestSendChunkMs: 0, failed: 0, functionTimeouts: 0 };
+/**
+ * Every queue function invocation the host reported ending: how many, how long the longest, how
+ * many failed; and the messages the host moved to a poison queue (read from its log: the poison
+ * queues' own functions take the messages off them).
+ */
+const invocations = {
+  planRun: 0,
+  sendChunk: 0,
+  longestPlanRunMs: 0,
+  longestSendChunkMs: 0,
+  failed: 0,
+  functionTimeouts: 0,
+  poisonMessages: 0,
+};
 function noteInvocation(line: string): void {
   // The front door's own failures are the bench's business (a 502 it answers has no body).
   if (line.includes('Front door')) console.error(line);
   if (/Timeout value of \S+ was exceeded/.test(line)) invocations.functionTimeouts++;
+  if (/moving it to '\S+-poison'/.test(line)) invocations.poisonMessages++;
   const match = /Executed 'Functions\.(planRun|sendChunk)' \((\w+), Id=[^,]+, Duration=(\d+)ms\)/.exec(line);
   if (!match) return;
   const [, name, outcome, ms] = match;
   invocations[name as 'planRun' | 'sendChunk']++;
   if (outcome !== 'Succeeded') invocations.failed++;
   if (name === 'sendChunk') invocations.longestSendChunkMs = Math.max(invocations.longestSendChunkMs, Number(ms));
+  if (name === 'planRun') invocations.longestPlanRunMs = Math.max(invocations.longestPlanRunMs, Number(ms));
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'outflow-bench-'));
@@ -166,6 +180,9 @@ try {
   // What the plan predicts for the run, to stand beside what it takes.
   const plan = await call('POST', `/exports/${created.id}/plan`);
   const started = Date.now();
+  const loadAtStart = loadavg()
+    .map((load) => load.toFixed(1))
+    .join('/');
   const { runId } = await call('POST', `/exports/${created.id}/runs`);
   let run: any;
   for (;;) {
@@ -188,6 +205,7 @@ try {
         machine: `${cpus().length} cores, Node ${process.version}, load ${loadavg()
           .map((load) => load.toFixed(1))
           .join('/')}`,
+        loadAtStart,
         destination: type,
         profiles,
         rate: Number.isFinite(rate) ? `${rate} requests/s${values.rate === 'documented' ? ' (documented)' : ''}` : 'unlimited',

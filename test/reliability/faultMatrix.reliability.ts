@@ -502,10 +502,9 @@ const rows: Row[] = [
 const DUPLICATES = 100;
 const FUNCTION_TIMEOUT = '00:00:20';
 /**
- * The documented-rate row's members. Issue 14 asks for 100,000 in the ci profile too; on this
- * shared machine (load 27) planning 100,000 members outlived the 20 s functionTimeout five times
- * and the run failed ("Planning failed 5 times"), so the ci profile keeps its own size until the
- * planner hands on its work within the invocation budget as the senders do.
+ * The documented-rate row's members. Issue 14 asks for 100,000; the ci profile keeps 10,000 for
+ * the suite's time. Planning keeps to the invocation budget as the senders do (it hands on to its
+ * own continuation), so the planner's invocations are held to functionTimeout here too.
  */
 const RATE_ROW_MEMBERS = SIZES.rateRowMembers;
 let poisonedBefore = 0;
@@ -522,22 +521,27 @@ const runtimeRows: Row[] = [
       poisonedBefore = await poisonMessages();
     },
     verify: async (context, _run, logs) => {
-      const durations = logs.flatMap((line) => {
-        const match = /Executed 'Functions\.sendChunk' \((\w+), Id=[^,]+, Duration=(\d+)ms\)/.exec(line);
-        return match ? [{ outcome: match[1]!, ms: Number(match[2]) }] : [];
+      const invocations = logs.flatMap((line) => {
+        const match = /Executed 'Functions\.(sendChunk|planRun)' \((\w+), Id=[^,]+, Duration=(\d+)ms\)/.exec(line);
+        return match ? [{ name: match[1]!, outcome: match[2]!, ms: Number(match[3]) }] : [];
       });
+      const durations = invocations.filter((entry) => entry.name === 'sendChunk');
+      const plans = invocations.filter((entry) => entry.name === 'planRun');
+      // A loop, not Math.max(...): spreading a long list overflows the call stack.
       const longest = durations.reduce((most, entry) => Math.max(most, entry.ms), 0);
-      const failed = durations.filter((entry) => entry.outcome !== 'Succeeded').length;
+      const longestPlan = plans.reduce((most, entry) => Math.max(most, entry.ms), 0);
+      const failed = invocations.filter((entry) => entry.outcome !== 'Succeeded').length;
       const timeouts = logs.filter((line) => /Timeout value of \S+ was exceeded/.test(line)).length;
       const poisoned = (await poisonMessages()) - poisonedBefore;
       const deliveries = [...(simulator.state.lists.get(context.listId)?.deliveries.values() ?? [])];
       const deliveredOnce = deliveries.filter((count) => count === 1).length;
       context.notes.push(
-        `${durations.length} sender invocations, the longest ${(longest / 1000).toFixed(1)} s, ${failed} failed, ${timeouts} past functionTimeout; ${poisoned} poison messages; ${deliveredOnce.toLocaleString('en-US')} of ${context.expected.length.toLocaleString('en-US')} members delivered exactly once`,
+        `${plans.length} planner invocations, the longest ${(longestPlan / 1000).toFixed(1)} s; ${durations.length} sender invocations, the longest ${(longest / 1000).toFixed(1)} s; ${failed} failed, ${timeouts} past functionTimeout; ${poisoned} poison messages; ${deliveredOnce.toLocaleString('en-US')} of ${context.expected.length.toLocaleString('en-US')} members delivered exactly once`,
       );
       expect(durations.length, 'sender invocations seen in the host log').toBeGreaterThan(0);
       expect(longest, 'every sender invocation ends well inside functionTimeout').toBeLessThan(20_000);
-      expect(failed, 'no sender invocation failed (none killed, none poisoned)').toBe(0);
+      expect(longestPlan, 'every planner invocation ends well inside functionTimeout').toBeLessThan(20_000);
+      expect(failed, 'no planner or sender invocation failed (none killed, none poisoned)').toBe(0);
       expect(poisoned, 'no message in a poison queue').toBe(0);
       expect(deliveries.length, 'members the vendor received').toBe(context.expected.length);
       expect(deliveredOnce, 'members delivered exactly once').toBe(context.expected.length);

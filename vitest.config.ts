@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 
 /**
  * The fault matrix first: it waits (on leases, outages, restarts) more than it computes, for
- * minutes, so it runs beside the rest from the start, in a worker of its own. The other reliability
+ * minutes, so it runs beside the rest from the start, in one of the workers. The other reliability
  * files are spread through the queue, so they seldom overlap one another (each starts a whole
  * stack). Otherwise Vitest's order (by earlier durations, or file size on a fresh clone).
  */
@@ -41,9 +41,9 @@ export default defineConfig({
     // SecretClient trusts the Key Vault emulator's development certificate.
     pool: 'forks',
     // Most files wait on child processes (Azurite, the host, simulators) more than they compute:
-    // three at a time keep both cores busy (the default here would be one), and a fourth worker
-    // holds the fault matrix, which mostly waits, for most of the run.
-    maxWorkers: 4,
+    // three at a time keep both cores busy (the default here would be one). The fault matrix holds
+    // one of the three for most of the run (FaultMatrixFirst).
+    maxWorkers: 3,
     sequence: { sequencer: FaultMatrixFirst },
     globalSetup: ['test/globalSetup.ts'],
     testTimeout: 60_000,

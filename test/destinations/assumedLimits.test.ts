@@ -5,12 +5,7 @@
 // (without Retry-After where the vendor documents none), a lower cap answers the vendor's too-large
 // error, and both are absorbed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendWithRetries } from '../../shared/segmentSender/sendChunk.js';
-import { RateBudget } from '../../shared/segmentSender/rateBudget.js';
-import { ConcurrencyBudget } from '../../shared/segmentSender/concurrencyBudget.js';
-import type { DestinationAccess } from '../../shared/runs/destinationAccess.js';
-import type { ConnectionRecord } from '../../shared/connections/connection.js';
-import type { BatchResult, DestinationAdapter, DestinationCall, MappedMember, SegmentRef } from '../../shared/destinations/destination.js';
+import type { DestinationAdapter, DestinationCall, MappedMember, SegmentRef } from '../../shared/destinations/destination.js';
 import { VENDOR_FACTS } from '../../shared/destinations/vendorFacts.js';
 import { iterable } from '../../shared/destinations/iterable.js';
 import { campaignMonitor } from '../../shared/destinations/campaignMonitor.js';
@@ -18,36 +13,15 @@ import { linkedin } from '../../shared/destinations/linkedin.js';
 import { startIterableSimulator, type IterableSimulator } from '../../local/simulators/iterableSimulator.js';
 import { startCampaignMonitorSimulator, type CampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
 import { startLinkedinSimulator, type LinkedinSimulator } from '../../local/simulators/linkedinSimulator.js';
+import { sendUnbudgeted } from '../support/sendUnbudgeted.js';
 
 const segment: SegmentRef = { id: 'seg-1', name: 'Newsletter', type: 'Profile' };
 const people = (from: number, count: number): MappedMember[] =>
   Array.from({ length: count }, (_, index) => ({ email: `person${from + index}@outflow.dev`, fields: { firstName: `P${from + index}` } }));
 
 /** The engine's sender, with no budget of its own: calls go out as fast as the vendor lets them. */
-function send(destination: DestinationAdapter, call: DestinationCall, batch: MappedMember[]): Promise<BatchResult> {
-  const access = {
-    destination,
-    connection: { id: 'connection-1' } as ConnectionRecord,
-    call,
-    rateLimit: { requestsPerSecond: Infinity, burst: 1 },
-  } as DestinationAccess;
-  return sendWithRetries(batch, {
-    budget: new RateBudget('assumed-limits-test', { requestsPerSecond: Infinity, burst: 1 }),
-    slots: new ConcurrencyBudget('assumed-limits-test', undefined),
-    owner: 'test',
-    getAccess: () => access,
-    refreshAccess: async () => access,
-    renewLease: async () => {},
-    log: {
-      info() {},
-      warn() {},
-      error() {},
-      with() {
-        return this;
-      },
-    },
-  } as Parameters<typeof sendWithRetries>[1]);
-}
+const send = (destination: DestinationAdapter, call: DestinationCall, batch: MappedMember[]) =>
+  sendUnbudgeted(destination, call, batch, 'assumed-limits-test');
 
 describe('assumptions are marked, and the simulators do not share them', () => {
   it('the adapters guess what vendorFacts marks as assumed', () => {

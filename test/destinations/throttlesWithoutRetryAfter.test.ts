@@ -2,25 +2,16 @@
 // Campaign Monitor and dotdigital document X-RateLimit-Reset only (shared/destinations/vendorFacts.ts),
 // so their simulators throttle without one by default. The engine's sender then backs off by itself:
 // 1 s, doubling to a minute (rateLimitedWaitMs), instead of knocking again every second.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { metrics } from '@opentelemetry/api';
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { METER_NAME, METRICS } from '../../shared/observability/metrics.js';
-import { rateLimitedWaitMs, sendWithRetries } from '../../shared/segmentSender/sendChunk.js';
-import { RateBudget } from '../../shared/segmentSender/rateBudget.js';
-import { ConcurrencyBudget } from '../../shared/segmentSender/concurrencyBudget.js';
-import type { DestinationAccess } from '../../shared/runs/destinationAccess.js';
-import type { ConnectionRecord } from '../../shared/connections/connection.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METRICS } from '../../shared/observability/metrics.js';
+import { rateLimitedWaitMs } from '../../shared/segmentSender/sendChunk.js';
 import type { DestinationCall, MappedMember, SegmentRef } from '../../shared/destinations/destination.js';
 import { iterable } from '../../shared/destinations/iterable.js';
 import { startIterableSimulator, type IterableSimulator } from '../../local/simulators/iterableSimulator.js';
 import { startCampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
 import { startDotdigitalSimulator } from '../../local/simulators/dotdigitalSimulator.js';
-
-class InMemoryReader extends MetricReader {
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
+import { useInMemoryMeterProvider } from '../support/meterReader.js';
+import { sendUnbudgeted } from '../support/sendUnbudgeted.js';
 
 describe('the wait after a throttle', () => {
   it("is the vendor's when it gives one, else 1 s doubling to at most a minute (with a little jitter)", () => {
@@ -70,21 +61,11 @@ describe('Iterable: 429 without Retry-After', () => {
   }));
   const segment: SegmentRef = { id: 'seg-1', name: 'Newsletter', type: 'Profile' };
   let simulator: IterableSimulator;
-  let reader: InMemoryReader;
-  let provider: MeterProvider;
   beforeAll(async () => {
     simulator = await startIterableSimulator({ apiKeys: ['it-key'] });
   });
   afterAll(async () => simulator?.stop());
-  beforeEach(() => {
-    reader = new InMemoryReader();
-    provider = new MeterProvider({ readers: [reader] });
-    metrics.setGlobalMeterProvider(provider);
-  });
-  afterEach(async () => {
-    metrics.disable();
-    await provider.shutdown();
-  });
+  const meter = useInMemoryMeterProvider();
 
   it('the simulator sends none; the sender waits 1 s, then 2 s, and delivers every member once, counting both throttles', async () => {
     const call = { settings: { region: 'US' }, secrets: { apiKey: 'it-key' }, details: {}, apiOrigin: simulator.url } as DestinationCall<
@@ -104,38 +85,12 @@ describe('Iterable: 429 without Retry-After', () => {
     expect(raw.status).toBe(429);
     expect(raw.headers.get('retry-after')).toBeNull();
 
-    const access = {
-      destination: iterable,
-      connection: { id: 'connection-1' } as ConnectionRecord,
-      call: prepared,
-      rateLimit: { requestsPerSecond: Infinity, burst: 1 },
-    } as DestinationAccess;
     const started = Date.now();
-    const result = await sendWithRetries(members, {
-      budget: new RateBudget('no-retry-after-test', { requestsPerSecond: Infinity, burst: 1 }),
-      slots: new ConcurrencyBudget('no-retry-after-test', undefined),
-      owner: 'test',
-      getAccess: () => access,
-      refreshAccess: async () => access,
-      renewLease: async () => {},
-      log: {
-        info() {},
-        warn() {},
-        error() {},
-        with() {
-          return this;
-        },
-      },
-    } as Parameters<typeof sendWithRetries>[1]);
+    const result = await sendUnbudgeted(iterable, prepared, members, 'no-retry-after-test');
     expect(result).toEqual({ succeeded: 3, failures: [] });
     // The raw call above took the first refusal; the sender met two, waited 1 s and 2 s, then got through.
     expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
-    const { resourceMetrics } = await reader.collect();
-    const counted = resourceMetrics.scopeMetrics
-      .filter((scope) => scope.scope.name === METER_NAME)
-      .flatMap((scope) => scope.metrics)
-      .find((data) => data.descriptor.name === METRICS.vendorRateLimited);
-    expect(counted?.dataPoints.map((point) => point.value)).toEqual([2]);
+    expect((await meter.pointsOf(METRICS.vendorRateLimited)).map((point) => point.value)).toEqual([2]);
     expect(simulator.inspectList(details.listIds![segment.id]!)).toMatchObject({ duplicates: 0 });
     simulator.setFaults({});
   }, 20_000);

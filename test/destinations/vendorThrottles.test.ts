@@ -2,26 +2,16 @@
 // 400 ERROR_APIUSAGE_EXCEEDED — read by the real adapters against their simulators: each is a
 // rateLimited DestinationError (a 403 with a problem document stays auth), and the engine's sender
 // retries it and counts it in outflow.vendor.rate_limited like any 429.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { metrics } from '@opentelemetry/api';
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { METER_NAME, METRICS } from '../../shared/observability/metrics.js';
-import { sendWithRetries } from '../../shared/segmentSender/sendChunk.js';
-import { RateBudget } from '../../shared/segmentSender/rateBudget.js';
-import { ConcurrencyBudget } from '../../shared/segmentSender/concurrencyBudget.js';
-import type { DestinationAccess } from '../../shared/runs/destinationAccess.js';
-import type { ConnectionRecord } from '../../shared/connections/connection.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METRICS } from '../../shared/observability/metrics.js';
 import type { DestinationAdapter, DestinationCall, MappedMember } from '../../shared/destinations/destination.js';
 import { DestinationError } from '../../shared/destinations/destinationError.js';
 import { mailchimp, refusal } from '../../shared/destinations/mailchimp.js';
 import { createDotdigitalAdapter } from '../../shared/destinations/dotdigital.js';
 import { startMailchimpSimulator, type MailchimpSimulator } from '../../local/simulators/mailchimpSimulator.js';
 import { startDotdigitalSimulator, type DotdigitalSimulator } from '../../local/simulators/dotdigitalSimulator.js';
-
-class InMemoryReader extends MetricReader {
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
+import { useInMemoryMeterProvider } from '../support/meterReader.js';
+import { sendUnbudgeted } from '../support/sendUnbudgeted.js';
 
 const MAILCHIMP_KEY = '0f1e2d3c4b5a69788796a5b4c3d2e1f0-us6';
 const DD_USER = 'apiuser-flat@apiconnector.com';
@@ -31,8 +21,6 @@ const members: MappedMember[] = Array.from({ length: 3 }, (_, index) => ({
   fields: { firstName: `P${index}` },
 }));
 
-let reader: InMemoryReader;
-let provider: MeterProvider;
 let mailchimpSimulator: MailchimpSimulator;
 let dotdigitalSimulator: DotdigitalSimulator;
 
@@ -51,51 +39,11 @@ afterAll(async () => {
   await dotdigitalSimulator?.stop();
 });
 
-beforeEach(() => {
-  reader = new InMemoryReader();
-  provider = new MeterProvider({ readers: [reader] });
-  metrics.setGlobalMeterProvider(provider);
-});
+const meter = useInMemoryMeterProvider();
+const rateLimitedCount = () => meter.pointsOf(METRICS.vendorRateLimited);
 
-afterEach(async () => {
-  metrics.disable();
-  await provider.shutdown();
-});
-
-async function rateLimitedCount(): Promise<{ attributes: Record<string, unknown>; value: unknown }[]> {
-  const { resourceMetrics } = await reader.collect();
-  const metric = resourceMetrics.scopeMetrics
-    .filter((scope) => scope.scope.name === METER_NAME)
-    .flatMap((scope) => scope.metrics)
-    .find((data) => data.descriptor.name === METRICS.vendorRateLimited);
-  return (metric?.dataPoints ?? []).map((point) => ({ attributes: point.attributes, value: point.value }));
-}
-
-function send(destination: DestinationAdapter, call: DestinationCall, batch: MappedMember[]) {
-  const access = {
-    destination,
-    connection: { id: 'connection-1' } as ConnectionRecord,
-    call,
-    rateLimit: { requestsPerSecond: Infinity, burst: 1 },
-  } as DestinationAccess;
-  return sendWithRetries(batch, {
-    // An unlimited budget and no concurrency cap touch no storage.
-    budget: new RateBudget('throttle-test', { requestsPerSecond: Infinity, burst: 1 }),
-    slots: new ConcurrencyBudget('throttle-test', undefined),
-    owner: 'test',
-    getAccess: () => access,
-    refreshAccess: async () => access,
-    renewLease: async () => {},
-    log: {
-      info() {},
-      warn() {},
-      error() {},
-      with() {
-        return this;
-      },
-    },
-  } as Parameters<typeof sendWithRetries>[1]);
-}
+const send = (destination: DestinationAdapter, call: DestinationCall, batch: MappedMember[]) =>
+  sendUnbudgeted(destination, call, batch, 'throttle-test');
 
 describe('Mailchimp: 403 and 429 without a body', () => {
   const call = (): DestinationCall => ({

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { metrics } from '@opentelemetry/api';
-import { DataPointType, MeterProvider, MetricReader, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
+import { DataPointType, MeterProvider, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
 import {
   METER_NAME,
   METRICS,
@@ -14,13 +14,8 @@ import {
   recordVendorRateLimited,
 } from '../../shared/observability/metrics.js';
 import { measureQueueBacklog } from '../../shared/observability/queueBacklog.js';
-import { sendWithRetries } from '../../shared/segmentSender/sendChunk.js';
-import { RateBudget } from '../../shared/segmentSender/rateBudget.js';
-import { ConcurrencyBudget } from '../../shared/segmentSender/concurrencyBudget.js';
-import type { DestinationAccess } from '../../shared/runs/destinationAccess.js';
 import { DestinationError } from '../../shared/destinations/destinationError.js';
 import type { DestinationAdapter, MappedMember } from '../../shared/destinations/destination.js';
-import type { ConnectionRecord } from '../../shared/connections/connection.js';
 import { insertExport } from '../../shared/exports/exportStore.js';
 import { finishRunEarly } from '../../shared/runs/finalizeRun.js';
 import { insertRun, newRunId } from '../../shared/runs/runStore.js';
@@ -28,12 +23,8 @@ import { sendQueueMessage } from '../../shared/storage/clients.js';
 import { QUEUES } from '../../shared/storage/names.js';
 import { exportRecord, runRecord } from '../support/engineRecords.js';
 import { useLocalServices } from '../support/localServices.js';
-
-/** Collects on demand, nothing exported: the test reads what the SDK aggregated. */
-class InMemoryReader extends MetricReader {
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
+import { InMemoryReader } from '../support/meterReader.js';
+import { sendUnbudgeted } from '../support/sendUnbudgeted.js';
 
 let reader: InMemoryReader;
 let provider: MeterProvider;
@@ -145,29 +136,8 @@ describe('the sender', () => {
         return { succeeded: members.length, failures: [] };
       },
     } as unknown as DestinationAdapter;
-    const access = {
-      destination,
-      connection: { id: 'connection-1' } as ConnectionRecord,
-      call: { settings: {}, secrets: {}, details: {}, apiOrigin: undefined },
-      rateLimit: { requestsPerSecond: Infinity, burst: 1 },
-    } as DestinationAccess;
-    const result = await sendWithRetries([{ email: 'a@example.com', fields: {} }], {
-      // An unlimited budget and no concurrency cap touch no storage.
-      budget: new RateBudget('metrics-test', { requestsPerSecond: Infinity, burst: 1 }),
-      slots: new ConcurrencyBudget('metrics-test', undefined),
-      owner: 'test',
-      getAccess: () => access,
-      refreshAccess: async () => access,
-      renewLease: async () => {},
-      log: {
-        info() {},
-        warn() {},
-        error() {},
-        with() {
-          return this;
-        },
-      },
-    });
+    const call = { settings: {}, secrets: {}, details: {}, apiOrigin: undefined };
+    const result = await sendUnbudgeted(destination, call, [{ email: 'a@example.com', fields: {} }], 'metrics-test');
     expect(result).toEqual({ succeeded: 1, failures: [] });
     expect(await pointsOf(METRICS.vendorRateLimited)).toEqual([{ attributes: { destination: 'campaign-monitor' }, value: 2 }]);
   });

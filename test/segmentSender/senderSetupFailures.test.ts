@@ -4,10 +4,8 @@
 // ended); Key Vault out of reach is waited out (queued again for later) for up to 15 minutes; and
 // while Key Vault is unreachable it sends with the secrets it last read.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { QueueClient } from '@azure/storage-queue';
-import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
-import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../local/keyVaultEmulator.js';
 import { insertConnection } from '../../shared/connections/connectionStore.js';
 import { insertExport } from '../../shared/exports/exportStore.js';
 import { secretStoreFromSettings } from '../../shared/secretStore.js';
@@ -17,33 +15,11 @@ import { SECRETS_OUTAGE_LIMIT_MS } from '../../shared/runs/secretsOutage.js';
 import { failPoisonedChunk } from '../../shared/runs/poisonedWork.js';
 import { chunkIdFor, getChunk, recordPlannedChunks } from '../../shared/runs/runLedger.js';
 import { getRun, insertRun, newRunId } from '../../shared/runs/runStore.js';
-import { ZERO_COUNTS } from '../../shared/runs/run.js';
 import { QUEUES } from '../../shared/storage/names.js';
+import { chunkRange, connectionRecord, exportRecord, runRecord } from '../support/engineRecords.js';
+import { useLocalServices } from '../support/localServices.js';
 
-let azurite: RunningAzurite;
-let keyVault: KeyVaultEmulator;
-const saved = { ...process.env };
-
-beforeAll(async () => {
-  azurite = await startAzurite();
-  const token = `test-${randomUUID()}`;
-  keyVault = await startKeyVaultEmulator({
-    certPath: process.env.OUTFLOW_TEST_CERT_PATH!,
-    keyPath: process.env.OUTFLOW_TEST_KEY_PATH!,
-    port: 0,
-    token,
-  });
-  Object.assign(process.env, { AzureWebJobsStorage: azurite.connectionString, KEY_VAULT_URL: keyVault.url, KEY_VAULT_LOCAL_TOKEN: token });
-});
-
-afterAll(async () => {
-  for (const name of ['AzureWebJobsStorage', 'KEY_VAULT_URL', 'KEY_VAULT_LOCAL_TOKEN']) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
-  await keyVault?.stop();
-  await azurite?.stop();
-});
+const local = useLocalServices({ keyVault: true });
 
 /** A connection with its secret, an export mapping `mapping`, and a planned run of one chunk. */
 async function plannedRun(mapping: Record<string, string>) {
@@ -51,93 +27,41 @@ async function plannedRun(mapping: Record<string, string>) {
   const connectionId = randomUUID();
   const secretName = `connection-${connectionId}`;
   await secretStoreFromSettings().set(secretName, JSON.stringify({ apiKey: 'cached-key' }));
-  await insertConnection({
-    id: connectionId,
-    name: 'CM',
-    type: 'campaign-monitor',
-    settings: {},
-    secretName,
-    secretFields: ['apiKey'],
-    sharing: 'adminsOnly',
-    limits: {},
-    exportUser: { id: 'alice', name: 'Alice' },
-    privacyConsent: { acceptedBy: 'alice', acceptedAt: now },
-    createdAt: now,
-    updatedAt: now,
-    etag: '',
-  });
-  const exportRecord = await insertExport({
-    id: randomUUID(),
-    name: 'Sender setup',
-    connectionId,
-    connectionType: 'campaign-monitor',
-    kind: 'segment',
-    segments: ['Segment_X'],
-    mapping,
-    details: { listId: 'list' },
-    entities: [],
-    schedule: { active: false, mode: 'systemRefresh' },
-    createdAt: now,
-    createdBy: { id: 'alice', name: 'Alice' },
-    updatedAt: now,
-    lastRefreshed: null,
-    lastRunStatus: null,
-    activeRunId: null,
-    etag: '',
-  } as Parameters<typeof insertExport>[0]);
-  const run = await insertRun({
-    id: newRunId(),
-    exportId: exportRecord.id,
-    trigger: 'manual',
-    status: 'running',
-    reason: null,
-    requestedBy: { id: 'alice', name: 'Alice' },
-    createdAt: now,
-    startedAt: now,
-    finishedAt: null,
-    counts: ZERO_COUNTS,
-    planned: true,
-    chunksTotal: 1,
-    segments: [
-      {
-        segmentId: 'Segment_X',
-        segmentName: 'X',
-        type: 'Profile',
-        entity: 'Segment_X',
-        attributes: ['Email', 'FirstName'],
-        memberCount: 1,
-      },
-    ],
-    preparedDetails: null,
-    cancelRequested: false,
-    waitingFor: null,
-    tasks: [
-      { name: 'plan', status: 'succeeded', startedAt: now, finishedAt: now },
-      { name: 'send', status: 'running', startedAt: now, finishedAt: null },
-      { name: 'finalize', status: 'pending', startedAt: null, finishedAt: null },
-    ],
-    etag: '',
-  });
+  await insertConnection(connectionRecord({ id: connectionId, name: 'CM', secretName, secretFields: ['apiKey'], createdAt: now }));
+  const stored = await insertExport(
+    exportRecord({ id: randomUUID(), name: 'Sender setup', connectionId, mapping, details: { listId: 'list' }, createdAt: now }),
+  );
+  const run = await insertRun(
+    runRecord({
+      id: newRunId(),
+      exportId: stored.id,
+      createdAt: now,
+      planned: true,
+      chunksTotal: 1,
+      segments: [
+        {
+          segmentId: 'Segment_X',
+          segmentName: 'X',
+          type: 'Profile',
+          entity: 'Segment_X',
+          attributes: ['Email', 'FirstName'],
+          memberCount: 1,
+        },
+      ],
+      tasks: [
+        { name: 'plan', status: 'succeeded', startedAt: now, finishedAt: now },
+        { name: 'send', status: 'running', startedAt: now, finishedAt: null },
+        { name: 'finalize', status: 'pending', startedAt: null, finishedAt: null },
+      ],
+    }),
+  );
   const chunkId = chunkIdFor(0);
-  await recordPlannedChunks(run.id, [
-    {
-      chunkId,
-      step: 'send',
-      segmentId: 'Segment_X',
-      container: 'lake',
-      blobName: 'never-read.csv',
-      blobEtag: '"0x0"',
-      start: 0,
-      end: 100,
-      delimiter: ',',
-      columnHeaders: false,
-    },
-  ]);
-  return { connectionId, secretName, message: { exportId: exportRecord.id, runId: run.id, chunkId } };
+  await recordPlannedChunks(run.id, [chunkRange({ chunkId, blobName: 'never-read.csv', end: 100 })]);
+  return { connectionId, secretName, message: { exportId: stored.id, runId: run.id, chunkId } };
 }
 
 async function queuedChunkMessages(): Promise<number> {
-  const queue = new QueueClient(azurite.connectionString, QUEUES.exportChunks);
+  const queue = new QueueClient(local.azurite.connectionString, QUEUES.exportChunks);
   if (!(await queue.exists())) return 0;
   return (await queue.getProperties()).approximateMessagesCount ?? 0;
 }
@@ -167,12 +91,12 @@ describe('a sender that cannot start a chunk', () => {
     async () => {
       const { message } = await plannedRun({ email: 'Email' });
       const queuedBefore = await queuedChunkMessages();
-      keyVault.setAvailable(false);
+      local.keyVault.setAvailable(false);
       try {
         // Waited out, not failed: the queue's own five attempts would be spent in about a minute.
         await expect(sendChunk(message)).resolves.toBeUndefined();
       } finally {
-        keyVault.setAvailable(true);
+        local.keyVault.setAvailable(true);
       }
       const chunk = (await getChunk(message.runId, message.chunkId))!;
       // Not claimed: a sender claims its chunk only once it can send (secrets read, a sender slot held).
@@ -180,19 +104,19 @@ describe('a sender that cannot start a chunk', () => {
       expect(chunk.status).toBe('pending');
       expect(chunk.reason).toBe('Waiting for Key Vault to answer.');
       expect(await queuedChunkMessages()).toBe(queuedBefore + 1);
-      await new QueueClient(azurite.connectionString, QUEUES.exportChunks).clearMessages();
+      await new QueueClient(local.azurite.connectionString, QUEUES.exportChunks).clearMessages();
     },
   );
 
   it('fails the attempt with the reason once Key Vault has been out of reach for the whole limit', { timeout: 60_000 }, async () => {
     const { message } = await plannedRun({ email: 'Email' });
-    keyVault.setAvailable(false);
+    local.keyVault.setAvailable(false);
     try {
       await expect(sendChunk({ ...message, secretsUnavailableSince: Date.now() - SECRETS_OUTAGE_LIMIT_MS })).rejects.toThrow(
         /Key Vault get of secret/,
       );
     } finally {
-      keyVault.setAvailable(true);
+      local.keyVault.setAvailable(true);
     }
     const chunk = (await getChunk(message.runId, message.chunkId))!;
     expect(chunk.leaseUntil).toBe(0);
@@ -205,7 +129,7 @@ describe('secrets while Key Vault is unreachable', () => {
   it('uses the secrets last read once they are stale, but not when asked for fresh ones', { timeout: 60_000 }, async () => {
     const { connectionId } = await plannedRun({ email: 'Email' });
     expect((await destinationAccess(connectionId, {})).call.secrets).toEqual({ apiKey: 'cached-key' });
-    keyVault.setAvailable(false);
+    local.keyVault.setAvailable(false);
     vi.useFakeTimers({ toFake: ['Date'] });
     try {
       vi.setSystemTime(Date.now() + 61_000); // past the cache's minute
@@ -214,7 +138,7 @@ describe('secrets while Key Vault is unreachable', () => {
       await expect(destinationAccess(connectionId, {}, { fresh: true })).rejects.toThrow(/503/);
     } finally {
       vi.useRealTimers();
-      keyVault.setAvailable(true);
+      local.keyVault.setAvailable(true);
     }
   });
 });

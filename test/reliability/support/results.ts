@@ -27,8 +27,12 @@ export const PROFILES = {
     vendorTimeoutSeconds: undefined as number | undefined,
     /** The recovery sweep's patience (RUN_RECOVERY_STALE_SECONDS) for the plan-message-lost row (unset: the default 120 s). */
     recoveryStaleSeconds: undefined as number | undefined,
-    /** Members of the documented-rate row (Campaign Monitor's 2 requests/s, functionTimeout 20 s, 2 instances): issue 14's 100,000. */
-    rateRowMembers: 100_000,
+    /**
+     * Members of the documented-rate row (Campaign Monitor's 2 requests/s, functionTimeout 20 s, 2
+     * instances): twice issue 14's 100,000, which passes as well (both measured with the planner
+     * handing on within its budget, at load 34 and 18).
+     */
+    rateRowMembers: 200_000,
     apiClients: 50,
     apiLoadMs: 60_000,
     fuzzRequests: 10_000,

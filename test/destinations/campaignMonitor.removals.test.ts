@@ -1,6 +1,6 @@
 // Campaign Monitor removals over real HTTP: one `POST /subscribers/{listId}/unsubscribe.json` per
 // member (the API has no bulk unsubscribe), against the simulator's list state.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   campaignMonitor,
   type CampaignMonitorDetails,
@@ -10,6 +10,7 @@ import {
 import type { DestinationCall, MappedMember } from '../../shared/destinations/destination.js';
 import { startCampaignMonitorSimulator, type CampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
 import { thrown } from '../support/destinationErrors.js';
+import { useSimulator } from '../support/simulators.js';
 
 const API_KEY = 'cm-test-key';
 const one = (email: string): MappedMember[] => [{ email, fields: {} }];
@@ -17,13 +18,9 @@ const one = (email: string): MappedMember[] => [{ email, fields: {} }];
 describe('Campaign Monitor removals against the simulator', () => {
   let simulator: CampaignMonitorSimulator;
   let listSeq = 0;
-  beforeAll(async () => {
-    simulator = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: false, autoCreateLists: true });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(
+    async () => (simulator = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: false, autoCreateLists: true })),
+  );
 
   type Call = DestinationCall<CampaignMonitorSettings, CampaignMonitorSecrets, CampaignMonitorDetails>;
   function call(details: Partial<CampaignMonitorDetails> = {}, apiKey = API_KEY, origin?: string): Call {

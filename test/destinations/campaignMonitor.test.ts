@@ -1,7 +1,7 @@
 // The Campaign Monitor adapter: its pure converters against the table of cases, and the adapter
 // itself over real HTTP against the local simulator (which the last block holds to the vendor's
 // behaviour: rate-limit headers, repeatable faults, upsert by email).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   campaignMonitor,
   fromImportResult,
@@ -15,6 +15,7 @@ import { DestinationError } from '../../shared/destinations/destinationError.js'
 import { startCampaignMonitorSimulator, type CampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
 import { importResultCases, notImportResults, subscriberCases } from './campaignMonitor.cases.js';
 import { thrown } from '../support/destinationErrors.js';
+import { useSimulator } from '../support/simulators.js';
 
 const API_KEY = 'test-api-key';
 
@@ -66,13 +67,9 @@ describe('adapter against the simulator', () => {
   let simulator: CampaignMonitorSimulator;
   let listSeq = 0;
 
-  beforeAll(async () => {
-    simulator = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: false, autoCreateLists: true });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(
+    async () => (simulator = await startCampaignMonitorSimulator({ apiKeys: [API_KEY], rateLimit: false, autoCreateLists: true })),
+  );
 
   function call(
     details: Partial<CampaignMonitorDetails> = {},

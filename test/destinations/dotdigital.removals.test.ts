@@ -1,6 +1,6 @@
 // dotdigital removals over real HTTP: per member, `GET /v2/contacts/{email}` for the contact id,
 // then `DELETE /v2/address-books/{id}/contacts/{contactId}`, against the simulator's address books.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createDotdigitalAdapter,
   type DotdigitalDetails,
@@ -10,6 +10,7 @@ import {
 import type { DestinationCall, MappedMember } from '../../shared/destinations/destination.js';
 import { startDotdigitalSimulator, type DotdigitalSimulator } from '../../local/simulators/dotdigitalSimulator.js';
 import { thrown } from '../support/destinationErrors.js';
+import { useSimulator } from '../support/simulators.js';
 
 const USER = 'apiuser-removals@apiconnector.com';
 const PASSWORD = 'secret-password';
@@ -21,18 +22,15 @@ const one = (email: string): MappedMember[] => [{ email, fields: {} }];
 describe('dotdigital removals against the simulator', () => {
   let simulator: DotdigitalSimulator;
   let bookSeq = 0;
-  beforeAll(async () => {
-    simulator = await startDotdigitalSimulator({
-      apiUsers: { [USER]: PASSWORD },
-      rateLimit: false,
-      importDelayMs: 20,
-      autoCreateAddressBooks: true,
-    });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(
+    async () =>
+      (simulator = await startDotdigitalSimulator({
+        apiUsers: { [USER]: PASSWORD },
+        rateLimit: false,
+        importDelayMs: 20,
+        autoCreateAddressBooks: true,
+      })),
+  );
 
   type Call = DestinationCall<DotdigitalSettings, DotdigitalSecrets, DotdigitalDetails>;
   function call(overrides: { addressBookId?: number; password?: string; origin?: string } = {}): Call {

@@ -1,7 +1,7 @@
 // Google Ads removals over real HTTP: an offline user data job of `remove` operations (a job of its
 // own), run and polled like an add, against the simulator's Customer Match lists.
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createGoogleAdsAdapter,
   type GoogleAdsDetails,
@@ -11,6 +11,7 @@ import {
 import type { DestinationCall, MappedMember } from '../../shared/destinations/destination.js';
 import { startGoogleAdsSimulator, type GoogleAdsSimulator } from '../../local/simulators/googleAdsSimulator.js';
 import { thrown } from '../support/destinationErrors.js';
+import { useSimulator } from '../support/simulators.js';
 
 const sha = (value: string) => createHash('sha256').update(value).digest('hex');
 const CUSTOMER = '1234567890';
@@ -26,20 +27,17 @@ const members = (count: number): MappedMember[] =>
 
 describe('Google Ads removals against the simulator', () => {
   let simulator: GoogleAdsSimulator;
-  beforeAll(async () => {
-    simulator = await startGoogleAdsSimulator({
-      clients: { [SECRETS.clientId]: SECRETS.clientSecret },
-      refreshTokens: [SECRETS.refreshToken],
-      developerTokens: [SECRETS.developerToken],
-      customers: [CUSTOMER],
-      rateLimit: false,
-      jobDurationMs: () => 20,
-    });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(
+    async () =>
+      (simulator = await startGoogleAdsSimulator({
+        clients: { [SECRETS.clientId]: SECRETS.clientSecret },
+        refreshTokens: [SECRETS.refreshToken],
+        developerTokens: [SECRETS.developerToken],
+        customers: [CUSTOMER],
+        rateLimit: false,
+        jobDurationMs: () => 20,
+      })),
+  );
 
   type Call = DestinationCall<GoogleAdsSettings, GoogleAdsSecrets, GoogleAdsDetails>;
   const call = (details: GoogleAdsDetails = {}, secrets: Partial<GoogleAdsSecrets> = {}): Call => ({

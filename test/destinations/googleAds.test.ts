@@ -3,7 +3,7 @@
 // exchange, list found or created, job created / filled / run / polled, per-member failures,
 // whole-call errors mapped to categories).
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createGoogleAdsAdapter,
   fromPartialFailure,
@@ -18,6 +18,7 @@ import {
 import type { DestinationCall, MappedMember, PrepareRun } from '../../shared/destinations/destination.js';
 import { startGoogleAdsSimulator, type GoogleAdsSimulator } from '../../local/simulators/googleAdsSimulator.js';
 import { thrown } from '../support/destinationErrors.js';
+import { useSimulator } from '../support/simulators.js';
 
 const sha = (value: string) => createHash('sha256').update(value).digest('hex');
 const CUSTOMER = '1234567890';
@@ -140,20 +141,17 @@ const run = (...names: string[]): PrepareRun => ({ segments: [], segmentNames: n
 
 describe('adapter against the simulator', () => {
   let simulator: GoogleAdsSimulator;
-  beforeAll(async () => {
-    simulator = await startGoogleAdsSimulator({
-      clients: { [SECRETS.clientId]: SECRETS.clientSecret },
-      refreshTokens: [SECRETS.refreshToken],
-      developerTokens: [SECRETS.developerToken],
-      customers: [CUSTOMER],
-      rateLimit: false,
-      jobDurationMs: () => 30,
-    });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(
+    async () =>
+      (simulator = await startGoogleAdsSimulator({
+        clients: { [SECRETS.clientId]: SECRETS.clientSecret },
+        refreshTokens: [SECRETS.refreshToken],
+        developerTokens: [SECRETS.developerToken],
+        customers: [CUSTOMER],
+        rateLimit: false,
+        jobDurationMs: () => 30,
+      })),
+  );
 
   type Call = DestinationCall<GoogleAdsSettings, GoogleAdsSecrets, GoogleAdsDetails>;
   const call = (

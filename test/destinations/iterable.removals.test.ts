@@ -1,6 +1,6 @@
 // Iterable removals over real HTTP: the adapter's removeBatch against the simulator's
 // `POST /api/lists/unsubscribe`, which takes users off the segment's own list.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   fromUnsubscribeResult,
   iterable,
@@ -11,6 +11,7 @@ import {
 import type { DestinationCall, MappedMember, SegmentRef } from '../../shared/destinations/destination.js';
 import { startIterableSimulator, type IterableSimulator } from '../../local/simulators/iterableSimulator.js';
 import { thrown } from '../support/destinationErrors.js';
+import { useSimulator } from '../support/simulators.js';
 
 const API_KEY = 'iterable-test-key';
 const ALL: SegmentRef = { id: 'Segment_AllCustomers', name: 'All customers', type: 'Profile' };
@@ -36,13 +37,7 @@ describe('fromUnsubscribeResult', () => {
 
 describe('Iterable removals against the simulator', () => {
   let simulator: IterableSimulator;
-  beforeAll(async () => {
-    simulator = await startIterableSimulator({ apiKeys: [API_KEY], rateLimit: false });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(async () => (simulator = await startIterableSimulator({ apiKeys: [API_KEY], rateLimit: false })));
 
   type Call = DestinationCall<IterableSettings, IterableSecrets, IterableDetails>;
   const call = (details: IterableDetails, segment: SegmentRef | undefined, apiKey = API_KEY, origin = simulator.url): Call => ({

@@ -1,7 +1,7 @@
 // The Iterable adapter: its pure converters against the table of cases, and the adapter itself
 // over real HTTP against the local simulator (lists found or created once, per-record failures,
 // whole-call errors mapped to categories).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   fromSubscribeResult,
   iterable,
@@ -16,6 +16,7 @@ import { DestinationError } from '../../shared/destinations/destinationError.js'
 import { startIterableSimulator, type IterableSimulator } from '../../local/simulators/iterableSimulator.js';
 import { notSubscribeResults, subscribeResultCases, subscriberCases } from './iterable.cases.js';
 import { thrown } from '../support/destinationErrors.js';
+import { useSimulator } from '../support/simulators.js';
 
 const API_KEY = 'iterable-test-key';
 
@@ -85,13 +86,7 @@ const run = (...segments: SegmentRef[]): PrepareRun => ({
 describe('adapter against the simulator', () => {
   let simulator: IterableSimulator;
 
-  beforeAll(async () => {
-    simulator = await startIterableSimulator({ apiKeys: [API_KEY], rateLimit: false });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(async () => (simulator = await startIterableSimulator({ apiKeys: [API_KEY], rateLimit: false })));
 
   type Call = DestinationCall<IterableSettings, IterableSecrets, IterableDetails>;
   function call(

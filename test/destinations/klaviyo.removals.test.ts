@@ -1,10 +1,11 @@
 // Klaviyo removals over real HTTP: per batch of up to 100 emails, "Get Profile IDs for List"
 // (filter any(email, …)) finds the list's members, then "Remove Profiles from List" takes them off.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createKlaviyoAdapter, type KlaviyoDetails } from '../../shared/destinations/klaviyo.js';
 import type { DestinationCall, MappedMember } from '../../shared/destinations/destination.js';
 import { startKlaviyoSimulator, type KlaviyoSimulator } from '../../local/simulators/klaviyoSimulator.js';
 import { thrown } from '../support/destinationErrors.js';
+import { useSimulator } from '../support/simulators.js';
 
 const API_KEY = 'pk_removals';
 const LIST = 'OutFlw';
@@ -15,18 +16,15 @@ const members = (count: number, prefix = 'member'): MappedMember[] =>
 
 describe('Klaviyo removals against the simulator', () => {
   let simulator: KlaviyoSimulator;
-  beforeAll(async () => {
-    simulator = await startKlaviyoSimulator({
-      apiKeys: [API_KEY],
-      rateLimit: false,
-      jobDurationMs: () => 20,
-      lists: { OutFlw: 'Outflow', Other: 'Other' },
-    });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(
+    async () =>
+      (simulator = await startKlaviyoSimulator({
+        apiKeys: [API_KEY],
+        rateLimit: false,
+        jobDurationMs: () => 20,
+        lists: { OutFlw: 'Outflow', Other: 'Other' },
+      })),
+  );
 
   type Call = DestinationCall<Record<string, never>, { apiKey: string }, KlaviyoDetails>;
   const call = (details: KlaviyoDetails = { listId: LIST }, apiKey = API_KEY, origin?: string): Call => ({

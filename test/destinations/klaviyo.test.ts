@@ -1,7 +1,7 @@
 // The Klaviyo adapter: its pure converters against a table of cases, and the adapter itself over
 // real HTTP against the local simulator (bulk import jobs polled to the end, import errors as
 // per-record failures, whole-call errors mapped to categories).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createKlaviyoAdapter,
   fromImportErrors,
@@ -16,6 +16,7 @@ import type { DestinationCall, MappedMember } from '../../shared/destinations/de
 import { DestinationError } from '../../shared/destinations/destinationError.js';
 import { startKlaviyoSimulator, type KlaviyoSimulator } from '../../local/simulators/klaviyoSimulator.js';
 import { thrown } from '../support/destinationErrors.js';
+import { useSimulator } from '../support/simulators.js';
 
 const API_KEY = 'pk_test_0123456789abcdef';
 const LIST = 'OutFlw';
@@ -141,18 +142,15 @@ function members(count: number, prefix = 'member'): MappedMember[] {
 
 describe('adapter against the simulator', () => {
   let simulator: KlaviyoSimulator;
-  beforeAll(async () => {
-    simulator = await startKlaviyoSimulator({
-      apiKeys: [API_KEY],
-      rateLimit: false,
-      jobDurationMs: () => 30,
-      rejectedEmails: ['suppressed@example.com'],
-    });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(
+    async () =>
+      (simulator = await startKlaviyoSimulator({
+        apiKeys: [API_KEY],
+        rateLimit: false,
+        jobDurationMs: () => 30,
+        rejectedEmails: ['suppressed@example.com'],
+      })),
+  );
 
   const call = (
     details: KlaviyoDetails = { listId: LIST },

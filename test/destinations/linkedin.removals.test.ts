@@ -1,6 +1,6 @@
 // LinkedIn removals over real HTTP: the same BATCH_CREATE posts with `action: 'REMOVE'` into the
 // segment's own DMP segment (users by hashed email, companies by their identifying fields).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   linkedin,
   RATE_LIMIT_FALLBACK_WAIT_MS,
@@ -13,6 +13,7 @@ import {
 import type { DestinationCall, MappedMember, SegmentRef } from '../../shared/destinations/destination.js';
 import { startLinkedinSimulator, type LinkedinSimulator } from '../../local/simulators/linkedinSimulator.js';
 import { thrown } from '../support/destinationErrors.js';
+import { useSimulator } from '../support/simulators.js';
 
 const TOKEN = 'li-test-token';
 const ACCOUNT = '512345678';
@@ -42,18 +43,15 @@ describe('toUserRemoval', () => {
 describe('LinkedIn removals against the simulator', () => {
   let simulator: LinkedinSimulator;
   let segmentSeq = 0;
-  beforeAll(async () => {
-    simulator = await startLinkedinSimulator({
-      accessTokens: [TOKEN],
-      adAccounts: [ACCOUNT],
-      rateLimit: false,
-      sourcePlatforms: [SOURCE_PLATFORM],
-    });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(
+    async () =>
+      (simulator = await startLinkedinSimulator({
+        accessTokens: [TOKEN],
+        adAccounts: [ACCOUNT],
+        rateLimit: false,
+        sourcePlatforms: [SOURCE_PLATFORM],
+      })),
+  );
 
   const call = (details: LinkedinDetails = {}, token = TOKEN, origin?: string): Call => ({
     settings: { adAccountId: ACCOUNT, sourcePlatform: SOURCE_PLATFORM },

@@ -3,7 +3,7 @@
 // and companies streamed, the seeds' eligibility rule for the company option, errors by category).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   LINKEDIN_BATCH_LIMIT,
   RATE_LIMIT_FALLBACK_WAIT_MS,
@@ -24,6 +24,7 @@ import { ineligibleSegmentMessage } from '../../shared/exports/eligibility.js';
 import { startLinkedinSimulator, type LinkedinSimulator } from '../../local/simulators/linkedinSimulator.js';
 import { ADA_SHA256, batchResultCases, companyElementCases, notBatchResults, userElementCases } from './linkedin.cases.js';
 import { thrown } from '../support/destinationErrors.js';
+import { useSimulator } from '../support/simulators.js';
 
 const TOKEN = 'li-test-token';
 const ACCOUNT = '512345678';
@@ -126,18 +127,15 @@ describe('adapter against the simulator', () => {
   let simulator: LinkedinSimulator;
   let segmentSeq = 0;
 
-  beforeAll(async () => {
-    simulator = await startLinkedinSimulator({
-      accessTokens: [TOKEN],
-      adAccounts: [ACCOUNT],
-      rateLimit: false,
-      sourcePlatforms: [SOURCE_PLATFORM],
-    });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(
+    async () =>
+      (simulator = await startLinkedinSimulator({
+        accessTokens: [TOKEN],
+        adAccounts: [ACCOUNT],
+        rateLimit: false,
+        sourcePlatforms: [SOURCE_PLATFORM],
+      })),
+  );
 
   function call(details: LinkedinDetails = {}, token = TOKEN, origin?: string): Call {
     return {

@@ -1,10 +1,11 @@
 // Mailchimp removals over real HTTP: the adapter's removeBatch unsubscribes members with the batch
 // call `POST /3.0/lists/{list_id}` (status 'unsubscribed'), against the simulator's audience state.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mailchimp, type MailchimpDetails, type MailchimpSecrets, type MailchimpSettings } from '../../shared/destinations/mailchimp.js';
 import type { DestinationCall, MappedMember } from '../../shared/destinations/destination.js';
 import { startMailchimpSimulator, type MailchimpSimulator } from '../../local/simulators/mailchimpSimulator.js';
 import { thrown } from '../support/destinationErrors.js';
+import { useSimulator } from '../support/simulators.js';
 
 const API_KEY = '0f1e2d3c4b5a69788796a5b4c3d2e1f0-us6';
 
@@ -15,13 +16,7 @@ function members(count: number, prefix = 'member'): MappedMember[] {
 describe('Mailchimp removals against the simulator', () => {
   let simulator: MailchimpSimulator;
   let listSeq = 0;
-  beforeAll(async () => {
-    simulator = await startMailchimpSimulator({ apiKeys: [API_KEY], dataCenter: 'us6', autoCreateLists: true });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(async () => (simulator = await startMailchimpSimulator({ apiKeys: [API_KEY], dataCenter: 'us6', autoCreateLists: true })));
 
   type Call = DestinationCall<MailchimpSettings, MailchimpSecrets, MailchimpDetails>;
   function call(details: Partial<MailchimpDetails> = {}, apiKey = API_KEY): Call {

@@ -1,7 +1,7 @@
 // The Mailchimp adapter: its pure converters against the table of cases, and the adapter itself
 // over real HTTP against the local simulator (merge fields, per-member errors, auth, the
 // 10-connection cap answered 429, faults).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   dataCenterOf,
   fromBatchResult,
@@ -17,6 +17,7 @@ import { eligibilityOf } from '../../shared/exports/eligibility.js';
 import { startMailchimpSimulator, type MailchimpSimulator } from '../../local/simulators/mailchimpSimulator.js';
 import { batchResultCases, memberCases, notBatchResults } from './mailchimp.cases.js';
 import { thrown } from '../support/destinationErrors.js';
+import { useSimulator } from '../support/simulators.js';
 
 const API_KEY = '0f1e2d3c4b5a69788796a5b4c3d2e1f0-us6';
 
@@ -104,13 +105,7 @@ describe('adapter against the simulator', () => {
   let simulator: MailchimpSimulator;
   let listSeq = 0;
 
-  beforeAll(async () => {
-    simulator = await startMailchimpSimulator({ apiKeys: [API_KEY], dataCenter: 'us6', autoCreateLists: true });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(async () => (simulator = await startMailchimpSimulator({ apiKeys: [API_KEY], dataCenter: 'us6', autoCreateLists: true })));
 
   type Call = DestinationCall<MailchimpSettings, MailchimpSecrets, MailchimpDetails>;
   function call(details: Partial<MailchimpDetails> = {}, apiKey = API_KEY): Call {

@@ -1,11 +1,12 @@
 // The Campaign Monitor simulator held to the vendor's behaviour over plain HTTP: paths, Basic auth,
 // answer shapes, rate-limit headers and 429, repeatable faults, upsert by email, control endpoints.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   startCampaignMonitorSimulator,
   type CampaignMonitorSimulator,
   type Faults,
 } from '../../local/simulators/campaignMonitorSimulator.js';
+import { useSimulator } from '../support/simulators.js';
 
 const API_KEY = 'simulator-key';
 const auth = (key = API_KEY) => ({ authorization: `Basic ${Buffer.from(`${key}:nopass`).toString('base64')}` });
@@ -35,17 +36,14 @@ describe('Campaign Monitor simulator', () => {
   let simulator: CampaignMonitorSimulator;
   const call = (method: string, path: string, body?: unknown, key?: string | null) => request(simulator.url, method, path, body, key);
 
-  beforeAll(async () => {
-    simulator = await startCampaignMonitorSimulator({
-      apiKeys: [API_KEY],
-      rateLimit: { requestsPerSecond: 1000, burst: 1000 },
-      autoCreateLists: true,
-    });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(
+    async () =>
+      (simulator = await startCampaignMonitorSimulator({
+        apiKeys: [API_KEY],
+        rateLimit: { requestsPerSecond: 1000, burst: 1000 },
+        autoCreateLists: true,
+      })),
+  );
 
   it('requires ConsentToTrack (214) and does not re-add people who left unless Resubscribe is true (204–208)', async () => {
     const consentless = await call('POST', '/api/v3.3/subscribers/consent/import.json', {

@@ -1,8 +1,9 @@
 // The Iterable simulator held to the vendor's behaviour over plain HTTP: paths, the Api-Key header,
 // answer and error shapes, batch cap, per-record failures, the per-project rate limit with 429 and
 // Retry-After, repeatable faults, upsert by email, and the control endpoints.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startIterableSimulator, type Faults, type IterableSimulator } from '../../local/simulators/iterableSimulator.js';
+import { useSimulator } from '../support/simulators.js';
 
 const API_KEY = 'simulator-key';
 
@@ -28,13 +29,9 @@ describe('Iterable simulator', () => {
   const call = (method: string, path: string, body?: unknown, key?: string | null) => request(simulator.url, method, path, body, key);
   const createList = async (name: string) => ((await call('POST', '/api/lists', { name })).body as { listId: number }).listId;
 
-  beforeAll(async () => {
-    simulator = await startIterableSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 1000, burst: 1000 } });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(
+    async () => (simulator = await startIterableSimulator({ apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 1000, burst: 1000 } })),
+  );
 
   it('listens on 127.0.0.1 and answers the vendor paths under /api', async () => {
     expect(simulator.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);

@@ -3,9 +3,10 @@
 // asynchronous jobs with import errors, fixed-window limits with 429 and Retry-After, faults,
 // control endpoints), and as a contract test through Klaviyo's official Node client
 // (`klaviyo-api`), which must read the simulator's answers as it reads Klaviyo's.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountsApi, ApiKeySession, ListsApi, ProfilesApi, RetryWithExponentialBackoff } from 'klaviyo-api';
 import { startKlaviyoSimulator, type KlaviyoSimulator } from '../../local/simulators/klaviyoSimulator.js';
+import { useSimulator } from '../support/simulators.js';
 
 const API_KEY = 'pk_simulator_key';
 const LIST = 'OutFlw';
@@ -47,13 +48,7 @@ describe('Klaviyo simulator over HTTP', () => {
   const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
     request(simulator.url, method, path, body, headers);
 
-  beforeAll(async () => {
-    simulator = await startKlaviyoSimulator({ apiKeys: [API_KEY], rateLimit: false, jobDurationMs: () => 400 });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(async () => (simulator = await startKlaviyoSimulator({ apiKeys: [API_KEY], rateLimit: false, jobDurationMs: () => 400 })));
 
   it('requires Klaviyo-API-Key and the revision header, answering JSON:API errors', async () => {
     for (const headers of [

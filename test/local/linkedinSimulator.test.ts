@@ -1,8 +1,9 @@
 // The LinkedIn simulator held to the vendor's behaviour over plain HTTP: paths under /rest, bearer
 // auth, the required version headers, DMP segment create/find, BATCH_CREATE with per-element
 // statuses and the 5,000 cap, per-minute limits with 429, repeatable faults, control endpoints.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startLinkedinSimulator, type Faults, type LinkedinSimulator } from '../../local/simulators/linkedinSimulator.js';
+import { useSimulator } from '../support/simulators.js';
 
 const TOKEN = 'simulator-token';
 const ACCOUNT = '507404993';
@@ -58,13 +59,7 @@ describe('LinkedIn simulator', () => {
     return answer.headers.get('x-restli-id')!;
   }
 
-  beforeAll(async () => {
-    simulator = await startLinkedinSimulator({ accessTokens: [TOKEN], adAccounts: [ACCOUNT], rateLimit: false });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(async () => (simulator = await startLinkedinSimulator({ accessTokens: [TOKEN], adAccounts: [ACCOUNT], rateLimit: false })));
 
   it('listens on 127.0.0.1 and answers only under /rest', async () => {
     expect(simulator.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);

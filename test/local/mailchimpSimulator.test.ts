@@ -1,8 +1,9 @@
 // The Mailchimp simulator held to the vendor's behaviour over plain HTTP: /3.0 paths, Basic auth
 // with the key as password and problem-JSON errors, the 10-connection cap, the 500-member cap,
 // per-member errors, merge fields, repeatable faults and the control endpoints.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startMailchimpSimulator, type Faults, type MailchimpSimulator } from '../../local/simulators/mailchimpSimulator.js';
+import { useSimulator } from '../support/simulators.js';
 
 const API_KEY = 'a1b2c3d4e5f60718293a4b5c6d7e8f90-us14';
 const basic = (key: string) => ({ authorization: `Basic ${Buffer.from(`anystring:${key}`).toString('base64')}` });
@@ -37,13 +38,7 @@ describe('Mailchimp simulator', () => {
   const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
     request(simulator.url, method, path, body, headers);
 
-  beforeAll(async () => {
-    simulator = await startMailchimpSimulator({ apiKeys: [API_KEY], autoCreateLists: true });
-  });
-  afterAll(async () => {
-    await simulator?.stop();
-  });
-  beforeEach(() => simulator.reset());
+  useSimulator(async () => (simulator = await startMailchimpSimulator({ apiKeys: [API_KEY], autoCreateLists: true })));
 
   it('listens on 127.0.0.1 and answers /3.0/ping', async () => {
     expect(simulator.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);

@@ -1,23 +1,22 @@
 // The local Functions host, run the way the stack and its tests run it: the compiled CLI as a
 // child process (cwd = the fixture app) against an in-memory Azurite.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, stopChild, type RunningAzurite } from '../../local/azurite.js';
-import { freePort } from '../../local/freePort.js';
+import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
 import type { RegisteredFunction } from '../../local/host/coreApi.js';
 import { globToRegExp } from '../../local/host/functionsHost.js';
 import { compareRoutes, compileRoute, findRoute } from '../../local/host/httpTriggers.js';
 import { decodeMessage, outputMessages } from '../../local/host/queueStorage.js';
 import { parseTimeSpan, resolveAppSettingExpressions } from '../../local/host/settings.js';
 import { parseSchedule } from '../../local/host/timerTriggers.js';
+import { HOST_CLI as CLI, startHostCli, waitFor, type HostCli } from '../support/hostCli.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'hostApp');
-const CLI = join(ROOT, 'dist', 'local', 'host', 'cli.js');
 
 describe('route templates', () => {
   const fn = (name: string) => ({ metadata: { name, bindings: {} }, handler: () => undefined }) as RegisteredFunction;
@@ -84,7 +83,7 @@ describe('schedules, settings and messages', () => {
 
 describe('local Functions host (CLI child process against Azurite)', () => {
   let azurite: RunningAzurite;
-  let host: HostProcess;
+  let host: HostCli;
   let api: string;
 
   const queue = (name: string) => new QueueClient(azurite.connectionString, name);
@@ -291,81 +290,14 @@ interface Observed {
   hooks: { appStart: number; preInvocation: number };
 }
 
-interface HostProcess {
-  child: ChildProcess;
-  port: number;
-  output(): string;
-  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stop(): Promise<void>;
-}
-
-async function startHost(connectionString: string): Promise<HostProcess> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [CLI, '--port', String(port)], {
-    cwd: FIXTURE,
-    env: { ...process.env, AzureWebJobsStorage: connectionString, FIXTURE_OVERRIDDEN: 'from-env' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+const startHost = (connectionString: string): Promise<HostCli> =>
+  startHostCli({
+    projectDir: FIXTURE,
+    env: { AzureWebJobsStorage: connectionString, FIXTURE_OVERRIDDEN: 'from-env' },
+    readyOutput: /Host started: /,
+    startTimeoutMs: 20_000,
+    stopTimeoutMs: 35_000,
   });
-  let output = '';
-  const listeners = new Set<() => void>();
-  const collect = (chunk: Buffer) => {
-    output += chunk.toString();
-    listeners.forEach((listener) => listener());
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const waitForOutput = (pattern: RegExp, timeoutMs = 10_000) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!pattern.test(output)) return;
-        cleanup();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`No ${pattern} in the host's output within ${timeoutMs} ms:\n${output}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        listeners.delete(check);
-      };
-      listeners.add(check);
-      check();
-    });
-  const host: HostProcess = {
-    child,
-    port,
-    output: () => output,
-    waitForOutput,
-    exited,
-    stop: () => stopChild(child, 35_000),
-  };
-  try {
-    await Promise.race([
-      waitForOutput(/Host started: /, 20_000),
-      exited.then(({ code }) => Promise.reject(new Error(`The host exited (${code}) before starting:\n${output}`))),
-    ]);
-  } catch (error) {
-    await host.stop();
-    throw error;
-  }
-  return host;
-}
-
-/** Polls `read` until `done` holds, or fails after `timeoutMs`. */
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`Condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** The CLI runs from dist/; compile when the host's sources are newer than the build. */
 function ensureBuilt(): void {

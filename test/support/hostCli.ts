@@ -25,6 +25,9 @@ export async function startHostCli(options: {
   env: Record<string, string>;
   args?: string[];
   startTimeoutMs?: number;
+  /** Started once the output matches this (default: once every instance says it is ready). */
+  readyOutput?: RegExp;
+  stopTimeoutMs?: number;
 }): Promise<HostCli> {
   const port = await freePort();
   const child = spawn(process.execPath, [HOST_CLI, '--port', String(port), ...(options.args ?? [])], {
@@ -73,11 +76,11 @@ export async function startHostCli(options: {
       return (await (await fetch(`http://127.0.0.1:${port}/admin/host/instances`)).json()) as InstanceInfo[];
     },
     exited,
-    stop: () => stopChild(child, 45_000),
+    stop: () => stopChild(child, options.stopTimeoutMs ?? 45_000),
   };
-  try {
-    await Promise.race([
-      (async () => {
+  const ready = options.readyOutput
+    ? waitForOutput(options.readyOutput, options.startTimeoutMs ?? 30_000)
+    : (async () => {
         const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
         for (;;) {
           const instances = await host.instances().catch(() => []);
@@ -85,7 +88,10 @@ export async function startHostCli(options: {
           if (Date.now() > deadline) throw new Error(`The host did not start:\n${output}`);
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
-      })(),
+      })();
+  try {
+    await Promise.race([
+      ready,
       exited.then(({ code }) => Promise.reject(new Error(`The host exited (${code}) before starting:\n${output}`))),
     ]);
   } catch (error) {

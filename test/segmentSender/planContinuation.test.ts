@@ -21,12 +21,14 @@ import { cancelRun } from '../../shared/runs/cancelRun.js';
 import { listChunks } from '../../shared/runs/runLedger.js';
 import { getRun } from '../../shared/runs/runStore.js';
 import { isTerminal } from '../../shared/runs/run.js';
+import { recoverRuns, staleMs } from '../../shared/runs/recoverRuns.js';
+import { functionTimeoutMs } from '../../shared/runs/invocationBudget.js';
 import type { Principal } from '../../shared/auth/principal.js';
 import '../../functions/runWorkers.js';
 import { QUEUES } from '../../shared/storage/names.js';
 
-const PROFILES = 5_000;
-const ROWS_PER_PARTITION = 2_000;
+const PROFILES = 3_000;
+const ROWS_PER_PARTITION = 1_200;
 const PARTITIONS = Math.ceil(PROFILES / ROWS_PER_PARTITION);
 const alice: Principal = { id: 'alice', name: 'Alice', roles: ['admin'] };
 
@@ -200,5 +202,31 @@ describe('a plan longer than its invocation budget', () => {
     expect(isTerminal(after.status)).toBe(true);
     expect(await take(planQueue()), 'no continuation queued').toEqual([]);
     expect(await take(chunkQueue()), 'no chunk queued').toEqual([]);
+  }, 60_000);
+
+  it('is left to its continuation by the recovery sweep, and a plan message the sweep sends again goes on from what was kept', async () => {
+    const { exportId, runId } = await startedRun();
+    await workPlanMessages(1);
+    await workPlanMessages(1);
+    const sweptFor = async (at: number) => (await recoverRuns(at)).actions.filter((action) => action.runId === runId);
+    // Its last invocation wrote the run: the sweep waits the runtime's timeout and its patience.
+    expect(await sweptFor(Date.now() + staleMs())).toEqual([]);
+    expect(await sweptFor(Date.now() + functionTimeoutMs() + staleMs() + 10_000)).toMatchObject([{ action: 'replanned' }]);
+    // The continuation and the sweep's message: both go on from the same progress.
+    for (let rounds = 0; !(await getRun(exportId, runId)).planned; rounds++) {
+      expect(rounds).toBeLessThan(40);
+      await workPlanMessages(1);
+    }
+    // The other of the two, still queued when the plan was finished, does nothing.
+    await workPlanMessages(1);
+    const queued: ChunkMessage[] = [];
+    for (let batch = await take<ChunkMessage>(chunkQueue()); batch.length > 0; batch = await take<ChunkMessage>(chunkQueue()))
+      queued.push(...batch);
+    const chunks = await listChunks(runId);
+    expect(queued.map((message) => message.chunkId).sort(), 'each chunk message queued once').toEqual(
+      chunks.map((chunk) => chunk.chunkId).sort(),
+    );
+    expect(await take(planQueue())).toEqual([]);
+    await cancelRun(alice, exportId, runId);
   }, 60_000);
 });

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { DEFAULT_DELIVERY, type ExportRecord } from '../exports/exportDefinition.js';
 import type { RunDelivery, RunRecord } from '../runs/run.js';
 import { bucketsFor } from './memberDiff.js';
-import { commitSnapshot, discardRunSnapshot, readSnapshotPointer } from './deliverySnapshot.js';
+import { commitSnapshot, discardRetryBatches, discardRunSnapshot, readSnapshotPointer } from './deliverySnapshot.js';
 import { writeDeliveryFiles, type DeliveryFiles, type DeliverySource } from './planDelivery.js';
 import { retryableFailures } from './retryFailures.js';
 
@@ -46,14 +46,34 @@ export async function planDeliveryFiles(
   const fingerprint = deliveryFingerprint(record);
   const common = { exportId: record.id, runId: run.id, sources, mapping: record.mapping };
   if (run.retryOf) {
-    const buckets = bucketsFor(totalMembers);
+    // What the destination accepts now is added to the export's snapshot, so the next `changes`
+    // run does not send it again; nobody else's entry moves. Only a snapshot made for the same
+    // segments, mapping and list says anything about these members.
+    const pointer = keepsSnapshot(record) ? await readSnapshotPointer(record.id) : undefined;
+    const extended = pointer?.fingerprint === fingerprint ? pointer : undefined;
+    const buckets = extended ? extended.buckets : bucketsFor(totalMembers);
     const files = await writeDeliveryFiles({
       ...common,
       buckets,
       selection: { kind: 'retry', keys: await retryableFailures(run.retryOf) },
       keepSnapshot: false,
     });
-    return { files, delivery: { keepsSnapshot: false, fingerprint, buckets, fullReason: null, removals: false, changes: null } };
+    return {
+      files,
+      delivery: {
+        keepsSnapshot: false,
+        fingerprint,
+        buckets,
+        fullReason: null,
+        removals: false,
+        changes: null,
+        ...(extended
+          ? {
+              extendsSnapshot: { runId: extended.runId, batchPrefix: `r${String(Date.parse(run.createdAt)).padStart(13, '0')}-${run.id}-` },
+            }
+          : {}),
+      },
+    };
   }
   if (!keepsSnapshot(record)) return undefined;
   const pointer = await readSnapshotPointer(record.id);
@@ -91,6 +111,10 @@ export async function planDeliveryFiles(
  * holding exactly what the destination accepted; any other leaves the snapshot where it was.
  */
 export async function settleDeliverySnapshot(run: RunRecord): Promise<void> {
+  const extended = run.delivery?.extendsSnapshot;
+  // A retry that did not deliver takes its batches back out of the snapshot it extended.
+  if (extended && run.status !== 'succeeded' && run.status !== 'partiallySucceeded')
+    await discardRetryBatches(run.exportId, extended.runId, extended.batchPrefix);
   if (!run.delivery?.keepsSnapshot) return;
   if (run.status === 'succeeded' || run.status === 'partiallySucceeded') {
     await commitSnapshot(run.exportId, {

@@ -7,12 +7,17 @@
 //   delivery/{exportId}/runs/{runId}/base/b{n}.csv             the state the run started from
 //   delivery/{exportId}/runs/{runId}/accepted/b{n}/{chunk}-{offset}.csv
 //                                                              what the destination took, batch by batch
+//   delivery/{exportId}/runs/{runId}/accepted/b{n}/r{time}-{retryRunId}-{chunk}-{offset}.csv
+//                                                              what a later retry run's batches added
 //
 // The state of a committed run is its base with its accepted batches applied in name order
 // (sent → set, removed → deleted). A batch's file is written before the ledger acknowledges it
 // and is named after the chunk and the batch's first row, so a batch sent again after a crash
 // writes the same file again: the state is the same whatever the retries. The pointer moves only
-// when a run ends succeeded or partially succeeded; a run that fails leaves it where it was.
+// when a run ends succeeded or partially succeeded; a run that fails leaves it where it was. A
+// retry run (retryOf) adds its accepted batches to the committed run's own, named after the
+// retry's start so they apply after that run's batches and after earlier retries'; a retry that
+// does not end succeeded or partially succeeded takes them out again.
 import type { ContainerClient } from '@azure/storage-blob';
 import { stringify } from 'csv-stringify/sync';
 import pLimit from 'p-limit';
@@ -133,6 +138,18 @@ export async function discardRunSnapshot(exportId: string, runId: string): Promi
   await deleteBlobs(
     container,
     (await listBlobs(container, runPrefix(exportId, runId))).map((blob) => blob.name),
+  );
+}
+
+/** A retry run that did not deliver: the batches it added to the committed run's snapshot go. */
+export async function discardRetryBatches(exportId: string, snapshotRunId: string, batchPrefix: string): Promise<void> {
+  const container = await workContainer();
+  const prefix = `${runPrefix(exportId, snapshotRunId)}accepted/`;
+  await deleteBlobs(
+    container,
+    (await listBlobs(container, prefix))
+      .map((blob) => blob.name)
+      .filter((name) => name.slice(name.lastIndexOf('/') + 1).startsWith(batchPrefix)),
   );
 }
 

@@ -16,7 +16,14 @@ import { matchRecord, matchingPlan, type MatchingPlan } from '../segmentSender/d
 import type { PlannedSegment } from '../runs/worker.js';
 import { BlockCsvFile, BucketFiles } from '../dataOut/csvFiles.js';
 import { BucketDiff, keyBucket, mappedValuesHash, type ChangeCounts, type MemberChange } from './memberDiff.js';
-import { basePath, loadSnapshotBucket, type SnapshotEntry, type SnapshotPointer } from './deliverySnapshot.js';
+import {
+  basePath,
+  loadSnapshotBucket,
+  recordAccepted,
+  type AcceptedMember,
+  type SnapshotEntry,
+  type SnapshotPointer,
+} from './deliverySnapshot.js';
 
 export interface DeliverySource {
   segment: PlannedSegment;
@@ -201,16 +208,27 @@ async function compareBucket(work: ContainerClient, input: WriteDeliveryFiles, b
   }
   if (selection.kind === 'snapshot') {
     const removals = new Map<number, BlockCsvFile>();
+    // Entries that leave the state without a removal call (see below): dropped when the run commits.
+    const forgotten: AcceptedMember[] = [];
     for (const [key, entry] of diff.left()) {
+      // One list (every destination but a list per segment): whatever segment the member was
+      // delivered for — an earlier segment set, or several segments' union — it is on that list.
+      const source =
+        input.sources.length === 1 ? 0 : input.sources.findIndex((candidate) => candidate.segment.segmentId === entry.segmentId);
+      // A list per segment (LinkedIn) whose segment left the export: its list is left as it is
+      // (the vendor's list belongs to the lake segment and another export may fill it), and the
+      // export stops remembering its members. Anyone whose email this run sends to the same list
+      // under another key (a profile key that changed) is not removed either: they are on it.
+      if (source < 0 || Boolean(entry.email && emails.has(`${source}|${entry.email}`))) {
+        if (base && !everyone) forgotten.push({ key, ...entry });
+        continue;
+      }
       if (base && everyone) {
         // Everyone is sent again; who left stays in the state until their removal is accepted.
         const wait = base.add([key, entry.hash, entry.segmentId, entry.email, entry.fields]);
         if (wait) await wait;
       }
       if (!selection.removals) continue;
-      const source = input.sources.findIndex((candidate) => candidate.segment.segmentId === entry.segmentId);
-      // A member of a segment the export no longer has: its list is not this export's any more.
-      if (source < 0) continue;
       let file = removals.get(source);
       if (!file)
         removals.set(
@@ -225,6 +243,9 @@ async function compareBucket(work: ContainerClient, input: WriteDeliveryFiles, b
     }
     for (const [source, file] of removals)
       result.files.push(await committed(file, 'remove', input.sources[source]!.segment.segmentId, bucket));
+    // Written as the run's first accepted batch of the bucket (before any chunk's): the base
+    // carried these entries over, and the run's commit drops them.
+    if (forgotten.length > 0) await recordAccepted(input.exportId, input.runId, bucket, 'a-planner', 'removed', forgotten);
   }
   for (const [source, file] of sends) result.files.push(await committed(file, 'send', input.sources[source]!.segment.segmentId, bucket));
   if (base) await base.commit();

@@ -2,10 +2,12 @@
 // reason a later attempt can cure — the vendor's 5xx or outage, a timeout or reset, throttling
 // that outlasted the run — never a record the vendor rejected or one that is invalid. The retry
 // reads the lake's current values of those members (by profile key, or email for older runs).
+// Members of chunks that failed whole (poisoned, or ended by the recovery sweep) get their record
+// outcomes when the run ends (shared/segmentSender/chunkFailures.ts), so they are found here too.
 import { ValidationFailed } from '../errors.js';
 import type { ErrorCategory } from '../destinations/destination.js';
 import { getExport } from '../exports/exportStore.js';
-import { listRecordOutcomes } from '../runs/runLedger.js';
+import { listRecordOutcomes, type ChunkState } from '../runs/runLedger.js';
 import { findRun } from '../runs/runStore.js';
 import { isTerminal } from '../runs/run.js';
 
@@ -44,4 +46,20 @@ export async function retryableFailures(runId: string): Promise<Set<string>> {
     continuationToken = page.continuationToken;
   } while (continuationToken);
   return keys;
+}
+
+/**
+ * A chunk that ended failed with rows no batch acknowledged, for a reason a later attempt can
+ * cure: the queue gave up after its retries (shared/runs/poisonedWork.ts: the vendor's 5xx or
+ * throttling outlasting the sender's own retries, timeouts, a storage or Key Vault outage), or no
+ * sender took it up (shared/runs/recoverRuns.ts). A chunk the sender ended itself failed for a
+ * reason no retry cures (credentials refused, list gone, connection removed). Removal chunks are
+ * left out: a retry run only sends.
+ */
+export function failedWholeForRetryableReason(
+  chunk: Pick<ChunkState, 'status' | 'resumeOffset' | 'end' | 'step' | 'delivery' | 'reason'>,
+): boolean {
+  if (chunk.status !== 'failed' || chunk.resumeOffset >= chunk.end) return false;
+  if (chunk.step === 'remove' || chunk.delivery?.kind === 'remove') return false;
+  return /^Chunk \S+ failed \d+ times/.test(chunk.reason) || chunk.reason.startsWith('No sender took the chunk up');
 }

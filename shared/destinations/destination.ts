@@ -130,7 +130,7 @@ export interface DestinationAdapter<Settings = any, Secrets = any, Details = any
   removalBatchSize?: number;
   /**
    * Vendor calls one removeBatch makes, when more than one (dotdigital: a contact lookup by email,
-   * then the delete). Plans count them, and the rate should be drawn that many times per removal call.
+   * then the delete). Plans count them, and the sender takes that many tokens of the rate per removal call.
    */
   removalCallsPerBatch?: number;
   /** Import-file vendors: what one batch (an import job) costs besides one token of the rate, for plans. */

@@ -58,6 +58,12 @@ export interface RunDelivery {
   /** The export removes members who left (delivery.removals): the run counts `removed`. */
   removals: boolean;
   changes: { joined: number; changed: number; unchanged: number; left: number } | null;
+  /**
+   * A retry run of an export that keeps a snapshot: the committed run whose snapshot the members
+   * the destination accepts are added to (shared/delivery/deliveryRun.ts), and the batch-name
+   * prefix that keeps them after that run's own batches and apart from other retries'.
+   */
+  extendsSnapshot?: { runId: string; batchPrefix: string };
 }
 
 export const runTask = z.object({

@@ -5,6 +5,8 @@ import type { RunWorker } from '../runs/worker.js';
 import { planSegments, REMOVE_STEP, SEND_STEP } from './planSegments.js';
 import { settleDeliverySnapshot } from '../delivery/deliveryRun.js';
 import { sendChunk } from './sendChunk.js';
+import { recordWholeChunkFailures } from './chunkFailures.js';
+import { getExport } from '../exports/exportStore.js';
 
 export const segmentSender: RunWorker = {
   name: 'segmentSender',
@@ -13,6 +15,15 @@ export const segmentSender: RunWorker = {
   takes: (record, destination) => record.kind === 'segment' && destination.type !== AZURE_BLOB_TYPE,
   plan: (job, log) => planSegments(job, log),
   runStep: (message, chunk, log) => sendChunk(message, log, chunk),
-  // A changes/removals run that delivered becomes the export's snapshot; any other leaves it.
-  runEnded: (run) => settleDeliverySnapshot(run),
+  // Rows of chunks that failed whole get their outcomes while the run's files are still there;
+  // a changes/removals run that delivered becomes the export's snapshot; any other leaves it.
+  runEnded: async (run) => {
+    if (run.status === 'failed' || run.status === 'partiallySucceeded') {
+      // Every worker hears every run's end: only this sender's runs are its business.
+      const record = await getExport(run.exportId).catch(() => undefined);
+      if (record && record.kind === 'segment' && record.connectionType !== AZURE_BLOB_TYPE)
+        await recordWholeChunkFailures(run, record.mapping);
+    }
+    await settleDeliverySnapshot(run);
+  },
 };

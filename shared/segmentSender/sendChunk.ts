@@ -153,8 +153,12 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
   const delivery = chunk.delivery;
   const removing = delivery?.kind === 'remove';
   const keyColumn = profileKeyColumn(segment.attributes);
-  // Accepted members are written for the snapshot only by runs that keep one (not by retries).
-  const keepsSnapshot = Boolean(delivery && run.delivery?.keepsSnapshot);
+  // Accepted members are written for the snapshot by runs that keep one, into their own, and by a
+  // retry run into the committed snapshot it extends (after that run's batches).
+  const extended = run.delivery?.extendsSnapshot;
+  const keepsSnapshot = Boolean(delivery && (run.delivery?.keepsSnapshot || extended));
+  const snapshotRunId = extended ? extended.runId : chunk.runId;
+  const batchPrefix = extended ? extended.batchPrefix : '';
   // A failure before sending gives the chunk back (lease released, reason kept) so the queue's
   // retries and poison queue end it; a lease left held would only re-queue the chunk forever.
   const released = async (error: unknown): Promise<never> => {
@@ -304,9 +308,9 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
           .map((item) => ({ key: item.key, ...item.snapshot!, email: item.member.email }));
         await recordAccepted(
           record.id,
-          chunk!.runId,
+          snapshotRunId,
           delivery!.bucket,
-          `${chunk!.chunkId}-${String(batch[0]!.offset).padStart(12, '0')}`,
+          `${batchPrefix}${chunk!.chunkId}-${String(batch[0]!.offset).padStart(12, '0')}`,
           removing ? 'removed' : 'sent',
           accepted,
         );
@@ -523,10 +527,15 @@ export async function sendWithRetries(members: MappedMember[], context: SendCont
   let rateLimited = context.carried?.rateLimited ?? 0;
   let refreshedSecrets = false;
   for (;;) {
-    if (context.deadline === undefined) await context.budget.take();
-    else {
-      const waitMs = await context.budget.tryTake(Math.max(0, Math.min(LONGEST_WAIT_IN_INVOCATION_MS, context.deadline - Date.now())));
-      if (waitMs > 0) throw new HandOn(waitMs, "the connection's rate has no request free soon", { failures, rateLimited });
+    // One token of the connection's rate per vendor call: a removal that costs several calls
+    // (dotdigital's look-up and delete, Klaviyo's id look-up and removal) takes that many.
+    const tokens = context.operation === 'remove' ? Math.max(1, context.getAccess().destination.removalCallsPerBatch ?? 1) : 1;
+    for (let token = 0; token < tokens; token++) {
+      if (context.deadline === undefined) await context.budget.take();
+      else {
+        const waitMs = await context.budget.tryTake(Math.max(0, Math.min(LONGEST_WAIT_IN_INVOCATION_MS, context.deadline - Date.now())));
+        if (waitMs > 0) throw new HandOn(waitMs, "the connection's rate has no request free soon", { failures, rateLimited });
+      }
     }
     const { destination, call } = context.getAccess();
     try {

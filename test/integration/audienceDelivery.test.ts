@@ -1,6 +1,9 @@
 // Delivery modes over the real local stack (Azurite, the Functions host, the Campaign Monitor
 // simulator): a `changes` export sends everyone once, then only who joined; with removals, who
-// left is unsubscribed; a fullResync sends everyone again; retryOf sends only retryable failures.
+// left is unsubscribed; a fullResync sends everyone again; retryOf sends only retryable failures
+// (records and chunks that failed whole) and moves the snapshot on for what it delivered; a
+// segment swapped on a one-list export takes who is no longer in it off the list; a removal that
+// costs two vendor calls (dotdigital) takes two tokens of the connection's rate.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { startTestStack, type TestStack } from '../support/testStack.js';
@@ -8,26 +11,37 @@ import { eventually } from '../support/apiClient.js';
 import { segmentRows } from '../support/lakeRows.js';
 import type { FinishedRun } from '../support/exportRuns.js';
 import type { CampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
+import type { DotdigitalSimulator } from '../../local/simulators/dotdigitalSimulator.js';
 import { seedLake } from '../../local/demoData/seedLake.js';
-import { recordOutcomes } from '../../shared/runs/runLedger.js';
+import { listChunks, recordOutcomes } from '../../shared/runs/runLedger.js';
+import { failPoisonedChunk } from '../../shared/runs/poisonedWork.js';
+import { RateBudget } from '../../shared/segmentSender/rateBudget.js';
 
 const API_KEY = 'cm-changes-key-5d1e9a';
 const PROFILES = 400;
 const JOINED = 100;
 const LIST = 'list-changes';
+/** dotdigital's rate in this test: slow enough that a removal's two calls per token would show. */
+const DOTDIGITAL_RATE = 5;
 
 let stack: TestStack;
 let simulator: CampaignMonitorSimulator;
+let dotdigitalSimulator: DotdigitalSimulator;
 let exportId: string;
+let connectionId: string;
 
 const FINAL = ['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'];
 
-async function run(body?: Record<string, unknown>): Promise<FinishedRun> {
-  const started = await stack.api.post(`/exports/${exportId}/runs`, body);
+async function run(body?: Record<string, unknown>, id = exportId): Promise<FinishedRun> {
+  const started = await stack.api.post(`/exports/${id}/runs`, body);
   expect(started.status, JSON.stringify(started.body)).toBe(202);
+  return ended(id, started.body.runId);
+}
+
+async function ended(id: string, runId: string): Promise<FinishedRun> {
   return eventually(
     async () => {
-      const response = await stack.api.get(`/exports/${exportId}/runs/${started.body.runId}`);
+      const response = await stack.api.get(`/exports/${id}/runs/${runId}`);
       return FINAL.includes(response.body.status) ? response.body : undefined;
     },
     { timeoutMs: 90_000, what: 'the run to finish' },
@@ -48,10 +62,19 @@ beforeAll(async () => {
   stack = await startTestStack({
     seedProfiles: PROFILES,
     invalidEmailRate: 0,
-    simulatorOptions: { CAMPAIGN_MONITOR_API_URL: { apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 200, burst: 200 } } },
-    settings: { DESTINATION_RATE_LIMITS: JSON.stringify({ 'campaign-monitor': { requestsPerSecond: 200, burst: 200 } }) },
+    simulatorOptions: {
+      CAMPAIGN_MONITOR_API_URL: { apiKeys: [API_KEY], rateLimit: { requestsPerSecond: 200, burst: 200 } },
+      DOTDIGITAL_API_URL: { rateLimit: false, importDelayMs: 20 },
+    },
+    settings: {
+      DESTINATION_RATE_LIMITS: JSON.stringify({
+        'campaign-monitor': { requestsPerSecond: 200, burst: 200 },
+        dotdigital: { requestsPerSecond: DOTDIGITAL_RATE, burst: 1 },
+      }),
+    },
   });
   simulator = stack.simulators.find((candidate) => candidate.setting === 'CAMPAIGN_MONITOR_API_URL')!.instance as CampaignMonitorSimulator;
+  dotdigitalSimulator = stack.simulators.find((candidate) => candidate.setting === 'DOTDIGITAL_API_URL')!.instance as DotdigitalSimulator;
   process.env.AzureWebJobsStorage = stack.azurite.connectionString;
 }, 180_000);
 
@@ -77,6 +100,7 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
       privacyConsent: true,
     });
     expect(connection.status).toBe(201);
+    connectionId = connection.body.id;
     const segments = await stack.api.get('/segments');
     const all = segments.body.find((segment: { name: string }) => segment.name === 'All customers');
     const bad = await stack.api.post('/exports', {
@@ -245,5 +269,135 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
     const unknown = await stack.api.post(`/exports/${exportId}/runs`, { retryOf: '8236019958123-1a2b3c4d' });
     expect(unknown.status).toBe(400);
     expect(unknown.body.errors.map((error: { path: string }) => error.path)).toContain('body.retryOf');
+  });
+  it('retryOf also sends the members of a chunk that failed whole for a retryable reason; the next changes run does not send them again', async () => {
+    const joined = 20;
+    await reseed(PROFILES + joined);
+    const joinedEmails = (await emailsOf()).slice(PROFILES);
+    // They were unsubscribed when they left before: subscribed again on the vendor's side.
+    for (const email of joinedEmails) simulator.seedSubscriber(LIST, { email, state: 'Active' });
+    // Throttling that outlasts the run: the connection's shared rate is drained for two minutes,
+    // so the chunk waits in the queue, and the queue gives up on it (what the poison queue's
+    // function does) before anything was sent. No batch, so no record outcome from the sender.
+    const budget = new RateBudget(connectionId, { requestsPerSecond: 200, burst: 200 });
+    await budget.penalize(120_000);
+    const started = await stack.api.post(`/exports/${exportId}/runs`);
+    expect(started.status).toBe(202);
+    const chunks = await eventually(
+      async () => {
+        const listed = await listChunks(started.body.runId);
+        return listed.length > 0 ? listed : undefined;
+      },
+      { timeoutMs: 60_000, what: 'the run to be planned' },
+    );
+    for (const chunk of chunks) await failPoisonedChunk({ exportId, runId: started.body.runId, chunkId: chunk.chunkId });
+    await budget.penalize(0);
+    const failed = await ended(exportId, started.body.runId);
+    expect(failed.status).toBe('failed');
+    expect(failed.counts.succeeded).toBe(0);
+    // Each member of the chunk is listed as not delivered, with the chunk's reason.
+    const records = await stack.api.get(`/exports/${exportId}/runs/${failed.id}/records?top=50`);
+    expect(records.body.items).toHaveLength(joined);
+    expect(new Set(records.body.items.map((record: { code: string }) => record.code))).toEqual(new Set(['chunkFailed']));
+    expect(records.body.items.map((record: { email: string }) => record.email).sort()).toEqual([...joinedEmails].sort());
+
+    const before = deliveries();
+    const retry = await run({ retryOf: failed.id });
+    expect(retry.status, JSON.stringify(retry)).toBe('succeeded');
+    expect(retry.counts).toMatchObject({ sent: joined, succeeded: joined });
+    const after = deliveries();
+    const sent = [...after].filter(([email, count]) => count !== (before.get(email) ?? 0)).map(([email]) => email);
+    expect(sent.sort()).toEqual([...joinedEmails].sort());
+
+    // The retry moved the snapshot on for exactly what the destination took: nothing to send now.
+    const next = await run();
+    expect(next.status).toBe('succeeded');
+    expect(next.delivery.changes).toEqual({ joined: 0, changed: 0, unchanged: PROFILES + joined, left: 0 });
+    expect(next.counts).toMatchObject({ sent: 0, removed: 0 });
+  });
+
+  it('a one-list export whose segment is swapped takes who is no longer in it off the list', async () => {
+    const segments = (await stack.api.get('/segments')).body as { id: string; name: string }[];
+    const all = segments.find((segment) => segment.name === 'All customers')!;
+    const loyal = segments.find((segment) => segment.name === 'Loyal members')!;
+    const created = await stack.api.post('/exports', {
+      name: 'Swapped segment',
+      connectionId,
+      segments: [all.id],
+      mapping: { email: 'Email' },
+      details: { listId: 'list-swapped' },
+      delivery: { mode: 'changes', removals: true },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const everyone = await emailsOf();
+    const first = await run(undefined, created.body.id);
+    expect(first.counts).toMatchObject({ sent: everyone.length, succeeded: everyone.length });
+    const loyalEmails = (await segmentRows(stack.azurite.connectionString, 'Loyal members')).map((row) => row.Email!.trim().toLowerCase());
+    expect(loyalEmails.length).toBeGreaterThan(0);
+    expect((await stack.api.patch(`/exports/${created.body.id}`, { segments: [loyal.id] })).status).toBe(200);
+    const swapped = await run(undefined, created.body.id);
+    expect(swapped.status).toBe('succeeded');
+    expect(swapped.counts).toMatchObject({ sent: loyalEmails.length, removed: everyone.length - loyalEmails.length, failed: 0 });
+    const unsubscribed = [...simulator.state.lists.get('list-swapped')!.subscribers.values()]
+      .filter((subscriber) => subscriber.State === 'Unsubscribed')
+      .map((subscriber) => subscriber.EmailAddress.toLowerCase());
+    const loyalSet = new Set(loyalEmails);
+    expect(unsubscribed.sort()).toEqual(everyone.filter((email) => !loyalSet.has(email)).sort());
+  });
+
+  it('a dotdigital removal (a look-up and a delete) takes two tokens of the rate, and the plan counts both calls', async () => {
+    const connection = await stack.api.post('/connections', {
+      name: 'dotdigital',
+      type: 'dotdigital',
+      secrets: { username: 'apiuser-removals@apiconnector.com', password: 'dd-removals-secret' },
+      privacyConsent: true,
+    });
+    expect(connection.status, JSON.stringify(connection.body)).toBe(201);
+    const all = ((await stack.api.get('/segments')).body as { id: string; name: string }[]).find(
+      (segment) => segment.name === 'All customers',
+    )!;
+    const created = await stack.api.post('/exports', {
+      name: 'dotdigital removals',
+      connectionId: connection.body.id,
+      segments: [all.id],
+      mapping: { email: 'Email' },
+      details: { addressBookId: 4242 },
+      delivery: { mode: 'changes', removals: true },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const everyone = await emailsOf();
+    const first = await run(undefined, created.body.id);
+    expect(first.counts).toMatchObject({ sent: everyone.length, succeeded: everyone.length });
+    const leaving = everyone.slice(PROFILES);
+    expect(leaving.length).toBe(20);
+    await reseed(PROFILES);
+    const plan = await stack.api.post(`/exports/${created.body.id}/plan`);
+    expect(plan.body.changes).toMatchObject({ removed: leaving.length });
+    expect(plan.body.calls).toBe(2 * leaving.length);
+
+    const routes = dotdigitalSimulator.state.counters.byRoute;
+    const removalCalls = () =>
+      (routes['GET /v2/contacts/{email}'] ?? 0) + (routes['DELETE /v2/address-books/{addressBookId}/contacts/{contactId}'] ?? 0);
+    const callTimes: number[] = [];
+    let counted = removalCalls();
+    const sampler = setInterval(() => {
+      const now = removalCalls();
+      for (; counted < now; counted++) callTimes.push(Date.now());
+    }, 10);
+    let removal: FinishedRun;
+    try {
+      removal = await run(undefined, created.body.id);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(removal.status).toBe('succeeded');
+    expect(removal.counts).toMatchObject({ sent: 0, removed: leaving.length, failed: 0 });
+    expect(callTimes).toHaveLength(2 * leaving.length);
+    // 40 tokens at 5/s with a burst of 1 take at least 7.8 s; one token per removal took half that.
+    const spanSeconds = (callTimes.at(-1)! - callTimes[0]!) / 1000;
+    expect(spanSeconds).toBeGreaterThanOrEqual(((2 * leaving.length - 2) / DOTDIGITAL_RATE) * 0.85);
+    const book = [...dotdigitalSimulator.state.addressBooks.get(4242)!.members];
+    expect(book.filter((email) => leaving.includes(email))).toEqual([]);
+    expect(book).toHaveLength(PROFILES);
   });
 });

@@ -1,6 +1,7 @@
 // Audience sync against a full resend, and the plan's prediction against what the run did, on the
 // whole local stack (Functions host, Azurite, Key Vault emulator, the vendor's simulator):
 //   node dist/bench/audienceSync.js [--destination iterable] [--profiles 1000000] [--rate documented|unlimited|N]
+//     [--function-timeout 00:30:00]
 // 1. Export A (`delivery: {mode: 'changes', removals: true}`) runs first: it sends everyone.
 // 2. The segment changes as a refresh would change it: 1% of members updated (a mapped field),
 //    0.5% join, 0.5% leave (bench/lakeChanges.ts).
@@ -28,6 +29,8 @@ const { values } = parseArgs({
     changed: { type: 'string', default: '0.01' },
     joined: { type: 'string', default: '0.005' },
     left: { type: 'string', default: '0.005' },
+    /** host.json functionTimeout for the stack (the delivery planner compares in one invocation). */
+    'function-timeout': { type: 'string' },
   },
 });
 
@@ -73,6 +76,7 @@ const simulatorOptions: Record<string, unknown> = values.rate === 'unlimited' ? 
 if (Number.isFinite(rate) && values.rate !== 'documented')
   simulatorOptions.rateLimit = { requestsPerSecond: rate, burst: Math.max(1, Math.ceil(rate)) };
 
+let functionTimeouts = 0;
 const dataDir = mkdtempSync(join(tmpdir(), 'outflow-bench-'));
 const key = randomBytes(32).toString('base64url');
 const stack = await startStack({
@@ -82,6 +86,11 @@ const stack = await startStack({
   authSigningKey: key,
   simulatorOptions: { [setup.setting]: simulatorOptions },
   settings: { DESTINATION_RATE_LIMITS: JSON.stringify({ [type]: engineRate }) },
+  ...(values['function-timeout'] ? { functionTimeout: values['function-timeout'] } : {}),
+  // Planner invocations the host stopped at functionTimeout: each restarts the planning.
+  hostOutput: (line) => {
+    if (/function timeout has occurred/i.test(line)) functionTimeouts++;
+  },
 });
 const counters = () =>
   ({ ...((stack.simulators.find((simulator) => simulator.setting === setup.setting)?.instance as any)?.state?.counters ?? {}) }) as Record<
@@ -146,6 +155,9 @@ try {
       },
       wallSeconds,
       runActualSeconds: run.actualSeconds,
+      // The prediction the run recorded as its planner started (calibrated by the connection's runs).
+      runPrediction: run.prediction,
+      functionTimeouts,
       predictedOverActual: Number((plan.predictedSeconds / wallSeconds).toFixed(3)),
       simulatorCalls: calls,
       load: loadavg()

@@ -14,7 +14,8 @@ import type { CampaignMonitorSimulator } from '../../local/simulators/campaignMo
 import type { DotdigitalSimulator } from '../../local/simulators/dotdigitalSimulator.js';
 import { seedLake } from '../../local/demoData/seedLake.js';
 import { listChunks, recordOutcomes } from '../../shared/runs/runLedger.js';
-import { failPoisonedChunk } from '../../shared/runs/poisonedWork.js';
+import { sendQueueMessage } from '../../shared/storage/clients.js';
+import { QUEUES } from '../../shared/storage/names.js';
 import { RateBudget } from '../../shared/segmentSender/rateBudget.js';
 
 const API_KEY = 'cm-changes-key-5d1e9a';
@@ -277,8 +278,9 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
     // They were unsubscribed when they left before: subscribed again on the vendor's side.
     for (const email of joinedEmails) simulator.seedSubscriber(LIST, { email, state: 'Active' });
     // Throttling that outlasts the run: the connection's shared rate is drained for two minutes,
-    // so the chunk waits in the queue, and the queue gives up on it (what the poison queue's
-    // function does) before anything was sent. No batch, so no record outcome from the sender.
+    // so the chunk waits in the queue, and the queue gives up on it (its message lands in the
+    // poison queue, whose function ends the chunk) before anything was sent: no batch, so no
+    // record outcome from the sender.
     const budget = new RateBudget(connectionId, { requestsPerSecond: 200, burst: 200 });
     await budget.penalize(120_000);
     const started = await stack.api.post(`/exports/${exportId}/runs`);
@@ -290,7 +292,8 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
       },
       { timeoutMs: 60_000, what: 'the run to be planned' },
     );
-    for (const chunk of chunks) await failPoisonedChunk({ exportId, runId: started.body.runId, chunkId: chunk.chunkId });
+    for (const chunk of chunks)
+      await sendQueueMessage(`${QUEUES.exportChunks}-poison`, { exportId, runId: started.body.runId, chunkId: chunk.chunkId });
     await budget.penalize(0);
     const failed = await ended(exportId, started.body.runId);
     expect(failed.status).toBe('failed');

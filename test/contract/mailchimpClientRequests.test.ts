@@ -5,10 +5,10 @@
 // runs. The adapter makes its real calls against the simulator while every fetch is recorded.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientDepartures, mailchimpClientOperations } from './mailchimpClientOperations.js';
-import { recordRequests, type RecordedRequest } from './openApiContract.js';
-import { mailchimp } from '../../shared/destinations/mailchimp.js';
-import type { DestinationCall, MappedMember, SegmentRef } from '../../shared/destinations/destination.js';
+import type { RecordedRequest } from './openApiContract.js';
+import type { MappedMember, SegmentRef } from '../../shared/destinations/destination.js';
 import { startMailchimpSimulator, type MailchimpSimulator } from '../../local/simulators/mailchimpSimulator.js';
+import { mailchimpAdapterRequests } from './mailchimpAdapterRequests.js';
 
 const apiKey = '0123456789abcdef0123456789abcdef-us6';
 const members: MappedMember[] = [
@@ -50,29 +50,7 @@ describe("Mailchimp's official client (@mailchimp/mailchimp_marketing) as the co
   });
 
   it("the adapter's ping, audience read, merge-field read and creation, and batch subscribe all conform", async () => {
-    const call = { settings: {}, secrets: { apiKey }, details: { listId: 'aud-contract' }, apiOrigin: simulator.url } as DestinationCall<
-      any,
-      any,
-      any
-    >;
-    const { requests } = await recordRequests(async () => {
-      expect(await mailchimp.testConnection(call)).toEqual({ ok: true });
-      const details = await mailchimp.prepareRun!(call, {
-        segments: [segment],
-        segmentNames: [segment.name],
-        mappedFields: Object.keys(members[0]!.fields),
-      });
-      expect(await mailchimp.sendBatch({ ...call, details }, members)).toEqual({ succeeded: 2, failures: [] });
-    });
-    expect(new Set(requests.map((request) => `${request.method} ${new URL(request.url).pathname}`))).toEqual(
-      new Set([
-        'GET /3.0/ping',
-        'GET /3.0/lists/aud-contract',
-        'GET /3.0/lists/aud-contract/merge-fields',
-        'POST /3.0/lists/aud-contract/merge-fields',
-        'POST /3.0/lists/aud-contract',
-      ]),
-    );
+    const requests = await mailchimpAdapterRequests(simulator.url, apiKey, segment, members);
     expect(departures(requests)).toEqual({});
   });
 

@@ -14,11 +14,11 @@ import { ContractDocument, loadVendorDocument, recordRequests, type RecordedRequ
 import { createDotdigitalAdapter } from '../../shared/destinations/dotdigital.js';
 import { toFileMedia } from '../../shared/destinations/dotdigitalImportFile.js';
 import { iterable } from '../../shared/destinations/iterable.js';
-import { mailchimp } from '../../shared/destinations/mailchimp.js';
 import type { DestinationCall, MappedMember, SegmentRef } from '../../shared/destinations/destination.js';
 import { startDotdigitalSimulator, type DotdigitalSimulator } from '../../local/simulators/dotdigitalSimulator.js';
 import { startIterableSimulator, type IterableSimulator } from '../../local/simulators/iterableSimulator.js';
 import { startMailchimpSimulator, type MailchimpSimulator } from '../../local/simulators/mailchimpSimulator.js';
+import { mailchimpAdapterRequests } from './mailchimpAdapterRequests.js';
 
 const members: MappedMember[] = [
   {
@@ -224,29 +224,7 @@ describe("Mailchimp's Marketing API document (marketing.json)", () => {
   it.skipIf(!document)(
     `the adapter's ping, audience read, merge-field read and creation, and batch subscribe all conform${absent}`,
     async () => {
-      const call = { settings: {}, secrets: { apiKey }, details: { listId: 'aud-contract' }, apiOrigin: simulator.url } as DestinationCall<
-        any,
-        any,
-        any
-      >;
-      const { requests } = await recordRequests(async () => {
-        expect(await mailchimp.testConnection(call)).toEqual({ ok: true });
-        const details = await mailchimp.prepareRun!(call, {
-          segments: [segment],
-          segmentNames: [segment.name],
-          mappedFields: Object.keys(members[0]!.fields),
-        });
-        expect(await mailchimp.sendBatch({ ...call, details }, members)).toEqual({ succeeded: 2, failures: [] });
-      });
-      expect(new Set(requests.map((request) => `${request.method} ${new URL(request.url).pathname}`))).toEqual(
-        new Set([
-          'GET /3.0/ping',
-          'GET /3.0/lists/aud-contract',
-          'GET /3.0/lists/aud-contract/merge-fields',
-          'POST /3.0/lists/aud-contract/merge-fields',
-          'POST /3.0/lists/aud-contract',
-        ]),
-      );
+      const requests = await mailchimpAdapterRequests(simulator.url, apiKey, segment, members);
       expect(departures(document!, requests)).toEqual({});
     },
   );

@@ -5,7 +5,7 @@
 // emails themselves, for those hashes alone. scanSegment finds the chunk boundaries in the same
 // pass, so the planner reads the segment once.
 import type { ContainerClient } from '@azure/storage-blob';
-import { readRecords, recordBoundaries, type PartitionBlob } from '../lake/lakeReader.js';
+import { readColumn, recordBoundaries, type PartitionBlob } from '../lake/lakeReader.js';
 import { isValidEmail } from './dataMatching.js';
 import { workContainer } from '../storage/clients.js';
 
@@ -30,22 +30,37 @@ function emailHash(email: string): number {
   return (fnv >>> 0) * 0x10000 + ((mix >>> 0) & 0xffff);
 }
 
+/** An email as data matching reads it (dataMatching.ts): trimmed, lower-cased; undefined for an invalid one (skipped there). */
+function matchedEmail(value: string): string | undefined {
+  const email = value.trim().toLowerCase();
+  return isValidEmail(email) ? email : undefined;
+}
+
+/**
+ * The rows of the partitions with a valid email, a downloaded piece at a time. Only the email
+ * column is decoded (readColumn): the planner's passes read a fraction of what the senders do.
+ */
 async function* emailsOf(
   container: ContainerClient,
   blobs: PartitionBlob[],
   emailColumn: number,
-): AsyncGenerator<{ blobName: string; offset: number; email: string }> {
+): AsyncGenerator<{ blobName: string; offsets: number[]; emails: string[] }> {
   for (const blob of blobs) {
     if (blob.size === 0) continue;
-    const rows = readRecords(container, blob.blobName, 0, blob.size, {
+    const batches = readColumn(container, blob.blobName, 0, blob.size, emailColumn, {
       ifMatch: blob.etag,
       delimiter: blob.format.delimiter,
       columnHeaders: blob.format.columnHeaders,
     });
-    for await (const row of rows) {
-      // As data matching reads it (dataMatching.ts): trimmed, lower-cased; invalid rows are skipped there.
-      const email = (row.values[emailColumn] ?? '').trim().toLowerCase();
-      if (isValidEmail(email)) yield { blobName: blob.blobName, offset: row.offset, email };
+    for await (const { offsets, values } of batches) {
+      const valid = { blobName: blob.blobName, offsets: [] as number[], emails: [] as string[] };
+      for (let index = 0; index < offsets.length; index++) {
+        const email = matchedEmail(values[index]!);
+        if (email === undefined) continue;
+        valid.offsets.push(offsets[index]!);
+        valid.emails.push(email);
+      }
+      yield valid;
     }
   }
 }
@@ -130,29 +145,32 @@ export async function scanPartitionStretch(
   let rows = 0;
   let stoppedAt: number | undefined;
   if (from.offset < blob.size) {
-    const records = readRecords(container, blob.blobName, from.offset, blob.size, {
+    // Only the email column is decoded (readColumn), a downloaded piece at a time.
+    const batches = readColumn(container, blob.blobName, from.offset, blob.size, emailColumn, {
       ifMatch: blob.etag,
       delimiter: blob.format.delimiter,
       columnHeaders: blob.format.columnHeaders,
     });
-    for await (const row of records) {
-      if (++rows % ROWS_PER_LOOK === 0 && stop()) {
-        stoppedAt = row.offset;
-        break;
+    pieces: for await (const { offsets, values } of batches) {
+      for (let index = 0; index < offsets.length; index++) {
+        const offset = offsets[index]!;
+        if (++rows % ROWS_PER_LOOK === 0 && stop()) {
+          stoppedAt = offset;
+          break pieces;
+        }
+        if (offset >= nextCut) {
+          cuts.push(offset);
+          nextCut = offset + targetBytes;
+        }
+        const email = matchedEmail(values[index]!);
+        if (email === undefined) continue;
+        if (count === hashes.length) {
+          const grown = new Float64Array(hashes.length * 2);
+          grown.set(hashes);
+          hashes = grown;
+        }
+        hashes[count++] = emailHash(email);
       }
-      if (row.offset >= nextCut) {
-        cuts.push(row.offset);
-        nextCut = row.offset + targetBytes;
-      }
-      // As data matching reads it (dataMatching.ts): trimmed, lower-cased; invalid rows are skipped there.
-      const email = (row.values[emailColumn] ?? '').trim().toLowerCase();
-      if (!isValidEmail(email)) continue;
-      if (count === hashes.length) {
-        const grown = new Float64Array(hashes.length * 2);
-        grown.set(hashes);
-        hashes = grown;
-      }
-      hashes[count++] = emailHash(email);
     }
   }
   return { hashes: hashes.slice(0, count), cuts, next: { offset: stoppedAt ?? blob.size, nextCut } };
@@ -188,19 +206,22 @@ export async function repeatedRowsOf(
   if (shared.size === 0) return duplicates;
   const holding = new Set(hashes.filter((part) => part.hashes.some((hash) => shared.has(hash))).map((part) => part.blobName));
   const seen = new Set<string>();
-  for await (const { blobName, offset, email } of emailsOf(
+  for await (const { blobName, offsets, emails } of emailsOf(
     container,
     blobs.filter((blob) => holding.has(blob.blobName)),
     emailColumn,
   )) {
-    if (!shared.has(emailHash(email))) continue;
-    if (!seen.has(email)) {
-      seen.add(email);
-      continue;
+    for (let index = 0; index < emails.length; index++) {
+      const email = emails[index]!;
+      if (!shared.has(emailHash(email))) continue;
+      if (!seen.has(email)) {
+        seen.add(email);
+        continue;
+      }
+      const repeated = duplicates.get(blobName) ?? [];
+      repeated.push(offsets[index]!);
+      duplicates.set(blobName, repeated);
     }
-    const offsets = duplicates.get(blobName) ?? [];
-    offsets.push(offset);
-    duplicates.set(blobName, offsets);
   }
   return duplicates;
 }

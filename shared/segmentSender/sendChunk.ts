@@ -8,7 +8,7 @@ import { QUEUES } from '../storage/names.js';
 import { getExport } from '../exports/exportStore.js';
 import type { BatchResult, MappedMember, RecordFailure } from '../destinations/destination.js';
 import { DestinationError } from '../destinations/destinationError.js';
-import { readRecords } from '../lake/lakeReader.js';
+import { readRecordBatches } from '../lake/lakeReader.js';
 import type { ExportRecord } from '../exports/exportDefinition.js';
 import {
   deferWhileSecretsUnavailable,
@@ -38,7 +38,7 @@ import type { SendChunkMessage } from './planSegments.js';
 import { silentLogger, type Logger } from '../observability/log.js';
 import { recordMembers, recordVendorRateLimited } from '../observability/metrics.js';
 import { profileKeyColumn } from '../lake/profileKey.js';
-import { parseRemoveRow, parseSendRow } from '../delivery/planDelivery.js';
+import { parseRemoveRow, parseSendRow, type SendRow } from '../delivery/planDelivery.js';
 import { recordAccepted, type AcceptedMember } from '../delivery/deliverySnapshot.js';
 
 type ChunkMessage = SendChunkMessage;
@@ -200,7 +200,18 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
   let outcomes: RecordOutcome[] = [];
   const seenEmails = new Set<string>();
 
-  const outcome = (offset: number, failure: RecordFailure, about?: Pick<BatchItem, 'key' | 'source'>): RecordOutcome => ({
+  /** A row's key and where it came from, for its outcome or the snapshot: built only when one needs them. */
+  const aboutRow = (offset: number, values: string[], row?: SendRow): RowAbout => ({
+    key: row ? row.key : (values[keyColumn] ?? '').trim(),
+    source: row
+      ? { partition: row.partition, offset: row.position }
+      : chunk!.container === 'lake'
+        ? { partition: chunk!.blobName, offset }
+        : undefined,
+  });
+  const aboutItem = (item: BatchItem): RowAbout => item.about ?? aboutRow(item.offset, item.values ?? []);
+
+  const outcome = (offset: number, failure: RecordFailure, about?: RowAbout): RecordOutcome => ({
     ...failure,
     chunkId: chunk!.chunkId,
     offset,
@@ -298,14 +309,14 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
         else counts.failed++;
         notTaken.add(failure.email);
         const item = items.get(failure.email);
-        outcomes.push(outcome(item?.offset ?? nextOffset, failure, item));
+        outcomes.push(outcome(item?.offset ?? nextOffset, failure, item ? aboutItem(item) : undefined));
       }
       // What the destination took joins the snapshot before the batch is acknowledged: a batch
       // sent again after a crash writes the same file (named after its first row) again.
       if (keepsSnapshot) {
         const accepted: AcceptedMember[] = batch
           .filter((item) => item.snapshot && !notTaken.has(item.member.email))
-          .map((item) => ({ key: item.key, ...item.snapshot!, email: item.member.email }));
+          .map((item) => ({ key: aboutItem(item).key, ...item.snapshot!, email: item.member.email }));
         await recordAccepted(
           record.id,
           snapshotRunId,
@@ -330,61 +341,64 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
 
   try {
     const source = chunk.container === 'work' ? await workContainer() : lakeContainer();
-    for await (const item of readRecords(source, chunk.blobName, chunk.resumeOffset, chunk.end, {
+    // A downloaded piece's records at a time: one await per piece, not per record.
+    for await (const items of readRecordBatches(source, chunk.blobName, chunk.resumeOffset, chunk.end, {
       ifMatch: chunk.blobEtag,
       delimiter: chunk.delimiter,
       columnHeaders: chunk.columnHeaders,
     })) {
-      if (batch.length >= batchSize) {
-        if ((await flush(item.offset)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);
-        // Everything before this row is acknowledged: past the budget, the rest goes to a continuation.
-        if (Date.now() >= deadline) return await handOnChunk(0, 'its time budget is spent');
-      }
-      if (removing) {
-        // Who left the segments: what the snapshot remembers of them is what the removal sends.
-        const { key, entry } = parseRemoveRow(item.values);
-        const fields = JSON.parse(entry.fields || '{}') as Record<string, string>;
-        batch.push({ member: { email: entry.email || `#${item.offset}`, fields }, offset: item.offset, key, snapshot: entry });
-        continue;
-      }
-      counts.members++;
-      const row = delivery ? parseSendRow(item.values) : undefined;
-      const values = row ? row.values : item.values;
-      const about = {
-        key: row ? row.key : (values[keyColumn] ?? '').trim(),
-        source: row
-          ? { partition: row.partition, offset: row.position }
-          : chunk.container === 'lake'
-            ? { partition: chunk.blobName, offset: item.offset }
-            : undefined,
-      };
-      if (skipRows.has(item.offset) || row?.duplicate) {
-        counts.skipped++;
-        outcomes.push(outcome(item.offset, { email: (values[plan.emailColumn] ?? '').trim().toLowerCase(), ...DUPLICATE_EMAIL }, about));
-        continue;
-      }
-      const matched = matchRecord(plan, values);
-      const snapshot =
-        row && matched.ok ? { hash: row.hash, segmentId: segment.segmentId, fields: JSON.stringify(matched.member.fields) } : undefined;
-      if (!matched.ok) {
-        counts.skipped++;
-        outcomes.push(
-          outcome(
-            item.offset,
-            { email: matched.email, status: 'skipped', category: 'invalidRecord', code: matched.code, message: matched.message },
-            about,
-          ),
-        );
-      } else if (!matched.member.email) {
-        // No email in this list's key (company lists): the row's offset identifies the member.
-        batch.push({ member: { ...matched.member, email: `#${item.offset}` }, offset: item.offset, ...about, snapshot });
-      } else if (seenEmails.has(matched.member.email)) {
-        // The vendor keys members by email: a second row with the same email would overwrite the first.
-        counts.skipped++;
-        outcomes.push(outcome(item.offset, { email: matched.member.email, ...DUPLICATE_EMAIL }, about));
-      } else {
-        seenEmails.add(matched.member.email);
-        batch.push({ member: matched.member, offset: item.offset, ...about, snapshot });
+      for (const item of items) {
+        if (batch.length >= batchSize) {
+          if ((await flush(item.offset)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);
+          // Everything before this row is acknowledged: past the budget, the rest goes to a continuation.
+          if (Date.now() >= deadline) return await handOnChunk(0, 'its time budget is spent');
+        }
+        if (removing) {
+          // Who left the segments: what the snapshot remembers of them is what the removal sends.
+          const { key, entry } = parseRemoveRow(item.values);
+          const fields = JSON.parse(entry.fields || '{}') as Record<string, string>;
+          batch.push({ member: { email: entry.email || `#${item.offset}`, fields }, offset: item.offset, about: { key }, snapshot: entry });
+          continue;
+        }
+        counts.members++;
+        const row = delivery ? parseSendRow(item.values) : undefined;
+        const values = row ? row.values : item.values;
+        // Delivery rows carry their key and source; a lake row's are read from its values only when needed.
+        const about = row ? aboutRow(item.offset, values, row) : undefined;
+        if (skipRows.has(item.offset) || row?.duplicate) {
+          counts.skipped++;
+          outcomes.push(
+            outcome(
+              item.offset,
+              { email: (values[plan.emailColumn] ?? '').trim().toLowerCase(), ...DUPLICATE_EMAIL },
+              about ?? aboutRow(item.offset, values),
+            ),
+          );
+          continue;
+        }
+        const matched = matchRecord(plan, values);
+        const snapshot =
+          row && matched.ok ? { hash: row.hash, segmentId: segment.segmentId, fields: JSON.stringify(matched.member.fields) } : undefined;
+        if (!matched.ok) {
+          counts.skipped++;
+          outcomes.push(
+            outcome(
+              item.offset,
+              { email: matched.email, status: 'skipped', category: 'invalidRecord', code: matched.code, message: matched.message },
+              about ?? aboutRow(item.offset, values),
+            ),
+          );
+        } else if (!matched.member.email) {
+          // No email in this list's key (company lists): the row's offset identifies the member.
+          batch.push({ member: { ...matched.member, email: `#${item.offset}` }, offset: item.offset, about, values, snapshot });
+        } else if (seenEmails.has(matched.member.email)) {
+          // The vendor keys members by email: a second row with the same email would overwrite the first.
+          counts.skipped++;
+          outcomes.push(outcome(item.offset, { email: matched.member.email, ...DUPLICATE_EMAIL }, about ?? aboutRow(item.offset, values)));
+        } else {
+          seenEmails.add(matched.member.email);
+          batch.push({ member: matched.member, offset: item.offset, about, values, snapshot });
+        }
       }
     }
     if ((await flush(chunk.end)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);
@@ -416,13 +430,20 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
 
 class LeaseLost extends Error {}
 
+/** A row's key and where it came from (a lake partition's byte offset), as its outcome records them. */
+interface RowAbout {
+  key: string;
+  source?: { partition: string; offset: number };
+}
+
 /** A member on its way to the destination, with what its outcome and the snapshot need. */
 interface BatchItem {
   member: MappedMember;
   /** Byte offset of the row in the chunk's file. */
   offset: number;
-  key: string;
-  source?: { partition: string; offset: number };
+  /** Known up front for delivery-file rows and removals; a lake row's comes from `values` when needed. */
+  about?: RowAbout;
+  values?: string[];
   /** Set for delivery-file rows: what the snapshot keeps once the destination took the member. */
   snapshot?: { hash: string; segmentId: string; fields: string };
 }

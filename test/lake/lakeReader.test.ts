@@ -17,6 +17,7 @@ import {
   partitionBlobName,
   partitionBlobs,
   readModel,
+  readColumn,
   readRecords,
   recordBoundaries,
   type LakeRecord,
@@ -177,6 +178,56 @@ describe('recordBoundaries + readRecords', () => {
       }
       expect(members).toBe(segment.memberCount);
     }
+  });
+});
+
+describe('readColumn', () => {
+  /** One column of every record of the blob, as readColumn gives it. */
+  async function column(blob: { blobName: string; size: number }, index: number, options = {}): Promise<LakeRecord[]> {
+    const records: LakeRecord[] = [];
+    for await (const batch of readColumn(container, blob.blobName, 0, blob.size, index, options))
+      batch.offsets.forEach((offset, at) => records.push({ offset, values: [batch.values[at]!] }));
+    return records;
+  }
+  const fromRecords = (records: LakeRecord[], index: number) =>
+    records.map((record) => ({ offset: record.offset, values: [record.values[index]!] }));
+
+  it('gives each record offset and field as readRecords does: quotes, CRLF, a BOM, a header and another delimiter', async () => {
+    const blob = await put(HAND_CSV);
+    const records = await collect(readRecords(container, blob.blobName, 0, blob.size));
+    for (let index = 0; index < HAND_ROWS[0]!.length; index++) expect(await column(blob, index)).toEqual(fromRecords(records, index));
+    const withHeader = await put('Id;Name\r\n1;"Berg; Olsen"\r\n\r\n2;Åse');
+    expect(await column(withHeader, 1, { delimiter: ';', columnHeaders: true })).toEqual([
+      { offset: 9, values: ['Berg; Olsen'] },
+      { offset: 28, values: ['Åse'] },
+    ]);
+  });
+
+  it('fails where readRecords fails', async () => {
+    const ragged = await put('a,b\nc,d,e\n');
+    await expect(column(ragged, 0)).rejects.toThrow(/has 3 fields, expected 2/);
+    const unclosed = await put('a,b\n"c,d\n');
+    await expect(column(unclosed, 1)).rejects.toThrow(/Unclosed quote/);
+    const misquoted = await put('a,b\nc,d"e"\n');
+    await expect(column(misquoted, 0)).rejects.toThrow(LakeError);
+  });
+
+  it('matches readRecords for any rows (property)', async () => {
+    const field = fc.oneof(
+      fc.string({ unit: fc.constantFrom('a', 'ø', ',', '"', '\n', '\r\n', ' ', '1'), maxLength: 8 }),
+      fc.string({ maxLength: 6 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(field, { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 25 }),
+        fc.integer({ min: 0, max: 2 }),
+        async (rows, index) => {
+          const blob = await put(stringify(rows, { record_delimiter: '\r\n', quoted_match: /[\r\n]/ }));
+          expect(await column(blob, index)).toEqual(fromRecords(await collect(readRecords(container, blob.blobName, 0, blob.size)), index));
+        },
+      ),
+      { numRuns: 20 },
+    );
   });
 });
 

@@ -267,10 +267,9 @@ export async function* readRecords(
  * readRecords by the downloaded piece: the records complete in each piece of the stream, in
  * order. A reader that takes them a piece at a time saves an await per record.
  *
- * Records are found with the same quote-parity byte scan as recordBoundaries. A record without
- * any quote character can only hold plain fields (RFC 4180), so it is split on the delimiter
- * directly; a record with a quote goes through splitCsvRecord. On generated lakes this reads
- * several times faster than csv-parse, whose per-byte loop otherwise dominates a run's CPU.
+ * A record without any quote character can only hold plain fields (RFC 4180), so it is split on
+ * the delimiter directly; a record with a quote goes through splitCsvRecord. On generated lakes
+ * this reads several times faster than csv-parse, whose per-byte loop otherwise dominated a run's CPU.
  */
 export async function* readRecordBatches(
   containerClient: ContainerClient,
@@ -279,88 +278,19 @@ export async function* readRecordBatches(
   end: number,
   options: ReadRecordsOptions = {},
 ): AsyncGenerator<LakeRecord[]> {
-  if (end <= start) return;
-  const body = await download(containerClient, blobName, start, end - start, options);
   const delimiter = options.delimiter ?? ',';
-  let skipHeader = options.columnHeaders === true && start === 0;
-  let fields: number | undefined;
-  let carry: Buffer | undefined;
-  // Absolute offset of buf[0], quote state and whether the open record has quotes.
-  let base = start;
-  let inQuotes = false;
-  let quoted = false;
-
-  /** Adds the record at [from, to) of buf (line ending included) to records, unless it is an empty line or the header. */
-  const add = (records: LakeRecord[], buf: Buffer, from: number, to: number, hasQuote: boolean): void => {
-    let stop = to;
-    if (stop > from && buf[stop - 1] === NEWLINE) stop--;
-    if (stop > from && buf[stop - 1] === CARRIAGE_RETURN) stop--;
-    const offset = base + from;
-    let first = from;
-    if (offset === 0 && buf[first] === 0xef && buf[first + 1] === 0xbb && buf[first + 2] === 0xbf) first += 3;
-    if (stop <= first) return; // an empty line, skipped as csv-parse does
-    const text = buf.toString('utf8', first, stop);
-    let values: string[];
-    if (!hasQuote) values = text.split(delimiter);
-    else {
-      try {
-        values = splitCsvRecord(text, delimiter);
-      } catch (error) {
-        throw new LakeError(`Malformed CSV in the record at byte ${offset} of ${blobName}: ${(error as Error).message}.`);
-      }
+  const check = new RecordCheck(blobName, options.columnHeaders === true && start === 0);
+  for await (const { buf, base, bounds } of recordPieces(containerClient, blobName, start, end, options)) {
+    const records: LakeRecord[] = [];
+    for (let index = 0; index < bounds.length; index += 3) {
+      const offset = base + bounds[index]!;
+      const [first, stop] = content(buf, bounds[index]!, bounds[index + 1]!, offset);
+      if (stop <= first) continue; // an empty line, skipped as csv-parse does
+      const text = buf.toString('utf8', first, stop);
+      const values = bounds[index + 2] ? check.split(text, delimiter, offset) : text.split(delimiter);
+      if (check.keep(values.length, offset)) records.push({ offset, values });
     }
-    fields ??= values.length;
-    if (values.length !== fields)
-      throw new LakeError(`CSV record at byte ${offset} of ${blobName} has ${values.length} fields, expected ${fields}.`);
-    if (skipHeader) {
-      skipHeader = false;
-      return;
-    }
-    records.push({ offset, values });
-  };
-
-  try {
-    for await (const chunk of body) {
-      const buf: Buffer = carry ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
-      let i = carry ? carry.length : 0;
-      let recordStart = 0;
-      let nextQuote = buf.indexOf(QUOTE, i);
-      const records: LakeRecord[] = [];
-      while (i < buf.length) {
-        if (inQuotes) {
-          if (nextQuote < 0) break;
-          inQuotes = false;
-          i = nextQuote + 1;
-          nextQuote = buf.indexOf(QUOTE, i);
-          continue;
-        }
-        const newline = buf.indexOf(NEWLINE, i);
-        if (newline >= 0 && (nextQuote < 0 || newline < nextQuote)) {
-          add(records, buf, recordStart, newline + 1, quoted);
-          recordStart = i = newline + 1;
-          quoted = false;
-          continue;
-        }
-        if (nextQuote < 0) break;
-        quoted = inQuotes = true;
-        i = nextQuote + 1;
-        nextQuote = buf.indexOf(QUOTE, i);
-      }
-      // The unfinished record waits for the next chunk; a copy, so the chunk can be released.
-      carry = recordStart < buf.length ? Buffer.from(buf.subarray(recordStart)) : undefined;
-      base += recordStart;
-      if (records.length > 0) yield records;
-    }
-    if (carry) {
-      if (inQuotes) throw new LakeError(`Unclosed quote in the CSV record at byte ${base} of ${blobName}.`);
-      const records: LakeRecord[] = [];
-      add(records, carry, 0, carry.length, quoted);
-      if (records.length > 0) yield records;
-    }
-  } catch (error) {
-    throw wrapDownloadError(error, blobName);
-  } finally {
-    body.destroy();
+    if (records.length > 0) yield records;
   }
 }
 
@@ -373,9 +303,9 @@ export interface ColumnBatch {
 /**
  * One column of the records of [start, end), as readRecords would give it (values[column]), in
  * batches per downloaded piece; the same checks (field counts, quoting) fail the same way. Only
- * that field is decoded: one pass over the bytes finds record ends, quote parity and the field's
- * delimiters, and a record holding a quote is split whole (splitCsvRecord). A planner pass over
- * a whole segment costs a fraction of reading all its fields.
+ * that field is decoded: a plain record's delimiters are found by native byte search, and only a
+ * record holding a quote is split whole. A planner's pass over a segment costs a fraction of
+ * reading every field.
  */
 export async function* readColumn(
   containerClient: ContainerClient,
@@ -393,86 +323,144 @@ export async function* readColumn(
       yield { offsets: records.map((record) => record.offset), values: records.map((record) => record.values[column] ?? '') };
     return;
   }
+  const check = new RecordCheck(blobName, options.columnHeaders === true && start === 0);
+  for await (const { buf, base, bounds } of recordPieces(containerClient, blobName, start, end, options)) {
+    const batch: ColumnBatch = { offsets: [], values: [] };
+    for (let index = 0; index < bounds.length; index += 3) {
+      const offset = base + bounds[index]!;
+      const [first, stop] = content(buf, bounds[index]!, bounds[index + 1]!, offset);
+      if (stop <= first) continue;
+      let count: number;
+      let value: string;
+      if (bounds[index + 2]) {
+        const values = check.split(buf.toString('utf8', first, stop), delimiter, offset);
+        count = values.length;
+        value = values[column] ?? '';
+      } else {
+        // Walk the delimiters: the field count, and where the column starts and ends.
+        count = 1;
+        let from = first;
+        let to = stop;
+        for (let at = buf.indexOf(separator, first); at >= 0 && at < stop; at = buf.indexOf(separator, at + 1)) {
+          // The field ending here is number count - 1 (from 0); the next one, count.
+          if (count - 1 === column) to = at;
+          if (count === column) from = at + 1;
+          count++;
+        }
+        value = count > column ? buf.toString('utf8', from, to) : '';
+      }
+      if (check.keep(count, offset)) {
+        batch.offsets.push(offset);
+        batch.values.push(value);
+      }
+    }
+    if (batch.offsets.length > 0) yield batch;
+  }
+}
+
+/** A downloaded piece and the records that end in it: [from, to, quoted] per record, line ending included; base is buf[0]'s offset in the blob. */
+interface RecordPiece {
+  buf: Buffer;
+  base: number;
+  bounds: number[];
+}
+
+/**
+ * The records of [start, end) found by the same quote-parity byte scan as recordBoundaries
+ * (native byte search for newlines and quotes), a downloaded piece at a time. A record cut by
+ * a piece's end is carried to the next.
+ */
+async function* recordPieces(
+  containerClient: ContainerClient,
+  blobName: string,
+  start: number,
+  end: number,
+  options: ReadRecordsOptions,
+): AsyncGenerator<RecordPiece> {
   if (end <= start) return;
   const body = await download(containerClient, blobName, start, end - start, options);
-  let skipHeader = options.columnHeaders === true && start === 0;
-  let fields: number | undefined;
   let carry: Buffer | undefined;
-  // Absolute offset of buf[0]; the open record's state, its positions absolute.
+  // Absolute offset of buf[0], quote state and whether the open record has quotes.
   let base = start;
   let inQuotes = false;
   let quoted = false;
-  let field = 0;
-  let fieldStart = start;
-  let fieldEnd = -1;
-
-  /** Adds the record at [from, stop) of buf (line ending excluded), unless it is an empty line or the header. */
-  const add = (batch: ColumnBatch, buf: Buffer, from: number, to: number): void => {
-    let stop = to;
-    if (stop > from && buf[stop - 1] === CARRIAGE_RETURN) stop--;
-    const offset = base + from;
-    let first = from;
-    if (offset === 0 && buf[first] === 0xef && buf[first + 1] === 0xbb && buf[first + 2] === 0xbf) first += 3;
-    if (stop <= first) return; // an empty line
-    let count = field + 1;
-    let value: string;
-    if (quoted) {
-      let values: string[];
-      try {
-        values = splitCsvRecord(buf.toString('utf8', first, stop), delimiter);
-      } catch (error) {
-        throw new LakeError(`Malformed CSV in the record at byte ${offset} of ${blobName}: ${(error as Error).message}.`);
-      }
-      count = values.length;
-      value = values[column] ?? '';
-    } else if (field < column) value = '';
-    else value = buf.toString('utf8', column === 0 ? first : fieldStart - base, field > column ? fieldEnd - base : stop);
-    fields ??= count;
-    if (count !== fields) throw new LakeError(`CSV record at byte ${offset} of ${blobName} has ${count} fields, expected ${fields}.`);
-    if (skipHeader) {
-      skipHeader = false;
-      return;
-    }
-    batch.offsets.push(offset);
-    batch.values.push(value);
-  };
-
   try {
     for await (const chunk of body) {
       const buf: Buffer = carry ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
-      const length = buf.length;
+      let i = carry ? carry.length : 0;
       let recordStart = 0;
-      const batch: ColumnBatch = { offsets: [], values: [] };
-      for (let i = carry ? carry.length : 0; i < length; i++) {
-        const byte = buf[i]!;
+      let nextQuote = buf.indexOf(QUOTE, i);
+      const bounds: number[] = [];
+      while (i < buf.length) {
         if (inQuotes) {
-          if (byte === QUOTE) inQuotes = false;
-        } else if (byte === separator) {
-          field++;
-          if (field === column) fieldStart = base + i + 1;
-          else if (field === column + 1) fieldEnd = base + i;
-        } else if (byte === NEWLINE) {
-          add(batch, buf, recordStart, i);
-          recordStart = i + 1;
+          if (nextQuote < 0) break;
+          inQuotes = false;
+          i = nextQuote + 1;
+          nextQuote = buf.indexOf(QUOTE, i);
+          continue;
+        }
+        const newline = buf.indexOf(NEWLINE, i);
+        if (newline >= 0 && (nextQuote < 0 || newline < nextQuote)) {
+          bounds.push(recordStart, newline + 1, quoted ? 1 : 0);
+          recordStart = i = newline + 1;
           quoted = false;
-          field = 0;
-        } else if (byte === QUOTE) quoted = inQuotes = true;
+          continue;
+        }
+        if (nextQuote < 0) break;
+        quoted = inQuotes = true;
+        i = nextQuote + 1;
+        nextQuote = buf.indexOf(QUOTE, i);
       }
       // The unfinished record waits for the next chunk; a copy, so the chunk can be released.
-      carry = recordStart < length ? Buffer.from(buf.subarray(recordStart)) : undefined;
+      carry = recordStart < buf.length ? Buffer.from(buf.subarray(recordStart)) : undefined;
+      if (bounds.length > 0) yield { buf, base, bounds };
       base += recordStart;
-      if (batch.offsets.length > 0) yield batch;
     }
     if (carry) {
       if (inQuotes) throw new LakeError(`Unclosed quote in the CSV record at byte ${base} of ${blobName}.`);
-      const batch: ColumnBatch = { offsets: [], values: [] };
-      add(batch, carry, 0, carry.length);
-      if (batch.offsets.length > 0) yield batch;
+      yield { buf: carry, base, bounds: [0, carry.length, quoted ? 1 : 0] };
     }
   } catch (error) {
     throw wrapDownloadError(error, blobName);
   } finally {
     body.destroy();
+  }
+}
+
+/** A record's content in buf: without its line ending, and without the BOM at the blob's start. */
+function content(buf: Buffer, from: number, to: number, offset: number): [first: number, stop: number] {
+  let stop = to;
+  if (stop > from && buf[stop - 1] === NEWLINE) stop--;
+  if (stop > from && buf[stop - 1] === CARRIAGE_RETURN) stop--;
+  let first = from;
+  if (offset === 0 && buf[first] === 0xef && buf[first + 1] === 0xbb && buf[first + 2] === 0xbf) first += 3;
+  return [first, stop];
+}
+
+/** What every record of a range must pass: one field count throughout, valid quoting; the header row is read, checked and dropped. */
+class RecordCheck {
+  private fields: number | undefined;
+  constructor(
+    private readonly blobName: string,
+    private skipHeader: boolean,
+  ) {}
+
+  split(text: string, delimiter: string, offset: number): string[] {
+    try {
+      return splitCsvRecord(text, delimiter);
+    } catch (error) {
+      throw new LakeError(`Malformed CSV in the record at byte ${offset} of ${this.blobName}: ${(error as Error).message}.`);
+    }
+  }
+
+  /** Whether the record is one to give out (not the header); throws when its field count differs. */
+  keep(count: number, offset: number): boolean {
+    this.fields ??= count;
+    if (count !== this.fields)
+      throw new LakeError(`CSV record at byte ${offset} of ${this.blobName} has ${count} fields, expected ${this.fields}.`);
+    if (!this.skipHeader) return true;
+    this.skipHeader = false;
+    return false;
   }
 }
 

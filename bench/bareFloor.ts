@@ -6,7 +6,7 @@
 // Prints one JSON line: members, posts, seconds, this process's CPU-seconds and peak RSS.
 import { parseArgs } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { partitionBlobs, readModel, readRecords } from '../shared/lake/lakeReader.js';
+import { partitionBlobs, readModel, readRecordBatches } from '../shared/lake/lakeReader.js';
 import { matchingPlan, matchRecord } from '../shared/segmentSender/dataMatching.js';
 import { CAMPAIGN_MONITOR_BATCH_LIMIT, toCampaignMonitorSubscriber } from '../shared/destinations/campaignMonitor.js';
 import type { MappedMember } from '../shared/destinations/destination.js';
@@ -73,19 +73,22 @@ const post = (batch: MappedMember[]) => {
 
 for (const blob of await partitionBlobs(container, entity)) {
   let batch: MappedMember[] = [];
-  for await (const record of readRecords(container, blob.blobName, 0, blob.size, {
+  // A downloaded piece's records at a time, as the senders read them.
+  for await (const records of readRecordBatches(container, blob.blobName, 0, blob.size, {
     ifMatch: blob.etag,
     delimiter: blob.format.delimiter,
     columnHeaders: blob.format.columnHeaders,
   })) {
-    const matched = matchRecord(plan, record.values);
-    if (!matched.ok) continue;
-    members++;
-    batch.push(matched.member);
-    if (batch.length === CAMPAIGN_MONITOR_BATCH_LIMIT) {
-      post(batch);
-      batch = [];
-      while (pending.size >= inFlight) await Promise.race(pending);
+    for (const record of records) {
+      const matched = matchRecord(plan, record.values);
+      if (!matched.ok) continue;
+      members++;
+      batch.push(matched.member);
+      if (batch.length === CAMPAIGN_MONITOR_BATCH_LIMIT) {
+        post(batch);
+        batch = [];
+        while (pending.size >= inFlight) await Promise.race(pending);
+      }
     }
   }
   if (batch.length > 0) post(batch);

@@ -198,7 +198,11 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
   };
   let batch: BatchItem[] = [];
   let outcomes: RecordOutcome[] = [];
-  const seenEmails = new Set<string>();
+  // Emails this chunk sent, so a repeat is not sent twice. A lake chunk needs none: the planner
+  // marked every row whose email an earlier row of the segment has (skipRows, with the same
+  // trimming and lower-casing), and a set of a whole chunk's emails would keep each email's row
+  // in memory until the chunk ends.
+  const seenEmails = chunk.container === 'lake' && !delivery ? undefined : new Set<string>();
 
   /** A row's key and where it came from, for its outcome or the snapshot: built only when one needs them. */
   const aboutRow = (offset: number, values: string[], row?: SendRow): RowAbout => ({
@@ -391,12 +395,12 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
         } else if (!matched.member.email) {
           // No email in this list's key (company lists): the row's offset identifies the member.
           batch.push({ member: { ...matched.member, email: `#${item.offset}` }, offset: item.offset, about, values, snapshot });
-        } else if (seenEmails.has(matched.member.email)) {
+        } else if (seenEmails?.has(matched.member.email)) {
           // The vendor keys members by email: a second row with the same email would overwrite the first.
           counts.skipped++;
           outcomes.push(outcome(item.offset, { email: matched.member.email, ...DUPLICATE_EMAIL }, about ?? aboutRow(item.offset, values)));
         } else {
-          seenEmails.add(matched.member.email);
+          seenEmails?.add(matched.member.email);
           batch.push({ member: matched.member, offset: item.offset, about, values, snapshot });
         }
       }

@@ -284,7 +284,8 @@ export async function* readRecordBatches(
     const records: LakeRecord[] = [];
     for (let index = 0; index < bounds.length; index += 3) {
       const offset = base + bounds[index]!;
-      const [first, stop] = content(buf, bounds[index]!, bounds[index + 1]!, offset);
+      const first = contentStart(buf, bounds[index]!, offset);
+      const stop = contentEnd(buf, bounds[index]!, bounds[index + 1]!);
       if (stop <= first) continue; // an empty line, skipped as csv-parse does
       const text = buf.toString('utf8', first, stop);
       const values = bounds[index + 2] ? check.split(text, delimiter, offset) : text.split(delimiter);
@@ -328,7 +329,8 @@ export async function* readColumn(
     const batch: ColumnBatch = { offsets: [], values: [] };
     for (let index = 0; index < bounds.length; index += 3) {
       const offset = base + bounds[index]!;
-      const [first, stop] = content(buf, bounds[index]!, bounds[index + 1]!, offset);
+      const first = contentStart(buf, bounds[index]!, offset);
+      const stop = contentEnd(buf, bounds[index]!, bounds[index + 1]!);
       if (stop <= first) continue;
       let count: number;
       let value: string;
@@ -379,15 +381,17 @@ async function* recordPieces(
 ): AsyncGenerator<RecordPiece> {
   if (end <= start) return;
   const body = await download(containerClient, blobName, start, end - start, options);
+  // The record cut by the last piece's end (its bytes so far) and its offset; the offset of the
+  // current piece; the quote state and whether the open record has quotes.
   let carry: Buffer | undefined;
-  // Absolute offset of buf[0], quote state and whether the open record has quotes.
+  let carryBase = start;
   let base = start;
   let inQuotes = false;
   let quoted = false;
   try {
     for await (const chunk of body) {
-      const buf: Buffer = carry ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
-      let i = carry ? carry.length : 0;
+      const buf = chunk as Buffer;
+      let i = 0;
       let recordStart = 0;
       let nextQuote = buf.indexOf(QUOTE, i);
       const bounds: number[] = [];
@@ -401,7 +405,12 @@ async function* recordPieces(
         }
         const newline = buf.indexOf(NEWLINE, i);
         if (newline >= 0 && (nextQuote < 0 || newline < nextQuote)) {
-          bounds.push(recordStart, newline + 1, quoted ? 1 : 0);
+          if (carry) {
+            // The carried record ends here: only its bytes are joined, never the whole piece.
+            const joined = Buffer.concat([carry, buf.subarray(0, newline + 1)]);
+            carry = undefined;
+            yield { buf: joined, base: carryBase, bounds: [0, joined.length, quoted ? 1 : 0] };
+          } else bounds.push(recordStart, newline + 1, quoted ? 1 : 0);
           recordStart = i = newline + 1;
           quoted = false;
           continue;
@@ -411,14 +420,19 @@ async function* recordPieces(
         i = nextQuote + 1;
         nextQuote = buf.indexOf(QUOTE, i);
       }
-      // The unfinished record waits for the next chunk; a copy, so the chunk can be released.
-      carry = recordStart < buf.length ? Buffer.from(buf.subarray(recordStart)) : undefined;
       if (bounds.length > 0) yield { buf, base, bounds };
-      base += recordStart;
+      // The unfinished record waits for the next piece.
+      if (carry) carry = Buffer.concat([carry, buf]);
+      else if (recordStart < buf.length) {
+        // A copy of the few bytes, so the piece can be released.
+        carry = Buffer.from(buf.subarray(recordStart));
+        carryBase = base + recordStart;
+      }
+      base += buf.length;
     }
     if (carry) {
-      if (inQuotes) throw new LakeError(`Unclosed quote in the CSV record at byte ${base} of ${blobName}.`);
-      yield { buf: carry, base, bounds: [0, carry.length, quoted ? 1 : 0] };
+      if (inQuotes) throw new LakeError(`Unclosed quote in the CSV record at byte ${carryBase} of ${blobName}.`);
+      yield { buf: carry, base: carryBase, bounds: [0, carry.length, quoted ? 1 : 0] };
     }
   } catch (error) {
     throw wrapDownloadError(error, blobName);
@@ -427,14 +441,17 @@ async function* recordPieces(
   }
 }
 
-/** A record's content in buf: without its line ending, and without the BOM at the blob's start. */
-function content(buf: Buffer, from: number, to: number, offset: number): [first: number, stop: number] {
+/** Where a record's content starts in buf: after the BOM at the blob's start. */
+function contentStart(buf: Buffer, from: number, offset: number): number {
+  return offset === 0 && buf[from] === 0xef && buf[from + 1] === 0xbb && buf[from + 2] === 0xbf ? from + 3 : from;
+}
+
+/** Where a record's content ends in buf: before its line ending (LF or CRLF). */
+function contentEnd(buf: Buffer, from: number, to: number): number {
   let stop = to;
   if (stop > from && buf[stop - 1] === NEWLINE) stop--;
   if (stop > from && buf[stop - 1] === CARRIAGE_RETURN) stop--;
-  let first = from;
-  if (offset === 0 && buf[first] === 0xef && buf[first + 1] === 0xbb && buf[first + 2] === 0xbf) first += 3;
-  return [first, stop];
+  return stop;
 }
 
 /** What every record of a range must pass: one field count throughout, valid quoting; the header row is read, checked and dropped. */

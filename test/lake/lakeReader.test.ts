@@ -2,6 +2,7 @@
 // newlines, CRLF, BOM), byte-range reads that add up to a full parse, resuming from a record
 // offset, ETag checks, and partition locations that survive a change of storage port.
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
@@ -228,6 +229,44 @@ describe('readColumn', () => {
       ),
       { numRuns: 20 },
     );
+  });
+});
+
+describe('records cut by the pieces a download arrives in', () => {
+  /** A container whose downloads arrive in pieces of the given sizes (cycled), as a socket may deliver them. */
+  function piecewise(bytes: Buffer, sizes: number[]): ContainerClient {
+    return {
+      getBlobClient: () => ({
+        download: async (offset: number, count: number) => {
+          const range = bytes.subarray(offset, offset + count);
+          const pieces: Buffer[] = [];
+          for (let at = 0, next = 0; at < range.length; next++) {
+            const size = sizes[next % sizes.length]!;
+            pieces.push(Buffer.from(range.subarray(at, at + size)));
+            at += size;
+          }
+          return { readableStreamBody: Readable.from(pieces) };
+        },
+      }),
+    } as unknown as ContainerClient;
+  }
+
+  it('reads the same records and columns whatever the piece sizes', async () => {
+    const bytes = Buffer.from(HAND_CSV.repeat(1) + HAND_CSV.slice(1).repeat(3), 'utf8');
+    const whole = piecewise(bytes, [bytes.length]);
+    const expected = await collect(readRecords(whole, 'b', 0, bytes.length));
+    expect(expected).toHaveLength(HAND_ROWS.length * 4);
+    for (const sizes of [[1], [2, 3], [7], [13, 1, 40], [64]]) {
+      const lake = piecewise(bytes, sizes);
+      expect(await collect(readRecords(lake, 'b', 0, bytes.length)), `pieces of ${sizes.join(',')}`).toEqual(expected);
+      for (let index = 0; index < 4; index++) {
+        const column: LakeRecord[] = [];
+        for await (const batch of readColumn(lake, 'b', 0, bytes.length, index))
+          batch.offsets.forEach((offset, at) => column.push({ offset, values: [batch.values[at]!] }));
+        expect(column).toEqual(expected.map((record) => ({ offset: record.offset, values: [record.values[index]!] })));
+      }
+    }
+    await expect(collect(readRecords(piecewise(Buffer.from('a,b\n"c,d\n'), [3]), 'b', 0, 9))).rejects.toThrow(/Unclosed quote/);
   });
 });
 

@@ -109,8 +109,14 @@ const adapter = destinationFor(type);
 const rate = values.rate === 'documented' ? adapter.limits.requestsPerSecond : values.rate === 'unlimited' ? Infinity : Number(values.rate);
 
 function peakRssMb(pid: number): number {
-  // VmHWM: the process's peak resident set size.
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  // VmHWM: the process's peak resident set size (NaN once the process is gone).
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return NaN;
+  }
+  const match = /VmHWM:\s+(\d+) kB/.exec(status);
   return match ? Math.round(Number(match[1]) / 1024) : NaN;
 }
 
@@ -195,6 +201,8 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   const wallSeconds = (Date.now() - started) / 1000;
+  // A figure, not a reason to lose the run's others: no instance list, no instance figure.
+  const instancePids = (await stack.hostInstances().catch(() => [])).flatMap((instance) => (instance.pid ? [instance.pid] : []));
   const counters = ((stack.simulators.find((simulator) => simulator.setting === setup.setting)?.instance as any)?.state?.counters ??
     {}) as Record<string, unknown>;
   const calls = Math.ceil(profiles / adapter.batchSize);
@@ -227,7 +235,9 @@ try {
         status: run.status,
         counts: run.counts,
         simulator: counters,
-        hostPeakRssMb: peakRssMb(stack.host.pid!),
+        // The host's instances are the supervisor's child processes: the largest of them, and the supervisor's own.
+        hostPeakRssMb: Math.max(0, ...instancePids.map(peakRssMb).filter(Number.isFinite)),
+        supervisorPeakRssMb: peakRssMb(stack.host.pid!),
       },
       null,
       2,

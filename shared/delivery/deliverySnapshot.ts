@@ -23,7 +23,7 @@ import { stringify } from 'csv-stringify/sync';
 import pLimit from 'p-limit';
 import { workContainer } from '../storage/clients.js';
 import { readRecords } from '../lake/lakeReader.js';
-import { keyBucket } from './memberDiff.js';
+import { memberBucket } from './memberDiff.js';
 
 export interface SnapshotEntry {
   hash: string;
@@ -74,18 +74,20 @@ export async function loadSnapshotBucket(
 ): Promise<Map<string, SnapshotEntry>> {
   const container = await workContainer();
   const source = bucket & (pointer.buckets - 1);
-  const mine = (key: string) => buckets === pointer.buckets || keyBucket(key, buckets) === bucket;
+  // Entries split by the same rule that filed the run's rows (memberBucket), or a member would be
+  // looked for in one bucket and found missing — "left" — in another.
+  const mine = (key: string, email: string) => buckets === pointer.buckets || memberBucket(key, email, buckets) === bucket;
   const entries = new Map<string, SnapshotEntry>();
   for (const blob of await listBlobs(container, basePath(exportId, pointer.runId, source))) {
     for await (const record of readRecords(container, blob.name, 0, blob.size)) {
       const [key, hash, segmentId, email, fields] = record.values as [string, string, string, string, string];
-      if (mine(key)) entries.set(key, { hash, segmentId, email, fields });
+      if (mine(key, email)) entries.set(key, { hash, segmentId, email, fields });
     }
   }
   for (const blob of await listBlobs(container, acceptedPrefix(exportId, pointer.runId, source))) {
     for await (const record of readRecords(container, blob.name, 0, blob.size)) {
       const [operation, key, hash, segmentId, email, fields] = record.values as [AcceptedOperation, string, string, string, string, string];
-      if (!mine(key)) continue;
+      if (!mine(key, email)) continue;
       if (operation === 'removed') entries.delete(key);
       else entries.set(key, { hash, segmentId, email, fields });
     }

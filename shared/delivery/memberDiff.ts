@@ -38,6 +38,14 @@ export function keyBucket(key: string, buckets: number): number {
   return (hash >>> 0) & (buckets - 1);
 }
 
+/**
+ * The bucket a member's rows and snapshot entries live in: by email, so the same person under two
+ * profile keys meets their own entry (the vendor keys members by email); by key when there is none.
+ */
+export function memberBucket(key: string, email: string, buckets: number): number {
+  return keyBucket(email || key, buckets);
+}
+
 /** Buckets for about `perBucket` members each: a power of two, never fewer than before (keys only split). */
 export function bucketsFor(members: number, previous = 1, perBucket = 50_000): number {
   let buckets = 1;

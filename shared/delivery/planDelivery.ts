@@ -15,7 +15,7 @@ import { profileKeyColumn } from '../lake/profileKey.js';
 import { matchRecord, matchingPlan, type MatchingPlan } from '../segmentSender/dataMatching.js';
 import type { PlannedSegment } from '../runs/worker.js';
 import { BlockCsvFile, BucketFiles } from '../dataOut/csvFiles.js';
-import { BucketDiff, keyBucket, mappedValuesHash, type ChangeCounts, type MemberChange } from './memberDiff.js';
+import { BucketDiff, memberBucket, mappedValuesHash, type ChangeCounts, type MemberChange } from './memberDiff.js';
 import {
   basePath,
   loadSnapshotBucket,
@@ -140,7 +140,7 @@ async function spill(work: ContainerClient, input: WriteDeliveryFiles, plans: Ma
         if (retryKeys && !retryKeys.has(key) && !(email && retryKeys.has(email))) continue;
         // An invalid row hashes to '': it is "changed" every run, so the sender reports it every run.
         const hash = matched.ok ? mappedValuesHash({ ...matched.member.fields, '\u0000email': email }) : '';
-        const wait = files.add(keyBucket(email || key, input.buckets), [
+        const wait = files.add(memberBucket(key, email, input.buckets), [
           key,
           hash,
           String(index),

@@ -294,6 +294,12 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
     );
     for (const chunk of chunks)
       await sendQueueMessage(`${QUEUES.exportChunks}-poison`, { exportId, runId: started.body.runId, chunkId: chunk.chunkId });
+    // The rate comes back only once the poison queue's function has ended every chunk: sooner, a
+    // sender could take a chunk up and send it first.
+    await eventually(async () => ((await listChunks(started.body.runId)).every((chunk) => chunk.status === 'failed') ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'the poisoned chunks to be ended',
+    });
     await budget.penalize(0);
     const failed = await ended(exportId, started.body.runId);
     expect(failed.status).toBe('failed');

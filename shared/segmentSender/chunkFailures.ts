@@ -2,9 +2,7 @@
 // no batch acknowledged and so no record outcome. At the run's end, while the chunk's file is
 // still there (a run's working files go with it), each such row gets a failed outcome naming the
 // chunk's reason: the records view lists every member not delivered, and `retryOf` sends them.
-import type { RecordOutcome } from '../runs/runLedger.js';
-import { listChunks, recordOutcomes } from '../runs/runLedger.js';
-import type { RunRecord } from '../runs/run.js';
+import { listChunks, recordOutcomes, type RecordOutcome, type RunRecord } from '../runs/worker.js';
 import { lakeContainer, workContainer } from '../storage/clients.js';
 import { readRecords } from '../lake/lakeReader.js';
 import { profileKeyColumn } from '../lake/profileKey.js';

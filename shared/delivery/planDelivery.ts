@@ -12,7 +12,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { lakeContainer, workContainer } from '../storage/clients.js';
 import { readRecords, type PartitionBlob } from '../lake/lakeReader.js';
 import { profileKeyColumn } from '../lake/profileKey.js';
-import { matchRecord, matchingPlan, type MatchingPlan } from '../segmentSender/dataMatching.js';
+import { matchRecord, matchingPlan, rowEmail, type MatchingPlan } from '../segmentSender/dataMatching.js';
 import type { PlannedSegment } from '../runs/worker.js';
 import { BlockCsvFile, BucketFiles } from '../dataOut/csvFiles.js';
 import { BucketDiff, memberBucket, mappedValuesHash, type ChangeCounts, type MemberChange } from './memberDiff.js';
@@ -195,7 +195,7 @@ async function compareBucket(work: ContainerClient, input: WriteDeliveryFiles, b
       const [key, hash, source, partition, offset] = record.values as [string, string, string, string, string];
       const values = record.values.slice(SEND_ROW_PREFIX);
       const plan = plans[Number(source)]!;
-      const email = plan.emailColumn >= 0 ? (values[plan.emailColumn] ?? '').trim().toLowerCase() : '';
+      const email = rowEmail(values, plan.emailColumn);
       const change: MemberChange | 'repeated' = selection.kind === 'snapshot' ? diff.see(key, hash) : 'joined';
       // The vendor keys members by email: a second row with one is reported by the sender, not sent.
       const emailKey = `${source}|${email}`;

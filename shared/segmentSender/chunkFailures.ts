@@ -8,7 +8,7 @@ import { readRecords } from '../lake/lakeReader.js';
 import { profileKeyColumn } from '../lake/profileKey.js';
 import { failedWholeForRetryableReason } from '../delivery/retryFailures.js';
 import { parseSendRow } from '../delivery/planDelivery.js';
-import { matchingPlan } from './dataMatching.js';
+import { matchingPlan, rowEmail } from './dataMatching.js';
 
 /** Outcomes written per ledger call: a chunk of 50,000 rows never sits in memory whole. */
 const OUTCOMES_PER_WRITE = 1000;
@@ -45,7 +45,7 @@ export async function recordWholeChunkFailures(run: RunRecord, mapping: Record<s
           segmentId: chunk.segmentId,
           ...(key ? { key } : {}),
           source: row ? { partition: row.partition, offset: row.position } : { partition: chunk.blobName, offset: record.offset },
-          email: emailColumn >= 0 ? (values[emailColumn] ?? '').trim().toLowerCase() : '',
+          email: rowEmail(values, emailColumn),
           status: 'failed',
           category: 'vendorUnavailable',
           code: 'chunkFailed',

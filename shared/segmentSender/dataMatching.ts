@@ -10,6 +10,14 @@ export function isValidEmail(email: string): boolean {
   return email.length <= 254 && EMAIL.test(email);
 }
 
+/**
+ * The email of a row as members are compared by it (trimmed, lower-cased; '' without a column).
+ * The planner's repeated-email marks, the union and the senders must agree on it, so all call this.
+ */
+export function rowEmail(values: string[], column: number): string {
+  return column >= 0 ? (values[column] ?? '').trim().toLowerCase() : '';
+}
+
 export interface MatchingPlan {
   /** destination field → column index in the segment entity */
   columns: [field: string, index: number][];
@@ -32,8 +40,8 @@ export type MatchResult = { ok: true; member: MappedMember } | { ok: false; emai
 export function matchRecord(plan: MatchingPlan, values: string[]): MatchResult {
   // Lists keyed by something other than email (LinkedIn company lists) take rows as they are.
   if (plan.emailColumn < 0) return { ok: true, member: { email: '', fields: fieldsOf(plan, values) } };
-  const rawEmail = plan.emailColumn >= 0 ? (values[plan.emailColumn] ?? '') : '';
-  const email = rawEmail.trim().toLowerCase();
+  const rawEmail = values[plan.emailColumn] ?? '';
+  const email = rowEmail(values, plan.emailColumn);
   if (!isValidEmail(email)) {
     return {
       ok: false,

@@ -5,6 +5,7 @@ import { stringify } from 'csv-stringify';
 import type { ContainerClient } from '@azure/storage-blob';
 import { lakeContainer, workContainer } from '../storage/clients.js';
 import { readRecords, type PartitionBlob } from '../lake/lakeReader.js';
+import { rowEmail } from './dataMatching.js';
 
 export interface UnionSource {
   attributes: string[];
@@ -53,7 +54,7 @@ export async function writeSegmentUnion(runId: string, sources: UnionSource[], e
           delimiter: partition.format.delimiter,
           columnHeaders: partition.format.columnHeaders,
         })) {
-          const email = emailAt >= 0 ? (record.values[emailAt] ?? '').trim().toLowerCase() : '';
+          const email = rowEmail(record.values, emailAt);
           if (email) {
             if (seen.has(email)) {
               duplicates++;

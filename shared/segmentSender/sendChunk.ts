@@ -29,7 +29,7 @@ import {
   type RunCounts,
   type RunRecord,
 } from '../runs/worker.js';
-import { matchRecord, matchingPlan, type MatchingPlan } from './dataMatching.js';
+import { matchRecord, matchingPlan, rowEmail, type MatchingPlan } from './dataMatching.js';
 import { RateBudget } from './rateBudget.js';
 import { ConcurrencyBudget } from './concurrencyBudget.js';
 import { claimSenderSlot, slotRetrySeconds } from './senderSlots.js';
@@ -372,11 +372,7 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
         if (skipRows.has(item.offset) || row?.duplicate) {
           counts.skipped++;
           outcomes.push(
-            outcome(
-              item.offset,
-              { email: (values[plan.emailColumn] ?? '').trim().toLowerCase(), ...DUPLICATE_EMAIL },
-              about ?? aboutRow(item.offset, values),
-            ),
+            outcome(item.offset, { email: rowEmail(values, plan.emailColumn), ...DUPLICATE_EMAIL }, about ?? aboutRow(item.offset, values)),
           );
           continue;
         }

@@ -6,7 +6,7 @@
 // and https://learn.microsoft.com/azure/azure-functions/functions-scale#timeout.
 // A caller whose instance dies mid-request gets an error, never a late answer.
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeWhenDrained, listenOnLoopback } from './loopbackListener.js';
 import type { InstancePool } from './instancePool.js';
 import { NODE_MAX_HEADER_SIZE } from './requestLimits.js';
 
@@ -48,21 +48,13 @@ export class FrontDoor {
   }
 
   listen(port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as AddressInfo).port);
-      });
-    });
+    return listenOnLoopback(this.server, port);
   }
 
   /** Stops taking connections; requests in progress finish. */
   stopAccepting(): Promise<void> {
     this.accepting = false;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
-    return closed;
+    return closeWhenDrained(this.server);
   }
 
   closeAllConnections(): void {

@@ -1,7 +1,7 @@
 // HTTP triggers: route templates as the runtime reads them ({param}, {param?}, {param:constraint},
 // {*rest}), an HttpRequest per request, and whatever the handler returns written back.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeWhenDrained, listenOnLoopback } from './loopbackListener.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Cookie, HttpResponse } from '@azure/functions';
@@ -236,21 +236,13 @@ export class HttpTriggerServer {
   }
 
   listen(port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as AddressInfo).port);
-      });
-    });
+    return listenOnLoopback(this.server, port);
   }
 
   /** Stops accepting connections; requests already in progress finish. */
   stopAccepting(): Promise<void> {
     this.accepting = false;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
-    return closed;
+    return closeWhenDrained(this.server);
   }
 
   closeAllConnections(): void {

@@ -6,8 +6,8 @@ import { DEFAULT_DELIVERY, type ExportRecord } from '../exports/exportDefinition
 import type { RunDelivery, RunRecord } from '../runs/run.js';
 import { bucketsFor } from './memberDiff.js';
 import { commitSnapshot, discardRetryBatches, discardRunSnapshot, readSnapshotPointer } from './deliverySnapshot.js';
-import { writeDeliveryFiles, type DeliveryFiles, type DeliverySource } from './planDelivery.js';
-import { retryableFailures } from './retryFailures.js';
+import type { DeliveryPlan, DeliverySource } from './planDelivery.js';
+import { matchingPlan } from '../segmentSender/dataMatching.js';
 
 /** A segment export that sends only changes or removes who left compares each run with a snapshot. */
 export function keepsSnapshot(record: ExportRecord): boolean {
@@ -36,15 +36,22 @@ export function deliveryFingerprint(record: ExportRecord): string {
     .slice(0, 22);
 }
 
-/** Plans the run's delivery files, or answers undefined when the run sends the segments as they are. */
-export async function planDeliveryFiles(
+/**
+ * What the run's delivery files will be made of (the comparison itself goes in steps, see
+ * planDelivery.ts), or undefined when the run sends the segments as they are. Reads the
+ * snapshot's pointer only; throws when the mapping does not fit a segment.
+ */
+export async function planDelivery(
   run: RunRecord,
   record: ExportRecord,
   sources: DeliverySource[],
   totalMembers: number,
-): Promise<{ files: DeliveryFiles; delivery: RunDelivery } | undefined> {
+): Promise<{ plan: DeliveryPlan; delivery: RunDelivery } | undefined> {
   const fingerprint = deliveryFingerprint(record);
-  const common = { exportId: record.id, runId: run.id, sources, mapping: record.mapping };
+  const common = { exportId: record.id, runId: run.id, mapping: record.mapping };
+  if (run.retryOf || keepsSnapshot(record))
+    // The mapping must fit every segment before a step reads them.
+    for (const source of sources) matchingPlan(record.mapping, source.segment.attributes);
   if (run.retryOf) {
     // What the destination accepts now is added to the export's snapshot, so the next `changes`
     // run does not send it again; nobody else's entry moves. Only a snapshot made for the same
@@ -52,14 +59,8 @@ export async function planDeliveryFiles(
     const pointer = keepsSnapshot(record) ? await readSnapshotPointer(record.id) : undefined;
     const extended = pointer?.fingerprint === fingerprint ? pointer : undefined;
     const buckets = extended ? extended.buckets : bucketsFor(totalMembers);
-    const files = await writeDeliveryFiles({
-      ...common,
-      buckets,
-      selection: { kind: 'retry', keys: await retryableFailures(run.retryOf) },
-      keepSnapshot: false,
-    });
     return {
-      files,
+      plan: { ...common, buckets, selection: { kind: 'retry', retryOf: run.retryOf }, keepSnapshot: false },
       delivery: {
         keepsSnapshot: false,
         fingerprint,
@@ -87,22 +88,16 @@ export async function planDeliveryFiles(
           ? 'full delivery'
           : null;
   const buckets = bucketsFor(totalMembers, pointer?.buckets);
-  const files = await writeDeliveryFiles({
-    ...common,
-    buckets,
-    selection: { kind: 'snapshot', everyone: fullReason !== null, base: pointer, removals: record.delivery?.removals ?? false },
-    keepSnapshot: true,
-  });
+  const removals = record.delivery?.removals ?? false;
   return {
-    files,
-    delivery: {
-      keepsSnapshot: true,
-      fingerprint,
+    plan: {
+      ...common,
       buckets,
-      fullReason,
-      removals: record.delivery?.removals ?? false,
-      changes: files.counts,
+      selection: { kind: 'snapshot', everyone: fullReason !== null, base: pointer, removals },
+      keepSnapshot: true,
     },
+    // The change counts are the comparison's, once it is done.
+    delivery: { keepsSnapshot: true, fingerprint, buckets, fullReason, removals, changes: null },
   };
 }
 

@@ -6,15 +6,19 @@
 //   2. bucket by bucket, the rows are compared with the snapshot (memberDiff.ts): the members to
 //      send go to a send file, those who left to a removal file, and the state the run starts
 //      from to the run's base (deliverySnapshot.ts).
+// Both passes go in steps (a stretch of rows read, a bucket compared) kept in the plan's progress,
+// so a comparison longer than one invocation's budget goes on in the planner's continuation.
 // A retry run spills only the members the retried run failed for a retryable reason, and sends
 // them all. The senders then read these files like any other chunk source (container 'work').
+import { randomUUID } from 'node:crypto';
 import type { ContainerClient } from '@azure/storage-blob';
 import { lakeContainer, workContainer } from '../storage/clients.js';
 import { readRecords, type PartitionBlob } from '../lake/lakeReader.js';
 import { profileKeyColumn } from '../lake/profileKey.js';
-import { matchRecord, matchingPlan, rowEmail, type MatchingPlan } from '../segmentSender/dataMatching.js';
+import { matchRecord, matchingPlan, rowEmail } from '../segmentSender/dataMatching.js';
 import type { PlannedSegment } from '../runs/worker.js';
 import { BlockCsvFile, BucketFiles } from '../dataOut/csvFiles.js';
+import { retryableFailures } from './retryFailures.js';
 import { BucketDiff, memberBucket, mappedValuesHash, type ChangeCounts, type MemberChange } from './memberDiff.js';
 import {
   basePath,
@@ -34,8 +38,8 @@ export interface DeliverySource {
 export type DeliverySelection =
   /** Compare with the snapshot; `everyone` sends unchanged members too (full mode, resync, first run). */
   | { kind: 'snapshot'; everyone: boolean; base: SnapshotPointer | undefined; removals: boolean }
-  /** Send only these members (keys or emails of another run's retryable failures). */
-  | { kind: 'retry'; keys: Set<string> };
+  /** Send only the members another run failed to send for a retryable reason (retryFailures.ts). */
+  | { kind: 'retry'; retryOf: string };
 
 export interface DeliveryFile {
   kind: 'send' | 'remove';
@@ -85,12 +89,11 @@ export function parseRemoveRow(values: string[]): { key: string; entry: Snapshot
 
 const scratch = (runId: string) => `runs/${runId}/delivery/`;
 const bucketPart = (bucket: number) => `b${String(bucket).padStart(5, '0')}`;
-const MANIFEST = 'files.json';
 
-export interface WriteDeliveryFiles {
+/** What the planner decided at set-up: kept in the plan's progress, so every step works from it. */
+export interface DeliveryPlan {
   exportId: string;
   runId: string;
-  sources: DeliverySource[];
   mapping: Record<string, string>;
   buckets: number;
   selection: DeliverySelection;
@@ -98,52 +101,121 @@ export interface WriteDeliveryFiles {
   keepSnapshot: boolean;
 }
 
-export async function writeDeliveryFiles(input: WriteDeliveryFiles): Promise<DeliveryFiles> {
-  const work = await workContainer();
-  // A re-delivered planner reuses what it wrote: senders may already read the files by ETag.
-  const manifest = work.getBlockBlobClient(`${scratch(input.runId)}${MANIFEST}`);
-  const written = await manifest.downloadToBuffer().catch(() => undefined);
-  if (written) return JSON.parse(written.toString('utf8')) as DeliveryFiles;
-
-  const plans = input.sources.map((source) => matchingPlan(input.mapping, source.segment.attributes));
-  const members = await spill(work, input, plans);
-  const result: DeliveryFiles = { files: [], members, counts: { joined: 0, changed: 0, unchanged: 0, left: 0 } };
-  for (let bucket = 0; bucket < input.buckets; bucket++) await compareBucket(work, input, bucket, result);
-  const text = JSON.stringify(result);
-  await manifest.upload(text, Buffer.byteLength(text), { blobHTTPHeaders: { blobContentType: 'application/json' } });
-  return result;
+/**
+ * How far the comparison has come, kept in the plan's progress after every step: the read of the
+ * segments a stretch at a time (each stretch spills to bucket files of its own), then the
+ * comparison a bucket at a time (its send and removal files, its counts).
+ */
+export interface DeliveryProgress {
+  /** The next row to spill: source, partition and the offset of its record. */
+  spill: { source: number; blob: number; offset: number };
+  /** The stretches spilled, in read order: each one's folder and the buckets it wrote rows to. */
+  stretches: { folder: string; buckets: number[] }[];
+  members: number;
+  /** Buckets compared so far (0 … compared − 1): their files and counts are below. */
+  compared: number;
+  files: DeliveryFile[];
+  counts: ChangeCounts;
+  /** The files and counts are in the plan's set-up (and the prediction made for them). */
+  done?: boolean;
 }
 
-/** Pass 1: every row to its bucket's spill file as key, hash, source, partition, offset, values. */
-async function spill(work: ContainerClient, input: WriteDeliveryFiles, plans: MatchingPlan[]): Promise<number> {
-  const files = new BucketFiles(input.buckets, (bucket) =>
-    work.getBlockBlobClient(`${scratch(input.runId)}spill/${bucketPart(bucket)}.csv`),
-  );
-  const retryKeys = input.selection.kind === 'retry' ? input.selection.keys : undefined;
-  let members = 0;
-  for (const [index, source] of input.sources.entries()) {
+export function deliveryStart(): DeliveryProgress {
+  return {
+    spill: { source: 0, blob: 0, offset: 0 },
+    stretches: [],
+    members: 0,
+    compared: 0,
+    files: [],
+    counts: { joined: 0, changed: 0, unchanged: 0, left: 0 },
+  };
+}
+
+/** The comparison is done: every bucket compared. */
+export function deliveryDone(plan: DeliveryPlan, progress: DeliveryProgress): boolean {
+  return progress.compared >= plan.buckets;
+}
+
+/** Where the comparison stands, for the run's plan task. */
+export function deliveryStage(plan: DeliveryPlan, sources: DeliverySource[], progress: DeliveryProgress): string {
+  if (progress.spill.source < sources.length) return `${progress.members.toLocaleString('en-US')} members read for the comparison`;
+  return `${progress.compared} of ${plan.buckets} key buckets compared with the last delivery`;
+}
+
+/** Rows spilled between two looks at the clock. */
+const ROWS_PER_LOOK = 256;
+
+/**
+ * One step of the comparison: a stretch of the segments spilled (until `stop` says the
+ * invocation's time is up, at least one look's worth of rows), or one bucket compared. The step's
+ * files are named apart (a folder of their own), so a planner that loses the race to save its
+ * progress never overwrites what the winner's progress names; the run's base is the same whoever
+ * writes it. Updates `progress`; the caller saves it.
+ */
+export async function deliveryStep(
+  plan: DeliveryPlan,
+  sources: DeliverySource[],
+  progress: DeliveryProgress,
+  stop: () => boolean,
+): Promise<void> {
+  const work = await workContainer();
+  if (progress.spill.source < sources.length) {
+    const { selection } = plan;
+    const retryKeys = selection.kind === 'retry' ? await retryableFailures(selection.retryOf) : undefined;
+    await spillStretch(work, plan, sources, progress, stop, retryKeys);
+  } else if (progress.compared < plan.buckets) {
+    await compareBucket(work, plan, sources, progress.compared, progress);
+    progress.compared++;
+  }
+}
+
+/** Pass 1, one stretch: rows to their bucket's spill file as key, hash, source, partition, offset, values. */
+async function spillStretch(
+  work: ContainerClient,
+  plan: DeliveryPlan,
+  sources: DeliverySource[],
+  progress: DeliveryProgress,
+  stop: () => boolean,
+  retryKeys: Set<string> | undefined,
+): Promise<void> {
+  const folder = `${scratch(plan.runId)}spill/${randomUUID()}/`;
+  const written = new Set<number>();
+  const files = new BucketFiles(plan.buckets, (bucket) => {
+    written.add(bucket);
+    return work.getBlockBlobClient(`${folder}${bucketPart(bucket)}.csv`);
+  });
+  const { spill } = progress;
+  let rows = 0;
+  reading: for (; spill.source < sources.length; spill.source++, spill.blob = 0) {
+    const source = sources[spill.source]!;
+    const matching = matchingPlan(plan.mapping, source.segment.attributes);
     const keyColumn = profileKeyColumn(source.segment.attributes);
     const from = source.container === 'work' ? work : lakeContainer();
-    for (const blob of source.blobs) {
-      if (blob.size === 0) continue;
-      for await (const record of readRecords(from, blob.blobName, 0, blob.size, {
+    for (; spill.blob < source.blobs.length; spill.blob++, spill.offset = 0) {
+      const blob = source.blobs[spill.blob]!;
+      if (blob.size === 0 || spill.offset >= blob.size) continue;
+      for await (const record of readRecords(from, blob.blobName, spill.offset, blob.size, {
         ifMatch: blob.etag,
         delimiter: blob.format.delimiter,
         columnHeaders: blob.format.columnHeaders,
       })) {
-        members++;
+        if (++rows % ROWS_PER_LOOK === 0 && stop()) {
+          spill.offset = record.offset;
+          break reading;
+        }
+        progress.members++;
         const profileKey = (record.values[keyColumn] ?? '').trim() || `@${blob.blobName}@${record.offset}`;
         // Lists per segment: a member is delivered (and remembered) once per segment.
-        const key = input.sources.length > 1 ? `${source.segment.segmentId}/${profileKey}` : profileKey;
-        const matched = matchRecord(plans[index]!, record.values);
+        const key = sources.length > 1 ? `${source.segment.segmentId}/${profileKey}` : profileKey;
+        const matched = matchRecord(matching, record.values);
         const email = matched.ok ? matched.member.email : '';
         if (retryKeys && !retryKeys.has(key) && !(email && retryKeys.has(email))) continue;
         // An invalid row hashes to '': it is "changed" every run, so the sender reports it every run.
         const hash = matched.ok ? mappedValuesHash({ ...matched.member.fields, '\u0000email': email }) : '';
-        const wait = files.add(memberBucket(key, email, input.buckets), [
+        const wait = files.add(memberBucket(key, email, plan.buckets), [
           key,
           hash,
-          String(index),
+          String(spill.source),
           blob.blobName,
           String(record.offset),
           ...record.values,
@@ -153,11 +225,17 @@ async function spill(work: ContainerClient, input: WriteDeliveryFiles, plans: Ma
     }
   }
   await files.commit();
-  return members;
+  if (written.size > 0) progress.stretches.push({ folder, buckets: [...written].sort((a, b) => a - b) });
 }
 
 /** Pass 2, one bucket: the diff against the snapshot, written as send, removal and base files. */
-async function compareBucket(work: ContainerClient, input: WriteDeliveryFiles, bucket: number, result: DeliveryFiles): Promise<void> {
+async function compareBucket(
+  work: ContainerClient,
+  input: DeliveryPlan,
+  sources: DeliverySource[],
+  bucket: number,
+  result: DeliveryProgress,
+): Promise<void> {
   const { selection } = input;
   const previous =
     selection.kind === 'snapshot' && selection.base
@@ -176,21 +254,20 @@ async function compareBucket(work: ContainerClient, input: WriteDeliveryFiles, b
     }
   }
   const diff = new BucketDiff(previous);
+  // This step's own folder: the files its progress names are never written again by another planner.
+  const folder = `${scratch(input.runId)}${bucketPart(bucket)}-${randomUUID()}/`;
   const sends = new Map<number, BlockCsvFile>();
   const sendFile = (source: number) => {
     let file = sends.get(source);
-    if (!file)
-      sends.set(
-        source,
-        (file = new BlockCsvFile(work.getBlockBlobClient(`${scratch(input.runId)}send/s${source}/${bucketPart(bucket)}.csv`), 256 * 1024)),
-      );
+    if (!file) sends.set(source, (file = new BlockCsvFile(work.getBlockBlobClient(`${folder}send-s${source}.csv`), 256 * 1024)));
     return file;
   };
-  const spilled = work.getBlobClient(`${scratch(input.runId)}spill/${bucketPart(bucket)}.csv`);
-  const size = (await spilled.getProperties().catch(() => undefined))?.contentLength ?? 0;
   const emails = new Set<string>();
-  const plans = input.sources.map((source) => matchingPlan(input.mapping, source.segment.attributes));
-  if (size > 0) {
+  const plans = sources.map((source) => matchingPlan(input.mapping, source.segment.attributes));
+  for (const stretch of result.stretches) {
+    if (!stretch.buckets.includes(bucket)) continue;
+    const spilled = work.getBlobClient(`${stretch.folder}${bucketPart(bucket)}.csv`);
+    const size = (await spilled.getProperties()).contentLength ?? 0;
     for await (const record of readRecords(work, spilled.name, 0, size)) {
       const [key, hash, source, partition, offset] = record.values as [string, string, string, string, string];
       const values = record.values.slice(SEND_ROW_PREFIX);
@@ -213,8 +290,7 @@ async function compareBucket(work: ContainerClient, input: WriteDeliveryFiles, b
     for (const [key, entry] of diff.left()) {
       // One list (every destination but a list per segment): whatever segment the member was
       // delivered for — an earlier segment set, or several segments' union — it is on that list.
-      const source =
-        input.sources.length === 1 ? 0 : input.sources.findIndex((candidate) => candidate.segment.segmentId === entry.segmentId);
+      const source = sources.length === 1 ? 0 : sources.findIndex((candidate) => candidate.segment.segmentId === entry.segmentId);
       // A list per segment (LinkedIn) whose segment left the export: its list is left as it is
       // (the vendor's list belongs to the lake segment and another export may fill it), and the
       // export stops remembering its members. Anyone whose email this run sends to the same list
@@ -230,24 +306,16 @@ async function compareBucket(work: ContainerClient, input: WriteDeliveryFiles, b
       }
       if (!selection.removals) continue;
       let file = removals.get(source);
-      if (!file)
-        removals.set(
-          source,
-          (file = new BlockCsvFile(
-            work.getBlockBlobClient(`${scratch(input.runId)}remove/s${source}/${bucketPart(bucket)}.csv`),
-            256 * 1024,
-          )),
-        );
+      if (!file) removals.set(source, (file = new BlockCsvFile(work.getBlockBlobClient(`${folder}remove-s${source}.csv`), 256 * 1024)));
       const wait = file.add([key, entry.hash, entry.segmentId, entry.email, entry.fields]);
       if (wait) await wait;
     }
-    for (const [source, file] of removals)
-      result.files.push(await committed(file, 'remove', input.sources[source]!.segment.segmentId, bucket));
+    for (const [source, file] of removals) result.files.push(await committed(file, 'remove', sources[source]!.segment.segmentId, bucket));
     // Written as the run's first accepted batch of the bucket (before any chunk's): the base
     // carried these entries over, and the run's commit drops them.
     if (forgotten.length > 0) await recordAccepted(input.exportId, input.runId, bucket, 'a-planner', 'removed', forgotten);
   }
-  for (const [source, file] of sends) result.files.push(await committed(file, 'send', input.sources[source]!.segment.segmentId, bucket));
+  for (const [source, file] of sends) result.files.push(await committed(file, 'send', sources[source]!.segment.segmentId, bucket));
   if (base) await base.commit();
   for (const name of ['joined', 'changed', 'unchanged', 'left'] as const) result.counts[name] += diff.counts[name];
 }

@@ -9,7 +9,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { workContainer } from '../storage/clients.js';
 import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 import type { ModelVersion, PartitionBlob } from '../lake/lakeReader.js';
-import type { DeliveryFiles } from '../delivery/planDelivery.js';
+import type { DeliveryFiles, DeliveryPlan, DeliveryProgress } from '../delivery/planDelivery.js';
 import type { ChunkRange, PlannedSegment, RunDelivery, RunPrediction } from '../runs/worker.js';
 import type { ScanPosition } from './duplicateMembers.js';
 
@@ -27,7 +27,11 @@ export interface PlanSetup {
   preparedDetails: Record<string, unknown>;
   totalMembers: number;
   chunkMembers: number;
-  delivery: { files: DeliveryFiles; delivery: RunDelivery } | null;
+  /**
+   * Changes, removals and retries: what the comparison works from (`plan`); its files, and the
+   * change counts in `delivery`, once every step of it is done (PlanProgress.delivery).
+   */
+  delivery: { plan: DeliveryPlan; files: DeliveryFiles; delivery: RunDelivery } | null;
   prediction: RunPrediction | null;
 }
 
@@ -53,6 +57,8 @@ export interface ScanProgress {
 export interface PlanProgress {
   setup: PlanSetup;
   scan: ScanProgress;
+  /** The comparison of a delivery run, step by step; `done` once its files are in the set-up. */
+  delivery?: DeliveryProgress;
   /** The chunks, once cut (their repeated rows saved). */
   chunks?: ChunkRange[];
   /** The chunks are in the ledger and the run row counts them. */

@@ -38,11 +38,20 @@ import {
   type PlanJob,
   type PlannedSegment,
   type PlanRunMessage,
+  type RunPrediction,
   type RunRecord,
 } from '../runs/worker.js';
 import { silentLogger, type Logger } from '../observability/log.js';
-import { planDeliveryFiles } from '../delivery/deliveryRun.js';
-import type { DeliveryFile } from '../delivery/planDelivery.js';
+import { planDelivery } from '../delivery/deliveryRun.js';
+import {
+  deliveryDone,
+  deliveryStage,
+  deliveryStart,
+  deliveryStep,
+  type DeliveryFile,
+  type DeliveryProgress,
+} from '../delivery/planDelivery.js';
+import type { CdmModel } from '../lake/cdmModel.js';
 
 /** The segment id of a run's de-duplicated union of several segments. */
 export const UNION_SEGMENT_ID = 'union';
@@ -117,6 +126,25 @@ async function planInSteps(job: PlanJob, log: Logger): Promise<void> {
     current.etag = await savePlanProgress(run.id, progress, current.etag);
   };
   const handOn = (what: string) => handPlanOn(run, current, what, Date.now() - began, stepMs, log);
+
+  // Changes, removals and retries: the comparison with the last delivery, a stretch of rows read or
+  // a key bucket compared a step.
+  if (setup.delivery && !progress.delivery?.done) {
+    const comparing = (progress.delivery ??= deliveryStart());
+    const { plan } = setup.delivery;
+    while (!deliveryDone(plan, comparing)) {
+      if (handOnDue()) return handOn(deliveryStage(plan, setup.sources, comparing));
+      await deliveryStep(plan, setup.sources, comparing, outOfTime);
+      timed('compare');
+      await save();
+      worked = true;
+    }
+    await settleComparison(job, setup, comparing, log);
+    comparing.done = true;
+    timed('compare');
+    await save();
+    worked = true;
+  }
 
   // The read of the segments: their repeated emails and where chunks start (delivery runs read their files instead).
   if (!progress.chunks && !setup.delivery) {
@@ -278,7 +306,8 @@ function mayGoOn(run: RunRecord): boolean {
 }
 
 /** Everything decided before the segments are read; undefined when the run was ended instead. */
-async function setUpPlan({ run, record, connection, access }: PlanJob, log: Logger): Promise<PlanSetup | undefined> {
+async function setUpPlan(job: PlanJob, log: Logger): Promise<PlanSetup | undefined> {
+  const { run, record, connection, access } = job;
   const { destination } = access;
 
   const container = lakeContainer();
@@ -381,57 +410,66 @@ async function setUpPlan({ run, record, connection, access }: PlanJob, log: Logg
     }
   }
 
-  // Changes, removals and retries: the senders read files of the members to send or remove.
-  let delivery: Awaited<ReturnType<typeof planDeliveryFiles>>;
+  // Changes, removals and retries: the senders read files of the members to send or remove, made
+  // by the comparison with the last delivery that follows the set-up in steps.
+  let delivery: Awaited<ReturnType<typeof planDelivery>>;
   try {
-    delivery = await planDeliveryFiles(run, record, sources, totalMembers);
+    delivery = await planDelivery(run, record, sources, totalMembers);
   } catch (error) {
     if ((error as Error).message.startsWith('The mapping uses'))
       return void (await finishRunEarly(run, 'failed', (error as Error).message));
     throw error;
   }
-  if (delivery) {
-    const { counts } = delivery.files;
-    log.info(
-      run.retryOf
-        ? `Retrying the retryable failures of run ${run.retryOf}: ${delivery.files.files.reduce((sum, file) => sum + file.rows, 0)} members`
-        : delivery.delivery.fullReason
-          ? `Delivering everyone (${delivery.delivery.fullReason}); ${counts.left} left the segments`
-          : `Delivering changes: ${counts.joined} joined, ${counts.changed} changed, ${counts.unchanged} unchanged, ${counts.left} left`,
-      { ...counts },
-    );
-  }
-
-  // A delivery run sends what its files hold, and removes who left; otherwise every member is sent.
-  const deliveryRows = (kind: 'send' | 'remove', segmentId?: string) =>
-    delivery!.files.files
-      .filter((file) => file.kind === kind && (!segmentId || file.segmentId === segmentId))
-      .reduce((sum, file) => sum + file.rows, 0);
-  const send = delivery
-    ? destination.listPerSegment
-      ? sources.map((source) => deliveryRows('send', source.segment.segmentId))
-      : [deliveryRows('send')]
-    : destination.listPerSegment
-      ? sources.map((source) => source.segment.memberCount)
-      : [totalMembers];
-  const prediction = await recordedPrediction(
-    run,
-    connection.id,
-    destination,
-    access.rateLimit,
-    { send, remove: delivery ? deliveryRows('remove') : 0 },
-    model,
-    log,
-  );
+  // A delivery run's prediction waits for its files: it sends what they hold, and removes who left.
+  const prediction = delivery ? undefined : await predictionOf(job, sources, undefined, model, log);
   return {
     lakeVersion,
     sources,
     preparedDetails,
     totalMembers,
     chunkMembers: membersPerChunk(destination, access.rateLimit.requestsPerSecond, totalMembers),
-    delivery: delivery ?? null,
+    delivery: delivery ? { ...delivery, files: { files: [], members: 0, counts: { joined: 0, changed: 0, unchanged: 0, left: 0 } } } : null,
     prediction: prediction ?? null,
   };
+}
+
+/** The prediction a run records: for every member, or for what a delivery run's files send and remove. */
+async function predictionOf(
+  { run, connection, access }: PlanJob,
+  sources: ChunkSource[],
+  files: DeliveryFile[] | undefined,
+  model: CdmModel,
+  log: Logger,
+): Promise<RunPrediction | undefined> {
+  const { destination } = access;
+  const rows = (kind: 'send' | 'remove', segmentId?: string) =>
+    files!.filter((file) => file.kind === kind && (!segmentId || file.segmentId === segmentId)).reduce((sum, file) => sum + file.rows, 0);
+  const send = files
+    ? destination.listPerSegment
+      ? sources.map((source) => rows('send', source.segment.segmentId))
+      : [rows('send')]
+    : destination.listPerSegment
+      ? sources.map((source) => source.segment.memberCount)
+      : [sources.reduce((sum, source) => sum + source.segment.memberCount, 0)];
+  return recordedPrediction(run, connection.id, destination, access.rateLimit, { send, remove: files ? rows('remove') : 0 }, model, log);
+}
+
+/** The comparison is done: its files and change counts go into the set-up, with the prediction made for them. */
+async function settleComparison(job: PlanJob, setup: PlanSetup, comparing: DeliveryProgress, log: Logger): Promise<void> {
+  const delivery = setup.delivery!;
+  const { counts } = comparing;
+  delivery.files = { files: comparing.files, members: comparing.members, counts };
+  if (delivery.plan.selection.kind === 'snapshot') delivery.delivery = { ...delivery.delivery, changes: counts };
+  log.info(
+    job.run.retryOf
+      ? `Retrying the retryable failures of run ${job.run.retryOf}: ${comparing.files.reduce((sum, file) => sum + file.rows, 0)} members`
+      : delivery.delivery.fullReason
+        ? `Delivering everyone (${delivery.delivery.fullReason}); ${counts.left} left the segments`
+        : `Delivering changes: ${counts.joined} joined, ${counts.changed} changed, ${counts.unchanged} unchanged, ${counts.left} left`,
+    { ...counts },
+  );
+  const { model } = await readModelVersioned(lakeContainer());
+  setup.prediction = (await predictionOf(job, setup.sources, comparing.files, model, log)) ?? null;
 }
 
 const sourceAt = (setup: PlanSetup, index: number): ChunkSource | undefined => setup.sources[index];

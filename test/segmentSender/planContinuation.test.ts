@@ -5,7 +5,6 @@
 // delivered once — and a cancel between two of its invocations ends the run, never revived.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QueueClient } from '@azure/storage-queue';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../local/keyVaultEmulator.js';
@@ -25,7 +24,7 @@ import { recoverRuns, staleMs } from '../../shared/runs/recoverRuns.js';
 import { functionTimeoutMs } from '../../shared/runs/invocationBudget.js';
 import type { Principal } from '../../shared/auth/principal.js';
 import '../../functions/runWorkers.js';
-import { QUEUES } from '../../shared/storage/names.js';
+import { chunkQueue as chunks, planQueue as plans, take, workPlanMessages as workPlans, type ChunkMessage } from '../support/planQueues.js';
 
 const PROFILES = 3_000;
 const ROWS_PER_PARTITION = 1_200;
@@ -72,17 +71,9 @@ afterAll(async () => {
   await azurite?.stop();
 });
 
-const planQueue = () => new QueueClient(azurite.connectionString, QUEUES.exportRuns);
-const chunkQueue = () => new QueueClient(azurite.connectionString, QUEUES.exportChunks);
-
-async function take<T>(queue: QueueClient): Promise<T[]> {
-  const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 1 });
-  for (const item of receivedMessageItems) await queue.deleteMessage(item.messageId, item.popReceipt);
-  return receivedMessageItems.map((item) => JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as T);
-}
-
-type PlanMessage = { exportId: string; runId: string };
-type ChunkMessage = PlanMessage & { chunkId: string };
+const planQueue = () => plans(azurite.connectionString);
+const chunkQueue = () => chunks(azurite.connectionString);
+const workPlanMessages = (times: number, together = false) => workPlans(planQueue(), times, together);
 
 /** A Campaign Monitor connection and an export of all customers to a list of its own, with a run started. */
 async function startedRun(): Promise<{ exportId: string; runId: string; listId: string }> {
@@ -127,18 +118,6 @@ async function startedRun(): Promise<{ exportId: string; runId: string; listId: 
   } as Parameters<typeof insertExport>[0]);
   const run = await startRun(alice, record.id, 'manual');
   return { exportId: record.id, runId: run.id, listId };
-}
-
-/** Works every plan message there is (each one `times` over), each invocation already past its budget. */
-async function workPlanMessages(times: number, together = false): Promise<number> {
-  let invocations = 0;
-  for (const message of await take<PlanMessage>(planQueue())) {
-    const invoke = () => planRun(message, undefined, { deadline: Date.now() });
-    if (together) await Promise.all(Array.from({ length: times }, invoke));
-    else for (let time = 0; time < times; time++) await invoke();
-    invocations += times;
-  }
-  return invocations;
 }
 
 describe('a plan longer than its invocation budget', () => {

@@ -7,11 +7,17 @@
 // when no call of the process has wanted it for a moment. Local callers queue in order instead of
 // polling the table; storage is asked only for slots the process does not hold yet. The bound is
 // the same (at most N rows held, each by one process, each serving one call at a time).
+//
+// A slot goes back only once it has sat idle for IDLE_SLOT_MS itself, and the most recently freed
+// slot serves the next call, so the slots a steady stream of calls keeps busy stay in the pool and
+// only the ones it no longer needs are returned. The ETag of each row this process wrote is kept,
+// so renewing or returning a slot is one conditional write, not a read and a write: the ETag
+// still matching is what proves nobody took the row meanwhile.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { table } from '../storage/clients.js';
 import { TABLES } from '../storage/names.js';
-import { isStatus, listEntities } from '../storage/entities.js';
+import { getEntity, isStatus, listEntities } from '../storage/entities.js';
 import { odata } from '@azure/data-tables';
 import { isPreconditionFailed } from '../storage/preconditionFailed.js';
 
@@ -31,14 +37,21 @@ const PROCESS_HOLDER = `pool-${hostname()}-${process.pid}-${randomUUID().slice(0
 interface SlotPool {
   /** Rows this process holds, each idle (free) or serving one call. */
   held: Set<string>;
-  free: string[];
+  /** Idle rows, oldest first, each with when it was given back. */
+  free: { slot: string; since: number }[];
   /** Local callers waiting for a slot, first come first served. */
   waiters: ((slot: string) => void)[];
+  /** A claim of a row from the table in progress, and whether it found one. */
+  claiming?: Promise<boolean>;
   heartbeat?: NodeJS.Timeout;
   idleTimer?: NodeJS.Timeout;
 }
 
 const pools = new Map<string, SlotPool>();
+
+/** The ETag of each slot row as this process last wrote it, by partition, row and holder. */
+const writtenEtags = new Map<string, string>();
+const etagKey = (partition: string, rowKey: string, holder: string) => `${partition}\n${rowKey}\n${holder}`;
 
 export class ConcurrencyBudget {
   constructor(
@@ -76,15 +89,25 @@ export class ConcurrencyBudget {
 
   /** A slot for one call: an idle one this process holds, a new row from the table, or the next one a local call gives back. */
   private async take(pool: SlotPool): Promise<string> {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0; ;) {
+      // The most recently freed: the slots the calls keep busy stay warm, the others age out.
       const idle = pool.free.pop();
-      if (idle !== undefined) return idle;
+      if (idle !== undefined) return idle.slot;
       if (pool.held.size < this.slots!) {
-        const slot = await this.tryAcquire(PROCESS_HOLDER).catch(() => undefined);
-        if (slot) {
-          pool.held.add(slot);
-          this.keepAlive(pool);
-          return slot;
+        // One claim at a time per process: claims made together race for the same free row, and
+        // all but one are refused (a wasted read and write each).
+        if (pool.claiming) {
+          if (await pool.claiming) continue;
+        } else {
+          const claim = this.tryAcquire(PROCESS_HOLDER).catch(() => undefined);
+          pool.claiming = claim.then((slot) => slot !== undefined);
+          const slot = await claim;
+          pool.claiming = undefined;
+          if (slot) {
+            pool.held.add(slot);
+            this.keepAlive(pool);
+            return slot;
+          }
         }
       }
       // Every slot is taken: by this process (one comes back soon, handed over directly) or by others (look again later).
@@ -95,7 +118,7 @@ export class ConcurrencyBudget {
             if (index >= 0) pool.waiters.splice(index, 1);
             resolve(undefined);
           },
-          Math.min(1000, 25 * 2 ** Math.min(attempt, 5)) + Math.floor(Math.random() * 25),
+          Math.min(1000, 25 * 2 ** Math.min(attempt++, 5)) + Math.floor(Math.random() * 25),
         );
         const wake = (slot: string) => {
           clearTimeout(timer);
@@ -107,20 +130,33 @@ export class ConcurrencyBudget {
     }
   }
 
-  /** A call is done with its slot: straight to the next local caller, else idle for a moment, then back to the table. */
+  /** A call is done with its slot: straight to the next local caller, else idle until it is wanted or has idled IDLE_SLOT_MS. */
   private give(pool: SlotPool, slot: string): void {
     if (!pool.held.has(slot)) return; // lost meanwhile (the lease ran out and another process took the row)
     const next = pool.waiters.shift();
     if (next) return next(slot);
-    pool.free.push(slot);
-    pool.idleTimer ??= setTimeout(() => {
-      pool.idleTimer = undefined;
-      for (const idle of pool.free.splice(0)) {
-        pool.held.delete(idle);
-        void this.release(idle, PROCESS_HOLDER).catch(() => undefined);
-      }
-      this.keepAlive(pool);
-    }, IDLE_SLOT_MS);
+    pool.free.push({ slot, since: Date.now() });
+    this.releaseWhenIdle(pool);
+  }
+
+  /** Gives the slots idle for IDLE_SLOT_MS back to the table, checking again when the next one will have been. */
+  private releaseWhenIdle(pool: SlotPool): void {
+    const oldest = pool.free[0];
+    if (pool.idleTimer || !oldest) return;
+    pool.idleTimer = setTimeout(
+      () => {
+        pool.idleTimer = undefined;
+        const idleSince = Date.now() - IDLE_SLOT_MS;
+        while (pool.free.length > 0 && pool.free[0]!.since <= idleSince) {
+          const { slot } = pool.free.shift()!;
+          pool.held.delete(slot);
+          void this.release(slot, PROCESS_HOLDER).catch(() => undefined);
+        }
+        this.keepAlive(pool);
+        this.releaseWhenIdle(pool);
+      },
+      Math.max(0, oldest.since + IDLE_SLOT_MS - Date.now()),
+    );
   }
 
   /** Renews the pool's rows while it holds any (long vendor calls such as asynchronous imports). */
@@ -136,7 +172,7 @@ export class ConcurrencyBudget {
           (kept) => {
             if (kept) return;
             pool.held.delete(slot);
-            pool.free = pool.free.filter((candidate) => candidate !== slot);
+            pool.free = pool.free.filter((candidate) => candidate.slot !== slot);
           },
           () => undefined,
         );
@@ -158,8 +194,8 @@ export class ConcurrencyBudget {
       if (row && row.holder && row.leaseUntil > now) continue;
       const entity = { partitionKey: this.partition(), rowKey, holder, leaseUntil: now + LEASE_MS };
       try {
-        if (row) await client.updateEntity(entity, 'Replace', { etag: row.etag });
-        else await client.createEntity(entity);
+        const written = row ? await client.updateEntity(entity, 'Replace', { etag: row.etag }) : await client.createEntity(entity);
+        this.remember(rowKey, holder, written.etag);
         return rowKey;
       } catch (error) {
         if (!isPreconditionFailed(error) && !isStatus(error, 409)) throw error;
@@ -170,19 +206,47 @@ export class ConcurrencyBudget {
 
   /** Extends the lease of a slot still held (long vendor calls such as asynchronous imports); false when it is no longer the holder's. */
   async renew(rowKey: string, holder: string): Promise<boolean> {
-    const client = await table(TABLES.rateBuckets);
-    const row = await client.getEntity<SlotRow>(this.partition(), rowKey);
-    if (row.holder !== holder) return false;
-    await client.updateEntity({ partitionKey: this.partition(), rowKey, holder, leaseUntil: Date.now() + LEASE_MS }, 'Replace', {
-      etag: row.etag,
-    });
-    return true;
+    const written = await this.writeHeld(rowKey, holder, { holder, leaseUntil: Date.now() + LEASE_MS });
+    if (written) this.remember(rowKey, holder, written);
+    return written !== undefined;
   }
 
   async release(rowKey: string, holder: string): Promise<void> {
+    try {
+      await this.writeHeld(rowKey, holder, { holder: '', leaseUntil: 0 });
+    } finally {
+      writtenEtags.delete(etagKey(this.partition(), rowKey, holder));
+    }
+  }
+
+  private remember(rowKey: string, holder: string, etag: string | undefined): void {
+    if (etag) writtenEtags.set(etagKey(this.partition(), rowKey, holder), etag);
+  }
+
+  /**
+   * Writes a row `holder` holds: conditional on the ETag of this process's last write of it (one
+   * round trip), or on the ETag read with the row when that one is unknown or refused (another
+   * write of this process, a renewal racing a release, got there first). The new ETag, or
+   * undefined when the row is not the holder's.
+   */
+  private async writeHeld(rowKey: string, holder: string, row: SlotRow): Promise<string | undefined> {
     const client = await table(TABLES.rateBuckets);
-    const row = await client.getEntity<SlotRow>(this.partition(), rowKey);
-    if (row.holder !== holder) return;
-    await client.updateEntity({ partitionKey: this.partition(), rowKey, holder: '', leaseUntil: 0 }, 'Replace', { etag: row.etag });
+    const key = etagKey(this.partition(), rowKey, holder);
+    let etag = writtenEtags.get(key);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (!etag) {
+        const current = await getEntity<SlotRow>(client, this.partition(), rowKey);
+        if (current?.holder !== holder) break;
+        etag = current.etag;
+      }
+      try {
+        return (await client.updateEntity({ partitionKey: this.partition(), rowKey, ...row }, 'Replace', { etag })).etag;
+      } catch (error) {
+        if (!isPreconditionFailed(error) && !isStatus(error, 404)) throw error;
+        etag = undefined;
+      }
+    }
+    writtenEtags.delete(key);
+    return undefined;
   }
 }

@@ -24,6 +24,11 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 /** Tokens this process took but has not used yet, per bucket, with when they expire. */
 const localTokens = new Map<string, { tokens: number; expiresAt: number }>();
+/**
+ * The block being taken from each bucket by this process: its other callers wait for that one
+ * instead of each reading and writing the row at once (all but one would be refused by the ETag).
+ */
+const takingBlocks = new Map<string, Promise<number>>();
 
 export class RateBudget {
   constructor(
@@ -67,8 +72,17 @@ export class RateBudget {
     }
   }
 
-  /** Moves a block of tokens into this process; returns how long to wait if none were free. */
-  private async takeBlock(): Promise<number> {
+  /** Moves a block of tokens into this process (one move at a time per bucket); returns how long to wait if none were free. */
+  private takeBlock(): Promise<number> {
+    let taking = takingBlocks.get(this.key);
+    if (!taking) {
+      taking = this.takeBlockFromTable().finally(() => takingBlocks.delete(this.key));
+      takingBlocks.set(this.key, taking);
+    }
+    return taking;
+  }
+
+  private async takeBlockFromTable(): Promise<number> {
     const client = await table(TABLES.rateBuckets);
     const { requestsPerSecond: rate, burst } = this.limit;
     // About a tenth of a second's worth per storage round trip, never more than the burst.

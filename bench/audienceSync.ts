@@ -77,6 +77,8 @@ if (Number.isFinite(rate) && values.rate !== 'documented')
   simulatorOptions.rateLimit = { requestsPerSecond: rate, burst: Math.max(1, Math.ceil(rate)) };
 
 let functionTimeouts = 0;
+/** The planner's last `Planned:` line: its time per step (setup holds a delivery run's comparison). */
+let plannedLine: Record<string, unknown> | undefined;
 const dataDir = mkdtempSync(join(tmpdir(), 'outflow-bench-'));
 const key = randomBytes(32).toString('base64url');
 const stack = await startStack({
@@ -90,6 +92,15 @@ const stack = await startStack({
   // Planner invocations the host stopped at functionTimeout: each restarts the planning.
   hostOutput: (line) => {
     if (/function timeout has occurred/i.test(line)) functionTimeouts++;
+    const json = line.indexOf('{"');
+    if (line.includes('Planned:') && json >= 0) {
+      try {
+        const fields = JSON.parse(line.slice(json)) as Record<string, unknown>;
+        plannedLine = { ms: fields.ms, stepMs: fields.stepMs, handOns: fields.handOns, chunks: fields.chunks };
+      } catch {
+        // Not the engine's JSON line: ignored.
+      }
+    }
   },
 });
 const counters = () =>
@@ -128,6 +139,7 @@ try {
     const plan = await call('POST', `/exports/${exportId}/plan`);
     const planSeconds = (Date.now() - planStarted) / 1000;
     const before = counters();
+    plannedLine = undefined;
     const started = Date.now();
     const { runId } = await call('POST', `/exports/${exportId}/runs`);
     let run: any;
@@ -140,6 +152,12 @@ try {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     const wallSeconds = (Date.now() - started) / 1000;
+    // The run's parts from its tasks: planning (the segment read, or a delivery run's comparison),
+    // sending (from the send task's start), and what is left (queue hops, finalizing).
+    const task = (name: string) => run.tasks?.find((each: { name: string }) => each.name === name) ?? {};
+    const at = (value: string | null | undefined) => (value ? Date.parse(value) : NaN);
+    const planSecondsActual = (at(task('plan').finishedAt) - at(task('plan').startedAt)) / 1000;
+    const sendSecondsActual = (at(run.finishedAt) - at(task('send').startedAt)) / 1000;
     const calls = difference(counters(), before);
     const result = {
       run: label,
@@ -155,6 +173,12 @@ try {
       },
       wallSeconds,
       runActualSeconds: run.actualSeconds,
+      parts: {
+        planSeconds: planSecondsActual,
+        sendSeconds: sendSecondsActual,
+        queuedSeconds: (at(run.startedAt) - started) / 1000,
+        planner: plannedLine,
+      },
       // The prediction the run recorded as its planner started (calibrated by the connection's runs).
       runPrediction: run.prediction,
       functionTimeouts,

@@ -1,54 +1,152 @@
-// How this deployment's runs compare with the model: the median, over the newest runs on the
-// connection that recorded a prediction, of actual over predicted transfer time. The model knows
-// the vendor's rate and the engine's batching, not the machine: on a loaded host (or a slow
-// vendor) runs take longer than the rate alone allows, and the runs already made say by how much.
+// How this deployment's runs compare with the model, part by part. The model knows the vendor's
+// rate, the engine's batching and the planner's speed on the machine it was measured on; a loaded
+// host, a slow vendor or another machine differ, and the runs already made say by how much:
+// - sending: the median, over the connection's newest runs, of the send task's time over the
+//   model's sending time (the rate and the vendor are the connection's own);
+// - planning: the median, over this deployment's newest runs of the same planning kind (a plain
+//   read, a first delivery's comparison, a changes run's), of the plan task's time over the
+//   model's planning time (the planner's speed is the machine's, whatever the connection).
+// Each run records the model's own part times with its prediction (predictRun.ts, `model`), and
+// its tasks record when planning and sending began and ended: no run is learnt from twice over.
 import { listRuns } from '../runs/runStore.js';
 import type { RunRecord } from '../runs/run.js';
-import { START_SECONDS } from './predictRun.js';
+import { PLANNING_SETUP_SECONDS, SENDING_SETUP_SECONDS, type PartFactors, type PlanningKind } from './predictRun.js';
 
 export interface Calibration {
-  /** Factor applied to the model's transfer time (1: no history). */
+  /** Factor on the model's sending time (1: no history). */
   factor: number;
   /** Runs it was learnt from. */
   runs: number;
+  /** Factor on the model's planning time for the kind asked for (1: no history). */
+  planning: number;
+  /** Runs that one was learnt from. */
+  planningRuns: number;
 }
 
 /** Runs considered, newest first: enough to smooth one odd run, few enough to follow the machine. */
 const RECENT_RUNS = 5;
-/** Runs whose predicted transfer is shorter than this say more about queue hops than about rate. */
-const LEAST_TRANSFER_SECONDS = 2;
+/** Runs whose modelled sending is shorter than this say more about queue hops than about rate. */
+const LEAST_SEND_SECONDS = 2;
+/** Planning shorter than this is mostly the planner's set-up, not its speed. */
+const LEAST_PLANNING_SECONDS = 1;
 const RUNS_PER_EXPORT = 10;
 const MAX_EXPORTS = 20;
 /** Bounds: a run never beats its rate by much, and a factor past 20 says something is wrong, not slow. */
-const LEAST_FACTOR = 0.8;
+const LEAST_SEND_FACTOR = 0.8;
+/** The planner's speed was measured under load: a quiet machine may read several times faster. */
+const LEAST_PLANNING_FACTOR = 0.2;
 const MOST_FACTOR = 20;
 
-/** The ratio a finished run teaches: actual over the model's own (uncalibrated) transfer time. */
-export function runRatio(run: RunRecord): number | undefined {
-  if (!run.prediction || !run.startedAt || !run.finishedAt) return undefined;
-  if (run.status !== 'succeeded' && run.status !== 'partiallySucceeded') return undefined;
-  const modelTransfer = (run.prediction.predictedSeconds - START_SECONDS) / (run.prediction.calibration ?? 1);
-  if (modelTransfer < LEAST_TRANSFER_SECONDS) return undefined;
-  const actualTransfer = (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000 - START_SECONDS;
-  return Math.max(0, actualTransfer) / modelTransfer;
+const at = (value: string | null | undefined) => (value ? Date.parse(value) : NaN);
+const taskOf = (run: RunRecord, name: string) => run.tasks?.find((task) => task.name === name);
+const delivered = (run: RunRecord) => Boolean(run.finishedAt) && (run.status === 'succeeded' || run.status === 'partiallySucceeded');
+
+/** What a finished run's tasks say it spent planning and sending, in seconds (undefined where they do not say). */
+export function actualParts(run: RunRecord): { planning?: number; sending?: number } {
+  const plan = taskOf(run, 'plan');
+  const send = taskOf(run, 'send');
+  const planStart = at(plan?.startedAt ?? run.startedAt);
+  const planEnd = at(plan?.finishedAt);
+  const end = at(run.finishedAt);
+  // Sending starts as the first chunk is queued: when planning ends, or sooner for a planner that
+  // queues chunks while it reads.
+  const sendStart = Math.min(at(send?.startedAt) || Infinity, planEnd || Infinity);
+  return {
+    planning: planEnd >= planStart ? (planEnd - planStart) / 1000 : undefined,
+    sending: end >= sendStart ? (end - sendStart) / 1000 : undefined,
+  };
 }
 
-export function calibrationOf(runs: RunRecord[]): Calibration {
+/**
+ * The ratio of the sending a finished run teaches: its send task's time (less the fixed part
+ * around it) over the model's own (uncalibrated) sending time. A run whose planner still read through most of its sending was
+ * bound by the read, not the rate: it says nothing about sending.
+ */
+export function sendRatio(run: RunRecord): number | undefined {
+  const model = run.prediction?.model;
+  if (!model || !delivered(run) || model.sendSeconds < LEAST_SEND_SECONDS) return undefined;
+  const { planning, sending } = actualParts(run);
+  if (sending === undefined) return undefined;
+  if (model.overlapped && planning !== undefined) {
+    const planEnd = at(taskOf(run, 'plan')?.finishedAt);
+    if (planEnd - (at(run.finishedAt) - sending * 1000) > (sending * 1000) / 2) return undefined;
+  }
+  return Math.max(0, sending - SENDING_SETUP_SECONDS) / model.sendSeconds;
+}
+
+/** The ratio of the planning a finished run teaches: its plan task's time (less the set-up) over the model's. */
+export function planningRatio(run: RunRecord): number | undefined {
+  const model = run.prediction?.model;
+  if (!model?.planningKind || !delivered(run) || model.planningSeconds < LEAST_PLANNING_SECONDS) return undefined;
+  const { planning } = actualParts(run);
+  if (planning === undefined) return undefined;
+  return Math.max(0, planning - PLANNING_SETUP_SECONDS) / model.planningSeconds;
+}
+
+function medianOfNewest(
+  runs: RunRecord[],
+  ratio: (run: RunRecord) => number | undefined,
+  bounds: [number, number],
+): { factor: number; runs: number } {
   const ratios = runs
-    .filter((run) => runRatio(run) !== undefined)
-    .sort((a, b) => b.finishedAt!.localeCompare(a.finishedAt!))
+    .filter((run) => ratio(run) !== undefined)
+    .sort((a, b) => (b.finishedAt ?? '').localeCompare(a.finishedAt ?? ''))
     .slice(0, RECENT_RUNS)
-    .map((run) => runRatio(run)!)
+    .map((run) => ratio(run)!)
     .sort((a, b) => a - b);
   if (ratios.length === 0) return { factor: 1, runs: 0 };
   const middle = ratios.length / 2;
   const median = ratios.length % 2 ? ratios[Math.floor(middle)]! : (ratios[middle - 1]! + ratios[middle]!) / 2;
-  return { factor: Math.round(Math.min(MOST_FACTOR, Math.max(LEAST_FACTOR, median)) * 100) / 100, runs: ratios.length };
+  return { factor: Math.round(Math.min(bounds[1], Math.max(bounds[0], median)) * 100) / 100, runs: ratios.length };
 }
 
-/** The calibration learnt from the newest runs of these exports (the exports on one connection). */
-export async function calibrationFor(exportIds: string[]): Promise<Calibration> {
+/** The sending factor learnt from a connection's runs. */
+export function sendCalibrationOf(runs: RunRecord[]): { factor: number; runs: number } {
+  return medianOfNewest(runs, sendRatio, [LEAST_SEND_FACTOR, MOST_FACTOR]);
+}
+
+/**
+ * The planning factor for `kind` learnt from the deployment's runs: from runs of that kind; with
+ * none yet, from runs of any kind (the same machine's load slows every kind alike).
+ */
+export function planningCalibrationOf(runs: RunRecord[], kind: PlanningKind | undefined): { factor: number; runs: number } {
+  const bounds: [number, number] = [LEAST_PLANNING_FACTOR, MOST_FACTOR];
+  if (!kind) return { factor: 1, runs: 0 };
+  const own = medianOfNewest(
+    runs.filter((run) => run.prediction?.model?.planningKind === kind),
+    planningRatio,
+    bounds,
+  );
+  return own.runs > 0 ? own : medianOfNewest(runs, planningRatio, bounds);
+}
+
+export function calibrationOf(connectionRuns: RunRecord[], deploymentRuns: RunRecord[], kind?: PlanningKind): Calibration {
+  const send = sendCalibrationOf(connectionRuns);
+  const planning = planningCalibrationOf(deploymentRuns, kind);
+  return { factor: send.factor, runs: send.runs, planning: planning.factor, planningRuns: planning.runs };
+}
+
+/** The factors to hand to predictRun. */
+export const partFactors = (calibration: Calibration): PartFactors => ({ send: calibration.factor, planning: calibration.planning });
+
+async function newestRuns(exportIds: string[]): Promise<RunRecord[]> {
   const runs: RunRecord[] = [];
   for (const exportId of exportIds.slice(0, MAX_EXPORTS)) runs.push(...(await listRuns(exportId, RUNS_PER_EXPORT)).runs);
-  return calibrationOf(runs);
+  return runs;
+}
+
+/**
+ * The calibration learnt from the newest runs: sending from the exports on one connection
+ * (`connectionExportIds`), planning from the deployment's segment exports (`deploymentExportIds`,
+ * the most recently run first), for the planning kind the run will do.
+ */
+export async function calibrationFor(
+  connectionExportIds: string[],
+  deploymentExportIds: string[],
+  kind: PlanningKind | undefined,
+): Promise<Calibration> {
+  const connectionRuns = await newestRuns(connectionExportIds);
+  const known = new Set(connectionExportIds.slice(0, MAX_EXPORTS));
+  const deploymentRuns = [...connectionRuns, ...(await newestRuns(deploymentExportIds.filter((id) => !known.has(id))))];
+  return calibrationOf(connectionRuns, deploymentRuns, kind);
 }

@@ -19,6 +19,8 @@ export interface ConnectionLoad {
   competing: CompetingRun[];
   /** The other segment exports on the connection. */
   exportIds: string[];
+  /** Every other segment export of the deployment, the most recently run first (planning speed is the machine's). */
+  deploymentExportIds: string[];
   /** What the load leaves out or guesses, in words for the plan's warnings. */
   notes: string[];
 }
@@ -47,9 +49,8 @@ export async function connectionLoad(
   segments: SegmentSummary[],
   now: Date,
 ): Promise<ConnectionLoad> {
-  const others = (await listExports()).filter(
-    (record) => record.connectionId === connectionId && record.id !== exportId && record.kind === 'segment',
-  );
+  const segmentExports = (await listExports()).filter((record) => record.id !== exportId && record.kind === 'segment');
+  const others = segmentExports.filter((record) => record.connectionId === connectionId);
   const competing: CompetingRun[] = [];
   const notes: string[] = [];
   let afterRefresh = 0;
@@ -75,5 +76,9 @@ export async function connectionLoad(
       `${afterRefresh} other export${afterRefresh === 1 ? '' : 's'} on this connection run${afterRefresh === 1 ? 's' : ''} after each system refresh; a refresh during the run would slow it, and that is not counted.`,
     );
   }
-  return { competing, notes, exportIds: others.map((record) => record.id) };
+  const deploymentExportIds = segmentExports
+    .filter((record) => record.lastRefreshed)
+    .sort((a, b) => b.lastRefreshed!.localeCompare(a.lastRefreshed!))
+    .map((record) => record.id);
+  return { competing, notes, exportIds: others.map((record) => record.id), deploymentExportIds };
 }

@@ -15,8 +15,8 @@ import { AZURE_BLOB_TYPE } from '../destinations/azureBlob.js';
 import type { ExportRecord } from '../exports/exportDefinition.js';
 import type { DestinationAdapter } from '../destinations/destination.js';
 import { connectionLoad } from './connectionLoad.js';
-import { predictRun } from './predictRun.js';
-import { calibrationFor } from './calibration.js';
+import { predictRun, type RunWork } from './predictRun.js';
+import { calibrationFor, partFactors } from './calibration.js';
 
 export const exportPlan = z.object({
   members: z
@@ -49,10 +49,22 @@ export const exportPlan = z.object({
     jobSeconds: z.number(),
     sharedSeconds: z.number().describe('Seconds added by other runs on the connection.'),
     diffSeconds: z.number().describe('Seconds the run spends comparing the segments with the last delivery (changes delivery, removals).'),
+    readSeconds: z.number().describe("Seconds a plain run's planner spends reading the segment before (or while) its members are sent."),
+    sendSeconds: z
+      .number()
+      .describe('Seconds of sending: the longest of the rate (with the shared part), the pipeline and the import jobs.'),
+    overlapped: z
+      .boolean()
+      .describe('Whether sending starts while the planner still reads (the run then takes about the longer of the two).'),
     startSeconds: z.number(),
     calibration: z
       .number()
-      .describe("Factor on the transfer time learnt from the connection's recent runs (actual over predicted; 1 with no history)."),
+      .describe("Factor on the sending time learnt from the connection's recent runs (actual over predicted; 1 with no history)."),
+    planningCalibration: z
+      .number()
+      .describe(
+        "Factor on the planning time (read or comparison) learnt from this deployment's recent runs of the same kind (1 with no history).",
+      ),
     otherRuns: z.array(
       z.object({ exportId: z.string(), runId: z.string().optional(), rateCalls: z.number(), startsInSeconds: z.number() }),
     ),
@@ -131,16 +143,27 @@ export async function planExport(principal: Principal, exportId: string, now = n
   // A list per segment: the changes are spread over the lists as the members are.
   const share = (count: number) =>
     send.map((members) => Math.round((count * members) / Math.max(1, members > 0 ? send.reduce((sum, each) => sum + each, 0) : 1)));
-  const work = !eligible
+  const work: RunWork = !eligible
     ? { send: [], remove: 0 }
     : changes
-      ? { send: share(changes.send), remove: changes.remove, buckets: changes.buckets, chunkBasis: members }
-      : { send, remove: 0 };
-  const calibration = await calibrationFor([record.id, ...load.exportIds]);
-  const prediction = predictRun(destination, rate, work, load.competing, calibration.factor);
+      ? {
+          send: share(changes.send),
+          remove: changes.remove,
+          buckets: changes.buckets,
+          chunkBasis: members,
+          planning: { kind: changes.fullReason ? 'everyone' : 'changes', members },
+        }
+      : { send, remove: 0, planning: { kind: 'read', members } };
+  const calibration = await calibrationFor([record.id, ...load.exportIds], load.deploymentExportIds, work.planning?.kind);
+  const prediction = predictRun(destination, rate, work, load.competing, partFactors(calibration));
   if (calibration.runs > 0 && calibration.factor !== 1) {
     warnings.push(
-      `The connection's last ${calibration.runs} run${calibration.runs === 1 ? '' : 's'} took ${calibration.factor} × the model's time (machine load, vendor latency): the prediction is scaled by that.`,
+      `The connection's last ${calibration.runs} run${calibration.runs === 1 ? '' : 's'} sent in ${calibration.factor} × the model's time (machine load, vendor latency): the sending is scaled by that.`,
+    );
+  }
+  if (calibration.planningRuns > 0 && calibration.planning !== 1) {
+    warnings.push(
+      `This deployment's last ${calibration.planningRuns} planned run${calibration.planningRuns === 1 ? '' : 's'} took ${calibration.planning} × the model's planning time (machine load): the planning is scaled by that.`,
     );
   }
   if (prediction.basis.sharedSeconds > 0) {

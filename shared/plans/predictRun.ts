@@ -1,12 +1,13 @@
 // What a run will cost before it starts: vendor calls from the adapter's batch sizes (and, for
-// import-file vendors, the jobs' status polls), and time from the connection's rate shared with
-// the other runs on that connection. Pure: every input is passed in, so the same model predicts
-// for `POST /exports/{id}/plan`, for a run at its start, and in tests.
+// import-file vendors, the jobs' status polls), and time from the run's parts — the planner's read
+// of the segment or its comparison with the last delivery, the sending at the connection's rate
+// shared with the other runs on that connection, and the fixed start and finish. Pure: every
+// input is passed in, so the same model predicts for `POST /exports/{id}/plan`, for a run at its
+// start, and in tests; calibration.ts learns each part's factor from the runs already made.
 import type { DestinationAdapter, ImportJobCost } from '../destinations/destination.js';
 import type { RateLimit } from '../runs/destinationAccess.js';
 import { membersPerChunk } from '../segmentSender/chunkSize.js';
 import { sendersFor } from '../segmentSender/senderSlots.js';
-
 /** What a run has to do: members to send (per list) and members to remove. */
 export interface RunWork {
   /** Members to send, one entry per list the engine sends to (a list per segment, or one shared). */
@@ -20,6 +21,33 @@ export interface RunWork {
   buckets?: number;
   /** Members the planner sizes chunks for (the segments' total); absent: what is sent. */
   chunkBasis?: number;
+  /** What the planner reads before (or while) the members are sent; absent: nothing modelled. */
+  planning?: PlanningWork;
+}
+
+/**
+ * How the planner gets to the members to send, each at its own speed:
+ * - `read`: a plain run reads the segment (its email column, its repeated rows, the chunk cuts);
+ * - `everyone`: an export that keeps a snapshot, sending everyone (its first delivery, a full
+ *   resync, another mapping): every row spilled, compared, and written again as send files;
+ * - `changes`: the same comparison writing only the changed members' rows;
+ * - `retry`: a retry run spills only the members it retries.
+ */
+export const PLANNING_KINDS = ['read', 'everyone', 'changes', 'retry'] as const;
+export type PlanningKind = (typeof PLANNING_KINDS)[number];
+
+export interface PlanningWork {
+  kind: PlanningKind;
+  /** Rows the planner reads: the segments' members. */
+  members: number;
+}
+
+/** Factors learnt from the runs already made (calibration.ts), each on its own part of the model. */
+export interface PartFactors {
+  /** On the sending time (the connection's own runs). */
+  send?: number;
+  /** On the planning time (this deployment's runs of the same planning kind). */
+  planning?: number;
 }
 
 /** Another run on the same connection, sharing its rate: now (startsInSeconds 0) or scheduled. */
@@ -48,19 +76,43 @@ export interface RunPrediction {
     jobSeconds: number;
     /** Seconds added by other runs sharing the connection's rate. */
     sharedSeconds: number;
-    /** Seconds the planner spends comparing the segments with the snapshot (exports that keep one). */
+    /** Seconds the planner spends comparing the segments with the snapshot (exports that keep one), calibrated. */
     diffSeconds: number;
+    /** Seconds the planner of a plain run spends reading the segment, calibrated. */
+    readSeconds: number;
+    /** Seconds of sending: the longest of rate (with the shared part), pipeline and jobs, calibrated. */
+    sendSeconds: number;
+    /** Whether sending starts while the planner still reads (then the run takes about the longer of the two). */
+    overlapped: boolean;
     startSeconds: number;
-    /** Factor learnt from the connection's recent runs (shared/plans/calibration.ts), applied to the transfer. */
+    /** Factor learnt from the connection's recent runs (shared/plans/calibration.ts), applied to the sending. */
     calibration: number;
+    /** Factor learnt from this deployment's recent runs of the same planning kind, applied to the planning. */
+    planningCalibration: number;
   };
+  /** The model's own part times, before any calibration: what a run records to learn from. */
+  model: RunModel;
+}
+
+/** The uncalibrated parts a run records with its prediction (calibration.ts compares them with its tasks). */
+export interface RunModel {
+  planningKind: PlanningKind | null;
+  planningSeconds: number;
+  sendSeconds: number;
+  overlapped: boolean;
 }
 
 /**
- * Fixed cost of any run: the plan message's queue hop, reading model.json and the partitions'
- * properties, the finalizer's hop. Measured on the local stack (see BENCHMARKS.md, "Plans").
+ * Fixed costs of any run, measured on the local stack (BENCHMARKS.md, "Plans: predicted against
+ * actual"): the plan message's queue hop before the planner starts; the planner's set-up (model.json,
+ * the partitions, the vendor's list); and around the sending, the chunk messages' hops, the last
+ * chunk's ledger and snapshot writes and the finalizer — about 3–5 s over the rate's floor in the
+ * 200,000-member runs, whatever their size.
  */
-export const START_SECONDS = 3;
+export const QUEUE_SECONDS = 1;
+export const PLANNING_SETUP_SECONDS = 0.5;
+export const SENDING_SETUP_SECONDS = 4;
+export const START_SECONDS = QUEUE_SECONDS + PLANNING_SETUP_SECONDS + SENDING_SETUP_SECONDS;
 /**
  * Members per second the engine moves when the vendor's rate does not bind (scan, match, JSON,
  * HTTP): BENCHMARKS.md's pipeline-overhead runs give 25,000–53,000 per second at 1M on two shared
@@ -68,11 +120,25 @@ export const START_SECONDS = 3;
  */
 export const PIPELINE_MEMBERS_PER_SECOND = 25_000;
 /**
- * Members per second the planner of a snapshot-keeping export reads, hashes and compares with the
- * snapshot before anything is sent (one thread, two passes): data-out's like comparison runs at
- * 23,000–28,000 rows/s (BENCHMARKS.md, "Data-out exports"); the lower end, rounded down.
+ * Members per second each kind of planning gets through on this 2-core machine at the load it
+ * usually carries (load 7–14; BENCHMARKS.md, "Plans: predicted against actual", from the plan
+ * tasks of the 200,000-member audience-sync benchmark): the plain read of the email column
+ * (5.6 s); a first or full delivery's two passes — spill every row, compare, write everyone's
+ * send file (20 s); a changes run's, which also reads the whole snapshot and writes it again as
+ * the run's base (86 s). A retry run spills only whom it retries, but reads every row: taken as
+ * a first delivery's. The runs already made correct these per deployment (calibration.ts).
  */
-export const DIFF_MEMBERS_PER_SECOND = 20_000;
+export const PLANNING_MEMBERS_PER_SECOND: Record<PlanningKind, number> = {
+  read: 30_000,
+  everyone: 10_000,
+  changes: 2_500,
+  retry: 10_000,
+};
+/**
+ * Whether a plain run's planner queues chunks while it still reads the segment, so that sending
+ * overlaps the read. A delivery run's comparison must end before its send files exist.
+ */
+export const PLAIN_PLANNING_OVERLAPS_SENDING = false;
 /** Requests per second from which the engine treats a rate as not binding (as senderSlots.ts does). */
 const UNLIMITED_RATE = 50;
 
@@ -144,12 +210,27 @@ export function sharedFinishSeconds(ownCalls: number, others: CompetingRun[], re
   return now;
 }
 
+/** The planner's time for this work at the model's speed, before calibration. */
+export function planningSeconds(planning: PlanningWork | undefined): number {
+  return planning ? planning.members / PLANNING_MEMBERS_PER_SECOND[planning.kind] : 0;
+}
+
+/**
+ * A run's time from its parts. Sending after planning: their sum. Sending while a plain run's
+ * planner still reads: the longer of the two, plus a chunk's worth of the shorter (the first
+ * chunk read before anything is sent, or the last one sent after the read ends).
+ */
+export function combinedSeconds(planning: number, sending: number, overlapped: boolean, chunks: number): number {
+  if (!overlapped) return planning + sending;
+  return Math.max(planning, sending) + Math.min(planning, sending) / Math.max(1, chunks);
+}
+
 export function predictRun(
   destination: DestinationAdapter,
   rate: RateLimit,
   work: RunWork,
   competing: CompetingRun[] = [],
-  calibration = 1,
+  factors: PartFactors = {},
 ): RunPrediction {
   const spread = { buckets: work.buckets, chunkBasis: work.chunkBasis };
   const lists = work.send.map((members) => sendCalls(destination, rate, members, spread));
@@ -177,22 +258,40 @@ export function predictRun(
     const parallel = Math.max(1, Math.min(destination.limits.maxConcurrentRequests ?? Infinity, sendersFor(rate) ?? Infinity, chunks));
     jobSeconds = Math.ceil(jobsOrBatches / parallel) * job.typicalSeconds;
   }
-  const transfer = Math.max(rateSeconds + sharedSeconds, pipelineSeconds, jobSeconds);
-  const diffSeconds = work.buckets ? (work.chunkBasis ?? sent) / DIFF_MEMBERS_PER_SECOND : 0;
-  const predictedSeconds = START_SECONDS + (diffSeconds + (sent + work.remove > 0 ? transfer : 0)) * calibration;
+  const model: RunModel = {
+    planningKind: work.planning?.kind ?? null,
+    planningSeconds: planningSeconds(work.planning),
+    sendSeconds: sent + work.remove > 0 ? Math.max(rateSeconds + sharedSeconds, pipelineSeconds, jobSeconds) : 0,
+    overlapped: work.planning?.kind === 'read' && PLAIN_PLANNING_OVERLAPS_SENDING,
+  };
+  const sendFactor = factors.send ?? 1;
+  const planningFactor = factors.planning ?? 1;
+  const planning = model.planningSeconds * planningFactor;
+  const sending = model.sendSeconds * sendFactor;
+  const predictedSeconds = START_SECONDS + combinedSeconds(planning, sending, model.overlapped, chunks);
+  const comparing = work.planning && work.planning.kind !== 'read';
   return {
     calls,
     rateCalls,
-    predictedSeconds: Math.round(predictedSeconds * 10) / 10,
+    predictedSeconds: round(predictedSeconds),
     basis: {
       requestsPerSecond: Number.isFinite(rate.requestsPerSecond) ? rate.requestsPerSecond : null,
       rateSeconds: round(rateSeconds),
       pipelineSeconds: round(pipelineSeconds),
       jobSeconds: round(jobSeconds),
       sharedSeconds: round(sharedSeconds),
-      diffSeconds: round(diffSeconds),
+      diffSeconds: comparing ? round(planning) : 0,
+      readSeconds: comparing ? 0 : round(planning),
+      sendSeconds: round(sending),
+      overlapped: model.overlapped,
       startSeconds: START_SECONDS,
-      calibration,
+      calibration: sendFactor,
+      planningCalibration: planningFactor,
+    },
+    model: {
+      ...model,
+      planningSeconds: Math.round(model.planningSeconds * 1000) / 1000,
+      sendSeconds: Math.round(model.sendSeconds * 1000) / 1000,
     },
   };
 }

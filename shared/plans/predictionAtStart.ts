@@ -1,12 +1,15 @@
 // The prediction a run records when its planner starts: the same model as `POST /exports/{id}/plan`,
-// for the members the planner found, with the other runs on the connection at that moment.
+// for the members the planner found, with the other runs on the connection at that moment. It
+// covers the whole run from its start, planning included (a delivery run records it once its
+// comparison has counted the changes, but predicts the comparison as a plan would), and keeps
+// the model's own part times so that later predictions learn each part (calibration.ts).
 import type { DestinationAdapter } from '../destinations/destination.js';
 import type { RateLimit } from '../runs/destinationAccess.js';
 import type { RunPrediction } from '../runs/run.js';
 import { loadLakeModel, segmentsOf } from '../lake/segmentCatalog.js';
 import type { CdmModel } from '../lake/cdmModel.js';
 import { connectionLoad } from './connectionLoad.js';
-import { calibrationFor } from './calibration.js';
+import { calibrationFor, partFactors } from './calibration.js';
 import { predictRun, type RunWork } from './predictRun.js';
 import type { Logger } from '../observability/log.js';
 
@@ -20,14 +23,16 @@ export async function predictionAtStart(
 ): Promise<RunPrediction> {
   const segments = segmentsOf(model ?? (await loadLakeModel()));
   const load = await connectionLoad(run.exportId, connectionId, destination, rate, segments, new Date());
-  const calibration = await calibrationFor([run.exportId, ...load.exportIds]);
-  const prediction = predictRun(destination, rate, work, load.competing, calibration.factor);
+  const calibration = await calibrationFor([run.exportId, ...load.exportIds], load.deploymentExportIds, work.planning?.kind);
+  const prediction = predictRun(destination, rate, work, load.competing, partFactors(calibration));
   return {
     calibration: calibration.factor,
+    planningCalibration: calibration.planning,
     members: work.send.reduce((sum, members) => sum + members, 0) + work.remove,
     calls: prediction.calls,
     rateCalls: prediction.rateCalls,
     predictedSeconds: prediction.predictedSeconds,
+    model: prediction.model,
   };
 }
 

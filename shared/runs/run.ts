@@ -134,7 +134,20 @@ export const runPrediction = z.object({
   calls: z.number().describe('Vendor calls predicted: batches, removals, import jobs with their polls.'),
   rateCalls: z.number().describe("Of those, calls that each take a token of the connection's rate."),
   predictedSeconds: z.number().describe('Predicted time from the start of planning to the end of the run.'),
-  calibration: z.number().optional().describe("Factor the recent runs on the connection put on the model's transfer time (1: none yet)."),
+  calibration: z.number().optional().describe("Factor the recent runs on the connection put on the model's sending time (1: none yet)."),
+  planningCalibration: z
+    .number()
+    .optional()
+    .describe("Factor this deployment's recent runs of the same kind put on the model's planning time (1: none yet)."),
+  model: z
+    .object({
+      planningKind: z.enum(['read', 'everyone', 'changes', 'retry']).nullable(),
+      planningSeconds: z.number(),
+      sendSeconds: z.number(),
+      overlapped: z.boolean(),
+    })
+    .optional()
+    .describe("The model's own part times before calibration (planning, sending), which later predictions learn from."),
 });
 export type RunPrediction = z.infer<typeof runPrediction>;
 

@@ -11,6 +11,7 @@ import { segmentsOf } from '../lake/segmentCatalog.js';
 import { partitionBlobs, readModelVersioned, recordBoundaries, type PartitionBlob } from '../lake/lakeReader.js';
 import type { ContainerClient } from '@azure/storage-blob';
 import { recordedPrediction } from '../plans/predictionAtStart.js';
+import type { PlanningKind } from '../plans/predictRun.js';
 import { UnionOverLimit, writeSegmentUnion } from './segmentUnion.js';
 import { duplicatesIn, repeatedRowsOf, saveChunkDuplicates, scanPartitionStretch, scanStart } from './duplicateMembers.js';
 import {
@@ -421,7 +422,7 @@ async function setUpPlan(job: PlanJob, log: Logger): Promise<PlanSetup | undefin
     throw error;
   }
   // A delivery run's prediction waits for its files: it sends what they hold, and removes who left.
-  const prediction = delivery ? undefined : await predictionOf(job, sources, undefined, model, log);
+  const prediction = delivery ? undefined : await predictionOf(job, sources, undefined, 'read', model, log);
   return {
     lakeVersion,
     sources,
@@ -433,11 +434,15 @@ async function setUpPlan(job: PlanJob, log: Logger): Promise<PlanSetup | undefin
   };
 }
 
-/** The prediction a run records: for every member, or for what a delivery run's files send and remove. */
+/**
+ * The prediction a run records: for every member, or for what a delivery run's files send and
+ * remove; either way from the run's start, with the planning of that kind (predictRun.ts).
+ */
 async function predictionOf(
   { run, connection, access }: PlanJob,
   sources: ChunkSource[],
   files: DeliveryFile[] | undefined,
+  planning: PlanningKind,
   model: CdmModel,
   log: Logger,
 ): Promise<RunPrediction | undefined> {
@@ -451,7 +456,9 @@ async function predictionOf(
     : destination.listPerSegment
       ? sources.map((source) => source.segment.memberCount)
       : [sources.reduce((sum, source) => sum + source.segment.memberCount, 0)];
-  return recordedPrediction(run, connection.id, destination, access.rateLimit, { send, remove: files ? rows('remove') : 0 }, model, log);
+  const members = sources.reduce((sum, source) => sum + source.segment.memberCount, 0);
+  const work = { send, remove: files ? rows('remove') : 0, planning: { kind: planning, members } };
+  return recordedPrediction(run, connection.id, destination, access.rateLimit, work, model, log);
 }
 
 /** The comparison is done: its files and change counts go into the set-up, with the prediction made for them. */
@@ -469,7 +476,8 @@ async function settleComparison(job: PlanJob, setup: PlanSetup, comparing: Deliv
     { ...counts },
   );
   const { model } = await readModelVersioned(lakeContainer());
-  setup.prediction = (await predictionOf(job, setup.sources, comparing.files, model, log)) ?? null;
+  const planning = job.run.retryOf ? 'retry' : delivery.delivery.fullReason ? 'everyone' : 'changes';
+  setup.prediction = (await predictionOf(job, setup.sources, comparing.files, planning, model, log)) ?? null;
 }
 
 const sourceAt = (setup: PlanSetup, index: number): ChunkSource | undefined => setup.sources[index];

@@ -9,6 +9,7 @@ import { startTestStack, type TestStack } from '../support/testStack.js';
 import { eventually } from '../support/apiClient.js';
 import { runToEnd } from '../support/exportRuns.js';
 import type { IterableSimulator } from '../../local/simulators/iterableSimulator.js';
+import { SENDING_SETUP_SECONDS } from '../../shared/plans/predictRun.js';
 
 const API_KEY = 'itbl-plan-key-5d1e7a';
 const PROFILES = 12_000;
@@ -68,7 +69,7 @@ async function modelVersion(): Promise<{ etag: string; lastModified: string }> {
 describe('POST /exports/{id}/plan', () => {
   let exportId: string;
   let plan: any;
-  let firstRun: { predictedSeconds: number; actualSeconds: number };
+  let firstRun: any;
 
   it('answers members, calls and time, sending nothing and storing only its audit line', async () => {
     exportId = await createExport('Planned');
@@ -110,7 +111,10 @@ describe('POST /exports/{id}/plan', () => {
     // plans learn by how much, see below), so the upper bound here is loose.
     expect(run.actualSeconds).toBeGreaterThan(plan.basis.rateSeconds * 0.9);
     expect(run.actualSeconds).toBeLessThan(plan.predictedSeconds * 6);
-    firstRun = { predictedSeconds: plan.predictedSeconds, actualSeconds: run.actualSeconds };
+    // It keeps the model's own part times, which later predictions learn from.
+    expect(run.prediction.model).toMatchObject({ planningKind: 'read', overlapped: false });
+    expect(run.prediction.model.sendSeconds).toBeCloseTo(plan.basis.sendSeconds, 1);
+    firstRun = run;
     // Provenance: the model.json the run read.
     expect(run.provenance).toEqual({ lake: await modelVersion(), refreshId: null });
   });
@@ -140,8 +144,12 @@ describe('POST /exports/{id}/plan', () => {
     // Sharing the rate with the active run: later than alone.
     expect(shared.basis.sharedSeconds).toBeGreaterThan(0);
     expect(shared.basis.rateSeconds + shared.basis.sharedSeconds).toBeGreaterThan(plan.basis.rateSeconds);
-    // The first run taught the model how this machine compares with it: actual over predicted transfer.
-    const learnt = (firstRun.actualSeconds - shared.basis.startSeconds) / (firstRun.predictedSeconds - shared.basis.startSeconds);
+    // The first run taught the model how this connection's sending compares with it: the send
+    // task's time, less its fixed part, over the model's sending time (planning is learnt apart).
+    const task = (name: string) => firstRun.tasks.find((each: { name: string }) => each.name === name);
+    const sendStart = Math.min(Date.parse(task('send').startedAt), Date.parse(task('plan').finishedAt));
+    const sending = (Date.parse(firstRun.finishedAt) - sendStart) / 1000;
+    const learnt = Math.max(0, sending - SENDING_SETUP_SECONDS) / firstRun.prediction.model.sendSeconds;
     expect(shared.basis.calibration).toBeCloseTo(Math.min(20, Math.max(0.8, learnt)), 1);
     expect(shared.warnings.some((warning: string) => /share/.test(warning))).toBe(true);
     await eventually(

@@ -1,51 +1,132 @@
 import { describe, expect, it } from 'vitest';
-import { calibrationOf, runRatio } from '../../shared/plans/calibration.js';
-import { START_SECONDS } from '../../shared/plans/predictRun.js';
+import {
+  actualParts,
+  calibrationOf,
+  planningCalibrationOf,
+  planningRatio,
+  sendCalibrationOf,
+  sendRatio,
+} from '../../shared/plans/calibration.js';
+import { PLANNING_SETUP_SECONDS, SENDING_SETUP_SECONDS, type PlanningKind, type RunModel } from '../../shared/plans/predictRun.js';
 import type { RunRecord } from '../../shared/runs/run.js';
 
-/** A finished run predicted at `predicted` s (with `calibration` applied) that took `actual` s. */
-function run(predicted: number, actual: number, finishedMinute: number, extra: Partial<RunRecord> = {}): RunRecord {
-  const startedAt = new Date(Date.UTC(2026, 11, 2, 1, finishedMinute) - actual * 1000).toISOString();
+interface Timed {
+  /** Seconds the plan task took, and the send task after it (or from `sendFrom` s after the start). */
+  planning: number;
+  sending: number;
+  sendFrom?: number;
+  /** The model's own part times the run recorded. */
+  model: Partial<RunModel>;
+  finishedMinute?: number;
+  status?: RunRecord['status'];
+}
+
+/** A finished run whose tasks took these times, with the model it recorded at its start. */
+function run({ planning, sending, sendFrom = planning, model, finishedMinute = 1, status = 'succeeded' }: Timed): RunRecord {
+  const end = Date.UTC(2026, 11, 2, 1, finishedMinute);
+  const start = end - (sendFrom + sending) * 1000;
+  const iso = (ms: number) => new Date(ms).toISOString();
   return {
-    status: 'succeeded',
-    startedAt,
-    finishedAt: new Date(Date.parse(startedAt) + actual * 1000).toISOString(),
-    prediction: { members: 1, calls: 1, rateCalls: 1, predictedSeconds: predicted },
-    ...extra,
+    status,
+    startedAt: iso(start),
+    finishedAt: iso(end),
+    tasks: [
+      { name: 'plan', status: 'succeeded', startedAt: iso(start), finishedAt: iso(start + planning * 1000) },
+      { name: 'send', status: 'succeeded', startedAt: iso(start + sendFrom * 1000), finishedAt: iso(end) },
+      { name: 'finalize', status: 'succeeded', startedAt: iso(end), finishedAt: iso(end) },
+    ],
+    prediction: {
+      members: 1,
+      calls: 1,
+      rateCalls: 1,
+      predictedSeconds: 1,
+      model: { planningKind: 'read', planningSeconds: 0, sendSeconds: 0, overlapped: false, ...model },
+    },
   } as RunRecord;
 }
 
-describe('calibration from the recent runs', () => {
-  it('is 1 without history, and ignores runs without a prediction, unfinished, failed or too short to say', () => {
-    expect(calibrationOf([])).toEqual({ factor: 1, runs: 0 });
-    expect(
-      calibrationOf([run(100, 400, 1, { prediction: undefined }), run(100, 400, 2, { status: 'failed' }), run(START_SECONDS + 1, 60, 3)]),
-    ).toEqual({ factor: 1, runs: 0 });
+/** A run whose parts took `factor` × the model's (plus the fixed set-ups). */
+const scaled = (
+  kind: PlanningKind,
+  planningFactor: number,
+  sendFactor: number,
+  minute: number,
+  modelSeconds = { planning: 20, send: 40 },
+) =>
+  run({
+    planning: PLANNING_SETUP_SECONDS + modelSeconds.planning * planningFactor,
+    sending: SENDING_SETUP_SECONDS + modelSeconds.send * sendFactor,
+    model: { planningKind: kind, planningSeconds: modelSeconds.planning, sendSeconds: modelSeconds.send },
+    finishedMinute: minute,
   });
 
-  it('takes the median of actual over predicted transfer of the newest five', () => {
-    const transfer = (seconds: number) => START_SECONDS + seconds;
-    const runs = [
-      run(transfer(100), transfer(200), 1),
-      run(transfer(100), transfer(400), 2),
-      run(transfer(100), transfer(300), 3),
-      run(transfer(100), transfer(310), 4),
-      run(transfer(100), transfer(290), 5),
-      run(transfer(100), transfer(280), 6),
-    ];
+describe('the parts a run took', () => {
+  it('reads planning from the plan task and sending from when the first chunk could go to the end', () => {
+    expect(actualParts(run({ planning: 20, sending: 40, model: {} }))).toEqual({ planning: 20, sending: 40 });
+    // A planner that queues chunks while it reads: sending starts before planning ends.
+    expect(actualParts(run({ planning: 20, sendFrom: 2, sending: 40, model: {} }))).toEqual({ planning: 20, sending: 40 });
+  });
+});
+
+describe('calibration, part by part', () => {
+  it('is 1 without history, and ignores runs without a model, unfinished, failed or too short to say', () => {
+    expect(calibrationOf([], [])).toEqual({ factor: 1, runs: 0, planning: 1, planningRuns: 0 });
+    const withoutModel = { ...scaled('read', 2, 2, 1), prediction: { members: 1, calls: 1, rateCalls: 1, predictedSeconds: 60 } };
+    const failed = { ...scaled('read', 2, 2, 2), status: 'failed' as const };
+    const unfinished = { ...scaled('read', 2, 2, 3), finishedAt: null };
+    const tiny = scaled('read', 5, 5, 4, { planning: 0.5, send: 1 });
+    const runs = [withoutModel, failed, unfinished, tiny];
+    expect(calibrationOf(runs, runs, 'read')).toEqual({ factor: 1, runs: 0, planning: 1, planningRuns: 0 });
+  });
+
+  it('learns sending from the send task and planning from the plan task, each against its own model', () => {
+    // Planning took 4× its model (a loaded machine), sending just its rate.
+    const runs = [scaled('everyone', 4, 1, 1)];
+    expect(sendRatio(runs[0]!)).toBeCloseTo(1);
+    expect(planningRatio(runs[0]!)).toBeCloseTo(4);
+    expect(calibrationOf(runs, runs, 'everyone')).toEqual({ factor: 1, runs: 1, planning: 4, planningRuns: 1 });
+  });
+
+  it('does not carry a slow comparison over to the sending of a plain run', () => {
+    // The fault this replaces: a first changes run that was mostly comparison taught a single
+    // factor of 3.4, which then tripled a plain send's prediction.
+    const firstDelivery = scaled('everyone', 3.4, 1.05, 1, { planning: 60, send: 40 });
+    const calibration = calibrationOf([firstDelivery], [firstDelivery], 'read');
+    expect(calibration.factor).toBeCloseTo(1.05, 2);
+  });
+
+  it("takes the planning factor from runs of the same kind, else from the machine's other runs", () => {
+    const runs = [scaled('everyone', 2, 1, 1), scaled('changes', 0.5, 1, 2), scaled('changes', 0.7, 1, 3)];
+    expect(planningCalibrationOf(runs, 'changes').factor).toBeCloseTo(0.6);
+    expect(planningCalibrationOf(runs, 'everyone').factor).toBeCloseTo(2);
+    // No plain read yet: the median of every kind (0.5, 0.7, 2).
+    expect(planningCalibrationOf(runs, 'read')).toEqual({ factor: 0.7, runs: 3 });
+    expect(planningCalibrationOf(runs, undefined)).toEqual({ factor: 1, runs: 0 });
+  });
+
+  it('takes the median of the newest five', () => {
+    const factors = [2, 4, 3, 3.1, 2.9, 2.8];
+    const runs = factors.map((factor, index) => scaled('read', factor, factor, index + 1));
     // The oldest (×2) is left out: 4, 3, 3.1, 2.9, 2.8 → 3.
-    expect(calibrationOf(runs)).toEqual({ factor: 3, runs: 5 });
+    expect(sendCalibrationOf(runs)).toEqual({ factor: 3, runs: 5 });
+    expect(planningCalibrationOf(runs, 'read')).toEqual({ factor: 3, runs: 5 });
   });
 
-  it("learns from the model's own time, not from a prediction that was already scaled", () => {
-    // Predicted 3 + 100 × 2 = 203 s with factor 2 applied; took 3 + 300 s: the model was 3× off.
-    expect(
-      runRatio(run(203, 303, 1, { prediction: { members: 1, calls: 1, rateCalls: 1, predictedSeconds: 203, calibration: 2 } })),
-    ).toBeCloseTo(3);
+  it('learns nothing about sending from an overlapped run bound by its read', () => {
+    const overlapped = { planningKind: 'read' as const, planningSeconds: 60, sendSeconds: 10, overlapped: true };
+    // The read went on through nearly all of the sending: the send task's time is the read's.
+    const readBound = run({ planning: 62, sendFrom: 2, sending: 64, model: overlapped });
+    expect(sendRatio(readBound)).toBeUndefined();
+    expect(planningRatio(readBound)).toBeCloseTo((62 - PLANNING_SETUP_SECONDS) / 60);
+    // Send-bound: the read ended early in the sending.
+    const sendBound = run({ planning: 12, sendFrom: 2, sending: 44, model: { ...overlapped, planningSeconds: 10, sendSeconds: 40 } });
+    expect(sendRatio(sendBound)).toBeCloseTo((44 - SENDING_SETUP_SECONDS) / 40);
   });
 
-  it('stays within bounds', () => {
-    expect(calibrationOf([run(START_SECONDS + 100, START_SECONDS + 10, 1)]).factor).toBe(0.8);
-    expect(calibrationOf([run(START_SECONDS + 10, START_SECONDS + 1_000, 1)]).factor).toBe(20);
+  it('stays within bounds: sending never far under its rate, planning may be faster than measured under load', () => {
+    expect(sendCalibrationOf([scaled('read', 1, 0.1, 1)]).factor).toBe(0.8);
+    expect(sendCalibrationOf([scaled('read', 1, 100, 1)]).factor).toBe(20);
+    expect(planningCalibrationOf([scaled('read', 0.4, 1, 1)], 'read').factor).toBe(0.4);
+    expect(planningCalibrationOf([scaled('read', 0.01, 1, 1)], 'read').factor).toBe(0.2);
   });
 });

@@ -3,9 +3,10 @@ import { iterable } from '../../shared/destinations/iterable.js';
 import { dotdigital } from '../../shared/destinations/dotdigital.js';
 import { campaignMonitor } from '../../shared/destinations/campaignMonitor.js';
 import {
-  DIFF_MEMBERS_PER_SECOND,
   PIPELINE_MEMBERS_PER_SECOND,
+  PLANNING_MEMBERS_PER_SECOND,
   START_SECONDS,
+  combinedSeconds,
   pollsFor,
   predictRun,
   sendCalls,
@@ -89,7 +90,59 @@ describe('predictRun for an export that keeps a snapshot', () => {
     expect(prediction.calls).toBe(32 + 32);
     // Everyone, spread over 32 files of 31,250: 32 batches each (the last one partial).
     expect(predictRun(iterable, ITERABLE_RATE, { send: [1_000_000], remove: 0, buckets: 32 }).calls).toBe(32 * 32);
-    // The planner reads and compares the whole segment first.
-    expect(prediction.basis.diffSeconds).toBe(1_000_000 / DIFF_MEMBERS_PER_SECOND);
+  });
+});
+
+describe("predictRun: the run's parts", () => {
+  const everyone = { send: [200_000], remove: 0, buckets: 8, chunkBasis: 200_000 };
+
+  it('adds the comparison before sending for an export that keeps a snapshot: a first delivery and a changes run differ', () => {
+    const first = predictRun(iterable, ITERABLE_RATE, { ...everyone, planning: { kind: 'everyone', members: 200_000 } });
+    const comparing = 200_000 / PLANNING_MEMBERS_PER_SECOND.everyone;
+    expect(first.basis.diffSeconds).toBeCloseTo(comparing, 1);
+    expect(first.basis.readSeconds).toBe(0);
+    expect(first.predictedSeconds).toBeCloseTo(START_SECONDS + comparing + first.basis.rateSeconds, 0);
+    // The changes run writes few send rows but reads and rewrites the snapshot: its own speed.
+    const changes = predictRun(iterable, ITERABLE_RATE, {
+      send: [3_000],
+      remove: 1_000,
+      buckets: 8,
+      chunkBasis: 200_000,
+      planning: { kind: 'changes', members: 200_000 },
+    });
+    expect(changes.model.planningSeconds).toBeCloseTo(200_000 / PLANNING_MEMBERS_PER_SECOND.changes, 1);
+    expect(changes.model.planningKind).toBe('changes');
+    expect(changes.model.planningSeconds).not.toBeCloseTo(first.model.planningSeconds, 0);
+  });
+
+  it("counts a plain run's read of the segment before its sending", () => {
+    const plain = predictRun(iterable, ITERABLE_RATE, { send: [1_000_000], remove: 0, planning: { kind: 'read', members: 1_000_000 } });
+    const reading = 1_000_000 / PLANNING_MEMBERS_PER_SECOND.read;
+    expect(plain.basis.readSeconds).toBeCloseTo(reading, 1);
+    expect(plain.basis.diffSeconds).toBe(0);
+    expect(plain.basis.overlapped).toBe(false);
+    expect(plain.predictedSeconds).toBeCloseTo(START_SECONDS + reading + (1_009 - 5) / 5, 0);
+  });
+
+  it('takes the longer of reading and sending, plus a chunk of the shorter, when they overlap', () => {
+    expect(combinedSeconds(30, 200, false, 20)).toBe(230);
+    // Send-bound: the first chunk is read before anything is sent.
+    expect(combinedSeconds(30, 200, true, 20)).toBeCloseTo(200 + 30 / 20);
+    // Read-bound (the rate lifted): the last chunk is sent after the read ends.
+    expect(combinedSeconds(60, 20, true, 10)).toBeCloseTo(60 + 2);
+    // One chunk cannot overlap anything.
+    expect(combinedSeconds(30, 200, true, 1)).toBe(230);
+  });
+
+  it('applies each learnt factor to its own part only', () => {
+    const work = { ...everyone, planning: { kind: 'everyone' as const, members: 200_000 } };
+    const model = predictRun(iterable, ITERABLE_RATE, work);
+    const slowPlanner = predictRun(iterable, ITERABLE_RATE, work, [], { planning: 3 });
+    const slowVendor = predictRun(iterable, ITERABLE_RATE, work, [], { send: 2 });
+    expect(slowPlanner.predictedSeconds - model.predictedSeconds).toBeCloseTo(2 * model.basis.diffSeconds, 0);
+    expect(slowVendor.predictedSeconds - model.predictedSeconds).toBeCloseTo(model.basis.sendSeconds, 0);
+    // What the run records to learn from is the model's own, whatever the factors.
+    expect(slowPlanner.model).toEqual(model.model);
+    expect(slowVendor.basis).toMatchObject({ calibration: 2, planningCalibration: 1 });
   });
 });

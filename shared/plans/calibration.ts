@@ -106,18 +106,18 @@ export function sendCalibrationOf(runs: RunRecord[]): { factor: number; runs: nu
 }
 
 /**
- * The planning factor for `kind` learnt from the deployment's runs: from runs of that kind; with
- * none yet, from runs of any kind (the same machine's load slows every kind alike).
+ * The planning factor for `kind` learnt from the deployment's runs of that kind only: the kinds
+ * have different bottlenecks (a plain read and a first delivery are CPU; a changes run reads and
+ * rewrites the whole snapshot), and a factor carried from one to another was off 3× in the
+ * benchmark (BENCHMARKS.md, "Plans: predicted against actual").
  */
 export function planningCalibrationOf(runs: RunRecord[], kind: PlanningKind | undefined): { factor: number; runs: number } {
-  const bounds: [number, number] = [LEAST_PLANNING_FACTOR, MOST_FACTOR];
   if (!kind) return { factor: 1, runs: 0 };
-  const own = medianOfNewest(
+  return medianOfNewest(
     runs.filter((run) => run.prediction?.model?.planningKind === kind),
     planningRatio,
-    bounds,
+    [LEAST_PLANNING_FACTOR, MOST_FACTOR],
   );
-  return own.runs > 0 ? own : medianOfNewest(runs, planningRatio, bounds);
 }
 
 export function calibrationOf(connectionRuns: RunRecord[], deploymentRuns: RunRecord[], kind?: PlanningKind): Calibration {

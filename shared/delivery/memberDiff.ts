@@ -83,6 +83,14 @@ export class BucketDiff<Entry extends { hash: string }> {
     return this.previous.get(key);
   }
 
+  /**
+   * One of `left()`'s entries that the run forgets rather than removes (its email is sent to the
+   * same list under another key, or its list is no longer the export's): not counted as left.
+   */
+  forget(): void {
+    this.counts.left--;
+  }
+
   /** Members of the snapshot not seen now: they left the export's segments. Call once, after every `see`. */
   *left(): Generator<[string, Entry]> {
     for (const entry of this.previous) {

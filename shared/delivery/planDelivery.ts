@@ -296,6 +296,8 @@ async function compareBucket(
       // export stops remembering its members. Anyone whose email this run sends to the same list
       // under another key (a profile key that changed) is not removed either: they are on it.
       if (source < 0 || Boolean(entry.email && emails.has(`${source}|${entry.email}`))) {
+        // Nobody is taken off the list: the run's counts (and the plan's) do not count them as left.
+        diff.forget();
         if (base && !everyone) forgotten.push({ key, ...entry });
         continue;
       }

@@ -8,7 +8,7 @@ import { partitionBlobs, readRecords } from '../lake/lakeReader.js';
 import type { CdmModel } from '../lake/cdmModel.js';
 import { profileKeyColumn } from '../lake/profileKey.js';
 import type { SegmentSummary } from '../lake/segmentCatalog.js';
-import { matchRecord, matchingPlan } from '../segmentSender/dataMatching.js';
+import { matchRecord, matchingPlan, rowEmail } from '../segmentSender/dataMatching.js';
 import { bucketsFor, keyBucket, mappedValuesHash } from '../delivery/memberDiff.js';
 import { loadSnapshotBucket, readSnapshotPointer } from '../delivery/deliverySnapshot.js';
 import { deliveryFingerprint, keepsSnapshot } from '../delivery/deliveryRun.js';
@@ -30,8 +30,9 @@ export interface PlannedChanges {
 
 /** Snapshot entries held at once: about 100 bytes each, so a pass stays near 50 MB. */
 const ENTRIES_PER_PASS = 500_000;
-/** Marks a snapshot entry whose key was seen now (no hash looks like it). */
-const SEEN = '\u0000seen';
+/** Marks a snapshot entry whose key was seen now. */
+const SEEN = 'seen';
+type PreviousEntry = { hash: string; list: string; email: string } | typeof SEEN;
 
 /** Undefined when the export keeps no snapshot (full delivery without removals): the run sends everyone. */
 export async function countChanges(
@@ -69,13 +70,20 @@ export async function countChanges(
   );
   const perBucket = Math.max(1, Math.ceil(members / buckets));
   const bucketsPerPass = Math.max(1, Math.floor(ENTRIES_PER_PASS / perBucket));
+  // The run's lists: one, or one per segment; who left is taken off the list they were delivered to.
+  const perSegment = listPerSegment && sources.length > 1;
+  const listOf = (segmentId: string) => (perSegment ? segmentId : '');
+  const lists = new Set(sources.map((source) => listOf(source.segment.id)));
   for (let first = 0; first < buckets; first += bucketsPerPass) {
     const last = Math.min(buckets, first + bucketsPerPass);
-    const previous = new Map<string, string>();
+    const previous = new Map<string, PreviousEntry>();
     for (let bucket = first; bucket < last; bucket++) {
-      for (const [key, entry] of await loadSnapshotBucket(record.id, pointer, bucket, buckets)) previous.set(key, entry.hash);
+      for (const [key, entry] of await loadSnapshotBucket(record.id, pointer, bucket, buckets))
+        previous.set(key, { hash: entry.hash, list: listOf(entry.segmentId), email: entry.email });
     }
     const joined = new Set<string>();
+    // Emails sent to each list now: one who left under another key with the same email stays on it.
+    const sent = new Set<string>();
     for (const source of sources) {
       for (const blob of source.blobs) {
         if (blob.size === 0) continue;
@@ -86,12 +94,14 @@ export async function countChanges(
         })) {
           const profileKey = (row.values[source.keyColumn] ?? '').trim() || `@${blob.blobName}@${row.offset}`;
           // As the run keys them: a list per segment remembers a member once per segment.
-          const key = listPerSegment && sources.length > 1 ? `${source.segment.id}/${profileKey}` : profileKey;
+          const key = perSegment ? `${source.segment.id}/${profileKey}` : profileKey;
           const matched = matchRecord(source.plan, row.values);
           const email = matched.ok ? matched.member.email : '';
           const bucket = keyBucket(email || key, buckets);
           if (bucket < first || bucket >= last) continue;
           const hash = matched.ok ? mappedValuesHash({ ...matched.member.fields, '\u0000email': email }) : '';
+          const rowMail = rowEmail(row.values, source.plan.emailColumn);
+          if (rowMail && hash) sent.add(`${listOf(source.segment.id)}|${rowMail}`);
           const before = previous.get(key);
           if (before === SEEN || joined.has(key)) continue;
           if (before === undefined) {
@@ -99,13 +109,16 @@ export async function countChanges(
             counts.added++;
           } else {
             previous.set(key, SEEN);
-            if (before === hash) counts.unchanged++;
+            if (before.hash === hash) counts.unchanged++;
             else counts.updated++;
           }
         }
       }
     }
-    for (const hash of previous.values()) if (hash !== SEEN) counts.removed++;
+    // As the run: an entry whose list the export no longer has, or whose email is sent to its list
+    // under another key, is forgotten, not removed.
+    for (const entry of previous.values())
+      if (entry !== SEEN && lists.has(entry.list) && !(entry.email && sent.has(`${entry.list}|${entry.email}`))) counts.removed++;
   }
   return {
     ...counts,

@@ -4,7 +4,9 @@
 // plan's progress and handing the rest to its continuation; plan messages delivered twice (one
 // after another, and at the same moment) go on from what was kept. The run sends exactly the
 // members who joined or changed and removes exactly those who left, and the snapshot it commits
-// is the destination's state: the next run has nothing to send or remove.
+// is the destination's state: the next run has nothing to send or remove. A member whose profile
+// key changed (same email) is forgotten under the old key, not removed: neither the plan nor the
+// run counts them as left.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -20,6 +22,7 @@ import { listChunks } from '../../shared/runs/runLedger.js';
 import { getRun } from '../../shared/runs/runStore.js';
 import type { RunRecord } from '../../shared/runs/run.js';
 import { loadPlanProgress, type PlanProgress } from '../../shared/segmentSender/planProgress.js';
+import { planExport } from '../../shared/plans/planExport.js';
 import type { Principal } from '../../shared/auth/principal.js';
 import '../../functions/runWorkers.js';
 import { useLocalServices } from '../support/localServices.js';
@@ -193,4 +196,37 @@ describe('a changes + removals comparison longer than its invocation budget', ()
     expect(thirdRun.counts).toMatchObject({ sent: 0, removed: 0 });
     expect(thirdRun.delivery?.changes).toEqual({ joined: 0, changed: 0, unchanged: PROFILES - left.length + JOINED, left: 0 });
   }, 180_000);
+});
+
+describe('what a changes run counts as left', () => {
+  it('counts a member whose profile key changed (same email) as joined, not as left: sent under the new key, removed from nowhere', async () => {
+    const listId = `list-${randomUUID().slice(0, 8)}`;
+    const exportId = await changesExport(listId);
+    const first = await sentToEnd(exportId, (await plannedRun(exportId, once)).runId);
+    expect(first.status).toBe('succeeded');
+    const members = first.counts.sent;
+    // The upstream gives some profiles a new key; their email stays.
+    const rekeyed = (
+      await changeLakeEntity({
+        containerClient: lake(),
+        entity: 'Segment_AllCustomers',
+        updateRate: 0.02,
+        deleteRate: 0,
+        inserts: 0,
+        changedAttribute: 'CustomerId',
+      })
+    ).updated.size;
+    expect(rekeyed).toBeGreaterThan(10);
+
+    const plan = await planExport(alice, exportId);
+    expect(plan.changes, 'the plan: nobody to remove').toEqual({ added: rekeyed, updated: 0, removed: 0, unchanged: members - rekeyed });
+    const second = await sentToEnd(exportId, (await plannedRun(exportId, once)).runId);
+    expect(second.status).toBe('succeeded');
+    expect(second.delivery?.changes).toEqual({ joined: rekeyed, changed: 0, unchanged: members - rekeyed, left: 0 });
+    expect(second.counts).toMatchObject({ sent: rekeyed, removed: 0, failed: 0 });
+    const unsubscribed = [...simulator.state.lists.get(listId)!.subscribers.values()].filter(
+      (subscriber) => subscriber.State === 'Unsubscribed',
+    );
+    expect(unsubscribed).toEqual([]);
+  }, 120_000);
 });

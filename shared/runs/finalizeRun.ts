@@ -69,8 +69,20 @@ export async function finalizeIfComplete(exportId: string, runId: string): Promi
   const read = chunks.reduce((sum, chunk) => addCounts(sum, chunk.counts), ZERO_COUNTS);
   // Members are what the run planned to send: a chunk that failed before reading all its rows
   // still counts its members (they are the ones the reason speaks of).
-  const counts = withRemoved(run, { ...read, members: Math.max(read.members, run.counts.members) });
-  const { status, reason } = finalStatusOf(run, chunks, counts);
+  let counts = withRemoved(run, { ...read, members: Math.max(read.members, run.counts.members) });
+  let { status, reason } = finalStatusOf(run, chunks, counts);
+  if (status === 'failed' || status === 'partiallySucceeded') {
+    // Rows of chunks that failed whole were counted by no chunk: the workers count them now.
+    for (const worker of registeredWorkers()) {
+      const uncounted = await worker
+        .chunksEnded?.(run, chunks)
+        .catch(
+          (error: Error) => void console.warn(`Worker ${worker.name} did not count the ended chunks of run ${run.id}: ${error.message}`),
+        );
+      if (uncounted) counts = addCounts(counts, uncounted);
+    }
+    ({ status, reason } = finalStatusOf(run, chunks, counts));
+  }
   const at = new Date().toISOString();
   await commitFinal({ ...run, status, reason, counts, finishedAt: at, tasks: finishTasks(run.tasks, status, at, counts) });
 }

@@ -12,7 +12,7 @@ import type { ExportRecord } from '../exports/exportDefinition.js';
 import type { Logger } from '../observability/log.js';
 import type { DestinationAccess } from './destinationAccess.js';
 import type { ChunkMessage, ChunkState } from './runLedger.js';
-import type { RunRecord } from './run.js';
+import type { RunCounts, RunRecord } from './run.js';
 import type { PlanRunMessage } from './startRun.js';
 
 /** What the core hands a worker to plan: a run it has set running, with its export and access. */
@@ -43,6 +43,13 @@ export interface RunWorker {
   plan(job: PlanJob, log: Logger): Promise<void>;
   /** Carries out one delivery of a chunk message; `chunk` is the ledger row as just read. */
   runStep(message: ChunkMessage, chunk: ChunkState, log: Logger): Promise<void>;
+  /**
+   * Called when every chunk of a run that did not fully deliver has ended, before its final status
+   * and counts are written (and while its working files are there): answers counts to add for
+   * rows no chunk counted (chunks that failed whole). Two finalizers at once may both call it: it
+   * must be idempotent.
+   */
+  chunksEnded?(run: RunRecord, chunks: ChunkState[]): Promise<RunCounts | undefined>;
   /**
    * Called once when any run ends (its final status written), before the export is released:
    * the worker settles what it keeps between runs. A failure is logged, never fails the run.

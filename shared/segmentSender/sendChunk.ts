@@ -489,7 +489,7 @@ class HandOn extends Error {
   }
 }
 
-const DUPLICATE_EMAIL = {
+export const DUPLICATE_EMAIL = {
   status: 'skipped',
   category: 'invalidRecord',
   code: 'duplicateEmail',

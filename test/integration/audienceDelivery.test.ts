@@ -304,7 +304,8 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
     const failed = await ended(exportId, started.body.runId);
     expect(failed.status).toBe('failed');
     expect(failed.counts.succeeded).toBe(0);
-    // Each member of the chunk is listed as not delivered, with the chunk's reason.
+    // Each member of the chunk is counted and listed as not delivered, with the chunk's reason.
+    expect(failed.counts.failed).toBe(joined);
     const records = await stack.api.get(`/exports/${exportId}/runs/${failed.id}/records?top=50`);
     expect(records.body.items).toHaveLength(joined);
     expect(new Set(records.body.items.map((record: { code: string }) => record.code))).toEqual(new Set(['chunkFailed']));

@@ -49,6 +49,13 @@ interface SlotPool {
 
 const pools = new Map<string, SlotPool>();
 
+/** No slot came free before the caller's `giveUpAt`: the work was not started. */
+export class NoSlotInTime extends Error {
+  constructor(key: string) {
+    super(`No call slot of ${key} came free in time.`);
+  }
+}
+
 /** The ETag of each slot row as this process last wrote it, by partition, row and holder. */
 const writtenEtags = new Map<string, string>();
 const etagKey = (partition: string, rowKey: string, holder: string) => `${partition}\n${rowKey}\n${holder}`;
@@ -60,13 +67,15 @@ export class ConcurrencyBudget {
   ) {}
 
   /**
-   * Runs `work` holding one slot; waits for a free one first. `holder` names the caller in logs
-   * only: the slot row is held by this process's pool (see the file's header).
+   * Runs `work` holding one slot; waits for a free one first, until `giveUpAt` at most (then
+   * throws NoSlotInTime without running it). `holder` names the caller in logs only: the slot row
+   * is held by this process's pool (see the file's header).
    */
-  async run<T>(_holder: string, work: () => Promise<T>): Promise<T> {
+  async run<T>(_holder: string, work: () => Promise<T>, options: { giveUpAt?: number } = {}): Promise<T> {
     if (!this.slots) return work();
     const pool = this.pool();
-    const slot = await this.take(pool);
+    const slot = await this.take(pool, options.giveUpAt ?? Infinity);
+    if (slot === undefined) throw new NoSlotInTime(this.key);
     try {
       return await work();
     } finally {
@@ -87,8 +96,11 @@ export class ConcurrencyBudget {
     return pool;
   }
 
-  /** A slot for one call: an idle one this process holds, a new row from the table, or the next one a local call gives back. */
-  private async take(pool: SlotPool): Promise<string> {
+  /**
+   * A slot for one call: an idle one this process holds, a new row from the table, or the next one
+   * a local call gives back; undefined once `giveUpAt` has passed without one.
+   */
+  private async take(pool: SlotPool, giveUpAt: number): Promise<string | undefined> {
     for (let attempt = 0; ;) {
       // The most recently freed: the slots the calls keep busy stay warm, the others age out.
       const idle = pool.free.pop();
@@ -111,6 +123,8 @@ export class ConcurrencyBudget {
         }
       }
       // Every slot is taken: by this process (one comes back soon, handed over directly) or by others (look again later).
+      const left = giveUpAt - Date.now();
+      if (left <= 0) return undefined;
       const handedOver = await new Promise<string | undefined>((resolve) => {
         const timer = setTimeout(
           () => {
@@ -118,7 +132,7 @@ export class ConcurrencyBudget {
             if (index >= 0) pool.waiters.splice(index, 1);
             resolve(undefined);
           },
-          Math.min(1000, 25 * 2 ** Math.min(attempt++, 5)) + Math.floor(Math.random() * 25),
+          Math.min(left, Math.min(1000, 25 * 2 ** Math.min(attempt++, 5)) + Math.floor(Math.random() * 25)),
         );
         const wake = (slot: string) => {
           clearTimeout(timer);

@@ -31,7 +31,8 @@ import {
 } from '../runs/worker.js';
 import { matchRecord, matchingPlan, rowEmail, type MatchingPlan } from './dataMatching.js';
 import { RateBudget } from './rateBudget.js';
-import { ConcurrencyBudget } from './concurrencyBudget.js';
+import { ConcurrencyBudget, NoSlotInTime } from './concurrencyBudget.js';
+import { BatchPacer } from './batchPacer.js';
 import { claimSenderSlot, slotRetrySeconds } from './senderSlots.js';
 import { loadChunkDuplicates } from './duplicateMembers.js';
 import type { SendChunkMessage } from './planSegments.js';
@@ -133,6 +134,8 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
 const WAITING_NOTE_MS = 60_000;
 /** A wait for the rate (or a vendor's Retry-After) longer than this is spent in the queue, not in an invocation. */
 export const LONGEST_WAIT_IN_INVOCATION_MS = 3_000;
+/** When a chunk that found no call slot within its budget looks again. */
+const SLOT_WAIT_RETRY_MS = 1_000;
 
 interface ClaimedChunkSetup {
   run: RunRecord;
@@ -343,8 +346,11 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
     return 'continue';
   };
 
+  // Hands the chunk on before a batch that would not end inside the budget (see batchPacer.ts).
+  const pacer = new BatchPacer(deadline);
   try {
     const source = chunk.container === 'work' ? await workContainer() : lakeContainer();
+    pacer.batchStarted();
     // A downloaded piece's records at a time: one await per piece, not per record.
     for await (const items of readRecordBatches(source, chunk.blobName, chunk.resumeOffset, chunk.end, {
       ifMatch: chunk.blobEtag,
@@ -354,8 +360,17 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
       for (const item of items) {
         if (batch.length >= batchSize) {
           if ((await flush(item.offset)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);
-          // Everything before this row is acknowledged: past the budget, the rest goes to a continuation.
-          if (Date.now() >= deadline) return await handOnChunk(0, 'its time budget is spent');
+          pacer.batchEnded();
+          // Everything before this row is acknowledged: when another batch would not end inside
+          // the budget, the rest goes to a continuation.
+          if (pacer.shouldHandOn())
+            return await handOnChunk(
+              0,
+              Date.now() >= deadline
+                ? 'its time budget is spent'
+                : `another batch (the longest took ${(pacer.longestBatchMs / 1000).toFixed(1)} s) would outlast its time budget`,
+            );
+          pacer.batchStarted();
         }
         if (removing) {
           // Who left the segments: what the snapshot remembers of them is what the removal sends.
@@ -560,10 +575,18 @@ export async function sendWithRetries(members: MappedMember[], context: SendCont
     }
     const { destination, call } = context.getAccess();
     try {
-      return await context.slots.run(context.owner, () =>
-        context.operation === 'remove' ? destination.removeBatch!(call, members) : destination.sendBatch(call, members),
+      return await context.slots.run(
+        context.owner,
+        () => (context.operation === 'remove' ? destination.removeBatch!(call, members) : destination.sendBatch(call, members)),
+        // Waiting for one of the connection's call slots ends with the budget, as waiting for the rate does.
+        { giveUpAt: context.deadline },
       );
     } catch (error) {
+      if (error instanceof NoSlotInTime)
+        throw new HandOn(SLOT_WAIT_RETRY_MS, `no call slot of ${destination.displayName} came free within the time budget`, {
+          failures,
+          rateLimited,
+        });
       if (!(error instanceof DestinationError)) throw error;
       if (error.category === 'rateLimited') recordVendorRateLimited(destination.type);
       if (error.category === 'rateLimited' && rateLimited++ < MAX_RATE_LIMITED_RETRIES) {

@@ -3,6 +3,8 @@
 // own continuation; a slow rate is waited out in the queue, not in an invocation; a chunk that finds
 // every sender slot of its connection taken goes back to the queue; a continuation and a
 // re-delivered message never both send; rows the planner marked as repeating an email are skipped.
+// A sender hands on before a batch that would outlast its budget, and does not wait past its
+// budget for a call slot of its connection.
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { QueueClient } from '@azure/storage-queue';
@@ -15,6 +17,8 @@ import { insertExport } from '../../shared/exports/exportStore.js';
 import { secretStoreFromSettings } from '../../shared/secretStore.js';
 import { sendChunk } from '../../shared/segmentSender/sendChunk.js';
 import { claimSenderSlot, sendersFor } from '../../shared/segmentSender/senderSlots.js';
+import { ConcurrencyBudget } from '../../shared/segmentSender/concurrencyBudget.js';
+import { invocationBudgetMs } from '../../shared/runs/invocationBudget.js';
 import { findDuplicateRows, saveChunkDuplicates } from '../../shared/segmentSender/duplicateMembers.js';
 import { chunkIdFor, getChunk, recordPlannedChunks } from '../../shared/runs/runLedger.js';
 import { getRun, insertRun, newRunId } from '../../shared/runs/runStore.js';
@@ -270,6 +274,53 @@ describe("a sender inside the runtime's rules", () => {
     await others[0]!.release();
     await sendChunk(message);
     expect(simulator.inspectList(listId)?.deliveries).toBeGreaterThan(0);
+  });
+
+  it('hands on before a batch that would not end inside its budget, not only once the budget is spent', async () => {
+    // functionTimeout 5 s: the budget is 2 s. Each call takes 1.2 s: after the first batch (about
+    // 1.3 s) a second one would end past the budget, so the first invocation sends one batch.
+    process.env.AzureFunctionsJobHost__functionTimeout = '00:00:05';
+    expect(invocationBudgetMs()).toBe(2_000);
+    simulator.setFaults({ latencyMs: 1_200 });
+    const { message, listId } = await plannedRun({ csv: csvOf(3_000) });
+    await sendChunk(message);
+    const handedOn = (await getChunk(message.runId, message.chunkId))!;
+    expect(handedOn).toMatchObject({ status: 'sending', leaseUntil: 0 });
+    expect(handedOn.counts.sent, 'one batch, not a second one begun inside the budget and ended past it').toBe(1_000);
+    let pending = await takeMessages();
+    expect(pending).toEqual([message]);
+    for (let round = 0; round < 10 && pending.length > 0; round++) {
+      for (const next of pending) await sendChunk(next);
+      pending = await takeMessages();
+    }
+    expect((await getChunk(message.runId, message.chunkId))!).toMatchObject({ reason: '', status: 'done', counts: { sent: 3_000 } });
+    expect(simulator.inspectList(listId)).toMatchObject({ deliveries: 3_000, duplicates: 0 });
+  });
+
+  it('does not wait past its budget for a call slot: with every slot of the connection held elsewhere, it goes back to the queue', async () => {
+    process.env.AzureFunctionsJobHost__functionTimeout = '00:00:05';
+    const { message, connectionId, listId } = await plannedRun({ csv: csvOf(2_000) });
+    // Campaign Monitor's 4 calls in flight, all held by other processes (their leases last 30 s).
+    const calls = new ConcurrencyBudget(connectionId, 4);
+    const held = await Promise.all([1, 2, 3, 4].map((index) => calls.tryAcquire(`elsewhere-${index}`)));
+    expect(held.every((slot) => slot !== undefined)).toBe(true);
+
+    const took = await timed(sendChunk(message));
+    expect(took, 'no invocation waits on call slots toward functionTimeout').toBeLessThan(5_000);
+    const handedOn = (await getChunk(message.runId, message.chunkId))!;
+    expect(handedOn).toMatchObject({ status: 'sending', leaseUntil: 0 });
+    expect(handedOn.counts.sent).toBe(0);
+    expect(simulator.inspectList(listId)).toBeUndefined();
+
+    await Promise.all(held.map((slot, index) => calls.release(slot!, `elsewhere-${index + 1}`)));
+    let pending: ChunkMessage[] = [];
+    for (let round = 0; round < 20 && (await getChunk(message.runId, message.chunkId))!.status !== 'done'; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      pending = await takeMessages();
+      for (const next of pending) await sendChunk(next);
+    }
+    expect((await getChunk(message.runId, message.chunkId))!).toMatchObject({ reason: '', status: 'done' });
+    expect(simulator.inspectList(listId)).toMatchObject({ deliveries: 2_000, duplicates: 0 });
   });
 
   it('never sends a batch twice when a continuation and a re-delivered message arrive together', async () => {

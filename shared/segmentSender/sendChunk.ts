@@ -104,8 +104,10 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
     return noteFailure(error);
   }
 
-  // Only as many senders as the connection's rate keeps busy: the others wait in the queue.
-  const slot = await claimSenderSlot(access.connection.id, access.rateLimit, owner).catch(noteFailure);
+  // Only as many senders as the connection's rate and calls in flight keep busy: the others wait in the queue.
+  const slot = await claimSenderSlot(access.connection.id, access.rateLimit, owner, destinationConcurrency(access.destination)).catch(
+    noteFailure,
+  );
   if (!slot) {
     // The row is written now and then while waiting: that is how the recovery sweep sees the chunk driven.
     if (Date.now() - chunk.writtenAt > WAITING_NOTE_MS) await saveChunk({ ...chunk, leaseUntil: 0 }).catch(() => undefined);

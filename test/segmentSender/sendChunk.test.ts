@@ -261,6 +261,9 @@ describe("a sender inside the runtime's rules", () => {
     expect(sendersFor({ requestsPerSecond: 2, burst: 4 })).toBe(3);
     expect(sendersFor({ requestsPerSecond: 0.1, burst: 1 })).toBe(2);
     expect(sendersFor({ requestsPerSecond: Infinity, burst: 1 })).toBeUndefined();
+    // The calls a connection allows in flight bound its senders too (two per call).
+    expect(sendersFor({ requestsPerSecond: Infinity, burst: 1 }, 4)).toBe(8);
+    expect(sendersFor({ requestsPerSecond: 2, burst: 4 }, 4)).toBe(3);
     const { message, connectionId, listId } = await plannedRun({ csv: csvOf(2_000), requestsPerSecond: 2 });
     const rate = { requestsPerSecond: 2, burst: 2 };
     const others = await Promise.all([1, 2, 3].map((index) => claimSenderSlot(connectionId, rate, `other-${index}`)));
@@ -274,6 +277,21 @@ describe("a sender inside the runtime's rules", () => {
     await others[0]!.release();
     await sendChunk(message);
     expect(simulator.inspectList(listId)?.deliveries).toBeGreaterThan(0);
+  });
+
+  it("bounds a connection's senders by the calls it allows in flight, whatever its rate", async () => {
+    // Campaign Monitor allows 4 calls in flight: 8 senders, and the 9th chunk waits in the queue.
+    const { message, connectionId, listId } = await plannedRun({ csv: csvOf(2_000) });
+    const unlimited = { requestsPerSecond: Infinity, burst: 1 };
+    const others = await Promise.all(
+      [1, 2, 3, 4, 5, 6, 7, 8].map((index) => claimSenderSlot(connectionId, unlimited, `other-${index}`, 4)),
+    );
+    expect(others.every(Boolean)).toBe(true);
+    await sendChunk(message);
+    expect((await getChunk(message.runId, message.chunkId))!.status).toBe('pending');
+    expect(simulator.inspectList(listId)).toBeUndefined();
+    expect(await queuedMessages()).toBe(1);
+    await Promise.all(others.map((slot) => slot!.release()));
   });
 
   it('hands on before a batch that would not end inside its budget, not only once the budget is spent', async () => {

@@ -4,7 +4,11 @@
 // and 230 s for a response to begin (the Azure Load Balancer idle timeout), see
 // https://learn.microsoft.com/azure/azure-functions/functions-bindings-http-webhook-trigger#limits
 // and https://learn.microsoft.com/azure/azure-functions/functions-scale#timeout.
-// A caller whose instance dies mid-request gets an error, never a late answer.
+// A caller whose instance dies mid-request gets an error, never a late answer. An idle client
+// connection stays open as long as the platform's load balancer keeps one (4 minutes,
+// https://learn.microsoft.com/azure/load-balancer/load-balancer-tcp-idle-timeout), not Node's 5 s:
+// a client reusing a connection just as the server closes it gets no answer at all, and a POST is
+// not retried (https://github.com/nodejs/undici/issues/3141); a loaded machine widens that window.
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeWhenDrained, listenOnLoopback } from './loopbackListener.js';
 import type { InstancePool } from './instancePool.js';
@@ -13,6 +17,8 @@ import { NODE_MAX_HEADER_SIZE } from './requestLimits.js';
 export const MAX_REQUEST_BODY_BYTES = 100 * 1024 * 1024;
 export const MAX_URL_LENGTH = 4096;
 export const RESPONSE_START_TIMEOUT_MS = 230_000;
+/** How long an idle client connection stays open (the Azure Load Balancer's default idle timeout). */
+export const IDLE_CONNECTION_TIMEOUT_MS = 240_000;
 /** How long a request waits for an instance while none is ready (one is starting). */
 const WAIT_FOR_INSTANCE_MS = 60_000;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -45,6 +51,7 @@ export class FrontDoor {
       });
     });
     this.server.requestTimeout = 0;
+    this.server.keepAliveTimeout = IDLE_CONNECTION_TIMEOUT_MS;
   }
 
   listen(port: number): Promise<number> {

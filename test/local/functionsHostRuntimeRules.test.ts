@@ -264,6 +264,38 @@ describe('local host: the runtime rules', () => {
     );
   });
 
+  it("keeps an idle client connection open as the platform's load balancer does, not for Node's 5 s", async () => {
+    // A caller that reuses its connection after a few idle seconds is answered: with the server
+    // closing it at 5 s, a request sent as it closes got no answer at all ("fetch failed").
+    const { port } = await start();
+    const { connect } = await import('node:net');
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    let received = '';
+    let closed = false;
+    socket.on('data', (data: Buffer) => (received += data.toString('latin1')));
+    socket.on('close', () => (closed = true));
+    socket.on('error', () => undefined);
+    const ask = () => socket.write('GET /api/whoami HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    ask();
+    await waitFor(
+      () => received,
+      (text) => /^HTTP\/1\.1 \d{3}/.test(text),
+      10_000,
+    );
+    expect(received).toMatch(/keep-alive: timeout=240/i);
+    received = '';
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    expect(closed, 'the connection is still open after 6 idle seconds').toBe(false);
+    ask();
+    await waitFor(
+      () => received,
+      (text) => /^HTTP\/1\.1 \d{3}/.test(text),
+      10_000,
+    );
+    socket.destroy();
+  });
+
   it('keeps the platform HTTP request limits at the front door (100 MB body, 4 KB URL)', async () => {
     const { api, port } = await start();
     expect((await fetch(`${api}/whoami?pad=${'x'.repeat(5000)}`)).status).toBe(414);

@@ -29,7 +29,7 @@ const { values } = parseArgs({
     changed: { type: 'string', default: '0.01' },
     joined: { type: 'string', default: '0.005' },
     left: { type: 'string', default: '0.005' },
-    /** host.json functionTimeout for the stack (the delivery planner compares in one invocation). */
+    /** host.json functionTimeout for the stack (the planner and the senders hand on within 40 % of it, at most 5 min). */
     'function-timeout': { type: 'string' },
   },
 });
@@ -77,7 +77,7 @@ if (Number.isFinite(rate) && values.rate !== 'documented')
   simulatorOptions.rateLimit = { requestsPerSecond: rate, burst: Math.max(1, Math.ceil(rate)) };
 
 let functionTimeouts = 0;
-/** The planner's last `Planned:` line: its time per step (setup holds a delivery run's comparison). */
+/** The planner's last `Planned:` line: its time per step (`compare` is a delivery run's comparison with its snapshot). */
 let plannedLine: Record<string, unknown> | undefined;
 const dataDir = mkdtempSync(join(tmpdir(), 'outflow-bench-'));
 const key = randomBytes(32).toString('base64url');

@@ -7,6 +7,7 @@ import { destinationAccess, type DestinationAccess } from './destinationAccess.j
 import { deferWhileSecretsUnavailable, secretsOutageNote } from './secretsOutage.js';
 import { getRun, updateRun } from './runStore.js';
 import { finishRunEarly } from './finalizeRun.js';
+import { endCancelledPlanning } from './cancelRun.js';
 import { isTerminal, type RunRecord } from './run.js';
 import type { PlanRunMessage } from './startRun.js';
 import { workerForExport } from './workers.js';
@@ -22,7 +23,8 @@ export async function planRun(message: PlanRunMessage, log: Logger = silentLogge
   let run = await getRun(message.exportId, message.runId);
   // Re-delivered after planning finished, or the run ended meanwhile: nothing to do.
   if (run.planned || (run.status !== 'queued' && run.status !== 'running')) return;
-  if (run.cancelRequested) return finishRunEarly(run, 'cancelled', 'Cancelled before it started.');
+  // Chunks of the partitions read so far may be sending: they end cancelled, and the run with them.
+  if (run.cancelRequested) return endCancelledPlanning(run, 'Cancelled before it started.');
   const now = new Date().toISOString();
   // Conditional on the version read (updateRun writes under its ETag): a run that ended or was
   // cancelled meanwhile is never set running again.
@@ -39,7 +41,7 @@ export async function planRun(message: PlanRunMessage, log: Logger = silentLogge
       : undefined,
   );
   if (!mayPlan(run)) {
-    if (!isTerminal(run.status) && run.cancelRequested) return finishRunEarly(run, 'cancelled', 'Cancelled before it started.');
+    if (!isTerminal(run.status) && run.cancelRequested) return endCancelledPlanning(run, 'Cancelled before it started.');
     return;
   }
 

@@ -6,7 +6,8 @@ import { ZERO_COUNTS, addCounts, isTerminal, withRemoved, type RunRecord, type R
 export async function toRunView(run: RunRecord): Promise<RunView> {
   let counts = run.counts;
   let tasks = run.tasks;
-  if (run.planned && !isTerminal(run.status)) {
+  // Chunks are sent while the rest of the run is planned: live counts from the first one recorded.
+  if ((run.planned || run.chunksTotal > 0) && !isTerminal(run.status)) {
     const chunks = await listChunks(run.id);
     const sendCounts = chunks.reduce((sum, chunk) => addCounts(sum, chunk.counts), ZERO_COUNTS);
     const done = chunks.filter((chunk) => chunk.status === 'done' || chunk.status === 'cancelled').length;

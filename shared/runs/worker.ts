@@ -33,6 +33,7 @@ export {
 } from './runLedger.js';
 export { getRun, updateRun } from './runStore.js';
 export { finalizeIfComplete, finishRunEarly } from './finalizeRun.js';
+export { endCancelledPlanning } from './cancelRun.js';
 export { destinationAccess, destinationConcurrency, type DestinationAccess, type RateLimit } from './destinationAccess.js';
 export { deferWhileSecretsUnavailable, secretsOutageNote, type WaitsForSecrets } from './secretsOutage.js';
 export { invocationDeadline } from './invocationBudget.js';

@@ -1,6 +1,8 @@
 // A member whose email appears on two rows of one segment is sent once: the planner finds the
-// later rows before it cuts chunks, so two senders never both send the same email (each sender
-// only sees its own chunk). Memory stays flat: the first pass keeps 8 bytes per row (a 48-bit hash
+// later rows before it cuts their chunks, so two senders never both send the same email (each
+// sender only sees its own chunk). The first row keeps the email, so a partition's repeated rows
+// are known once it and the partitions before it have been read (hashesMeeting,
+// repeatedRowsOfPartition): its chunks are queued while the rest of the segment is read. Memory stays flat: the first pass keeps 8 bytes per row (a 48-bit hash
 // of the email in a Float64Array), and only when two hashes meet does a second pass compare the
 // emails themselves, for those hashes alone. scanSegment finds the chunk boundaries in the same
 // pass, so the planner reads the segment once.
@@ -224,6 +226,67 @@ export async function repeatedRowsOf(
     }
   }
   return duplicates;
+}
+
+/** Sorted ascending (a copy). */
+export function sortedHashes(hashes: Float64Array): Float64Array {
+  return new Float64Array(hashes).sort();
+}
+
+/**
+ * The hashes of a partition's rows (`part`, sorted) that an earlier partition has (`earlier`,
+ * sorted) or that the partition itself has twice: only rows with one of these can repeat an
+ * earlier row's email. One walk over both arrays.
+ */
+export function hashesMeeting(earlier: Float64Array, part: Float64Array): Set<number> {
+  const meeting = new Set<number>();
+  let at = 0;
+  for (let index = 0; index < part.length; index++) {
+    const hash = part[index]!;
+    if (index > 0 && part[index - 1] === hash) meeting.add(hash);
+    while (at < earlier.length && earlier[at]! < hash) at++;
+    if (at < earlier.length && earlier[at] === hash) meeting.add(hash);
+  }
+  return meeting;
+}
+
+/** Two sorted arrays as one sorted array. */
+export function mergeSorted(a: Float64Array, b: Float64Array): Float64Array {
+  const merged = new Float64Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) merged[k++] = a[i]! <= b[j]! ? a[i++]! : b[j++]!;
+  while (i < a.length) merged[k++] = a[i++]!;
+  while (j < b.length) merged[k++] = b[j++]!;
+  return merged;
+}
+
+/**
+ * The rows of `blob` whose email an earlier row has, given the hashes that can meet
+ * (hashesMeeting): reads `earlier` (the earlier partitions holding one of those hashes, in file
+ * order) and then `blob`, comparing the emails of those hashes alone. Ascending byte offsets.
+ */
+export async function repeatedRowsOfPartition(
+  container: ContainerClient,
+  earlier: PartitionBlob[],
+  blob: PartitionBlob,
+  emailColumn: number,
+  meeting: Set<number>,
+): Promise<number[]> {
+  const repeated: number[] = [];
+  if (meeting.size === 0) return repeated;
+  const seen = new Set<string>();
+  for await (const { blobName, offsets, emails } of emailsOf(container, [...earlier, blob], emailColumn)) {
+    const inBlob = blobName === blob.blobName;
+    for (let index = 0; index < emails.length; index++) {
+      const email = emails[index]!;
+      if (!meeting.has(emailHash(email))) continue;
+      if (!seen.has(email)) seen.add(email);
+      else if (inBlob) repeated.push(offsets[index]!);
+    }
+  }
+  return repeated;
 }
 
 /** The duplicate rows inside one chunk's byte range. */

@@ -49,22 +49,29 @@ export interface ScanProgress {
   position: ScanPosition;
   /** Cuts found so far in the partition being read (`blob`). */
   partCuts: number[];
-  /** The cuts of each partition read to its end, 0 and its size included. */
-  cuts: Record<string, number[]>;
   stretches: HashStretch[];
 }
 
+/**
+ * Each partition's chunks are cut, recorded and queued as soon as the partition has been read,
+ * while the rest of the segment is still to read: the senders start after the first partition,
+ * not after the whole segment.
+ */
 export interface PlanProgress {
   setup: PlanSetup;
   scan: ScanProgress;
   /** The comparison of a delivery run, step by step; `done` once its files are in the set-up. */
   delivery?: DeliveryProgress;
-  /** The chunks, once cut (their repeated rows saved). */
-  chunks?: ChunkRange[];
-  /** The chunks are in the ledger and the run row counts them. */
-  recorded?: boolean;
-  /** Chunk messages queued, in chunk order. */
-  messagesSent?: number;
+  /** The chunks cut so far, in order (their repeated rows saved). */
+  chunks: ChunkRange[];
+  /** Every chunk is cut: the segments were read to their end (or the delivery files cut). */
+  cut: boolean;
+  /** The first `recorded` chunks are in the ledger and the run row counts them. */
+  recorded: number;
+  /** Chunk messages queued, in chunk order (never more than `recorded`). */
+  messagesSent: number;
+  /** Rows skipped for repeating an earlier row's email, in the chunks cut so far. */
+  repeatedRows: number;
   /** Invocations that worked on the plan before this one. */
   handOns: number;
 }

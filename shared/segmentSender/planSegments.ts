@@ -1,7 +1,9 @@
 // The segment sender's planner: turns a run the core set running into chunk messages. A chunk is
 // a byte range of a segment partition aligned to record boundaries; messages carry ranges, never
-// member data. Planning keeps to the invocation budget as the senders do: what is done is kept
-// (planProgress.ts) and the rest is handed to the planner's own continuation on the plan queue.
+// member data. Each partition's chunks are recorded and queued as soon as it has been read, so the
+// senders start while the rest is read. Planning keeps to the invocation budget as the senders
+// do: what is done is kept (planProgress.ts) and the rest is handed to the planner's own
+// continuation on the plan queue.
 import { lakeContainer, sendQueueMessage, workContainer } from '../storage/clients.js';
 import { QUEUES } from '../storage/names.js';
 import { eligibilityOf } from '../exports/eligibility.js';
@@ -13,7 +15,15 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { recordedPrediction } from '../plans/predictionAtStart.js';
 import type { PlanningKind } from '../plans/predictRun.js';
 import { UnionOverLimit, writeSegmentUnion } from './segmentUnion.js';
-import { duplicatesIn, repeatedRowsOf, saveChunkDuplicates, scanPartitionStretch, scanStart } from './duplicateMembers.js';
+import {
+  hashesMeeting,
+  mergeSorted,
+  repeatedRowsOfPartition,
+  saveChunkDuplicates,
+  scanPartitionStretch,
+  scanStart,
+  sortedHashes,
+} from './duplicateMembers.js';
 import {
   loadHashes,
   loadPlanProgress,
@@ -29,6 +39,7 @@ import { matchingPlan } from './dataMatching.js';
 import { membersPerChunk } from './chunkSize.js';
 import {
   chunkIdFor,
+  endCancelledPlanning,
   finalizeIfComplete,
   finishRunEarly,
   isTerminal,
@@ -70,9 +81,11 @@ export const REMOVE_STEP = 'remove';
 
 /**
  * Plans a segment run: the segments' partitions (or their union) cut into chunks of the 'send'
- * step. Made in steps — set-up, the read of each partition (in stretches), the cut, the ledger,
+ * step. Made in steps — set-up, the read of each partition (in stretches), its cut, the ledger,
  * the chunk messages a group at a time — each kept as it ends. Past the job's deadline (and once
- * this invocation has done at least one step) the plan is handed on to a continuation.
+ * this invocation has done at least one step) the plan is handed on to a continuation. The run is
+ * marked planned only once every chunk is recorded and queued: until then the finalizer leaves it
+ * alone, however many of the chunks recorded so far have ended.
  */
 export async function planSegments(job: PlanJob, log: Logger = silentLogger): Promise<void> {
   try {
@@ -112,9 +125,13 @@ async function planInSteps(job: PlanJob, log: Logger): Promise<void> {
         blob: 0,
         position: scanStart(first ? targetBytesOf(first, setup.chunkMembers) : 0),
         partCuts: [],
-        cuts: {},
         stretches: [],
       },
+      chunks: [],
+      cut: false,
+      recorded: 0,
+      messagesSent: 0,
+      repeatedRows: 0,
       handOns: 0,
     };
     stored = { progress, etag: await savePlanProgress(run.id, progress, undefined) };
@@ -127,6 +144,7 @@ async function planInSteps(job: PlanJob, log: Logger): Promise<void> {
     current.etag = await savePlanProgress(run.id, progress, current.etag);
   };
   const handOn = (what: string) => handPlanOn(run, current, what, Date.now() - began, stepMs, log);
+  const earlier = new EarlierPartitions(setup, progress);
 
   // Changes, removals and retries: the comparison with the last delivery, a stretch of rows read or
   // a key bucket compared a step.
@@ -147,100 +165,49 @@ async function planInSteps(job: PlanJob, log: Logger): Promise<void> {
     worked = true;
   }
 
-  // The read of the segments: their repeated emails and where chunks start (delivery runs read their files instead).
-  if (!progress.chunks && !setup.delivery) {
-    const scan = progress.scan;
-    for (; scan.source < setup.sources.length; scan.source++) {
-      const source = setup.sources[scan.source]!;
-      const from = source.container === 'work' ? await workContainer() : lakeContainer();
-      const targetBytes = targetBytesOf(source, setup.chunkMembers);
-      // A union is de-duplicated already; a segment's own partitions may repeat an email across chunks.
-      const emailColumn = source.container === 'lake' ? emailColumnOf(record.mapping, source.segment.attributes) : -1;
-      for (; scan.blob < source.blobs.length;) {
-        if (handOnDue()) return handOn(`${scannedShare(setup, scan)}% of the segment read`);
-        const blob = source.blobs[scan.blob]!;
-        let done = true;
-        if (emailColumn < 0) {
-          scan.cuts[blob.blobName] = await recordBoundaries(from, blob.blobName, blob.size, targetBytes, { ifMatch: blob.etag });
-        } else {
-          const stretch = await scanPartitionStretch(from, blob, emailColumn, targetBytes, scan.position, outOfTime);
-          scan.partCuts.push(...stretch.cuts);
-          if (stretch.hashes.length > 0)
-            scan.stretches.push(await saveHashes(run.id, scan.stretches.length, blob.blobName, stretch.hashes));
-          done = stretch.next.offset >= blob.size;
-          scan.position = stretch.next;
-          if (done) scan.cuts[blob.blobName] = blob.size > 0 ? [0, ...scan.partCuts, blob.size] : [0];
-        }
-        if (done) {
-          scan.blob++;
-          scan.partCuts = [];
-          scan.position = scanStart(targetBytes);
-        }
-        timed('scan');
-        await save();
-        worked = true;
-      }
-      scan.blob = 0;
-      const next = sourceAt(setup, scan.source + 1);
-      if (next) scan.position = scanStart(targetBytesOf(next, setup.chunkMembers));
-    }
-  }
-
-  // The cut: chunks over the partitions (their repeated rows saved for the senders) or over the delivery files.
-  if (!progress.chunks) {
-    if (handOnDue()) return handOn('the segment read; chunks to cut');
-    progress.chunks = setup.delivery
-      ? await deliveryChunks(setup.delivery.files.files, setup.chunkMembers)
-      : await cutChunks(run.id, setup.sources, progress, record.mapping, log);
-    timed('cut');
+  // Step by step, queueing first: chunks recorded are queued, chunks cut are recorded, and only
+  // then is the next stretch of the segment read, so senders work while the rest is read.
+  for (;;) {
+    const { chunks } = progress;
+    if (progress.messagesSent < progress.recorded) {
+      if (handOnDue()) return handOn(`${progress.messagesSent} chunk messages queued; reading the segment`);
+      const sent = progress.messagesSent;
+      const group = chunks.slice(sent, Math.min(progress.recorded, sent + MESSAGES_PER_STEP));
+      await sendChunkMessages(
+        group.map((chunk) => ({ exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId }) satisfies SendChunkMessage),
+      );
+      timed('messages');
+      progress.messagesSent = sent + group.length;
+    } else if (progress.recorded < chunks.length) {
+      if (handOnDue()) return handOn(`${chunks.length - progress.recorded} chunks cut; to record`);
+      if (!(await recordChunks(run, setup, chunks))) return;
+      timed('ledger');
+      progress.recorded = chunks.length;
+    } else if (!progress.cut) {
+      if (handOnDue()) return handOn(`${scannedShare(setup, progress.scan)}% of the segment read`);
+      if (setup.delivery) {
+        // Delivery runs read their files, cut in one step.
+        progress.chunks = await deliveryChunks(setup.delivery.files.files, setup.chunkMembers);
+        progress.cut = true;
+        timed('cut');
+      } else await readOn(run.id, record.mapping, progress, earlier, outOfTime, timed, log);
+    } else break;
     await save();
     worked = true;
   }
-  const chunks = progress.chunks;
-
-  if (!progress.recorded) {
-    if (handOnDue()) return handOn(`${chunks.length} chunks cut; to record`);
-    await updateRun(run.exportId, run.id, (latest) =>
-      isTerminal(latest.status)
-        ? undefined
-        : {
-            ...latest,
-            segments: setup.sources.map((source) => source.segment),
-            preparedDetails: setup.preparedDetails,
-            chunksTotal: chunks.length,
-            prediction: setup.prediction ?? undefined,
-            provenance: { lake: setup.lakeVersion, refreshId: latest.provenance?.refreshId ?? null },
-            delivery: setup.delivery?.delivery ?? null,
-          },
-    );
-    await recordPlannedChunks(run.id, chunks);
-    timed('ledger');
-    progress.recorded = true;
-    await save();
-    worked = true;
-  }
-
-  for (let sent = progress.messagesSent ?? 0; sent < chunks.length; sent = progress.messagesSent!) {
-    if (handOnDue()) return handOn(`${sent} of ${chunks.length} chunk messages queued`);
-    const group = chunks.slice(sent, sent + MESSAGES_PER_STEP);
-    await sendChunkMessages(
-      group.map((chunk) => ({ exportId: run.exportId, runId: run.id, chunkId: chunk.chunkId }) satisfies SendChunkMessage),
-    );
-    timed('messages');
-    progress.messagesSent = sent + group.length;
-    await save();
-    worked = true;
-  }
+  const { chunks } = progress;
 
   const plannedAt = new Date().toISOString();
   const { totalMembers, chunkMembers } = setup;
   await updateRun(run.exportId, run.id, (latest) =>
-    isTerminal(latest.status)
+    isTerminal(latest.status) || latest.planned
       ? undefined
       : {
           ...latest,
+          // Also when no chunk was recorded (an empty segment).
+          ...planOnRun(setup, latest),
           planned: true,
-          counts: { ...latest.counts, members: totalMembers },
+          chunksTotal: chunks.length,
           tasks: latest.tasks.map((task) =>
             task.name === 'plan'
               ? {
@@ -259,12 +226,197 @@ async function planInSteps(job: PlanJob, log: Logger): Promise<void> {
   log.info(`Planned: ${totalMembers} members in ${chunks.length} chunks`, {
     members: totalMembers,
     chunks: chunks.length,
+    repeatedRows: progress.repeatedRows,
     handOns: progress.handOns,
     ms: Date.now() - began,
     stepMs,
   });
-  // Chunks may all have finished while the plan was being recorded.
+  // Chunks may all have finished while the plan was being made: the run ends here then.
   await finalizeIfComplete(run.exportId, run.id);
+}
+
+/** What the run row holds of the plan: what the senders read from it (the segments, the prepared details) and its figures. */
+function planOnRun(setup: PlanSetup, run: RunRecord): Partial<RunRecord> {
+  return {
+    segments: setup.sources.map((source) => source.segment),
+    preparedDetails: setup.preparedDetails,
+    counts: { ...run.counts, members: setup.totalMembers },
+    prediction: setup.prediction ?? undefined,
+    provenance: { lake: setup.lakeVersion, refreshId: run.provenance?.refreshId ?? null },
+    delivery: setup.delivery?.delivery ?? null,
+  };
+}
+
+/**
+ * Puts the chunks cut so far in the ledger and their count on the run row (with what the senders
+ * read from it: the segments, the prepared details). False when the run ended or was cancelled
+ * meanwhile: a cancelled run is ended (its chunks already queued end cancelled), nothing more is
+ * recorded or queued.
+ */
+async function recordChunks(run: RunRecord, setup: PlanSetup, chunks: ChunkRange[]): Promise<boolean> {
+  const at = new Date().toISOString();
+  const latest = await updateRun(run.exportId, run.id, (current) =>
+    mayGoOn(current)
+      ? {
+          ...current,
+          ...planOnRun(setup, current),
+          chunksTotal: chunks.length,
+          // The senders start with the first chunks, while the plan goes on.
+          tasks: current.tasks.map((task) =>
+            task.name === 'send' ? { ...task, status: 'running', startedAt: task.startedAt ?? at } : task,
+          ),
+        }
+      : undefined,
+  );
+  if (!mayGoOn(latest)) {
+    if (!isTerminal(latest.status) && latest.cancelRequested && !latest.planned)
+      await endCancelledPlanning(latest, 'Cancelled while it was being planned.');
+    return false;
+  }
+  await recordPlannedChunks(run.id, chunks);
+  return true;
+}
+
+/**
+ * Reads the next stretch of the segments; once a partition has been read to its end, cuts its
+ * chunks (each with its rows that repeat an earlier row's email, saved for its sender). A row
+ * can only repeat rows before it, all read by then: the first row with an email keeps it.
+ */
+async function readOn(
+  runId: string,
+  mapping: Record<string, string>,
+  progress: PlanProgress,
+  earlier: EarlierPartitions,
+  outOfTime: () => boolean,
+  timed: (step: string) => void,
+  log: Logger,
+): Promise<void> {
+  const { setup, scan } = progress;
+  const source = setup.sources[scan.source];
+  if (!source) {
+    progress.cut = true;
+    return;
+  }
+  if (scan.blob >= source.blobs.length) {
+    scan.source++;
+    scan.blob = 0;
+    scan.partCuts = [];
+    const next = sourceAt(setup, scan.source);
+    if (next) scan.position = scanStart(targetBytesOf(next, setup.chunkMembers));
+    return;
+  }
+  const from = source.container === 'work' ? await workContainer() : lakeContainer();
+  const targetBytes = targetBytesOf(source, setup.chunkMembers);
+  const blob = source.blobs[scan.blob]!;
+  // A union is de-duplicated already; a segment's own partitions may repeat an email across chunks.
+  const emailColumn = source.container === 'lake' ? emailColumnOf(mapping, source.segment.attributes) : -1;
+  let cuts: number[];
+  let repeated: number[] = [];
+  if (emailColumn < 0) {
+    cuts = await recordBoundaries(from, blob.blobName, blob.size, targetBytes, { ifMatch: blob.etag });
+    timed('scan');
+  } else {
+    const stretch = await scanPartitionStretch(from, blob, emailColumn, targetBytes, scan.position, outOfTime);
+    scan.partCuts.push(...stretch.cuts);
+    if (stretch.hashes.length > 0) scan.stretches.push(await saveHashes(runId, scan.stretches.length, blob.blobName, stretch.hashes));
+    scan.position = stretch.next;
+    timed('scan');
+    if (stretch.next.offset < blob.size) return;
+    cuts = blob.size > 0 ? [0, ...scan.partCuts, blob.size] : [0];
+    repeated = await earlier.repeatedRowsOf(scan.source, scan.blob, from, emailColumn);
+    if (repeated.length > 0)
+      log.info(`${repeated.length} rows of ${blob.blobName} repeat an earlier member's email; they are skipped`, {
+        duplicates: repeated.length,
+      });
+    progress.repeatedRows += repeated.length;
+  }
+  for (let index = 0; index + 1 < cuts.length; index++) {
+    const chunkId = chunkIdFor(progress.chunks.length);
+    const [start, end] = [cuts[index]!, cuts[index + 1]!];
+    const inChunk = repeated.filter((offset) => offset >= start && offset < end);
+    if (inChunk.length > 0) await saveChunkDuplicates(runId, chunkId, inChunk);
+    progress.chunks.push({
+      chunkId,
+      step: SEND_STEP,
+      duplicates: inChunk.length,
+      segmentId: source.segment.segmentId,
+      container: source.container,
+      blobName: blob.blobName,
+      blobEtag: blob.etag,
+      start,
+      end,
+      delimiter: blob.format.delimiter ?? ',',
+      columnHeaders: blob.format.columnHeaders ?? false,
+    });
+  }
+  timed('cut');
+  scan.blob++;
+  scan.partCuts = [];
+  scan.position = scanStart(targetBytes);
+}
+
+/**
+ * The email hashes of a segment's partitions read before the current one, sorted (8 bytes a row,
+ * as the read keeps them): what a partition's rows are checked against once it has been read.
+ * Loaded from the kept stretches when an invocation first needs them, then grown partition by
+ * partition.
+ */
+class EarlierPartitions {
+  private source = -1;
+  private sorted: Float64Array = new Float64Array(0);
+
+  constructor(
+    private readonly setup: PlanSetup,
+    private readonly progress: PlanProgress,
+  ) {}
+
+  /** The rows of partition `blobIndex` of source `sourceIndex` whose email an earlier row has; then counts the partition as earlier. */
+  async repeatedRowsOf(sourceIndex: number, blobIndex: number, from: ContainerClient, emailColumn: number): Promise<number[]> {
+    const { blobs } = this.setup.sources[sourceIndex]!;
+    if (this.source !== sourceIndex) {
+      // Hashes of the partitions before this one, as kept by the invocations that read them.
+      const before = await this.hashesOf(blobs.slice(0, blobIndex));
+      this.sorted = sortedHashes(concatenated(before.map((part) => part.hashes)));
+      this.source = sourceIndex;
+    }
+    const blob = blobs[blobIndex]!;
+    const own = sortedHashes(concatenated((await this.hashesOf([blob])).map((part) => part.hashes)));
+    const meeting = hashesMeeting(this.sorted, own);
+    this.sorted = mergeSorted(this.sorted, own);
+    if (meeting.size === 0) return [];
+    // Seldom: only the earlier partitions holding a hash that meets are read again.
+    const holding = new Set(
+      (await this.hashesOf(blobs.slice(0, blobIndex)))
+        .filter((part) => part.hashes.some((hash) => meeting.has(hash)))
+        .map((part) => part.blobName),
+    );
+    return repeatedRowsOfPartition(
+      from,
+      blobs.slice(0, blobIndex).filter((candidate) => holding.has(candidate.blobName)),
+      blob,
+      emailColumn,
+      meeting,
+    );
+  }
+
+  private async hashesOf(blobs: PartitionBlob[]): Promise<{ blobName: string; hashes: Float64Array }[]> {
+    const names = new Set(blobs.map((blob) => blob.blobName));
+    return Promise.all(
+      this.progress.scan.stretches
+        .filter((stretch) => names.has(stretch.blobName))
+        .map(async (stretch) => ({ blobName: stretch.blobName, hashes: await loadHashes(stretch) })),
+    );
+  }
+}
+
+function concatenated(parts: Float64Array[]): Float64Array {
+  const all = new Float64Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    all.set(part, at);
+    at += part.length;
+  }
+  return all;
 }
 
 /** Chunk messages queued per step: the progress is kept after each group. */
@@ -294,8 +446,8 @@ async function handPlanOn(
       : undefined,
   );
   if (!mayGoOn(latest)) {
-    if (!isTerminal(latest.status) && latest.cancelRequested)
-      await finishRunEarly(latest, 'cancelled', 'Cancelled while it was being planned.');
+    if (!isTerminal(latest.status) && latest.cancelRequested && !latest.planned)
+      await endCancelledPlanning(latest, 'Cancelled while it was being planned.');
     return;
   }
   await sendQueueMessage(QUEUES.exportRuns, { exportId: run.exportId, runId: run.id } satisfies PlanRunMessage);
@@ -501,59 +653,6 @@ function scannedShare(setup: PlanSetup, scan: PlanProgress['scan']): number {
     }),
   );
   return total > 0 ? Math.floor((read / total) * 100) : 100;
-}
-
-/** The chunks over the segments' partitions, as the scan cut them; each chunk's repeated rows saved. */
-async function cutChunks(
-  runId: string,
-  sources: ChunkSource[],
-  progress: PlanProgress,
-  mapping: Record<string, string>,
-  log: Logger,
-): Promise<ChunkRange[]> {
-  const chunks: ChunkRange[] = [];
-  for (const { segment, container: where, blobs } of sources) {
-    const from: ContainerClient = where === 'work' ? await workContainer() : lakeContainer();
-    const emailColumn = where === 'lake' ? emailColumnOf(mapping, segment.attributes) : -1;
-    const names = new Set(blobs.map((blob) => blob.blobName));
-    const hashes =
-      emailColumn < 0
-        ? []
-        : await Promise.all(
-            progress.scan.stretches
-              .filter((stretch) => names.has(stretch.blobName))
-              .map(async (stretch) => ({ blobName: stretch.blobName, hashes: await loadHashes(stretch) })),
-          );
-    const duplicates = emailColumn < 0 ? new Map<string, number[]>() : await repeatedRowsOf(from, blobs, emailColumn, hashes);
-    const duplicateCount = [...duplicates.values()].reduce((sum, offsets) => sum + offsets.length, 0);
-    if (duplicateCount > 0)
-      log.info(`${duplicateCount} rows of segment ${segment.segmentName} repeat an earlier member's email; they are skipped`, {
-        duplicates: duplicateCount,
-      });
-    for (const blob of blobs) {
-      if (blob.size === 0) continue;
-      const cuts = progress.scan.cuts[blob.blobName]!;
-      for (let index = 0; index + 1 < cuts.length; index++) {
-        const chunkId = chunkIdFor(chunks.length);
-        const repeated = duplicatesIn(duplicates, blob.blobName, cuts[index]!, cuts[index + 1]!);
-        if (repeated.length > 0) await saveChunkDuplicates(runId, chunkId, repeated);
-        chunks.push({
-          chunkId,
-          step: SEND_STEP,
-          duplicates: repeated.length,
-          segmentId: segment.segmentId,
-          container: where,
-          blobName: blob.blobName,
-          blobEtag: blob.etag,
-          start: cuts[index]!,
-          end: cuts[index + 1]!,
-          delimiter: blob.format.delimiter ?? ',',
-          columnHeaders: blob.format.columnHeaders ?? false,
-        });
-      }
-    }
-  }
-  return chunks;
 }
 
 /** Chunks over the delivery files: each holds rows of one key bucket (the snapshot writes per bucket). */

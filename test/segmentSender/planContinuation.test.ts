@@ -208,4 +208,77 @@ describe('a plan longer than its invocation budget', () => {
     expect(await take(planQueue())).toEqual([]);
     await cancelRun(alice, exportId, runId);
   }, 60_000);
+
+  it("queues each partition's chunks while the rest is read, and chunks that end before the last is cut do not end the run", async () => {
+    const { exportId, runId, listId } = await startedRun();
+    const queued: ChunkMessage[] = [];
+    let sentWhilePlanning = 0;
+    let endedBeforePlanned = 0;
+    for (let rounds = 0; !(await getRun(exportId, runId)).planned; rounds++) {
+      expect(rounds).toBeLessThan(60);
+      await workPlanMessages(1);
+      // The senders take up what is queued at once, while the plan goes on.
+      const batch = await take<ChunkMessage>(chunkQueue());
+      queued.push(...batch);
+      for (const message of batch) await runChunk(message);
+      const run = await getRun(exportId, runId);
+      if (run.planned) break;
+      sentWhilePlanning += batch.length;
+      const chunks = await listChunks(runId);
+      if (chunks.length > 0 && chunks.every((chunk) => chunk.status === 'done')) {
+        endedBeforePlanned++;
+        expect(run.status, 'every chunk recorded so far has ended, the plan has not').toBe('running');
+        expect(run.finishedAt).toBeNull();
+      }
+    }
+    expect(sentWhilePlanning, 'chunks sent before the plan was finished').toBeGreaterThan(0);
+    expect(endedBeforePlanned, 'times every chunk so far had ended mid-plan').toBeGreaterThan(0);
+    for (let batch = await take<ChunkMessage>(chunkQueue()); batch.length > 0; batch = await take<ChunkMessage>(chunkQueue())) {
+      queued.push(...batch);
+      for (const message of batch) await runChunk(message);
+    }
+    const chunks = await listChunks(runId);
+    expect(queued.map((message) => message.chunkId).sort(), 'each chunk message queued once').toEqual(
+      chunks.map((chunk) => chunk.chunkId).sort(),
+    );
+    const ended = await getRun(exportId, runId);
+    expect(ended).toMatchObject({ status: 'succeeded', chunksTotal: chunks.length });
+    expect(ended.counts).toMatchObject({ members: PROFILES, sent: PROFILES, succeeded: PROFILES });
+    const deliveries = [...(simulator.state.lists.get(listId)?.deliveries.values() ?? [])];
+    expect(deliveries).toHaveLength(PROFILES);
+    expect(deliveries.every((count) => count === 1)).toBe(true);
+  }, 120_000);
+
+  it('cancelled after its first chunks were sent: the chunks not ended end cancelled, the run once, counting what was sent', async () => {
+    const { exportId, runId, listId } = await startedRun();
+    let first: ChunkMessage[] = [];
+    for (let rounds = 0; first.length === 0; rounds++) {
+      expect(rounds).toBeLessThan(20);
+      await workPlanMessages(1);
+      first = await take<ChunkMessage>(chunkQueue());
+    }
+    // One chunk sent; the others queued and not yet taken up.
+    await runChunk(first[0]!);
+    expect((await getRun(exportId, runId)).planned).toBe(false);
+    await cancelRun(alice, exportId, runId);
+    // The plan's continuation finds the run cancelled: it queues the chunks not ended again.
+    await workPlanMessages(1);
+    const again = await take<ChunkMessage>(chunkQueue());
+    for (const message of [...first.slice(1), ...again]) await runChunk(message);
+    const ended = await getRun(exportId, runId);
+    expect(ended.status).toBe('cancelled');
+    const chunks = await listChunks(runId);
+    expect(chunks.filter((chunk) => chunk.status === 'done')).toHaveLength(1);
+    expect(chunks.filter((chunk) => chunk.status !== 'done').every((chunk) => chunk.status === 'cancelled')).toBe(true);
+    const delivered = simulator.state.lists.get(listId)?.deliveries.size ?? 0;
+    expect(delivered).toBeGreaterThan(0);
+    expect(ended.counts.succeeded, 'the run counts what the first chunk sent').toBe(delivered);
+    expect(ended.reason).toMatch(/^Cancelled/);
+    // Messages delivered again later revive nothing and end nothing twice.
+    await planRun({ exportId, runId }, undefined, { deadline: Date.now() });
+    for (const message of first) await runChunk(message);
+    expect(await getRun(exportId, runId)).toMatchObject({ status: 'cancelled', finishedAt: ended.finishedAt });
+    expect(await take(planQueue())).toEqual([]);
+    expect(await take(chunkQueue())).toEqual([]);
+  }, 60_000);
 });

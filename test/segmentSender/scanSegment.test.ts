@@ -7,7 +7,11 @@ import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
 import { recordBoundaries, type PartitionBlob } from '../../shared/lake/lakeReader.js';
 import {
   findDuplicateRows,
+  hashesMeeting,
+  mergeSorted,
   repeatedRowsOf,
+  repeatedRowsOfPartition,
+  sortedHashes,
   scanPartitionStretch,
   scanSegment,
   scanStart,
@@ -98,5 +102,30 @@ describe('scanSegment', () => {
     expect(cuts).toEqual(whole.cuts);
     expect(await repeatedRowsOf(lake, blobs, 0, hashes)).toEqual(whole.duplicates);
     expect(whole.duplicates.get('stretch-b.csv')).toHaveLength(700 - Math.floor(700 / 89));
+  });
+
+  it('partition by partition, each checked against the partitions read before it, finds the repeated rows of the whole read', async () => {
+    // The planner cuts a partition's chunks once it has read it: its rows that repeat an earlier
+    // row's email (in an earlier partition or its own) must be those the whole read finds.
+    const blobs = [
+      await upload('part-a.csv', rows(1_500, 61)),
+      await upload('part-b.csv', rows(400)),
+      await upload('part-empty.csv', ''),
+      await upload('part-c.csv', `Email,Name\n${rows(900, 50)}`, true),
+      await upload('part-d.csv', 'someone.new@example.com,New\n  MEMBER7@example.com ,Again\n'),
+    ];
+    let earlier = new Float64Array(0);
+    const found = new Map<string, number[]>();
+    for (const [index, blob] of blobs.entries()) {
+      const own = sortedHashes((await scanPartitionStretch(lake, blob, 0, Infinity, scanStart(Infinity))).hashes);
+      const meeting = hashesMeeting(earlier, own);
+      earlier = mergeSorted(earlier, own);
+      const repeated = await repeatedRowsOfPartition(lake, blobs.slice(0, index), blob, 0, meeting);
+      if (repeated.length > 0) found.set(blob.blobName, repeated);
+    }
+    expect(found).toEqual(await findDuplicateRows(lake, blobs, 0));
+    expect(found.get('part-b.csv')).toHaveLength(400 - Math.floor(400 / 61));
+    expect(found.get('part-d.csv'), 'a row repeating the first partition, in other case and with spaces').toHaveLength(1);
+    expect([...earlier].every((hash, index) => index === 0 || earlier[index - 1]! <= hash)).toBe(true);
   });
 });

@@ -136,9 +136,9 @@ async function contextOf(run: RunRecord): Promise<RunContext & { facts: Omit<Run
   };
 }
 
-/** The planner's prediction for the run, once planning records one. */
-function predictedSecondsOf(run: RunRecord): number | null {
-  const predicted = (run as RunRecord & { predictedSeconds?: unknown }).predictedSeconds;
+/** The planner's prediction for the run, once planning records one (shared/plans/predictionAtStart.ts). */
+export function predictedSecondsOf(run: RunRecord): number | null {
+  const predicted = run.prediction?.predictedSeconds;
   return typeof predicted === 'number' && Number.isFinite(predicted) && predicted > 0 ? predicted : null;
 }
 

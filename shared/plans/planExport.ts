@@ -10,6 +10,7 @@ import { eligibilityOf, maxMembersFor } from '../exports/eligibility.js';
 import { destinationFor } from '../destinations/registry.js';
 import { loadLakeModel, segmentsOf, type SegmentSummary } from '../lake/segmentCatalog.js';
 import { countChanges } from './countChanges.js';
+import type { CdmModel } from '../lake/cdmModel.js';
 import { rateLimitFor } from '../runs/destinationAccess.js';
 import { AZURE_BLOB_TYPE } from '../destinations/azureBlob.js';
 import type { ExportRecord } from '../exports/exportDefinition.js';
@@ -76,6 +77,12 @@ export type ExportPlan = z.infer<typeof exportPlan>;
 function membersPerList(destination: DestinationAdapter, segments: SegmentSummary[]): number[] {
   const counts = segments.map((segment) => segment.memberCount);
   return destination.listPerSegment ? counts : [counts.reduce((sum, count) => sum + count, 0)];
+}
+
+/** The pieces a plain run's planner reads and queues one by one: the partitions, or the one union file of several segments. */
+function readPieces(model: CdmModel, segments: SegmentSummary[], destination: DestinationAdapter): number {
+  if (segments.length > 1 && !destination.listPerSegment) return 1;
+  return segments.reduce((sum, segment) => sum + (model.entities.find((entity) => entity.name === segment.id)?.partitions.length ?? 1), 0);
 }
 
 function requirePlannable(record: ExportRecord): asserts record is ExportRecord & { connectionId: string } {
@@ -153,7 +160,7 @@ export async function planExport(principal: Principal, exportId: string, now = n
           chunkBasis: members,
           planning: { kind: changes.fullReason ? 'everyone' : 'changes', members },
         }
-      : { send, remove: 0, planning: { kind: 'read', members } };
+      : { send, remove: 0, planning: { kind: 'read', members, pieces: readPieces(model, chosen, destination) } };
   const calibration = await calibrationFor([record.id, ...load.exportIds], load.deploymentExportIds, work.planning?.kind);
   const prediction = predictRun(destination, rate, work, load.competing, partFactors(calibration));
   if (calibration.runs > 0 && calibration.factor !== 1) {

@@ -40,6 +40,8 @@ export interface PlanningWork {
   kind: PlanningKind;
   /** Rows the planner reads: the segments' members. */
   members: number;
+  /** Pieces a plain read is queued by as each is read (the segments' partitions); absent: 1. */
+  pieces?: number;
 }
 
 /** Factors learnt from the runs already made (calibration.ts), each on its own part of the model. */
@@ -217,12 +219,13 @@ export function planningSeconds(planning: PlanningWork | undefined): number {
 
 /**
  * A run's time from its parts. Sending after planning: their sum. Sending while a plain run's
- * planner still reads: the longer of the two, plus a chunk's worth of the shorter (the first
- * chunk read before anything is sent, or the last one sent after the read ends).
+ * planner still reads, its chunks queued a piece (partition) at a time: the longer of the two,
+ * plus a piece's worth of the shorter (the first piece read before anything is sent, or the last
+ * piece's members sent after the read ends).
  */
-export function combinedSeconds(planning: number, sending: number, overlapped: boolean, chunks: number): number {
+export function combinedSeconds(planning: number, sending: number, overlapped: boolean, pieces: number): number {
   if (!overlapped) return planning + sending;
-  return Math.max(planning, sending) + Math.min(planning, sending) / Math.max(1, chunks);
+  return Math.max(planning, sending) + Math.min(planning, sending) / Math.max(1, pieces);
 }
 
 export function predictRun(
@@ -268,7 +271,7 @@ export function predictRun(
   const planningFactor = factors.planning ?? 1;
   const planning = model.planningSeconds * planningFactor;
   const sending = model.sendSeconds * sendFactor;
-  const predictedSeconds = START_SECONDS + combinedSeconds(planning, sending, model.overlapped, chunks);
+  const predictedSeconds = START_SECONDS + combinedSeconds(planning, sending, model.overlapped, work.planning?.pieces ?? 1);
   const comparing = work.planning && work.planning.kind !== 'read';
   return {
     calls,

@@ -609,7 +609,8 @@ async function predictionOf(
       ? sources.map((source) => source.segment.memberCount)
       : [sources.reduce((sum, source) => sum + source.segment.memberCount, 0)];
   const members = sources.reduce((sum, source) => sum + source.segment.memberCount, 0);
-  const work = { send, remove: files ? rows('remove') : 0, planning: { kind: planning, members } };
+  const pieces = sources.reduce((sum, source) => sum + source.blobs.filter((blob) => blob.size > 0).length, 0);
+  const work = { send, remove: files ? rows('remove') : 0, planning: { kind: planning, members, pieces } };
   return recordedPrediction(run, connection.id, destination, access.rateLimit, work, model, log);
 }
 

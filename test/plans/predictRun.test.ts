@@ -124,13 +124,13 @@ describe("predictRun: the run's parts", () => {
     expect(plain.predictedSeconds).toBeCloseTo(START_SECONDS + reading + (1_009 - 5) / 5, 0);
   });
 
-  it('takes the longer of reading and sending, plus a chunk of the shorter, when they overlap', () => {
-    expect(combinedSeconds(30, 200, false, 20)).toBe(230);
-    // Send-bound: the first chunk is read before anything is sent.
-    expect(combinedSeconds(30, 200, true, 20)).toBeCloseTo(200 + 30 / 20);
-    // Read-bound (the rate lifted): the last chunk is sent after the read ends.
-    expect(combinedSeconds(60, 20, true, 10)).toBeCloseTo(60 + 2);
-    // One chunk cannot overlap anything.
+  it('takes the longer of reading and sending, plus a piece of the shorter, when they overlap', () => {
+    expect(combinedSeconds(30, 200, false, 4)).toBe(230);
+    // Send-bound: the first partition is read before anything is sent.
+    expect(combinedSeconds(30, 200, true, 4)).toBeCloseTo(200 + 30 / 4);
+    // Read-bound (the rate lifted): the last partition's members are sent after the read ends.
+    expect(combinedSeconds(60, 20, true, 4)).toBeCloseTo(60 + 5);
+    // One partition cannot overlap anything.
     expect(combinedSeconds(30, 200, true, 1)).toBe(230);
   });
 

@@ -597,6 +597,7 @@ async function predictionOf(
   planning: PlanningKind,
   model: CdmModel,
   log: Logger,
+  buckets?: number,
 ): Promise<RunPrediction | undefined> {
   const { destination } = access;
   const rows = (kind: 'send' | 'remove', segmentId?: string) =>
@@ -610,7 +611,9 @@ async function predictionOf(
       : [sources.reduce((sum, source) => sum + source.segment.memberCount, 0)];
   const members = sources.reduce((sum, source) => sum + source.segment.memberCount, 0);
   const pieces = sources.reduce((sum, source) => sum + source.blobs.filter((blob) => blob.size > 0).length, 0);
-  const work = { send, remove: files ? rows('remove') : 0, planning: { kind: planning, members, pieces } };
+  // A delivery run's files are per key bucket, each cut into its own chunks (as the plan counts them).
+  const spread = buckets ? { buckets, chunkBasis: members } : {};
+  const work = { send, remove: files ? rows('remove') : 0, ...spread, planning: { kind: planning, members, pieces } };
   return recordedPrediction(run, connection.id, destination, access.rateLimit, work, model, log);
 }
 
@@ -630,7 +633,7 @@ async function settleComparison(job: PlanJob, setup: PlanSetup, comparing: Deliv
   );
   const { model } = await readModelVersioned(lakeContainer());
   const planning = job.run.retryOf ? 'retry' : delivery.delivery.fullReason ? 'everyone' : 'changes';
-  setup.prediction = (await predictionOf(job, setup.sources, comparing.files, planning, model, log)) ?? null;
+  setup.prediction = (await predictionOf(job, setup.sources, comparing.files, planning, model, log, delivery.delivery.buckets)) ?? null;
 }
 
 const sourceAt = (setup: PlanSetup, index: number): ChunkSource | undefined => setup.sources[index];

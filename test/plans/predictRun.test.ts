@@ -115,13 +115,19 @@ describe("predictRun: the run's parts", () => {
     expect(changes.model.planningSeconds).not.toBeCloseTo(first.model.planningSeconds, 0);
   });
 
-  it("counts a plain run's read of the segment before its sending", () => {
-    const plain = predictRun(iterable, ITERABLE_RATE, { send: [1_000_000], remove: 0, planning: { kind: 'read', members: 1_000_000 } });
+  it("counts a plain run's read of the segment, sending a partition at a time while it reads", () => {
+    const work = { send: [1_000_000], remove: 0, planning: { kind: 'read' as const, members: 1_000_000, pieces: 4 } };
+    const plain = predictRun(iterable, ITERABLE_RATE, work);
     const reading = 1_000_000 / PLANNING_MEMBERS_PER_SECOND.read;
+    const sending = (1_009 - 5) / 5;
     expect(plain.basis.readSeconds).toBeCloseTo(reading, 1);
     expect(plain.basis.diffSeconds).toBe(0);
-    expect(plain.basis.overlapped).toBe(false);
-    expect(plain.predictedSeconds).toBeCloseTo(START_SECONDS + reading + (1_009 - 5) / 5, 0);
+    expect(plain.basis.overlapped).toBe(true);
+    // Send-bound: the first of four partitions is read before its chunks go, the rest meanwhile.
+    expect(plain.predictedSeconds).toBeCloseTo(START_SECONDS + sending + reading / 4, 0);
+    // A planner that reads thirty times slower (a loaded machine) makes the read the bound.
+    const slow = predictRun(iterable, ITERABLE_RATE, work, [], { planning: 30 });
+    expect(slow.predictedSeconds).toBeCloseTo(START_SECONDS + 30 * reading + sending / 4, 0);
   });
 
   it('takes the longer of reading and sending, plus a piece of the shorter, when they overlap', () => {

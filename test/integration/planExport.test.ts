@@ -112,7 +112,7 @@ describe('POST /exports/{id}/plan', () => {
     expect(run.actualSeconds).toBeGreaterThan(plan.basis.rateSeconds * 0.9);
     expect(run.actualSeconds).toBeLessThan(plan.predictedSeconds * 6);
     // It keeps the model's own part times, which later predictions learn from.
-    expect(run.prediction.model).toMatchObject({ planningKind: 'read', overlapped: false });
+    expect(run.prediction.model).toMatchObject({ planningKind: 'read', overlapped: true });
     expect(run.prediction.model.sendSeconds).toBeCloseTo(plan.basis.sendSeconds, 1);
     firstRun = run;
     // Provenance: the model.json the run read.

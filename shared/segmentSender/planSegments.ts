@@ -72,6 +72,8 @@ export const UNION_SEGMENT_ID = 'union';
 export interface SendChunkMessage extends ChunkMessage {
   /** Set by a continuation that handed on a batch it was retrying (see sendChunk). */
   retries?: { failures: number; rateLimited: number };
+  /** Times in a row the chunk found every sender slot of its connection taken (see senderSlots). */
+  slotMisses?: number;
 }
 
 /** The step kind of the segment sender's chunks. */

@@ -111,7 +111,14 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
   if (!slot) {
     // The row is written now and then while waiting: that is how the recovery sweep sees the chunk driven.
     if (Date.now() - chunk.writtenAt > WAITING_NOTE_MS) await saveChunk({ ...chunk, leaseUntil: 0 }).catch(() => undefined);
-    return handOn(message, slotRetrySeconds() * 1000, 'every sender slot of the connection is taken', log);
+    // Each miss in a row waits longer (the message counts them; a sender's own continuation starts again at none).
+    const misses = (message.slotMisses ?? 0) + 1;
+    return handOn(
+      { ...message, slotMisses: misses },
+      slotRetrySeconds(misses, access.rateLimit) * 1000,
+      'every sender slot of the connection is taken',
+      log,
+    );
   }
   const slotHeartbeat = setInterval(() => void slot.renew().catch(() => undefined), 10_000);
   try {

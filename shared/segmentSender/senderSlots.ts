@@ -20,10 +20,15 @@ const MAX_SENDERS = 32;
  */
 const SENDERS_PER_CALL = 2;
 /**
- * When a chunk that found no free slot looks again (plus up to twice as much jitter): soon, since
- * a slot frees as soon as a sender ends or hands on its chunk; each look is a few point reads.
+ * When a chunk that found no free slot looks again: soon at first, since a slot frees as soon as
+ * a sender ends or hands on its chunk, then twice as long after each miss in a row, up to
+ * SLOT_RETRY_MAX_SECONDS. A 2 req/s connection with 20 chunks queued and 3 slots had every
+ * waiting chunk look every 1–3 s: most of the run's invocations (2,945 for 1,005 calls at 1M
+ * members, BENCHMARKS.md) were such looks, each a few storage reads on a shared machine. Many
+ * waiters looking seldom still find a freed slot within about a second between them.
  */
 export const SLOT_RETRY_SECONDS = 1;
+export const SLOT_RETRY_MAX_SECONDS = 8;
 
 /**
  * Senders one connection may have at a time: what its rate and its calls in flight
@@ -32,10 +37,7 @@ export const SLOT_RETRY_SECONDS = 1;
 export function sendersFor(rate: RateLimit, maxConcurrentRequests?: number): number | undefined {
   const byCalls = maxConcurrentRequests !== undefined && maxConcurrentRequests > 0 ? maxConcurrentRequests * SENDERS_PER_CALL : Infinity;
   // One more than the rate keeps busy: a sender handing its chunk on leaves no gap in the rate.
-  const byRate =
-    !Number.isFinite(rate.requestsPerSecond) || rate.requestsPerSecond >= UNLIMITED_RATE
-      ? Infinity
-      : Math.max(2, Math.ceil(rate.requestsPerSecond * CALL_SECONDS) + 1);
+  const byRate = rateBinds(rate) ? Math.max(2, Math.ceil(rate.requestsPerSecond * CALL_SECONDS) + 1) : Infinity;
   const senders = Math.min(byCalls, byRate);
   return Number.isFinite(senders) ? Math.min(MAX_SENDERS, senders) : undefined;
 }
@@ -63,7 +65,20 @@ export async function claimSenderSlot(
   return { renew: async () => void (await budget.renew(slot, holder)), release: () => budget.release(slot, holder) };
 }
 
-/** Seconds before a chunk without a slot looks again: jittered so waiting chunks do not arrive together. */
-export function slotRetrySeconds(): number {
-  return SLOT_RETRY_SECONDS + Math.floor(Math.random() * (2 * SLOT_RETRY_SECONDS + 1));
+/** Whether the connection's rate is what limits its senders. */
+function rateBinds(rate: RateLimit): boolean {
+  return Number.isFinite(rate.requestsPerSecond) && rate.requestsPerSecond < UNLIMITED_RATE;
+}
+
+/**
+ * Seconds before a chunk that found no slot `misses` times in a row (this one included) looks
+ * again: the base doubles per miss, up to the cap, plus up to as much jitter so waiting chunks do
+ * not arrive together. Only where the rate binds: there a sender holds its slot for about its
+ * invocation budget (its chunk sized to the rate), while with no rate to bind chunks are short
+ * and slots free every moment, so a waiting chunk keeps looking every 1-2 s.
+ */
+export function slotRetrySeconds(misses: number, rate: RateLimit): number {
+  const grown = rateBinds(rate) ? Math.max(0, misses - 1) : 0;
+  const base = Math.min(SLOT_RETRY_MAX_SECONDS, SLOT_RETRY_SECONDS * 2 ** grown);
+  return base + Math.floor(Math.random() * (base + 1));
 }

@@ -16,7 +16,7 @@ import { insertConnection } from '../../shared/connections/connectionStore.js';
 import { insertExport } from '../../shared/exports/exportStore.js';
 import { secretStoreFromSettings } from '../../shared/secretStore.js';
 import { sendChunk } from '../../shared/segmentSender/sendChunk.js';
-import { claimSenderSlot, sendersFor } from '../../shared/segmentSender/senderSlots.js';
+import { claimSenderSlot, sendersFor, slotRetrySeconds, SLOT_RETRY_MAX_SECONDS } from '../../shared/segmentSender/senderSlots.js';
 import { ConcurrencyBudget } from '../../shared/segmentSender/concurrencyBudget.js';
 import { invocationBudgetMs } from '../../shared/runs/invocationBudget.js';
 import { findDuplicateRows, saveChunkDuplicates } from '../../shared/segmentSender/duplicateMembers.js';
@@ -273,6 +273,26 @@ describe("a sender inside the runtime's rules", () => {
     expect((await getChunk(message.runId, message.chunkId))!.status).toBe('pending');
     expect(simulator.inspectList(listId)).toBeUndefined();
     expect(await queuedMessages()).toBe(1);
+    // Back after 1-2 s, counting the miss: each miss in a row waits twice as long (the rate binds), up to a cap.
+    let missed: ChunkMessage[] = [];
+    for (let look = 0; look < 20 && missed.length === 0; look++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      missed = await takeMessages();
+    }
+    expect(missed).toEqual([{ ...message, slotMisses: 1 }]);
+    for (const [misses, least, most] of [
+      [1, 1, 2],
+      [2, 2, 4],
+      [3, 4, 8],
+      [9, SLOT_RETRY_MAX_SECONDS, 2 * SLOT_RETRY_MAX_SECONDS],
+    ])
+      for (let draw = 0; draw < 20; draw++) {
+        const seconds = slotRetrySeconds(misses!, rate);
+        expect(seconds).toBeGreaterThanOrEqual(least!);
+        expect(seconds).toBeLessThanOrEqual(most!);
+        // With no rate to bind, slots free every moment: a waiting chunk keeps looking soon.
+        expect(slotRetrySeconds(misses!, { requestsPerSecond: Infinity, burst: 1 })).toBeLessThanOrEqual(2);
+      }
 
     await others[0]!.release();
     await sendChunk(message);

@@ -1,7 +1,10 @@
 // Times one segment export end to end through the real local stack: the Functions host (child
 // process), Azurite queues and tables, the Key Vault emulator and a destination's simulator.
 //   node dist/bench/exportPipeline.js --destination campaign-monitor --profiles 1000000 [--rate unlimited|documented|N] [--host-heap-mb 200]
-//     [--function-timeout 00:01:00] [--instances 2]
+//     [--function-timeout 00:01:00] [--instances 2] [--data-dir DIR]
+// --data-dir keeps the stack's storage in DIR (as bench/pipelineCost.ts does): a lake seeded there
+// before is used as it is, so a run skips the seeding (the run writes its tables and queues there
+// too: give it a copy of a shared lake).
 // `unlimited` lifts the vendor limit in the simulator and the engine (pipeline overhead);
 // `documented` keeps the simulator's and the adapter's own limits (time against the vendor's rate).
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -99,6 +102,7 @@ const { values } = parseArgs({
     instances: { type: 'string' },
     /** Runs of the same export: the later ones' plans are calibrated by the earlier runs (shared/plans/calibration.ts). */
     repeat: { type: 'string', default: '1' },
+    'data-dir': { type: 'string' },
   },
 });
 const type = values.destination!;
@@ -155,11 +159,12 @@ function noteInvocation(line: string): void {
   if (name === 'planRun') invocations.longestPlanRunMs = Math.max(invocations.longestPlanRunMs, Number(ms));
 }
 
-const dataDir = mkdtempSync(join(tmpdir(), 'outflow-bench-'));
+const dataDir = values['data-dir'] ?? mkdtempSync(join(tmpdir(), 'outflow-bench-'));
 const key = randomBytes(32).toString('base64url');
 const setupStarted = Date.now();
 const stack = await startStack({
   dataDir,
+  persistent: Boolean(values['data-dir']),
   seedProfiles: profiles,
   seedKind: 'b2c',
   authSigningKey: key,
@@ -279,5 +284,5 @@ try {
   }
 } finally {
   await stack.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  if (!values['data-dir']) rmSync(dataDir, { recursive: true, force: true });
 }

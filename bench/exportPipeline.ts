@@ -131,6 +131,12 @@ const engineRate = Number.isFinite(rate)
   ? { requestsPerSecond: rate, burst: values.rate === 'documented' ? adapter.limits.burst : Math.max(1, Math.ceil(rate)) }
   : { requestsPerSecond: 1_000_000, burst: 1_000_000 };
 
+/** Seconds from the run's start to one of its task's times, as the run view shows them. */
+function secondsAfterStart(run: any, task: string, at: 'startedAt' | 'finishedAt'): number | null {
+  const time = run.tasks?.find((candidate: { name: string }) => candidate.name === task)?.[at];
+  return time && run.startedAt ? (Date.parse(time) - Date.parse(run.startedAt)) / 1000 : null;
+}
+
 /**
  * Every queue function invocation the host reported ending: how many, how long the longest, how
  * many failed; and the messages the host moved to a poison queue (read from its log: the poison
@@ -238,6 +244,9 @@ try {
         hostInstances: Number(values.instances ?? 1),
         invocations,
         status: run.status,
+        // When the first chunks were recorded (senders start) and when the plan ended, from the run's start.
+        sendStartedAfterSeconds: secondsAfterStart(run, 'send', 'startedAt'),
+        planEndedAfterSeconds: secondsAfterStart(run, 'plan', 'finishedAt'),
         counts: run.counts,
         simulator: counters,
         // The host's instances are the supervisor's child processes: the largest of them, and the supervisor's own.

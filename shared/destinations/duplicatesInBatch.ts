@@ -4,6 +4,11 @@ import type { MappedMember, RecordFailure } from './destination.js';
 
 /** Last occurrence wins (at the first one's place); earlier ones are reported as skipped, under `code`, so counts add up. */
 export function withoutDuplicatesInBatch(members: MappedMember[], code: string): { unique: MappedMember[]; skipped: RecordFailure[] } {
+  // Most batches hold each email once (the segment sender skips repeated rows before batching):
+  // one pass over a set tells, and such a batch goes out as it is, without a copy.
+  const seen = new Set<string>();
+  for (const member of members) seen.add(member.email.toLowerCase());
+  if (seen.size === members.length) return { unique: members, skipped: [] };
   const byEmail = new Map<string, MappedMember>();
   const skipped: RecordFailure[] = [];
   for (const member of members) {

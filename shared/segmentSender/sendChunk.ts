@@ -275,8 +275,7 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
       chunk = renewed;
     });
 
-  const send = async (members: BatchItem[]): Promise<{ result: BatchResult; items: Map<string, BatchItem> }> => {
-    const items = new Map(members.map((item) => [item.member.email, item]));
+  const send = async (members: BatchItem[]): Promise<BatchResult> => {
     // Keeps the lease alive even when one vendor call takes minutes (asynchronous imports).
     const heartbeat = setInterval(() => void renewLease().catch(() => undefined), LEASE_MS / 6);
     try {
@@ -300,7 +299,7 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
         result.succeeded += part.succeeded;
         result.failures.push(...part.failures);
       }
-      return { result, items };
+      return result;
     } finally {
       clearInterval(heartbeat);
     }
@@ -313,18 +312,20 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
         reportMembers();
         return 'cancelled';
       }
-      const { result, items } = await send(batch);
+      const result = await send(batch);
       if (removing) counts.removed = (counts.removed ?? 0) + result.succeeded;
       else {
         counts.sent += batch.length;
         counts.succeeded += result.succeeded;
       }
       const notTaken = new Set<string>();
+      // Each failure's row, found by email: built only for a batch with failures.
+      const items = result.failures.length > 0 ? new Map(batch.map((item) => [item.member.email, item])) : undefined;
       for (const failure of result.failures) {
         if (failure.status === 'skipped') counts.skipped++;
         else counts.failed++;
         notTaken.add(failure.email);
-        const item = items.get(failure.email);
+        const item = items?.get(failure.email);
         outcomes.push(outcome(item?.offset ?? nextOffset, failure, item ? aboutItem(item) : undefined));
       }
       // What the destination took joins the snapshot before the batch is acknowledged: a batch

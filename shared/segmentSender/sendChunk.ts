@@ -217,15 +217,14 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
   const seenEmails = chunk.container === 'lake' && !delivery ? undefined : new Set<string>();
 
   /** A row's key and where it came from, for its outcome or the snapshot: built only when one needs them. */
-  const aboutRow = (offset: number, values: string[], row?: SendRow): RowAbout => ({
-    key: row ? row.key : (values[keyColumn] ?? '').trim(),
-    source: row
-      ? { partition: row.partition, offset: row.position }
-      : chunk!.container === 'lake'
-        ? { partition: chunk!.blobName, offset }
-        : undefined,
+  const aboutRow = (offset: number, values: string[], row?: SendRow): RowAbout =>
+    row ? { key: row.key, source: { partition: row.partition, offset: row.position } } : aboutKeyAt(offset, values[keyColumn]);
+  /** A file row's: its key column as read, and its partition and offset when the file is a lake partition. */
+  const aboutKeyAt = (offset: number, rowKey: string | undefined): RowAbout => ({
+    key: (rowKey ?? '').trim(),
+    source: chunk!.container === 'lake' ? { partition: chunk!.blobName, offset } : undefined,
   });
-  const aboutItem = (item: BatchItem): RowAbout => item.about ?? aboutRow(item.offset, item.values ?? []);
+  const aboutItem = (item: BatchItem): RowAbout => item.about ?? aboutKeyAt(item.offset, item.rowKey);
 
   const outcome = (offset: number, failure: RecordFailure, about?: RowAbout): RecordOutcome => ({
     ...failure,
@@ -415,14 +414,20 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
           );
         } else if (!matched.member.email) {
           // No email in this list's key (company lists): the row's offset identifies the member.
-          batch.push({ member: { ...matched.member, email: `#${item.offset}` }, offset: item.offset, about, values, snapshot });
+          batch.push({
+            member: { ...matched.member, email: `#${item.offset}` },
+            offset: item.offset,
+            about,
+            rowKey: values[keyColumn],
+            snapshot,
+          });
         } else if (seenEmails?.has(matched.member.email)) {
           // The vendor keys members by email: a second row with the same email would overwrite the first.
           counts.skipped++;
           outcomes.push(outcome(item.offset, { email: matched.member.email, ...DUPLICATE_EMAIL }, about ?? aboutRow(item.offset, values)));
         } else {
           seenEmails?.add(matched.member.email);
-          batch.push({ member: matched.member, offset: item.offset, about, values, snapshot });
+          batch.push({ member: matched.member, offset: item.offset, about, rowKey: values[keyColumn], snapshot });
         }
       }
     }
@@ -466,9 +471,13 @@ interface BatchItem {
   member: MappedMember;
   /** Byte offset of the row in the chunk's file. */
   offset: number;
-  /** Known up front for delivery-file rows and removals; a lake row's comes from `values` when needed. */
+  /** Known up front for delivery-file rows and removals; a lake row's is made from `rowKey` when needed. */
   about?: RowAbout;
-  values?: string[];
+  /**
+   * A lake row's key column as read, for its outcome or the snapshot: kept instead of the row's
+   * values, so the rest of a batch's rows is garbage as soon as they are matched.
+   */
+  rowKey?: string;
   /** Set for delivery-file rows: what the snapshot keeps once the destination took the member. */
   snapshot?: { hash: string; segmentId: string; fields: string };
 }

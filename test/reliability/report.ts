@@ -288,6 +288,17 @@ ${failing.length === 0 ? 'Every row that ran passed.' : `**${failing.length} row
   that finds Key Vault out of reach is now queued again every 15 s, outside those attempts, for up
   to 15 minutes (\`shared/runs/secretsOutage.ts\`); found by the row *Key Vault unavailable as the
   run starts*, which \`npm test\` runs in the ci profile.
+- A sender checked its time budget only after each batch, so on a loaded instance a batch begun
+  just inside the budget could outlast \`functionTimeout\`: in the row *Plan message lost* (no
+  vendor rate, load 16.8) 24 sender invocations on one instance queued for Campaign Monitor's 4
+  calls in flight, 15 ran past the 20 s timeout, and each recycle sent the batches in flight again
+  (3,000 members twice). A sender now hands its chunk on before a batch that would end past the
+  budget (\`shared/segmentSender/batchPacer.ts\`), stops waiting for a call slot when the budget
+  ends, and a connection has at most 2 senders per call it allows in flight
+  (\`test/segmentSender/batchPacer.test.ts\`, \`test/segmentSender/sendChunk.test.ts\`).
+- The local host's front door closed an idle client connection after Node's 5 s: a request sent as
+  it closed got no answer at all (one fuzz request, a POST, at load 20). It now keeps one open 240 s,
+  as the Azure Load Balancer does (\`test/local/functionsHostRuntimeRules.test.ts\`).
 
 The figures below were measured with these fixes in the build.
 

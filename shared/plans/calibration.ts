@@ -106,18 +106,20 @@ export function sendCalibrationOf(runs: RunRecord[]): { factor: number; runs: nu
 }
 
 /**
- * The planning factor for `kind` learnt from the deployment's runs of that kind only: the kinds
- * have different bottlenecks (a plain read and a first delivery are CPU; a changes run reads and
- * rewrites the whole snapshot), and a factor carried from one to another was off 3× in the
- * benchmark (BENCHMARKS.md, "Plans: predicted against actual").
+ * The planning factor for `kind` learnt from the deployment's runs: from runs of that kind; with
+ * none yet, from runs of any kind, since the planner's speed is the machine's and a busy machine
+ * slows every kind alike (the 1M benchmarks: a first delivery and a changes run at 0.95 and 0.85 ×
+ * the model at load 3–9, 0.47 and 0.57 × at load 2–3).
  */
 export function planningCalibrationOf(runs: RunRecord[], kind: PlanningKind | undefined): { factor: number; runs: number } {
   if (!kind) return { factor: 1, runs: 0 };
-  return medianOfNewest(
+  const bounds: [number, number] = [LEAST_PLANNING_FACTOR, MOST_FACTOR];
+  const own = medianOfNewest(
     runs.filter((run) => run.prediction?.model?.planningKind === kind),
     planningRatio,
-    [LEAST_PLANNING_FACTOR, MOST_FACTOR],
+    bounds,
   );
+  return own.runs > 0 ? own : medianOfNewest(runs, planningRatio, bounds);
 }
 
 export function calibrationOf(connectionRuns: RunRecord[], deploymentRuns: RunRecord[], kind?: PlanningKind): Calibration {

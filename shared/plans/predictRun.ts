@@ -123,20 +123,20 @@ export const START_SECONDS = QUEUE_SECONDS + PLANNING_SETUP_SECONDS + SENDING_SE
 export const PIPELINE_MEMBERS_PER_SECOND = 25_000;
 /**
  * Members per second each kind of planning gets through on this 2-core machine (BENCHMARKS.md,
- * "Plans: predicted against actual": the plan tasks of the audience-sync benchmark, main at
- * 0eaa7a0 with the comparison in steps, 1,000,000 members at load 1–7): the plain read of the
- * email column (1M in 2.4 s quiet; 200,000 in 3.7–6 s at load 11–16, so a loaded figure); a
- * first or full delivery's two passes — spill every row, compare, write everyone's send file and
- * the run's base (1M in 106 s, 9,400/s); a changes run's, which reads the snapshot and writes only
- * the changed members' rows (1M in 71 s, 14,000/s). A retry run spills only whom it retries but
- * reads every row: taken as a changes run's. Each is rounded towards the loaded machine; the runs
- * already made correct them per deployment (calibration.ts).
+ * "Plans: predicted against actual": the plan tasks of the 1,000,000-member audience-sync
+ * benchmark with the comparison in steps): the plain read of the email column (1M in 2.3–2.4 s
+ * at load 1–3; 200,000 in 3.7–6 s at load 11–16, so a loaded figure); a first or full delivery's
+ * two passes — spill every row, compare, write everyone's send file and the run's base (1M in
+ * 106 s at load 3–9, 53 s at load 2–3); a changes run's, which reads the snapshot and writes only
+ * the changed members' rows (71 s and 48 s). A retry run spills only whom it retries but reads
+ * every row: taken as a changes run's. Between the loaded and the quiet figures; the runs already
+ * made correct them per deployment (calibration.ts).
  */
 export const PLANNING_MEMBERS_PER_SECOND: Record<PlanningKind, number> = {
   read: 100_000,
-  everyone: 9_000,
-  changes: 12_000,
-  retry: 12_000,
+  everyone: 12_000,
+  changes: 15_000,
+  retry: 15_000,
 };
 /**
  * Whether a plain run's planner queues chunks while it still reads the segment, so that sending

@@ -95,12 +95,12 @@ describe('calibration, part by part', () => {
     expect(calibration.factor).toBeCloseTo(1.05, 2);
   });
 
-  it('takes the planning factor from runs of the same kind only', () => {
+  it("takes the planning factor from runs of the same kind, else from the machine's other runs", () => {
     const runs = [scaled('everyone', 2, 1, 1), scaled('changes', 0.5, 1, 2), scaled('changes', 0.7, 1, 3)];
     expect(planningCalibrationOf(runs, 'changes').factor).toBeCloseTo(0.6);
     expect(planningCalibrationOf(runs, 'everyone').factor).toBeCloseTo(2);
-    // No plain read yet: the model's own speed, not a comparison's factor.
-    expect(planningCalibrationOf(runs, 'read')).toEqual({ factor: 1, runs: 0 });
+    // No plain read yet: the median of every kind (0.5, 0.7, 2).
+    expect(planningCalibrationOf(runs, 'read')).toEqual({ factor: 0.7, runs: 3 });
     expect(planningCalibrationOf(runs, undefined)).toEqual({ factor: 1, runs: 0 });
   });
 

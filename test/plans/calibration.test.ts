@@ -95,12 +95,13 @@ describe('calibration, part by part', () => {
     expect(calibration.factor).toBeCloseTo(1.05, 2);
   });
 
-  it("takes the planning factor from runs of the same kind, else from the machine's other runs", () => {
+  it("takes the planning factor from runs of the same kind, else halfway to the machine's other runs'", () => {
     const runs = [scaled('everyone', 2, 1, 1), scaled('changes', 0.5, 1, 2), scaled('changes', 0.7, 1, 3)];
     expect(planningCalibrationOf(runs, 'changes').factor).toBeCloseTo(0.6);
     expect(planningCalibrationOf(runs, 'everyone').factor).toBeCloseTo(2);
-    // No plain read yet: the median of every kind (0.5, 0.7, 2).
-    expect(planningCalibrationOf(runs, 'read')).toEqual({ factor: 0.7, runs: 3 });
+    // No plain read yet: halfway to the median of every kind (0.5, 0.7, 2 → 0.7).
+    expect(planningCalibrationOf(runs, 'read')).toEqual({ factor: 0.84, runs: 3 });
+    expect(planningCalibrationOf([scaled('everyone', 4, 1, 1)], 'changes')).toEqual({ factor: 2, runs: 1 });
     expect(planningCalibrationOf(runs, undefined)).toEqual({ factor: 1, runs: 0 });
   });
 

@@ -114,7 +114,7 @@ describe('scanSegment', () => {
       await upload('part-c.csv', `Email,Name\n${rows(900, 50)}`, true),
       await upload('part-d.csv', 'someone.new@example.com,New\n  MEMBER7@example.com ,Again\n'),
     ];
-    let earlier = new Float64Array(0);
+    let earlier: Float64Array = new Float64Array(0);
     const found = new Map<string, number[]>();
     for (const [index, blob] of blobs.entries()) {
       const own = sortedHashes((await scanPartitionStretch(lake, blob, 0, Infinity, scanStart(Infinity))).hashes);

@@ -1,17 +1,9 @@
 import { app } from '@azure/functions';
-import { z } from 'zod';
+import { sendChunkMessageSchema as chunkMessage } from '../shared/segmentSender/planSegments.js';
 import { QUEUES } from '../shared/storage/names.js';
 import { runChunk } from '../shared/runs/runChunk.js';
 import './runWorkers.js';
 import { createLogger } from '../shared/observability/log.js';
-
-const chunkMessage = z.object({
-  exportId: z.string().min(1),
-  runId: z.string().min(1),
-  chunkId: z.string().min(1),
-  secretsUnavailableSince: z.number().int().nonnegative().optional(),
-  retries: z.object({ failures: z.number().int().nonnegative(), rateLimited: z.number().int().nonnegative() }).optional(),
-});
 
 app.storageQueue('sendChunk', {
   queueName: QUEUES.exportChunks,

@@ -4,6 +4,7 @@
 // senders start while the rest is read. Planning keeps to the invocation budget as the senders
 // do: what is done is kept (planProgress.ts) and the rest is handed to the planner's own
 // continuation on the plan queue.
+import { z } from 'zod';
 import { lakeContainer, sendQueueMessage, workContainer } from '../storage/clients.js';
 import { QUEUES } from '../storage/names.js';
 import { eligibilityOf } from '../exports/eligibility.js';
@@ -75,6 +76,19 @@ export interface SendChunkMessage extends ChunkMessage {
   /** Times in a row the chunk found every sender slot of its connection taken (see senderSlots). */
   slotMisses?: number;
 }
+
+/**
+ * A chunk message as its function reads it off the queue: every field the core and the sender's
+ * continuations put in it (a field left out here is dropped before the sender sees it).
+ */
+export const sendChunkMessageSchema = z.object({
+  exportId: z.string().min(1),
+  runId: z.string().min(1),
+  chunkId: z.string().min(1),
+  secretsUnavailableSince: z.number().int().nonnegative().optional(),
+  retries: z.object({ failures: z.number().int().nonnegative(), rateLimited: z.number().int().nonnegative() }).optional(),
+  slotMisses: z.number().int().nonnegative().optional(),
+});
 
 /** The step kind of the segment sender's chunks. */
 export const SEND_STEP = 'send';

@@ -16,6 +16,7 @@ import { insertConnection } from '../../shared/connections/connectionStore.js';
 import { insertExport } from '../../shared/exports/exportStore.js';
 import { secretStoreFromSettings } from '../../shared/secretStore.js';
 import { sendChunk } from '../../shared/segmentSender/sendChunk.js';
+import { sendChunkMessageSchema } from '../../shared/segmentSender/planSegments.js';
 import { claimSenderSlot, sendersFor, slotRetrySeconds, SLOT_RETRY_MAX_SECONDS } from '../../shared/segmentSender/senderSlots.js';
 import { ConcurrencyBudget } from '../../shared/segmentSender/concurrencyBudget.js';
 import { invocationBudgetMs } from '../../shared/runs/invocationBudget.js';
@@ -280,6 +281,8 @@ describe("a sender inside the runtime's rules", () => {
       missed = await takeMessages();
     }
     expect(missed).toEqual([{ ...message, slotMisses: 1 }]);
+    // The function's message schema keeps the count (it once dropped it, and every miss waited 1-3 s).
+    expect(sendChunkMessageSchema.parse(missed[0])).toEqual({ ...message, slotMisses: 1 });
     for (const [misses, least, most] of [
       [1, 1, 2],
       [2, 2, 4],

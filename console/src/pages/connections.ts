@@ -100,6 +100,7 @@ export async function renderConnections({ main, user }: PageContext): Promise<vo
           body: { sharing: connection.sharing === 'contributors' ? 'adminsOnly' : 'contributors' },
           ifMatch: connection.etag,
         });
+        await load();
         replaceChildren(
           status,
           notice(
@@ -107,7 +108,6 @@ export async function renderConnections({ main, user }: PageContext): Promise<vo
             'success',
           ),
         );
-        await load();
       }),
       act('Replace secrets', connection, async () => replaceSecrets(connection)),
       act('Remove', connection, async () => {
@@ -120,8 +120,8 @@ export async function renderConnections({ main, user }: PageContext): Promise<vo
         )
           return;
         await request('DELETE', `/connections/${connection.id}`, { ifMatch: connection.etag });
-        replaceChildren(status, notice(`${connection.name} is removed.`, 'success'));
         await load();
+        replaceChildren(status, notice(`${connection.name} is removed.`, 'success'));
       }),
     );
   }
@@ -148,8 +148,8 @@ export async function renderConnections({ main, user }: PageContext): Promise<vo
             try {
               await request('PATCH', `/connections/${connection.id}`, { body: { secrets }, ifMatch: connection.etag });
               dialog.close();
-              replaceChildren(status, notice(`The secrets of ${connection.name} are replaced.`, 'success'));
               await load();
+              replaceChildren(status, notice(`The secrets of ${connection.name} are replaced.`, 'success'));
             } catch (error) {
               showProblem(form, problems, error);
             }
@@ -233,8 +233,8 @@ export async function renderConnections({ main, user }: PageContext): Promise<vo
             const created = (await post<ConnectionView>('/connections', body)).body;
             form.reset();
             renderFields();
-            replaceChildren(status, notice(`Connection ${created.name} created. Test it from the list.`, 'success'));
             await load();
+            replaceChildren(status, notice(`Connection ${created.name} created. Test it from the list.`, 'success'));
           } catch (error) {
             showProblem(form, summary, error);
           }

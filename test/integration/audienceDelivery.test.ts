@@ -14,6 +14,7 @@ import type { CampaignMonitorSimulator } from '../../local/simulators/campaignMo
 import type { DotdigitalSimulator } from '../../local/simulators/dotdigitalSimulator.js';
 import { seedLake } from '../../local/demoData/seedLake.js';
 import { listChunks, recordOutcomes } from '../../shared/runs/runLedger.js';
+import { findRun } from '../../shared/runs/runStore.js';
 import { sendQueueMessage } from '../../shared/storage/clients.js';
 import { QUEUES } from '../../shared/storage/names.js';
 import { RateBudget } from '../../shared/segmentSender/rateBudget.js';
@@ -285,20 +286,32 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
     await budget.penalize(120_000);
     const started = await stack.api.post(`/exports/${exportId}/runs`);
     expect(started.status).toBe(202);
+    // Chunks are queued partition by partition while the planner reads: poison them only once the
+    // run is planned, or a chunk recorded later would wait out the drained rate instead.
     const chunks = await eventually(
       async () => {
+        const planned = await findRun(exportId, started.body.runId);
+        if (!planned?.planned) return undefined;
         const listed = await listChunks(started.body.runId);
-        return listed.length > 0 ? listed : undefined;
+        return listed.length === planned.chunksTotal ? listed : undefined;
       },
       { timeoutMs: 60_000, what: 'the run to be planned' },
     );
+    expect(chunks.length).toBeGreaterThan(0);
     for (const chunk of chunks)
       await sendQueueMessage(`${QUEUES.exportChunks}-poison`, { exportId, runId: started.body.runId, chunkId: chunk.chunkId });
     // The rate comes back only once the poison queue's function has ended every chunk: sooner, a
     // sender could take a chunk up and send it first.
-    await eventually(async () => ((await listChunks(started.body.runId)).every((chunk) => chunk.status === 'failed') ? true : undefined), {
-      timeoutMs: 60_000,
-      what: 'the poisoned chunks to be ended',
+    let seen = '';
+    await eventually(
+      async () => {
+        const listed = await listChunks(started.body.runId);
+        seen = JSON.stringify(listed.map(({ chunkId, status, reason, leaseUntil }) => ({ chunkId, status, reason, leaseUntil })));
+        return listed.every((chunk) => chunk.status === 'failed') ? true : undefined;
+      },
+      { timeoutMs: 60_000, what: 'the poisoned chunks to be ended' },
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; the chunks: ${seen}`);
     });
     await budget.penalize(0);
     const failed = await ended(exportId, started.body.runId);

@@ -114,8 +114,8 @@ export async function renderExports({ main, user }: PageContext): Promise<void> 
       canEdit
         ? act('Duplicate', async () => {
             const copy = await post<ExportView>(`/exports/${view.id}/duplicate`);
-            replaceChildren(status, notice(`Duplicated as "${copy.body.name}" (inactive until you switch its schedule on).`, 'success'));
             await load();
+            replaceChildren(status, notice(`Duplicated as "${copy.body.name}" (inactive until you switch its schedule on).`, 'success'));
           })
         : null,
       canEdit && view.connectionId
@@ -129,8 +129,8 @@ export async function renderExports({ main, user }: PageContext): Promise<void> 
             )
               return;
             await request('POST', `/exports/${view.id}/disconnect`, { ifMatch: view.etag });
-            replaceChildren(status, notice(`"${view.name}" is disconnected.`, 'success'));
             await load();
+            replaceChildren(status, notice(`"${view.name}" is disconnected.`, 'success'));
           })
         : null,
       canEdit
@@ -138,8 +138,8 @@ export async function renderExports({ main, user }: PageContext): Promise<void> 
             if (!(await confirmDialog('Remove export', `Remove "${view.name}"? Its definition and run history go away.`, 'Remove'))) return;
             await request('DELETE', `/exports/${view.id}`, { ifMatch: view.etag });
             selected.delete(view.id);
-            replaceChildren(status, notice(`"${view.name}" is removed.`, 'success'));
             await load();
+            replaceChildren(status, notice(`"${view.name}" is removed.`, 'success'));
           })
         : null,
     );

@@ -10,9 +10,6 @@ import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../local/keyVaultEmulator.js';
 import { startCampaignMonitorSimulator, type CampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
 import { seedLake } from '../../local/demoData/seedLake.js';
-import { insertConnection } from '../../shared/connections/connectionStore.js';
-import { insertExport } from '../../shared/exports/exportStore.js';
-import { secretStoreFromSettings } from '../../shared/secretStore.js';
 import { planRun } from '../../shared/runs/planRun.js';
 import { runChunk } from '../../shared/runs/runChunk.js';
 import { startRun } from '../../shared/runs/startRun.js';
@@ -24,6 +21,7 @@ import { recoverRuns, staleMs } from '../../shared/runs/recoverRuns.js';
 import { functionTimeoutMs } from '../../shared/runs/invocationBudget.js';
 import type { Principal } from '../../shared/auth/principal.js';
 import '../../functions/runWorkers.js';
+import { insertCampaignMonitorExport } from '../support/campaignMonitorExport.js';
 import { chunkQueue as chunks, planQueue as plans, take, workPlanMessages as workPlans, type ChunkMessage } from '../support/planQueues.js';
 
 const PROFILES = 3_000;
@@ -77,45 +75,7 @@ const workPlanMessages = (times: number, together = false) => workPlans(planQueu
 
 /** A Campaign Monitor connection and an export of all customers to a list of its own, with a run started. */
 async function startedRun(): Promise<{ exportId: string; runId: string; listId: string }> {
-  const now = new Date().toISOString();
-  const connectionId = randomUUID();
-  const secretName = `connection-${connectionId}`;
-  await secretStoreFromSettings().set(secretName, JSON.stringify({ apiKey: 'key' }));
-  await insertConnection({
-    id: connectionId,
-    name: 'CM',
-    type: 'campaign-monitor',
-    settings: {},
-    secretName,
-    secretFields: ['apiKey'],
-    sharing: 'adminsOnly',
-    limits: {},
-    exportUser: { id: 'alice', name: 'Alice' },
-    privacyConsent: { acceptedBy: 'alice', acceptedAt: now },
-    createdAt: now,
-    updatedAt: now,
-    etag: '',
-  });
-  const listId = `list-${randomUUID().slice(0, 8)}`;
-  const record = await insertExport({
-    id: randomUUID(),
-    name: 'Planned in steps',
-    connectionId,
-    connectionType: 'campaign-monitor',
-    kind: 'segment',
-    segments: ['Segment_AllCustomers'],
-    mapping: { email: 'Email', firstName: 'FirstName' },
-    details: { listId },
-    entities: [],
-    schedule: { active: false, mode: 'systemRefresh' },
-    createdAt: now,
-    createdBy: { id: 'alice', name: 'Alice' },
-    updatedAt: now,
-    lastRefreshed: null,
-    lastRunStatus: null,
-    activeRunId: null,
-    etag: '',
-  } as Parameters<typeof insertExport>[0]);
+  const { record, listId } = await insertCampaignMonitorExport({ name: 'Planned in steps', segmentId: 'Segment_AllCustomers' });
   const run = await startRun(alice, record.id, 'manual');
   return { exportId: record.id, runId: run.id, listId };
 }

@@ -12,9 +12,6 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { startAzurite, type RunningAzurite } from '../../local/azurite.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../local/keyVaultEmulator.js';
 import { startCampaignMonitorSimulator, type CampaignMonitorSimulator } from '../../local/simulators/campaignMonitorSimulator.js';
-import { insertConnection } from '../../shared/connections/connectionStore.js';
-import { insertExport } from '../../shared/exports/exportStore.js';
-import { secretStoreFromSettings } from '../../shared/secretStore.js';
 import { sendChunk } from '../../shared/segmentSender/sendChunk.js';
 import { sendChunkMessageSchema } from '../../shared/segmentSender/planSegments.js';
 import { claimSenderSlot, sendersFor, slotRetrySeconds, SLOT_RETRY_MAX_SECONDS } from '../../shared/segmentSender/senderSlots.js';
@@ -27,6 +24,7 @@ import { listRecordOutcomes } from '../../shared/runs/runLedger.js';
 import { ZERO_COUNTS } from '../../shared/runs/run.js';
 import type { SendChunkMessage as ChunkMessage } from '../../shared/segmentSender/planSegments.js';
 import { QUEUES } from '../../shared/storage/names.js';
+import { insertCampaignMonitorExport } from '../support/campaignMonitorExport.js';
 
 let azurite: RunningAzurite;
 let keyVault: KeyVaultEmulator;
@@ -94,45 +92,11 @@ function csvOf(members: number, repeat: { at: number; of: number }[] = []): stri
 /** A connection, an export and a planned run of one chunk covering a CSV in the lake. */
 async function plannedRun(options: { csv: string; requestsPerSecond?: number; duplicates?: number[] }) {
   const now = new Date().toISOString();
-  const connectionId = randomUUID();
-  const secretName = `connection-${connectionId}`;
-  await secretStoreFromSettings().set(secretName, JSON.stringify({ apiKey: 'key' }));
-  const limits = options.requestsPerSecond ? { requestsPerSecond: options.requestsPerSecond } : {};
-  await insertConnection({
-    id: connectionId,
-    name: 'CM',
-    type: 'campaign-monitor',
-    settings: {},
-    secretName,
-    secretFields: ['apiKey'],
-    sharing: 'adminsOnly',
-    limits,
-    exportUser: { id: 'alice', name: 'Alice' },
-    privacyConsent: { acceptedBy: 'alice', acceptedAt: now },
-    createdAt: now,
-    updatedAt: now,
-    etag: '',
-  });
-  const listId = `list-${randomUUID().slice(0, 8)}`;
-  const exportRecord = await insertExport({
-    id: randomUUID(),
+  const { record: exportRecord, listId } = await insertCampaignMonitorExport({
     name: 'Sender',
-    connectionId,
-    connectionType: 'campaign-monitor',
-    kind: 'segment',
-    segments: ['Segment_X'],
-    mapping: { email: 'Email', firstName: 'FirstName' },
-    details: { listId },
-    entities: [],
-    schedule: { active: false, mode: 'systemRefresh' },
-    createdAt: now,
-    createdBy: { id: 'alice', name: 'Alice' },
-    updatedAt: now,
-    lastRefreshed: null,
-    lastRunStatus: null,
-    activeRunId: null,
-    etag: '',
-  } as Parameters<typeof insertExport>[0]);
+    segmentId: 'Segment_X',
+    requestsPerSecond: options.requestsPerSecond,
+  });
   const lake = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('lake');
   await lake.createIfNotExists();
   const blobName = `sender-test/${randomUUID()}.csv`;
@@ -188,7 +152,7 @@ async function plannedRun(options: { csv: string; requestsPerSecond?: number; du
     },
   ]);
   const message: ChunkMessage = { exportId: exportRecord.id, runId: run.id, chunkId };
-  return { connectionId, listId, blobName, message };
+  return { connectionId: exportRecord.connectionId!, listId, blobName, message };
 }
 
 /** Takes every visible chunk message off the queue. */

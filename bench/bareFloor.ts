@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { partitionBlobs, readModel, readRecordBatches } from '../shared/lake/lakeReader.js';
 import { matchingPlan, matchRecord } from '../shared/segmentSender/dataMatching.js';
-import { CAMPAIGN_MONITOR_BATCH_LIMIT, toCampaignMonitorSubscriber } from '../shared/destinations/campaignMonitor.js';
+import { CAMPAIGN_MONITOR_BATCH_LIMIT, campaignMonitorImportBody } from '../shared/destinations/campaignMonitor.js';
 import type { MappedMember } from '../shared/destinations/destination.js';
 
 const { values } = parseArgs({
@@ -48,12 +48,8 @@ let failedPosts = 0;
 let retries = 0;
 const pending = new Set<Promise<void>>();
 const post = (batch: MappedMember[]) => {
-  const body = JSON.stringify({
-    Subscribers: batch.map((member) => toCampaignMonitorSubscriber(member)),
-    Resubscribe: false,
-    QueueSubscriptionBasedAutoResponders: false,
-    RestartSubscriptionBasedAutoresponders: false,
-  });
+  // The adapter's own encoding of the import body.
+  const body = campaignMonitorImportBody(batch);
   // A connection the server closed as it was reused (keep-alive, a loaded machine) is tried again, as the engine does.
   const attempt = async (tries: number): Promise<void> => {
     try {

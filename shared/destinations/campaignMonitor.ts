@@ -53,6 +53,7 @@ import { DestinationError } from './destinationError.js';
 import { withoutDuplicatesInBatch } from './duplicatesInBatch.js';
 import { personFields } from './personFields.js';
 import { callVendor, withApiOrigin, type VendorResponse } from './vendorHttp.js';
+import { appendJsonString, jsonString } from './jsonText.js';
 
 const API_BASE = 'https://api.createsend.com/api/v3.3';
 export const CAMPAIGN_MONITOR_BATCH_LIMIT = 1000;
@@ -140,26 +141,77 @@ export function truncateValue(value: string, limit = CUSTOM_FIELD_VALUE_LIMIT): 
   return result;
 }
 
-/** One mapped member → one subscriber of the import body. */
-export function toCampaignMonitorSubscriber(member: MappedMember, options: ToSubscriberOptions = {}): CampaignMonitorSubscriber {
-  const fields = member.fields;
-  const name = fields.fullName?.trim() || [fields.firstName?.trim(), fields.lastName?.trim()].filter(Boolean).join(' ');
-  const customFields: { Key: string; Value: string }[] = [];
-  for (const field of Object.keys(CUSTOM_FIELD_NAMES) as CustomFieldName[]) {
-    const value = fields[field]?.trim();
-    // Empty values are left out: sending one could blank data the list already holds.
-    if (!value) continue;
-    const key = options.customFieldKeys?.[field] ?? customFieldKey(CUSTOM_FIELD_NAMES[field]);
-    customFields.push({ Key: key, Value: truncateValue(value) });
-  }
-  const subscriber: CampaignMonitorSubscriber = {
-    EmailAddress: member.email,
-    CustomFields: customFields,
-    ConsentToTrack: options.consentToTrack ?? 'Unchanged',
+const CUSTOM_FIELDS = Object.keys(CUSTOM_FIELD_NAMES) as CustomFieldName[];
+
+/** Name: the full name, or first and last name joined; '' when the member has neither. */
+function subscriberName(fields: Record<string, string>): string {
+  const full = fields.fullName?.trim();
+  if (full) return full;
+  const first = fields.firstName?.trim();
+  const last = fields.lastName?.trim();
+  return first ? (last ? `${first} ${last}` : first) : (last ?? '');
+}
+
+/**
+ * Appends one subscriber of the import body, as JSON text, to `parts` (joined once per body):
+ * no object per subscriber, and the custom field tags and the consent are encoded once per batch.
+ * The text is what JSON.stringify writes for the subscriber {EmailAddress, CustomFields,
+ * ConsentToTrack, Name?}, keys in that order.
+ */
+export function subscriberEncoder(options: ToSubscriberOptions = {}): (parts: string[], member: MappedMember) => void {
+  const customFields = CUSTOM_FIELDS.map((field) => ({
+    field,
+    prefix: `{"Key":${jsonString(options.customFieldKeys?.[field] ?? customFieldKey(CUSTOM_FIELD_NAMES[field]))},"Value":`,
+  }));
+  const consent = `],"ConsentToTrack":${jsonString(options.consentToTrack ?? 'Unchanged')}`;
+  return (parts, member) => {
+    const fields = member.fields;
+    parts.push('{"EmailAddress":');
+    appendJsonString(parts, member.email);
+    parts.push(',"CustomFields":[');
+    let first = true;
+    for (const { field, prefix } of customFields) {
+      const value = fields[field]?.trim();
+      // Empty values are left out: sending one could blank data the list already holds.
+      if (!value) continue;
+      parts.push(first ? prefix : `,${prefix}`);
+      appendJsonString(parts, truncateValue(value));
+      parts.push('}');
+      first = false;
+    }
+    parts.push(consent);
+    // Without a name the field is left out, so an existing subscriber keeps theirs.
+    const name = subscriberName(fields);
+    if (name) {
+      parts.push(',"Name":');
+      appendJsonString(parts, name);
+    }
+    parts.push('}');
   };
-  // Without a name the field is left out, so an existing subscriber keeps theirs.
-  if (name) subscriber.Name = name;
-  return subscriber;
+}
+
+/**
+ * The import call's body as JSON text. Resubscribe false: an import must never re-add people who
+ * unsubscribed, bounced or are suppressed (active and new subscribers are still upserted by
+ * email, so a re-sent member is updated). No autoresponder is queued or restarted: a data sync
+ * must not start emails.
+ */
+export function campaignMonitorImportBody(members: MappedMember[], options: ToSubscriberOptions = {}): string {
+  const encode = subscriberEncoder(options);
+  const parts = ['{"Subscribers":['];
+  for (let index = 0; index < members.length; index++) {
+    if (index > 0) parts.push(',');
+    encode(parts, members[index]!);
+  }
+  parts.push('],"Resubscribe":false,"QueueSubscriptionBasedAutoResponders":false,"RestartSubscriptionBasedAutoresponders":false}');
+  return parts.join('');
+}
+
+/** One mapped member → one subscriber of the import body, as an object (what the body's text holds). */
+export function toCampaignMonitorSubscriber(member: MappedMember, options: ToSubscriberOptions = {}): CampaignMonitorSubscriber {
+  const parts: string[] = [];
+  subscriberEncoder(options)(parts, member);
+  return JSON.parse(parts.join('')) as CampaignMonitorSubscriber;
 }
 
 const importTotals = z.object({
@@ -222,9 +274,11 @@ function callFailed(response: VendorResponse, what: string): DestinationError {
   return new DestinationError('config', `${what} was refused: ${detail}`, options);
 }
 
-async function send(call: Call, method: string, path: string, json?: unknown): Promise<VendorResponse> {
+/** One call; the body is `json` as an object, or `jsonText` already encoded. */
+async function send(call: Call, method: string, path: string, json?: unknown, jsonText?: string): Promise<VendorResponse> {
+  const headers = jsonText === undefined ? authorization(call) : { ...authorization(call), 'content-type': 'application/json' };
   try {
-    return await callVendor({ method, url: vendorUrl(call, path), headers: authorization(call), json, signal: call.signal });
+    return await callVendor({ method, url: vendorUrl(call, path), headers, json, body: jsonText, signal: call.signal });
   } catch (error) {
     // An unknown list may come back as 401 with Code 101: a wrong list ID, not a wrong key.
     if (error instanceof DestinationError && error.category === 'auth' && /invalid listid/i.test(error.message)) {
@@ -355,17 +409,11 @@ export const campaignMonitor: DestinationAdapter<CampaignMonitorSettings, Campai
         `A batch holds ${unique.length} subscribers; Campaign Monitor takes at most ${CAMPAIGN_MONITOR_BATCH_LIMIT} per call.`,
       );
     }
-    const options = { customFieldKeys: call.details.customFieldKeys, consentToTrack: call.details.consentToTrack };
-    const body = {
-      Subscribers: unique.map((member) => toCampaignMonitorSubscriber(member, options)),
-      // false: an import must never re-add people who unsubscribed, bounced or are suppressed.
-      // Active and new subscribers are still upserted by email, so a re-sent member is updated.
-      Resubscribe: false,
-      // A data sync must not start autoresponder emails.
-      QueueSubscriptionBasedAutoResponders: false,
-      RestartSubscriptionBasedAutoresponders: false,
-    };
-    const response = await send(call, 'POST', `/subscribers/${encodeURIComponent(call.details.listId)}/import.json`, body);
+    const body = campaignMonitorImportBody(unique, {
+      customFieldKeys: call.details.customFieldKeys,
+      consentToTrack: call.details.consentToTrack,
+    });
+    const response = await send(call, 'POST', `/subscribers/${encodeURIComponent(call.details.listId)}/import.json`, undefined, body);
     const partial = response.status === 400 && vendorCode(response.body).code === 210;
     if (!(response.status >= 200 && response.status < 300) && !partial) throw callFailed(response, 'The subscriber import');
     const result = fromImportResult(response.body);

@@ -4,8 +4,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   campaignMonitor,
+  campaignMonitorImportBody,
+  CUSTOM_FIELD_NAMES,
+  customFieldKey,
   fromImportResult,
   toCampaignMonitorSubscriber,
+  truncateValue,
+  type ToSubscriberOptions,
   type CampaignMonitorDetails,
   type CampaignMonitorSecrets,
   type CampaignMonitorSettings,
@@ -22,6 +27,100 @@ const API_KEY = 'test-api-key';
 describe('toCampaignMonitorSubscriber', () => {
   it.each(subscriberCases)('$name', ({ member, options, expected }) => {
     expect(toCampaignMonitorSubscriber(member, options)).toEqual(expected);
+  });
+});
+
+/** The import body as objects and JSON.stringify make it: the reference the adapter's JSON text must equal byte for byte. */
+function referenceBody(members: MappedMember[], options: ToSubscriberOptions = {}): string {
+  const subscribers = members.map((member) => {
+    const fields = member.fields;
+    const name = fields.fullName?.trim() || [fields.firstName?.trim(), fields.lastName?.trim()].filter(Boolean).join(' ');
+    const customFields: { Key: string; Value: string }[] = [];
+    for (const field of Object.keys(CUSTOM_FIELD_NAMES) as (keyof typeof CUSTOM_FIELD_NAMES)[]) {
+      const value = fields[field]?.trim();
+      if (value)
+        customFields.push({
+          Key: options.customFieldKeys?.[field] ?? customFieldKey(CUSTOM_FIELD_NAMES[field]),
+          Value: truncateValue(value),
+        });
+    }
+    const subscriber: Record<string, unknown> = {
+      EmailAddress: member.email,
+      CustomFields: customFields,
+      ConsentToTrack: options.consentToTrack ?? 'Unchanged',
+    };
+    if (name) subscriber.Name = name;
+    return subscriber;
+  });
+  return JSON.stringify({
+    Subscribers: subscribers,
+    Resubscribe: false,
+    QueueSubscriptionBasedAutoResponders: false,
+    RestartSubscriptionBasedAutoresponders: false,
+  });
+}
+
+/** Values JSON must escape or may pass through: quotes, backslashes, every control character, non-Latin text, surrogate pairs and lone surrogates, U+2028/2029. */
+const TRICKY_TEXT = [
+  'O"Brien',
+  'back\\slash\\',
+  'tab\there',
+  'line\nbreak\r\n',
+  Array.from({ length: 32 }, (_, code) => String.fromCharCode(code)).join(''),
+  '\u007f\u0080\u00ff',
+  'Ærøskøbing Møller Nygård',
+  'Łódź Πειραιάς 東京 서울',
+  'emoji 😀 pair',
+  'lone \ud800 high',
+  'lone \udc00 low',
+  'reversed \udc00\ud800',
+  '\u2028 and \u2029',
+  '"',
+  '',
+  '</script>',
+];
+
+describe('campaignMonitorImportBody', () => {
+  it('is byte for byte what JSON.stringify makes of the subscribers, whatever the text', () => {
+    const batch: MappedMember[] = TRICKY_TEXT.map((text, index) => ({
+      email: `m${index}${text.replace(/@/g, '')}@example.com`,
+      fields: { firstName: text, lastName: index % 2 ? text : '', postalCode: text, city: ` ${text} `, phone: index % 3 ? '' : text },
+    }));
+    const options = { customFieldKeys: { postalCode: '[Post"code\\]', city: '[City]' }, consentToTrack: 'Yes' as const };
+    expect(campaignMonitorImportBody(batch, options)).toBe(referenceBody(batch, options));
+    expect(campaignMonitorImportBody(batch)).toBe(referenceBody(batch));
+    expect(JSON.parse(campaignMonitorImportBody(batch, options)).Subscribers[0].CustomFields[0].Value).toBe('O"Brien');
+  });
+
+  it('every code unit on its own, alone and inside text, encodes as JSON.stringify does', () => {
+    const batch: MappedMember[] = [];
+    for (let code = 0; code <= 0xffff; code += 1) {
+      const char = String.fromCharCode(code);
+      batch.push({ email: `${char}@example.com`, fields: { fullName: `a${char}b`, gender: char } });
+      if (batch.length === 1000) {
+        expect(campaignMonitorImportBody(batch)).toBe(referenceBody(batch));
+        batch.length = 0;
+      }
+    }
+    expect(campaignMonitorImportBody(batch)).toBe(referenceBody(batch));
+  });
+
+  it('custom field values over 250 characters are cut without splitting a surrogate pair; names are not cut', () => {
+    const long = `${'x'.repeat(249)}😀${'y'.repeat(10)}`;
+    const batch = [{ email: 'long@example.com', fields: { city: long, country: 'z'.repeat(300), fullName: long } }];
+    expect(campaignMonitorImportBody(batch)).toBe(referenceBody(batch));
+    const subscriber = JSON.parse(campaignMonitorImportBody(batch)).Subscribers[0];
+    expect(subscriber.CustomFields).toEqual([
+      { Key: '[City]', Value: 'x'.repeat(249) },
+      { Key: '[Country]', Value: 'z'.repeat(250) },
+    ]);
+    expect(subscriber.Name).toBe(long);
+  });
+
+  it('an empty batch and the members of the case table', () => {
+    expect(campaignMonitorImportBody([])).toBe(referenceBody([]));
+    for (const { member, options } of subscriberCases)
+      expect(campaignMonitorImportBody([member], options)).toBe(referenceBody([member], options));
   });
 });
 
@@ -124,6 +223,22 @@ describe('adapter against the simulator', () => {
       expect(strict.state.lists.get(target.details.listId)!.subscribers.get('member2@example.com')!.State).toBe('Unsubscribed');
     } finally {
       await strict.stop();
+    }
+  });
+
+  it('the simulator reads the JSON text as the values sent: quotes, backslashes, controls, any script', async () => {
+    const target = call();
+    const batch = TRICKY_TEXT.filter((text) => !/[\ud800-\udfff]/.test(text.replace(/\ud83d\ude00/g, ''))).map((text, index) => ({
+      email: `tricky${index}@example.com`,
+      fields: { fullName: `${text} ${index}`, city: `${text} ${index}` },
+    }));
+    const details = await campaignMonitor.prepareRun!(target, { segments: [], segmentNames: [], mappedFields: ['email', 'city'] });
+    expect(await campaignMonitor.sendBatch({ ...target, details }, batch)).toEqual({ succeeded: batch.length, failures: [] });
+    const list = simulator.state.lists.get(target.details.listId)!;
+    for (const member of batch) {
+      const subscriber = list.subscribers.get(member.email)!;
+      expect(subscriber.Name).toBe(member.fields.fullName.trim());
+      expect(subscriber.CustomFields['[City]']).toBe(member.fields.city.trim());
     }
   });
 

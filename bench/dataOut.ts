@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { startStack } from '../local/stack.js';
+import { WORKER_ARGUMENTS_SETTING } from '../local/host/workerArguments.js';
 import { DEV_ACCOUNT } from '../local/azurite.js';
 import { adminApi } from './benchApi.js';
 import { partitionBlobs, readModel } from '../shared/lake/lakeReader.js';
@@ -23,7 +24,7 @@ const { values } = parseArgs({
   options: {
     profiles: { type: 'string', default: '1000000' },
     'change-rate': { type: 'string', default: '0.01' },
-    // Caps the host's V8 heap (as a small Functions instance would): shows what memory the work needs, not what an idle GC lets grow.
+    // The host instances' V8 old space (MB) in place of the default cap (local/host/workerArguments.ts): a lower one shows what memory the work needs, not what the GC lets grow.
     'host-heap-mb': { type: 'string' },
   },
 });
@@ -69,7 +70,7 @@ const stack = await startStack({
   seedKind: 'b2c',
   authSigningKey: key,
   hostOutput: () => {},
-  settings: hostHeapMb ? { NODE_OPTIONS: `--max-old-space-size=${Number(hostHeapMb)}` } : {},
+  settings: hostHeapMb ? { [WORKER_ARGUMENTS_SETTING]: `--max-old-space-size=${Number(hostHeapMb)}` } : {},
 });
 const setupSeconds = (Date.now() - setupStarted) / 1000;
 // The ledger is read directly for the step timeline: point this process at the stack's storage.

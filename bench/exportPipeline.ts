@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { startStack } from '../local/stack.js';
+import { WORKER_ARGUMENTS_SETTING } from '../local/host/workerArguments.js';
 import { adminApi } from './benchApi.js';
 import { destinationFor } from '../shared/destinations/registry.js';
 
@@ -94,7 +95,7 @@ const { values } = parseArgs({
     destination: { type: 'string', default: 'campaign-monitor' },
     profiles: { type: 'string', default: '100000' },
     rate: { type: 'string', default: 'unlimited' },
-    /** Caps the host's V8 old space (MB), to tell the working set from lazily grown heap. */
+    /** The host instances' V8 old space (MB) in place of the default cap (local/host/workerArguments.ts). */
     'host-heap-mb': { type: 'string' },
     /** host.json functionTimeout for the run (AzureFunctionsJobHost__functionTimeout), e.g. 00:01:00. */
     'function-timeout': { type: 'string' },
@@ -178,7 +179,7 @@ const stack = await startStack({
   simulatorOptions: { [setup.setting]: simulatorOptions },
   settings: {
     DESTINATION_RATE_LIMITS: JSON.stringify({ [type]: engineRate }),
-    ...(values['host-heap-mb'] ? { NODE_OPTIONS: `--max-old-space-size=${Number(values['host-heap-mb'])}` } : {}),
+    ...(values['host-heap-mb'] ? { [WORKER_ARGUMENTS_SETTING]: `--max-old-space-size=${Number(values['host-heap-mb'])}` } : {}),
     ...(values['function-timeout'] ? { AzureFunctionsJobHost__functionTimeout: values['function-timeout'] } : {}),
     ...(values.instances ? { OUTFLOW_HOST_INSTANCES: values.instances } : {}),
   },

@@ -6,6 +6,8 @@
 //   node dist/bench/pipelineCost.js --profiles 1000000 [--data-dir DIR] [--cpu-prof DIR] [--skip-floor] [--host-heap-mb M]
 // --data-dir keeps the stack's storage (lake included) in DIR, so runs can share one seeded lake;
 // --cpu-prof writes V8 CPU profiles of the host's processes to DIR and prints where the time went.
+// --host-heap-mb M starts the host instances with a V8 old space of M MB instead of the default cap
+// (half the default Flex Consumption instance, local/host/workerArguments.ts); 0 = V8's own limit.
 // Prints JSON: wall times, their ratio, the host's CPU-seconds (user + system of the supervisor
 // and its instances, from /proc) and the instances' peak RSS.
 import { spawn } from 'node:child_process';
@@ -15,6 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { startStack } from '../local/stack.js';
+import { WORKER_ARGUMENTS_SETTING, workerExecArgv } from '../local/host/workerArguments.js';
 import { adminApi } from './benchApi.js';
 import { stepTable, summarise, type CpuProfile } from './cpuProfileSummary.js';
 
@@ -78,7 +81,7 @@ const startBenchStack = () =>
       DESTINATION_RATE_LIMITS: JSON.stringify({
         'campaign-monitor': { requestsPerSecond: 1_000_000, burst: 1_000_000, maxConcurrentRequests: Number(values['in-flight']) },
       }),
-      ...(values['host-heap-mb'] ? { NODE_OPTIONS: `--max-old-space-size=${Number(values['host-heap-mb'])}` } : {}),
+      ...(values['host-heap-mb'] ? { [WORKER_ARGUMENTS_SETTING]: `--max-old-space-size=${Number(values['host-heap-mb'])}` } : {}),
     },
     hostExecArgv: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   });
@@ -200,6 +203,7 @@ try {
           hostCpuByProcess: Object.fromEntries(
             hostPids.map((pid, index) => [index === 0 ? `supervisor ${pid}` : `instance ${pid}`, Number(hostCpu[index]!.toFixed(2))]),
           ),
+          instanceNodeArguments: workerExecArgv({ ...process.env, ...stack.settings }).join(' '),
           instancePeakRssMb: Math.round(Math.max(peakRssKb, ...instancePids.map((pid) => statusKb(pid, 'VmHWM'))) / 1024),
           supervisorPeakRssMb: Math.round(statusKb(stack.host.pid!, 'VmHWM') / 1024),
         },

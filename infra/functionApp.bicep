@@ -83,6 +83,15 @@ param maximumInstanceCount int = 100
 // Node.js major the app runs on; must satisfy package.json engines.node (checked by test/infra).
 var nodeVersion = '22'
 
+// The Node worker's V8 old space: half the instance memory; the other half is the Functions host's
+// process and the worker's memory outside the old space. Without a cap V8 sizes the heap from the
+// machine, not the instance, and lets garbage grow it up to 4x the live data between collections
+// (BENCHMARKS.md, "Pipeline cost against the bare floor"). Passed as the worker's arguments: the
+// host starts a new worker with them at specialization instead of reusing its prewarmed one, which
+// a NODE_OPTIONS setting would not reach. local/host/workerArguments.ts caps the local host the
+// same way for the default size; test/infra checks the two agree.
+var nodeWorkerHeapMB = instanceMemoryMB / 2
+
 var appSettings = {
   // Storage for the Functions host and the app, identity-based (the host and shared/storage/clients.ts
   // read the same AzureWebJobsStorage__* settings).
@@ -101,6 +110,8 @@ var appSettings = {
   // Telemetry with Entra auth (the component has local auth disabled).
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // Read by the Functions host: the Node worker's command-line arguments.
+  languageWorkers__node__arguments: '--max-old-space-size=${nodeWorkerHeapMB}'
 }
 
 // The lake's own account (lakeStorage.bicep, or an existing one); when empty the code would read

@@ -3,6 +3,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RECYCLE_EXIT_CODE, type InstanceDraining, type InstanceInfo, type InstanceReady } from './instanceProtocol.js';
+import { workerExecArgv } from './workerArguments.js';
 
 const INSTANCE_SCRIPT = fileURLToPath(new URL('./instance.js', import.meta.url));
 
@@ -102,7 +103,12 @@ export class InstancePool {
 
   private spawn(instance: Instance, onFirstReady?: () => void): void {
     const label = this.options.count > 1 ? ['--instance', String(instance.number)] : [];
-    const child = fork(INSTANCE_SCRIPT, [...this.options.args, ...label], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // The supervisor's own Node.js arguments (e.g. --cpu-prof), then the worker's, as the Functions
+    // host starts its Node worker (languageWorkers__node__arguments; a heap cap by default).
+    const child = fork(INSTANCE_SCRIPT, [...this.options.args, ...label], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: [...process.execArgv, ...workerExecArgv()],
+    });
     instance.child = child;
     child.on('message', (message: InstanceReady | InstanceDraining) => {
       if (message?.type === 'draining') {

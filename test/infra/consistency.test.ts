@@ -12,6 +12,7 @@ import { SETTINGS } from '../../shared/settings.js';
 import { METRICS } from '../../shared/observability/metrics.js';
 import { CONTAINERS, QUEUES, TABLES } from '../../shared/storage/names.js';
 import { checkPackageFitsBuildMode } from './deployPackage.js';
+import { DEFAULT_INSTANCE_MEMORY_MB, workerExecArgv, workerHeapMb } from '../../local/host/workerArguments.js';
 import {
   appSettings,
   checkAlertRules,
@@ -24,6 +25,7 @@ import {
   checkSoftDelete,
   checkVnetOption,
   checkHosting,
+  checkNodeWorkerHeap,
   checkHostJson,
   checkNoSecrets,
   checkParametersFile,
@@ -69,7 +71,11 @@ const templates: Record<string, string> = Object.fromEntries(MODULES.map((n) => 
 const lakeStorage = templates['lakeStorage.bicep']!;
 
 /** Settings the Functions host or the Azure Monitor distro reads (not declared in shared/settings.ts). */
-const PLATFORM_SETTINGS = new Set(['AzureWebJobsStorage__credential', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING']);
+const PLATFORM_SETTINGS = new Set([
+  'AzureWebJobsStorage__credential',
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+  'languageWorkers__node__arguments',
+]);
 /** Set by infra before the code that reads it is declared in shared/settings.ts (none now). */
 const AWAITING_SETTINGS = new Set<string>();
 
@@ -382,6 +388,23 @@ describe('(e) the runtime matches the code', () => {
     expect(
       checkHosting(mutate(functionApp, "type: 'UserAssignedIdentity'", "type: 'StorageAccountConnectionString'"), engines).join(),
     ).toMatch(/user-assigned identity/);
+  });
+
+  it("caps the Node worker's heap at the share of the instance memory the local host uses", () => {
+    expect(checkNodeWorkerHeap(functionApp, main, workerHeapMb, DEFAULT_INSTANCE_MEMORY_MB)).toEqual([]);
+    expect(workerExecArgv({})).toEqual([`--max-old-space-size=${workerHeapMb(DEFAULT_INSTANCE_MEMORY_MB)}`]);
+  });
+
+  it('fails when the cap is gone, another share, or the default size differs', () => {
+    const check = (app: string, mainText = main) => checkNodeWorkerHeap(app, mainText, workerHeapMb, DEFAULT_INSTANCE_MEMORY_MB).join();
+    expect(check(removeLine(functionApp, 'languageWorkers__node__arguments:'))).toMatch(/is not set/);
+    expect(check(mutate(functionApp, 'instanceMemoryMB / 2', 'instanceMemoryMB / 4'))).toMatch(
+      /instance 2048 MB: infra caps the Node heap at 512 MB, the local host at 1024 MB/,
+    );
+    expect(check(mutate(functionApp, '--max-old-space-size=', '--max-semi-space-size='))).toMatch(/does not pass --max-old-space-size/);
+    expect(check(functionApp, mutate(main, 'param instanceMemoryMB int = 2048', 'param instanceMemoryMB int = 4096'))).toMatch(
+      /default instanceMemoryMB is 4096/,
+    );
   });
 
   it('reads semver ranges', () => {

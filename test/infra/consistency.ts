@@ -421,6 +421,41 @@ export function checkHosting(bicepText: string, enginesNode: string): string[] {
   return problems;
 }
 
+/**
+ * The Node worker's heap cap: the app settings pass `--max-old-space-size` in
+ * languageWorkers__node__arguments, a var that is instanceMemoryMB divided by a whole number, and
+ * for every instance size main.bicep allows it equals what the local host uses (`heapFor`);
+ * main.bicep's default size is the local host's (`defaultMb`).
+ */
+export function checkNodeWorkerHeap(
+  functionAppText: string,
+  mainText: string,
+  heapFor: (instanceMemoryMB: number) => number,
+  defaultMb: number,
+): string[] {
+  const problems: string[] = [];
+  const value = appSettings(functionAppText).get('languageWorkers__node__arguments');
+  if (value === undefined) return ["app setting languageWorkers__node__arguments (the Node worker's heap cap) is not set"];
+  const variable = /--max-old-space-size=\$\{\s*(\w+)\s*\}/.exec(
+    functionAppText.slice(functionAppText.indexOf('languageWorkers__node__arguments')),
+  )?.[1];
+  if (!variable) return [`languageWorkers__node__arguments does not pass --max-old-space-size=\${...} (${value})`];
+  const divisor = new RegExp(`^var ${variable} = instanceMemoryMB / (\\d+)\\s*$`, 'm').exec(functionAppText)?.[1];
+  if (!divisor) return [`var ${variable} is not instanceMemoryMB / <whole number>`];
+  const allowed = /@allowed\(\[([^\]]*)\]\)\s*param instanceMemoryMB int/.exec(mainText)?.[1] ?? '';
+  const sizes = allowed.split(/\s+/).filter(Boolean).map(Number);
+  if (sizes.length === 0) problems.push('main.bicep does not list the allowed instanceMemoryMB values');
+  for (const size of sizes) {
+    const azure = size / Number(divisor);
+    if (azure !== heapFor(size))
+      problems.push(`instance ${size} MB: infra caps the Node heap at ${azure} MB, the local host at ${heapFor(size)} MB`);
+  }
+  const defaultSize = Number(/param instanceMemoryMB int = (\d+)/.exec(mainText)?.[1]);
+  if (defaultSize !== defaultMb)
+    problems.push(`main.bicep's default instanceMemoryMB is ${defaultSize}, the local host assumes ${defaultMb}`);
+  return problems;
+}
+
 type Version = [number, number, number];
 
 const compare = (a: Version, b: Version): number => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];

@@ -1,5 +1,6 @@
 // The stack as the fault rows start it: N host instances and a short functionTimeout, one
 // instance killed while the API keeps answering from the other.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/testStack.js';
 import { waitFor } from '../support/hostCli.js';
@@ -34,5 +35,10 @@ describe('stack with two host instances', () => {
     );
     expect(back[0]!.pid).not.toBe(killed);
     expect(back[1]!.pid).toBe(instances[1]!.pid);
+  });
+
+  it("starts every instance, and one started again, with the Node worker's heap cap (local/host/workerArguments.ts)", async () => {
+    const args = (pid: number | undefined) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    for (const instance of await stack.hostInstances()) expect(args(instance.pid)).toContain('--max-old-space-size=1024');
   });
 });

@@ -47,6 +47,27 @@ export async function recordAudit(
   });
 }
 
+/** Entries of one action recorded since `since` (newest first): a bounded range of row keys per month. */
+export async function auditSince(action: string, since: Date, now = new Date()): Promise<AuditEntry[]> {
+  const client = await table(TABLES.audit);
+  const months = [...new Set([now.toISOString().slice(0, 7), since.toISOString().slice(0, 7)])];
+  const before = String(8_640_000_000_000_000 - since.getTime()).padStart(16, '0');
+  const entries: AuditEntry[] = [];
+  for (const month of months) {
+    const filter = odata`PartitionKey eq ${month} and RowKey lt ${before} and action eq ${action}`;
+    for await (const row of client.listEntities<AuditRow>({ queryOptions: { filter } }))
+      entries.push({
+        id: row.rowKey!,
+        at: row.at,
+        actor: fromJson(row.actor, { id: '', name: '' }),
+        action: row.action,
+        target: fromJson(row.target, { type: '', id: '' }),
+        details: fromJson(row.details, {}),
+      });
+  }
+  return entries.sort((a, b) => b.at.localeCompare(a.at));
+}
+
 export async function listAudit(options: { top: number; month?: string }): Promise<AuditEntry[]> {
   const client = await table(TABLES.audit);
   const month = options.month ?? new Date().toISOString().slice(0, 7);

@@ -6,11 +6,21 @@
 // - planning: the median, over this deployment's newest runs of the same planning kind (a plain
 //   read, a first delivery's comparison, a changes run's), of the plan task's time over the
 //   model's planning time (the planner's speed is the machine's, whatever the connection).
+// - a counted comparison (predictRun.ts, COMPARISON_OVER_COUNT): the median of the plan task's
+//   time over the count's, over the newest runs of the kind that were counted before they ran;
+//   with none of the kind, the other comparing kind's, scaled by the kinds' relative work.
 // Each run records the model's own part times with its prediction (predictRun.ts, `model`), and
 // its tasks record when planning and sending began and ended: no run is learnt from twice over.
 import { listRuns } from '../runs/runStore.js';
 import type { RunRecord } from '../runs/run.js';
-import { PLANNING_SETUP_SECONDS, SENDING_SETUP_SECONDS, type PartFactors, type PlanningKind } from './predictRun.js';
+import {
+  countable,
+  countedRatioFor,
+  PLANNING_SETUP_SECONDS,
+  SENDING_SETUP_SECONDS,
+  type PartFactors,
+  type PlanningKind,
+} from './predictRun.js';
 
 export interface Calibration {
   /** Factor on the model's sending time (1: no history). */
@@ -21,6 +31,10 @@ export interface Calibration {
   planning: number;
   /** Runs that one was learnt from. */
   planningRuns: number;
+  /** The comparison's time over the plan's count's, for the kind asked for (undefined: no counted run yet). */
+  countedRatio?: number;
+  /** Runs that one was learnt from. */
+  countedRuns: number;
 }
 
 /** Runs considered, newest first: enough to smooth one odd run, few enough to follow the machine. */
@@ -83,26 +97,51 @@ export function planningRatio(run: RunRecord): number | undefined {
   return Math.max(0, planning - PLANNING_SETUP_SECONDS) / model.planningSeconds;
 }
 
+/** The comparison's time over the count the plan made before the run (when it was counted). */
+export function countedRatio(run: RunRecord): number | undefined {
+  const model = run.prediction?.model;
+  if (!countable(model?.planningKind ?? undefined) || !model?.countedSeconds || !delivered(run)) return undefined;
+  const { planning } = actualParts(run);
+  if (planning === undefined) return undefined;
+  return Math.max(0, planning - PLANNING_SETUP_SECONDS) / model.countedSeconds;
+}
+
+/** The weighted median of the newest runs' ratios (each run weighs 1 unless `weight` says). */
 function medianOfNewest(
   runs: RunRecord[],
   ratio: (run: RunRecord) => number | undefined,
   bounds: [number, number],
+  weight: (run: RunRecord) => number = () => 1,
 ): { factor: number; runs: number } {
   const ratios = runs
     .filter((run) => ratio(run) !== undefined)
     .sort((a, b) => (b.finishedAt ?? '').localeCompare(a.finishedAt ?? ''))
     .slice(0, RECENT_RUNS)
-    .map((run) => ratio(run)!)
-    .sort((a, b) => a - b);
+    .map((run) => ({ ratio: ratio(run)!, weight: weight(run) }))
+    .sort((a, b) => a.ratio - b.ratio);
   if (ratios.length === 0) return { factor: 1, runs: 0 };
-  const middle = ratios.length / 2;
-  const median = ratios.length % 2 ? ratios[Math.floor(middle)]! : (ratios[middle - 1]! + ratios[middle]!) / 2;
+  const half = ratios.reduce((sum, each) => sum + each.weight, 0) / 2;
+  let below = 0;
+  let median = ratios[ratios.length - 1]!.ratio;
+  for (const [index, each] of ratios.entries()) {
+    below += each.weight;
+    if (below < half - 1e-9) continue;
+    // Exactly half below: between this ratio and the next (the plain median of an even count).
+    median = Math.abs(below - half) < 1e-9 && index + 1 < ratios.length ? (each.ratio + ratios[index + 1]!.ratio) / 2 : each.ratio;
+    break;
+  }
   return { factor: Math.round(Math.min(bounds[1], Math.max(bounds[0], median)) * 100) / 100, runs: ratios.length };
 }
 
-/** The sending factor learnt from a connection's runs. */
+/**
+ * The sending factor learnt from a connection's runs, each weighted by its modelled sending: a
+ * short send's time is mostly its fixed part (hops, the last chunk's writes, the finalizer), not
+ * the rate's. In the 1M benchmark at load 13 a changes run's 64 calls (11.8 s of rate) took 3.3 ×
+ * that, the first delivery's 1,023 calls 1.2 ×; the plain median of the two, 2.26, then doubled
+ * the full resend's prediction (BENCHMARKS.md, "Planning predicted from the plan's own count").
+ */
 export function sendCalibrationOf(runs: RunRecord[]): { factor: number; runs: number } {
-  return medianOfNewest(runs, sendRatio, [LEAST_SEND_FACTOR, MOST_FACTOR]);
+  return medianOfNewest(runs, sendRatio, [LEAST_SEND_FACTOR, MOST_FACTOR], (run) => run.prediction!.model!.sendSeconds);
 }
 
 /**
@@ -126,14 +165,44 @@ export function planningCalibrationOf(runs: RunRecord[], kind: PlanningKind | un
   return { factor: Math.round(Math.sqrt(other.factor) * 100) / 100, runs: other.runs };
 }
 
+/**
+ * The ratio of a counted comparison for `kind`, from the deployment's counted runs: of that kind;
+ * with none, of the other comparing kind, each run's ratio scaled by the kinds' relative work
+ * (countedRatioFor). Undefined with no counted run: predictRun takes the benchmark's figure.
+ */
+export function countedCalibrationOf(runs: RunRecord[], kind: PlanningKind | undefined): { ratio?: number; runs: number } {
+  if (!countable(kind)) return { runs: 0 };
+  const bounds: [number, number] = [LEAST_PLANNING_FACTOR, MOST_FACTOR * countedRatioFor(kind)];
+  const counted = runs.filter((run) => countedRatio(run) !== undefined);
+  const own = counted.filter((run) => run.prediction?.model?.planningKind === kind);
+  const scaledTo = (run: RunRecord) => {
+    const its = run.prediction!.model!.planningKind!;
+    return (countedRatio(run)! * countedRatioFor(kind)) / countedRatioFor(its);
+  };
+  const learnt = medianOfNewest(own.length > 0 ? own : counted, own.length > 0 ? countedRatio : scaledTo, bounds);
+  return learnt.runs > 0 ? { ratio: learnt.factor, runs: learnt.runs } : { runs: 0 };
+}
+
 export function calibrationOf(connectionRuns: RunRecord[], deploymentRuns: RunRecord[], kind?: PlanningKind): Calibration {
   const send = sendCalibrationOf(connectionRuns);
   const planning = planningCalibrationOf(deploymentRuns, kind);
-  return { factor: send.factor, runs: send.runs, planning: planning.factor, planningRuns: planning.runs };
+  const counted = countedCalibrationOf(deploymentRuns, kind);
+  return {
+    factor: send.factor,
+    runs: send.runs,
+    planning: planning.factor,
+    planningRuns: planning.runs,
+    ...(counted.ratio !== undefined ? { countedRatio: counted.ratio } : {}),
+    countedRuns: counted.runs,
+  };
 }
 
 /** The factors to hand to predictRun. */
-export const partFactors = (calibration: Calibration): PartFactors => ({ send: calibration.factor, planning: calibration.planning });
+export const partFactors = (calibration: Calibration): PartFactors => ({
+  send: calibration.factor,
+  planning: calibration.planning,
+  ...(calibration.countedRatio !== undefined ? { countedRatio: calibration.countedRatio } : {}),
+});
 
 async function newestRuns(exportIds: string[]): Promise<RunRecord[]> {
   const runs: RunRecord[] = [];

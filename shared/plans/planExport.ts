@@ -1,6 +1,7 @@
 // `POST /exports/{id}/plan`: what a run of the export would do if started now — members,
 // eligibility, changes since the last delivery, vendor calls and the time at the connection's
-// rate with the other runs on that connection. Nothing is sent and nothing stored but an audit line.
+// rate with the other runs on that connection. Nothing is sent and nothing stored but an audit line
+// (with the time counting the changes took, which the run's own prediction takes up).
 import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import { recordAudit } from '../audit/auditLog.js';
@@ -66,6 +67,14 @@ export const exportPlan = z.object({
       .describe(
         "Factor on the planning time (read or comparison) learnt from this deployment's recent runs of the same kind (1 with no history).",
       ),
+    countedSeconds: z
+      .number()
+      .nullable()
+      .describe('Seconds per read this plan took to count the changes (null: nothing to compare): the comparison is predicted from it.'),
+    countedRatio: z
+      .number()
+      .nullable()
+      .describe("The comparison's time over the count's: learnt from this deployment's counted runs, else the benchmark's figure."),
     otherRuns: z.array(
       z.object({ exportId: z.string(), runId: z.string().optional(), rateCalls: z.number(), startsInSeconds: z.number() }),
     ),
@@ -158,7 +167,7 @@ export async function planExport(principal: Principal, exportId: string, now = n
           remove: changes.remove,
           buckets: changes.buckets,
           chunkBasis: members,
-          planning: { kind: changes.fullReason ? 'everyone' : 'changes', members },
+          planning: { kind: changes.fullReason ? 'everyone' : 'changes', members, countedSeconds: changes.countedSeconds },
         }
       : { send, remove: 0, planning: { kind: 'read', members, pieces: readPieces(model, chosen, destination) } };
   const calibration = await calibrationFor([record.id, ...load.exportIds], load.deploymentExportIds, work.planning?.kind);
@@ -168,7 +177,11 @@ export async function planExport(principal: Principal, exportId: string, now = n
       `The connection's last ${calibration.runs} run${calibration.runs === 1 ? '' : 's'} sent in ${calibration.factor} × the model's time (machine load, vendor latency): the sending is scaled by that.`,
     );
   }
-  if (calibration.planningRuns > 0 && calibration.planning !== 1) {
+  if (prediction.basis.countedRatio !== null) {
+    warnings.push(
+      `Counting the changes took ${prediction.basis.countedSeconds} s a read: the comparison is predicted at ${prediction.basis.countedRatio} × that (${calibration.countedRuns > 0 ? `this deployment's last ${calibration.countedRuns} counted run${calibration.countedRuns === 1 ? '' : 's'}` : 'as measured in the benchmark'}).`,
+    );
+  } else if (calibration.planningRuns > 0 && calibration.planning !== 1) {
     warnings.push(
       `This deployment's last ${calibration.planningRuns} planned run${calibration.planningRuns === 1 ? '' : 's'} took ${calibration.planning} × the model's planning time (machine load): the planning is scaled by that.`,
     );
@@ -194,7 +207,14 @@ export async function planExport(principal: Principal, exportId: string, now = n
     principal,
     'export.plan',
     { type: 'export', id: record.id, name: record.name },
-    { members, eligible, calls: plan.calls, predictedSeconds: plan.predictedSeconds },
+    {
+      members,
+      eligible,
+      calls: plan.calls,
+      predictedSeconds: plan.predictedSeconds,
+      // The run this plan precedes predicts its comparison from the count's time (countedBefore.ts).
+      ...(changes?.countedSeconds !== undefined ? { countedSeconds: changes.countedSeconds } : {}),
+    },
   );
   return plan;
 }

@@ -42,6 +42,11 @@ export interface PlanningWork {
   members: number;
   /** Pieces a plain read is queued by as each is read (the segments' partitions); absent: 1. */
   pieces?: number;
+  /**
+   * A comparison's probe of the machine: seconds the plan's count of the changes took per read
+   * of the segments with the snapshot (countChanges.ts), asked just before. Absent: not counted.
+   */
+  countedSeconds?: number;
 }
 
 /** Factors learnt from the runs already made (calibration.ts), each on its own part of the model. */
@@ -50,6 +55,8 @@ export interface PartFactors {
   send?: number;
   /** On the planning time (this deployment's runs of the same planning kind). */
   planning?: number;
+  /** The comparison's time over the count's (PlanningWork.countedSeconds); absent: COMPARISON_OVER_COUNT. */
+  countedRatio?: number;
 }
 
 /** Another run on the same connection, sharing its rate: now (startsInSeconds 0) or scheduled. */
@@ -91,6 +98,9 @@ export interface RunPrediction {
     calibration: number;
     /** Factor learnt from this deployment's recent runs of the same planning kind, applied to the planning. */
     planningCalibration: number;
+    /** Seconds the plan's count of the changes took per read (null: not counted); the comparison is this × countedRatio. */
+    countedSeconds: number | null;
+    countedRatio: number | null;
   };
   /** The model's own part times, before any calibration: what a run records to learn from. */
   model: RunModel;
@@ -102,6 +112,8 @@ export interface RunModel {
   planningSeconds: number;
   sendSeconds: number;
   overlapped: boolean;
+  /** The count's seconds per read the comparison was predicted from (calibration learns its ratio). */
+  countedSeconds?: number;
 }
 
 /**
@@ -127,17 +139,34 @@ export const PIPELINE_MEMBERS_PER_SECOND = 25_000;
  * benchmark with the comparison in steps): the plain read of the email column (1M in 2.3–2.4 s
  * at load 1–3; 200,000 in 3.7–6 s at load 11–16, so a loaded figure); a first or full delivery's
  * two passes — spill every row, compare, write everyone's send file and the run's base (1M in
- * 106 s at load 3–9, 53 s at load 2–3); a changes run's, which reads the snapshot and writes only
- * the changed members' rows (71 s and 48 s). A retry run spills only whom it retries but reads
- * every row: taken as a changes run's. Between the loaded and the quiet figures; the runs already
- * made correct them per deployment (calibration.ts).
+ * 106 s at load 3–9, 53 s at load 2–3); a changes run's, which also reads the snapshot and keeps
+ * who left: since the removals' email check, 1.4–2 × a first delivery's time in the same
+ * benchmark (82 s against 60 s quiet, 560 s against 277 s at load 13). A retry run spills only
+ * whom it retries but reads every row: taken as a changes run's. Between the loaded and the quiet
+ * figures; a count before the run (below) or the runs already made correct them (calibration.ts).
  */
 export const PLANNING_MEMBERS_PER_SECOND: Record<PlanningKind, number> = {
   read: 100_000,
   everyone: 12_000,
-  changes: 15_000,
-  retry: 15_000,
+  changes: 9_000,
+  retry: 9_000,
 };
+/**
+ * A comparison predicted from the count the plan made just before (PlanningWork.countedSeconds):
+ * both read the segments and the snapshot on the machine as it is, so the count's time follows
+ * the load that makes the speeds above miss 2× and more (BENCHMARKS.md, "The final model measured
+ * at 1,000,000 members"). The figure is the 1M audience-sync benchmark's changes run at load 13
+ * (plan task 559.7 s, count 51.6 s a read); at 200,000 members, load 9, it was 2.0 (BENCHMARKS.md,
+ * "Planning predicted from the plan's own count"), so calibration.ts learns it per deployment.
+ * Other kinds scale it by their relative work, as the speeds above are.
+ */
+export const COMPARISON_OVER_COUNT = 10.8;
+export function countedRatioFor(kind: PlanningKind): number {
+  return (COMPARISON_OVER_COUNT * PLANNING_MEMBERS_PER_SECOND.changes) / PLANNING_MEMBERS_PER_SECOND[kind];
+}
+/** Whether a kind's planning is a comparison whose time a count predicts. */
+export const countable = (kind: PlanningKind | undefined): kind is 'everyone' | 'changes' => kind === 'everyone' || kind === 'changes';
+
 /**
  * Whether a plain run's planner queues chunks while it still reads the segment, so that sending
  * overlaps the read: it does, a partition at a time (shared/segmentSender/planSegments.ts). A
@@ -264,15 +293,19 @@ export function predictRun(
     const parallel = Math.max(1, Math.min(destination.limits.maxConcurrentRequests ?? Infinity, sendersFor(rate) ?? Infinity, chunks));
     jobSeconds = Math.ceil(jobsOrBatches / parallel) * job.typicalSeconds;
   }
+  const counted = work.planning && countable(work.planning.kind) ? work.planning.countedSeconds : undefined;
   const model: RunModel = {
     planningKind: work.planning?.kind ?? null,
     planningSeconds: planningSeconds(work.planning),
     sendSeconds: sent + work.remove > 0 ? Math.max(rateSeconds + sharedSeconds, pipelineSeconds, jobSeconds) : 0,
     overlapped: work.planning?.kind === 'read' && PLAIN_PLANNING_OVERLAPS_SENDING,
+    ...(counted !== undefined ? { countedSeconds: counted } : {}),
   };
   const sendFactor = factors.send ?? 1;
-  const planningFactor = factors.planning ?? 1;
-  const planning = model.planningSeconds * planningFactor;
+  // A counted comparison follows the count; otherwise the speed per kind, calibrated.
+  const countedRatio = counted !== undefined ? (factors.countedRatio ?? countedRatioFor(work.planning!.kind)) : null;
+  const planningFactor = countedRatio === null ? (factors.planning ?? 1) : 1;
+  const planning = countedRatio === null ? model.planningSeconds * planningFactor : counted! * countedRatio;
   const sending = model.sendSeconds * sendFactor;
   const predictedSeconds = START_SECONDS + combinedSeconds(planning, sending, model.overlapped, work.planning?.pieces ?? 1);
   const comparing = work.planning && work.planning.kind !== 'read';
@@ -293,11 +326,14 @@ export function predictRun(
       startSeconds: START_SECONDS,
       calibration: sendFactor,
       planningCalibration: planningFactor,
+      countedSeconds: counted !== undefined ? Math.round(counted * 1000) / 1000 : null,
+      countedRatio: countedRatio === null ? null : Math.round(countedRatio * 100) / 100,
     },
     model: {
       ...model,
       planningSeconds: Math.round(model.planningSeconds * 1000) / 1000,
       sendSeconds: Math.round(model.sendSeconds * 1000) / 1000,
+      ...(counted !== undefined ? { countedSeconds: Math.round(counted * 1000) / 1000 } : {}),
     },
   };
 }

@@ -145,6 +145,10 @@ export const runPrediction = z.object({
       planningSeconds: z.number(),
       sendSeconds: z.number(),
       overlapped: z.boolean(),
+      countedSeconds: z
+        .number()
+        .optional()
+        .describe("Seconds per read the plan's count of the changes took just before the run: the comparison was predicted from it."),
     })
     .optional()
     .describe("The model's own part times before calibration (planning, sending), which later predictions learn from."),

@@ -14,7 +14,8 @@ import { segmentsOf } from '../lake/segmentCatalog.js';
 import { partitionBlobs, readModelVersioned, recordBoundaries, type PartitionBlob } from '../lake/lakeReader.js';
 import type { ContainerClient } from '@azure/storage-blob';
 import { recordedPrediction } from '../plans/predictionAtStart.js';
-import type { PlanningKind } from '../plans/predictRun.js';
+import { countable, type PlanningKind } from '../plans/predictRun.js';
+import { countedBefore } from '../plans/countedBefore.js';
 import { UnionOverLimit, writeSegmentUnion } from './segmentUnion.js';
 import {
   hashesMeeting,
@@ -629,7 +630,14 @@ async function predictionOf(
   const pieces = sources.reduce((sum, source) => sum + source.blobs.filter((blob) => blob.size > 0).length, 0);
   // A delivery run's files are per key bucket, each cut into its own chunks (as the plan counts them).
   const spread = buckets ? { buckets, chunkBasis: members } : {};
-  const work = { send, remove: files ? rows('remove') : 0, ...spread, planning: { kind: planning, members, pieces } };
+  // A comparison counted by a plan just before the run is predicted from that count, as the plan was.
+  const countedSeconds = countable(planning)
+    ? await countedBefore(run.exportId, members, run.startedAt).catch((error: Error) => {
+        log.warn(`The plan's count was not read: ${error.message}`);
+        return undefined;
+      })
+    : undefined;
+  const work = { send, remove: files ? rows('remove') : 0, ...spread, planning: { kind: planning, members, pieces, countedSeconds } };
   return recordedPrediction(run, connection.id, destination, access.rateLimit, work, model, log);
 }
 

@@ -152,8 +152,12 @@ describe('delivery modes on a segment export', { timeout: 120_000 }, () => {
     const plan = await stack.api.post(`/exports/${exportId}/plan`);
     expect(plan.status).toBe(200);
     expect(plan.body.changes).toEqual({ added: JOINED, updated: 0, removed: 0, unchanged: PROFILES });
+    // It timed its count, and the run that follows predicts its comparison from that count too.
+    expect(plan.body.basis.countedSeconds).toBeGreaterThan(0);
+    expect(plan.body.basis.diffSeconds).toBeCloseTo(plan.body.basis.countedSeconds * plan.body.basis.countedRatio, 0);
     const third = await run();
     expect(third.status).toBe('succeeded');
+    expect(third.prediction.model).toMatchObject({ planningKind: 'changes', countedSeconds: plan.body.basis.countedSeconds });
     expect(third.counts).toMatchObject({ sent: JOINED, succeeded: JOINED, removed: 0 });
     expect(third.delivery.changes).toEqual({ joined: JOINED, changed: 0, unchanged: PROFILES, left: 0 });
     const after = deliveries();

@@ -2,12 +2,21 @@ import { describe, expect, it } from 'vitest';
 import {
   actualParts,
   calibrationOf,
+  countedCalibrationOf,
+  countedRatio,
+  partFactors,
   planningCalibrationOf,
   planningRatio,
   sendCalibrationOf,
   sendRatio,
 } from '../../shared/plans/calibration.js';
-import { PLANNING_SETUP_SECONDS, SENDING_SETUP_SECONDS, type PlanningKind, type RunModel } from '../../shared/plans/predictRun.js';
+import {
+  countedRatioFor,
+  PLANNING_SETUP_SECONDS,
+  SENDING_SETUP_SECONDS,
+  type PlanningKind,
+  type RunModel,
+} from '../../shared/plans/predictRun.js';
 import type { RunRecord } from '../../shared/runs/run.js';
 
 interface Timed {
@@ -70,13 +79,13 @@ describe('the parts a run took', () => {
 
 describe('calibration, part by part', () => {
   it('is 1 without history, and ignores runs without a model, unfinished, failed or too short to say', () => {
-    expect(calibrationOf([], [])).toEqual({ factor: 1, runs: 0, planning: 1, planningRuns: 0 });
+    expect(calibrationOf([], [])).toEqual({ factor: 1, runs: 0, planning: 1, planningRuns: 0, countedRuns: 0 });
     const withoutModel = { ...scaled('read', 2, 2, 1), prediction: { members: 1, calls: 1, rateCalls: 1, predictedSeconds: 60 } };
     const failed = { ...scaled('read', 2, 2, 2), status: 'failed' as const };
     const unfinished = { ...scaled('read', 2, 2, 3), finishedAt: null };
     const tiny = scaled('read', 5, 5, 4, { planning: 0.5, send: 1 });
     const runs = [withoutModel, failed, unfinished, tiny];
-    expect(calibrationOf(runs, runs, 'read')).toEqual({ factor: 1, runs: 0, planning: 1, planningRuns: 0 });
+    expect(calibrationOf(runs, runs, 'read')).toEqual({ factor: 1, runs: 0, planning: 1, planningRuns: 0, countedRuns: 0 });
   });
 
   it('learns sending from the send task and planning from the plan task, each against its own model', () => {
@@ -84,7 +93,7 @@ describe('calibration, part by part', () => {
     const runs = [scaled('everyone', 4, 1, 1)];
     expect(sendRatio(runs[0]!)).toBeCloseTo(1);
     expect(planningRatio(runs[0]!)).toBeCloseTo(4);
-    expect(calibrationOf(runs, runs, 'everyone')).toEqual({ factor: 1, runs: 1, planning: 4, planningRuns: 1 });
+    expect(calibrationOf(runs, runs, 'everyone')).toEqual({ factor: 1, runs: 1, planning: 4, planningRuns: 1, countedRuns: 0 });
   });
 
   it('does not carry a slow comparison over to the sending of a plain run', () => {
@@ -113,6 +122,22 @@ describe('calibration, part by part', () => {
     expect(planningCalibrationOf(runs, 'read')).toEqual({ factor: 3, runs: 5 });
   });
 
+  it("weighs each run's sending by its length: a short send's fixed part is the queue's, not the rate's", () => {
+    // The 1M benchmark at load 13: a changes run's 64 calls (11.8 s of rate) sent in 43 s, the
+    // first delivery's 1,023 calls (203.8 s) in 250 s; the short one's 3.3 doubled the full resend's.
+    const changes = run({ planning: 60, sending: 43.2, model: { planningKind: 'changes', planningSeconds: 66.7, sendSeconds: 11.8 } });
+    const first = run({
+      planning: 270,
+      sending: 249.8,
+      model: { planningKind: 'everyone', planningSeconds: 83.3, sendSeconds: 203.8 },
+      finishedMinute: 0,
+    });
+    expect(sendRatio(changes)).toBeCloseTo(3.32, 2);
+    expect(sendCalibrationOf([first, changes])).toEqual({ factor: 1.21, runs: 2 });
+    // Alone, a short send still teaches its own.
+    expect(sendCalibrationOf([changes]).factor).toBeCloseTo(3.32, 2);
+  });
+
   it('learns nothing about sending from an overlapped run bound by its read', () => {
     const overlapped = { planningKind: 'read' as const, planningSeconds: 60, sendSeconds: 10, overlapped: true };
     // The read went on through nearly all of the sending: the send task's time is the read's.
@@ -129,5 +154,37 @@ describe('calibration, part by part', () => {
     expect(sendCalibrationOf([scaled('read', 1, 100, 1)]).factor).toBe(20);
     expect(planningCalibrationOf([scaled('read', 0.4, 1, 1)], 'read').factor).toBe(0.4);
     expect(planningCalibrationOf([scaled('read', 0.01, 1, 1)], 'read').factor).toBe(0.2);
+  });
+});
+
+describe("calibration of a comparison predicted from the plan's count", () => {
+  /** A run counted by a plan before it: its comparison took `ratio` × the count's seconds. */
+  const counted = (kind: PlanningKind, ratio: number, minute: number, countedSeconds = 20) =>
+    run({
+      planning: PLANNING_SETUP_SECONDS + countedSeconds * ratio,
+      sending: SENDING_SETUP_SECONDS + 12,
+      model: { planningKind: kind, planningSeconds: 66.7, sendSeconds: 12, countedSeconds },
+      finishedMinute: minute,
+    });
+
+  it('learns the comparison over the count from counted runs only, and hands it to predictRun', () => {
+    expect(countedRatio(counted('changes', 3, 1))).toBeCloseTo(3);
+    // A run not counted before it (no plan asked, or a first delivery) teaches no ratio.
+    expect(countedRatio(scaled('changes', 1, 1, 1))).toBeUndefined();
+    expect(countedCalibrationOf([scaled('changes', 1, 1, 1)], 'changes')).toEqual({ runs: 0 });
+    const runs = [counted('changes', 3, 1), counted('changes', 2.6, 2), counted('changes', 2.8, 3)];
+    const calibration = calibrationOf(runs, runs, 'changes');
+    expect(calibration).toMatchObject({ countedRatio: 2.8, countedRuns: 3 });
+    expect(partFactors(calibration).countedRatio).toBe(2.8);
+    expect(partFactors(calibrationOf([], [], 'changes')).countedRatio).toBeUndefined();
+  });
+
+  it("with none of its kind, takes the other comparing kind's, scaled by the kinds' relative work", () => {
+    const runs = [counted('changes', 3, 1)];
+    const scale = countedRatioFor('everyone') / countedRatioFor('changes');
+    expect(countedCalibrationOf(runs, 'everyone')).toEqual({ ratio: Math.round(3 * scale * 100) / 100, runs: 1 });
+    // Of its own kind once there is one.
+    expect(countedCalibrationOf([...runs, counted('everyone', 5, 2)], 'everyone')).toEqual({ ratio: 5, runs: 1 });
+    expect(countedCalibrationOf(runs, 'read')).toEqual({ runs: 0 });
   });
 });

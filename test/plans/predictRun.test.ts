@@ -3,10 +3,12 @@ import { iterable } from '../../shared/destinations/iterable.js';
 import { dotdigital } from '../../shared/destinations/dotdigital.js';
 import { campaignMonitor } from '../../shared/destinations/campaignMonitor.js';
 import {
+  COMPARISON_OVER_COUNT,
   PIPELINE_MEMBERS_PER_SECOND,
   PLANNING_MEMBERS_PER_SECOND,
   START_SECONDS,
   combinedSeconds,
+  countedRatioFor,
   pollsFor,
   predictRun,
   sendCalls,
@@ -150,5 +152,54 @@ describe("predictRun: the run's parts", () => {
     // What the run records to learn from is the model's own, whatever the factors.
     expect(slowPlanner.model).toEqual(model.model);
     expect(slowVendor.basis).toMatchObject({ calibration: 2, planningCalibration: 1 });
+  });
+});
+
+describe("predictRun: a comparison predicted from the plan's count", () => {
+  // The changes of a 1M segment (BENCHMARKS.md's audience-sync run): 15,000 sent, 5,000 removed.
+  const changes = { send: [15_000], remove: 5_000, buckets: 32, chunkBasis: 1_000_000 };
+  const counted = (countedSeconds: number) => ({ ...changes, planning: { kind: 'changes' as const, members: 1_000_000, countedSeconds } });
+
+  it("follows the count's time, not the speed per kind: a count twice as slow (a loaded machine) doubles the comparison", () => {
+    const quiet = predictRun(iterable, ITERABLE_RATE, counted(20));
+    const loaded = predictRun(iterable, ITERABLE_RATE, counted(40));
+    expect(quiet.basis.diffSeconds).toBeCloseTo(20 * COMPARISON_OVER_COUNT, 1);
+    expect(loaded.basis.diffSeconds).toBeCloseTo(40 * COMPARISON_OVER_COUNT, 1);
+    expect(loaded.predictedSeconds - quiet.predictedSeconds).toBeCloseTo(20 * COMPARISON_OVER_COUNT, 0);
+    expect(quiet.basis).toMatchObject({ countedSeconds: 20, countedRatio: COMPARISON_OVER_COUNT, planningCalibration: 1 });
+    // Uncounted, the same work is the model's speed per kind.
+    const uncounted = predictRun(iterable, ITERABLE_RATE, { ...changes, planning: { kind: 'changes', members: 1_000_000 } });
+    expect(uncounted.basis.diffSeconds).toBeCloseTo(1_000_000 / PLANNING_MEMBERS_PER_SECOND.changes, 1);
+    expect(uncounted.basis).toMatchObject({ countedSeconds: null, countedRatio: null });
+  });
+
+  it('takes a learnt ratio over the default, and no factor on the speed per kind', () => {
+    const learnt = predictRun(iterable, ITERABLE_RATE, counted(20), [], { planning: 3, countedRatio: 2.5 });
+    expect(learnt.basis.diffSeconds).toBeCloseTo(50, 1);
+    expect(learnt.basis.planningCalibration).toBe(1);
+    // It records the count with the model's own planning time, for calibration to learn both.
+    expect(learnt.model).toMatchObject({ planningKind: 'changes', countedSeconds: 20 });
+    expect(learnt.model.planningSeconds).toBeCloseTo(1_000_000 / PLANNING_MEMBERS_PER_SECOND.changes, 1);
+  });
+
+  it("scales the default by the kinds' relative work, and leaves a plain read to its own speed", () => {
+    expect(countedRatioFor('changes')).toBe(COMPARISON_OVER_COUNT);
+    expect(countedRatioFor('everyone')).toBeCloseTo(
+      (COMPARISON_OVER_COUNT * PLANNING_MEMBERS_PER_SECOND.changes) / PLANNING_MEMBERS_PER_SECOND.everyone,
+    );
+    const resync = predictRun(iterable, ITERABLE_RATE, {
+      send: [1_000_000],
+      remove: 0,
+      buckets: 32,
+      planning: { kind: 'everyone', members: 1_000_000, countedSeconds: 20 },
+    });
+    expect(resync.basis.diffSeconds).toBeCloseTo(20 * countedRatioFor('everyone'), 1);
+    const plain = predictRun(iterable, ITERABLE_RATE, {
+      send: [1_000_000],
+      remove: 0,
+      planning: { kind: 'read', members: 1_000_000, pieces: 4, countedSeconds: 20 },
+    });
+    expect(plain.basis.readSeconds).toBeCloseTo(1_000_000 / PLANNING_MEMBERS_PER_SECOND.read, 1);
+    expect(plain.model.countedSeconds).toBeUndefined();
   });
 });

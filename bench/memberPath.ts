@@ -12,7 +12,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { stringify } from 'csv-stringify/sync';
 import type { ContainerClient } from '@azure/storage-blob';
 import { lakeSources } from '../local/demoData/generateProfiles.js';
-import { readRecordBatches } from '../shared/lake/lakeReader.js';
+import { readFieldBatches } from '../shared/lake/lakeReader.js';
 import { matchRecord, matchingPlan } from '../shared/segmentSender/dataMatching.js';
 import { campaignMonitor } from '../shared/destinations/campaignMonitor.js';
 import type { MappedMember } from '../shared/destinations/destination.js';
@@ -97,7 +97,8 @@ async function oneSender(): Promise<number> {
     );
     batch = [];
   };
-  for await (const records of readRecordBatches(container, 'bench.csv', 0, csv.length, { delimiter: ',' })) {
+  const columns = [...plan.columns.map(([, index]) => index), keyColumn];
+  for await (const records of readFieldBatches(container, 'bench.csv', 0, csv.length, columns, { delimiter: ',' })) {
     for (const record of records) {
       if (batch.length >= 1000) await flush();
       const matched = matchRecord(plan, record.values);

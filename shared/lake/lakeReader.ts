@@ -295,6 +295,63 @@ export async function* readRecordBatches(
   }
 }
 
+/**
+ * The records of [start, end) as readRecordBatches gives them, but with only the fields at
+ * `columns` decoded: a record's values hold those at their indexes and may leave the others out
+ * (a record holding a quote is split whole). The same checks (field counts, quoting) fail the
+ * same way. A sender needs a few of a row's fields: the others are never made into strings, and
+ * each field it keeps is a string of its own, not a slice that holds on to the whole row's text.
+ */
+export async function* readFieldBatches(
+  containerClient: ContainerClient,
+  blobName: string,
+  start: number,
+  end: number,
+  columns: readonly number[],
+  options: ReadRecordsOptions = {},
+): AsyncGenerator<LakeRecord[]> {
+  const delimiter = options.delimiter ?? ',';
+  const separator = delimiter.charCodeAt(0);
+  if (delimiter.length !== 1 || separator >= 0x80) {
+    // Not a one-byte delimiter: whole records.
+    yield* readRecordBatches(containerClient, blobName, start, end, options);
+    return;
+  }
+  const width = columns.reduce((widest, column) => Math.max(widest, column + 1), 0);
+  const wanted = new Uint8Array(width);
+  for (const column of columns) if (column >= 0) wanted[column] = 1;
+  const check = new RecordCheck(blobName, options.columnHeaders === true && start === 0);
+  for await (const { buf, base, bounds } of recordPieces(containerClient, blobName, start, end, options)) {
+    const records: LakeRecord[] = [];
+    for (let index = 0; index < bounds.length; index += 3) {
+      const offset = base + bounds[index]!;
+      const first = contentStart(buf, bounds[index]!, offset);
+      const stop = contentEnd(buf, bounds[index]!, bounds[index + 1]!);
+      if (stop <= first) continue;
+      let values: string[];
+      let count: number;
+      if (bounds[index + 2]) {
+        values = check.split(buf.toString('utf8', first, stop), delimiter, offset);
+        count = values.length;
+      } else {
+        // One walk over the record's bytes counts its fields and decodes the wanted ones (a
+        // multi-byte UTF-8 character never holds an ASCII byte, so the delimiter cannot be inside one).
+        values = new Array<string>(width);
+        count = 0;
+        let from = first;
+        for (let at = first; at <= stop; at++) {
+          if (at < stop && buf[at] !== separator) continue;
+          if (count < width && wanted[count] === 1) values[count] = buf.toString('utf8', from, at);
+          count++;
+          from = at + 1;
+        }
+      }
+      if (check.keep(count, offset)) records.push({ offset, values });
+    }
+    if (records.length > 0) yield records;
+  }
+}
+
 /** One column of a range's records: each record's byte offset and that field's value. */
 export interface ColumnBatch {
   offsets: number[];

@@ -8,7 +8,7 @@ import { QUEUES } from '../storage/names.js';
 import { getExport } from '../exports/exportStore.js';
 import type { BatchResult, MappedMember, RecordFailure } from '../destinations/destination.js';
 import { DestinationError } from '../destinations/destinationError.js';
-import { readRecordBatches } from '../lake/lakeReader.js';
+import { readFieldBatches, readRecordBatches } from '../lake/lakeReader.js';
 import type { ExportRecord } from '../exports/exportDefinition.js';
 import {
   deferWhileSecretsUnavailable,
@@ -360,12 +360,20 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
   try {
     const source = chunk.container === 'work' ? await workContainer() : lakeContainer();
     pacer.batchStarted();
-    // A downloaded piece's records at a time: one await per piece, not per record.
-    for await (const items of readRecordBatches(source, chunk.blobName, chunk.resumeOffset, chunk.end, {
-      ifMatch: chunk.blobEtag,
-      delimiter: chunk.delimiter,
-      columnHeaders: chunk.columnHeaders,
-    })) {
+    const readOptions = { ifMatch: chunk.blobEtag, delimiter: chunk.delimiter, columnHeaders: chunk.columnHeaders };
+    // A downloaded piece's records at a time: one await per piece, not per record. A lake row is
+    // read for the mapped columns and its key alone; a delivery file's rows are read whole.
+    const records = delivery
+      ? readRecordBatches(source, chunk.blobName, chunk.resumeOffset, chunk.end, readOptions)
+      : readFieldBatches(
+          source,
+          chunk.blobName,
+          chunk.resumeOffset,
+          chunk.end,
+          [...plan.columns.map(([, index]) => index), keyColumn],
+          readOptions,
+        );
+    for await (const items of records) {
       for (const item of items) {
         if (batch.length >= batchSize) {
           if ((await flush(item.offset)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);

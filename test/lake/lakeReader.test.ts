@@ -19,6 +19,7 @@ import {
   partitionBlobs,
   readModel,
   readColumn,
+  readFieldBatches,
   readRecords,
   recordBoundaries,
   type LakeRecord,
@@ -232,25 +233,98 @@ describe('readColumn', () => {
   });
 });
 
-describe('records cut by the pieces a download arrives in', () => {
-  /** A container whose downloads arrive in pieces of the given sizes (cycled), as a socket may deliver them. */
-  function piecewise(bytes: Buffer, sizes: number[]): ContainerClient {
-    return {
-      getBlobClient: () => ({
-        download: async (offset: number, count: number) => {
-          const range = bytes.subarray(offset, offset + count);
-          const pieces: Buffer[] = [];
-          for (let at = 0, next = 0; at < range.length; next++) {
-            const size = sizes[next % sizes.length]!;
-            pieces.push(Buffer.from(range.subarray(at, at + size)));
-            at += size;
-          }
-          return { readableStreamBody: Readable.from(pieces) };
-        },
-      }),
-    } as unknown as ContainerClient;
-  }
+/** A container whose downloads arrive in pieces of the given sizes (cycled), as a socket may deliver them. */
+function piecewise(bytes: Buffer, sizes: number[]): ContainerClient {
+  return {
+    getBlobClient: () => ({
+      download: async (offset: number, count: number) => {
+        const range = bytes.subarray(offset, offset + count);
+        const pieces: Buffer[] = [];
+        for (let at = 0, next = 0; at < range.length; next++) {
+          const size = sizes[next % sizes.length]!;
+          pieces.push(Buffer.from(range.subarray(at, at + size)));
+          at += size;
+        }
+        return { readableStreamBody: Readable.from(pieces) };
+      },
+    }),
+  } as unknown as ContainerClient;
+}
 
+describe('readFieldBatches', () => {
+  /** The records of the blob as readFieldBatches gives them. */
+  async function fields(lake: ContainerClient, blob: { blobName: string; size: number }, columns: number[], options = {}) {
+    const records: LakeRecord[] = [];
+    for await (const batch of readFieldBatches(lake, blob.blobName, 0, blob.size, columns, options)) records.push(...batch);
+    return records;
+  }
+  /** Each record's offset and the values at `columns` (in that order). */
+  const project = (records: LakeRecord[], columns: number[]) =>
+    records.map((record) => ({ offset: record.offset, values: columns.map((column) => record.values[column]) }));
+
+  it('gives the wanted fields of each record as readRecords does: quotes, CRLF, a BOM, a header and another delimiter', async () => {
+    const blob = await put(HAND_CSV);
+    const records = await collect(readRecords(container, blob.blobName, 0, blob.size));
+    for (const columns of [[0], [3], [1, 3], [2, 0], [0, 1, 2, 3], []])
+      expect(project(await fields(container, blob, columns), columns), `columns ${columns.join(',')}`).toEqual(project(records, columns));
+    const withHeader = await put('Id;Name;City\r\n1;"Berg; Olsen";Oslo\r\n\r\n2;Åse;Bø');
+    expect(project(await fields(container, withHeader, [1, 2], { delimiter: ';', columnHeaders: true }), [1, 2])).toEqual([
+      { offset: 14, values: ['Berg; Olsen', 'Oslo'] },
+      { offset: 38, values: ['Åse', 'Bø'] },
+    ]);
+  });
+
+  it('decodes only the wanted fields of a record without quotes', async () => {
+    const blob = await put('a1,bø,c1,d1\na2,b2,c2,d2\n');
+    const records = await fields(container, blob, [1, 3]);
+    expect(records.map((record) => record.values)).toEqual([
+      [undefined, 'bø', undefined, 'd1'],
+      [undefined, 'b2', undefined, 'd2'],
+    ]);
+  });
+
+  it('fails where readRecords fails', async () => {
+    const ragged = await put('a,b\nc,d,e\n');
+    await expect(fields(container, ragged, [0])).rejects.toThrow(/has 3 fields, expected 2/);
+    const short = await put('a,b,c\nd,e\n');
+    await expect(fields(container, short, [0])).rejects.toThrow(/has 2 fields, expected 3/);
+    const unclosed = await put('a,b\n"c,d\n');
+    await expect(fields(container, unclosed, [1])).rejects.toThrow(/Unclosed quote/);
+    const misquoted = await put('a,b\nc,d"e"\n');
+    await expect(fields(container, misquoted, [0])).rejects.toThrow(LakeError);
+  });
+
+  it('matches readRecords for any rows and columns (property)', async () => {
+    const field = fc.oneof(
+      fc.string({ unit: fc.constantFrom('a', 'ø', ',', '"', '\n', '\r\n', ' ', '1', '😀'), maxLength: 8 }),
+      fc.string({ maxLength: 6 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(field, { minLength: 4, maxLength: 4 }), { minLength: 1, maxLength: 25 }),
+        fc.uniqueArray(fc.integer({ min: 0, max: 3 }), { maxLength: 4 }),
+        async (rows, columns) => {
+          const blob = await put(stringify(rows, { record_delimiter: '\r\n', quoted_match: /[\r\n]/ }));
+          const records = await collect(readRecords(container, blob.blobName, 0, blob.size));
+          expect(project(await fields(container, blob, columns), columns)).toEqual(project(records, columns));
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+
+  it('reads the same fields whatever the piece sizes a download arrives in', async () => {
+    const bytes = Buffer.from(HAND_CSV + HAND_CSV.slice(1).repeat(3) + 'a,bø,c,d\n'.repeat(5), 'utf8');
+    const expected = await collect(readRecords(piecewise(bytes, [bytes.length]), 'b', 0, bytes.length));
+    for (const sizes of [[1], [2, 3], [7], [13, 1, 40], [64]])
+      for (const columns of [[1], [0, 3]])
+        expect(project(await fields(piecewise(bytes, sizes), { blobName: 'b', size: bytes.length }, columns), columns)).toEqual(
+          project(expected, columns),
+        );
+  });
+});
+
+describe('records cut by the pieces a download arrives in', () => {
   it('reads the same records and columns whatever the piece sizes', async () => {
     const bytes = Buffer.from(HAND_CSV.repeat(1) + HAND_CSV.slice(1).repeat(3), 'utf8');
     const whole = piecewise(bytes, [bytes.length]);

@@ -9,7 +9,8 @@ export const DEFAULT_CONNECTION = 'AzureWebJobsStorage';
 export class QueueStorage {
   private readonly services = new Map<string, QueueServiceClient>();
   private readonly created = new Map<string, Promise<void>>();
-  private readonly localListeners = new Map<string, () => void>();
+  /** Listeners of this host instance by queue, woken when this instance's bindings add a message there. */
+  private readonly localListeners = new Map<string, Set<() => void>>();
 
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
 
@@ -49,7 +50,11 @@ export class QueueStorage {
     return client;
   }
 
-  /** Sends already-encoded messages, a few at a time, and wakes a local listener on that queue. */
+  /**
+   * Sends already-encoded messages, a few at a time, for a queue output binding (or a poison-queue
+   * copy), then wakes this instance's listeners on that queue. The app's own SDK sends do not come
+   * through here, and so wake nobody: their messages wait for the listener's next poll.
+   */
   async send(connection: string | undefined, queueName: string, texts: string[]): Promise<void> {
     if (texts.length === 0) return;
     const client = await this.ensureQueue(connection, queueName);
@@ -61,16 +66,22 @@ export class QueueStorage {
       }
     };
     await Promise.all(Array.from({ length: Math.min(16, texts.length) }, worker));
-    this.localListeners.get(this.queue(connection, queueName).key)?.();
+    for (const wake of this.localListeners.get(this.queue(connection, queueName).key) ?? []) wake();
   }
 
   /**
-   * Lets a listener hear about messages this host itself adds, so it polls at once instead of
-   * waiting out its back-off (the runtime does the same for queues it writes to).
+   * Lets a listener of this host instance hear about messages the instance's own output bindings
+   * add, so it polls at once instead of waiting out its back-off. The runtime does the same, in the
+   * same host only: the queue output binding's collector calls `IMessageEnqueuedWatcher.Notify`,
+   * and the `SharedQueueWatcher` ends the wait of every listener registered on that queue
+   * (WebJobs storage extension: QueuesExtensionConfigProvider.QueueAsyncCollector, QueueListener.Notify;
+   * poison-queue copies notify too, QueueListener.RegisterSharedWatcherWithQueueProcessor).
    */
   onLocalSend(key: string, wake: () => void): () => void {
-    this.localListeners.set(key, wake);
-    return () => this.localListeners.delete(key);
+    let listeners = this.localListeners.get(key);
+    if (!listeners) this.localListeners.set(key, (listeners = new Set()));
+    listeners.add(wake);
+    return () => listeners.delete(wake);
   }
 }
 

@@ -264,6 +264,62 @@ describe('local host: the runtime rules', () => {
     );
   });
 
+  // The runtime's queue output binding tells the listeners of its own host that it added a message
+  // (WebJobs storage extension: QueueAsyncCollector.AddAsync → IMessageEnqueuedWatcher.Notify →
+  // SharedQueueWatcher → QueueListener.Notify ends the back-off wait); a message sent any other way
+  // waits for the next poll. maxPollingInterval is raised to 10 s here so the difference shows:
+  // the local listener backs off 0.1, 0.2, 0.4 … 6.4, then 10 s between empty polls.
+  const backedOff = { AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:10' };
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const enqueue = async (api: string, id: string, via: 'binding' | 'sdk') => {
+    const response = await fetch(`${api}/enqueue?id=${id}&via=${via}`, { method: 'POST' });
+    expect(response.status).toBe(200);
+    return (await response.json()) as { pid: number; at: number };
+  };
+  const pickedUp = async (id: string) =>
+    (
+      await waitFor(
+        () => records().filter((e) => e.fn === 'work' && e.id === id && e.phase === 'start'),
+        (r) => r.length > 0,
+        20_000,
+      )
+    )[0]!;
+
+  it('a message added by a queue output binding wakes the backed-off listener of its own instance at once; one sent with the SDK waits for the next poll', async () => {
+    const { api } = await start(backedOff);
+    // 7 s idle: the listener is in its 6.4 s wait (from 6.3 s to 12.7 s after it started).
+    await sleep(7_000);
+    const bound = await enqueue(api, 'bound', 'binding');
+    const boundTaken = await pickedUp('bound');
+    expect(boundTaken.at - bound.at).toBeLessThan(1_500);
+
+    // The pick-up restarted the back-off: 8.5 s later the listener is again in its 6.4 s wait, and
+    // an SDK send is not heard: it is picked up by the poll that ends that wait, about 4 s later.
+    await sleep(boundTaken.at + 8_500 - Date.now());
+    const sent = await enqueue(api, 'sent', 'sdk');
+    const sentTaken = await pickedUp('sent');
+    expect(sentTaken.at - sent.at).toBeGreaterThan(2_000);
+    expect(sentTaken.at - sent.at).toBeLessThan(11_000);
+  });
+
+  it('OUTFLOW_HOST_INSTANCES=2: an output binding wakes only the listener of the instance that ran the function', async () => {
+    const { api } = await start({ ...backedOff, OUTFLOW_HOST_INSTANCES: '2' });
+    const instances = await host!.instances();
+    const served = new Set<number>();
+    for (const id of ['first', 'second']) {
+      // Both listeners backed off (the one that took the last message has backed off again).
+      await sleep(7_000);
+      const bound = await enqueue(api, id, 'binding');
+      served.add(bound.pid);
+      const taken = await pickedUp(id);
+      // Taken at once, and by the instance whose binding added it: the other was not woken.
+      expect(taken.at - bound.at).toBeLessThan(1_500);
+      expect(taken.pid).toBe(bound.pid);
+    }
+    // Round robin: each instance ran the function once.
+    expect([...served].sort()).toEqual(instances.map((i) => i.pid).sort());
+  });
+
   it("keeps an idle client connection open as the platform's load balancer does, not for Node's 5 s", async () => {
     // A caller that reuses its connection after a few idle seconds is answered: with the server
     // closing it at 5 s, a request sent as it closes got no answer at all ("fetch failed").

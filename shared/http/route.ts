@@ -1,6 +1,6 @@
 // Declares an HTTP route once: registration with the Functions runtime, auth by role, zod
 // validation of params/query/body, problem details for every failure, and the OpenAPI entry.
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { app, type FunctionOutput, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType, ValidationFailed } from '../errors.js';
 import { summarize, toFieldErrors } from '../validation.js';
@@ -49,6 +49,11 @@ export interface RouteSpec<P, Q, B> {
     /** Other representations of the success body, by media type (e.g. text/csv on Accept). */
     alternatives?: Record<string, z.ZodType>;
   };
+  /**
+   * Output bindings the handler may set through `context.extraOutputs` (e.g. a storage-queue
+   * message the runtime sends once the function has returned).
+   */
+  extraOutputs?: FunctionOutput[];
   handle(input: RouteInput<P, Q, B>): Promise<HttpResponseInit>;
 }
 
@@ -67,6 +72,7 @@ export function defineRoute<P = Record<string, never>, Q = Record<string, never>
     methods: spec.method === 'GET' ? ['GET', 'HEAD'] : [spec.method],
     route: spec.route,
     authLevel: 'anonymous',
+    ...(spec.extraOutputs ? { extraOutputs: spec.extraOutputs } : {}),
     handler: (request, context) => handleRequest(spec, request, context),
   });
 }

@@ -55,6 +55,13 @@ export async function startRun(
     refreshId?: string;
     retryOf?: string;
     fullResync?: boolean;
+    /**
+     * How the plan message of a queued run goes out; default: sent with the storage SDK before
+     * startRun returns. An HTTP start hands it to a queue output binding instead (planOutput.ts).
+     * Either way the run row is written first, so a message that never goes out is made up for by
+     * the recovery sweep (a queued run without progress gets its plan message again).
+     */
+    sendPlan?: (message: PlanRunMessage) => void | Promise<void>;
   } = {},
 ): Promise<RunRecord> {
   const runId = newRunId();
@@ -90,7 +97,7 @@ export async function startRun(
     ],
     etag: '',
   });
-  if (status === 'queued') await enqueuePlan(run);
+  if (status === 'queued') await (options.sendPlan ?? sendPlanMessage)(planMessage(run));
   await recordAudit(
     principal,
     'export.run',
@@ -101,5 +108,13 @@ export async function startRun(
 }
 
 export async function enqueuePlan(run: Pick<RunRecord, 'exportId' | 'id'>): Promise<void> {
-  await sendQueueMessage(QUEUES.exportRuns, { exportId: run.exportId, runId: run.id } satisfies PlanRunMessage);
+  await sendPlanMessage(planMessage(run));
+}
+
+function planMessage(run: Pick<RunRecord, 'exportId' | 'id'>): PlanRunMessage {
+  return { exportId: run.exportId, runId: run.id };
+}
+
+async function sendPlanMessage(message: PlanRunMessage): Promise<void> {
+  await sendQueueMessage(QUEUES.exportRuns, message);
 }

@@ -12,6 +12,8 @@ import { planRun } from '../../shared/runs/planRun.js';
 import '../../functions/runWorkers.js';
 import { chunkIdFor, getChunk, recordPlannedChunks, saveChunk } from '../../shared/runs/runLedger.js';
 import { getRun, insertRun, newRunId } from '../../shared/runs/runStore.js';
+import { startRun, type PlanRunMessage } from '../../shared/runs/startRun.js';
+import { finishRunEarly } from '../../shared/runs/finalizeRun.js';
 import { ZERO_COUNTS, type RunRecord } from '../../shared/runs/run.js';
 import { QUEUES } from '../../shared/storage/names.js';
 import { chunkRange, exportRecord, runRecord } from '../support/engineRecords.js';
@@ -83,6 +85,24 @@ describe('the recovery sweep', () => {
     expect(ended.status).toBe('failed');
     expect(ended.reason).toMatch(/Planning never started or never finished/);
     expect((await findExport(run.exportId))!.activeRunId).toBeNull();
+  });
+
+  it('plans a run started over HTTP whose plan message never went out (the output binding is sent after the function returns: an instance that died first sent nothing)', async () => {
+    const record = await insertExport(exportRecord({ id: randomUUID(), name: 'Started over HTTP', connectionId: 'connection-1' }));
+    const handed: PlanRunMessage[] = [];
+    const run = await startRun({ id: 'alice', name: 'Alice', roles: ['admin'] }, record.id, 'manual', {
+      sendPlan: (message) => void handed.push(message),
+    });
+    // The message went to the binding only, after the run row was written.
+    expect(handed).toEqual([{ exportId: record.id, runId: run.id }]);
+    expect((await getRun(record.id, run.id)).status).toBe('queued');
+    expect(await messagesOn(planQueue())).toEqual([]);
+
+    const swept = await recoverRuns(later(3));
+    expect(swept.actions.find((action) => action.runId === run.id)).toMatchObject({ action: 'replanned' });
+    expect(await messagesOn(planQueue())).toEqual([{ exportId: record.id, runId: run.id }]);
+    // Ended here, so later sweeps in this file do not see it.
+    await finishRunEarly(await getRun(record.id, run.id), 'cancelled', 'Test over.');
   });
 
   it('counts a run as not driven after RUN_RECOVERY_STALE_SECONDS when it is set (the reliability ci profile shortens the wait)', async () => {

@@ -53,7 +53,7 @@ import { DestinationError } from './destinationError.js';
 import { withoutDuplicatesInBatch } from './duplicatesInBatch.js';
 import { personFields } from './personFields.js';
 import { callVendor, withApiOrigin, type VendorResponse } from './vendorHttp.js';
-import { appendJsonString, jsonString } from './jsonText.js';
+import { jsonString } from './jsonText.js';
 
 const API_BASE = 'https://api.createsend.com/api/v3.3';
 export const CAMPAIGN_MONITOR_BATCH_LIMIT = 1000;
@@ -153,40 +153,32 @@ function subscriberName(fields: Record<string, string>): string {
 }
 
 /**
- * Appends one subscriber of the import body, as JSON text, to `parts` (joined once per body):
- * no object per subscriber, and the custom field tags and the consent are encoded once per batch.
- * The text is what JSON.stringify writes for the subscriber {EmailAddress, CustomFields,
- * ConsentToTrack, Name?}, keys in that order.
+ * Writes one subscriber of the import body as JSON text, without an object per subscriber: the
+ * custom field tags and the consent are encoded once per batch. The text is what JSON.stringify
+ * writes for the subscriber {EmailAddress, CustomFields, ConsentToTrack, Name?}, keys in that order.
  */
-export function subscriberEncoder(options: ToSubscriberOptions = {}): (parts: string[], member: MappedMember) => void {
+export function subscriberEncoder(options: ToSubscriberOptions = {}): (member: MappedMember) => string {
   const customFields = CUSTOM_FIELDS.map((field) => ({
     field,
     prefix: `{"Key":${jsonString(options.customFieldKeys?.[field] ?? customFieldKey(CUSTOM_FIELD_NAMES[field]))},"Value":`,
   }));
   const consent = `],"ConsentToTrack":${jsonString(options.consentToTrack ?? 'Unchanged')}`;
-  return (parts, member) => {
+  return (member) => {
     const fields = member.fields;
-    parts.push('{"EmailAddress":');
-    appendJsonString(parts, member.email);
-    parts.push(',"CustomFields":[');
+    let text = `{"EmailAddress":${jsonString(member.email)},"CustomFields":[`;
     let first = true;
     for (const { field, prefix } of customFields) {
       const value = fields[field]?.trim();
       // Empty values are left out: sending one could blank data the list already holds.
       if (!value) continue;
-      parts.push(first ? prefix : `,${prefix}`);
-      appendJsonString(parts, truncateValue(value));
-      parts.push('}');
+      text += `${first ? '' : ','}${prefix}${jsonString(truncateValue(value))}}`;
       first = false;
     }
-    parts.push(consent);
+    text += consent;
     // Without a name the field is left out, so an existing subscriber keeps theirs.
     const name = subscriberName(fields);
-    if (name) {
-      parts.push(',"Name":');
-      appendJsonString(parts, name);
-    }
-    parts.push('}');
+    if (name) text += `,"Name":${jsonString(name)}`;
+    return `${text}}`;
   };
 }
 
@@ -194,24 +186,18 @@ export function subscriberEncoder(options: ToSubscriberOptions = {}): (parts: st
  * The import call's body as JSON text. Resubscribe false: an import must never re-add people who
  * unsubscribed, bounced or are suppressed (active and new subscribers are still upserted by
  * email, so a re-sent member is updated). No autoresponder is queued or restarted: a data sync
- * must not start emails.
+ * must not start emails. Built with `+=`: V8 joins the pieces once, when fetch encodes the body.
  */
 export function campaignMonitorImportBody(members: MappedMember[], options: ToSubscriberOptions = {}): string {
   const encode = subscriberEncoder(options);
-  const parts = ['{"Subscribers":['];
-  for (let index = 0; index < members.length; index++) {
-    if (index > 0) parts.push(',');
-    encode(parts, members[index]!);
-  }
-  parts.push('],"Resubscribe":false,"QueueSubscriptionBasedAutoResponders":false,"RestartSubscriptionBasedAutoresponders":false}');
-  return parts.join('');
+  let body = '{"Subscribers":[';
+  for (let index = 0; index < members.length; index++) body += `${index > 0 ? ',' : ''}${encode(members[index]!)}`;
+  return `${body}],"Resubscribe":false,"QueueSubscriptionBasedAutoResponders":false,"RestartSubscriptionBasedAutoresponders":false}`;
 }
 
 /** One mapped member → one subscriber of the import body, as an object (what the body's text holds). */
 export function toCampaignMonitorSubscriber(member: MappedMember, options: ToSubscriberOptions = {}): CampaignMonitorSubscriber {
-  const parts: string[] = [];
-  subscriberEncoder(options)(parts, member);
-  return JSON.parse(parts.join('')) as CampaignMonitorSubscriber;
+  return JSON.parse(subscriberEncoder(options)(member)) as CampaignMonitorSubscriber;
 }
 
 const importTotals = z.object({

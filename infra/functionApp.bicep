@@ -83,13 +83,16 @@ param maximumInstanceCount int = 100
 // Node.js major the app runs on; must satisfy package.json engines.node (checked by test/infra).
 var nodeVersion = '22'
 
-// The Node worker's V8 old space: half the instance memory; the other half is the Functions host's
-// process and the worker's memory outside the old space. Without a cap V8 sizes the heap from the
-// machine, not the instance, and lets garbage grow it up to 4x the live data between collections
-// (BENCHMARKS.md, "Pipeline cost against the bare floor"). Passed as the worker's arguments: the
-// host starts a new worker with them at specialization instead of reusing its prewarmed one, which
-// a NODE_OPTIONS setting would not reach. local/host/workerArguments.ts caps the local host the
-// same way for the default size; test/infra checks the two agree.
+// The Node worker's V8 old space: half the instance memory, the size V8 itself picks for a machine
+// of that memory (Node sizes V8 from the cgroup limit or the machine's memory; V8's old generation
+// is a quarter of it times two on 64-bit). Set explicitly so it holds whether or not the worker
+// sees the instance's memory as its own, and so the local host, on a larger machine, matches it
+// (local/host/workerArguments.ts; test/infra checks the two agree). The heap's size, not the live
+// data, is what grows with a run's length: V8 lets the old space reach up to 4x the live data
+// between collections at a limit of 2 GB or more, 1.3-2x below (BENCHMARKS.md, "Pipeline cost
+// against the bare floor"). Passed as the worker's arguments: the host starts a new worker with
+// them at specialization instead of reusing its prewarmed one, which a NODE_OPTIONS setting would
+// not reach.
 var nodeWorkerHeapMB = instanceMemoryMB / 2
 
 var appSettings = {

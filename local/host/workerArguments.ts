@@ -11,9 +11,10 @@ export const WORKER_ARGUMENTS_SETTING = 'languageWorkers__node__arguments';
 export const DEFAULT_INSTANCE_MEMORY_MB = 2048;
 
 /**
- * The Node worker's V8 old space for an instance size: half of it. The other half is the
- * Functions host's process and the worker's memory outside the old space (new space, code,
- * buffers). infra/functionApp.bicep sets the same; test/infra checks both agree.
+ * The Node worker's V8 old space for an instance size: half of it, what V8 itself picks for a
+ * machine of that memory (a quarter times two on 64-bit, Heap::HeapSizeFromPhysicalMemory; Node
+ * passes it the cgroup limit or the machine's memory). The machine here is larger than an
+ * instance, so it is set. infra/functionApp.bicep sets the same; test/infra checks both agree.
  */
 export function workerHeapMb(instanceMemoryMB: number): number {
   return instanceMemoryMB / 2;

@@ -27,8 +27,8 @@ export interface PlannedChanges {
   /** Why the run would send everyone, or null when it sends only the changes. */
   fullReason: string | null;
   /**
-   * When it compared with a snapshot: its seconds per read of the segments (a read per group of
-   * buckets), the machine's speed at a comparison now — the run's is predicted from it.
+   * When it compared with a snapshot: its seconds per pass over the members — the segments read
+   * once per group of buckets, the snapshot loaded once — the machine's speed at a comparison now.
    */
   countedSeconds?: number;
 }
@@ -134,6 +134,7 @@ export async function countChanges(
     remove: removals ? counts.removed : 0,
     buckets,
     fullReason,
-    countedSeconds: (Date.now() - began) / 1000 / Math.max(1, reads),
+    // The snapshot is loaded once over all the reads, about as many entries as the segments' rows.
+    countedSeconds: (Date.now() - began) / 1000 / (reads + 1),
   };
 }

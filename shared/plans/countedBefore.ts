@@ -1,4 +1,4 @@
-// The count a plan made just before a run (countChanges.ts): its time per read is the machine's
+// The count a plan made just before a run (countChanges.ts): its time per pass is the machine's
 // speed at a comparison then, and the run's recorded prediction is made from it as the plan's was,
 // so that calibration.ts learns the comparison's time over the count's. The plan stores only its
 // audit line; the count's time is in it.

@@ -70,7 +70,9 @@ export const exportPlan = z.object({
     countedSeconds: z
       .number()
       .nullable()
-      .describe('Seconds per read this plan took to count the changes (null: nothing to compare): the comparison is predicted from it.'),
+      .describe(
+        'Seconds per pass over the members (the segments read, the snapshot loaded) this plan took to count the changes (null: nothing to compare): the comparison is predicted from it.',
+      ),
     countedRatio: z
       .number()
       .nullable()
@@ -179,7 +181,7 @@ export async function planExport(principal: Principal, exportId: string, now = n
   }
   if (prediction.basis.countedRatio !== null) {
     warnings.push(
-      `Counting the changes took ${prediction.basis.countedSeconds} s a read: the comparison is predicted at ${prediction.basis.countedRatio} × that (${calibration.countedRuns > 0 ? `this deployment's last ${calibration.countedRuns} counted run${calibration.countedRuns === 1 ? '' : 's'}` : 'as measured in the benchmark'}).`,
+      `Counting the changes took ${prediction.basis.countedSeconds} s a pass over the members: the comparison is predicted at ${prediction.basis.countedRatio} × that (${calibration.countedRuns > 0 ? `this deployment's last ${calibration.countedRuns} counted run${calibration.countedRuns === 1 ? '' : 's'}` : 'as measured in the benchmark'}).`,
     );
   } else if (calibration.planningRuns > 0 && calibration.planning !== 1) {
     warnings.push(

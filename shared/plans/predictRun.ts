@@ -43,8 +43,8 @@ export interface PlanningWork {
   /** Pieces a plain read is queued by as each is read (the segments' partitions); absent: 1. */
   pieces?: number;
   /**
-   * A comparison's probe of the machine: seconds the plan's count of the changes took per read
-   * of the segments with the snapshot (countChanges.ts), asked just before. Absent: not counted.
+   * A comparison's probe of the machine: seconds the plan's count of the changes took per pass
+   * over the members (countChanges.ts), asked just before. Absent: not counted.
    */
   countedSeconds?: number;
 }
@@ -98,7 +98,7 @@ export interface RunPrediction {
     calibration: number;
     /** Factor learnt from this deployment's recent runs of the same planning kind, applied to the planning. */
     planningCalibration: number;
-    /** Seconds the plan's count of the changes took per read (null: not counted); the comparison is this × countedRatio. */
+    /** Seconds the plan's count of the changes took per pass (null: not counted); the comparison is this × countedRatio. */
     countedSeconds: number | null;
     countedRatio: number | null;
   };
@@ -112,7 +112,7 @@ export interface RunModel {
   planningSeconds: number;
   sendSeconds: number;
   overlapped: boolean;
-  /** The count's seconds per read the comparison was predicted from (calibration learns its ratio). */
+  /** The count's seconds per pass the comparison was predicted from (calibration learns its ratio). */
   countedSeconds?: number;
 }
 
@@ -155,12 +155,12 @@ export const PLANNING_MEMBERS_PER_SECOND: Record<PlanningKind, number> = {
  * A comparison predicted from the count the plan made just before (PlanningWork.countedSeconds):
  * both read the segments and the snapshot on the machine as it is, so the count's time follows
  * the load that makes the speeds above miss 2× and more (BENCHMARKS.md, "The final model measured
- * at 1,000,000 members"). The figure is the 1M audience-sync benchmark's changes run at load 13
- * (plan task 559.7 s, count 51.6 s a read); at 200,000 members, load 9, it was 2.0 (BENCHMARKS.md,
- * "Planning predicted from the plan's own count"), so calibration.ts learns it per deployment.
- * Other kinds scale it by their relative work, as the speeds above are.
+ * at 1,000,000 members"). The planner's comparison took 4.1 × the count's time per pass at
+ * 200,000 members (load 9) and 4.95 × at 1M (load 5–11), but 16 × in a 1M run at load 13–14
+ * whose comparison stalled (BENCHMARKS.md, "Planning predicted from the plan's own count"), so
+ * calibration.ts learns it per deployment. Other kinds scale it by their relative work.
  */
-export const COMPARISON_OVER_COUNT = 10.8;
+export const COMPARISON_OVER_COUNT = 4.5;
 export function countedRatioFor(kind: PlanningKind): number {
   return (COMPARISON_OVER_COUNT * PLANNING_MEMBERS_PER_SECOND.changes) / PLANNING_MEMBERS_PER_SECOND[kind];
 }

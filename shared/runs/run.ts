@@ -148,7 +148,9 @@ export const runPrediction = z.object({
       countedSeconds: z
         .number()
         .optional()
-        .describe("Seconds per read the plan's count of the changes took just before the run: the comparison was predicted from it."),
+        .describe(
+          "Seconds per pass over the members the plan's count of the changes took just before the run: the comparison was predicted from it.",
+        ),
     })
     .optional()
     .describe("The model's own part times before calibration (planning, sending), which later predictions learn from."),

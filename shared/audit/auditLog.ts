@@ -47,6 +47,17 @@ export async function recordAudit(
   });
 }
 
+function toAuditEntry(row: AuditRow & { rowKey?: string }): AuditEntry {
+  return {
+    id: row.rowKey!,
+    at: row.at,
+    actor: fromJson(row.actor, { id: '', name: '' }),
+    action: row.action,
+    target: fromJson(row.target, { type: '', id: '' }),
+    details: fromJson(row.details, {}),
+  };
+}
+
 /** Entries of one action recorded since `since` (newest first): a bounded range of row keys per month. */
 export async function auditSince(action: string, since: Date, now = new Date()): Promise<AuditEntry[]> {
   const client = await table(TABLES.audit);
@@ -55,15 +66,7 @@ export async function auditSince(action: string, since: Date, now = new Date()):
   const entries: AuditEntry[] = [];
   for (const month of months) {
     const filter = odata`PartitionKey eq ${month} and RowKey lt ${before} and action eq ${action}`;
-    for await (const row of client.listEntities<AuditRow>({ queryOptions: { filter } }))
-      entries.push({
-        id: row.rowKey!,
-        at: row.at,
-        actor: fromJson(row.actor, { id: '', name: '' }),
-        action: row.action,
-        target: fromJson(row.target, { type: '', id: '' }),
-        details: fromJson(row.details, {}),
-      });
+    for await (const row of client.listEntities<AuditRow>({ queryOptions: { filter } })) entries.push(toAuditEntry(row));
   }
   return entries.sort((a, b) => b.at.localeCompare(a.at));
 }
@@ -73,14 +76,7 @@ export async function listAudit(options: { top: number; month?: string }): Promi
   const month = options.month ?? new Date().toISOString().slice(0, 7);
   const entries: AuditEntry[] = [];
   for await (const row of client.listEntities<AuditRow>({ queryOptions: { filter: odata`PartitionKey eq ${month}` } })) {
-    entries.push({
-      id: row.rowKey!,
-      at: row.at,
-      actor: fromJson(row.actor, { id: '', name: '' }),
-      action: row.action,
-      target: fromJson(row.target, { type: '', id: '' }),
-      details: fromJson(row.details, {}),
-    });
+    entries.push(toAuditEntry(row));
     if (entries.length >= options.top) break;
   }
   return entries;

@@ -195,11 +195,6 @@ export function campaignMonitorImportBody(members: MappedMember[], options: ToSu
   return `${body}],"Resubscribe":false,"QueueSubscriptionBasedAutoResponders":false,"RestartSubscriptionBasedAutoresponders":false}`;
 }
 
-/** One mapped member → one subscriber of the import body, as an object (what the body's text holds). */
-export function toCampaignMonitorSubscriber(member: MappedMember, options: ToSubscriberOptions = {}): CampaignMonitorSubscriber {
-  return JSON.parse(subscriberEncoder(options)(member)) as CampaignMonitorSubscriber;
-}
-
 const importTotals = z.object({
   TotalUniqueEmailsSubmitted: z.number().int().nonnegative(),
   TotalExistingSubscribers: z.number().int().nonnegative(),

@@ -8,7 +8,8 @@ import {
   CUSTOM_FIELD_NAMES,
   customFieldKey,
   fromImportResult,
-  toCampaignMonitorSubscriber,
+  subscriberEncoder,
+  type CampaignMonitorSubscriber,
   truncateValue,
   type ToSubscriberOptions,
   type CampaignMonitorDetails,
@@ -23,6 +24,11 @@ import { thrown } from '../support/destinationErrors.js';
 import { useSimulator } from '../support/simulators.js';
 
 const API_KEY = 'test-api-key';
+
+/** One mapped member as the import body holds it, read back as an object. */
+function toCampaignMonitorSubscriber(member: MappedMember, options: ToSubscriberOptions = {}): CampaignMonitorSubscriber {
+  return JSON.parse(subscriberEncoder(options)(member)) as CampaignMonitorSubscriber;
+}
 
 describe('toCampaignMonitorSubscriber', () => {
   it.each(subscriberCases)('$name', ({ member, options, expected }) => {

@@ -257,9 +257,8 @@ function callFailed(response: VendorResponse, what: string): DestinationError {
 
 /** One call; the body is `json` as an object, or `jsonText` already encoded. */
 async function send(call: Call, method: string, path: string, json?: unknown, jsonText?: string): Promise<VendorResponse> {
-  const headers = jsonText === undefined ? authorization(call) : { ...authorization(call), 'content-type': 'application/json' };
   try {
-    return await callVendor({ method, url: vendorUrl(call, path), headers, json, body: jsonText, signal: call.signal });
+    return await callVendor({ method, url: vendorUrl(call, path), headers: authorization(call), json, jsonText, signal: call.signal });
   } catch (error) {
     // An unknown list may come back as 401 with Code 101: a wrong list ID, not a wrong key.
     if (error instanceof DestinationError && error.category === 'auth' && /invalid listid/i.test(error.message)) {

@@ -52,6 +52,8 @@ export interface VendorRequest {
   url: string;
   headers?: Record<string, string>;
   json?: unknown;
+  /** A JSON body the adapter already wrote as text (sent as it is, as application/json). */
+  jsonText?: string;
   body?: string | Uint8Array;
   signal?: AbortSignal;
   timeoutMs?: number;
@@ -72,8 +74,8 @@ export async function callVendor(request: VendorRequest): Promise<VendorResponse
   const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
   const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
   let body: string | Uint8Array | undefined = request.body;
-  if (request.json !== undefined) {
-    body = JSON.stringify(request.json);
+  if (request.json !== undefined || request.jsonText !== undefined) {
+    body = request.jsonText ?? JSON.stringify(request.json);
     headers['content-type'] = 'application/json';
   }
   let response: Response;

@@ -77,10 +77,31 @@ if (Number.isFinite(rate) && values.rate !== 'documented')
   simulatorOptions.rateLimit = { requestsPerSecond: rate, burst: Math.max(1, Math.ceil(rate)) };
 
 let functionTimeouts = 0;
+/**
+ * What the host did while a run ran: invocations and their busy time per function, and the chunks'
+ * hand-ons by reason — so a run slower than its rate shows what else was running or waiting.
+ */
+let hostActivity: { invocations: Record<string, { count: number; seconds: number }>; handOns: Record<string, number> } | undefined;
+function noteHostActivity(line: string): void {
+  if (!hostActivity) return;
+  const executed = /Executed 'Functions\.(\w+)' \(\w+, Id=[^,]+, Duration=(\d+)ms\)/.exec(line);
+  if (executed) {
+    const entry = (hostActivity.invocations[executed[1]!] ??= { count: 0, seconds: 0 });
+    entry.count++;
+    entry.seconds = Number((entry.seconds + Number(executed[2]) / 1000).toFixed(1));
+  }
+  const handOn = /Handing the chunk on \((.+?)\); it continues/.exec(line);
+  if (handOn) {
+    // Reasons that quote a figure ("the longest took 3.1 s") are counted under one name.
+    const reason = handOn[1]!.replace(/\d+(\.\d+)?/g, 'N');
+    hostActivity.handOns[reason] = (hostActivity.handOns[reason] ?? 0) + 1;
+  }
+}
 /** The planner's last `Planned:` line: its time per step (`compare` is a delivery run's comparison with its snapshot). */
 let plannedLine: Record<string, unknown> | undefined;
 const dataDir = mkdtempSync(join(tmpdir(), 'outflow-bench-'));
 const key = randomBytes(32).toString('base64url');
+const stackStarted = Date.now();
 const stack = await startStack({
   dataDir,
   seedProfiles: profiles,
@@ -92,6 +113,7 @@ const stack = await startStack({
   // Planner invocations the host stopped at functionTimeout: each restarts the planning.
   hostOutput: (line) => {
     if (/function timeout has occurred/i.test(line)) functionTimeouts++;
+    noteHostActivity(line);
     const json = line.indexOf('{"');
     if (line.includes('Planned:') && json >= 0) {
       try {
@@ -140,10 +162,15 @@ try {
     const planSeconds = (Date.now() - planStarted) / 1000;
     const before = counters();
     plannedLine = undefined;
+    hostActivity = { invocations: {}, handOns: {} };
     const started = Date.now();
     const { runId } = await call('POST', `/exports/${exportId}/runs`);
+    // The vendor's calls over the run, sampled as the run view is polled: calls per 30 s, and the
+    // longest stretch without a call (a gap the rate did not make).
+    const callsAt: [number, number][] = [];
     let run: any;
     for (;;) {
+      callsAt.push([Date.now() - started, counters().requests ?? 0]);
       run = await call('GET', `/exports/${exportId}/runs/${runId}`).catch((error: Error) =>
         /fetch failed/.test(error.message) ? { status: 'unread' } : Promise.reject(error),
       );
@@ -159,6 +186,16 @@ try {
     const planSecondsActual = (at(task('plan').finishedAt) - at(task('plan').startedAt)) / 1000;
     const sendSecondsActual = (at(run.finishedAt) - at(task('send').startedAt)) / 1000;
     const calls = difference(counters(), before);
+    const callsPer30Seconds: number[] = [];
+    let longestQuietSeconds = 0;
+    let lastCallAt: number | undefined; // from the first call: planning before it is not a gap
+    for (let index = 1; index < callsAt.length; index++) {
+      const [at, requests] = callsAt[index]!;
+      const window = Math.floor(at / 30_000);
+      callsPer30Seconds[window] = (callsPer30Seconds[window] ?? 0) + requests - callsAt[index - 1]![1];
+      if (requests > callsAt[index - 1]![1]) lastCallAt = at;
+      else if (lastCallAt !== undefined) longestQuietSeconds = Math.max(longestQuietSeconds, (at - lastCallAt) / 1000);
+    }
     const result = {
       run: label,
       status: run.status,
@@ -172,6 +209,8 @@ try {
         planSeconds,
       },
       wallSeconds,
+      // When the run started after the stack did: Azurite sweeps its blob extents every 10 minutes from its start.
+      startedAfterStackSeconds: Math.round((started - stackStarted) / 1000),
       runActualSeconds: run.actualSeconds,
       parts: {
         planSeconds: planSecondsActual,
@@ -184,6 +223,8 @@ try {
       functionTimeouts,
       predictedOverActual: Number((plan.predictedSeconds / wallSeconds).toFixed(3)),
       simulatorCalls: calls,
+      timeline: { callsPer30Seconds: Array.from(callsPer30Seconds, (count) => count ?? 0), longestQuietSeconds },
+      hostActivity,
       load: loadavg()
         .map((load) => load.toFixed(1))
         .join('/'),

@@ -52,7 +52,10 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
     String(tablePort),
     ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Node.js arguments for Azurite's own process, to look into it (e.g. `--cpu-prof --cpu-prof-dir=DIR`:
+  // Node refuses --cpu-prof in NODE_OPTIONS).
+  const nodeArguments = process.env.OUTFLOW_AZURITE_NODE_ARGS?.trim().split(/\s+/) ?? [];
+  const child = spawn(process.execPath, [...nodeArguments, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk) => (stderr += chunk));
   try {

@@ -4,6 +4,7 @@
 // the real host with the vendor rate lifted (DESTINATION_RATE_LIMITS). Storage is Azurite on disk,
 // as `npm start` runs it.
 //   node dist/bench/pipelineCost.js --profiles 1000000 [--data-dir DIR] [--cpu-prof DIR] [--skip-floor] [--host-heap-mb M]
+//     [--floor-cpu-prof DIR]
 // --data-dir keeps the stack's storage (lake included) in DIR, so runs can share one seeded lake;
 // --cpu-prof writes V8 CPU profiles of the host's processes to DIR and prints where the time went.
 // --host-heap-mb M starts the host instances with a V8 old space of M MB instead of the default cap
@@ -29,6 +30,8 @@ const { values } = parseArgs({
     'skip-floor': { type: 'boolean', default: false },
     'in-flight': { type: 'string', default: '8' },
     'host-heap-mb': { type: 'string' },
+    /** Writes a V8 CPU profile of the floor's process to DIR, to set beside the host's. */
+    'floor-cpu-prof': { type: 'string' },
   },
 });
 const profiles = Number(values.profiles);
@@ -105,6 +108,7 @@ async function runFloor(): Promise<{
   const child = spawn(
     process.execPath,
     [
+      ...(values['floor-cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['floor-cpu-prof']}`] : []),
       join(import.meta.dirname, 'bareFloor.js'),
       '--api-url',
       simulator.url,

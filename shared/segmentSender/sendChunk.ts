@@ -7,6 +7,7 @@ import { lakeContainer, sendQueueMessage, workContainer } from '../storage/clien
 import { QUEUES } from '../storage/names.js';
 import { getExport } from '../exports/exportStore.js';
 import type { BatchResult, MappedMember, RecordFailure } from '../destinations/destination.js';
+import { uniqueByEmail } from '../destinations/duplicatesInBatch.js';
 import { DestinationError } from '../destinations/destinationError.js';
 import { readFieldBatches, readRecordBatches } from '../lake/lakeReader.js';
 import type { ExportRecord } from '../exports/exportDefinition.js';
@@ -274,27 +275,27 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
       chunk = renewed;
     });
 
+  // A batch to send holds each email once (skipRows, seenEmails): the adapters need not look again.
+  // Not so for removals, nor for lists keyed by something else (every email empty).
+  const sentOnce = (members: MappedMember[]) => (removing || plan.emailColumn < 0 ? members : uniqueByEmail(members));
   const send = async (members: BatchItem[]): Promise<BatchResult> => {
     // Keeps the lease alive even when one vendor call takes minutes (asynchronous imports).
     const heartbeat = setInterval(() => void renewLease().catch(() => undefined), LEASE_MS / 6);
     try {
       const result: BatchResult = { succeeded: 0, failures: [] };
       for (let from = 0; from < members.length; from += callSize) {
-        const part = await sendWithRetries(
-          members.slice(from, from + callSize).map((item) => item.member),
-          {
-            budget,
-            slots,
-            owner,
-            deadline,
-            carried: takeCarriedRetries(),
-            getAccess: () => ({ ...access, call: { ...access.call, segment: segmentRef } }),
-            refreshAccess: async () => (access = await destinationAccess(record.connectionId!, details, { fresh: true })),
-            renewLease,
-            log,
-            operation: removing ? 'remove' : 'send',
-          },
-        );
+        const part = await sendWithRetries(sentOnce(members.slice(from, from + callSize).map((item) => item.member)), {
+          budget,
+          slots,
+          owner,
+          deadline,
+          carried: takeCarriedRetries(),
+          getAccess: () => ({ ...access, call: { ...access.call, segment: segmentRef } }),
+          refreshAccess: async () => (access = await destinationAccess(record.connectionId!, details, { fresh: true })),
+          renewLease,
+          log,
+          operation: removing ? 'remove' : 'send',
+        });
         result.succeeded += part.succeeded;
         result.failures.push(...part.failures);
       }

@@ -156,11 +156,13 @@ export const PLANNING_MEMBERS_PER_SECOND: Record<PlanningKind, number> = {
  * both read the segments and the snapshot on the machine as it is, so the count's time follows
  * the load that makes the speeds above miss 2× and more (BENCHMARKS.md, "The final model measured
  * at 1,000,000 members"). The planner's comparison took 4.1 × the count's time per pass at
- * 200,000 members (load 9) and 4.95 × at 1M (load 5–11), but 16 × in a 1M run at load 13–14
- * whose comparison stalled (BENCHMARKS.md, "Planning predicted from the plan's own count"), so
- * calibration.ts learns it per deployment. Other kinds scale it by their relative work.
+ * 200,000 members (load 9), 4.7–5.2 × at 1M with storage in memory, but 6.0 × with storage on disk
+ * as `npm start` keeps it: the comparison writes every row to spill files, the count only reads
+ * (BENCHMARKS.md, "Audience sync on disk"). The default is the middle of that range; a stalled
+ * comparison took 16 ×, so calibration.ts learns it per deployment. Other kinds scale it by
+ * their relative work.
  */
-export const COMPARISON_OVER_COUNT = 4.5;
+export const COMPARISON_OVER_COUNT = 5.8;
 export function countedRatioFor(kind: PlanningKind): number {
   return (COMPARISON_OVER_COUNT * PLANNING_MEMBERS_PER_SECOND.changes) / PLANNING_MEMBERS_PER_SECOND[kind];
 }

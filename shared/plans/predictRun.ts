@@ -158,9 +158,9 @@ export const PLANNING_MEMBERS_PER_SECOND: Record<PlanningKind, number> = {
  * at 1,000,000 members"). The planner's comparison took 4.1 × the count's time per pass at
  * 200,000 members (load 9), 4.7–5.2 × at 1M with storage in memory, but 6.0 × with storage on disk
  * as `npm start` keeps it: the comparison writes every row to spill files, the count only reads
- * (BENCHMARKS.md, "Audience sync on disk"). The default is the middle of that range; a stalled
- * comparison took 16 ×, so calibration.ts learns it per deployment. Other kinds scale it by
- * their relative work.
+ * (BENCHMARKS.md, "The full resend's lost minute and a half"). The default is the middle of that
+ * range; a stalled comparison took 16 ×, so calibration.ts learns it per deployment. Other kinds
+ * scale it by their relative work.
  */
 export const COMPARISON_OVER_COUNT = 5.8;
 export function countedRatioFor(kind: PlanningKind): number {

@@ -54,7 +54,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   ];
   // Node.js arguments for Azurite's own process, to look into it (e.g. `--cpu-prof --cpu-prof-dir=DIR`:
   // Node refuses --cpu-prof in NODE_OPTIONS).
-  const nodeArguments = process.env.OUTFLOW_AZURITE_NODE_ARGS?.trim().split(/\s+/) ?? [];
+  const nodeArguments = (process.env.OUTFLOW_AZURITE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const child = spawn(process.execPath, [...nodeArguments, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk) => (stderr += chunk));

@@ -97,6 +97,11 @@ export const SETTINGS = {
     default: '1',
     localOnly: true,
   },
+  OUTFLOW_AZURITE_NODE_ARGS: {
+    description:
+      "Local stack only: Node.js arguments for Azurite's process, to look into it (e.g. --cpu-prof --cpu-prof-dir=DIR; Node refuses --cpu-prof in NODE_OPTIONS).",
+    localOnly: true,
+  },
   LAKE_CONTAINER: {
     description: "Blob container holding the platform's CDM lake (model.json + CSV partitions).",
     default: 'lake',

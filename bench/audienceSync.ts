@@ -169,10 +169,9 @@ try {
     hostActivity = { invocations: {}, handOns: {} };
     const started = Date.now();
     const { runId } = await call('POST', `/exports/${exportId}/runs`);
-    // The vendor's calls over the run, sampled as the run view is polled: calls per 30 s, and the
-    // longest stretch without a call (a gap the rate did not make).
-    // Sampled on a timer of its own (the simulator runs in this process), not with the run view's
-    // polls: a storage stall holds a poll up, and would hide the gap it made.
+    // The vendor's calls over the run: calls per 30 s, and the longest stretch without a call (a
+    // gap the rate did not make). Sampled on a timer of its own (the simulator runs in this
+    // process), not with the run view's polls: a storage stall holds a poll up, and would hide the gap.
     const callsAt: [number, number][] = [];
     const sampler = setInterval(() => callsAt.push([Date.now() - started, counters().requests ?? 0]), 500).unref();
     let run: any;

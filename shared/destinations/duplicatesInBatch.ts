@@ -18,8 +18,8 @@ export function uniqueByEmail(members: MappedMember[]): MappedMember[] {
 /** Last occurrence wins (at the first one's place); earlier ones are reported as skipped, under `code`, so counts add up. */
 export function withoutDuplicatesInBatch(members: MappedMember[], code: string): { unique: MappedMember[]; skipped: RecordFailure[] } {
   if (knownUnique.has(members)) return { unique: members, skipped: [] };
-  // Most batches hold each email once (the segment sender skips repeated rows before batching):
-  // one pass over a set tells, and such a batch goes out as it is, without a copy.
+  // An unmarked batch (a retry's halves, a caller other than the segment sender) usually holds
+  // each email once too: one pass over a set tells, and such a batch goes out as it is, without a copy.
   const seen = new Set<string>();
   for (const member of members) seen.add(member.email.toLowerCase());
   if (seen.size === members.length) return { unique: members, skipped: [] };

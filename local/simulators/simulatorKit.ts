@@ -83,7 +83,9 @@ export class FaultInjector<F extends Faults = Faults> {
    */
   async inject(request: IncomingMessage, counters: RequestCounters): Promise<InjectedFault | undefined> {
     const faults = this.current;
-    this.faultedCalls += 1;
+    // This call's place in the sequence is taken before the delay: read after it, concurrent calls
+    // would all see the count as it stands when their delays end, and a burst could land on none.
+    const call = ++this.faultedCalls;
     const delay = (faults.latencyMs ?? 0) + (faults.latencyJitterMs ? this.random() * faults.latencyJitterMs : 0);
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     if (faults.connectionResetRate && this.random() < faults.connectionResetRate) {
@@ -96,7 +98,7 @@ export class FaultInjector<F extends Faults = Faults> {
       return 'serverError';
     }
     const bursts = faults.tooManyRequestsBursts;
-    if (bursts && bursts.every > 0 && bursts.length > 0 && (this.faultedCalls - 1) % (bursts.every + bursts.length) >= bursts.every) {
+    if (bursts && bursts.every > 0 && bursts.length > 0 && (call - 1) % (bursts.every + bursts.length) >= bursts.every) {
       counters.tooManyRequests += 1;
       return 'tooManyRequests';
     }

@@ -11,7 +11,17 @@ describe('FaultInjector bursts', () => {
     const injector = new FaultInjector({ tooManyRequestsBursts: { every: 2, length: 1 }, latencyMs: 1, latencyJitterMs: 20, seed: 5 });
     const counters = emptyRequestCounters();
     const faults = await Promise.all(Array.from({ length: 9 }, () => injector.inject(request, counters)));
-    expect(faults).toEqual([undefined, undefined, 'tooManyRequests', undefined, undefined, 'tooManyRequests', undefined, undefined, 'tooManyRequests']);
+    expect(faults).toEqual([
+      undefined,
+      undefined,
+      'tooManyRequests',
+      undefined,
+      undefined,
+      'tooManyRequests',
+      undefined,
+      undefined,
+      'tooManyRequests',
+    ]);
     expect(counters.tooManyRequests).toBe(3);
   });
 

@@ -36,5 +36,5 @@ export { finalizeIfComplete, finishRunEarly } from './finalizeRun.js';
 export { endCancelledPlanning } from './cancelRun.js';
 export { destinationAccess, destinationConcurrency, type DestinationAccess, type RateLimit } from './destinationAccess.js';
 export { deferWhileSecretsUnavailable, secretsOutageNote, type WaitsForSecrets } from './secretsOutage.js';
-export { invocationDeadline } from './invocationBudget.js';
+export { invocationBudgetMs, invocationDeadline } from './invocationBudget.js';
 export type { PlanRunMessage } from './startRun.js';

@@ -18,6 +18,7 @@ import {
   finalizeIfComplete,
   getChunk,
   getRun,
+  invocationBudgetMs,
   invocationDeadline,
   isTerminal,
   recordOutcomes,
@@ -50,6 +51,11 @@ export const LEASE_MS = 30_000;
 const MAX_RETRIES = 8;
 /** Removal calls acknowledged in one ledger write. */
 const REMOVAL_CALLS_PER_ACK = 10;
+/** Quick send calls acknowledged in one ledger write, up to SEND_MEMBERS_PER_ACK members. */
+const SEND_CALLS_PER_ACK = 2;
+const SEND_MEMBERS_PER_ACK = 2_000;
+/** A batch within this share of the invocation's budget (read, call, acknowledgement) is quick. */
+const QUICK_BATCH_SHARE = 0.01;
 const MAX_RATE_LIMITED_RETRIES = 30;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -186,6 +192,12 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
   // a few calls are acknowledged together: fewer ledger writes, and still a short step to redo.
   const callSize = removing ? (access.destination.removalBatchSize ?? access.destination.batchSize) : access.destination.batchSize;
   const batchSize = removing ? Math.min(access.destination.batchSize, callSize * REMOVAL_CALLS_PER_ACK) : callSize;
+  // Sends are acknowledged call by call until the calls prove quick; then two at a time, which
+  // halves the ledger writes (a crash re-sends at most the two: upserts). Slow calls (imports,
+  // a throttled vendor) keep one per acknowledgement, so the pacing before the budget stays per call.
+  const groupedBatchSize = removing || callSize * SEND_CALLS_PER_ACK > SEND_MEMBERS_PER_ACK ? batchSize : callSize * SEND_CALLS_PER_ACK;
+  const quickBatchMs = invocationBudgetMs() * QUICK_BATCH_SHARE;
+  let membersPerAck = batchSize;
   if (removing && !access.destination.removeBatch)
     return endChunk(chunk, 'failed', `${access.destination.displayName} cannot remove members from a list.`, message);
 
@@ -376,9 +388,10 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
         );
     for await (const items of records) {
       for (const item of items) {
-        if (batch.length >= batchSize) {
+        if (batch.length >= membersPerAck) {
           if ((await flush(item.offset)) === 'cancelled') return endChunk(chunk, 'cancelled', 'Run cancelled.', message, counts);
           pacer.batchEnded();
+          membersPerAck = pacer.longestBatchMs <= quickBatchMs ? groupedBatchSize : batchSize;
           // Everything before this row is acknowledged: when another batch would not end inside
           // the budget, the rest goes to a continuation.
           if (pacer.shouldHandOn())

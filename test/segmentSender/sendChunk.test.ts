@@ -209,6 +209,31 @@ describe("a sender inside the runtime's rules", () => {
     expect((await getRun(message.exportId, message.runId)).status).toBe('succeeded');
   });
 
+  it('acknowledges quick calls two at a time once the first call proved quick; the ledger never runs ahead of the vendor', async () => {
+    // The default budget (minutes): 100 ms calls are quick. Calls of 1,000: the first batch holds
+    // one call, then two: acknowledged after 1,000, 3,000, 5,000 members (not after 2,000 or 4,000).
+    simulator.setFaults({ latencyMs: 100 });
+    const { message, listId } = await plannedRun({ csv: csvOf(5_000) });
+    const seen = new Set<number>();
+    let sending = true;
+    const watching = (async () => {
+      for (let polls = 0; sending && polls < 2_000; polls++) {
+        const chunk = await getChunk(message.runId, message.chunkId);
+        seen.add(chunk!.counts.sent);
+        // The ledger's count never passes what the vendor took.
+        expect(chunk!.counts.sent).toBeLessThanOrEqual(simulator.inspectList(listId)?.deliveries ?? 0);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    await sendChunk(message);
+    sending = false;
+    await watching;
+    const chunk = (await getChunk(message.runId, message.chunkId))!;
+    expect(chunk).toMatchObject({ status: 'done', counts: expect.objectContaining({ sent: 5_000, succeeded: 5_000 }) });
+    expect(simulator.inspectList(listId)).toMatchObject({ deliveries: 5_000, duplicates: 0 });
+    expect([...seen].filter((sent) => sent % 1_000 === 0 && sent > 0 && sent < 5_000).sort()).toEqual([1_000, 3_000]);
+  });
+
   it('does not sleep on a slow rate: at 0.1 request/s it sends what the rate allows and goes back to the queue for the rest', async () => {
     const { message, listId } = await plannedRun({ csv: csvOf(3_000), requestsPerSecond: 0.1 });
     const took = await timed(sendChunk(message));

@@ -222,6 +222,21 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
     return carried;
   };
   let batch: BatchItem[] = [];
+  // Where each vendor call of the batch begins, with the counts and outcomes read before it: a
+  // batch handed on after some of its calls is acknowledged up to the first call not sent.
+  let callStarts: CallStart[] = [];
+  const addToBatch = (item: BatchItem, rowCounted: boolean) => {
+    if (batch.length % callSize === 0)
+      callStarts.push({
+        index: batch.length,
+        offset: item.offset,
+        members: counts.members - (rowCounted ? 1 : 0),
+        skipped: counts.skipped,
+        failed: counts.failed,
+        outcomes: outcomes.length,
+      });
+    batch.push(item);
+  };
   let outcomes: RecordOutcome[] = [];
   // Emails this chunk sent, so a repeat is not sent twice. A lake chunk needs none: the planner
   // marked every row whose email an earlier row of the segment has (skipRows, with the same
@@ -307,6 +322,8 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
           renewLease,
           log,
           operation: removing ? 'remove' : 'send',
+        }).catch((error: unknown) => {
+          throw error instanceof HandOn && from > 0 ? new PartlySent(from, result, error) : error;
         });
         result.succeeded += part.succeeded;
         result.failures.push(...part.failures);
@@ -319,12 +336,27 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
 
   /** Sends the batch, then acknowledges it and everything read so far in one ledger write. */
   const flush = async (nextOffset: number): Promise<'continue' | 'cancelled'> => {
+    let handedOn: HandOn | undefined;
     if (batch.length > 0) {
       if (await cancelRequested()) {
         reportMembers();
         return 'cancelled';
       }
-      const result = await send(batch);
+      let result: BatchResult;
+      try {
+        result = await send(batch);
+      } catch (error) {
+        if (!(error instanceof PartlySent)) throw error;
+        // Acknowledge the calls sent; the rows from the first call not sent are read again.
+        const start = callStarts.find((candidate) => candidate.index === error.sent)!;
+        ({ result, handOn: handedOn } = error);
+        batch = batch.slice(0, error.sent);
+        counts.members = start.members;
+        counts.skipped = start.skipped;
+        counts.failed = start.failed;
+        outcomes.length = start.outcomes;
+        nextOffset = start.offset;
+      }
       if (removing) counts.removed = (counts.removed ?? 0) + result.succeeded;
       else {
         counts.sent += batch.length;
@@ -364,7 +396,9 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
     });
     reportMembers();
     batch = [];
+    callStarts = [];
     outcomes = [];
+    if (handedOn) throw handedOn;
     return 'continue';
   };
 
@@ -407,7 +441,10 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
           // Who left the segments: what the snapshot remembers of them is what the removal sends.
           const { key, entry } = parseRemoveRow(item.values);
           const fields = JSON.parse(entry.fields || '{}') as Record<string, string>;
-          batch.push({ member: { email: entry.email || `#${item.offset}`, fields }, offset: item.offset, about: { key }, snapshot: entry });
+          addToBatch(
+            { member: { email: entry.email || `#${item.offset}`, fields }, offset: item.offset, about: { key }, snapshot: entry },
+            false,
+          );
           continue;
         }
         counts.members++;
@@ -436,20 +473,23 @@ async function sendClaimedChunk(message: ChunkMessage, claimedChunk: ChunkState,
           );
         } else if (!matched.member.email) {
           // No email in this list's key (company lists): the row's offset identifies the member.
-          batch.push({
-            member: { ...matched.member, email: `#${item.offset}` },
-            offset: item.offset,
-            about,
-            rowKey: values[keyColumn],
-            snapshot,
-          });
+          addToBatch(
+            {
+              member: { ...matched.member, email: `#${item.offset}` },
+              offset: item.offset,
+              about,
+              rowKey: values[keyColumn],
+              snapshot,
+            },
+            true,
+          );
         } else if (seenEmails?.has(matched.member.email)) {
           // The vendor keys members by email: a second row with the same email would overwrite the first.
           counts.skipped++;
           outcomes.push(outcome(item.offset, { email: matched.member.email, ...DUPLICATE_EMAIL }, about ?? aboutRow(item.offset, values)));
         } else {
           seenEmails?.add(matched.member.email);
-          batch.push({ member: matched.member, offset: item.offset, about, rowKey: values[keyColumn], snapshot });
+          addToBatch({ member: matched.member, offset: item.offset, about, rowKey: values[keyColumn], snapshot }, true);
         }
       }
     }
@@ -535,6 +575,27 @@ export interface CarriedRetries {
 }
 
 /** A wait too long to spend inside an invocation: the chunk goes back to the queue for it. */
+/** A batch's later call had to hand on: the calls before `sent` went out, with `result`. */
+class PartlySent extends Error {
+  constructor(
+    readonly sent: number,
+    readonly result: BatchResult,
+    readonly handOn: HandOn,
+  ) {
+    super(handOn.message);
+  }
+}
+
+/** Where a vendor call begins in the batch, and the counts and outcomes read before its first row. */
+interface CallStart {
+  index: number;
+  offset: number;
+  members: number;
+  skipped: number;
+  failed: number;
+  outcomes: number;
+}
+
 class HandOn extends Error {
   constructor(
     readonly waitMs: number,

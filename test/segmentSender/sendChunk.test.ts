@@ -234,6 +234,41 @@ describe("a sender inside the runtime's rules", () => {
     expect([...seen].filter((sent) => sent % 1_000 === 0 && sent > 0 && sent < 5_000).sort()).toEqual([1_000, 3_000]);
   });
 
+  it('acknowledges the calls a batch sent before it had to hand on, so its continuation sends only the rest', async () => {
+    // Tokens for two calls, then one every 5 s: the first call proves quick, the next batch holds
+    // two calls, and the second of them would wait past what an invocation waits for the rate.
+    const rates = process.env.DESTINATION_RATE_LIMITS;
+    process.env.DESTINATION_RATE_LIMITS = JSON.stringify({ 'campaign-monitor': { requestsPerSecond: 0.2, burst: 2 } });
+    try {
+      // A row no call takes, read in the third call's stretch: counted once, when that stretch is sent.
+      const rows = csvOf(3_000).trimEnd().split('\n');
+      rows.splice(2_500, 0, 'not an email,Bad');
+      const { message, listId } = await plannedRun({ csv: `${rows.join('\n')}\n` });
+      await sendChunk(message);
+      const handedOn = (await getChunk(message.runId, message.chunkId))!;
+      expect(handedOn).toMatchObject({ status: 'sending', leaseUntil: 0 });
+      expect(handedOn.counts).toMatchObject({ members: 2_000, sent: 2_000, succeeded: 2_000, skipped: 0 });
+      expect((await listRecordOutcomes(message.runId, { top: 10 })).records).toHaveLength(0);
+      expect(simulator.inspectList(listId)).toMatchObject({ deliveries: 2_000, duplicates: 0 });
+      let pending: ChunkMessage[] = [];
+      for (let polls = 0; polls < 40 && pending.length === 0; polls++) {
+        pending = await takeMessages();
+        if (pending.length === 0) await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(pending).toHaveLength(1);
+      await sendChunk(pending[0]!);
+      const chunk = (await getChunk(message.runId, message.chunkId))!;
+      expect(chunk).toMatchObject({
+        status: 'done',
+        counts: expect.objectContaining({ members: 3_001, sent: 3_000, succeeded: 3_000, skipped: 1 }),
+      });
+      expect((await listRecordOutcomes(message.runId, { top: 10 })).records.map((record) => record.code)).toEqual(['invalidEmail']);
+      expect(simulator.inspectList(listId)).toMatchObject({ deliveries: 3_000, duplicates: 0 });
+    } finally {
+      process.env.DESTINATION_RATE_LIMITS = rates;
+    }
+  }, 30_000);
+
   it('does not sleep on a slow rate: at 0.1 request/s it sends what the rate allows and goes back to the queue for the rest', async () => {
     const { message, listId } = await plannedRun({ csv: csvOf(3_000), requestsPerSecond: 0.1 });
     const took = await timed(sendChunk(message));

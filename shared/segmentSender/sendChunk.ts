@@ -574,7 +574,6 @@ export interface CarriedRetries {
   rateLimited: number;
 }
 
-/** A wait too long to spend inside an invocation: the chunk goes back to the queue for it. */
 /** A batch's later call had to hand on: the calls before `sent` went out, with `result`. */
 class PartlySent extends Error {
   constructor(
@@ -596,6 +595,7 @@ interface CallStart {
   outcomes: number;
 }
 
+/** A wait too long to spend inside an invocation: the chunk goes back to the queue for it. */
 class HandOn extends Error {
   constructor(
     readonly waitMs: number,

@@ -5,7 +5,7 @@
 // input is passed in, so the same model predicts for `POST /exports/{id}/plan`, for a run at its
 // start, and in tests; calibration.ts learns each part's factor from the runs already made.
 import type { DestinationAdapter, ImportJobCost } from '../destinations/destination.js';
-import type { RateLimit } from '../runs/destinationAccess.js';
+import { destinationConcurrency, type RateLimit } from '../runs/destinationAccess.js';
 import { membersPerChunk } from '../segmentSender/chunkSize.js';
 import { sendersFor } from '../segmentSender/senderSlots.js';
 /** What a run has to do: members to send (per list) and members to remove. */
@@ -190,7 +190,7 @@ export function sendCalls(
 ): { calls: number; chunks: number } {
   if (members <= 0) return { calls: 0, chunks: 0 };
   const batchSize = options.batchSize ?? destination.batchSize;
-  const perChunk = membersPerChunk(destination, rate.requestsPerSecond, options.chunkBasis ?? members);
+  const perChunk = membersPerChunk(destination, rate.requestsPerSecond, options.chunkBasis ?? members, destinationConcurrency(destination));
   // Key buckets spread members evenly: every non-empty file holds about the same share.
   const files = Math.max(1, Math.min(options.buckets ?? 1, members));
   const perFile = members / files;

@@ -41,6 +41,7 @@ import { matchingPlan } from './dataMatching.js';
 import { membersPerChunk } from './chunkSize.js';
 import {
   chunkIdFor,
+  destinationConcurrency,
   endCancelledPlanning,
   finalizeIfComplete,
   finishRunEarly,
@@ -597,7 +598,7 @@ async function setUpPlan(job: PlanJob, log: Logger): Promise<PlanSetup | undefin
     sources,
     preparedDetails,
     totalMembers,
-    chunkMembers: membersPerChunk(destination, access.rateLimit.requestsPerSecond, totalMembers),
+    chunkMembers: membersPerChunk(destination, access.rateLimit.requestsPerSecond, totalMembers, destinationConcurrency(destination)),
     delivery: delivery ? { ...delivery, files: { files: [], members: 0, counts: { joined: 0, changed: 0, unchanged: 0, left: 0 } } } : null,
     prediction: prediction ?? null,
   };

@@ -83,6 +83,25 @@ export class ConcurrencyBudget {
     }
   }
 
+  /**
+   * Takes one slot without waiting for one to come free — an idle one this process holds, else a
+   * row claimed from the table — and answers the function that gives it back; undefined when
+   * every slot is held. A slot given back stays with the process for IDLE_SLOT_MS, as a call's
+   * does, so the next holder in this process takes it without touching storage.
+   */
+  async tryHold(): Promise<(() => void) | undefined> {
+    if (!this.slots) return () => undefined;
+    const pool = this.pool();
+    const slot = await this.take(pool, Date.now());
+    if (slot === undefined) return undefined;
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      this.give(pool, slot);
+    };
+  }
+
   private partition(): string {
     return `slots-${this.key}`;
   }

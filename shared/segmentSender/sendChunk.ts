@@ -112,9 +112,7 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
   }
 
   // Only as many senders as the connection's rate and calls in flight keep busy: the others wait in the queue.
-  const slot = await claimSenderSlot(access.connection.id, access.rateLimit, owner, destinationConcurrency(access.destination)).catch(
-    noteFailure,
-  );
+  const slot = await claimSenderSlot(access.connection.id, access.rateLimit, destinationConcurrency(access.destination)).catch(noteFailure);
   if (!slot) {
     // The row is written now and then while waiting: that is how the recovery sweep sees the chunk driven.
     if (Date.now() - chunk.writtenAt > WAITING_NOTE_MS) await saveChunk({ ...chunk, leaseUntil: 0 }).catch(() => undefined);
@@ -127,7 +125,6 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
       log,
     );
   }
-  const slotHeartbeat = setInterval(() => void slot.renew().catch(() => undefined), 10_000);
   try {
     const now = Date.now();
     const claimed = await saveChunk({
@@ -141,7 +138,6 @@ export async function sendChunk(message: ChunkMessage, log: Logger = silentLogge
     chunk = claimed;
     return await sendClaimedChunk(message, chunk, { run, record, details, access, segment, plan, owner, deadline }, log);
   } finally {
-    clearInterval(slotHeartbeat);
     await slot.release().catch(() => undefined);
   }
 }

@@ -42,27 +42,27 @@ export function sendersFor(rate: RateLimit, maxConcurrentRequests?: number): num
   return Number.isFinite(senders) ? Math.min(MAX_SENDERS, senders) : undefined;
 }
 
-/** A claimed sender slot, renewed while held and released when the invocation ends. */
+/**
+ * A claimed sender slot, released when the invocation ends. Its row is held by the process's pool
+ * (see concurrencyBudget.ts), which renews it while held and keeps it a moment after release: the
+ * process's next chunk of the connection takes it without a list and a write of the slot rows.
+ */
 export interface SenderSlot {
-  renew(): Promise<void>;
   release(): Promise<void>;
 }
 
-const NO_SLOT_NEEDED: SenderSlot = { renew: async () => undefined, release: async () => undefined };
+const NO_SLOT_NEEDED: SenderSlot = { release: async () => undefined };
 
 /** Claims one of the connection's sender slots without waiting; undefined when all are held. */
 export async function claimSenderSlot(
   connectionId: string,
   rate: RateLimit,
-  holder: string,
   maxConcurrentRequests?: number,
 ): Promise<SenderSlot | undefined> {
   const senders = sendersFor(rate, maxConcurrentRequests);
   if (!senders) return NO_SLOT_NEEDED;
-  const budget = new ConcurrencyBudget(`senders-${connectionId}`, senders);
-  const slot = await budget.tryAcquire(holder);
-  if (!slot) return undefined;
-  return { renew: async () => void (await budget.renew(slot, holder)), release: () => budget.release(slot, holder) };
+  const giveBack = await new ConcurrencyBudget(`senders-${connectionId}`, senders).tryHold();
+  return giveBack && { release: async () => giveBack() };
 }
 
 /** Whether the connection's rate is what limits its senders. */

@@ -103,6 +103,32 @@ describe('ConcurrencyBudget', () => {
     expect((await slotRows(key)).map((row) => row.holder)).toEqual(['']);
   });
 
+  it('holds a slot without waiting, hands it to the next holder of the process without storage, and keeps others out meanwhile', async () => {
+    const key = `held-${randomUUID()}`;
+    const budget = new ConcurrencyBudget(key, 2);
+    const first = await budget.tryHold();
+    const second = await budget.tryHold();
+    expect(first && second).toBeTruthy();
+    // Every slot is held: the next one is refused at once, not waited for.
+    const started = Date.now();
+    expect(await budget.tryHold()).toBeUndefined();
+    expect(Date.now() - started).toBeLessThan(IDLE_SLOT_MS);
+    first!();
+    first!(); // given back twice: still one slot
+    const answers = await tableAnswers(key, async () => {
+      const third = await budget.tryHold();
+      expect(third).toBeTruthy();
+      expect(await budget.tryHold()).toBeUndefined();
+      third!();
+    });
+    expect(answers.requests).toBe(0);
+    // While the process keeps the slot idle, another process's claim finds none; once it has idled, it does.
+    expect(await budget.tryAcquire('another-process')).toBeUndefined();
+    await sleep(IDLE_SLOT_MS * 3);
+    expect(await budget.tryAcquire('another-process')).toBeDefined();
+    second!();
+  });
+
   it('does not write over a slot another holder took once its lease was lost', async () => {
     const key = `taken-${randomUUID()}`;
     const budget = new ConcurrencyBudget(key, 1);

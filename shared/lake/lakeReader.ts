@@ -331,8 +331,14 @@ export async function* readFieldBatches(
       let values: string[];
       let count: number;
       if (bounds[index + 2]) {
-        values = check.split(buf.toString('utf8', first, stop), delimiter, offset);
-        count = values.length;
+        // A record holding quotes: walked as splitCsvRecord reads it, decoding the wanted fields;
+        // broken quoting is split whole, for splitCsvRecord's own error.
+        values = new Array<string>(width);
+        count = walkQuotedRecord(buf, first, stop, separator, wanted, values);
+        if (count < 0) {
+          values = check.split(buf.toString('utf8', first, stop), delimiter, offset);
+          count = values.length;
+        }
       } else {
         // One walk over the record's bytes counts its fields and decodes the wanted ones (a
         // multi-byte UTF-8 character never holds an ASCII byte, so the delimiter cannot be inside one).
@@ -381,6 +387,8 @@ export async function* readColumn(
       yield { offsets: records.map((record) => record.offset), values: records.map((record) => record.values[column] ?? '') };
     return;
   }
+  const wanted = new Uint8Array(column + 1);
+  wanted[column] = 1;
   const check = new RecordCheck(blobName, options.columnHeaders === true && start === 0);
   for await (const { buf, base, bounds } of recordPieces(containerClient, blobName, start, end, options)) {
     const batch: ColumnBatch = { offsets: [], values: [] };
@@ -392,9 +400,13 @@ export async function* readColumn(
       let count: number;
       let value: string;
       if (bounds[index + 2]) {
-        const values = check.split(buf.toString('utf8', first, stop), delimiter, offset);
-        count = values.length;
-        value = values[column] ?? '';
+        const values = new Array<string>(column + 1);
+        count = walkQuotedRecord(buf, first, stop, separator, wanted, values);
+        if (count < 0) {
+          const split = check.split(buf.toString('utf8', first, stop), delimiter, offset);
+          count = split.length;
+          value = split[column] ?? '';
+        } else value = values[column] ?? '';
       } else {
         // Walk the delimiters: the field count, and where the column starts and ends.
         count = 1;
@@ -495,6 +507,57 @@ async function* recordPieces(
     throw wrapDownloadError(error, blobName);
   } finally {
     body.destroy();
+  }
+}
+
+/**
+ * The fields of the record buf[first, stop) that holds quotes, read as splitCsvRecord reads them
+ * (RFC 4180: a field wholly in quotes, a doubled quote standing for one), over its bytes: only the
+ * fields marked in `wanted` are decoded, into `values`. Answers the field count, or -1 where the
+ * quoting is broken (the caller splits the record's text then, for the error and its position).
+ * A one-byte delimiter and the quote never occur inside a multi-byte UTF-8 character.
+ */
+function walkQuotedRecord(buf: Buffer, first: number, stop: number, separator: number, wanted: Uint8Array, values: string[]): number {
+  let count = 0;
+  let at = first;
+  let nextQuote = buf.indexOf(QUOTE, first);
+  for (;;) {
+    const keep = count < wanted.length && wanted[count] === 1;
+    if (at < stop && buf[at] === QUOTE) {
+      let from = at + 1;
+      let doubled = false;
+      let close: number;
+      for (;;) {
+        const quote = buf.indexOf(QUOTE, from);
+        if (quote < 0 || quote >= stop) return -1;
+        if (quote + 1 < stop && buf[quote + 1] === QUOTE) {
+          doubled = true;
+          from = quote + 2;
+          continue;
+        }
+        close = quote;
+        break;
+      }
+      if (keep) {
+        const text = buf.toString('utf8', at + 1, close);
+        values[count] = doubled ? text.replaceAll('""', '"') : text;
+      }
+      count++;
+      at = close + 1;
+      if (at === stop) return count;
+      if (buf[at] !== separator) return -1;
+      at++;
+      nextQuote = buf.indexOf(QUOTE, at);
+      continue;
+    }
+    let next = buf.indexOf(separator, at);
+    if (next < 0 || next > stop) next = stop;
+    if (nextQuote >= 0 && nextQuote < next && nextQuote < stop) return -1;
+    if (keep) values[count] = buf.toString('utf8', at, next);
+    count++;
+    if (next >= stop) return count;
+    at = next + 1;
+    if (nextQuote >= 0 && nextQuote < at) nextQuote = buf.indexOf(QUOTE, at);
   }
 }
 

@@ -313,6 +313,43 @@ describe('readFieldBatches', () => {
     );
   });
 
+  it('reads quoted records, broken or not, as readRecords does: the same fields or the same error (property)', async () => {
+    const outcome = async (read: () => Promise<unknown>) => {
+      try {
+        return { value: await read() };
+      } catch (error) {
+        return { error: (error as Error).message };
+      }
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.string({ unit: fc.constantFrom('a', 'ø', ',', '"', '""', ' ', '😀'), maxLength: 12 }), { minLength: 1, maxLength: 6 }),
+        fc.uniqueArray(fc.integer({ min: 0, max: 3 }), { maxLength: 3 }),
+        async (lines, columns) => {
+          const blob = await put(lines.join('\n') + '\n');
+          const expected = await outcome(async () => project(await collect(readRecords(container, blob.blobName, 0, blob.size)), columns));
+          expect(await outcome(async () => project(await fields(container, blob, columns), columns))).toEqual(expected);
+          for (const column of columns) {
+            const read = await outcome(async () => {
+              const values: { offset: number; values: string[] }[] = [];
+              for await (const batch of readColumn(container, blob.blobName, 0, blob.size, column))
+                batch.offsets.forEach((offset, at) => values.push({ offset, values: [batch.values[at]!] }));
+              return values;
+            });
+            const fromWhole = await outcome(async () =>
+              (await collect(readRecords(container, blob.blobName, 0, blob.size))).map((record) => ({
+                offset: record.offset,
+                values: [record.values[column] ?? ''],
+              })),
+            );
+            expect(read).toEqual(fromWhole);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('reads the same fields whatever the piece sizes a download arrives in', async () => {
     const bytes = Buffer.from(HAND_CSV + HAND_CSV.slice(1).repeat(3) + 'a,bø,c,d\n'.repeat(5), 'utf8');
     const expected = await collect(readRecords(piecewise(bytes, [bytes.length]), 'b', 0, bytes.length));

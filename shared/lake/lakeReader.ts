@@ -297,9 +297,8 @@ export async function* readRecordBatches(
 
 /**
  * The records of [start, end) as readRecordBatches gives them, but with only the fields at
- * `columns` decoded: a record's values hold those at their indexes and may leave the others out
- * (a record holding a quote is split whole). The same checks (field counts, quoting) fail the
- * same way. A sender needs a few of a row's fields: the others are never made into strings, and
+ * `columns` decoded: a record's values hold those at their indexes and leave the others out. The
+ * same checks (field counts, quoting) fail the same way. A sender needs a few of a row's fields: the others are never made into strings, and
  * each field it keeps is a string of its own, not a slice that holds on to the whole row's text.
  */
 export async function* readFieldBatches(
@@ -322,35 +321,19 @@ export async function* readFieldBatches(
   for (const column of columns) if (column >= 0) wanted[column] = 1;
   const check = new RecordCheck(blobName, options.columnHeaders === true && start === 0);
   for await (const { buf, base, bounds } of recordPieces(containerClient, blobName, start, end, options)) {
+    const text = buf.toString('latin1');
     const records: LakeRecord[] = [];
     for (let index = 0; index < bounds.length; index += 3) {
       const offset = base + bounds[index]!;
       const first = contentStart(buf, bounds[index]!, offset);
       const stop = contentEnd(buf, bounds[index]!, bounds[index + 1]!);
       if (stop <= first) continue;
-      let values: string[];
-      let count: number;
-      if (bounds[index + 2]) {
-        // A record holding quotes: walked as splitCsvRecord reads it, decoding the wanted fields;
-        // broken quoting is split whole, for splitCsvRecord's own error.
-        values = new Array<string>(width);
-        count = walkQuotedRecord(buf, first, stop, separator, wanted, values);
-        if (count < 0) {
-          values = check.split(buf.toString('utf8', first, stop), delimiter, offset);
-          count = values.length;
-        }
-      } else {
-        // One walk over the record's bytes counts its fields and decodes the wanted ones (a
-        // multi-byte UTF-8 character never holds an ASCII byte, so the delimiter cannot be inside one).
-        values = new Array<string>(width);
-        count = 0;
-        let from = first;
-        for (let at = first; at <= stop; at++) {
-          if (at < stop && buf[at] !== separator) continue;
-          if (count < width && wanted[count] === 1) values[count] = buf.toString('utf8', from, at);
-          count++;
-          from = at + 1;
-        }
+      let values = new Array<string>(width);
+      let count = walkRecord(buf, text, first, stop, delimiter, bounds[index + 2] === 1, wanted, values);
+      if (count < 0) {
+        // Broken quoting: split whole, for splitCsvRecord's own error.
+        values = check.split(buf.toString('utf8', first, stop), delimiter, offset);
+        count = values.length;
       }
       if (check.keep(count, offset)) records.push({ offset, values });
     }
@@ -367,9 +350,8 @@ export interface ColumnBatch {
 /**
  * One column of the records of [start, end), as readRecords would give it (values[column]), in
  * batches per downloaded piece; the same checks (field counts, quoting) fail the same way. Only
- * that field is decoded: a plain record's delimiters are found by native byte search, and only a
- * record holding a quote is split whole. A planner's pass over a segment costs a fraction of
- * reading every field.
+ * that field is decoded (walkRecord finds the delimiters by string search): a planner's pass over
+ * a segment costs a fraction of reading every field.
  */
 export async function* readColumn(
   containerClient: ContainerClient,
@@ -391,34 +373,20 @@ export async function* readColumn(
   wanted[column] = 1;
   const check = new RecordCheck(blobName, options.columnHeaders === true && start === 0);
   for await (const { buf, base, bounds } of recordPieces(containerClient, blobName, start, end, options)) {
+    const text = buf.toString('latin1');
     const batch: ColumnBatch = { offsets: [], values: [] };
     for (let index = 0; index < bounds.length; index += 3) {
       const offset = base + bounds[index]!;
       const first = contentStart(buf, bounds[index]!, offset);
       const stop = contentEnd(buf, bounds[index]!, bounds[index + 1]!);
       if (stop <= first) continue;
-      let count: number;
-      let value: string;
-      if (bounds[index + 2]) {
-        const values = new Array<string>(column + 1);
-        count = walkQuotedRecord(buf, first, stop, separator, wanted, values);
-        if (count < 0) {
-          const split = check.split(buf.toString('utf8', first, stop), delimiter, offset);
-          count = split.length;
-          value = split[column] ?? '';
-        } else value = values[column] ?? '';
-      } else {
-        // Walk the delimiters: the field count, and where the column starts and ends.
-        count = 1;
-        let from = first;
-        let to = stop;
-        for (let at = buf.indexOf(separator, first); at >= 0 && at < stop; at = buf.indexOf(separator, at + 1)) {
-          // The field ending here is number count - 1 (from 0); the next one, count.
-          if (count - 1 === column) to = at;
-          if (count === column) from = at + 1;
-          count++;
-        }
-        value = count > column ? buf.toString('utf8', from, to) : '';
+      const values = new Array<string>(column + 1);
+      let count = walkRecord(buf, text, first, stop, delimiter, bounds[index + 2] === 1, wanted, values);
+      let value = values[column] ?? '';
+      if (count < 0) {
+        const split = check.split(buf.toString('utf8', first, stop), delimiter, offset);
+        count = split.length;
+        value = split[column] ?? '';
       }
       if (check.keep(count, offset)) {
         batch.offsets.push(offset);
@@ -511,26 +479,37 @@ async function* recordPieces(
 }
 
 /**
- * The fields of the record buf[first, stop) that holds quotes, read as splitCsvRecord reads them
- * (RFC 4180: a field wholly in quotes, a doubled quote standing for one), over its bytes: only the
- * fields marked in `wanted` are decoded, into `values`. Answers the field count, or -1 where the
- * quoting is broken (the caller splits the record's text then, for the error and its position).
- * A one-byte delimiter and the quote never occur inside a multi-byte UTF-8 character.
+ * The fields of the record buf[first, stop), read as splitCsvRecord reads them (RFC 4180: a field
+ * wholly in quotes, a doubled quote standing for one) with only the fields marked in `wanted`
+ * decoded, as UTF-8, into `values`. Delimiters and quotes are found by string search in `text`,
+ * the piece as Latin-1, whose character indexes are its byte offsets (a one-byte delimiter and
+ * the quote never occur inside a multi-byte UTF-8 character). `quoted`: whether the record holds
+ * a quote at all. Answers the field count, or -1 where the quoting is broken (the caller splits
+ * the record's text then, for splitCsvRecord's error and its position).
  */
-function walkQuotedRecord(buf: Buffer, first: number, stop: number, separator: number, wanted: Uint8Array, values: string[]): number {
+function walkRecord(
+  buf: Buffer,
+  text: string,
+  first: number,
+  stop: number,
+  delimiter: string,
+  quoted: boolean,
+  wanted: Uint8Array,
+  values: string[],
+): number {
   let count = 0;
   let at = first;
-  let nextQuote = buf.indexOf(QUOTE, first);
+  let nextQuote = quoted ? text.indexOf('"', first) : -1;
   for (;;) {
     const keep = count < wanted.length && wanted[count] === 1;
-    if (at < stop && buf[at] === QUOTE) {
+    if (quoted && at < stop && text.charCodeAt(at) === QUOTE) {
       let from = at + 1;
       let doubled = false;
       let close: number;
       for (;;) {
-        const quote = buf.indexOf(QUOTE, from);
+        const quote = text.indexOf('"', from);
         if (quote < 0 || quote >= stop) return -1;
-        if (quote + 1 < stop && buf[quote + 1] === QUOTE) {
+        if (quote + 1 < stop && text.charCodeAt(quote + 1) === QUOTE) {
           doubled = true;
           from = quote + 2;
           continue;
@@ -539,25 +518,26 @@ function walkQuotedRecord(buf: Buffer, first: number, stop: number, separator: n
         break;
       }
       if (keep) {
-        const text = buf.toString('utf8', at + 1, close);
-        values[count] = doubled ? text.replaceAll('""', '"') : text;
+        const value = buf.toString('utf8', at + 1, close);
+        values[count] = doubled ? value.replaceAll('""', '"') : value;
       }
       count++;
       at = close + 1;
       if (at === stop) return count;
-      if (buf[at] !== separator) return -1;
+      if (text[at] !== delimiter) return -1;
       at++;
-      nextQuote = buf.indexOf(QUOTE, at);
+      nextQuote = text.indexOf('"', at);
       continue;
     }
-    let next = buf.indexOf(separator, at);
+    let next = text.indexOf(delimiter, at);
     if (next < 0 || next > stop) next = stop;
-    if (nextQuote >= 0 && nextQuote < next && nextQuote < stop) return -1;
+    // A quote inside a field that does not start with one.
+    if (nextQuote >= 0 && nextQuote < next) return -1;
     if (keep) values[count] = buf.toString('utf8', at, next);
     count++;
     if (next >= stop) return count;
     at = next + 1;
-    if (nextQuote >= 0 && nextQuote < at) nextQuote = buf.indexOf(QUOTE, at);
+    if (nextQuote >= 0 && nextQuote < at) nextQuote = text.indexOf('"', at);
   }
 }
 

@@ -43,6 +43,8 @@ const KEY_VAULT_OUTAGE_MS = SIZES.keyVaultOutageMs;
 const VENDOR_TIMEOUT_MS = (SIZES.vendorTimeoutSeconds ?? 60) * 1000;
 /** How much longer than the call timeout the slow vendor holds a call before processing it. */
 const HOLD_BEYOND_MS = Math.min(5_000, VENDOR_TIMEOUT_MS);
+/** Campaign Monitor's import call (POST /api/v3.3/subscribers/{listId}/import.json). */
+const IMPORT_PATH = /\/subscribers\/[^/]+\/import\.json(\?|$)/;
 const SEGMENT = 'All customers';
 const SEGMENT_ID = 'Segment_AllCustomers';
 const TERMINAL = ['succeeded', 'partiallySucceeded', 'failed', 'skipped', 'cancelled'];
@@ -474,11 +476,18 @@ const rows: Row[] = [
   {
     id: 'poison-message',
     title: 'Poison message',
-    fault: "after planning, the segment's last lake partition is deleted: its chunks fail 5 times and go to export-chunks-poison",
+    fault:
+      "after planning, the segment's last lake partition is deleted: its chunks fail 5 times and go to export-chunks-poison (the vendor holds the first imports until then, so its chunks cannot have read it)",
     targetSeconds: SIZES.stretchSeconds,
     status: 'partiallySucceeded',
     reason: /^\d+ of \d+ chunks failed: Chunk \S+ failed 5 times; last error: Lake partition \S+ changed or was removed/,
     timeoutMs: 900_000,
+    // The senders that start while the run is planned keep every sender slot while their first
+    // import is held, so the last partition's chunk, queued last, has read nothing when its
+    // partition goes. Without the hold, a slot freed at the end of planning could go to that chunk
+    // first, which then streamed its whole range before the deletion and the run succeeded.
+    setUp: async () => gate.pauseCalls(IMPORT_PATH),
+    tearDown: async () => void gate.resumeCalls(),
     inject: async (context) => {
       await whenPlanned(context);
       const model = await readModel(lake);
@@ -491,8 +500,10 @@ const rows: Row[] = [
         );
       }
       await lake.deleteBlob(last.blobName);
+      const delivered = deliveredCount(context.listId);
+      const held = gate.resumeCalls();
       context.notes.push(
-        `deleted ${last.blobName} (${context.reportedElsewhere.size} members) at ${deliveredCount(context.listId)} delivered`,
+        `deleted ${last.blobName} (${context.reportedElsewhere.size} members) at ${delivered} delivered, ${held} imports held till then`,
       );
     },
   },

@@ -12,7 +12,14 @@ export interface VendorGate {
   acceptKeys(keys: string[] | undefined): void;
   /** Holds every `every`-th vendor call for `holdMs` before forwarding it (at most `limit` calls, if given); undefined stops holding. */
   holdCalls(hold: { every: number; holdMs: number; limit?: number } | undefined): void;
-  counters: { calls: number; refused: number; held: number; forwardedLate: number };
+  /**
+   * Holds every vendor call whose path matches until resumeCalls. A held call whose client gave up
+   * meanwhile (its timeout) is then dropped, never forwarded: to the client it was lost on the way.
+   */
+  pauseCalls(path: RegExp): void;
+  /** Stops pausing and lets the held calls go on; answers how many were held. */
+  resumeCalls(): number;
+  counters: { calls: number; refused: number; held: number; forwardedLate: number; paused: number; droppedWhilePaused: number };
   stop(): Promise<void>;
 }
 
@@ -42,7 +49,9 @@ export async function startVendorGate(target: string): Promise<VendorGate> {
   let accepted: Set<string> | undefined;
   let hold: { every: number; holdMs: number; limit?: number } | undefined;
   let heldSinceSet = 0;
-  const counters = { calls: 0, refused: 0, held: 0, forwardedLate: 0 };
+  const counters = { calls: 0, refused: 0, held: 0, forwardedLate: 0, paused: 0, droppedWhilePaused: 0 };
+  let pausedPath: RegExp | undefined;
+  let pausedCalls: (() => void)[] = [];
 
   const forward = (request: IncomingMessage, body: Buffer, response: ServerResponse | undefined) => {
     const outgoing = httpRequest(
@@ -75,6 +84,17 @@ export async function startVendorGate(target: string): Promise<VendorGate> {
         counters.refused += 1;
         response.writeHead(401, { 'content-type': 'application/json; charset=utf-8' });
         return void response.end(JSON.stringify({ Code: 100, Message: 'Invalid API Key' }));
+      }
+      if (pausedPath?.test(request.url ?? '')) {
+        counters.paused += 1;
+        pausedCalls.push(() => {
+          if (response.destroyed || request.socket.destroyed) {
+            counters.droppedWhilePaused += 1;
+            return void response.destroy();
+          }
+          forward(request, body, response);
+        });
+        return;
       }
       if (hold && counters.calls % hold.every === 0 && (hold.limit === undefined || heldSinceSet < hold.limit)) {
         counters.held += 1;
@@ -110,8 +130,19 @@ export async function startVendorGate(target: string): Promise<VendorGate> {
       hold = next;
       heldSinceSet = 0;
     },
+    pauseCalls(path) {
+      pausedPath = path;
+    },
+    resumeCalls() {
+      pausedPath = undefined;
+      const calls = pausedCalls;
+      pausedCalls = [];
+      for (const call of calls) call();
+      return calls.length;
+    },
     stop: () =>
       new Promise<void>((resolve) => {
+        pausedCalls = [];
         for (const timer of timers) clearTimeout(timer);
         for (const socket of sockets) socket.destroy();
         agent.destroy();

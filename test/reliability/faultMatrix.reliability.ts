@@ -501,9 +501,9 @@ const rows: Row[] = [
       }
       await lake.deleteBlob(last.blobName);
       const delivered = deliveredCount(context.listId);
-      const held = gate.resumeCalls();
+      const { held, dropped } = gate.resumeCalls();
       context.notes.push(
-        `deleted ${last.blobName} (${context.reportedElsewhere.size} members) at ${delivered} delivered, ${held} imports held till then`,
+        `deleted ${last.blobName} (${context.reportedElsewhere.size} members) at ${delivered} delivered, ${held} imports held till then (${dropped} given up by the sender meanwhile)`,
       );
     },
   },

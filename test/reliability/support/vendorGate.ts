@@ -17,9 +17,9 @@ export interface VendorGate {
    * meanwhile (its timeout) is then dropped, never forwarded: to the client it was lost on the way.
    */
   pauseCalls(path: RegExp): void;
-  /** Stops pausing and lets the held calls go on; answers how many were held. */
-  resumeCalls(): number;
-  counters: { calls: number; refused: number; held: number; forwardedLate: number; paused: number; droppedWhilePaused: number };
+  /** Stops pausing and lets the held calls go on; answers how many were held, and how many of those dropped. */
+  resumeCalls(): { held: number; dropped: number };
+  counters: { calls: number; refused: number; held: number; forwardedLate: number };
   stop(): Promise<void>;
 }
 
@@ -49,9 +49,10 @@ export async function startVendorGate(target: string): Promise<VendorGate> {
   let accepted: Set<string> | undefined;
   let hold: { every: number; holdMs: number; limit?: number } | undefined;
   let heldSinceSet = 0;
-  const counters = { calls: 0, refused: 0, held: 0, forwardedLate: 0, paused: 0, droppedWhilePaused: 0 };
+  const counters = { calls: 0, refused: 0, held: 0, forwardedLate: 0 };
   let pausedPath: RegExp | undefined;
-  let pausedCalls: (() => void)[] = [];
+  /** Each held call: forwards it, or drops it (answering false) when its client gave up. */
+  let pausedCalls: (() => boolean)[] = [];
 
   const forward = (request: IncomingMessage, body: Buffer, response: ServerResponse | undefined) => {
     const outgoing = httpRequest(
@@ -86,13 +87,11 @@ export async function startVendorGate(target: string): Promise<VendorGate> {
         return void response.end(JSON.stringify({ Code: 100, Message: 'Invalid API Key' }));
       }
       if (pausedPath?.test(request.url ?? '')) {
-        counters.paused += 1;
         pausedCalls.push(() => {
-          if (response.destroyed || request.socket.destroyed) {
-            counters.droppedWhilePaused += 1;
-            return void response.destroy();
-          }
-          forward(request, body, response);
+          const gaveUp = response.destroyed || request.socket.destroyed;
+          if (gaveUp) response.destroy();
+          else forward(request, body, response);
+          return !gaveUp;
         });
         return;
       }
@@ -137,8 +136,8 @@ export async function startVendorGate(target: string): Promise<VendorGate> {
       pausedPath = undefined;
       const calls = pausedCalls;
       pausedCalls = [];
-      for (const call of calls) call();
-      return calls.length;
+      const dropped = calls.filter((call) => !call()).length;
+      return { held: calls.length, dropped };
     },
     stop: () =>
       new Promise<void>((resolve) => {
